@@ -1,0 +1,166 @@
+/* tg.h — the Bot API client library: asynchronous calls on a libuv loop via libcurl multi.
+ *
+ * One struct tg_client per loop thread. Every call starts a transfer and
+ * returns at once; its callback runs later on the same loop thread, exactly
+ * once, unless the request was cancelled first (then never). Nothing here
+ * blocks: HTTP goes through curl's multi_socket API driven by libuv, and the
+ * local-mode file reads and unlinks go through uv_fs_* on libuv's pool.
+ *
+ * The library does not log and does not know about S3 or SQLite. Answers are
+ * parsed with jansson into a struct tg_result; rate limits (429) come back
+ * with retry_after. Bounded retries with backoff for 5xx, dropped connections
+ * and (short) 429 waits live in one place (tg_retry.c / the client config).
+ *
+ * Tokens are passed per call (the gateway owns the bot pool). URLs contain the
+ * token, so none of them is ever put into an error description.
+ */
+#ifndef TGS3_TG_H
+#define TGS3_TG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/common.h"
+
+#define TG_MAX_FILE_ID 256
+#define TG_MAX_UNIQUE_ID 64
+#define TG_MAX_DESCRIPTION 256
+#define TG_MAX_CAPTION 1024      /* code points */
+#define TG_MAX_JSON_ANSWER (4u << 20)  /* bytes: a Bot API answer we accept */
+#define TG_LOCAL_MAX_UPLOAD 2097152000LL /* bytes: 2000 MiB, local server */
+#define TG_CLOUD_MAX_UPLOAD 52428800LL   /* bytes: 50 MB, cloud */
+#define TG_CLOUD_MAX_DOWNLOAD 20971520LL /* bytes: 20 MiB, cloud getFile */
+
+enum tg_status {
+    TG_OK = 0,
+    TG_ERR_RATE_LIMITED, /* 429; retry_after seconds set */
+    TG_ERR_TOO_BIG,      /* 413, "file is too big", or over our own limits */
+    TG_ERR_NOT_FOUND,    /* message/file/chat not found (400 with such a description) */
+    TG_ERR_UNAUTHORIZED, /* 401: bad token */
+    TG_ERR_FORBIDDEN,    /* 403 */
+    TG_ERR_API,          /* other ok:false answers */
+    TG_ERR_HTTP,         /* non-JSON answer, bare status line, 5xx */
+    TG_ERR_TRANSPORT,    /* connection refused/dropped/timeout */
+    TG_ERR_PARSE,        /* unparseable or oversized answer */
+    TG_ERR_IO,           /* local file read/unlink failed */
+    TG_ERR_CANCELLED,
+};
+
+struct tg_result {
+    enum tg_status status;
+    int http_status;     /* 0 when no answer arrived */
+    int error_code;      /* from the JSON envelope, 0 if none */
+    int retry_after;     /* seconds, from parameters.retry_after or Retry-After; 0 if none */
+    int attempts;        /* how many HTTP attempts were made */
+    char description[TG_MAX_DESCRIPTION]; /* from the envelope or curl; never contains the token */
+};
+
+const char *tg_status_name(enum tg_status s);
+
+enum tg_mode { TG_MODE_LOCAL = 0, TG_MODE_CLOUD };
+
+struct tg_config {
+    const char *api_url;     /* "http://127.0.0.1:8081" (no trailing slash), copied */
+    enum tg_mode mode;
+    int max_attempts;        /* total tries for retryable failures; default 5 */
+    int max_retry_wait;      /* seconds: a 429 asking for longer is returned, not waited; default 60 */
+    long connect_timeout_ms; /* default 10000 */
+    long timeout_ms;         /* whole transfer; default 600000 */
+    int max_connections;     /* curl CURLMOPT_MAX_TOTAL_CONNECTIONS; default 64 */
+};
+
+struct tg_client;
+struct tg_call;
+
+/* Creates a client on loop (the caller's thread owns both). cfg is copied.
+ * Returns NULL if curl cannot be initialised. */
+struct tg_client *tg_client_new(uv_loop_t *loop, const struct tg_config *cfg);
+/* Cancels every outstanding call (their callbacks are not called), then frees.
+ * The loop must be run afterwards until the client's handles have closed
+ * (uv_run(loop, UV_RUN_DEFAULT) returns). tg_client_free(NULL) is a no-op. */
+void tg_client_free(struct tg_client *c);
+/* Number of calls in flight (for metrics and shutdown). */
+size_t tg_client_inflight(const struct tg_client *c);
+
+/* Cancels a call: its callback will not run; its resources are released.
+ * Safe to call from inside other callbacks; not from the call's own callback. */
+void tg_call_cancel(struct tg_call *call);
+
+/* ---- methods ---------------------------------------------------------------- */
+
+struct tg_bot_info {
+    int64_t id;
+    char username[64];
+    char first_name[128];
+};
+typedef void (*tg_get_me_cb)(void *ud, const struct tg_result *res, const struct tg_bot_info *bot);
+struct tg_call *tg_get_me(struct tg_client *c, const char *token, tg_get_me_cb cb, void *ud);
+
+struct tg_document {
+    int64_t chat_id;
+    int64_t message_id;
+    int64_t date;            /* unix seconds */
+    int64_t file_size;       /* bytes */
+    char file_id[TG_MAX_FILE_ID];
+    char file_unique_id[TG_MAX_UNIQUE_ID];
+    char caption[4 * TG_MAX_CAPTION + 1]; /* UTF-8 */
+};
+
+typedef void (*tg_send_cb)(void *ud, const struct tg_result *res, const struct tg_document *doc);
+
+/* sendDocument with a multipart file part read from data[0..len). data must
+ * stay valid and unchanged until the callback runs or the call is cancelled.
+ * filename is sent as the part's filename; caption may be NULL. Always sends
+ * disable_content_type_detection=true, an empty Expect: header. len == 0 →
+ * immediate TG_ERR_API callback (Telegram refuses empty files). */
+struct tg_call *tg_send_document(struct tg_client *c, const char *token, int64_t chat_id, const void *data,
+                                 size_t len, const char *filename, const char *caption, tg_send_cb cb,
+                                 void *ud);
+/* sendDocument by "file://<abs path>" (local mode only): the server reads the file. */
+struct tg_call *tg_send_document_path(struct tg_client *c, const char *token, int64_t chat_id, const char *path,
+                                      const char *caption, tg_send_cb cb, void *ud);
+
+/* Fetches a document's bytes: getFile, then in local mode reads the absolute
+ * file_path from disk (uv_fs) and unlinks it; in cloud mode downloads
+ * /file/bot<token>/<file_path>. Retries "wrong file_id or the file is
+ * temporarily unavailable". expected_size (≥ 0) is checked; max_size bounds
+ * the buffer. On success the callback receives a malloc'd buffer it owns. */
+typedef void (*tg_fetch_cb)(void *ud, const struct tg_result *res, unsigned char *data, size_t len);
+struct tg_call *tg_fetch_file(struct tg_client *c, const char *token, const char *file_id, int64_t expected_size,
+                              size_t max_size, tg_fetch_cb cb, void *ud);
+
+typedef void (*tg_bool_cb)(void *ud, const struct tg_result *res);
+/* deleteMessages (1..100 ids); missing messages are skipped by the server. */
+struct tg_call *tg_delete_messages(struct tg_client *c, const char *token, int64_t chat_id, const int64_t *ids,
+                                   size_t n, tg_bool_cb cb, void *ud);
+struct tg_call *tg_delete_message(struct tg_client *c, const char *token, int64_t chat_id, int64_t message_id,
+                                  tg_bool_cb cb, void *ud);
+struct tg_call *tg_pin_message(struct tg_client *c, const char *token, int64_t chat_id, int64_t message_id,
+                               tg_bool_cb cb, void *ud);
+
+/* forwardMessage: the forwarded copy's document (with a file_id for this bot). */
+struct tg_call *tg_forward_message(struct tg_client *c, const char *token, int64_t to_chat_id,
+                                   int64_t from_chat_id, int64_t message_id, tg_send_cb cb, void *ud);
+
+struct tg_chat_info {
+    int64_t id;
+    char type[16];
+    char title[256];
+    int has_pinned;             /* 1 if pinned_message with a document was present */
+    struct tg_document pinned;  /* valid when has_pinned */
+};
+typedef void (*tg_get_chat_cb)(void *ud, const struct tg_result *res, const struct tg_chat_info *chat);
+struct tg_call *tg_get_chat(struct tg_client *c, const char *token, int64_t chat_id, tg_get_chat_cb cb, void *ud);
+
+/* ---- pure helpers (tested without a network) ------------------------------ */
+
+/* Parses a Bot API answer (status + body + Retry-After header value or NULL).
+ * On success *result_out receives a new reference to the "result" JSON value
+ * (json_t *, caller json_decref's) when result_out is non-NULL. */
+void tg_parse_answer(int http_status, const char *body, size_t len, const char *retry_after_hdr,
+                     struct tg_result *res, void **result_out);
+/* Fills doc from a Message JSON object (json_t *); returns 0 or -1 if it holds no document. */
+int tg_parse_message(const void *message_json, struct tg_document *doc);
+
+#endif
