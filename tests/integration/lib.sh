@@ -1,0 +1,301 @@
+# lib.sh — shared helpers for the integration tests (sourced, never run).
+#
+# Each test script sources this file, starts its own tgs3-botapi and tgs3 on free loopback
+# ports, drives them with real S3 clients and ends with `finish`. Everything a test writes
+# lives in one temporary directory under build/test-tmp/, removed when every check passed.
+#
+# Environment read: BUILD (binaries, default build/san or build), TGS3_TEST_LOGDIR (where
+# sanitizer reports and daemon logs go), TGS3_KEEP_TMP=1 (keep the temporary directory).
+# Set EMU_DIR / GW_DIR before start_emulator / start_gateway to reuse a previous state.
+
+TGS3_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$TGS3_ROOT" || exit 1
+if [ -z "${BUILD:-}" ]; then
+    if [ -x build/san/tgs3 ]; then BUILD=build/san; else BUILD=build; fi
+fi
+case $BUILD in /*) ;; *) BUILD=$TGS3_ROOT/$BUILD ;; esac
+export BUILD
+
+TEST_NAME=$(basename "$0" .sh)
+mkdir -p "$TGS3_ROOT/build/test-tmp"
+TEST_TMP=$(mktemp -d "$TGS3_ROOT/build/test-tmp/$TEST_NAME.XXXXXX")
+LOG_DIR=${TGS3_TEST_LOGDIR:-$TEST_TMP/logs}
+mkdir -p "$LOG_DIR"
+export TEST_TMP LOG_DIR
+
+# Sanitizer reports of the daemons go to files the runner inspects after the test.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:quarantine_size_mb=16:malloc_context_size=10:log_path=$LOG_DIR/asan}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:log_path=$LOG_DIR/asan}
+
+# Clients: the Debian builds, never what pyenv puts first on PATH; loopback only.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+export PY
+export AWS_EC2_METADATA_DISABLED=true AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=$TEST_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$TEST_TMP/aws-credentials
+printf '[default]\nregion = us-east-1\n' >"$AWS_CONFIG_FILE"
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+export no_proxy='*' NO_PROXY='*'
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
+
+TGS3_AK=TGS3TESTACCESSKEY001
+TGS3_SK=tgs3TestSecretKey0123456789abcdefghijklm
+BOT_TOKEN=${BOT_TOKEN:-123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw}
+CHAT_ID=${CHAT_ID:--1001000000001}
+export BOT_TOKEN CHAT_ID
+
+PASSED=0
+FAILED=0
+FINISHED=0
+EMU_PID=
+GW_PID=
+RSS_SAMPLER_PID=
+
+# ---- output ----
+
+say() { printf '# %s\n' "$*"; }
+
+# check NAME CMD... — runs CMD in this shell, prints "ok - NAME" or "not ok - NAME" with
+# the tail of its output, and counts the result.
+check() {
+    local name=$1 out=$TEST_TMP/check.out rc
+    shift
+    "$@" >"$out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        PASSED=$((PASSED + 1))
+        echo "ok - $name"
+    else
+        FAILED=$((FAILED + 1))
+        echo "not ok - $name (status $rc)"
+        tail -n 25 "$out" | sed 's/^/#   /'
+    fi
+    return $rc
+}
+
+# fail NAME REASON — records a failed check without running anything.
+fail() {
+    FAILED=$((FAILED + 1))
+    echo "not ok - $1"
+    [ $# -gt 1 ] && echo "#   $2"
+    return 1
+}
+
+# finish — prints the summary line and exits 0 if every check passed.
+finish() {
+    FINISHED=1
+    stop_all
+    if [ "$FAILED" -eq 0 ] && [ "${TGS3_KEEP_TMP:-0}" != 1 ]; then
+        rm -rf "$TEST_TMP"
+    else
+        say "temporary files kept in $TEST_TMP"
+    fi
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+    exit $?
+}
+
+on_exit() {
+    local rc=$?
+    [ "$FINISHED" = 1 ] && return
+    stop_all
+    echo "not ok - $TEST_NAME stopped before finishing (status $rc)"
+    say "temporary files kept in $TEST_TMP"
+    echo "$PASSED passed, $((FAILED + 1)) failed"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+# ---- processes ----
+
+# free_port — prints a loopback TCP port nobody listens on right now.
+free_port() {
+    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_ready PID LOG PATTERN PORT SECONDS — waits for PATTERN in LOG (or the port to accept).
+wait_ready() {
+    local pid=$1 log=$2 pat=$3 port=$4 secs=$5 i=0
+    while [ $i -lt $((secs * 10)) ]; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "# process $pid exited during start-up; log:" >&2
+            tail -n 40 "$log" | sed 's/^/#   /' >&2
+            return 1
+        fi
+        if grep -q "$pat" "$log" 2>/dev/null; then
+            port_open "$port" && return 0
+        elif [ $i -gt 50 ] && port_open "$port"; then
+            return 0
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "# process $pid not ready after ${secs}s; log:" >&2
+    tail -n 40 "$log" | sed 's/^/#   /' >&2
+    return 1
+}
+
+# stop_pid PID NAME — SIGTERM, wait up to 10 s, then SIGKILL.
+stop_pid() {
+    local pid=$1 i=0
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    kill -TERM "$pid" 2>/dev/null
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "# $2 (pid $pid) ignored SIGTERM for 10 s, killing it"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# start_emulator [--local] [extra args] — exports EMU_URL EMU_PID EMU_DIR EMU_PORT CHAT_ID.
+start_emulator() {
+    local log
+    EMU_LOCAL=0
+    case " $* " in *" --local "*) EMU_LOCAL=1 ;; esac
+    [ -n "${EMU_DIR:-}" ] || EMU_DIR=$TEST_TMP/botapi
+    mkdir -p "$EMU_DIR"
+    EMU_PORT=$(free_port)
+    log=$LOG_DIR/botapi.log
+    echo "=== start $(date +%T) port $EMU_PORT" >>"$log"
+    "$BUILD/tgs3-botapi" --listen "127.0.0.1:$EMU_PORT" --dir "$EMU_DIR" --chat "$CHAT_ID" "$@" >>"$log" 2>&1 &
+    EMU_PID=$!
+    EMU_URL=http://127.0.0.1:$EMU_PORT
+    export EMU_URL EMU_PID EMU_DIR EMU_PORT EMU_LOCAL CHAT_ID
+    wait_ready "$EMU_PID" "$log" "tgs3-botapi listening on" "$EMU_PORT" 30
+}
+
+# start_gateway [extra args] — exports S3_URL GW_PID GW_DIR GW_PORT and the client settings.
+start_gateway() {
+    local log mode=local
+    [ "${EMU_LOCAL:-1}" = 1 ] || mode=cloud
+    [ -n "${GW_DIR:-}" ] || GW_DIR=$TEST_TMP/gateway
+    mkdir -p "$GW_DIR"
+    GW_PORT=$(free_port)
+    log=$LOG_DIR/gateway.log
+    echo "=== start $(date +%T) port $GW_PORT" >>"$log"
+    "$BUILD/tgs3" serve --listen "127.0.0.1:$GW_PORT" --data-dir "$GW_DIR" \
+        --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" --chat-id "$CHAT_ID" \
+        --mode "${GW_MODE:-$mode}" --block-size "${GW_BLOCK_SIZE:-16M}" \
+        --access-key "$TGS3_AK" --secret-key "$TGS3_SK" --region us-east-1 "$@" >>"$log" 2>&1 &
+    GW_PID=$!
+    S3_URL=http://127.0.0.1:$GW_PORT
+    AWS_ACCESS_KEY_ID=$TGS3_AK
+    AWS_SECRET_ACCESS_KEY=$TGS3_SK
+    export S3_URL GW_PID GW_DIR GW_PORT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+    write_client_configs
+    wait_ready "$GW_PID" "$log" "listening on" "$GW_PORT" 60
+}
+
+write_client_configs() {
+    RCLONE_CONF=$TEST_TMP/rclone.conf
+    S3CMD_CONF=$TEST_TMP/s3cmd.cfg
+    export RCLONE_CONF S3CMD_CONF
+    cat >"$RCLONE_CONF" <<CONF
+[tgs3]
+type = s3
+provider = Other
+access_key_id = $TGS3_AK
+secret_access_key = $TGS3_SK
+endpoint = $S3_URL
+region = us-east-1
+CONF
+    cat >"$S3CMD_CONF" <<CONF
+[default]
+access_key = $TGS3_AK
+secret_key = $TGS3_SK
+host_base = 127.0.0.1:$GW_PORT
+host_bucket = 127.0.0.1:$GW_PORT
+bucket_location = us-east-1
+use_https = False
+check_ssl_certificate = False
+signature_v2 = False
+progress_meter = False
+CONF
+}
+
+stop_gateway() { stop_pid "$GW_PID" tgs3; GW_PID=; }
+stop_emulator() { stop_pid "$EMU_PID" tgs3-botapi; EMU_PID=; }
+
+# stop_all — stops the samplers and both daemons (registered on EXIT through finish/on_exit).
+stop_all() {
+    rss_stop >/dev/null 2>&1
+    stop_gateway
+    stop_emulator
+}
+
+# ---- clients ----
+
+# aws ARGS — awscli 2 against the gateway; transfer commands run without a progress meter.
+aws() {
+    local extra=()
+    if [ "${1:-}" = s3 ]; then
+        case ${2:-} in cp | mv | sync) extra=(--no-progress) ;; esac
+    fi
+    env -u AWS_CA_BUNDLE /usr/bin/aws --endpoint-url "$S3_URL" "$@" "${extra[@]}"
+}
+rclone() { env -u AWS_CA_BUNDLE /usr/bin/rclone --config "$RCLONE_CONF" "$@"; }
+s3cmd() { env -u AWS_CA_BUNDLE /usr/bin/s3cmd -c "$S3CMD_CONF" "$@"; }
+restic() { env -u AWS_CA_BUNDLE /usr/bin/restic "$@"; }
+
+# s3curl CURL-ARGS — curl signing with SigV4 (queries must be written canonical already).
+s3curl() {
+    env -u AWS_CA_BUNDLE curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$TGS3_AK:$TGS3_SK" \
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"
+}
+
+# emu_stats — the emulator's statistics as JSON.
+emu_stats() { curl -sS --max-time 10 "$EMU_URL/_emulator/stats"; }
+
+# emu_docs [CHAT] — number of messages the chat holds according to the emulator.
+emu_docs() {
+    emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["chats"][sys.argv[1]]["messages"])' "${1:-$CHAT_ID}"
+}
+
+# ---- data ----
+
+# rand_file PATH BYTES — incompressible data (BYTES accepts K/M/G suffixes of head -c).
+rand_file() {
+    if [ "$2" = 0 ]; then
+        : >"$1"
+    else
+        openssl enc -aes-128-ctr -K "$(openssl rand -hex 16)" -iv "$(openssl rand -hex 16)" -nosalt \
+            </dev/zero 2>/dev/null | head -c "$2" >"$1"
+    fi
+}
+
+# ---- memory ----
+
+# rss_start PID — samples /proc/PID/status RssAnon every 0.2 s in the background.
+rss_start() {
+    RSS_FILE=$TEST_TMP/rss.$1
+    : >"$RSS_FILE"
+    (
+        while [ -r "/proc/$1/status" ]; do
+            awk '/^RssAnon:/ { print $2 }' "/proc/$1/status" >>"$RSS_FILE" 2>/dev/null
+            sleep 0.2
+        done
+    ) &
+    RSS_SAMPLER_PID=$!
+}
+
+# rss_stop — stops the sampler and prints the peak RssAnon seen, in MiB.
+rss_stop() {
+    [ -n "$RSS_SAMPLER_PID" ] || return 1
+    kill "$RSS_SAMPLER_PID" 2>/dev/null
+    wait "$RSS_SAMPLER_PID" 2>/dev/null
+    RSS_SAMPLER_PID=
+    rss_peak
+}
+
+# rss_peak — the peak so far of the running (or last) sampler, in MiB.
+rss_peak() {
+    awk 'BEGIN { m = 0 } $1 > m { m = $1 } END { printf "%d\n", m / 1024 }' "$RSS_FILE"
+}

@@ -1,0 +1,104 @@
+#!/bin/bash
+# run_all.sh — runs every unit test binary and every integration test script.
+#
+# Each program's output goes to build/test-logs/<name>.log (printed when it fails); its last
+# "N passed, N failed" line is its result, and a program that crashes or times out without
+# one counts as one failure. The last line printed is the total; the exit status is 1 if
+# anything failed. BUILD names the build directory (default build/san).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+BUILD=${BUILD:-build/san}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+export BUILD
+LOGS=$ROOT/build/test-logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
+INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-900}
+UNIT_ASAN=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16:malloc_context_size=10
+TOTAL_P=0
+TOTAL_F=0
+SUMMARY=()
+
+# result NAME LOG STATUS SECONDS [EXTRA_FAILURES] — parses, counts and reports one program.
+result() {
+    local name=$1 log=$2 rc=$3 secs=$4 extra=${5:-0} line p f verdict note=""
+    line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    if [ -n "$line" ]; then
+        p=${line%% passed*}
+        f=${line#*passed, }
+        f=${f%% failed*}
+    else
+        p=0
+        f=1
+        if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then note=" (timed out)"; else note=" (no summary line, status $rc)"; fi
+    fi
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+        note=" (exit status $rc)"
+    fi
+    f=$((f + extra))
+    [ "$extra" -gt 0 ] && note="$note (sanitizer errors)"
+    TOTAL_P=$((TOTAL_P + p))
+    TOTAL_F=$((TOTAL_F + f))
+    if [ "$f" -eq 0 ]; then verdict=PASS; else verdict=FAIL; fi
+    if [ "$verdict" = FAIL ]; then
+        echo "---- $name output (last 300 lines of $log) ----"
+        tail -n 300 "$log"
+        echo "---- end of $name output ----"
+    fi
+    SUMMARY+=("$(printf '%s %-28s %4d passed, %3d failed  %5ds%s' "$verdict" "$name" "$p" "$f" "$secs" "$note")")
+    echo "${SUMMARY[-1]}"
+}
+
+# ---- unit tests ----
+for bin in "$BUILD"/tests/test_*; do
+    [ -f "$bin" ] && [ -x "$bin" ] || continue
+    name=$(basename "$bin")
+    log=$LOGS/$name.log
+    echo "== $name"
+    start=$SECONDS
+    ASAN_OPTIONS=$UNIT_ASAN UBSAN_OPTIONS=print_stacktrace=1 \
+        timeout --kill-after=10 "$UNIT_TIMEOUT" "$bin" >"$log" 2>&1
+    rc=$?
+    result "$name" "$log" "$rc" $((SECONDS - start))
+done
+
+# ---- integration tests ----
+for script in tests/integration/test_*.sh; do
+    [ -f "$script" ] || continue
+    name=$(basename "$script" .sh)
+    log=$LOGS/$name.log
+    logdir=$LOGS/$name.d
+    mkdir -p "$logdir"
+    echo "== $name"
+    start=$SECONDS
+    TGS3_TEST_LOGDIR=$logdir \
+        ASAN_OPTIONS="$UNIT_ASAN:log_path=$logdir/asan" \
+        UBSAN_OPTIONS="print_stacktrace=1:log_path=$logdir/asan" \
+        timeout --kill-after=15 "$INTEGRATION_TIMEOUT" bash "$script" >"$log" 2>&1
+    rc=$?
+    secs=$((SECONDS - start))
+    # Sanitizer reports of the daemons: errors fail the test, leaks are only shown.
+    extra=0
+    for f in "$logdir"/asan.*; do
+        [ -f "$f" ] || continue
+        if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$f"; then
+            extra=$((extra + 1))
+            echo "---- sanitizer error report $f ----"
+            cat "$f"
+        elif grep -q 'LeakSanitizer' "$f"; then
+            echo "---- leak report (not counted) $f ----"
+            head -n 200 "$f"
+        fi
+    done
+    result "$name" "$log" "$rc" "$secs" "$extra"
+done
+
+echo
+echo "== summary"
+for s in "${SUMMARY[@]}"; do echo "$s"; done
+echo "$TOTAL_P passed, $TOTAL_F failed"
+[ "$TOTAL_F" -eq 0 ]
