@@ -1,0 +1,191 @@
+/* emu.h — internal interfaces of tgs3-botapi, the local Bot API emulator.
+ *
+ * The emulator is one process, one libuv loop, one thread. Modules:
+ *   main.c     command line, h2o server, routing, answers (latency, drops), downloads, stats
+ *   params.c   request parameters: query string, urlencoded, JSON and multipart bodies
+ *   state.c    chats, messages, documents, pins; the append-only journal; file ids
+ *   methods.c  the Bot API methods, rate limits, fault injection
+ * Everything runs on the loop thread, so nothing here locks.
+ */
+#ifndef TGS3_EMU_H
+#define TGS3_EMU_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <h2o.h>
+#include <jansson.h>
+
+#include "common/common.h"
+
+#define EMU_LOCAL_MAX_FILE 2097152000LL /* bytes: 2000 MiB, Telegram's bot upload cap */
+#define EMU_CLOUD_MAX_UPLOAD 52428800LL /* bytes: 50 MB cloud upload cap */
+#define EMU_CLOUD_MAX_DOWNLOAD 20971520LL /* bytes: 20 MiB non-local getFile cap */
+#define EMU_MAX_STRINGS (1024 * 1024) /* bytes of non-file parameters per request */
+#define EMU_MAX_FILES 50
+#define EMU_DELETE_WINDOW 172800 /* s: bots cannot delete channel posts older than 48 h */
+#define EMU_CAPTION_MAX 1024 /* code points */
+
+/* ---- configuration (main.c fills it, everybody reads it) ---- */
+
+struct emu_config {
+    const char *listen_host;
+    int listen_port;
+    const char *dir; /* absolute */
+    int local;
+    int64_t *chats;
+    size_t nchats;
+    int64_t clock_offset; /* s, added to the wall clock */
+    int rate_chat; /* sends per (bot, chat) per minute; 0 = off */
+    int rate_bot; /* sends per bot per second; 0 = off */
+    double fault_5xx; /* percent */
+    double fault_drop; /* percent */
+    int latency_ms;
+    uint64_t seed;
+};
+
+extern struct emu_config emu_cfg;
+
+/* Emulated wall clock in seconds (wall clock plus --clock-offset). */
+int64_t emu_now(void);
+
+/* ---- parameters (params.c) ---- */
+
+struct emu_param {
+    const char *name; /* NUL-terminated, request pool */
+    const char *val; /* strings: NUL-terminated copy; files: points into the request entity */
+    size_t len;
+    int is_file;
+    const char *filename; /* files only, NUL-terminated */
+};
+
+struct emu_params {
+    struct emu_param *v;
+    size_t n, cap;
+};
+
+/* A transport-level failure: answered with a bare status line and no JSON. */
+struct emu_bare {
+    int status;
+    const char *reason;
+};
+
+/* Collects the query string first (it wins on duplicates), then the body. All memory
+ * comes from req->pool. Returns 0, or -1 with *bare set. */
+int emu_params_parse(h2o_req_t *req, struct emu_params *p, struct emu_bare *bare) WARN_UNUSED;
+/* First parameter with this name (any kind), or NULL. */
+const struct emu_param *emu_param_get(const struct emu_params *p, const char *name);
+/* First string parameter with this name, or NULL. */
+const char *emu_param_str(const struct emu_params *p, const char *name);
+/* URL-decodes s[0..len) into pool memory, NUL-terminated. */
+char *emu_url_decode(h2o_mem_pool_t *pool, const char *s, size_t len, size_t *outlen);
+
+/* ---- state (state.c) ---- */
+
+struct emu_link { /* a getFile copy of a document for one token */
+    char *token;
+    char *path;
+    struct emu_link *next;
+};
+
+struct emu_doc {
+    uint64_t id;
+    int64_t size; /* bytes */
+    uint64_t secret; /* keys file_ids and derives file_unique_id */
+    char *name; /* file_name, may be NULL */
+    char *mime; /* mime_type, may be NULL */
+    int refs; /* live messages holding it */
+    struct emu_link *links;
+};
+
+struct emu_msg {
+    int64_t date; /* s */
+    int64_t edit_date; /* s, 0 = never edited */
+    uint64_t doc; /* 0 = none */
+    char *caption; /* NULL = none */
+    int64_t fwd_chat, fwd_id, fwd_date; /* forward origin, fwd_chat 0 = not forwarded */
+    int64_t pinned; /* pin service message: id of the pinned message */
+    unsigned char exists, deleted, service;
+};
+
+struct emu_chat {
+    int64_t id;
+    int configured;
+    struct emu_msg *msgs; /* indexed by message id */
+    size_t nmsgs; /* == next message id */
+    size_t msgcap;
+    int64_t *pins; /* pinned ids, most recent last */
+    size_t npins, pincap;
+    int64_t live_docs; /* live messages holding documents */
+    int64_t live_bytes;
+};
+
+struct emu_state {
+    char *dir;
+    struct emu_chat *chats;
+    size_t nchats;
+    struct emu_doc **docs; /* indexed by doc id; NULL = gone */
+    size_t ndocs; /* == next doc id */
+    FILE *journal;
+    int replaying;
+};
+
+int state_open(struct emu_state *st, const char *dir, const int64_t *chats, size_t nchats) WARN_UNUSED;
+void state_close(struct emu_state *st);
+/* A configured chat, or NULL. */
+struct emu_chat *state_chat(struct emu_state *st, int64_t id);
+/* A live message (existing, not deleted), or NULL. */
+struct emu_msg *state_msg(struct emu_chat *c, int64_t id);
+struct emu_doc *state_doc(struct emu_state *st, uint64_t id);
+/* Path of the stored bytes of document id into out. */
+void state_doc_path(const struct emu_state *st, uint64_t id, char *out, size_t outsz);
+/* Reserves a document id whose bytes the caller writes to state_doc_path(); then state_doc_add. */
+uint64_t state_doc_reserve(struct emu_state *st);
+void state_doc_add(struct emu_state *st, uint64_t id, int64_t size, const char *name, const char *mime);
+/* Appends a message; returns its id. doc may be 0 (service), pinned > 0 marks a pin service message. */
+int64_t state_msg_add(struct emu_state *st, struct emu_chat *c, uint64_t doc, const char *caption,
+                      int64_t fwd_chat, int64_t fwd_id, int64_t fwd_date, int64_t pinned);
+void state_msg_delete(struct emu_state *st, struct emu_chat *c, int64_t id);
+void state_msg_edit(struct emu_state *st, struct emu_chat *c, int64_t id, const char *caption);
+void state_pin(struct emu_state *st, struct emu_chat *c, int64_t id);
+void state_unpin(struct emu_state *st, struct emu_chat *c, int64_t id);
+void state_doc_link_add(struct emu_doc *d, const char *token, const char *path);
+
+/* file_id / file_unique_id. out needs 96 bytes. */
+void state_file_id(const struct emu_doc *d, int64_t bot_id, char *out, size_t outsz);
+void state_file_unique_id(const struct emu_doc *d, char *out, size_t outsz);
+/* Decodes a file_id: 0 and *doc_id on success for this bot; -1 garbage; -2 another bot's or forged. */
+int state_file_id_parse(struct emu_state *st, const char *s, int64_t bot_id, uint64_t *doc_id);
+
+/* ---- methods (methods.c) ---- */
+
+struct emu_reply {
+    int status; /* 200 or the error_code */
+    json_t *result; /* owned; set when status == 200 */
+    char desc[256];
+    int retry_after; /* s, 429 only */
+    int drop; /* close the connection instead of answering */
+};
+
+struct emu_call {
+    h2o_req_t *req;
+    const char *token; /* NUL-terminated */
+    int64_t bot_id;
+    struct emu_params params;
+    struct emu_reply r;
+};
+
+void methods_init(struct emu_state *st);
+void methods_release(void);
+/* Canonical name of a method given in any case, or NULL if unknown. */
+const char *methods_lookup(const char *name_lc);
+/* Runs one call; fills call->r. */
+void methods_call(const char *canonical, struct emu_call *call);
+/* The /_emulator/stats document (owned by the caller). */
+json_t *methods_stats(void);
+/* Fault dice (deterministic, --seed). */
+int methods_roll(double pct);
+void methods_count_error(const char *canonical);
+
+#endif
