@@ -1,0 +1,422 @@
+/* route.c — request → S3 operation, table-driven (after Garage's router).
+ *
+ * The bucket comes from the first path segment (or the Host header for
+ * virtual-hosted style), the key is the rest of the path, percent-decoded.
+ * Keyword sub-resources (?acl, ?uploads, …) are recognised once into a bit
+ * set; the operation is then the first row of the table whose method,
+ * key-presence, keyword and header conditions all hold. Keywords we know but
+ * do not serve route to S3_OP_NOT_IMPLEMENTED so they never fall through to
+ * a listing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3/s3_int.h"
+
+/* Sub-resource keywords (the query parameter names S3 treats as resources). */
+enum kw {
+    KW_ACL,
+    KW_CORS,
+    KW_DELETE,
+    KW_LIFECYCLE,
+    KW_LOCATION,
+    KW_POLICY,
+    KW_TAGGING,
+    KW_UPLOADS,
+    KW_UPLOAD_ID,
+    KW_PART_NUMBER,
+    KW_VERSIONING,
+    KW_VERSIONS,
+    KW_WEBSITE,
+    KW_LOGGING,
+    KW_NOTIFICATION,
+    KW_REPLICATION,
+    KW_ENCRYPTION,
+    KW_REQUEST_PAYMENT,
+    KW_ACCELERATE,
+    KW_ANALYTICS,
+    KW_INVENTORY,
+    KW_METRICS,
+    KW_OWNERSHIP_CONTROLS,
+    KW_PUBLIC_ACCESS_BLOCK,
+    KW_OBJECT_LOCK,
+    KW_RETENTION,
+    KW_LEGAL_HOLD,
+    KW_RESTORE,
+    KW_SELECT,
+    KW_TORRENT,
+    KW_INTELLIGENT_TIERING,
+    KW__COUNT
+};
+
+static const char *const kw_names[KW__COUNT] = {
+    [KW_ACL] = "acl",
+    [KW_CORS] = "cors",
+    [KW_DELETE] = "delete",
+    [KW_LIFECYCLE] = "lifecycle",
+    [KW_LOCATION] = "location",
+    [KW_POLICY] = "policy",
+    [KW_TAGGING] = "tagging",
+    [KW_UPLOADS] = "uploads",
+    [KW_UPLOAD_ID] = "uploadId",
+    [KW_PART_NUMBER] = "partNumber",
+    [KW_VERSIONING] = "versioning",
+    [KW_VERSIONS] = "versions",
+    [KW_WEBSITE] = "website",
+    [KW_LOGGING] = "logging",
+    [KW_NOTIFICATION] = "notification",
+    [KW_REPLICATION] = "replication",
+    [KW_ENCRYPTION] = "encryption",
+    [KW_REQUEST_PAYMENT] = "requestPayment",
+    [KW_ACCELERATE] = "accelerate",
+    [KW_ANALYTICS] = "analytics",
+    [KW_INVENTORY] = "inventory",
+    [KW_METRICS] = "metrics",
+    [KW_OWNERSHIP_CONTROLS] = "ownershipControls",
+    [KW_PUBLIC_ACCESS_BLOCK] = "publicAccessBlock",
+    [KW_OBJECT_LOCK] = "object-lock",
+    [KW_RETENTION] = "retention",
+    [KW_LEGAL_HOLD] = "legal-hold",
+    [KW_RESTORE] = "restore",
+    [KW_SELECT] = "select",
+    [KW_TORRENT] = "torrent",
+    [KW_INTELLIGENT_TIERING] = "intelligent-tiering",
+};
+
+#define BIT(k) (1ull << (k))
+
+enum meth { M_GET = 1, M_HEAD = 2, M_PUT = 4, M_POST = 8, M_DELETE = 16 };
+enum target { T_SERVICE = 1, T_BUCKET = 2, T_OBJECT = 4 };
+enum hdr { H_NONE = 0, H_COPY_SOURCE = 1, H_NO_COPY_SOURCE = 2 };
+enum extra { X_NONE = 0, X_LIST_TYPE_2 = 1 };
+
+/* One routing rule. `need` keywords must all be present; when `exact` is set
+ * no other keyword may be present. Rows are tried in order. */
+struct rule {
+    unsigned methods;
+    unsigned target;
+    uint64_t need;
+    int exact;
+    enum hdr hdr;
+    enum extra extra;
+    enum s3_op op;
+};
+
+static const struct rule rules[] = {
+    {M_GET, T_SERVICE, 0, 1, H_NONE, X_NONE, S3_OP_LIST_BUCKETS},
+
+    {M_PUT, T_BUCKET, 0, 1, H_NONE, X_NONE, S3_OP_CREATE_BUCKET},
+    {M_DELETE, T_BUCKET, 0, 1, H_NONE, X_NONE, S3_OP_DELETE_BUCKET},
+    {M_HEAD, T_BUCKET, 0, 1, H_NONE, X_NONE, S3_OP_HEAD_BUCKET},
+    {M_GET, T_BUCKET, BIT(KW_LOCATION), 1, H_NONE, X_NONE, S3_OP_GET_BUCKET_LOCATION},
+    {M_GET, T_BUCKET, BIT(KW_VERSIONING), 1, H_NONE, X_NONE, S3_OP_GET_BUCKET_VERSIONING},
+    {M_GET, T_BUCKET, BIT(KW_ACL), 1, H_NONE, X_NONE, S3_OP_GET_BUCKET_ACL},
+    {M_GET, T_BUCKET, BIT(KW_TAGGING), 1, H_NONE, X_NONE, S3_OP_GET_BUCKET_TAGGING},
+    {M_GET, T_BUCKET, BIT(KW_UPLOADS), 1, H_NONE, X_NONE, S3_OP_LIST_MULTIPART_UPLOADS},
+    {M_GET, T_BUCKET, BIT(KW_VERSIONS), 1, H_NONE, X_NONE, S3_OP_LIST_OBJECT_VERSIONS},
+    {M_GET, T_BUCKET, 0, 1, H_NONE, X_LIST_TYPE_2, S3_OP_LIST_OBJECTS_V2},
+    {M_GET, T_BUCKET, 0, 1, H_NONE, X_NONE, S3_OP_LIST_OBJECTS},
+    {M_POST, T_BUCKET, BIT(KW_DELETE), 1, H_NONE, X_NONE, S3_OP_DELETE_OBJECTS},
+
+    {M_PUT, T_OBJECT, BIT(KW_PART_NUMBER) | BIT(KW_UPLOAD_ID), 1, H_COPY_SOURCE, X_NONE, S3_OP_UPLOAD_PART_COPY},
+    {M_PUT, T_OBJECT, BIT(KW_PART_NUMBER) | BIT(KW_UPLOAD_ID), 1, H_NONE, X_NONE, S3_OP_UPLOAD_PART},
+    {M_PUT, T_OBJECT, BIT(KW_TAGGING), 1, H_NONE, X_NONE, S3_OP_PUT_OBJECT_TAGGING},
+    {M_PUT, T_OBJECT, BIT(KW_ACL), 1, H_NONE, X_NONE, S3_OP_PUT_OBJECT_ACL},
+    {M_PUT, T_OBJECT, 0, 1, H_COPY_SOURCE, X_NONE, S3_OP_COPY_OBJECT},
+    {M_PUT, T_OBJECT, 0, 1, H_NONE, X_NONE, S3_OP_PUT_OBJECT},
+    {M_GET, T_OBJECT, BIT(KW_TAGGING), 1, H_NONE, X_NONE, S3_OP_GET_OBJECT_TAGGING},
+    {M_GET, T_OBJECT, BIT(KW_ACL), 1, H_NONE, X_NONE, S3_OP_GET_OBJECT_ACL},
+    {M_GET, T_OBJECT, BIT(KW_UPLOAD_ID), 1, H_NONE, X_NONE, S3_OP_LIST_PARTS},
+    {M_GET, T_OBJECT, 0, 1, H_NONE, X_NONE, S3_OP_GET_OBJECT},
+    {M_HEAD, T_OBJECT, 0, 1, H_NONE, X_NONE, S3_OP_HEAD_OBJECT},
+    {M_DELETE, T_OBJECT, BIT(KW_UPLOAD_ID), 1, H_NONE, X_NONE, S3_OP_ABORT_MULTIPART_UPLOAD},
+    {M_DELETE, T_OBJECT, BIT(KW_TAGGING), 1, H_NONE, X_NONE, S3_OP_DELETE_OBJECT_TAGGING},
+    {M_DELETE, T_OBJECT, 0, 1, H_NONE, X_NONE, S3_OP_DELETE_OBJECT},
+    {M_POST, T_OBJECT, BIT(KW_UPLOADS), 1, H_NONE, X_NONE, S3_OP_CREATE_MULTIPART_UPLOAD},
+    {M_POST, T_OBJECT, BIT(KW_UPLOAD_ID), 1, H_NONE, X_NONE, S3_OP_COMPLETE_MULTIPART_UPLOAD},
+};
+
+static const char *const op_names[S3_OP__COUNT] = {
+    [S3_OP_UNKNOWN] = "Unknown",
+    [S3_OP_LIST_BUCKETS] = "ListBuckets",
+    [S3_OP_CREATE_BUCKET] = "CreateBucket",
+    [S3_OP_DELETE_BUCKET] = "DeleteBucket",
+    [S3_OP_HEAD_BUCKET] = "HeadBucket",
+    [S3_OP_GET_BUCKET_LOCATION] = "GetBucketLocation",
+    [S3_OP_GET_BUCKET_VERSIONING] = "GetBucketVersioning",
+    [S3_OP_GET_BUCKET_ACL] = "GetBucketAcl",
+    [S3_OP_GET_BUCKET_TAGGING] = "GetBucketTagging",
+    [S3_OP_LIST_OBJECTS] = "ListObjects",
+    [S3_OP_LIST_OBJECTS_V2] = "ListObjectsV2",
+    [S3_OP_LIST_OBJECT_VERSIONS] = "ListObjectVersions",
+    [S3_OP_LIST_MULTIPART_UPLOADS] = "ListMultipartUploads",
+    [S3_OP_DELETE_OBJECTS] = "DeleteObjects",
+    [S3_OP_PUT_OBJECT] = "PutObject",
+    [S3_OP_COPY_OBJECT] = "CopyObject",
+    [S3_OP_GET_OBJECT] = "GetObject",
+    [S3_OP_HEAD_OBJECT] = "HeadObject",
+    [S3_OP_DELETE_OBJECT] = "DeleteObject",
+    [S3_OP_GET_OBJECT_ACL] = "GetObjectAcl",
+    [S3_OP_PUT_OBJECT_ACL] = "PutObjectAcl",
+    [S3_OP_GET_OBJECT_TAGGING] = "GetObjectTagging",
+    [S3_OP_PUT_OBJECT_TAGGING] = "PutObjectTagging",
+    [S3_OP_DELETE_OBJECT_TAGGING] = "DeleteObjectTagging",
+    [S3_OP_CREATE_MULTIPART_UPLOAD] = "CreateMultipartUpload",
+    [S3_OP_UPLOAD_PART] = "UploadPart",
+    [S3_OP_UPLOAD_PART_COPY] = "UploadPartCopy",
+    [S3_OP_COMPLETE_MULTIPART_UPLOAD] = "CompleteMultipartUpload",
+    [S3_OP_ABORT_MULTIPART_UPLOAD] = "AbortMultipartUpload",
+    [S3_OP_LIST_PARTS] = "ListParts",
+    [S3_OP_NOT_IMPLEMENTED] = "NotImplemented",
+};
+
+const char *s3_op_name(enum s3_op op)
+{
+    if ((unsigned)op >= S3_OP__COUNT || op_names[op] == NULL)
+        return "Unknown";
+    return op_names[op];
+}
+
+int s3_bucket_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    int all_digits_dots = 1;
+    if (n < 3 || n > S3_MAX_BUCKET_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '.' && c != '-')
+            return 0;
+        if ((i == 0 || i == n - 1) && !alnum)
+            return 0;
+        if (c == '.' && (name[i + 1] == '.' || name[i + 1] == '-' || (i > 0 && name[i - 1] == '-')))
+            return 0;
+        if (c >= 'a' && c <= 'z')
+            all_digits_dots = 0;
+        if (c == '-')
+            all_digits_dots = 0;
+    }
+    if (all_digits_dots) /* looks like an IP address */
+        return 0;
+    if (strncmp(name, "xn--", 4) == 0)
+        return 0;
+    return 1;
+}
+
+/* Lenient check for every operation except CreateBucket: an unusual name of
+ * a bucket that does not exist should answer NoSuchBucket, not 400. */
+static int bucket_name_plausible(const char *name, size_t n)
+{
+    if (n < 1 || n > S3_MAX_BUCKET_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x21 || c == 0x7f || c == '/' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+static unsigned method_bit(const struct s3_request *req)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } m[] = {{"GET", M_GET}, {"HEAD", M_HEAD}, {"PUT", M_PUT}, {"POST", M_POST}, {"DELETE", M_DELETE}};
+    for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+        size_t l = strlen(m[i].name);
+        if (req->method_len == l && memcmp(req->method, m[i].name, l) == 0)
+            return m[i].bit;
+    }
+    return 0;
+}
+
+static char *decode_dup(const char *s, size_t len)
+{
+    char *out = xmalloc(len + 1);
+    size_t n;
+    if (s3_uri_decode(s, len, out, len + 1, &n) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static enum s3_err parse_query(const struct s3_request *req, struct s3_route *out, uint64_t *kw)
+{
+    const char *q = req->query;
+    size_t len = req->query ? req->query_len : 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && q[j] != '&')
+            j++;
+        if (j > i) {
+            const char *eq = memchr(q + i, '=', j - i);
+            size_t nlen = eq ? (size_t)(eq - (q + i)) : j - i;
+            if (out->n_params >= S3_MAX_QUERY_PARAMS)
+                return S3E_INVALID_ARGUMENT;
+            char *name = decode_dup(q + i, nlen);
+            char *value = eq ? decode_dup(eq + 1, (size_t)(q + j - eq - 1)) : xstrdup("");
+            if (name == NULL || value == NULL) {
+                free(name);
+                free(value);
+                return S3E_INVALID_ARGUMENT;
+            }
+            out->params[out->n_params].name = name;
+            out->params[out->n_params].value = value;
+            out->n_params++;
+            for (size_t k = 0; k < KW__COUNT; k++)
+                if (strcmp(name, kw_names[k]) == 0)
+                    *kw |= BIT(k);
+        }
+        i = j + 1;
+    }
+    return S3E_OK;
+}
+
+const char *s3_route_param(const struct s3_route *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_params; i++)
+        if (strcmp(r->params[i].name, name) == 0)
+            return r->params[i].value;
+    return NULL;
+}
+
+void s3_route_release(struct s3_route *r)
+{
+    if (r == NULL)
+        return;
+    free(r->key);
+    r->key = NULL;
+    for (size_t i = 0; i < r->n_params; i++) {
+        free(r->params[i].name);
+        free(r->params[i].value);
+    }
+    r->n_params = 0;
+}
+
+/* Bucket from a virtual-hosted Host header ("bucket.s3.example.com[:port]"). */
+static int vhost_bucket(const struct s3_request *req, const char *domain, const char **b, size_t *blen)
+{
+    size_t hl, dl = strlen(domain);
+    const char *h = s3_header_get(req, "host", &hl);
+    if (h == NULL || dl == 0)
+        return 0;
+    /* Strip the port (but not inside an IPv6 literal). */
+    for (size_t i = hl; i > 0; i--) {
+        if (h[i - 1] == ':') {
+            hl = i - 1;
+            break;
+        }
+        if (h[i - 1] < '0' || h[i - 1] > '9')
+            break;
+    }
+    if (hl && h[hl - 1] == '.')
+        hl--;
+    if (hl <= dl + 1 || h[hl - dl - 1] != '.' || !s3_memieq(h + hl - dl, dl, domain))
+        return 0;
+    *b = h;
+    *blen = hl - dl - 1;
+    return 1;
+}
+
+enum s3_err s3_route_parse(const struct s3_request *req, const char *vhost_domain, struct s3_route *out)
+{
+    enum s3_err err = S3E_OK;
+    uint64_t kw = 0;
+    const char *path = req->path ? req->path : "";
+    size_t plen = req->path ? req->path_len : 0;
+    const char *bucket = NULL, *rest = NULL;
+    size_t blen = 0, rlen = 0;
+    unsigned meth;
+
+    memset(out, 0, sizeof(*out));
+    out->op = S3_OP_UNKNOWN;
+
+    meth = method_bit(req);
+    if (meth == 0) {
+        err = S3E_METHOD_NOT_ALLOWED;
+        goto out;
+    }
+    if (plen > 0 && path[0] == '/') {
+        path++;
+        plen--;
+    }
+    if (vhost_domain && vhost_bucket(req, vhost_domain, &bucket, &blen)) {
+        rest = path;
+        rlen = plen;
+    } else {
+        const char *slash = memchr(path, '/', plen);
+        bucket = path;
+        blen = slash ? (size_t)(slash - path) : plen;
+        rest = slash ? slash + 1 : path + plen;
+        rlen = slash ? plen - blen - 1 : 0;
+    }
+    if (blen > 0) {
+        char tmp[3 * S3_MAX_BUCKET_LEN + 1];
+        size_t dl;
+        if (blen >= sizeof(tmp)) {
+            err = S3E_INVALID_BUCKET_NAME;
+            goto out;
+        }
+        if (s3_uri_decode(bucket, blen, tmp, sizeof(tmp), &dl) != 0 || !bucket_name_plausible(tmp, dl)) {
+            err = S3E_INVALID_BUCKET_NAME;
+            goto out;
+        }
+        memcpy(out->bucket, tmp, dl + 1);
+    } else if (rlen > 0) {
+        err = S3E_INVALID_BUCKET_NAME; /* "//key" */
+        goto out;
+    }
+    if (rlen > 0) {
+        /* Decoded keys are never longer than the raw form; only check the cap after decoding. */
+        out->key = decode_dup(rest, rlen);
+        if (out->key == NULL) {
+            err = S3E_INVALID_ARGUMENT;
+            goto out;
+        }
+        if (strlen(out->key) > S3_MAX_KEY_LEN) {
+            err = S3E_KEY_TOO_LONG;
+            goto out;
+        }
+    }
+    err = parse_query(req, out, &kw);
+    if (err != S3E_OK)
+        goto out;
+
+    unsigned target = out->bucket[0] == '\0' ? T_SERVICE : out->key ? T_OBJECT : T_BUCKET;
+    int copy = s3_header_get(req, "x-amz-copy-source", NULL) != NULL;
+    const char *lt = s3_route_param(out, "list-type");
+    int list2 = lt != NULL && strcmp(lt, "2") == 0;
+
+    for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+        const struct rule *r = &rules[i];
+        if (!(r->methods & meth) || !(r->target & target))
+            continue;
+        if ((kw & r->need) != r->need || (r->exact && (kw & ~r->need) != 0))
+            continue;
+        if (r->hdr == H_COPY_SOURCE && !copy)
+            continue;
+        if (r->extra == X_LIST_TYPE_2 && !list2)
+            continue;
+        out->op = r->op;
+        break;
+    }
+    if (out->op == S3_OP_UNKNOWN) {
+        if (target == T_SERVICE && meth != M_GET) {
+            err = S3E_METHOD_NOT_ALLOWED;
+            goto out;
+        }
+        out->op = S3_OP_NOT_IMPLEMENTED;
+    }
+    if (out->op == S3_OP_CREATE_BUCKET && !s3_bucket_name_valid(out->bucket)) {
+        err = S3E_INVALID_BUCKET_NAME;
+        goto out;
+    }
+out:
+    if (err != S3E_OK)
+        out->op = S3_OP_UNKNOWN;
+    return err;
+}

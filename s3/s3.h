@@ -1,0 +1,310 @@
+/* s3.h — the S3 protocol library: routing, SigV4, aws-chunked, XML, errors.
+ *
+ * Pure functions over strings and buffers: no sockets, no files, no clocks
+ * (callers pass "now"), no logging. Everything here can be tested from
+ * strings and fuzzed. Thread-safe: there is no global mutable state.
+ *
+ * Inputs are (ptr, len) views into the caller's request; outputs that outlive
+ * the call are written into caller-provided structs or dbufs (common.h).
+ */
+#ifndef TGS3_S3_H
+#define TGS3_S3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+#define S3_MAX_KEY_LEN 1024
+#define S3_MAX_BUCKET_LEN 63
+#define S3_MAX_QUERY_PARAMS 64
+#define S3_MAX_XML_BODY (4u << 20)    /* bytes: Complete/Delete bodies */
+#define S3_MAX_DELETE_KEYS 1000
+#define S3_MAX_PARTS 10000
+#define S3_MAX_PRESIGN_EXPIRES 604800 /* seconds */
+#define S3_MAX_CLOCK_SKEW 900         /* seconds */
+
+/* ---- errors: the one table ------------------------------------------------ */
+
+enum s3_err {
+    S3E_OK = 0,
+    S3E_ACCESS_DENIED,
+    S3E_AUTH_HEADER_MALFORMED, /* AuthorizationHeaderMalformed 400 */
+    S3E_BAD_DIGEST,            /* Content-MD5 mismatch 400 */
+    S3E_BUCKET_ALREADY_EXISTS,
+    S3E_BUCKET_ALREADY_OWNED_BY_YOU,
+    S3E_BUCKET_NOT_EMPTY,
+    S3E_ENTITY_TOO_LARGE,
+    S3E_ENTITY_TOO_SMALL,
+    S3E_INCOMPLETE_BODY,
+    S3E_INTERNAL_ERROR,
+    S3E_INVALID_ACCESS_KEY_ID,
+    S3E_INVALID_ARGUMENT,
+    S3E_INVALID_BUCKET_NAME,
+    S3E_INVALID_DIGEST,
+    S3E_INVALID_PART,
+    S3E_INVALID_PART_ORDER,
+    S3E_INVALID_RANGE, /* 416; the renderer's caller adds Content-Range: bytes */ /*len */
+    S3E_INVALID_REQUEST,
+    S3E_KEY_TOO_LONG,
+    S3E_MALFORMED_XML,
+    S3E_METHOD_NOT_ALLOWED,
+    S3E_MISSING_CONTENT_LENGTH,
+    S3E_MISSING_SECURITY_HEADER,
+    S3E_NO_SUCH_BUCKET,
+    S3E_NO_SUCH_KEY,
+    S3E_NO_SUCH_UPLOAD,
+    S3E_NOT_IMPLEMENTED,
+    S3E_NOT_MODIFIED, /* 304, no body */
+    S3E_PRECONDITION_FAILED,
+    S3E_REQUEST_TIME_TOO_SKEWED,
+    S3E_SERVICE_UNAVAILABLE,
+    S3E_SIGNATURE_DOES_NOT_MATCH,
+    S3E_SLOW_DOWN,
+    S3E_X_AMZ_CONTENT_SHA256_MISMATCH,
+    S3E_BAD_REQUEST, /* generic 400 "BadRequest" */
+    S3E_INVALID_OBJECT_STATE,
+    S3E_NO_SUCH_TAG_SET,
+    S3E_REQUEST_EXPIRED, /* AccessDenied 403 "Request has expired" (presigned URLs) */
+    S3E__COUNT
+};
+
+int s3_err_status(enum s3_err e);           /* HTTP status */
+const char *s3_err_code(enum s3_err e);     /* "NoSuchKey" */
+const char *s3_err_message(enum s3_err e);  /* default human message */
+/* Renders <?xml…?><Error><Code/><Message/><Resource/><RequestId/></Error> into out.
+ * message NULL → the table's message; resource may be NULL. Returns 0, -1 if out is full. */
+int s3_err_render(struct dbuf *out, enum s3_err e, const char *message, const char *resource,
+                  const char *request_id) WARN_UNUSED;
+
+/* ---- the request as the library sees it --------------------------------- */
+
+struct s3_header {
+    const char *name; /* any case; matched case-insensitively */
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+struct s3_request {
+    const char *method;
+    size_t method_len;
+    const char *path; /* raw path as sent, without the query: "/bucket/a%20b" */
+    size_t path_len;
+    const char *query; /* raw query without '?', may be NULL */
+    size_t query_len;
+    const struct s3_header *headers;
+    size_t n_headers;
+};
+
+/* Finds a header (case-insensitive); returns the first value or NULL. */
+const char *s3_header_get(const struct s3_request *req, const char *name, size_t *value_len);
+
+/* ---- routing -------------------------------------------------------------- */
+
+enum s3_op {
+    S3_OP_UNKNOWN = 0,
+    S3_OP_LIST_BUCKETS,
+    S3_OP_CREATE_BUCKET,
+    S3_OP_DELETE_BUCKET,
+    S3_OP_HEAD_BUCKET,
+    S3_OP_GET_BUCKET_LOCATION,
+    S3_OP_GET_BUCKET_VERSIONING,
+    S3_OP_GET_BUCKET_ACL,
+    S3_OP_GET_BUCKET_TAGGING,
+    S3_OP_LIST_OBJECTS,
+    S3_OP_LIST_OBJECTS_V2,
+    S3_OP_LIST_OBJECT_VERSIONS,
+    S3_OP_LIST_MULTIPART_UPLOADS,
+    S3_OP_DELETE_OBJECTS,
+    S3_OP_PUT_OBJECT,
+    S3_OP_COPY_OBJECT,
+    S3_OP_GET_OBJECT,
+    S3_OP_HEAD_OBJECT,
+    S3_OP_DELETE_OBJECT,
+    S3_OP_GET_OBJECT_ACL,
+    S3_OP_PUT_OBJECT_ACL,
+    S3_OP_GET_OBJECT_TAGGING,
+    S3_OP_PUT_OBJECT_TAGGING,
+    S3_OP_DELETE_OBJECT_TAGGING,
+    S3_OP_CREATE_MULTIPART_UPLOAD,
+    S3_OP_UPLOAD_PART,
+    S3_OP_UPLOAD_PART_COPY,
+    S3_OP_COMPLETE_MULTIPART_UPLOAD,
+    S3_OP_ABORT_MULTIPART_UPLOAD,
+    S3_OP_LIST_PARTS,
+    S3_OP_NOT_IMPLEMENTED, /* a known sub-resource we do not serve: 501 */
+    S3_OP__COUNT
+};
+
+const char *s3_op_name(enum s3_op op); /* "GetObject" */
+
+struct s3_param {
+    char *name;  /* decoded, owned by the route */
+    char *value; /* decoded, "" when absent, owned by the route */
+};
+
+struct s3_route {
+    enum s3_op op;
+    char bucket[S3_MAX_BUCKET_LEN + 1]; /* "" for the service */
+    char *key;                          /* decoded; NULL when the request names no key; owned */
+    struct s3_param params[S3_MAX_QUERY_PARAMS];
+    size_t n_params;
+};
+
+/* Decides the operation from method, path, query keywords and headers
+ * (x-amz-copy-source). vhost_domain: when non-NULL and the Host header ends in
+ * ".<vhost_domain>", the bucket comes from the host. On error out->op is
+ * S3_OP_UNKNOWN and the s3_err says why (InvalidBucketName, KeyTooLong,
+ * MethodNotAllowed, InvalidArgument…). Always call s3_route_release. */
+enum s3_err s3_route_parse(const struct s3_request *req, const char *vhost_domain, struct s3_route *out)
+    WARN_UNUSED;
+void s3_route_release(struct s3_route *r);
+/* Decoded query parameter value or NULL if absent. */
+const char *s3_route_param(const struct s3_route *r, const char *name);
+
+/* Checks a bucket name against S3's rules (3–63, lower case, digits, '.', '-'). */
+int s3_bucket_name_valid(const char *name);
+
+/* ---- SigV4 ---------------------------------------------------------------- */
+
+enum s3_payload {
+    S3_PAYLOAD_HEX_SHA256 = 0,     /* x-amz-content-sha256 is 64 hex: verify the body */
+    S3_PAYLOAD_UNSIGNED,           /* UNSIGNED-PAYLOAD (also presigned URLs) */
+    S3_PAYLOAD_STREAMING_SIGNED,   /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
+    S3_PAYLOAD_STREAMING_SIGNED_TRAILER,   /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER */
+    S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER, /* STREAMING-UNSIGNED-PAYLOAD-TRAILER */
+};
+
+/* Looks up the secret for an access key; returns NULL if unknown. */
+typedef const char *(*s3_secret_lookup_fn)(void *ud, const char *access_key);
+
+struct s3_auth {
+    char access_key[129];
+    enum s3_payload payload;
+    unsigned char payload_sha256[32]; /* when payload == S3_PAYLOAD_HEX_SHA256 */
+    int presigned;
+    /* For aws-chunked verification: */
+    unsigned char signing_key[32];
+    char seed_signature[65];  /* hex signature of the request */
+    char amz_date[17];        /* yyyymmddThhmmssZ */
+    char scope[128];          /* yyyymmdd/region/s3/aws4_request */
+    char region[64];
+    int64_t decoded_content_length; /* x-amz-decoded-content-length or -1 */
+};
+
+/* Verifies the request's SigV4 signature, in the Authorization header or as a
+ * presigned query. now: unix seconds. Any region in the scope is accepted.
+ * Requests with neither form → S3E_ACCESS_DENIED. out is filled on success;
+ * out->signing_key is a secret: secure_zero it when done. */
+enum s3_err s3_sigv4_verify(const struct s3_request *req, s3_secret_lookup_fn lookup, void *ud, int64_t now,
+                            struct s3_auth *out) WARN_UNUSED;
+
+/* Building blocks, exposed for tests and for the benchmark client that signs
+ * requests: canonical query (sorted, AWS-encoded), the signing key, and a
+ * full Authorization header for a request (header-signed, given payload hash). */
+int s3_sigv4_canonical_query(const char *query, size_t len, struct dbuf *out) WARN_UNUSED;
+void s3_sigv4_signing_key(const char *secret, const char *date8, const char *region, const char *service,
+                          unsigned char out[32]);
+int s3_sigv4_sign(const struct s3_request *req, const char *access_key, const char *secret,
+                  const char *region, const char *amz_date, const char *payload_hash,
+                  const char *signed_headers, struct dbuf *authorization_out) WARN_UNUSED;
+
+/* ---- aws-chunked ---------------------------------------------------------- */
+
+/* Decodes an aws-chunked body IN PLACE (decoded bytes are moved to the front of
+ * buf), verifying every chunk signature for the signed forms and the trailer
+ * checksum/signature for the trailer forms. Chunk framing errors →
+ * S3E_INCOMPLETE_BODY or S3E_INVALID_REQUEST; a bad chunk signature →
+ * S3E_SIGNATURE_DOES_NOT_MATCH; length differing from
+ * auth->decoded_content_length (when ≥ 0) → S3E_INCOMPLETE_BODY. On success
+ * *out_len is the decoded length and trailer (if non-NULL) receives the
+ * trailer header lines ("x-amz-checksum-crc32:<b64>\n"). Runs on any thread. */
+enum s3_err s3_chunked_decode(const struct s3_auth *auth, char *buf, size_t len, size_t *out_len,
+                              struct dbuf *trailer) WARN_UNUSED;
+
+/* Verifies a flexible checksum (x-amz-checksum-<alg> header or trailer value,
+ * base64 of the big-endian digest) over data. alg: "crc32", "crc32c",
+ * "crc64nvme", "sha1", "sha256" (any case). Returns S3E_OK, S3E_BAD_DIGEST on
+ * mismatch, S3E_INVALID_DIGEST for a malformed value, S3E_INVALID_ARGUMENT for
+ * an unknown algorithm. */
+enum s3_err s3_checksum_check(const char *alg, size_t alg_len, const char *b64, size_t b64_len, const void *data,
+                              size_t len) WARN_UNUSED;
+
+/* ---- XML ------------------------------------------------------------------ */
+
+/* The one escaping writer: elements nest, text is escaped, the output is bounded by the dbuf. */
+struct s3_xml {
+    struct dbuf *out;
+    int failed; /* set once an append hit the dbuf's maximum */
+};
+void s3_xml_begin(struct s3_xml *x, struct dbuf *out, const char *root); /* writes the prolog + <root xmlns=…> */
+void s3_xml_open(struct s3_xml *x, const char *name);
+void s3_xml_close(struct s3_xml *x, const char *name);
+void s3_xml_elem(struct s3_xml *x, const char *name, const char *text);     /* <name>escaped</name> */
+void s3_xml_elemn(struct s3_xml *x, const char *name, const char *text, size_t len);
+void s3_xml_elem_i64(struct s3_xml *x, const char *name, int64_t v);
+int s3_xml_end(struct s3_xml *x, const char *root) WARN_UNUSED; /* 0, or -1 if anything overflowed */
+void s3_xml_escape(struct dbuf *out, const char *s, size_t len);
+
+struct s3_complete_part {
+    int part_number;
+    char etag[80]; /* without quotes */
+};
+/* Parses <CompleteMultipartUpload>; *parts is malloc'd (free()). Namespace-agnostic. */
+enum s3_err s3_xml_parse_complete(const char *body, size_t len, struct s3_complete_part **parts, size_t *n)
+    WARN_UNUSED;
+
+struct s3_delete_key {
+    char *key; /* malloc'd */
+};
+/* Parses <Delete><Quiet/><Object><Key/>…; keys malloc'd; s3_delete_keys_free frees them. */
+enum s3_err s3_xml_parse_delete(const char *body, size_t len, struct s3_delete_key **keys, size_t *n,
+                                int *quiet) WARN_UNUSED;
+void s3_delete_keys_free(struct s3_delete_key *keys, size_t n);
+
+/* Parses an optional <CreateBucketConfiguration><LocationConstraint>; empty body is OK. */
+enum s3_err s3_xml_parse_create_bucket(const char *body, size_t len, char *location, size_t location_size)
+    WARN_UNUSED;
+
+struct s3_tag {
+    char key[129];
+    char value[257];
+};
+/* Parses <Tagging><TagSet><Tag><Key/><Value/>… (≤ 10 tags). */
+enum s3_err s3_xml_parse_tagging(const char *body, size_t len, struct s3_tag *tags, size_t max, size_t *n)
+    WARN_UNUSED;
+
+/* ---- small rules ---------------------------------------------------------- */
+
+/* Range header → [first, last] inclusive for an object of size `size`.
+ * Returns S3E_OK with *has_range=1, S3E_OK with *has_range=0 when the header
+ * is absent or syntactically invalid (S3 ignores those), or S3E_INVALID_RANGE
+ * when unsatisfiable. Forms: a-b, a-, -n. */
+enum s3_err s3_range_parse(const char *hdr, size_t len, uint64_t size, int *has_range, uint64_t *first,
+                           uint64_t *last) WARN_UNUSED;
+
+/* RFC 7231 date "Tue, 24 Nov 2026 22:01:00 GMT" and ISO 8601 "2026-11-24T22:01:00.000Z". */
+void s3_time_http(int64_t unix_ms, char out[32]);
+void s3_time_iso(int64_t unix_ms, char out[32]);
+/* Parses RFC 7231 / RFC 850 / asctime dates; returns unix seconds or -1. */
+int64_t s3_time_parse_http(const char *s, size_t len);
+
+/* AWS URI encoding (unreserved A-Za-z0-9-_.~ kept; encode_slash=0 keeps '/'). */
+void s3_uri_encode(struct dbuf *out, const char *s, size_t len, int encode_slash);
+/* Percent-decoding ('+' stays '+'); returns -1 on a bad escape or embedded NUL. */
+int s3_uri_decode(const char *s, size_t len, char *out, size_t outsz, size_t *out_len) WARN_UNUSED;
+
+/* Base64 (standard alphabet). decode returns -1 on bad input. */
+size_t s3_base64_encode(const unsigned char *in, size_t n, char *out, size_t outsz);
+int s3_base64_decode(const char *in, size_t n, unsigned char *out, size_t outsz, size_t *out_len) WARN_UNUSED;
+
+/* Multipart ETag: hex(md5(concat(binary part md5s))) + "-N" from the parts' hex md5s. */
+void s3_etag_multipart(const char (*part_md5_hex)[33], size_t n, char out[48]);
+
+/* Conditional request evaluation (If-Match, If-None-Match, If-Modified-Since,
+ * If-Unmodified-Since) for GET/HEAD against the object's etag (unquoted hex)
+ * and mtime (unix ms). Returns S3E_OK, S3E_NOT_MODIFIED or S3E_PRECONDITION_FAILED. */
+enum s3_err s3_conditions_check(const struct s3_request *req, const char *etag, int64_t mtime_ms) WARN_UNUSED;
+
+#endif

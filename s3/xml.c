@@ -1,0 +1,559 @@
+/* xml.c — the one escaping XML writer and the expat request-body parsers.
+ *
+ * The writer appends to a bounded dbuf and remembers the first overflow, so
+ * handlers build a whole document and check once at s3_xml_end. The parsers
+ * are namespace-agnostic (they match local names, ignoring any "prefix:"),
+ * refuse DOCTYPE declarations (no entity tricks), bound the body size, the
+ * text of each element and the number of items, and map every failure to
+ * MalformedXML unless a more precise S3 error exists.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <expat.h>
+
+#include "s3/s3_int.h"
+
+#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
+#define MAX_DEPTH 8
+#define MAX_TEXT 4096 /* bytes of character data per element */
+
+/* ---- writer ------------------------------------------------------------------ */
+
+void s3_xml_escape(struct dbuf *out, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len) {
+            unsigned char c = (unsigned char)s[j];
+            if (c == '&' || c == '<' || c == '>' || c == '"' || c == '\'' || c < 0x20 || c == 0x7f)
+                break;
+            j++;
+        }
+        if (j > i && dbuf_add(out, s + i, j - i) != 0)
+            return;
+        if (j >= len)
+            break;
+        const char *e;
+        char num[16];
+        switch (s[j]) {
+        case '&':
+            e = "&amp;";
+            break;
+        case '<':
+            e = "&lt;";
+            break;
+        case '>':
+            e = "&gt;";
+            break;
+        case '"':
+            e = "&quot;";
+            break;
+        case '\'':
+            e = "&apos;";
+            break;
+        default:
+            snprintf(num, sizeof(num), "&#x%X;", (unsigned)(unsigned char)s[j]);
+            e = num;
+            break;
+        }
+        if (dbuf_adds(out, e) != 0)
+            return;
+        i = j + 1;
+    }
+}
+
+static void put(struct s3_xml *x, const char *s, size_t n)
+{
+    if (!x->failed && dbuf_add(x->out, s, n) != 0)
+        x->failed = 1;
+}
+
+static void puts_(struct s3_xml *x, const char *s)
+{
+    put(x, s, strlen(s));
+}
+
+static void text(struct s3_xml *x, const char *s, size_t n)
+{
+    if (x->failed)
+        return;
+    size_t before = x->out->len;
+    s3_xml_escape(x->out, s, n);
+    /* The escaper stops at the first append that does not fit; detect it by
+     * re-measuring what the escaped form must be. */
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '&')
+            need += 5;
+        else if (c == '<' || c == '>')
+            need += 4;
+        else if (c == '"' || c == '\'')
+            need += 6;
+        else if (c < 0x20 || c == 0x7f)
+            need += c < 0x10 ? 5 : 6;
+        else
+            need += 1;
+    }
+    if (x->out->len - before != need)
+        x->failed = 1;
+}
+
+void s3_xml_begin(struct s3_xml *x, struct dbuf *out, const char *root)
+{
+    x->out = out;
+    x->failed = 0;
+    puts_(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<");
+    puts_(x, root);
+    puts_(x, " xmlns=\"" S3_XMLNS "\">");
+}
+
+void s3_xml_open(struct s3_xml *x, const char *name)
+{
+    put(x, "<", 1);
+    puts_(x, name);
+    put(x, ">", 1);
+}
+
+void s3_xml_close(struct s3_xml *x, const char *name)
+{
+    put(x, "</", 2);
+    puts_(x, name);
+    put(x, ">", 1);
+}
+
+void s3_xml_elemn(struct s3_xml *x, const char *name, const char *t, size_t len)
+{
+    s3_xml_open(x, name);
+    text(x, t, len);
+    s3_xml_close(x, name);
+}
+
+void s3_xml_elem(struct s3_xml *x, const char *name, const char *t)
+{
+    s3_xml_elemn(x, name, t ? t : "", t ? strlen(t) : 0);
+}
+
+void s3_xml_elem_i64(struct s3_xml *x, const char *name, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%lld", (long long)v);
+    s3_xml_elemn(x, name, num, (size_t)n);
+}
+
+int s3_xml_end(struct s3_xml *x, const char *root)
+{
+    s3_xml_close(x, root);
+    return x->failed ? -1 : 0;
+}
+
+/* ---- parsers ----------------------------------------------------------------- */
+
+struct pctx;
+typedef void (*on_end_fn)(struct pctx *c, const char *name);
+
+struct pctx {
+    XML_Parser p;
+    const char *root; /* expected root local name */
+    const char *stack[MAX_DEPTH];
+    char names[MAX_DEPTH][48];
+    int depth;
+    struct dbuf text; /* character data of the innermost element */
+    enum s3_err err;  /* first error, S3E_OK while fine */
+    on_end_fn on_end;
+    on_end_fn on_start;
+    void *ud;
+};
+
+static const char *local_name(const char *n)
+{
+    const char *c = strrchr(n, ':');
+    return c ? c + 1 : n;
+}
+
+static void fail(struct pctx *c, enum s3_err e)
+{
+    if (c->err == S3E_OK)
+        c->err = e;
+    XML_StopParser(c->p, XML_FALSE);
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+    struct pctx *c = ud;
+    (void)atts;
+    if (c->err != S3E_OK)
+        return;
+    const char *ln = local_name(name);
+    if (c->depth >= MAX_DEPTH || strlen(ln) >= sizeof(c->names[0])) {
+        fail(c, S3E_MALFORMED_XML);
+        return;
+    }
+    if (c->depth == 0 && strcmp(ln, c->root) != 0) {
+        fail(c, S3E_MALFORMED_XML);
+        return;
+    }
+    strcpy(c->names[c->depth], ln);
+    c->stack[c->depth] = c->names[c->depth];
+    c->depth++;
+    dbuf_reset(&c->text);
+    if (c->on_start)
+        c->on_start(c, ln);
+}
+
+static void XMLCALL on_chars(void *ud, const XML_Char *s, int len)
+{
+    struct pctx *c = ud;
+    if (c->err != S3E_OK)
+        return;
+    if (dbuf_add(&c->text, s, (size_t)len) != 0)
+        fail(c, S3E_MALFORMED_XML);
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *name)
+{
+    struct pctx *c = ud;
+    if (c->err != S3E_OK)
+        return;
+    c->on_end(c, local_name(name));
+    c->depth--;
+    dbuf_reset(&c->text);
+}
+
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+                               int has_internal_subset)
+{
+    (void)name;
+    (void)sysid;
+    (void)pubid;
+    (void)has_internal_subset;
+    fail(ud, S3E_MALFORMED_XML);
+}
+
+/* Is the element being closed at path parent/…/name? depth counts the root as 1. */
+static int at(const struct pctx *c, int depth, const char *parent, const char *name)
+{
+    if (c->depth != depth || strcmp(c->stack[depth - 1], name) != 0)
+        return 0;
+    return parent == NULL || (depth >= 2 && strcmp(c->stack[depth - 2], parent) == 0);
+}
+
+static const char *ctext(struct pctx *c)
+{
+    return c->text.ptr ? c->text.ptr : "";
+}
+
+/* Trimmed copy of the current text. Returns -1 if it does not fit. */
+static int ctext_trim(struct pctx *c, char *out, size_t outsz)
+{
+    const char *s = ctext(c);
+    size_t n = c->text.len;
+    while (n && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
+        s++;
+        n--;
+    }
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        n--;
+    if (n >= outsz)
+        return -1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static enum s3_err run(struct pctx *c, const char *body, size_t len, int empty_ok)
+{
+    enum s3_err err = S3E_OK;
+    size_t i = 0;
+
+    if (len > S3_MAX_XML_BODY)
+        return S3E_MALFORMED_XML;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+        i++;
+    if (i == len)
+        return empty_ok ? S3E_OK : S3E_MALFORMED_XML;
+
+    c->p = XML_ParserCreate(NULL);
+    ASSERT(c->p != NULL);
+    dbuf_init(&c->text, MAX_TEXT);
+    XML_SetUserData(c->p, c);
+    XML_SetElementHandler(c->p, on_start, on_end);
+    XML_SetCharacterDataHandler(c->p, on_chars);
+    XML_SetStartDoctypeDeclHandler(c->p, on_doctype);
+    if (XML_Parse(c->p, body, (int)len, XML_TRUE) != XML_STATUS_OK)
+        err = c->err != S3E_OK ? c->err : S3E_MALFORMED_XML;
+    else
+        err = c->err;
+    XML_ParserFree(c->p);
+    dbuf_release(&c->text);
+    return err;
+}
+
+/* CompleteMultipartUpload */
+
+struct complete_st {
+    struct s3_complete_part *parts;
+    size_t n, cap;
+    int have_num, have_etag;
+};
+
+static void strip_etag(const char *in, char *out, size_t outsz, int *ok)
+{
+    size_t n = strlen(in);
+    const char *s = in;
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s++;
+        n -= 2;
+    }
+    if (n >= outsz || n == 0) {
+        *ok = 0;
+        return;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    *ok = 1;
+}
+
+static void complete_start(struct pctx *c, const char *name)
+{
+    struct complete_st *st = c->ud;
+    if (c->depth == 2 && strcmp(name, "Part") == 0) {
+        if (st->n >= S3_MAX_PARTS) {
+            fail(c, S3E_MALFORMED_XML);
+            return;
+        }
+        if (st->n == st->cap) {
+            st->cap = st->cap ? st->cap * 2 : 16;
+            st->parts = xrealloc(st->parts, st->cap * sizeof(*st->parts));
+        }
+        memset(&st->parts[st->n], 0, sizeof(st->parts[0]));
+        st->have_num = st->have_etag = 0;
+    }
+}
+
+static void complete_end(struct pctx *c, const char *name)
+{
+    struct complete_st *st = c->ud;
+    char tmp[128];
+    (void)name;
+    if (at(c, 3, "Part", "PartNumber")) {
+        char *end;
+        if (ctext_trim(c, tmp, sizeof(tmp)) != 0 || tmp[0] < '0' || tmp[0] > '9') {
+            fail(c, S3E_MALFORMED_XML);
+            return;
+        }
+        long v = strtol(tmp, &end, 10);
+        if (*end != '\0' || v < 1 || v > S3_MAX_PARTS) {
+            fail(c, S3E_INVALID_PART);
+            return;
+        }
+        st->parts[st->n].part_number = (int)v;
+        st->have_num = 1;
+    } else if (at(c, 3, "Part", "ETag")) {
+        int ok;
+        if (ctext_trim(c, tmp, sizeof(tmp)) != 0) {
+            fail(c, S3E_INVALID_PART);
+            return;
+        }
+        strip_etag(tmp, st->parts[st->n].etag, sizeof(st->parts[0].etag), &ok);
+        if (!ok) {
+            fail(c, S3E_INVALID_PART);
+            return;
+        }
+        st->have_etag = 1;
+    } else if (at(c, 2, NULL, "Part")) {
+        if (!st->have_num || !st->have_etag) {
+            fail(c, S3E_MALFORMED_XML);
+            return;
+        }
+        st->n++;
+    }
+}
+
+enum s3_err s3_xml_parse_complete(const char *body, size_t len, struct s3_complete_part **parts, size_t *n)
+{
+    struct complete_st st = {0};
+    struct pctx c = {.root = "CompleteMultipartUpload", .on_end = complete_end, .on_start = complete_start, .ud = &st};
+    enum s3_err err = run(&c, body, len, 0);
+    *parts = NULL;
+    *n = 0;
+    if (err == S3E_OK && st.n == 0)
+        err = S3E_MALFORMED_XML;
+    if (err != S3E_OK) {
+        free(st.parts);
+        return err;
+    }
+    *parts = st.parts;
+    *n = st.n;
+    return S3E_OK;
+}
+
+/* Delete */
+
+struct delete_st {
+    struct s3_delete_key *keys;
+    size_t n, cap;
+    int quiet;
+    char *cur;
+};
+
+static void delete_start(struct pctx *c, const char *name)
+{
+    struct delete_st *st = c->ud;
+    if (c->depth == 2 && strcmp(name, "Object") == 0) {
+        free(st->cur);
+        st->cur = NULL;
+    }
+}
+
+static void delete_end(struct pctx *c, const char *name)
+{
+    struct delete_st *st = c->ud;
+    (void)name;
+    if (at(c, 3, "Object", "Key")) {
+        free(st->cur);
+        st->cur = xstrndup(ctext(c), c->text.len); /* keys are verbatim: no trimming */
+    } else if (at(c, 2, NULL, "Quiet")) {
+        char tmp[16];
+        if (ctext_trim(c, tmp, sizeof(tmp)) != 0) {
+            fail(c, S3E_MALFORMED_XML);
+            return;
+        }
+        st->quiet = strcmp(tmp, "true") == 0 || strcmp(tmp, "True") == 0 || strcmp(tmp, "TRUE") == 0;
+    } else if (at(c, 2, NULL, "Object")) {
+        if (st->cur == NULL || st->n >= S3_MAX_DELETE_KEYS) {
+            fail(c, S3E_MALFORMED_XML);
+            return;
+        }
+        if (st->n == st->cap) {
+            st->cap = st->cap ? st->cap * 2 : 16;
+            st->keys = xrealloc(st->keys, st->cap * sizeof(*st->keys));
+        }
+        st->keys[st->n++].key = st->cur;
+        st->cur = NULL;
+    }
+}
+
+void s3_delete_keys_free(struct s3_delete_key *keys, size_t n)
+{
+    if (keys == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(keys[i].key);
+    free(keys);
+}
+
+enum s3_err s3_xml_parse_delete(const char *body, size_t len, struct s3_delete_key **keys, size_t *n, int *quiet)
+{
+    struct delete_st st = {0};
+    struct pctx c = {.root = "Delete", .on_end = delete_end, .on_start = delete_start, .ud = &st};
+    enum s3_err err = run(&c, body, len, 0);
+    free(st.cur);
+    *keys = NULL;
+    *n = 0;
+    *quiet = 0;
+    if (err == S3E_OK && st.n == 0)
+        err = S3E_MALFORMED_XML;
+    if (err != S3E_OK) {
+        s3_delete_keys_free(st.keys, st.n);
+        return err;
+    }
+    *keys = st.keys;
+    *n = st.n;
+    *quiet = st.quiet;
+    return S3E_OK;
+}
+
+/* CreateBucketConfiguration */
+
+struct create_st {
+    char *location;
+    size_t size;
+};
+
+static void create_end(struct pctx *c, const char *name)
+{
+    struct create_st *st = c->ud;
+    (void)name;
+    if (at(c, 2, NULL, "LocationConstraint") && ctext_trim(c, st->location, st->size) != 0)
+        fail(c, S3E_INVALID_ARGUMENT);
+}
+
+enum s3_err s3_xml_parse_create_bucket(const char *body, size_t len, char *location, size_t location_size)
+{
+    struct create_st st = {location, location_size};
+    struct pctx c = {.root = "CreateBucketConfiguration", .on_end = create_end, .ud = &st};
+    if (location_size)
+        location[0] = '\0';
+    enum s3_err err = run(&c, body, len, 1);
+    if (err != S3E_OK && location_size)
+        location[0] = '\0';
+    return err;
+}
+
+/* Tagging */
+
+struct tagging_st {
+    struct s3_tag *tags;
+    size_t max, n;
+    int have_key, have_value;
+    struct s3_tag cur;
+};
+
+static void tagging_start(struct pctx *c, const char *name)
+{
+    struct tagging_st *st = c->ud;
+    if (c->depth == 3 && strcmp(name, "Tag") == 0) {
+        memset(&st->cur, 0, sizeof(st->cur));
+        st->have_key = st->have_value = 0;
+    }
+}
+
+static void tagging_end(struct pctx *c, const char *name)
+{
+    struct tagging_st *st = c->ud;
+    (void)name;
+    if (at(c, 4, "Tag", "Key")) {
+        if (c->text.len >= sizeof(st->cur.key) || c->text.len == 0) {
+            fail(c, S3E_INVALID_ARGUMENT);
+            return;
+        }
+        memcpy(st->cur.key, ctext(c), c->text.len + 1);
+        st->have_key = 1;
+    } else if (at(c, 4, "Tag", "Value")) {
+        if (c->text.len >= sizeof(st->cur.value)) {
+            fail(c, S3E_INVALID_ARGUMENT);
+            return;
+        }
+        memcpy(st->cur.value, ctext(c), c->text.len + 1);
+        st->have_value = 1;
+    } else if (at(c, 3, "TagSet", "Tag")) {
+        if (!st->have_key) {
+            fail(c, S3E_MALFORMED_XML);
+            return;
+        }
+        if (st->n >= st->max) {
+            fail(c, S3E_BAD_REQUEST); /* "Object tags cannot be greater than 10" */
+            return;
+        }
+        for (size_t i = 0; i < st->n; i++) {
+            if (strcmp(st->tags[i].key, st->cur.key) == 0) {
+                fail(c, S3E_INVALID_ARGUMENT); /* duplicate tag key */
+                return;
+            }
+        }
+        st->tags[st->n++] = st->cur;
+    }
+}
+
+enum s3_err s3_xml_parse_tagging(const char *body, size_t len, struct s3_tag *tags, size_t max, size_t *n)
+{
+    struct tagging_st st = {.tags = tags, .max = max};
+    struct pctx c = {.root = "Tagging", .on_end = tagging_end, .on_start = tagging_start, .ud = &st};
+    enum s3_err err = run(&c, body, len, 0);
+    *n = err == S3E_OK ? st.n : 0;
+    return err;
+}
