@@ -1,0 +1,291 @@
+/* common.c — allocation, assert, bounded buffer, log sink, small helpers.
+ *
+ * See common.h. The log sink serialises lines with a mutex so that threads
+ * never interleave partial lines; it is the only global state here.
+ */
+#include "common/common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void assert_fail(const char *what, const char *file, int line)
+{
+    fprintf(stderr, "assertion failed: %s at %s:%d\n", what, file, line);
+    fflush(stderr);
+    abort();
+}
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        oom(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL)
+        oom(n * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void secure_zero(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+void dbuf_init(struct dbuf *b, size_t max)
+{
+    b->ptr = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void dbuf_release(struct dbuf *b)
+{
+    free(b->ptr);
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+}
+
+void dbuf_reset(struct dbuf *b)
+{
+    b->len = 0;
+    if (b->ptr)
+        b->ptr[0] = '\0';
+}
+
+int dbuf_add(struct dbuf *b, const void *p, size_t n)
+{
+    if (n > b->max || b->len > b->max - n)
+        return -1;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if (cap > b->max + 1)
+            cap = b->max + 1;
+        b->ptr = xrealloc(b->ptr, cap);
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->ptr + b->len, p, n);
+    b->len += n;
+    b->ptr[b->len] = '\0';
+    return 0;
+}
+
+int dbuf_adds(struct dbuf *b, const char *s)
+{
+    return dbuf_add(b, s, strlen(s));
+}
+
+int dbuf_printf(struct dbuf *b, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof(small))
+        return dbuf_add(b, small, (size_t)n);
+    char *big = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = dbuf_add(b, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+char *dbuf_take(struct dbuf *b, size_t *len)
+{
+    char *p = b->ptr ? b->ptr : xstrdup("");
+    if (len)
+        *len = b->len;
+    b->ptr = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static enum log_level log_level_min = LOG_INFO;
+static FILE *log_fp; /* NULL → stderr */
+
+void log_set_level(enum log_level lvl)
+{
+    log_level_min = lvl;
+}
+
+enum log_level log_get_level(void)
+{
+    return log_level_min;
+}
+
+int log_open_file(const char *path)
+{
+    FILE *fp = NULL;
+    if (path != NULL) {
+        fp = fopen(path, "a");
+        if (fp == NULL)
+            return -1;
+        setvbuf(fp, NULL, _IOLBF, 0);
+    }
+    pthread_mutex_lock(&log_lock);
+    if (log_fp != NULL)
+        fclose(log_fp);
+    log_fp = fp;
+    pthread_mutex_unlock(&log_lock);
+    return 0;
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    if (lvl < log_level_min)
+        return;
+    char line[2048];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int off = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ", tm.tm_year + 1900,
+                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+                       names[lvl]);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + off, sizeof(line) - (size_t)off, fmt, ap);
+    va_end(ap);
+    char safe[2048];
+    redact_tokens(line, safe, sizeof(safe));
+    pthread_mutex_lock(&log_lock);
+    FILE *fp = log_fp ? log_fp : stderr;
+    fputs(safe, fp);
+    fputc('\n', fp);
+    fflush(fp);
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* A token is <digits>:<35+ chars of [A-Za-z0-9_-]>; we keep the bot id and hide the secret. */
+void redact_tokens(const char *s, char *out, size_t outsz)
+{
+    size_t o = 0;
+    if (outsz == 0)
+        return;
+    for (size_t i = 0; s[i] != '\0' && o + 1 < outsz;) {
+        if (isdigit((unsigned char)s[i]) && (i == 0 || !isalnum((unsigned char)s[i - 1]))) {
+            size_t j = i;
+            while (isdigit((unsigned char)s[j]))
+                j++;
+            if (s[j] == ':') {
+                size_t k = j + 1;
+                while (isalnum((unsigned char)s[k]) || s[k] == '_' || s[k] == '-')
+                    k++;
+                if (k - (j + 1) >= 20) {
+                    size_t idlen = j - i;
+                    for (size_t m = 0; m < idlen && o + 1 < outsz; m++)
+                        out[o++] = s[i + m];
+                    const char *mask = ":<redacted>";
+                    for (size_t m = 0; mask[m] && o + 1 < outsz; m++)
+                        out[o++] = mask[m];
+                    i = k;
+                    continue;
+                }
+            }
+            while (i < j && o + 1 < outsz)
+                out[o++] = s[i++];
+            continue;
+        }
+        out[o++] = s[i++];
+    }
+    out[o] = '\0';
+}
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int64_t parse_size(const char *s)
+{
+    if (s == NULL || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -1;
+    unsigned long long mul = 1;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': mul = 1ULL << 10; end++; break;
+    case 'm': case 'M': mul = 1ULL << 20; end++; break;
+    case 'g': case 'G': mul = 1ULL << 30; end++; break;
+    default: return -1;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end == 'B')
+        end++;
+    if (*end != '\0' || v > (unsigned long long)INT64_MAX / mul)
+        return -1;
+    return (int64_t)(v * mul);
+}

@@ -1,0 +1,72 @@
+/* common.h — the tiny primitives every module shares.
+ *
+ * Allocation that aborts on out-of-memory (as redis and h2o do), an always-on
+ * assert for programmer errors, a bounded growable buffer (after curl's dynbuf)
+ * and a log sink. Libraries never log themselves; only the programs call
+ * log_*(). Everything here is thread-safe.
+ */
+#ifndef TGS3_COMMON_H
+#define TGS3_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define WARN_UNUSED __attribute__((warn_unused_result))
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+
+/* Programmer errors only: logs file:line and aborts. Never for input. */
+#define ASSERT(cond) ((cond) ? (void)0 : assert_fail(#cond, __FILE__, __LINE__))
+void assert_fail(const char *what, const char *file, int line) __attribute__((noreturn));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Overwrites n bytes in a way the compiler cannot elide (for secrets). */
+void secure_zero(void *p, size_t n);
+
+/* Bounded buffer: grows up to max bytes; appends beyond max fail and leave it unchanged.
+ * Always NUL-terminated after a successful append (the NUL is not counted in len). */
+struct dbuf {
+    char *ptr;
+    size_t len;
+    size_t cap;
+    size_t max; /* bytes */
+};
+void dbuf_init(struct dbuf *b, size_t max);
+void dbuf_release(struct dbuf *b);
+void dbuf_reset(struct dbuf *b);
+int dbuf_add(struct dbuf *b, const void *p, size_t n) WARN_UNUSED; /* 0 ok, -1 over max */
+int dbuf_adds(struct dbuf *b, const char *s) WARN_UNUSED;
+int dbuf_printf(struct dbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3) WARN_UNUSED;
+/* Hands the buffer to the caller (free() it); b is reset. */
+char *dbuf_take(struct dbuf *b, size_t *len);
+
+/* Log sink. Levels filter; the sink writes whole lines to stderr (or a file). */
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+void log_set_level(enum log_level lvl);
+enum log_level log_get_level(void);
+int log_open_file(const char *path); /* NULL → stderr; reopens (SIGHUP) */
+void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF_LIKE(2, 3);
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* Redacts Bot API tokens ("/bot<id>:<secret>" and bare "<id>:<secret>") in s,
+ * writing at most outsz bytes to out. Use before anything URL-like is logged. */
+void redact_tokens(const char *s, char *out, size_t outsz);
+
+/* Wall clock in milliseconds since the epoch; monotonic milliseconds. */
+int64_t now_ms(void);
+int64_t mono_ms(void);
+
+/* Hex encode n bytes into out (2n+1 bytes). */
+void hex_encode(const unsigned char *in, size_t n, char *out);
+/* Parses "16M", "1G", "4096", "512K" → bytes; -1 on bad input or overflow. */
+int64_t parse_size(const char *s);
+
+#endif

@@ -1,0 +1,363 @@
+/* config.c — tgs3 serve options: one table, flags over TGS3_* environment over defaults.
+ *
+ * Every option is a row of `options[]`: its flag, its kind, its default and
+ * its help line. The environment variable of `--block-size` is
+ * TGS3_BLOCK_SIZE; repeatable options take a comma-separated list there.
+ * Unknown flags and bad values stop start-up with a message naming them.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+
+enum opt_kind { OPT_STR, OPT_SIZE, OPT_INT, OPT_SECONDS, OPT_MODE, OPT_TOKENS, OPT_CHATS, OPT_USER, OPT_AK, OPT_SK };
+
+struct opt {
+    const char *name;
+    enum opt_kind kind;
+    const char *def;
+    const char *help;
+};
+
+static const struct opt options[] = {
+    {"listen", OPT_STR, "127.0.0.1:9000", "S3 listener HOST:PORT"},
+    {"data-dir", OPT_STR, "./data", "index, key and spill files live here"},
+    {"botapi-url", OPT_STR, "http://127.0.0.1:8081", "Bot API server base URL"},
+    {"bot-token", OPT_TOKENS, NULL, "bot token (repeatable)"},
+    {"chat-id", OPT_CHATS, NULL, "storage channel id (repeatable)"},
+    {"mode", OPT_MODE, "local", "local (self-hosted --local server) or cloud"},
+    {"block-size", OPT_SIZE, "16M", "plaintext bytes per Telegram document (K/M/G)"},
+    {"access-key", OPT_AK, NULL, "S3 access key of the first user"},
+    {"secret-key", OPT_SK, NULL, "S3 secret key of the first user"},
+    {"user", OPT_USER, NULL, "another user ACCESS_KEY:SECRET_KEY (repeatable)"},
+    {"region", OPT_STR, "us-east-1", "region reported to clients"},
+    {"staging-dir", OPT_STR, NULL, "local mode: upload blocks by file:// from this directory"},
+    {"domain", OPT_STR, NULL, "base domain for virtual-hosted-style requests"},
+    {"max-body", OPT_SIZE, "5G", "largest single PUT or part body"},
+    {"max-upload-blocks", OPT_INT, "8", "blocks uploading to Telegram at once"},
+    {"max-fetch-blocks", OPT_INT, "8", "fetched blocks held in memory at once"},
+    {"max-waiting", OPT_INT, "256", "requests queued for a budget before 503 SlowDown"},
+    {"max-connections", OPT_INT, "1024", "concurrent client connections"},
+    {"gc-grace", OPT_SECONDS, "600", "seconds an unreferenced block waits before deletion"},
+    {"gc-interval", OPT_SECONDS, "5", "seconds between delete-queue runs"},
+    {"upload-expiry", OPT_SECONDS, "604800", "seconds before an unfinished multipart upload expires"},
+    {"req-timeout", OPT_SECONDS, "600", "seconds a whole request (headers and body) may take to arrive"},
+    {"log-level", OPT_STR, "info", "debug, info, warn or error"},
+    {"log-file", OPT_STR, NULL, "log to this file instead of stderr"},
+};
+
+void gw_config_init(struct gw_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static void free_user(struct gw_user *u)
+{
+    free(u->access_key);
+    if (u->secret_key) {
+        secure_zero(u->secret_key, strlen(u->secret_key));
+        free(u->secret_key);
+    }
+}
+
+void gw_config_release(struct gw_config *cfg)
+{
+    free(cfg->listen);
+    free(cfg->data_dir);
+    free(cfg->botapi_url);
+    for (size_t i = 0; i < cfg->n_bot_tokens; i++) {
+        secure_zero(cfg->bot_tokens[i], strlen(cfg->bot_tokens[i]));
+        free(cfg->bot_tokens[i]);
+    }
+    free(cfg->bot_tokens);
+    free(cfg->chat_ids);
+    for (size_t i = 0; i < cfg->n_users; i++)
+        free_user(&cfg->users[i]);
+    free(cfg->users);
+    free(cfg->region);
+    free(cfg->staging_dir);
+    free(cfg->domain);
+    free(cfg->log_level);
+    free(cfg->log_file);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void gw_config_usage(FILE *fp)
+{
+    fprintf(fp, "usage: tgs3 serve [options]\n\noptions (each also read from TGS3_<NAME>, e.g. TGS3_BLOCK_SIZE):\n");
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+        fprintf(fp, "  --%-20s %s%s%s%s\n", options[i].name, options[i].help, options[i].def ? " (default " : "",
+                options[i].def ? options[i].def : "", options[i].def ? ")" : "");
+}
+
+static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int valid_token(const char *t)
+{
+    const char *colon = strchr(t, ':');
+    if (colon == NULL || colon == t || t[0] == '0' || strlen(t) > 80)
+        return 0;
+    for (const char *p = t; p < colon; p++)
+        if (!isdigit((unsigned char)*p))
+            return 0;
+    for (const char *p = colon + 1; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+            return 0;
+    return colon[1] != '\0';
+}
+
+/* Per-user fields are set as they come: --access-key/--secret-key fill user 0. */
+static struct gw_user *user0(struct gw_config *cfg)
+{
+    if (cfg->n_users == 0) {
+        cfg->users = xcalloc(1, sizeof(*cfg->users));
+        cfg->n_users = 1;
+    }
+    return &cfg->users[0];
+}
+
+static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, const char *src)
+{
+    int64_t n;
+    switch (o->kind) {
+    case OPT_STR: {
+        char **slot = NULL;
+        if (!strcmp(o->name, "listen"))
+            slot = &cfg->listen;
+        else if (!strcmp(o->name, "data-dir"))
+            slot = &cfg->data_dir;
+        else if (!strcmp(o->name, "botapi-url"))
+            slot = &cfg->botapi_url;
+        else if (!strcmp(o->name, "region"))
+            slot = &cfg->region;
+        else if (!strcmp(o->name, "staging-dir"))
+            slot = &cfg->staging_dir;
+        else if (!strcmp(o->name, "domain"))
+            slot = &cfg->domain;
+        else if (!strcmp(o->name, "log-level"))
+            slot = &cfg->log_level;
+        else if (!strcmp(o->name, "log-file"))
+            slot = &cfg->log_file;
+        ASSERT(slot != NULL);
+        free(*slot);
+        *slot = xstrdup(v);
+        if (!strcmp(o->name, "botapi-url")) {
+            size_t l = strlen(*slot);
+            while (l > 0 && (*slot)[l - 1] == '/')
+                (*slot)[--l] = '\0';
+        }
+        return 0;
+    }
+    case OPT_SIZE:
+        n = parse_size(v);
+        if (n <= 0)
+            goto bad;
+        if (!strcmp(o->name, "block-size"))
+            cfg->block_size = n;
+        else
+            cfg->max_body = n;
+        return 0;
+    case OPT_INT:
+        if (parse_int(v, 1, 1000000, &n) != 0)
+            goto bad;
+        if (!strcmp(o->name, "max-upload-blocks"))
+            cfg->max_upload_blocks = (int)n;
+        else if (!strcmp(o->name, "max-fetch-blocks"))
+            cfg->max_fetch_blocks = (int)n;
+        else if (!strcmp(o->name, "max-waiting"))
+            cfg->max_waiting = (int)n;
+        else
+            cfg->max_connections = (int)n;
+        return 0;
+    case OPT_SECONDS: {
+        if (parse_int(v, 0, 100L * 365 * 86400, &n) != 0)
+            goto bad;
+        int64_t ms = n * 1000;
+        if (!strcmp(o->name, "gc-grace"))
+            cfg->gc_grace_ms = ms;
+        else if (!strcmp(o->name, "gc-interval"))
+            cfg->gc_interval_ms = ms > 0 ? ms : 1000;
+        else if (!strcmp(o->name, "upload-expiry"))
+            cfg->upload_expiry_ms = ms;
+        else
+            cfg->req_timeout_ms = ms > 0 ? ms : 1000;
+        return 0;
+    }
+    case OPT_MODE:
+        if (!strcmp(v, "local"))
+            cfg->mode = TG_MODE_LOCAL;
+        else if (!strcmp(v, "cloud"))
+            cfg->mode = TG_MODE_CLOUD;
+        else
+            goto bad;
+        return 0;
+    case OPT_TOKENS:
+        if (!valid_token(v)) {
+            fprintf(stderr, "tgs3: %s: --bot-token: not a bot token (expected <digits>:<secret>)\n", src);
+            return -1;
+        }
+        cfg->bot_tokens = xrealloc(cfg->bot_tokens, (cfg->n_bot_tokens + 1) * sizeof(char *));
+        cfg->bot_tokens[cfg->n_bot_tokens++] = xstrdup(v);
+        return 0;
+    case OPT_CHATS:
+        if (parse_int(v, INT64_MIN + 1, INT64_MAX, &n) != 0 || n == 0)
+            goto bad;
+        cfg->chat_ids = xrealloc(cfg->chat_ids, (cfg->n_chat_ids + 1) * sizeof(int64_t));
+        cfg->chat_ids[cfg->n_chat_ids++] = n;
+        return 0;
+    case OPT_AK:
+        free(user0(cfg)->access_key);
+        user0(cfg)->access_key = xstrdup(v);
+        return 0;
+    case OPT_SK: {
+        struct gw_user *u = user0(cfg);
+        if (u->secret_key) {
+            secure_zero(u->secret_key, strlen(u->secret_key));
+            free(u->secret_key);
+        }
+        u->secret_key = xstrdup(v);
+        return 0;
+    }
+    case OPT_USER: {
+        const char *colon = strchr(v, ':');
+        if (colon == NULL || colon == v || colon[1] == '\0') {
+            fprintf(stderr, "tgs3: %s: --user: expected ACCESS_KEY:SECRET_KEY\n", src);
+            return -1;
+        }
+        if (cfg->n_users == 0)
+            user0(cfg); /* slot 0 stays for --access-key/--secret-key */
+        cfg->users = xrealloc(cfg->users, (cfg->n_users + 1) * sizeof(*cfg->users));
+        cfg->users[cfg->n_users].access_key = xstrndup(v, (size_t)(colon - v));
+        cfg->users[cfg->n_users].secret_key = xstrdup(colon + 1);
+        cfg->n_users++;
+        return 0;
+    }
+    }
+bad:
+    fprintf(stderr, "tgs3: %s: --%s: bad value '%s'\n", src, o->name,
+            (o->kind == OPT_TOKENS || o->kind == OPT_SK) ? "<redacted>" : v);
+    return -1;
+}
+
+static const struct opt *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+        if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len))
+            return &options[i];
+    return NULL;
+}
+
+static int is_repeatable(const struct opt *o)
+{
+    return o->kind == OPT_TOKENS || o->kind == OPT_CHATS || o->kind == OPT_USER;
+}
+
+int gw_config_parse(struct gw_config *cfg, int argc, char **argv)
+{
+    /* 1. defaults */
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+        if (options[i].def != NULL && set_opt(cfg, &options[i], options[i].def, "default") != 0)
+            return -1;
+    /* 2. environment */
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        char env[64] = "TGS3_";
+        size_t k = 5;
+        for (const char *p = options[i].name; *p && k + 1 < sizeof(env); p++)
+            env[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        env[k] = '\0';
+        const char *v = getenv(env);
+        if (v == NULL || *v == '\0')
+            continue;
+        if (is_repeatable(&options[i])) {
+            char *copy = xstrdup(v), *save = NULL;
+            int rc = 0;
+            for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save))
+                rc = set_opt(cfg, &options[i], tok, env);
+            secure_zero(copy, strlen(v));
+            free(copy);
+            if (rc != 0)
+                return -1;
+        } else if (set_opt(cfg, &options[i], v, env) != 0) {
+            return -1;
+        }
+    }
+    /* 3. flags: repeatable flags given on the command line replace the environment's list */
+    int seen_tokens = 0, seen_chats = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            gw_config_usage(stdout);
+            exit(0);
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "tgs3: unexpected argument '%s' (see tgs3 serve --help)\n", a);
+            return -1;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = find_opt(name, nlen);
+        if (o == NULL) {
+            fprintf(stderr, "tgs3: unknown option '--%.*s' (see tgs3 serve --help)\n", (int)nlen, name);
+            return -1;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (v == NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tgs3: option '--%s' needs a value\n", o->name);
+                return -1;
+            }
+            v = argv[++i];
+        }
+        if (o->kind == OPT_TOKENS && !seen_tokens++) {
+            for (size_t k = 0; k < cfg->n_bot_tokens; k++)
+                free(cfg->bot_tokens[k]);
+            cfg->n_bot_tokens = 0;
+        }
+        if (o->kind == OPT_CHATS && !seen_chats++)
+            cfg->n_chat_ids = 0;
+        if (set_opt(cfg, o, v, "command line") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int gw_config_check(const struct gw_config *cfg)
+{
+    if (cfg->n_users == 0 || cfg->users[0].access_key == NULL || cfg->users[0].secret_key == NULL) {
+        fprintf(stderr, "tgs3: no credentials: set --access-key and --secret-key (or TGS3_ACCESS_KEY, "
+                        "TGS3_SECRET_KEY)\n");
+        return -1;
+    }
+    if (cfg->n_bot_tokens == 0) {
+        fprintf(stderr, "tgs3: no bot: give --bot-token at least once\n");
+        return -1;
+    }
+    if (cfg->n_chat_ids == 0) {
+        fprintf(stderr, "tgs3: no storage chat: give --chat-id at least once\n");
+        return -1;
+    }
+    int64_t max = cfg->mode == TG_MODE_LOCAL ? TG_LOCAL_MAX_UPLOAD : TG_CLOUD_MAX_DOWNLOAD;
+    if (cfg->block_size > max || cfg->block_size < 4096) {
+        fprintf(stderr, "tgs3: --block-size %lld does not fit %s mode (4 KiB to %lld bytes%s)\n",
+                (long long)cfg->block_size, cfg->mode == TG_MODE_LOCAL ? "local" : "cloud", (long long)max,
+                cfg->mode == TG_MODE_CLOUD ? ": the cloud Bot API downloads at most 20 MiB" : "");
+        return -1;
+    }
+    if (strchr(cfg->listen, ':') == NULL) {
+        fprintf(stderr, "tgs3: --listen: expected HOST:PORT\n");
+        return -1;
+    }
+    return 0;
+}

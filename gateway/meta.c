@@ -1,0 +1,102 @@
+/* meta.c — what an object keeps of its request headers, as JSON text in the index.
+ *
+ * meta_json is an object: {"ct": content type, "h": {stored standard
+ * headers, lower-case names}, "m": {user metadata without the x-amz-meta-
+ * prefix, lower-case names}, "parts": [part sizes of a multipart object]}.
+ * Bounded: user metadata is capped at S3's 2 KiB by the handler before it
+ * gets here; header values are copied as sent.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gateway/gw.h"
+
+static const char *const stored_headers[] = {
+    "content-encoding", "content-disposition", "content-language", "cache-control", "expires",
+};
+
+char *gw_meta_from_request(struct gw_req *r)
+{
+    json_t *root = json_object(), *h = json_object(), *m = json_object();
+    size_t len;
+    const char *ct = gw_req_header(r, "content-type", &len);
+    if (ct != NULL && len > 0)
+        json_object_set_new(root, "ct", json_stringn(ct, len));
+    for (size_t i = 0; i < ARRAY_SIZE(stored_headers); i++) {
+        const char *v = gw_req_header(r, stored_headers[i], &len);
+        if (v == NULL)
+            continue;
+        if (i == 0) {
+            /* aws-chunked is transfer framing, not the object's encoding. */
+            if (len == 11 && !strncasecmp(v, "aws-chunked", 11))
+                continue;
+            if (len > 12 && !strncasecmp(v, "aws-chunked,", 12)) {
+                v += 12;
+                len -= 12;
+                while (len && *v == ' ')
+                    v++, len--;
+            }
+        }
+        json_object_set_new(h, stored_headers[i], json_stringn(v, len));
+    }
+    for (size_t i = 0; i < r->s3.n_headers; i++) {
+        const struct s3_header *hd = &r->s3.headers[i];
+        if (hd->name_len > 11 && !strncasecmp(hd->name, "x-amz-meta-", 11)) {
+            char name[256];
+            size_t n = hd->name_len - 11 < sizeof(name) - 1 ? hd->name_len - 11 : sizeof(name) - 1;
+            for (size_t k = 0; k < n; k++) {
+                char c = hd->name[11 + k];
+                name[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+            }
+            name[n] = '\0';
+            json_object_set_new(m, name, json_stringn(hd->value, hd->value_len));
+        }
+    }
+    json_object_set_new(root, "h", h);
+    json_object_set_new(root, "m", m);
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return out ? out : xstrdup("{}");
+}
+
+void gw_meta_to_response(struct gw_req *r, const char *meta_json)
+{
+    json_t *root = meta_json ? json_loads(meta_json, 0, NULL) : NULL;
+    const char *ct = root ? json_string_value(json_object_get(root, "ct")) : NULL;
+    if (ct == NULL)
+        ct = "binary/octet-stream";
+    gw_add_header(r, "content-type", ct, strlen(ct));
+    if (root == NULL)
+        return;
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(root, "h"), k, v)
+    {
+        if (json_is_string(v))
+            gw_add_header(r, k, json_string_value(v), json_string_length(v));
+    }
+    json_object_foreach(json_object_get(root, "m"), k, v)
+    {
+        char name[300];
+        snprintf(name, sizeof(name), "x-amz-meta-%s", k);
+        if (json_is_string(v))
+            gw_add_header(r, name, json_string_value(v), json_string_length(v));
+    }
+    json_decref(root);
+}
+
+char *gw_meta_set_parts(const char *meta_json, const int64_t *part_sizes, size_t n)
+{
+    json_t *root = meta_json ? json_loads(meta_json, 0, NULL) : NULL;
+    if (root == NULL)
+        root = json_object();
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_integer(part_sizes[i]));
+    json_object_set_new(root, "parts", arr);
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return out ? out : xstrdup("{}");
+}

@@ -1,0 +1,369 @@
+/* server.c — the S3 front door: h2o listener, request context, auth, dispatch, responses.
+ *
+ * DESIGN: one h2o context on the gateway's loop. HTTP/1.1 only (no h2c
+ * upgrade): h2o 2.2 buffers whole bodies and stops reading the socket while a
+ * request is processed, which is what keeps req->entity valid for the body
+ * pipeline (engine.c). Limits set here: max body (--max-body), the request
+ * timeout (--req-timeout; it also bounds keep-alive idle time), body spill
+ * files in <data-dir>/tmp, and at most --max-connections connections (new
+ * ones beyond are closed at once).
+ *
+ * Each request gets a malloc'd struct gw_req tied to h2o's pool by a shared
+ * anchor whose dispose callback detaches it (req = NULL); the context is
+ * freed once it is detached and no async work holds it.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gateway/gw.h"
+
+struct anchor {
+    struct gw_req *r;
+};
+
+static void req_free(struct gw_req *r)
+{
+    if (r->op_free)
+        r->op_free(r);
+    s3_route_release(&r->route);
+    secure_zero(r->auth.signing_key, sizeof(r->auth.signing_key));
+    free(r->hdrs);
+    free(r);
+}
+
+static void on_anchor_dispose(void *p)
+{
+    struct anchor *a = p;
+    struct gw_req *r = a->r;
+    r->req = NULL;
+    if (r->pending == 0)
+        req_free(r);
+}
+
+void gw_req_hold(struct gw_req *r)
+{
+    r->pending++;
+}
+
+int gw_req_release(struct gw_req *r)
+{
+    ASSERT(r->pending > 0);
+    r->pending--;
+    if (r->req != NULL)
+        return 1;
+    if (r->pending == 0)
+        req_free(r);
+    return 0;
+}
+
+void gw_random_hex(char *out, size_t n)
+{
+    unsigned char buf[64];
+    ASSERT(n <= sizeof(buf));
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, buf, n) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)n) {
+        /* /dev/urandom failing is not an input error: fall back to a time-seeded mix. */
+        uint64_t x = (uint64_t)mono_ms() ^ ((uint64_t)now_ms() << 20) ^ (uint64_t)(uintptr_t)out;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = (unsigned char)x;
+        }
+    }
+    hex_encode(buf, n, out);
+}
+
+const char *gw_req_header(struct gw_req *r, const char *name, size_t *len)
+{
+    return s3_header_get(&r->s3, name, len);
+}
+
+const char *gw_req_user(struct gw_req *r)
+{
+    return r->has_auth ? r->auth.access_key : "";
+}
+
+void gw_add_header(struct gw_req *r, const char *name, const char *value, size_t len)
+{
+    h2o_req_t *req = r->req;
+    size_t nlen = strlen(name);
+    char *n = h2o_mem_alloc_pool(&req->pool, nlen);
+    memcpy(n, name, nlen);
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n, nlen, 1, NULL, v.base, v.len);
+}
+
+static void common_headers(struct gw_req *r)
+{
+    gw_add_header(r, "x-amz-request-id", r->id, strlen(r->id));
+}
+
+void gw_respond_xml(struct gw_req *r, int status, const char *body, size_t len)
+{
+    h2o_req_t *req = r->req;
+    req->res.status = status;
+    req->res.reason = status == 200 ? "OK" : "Error";
+    common_headers(r);
+    gw_add_header(r, "content-type", "application/xml", 15);
+    req->res.content_length = len;
+    h2o_send_inline(req, body, len);
+}
+
+void gw_respond_empty(struct gw_req *r, int status)
+{
+    static h2o_generator_t gen = {NULL, NULL};
+    h2o_req_t *req = r->req;
+    req->res.status = status;
+    req->res.reason = status == 204 ? "No Content" : "OK";
+    common_headers(r);
+    if (req->res.content_length == SIZE_MAX)
+        req->res.content_length = 0;
+    h2o_start_response(req, &gen);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+}
+
+void gw_respond_error(struct gw_req *r, enum s3_err e, const char *message)
+{
+    h2o_req_t *req = r->req;
+    struct dbuf body;
+    char resource[2048];
+    snprintf(resource, sizeof(resource), "%.*s", (int)r->s3.path_len, r->s3.path);
+    int status = s3_err_status(e);
+    if (status >= 500)
+        log_warn("req %s: %s %s → %d %s%s%s", r->id, s3_op_name(r->route.op), resource, status, s3_err_code(e),
+                 message ? ": " : "", message ? message : "");
+    if (e == S3E_NOT_MODIFIED) {
+        req->res.content_length = SIZE_MAX;
+        req->res.status = 304;
+        req->res.reason = "Not Modified";
+        common_headers(r);
+        static h2o_generator_t gen = {NULL, NULL};
+        h2o_start_response(req, &gen);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    dbuf_init(&body, 64 * 1024);
+    if (s3_err_render(&body, e, message, resource, r->id) != 0) {
+        dbuf_reset(&body);
+        if (s3_err_render(&body, e, NULL, NULL, r->id) != 0)
+            log_error("req %s: cannot render error", r->id);
+    }
+    req->res.status = status;
+    req->res.reason = s3_err_code(e);
+    common_headers(r);
+    gw_add_header(r, "content-type", "application/xml", 15);
+    req->res.content_length = body.len;
+    h2o_send_inline(req, body.ptr ? body.ptr : "", body.len);
+    dbuf_release(&body);
+}
+
+enum s3_err gw_store_err(enum store_status s)
+{
+    switch (s) {
+    case STORE_OK: return S3E_OK;
+    case STORE_NOT_FOUND: return S3E_NO_SUCH_KEY;
+    case STORE_EXISTS: return S3E_BUCKET_ALREADY_OWNED_BY_YOU;
+    case STORE_NOT_EMPTY: return S3E_BUCKET_NOT_EMPTY;
+    case STORE_CONFLICT: return S3E_INVALID_PART;
+    case STORE_BUSY: return S3E_SLOW_DOWN;
+    case STORE_SCHEMA:
+    case STORE_IO: return S3E_INTERNAL_ERROR;
+    }
+    return S3E_INTERNAL_ERROR;
+}
+
+static const char *lookup_secret(void *ud, const char *access_key)
+{
+    struct gw *gw = ud;
+    for (size_t i = 0; i < gw->cfg.n_users; i++)
+        if (gw->cfg.users[i].access_key && !strcmp(gw->cfg.users[i].access_key, access_key))
+            return gw->cfg.users[i].secret_key;
+    return NULL;
+}
+
+static void dispatch(struct gw_req *r)
+{
+    switch (r->route.op) {
+    case S3_OP_LIST_BUCKETS: gw_op_list_buckets(r); return;
+    case S3_OP_CREATE_BUCKET: gw_op_create_bucket(r); return;
+    case S3_OP_DELETE_BUCKET: gw_op_delete_bucket(r); return;
+    case S3_OP_HEAD_BUCKET: gw_op_head_bucket(r); return;
+    case S3_OP_GET_BUCKET_LOCATION: gw_op_get_bucket_location(r); return;
+    case S3_OP_GET_BUCKET_VERSIONING:
+    case S3_OP_GET_BUCKET_ACL:
+    case S3_OP_GET_BUCKET_TAGGING: gw_op_bucket_stub(r); return;
+    case S3_OP_LIST_OBJECTS:
+    case S3_OP_LIST_OBJECTS_V2: gw_op_list_objects(r); return;
+    case S3_OP_DELETE_OBJECTS: gw_op_delete_objects(r); return;
+    case S3_OP_PUT_OBJECT: gw_op_put_object(r); return;
+    case S3_OP_GET_OBJECT:
+    case S3_OP_HEAD_OBJECT: gw_op_get_object(r); return;
+    case S3_OP_DELETE_OBJECT: gw_op_delete_object(r); return;
+    case S3_OP_GET_OBJECT_ACL:
+    case S3_OP_GET_OBJECT_TAGGING: gw_op_object_stub(r); return;
+    case S3_OP_CREATE_MULTIPART_UPLOAD: gw_op_create_multipart(r); return;
+    case S3_OP_UPLOAD_PART: gw_op_upload_part(r); return;
+    case S3_OP_COMPLETE_MULTIPART_UPLOAD: gw_op_complete_multipart(r); return;
+    case S3_OP_ABORT_MULTIPART_UPLOAD: gw_op_abort_multipart(r); return;
+    case S3_OP_LIST_PARTS: gw_op_list_parts(r); return;
+    case S3_OP_LIST_MULTIPART_UPLOADS: gw_op_list_uploads(r); return;
+    default:
+        gw_respond_error(r, S3E_NOT_IMPLEMENTED, NULL);
+        return;
+    }
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct gw *gw = *(struct gw **)(self + 1);
+    struct gw_req *r = xcalloc(1, sizeof(*r));
+    r->gw = gw;
+    r->req = req;
+    snprintf(r->id, sizeof(r->id), "%08llX%08llX", (unsigned long long)(now_ms() & 0xffffffff),
+             (unsigned long long)(++gw->req_seq & 0xffffffff));
+    struct anchor *a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_anchor_dispose);
+    a->r = r;
+
+    /* The library's view of the request: views into h2o's memory, valid on this thread. */
+    r->s3.method = req->method.base;
+    r->s3.method_len = req->method.len;
+    r->s3.path = req->path.base;
+    r->s3.path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if (req->query_at != SIZE_MAX) {
+        r->s3.query = req->path.base + req->query_at + 1;
+        r->s3.query_len = req->path.len - req->query_at - 1;
+    }
+    r->hdrs = xcalloc(req->headers.size + 1, sizeof(*r->hdrs));
+    for (size_t i = 0; i < req->headers.size; i++) {
+        r->hdrs[i].name = req->headers.entries[i].name->base;
+        r->hdrs[i].name_len = req->headers.entries[i].name->len;
+        r->hdrs[i].value = req->headers.entries[i].value.base;
+        r->hdrs[i].value_len = req->headers.entries[i].value.len;
+    }
+    /* h2o keeps Host apart from the other headers (authority); SigV4 signs it. */
+    r->hdrs[req->headers.size].name = "host";
+    r->hdrs[req->headers.size].name_len = 4;
+    r->hdrs[req->headers.size].value = req->authority.base;
+    r->hdrs[req->headers.size].value_len = req->authority.len;
+    r->s3.headers = r->hdrs;
+    r->s3.n_headers = req->headers.size + 1;
+
+    enum s3_err e = s3_route_parse(&r->s3, gw->cfg.domain, &r->route);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return 0;
+    }
+    e = s3_sigv4_verify(&r->s3, lookup_secret, gw, now_ms() / 1000, &r->auth);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return 0;
+    }
+    r->has_auth = 1;
+    log_debug("req %s: %s %.*s", r->id, s3_op_name(r->route.op), (int)r->s3.path_len, r->s3.path);
+    dispatch(r);
+    return 0;
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+    struct gw *gw = h->data;
+    gw->connections--;
+    free(h);
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    struct gw *gw = listener->data;
+    if (status != 0)
+        return;
+    uv_tcp_t *conn = xmalloc(sizeof(*conn));
+    uv_tcp_init(listener->loop, conn);
+    conn->data = gw;
+    gw->connections++;
+    if (uv_accept(listener, (uv_stream_t *)conn) != 0 || gw->connections > gw->cfg.max_connections ||
+        gw->stopping) {
+        uv_close((uv_handle_t *)conn, on_sock_closed);
+        return;
+    }
+    uv_tcp_nodelay(conn, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, on_sock_closed);
+    h2o_accept(&gw->accept_ctx, sock);
+}
+
+int gw_server_start(struct gw *gw)
+{
+    char host[256];
+    const char *colon = strrchr(gw->cfg.listen, ':');
+    size_t hl = (size_t)(colon - gw->cfg.listen);
+    if (hl >= sizeof(host))
+        return -1;
+    memcpy(host, gw->cfg.listen, hl);
+    host[hl] = '\0';
+    int port = atoi(colon + 1);
+
+    /* Spill large bodies into the data dir, not /tmp (often a tmpfs). */
+    snprintf(gw->tmp_template, sizeof(gw->tmp_template), "%s/tmp/h2o.b.XXXXXX", gw->cfg.data_dir);
+    h2o_socket_buffer_mmap_settings.fn_template = gw->tmp_template;
+    /* Bodies past 4 MiB live in a file-backed mapping: page cache, not anonymous memory. */
+    h2o_socket_buffer_mmap_settings.threshold = 4u << 20;
+
+    h2o_config_init(&gw->h2o_config);
+    gw->h2o_config.server_name = h2o_iovec_init(H2O_STRLIT("tgs3"));
+    /* Room for aws-chunked framing (about 90 bytes per 64 KiB chunk) on top of the largest body. */
+    gw->h2o_config.max_request_entity_size = (size_t)gw->cfg.max_body + (size_t)(gw->cfg.max_body / 64) + 4096;
+    gw->h2o_config.http1.req_timeout = (uint64_t)gw->cfg.req_timeout_ms;
+    gw->h2o_config.http1.upgrade_to_http2 = 0;
+    h2o_hostconf_t *hostconf = h2o_config_register_host(&gw->h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler) + sizeof(struct gw *));
+    *(struct gw **)(handler + 1) = gw;
+    handler->on_req = on_req;
+
+    h2o_context_init(&gw->h2o_ctx, gw->loop, &gw->h2o_config);
+    gw->accept_ctx.ctx = &gw->h2o_ctx;
+    gw->accept_ctx.hosts = gw->h2o_config.hosts;
+
+    struct sockaddr_in addr;
+    uv_tcp_init(gw->loop, &gw->listener);
+    gw->listener.data = gw;
+    if (uv_ip4_addr(host, port, &addr) != 0) {
+        log_error("--listen %s: not an IPv4 address and port", gw->cfg.listen);
+        return -1;
+    }
+    int rc = uv_tcp_bind(&gw->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&gw->listener, 1024, on_accept);
+    if (rc != 0) {
+        log_error("cannot listen on %s: %s", gw->cfg.listen, uv_strerror(rc));
+        return -1;
+    }
+    gw->listening = 1;
+    return 0;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void gw_server_stop_accepting(struct gw *gw)
+{
+    if (gw->listening) {
+        gw->listening = 0;
+        uv_close((uv_handle_t *)&gw->listener, on_listener_closed);
+    }
+}
+
+void gw_server_dispose(struct gw *gw)
+{
+    h2o_context_dispose(&gw->h2o_ctx);
+    h2o_config_dispose(&gw->h2o_config);
+}

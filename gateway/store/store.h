@@ -1,0 +1,244 @@
+/* store.h — the SQLite index: buckets, objects, extents, blocks, multipart uploads, GC queue.
+ *
+ * A synchronous library over one sqlite3 connection. The gateway calls it
+ * from exactly one thread (its store thread), so every function here may
+ * block on disk; none may be called from the event loop. A struct store is
+ * not shared between threads.
+ *
+ * DESIGN: WAL mode with synchronous=FULL, so a commit that acknowledges an
+ * object survives a crash or power loss. Additive, versioned migrations (schema_version in table meta);
+ * opening a database whose version is newer than this code knows fails with
+ * STORE_SCHEMA. Keys compare as bytes (BINARY collation), so listings come
+ * out in S3 byte order.
+ *
+ * Blocks carry a reference count = the number of extents (of objects and of
+ * uploaded parts) that point at them. When a count drops to zero the block
+ * row is removed and its message is put on the durable GC queue, due after a
+ * grace period; blocks uploaded for a request that then failed go straight
+ * onto that queue. Every mutating call below runs in its own transaction
+ * unless the caller opened one with store_tx_begin (then it joins it).
+ * On failure nothing is changed.
+ */
+#ifndef TGS3_STORE_H
+#define TGS3_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+#define STORE_MAX_KEY 1024
+#define STORE_MAX_BUCKET 63
+#define STORE_MAX_LIST 1000
+
+enum store_status {
+    STORE_OK = 0,
+    STORE_NOT_FOUND,  /* bucket, object or upload absent */
+    STORE_EXISTS,     /* bucket already exists */
+    STORE_NOT_EMPTY,  /* bucket still holds objects or uploads */
+    STORE_CONFLICT,   /* invalid part list and the like (see function) */
+    STORE_BUSY,       /* SQLITE_BUSY after retries */
+    STORE_SCHEMA,     /* unknown (newer) schema */
+    STORE_IO,         /* any other SQLite/disk error */
+};
+const char *store_status_name(enum store_status s);
+
+struct store;
+
+/* Opens (creating and migrating) the index at path. *out is NULL on failure. */
+enum store_status store_open(const char *path, struct store **out) WARN_UNUSED;
+void store_close(struct store *st); /* NULL ok */
+/* The last SQLite error text (for logs). */
+const char *store_errmsg(struct store *st);
+
+/* Explicit transactions, for a sequence of calls that must commit together. */
+enum store_status store_tx_begin(struct store *st) WARN_UNUSED;
+enum store_status store_tx_commit(struct store *st) WARN_UNUSED;
+void store_tx_rollback(struct store *st);
+
+/* ---- buckets ---------------------------------------------------------------- */
+
+struct store_bucket {
+    char name[STORE_MAX_BUCKET + 1];
+    char owner[129];    /* access key of the creator */
+    int64_t created_ms;
+};
+enum store_status store_bucket_create(struct store *st, const char *name, const char *owner, int64_t now_ms)
+    WARN_UNUSED; /* STORE_EXISTS (out->owner tells whose) */
+enum store_status store_bucket_get(struct store *st, const char *name, struct store_bucket *out) WARN_UNUSED;
+enum store_status store_bucket_delete(struct store *st, const char *name) WARN_UNUSED; /* NOT_FOUND/NOT_EMPTY */
+/* All buckets in name order; *out malloc'd. */
+enum store_status store_bucket_list(struct store *st, struct store_bucket **out, size_t *n) WARN_UNUSED;
+
+/* ---- blocks --------------------------------------------------------------- */
+
+struct store_block {
+    int64_t id;           /* assigned by store_block_insert */
+    int64_t chat_id;
+    int64_t message_id;
+    int64_t bot_id;       /* the uploader (digits before ':' in its token) */
+    char file_id[256];    /* valid for bot_id only */
+    char file_unique_id[64];
+    int64_t plain_size;   /* bytes of object data */
+    int64_t stored_size;  /* bytes of the document in Telegram */
+    unsigned char hash[32]; /* keyed content hash (all zero if none) */
+    int key_id;           /* sealing key id, 0 = not sealed */
+    unsigned char nonce[12];
+    int64_t refcount;
+    int64_t created_ms;
+};
+/* Inserts a confirmed block with refcount 0 (references come from extents). Sets b->id. */
+enum store_status store_block_insert(struct store *st, struct store_block *b) WARN_UNUSED;
+enum store_status store_block_get(struct store *st, int64_t id, struct store_block *out) WARN_UNUSED;
+/* Records the file_id under which bot_id can read block id (file_ids are per
+ * bot): for the uploader it replaces the block's own, for any other bot it is
+ * kept beside the block. NOT_FOUND if the block is missing. */
+enum store_status store_block_set_file(struct store *st, int64_t id, int64_t bot_id, const char *file_id)
+    WARN_UNUSED;
+/* The file_id under which bot_id reads block id, into out; NOT_FOUND if that
+ * bot has none recorded (or the block is missing). */
+enum store_status store_block_file_for(struct store *st, int64_t block_id, int64_t bot_id, char out[256])
+    WARN_UNUSED;
+
+/* ---- objects -------------------------------------------------------------- */
+
+struct store_extent {
+    int64_t block_id;
+    int64_t offset; /* bytes into the block's plaintext */
+    int64_t length; /* bytes */
+    struct store_block block; /* filled by reads (store_object_get, parts) */
+};
+
+struct store_object {
+    char bucket[STORE_MAX_BUCKET + 1];
+    char *key;          /* malloc'd */
+    int64_t size;       /* bytes */
+    char etag[80];      /* unquoted: 32 hex, or 32 hex + "-N" */
+    int64_t mtime_ms;
+    char *meta_json;    /* malloc'd JSON object text chosen by the gateway (headers, user metadata, tags, part sizes) */
+    struct store_extent *extents; /* malloc'd, in object order */
+    size_t n_extents;
+};
+void store_object_free(struct store_object *o); /* frees the members and o itself; NULL ok */
+
+/* Creates or replaces bucket/key with obj (size, etag, mtime, meta_json and
+ * extents whose block_id are set). References are taken on every extent's
+ * block; a replaced object's references are dropped. NOT_FOUND if the bucket
+ * is missing; STORE_CONFLICT if an extent names a missing block. */
+enum store_status store_object_put(struct store *st, const struct store_object *obj) WARN_UNUSED;
+/* Reads an object with its extents (each with its block). *out malloc'd. */
+enum store_status store_object_get(struct store *st, const char *bucket, const char *key,
+                                   struct store_object **out) WARN_UNUSED;
+/* Reads without extents (HEAD, conditions): out->extents NULL. */
+enum store_status store_object_head(struct store *st, const char *bucket, const char *key,
+                                    struct store_object **out) WARN_UNUSED;
+/* Replaces only meta_json (and mtime) of an existing object (self-copy, tagging). */
+enum store_status store_object_set_meta(struct store *st, const char *bucket, const char *key,
+                                        const char *meta_json, int64_t mtime_ms) WARN_UNUSED;
+/* Removes bucket/key; NOT_FOUND if absent (S3 still answers 204). */
+enum store_status store_object_delete(struct store *st, const char *bucket, const char *key) WARN_UNUSED;
+
+struct store_list_entry {
+    char *key; /* malloc'd */
+    int64_t size;
+    char etag[80];
+    int64_t mtime_ms;
+};
+struct store_list {
+    struct store_list_entry *entries; size_t n_entries;
+    char **prefixes; size_t n_prefixes; /* common prefixes, malloc'd strings */
+    int truncated;
+    char *next_marker; /* last key or prefix returned, when truncated; malloc'd or NULL */
+};
+/* Lists keys of bucket that start with prefix and are > after (byte order),
+ * rolling keys that contain delimiter (after the prefix) into common
+ * prefixes. Empty delimiter = none. At most max_keys (≤ STORE_MAX_LIST)
+ * entries + prefixes together. NOT_FOUND if the bucket is missing. */
+enum store_status store_object_list(struct store *st, const char *bucket, const char *prefix,
+                                    const char *delimiter, const char *after, size_t max_keys,
+                                    struct store_list *out) WARN_UNUSED;
+void store_list_release(struct store_list *l);
+
+/* ---- multipart -------------------------------------------------------------- */
+
+struct store_upload {
+    char id[64];
+    char bucket[STORE_MAX_BUCKET + 1];
+    char *key;        /* malloc'd */
+    char *meta_json;  /* malloc'd */
+    int64_t created_ms;
+};
+void store_upload_release(struct store_upload *u);
+enum store_status store_upload_create(struct store *st, const char *id, const char *bucket, const char *key,
+                                      const char *meta_json, int64_t now_ms) WARN_UNUSED;
+enum store_status store_upload_get(struct store *st, const char *id, struct store_upload *out) WARN_UNUSED;
+
+struct store_part {
+    int part_number;
+    char etag[40];  /* unquoted hex md5 */
+    int64_t size;
+    int64_t mtime_ms;
+    struct store_extent *extents; /* malloc'd; only from store_part_get */
+    size_t n_extents;
+};
+/* Creates or replaces part part_number of upload id with the given extents
+ * (block ids set); references taken, a replaced part's dropped. */
+enum store_status store_part_put(struct store *st, const char *upload_id, int part_number, const char *etag,
+                                 int64_t size, const struct store_extent *ext, size_t n, int64_t now_ms)
+    WARN_UNUSED;
+/* Reads part part_number of upload id with its extents (each with its block);
+ * out->extents malloc'd (free with store_parts_free(out, 1) only if out was
+ * malloc'd, else free(out->extents)). NOT_FOUND if absent. */
+enum store_status store_part_get(struct store *st, const char *upload_id, int part_number, struct store_part *out)
+    WARN_UNUSED;
+/* Parts with number > after, ascending, at most max; *out malloc'd (extents NULL). */
+enum store_status store_part_list(struct store *st, const char *upload_id, int after, size_t max,
+                                  struct store_part **out, size_t *n, int *truncated) WARN_UNUSED;
+void store_parts_free(struct store_part *p, size_t n);
+
+/* Completes upload id: the object's extents are the listed parts' extents in
+ * order (nothing is uploaded again); obj supplies bucket, key, size, etag,
+ * mtime and meta_json (obj->extents ignored). The upload and all its parts
+ * (listed or not) are removed; references move accordingly. NOT_FOUND if the
+ * upload is gone; STORE_CONFLICT if a listed part does not exist. */
+enum store_status store_upload_complete(struct store *st, const char *upload_id, const int *part_numbers,
+                                        size_t n, const struct store_object *obj) WARN_UNUSED;
+enum store_status store_upload_abort(struct store *st, const char *upload_id) WARN_UNUSED;
+/* Uploads of bucket (key ≥ prefix…), ordered by key then id, after (key, id) markers. */
+enum store_status store_upload_list(struct store *st, const char *bucket, const char *prefix,
+                                    const char *key_marker, const char *id_marker, size_t max,
+                                    struct store_upload **out, size_t *n, int *truncated) WARN_UNUSED;
+/* Ids of uploads created before older_than_ms (for expiry); *out malloc'd array of char[64]. */
+enum store_status store_upload_expired(struct store *st, int64_t older_than_ms, size_t max,
+                                       char (**out)[64], size_t *n) WARN_UNUSED;
+
+/* ---- GC queue ------------------------------------------------------------- */
+
+struct store_gc_item {
+    int64_t id;
+    int64_t chat_id;
+    int64_t message_id;
+    int64_t bot_id;
+    int64_t due_ms;
+    int attempts;
+};
+/* Puts a message on the delete queue, due at due_ms (e.g. a stray block of a failed upload). */
+enum store_status store_gc_enqueue(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                   int64_t due_ms) WARN_UNUSED;
+/* Grace period applied when a block's count reaches zero (ms); default 0. */
+void store_set_gc_grace(struct store *st, int64_t grace_ms);
+/* Up to max items due at now_ms, ordered by (bot, chat, message). */
+enum store_status store_gc_due(struct store *st, int64_t now_ms, size_t max, struct store_gc_item *out,
+                               size_t *n) WARN_UNUSED;
+enum store_status store_gc_done(struct store *st, const int64_t *ids, size_t n) WARN_UNUSED;
+/* Records a failed attempt; due again at retry_ms. */
+enum store_status store_gc_retry(struct store *st, int64_t id, int64_t retry_ms) WARN_UNUSED;
+
+/* ---- stats ---------------------------------------------------------------- */
+
+struct store_stats {
+    int64_t buckets, objects, bytes, blocks, block_bytes, uploads, gc_pending;
+};
+enum store_status store_stats_get(struct store *st, struct store_stats *out) WARN_UNUSED;
+
+#endif
