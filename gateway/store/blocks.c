@@ -1,0 +1,355 @@
+/* blocks.c — block rows, per-bot file ids and reference counting.
+ *
+ * A block's refcount equals the number of extents (of objects and of parts)
+ * naming it. Dropping the last reference deletes the row, its per-bot file
+ * ids, and queues its message for deletion after the grace period; the
+ * queue is keyed by (chat_id, message_id), so queueing twice is harmless.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/store/store_int.h"
+
+void store_block_read(sqlite3_stmt *s, int col, struct store_block *b)
+{
+    const void *p;
+    int n;
+
+    memset(b, 0, sizeof *b);
+    b->id = sqlite3_column_int64(s, col);
+    b->chat_id = sqlite3_column_int64(s, col + 1);
+    b->message_id = sqlite3_column_int64(s, col + 2);
+    b->bot_id = sqlite3_column_int64(s, col + 3);
+    store_col_text(s, col + 4, b->file_id, sizeof b->file_id);
+    store_col_text(s, col + 5, b->file_unique_id, sizeof b->file_unique_id);
+    b->plain_size = sqlite3_column_int64(s, col + 6);
+    b->stored_size = sqlite3_column_int64(s, col + 7);
+    p = sqlite3_column_blob(s, col + 8);
+    n = sqlite3_column_bytes(s, col + 8);
+    if (p && n == (int)sizeof b->hash)
+        memcpy(b->hash, p, sizeof b->hash);
+    b->key_id = sqlite3_column_int(s, col + 9);
+    p = sqlite3_column_blob(s, col + 10);
+    n = sqlite3_column_bytes(s, col + 10);
+    if (p && n == (int)sizeof b->nonce)
+        memcpy(b->nonce, p, sizeof b->nonce);
+    b->refcount = sqlite3_column_int64(s, col + 11);
+    b->created_ms = sqlite3_column_int64(s, col + 12);
+}
+
+enum store_status store_block_insert(struct store *st, struct store_block *b)
+{
+    static const char sql[] =
+        "INSERT INTO blocks(chat_id, message_id, bot_id, file_id, file_unique_id, plain_size, stored_size,"
+        " hash, key_id, nonce, refcount, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, b->chat_id);
+    sqlite3_bind_int64(s, 2, b->message_id);
+    sqlite3_bind_int64(s, 3, b->bot_id);
+    sqlite3_bind_text(s, 4, b->file_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, b->file_unique_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, b->plain_size);
+    sqlite3_bind_int64(s, 7, b->stored_size);
+    sqlite3_bind_blob(s, 8, b->hash, (int)sizeof b->hash, SQLITE_STATIC);
+    sqlite3_bind_int(s, 9, b->key_id);
+    sqlite3_bind_blob(s, 10, b->nonce, (int)sizeof b->nonce, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 11, b->created_ms);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_CONSTRAINT) {
+        snprintf(st->err, sizeof st->err, "block (%lld, %lld) already recorded", (long long)b->chat_id,
+                 (long long)b->message_id);
+        ret = STORE_EXISTS;
+        goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    b->id = sqlite3_last_insert_rowid(st->db);
+    b->refcount = 0;
+out:
+    sqlite3_reset(s);
+    return store_op_end(st, ret);
+}
+
+enum store_status store_block_get(struct store *st, int64_t id, struct store_block *out)
+{
+    static const char sql[] = "SELECT " STORE_BLOCK_COLS " FROM blocks b WHERE b.id = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        ret = STORE_NOT_FOUND;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    store_block_read(s, 0, out);
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_block_set_file(struct store *st, int64_t id, int64_t bot_id, const char *file_id)
+{
+    static const char sql_uploader[] = "UPDATE blocks SET file_id = ?3 WHERE id = ?1 AND bot_id = ?2";
+    static const char sql_exists[] = "SELECT 1 FROM blocks WHERE id = ?1";
+    static const char sql_other[] = "INSERT OR REPLACE INTO block_files(block_id, bot_id, file_id) VALUES (?1, ?2, ?3)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    /* The uploader's own file_id lives in the block row. */
+    ret = store_stmt(st, sql_uploader, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, bot_id);
+    sqlite3_bind_text(s, 3, file_id, -1, SQLITE_STATIC);
+    ret = store_exec_stmt(st, s);
+    if (ret != STORE_OK || sqlite3_changes(st->db) > 0)
+        goto out;
+
+    ret = store_stmt(st, sql_exists, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        ret = STORE_NOT_FOUND;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    sqlite3_reset(s);
+
+    ret = store_stmt(st, sql_other, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, bot_id);
+    sqlite3_bind_text(s, 3, file_id, -1, SQLITE_STATIC);
+    ret = store_exec_stmt(st, s);
+out:
+    sqlite3_reset(s);
+    return store_op_end(st, ret);
+}
+
+enum store_status store_block_file_for(struct store *st, int64_t block_id, int64_t bot_id, char out[256])
+{
+    static const char sql[] =
+        "SELECT file_id FROM blocks WHERE id = ?1 AND bot_id = ?2"
+        " UNION ALL SELECT file_id FROM block_files WHERE block_id = ?1 AND bot_id = ?2";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    out[0] = '\0';
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, block_id);
+    sqlite3_bind_int64(s, 2, bot_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        ret = STORE_NOT_FOUND;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    store_col_text(s, 0, out, 256);
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_block_ref(struct store *st, int64_t block_id)
+{
+    static const char sql[] = "UPDATE blocks SET refcount = refcount + 1 WHERE id = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_int64(s, 1, block_id);
+    ret = store_exec_stmt(st, s);
+    if (ret == STORE_OK && sqlite3_changes(st->db) == 0) {
+        snprintf(st->err, sizeof st->err, "block %lld does not exist", (long long)block_id);
+        ret = STORE_CONFLICT;
+    }
+    return ret;
+}
+
+enum store_status store_extents_ref(struct store *st, const struct store_extent *ext, size_t n)
+{
+    enum store_status ret = STORE_OK;
+
+    for (size_t i = 0; i < n && ret == STORE_OK; i++)
+        ret = store_block_ref(st, ext[i].block_id);
+    return ret;
+}
+
+enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t count, int64_t now_ms)
+{
+    static const char sql_dec[] =
+        "UPDATE blocks SET refcount = refcount - ?2 WHERE id = ?1 RETURNING refcount, chat_id, message_id, bot_id";
+    static const char sql_queue[] =
+        "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts) VALUES (?1, ?2, ?3, ?4, 0)";
+    static const char sql_del[] = "DELETE FROM blocks WHERE id = ?1";
+    static const char sql_del_files[] = "DELETE FROM block_files WHERE block_id = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int64_t refcount, chat_id, message_id, bot_id;
+    int rc;
+
+    ret = store_stmt(st, sql_dec, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, block_id);
+    sqlite3_bind_int64(s, 2, count);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        /* References never outlive their block; a missing row means nothing to drop. */
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    refcount = sqlite3_column_int64(s, 0);
+    chat_id = sqlite3_column_int64(s, 1);
+    message_id = sqlite3_column_int64(s, 2);
+    bot_id = sqlite3_column_int64(s, 3);
+    ret = store_exec_stmt(st, s); /* runs the statement to completion */
+    if (ret != STORE_OK || refcount > 0)
+        goto out;
+
+    ret = store_stmt(st, sql_del, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, block_id);
+    ret = store_exec_stmt(st, s);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_stmt(st, sql_del_files, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, block_id);
+    ret = store_exec_stmt(st, s);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_stmt(st, sql_queue, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, chat_id);
+    sqlite3_bind_int64(s, 2, message_id);
+    sqlite3_bind_int64(s, 3, bot_id);
+    sqlite3_bind_int64(s, 4, now_ms + st->gc_grace_ms);
+    ret = store_exec_stmt(st, s);
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_refs_collect(struct store *st, sqlite3_stmt *s, struct store_refs *out)
+{
+    enum store_status ret = STORE_OK;
+    size_t cap = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    for (;;) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        if (out->n == cap) {
+            cap = cap ? 2 * cap : 8;
+            out->ids = xrealloc(out->ids, cap * sizeof *out->ids);
+            out->counts = xrealloc(out->counts, cap * sizeof *out->counts);
+        }
+        out->ids[out->n] = sqlite3_column_int64(s, 0);
+        out->counts[out->n] = sqlite3_column_int64(s, 1);
+        out->n++;
+    }
+    if (rc != SQLITE_DONE)
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_refs_drop(struct store *st, const struct store_refs *r, int64_t now_ms)
+{
+    enum store_status ret = STORE_OK;
+
+    for (size_t i = 0; i < r->n && ret == STORE_OK; i++)
+        ret = store_block_unref(st, r->ids[i], r->counts[i], now_ms);
+    return ret;
+}
+
+void store_refs_release(struct store_refs *r)
+{
+    free(r->ids);
+    free(r->counts);
+    memset(r, 0, sizeof *r);
+}
+
+enum store_status store_extents_read(struct store *st, sqlite3_stmt *s, struct store_extent **out, size_t *n)
+{
+    struct store_extent *ext = NULL;
+    enum store_status ret = STORE_OK;
+    size_t cap = 0, len = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    for (;;) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        if (len == cap) {
+            cap = cap ? 2 * cap : 4;
+            ext = xrealloc(ext, cap * sizeof *ext);
+        }
+        ext[len].block_id = sqlite3_column_int64(s, 0);
+        ext[len].offset = sqlite3_column_int64(s, 1);
+        ext[len].length = sqlite3_column_int64(s, 2);
+        store_block_read(s, 3, &ext[len].block);
+        len++;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        free(ext);
+        goto out;
+    }
+    *out = ext;
+    *n = len;
+out:
+    sqlite3_reset(s);
+    return ret;
+}

@@ -1,0 +1,138 @@
+/* buckets.c — creating, reading, listing and deleting buckets. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/store/store_int.h"
+
+enum store_status store_bucket_create(struct store *st, const char *name, const char *owner, int64_t now_ms)
+{
+    static const char sql[] = "INSERT INTO buckets(name, owner, created_ms) VALUES (?1, ?2, ?3)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now_ms);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_CONSTRAINT)
+        ret = STORE_EXISTS;
+    else if (rc != SQLITE_DONE)
+        ret = store_fail(st, rc);
+out:
+    sqlite3_reset(s);
+    return store_op_end(st, ret);
+}
+
+static void read_bucket(sqlite3_stmt *s, struct store_bucket *b)
+{
+    memset(b, 0, sizeof *b);
+    store_col_text(s, 0, b->name, sizeof b->name);
+    store_col_text(s, 1, b->owner, sizeof b->owner);
+    b->created_ms = sqlite3_column_int64(s, 2);
+}
+
+enum store_status store_bucket_get(struct store *st, const char *name, struct store_bucket *out)
+{
+    static const char sql[] = "SELECT name, owner, created_ms FROM buckets WHERE name = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        ret = STORE_NOT_FOUND;
+    else if (rc != SQLITE_ROW)
+        ret = store_fail(st, rc);
+    else if (out)
+        read_bucket(s, out);
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_bucket_delete(struct store *st, const char *name)
+{
+    static const char sql_used[] =
+        "SELECT EXISTS(SELECT 1 FROM objects WHERE bucket = ?1) OR EXISTS(SELECT 1 FROM uploads WHERE bucket = ?1)";
+    static const char sql_del[] = "DELETE FROM buckets WHERE name = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql_used, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    if (sqlite3_column_int(s, 0)) {
+        ret = STORE_NOT_EMPTY;
+        goto out;
+    }
+    sqlite3_reset(s);
+    ret = store_stmt(st, sql_del, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    ret = store_exec_stmt(st, s);
+    if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
+        ret = STORE_NOT_FOUND;
+out:
+    sqlite3_reset(s);
+    return store_op_end(st, ret);
+}
+
+enum store_status store_bucket_list(struct store *st, struct store_bucket **out, size_t *n)
+{
+    static const char sql[] = "SELECT name, owner, created_ms FROM buckets ORDER BY name";
+    struct store_bucket *v = NULL;
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    size_t cap = 0, len = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    for (;;) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        if (len == cap) {
+            cap = cap ? 2 * cap : 8;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        read_bucket(s, &v[len++]);
+    }
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    *out = v;
+    *n = len;
+    v = NULL;
+out:
+    free(v);
+    sqlite3_reset(s);
+    return ret;
+}

@@ -1,0 +1,111 @@
+/* gc.c — the durable queue of Telegram messages to delete.
+ *
+ * Rows are keyed by (chat_id, message_id): a message is queued at most once.
+ * The deleter takes due rows, deletes the messages, then marks them done or
+ * reschedules them with store_gc_retry, which counts the attempts.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway/store/store_int.h"
+
+enum store_status store_gc_enqueue(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                   int64_t due_ms)
+{
+    static const char sql[] =
+        "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts) VALUES (?1, ?2, ?3, ?4, 0)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, chat_id);
+    sqlite3_bind_int64(s, 2, message_id);
+    sqlite3_bind_int64(s, 3, bot_id);
+    sqlite3_bind_int64(s, 4, due_ms);
+    ret = store_exec_stmt(st, s);
+out:
+    return store_op_end(st, ret);
+}
+
+enum store_status store_gc_due(struct store *st, int64_t now_ms, size_t max, struct store_gc_item *out,
+                               size_t *n)
+{
+    static const char sql[] = "SELECT id, chat_id, message_id, bot_id, due_ms, attempts FROM gc_queue"
+                              " WHERE due_ms <= ?1 ORDER BY bot_id, chat_id, message_id LIMIT ?2";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    size_t len = 0;
+    int rc;
+
+    *n = 0;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, now_ms);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    for (;;) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW || len == max)
+            break;
+        out[len].id = sqlite3_column_int64(s, 0);
+        out[len].chat_id = sqlite3_column_int64(s, 1);
+        out[len].message_id = sqlite3_column_int64(s, 2);
+        out[len].bot_id = sqlite3_column_int64(s, 3);
+        out[len].due_ms = sqlite3_column_int64(s, 4);
+        out[len].attempts = sqlite3_column_int(s, 5);
+        len++;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    *n = len;
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_gc_done(struct store *st, const int64_t *ids, size_t n)
+{
+    static const char sql[] = "DELETE FROM gc_queue WHERE id = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+        ret = store_stmt(st, sql, &s);
+        if (ret != STORE_OK)
+            break;
+        sqlite3_bind_int64(s, 1, ids[i]);
+        ret = store_exec_stmt(st, s);
+    }
+    return store_op_end(st, ret);
+}
+
+enum store_status store_gc_retry(struct store *st, int64_t id, int64_t retry_ms)
+{
+    static const char sql[] = "UPDATE gc_queue SET attempts = attempts + 1, due_ms = ?2 WHERE id = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, retry_ms);
+    ret = store_exec_stmt(st, s);
+    if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
+        ret = STORE_NOT_FOUND;
+out:
+    return store_op_end(st, ret);
+}

@@ -1,0 +1,504 @@
+/* multipart.c — multipart uploads: uploads, parts and their extents, completion.
+ *
+ * A part's extents hold references just as an object's do. Completion copies
+ * the listed parts' extents, in the order given, into the object (taking new
+ * references), then removes every part of the upload (dropping theirs), so
+ * blocks shared by the object and its parts stay alive throughout.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/store/store_int.h"
+
+#define PART_EXTENT_COLS "e.block_id, e.offset, e.length, " STORE_BLOCK_COLS
+
+void store_upload_release(struct store_upload *u)
+{
+    if (u == NULL)
+        return;
+    free(u->key);
+    free(u->meta_json);
+    memset(u, 0, sizeof *u);
+}
+
+void store_parts_free(struct store_part *p, size_t n)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(p[i].extents);
+    free(p);
+}
+
+static void read_upload(sqlite3_stmt *s, struct store_upload *u)
+{
+    memset(u, 0, sizeof *u);
+    store_col_text(s, 0, u->id, sizeof u->id);
+    store_col_text(s, 1, u->bucket, sizeof u->bucket);
+    u->key = store_col_strdup(s, 2);
+    u->meta_json = store_col_strdup(s, 3);
+    u->created_ms = sqlite3_column_int64(s, 4);
+}
+
+enum store_status store_upload_create(struct store *st, const char *id, const char *bucket, const char *key,
+                                      const char *meta_json, int64_t now_ms)
+{
+    static const char sql[] =
+        "INSERT INTO uploads(id, bucket, key, meta_json, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_bucket_get(st, bucket, NULL);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, meta_json ? meta_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, now_ms);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_CONSTRAINT)
+        ret = STORE_EXISTS;
+    else if (rc != SQLITE_DONE)
+        ret = store_fail(st, rc);
+out:
+    sqlite3_reset(s);
+    return store_op_end(st, ret);
+}
+
+enum store_status store_upload_get(struct store *st, const char *id, struct store_upload *out)
+{
+    static const char sql[] = "SELECT id, bucket, key, meta_json, created_ms FROM uploads WHERE id = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        ret = STORE_NOT_FOUND;
+    else if (rc != SQLITE_ROW)
+        ret = store_fail(st, rc);
+    else if (out)
+        read_upload(s, out);
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+/* Gathers the references of part part_number of upload (all parts if part_number < 0)
+ * and deletes their extents. */
+static enum store_status part_extents_remove(struct store *st, const char *upload_id, int part_number,
+                                             struct store_refs *refs)
+{
+    static const char sql_refs_one[] = "SELECT block_id, count(*) FROM part_extents"
+                                       " WHERE upload_id = ?1 AND part_number = ?2 GROUP BY block_id";
+    static const char sql_refs_all[] =
+        "SELECT block_id, count(*) FROM part_extents WHERE upload_id = ?1 GROUP BY block_id";
+    static const char sql_del_one[] = "DELETE FROM part_extents WHERE upload_id = ?1 AND part_number = ?2";
+    static const char sql_del_all[] = "DELETE FROM part_extents WHERE upload_id = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ret = store_stmt(st, part_number < 0 ? sql_refs_all : sql_refs_one, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+    if (part_number >= 0)
+        sqlite3_bind_int(s, 2, part_number);
+    ret = store_refs_collect(st, s, refs);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_stmt(st, part_number < 0 ? sql_del_all : sql_del_one, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+    if (part_number >= 0)
+        sqlite3_bind_int(s, 2, part_number);
+    ret = store_exec_stmt(st, s);
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_part_put(struct store *st, const char *upload_id, int part_number, const char *etag,
+                                 int64_t size, const struct store_extent *ext, size_t n, int64_t now_ms)
+{
+    static const char sql_part[] = "INSERT OR REPLACE INTO parts(upload_id, part_number, etag, size, mtime_ms)"
+                                   " VALUES (?1, ?2, ?3, ?4, ?5)";
+    static const char sql_extent[] = "INSERT INTO part_extents(upload_id, part_number, seq, block_id, offset, length)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    struct store_refs old = {0};
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ASSERT(part_number >= 0);
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_upload_get(st, upload_id, NULL);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_extents_ref(st, ext, n);
+    if (ret != STORE_OK)
+        goto out;
+    ret = part_extents_remove(st, upload_id, part_number, &old);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_stmt(st, sql_part, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, part_number);
+    sqlite3_bind_text(s, 3, etag, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, size);
+    sqlite3_bind_int64(s, 5, now_ms);
+    ret = store_exec_stmt(st, s);
+    if (ret != STORE_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        ret = store_stmt(st, sql_extent, &s);
+        if (ret != STORE_OK)
+            goto out;
+        sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, part_number);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)i);
+        sqlite3_bind_int64(s, 4, ext[i].block_id);
+        sqlite3_bind_int64(s, 5, ext[i].offset);
+        sqlite3_bind_int64(s, 6, ext[i].length);
+        ret = store_exec_stmt(st, s);
+        if (ret != STORE_OK)
+            goto out;
+    }
+    ret = store_refs_drop(st, &old, now_ms);
+out:
+    sqlite3_reset(s);
+    store_refs_release(&old);
+    return store_op_end(st, ret);
+}
+
+static void read_part(sqlite3_stmt *s, struct store_part *p)
+{
+    memset(p, 0, sizeof *p);
+    p->part_number = sqlite3_column_int(s, 0);
+    store_col_text(s, 1, p->etag, sizeof p->etag);
+    p->size = sqlite3_column_int64(s, 2);
+    p->mtime_ms = sqlite3_column_int64(s, 3);
+}
+
+/* Reads the extents of one part, with their blocks. */
+static enum store_status part_extents_read(struct store *st, const char *upload_id, int part_number,
+                                           struct store_extent **out, size_t *n)
+{
+    static const char sql[] = "SELECT " PART_EXTENT_COLS " FROM part_extents e JOIN blocks b ON b.id = e.block_id"
+                              " WHERE e.upload_id = ?1 AND e.part_number = ?2 ORDER BY e.seq";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, part_number);
+    return store_extents_read(st, s, out, n);
+}
+
+enum store_status store_part_get(struct store *st, const char *upload_id, int part_number, struct store_part *out)
+{
+    static const char sql[] =
+        "SELECT part_number, etag, size, mtime_ms FROM parts WHERE upload_id = ?1 AND part_number = ?2";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    ret = store_read_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, part_number);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        ret = STORE_NOT_FOUND;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    read_part(s, out);
+    sqlite3_reset(s);
+    ret = part_extents_read(st, upload_id, part_number, &out->extents, &out->n_extents);
+out:
+    sqlite3_reset(s);
+    store_read_end(st);
+    return ret;
+}
+
+enum store_status store_part_list(struct store *st, const char *upload_id, int after, size_t max,
+                                  struct store_part **out, size_t *n, int *truncated)
+{
+    static const char sql[] = "SELECT part_number, etag, size, mtime_ms FROM parts"
+                              " WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3";
+    struct store_part *v = NULL;
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    *truncated = 0;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, after);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)max + 1);
+    v = xcalloc(max + 1, sizeof *v);
+    for (;;) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        if (len == max) {
+            *truncated = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+        read_part(s, &v[len++]);
+    }
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    *out = v;
+    *n = len;
+    v = NULL;
+out:
+    sqlite3_reset(s);
+    free(v);
+    return ret;
+}
+
+/* Removes upload id with all its parts, dropping their references at now_ms. */
+static enum store_status upload_remove(struct store *st, const char *upload_id, int64_t now_ms)
+{
+    static const char sql_parts[] = "DELETE FROM parts WHERE upload_id = ?1";
+    static const char sql_upload[] = "DELETE FROM uploads WHERE id = ?1";
+    struct store_refs old = {0};
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ret = part_extents_remove(st, upload_id, -1, &old);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_stmt(st, sql_parts, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+    ret = store_exec_stmt(st, s);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_stmt(st, sql_upload, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+    ret = store_exec_stmt(st, s);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_refs_drop(st, &old, now_ms);
+out:
+    sqlite3_reset(s);
+    store_refs_release(&old);
+    return ret;
+}
+
+enum store_status store_upload_complete(struct store *st, const char *upload_id, const int *part_numbers,
+                                        size_t n, const struct store_object *obj)
+{
+    static const char sql_part[] = "SELECT 1 FROM parts WHERE upload_id = ?1 AND part_number = ?2";
+    struct store_extent *all = NULL, *ext = NULL;
+    size_t n_all = 0, n_ext = 0;
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_upload_get(st, upload_id, NULL);
+    if (ret != STORE_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        ret = store_stmt(st, sql_part, &s);
+        if (ret != STORE_OK)
+            goto out;
+        sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, part_numbers[i]);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc == SQLITE_DONE) {
+            snprintf(st->err, sizeof st->err, "upload %s has no part %d", upload_id, part_numbers[i]);
+            ret = STORE_CONFLICT;
+            goto out;
+        }
+        if (rc != SQLITE_ROW) {
+            ret = store_fail(st, rc);
+            goto out;
+        }
+        ret = part_extents_read(st, upload_id, part_numbers[i], &ext, &n_ext);
+        if (ret != STORE_OK)
+            goto out;
+        if (n_ext) {
+            all = xrealloc(all, (n_all + n_ext) * sizeof *all);
+            memcpy(all + n_all, ext, n_ext * sizeof *ext);
+            n_all += n_ext;
+        }
+        free(ext);
+        ext = NULL;
+    }
+    ret = store_object_write(st, obj, all, n_all);
+    if (ret != STORE_OK)
+        goto out;
+    ret = upload_remove(st, upload_id, obj->mtime_ms);
+out:
+    sqlite3_reset(s);
+    free(ext);
+    free(all);
+    return store_op_end(st, ret);
+}
+
+enum store_status store_upload_abort(struct store *st, const char *upload_id)
+{
+    enum store_status ret;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_upload_get(st, upload_id, NULL);
+    if (ret == STORE_OK)
+        ret = upload_remove(st, upload_id, now_ms());
+    return store_op_end(st, ret);
+}
+
+enum store_status store_upload_list(struct store *st, const char *bucket, const char *prefix,
+                                    const char *key_marker, const char *id_marker, size_t max,
+                                    struct store_upload **out, size_t *n, int *truncated)
+{
+    /* S3: with a key marker alone, uploads of that key are skipped; with an id
+     * marker too, those of that key with a greater id are included. */
+    static const char sql[] = "SELECT id, bucket, key, meta_json, created_ms FROM uploads"
+                              " WHERE bucket = ?1 AND key >= ?5 AND (key > ?2 OR (key = ?2 AND id > ?3))"
+                              " ORDER BY key, id LIMIT ?4";
+    struct store_upload *v = NULL;
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    size_t len = 0, plen;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    *truncated = 0;
+    if (prefix == NULL)
+        prefix = "";
+    plen = strlen(prefix);
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key_marker ? key_marker : "", -1, SQLITE_STATIC);
+    if (key_marker && *key_marker && id_marker && *id_marker)
+        sqlite3_bind_text(s, 3, id_marker, -1, SQLITE_STATIC);
+    else if (!(key_marker && *key_marker))
+        sqlite3_bind_text(s, 3, "", -1, SQLITE_STATIC);
+    /* else ?3 stays NULL: nothing of key_marker itself */
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)max + 1);
+    sqlite3_bind_text(s, 5, prefix, -1, SQLITE_STATIC);
+    v = xcalloc(max + 1, sizeof *v);
+    for (;;) {
+        const char *key;
+
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        key = (const char *)sqlite3_column_text(s, 2);
+        if (key == NULL || strncmp(key, prefix, plen) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+        if (len == max) {
+            *truncated = 1;
+            rc = SQLITE_DONE;
+            break;
+        }
+        read_upload(s, &v[len++]);
+    }
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    *out = v;
+    *n = len;
+    v = NULL;
+out:
+    sqlite3_reset(s);
+    if (v) {
+        for (size_t i = 0; i < len; i++)
+            store_upload_release(&v[i]);
+        free(v);
+    }
+    return ret;
+}
+
+enum store_status store_upload_expired(struct store *st, int64_t older_than_ms, size_t max, char (**out)[64],
+                                       size_t *n)
+{
+    static const char sql[] = "SELECT id FROM uploads WHERE created_ms < ?1 ORDER BY created_ms, id LIMIT ?2";
+    char(*v)[64] = NULL;
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, older_than_ms);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    v = xcalloc(max ? max : 1, sizeof *v);
+    for (;;) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        store_col_text(s, 0, v[len++], sizeof v[0]);
+    }
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    *out = v;
+    *n = len;
+    v = NULL;
+out:
+    sqlite3_reset(s);
+    free(v);
+    return ret;
+}

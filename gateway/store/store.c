@@ -1,0 +1,423 @@
+/* store.c — opening the index, migrations, statements, transactions, errors.
+ *
+ * The connection is configured once (WAL, synchronous=FULL, busy timeout,
+ * foreign keys off: reference counts are kept by this module), then brought
+ * to the newest schema by running the migrations it lacks, each in its own
+ * transaction. Prepared statements are cached by the address of their SQL
+ * text, so the hot path (small PUT and GET) never re-parses SQL.
+ *
+ * DESIGN: every mutating function brackets itself with store_op_begin and
+ * store_op_end. Outside an explicit transaction that is BEGIN IMMEDIATE ...
+ * COMMIT (ROLLBACK on failure); inside one (store_tx_begin) it is a
+ * savepoint, so a failed call still leaves nothing behind while the caller's
+ * transaction goes on.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/store/store_int.h"
+
+/* Schema version N is reached by running migrations[N-1]. Only append. */
+static const char *const migrations[] = {
+    /* 1 */
+    "CREATE TABLE buckets("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  owner TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE blocks("
+    "  id INTEGER PRIMARY KEY,"
+    "  chat_id INTEGER NOT NULL,"
+    "  message_id INTEGER NOT NULL,"
+    "  bot_id INTEGER NOT NULL,"
+    "  file_id TEXT NOT NULL,"
+    "  file_unique_id TEXT NOT NULL,"
+    "  plain_size INTEGER NOT NULL,"
+    "  stored_size INTEGER NOT NULL,"
+    "  hash BLOB,"
+    "  key_id INTEGER NOT NULL,"
+    "  nonce BLOB,"
+    "  refcount INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  UNIQUE(chat_id, message_id));"
+    "CREATE TABLE block_files("
+    "  block_id INTEGER NOT NULL,"
+    "  bot_id INTEGER NOT NULL,"
+    "  file_id TEXT NOT NULL,"
+    "  PRIMARY KEY(block_id, bot_id)) WITHOUT ROWID;"
+    "CREATE TABLE objects("
+    "  id INTEGER PRIMARY KEY,"
+    "  bucket TEXT NOT NULL,"
+    "  key TEXT NOT NULL COLLATE BINARY,"
+    "  size INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL,"
+    "  mtime_ms INTEGER NOT NULL,"
+    "  meta_json TEXT NOT NULL,"
+    "  UNIQUE(bucket, key));"
+    "CREATE TABLE extents("
+    "  object_id INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  block_id INTEGER NOT NULL,"
+    "  offset INTEGER NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  PRIMARY KEY(object_id, seq)) WITHOUT ROWID;"
+    "CREATE INDEX extents_block ON extents(block_id);"
+    "CREATE TABLE uploads("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  bucket TEXT NOT NULL,"
+    "  key TEXT NOT NULL COLLATE BINARY,"
+    "  meta_json TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE INDEX uploads_key ON uploads(bucket, key, id);"
+    "CREATE INDEX uploads_created ON uploads(created_ms);"
+    "CREATE TABLE parts("
+    "  upload_id TEXT NOT NULL,"
+    "  part_number INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  mtime_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(upload_id, part_number)) WITHOUT ROWID;"
+    "CREATE TABLE part_extents("
+    "  upload_id TEXT NOT NULL,"
+    "  part_number INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  block_id INTEGER NOT NULL,"
+    "  offset INTEGER NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  PRIMARY KEY(upload_id, part_number, seq)) WITHOUT ROWID;"
+    "CREATE INDEX part_extents_block ON part_extents(block_id);"
+    "CREATE TABLE gc_queue("
+    "  id INTEGER PRIMARY KEY,"
+    "  chat_id INTEGER NOT NULL,"
+    "  message_id INTEGER NOT NULL,"
+    "  bot_id INTEGER NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE(chat_id, message_id));"
+    "CREATE INDEX gc_queue_due ON gc_queue(due_ms);",
+};
+
+const char *store_status_name(enum store_status s)
+{
+    switch (s) {
+    case STORE_OK: return "ok";
+    case STORE_NOT_FOUND: return "not found";
+    case STORE_EXISTS: return "exists";
+    case STORE_NOT_EMPTY: return "not empty";
+    case STORE_CONFLICT: return "conflict";
+    case STORE_BUSY: return "busy";
+    case STORE_SCHEMA: return "unknown schema";
+    case STORE_IO: return "i/o error";
+    }
+    return "unknown status";
+}
+
+enum store_status store_fail(struct store *st, int rc)
+{
+    const char *msg = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+
+    snprintf(st->err, sizeof st->err, "%s", msg);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return STORE_BUSY;
+    return STORE_IO;
+}
+
+const char *store_errmsg(struct store *st)
+{
+    return st->err;
+}
+
+enum store_status store_stmt(struct store *st, const char *sql, sqlite3_stmt **out)
+{
+    uintptr_t h = (uintptr_t)sql;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    h ^= h >> 17;
+    h *= (uintptr_t)0x9E3779B97F4A7C15u;
+    i = (size_t)(h >> 20) & (STORE_STMT_SLOTS - 1);
+    for (size_t probes = 0; probes < STORE_STMT_SLOTS; probes++, i = (i + 1) & (STORE_STMT_SLOTS - 1)) {
+        struct store_stmt_slot *slot = &st->stmts[i];
+        if (slot->sql == sql) {
+            sqlite3_reset(slot->stmt);
+            sqlite3_clear_bindings(slot->stmt);
+            *out = slot->stmt;
+            return STORE_OK;
+        }
+        if (slot->sql == NULL) {
+            rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot->stmt, NULL);
+            if (rc != SQLITE_OK) {
+                slot->stmt = NULL;
+                return store_fail(st, rc);
+            }
+            slot->sql = sql;
+            *out = slot->stmt;
+            return STORE_OK;
+        }
+    }
+    ASSERT(!"statement cache full");
+    return STORE_IO;
+}
+
+enum store_status store_exec_stmt(struct store *st, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    enum store_status ret = STORE_OK;
+
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+static enum store_status exec_sql(struct store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_stmt(st, sql, &s);
+
+    if (ret == STORE_OK)
+        ret = store_exec_stmt(st, s);
+    return ret;
+}
+
+enum store_status store_op_begin(struct store *st)
+{
+    return exec_sql(st, st->explicit_tx ? "SAVEPOINT store_op" : "BEGIN IMMEDIATE");
+}
+
+enum store_status store_op_end(struct store *st, enum store_status status)
+{
+    enum store_status ret;
+
+    if (status == STORE_OK) {
+        ret = exec_sql(st, st->explicit_tx ? "RELEASE store_op" : "COMMIT");
+        if (ret == STORE_OK)
+            return STORE_OK;
+        status = ret;
+    }
+    if (st->explicit_tx) {
+        (void)exec_sql(st, "ROLLBACK TO store_op");
+        (void)exec_sql(st, "RELEASE store_op");
+    } else if (!sqlite3_get_autocommit(st->db)) {
+        (void)exec_sql(st, "ROLLBACK");
+    }
+    return status;
+}
+
+enum store_status store_read_begin(struct store *st)
+{
+    return exec_sql(st, "SAVEPOINT store_read");
+}
+
+void store_read_end(struct store *st)
+{
+    (void)exec_sql(st, "RELEASE store_read");
+}
+
+enum store_status store_tx_begin(struct store *st)
+{
+    enum store_status ret;
+
+    ASSERT(!st->explicit_tx);
+    ret = exec_sql(st, "BEGIN IMMEDIATE");
+    if (ret == STORE_OK)
+        st->explicit_tx = 1;
+    return ret;
+}
+
+enum store_status store_tx_commit(struct store *st)
+{
+    enum store_status ret;
+
+    ASSERT(st->explicit_tx);
+    ret = exec_sql(st, "COMMIT");
+    if (ret != STORE_OK && !sqlite3_get_autocommit(st->db))
+        (void)exec_sql(st, "ROLLBACK");
+    st->explicit_tx = 0;
+    return ret;
+}
+
+void store_tx_rollback(struct store *st)
+{
+    ASSERT(st->explicit_tx);
+    if (!sqlite3_get_autocommit(st->db))
+        (void)exec_sql(st, "ROLLBACK");
+    st->explicit_tx = 0;
+}
+
+void store_set_gc_grace(struct store *st, int64_t grace_ms)
+{
+    st->gc_grace_ms = grace_ms;
+}
+
+void store_col_text(sqlite3_stmt *s, int col, char *out, size_t n)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    size_t len = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+
+    if (len >= n)
+        len = n - 1;
+    if (len)
+        memcpy(out, t, len);
+    out[len] = '\0';
+}
+
+char *store_col_strdup(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    size_t len = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+
+    return xstrndup(t ? (const char *)t : "", len);
+}
+
+/* Reads meta.schema_version; 0 for a fresh database. */
+static enum store_status schema_version(struct store *st, int64_t *out)
+{
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    *out = 0;
+    rc = sqlite3_prepare_v2(st->db, "SELECT v FROM meta WHERE k = 'schema_version'", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    ret = STORE_OK;
+out:
+    sqlite3_finalize(s);
+    return ret;
+}
+
+static enum store_status exec_script(struct store *st, const char *sql)
+{
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc);
+}
+
+static enum store_status migrate(struct store *st)
+{
+    const int64_t newest = (int64_t)ARRAY_SIZE(migrations);
+    enum store_status ret;
+    int64_t version;
+    char sql[128];
+
+    ret = exec_script(st, "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY NOT NULL, v)");
+    if (ret != STORE_OK)
+        goto out;
+    ret = schema_version(st, &version);
+    if (ret != STORE_OK)
+        goto out;
+    if (version > newest || version < 0) {
+        snprintf(st->err, sizeof st->err, "schema version %lld is not known (newest %lld)",
+                 (long long)version, (long long)newest);
+        ret = STORE_SCHEMA;
+        goto out;
+    }
+    for (; version < newest; version++) {
+        ret = exec_script(st, "BEGIN IMMEDIATE");
+        if (ret != STORE_OK)
+            goto out;
+        ret = exec_script(st, migrations[version]);
+        if (ret == STORE_OK) {
+            snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta(k, v) VALUES ('schema_version', %lld)",
+                     (long long)(version + 1));
+            ret = exec_script(st, sql);
+        }
+        if (ret == STORE_OK)
+            ret = exec_script(st, "COMMIT");
+        if (ret != STORE_OK) {
+            (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            goto out;
+        }
+    }
+    ret = STORE_OK;
+out:
+    return ret;
+}
+
+enum store_status store_open(const char *path, struct store **out)
+{
+    struct store *st = xcalloc(1, sizeof *st);
+    enum store_status ret;
+    int rc;
+
+    *out = NULL;
+    rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    sqlite3_extended_result_codes(st->db, 0);
+    rc = sqlite3_busy_timeout(st->db, 5000);
+    if (rc != SQLITE_OK) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    /* WAL with synchronous=FULL: a commit that acknowledges an object survives power loss. */
+    ret = exec_script(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;");
+    if (ret != STORE_OK)
+        goto out;
+    ret = migrate(st);
+    if (ret != STORE_OK)
+        goto out;
+    *out = st;
+    st = NULL;
+out:
+    store_close(st);
+    return ret;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    if (st->explicit_tx)
+        store_tx_rollback(st);
+    for (size_t i = 0; i < STORE_STMT_SLOTS; i++)
+        sqlite3_finalize(st->stmts[i].stmt);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+enum store_status store_stats_get(struct store *st, struct store_stats *out)
+{
+    static const char sql[] =
+        "SELECT (SELECT count(*) FROM buckets), (SELECT count(*) FROM objects),"
+        " (SELECT coalesce(sum(size), 0) FROM objects), (SELECT count(*) FROM blocks),"
+        " (SELECT coalesce(sum(stored_size), 0) FROM blocks), (SELECT count(*) FROM uploads),"
+        " (SELECT count(*) FROM gc_queue)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    out->buckets = sqlite3_column_int64(s, 0);
+    out->objects = sqlite3_column_int64(s, 1);
+    out->bytes = sqlite3_column_int64(s, 2);
+    out->blocks = sqlite3_column_int64(s, 3);
+    out->block_bytes = sqlite3_column_int64(s, 4);
+    out->uploads = sqlite3_column_int64(s, 5);
+    out->gc_pending = sqlite3_column_int64(s, 6);
+out:
+    sqlite3_reset(s);
+    return ret;
+}

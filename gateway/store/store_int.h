@@ -1,0 +1,88 @@
+/* store_int.h — internals shared by the files of gateway/store/.
+ *
+ * The connection, the prepared-statement cache, error mapping, the
+ * per-call transaction wrapper and block reference counting. Nothing here
+ * is visible outside this directory.
+ */
+#ifndef TGS3_STORE_INT_H
+#define TGS3_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "gateway/store/store.h"
+
+/* Distinct SQL texts used by the module; a power of two, well above the count. */
+#define STORE_STMT_SLOTS 256
+
+struct store_stmt_slot {
+    const char *sql;     /* string literal at the call site; the cache key */
+    sqlite3_stmt *stmt;
+};
+
+struct store {
+    sqlite3 *db;
+    int explicit_tx;      /* store_tx_begin is open: calls use savepoints */
+    int64_t gc_grace_ms;  /* ms between a block's last reference and its deletion */
+    char err[256];        /* last SQLite error text */
+    struct store_stmt_slot stmts[STORE_STMT_SLOTS];
+};
+
+/* Returns the cached statement for sql (a string literal), reset and with
+ * bindings cleared, preparing it on first use. */
+enum store_status store_stmt(struct store *st, const char *sql, sqlite3_stmt **out) WARN_UNUSED;
+/* Records the connection's error text and maps an SQLite result code. */
+enum store_status store_fail(struct store *st, int rc) WARN_UNUSED;
+/* Steps s once, expecting SQLITE_DONE, and resets it. */
+enum store_status store_exec_stmt(struct store *st, sqlite3_stmt *s) WARN_UNUSED;
+
+/* Every mutating call: store_op_begin opens BEGIN IMMEDIATE, or a savepoint
+ * when the caller holds an explicit transaction; store_op_end commits or
+ * releases on STORE_OK and rolls back otherwise, returning the final status. */
+enum store_status store_op_begin(struct store *st) WARN_UNUSED;
+enum store_status store_op_end(struct store *st, enum store_status status) WARN_UNUSED;
+
+/* Takes one reference on block_id; STORE_CONFLICT if the block is missing. */
+enum store_status store_block_ref(struct store *st, int64_t block_id) WARN_UNUSED;
+/* Drops count references; at zero the block is deleted and its message
+ * queued for deletion at now_ms + grace. */
+enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t count, int64_t now_ms)
+    WARN_UNUSED;
+/* Takes one reference per extent. */
+enum store_status store_extents_ref(struct store *st, const struct store_extent *ext, size_t n) WARN_UNUSED;
+
+/* A set of (block id, reference count) pairs, gathered before rows go away. */
+struct store_refs {
+    int64_t *ids;
+    int64_t *counts;
+    size_t n;
+};
+/* Gathers the rows of s, a bound statement selecting (block_id, count), and resets it. */
+enum store_status store_refs_collect(struct store *st, sqlite3_stmt *s, struct store_refs *out) WARN_UNUSED;
+enum store_status store_refs_drop(struct store *st, const struct store_refs *r, int64_t now_ms) WARN_UNUSED;
+void store_refs_release(struct store_refs *r);
+
+/* Fills b from columns col.. col+12 of s (the order of STORE_BLOCK_COLS). */
+void store_block_read(sqlite3_stmt *s, int col, struct store_block *b);
+#define STORE_BLOCK_COLS                                                                              \
+    "b.id, b.chat_id, b.message_id, b.bot_id, b.file_id, b.file_unique_id, b.plain_size, "             \
+    "b.stored_size, b.hash, b.key_id, b.nonce, b.refcount, b.created_ms"
+
+/* Copies the text of column col into a char array of size n (truncating). */
+void store_col_text(sqlite3_stmt *s, int col, char *out, size_t n);
+/* Returns a malloc'd copy of the text of column col ("" for NULL). */
+char *store_col_strdup(sqlite3_stmt *s, int col);
+/* Reads the rows of s, a bound statement selecting (block_id, offset, length,
+ * STORE_BLOCK_COLS), into a malloc'd array, and resets it. */
+enum store_status store_extents_read(struct store *st, sqlite3_stmt *s, struct store_extent **out, size_t *n)
+    WARN_UNUSED;
+
+/* Creates or replaces obj's bucket/key with extents ext (references taken
+ * before the replaced object's are dropped at obj->mtime_ms). Call between
+ * store_op_begin and store_op_end. */
+enum store_status store_object_write(struct store *st, const struct store_object *obj,
+                                     const struct store_extent *ext, size_t n) WARN_UNUSED;
+/* A consistent read of several statements: a savepoint (deferred transaction). */
+enum store_status store_read_begin(struct store *st) WARN_UNUSED;
+void store_read_end(struct store *st);
+
+#endif
