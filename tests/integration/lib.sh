@@ -251,6 +251,9 @@ s3curl() {
         -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"
 }
 
+export TGS3_AK TGS3_SK
+export -f aws rclone s3cmd restic s3curl
+
 # emu_stats — the emulator's statistics as JSON.
 emu_stats() { curl -sS --max-time 10 "$EMU_URL/_emulator/stats"; }
 

@@ -1,0 +1,195 @@
+"""s3err.py — raw, SigV4-signed S3 requests for the error tests.
+
+Usage: s3err.py CASE [BUCKET]. Each case sends one or more requests built and signed with
+botocore (so a body can be altered after signing), checks the status, the S3 error code in
+the XML body and the x-amz-request-id header, prints what it saw, and exits 1 on a mismatch.
+Reads S3_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment.
+"""
+import base64
+import hashlib
+import http.client
+import os
+import sys
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+import boto3
+import botocore.config
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+URL = os.environ["S3_URL"]
+AK = os.environ["AWS_ACCESS_KEY_ID"]
+SK = os.environ["AWS_SECRET_ACCESS_KEY"]
+HOST = urllib.parse.urlparse(URL).netloc
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+
+    def code(self):
+        try:
+            root = ET.fromstring(self.body)
+        except ET.ParseError:
+            return None
+        el = root.find("Code")
+        if el is None:
+            el = root.find("{*}Code")
+        return None if el is None else el.text
+
+    def __str__(self):
+        return "%d %s %r" % (self.status, self.headers, self.body[:600])
+
+
+def send(method, path, query="", body=b"", headers=None, secret=SK, sign=True, sent_body=None):
+    """Signs METHOD path?query with SigV4 over BODY, then sends SENT_BODY (default BODY)."""
+    headers = dict(headers or {})
+    url = URL + path + ("?" + query if query else "")
+    if sign:
+        req = AWSRequest(method=method, url=url, data=body, headers=headers)
+        S3SigV4Auth(Credentials(AK, secret), "s3", "us-east-1").add_auth(req)
+        headers = dict(req.headers.items())
+    data = body if sent_body is None else sent_body
+    conn = http.client.HTTPConnection(HOST, timeout=60)
+    conn.request(method, path + ("?" + query if query else ""), body=data, headers=headers)
+    r = conn.getresponse()
+    out = Reply(r.status, r.getheaders(), r.read())
+    conn.close()
+    print(method, path, query, "->", out)
+    return out
+
+
+def expect(reply, status, code=None):
+    ok = True
+    if reply.status != status:
+        print("FAIL: status %d, want %d" % (reply.status, status))
+        ok = False
+    if not reply.headers.get("x-amz-request-id"):
+        print("FAIL: no x-amz-request-id header")
+        ok = False
+    if code is not None:
+        got = reply.code()
+        if got != code:
+            print("FAIL: code %r, want %r" % (got, code))
+            ok = False
+    return ok
+
+
+def client(secret=SK):
+    return boto3.client(
+        "s3", endpoint_url=URL, aws_access_key_id=AK, aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=botocore.config.Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+
+
+def case_setup(b):
+    s3 = client()
+    s3.create_bucket(Bucket=b)
+    s3.put_object(Bucket=b, Key="keep", Body=b"this bucket is not empty\n")
+    return True
+
+
+def case_wrong_secret(b):
+    try:
+        client(SK[:-1] + ("x" if SK[-1] != "x" else "y")).list_objects_v2(Bucket=b)
+    except ClientError as e:
+        r = e.response
+        print(r)
+        status = r["ResponseMetadata"]["HTTPStatusCode"]
+        ok = status == 403 and r["Error"]["Code"] == "SignatureDoesNotMatch"
+        ok = ok and bool(r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-request-id"))
+        # The same through a raw request, for the XML and headers.
+        return expect(send("GET", "/" + b, "list-type=2", secret=SK + "x"), 403, "SignatureDoesNotMatch") and ok
+    print("FAIL: a wrong secret was accepted")
+    return False
+
+
+def case_tampered_body(b):
+    body = os.urandom(100 * 1024)
+    bad = bytearray(body)
+    bad[5000] ^= 0xFF
+    ok = expect(send("PUT", "/%s/tampered" % b, body=body, sent_body=bytes(bad)), 400,
+                "XAmzContentSHA256Mismatch")
+    return expect(send("HEAD", "/%s/tampered" % b), 404) and ok
+
+
+def case_bad_md5(b):
+    body = os.urandom(100 * 1024)
+    md5 = base64.b64encode(hashlib.md5(body + b"x").digest()).decode()
+    ok = expect(send("PUT", "/%s/badmd5" % b, body=body, headers={"Content-MD5": md5}), 400, "BadDigest")
+    return expect(send("HEAD", "/%s/badmd5" % b), 404) and ok
+
+
+def case_good_md5(b):
+    body = os.urandom(1000)
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    r = send("PUT", "/%s/goodmd5" % b, body=body, headers={"Content-MD5": md5})
+    ok = r.status == 200 and r.headers.get("etag", "").strip('"') == hashlib.md5(body).hexdigest()
+    g = send("GET", "/%s/goodmd5" % b)
+    return ok and g.status == 200 and g.body == body
+
+
+def case_missing_bucket(b):
+    nb = b + "-missing"
+    ok = expect(send("GET", "/%s/some-key" % nb), 404, "NoSuchBucket")
+    ok = expect(send("GET", "/" + nb), 404, "NoSuchBucket") and ok
+    ok = expect(send("GET", "/" + nb, "list-type=2"), 404, "NoSuchBucket") and ok
+    ok = expect(send("HEAD", "/" + nb), 404) and ok
+    ok = expect(send("PUT", "/%s/k" % nb, body=b"abc"), 404, "NoSuchBucket") and ok
+    return ok
+
+
+def case_missing_key(b):
+    ok = expect(send("GET", "/%s/no-such-key" % b), 404, "NoSuchKey")
+    ok = expect(send("HEAD", "/%s/no-such-key" % b), 404) and ok
+    return ok
+
+
+def case_location_missing(b):
+    return expect(send("GET", "/%s-missing" % b, "location="), 404, "NoSuchBucket")
+
+
+def case_location(b):
+    r = send("GET", "/" + b, "location=")
+    return r.status == 200 and b"LocationConstraint" in r.body
+
+
+def case_bucket_not_empty(b):
+    ok = expect(send("DELETE", "/" + b), 409, "BucketNotEmpty")
+    return expect(send("HEAD", "/" + b), 200) and ok
+
+
+def case_not_implemented(b):
+    r = send("GET", "/" + b, "lifecycle=")
+    ok = expect(r, 501, "NotImplemented")
+    if b"ListBucketResult" in r.body:
+        print("FAIL: ?lifecycle fell through to a listing")
+        ok = False
+    return ok
+
+
+def case_anonymous(b):
+    return expect(send("GET", "/%s/keep" % b, sign=False), 403, "AccessDenied")
+
+
+def case_unknown_key_id(b):
+    global AK
+    real, AK = AK, "TGS3NOSUCHACCESSKEY0"
+    try:
+        return expect(send("GET", "/" + b), 403, "InvalidAccessKeyId")
+    finally:
+        AK = real
+
+
+CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in CASES:
+        sys.exit("usage: s3err.py {%s} [bucket]" % "|".join(CASES))
+    bucket = sys.argv[2] if len(sys.argv) > 2 else "err-bucket"
+    sys.exit(0 if CASES[sys.argv[1]](bucket) else 1)

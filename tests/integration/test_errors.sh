@@ -1,0 +1,51 @@
+#!/bin/bash
+# test_errors.sh — the gateway's answers to bad requests: status, S3 error code in XML,
+# x-amz-request-id on every error, and nothing stored in Telegram by any of them.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+B=err-bucket
+E() { "$PY" "$TGS3_ROOT/tests/integration/s3err.py" "$1" "$B"; }
+
+check "emulator starts" start_emulator --local || finish
+check "gateway starts" start_gateway || finish
+check "setup: bucket with one object" E setup || finish
+check "a correct Content-MD5 is accepted" E good_md5
+docs_before=$(emu_docs)
+say "documents before the bad requests: $docs_before"
+
+check "wrong secret -> 403 SignatureDoesNotMatch" E wrong_secret
+check "unknown access key -> 403 InvalidAccessKeyId" E unknown_key_id
+check "anonymous request -> 403 AccessDenied" E anonymous
+check "tampered body -> 400 XAmzContentSHA256Mismatch" E tampered_body
+check "wrong Content-MD5 -> 400 BadDigest" E bad_md5
+check "missing bucket -> 404 NoSuchBucket (GET, list, HEAD, PUT)" E missing_bucket
+check "missing key -> 404 NoSuchKey (GET, HEAD)" E missing_key
+check "GetBucketLocation of a missing bucket -> 404 NoSuchBucket" E location_missing
+check "GetBucketLocation of an existing bucket" E location
+check "DeleteBucket of a non-empty bucket -> 409 BucketNotEmpty" E bucket_not_empty
+check "?lifecycle -> 501 NotImplemented, not a listing" E not_implemented
+
+# The same kinds of requests through curl's own SigV4 signer.
+curl_code() { # WANT_STATUS WANT_CODE CURL-ARGS...
+    local want=$1 code=$2 hdr=$TEST_TMP/curl.hdr body=$TEST_TMP/curl.body st
+    shift 2
+    st=$(s3curl -D "$hdr" -o "$body" -w '%{http_code}' "$@") || return 1
+    cat "$hdr" "$body"
+    echo
+    [ "$st" = "$want" ] || { echo "status $st, want $want"; return 1; }
+    grep -qi '^x-amz-request-id: .' "$hdr" || { echo "no x-amz-request-id"; return 1; }
+    grep -q "<Code>$code</Code>" "$body"
+}
+check "curl: missing key -> 404 NoSuchKey" curl_code 404 NoSuchKey "$S3_URL/$B/nope"
+check "curl: missing bucket listing -> 404 NoSuchBucket" curl_code 404 NoSuchBucket "$S3_URL/$B-missing?list-type=2"
+check "curl: unsigned garbage Authorization -> 4xx with XML" bash -c "
+    st=\$(curl -sS -o '$TEST_TMP/garbage.body' -w '%{http_code}' -H 'Authorization: AWS4-HMAC-SHA256 nonsense' '$S3_URL/$B')
+    cat '$TEST_TMP/garbage.body'; echo
+    case \$st in 400|403) grep -q '<Code>' '$TEST_TMP/garbage.body' ;; *) echo status \$st; exit 1 ;; esac"
+
+docs_after=$(emu_docs)
+check "no document was stored by the bad requests ($docs_before -> $docs_after)" test "$docs_after" = "$docs_before"
+check "gateway still serves after the bad requests" bash -c "aws s3 ls s3://$B/ | grep -q ' keep\$'"
+
+finish
