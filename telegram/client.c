@@ -227,6 +227,7 @@ struct tg_call *call_new(struct tg_client *c, enum call_kind kind, const char *t
         call->url = dbuf_take(&url, NULL);
     dbuf_release(&url);
     dbuf_init(&call->answer, TG_MAX_JSON_ANSWER);
+    dbuf_init(&call->errbody, TG_MAX_JSON_ANSWER);
     call->next = c->calls;
     if (c->calls)
         c->calls->prev = call;
@@ -306,6 +307,7 @@ void call_destroy(struct tg_call *call)
     free(call->caption);
     call->caption = NULL;
     dbuf_release(&call->answer);
+    dbuf_release(&call->errbody);
     if (call->fs_busy) {
         /* fetch.c frees the call when the running uv_fs request completes */
         call->cancelled = 1;
@@ -333,7 +335,15 @@ void tg_call_cancel(struct tg_call *call)
 static size_t on_write(char *p, size_t size, size_t n, void *ud)
 {
     struct tg_call *call = ud;
-    if (dbuf_add(&call->answer, p, size * n) != 0) {
+    struct dbuf *b = &call->answer;
+    if (call->raw_answer) {
+        /* File bytes are bounded by the caller's max_size; an error answer by the JSON cap. */
+        long status = 0;
+        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200)
+            b = &call->errbody;
+    }
+    if (dbuf_add(b, p, size * n) != 0) {
         call->overflow = 1;
         return 0;
     }
@@ -428,6 +438,7 @@ static void attempt_start(struct tg_call *call)
     call->overflow = 0;
     call->retry_hdr[0] = '\0';
     dbuf_reset(&call->answer);
+    dbuf_reset(&call->errbody);
 
     curl_easy_setopt(e, CURLOPT_URL, call->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, call);
@@ -582,9 +593,9 @@ static void attempt_done(struct tg_call *call, CURLcode rc)
 
     memset(&res, 0, sizeof(res));
     if (rc != CURLE_OK && call->overflow) {
+        int file = call->raw_answer && status == 200;
         res.http_status = (int)status;
-        result_set(&res, call->raw_answer ? TG_ERR_TOO_BIG : TG_ERR_PARSE,
-                   call->raw_answer ? "download exceeds the size limit" : "answer too large");
+        result_set(&res, file ? TG_ERR_TOO_BIG : TG_ERR_PARSE, file ? "download exceeds the size limit" : "answer too large");
     } else if (rc != CURLE_OK) {
         res.http_status = (int)status;
         /* curl_easy_strerror, not the error buffer: that may quote the URL and its token */
@@ -594,7 +605,8 @@ static void attempt_done(struct tg_call *call, CURLcode rc)
         result_set(&res, TG_OK, NULL);
     } else {
         void *out = NULL;
-        tg_parse_answer((int)status, call->answer.ptr, call->answer.len,
+        struct dbuf *b = call->raw_answer ? &call->errbody : &call->answer;
+        tg_parse_answer((int)status, b->ptr, b->len,
                         call->retry_hdr[0] ? call->retry_hdr : NULL, &res, &out);
         result = out;
     }

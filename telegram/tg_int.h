@@ -77,6 +77,7 @@ struct tg_call {
     curl_mime *mime;
     struct curl_slist *headers;
     struct dbuf answer;
+    struct dbuf errbody; /* raw_answer stages: the body of a non-200 answer (JSON error) */
     int overflow;       /* the answer exceeded answer.max */
     char retry_hdr[16]; /* Retry-After header value of the current attempt, "" if none */
 
