@@ -12,7 +12,7 @@ BUILD=${BUILD:-build/san}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 export BUILD
 LOGS=$ROOT/build/test-logs
-rm -rf "$LOGS"
+rm -rf "$LOGS" "$ROOT/build/test-tmp"
 mkdir -p "$LOGS"
 
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}

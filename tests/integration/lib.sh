@@ -88,11 +88,17 @@ finish() {
     if [ "$FAILED" -eq 0 ] && [ "${TGS3_KEEP_TMP:-0}" != 1 ]; then
         rm -rf "$TEST_TMP"
     else
-        say "temporary files kept in $TEST_TMP"
+        keep_tmp
     fi
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
     exit $?
+}
+
+# keep_tmp — keeps the temporary directory for a look, minus the large data files.
+keep_tmp() {
+    find "$TEST_TMP" -type f -size +64M -delete 2>/dev/null
+    say "temporary files kept in $TEST_TMP (files over 64 MiB removed)"
 }
 
 on_exit() {
@@ -100,7 +106,7 @@ on_exit() {
     [ "$FINISHED" = 1 ] && return
     stop_all
     echo "not ok - $TEST_NAME stopped before finishing (status $rc)"
-    say "temporary files kept in $TEST_TMP"
+    keep_tmp
     echo "$PASSED passed, $((FAILED + 1)) failed"
 }
 trap on_exit EXIT
