@@ -296,15 +296,15 @@ enum s3_err s3_chunked_decode(const struct s3_auth *auth, char *buf, size_t len,
             }
         }
         r += n + term;
+        if (signed_chunks && csig == NULL) {
+            err = S3E_INVALID_REQUEST;
+            goto out;
+        }
         if (size > len - r) {
             err = S3E_INCOMPLETE_BODY;
             goto out;
         }
         if (signed_chunks) {
-            if (csig == NULL) {
-                err = S3E_INVALID_REQUEST;
-                goto out;
-            }
             chunk_signature(auth, prev, buf + r, (size_t)size, sig);
             if (!sig_eq(csig, csl, sig)) {
                 err = S3E_SIGNATURE_DOES_NOT_MATCH;
