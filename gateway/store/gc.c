@@ -47,7 +47,7 @@ enum store_status store_gc_due(struct store *st, int64_t now_ms, size_t max, str
     if (ret != STORE_OK)
         goto out;
     sqlite3_bind_int64(s, 1, now_ms);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    sqlite3_bind_int64(s, 2, store_limit(max));
     for (;;) {
         rc = sqlite3_step(s);
         if (rc != SQLITE_ROW || len == max)

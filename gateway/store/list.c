@@ -98,10 +98,10 @@ enum store_status store_object_list(struct store *st, const char *bucket, const 
         lo = xstrdup(after);
         lo_len = alen;
         lo_incl = 0;
-        /* A marker inside a common prefix (or equal to one already returned):
-         * that prefix has been listed, so resume past all of its keys. */
+        /* A marker that is itself a common prefix (NextMarker of a previous
+         * page): that prefix has been returned, so resume past all its keys. */
         r = rolled_len(after, alen, plen, delimiter, dlen);
-        if (r) {
+        if (r == alen) {
             lo_len = r;
             lo[r] = '\0';
             if (!successor(lo, &lo_len))

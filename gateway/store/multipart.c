@@ -259,7 +259,7 @@ enum store_status store_part_list(struct store *st, const char *upload_id, int a
     struct store_part *v = NULL;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    size_t len = 0;
+    size_t len = 0, cap = 0;
     int rc;
 
     *out = NULL;
@@ -270,8 +270,8 @@ enum store_status store_part_list(struct store *st, const char *upload_id, int a
         goto out;
     sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, after);
+    max = (size_t)store_limit(max);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)max + 1);
-    v = xcalloc(max + 1, sizeof *v);
     for (;;) {
         rc = sqlite3_step(s);
         if (rc != SQLITE_ROW)
@@ -280,6 +280,10 @@ enum store_status store_part_list(struct store *st, const char *upload_id, int a
             *truncated = 1;
             rc = SQLITE_DONE;
             break;
+        }
+        if (len == cap) {
+            cap = cap ? 2 * cap : 16;
+            v = xrealloc(v, cap * sizeof *v);
         }
         read_part(s, &v[len++]);
     }
@@ -409,7 +413,7 @@ enum store_status store_upload_list(struct store *st, const char *bucket, const 
     struct store_upload *v = NULL;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    size_t len = 0, plen;
+    size_t len = 0, cap = 0, plen;
     int rc;
 
     *out = NULL;
@@ -428,9 +432,9 @@ enum store_status store_upload_list(struct store *st, const char *bucket, const 
     else if (!(key_marker && *key_marker))
         sqlite3_bind_text(s, 3, "", -1, SQLITE_STATIC);
     /* else ?3 stays NULL: nothing of key_marker itself */
+    max = (size_t)store_limit(max);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)max + 1);
     sqlite3_bind_text(s, 5, prefix, -1, SQLITE_STATIC);
-    v = xcalloc(max + 1, sizeof *v);
     for (;;) {
         const char *key;
 
@@ -446,6 +450,10 @@ enum store_status store_upload_list(struct store *st, const char *bucket, const 
             *truncated = 1;
             rc = SQLITE_DONE;
             break;
+        }
+        if (len == cap) {
+            cap = cap ? 2 * cap : 16;
+            v = xrealloc(v, cap * sizeof *v);
         }
         read_upload(s, &v[len++]);
     }
@@ -473,7 +481,7 @@ enum store_status store_upload_expired(struct store *st, int64_t older_than_ms, 
     char(*v)[64] = NULL;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    size_t len = 0;
+    size_t len = 0, cap = 0;
     int rc;
 
     *out = NULL;
@@ -482,12 +490,15 @@ enum store_status store_upload_expired(struct store *st, int64_t older_than_ms, 
     if (ret != STORE_OK)
         goto out;
     sqlite3_bind_int64(s, 1, older_than_ms);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
-    v = xcalloc(max ? max : 1, sizeof *v);
+    sqlite3_bind_int64(s, 2, store_limit(max));
     for (;;) {
         rc = sqlite3_step(s);
         if (rc != SQLITE_ROW)
             break;
+        if (len == cap) {
+            cap = cap ? 2 * cap : 16;
+            v = xrealloc(v, cap * sizeof *v);
+        }
         store_col_text(s, 0, v[len++], sizeof v[0]);
     }
     if (rc != SQLITE_DONE) {

@@ -51,7 +51,9 @@ void store_close(struct store *st); /* NULL ok */
 /* The last SQLite error text (for logs). */
 const char *store_errmsg(struct store *st);
 
-/* Explicit transactions, for a sequence of calls that must commit together. */
+/* Explicit transactions, for a sequence of calls that must commit together.
+ * They do not nest. Inside one, each call runs in a savepoint: a call that
+ * fails is undone alone and the transaction goes on. */
 enum store_status store_tx_begin(struct store *st) WARN_UNUSED;
 enum store_status store_tx_commit(struct store *st) WARN_UNUSED;
 void store_tx_rollback(struct store *st);
@@ -64,7 +66,7 @@ struct store_bucket {
     int64_t created_ms;
 };
 enum store_status store_bucket_create(struct store *st, const char *name, const char *owner, int64_t now_ms)
-    WARN_UNUSED; /* STORE_EXISTS (out->owner tells whose) */
+    WARN_UNUSED; /* STORE_EXISTS (store_bucket_get tells whose) */
 enum store_status store_bucket_get(struct store *st, const char *name, struct store_bucket *out) WARN_UNUSED;
 enum store_status store_bucket_delete(struct store *st, const char *name) WARN_UNUSED; /* NOT_FOUND/NOT_EMPTY */
 /* All buckets in name order; *out malloc'd. */

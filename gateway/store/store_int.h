@@ -61,6 +61,12 @@ enum store_status store_refs_collect(struct store *st, sqlite3_stmt *s, struct s
 enum store_status store_refs_drop(struct store *st, const struct store_refs *r, int64_t now_ms) WARN_UNUSED;
 void store_refs_release(struct store_refs *r);
 
+/* A SQL LIMIT for a caller's count, clamped to what a page can sensibly hold. */
+static inline sqlite3_int64 store_limit(size_t max)
+{
+    return max > 100000 ? 100000 : (sqlite3_int64)max;
+}
+
 /* Fills b from columns col.. col+12 of s (the order of STORE_BLOCK_COLS). */
 void store_block_read(sqlite3_stmt *s, int col, struct store_block *b);
 #define STORE_BLOCK_COLS                                                                              \

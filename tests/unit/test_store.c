@@ -418,9 +418,14 @@ static void test_list(void)
     LIST("", "/", "d::f", 3, 1, "z/", "k:d:g", "p:m/", "p:z/");
     LIST("", "/", "z/", 3, 0, NULL, "k:\xc3\xa9", "p:\xc3\xa9/");
     LIST0("", "/", "\xc3\xa9/", 3);
-    /* A marker inside a rolled-up prefix resumes after that prefix. */
-    LIST("", "/", "c/2", 2, 1, "d::f", "k:d::e", "k:d::f");
-    LIST("", "/", "m/05", 1, 1, "z/", "p:z/");
+    /* A key marker inside a prefix: later keys under it still roll up. */
+    LIST("", "/", "c/2", 2, 1, "d::e", "p:c/", "k:d::e");
+    LIST("", "/", "m/05", 1, 1, "m/", "p:m/");
+    LIST("", "/", "m/29", 1, 1, "z/", "p:z/");
+    LIST("", "/", "m/", 1, 1, "z/", "p:z/");
+    LIST0("c/", "/", "c/3/", 5);
+    LIST("c", "/", "c/3/", 5, 0, NULL, "p:c/");
+    LIST("d", "::", "d::", 5, 0, NULL, "k:d:g");
     /* Markers before / after the prefix. */
     LIST("c/", "", "a", 10, 0, NULL, "k:c/1", "k:c/2", "k:c/3/z");
     LIST0("c/", "", "d", 10);
