@@ -1,0 +1,305 @@
+/* test_s3_xml.c — the XML writer, the error renderer and the body parsers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3/s3.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            passed++;                                                                                                  \
+        } else {                                                                                                       \
+            failed++;                                                                                                  \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                     \
+        }                                                                                                              \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                                                                \
+    do {                                                                                                               \
+        const char *a_ = (a), *b_ = (b);                                                                               \
+        if (a_ && b_ && strcmp(a_, b_) == 0) {                                                                         \
+            passed++;                                                                                                  \
+        } else {                                                                                                       \
+            failed++;                                                                                                  \
+            printf("FAIL %s:%d: %s\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, #a, a_ ? a_ : "(null)",          \
+                   b_ ? b_ : "(null)");                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+#define CHECK_ERR(got, want)                                                                                           \
+    do {                                                                                                               \
+        enum s3_err g_ = (got), w_ = (want);                                                                           \
+        if (g_ == w_) {                                                                                                \
+            passed++;                                                                                                  \
+        } else {                                                                                                       \
+            failed++;                                                                                                  \
+            printf("FAIL %s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #got, s3_err_code(g_), s3_err_code(w_));   \
+        }                                                                                                              \
+    } while (0)
+
+static void test_writer(void)
+{
+    struct dbuf d;
+    struct s3_xml x;
+    dbuf_init(&d, 1 << 16);
+    s3_xml_begin(&x, &d, "ListBucketResult");
+    s3_xml_elem(&x, "Name", "b");
+    s3_xml_open(&x, "Contents");
+    s3_xml_elem(&x, "Key", "a&b<c>\"d'\x01\t");
+    s3_xml_elem_i64(&x, "Size", -42);
+    s3_xml_elemn(&x, "ETag", "\"abc\"xyz", 5);
+    s3_xml_close(&x, "Contents");
+    s3_xml_elem(&x, "Prefix", NULL);
+    CHECK(s3_xml_end(&x, "ListBucketResult") == 0);
+    CHECK_STR(d.ptr, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                     "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name><Contents>"
+                     "<Key>a&amp;b&lt;c&gt;&quot;d&apos;&#x1;&#x9;</Key><Size>-42</Size><ETag>&quot;abc&quot;</ETag>"
+                     "</Contents><Prefix></Prefix></ListBucketResult>");
+    dbuf_release(&d);
+
+    /* Overflow is sticky and reported at the end. */
+    dbuf_init(&d, 120);
+    s3_xml_begin(&x, &d, "R");
+    for (int i = 0; i < 20; i++)
+        s3_xml_elem(&x, "Key", "0123456789");
+    CHECK(x.failed == 1);
+    CHECK(s3_xml_end(&x, "R") == -1);
+    CHECK(d.len <= 120);
+    dbuf_release(&d);
+    /* Overflow inside escaped text is detected too. */
+    dbuf_init(&d, 110);
+    s3_xml_begin(&x, &d, "R");
+    s3_xml_elem(&x, "K", "&&&&&&&&&&&&&&&&&&&&&&&&&&&&&&");
+    CHECK(s3_xml_end(&x, "R") == -1);
+    dbuf_release(&d);
+}
+
+static void test_errors(void)
+{
+    struct dbuf d;
+    dbuf_init(&d, 4096);
+    CHECK(s3_err_render(&d, S3E_NO_SUCH_KEY, NULL, "/b/a&b", "req-1") == 0);
+    CHECK_STR(d.ptr, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>"
+                     "<Message>The specified key does not exist.</Message><Resource>/b/a&amp;b</Resource>"
+                     "<RequestId>req-1</RequestId></Error>");
+    dbuf_reset(&d);
+    CHECK(s3_err_render(&d, S3E_ACCESS_DENIED, "Request has <expired>", NULL, "r") == 0);
+    CHECK(strstr(d.ptr, "<Message>Request has &lt;expired&gt;</Message>") != NULL);
+    CHECK(strstr(d.ptr, "<Resource>") == NULL);
+    dbuf_release(&d);
+    dbuf_init(&d, 50);
+    CHECK(s3_err_render(&d, S3E_NO_SUCH_KEY, NULL, "/b/k", "r") == -1);
+    CHECK(d.len == 0);
+    dbuf_release(&d);
+
+    static const struct {
+        enum s3_err e;
+        const char *code;
+        int status;
+    } t[] = {
+        {S3E_NOT_MODIFIED, "NotModified", 304},
+        {S3E_INVALID_RANGE, "InvalidRange", 416},
+        {S3E_NOT_IMPLEMENTED, "NotImplemented", 501},
+        {S3E_SLOW_DOWN, "SlowDown", 503},
+        {S3E_SERVICE_UNAVAILABLE, "ServiceUnavailable", 503},
+        {S3E_X_AMZ_CONTENT_SHA256_MISMATCH, "XAmzContentSHA256Mismatch", 400},
+        {S3E_SIGNATURE_DOES_NOT_MATCH, "SignatureDoesNotMatch", 403},
+        {S3E_ACCESS_DENIED, "AccessDenied", 403},
+        {S3E_INVALID_ACCESS_KEY_ID, "InvalidAccessKeyId", 403},
+        {S3E_REQUEST_TIME_TOO_SKEWED, "RequestTimeTooSkewed", 403},
+        {S3E_METHOD_NOT_ALLOWED, "MethodNotAllowed", 405},
+        {S3E_BUCKET_NOT_EMPTY, "BucketNotEmpty", 409},
+        {S3E_BUCKET_ALREADY_EXISTS, "BucketAlreadyExists", 409},
+        {S3E_BUCKET_ALREADY_OWNED_BY_YOU, "BucketAlreadyOwnedByYou", 409},
+        {S3E_PRECONDITION_FAILED, "PreconditionFailed", 412},
+        {S3E_ENTITY_TOO_LARGE, "EntityTooLarge", 400},
+        {S3E_ENTITY_TOO_SMALL, "EntityTooSmall", 400},
+        {S3E_INVALID_PART, "InvalidPart", 400},
+        {S3E_INVALID_PART_ORDER, "InvalidPartOrder", 400},
+        {S3E_MALFORMED_XML, "MalformedXML", 400},
+        {S3E_BAD_DIGEST, "BadDigest", 400},
+        {S3E_INVALID_DIGEST, "InvalidDigest", 400},
+        {S3E_INVALID_ARGUMENT, "InvalidArgument", 400},
+        {S3E_INVALID_REQUEST, "InvalidRequest", 400},
+        {S3E_INCOMPLETE_BODY, "IncompleteBody", 400},
+        {S3E_KEY_TOO_LONG, "KeyTooLongError", 400},
+        {S3E_INVALID_BUCKET_NAME, "InvalidBucketName", 400},
+        {S3E_AUTH_HEADER_MALFORMED, "AuthorizationHeaderMalformed", 400},
+        {S3E_MISSING_CONTENT_LENGTH, "MissingContentLength", 411},
+        {S3E_NO_SUCH_KEY, "NoSuchKey", 404},
+        {S3E_NO_SUCH_BUCKET, "NoSuchBucket", 404},
+        {S3E_NO_SUCH_UPLOAD, "NoSuchUpload", 404},
+        {S3E_NO_SUCH_TAG_SET, "NoSuchTagSet", 404},
+        {S3E_INTERNAL_ERROR, "InternalError", 500},
+        {S3E_BAD_REQUEST, "BadRequest", 400},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        CHECK_STR(s3_err_code(t[i].e), t[i].code);
+        CHECK(s3_err_status(t[i].e) == t[i].status);
+    }
+    for (int e = 1; e < S3E__COUNT; e++) {
+        CHECK(s3_err_code((enum s3_err)e) != NULL && s3_err_message((enum s3_err)e) != NULL);
+        CHECK(s3_err_status((enum s3_err)e) >= 300);
+    }
+    CHECK_STR(s3_err_code(S3E__COUNT), "InternalError");
+}
+
+static void test_complete(void)
+{
+    struct s3_complete_part *p;
+    size_t n;
+    const char *b1 = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                     "<Part><ETag>\"a54357aff0632cce46d942af68356b38\"</ETag><PartNumber>1</PartNumber></Part>"
+                     "<Part><PartNumber>2</PartNumber><ETag>&quot;0c78aef83f66abc1fa1e8477f296d394&quot;</ETag>"
+                     "<ChecksumCRC32>xx</ChecksumCRC32></Part>\n"
+                     "<Part><PartNumber> 3 </PartNumber><ETag>acbd18db4cc2f85cedef654fccc4a4d8</ETag></Part>"
+                     "</CompleteMultipartUpload>";
+    CHECK_ERR(s3_xml_parse_complete(b1, strlen(b1), &p, &n), S3E_OK);
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK(p[0].part_number == 1 && strcmp(p[0].etag, "a54357aff0632cce46d942af68356b38") == 0);
+        CHECK(p[1].part_number == 2 && strcmp(p[1].etag, "0c78aef83f66abc1fa1e8477f296d394") == 0);
+        CHECK(p[2].part_number == 3 && strcmp(p[2].etag, "acbd18db4cc2f85cedef654fccc4a4d8") == 0);
+    }
+    free(p);
+
+    const char *b2 = "<s3:CompleteMultipartUpload xmlns:s3=\"x\"><s3:Part><s3:PartNumber>7</s3:PartNumber>"
+                     "<s3:ETag>e</s3:ETag></s3:Part></s3:CompleteMultipartUpload>";
+    CHECK_ERR(s3_xml_parse_complete(b2, strlen(b2), &p, &n), S3E_OK);
+    CHECK(n == 1 && p[0].part_number == 7);
+    free(p);
+
+    static const struct {
+        const char *body;
+        enum s3_err want;
+    } bad[] = {
+        {"", S3E_MALFORMED_XML},
+        {"<CompleteMultipartUpload></CompleteMultipartUpload>", S3E_MALFORMED_XML},
+        {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>",
+         S3E_MALFORMED_XML},
+        {"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>",
+         S3E_MALFORMED_XML},
+        {"<CompleteMultipartUpload><Part><PartNumber>0</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>",
+         S3E_INVALID_PART},
+        {"<CompleteMultipartUpload><Part><PartNumber>10001</PartNumber><ETag>e</ETag></Part>"
+         "</CompleteMultipartUpload>",
+         S3E_INVALID_PART},
+        {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag></Part>", S3E_MALFORMED_XML},
+        {"<Delete><Object><Key>k</Key></Object></Delete>", S3E_MALFORMED_XML},
+        {"<!DOCTYPE x [<!ENTITY a \"b\">]><CompleteMultipartUpload/>", S3E_MALFORMED_XML},
+        {"not xml", S3E_MALFORMED_XML},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        p = (void *)1;
+        CHECK_ERR(s3_xml_parse_complete(bad[i].body, strlen(bad[i].body), &p, &n), bad[i].want);
+        CHECK(p == NULL && n == 0);
+    }
+
+    /* 10000 parts are fine, 10001 are not. */
+    struct dbuf d;
+    dbuf_init(&d, S3_MAX_XML_BODY);
+    int rc = dbuf_adds(&d, "<CompleteMultipartUpload>");
+    for (int i = 1; i <= 10001; i++) {
+        rc |= dbuf_printf(&d, "<Part><PartNumber>%d</PartNumber><ETag>\"x\"</ETag></Part>", i);
+        if (i == 10000) {
+            size_t keep = d.len;
+            rc |= dbuf_adds(&d, "</CompleteMultipartUpload>");
+            CHECK_ERR(s3_xml_parse_complete(d.ptr, d.len, &p, &n), S3E_OK);
+            CHECK(n == 10000 && p[9999].part_number == 10000);
+            free(p);
+            d.len = keep;
+        }
+    }
+    rc |= dbuf_adds(&d, "</CompleteMultipartUpload>");
+    CHECK(rc == 0);
+    CHECK_ERR(s3_xml_parse_complete(d.ptr, d.len, &p, &n), S3E_MALFORMED_XML);
+    dbuf_release(&d);
+}
+
+static void test_delete(void)
+{
+    struct s3_delete_key *k;
+    size_t n;
+    int quiet;
+    const char *b = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                    "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Object><Key>a b&amp;c</Key></Object>"
+                    "<Object><Key> sp </Key><VersionId>null</VersionId></Object><Quiet>true</Quiet></Delete>";
+    CHECK_ERR(s3_xml_parse_delete(b, strlen(b), &k, &n, &quiet), S3E_OK);
+    CHECK(n == 2 && quiet == 1);
+    if (n == 2) {
+        CHECK_STR(k[0].key, "a b&c");
+        CHECK_STR(k[1].key, " sp ");
+    }
+    s3_delete_keys_free(k, n);
+    const char *b2 = "<Delete><Object><Key>x</Key></Object><Quiet>false</Quiet></Delete>";
+    CHECK_ERR(s3_xml_parse_delete(b2, strlen(b2), &k, &n, &quiet), S3E_OK);
+    CHECK(n == 1 && quiet == 0);
+    s3_delete_keys_free(k, n);
+    const char *b3 = "<Delete><Object><VersionId>x</VersionId></Object></Delete>";
+    CHECK_ERR(s3_xml_parse_delete(b3, strlen(b3), &k, &n, &quiet), S3E_MALFORMED_XML);
+    const char *b4 = "<Delete></Delete>";
+    CHECK_ERR(s3_xml_parse_delete(b4, strlen(b4), &k, &n, &quiet), S3E_MALFORMED_XML);
+    s3_delete_keys_free(NULL, 0);
+
+    struct dbuf d;
+    dbuf_init(&d, S3_MAX_XML_BODY);
+    int rc = dbuf_adds(&d, "<Delete>");
+    for (int i = 0; i < 1001; i++)
+        rc |= dbuf_printf(&d, "<Object><Key>k%d</Key></Object>", i);
+    rc |= dbuf_adds(&d, "</Delete>");
+    CHECK(rc == 0);
+    CHECK_ERR(s3_xml_parse_delete(d.ptr, d.len, &k, &n, &quiet), S3E_MALFORMED_XML);
+    dbuf_release(&d);
+}
+
+static void test_create_bucket(void)
+{
+    char loc[64];
+    CHECK_ERR(s3_xml_parse_create_bucket("", 0, loc, sizeof(loc)), S3E_OK);
+    CHECK_STR(loc, "");
+    CHECK_ERR(s3_xml_parse_create_bucket("  \n", 3, loc, sizeof(loc)), S3E_OK);
+    const char *b = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                    "<LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+    CHECK_ERR(s3_xml_parse_create_bucket(b, strlen(b), loc, sizeof(loc)), S3E_OK);
+    CHECK_STR(loc, "eu-west-1");
+    CHECK_ERR(s3_xml_parse_create_bucket("<CreateBucketConfiguration/>", 28, loc, sizeof(loc)), S3E_OK);
+    CHECK_STR(loc, "");
+    CHECK_ERR(s3_xml_parse_create_bucket("<Foo/>", 6, loc, sizeof(loc)), S3E_MALFORMED_XML);
+    CHECK_ERR(s3_xml_parse_create_bucket("<CreateBucketConfiguration>", 27, loc, sizeof(loc)), S3E_MALFORMED_XML);
+}
+
+static void test_tagging(void)
+{
+    struct s3_tag tags[10];
+    size_t n;
+    const char *b = "<Tagging><TagSet><Tag><Key>k1</Key><Value>v1</Value></Tag>"
+                    "<Tag><Key>k2</Key><Value></Value></Tag></TagSet></Tagging>";
+    CHECK_ERR(s3_xml_parse_tagging(b, strlen(b), tags, 10, &n), S3E_OK);
+    CHECK(n == 2 && strcmp(tags[0].key, "k1") == 0 && strcmp(tags[0].value, "v1") == 0 &&
+          strcmp(tags[1].key, "k2") == 0 && strcmp(tags[1].value, "") == 0);
+    CHECK_ERR(s3_xml_parse_tagging("<Tagging><TagSet/></Tagging>", 28, tags, 10, &n), S3E_OK);
+    CHECK(n == 0);
+    CHECK_ERR(s3_xml_parse_tagging(b, strlen(b), tags, 1, &n), S3E_BAD_REQUEST);
+    const char *dup = "<Tagging><TagSet><Tag><Key>k</Key><Value>1</Value></Tag>"
+                      "<Tag><Key>k</Key><Value>2</Value></Tag></TagSet></Tagging>";
+    CHECK_ERR(s3_xml_parse_tagging(dup, strlen(dup), tags, 10, &n), S3E_INVALID_ARGUMENT);
+    char big[600];
+    snprintf(big, sizeof(big), "<Tagging><TagSet><Tag><Key>%0130d</Key><Value>v</Value></Tag></TagSet></Tagging>", 0);
+    CHECK_ERR(s3_xml_parse_tagging(big, strlen(big), tags, 10, &n), S3E_INVALID_ARGUMENT);
+}
+
+int main(void)
+{
+    test_writer();
+    test_errors();
+    test_complete();
+    test_delete();
+    test_create_bucket();
+    test_tagging();
+    printf("%d passed, %d failed\n", passed, failed);
+    fflush(stdout);
+    return failed ? 1 : 0;
+}
