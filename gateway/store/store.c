@@ -241,7 +241,9 @@ enum store_status store_tx_commit(struct store *st)
 
 void store_tx_rollback(struct store *st)
 {
-    ASSERT(st->explicit_tx);
+    /* A failed store_tx_commit has already rolled back; callers may still call this. */
+    if (!st->explicit_tx)
+        return;
     if (!sqlite3_get_autocommit(st->db))
         (void)exec_sql(st, "ROLLBACK");
     st->explicit_tx = 0;

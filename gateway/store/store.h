@@ -55,7 +55,9 @@ const char *store_errmsg(struct store *st);
  * They do not nest. Inside one, each call runs in a savepoint: a call that
  * fails is undone alone and the transaction goes on. */
 enum store_status store_tx_begin(struct store *st) WARN_UNUSED;
+/* On failure the transaction is rolled back and closed. */
 enum store_status store_tx_commit(struct store *st) WARN_UNUSED;
+/* Undoes the open transaction; a no-op when none is open. */
 void store_tx_rollback(struct store *st);
 
 /* ---- buckets ---------------------------------------------------------------- */
