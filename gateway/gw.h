@@ -114,8 +114,8 @@ struct gw {
     int gc_busy;
     uint64_t req_seq;
     int connections;
+    int active;    /* requests being processed */
     int stopping;
-    char tmp_template[4096]; /* h2o body spill template, in the data dir */
 };
 
 /* ---- server (server.c) ------------------------------------------------------ */

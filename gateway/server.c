@@ -27,6 +27,7 @@ struct anchor {
 
 static void req_free(struct gw_req *r)
 {
+    r->gw->active--;
     if (r->op_free)
         r->op_free(r);
     s3_route_release(&r->route);
@@ -227,6 +228,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct gw_req *r = xcalloc(1, sizeof(*r));
     r->gw = gw;
     r->req = req;
+    gw->active++;
     snprintf(r->id, sizeof(r->id), "%08llX%08llX", (unsigned long long)(now_ms() & 0xffffffff),
              (unsigned long long)(++gw->req_seq & 0xffffffff));
     struct anchor *a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_anchor_dispose);
@@ -310,8 +312,12 @@ int gw_server_start(struct gw *gw)
     int port = atoi(colon + 1);
 
     /* Spill large bodies into the data dir, not /tmp (often a tmpfs). */
-    snprintf(gw->tmp_template, sizeof(gw->tmp_template), "%s/tmp/h2o.b.XXXXXX", gw->cfg.data_dir);
-    h2o_socket_buffer_mmap_settings.fn_template = gw->tmp_template;
+    int tl = snprintf(h2o_socket_buffer_mmap_settings.fn_template, sizeof(h2o_socket_buffer_mmap_settings.fn_template),
+                      "%s/tmp/h2o.b.XXXXXX", gw->cfg.data_dir);
+    if (tl < 0 || (size_t)tl >= sizeof(h2o_socket_buffer_mmap_settings.fn_template)) {
+        log_error("--data-dir path too long");
+        return -1;
+    }
     /* Bodies past 4 MiB live in a file-backed mapping: page cache, not anonymous memory. */
     h2o_socket_buffer_mmap_settings.threshold = 4u << 20;
 

@@ -1,0 +1,19 @@
+/* ops.h — helpers shared by the operation handlers (ops_*.c) only. */
+#ifndef TGS3_GW_OPS_H
+#define TGS3_GW_OPS_H
+
+#include "gateway/gw.h"
+
+/* Payload checks for a body-carrying request (chunked, sha256, Content-MD5, size). */
+enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk);
+void gw_add_etag(struct gw_req *r, const char *etag);
+/* Runs next(r) on the loop once r's bucket (resp. object) is known to exist;
+ * answers NoSuchBucket / NoSuchKey itself otherwise. */
+void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r));
+void gw_with_object(struct gw_req *r, void (*next)(struct gw_req *r));
+/* Verifies a small (XML) body against x-amz-content-sha256 and Content-MD5 on the loop. */
+enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
+/* <AccessControlPolicy> granting the owner FULL_CONTROL. */
+void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner);
+
+#endif

@@ -1,0 +1,569 @@
+/* ops_bucket.c — bucket operations, listings (V1 and V2), DeleteObjects, bucket probes.
+ *
+ * Listings run on the store thread (store_object_list) and are rendered on
+ * the loop with the one XML writer; max-keys is capped at 1000. V2
+ * continuation tokens are the base64 of the last key or prefix returned.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "gateway/gw.h"
+#include "gateway/ops.h"
+
+#define XML_MAX (8u << 20) /* bytes: largest XML answer (1000 keys of 1 KiB, escaped) */
+
+static void owner_xml(struct s3_xml *x, const char *owner)
+{
+    s3_xml_open(x, "Owner");
+    s3_xml_elem(x, "ID", owner);
+    s3_xml_elem(x, "DisplayName", owner);
+    s3_xml_close(x, "Owner");
+}
+
+void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner)
+{
+    s3_xml_begin(x, out, "AccessControlPolicy");
+    owner_xml(x, owner);
+    s3_xml_open(x, "AccessControlList");
+    if (dbuf_adds(out, "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                       "xsi:type=\"CanonicalUser\">") != 0)
+        x->failed = 1;
+    s3_xml_elem(x, "ID", owner);
+    s3_xml_elem(x, "DisplayName", owner);
+    s3_xml_close(x, "Grantee");
+    s3_xml_elem(x, "Permission", "FULL_CONTROL");
+    s3_xml_close(x, "Grant");
+    s3_xml_close(x, "AccessControlList");
+    if (s3_xml_end(x, "AccessControlPolicy") != 0)
+        x->failed = 1;
+}
+
+static void respond_dbuf(struct gw_req *r, struct dbuf *out, int failed)
+{
+    if (failed)
+        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
+    else
+        gw_respond_xml(r, 200, out->ptr ? out->ptr : "", out->len);
+    dbuf_release(out);
+}
+
+/* ---- generic bucket job ----------------------------------------------------------- */
+
+struct bop {
+    struct gw_req *r;
+    enum store_status st;
+    struct store_bucket b;
+    struct store_bucket *list;
+    size_t n;
+    char location[64];
+};
+
+static void bop_free(struct gw_req *r)
+{
+    struct bop *op = r->op;
+    free(op->list);
+    free(op);
+    r->op = NULL;
+}
+
+static struct bop *bop_new(struct gw_req *r)
+{
+    struct bop *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    r->op = op;
+    r->op_free = bop_free;
+    return op;
+}
+
+static int bop_release(struct bop *op)
+{
+    return gw_req_release(op->r);
+}
+
+/* ListBuckets */
+static void list_buckets_run(struct store *st, void *arg)
+{
+    struct bop *op = arg;
+    op->st = store_bucket_list(st, &op->list, &op->n);
+}
+
+static void list_buckets_done(void *arg)
+{
+    struct bop *op = arg;
+    struct gw_req *r = op->r;
+    if (!bop_release(op))
+        return;
+    if (op->st != STORE_OK) {
+        gw_respond_error(r, gw_store_err(op->st), NULL);
+        return;
+    }
+    struct dbuf out;
+    struct s3_xml x;
+    dbuf_init(&out, XML_MAX);
+    s3_xml_begin(&x, &out, "ListAllMyBucketsResult");
+    owner_xml(&x, gw_req_user(r));
+    s3_xml_open(&x, "Buckets");
+    for (size_t i = 0; i < op->n; i++) {
+        char t[32];
+        s3_time_iso(op->list[i].created_ms, t);
+        s3_xml_open(&x, "Bucket");
+        s3_xml_elem(&x, "Name", op->list[i].name);
+        s3_xml_elem(&x, "CreationDate", t);
+        s3_xml_close(&x, "Bucket");
+    }
+    s3_xml_close(&x, "Buckets");
+    int failed = s3_xml_end(&x, "ListAllMyBucketsResult") != 0;
+    respond_dbuf(r, &out, failed);
+}
+
+void gw_op_list_buckets(struct gw_req *r)
+{
+    struct bop *op = bop_new(r);
+    gw_req_hold(r);
+    gw_store_call(r->gw, list_buckets_run, list_buckets_done, op);
+}
+
+/* CreateBucket */
+static void create_bucket_run(struct store *st, void *arg)
+{
+    struct bop *op = arg;
+    op->st = store_bucket_create(st, op->r->route.bucket, gw_req_user(op->r), now_ms());
+    if (op->st == STORE_EXISTS && store_bucket_get(st, op->r->route.bucket, &op->b) != STORE_OK)
+        op->b.owner[0] = '\0';
+}
+
+static void create_bucket_done(void *arg)
+{
+    struct bop *op = arg;
+    struct gw_req *r = op->r;
+    if (!bop_release(op))
+        return;
+    if (op->st == STORE_EXISTS) {
+        int mine = !strcmp(op->b.owner, gw_req_user(r));
+        gw_respond_error(r, mine ? S3E_BUCKET_ALREADY_OWNED_BY_YOU : S3E_BUCKET_ALREADY_EXISTS, NULL);
+        return;
+    }
+    if (op->st != STORE_OK) {
+        gw_respond_error(r, gw_store_err(op->st), NULL);
+        return;
+    }
+    char loc[80];
+    int n = snprintf(loc, sizeof(loc), "/%s", r->route.bucket);
+    gw_add_header(r, "location", loc, (size_t)n);
+    gw_respond_empty(r, 200);
+}
+
+/* Small request bodies (XML) are checked on the loop: they are at most S3_MAX_XML_BODY. */
+enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len)
+{
+    h2o_req_t *req = r->req;
+    *body = req->entity.base ? req->entity.base : "";
+    *len = req->entity.base ? req->entity.len : 0;
+    if (*len > S3_MAX_XML_BODY)
+        return S3E_MALFORMED_XML;
+    if (r->auth.payload != S3_PAYLOAD_HEX_SHA256 && r->auth.payload != S3_PAYLOAD_UNSIGNED)
+        return S3E_NOT_IMPLEMENTED;
+    unsigned char d[32];
+    unsigned int dl = 0;
+    if (r->auth.payload == S3_PAYLOAD_HEX_SHA256) {
+        if (!EVP_Digest(*body, *len, d, &dl, EVP_sha256(), NULL) || memcmp(d, r->auth.payload_sha256, 32) != 0)
+            return S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
+    }
+    size_t ml;
+    const char *md5 = gw_req_header(r, "content-md5", &ml);
+    if (md5 != NULL) {
+        unsigned char want[16];
+        size_t wn = 0;
+        if (s3_base64_decode(md5, ml, want, sizeof(want), &wn) != 0 || wn != 16)
+            return S3E_INVALID_DIGEST;
+        if (!EVP_Digest(*body, *len, d, &dl, EVP_md5(), NULL) || memcmp(d, want, 16) != 0)
+            return S3E_BAD_DIGEST;
+    }
+    return S3E_OK;
+}
+
+void gw_op_create_bucket(struct gw_req *r)
+{
+    const char *body;
+    size_t len;
+    enum s3_err e = gw_small_body(r, &body, &len);
+    char location[64] = "";
+    if (e == S3E_OK)
+        e = s3_xml_parse_create_bucket(body, len, location, sizeof(location));
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
+    struct bop *op = bop_new(r);
+    gw_req_hold(r);
+    gw_store_call(r->gw, create_bucket_run, create_bucket_done, op);
+}
+
+/* DeleteBucket */
+static void delete_bucket_run(struct store *st, void *arg)
+{
+    struct bop *op = arg;
+    op->st = store_bucket_delete(st, op->r->route.bucket);
+}
+
+static void delete_bucket_done(void *arg)
+{
+    struct bop *op = arg;
+    struct gw_req *r = op->r;
+    if (!bop_release(op))
+        return;
+    if (op->st == STORE_NOT_FOUND)
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+    else if (op->st != STORE_OK)
+        gw_respond_error(r, gw_store_err(op->st), NULL);
+    else
+        gw_respond_empty(r, 204);
+}
+
+void gw_op_delete_bucket(struct gw_req *r)
+{
+    struct bop *op = bop_new(r);
+    gw_req_hold(r);
+    gw_store_call(r->gw, delete_bucket_run, delete_bucket_done, op);
+}
+
+/* HeadBucket, GetBucketLocation and the bucket probes share one lookup. */
+static void bucket_get_run(struct store *st, void *arg)
+{
+    struct bop *op = arg;
+    op->st = store_bucket_get(st, op->r->route.bucket, &op->b);
+}
+
+static void bucket_get_done(void *arg)
+{
+    struct bop *op = arg;
+    struct gw_req *r = op->r;
+    if (!bop_release(op))
+        return;
+    if (op->st == STORE_NOT_FOUND) {
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+        return;
+    }
+    if (op->st != STORE_OK) {
+        gw_respond_error(r, gw_store_err(op->st), NULL);
+        return;
+    }
+    const char *region = r->gw->cfg.region;
+    struct dbuf out;
+    struct s3_xml x;
+    dbuf_init(&out, 64 * 1024);
+    switch (r->route.op) {
+    case S3_OP_HEAD_BUCKET:
+        dbuf_release(&out);
+        gw_add_header(r, "x-amz-bucket-region", region, strlen(region));
+        gw_respond_empty(r, 200);
+        return;
+    case S3_OP_GET_BUCKET_LOCATION:
+        s3_xml_begin(&x, &out, "LocationConstraint");
+        if (strcmp(region, "us-east-1") != 0)
+            s3_xml_escape(&out, region, strlen(region));
+        respond_dbuf(r, &out, s3_xml_end(&x, "LocationConstraint") != 0);
+        return;
+    case S3_OP_GET_BUCKET_VERSIONING:
+        s3_xml_begin(&x, &out, "VersioningConfiguration");
+        respond_dbuf(r, &out, s3_xml_end(&x, "VersioningConfiguration") != 0);
+        return;
+    case S3_OP_GET_BUCKET_ACL:
+        gw_acl_render(&x, &out, op->b.owner);
+        respond_dbuf(r, &out, x.failed);
+        return;
+    default: /* GetBucketTagging: no tags are stored on buckets */
+        dbuf_release(&out);
+        gw_respond_error(r, S3E_NO_SUCH_TAG_SET, NULL);
+        return;
+    }
+}
+
+static void bucket_lookup(struct gw_req *r)
+{
+    struct bop *op = bop_new(r);
+    gw_req_hold(r);
+    gw_store_call(r->gw, bucket_get_run, bucket_get_done, op);
+}
+
+void gw_op_head_bucket(struct gw_req *r)
+{
+    bucket_lookup(r);
+}
+
+void gw_op_get_bucket_location(struct gw_req *r)
+{
+    bucket_lookup(r);
+}
+
+void gw_op_bucket_stub(struct gw_req *r)
+{
+    bucket_lookup(r);
+}
+
+/* ---- ListObjects (V1) and ListObjectsV2 -------------------------------------------- */
+
+struct list_op {
+    struct gw_req *r;
+    enum store_status st;
+    int v2, url, fetch_owner;
+    char *prefix, *delimiter, *after;
+    size_t max_keys;
+    struct store_list res;
+};
+
+static void list_free(struct gw_req *r)
+{
+    struct list_op *op = r->op;
+    free(op->prefix);
+    free(op->delimiter);
+    free(op->after);
+    store_list_release(&op->res);
+    free(op);
+    r->op = NULL;
+}
+
+static void list_run(struct store *st, void *arg)
+{
+    struct list_op *op = arg;
+    op->st = store_object_list(st, op->r->route.bucket, op->prefix, op->delimiter, op->after, op->max_keys,
+                               &op->res);
+}
+
+/* Element text, URL-encoded when the client asked for encoding-type=url. */
+static void elem_enc(struct s3_xml *x, int url, const char *name, const char *v)
+{
+    if (!url) {
+        s3_xml_elem(x, name, v);
+        return;
+    }
+    struct dbuf enc;
+    dbuf_init(&enc, 4 * S3_MAX_KEY_LEN + 16);
+    s3_uri_encode(&enc, v, strlen(v), 0);
+    s3_xml_elemn(x, name, enc.ptr ? enc.ptr : "", enc.len);
+    dbuf_release(&enc);
+}
+
+static void list_done(void *arg)
+{
+    struct list_op *op = arg;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (op->st == STORE_NOT_FOUND) {
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+        return;
+    }
+    if (op->st != STORE_OK) {
+        gw_respond_error(r, gw_store_err(op->st), NULL);
+        return;
+    }
+    struct dbuf out;
+    struct s3_xml x;
+    dbuf_init(&out, XML_MAX);
+    s3_xml_begin(&x, &out, "ListBucketResult");
+    s3_xml_elem(&x, "Name", r->route.bucket);
+    elem_enc(&x, op->url, "Prefix", op->prefix);
+    if (op->v2) {
+        const char *sa = s3_route_param(&r->route, "start-after");
+        const char *ct = s3_route_param(&r->route, "continuation-token");
+        if (sa)
+            elem_enc(&x, op->url, "StartAfter", sa);
+        if (ct)
+            s3_xml_elem(&x, "ContinuationToken", ct);
+        s3_xml_elem_i64(&x, "KeyCount", (int64_t)(op->res.n_entries + op->res.n_prefixes));
+    } else {
+        const char *m = s3_route_param(&r->route, "marker");
+        elem_enc(&x, op->url, "Marker", m ? m : "");
+    }
+    s3_xml_elem_i64(&x, "MaxKeys", (int64_t)op->max_keys);
+    if (op->delimiter[0])
+        elem_enc(&x, op->url, "Delimiter", op->delimiter);
+    if (op->url)
+        s3_xml_elem(&x, "EncodingType", "url");
+    s3_xml_elem(&x, "IsTruncated", op->res.truncated ? "true" : "false");
+    if (op->res.truncated && op->res.next_marker) {
+        if (op->v2) {
+            size_t ml = strlen(op->res.next_marker);
+            char *tok = xmalloc(ml * 4 / 3 + 8);
+            size_t tl = s3_base64_encode((const unsigned char *)op->res.next_marker, ml, tok, ml * 4 / 3 + 8);
+            s3_xml_elemn(&x, "NextContinuationToken", tok, tl);
+            free(tok);
+        } else {
+            elem_enc(&x, op->url, "NextMarker", op->res.next_marker);
+        }
+    }
+    for (size_t i = 0; i < op->res.n_entries; i++) {
+        const struct store_list_entry *e = &op->res.entries[i];
+        char t[32], etag[96];
+        s3_time_iso(e->mtime_ms, t);
+        snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
+        s3_xml_open(&x, "Contents");
+        elem_enc(&x, op->url, "Key", e->key);
+        s3_xml_elem(&x, "LastModified", t);
+        s3_xml_elem(&x, "ETag", etag);
+        s3_xml_elem_i64(&x, "Size", e->size);
+        if (!op->v2 || op->fetch_owner)
+            owner_xml(&x, gw_req_user(r));
+        s3_xml_elem(&x, "StorageClass", "STANDARD");
+        s3_xml_close(&x, "Contents");
+    }
+    for (size_t i = 0; i < op->res.n_prefixes; i++) {
+        s3_xml_open(&x, "CommonPrefixes");
+        elem_enc(&x, op->url, "Prefix", op->res.prefixes[i]);
+        s3_xml_close(&x, "CommonPrefixes");
+    }
+    respond_dbuf(r, &out, s3_xml_end(&x, "ListBucketResult") != 0);
+}
+
+void gw_op_list_objects(struct gw_req *r)
+{
+    struct list_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    r->op = op;
+    r->op_free = list_free;
+    op->v2 = r->route.op == S3_OP_LIST_OBJECTS_V2;
+    const char *enc = s3_route_param(&r->route, "encoding-type");
+    if (enc && *enc && strcmp(enc, "url") != 0) {
+        gw_respond_error(r, S3E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+        return;
+    }
+    op->url = enc != NULL && !strcmp(enc, "url");
+    const char *fo = s3_route_param(&r->route, "fetch-owner");
+    op->fetch_owner = fo != NULL && !strcmp(fo, "true");
+    const char *p = s3_route_param(&r->route, "prefix");
+    const char *d = s3_route_param(&r->route, "delimiter");
+    op->prefix = xstrdup(p ? p : "");
+    op->delimiter = xstrdup(d ? d : "");
+    const char *mk = s3_route_param(&r->route, "max-keys");
+    op->max_keys = STORE_MAX_LIST;
+    if (mk != NULL) {
+        char *end;
+        long v = strtol(mk, &end, 10);
+        if (*mk == '\0' || *end != '\0' || v < 0) {
+            gw_respond_error(r, S3E_INVALID_ARGUMENT, "max-keys must be a non-negative integer");
+            return;
+        }
+        op->max_keys = v > STORE_MAX_LIST ? STORE_MAX_LIST : (size_t)v;
+    }
+    if (op->v2) {
+        const char *ct = s3_route_param(&r->route, "continuation-token");
+        const char *sa = s3_route_param(&r->route, "start-after");
+        if (ct != NULL) {
+            size_t cl = strlen(ct), n = 0;
+            char *dec = xmalloc(cl + 1);
+            if (s3_base64_decode(ct, cl, (unsigned char *)dec, cl, &n) != 0) {
+                free(dec);
+                gw_respond_error(r, S3E_INVALID_ARGUMENT, "The continuation token provided is incorrect");
+                return;
+            }
+            dec[n] = '\0';
+            op->after = dec;
+        } else {
+            op->after = xstrdup(sa ? sa : "");
+        }
+    } else {
+        const char *m = s3_route_param(&r->route, "marker");
+        op->after = xstrdup(m ? m : "");
+    }
+    if (op->max_keys == 0) {
+        /* Nothing to return; still report whether the bucket exists. */
+        op->max_keys = 0;
+    }
+    gw_req_hold(r);
+    gw_store_call(r->gw, list_run, list_done, op);
+}
+
+/* ---- DeleteObjects ------------------------------------------------------------------ */
+
+struct mdel_op {
+    struct gw_req *r;
+    struct s3_delete_key *keys;
+    size_t n;
+    int quiet;
+    enum store_status *st;
+    int bucket_missing;
+};
+
+static void mdel_free(struct gw_req *r)
+{
+    struct mdel_op *op = r->op;
+    s3_delete_keys_free(op->keys, op->n);
+    free(op->st);
+    free(op);
+    r->op = NULL;
+}
+
+static void mdel_run(struct store *st, void *arg)
+{
+    struct mdel_op *op = arg;
+    struct store_bucket b;
+    if (store_bucket_get(st, op->r->route.bucket, &b) == STORE_NOT_FOUND) {
+        op->bucket_missing = 1;
+        return;
+    }
+    for (size_t i = 0; i < op->n; i++)
+        op->st[i] = store_object_delete(st, op->r->route.bucket, op->keys[i].key);
+}
+
+static void mdel_done(void *arg)
+{
+    struct mdel_op *op = arg;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (op->bucket_missing) {
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+        return;
+    }
+    struct dbuf out;
+    struct s3_xml x;
+    dbuf_init(&out, XML_MAX);
+    s3_xml_begin(&x, &out, "DeleteResult");
+    for (size_t i = 0; i < op->n; i++) {
+        if (op->st[i] == STORE_OK || op->st[i] == STORE_NOT_FOUND) {
+            if (op->quiet)
+                continue;
+            s3_xml_open(&x, "Deleted");
+            s3_xml_elem(&x, "Key", op->keys[i].key);
+            s3_xml_close(&x, "Deleted");
+        } else {
+            enum s3_err e = gw_store_err(op->st[i]);
+            s3_xml_open(&x, "Error");
+            s3_xml_elem(&x, "Key", op->keys[i].key);
+            s3_xml_elem(&x, "Code", s3_err_code(e));
+            s3_xml_elem(&x, "Message", s3_err_message(e));
+            s3_xml_close(&x, "Error");
+        }
+    }
+    respond_dbuf(r, &out, s3_xml_end(&x, "DeleteResult") != 0);
+}
+
+void gw_op_delete_objects(struct gw_req *r)
+{
+    const char *body;
+    size_t len;
+    enum s3_err e = gw_small_body(r, &body, &len);
+    struct mdel_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    r->op = op;
+    r->op_free = mdel_free;
+    if (e == S3E_OK)
+        e = s3_xml_parse_delete(body, len, &op->keys, &op->n, &op->quiet);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
+    for (size_t i = 0; i < op->n; i++) {
+        if (strlen(op->keys[i].key) > S3_MAX_KEY_LEN) {
+            gw_respond_error(r, S3E_KEY_TOO_LONG, NULL);
+            return;
+        }
+    }
+    op->st = xcalloc(op->n ? op->n : 1, sizeof(*op->st));
+    gw_req_hold(r);
+    gw_store_call(r->gw, mdel_run, mdel_done, op);
+}

@@ -1,0 +1,621 @@
+/* ops_multipart.c — CreateMultipartUpload, UploadPart, Complete, Abort, ListParts, ListMultipartUploads.
+ *
+ * A part is stored like an object body: verified, split into blocks and
+ * posted; its extents are kept under (upload id, part number). Complete
+ * validates the client's list against the stored parts (order, ETags, 5 MiB
+ * minimum except the last) and stitches the parts' extents into the object
+ * in one transaction: nothing is uploaded again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+#include "gateway/ops.h"
+
+#define MIN_PART_SIZE (5 * 1024 * 1024) /* bytes: S3's minimum for all parts but the last */
+#define XML_MAX (8u << 20)
+
+static void render_respond(struct gw_req *r, struct dbuf *out, struct s3_xml *x, const char *root)
+{
+    if (s3_xml_end(x, root) != 0)
+        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
+    else
+        gw_respond_xml(r, 200, out->ptr, out->len);
+    dbuf_release(out);
+}
+
+/* ---- CreateMultipartUpload ------------------------------------------------------ */
+
+struct create_op {
+    struct gw_req *r;
+    char id[33];
+    char *meta;
+    enum store_status st;
+    int bucket_missing;
+};
+
+static void create_run(struct store *st, void *arg)
+{
+    struct create_op *op = arg;
+    struct store_bucket b;
+    if (store_bucket_get(st, op->r->route.bucket, &b) == STORE_NOT_FOUND) {
+        op->bucket_missing = 1;
+        return;
+    }
+    op->st = store_upload_create(st, op->id, op->r->route.bucket, op->r->route.key, op->meta, now_ms());
+}
+
+static void create_done(void *arg)
+{
+    struct create_op *op = arg;
+    struct gw_req *r = op->r;
+    char id[33];
+    memcpy(id, op->id, sizeof(id));
+    int missing = op->bucket_missing;
+    enum store_status st = op->st;
+    free(op->meta);
+    free(op);
+    if (!gw_req_release(r))
+        return;
+    if (missing) {
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+        return;
+    }
+    if (st != STORE_OK) {
+        gw_respond_error(r, gw_store_err(st), NULL);
+        return;
+    }
+    struct dbuf out;
+    struct s3_xml x;
+    dbuf_init(&out, 64 * 1024);
+    s3_xml_begin(&x, &out, "InitiateMultipartUploadResult");
+    s3_xml_elem(&x, "Bucket", r->route.bucket);
+    s3_xml_elem(&x, "Key", r->route.key);
+    s3_xml_elem(&x, "UploadId", id);
+    render_respond(r, &out, &x, "InitiateMultipartUploadResult");
+}
+
+void gw_op_create_multipart(struct gw_req *r)
+{
+    struct create_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    gw_random_hex(op->id, 16);
+    op->meta = gw_meta_from_request(r);
+    gw_req_hold(r);
+    gw_store_call(r->gw, create_run, create_done, op);
+}
+
+/* Looks up uploadId and checks it belongs to this bucket/key (store thread). */
+static enum store_status upload_of(struct store *st, struct gw_req *r, struct store_upload *u)
+{
+    const char *id = s3_route_param(&r->route, "uploadId");
+    enum store_status s = store_upload_get(st, id ? id : "", u);
+    if (s != STORE_OK)
+        return s;
+    if (strcmp(u->bucket, r->route.bucket) != 0 || strcmp(u->key, r->route.key) != 0) {
+        store_upload_release(u);
+        return STORE_NOT_FOUND;
+    }
+    return STORE_OK;
+}
+
+static enum s3_err upload_err(enum store_status s)
+{
+    return s == STORE_NOT_FOUND ? S3E_NO_SUCH_UPLOAD : gw_store_err(s);
+}
+
+/* ---- UploadPart ------------------------------------------------------------------ */
+
+struct part_op {
+    struct gw_req *r;
+    int part_number;
+    struct gw_put *put;
+    char etag[40];
+    int64_t size;
+    enum store_status st;
+};
+
+static void part_free(struct gw_req *r)
+{
+    struct part_op *op = r->op;
+    gw_put_free(op->put);
+    free(op);
+    r->op = NULL;
+}
+
+static void part_commit_run(struct store *st, void *arg)
+{
+    struct part_op *op = arg;
+    struct store_extent *ext = NULL;
+    size_t n = 0;
+    struct store_upload u;
+    op->st = store_tx_begin(st);
+    if (op->st != STORE_OK)
+        return;
+    op->st = upload_of(st, op->r, &u);
+    if (op->st == STORE_OK) {
+        store_upload_release(&u);
+        op->st = gw_put_commit_blocks(op->put, st, &ext, &n);
+    }
+    if (op->st == STORE_OK)
+        op->st = store_part_put(st, s3_route_param(&op->r->route, "uploadId"), op->part_number, op->etag,
+                                op->size, ext, n, now_ms());
+    if (op->st == STORE_OK)
+        op->st = store_tx_commit(st);
+    if (op->st != STORE_OK) {
+        store_tx_rollback(st);
+        gw_put_orphan_blocks(op->put, st);
+    } else {
+        gw_put_mark_committed(op->put);
+    }
+    free(ext);
+}
+
+static void part_commit_done(void *arg)
+{
+    struct part_op *op = arg;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (op->st != STORE_OK) {
+        gw_respond_error(r, upload_err(op->st), NULL);
+        return;
+    }
+    gw_add_etag(r, op->etag);
+    gw_respond_empty(r, 200);
+}
+
+static void on_part_put(struct gw_put *p, enum s3_err err, void *ud)
+{
+    struct part_op *op = ud;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (err != S3E_OK) {
+        gw_respond_error(r, err, NULL);
+        return;
+    }
+    snprintf(op->etag, sizeof(op->etag), "%s", gw_put_md5_hex(p));
+    op->size = (int64_t)gw_put_size(p);
+    gw_req_hold(r);
+    gw_store_call(r->gw, part_commit_run, part_commit_done, op);
+}
+
+struct part_check {
+    struct gw_req *r;
+    enum store_status st;
+};
+
+static void part_check_run(struct store *st, void *arg)
+{
+    struct part_check *pc = arg;
+    struct store_upload u;
+    pc->st = upload_of(st, pc->r, &u);
+    if (pc->st == STORE_OK)
+        store_upload_release(&u);
+}
+
+static void part_check_done(void *arg)
+{
+    struct part_check *pc = arg;
+    struct gw_req *r = pc->r;
+    enum store_status st = pc->st;
+    free(pc);
+    if (!gw_req_release(r))
+        return;
+    if (st != STORE_OK) {
+        gw_respond_error(r, upload_err(st), NULL);
+        return;
+    }
+    struct part_op *op = r->op;
+    struct gw_body_check chk;
+    enum s3_err e = gw_body_check_init(r, &chk);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
+    h2o_req_t *req = r->req;
+    gw_req_hold(r);
+    op->put = gw_put_start(r->gw, &r->auth, &chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id,
+                           on_part_put, op);
+}
+
+void gw_op_upload_part(struct gw_req *r)
+{
+    const char *pn = s3_route_param(&r->route, "partNumber");
+    char *end;
+    long n = pn ? strtol(pn, &end, 10) : 0;
+    if (pn == NULL || *pn == '\0' || *end != '\0' || n < 1 || n > S3_MAX_PARTS) {
+        gw_respond_error(r, S3E_INVALID_ARGUMENT, "Part number must be an integer between 1 and 10000, inclusive");
+        return;
+    }
+    struct part_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    op->part_number = (int)n;
+    r->op = op;
+    r->op_free = part_free;
+    struct part_check *pc = xcalloc(1, sizeof(*pc));
+    pc->r = r;
+    gw_req_hold(r);
+    gw_store_call(r->gw, part_check_run, part_check_done, pc);
+}
+
+/* ---- CompleteMultipartUpload --------------------------------------------------------- */
+
+struct complete_op {
+    struct gw_req *r;
+    struct s3_complete_part *parts;
+    size_t n;
+    enum store_status st;
+    enum s3_err err;
+    char etag[80];
+};
+
+static void complete_free(struct gw_req *r)
+{
+    struct complete_op *op = r->op;
+    free(op->parts);
+    free(op);
+    r->op = NULL;
+}
+
+static void complete_run(struct store *st, void *arg)
+{
+    struct complete_op *op = arg;
+    struct store_upload u;
+    struct store_part *stored = NULL;
+    size_t ns = 0;
+    int truncated = 0;
+    int *numbers = NULL;
+    int64_t *sizes = NULL;
+    char(*md5s)[33] = NULL;
+    struct store_object obj;
+    memset(&obj, 0, sizeof(obj));
+    op->err = S3E_OK;
+    op->st = upload_of(st, op->r, &u);
+    if (op->st != STORE_OK) {
+        op->err = upload_err(op->st);
+        return;
+    }
+    op->st = store_part_list(st, u.id, 0, S3_MAX_PARTS, &stored, &ns, &truncated);
+    if (op->st != STORE_OK) {
+        op->err = gw_store_err(op->st);
+        goto out;
+    }
+    numbers = xcalloc(op->n, sizeof(*numbers));
+    sizes = xcalloc(op->n, sizeof(*sizes));
+    md5s = xcalloc(op->n, sizeof(*md5s));
+    int64_t total = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < op->n; i++) {
+        if (i > 0 && op->parts[i].part_number <= op->parts[i - 1].part_number) {
+            op->err = S3E_INVALID_PART_ORDER;
+            goto out;
+        }
+        while (k < ns && stored[k].part_number < op->parts[i].part_number)
+            k++;
+        if (k == ns || stored[k].part_number != op->parts[i].part_number ||
+            strcmp(stored[k].etag, op->parts[i].etag) != 0) {
+            op->err = S3E_INVALID_PART;
+            goto out;
+        }
+        if (i + 1 < op->n && stored[k].size < MIN_PART_SIZE) {
+            op->err = S3E_ENTITY_TOO_SMALL;
+            goto out;
+        }
+        numbers[i] = stored[k].part_number;
+        sizes[i] = stored[k].size;
+        memcpy(md5s[i], stored[k].etag, 32);
+        md5s[i][32] = '\0';
+        total += stored[k].size;
+    }
+    s3_etag_multipart((const char(*)[33])md5s, op->n, op->etag);
+    snprintf(obj.bucket, sizeof(obj.bucket), "%s", u.bucket);
+    obj.key = u.key;
+    obj.size = total;
+    snprintf(obj.etag, sizeof(obj.etag), "%s", op->etag);
+    obj.mtime_ms = now_ms();
+    obj.meta_json = gw_meta_set_parts(u.meta_json, sizes, op->n);
+    op->st = store_upload_complete(st, u.id, numbers, op->n, &obj);
+    free(obj.meta_json);
+    if (op->st != STORE_OK)
+        op->err = op->st == STORE_CONFLICT ? S3E_INVALID_PART : upload_err(op->st);
+out:
+    free(numbers);
+    free(sizes);
+    free(md5s);
+    store_parts_free(stored, ns);
+    store_upload_release(&u);
+}
+
+static void complete_done(void *arg)
+{
+    struct complete_op *op = arg;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (op->err != S3E_OK) {
+        gw_respond_error(r, op->err, NULL);
+        return;
+    }
+    struct dbuf out;
+    struct s3_xml x;
+    char etag[96], loc[2048];
+    snprintf(etag, sizeof(etag), "\"%s\"", op->etag);
+    snprintf(loc, sizeof(loc), "/%s/%s", r->route.bucket, r->route.key);
+    dbuf_init(&out, 64 * 1024);
+    s3_xml_begin(&x, &out, "CompleteMultipartUploadResult");
+    s3_xml_elem(&x, "Location", loc);
+    s3_xml_elem(&x, "Bucket", r->route.bucket);
+    s3_xml_elem(&x, "Key", r->route.key);
+    s3_xml_elem(&x, "ETag", etag);
+    render_respond(r, &out, &x, "CompleteMultipartUploadResult");
+}
+
+void gw_op_complete_multipart(struct gw_req *r)
+{
+    const char *body;
+    size_t len;
+    struct complete_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    r->op = op;
+    r->op_free = complete_free;
+    enum s3_err e = gw_small_body(r, &body, &len);
+    if (e == S3E_OK)
+        e = s3_xml_parse_complete(body, len, &op->parts, &op->n);
+    if (e == S3E_OK && op->n == 0)
+        e = S3E_MALFORMED_XML;
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
+    gw_req_hold(r);
+    gw_store_call(r->gw, complete_run, complete_done, op);
+}
+
+/* ---- AbortMultipartUpload ---------------------------------------------------------- */
+
+struct abort_op {
+    struct gw_req *r;
+    enum store_status st;
+};
+
+static void abort_run(struct store *st, void *arg)
+{
+    struct abort_op *op = arg;
+    struct store_upload u;
+    op->st = upload_of(st, op->r, &u);
+    if (op->st == STORE_OK) {
+        op->st = store_upload_abort(st, u.id);
+        store_upload_release(&u);
+    }
+}
+
+static void abort_done(void *arg)
+{
+    struct abort_op *op = arg;
+    struct gw_req *r = op->r;
+    enum store_status st = op->st;
+    free(op);
+    if (!gw_req_release(r))
+        return;
+    if (st != STORE_OK)
+        gw_respond_error(r, upload_err(st), NULL);
+    else
+        gw_respond_empty(r, 204);
+}
+
+void gw_op_abort_multipart(struct gw_req *r)
+{
+    struct abort_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    gw_req_hold(r);
+    gw_store_call(r->gw, abort_run, abort_done, op);
+}
+
+/* ---- ListParts ----------------------------------------------------------------------- */
+
+struct lparts_op {
+    struct gw_req *r;
+    enum store_status st;
+    int marker, max, truncated;
+    struct store_part *parts;
+    size_t n;
+};
+
+static void lparts_free(struct gw_req *r)
+{
+    struct lparts_op *op = r->op;
+    store_parts_free(op->parts, op->n);
+    free(op);
+    r->op = NULL;
+}
+
+static void lparts_run(struct store *st, void *arg)
+{
+    struct lparts_op *op = arg;
+    struct store_upload u;
+    op->st = upload_of(st, op->r, &u);
+    if (op->st != STORE_OK)
+        return;
+    op->st = store_part_list(st, u.id, op->marker, (size_t)op->max, &op->parts, &op->n, &op->truncated);
+    store_upload_release(&u);
+}
+
+static void lparts_done(void *arg)
+{
+    struct lparts_op *op = arg;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (op->st != STORE_OK) {
+        gw_respond_error(r, upload_err(op->st), NULL);
+        return;
+    }
+    struct dbuf out;
+    struct s3_xml x;
+    const char *owner = gw_req_user(r);
+    dbuf_init(&out, XML_MAX);
+    s3_xml_begin(&x, &out, "ListPartsResult");
+    s3_xml_elem(&x, "Bucket", r->route.bucket);
+    s3_xml_elem(&x, "Key", r->route.key);
+    s3_xml_elem(&x, "UploadId", s3_route_param(&r->route, "uploadId"));
+    s3_xml_open(&x, "Initiator");
+    s3_xml_elem(&x, "ID", owner);
+    s3_xml_elem(&x, "DisplayName", owner);
+    s3_xml_close(&x, "Initiator");
+    s3_xml_open(&x, "Owner");
+    s3_xml_elem(&x, "ID", owner);
+    s3_xml_elem(&x, "DisplayName", owner);
+    s3_xml_close(&x, "Owner");
+    s3_xml_elem(&x, "StorageClass", "STANDARD");
+    s3_xml_elem_i64(&x, "PartNumberMarker", op->marker);
+    if (op->n > 0)
+        s3_xml_elem_i64(&x, "NextPartNumberMarker", op->parts[op->n - 1].part_number);
+    s3_xml_elem_i64(&x, "MaxParts", op->max);
+    s3_xml_elem(&x, "IsTruncated", op->truncated ? "true" : "false");
+    for (size_t i = 0; i < op->n; i++) {
+        char t[32], etag[64];
+        s3_time_iso(op->parts[i].mtime_ms, t);
+        snprintf(etag, sizeof(etag), "\"%s\"", op->parts[i].etag);
+        s3_xml_open(&x, "Part");
+        s3_xml_elem_i64(&x, "PartNumber", op->parts[i].part_number);
+        s3_xml_elem(&x, "LastModified", t);
+        s3_xml_elem(&x, "ETag", etag);
+        s3_xml_elem_i64(&x, "Size", op->parts[i].size);
+        s3_xml_close(&x, "Part");
+    }
+    render_respond(r, &out, &x, "ListPartsResult");
+}
+
+static int int_param(struct gw_req *r, const char *name, int def, int min, int max, int *out)
+{
+    const char *v = s3_route_param(&r->route, name);
+    if (v == NULL || *v == '\0') {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end != '\0' || n < min)
+        return -1;
+    *out = n > max ? max : (int)n;
+    return 0;
+}
+
+void gw_op_list_parts(struct gw_req *r)
+{
+    struct lparts_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    r->op = op;
+    r->op_free = lparts_free;
+    if (int_param(r, "part-number-marker", 0, 0, S3_MAX_PARTS, &op->marker) != 0 ||
+        int_param(r, "max-parts", 1000, 0, 1000, &op->max) != 0) {
+        gw_respond_error(r, S3E_INVALID_ARGUMENT, NULL);
+        return;
+    }
+    gw_req_hold(r);
+    gw_store_call(r->gw, lparts_run, lparts_done, op);
+}
+
+/* ---- ListMultipartUploads -------------------------------------------------------------- */
+
+struct lup_op {
+    struct gw_req *r;
+    enum store_status st;
+    int bucket_missing, max, truncated;
+    struct store_upload *ups;
+    size_t n;
+};
+
+static void lup_free(struct gw_req *r)
+{
+    struct lup_op *op = r->op;
+    for (size_t i = 0; i < op->n; i++)
+        store_upload_release(&op->ups[i]);
+    free(op->ups);
+    free(op);
+    r->op = NULL;
+}
+
+static void lup_run(struct store *st, void *arg)
+{
+    struct lup_op *op = arg;
+    struct gw_req *r = op->r;
+    struct store_bucket b;
+    if (store_bucket_get(st, r->route.bucket, &b) == STORE_NOT_FOUND) {
+        op->bucket_missing = 1;
+        return;
+    }
+    const char *p = s3_route_param(&r->route, "prefix"), *km = s3_route_param(&r->route, "key-marker"),
+               *im = s3_route_param(&r->route, "upload-id-marker");
+    op->st = store_upload_list(st, r->route.bucket, p ? p : "", km ? km : "", im ? im : "", (size_t)op->max, &op->ups,
+                               &op->n, &op->truncated);
+}
+
+static void lup_done(void *arg)
+{
+    struct lup_op *op = arg;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (op->bucket_missing) {
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+        return;
+    }
+    if (op->st != STORE_OK) {
+        gw_respond_error(r, gw_store_err(op->st), NULL);
+        return;
+    }
+    struct dbuf out;
+    struct s3_xml x;
+    const char *owner = gw_req_user(r);
+    const char *p = s3_route_param(&r->route, "prefix"), *km = s3_route_param(&r->route, "key-marker"),
+               *im = s3_route_param(&r->route, "upload-id-marker");
+    dbuf_init(&out, XML_MAX);
+    s3_xml_begin(&x, &out, "ListMultipartUploadsResult");
+    s3_xml_elem(&x, "Bucket", r->route.bucket);
+    s3_xml_elem(&x, "KeyMarker", km ? km : "");
+    s3_xml_elem(&x, "UploadIdMarker", im ? im : "");
+    if (op->truncated && op->n > 0) {
+        s3_xml_elem(&x, "NextKeyMarker", op->ups[op->n - 1].key);
+        s3_xml_elem(&x, "NextUploadIdMarker", op->ups[op->n - 1].id);
+    }
+    s3_xml_elem(&x, "Prefix", p ? p : "");
+    s3_xml_elem_i64(&x, "MaxUploads", op->max);
+    s3_xml_elem(&x, "IsTruncated", op->truncated ? "true" : "false");
+    for (size_t i = 0; i < op->n; i++) {
+        char t[32];
+        s3_time_iso(op->ups[i].created_ms, t);
+        s3_xml_open(&x, "Upload");
+        s3_xml_elem(&x, "Key", op->ups[i].key);
+        s3_xml_elem(&x, "UploadId", op->ups[i].id);
+        s3_xml_open(&x, "Initiator");
+        s3_xml_elem(&x, "ID", owner);
+        s3_xml_elem(&x, "DisplayName", owner);
+        s3_xml_close(&x, "Initiator");
+        s3_xml_open(&x, "Owner");
+        s3_xml_elem(&x, "ID", owner);
+        s3_xml_elem(&x, "DisplayName", owner);
+        s3_xml_close(&x, "Owner");
+        s3_xml_elem(&x, "StorageClass", "STANDARD");
+        s3_xml_elem(&x, "Initiated", t);
+        s3_xml_close(&x, "Upload");
+    }
+    render_respond(r, &out, &x, "ListMultipartUploadsResult");
+}
+
+void gw_op_list_uploads(struct gw_req *r)
+{
+    struct lup_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    r->op = op;
+    r->op_free = lup_free;
+    if (int_param(r, "max-uploads", 1000, 0, 1000, &op->max) != 0) {
+        gw_respond_error(r, S3E_INVALID_ARGUMENT, NULL);
+        return;
+    }
+    gw_req_hold(r);
+    gw_store_call(r->gw, lup_run, lup_done, op);
+}

@@ -1,0 +1,665 @@
+/* ops_object.c — PutObject, GetObject, HeadObject, DeleteObject and the object stubs.
+ *
+ * PUT: bucket checked first (so a missing bucket stores nothing), then the
+ * body goes through the engine (verify, then blocks), then one store
+ * transaction inserts the blocks and the object. The ETag is answered only
+ * after that commit.
+ *
+ * GET/HEAD: the object and its extents are resolved, conditions and Range
+ * evaluated, and the first block fetched, all before any header is sent, so
+ * every failure up to there is a proper S3 error. Then blocks stream with
+ * h2o's proceed back-pressure; the next block is fetched ahead while the
+ * current one is sent (if a read slot is free). A failure after the headers
+ * went out cuts the response (H2O_SEND_STATE_ERROR), never completes it
+ * with wrong bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+#include "gateway/ops.h"
+
+/* ---- shared helpers (ops.h) ----------------------------------------------- */
+
+enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk)
+{
+    memset(chk, 0, sizeof(*chk));
+    switch (r->auth.payload) {
+    case S3_PAYLOAD_HEX_SHA256: chk->verify_sha256 = 1; break;
+    case S3_PAYLOAD_UNSIGNED: break;
+    case S3_PAYLOAD_STREAMING_SIGNED:
+    case S3_PAYLOAD_STREAMING_SIGNED_TRAILER:
+    case S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER: chk->chunked = 1; break;
+    }
+    size_t len;
+    const char *md5 = gw_req_header(r, "content-md5", &len);
+    if (md5 != NULL) {
+        size_t n = 0;
+        if (s3_base64_decode(md5, len, chk->md5, sizeof(chk->md5), &n) != 0 || n != 16)
+            return S3E_INVALID_DIGEST;
+        chk->has_md5 = 1;
+    }
+    h2o_req_t *req = r->req;
+    size_t body = req->entity.base ? req->entity.len : 0;
+    if (body > (size_t)r->gw->cfg.max_body + (chk->chunked ? (size_t)r->gw->cfg.max_body / 64 + 4096 : 0))
+        return S3E_ENTITY_TOO_LARGE;
+    return S3E_OK;
+}
+
+void gw_add_etag(struct gw_req *r, const char *etag)
+{
+    char q[96];
+    int n = snprintf(q, sizeof(q), "\"%s\"", etag);
+    gw_add_header(r, "etag", q, (size_t)n);
+}
+
+/* ---- PutObject ---------------------------------------------------------------- */
+
+struct put_op {
+    struct gw_req *r;
+    struct gw_put *put;
+    struct store_object obj;
+    enum store_status st;
+};
+
+static void put_free(struct gw_req *r)
+{
+    struct put_op *op = r->op;
+    gw_put_free(op->put);
+    free(op->obj.key);
+    free(op->obj.meta_json);
+    free(op->obj.extents);
+    free(op);
+    r->op = NULL;
+}
+
+static void put_commit_run(struct store *st, void *arg)
+{
+    struct put_op *op = arg;
+    op->st = store_tx_begin(st);
+    if (op->st != STORE_OK)
+        return;
+    op->st = gw_put_commit_blocks(op->put, st, &op->obj.extents, &op->obj.n_extents);
+    if (op->st == STORE_OK)
+        op->st = store_object_put(st, &op->obj);
+    if (op->st == STORE_OK)
+        op->st = store_tx_commit(st);
+    if (op->st != STORE_OK) {
+        store_tx_rollback(st);
+        gw_put_orphan_blocks(op->put, st);
+    } else {
+        gw_put_mark_committed(op->put);
+    }
+}
+
+static void put_commit_done(void *arg)
+{
+    struct put_op *op = arg;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (op->st == STORE_NOT_FOUND) {
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+        return;
+    }
+    if (op->st != STORE_OK) {
+        gw_respond_error(r, gw_store_err(op->st), store_status_name(op->st));
+        return;
+    }
+    gw_add_etag(r, op->obj.etag);
+    gw_respond_empty(r, 200);
+}
+
+static void on_put_done(struct gw_put *p, enum s3_err err, void *ud)
+{
+    struct put_op *op = ud;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (err != S3E_OK) {
+        gw_respond_error(r, err, NULL);
+        return;
+    }
+    op->obj.size = (int64_t)gw_put_size(p);
+    snprintf(op->obj.etag, sizeof(op->obj.etag), "%s", gw_put_md5_hex(p));
+    op->obj.mtime_ms = now_ms();
+    gw_req_hold(r);
+    gw_store_call(r->gw, put_commit_run, put_commit_done, op);
+}
+
+/* Starts the body pipeline once the bucket is known to exist. */
+static void put_begin(struct gw_req *r)
+{
+    struct put_op *op = r->op;
+    struct gw_body_check chk;
+    enum s3_err e = gw_body_check_init(r, &chk);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
+    h2o_req_t *req = r->req;
+    gw_req_hold(r);
+    op->put = gw_put_start(r->gw, &r->auth, &chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id,
+                           on_put_done, op);
+}
+
+struct bucket_check {
+    struct gw_req *r;
+    char bucket[STORE_MAX_BUCKET + 1];
+    struct store_bucket b;
+    enum store_status st;
+    void (*next)(struct gw_req *r);
+};
+
+static void bucket_check_run(struct store *st, void *arg)
+{
+    struct bucket_check *bc = arg;
+    bc->st = store_bucket_get(st, bc->bucket, &bc->b);
+}
+
+static void bucket_check_done(void *arg)
+{
+    struct bucket_check *bc = arg;
+    struct gw_req *r = bc->r;
+    enum store_status st = bc->st;
+    void (*next)(struct gw_req *) = bc->next;
+    free(bc);
+    if (!gw_req_release(r))
+        return;
+    if (st == STORE_NOT_FOUND) {
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+        return;
+    }
+    if (st != STORE_OK) {
+        gw_respond_error(r, gw_store_err(st), NULL);
+        return;
+    }
+    next(r);
+}
+
+void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r))
+{
+    struct bucket_check *bc = xcalloc(1, sizeof(*bc));
+    bc->r = r;
+    snprintf(bc->bucket, sizeof(bc->bucket), "%s", r->route.bucket);
+    bc->next = next;
+    gw_req_hold(r);
+    gw_store_call(r->gw, bucket_check_run, bucket_check_done, bc);
+}
+
+void gw_op_put_object(struct gw_req *r)
+{
+    struct put_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    snprintf(op->obj.bucket, sizeof(op->obj.bucket), "%s", r->route.bucket);
+    op->obj.key = xstrdup(r->route.key);
+    op->obj.meta_json = gw_meta_from_request(r);
+    r->op = op;
+    r->op_free = put_free;
+    gw_with_bucket(r, put_begin);
+}
+
+/* ---- GetObject / HeadObject -------------------------------------------------- */
+
+struct get_op {
+    h2o_generator_t super;
+    struct gw_req *r;
+    struct store_object *obj;
+    enum store_status st;
+    int bucket_missing;
+    uint64_t pos, end;   /* next byte to send, end (exclusive), object offsets */
+    size_t ext;          /* extent holding pos */
+    uint64_t ext_start;  /* object offset where that extent starts */
+    struct gw_fetch *cur;   /* block of extent `ext` */
+    struct gw_fetch *ahead; /* block of the next extent with another block */
+    size_t ahead_ext;
+    size_t sent_len;     /* bytes of the outstanding h2o_send */
+    int started, sending, stopped;
+};
+
+static void get_free(struct gw_req *r)
+{
+    struct get_op *op = r->op;
+    gw_fetch_free(op->cur);
+    gw_fetch_free(op->ahead);
+    store_object_free(op->obj);
+    free(op);
+    r->op = NULL;
+}
+
+static void get_pump(struct get_op *op);
+
+static void on_block(struct gw_fetch *f, enum s3_err err, void *ud)
+{
+    struct get_op *op = ud;
+    struct gw_req *r = op->r;
+    if (err != S3E_OK) {
+        if (f == op->ahead) {
+            /* A failed read-ahead is retried as a normal fetch when its turn comes. */
+            gw_fetch_free(op->ahead);
+            op->ahead = NULL;
+            return;
+        }
+        if (!op->started) {
+            gw_respond_error(r, err, "block fetch failed");
+        } else if (!op->stopped) {
+            log_error("req %s: block fetch failed mid-response; cutting it", r->id);
+            op->stopped = 1;
+            h2o_send(r->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        }
+        return;
+    }
+    if (f == op->cur)
+        get_pump(op);
+}
+
+static void on_proceed(h2o_generator_t *self, h2o_req_t *req)
+{
+    struct get_op *op = (struct get_op *)self;
+    (void)req;
+    op->sending = 0;
+    op->pos += op->sent_len;
+    op->sent_len = 0;
+    get_pump(op);
+}
+
+static void on_stop(h2o_generator_t *self, h2o_req_t *req)
+{
+    struct get_op *op = (struct get_op *)self;
+    (void)req;
+    op->stopped = 1;
+    gw_fetch_free(op->ahead);
+    op->ahead = NULL;
+}
+
+static void start_headers(struct get_op *op, int status)
+{
+    struct gw_req *r = op->r;
+    h2o_req_t *req = r->req;
+    req->res.status = status;
+    req->res.reason = status == 206 ? "Partial Content" : "OK";
+    req->res.content_length = (size_t)(op->end - op->pos);
+    gw_add_header(r, "x-amz-request-id", r->id, strlen(r->id));
+    op->super.proceed = on_proceed;
+    op->super.stop = on_stop;
+    h2o_start_response(req, &op->super);
+    op->started = 1;
+}
+
+static void get_pump(struct get_op *op)
+{
+    struct gw_req *r = op->r;
+    if (op->stopped || op->sending)
+        return;
+    struct store_object *o = op->obj;
+    /* Move to the extent holding pos. */
+    while (op->ext < o->n_extents && op->pos >= op->ext_start + (uint64_t)o->extents[op->ext].length) {
+        int64_t old_block = o->extents[op->ext].block_id;
+        op->ext_start += (uint64_t)o->extents[op->ext].length;
+        op->ext++;
+        if (op->ext < o->n_extents && o->extents[op->ext].block_id == old_block)
+            continue; /* same block: keep the buffer */
+        gw_fetch_free(op->cur);
+        op->cur = NULL;
+        if (op->ahead && op->ahead_ext <= op->ext) {
+            if (op->ahead_ext == op->ext) {
+                op->cur = op->ahead;
+            } else {
+                gw_fetch_free(op->ahead);
+            }
+            op->ahead = NULL;
+        }
+    }
+    if (op->pos >= op->end) {
+        h2o_send(r->req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    const struct store_extent *e = &o->extents[op->ext];
+    if (op->cur == NULL) {
+        op->cur = gw_fetch_start(r->gw, &e->block, 0, on_block, op);
+        if (op->cur == NULL) {
+            if (!op->started)
+                gw_respond_error(r, S3E_SLOW_DOWN, "read budget exhausted");
+            else {
+                op->stopped = 1;
+                h2o_send(r->req, NULL, 0, H2O_SEND_STATE_ERROR);
+            }
+            return;
+        }
+    }
+    size_t blen;
+    const unsigned char *data = gw_fetch_data(op->cur, &blen);
+    if (data == NULL)
+        return; /* on_block resumes */
+    /* Read ahead: the next extent that lives in another block. */
+    if (op->ahead == NULL) {
+        size_t k = op->ext + 1;
+        while (k < o->n_extents && o->extents[k].block_id == e->block_id)
+            k++;
+        uint64_t kstart = op->ext_start;
+        for (size_t j = op->ext; j < k; j++)
+            kstart += (uint64_t)o->extents[j].length;
+        if (k < o->n_extents && kstart < op->end) {
+            op->ahead = gw_fetch_start(r->gw, &o->extents[k].block, 1, on_block, op);
+            op->ahead_ext = k;
+        }
+    }
+    if (!op->started)
+        start_headers(op, (r->req->res.status == 206) ? 206 : 200);
+    uint64_t in_ext = op->pos - op->ext_start;
+    uint64_t n = (uint64_t)e->length - in_ext;
+    if (n > op->end - op->pos)
+        n = op->end - op->pos;
+    uint64_t boff = (uint64_t)e->offset + in_ext;
+    if (boff + n > blen) {
+        log_error("req %s: extent beyond its block (%llu+%llu > %zu)", r->id, (unsigned long long)boff,
+                  (unsigned long long)n, blen);
+        op->stopped = 1;
+        h2o_send(r->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    h2o_iovec_t buf = h2o_iovec_init(data + boff, (size_t)n);
+    op->sending = 1;
+    op->sent_len = (size_t)n;
+    int final = op->pos + n >= op->end;
+    h2o_send(r->req, &buf, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void get_run(struct store *st, void *arg)
+{
+    struct get_op *op = arg;
+    struct gw_req *r = op->r;
+    if (r->route.op == S3_OP_HEAD_OBJECT)
+        op->st = store_object_head(st, r->route.bucket, r->route.key, &op->obj);
+    else
+        op->st = store_object_get(st, r->route.bucket, r->route.key, &op->obj);
+    if (op->st == STORE_NOT_FOUND) {
+        struct store_bucket b;
+        op->bucket_missing = store_bucket_get(st, r->route.bucket, &b) == STORE_NOT_FOUND;
+    }
+}
+
+/* partNumber=N of a multipart object → its byte range from the stored part sizes. */
+static enum s3_err part_range(struct gw_req *r, const struct store_object *o, const char *pn, uint64_t *first,
+                              uint64_t *last, int *nparts)
+{
+    char *end;
+    long n = strtol(pn, &end, 10);
+    if (*end != '\0' || n < 1 || n > S3_MAX_PARTS)
+        return S3E_INVALID_ARGUMENT;
+    int64_t sizes[1] = {o->size};
+    const int64_t *ps = sizes;
+    size_t count = 1;
+    int64_t *parsed = NULL;
+    const char *pj = o->meta_json ? strstr(o->meta_json, "\"parts\":[") : NULL;
+    if (pj != NULL) {
+        pj += 9;
+        parsed = xcalloc(S3_MAX_PARTS, sizeof(*parsed));
+        count = 0;
+        while (*pj && *pj != ']' && count < S3_MAX_PARTS) {
+            parsed[count++] = strtoll(pj, &end, 10);
+            pj = *end == ',' ? end + 1 : end;
+        }
+        ps = parsed;
+    }
+    (void)r;
+    *nparts = (int)count;
+    if ((size_t)n > count) {
+        free(parsed);
+        return S3E_INVALID_RANGE;
+    }
+    uint64_t off = 0;
+    for (long i = 0; i < n - 1; i++)
+        off += (uint64_t)ps[i];
+    *first = off;
+    *last = off + (uint64_t)ps[n - 1] - 1;
+    free(parsed);
+    return S3E_OK;
+}
+
+static void response_overrides(struct gw_req *r)
+{
+    static const char *const names[][2] = {
+        {"response-content-type", "content-type"},
+        {"response-content-language", "content-language"},
+        {"response-expires", "expires"},
+        {"response-cache-control", "cache-control"},
+        {"response-content-disposition", "content-disposition"},
+        {"response-content-encoding", "content-encoding"},
+    };
+    h2o_req_t *req = r->req;
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        const char *v = s3_route_param(&r->route, names[i][0]);
+        if (v == NULL)
+            continue;
+        ssize_t at;
+        while ((at = h2o_find_header_by_str(&req->res.headers, names[i][1], strlen(names[i][1]), -1)) != -1)
+            h2o_delete_header(&req->res.headers, at);
+        gw_add_header(r, names[i][1], v, strlen(v));
+    }
+}
+
+static void get_done(void *arg)
+{
+    struct get_op *op = arg;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (op->st != STORE_OK) {
+        if (op->st == STORE_NOT_FOUND)
+            gw_respond_error(r, op->bucket_missing ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY, NULL);
+        else
+            gw_respond_error(r, gw_store_err(op->st), NULL);
+        return;
+    }
+    struct store_object *o = op->obj;
+    enum s3_err e = s3_conditions_check(&r->s3, o->etag, o->mtime_ms);
+    if (e == S3E_NOT_MODIFIED) {
+        gw_add_etag(r, o->etag);
+        char lm[32];
+        s3_time_http(o->mtime_ms, lm);
+        gw_add_header(r, "last-modified", lm, strlen(lm));
+    }
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
+    int has_range = 0, status = 200, nparts = 0;
+    uint64_t first = 0, last = 0;
+    const char *pn = s3_route_param(&r->route, "partNumber");
+    size_t hl;
+    const char *range = gw_req_header(r, "range", &hl);
+    if (pn != NULL) {
+        e = part_range(r, o, pn, &first, &last, &nparts);
+        has_range = o->size > 0;
+        if (e == S3E_OK && o->size == 0)
+            has_range = 0;
+    } else if (range != NULL) {
+        e = s3_range_parse(range, hl, (uint64_t)o->size, &has_range, &first, &last);
+    }
+    if (e == S3E_INVALID_RANGE) {
+        char cr[64];
+        int n = snprintf(cr, sizeof(cr), "bytes */%lld", (long long)o->size);
+        gw_add_header(r, "content-range", cr, (size_t)n);
+    }
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
+    if (has_range) {
+        status = 206;
+        op->pos = first;
+        op->end = last + 1;
+        char cr[96];
+        int n = snprintf(cr, sizeof(cr), "bytes %llu-%llu/%lld", (unsigned long long)first,
+                         (unsigned long long)last, (long long)o->size);
+        gw_add_header(r, "content-range", cr, (size_t)n);
+    } else {
+        op->pos = 0;
+        op->end = (uint64_t)o->size;
+    }
+    if (pn != NULL) {
+        char pc[16];
+        int n = snprintf(pc, sizeof(pc), "%d", nparts);
+        gw_add_header(r, "x-amz-mp-parts-count", pc, (size_t)n);
+    }
+    gw_add_etag(r, o->etag);
+    char lm[32];
+    s3_time_http(o->mtime_ms, lm);
+    gw_add_header(r, "last-modified", lm, strlen(lm));
+    gw_add_header(r, "accept-ranges", "bytes", 5);
+    gw_meta_to_response(r, o->meta_json);
+    response_overrides(r);
+    h2o_req_t *req = r->req;
+    if (r->route.op == S3_OP_HEAD_OBJECT || op->pos >= op->end) {
+        req->res.content_length = (size_t)(op->end - op->pos);
+        req->res.status = status;
+        gw_respond_empty(r, status);
+        return;
+    }
+    req->res.status = status; /* start_headers reads it */
+    /* Position on the first extent; its block is fetched before headers go out. */
+    while (op->ext < o->n_extents && op->pos >= op->ext_start + (uint64_t)o->extents[op->ext].length) {
+        op->ext_start += (uint64_t)o->extents[op->ext].length;
+        op->ext++;
+    }
+    if (op->ext >= o->n_extents) {
+        gw_respond_error(r, S3E_INTERNAL_ERROR, "object extents do not cover its size");
+        return;
+    }
+    get_pump(op);
+}
+
+void gw_op_get_object(struct gw_req *r)
+{
+    struct get_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    r->op = op;
+    r->op_free = get_free;
+    gw_req_hold(r);
+    gw_store_call(r->gw, get_run, get_done, op);
+}
+
+/* ---- DeleteObject -------------------------------------------------------------- */
+
+struct del_op {
+    struct gw_req *r;
+    enum store_status st;
+    int bucket_missing;
+};
+
+static void del_run(struct store *st, void *arg)
+{
+    struct del_op *op = arg;
+    struct gw_req *r = op->r;
+    struct store_bucket b;
+    enum store_status bs = store_bucket_get(st, r->route.bucket, &b);
+    if (bs == STORE_NOT_FOUND) {
+        op->bucket_missing = 1;
+        return;
+    }
+    op->st = store_object_delete(st, r->route.bucket, r->route.key);
+}
+
+static void del_done(void *arg)
+{
+    struct del_op *op = arg;
+    struct gw_req *r = op->r;
+    enum store_status st = op->st;
+    int missing = op->bucket_missing;
+    free(op);
+    if (!gw_req_release(r))
+        return;
+    if (missing)
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+    else if (st != STORE_OK && st != STORE_NOT_FOUND)
+        gw_respond_error(r, gw_store_err(st), NULL);
+    else
+        gw_respond_empty(r, 204);
+}
+
+void gw_op_delete_object(struct gw_req *r)
+{
+    struct del_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    gw_req_hold(r);
+    gw_store_call(r->gw, del_run, del_done, op);
+}
+
+/* ---- ACL and tagging probes ------------------------------------------------------ */
+
+static void object_stub_next(struct gw_req *r)
+{
+    struct dbuf out;
+    struct s3_xml x;
+    dbuf_init(&out, 64 * 1024);
+    if (r->route.op == S3_OP_GET_OBJECT_TAGGING) {
+        s3_xml_begin(&x, &out, "Tagging");
+        s3_xml_open(&x, "TagSet");
+        s3_xml_close(&x, "TagSet");
+        if (s3_xml_end(&x, "Tagging") != 0)
+            goto fail;
+    } else {
+        gw_acl_render(&x, &out, gw_req_user(r));
+        if (x.failed)
+            goto fail;
+    }
+    gw_respond_xml(r, 200, out.ptr, out.len);
+    dbuf_release(&out);
+    return;
+fail:
+    dbuf_release(&out);
+    gw_respond_error(r, S3E_INTERNAL_ERROR, NULL);
+}
+
+void gw_op_object_stub(struct gw_req *r)
+{
+    gw_with_object(r, object_stub_next);
+}
+
+struct obj_check {
+    struct gw_req *r;
+    enum store_status st;
+    int bucket_missing;
+    void (*next)(struct gw_req *r);
+};
+
+static void obj_check_run(struct store *st, void *arg)
+{
+    struct obj_check *oc = arg;
+    struct store_object *o = NULL;
+    oc->st = store_object_head(st, oc->r->route.bucket, oc->r->route.key, &o);
+    store_object_free(o);
+    if (oc->st == STORE_NOT_FOUND) {
+        struct store_bucket b;
+        oc->bucket_missing = store_bucket_get(st, oc->r->route.bucket, &b) == STORE_NOT_FOUND;
+    }
+}
+
+static void obj_check_done(void *arg)
+{
+    struct obj_check *oc = arg;
+    struct gw_req *r = oc->r;
+    enum store_status st = oc->st;
+    int missing = oc->bucket_missing;
+    void (*next)(struct gw_req *) = oc->next;
+    free(oc);
+    if (!gw_req_release(r))
+        return;
+    if (st == STORE_NOT_FOUND)
+        gw_respond_error(r, missing ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY, NULL);
+    else if (st != STORE_OK)
+        gw_respond_error(r, gw_store_err(st), NULL);
+    else
+        next(r);
+}
+
+void gw_with_object(struct gw_req *r, void (*next)(struct gw_req *r))
+{
+    struct obj_check *oc = xcalloc(1, sizeof(*oc));
+    oc->r = r;
+    oc->next = next;
+    gw_req_hold(r);
+    gw_store_call(r->gw, obj_check_run, obj_check_done, oc);
+}
