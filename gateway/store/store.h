@@ -69,9 +69,10 @@ struct store_bucket {
 };
 enum store_status store_bucket_create(struct store *st, const char *name, const char *owner, int64_t now_ms)
     WARN_UNUSED; /* STORE_EXISTS (store_bucket_get tells whose) */
+/* out may be NULL to test existence only. */
 enum store_status store_bucket_get(struct store *st, const char *name, struct store_bucket *out) WARN_UNUSED;
 enum store_status store_bucket_delete(struct store *st, const char *name) WARN_UNUSED; /* NOT_FOUND/NOT_EMPTY */
-/* All buckets in name order; *out malloc'd. */
+/* All buckets in name order; *out malloc'd (NULL when *n is 0). */
 enum store_status store_bucket_list(struct store *st, struct store_bucket **out, size_t *n) WARN_UNUSED;
 
 /* ---- blocks --------------------------------------------------------------- */
@@ -195,7 +196,8 @@ enum store_status store_part_put(struct store *st, const char *upload_id, int pa
  * malloc'd, else free(out->extents)). NOT_FOUND if absent. */
 enum store_status store_part_get(struct store *st, const char *upload_id, int part_number, struct store_part *out)
     WARN_UNUSED;
-/* Parts with number > after, ascending, at most max; *out malloc'd (extents NULL). */
+/* Parts with number > after, ascending, at most max; *out malloc'd (extents NULL;
+ * *out NULL when *n is 0). */
 enum store_status store_part_list(struct store *st, const char *upload_id, int after, size_t max,
                                   struct store_part **out, size_t *n, int *truncated) WARN_UNUSED;
 void store_parts_free(struct store_part *p, size_t n);
@@ -208,11 +210,15 @@ void store_parts_free(struct store_part *p, size_t n);
 enum store_status store_upload_complete(struct store *st, const char *upload_id, const int *part_numbers,
                                         size_t n, const struct store_object *obj) WARN_UNUSED;
 enum store_status store_upload_abort(struct store *st, const char *upload_id) WARN_UNUSED;
-/* Uploads of bucket (key ≥ prefix…), ordered by key then id, after (key, id) markers. */
+/* Uploads of bucket whose key starts with prefix, ordered by key then id,
+ * after the (key, id) markers (S3: a key marker alone skips that key's
+ * uploads; "" or NULL = no marker). *out malloc'd (NULL when *n is 0), each
+ * released with store_upload_release. */
 enum store_status store_upload_list(struct store *st, const char *bucket, const char *prefix,
                                     const char *key_marker, const char *id_marker, size_t max,
                                     struct store_upload **out, size_t *n, int *truncated) WARN_UNUSED;
-/* Ids of uploads created before older_than_ms (for expiry); *out malloc'd array of char[64]. */
+/* Ids of uploads created before older_than_ms (for expiry), oldest first;
+ * *out malloc'd array of char[64] (NULL when *n is 0). */
 enum store_status store_upload_expired(struct store *st, int64_t older_than_ms, size_t max,
                                        char (**out)[64], size_t *n) WARN_UNUSED;
 
