@@ -274,11 +274,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* h2o owns handle->data of accepted sockets, so the gateway pointer rides beside the handle. */
+struct conn {
+    uv_tcp_t tcp;
+    struct gw *gw;
+};
+
 static void on_sock_closed(uv_handle_t *h)
 {
-    struct gw *gw = h->data;
-    gw->connections--;
-    free(h);
+    struct conn *c = (struct conn *)h;
+    c->gw->connections--;
+    free(c);
 }
 
 static void on_accept(uv_stream_t *listener, int status)
@@ -286,17 +292,17 @@ static void on_accept(uv_stream_t *listener, int status)
     struct gw *gw = listener->data;
     if (status != 0)
         return;
-    uv_tcp_t *conn = xmalloc(sizeof(*conn));
-    uv_tcp_init(listener->loop, conn);
-    conn->data = gw;
+    struct conn *c = xmalloc(sizeof(*c));
+    c->gw = gw;
+    uv_tcp_init(listener->loop, &c->tcp);
     gw->connections++;
-    if (uv_accept(listener, (uv_stream_t *)conn) != 0 || gw->connections > gw->cfg.max_connections ||
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 || gw->connections > gw->cfg.max_connections ||
         gw->stopping) {
-        uv_close((uv_handle_t *)conn, on_sock_closed);
+        uv_close((uv_handle_t *)&c->tcp, on_sock_closed);
         return;
     }
-    uv_tcp_nodelay(conn, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, on_sock_closed);
+    uv_tcp_nodelay(&c->tcp, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_sock_closed);
     h2o_accept(&gw->accept_ctx, sock);
 }
 
