@@ -83,7 +83,8 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int action, void *userp,
     if (action == CURL_POLL_REMOVE) {
         if (s) {
             sock_close(s);
-            curl_multi_assign(c->multi, fd, NULL);
+            if (!c->closing) /* not from inside curl_multi_cleanup */
+                curl_multi_assign(c->multi, fd, NULL);
         }
         return 0;
     }
@@ -380,6 +381,8 @@ static size_t on_doc_read(char *buf, size_t size, size_t n, void *arg)
         want = left;
     memcpy(buf, d->data + d->pos, want);
     d->pos += want;
+    if (d->pos == d->len)
+        d->done = 1;
     return want;
 }
 
@@ -392,6 +395,26 @@ static int on_doc_seek(void *arg, curl_off_t offset, int origin)
         return CURL_SEEKFUNC_FAIL;
     d->pos = (size_t)to;
     return CURL_SEEKFUNC_OK;
+}
+
+/* Runs before every request curl sends, including the one it re-sends on its
+ * own when a reused connection turns out dead without an answer (libcurl's
+ * Curl_retry_request). Such a hidden retry counts as an attempt, and for sends
+ * it may duplicate the message if the first request had been fully sent. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port)
+{
+    struct tg_call *call = ud;
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    call->requests++;
+    if (call->requests > 1) {
+        call->attempts++;
+        if ((call->kind == CALL_SEND || call->kind == CALL_FORWARD) && (call->json != NULL || call->doc.done))
+            call->maybe_posted = 1;
+    }
+    return CURL_PREREQFUNC_OK;
 }
 
 static void add_text_part(curl_mime *mime, const char *name, const char *value)
@@ -413,6 +436,7 @@ static void build_mime(struct tg_call *call)
     if (call->caption)
         add_text_part(call->mime, "caption", call->caption);
     call->doc.pos = 0;
+    call->doc.done = 0;
     part = curl_mime_addpart(call->mime);
     curl_mime_name(part, "document");
     /* A part without a filename is a string parameter to the server (read as a file_id). */
@@ -436,6 +460,7 @@ static void attempt_start(struct tg_call *call)
     call->attempts++;
     call->stage_attempts++;
     call->overflow = 0;
+    call->requests = 0;
     call->retry_hdr[0] = '\0';
     dbuf_reset(&call->answer);
     dbuf_reset(&call->errbody);
@@ -452,6 +477,8 @@ static void attempt_start(struct tg_call *call)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, call);
     /* The server never sends 100 Continue; without this curl would stall 1 s per upload. */
     call->headers = curl_slist_append(NULL, "Expect:");
     if (call->json) {
@@ -588,6 +615,14 @@ static void attempt_done(struct tg_call *call, CURLcode rc)
     long status = 0;
 
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK && (call->kind == CALL_SEND || call->kind == CALL_FORWARD)) {
+        /* The server posts before it answers (§5.2): a lost answer may hide a message. */
+        curl_off_t sent = 0, total = -1;
+        curl_easy_getinfo(call->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+        curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &total);
+        if (sent > 0 && sent >= total)
+            call->maybe_posted = 1;
+    }
     curl_multi_remove_handle(call->c->multi, call->easy);
     attempt_release(call);
 
@@ -611,6 +646,7 @@ static void attempt_done(struct tg_call *call, CURLcode rc)
         result = out;
     }
     res.attempts = call->attempts;
+    res.maybe_posted = call->maybe_posted;
 
     int64_t wait = res.status == TG_OK ? -1 : retry_delay(call, &res, transport_retryable(rc));
     if (wait >= 0) {

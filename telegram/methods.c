@@ -173,6 +173,10 @@ struct tg_call *tg_send_document_path(struct tg_client *c, const char *token, in
     free(uri);
     struct tg_call *call = json_call(c, CALL_SEND, token, "sendDocument", body, ud);
     call->cb.send = cb;
+    if (c->cfg.mode != TG_MODE_LOCAL) {
+        call_fail_later(call, TG_ERR_API, "file:// documents need a local-mode server");
+        return call;
+    }
     call_start(call);
     return call;
 }

@@ -9,7 +9,7 @@
  * The library does not log and does not know about S3 or SQLite. Answers are
  * parsed with jansson into a struct tg_result; rate limits (429) come back
  * with retry_after. Bounded retries with backoff for 5xx, dropped connections
- * and (short) 429 waits live in one place (tg_retry.c / the client config).
+ * and (short) 429 waits live in one place (client.c, bounded by the client config).
  *
  * Tokens are passed per call (the gateway owns the bot pool). URLs contain the
  * token, so none of them is ever put into an error description.
@@ -54,6 +54,8 @@ struct tg_result {
     int retry_after;     /* seconds, from parameters.retry_after or Retry-After; 0 if none */
     int attempts;        /* how many HTTP attempts were made */
     char description[TG_MAX_DESCRIPTION]; /* from the envelope or curl; never contains the token */
+    int maybe_posted;    /* sends only: some attempt's request was fully sent but its answer was lost,
+                            so a message may exist that the caller was not told about */
 };
 
 const char *tg_status_name(enum tg_status s);

@@ -21,6 +21,7 @@ struct doc_part {
     const unsigned char *data;
     size_t len; /* bytes */
     size_t pos; /* bytes already handed to curl in this attempt */
+    int done;   /* the last byte was handed to curl in this attempt */
 };
 
 struct fetch_state {
@@ -83,6 +84,8 @@ struct tg_call {
 
     int attempts;       /* HTTP attempts over the call's life */
     int stage_attempts; /* HTTP attempts in the current stage */
+    int maybe_posted;   /* a send attempt lost its answer after the request was fully sent */
+    int requests;       /* requests curl sent in the current attempt (it re-sends on a dead reused connection) */
     int raw_answer;     /* the answer is file bytes (cloud download), not JSON */
     uv_timer_t *timer;  /* retry wait / deferred result; heap, freed in its close callback */
     int has_pending;    /* the timer delivers `pending` instead of retrying */

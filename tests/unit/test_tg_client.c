@@ -321,6 +321,7 @@ static void test_retry_502(struct tg_client *c)
     CHECK(cap.calls == 1);
     CHECK(cap.res.status == TG_OK);
     CHECK(cap.res.attempts == 3);
+    CHECK(cap.res.maybe_posted == 0);
     CHECK(cap.has_doc && cap.doc.message_id == 42 && cap.doc.chat_id == -1001);
     CHECK(strcmp(cap.doc.file_id, "BQACfid") == 0);
     CHECK(strcmp(cap.doc.caption, "cap-1") == 0);
@@ -408,6 +409,18 @@ static void test_drop_then_ok(struct tg_client *c)
     CHECK(cap.res.status == TG_OK);
     CHECK(cap.res.attempts == 2);
     CHECK(srv.nreq == 2 && strstr(srv.reqs[1], "\"disable_notification\":true") != NULL);
+
+    /* a send whose answer is lost after the whole request went out is retried and flagged */
+    memset(&cap, 0, sizeof(cap));
+    script_reset();
+    script_add(xstrdup(DROP));
+    script_add(resp(200, NULL, MSG_OK));
+    tg_send_document(c, TOKEN, -1001, "0123456789", 10, "b.bin", "cap-1", on_send, &cap);
+    wait_for(&cap);
+    CHECK(cap.res.status == TG_OK);
+    CHECK(cap.res.attempts == 2);
+    CHECK(cap.res.maybe_posted == 1);
+    CHECK(srv.nreq == 2 && strstr(srv.reqs[0], "0123456789") != NULL);
 }
 
 static void test_refused(void)
@@ -614,6 +627,13 @@ static void test_fetch_cloud(void)
     wait_for(&cap);
     CHECK(cap.res.status == TG_ERR_TOO_BIG);
     CHECK(cap.data == NULL);
+
+    /* file:// needs a local server */
+    memset(&cap, 0, sizeof(cap));
+    tg_send_document_path(c, TOKEN, -1001, "/tmp/x", NULL, on_send, &cap);
+    wait_for(&cap);
+    CHECK(cap.res.status == TG_ERR_API);
+    CHECK(!cap.has_doc);
 
     /* 404 from a server that has no /file/ endpoint */
     memset(&cap, 0, sizeof(cap));
