@@ -77,6 +77,8 @@ static const struct err_row errors[S3E__COUNT] = {
     [S3E_INVALID_OBJECT_STATE] = {"InvalidObjectState", 403, "The operation is not valid for the current state of the object."},
     [S3E_NO_SUCH_TAG_SET] = {"NoSuchTagSet", 404, "The TagSet does not exist"},
     [S3E_REQUEST_EXPIRED] = {"AccessDenied", 403, "Request has expired"},
+    [S3E_MISSING_CONTENT_SHA256] = {"InvalidRequest", 400,
+                                    "Missing required header for this request: x-amz-content-sha256"},
 };
 
 static const struct err_row *row(enum s3_err e)

@@ -7,6 +7,15 @@
  * key-presence, keyword and header conditions all hold. Keywords we know but
  * do not serve route to S3_OP_NOT_IMPLEMENTED so they never fall through to
  * a listing.
+ *
+ * DESIGN (the s3/ module): every function is a pure transformation of
+ * caller-provided views and buffers; there is no global mutable state, no
+ * clock (callers pass "now"), no I/O and no logging, so any thread may call
+ * anything. Per request the order is route (this file) → SigV4 (sigv4.c) →
+ * body decoding (chunked.c) → handler, which renders through xml.c and
+ * error.c. Limits: keys ≤ S3_MAX_KEY_LEN bytes decoded, ≤ S3_MAX_QUERY_PARAMS
+ * query parameters, XML bodies ≤ S3_MAX_XML_BODY, aws-chunked header lines
+ * ≤ 256 bytes; every output buffer is a bounded dbuf.
  */
 #include <stdlib.h>
 #include <string.h>

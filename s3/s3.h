@@ -44,7 +44,7 @@ enum s3_err {
     S3E_INVALID_DIGEST,
     S3E_INVALID_PART,
     S3E_INVALID_PART_ORDER,
-    S3E_INVALID_RANGE, /* 416; the renderer's caller adds Content-Range: bytes */ /*len */
+    S3E_INVALID_RANGE, /* 416; the renderer's caller adds the header Content-Range: "bytes *\/<size>" */
     S3E_INVALID_REQUEST,
     S3E_KEY_TOO_LONG,
     S3E_MALFORMED_XML,
@@ -65,7 +65,8 @@ enum s3_err {
     S3E_BAD_REQUEST, /* generic 400 "BadRequest" */
     S3E_INVALID_OBJECT_STATE,
     S3E_NO_SUCH_TAG_SET,
-    S3E_REQUEST_EXPIRED, /* AccessDenied 403 "Request has expired" (presigned URLs) */
+    S3E_REQUEST_EXPIRED,        /* AccessDenied 403 "Request has expired" (presigned URLs) */
+    S3E_MISSING_CONTENT_SHA256, /* InvalidRequest 400 "Missing required header …: x-amz-content-sha256" */
     S3E__COUNT
 };
 

@@ -550,7 +550,7 @@ enum s3_err s3_sigv4_verify(const struct s3_request *req, s3_secret_lookup_fn lo
     } else {
         payload_hash = s3_header_get(req, "x-amz-content-sha256", &phl);
         if (payload_hash == NULL) {
-            err = S3E_INVALID_REQUEST; /* "Missing required header for this request: x-amz-content-sha256" */
+            err = S3E_MISSING_CONTENT_SHA256;
             goto out;
         }
     }

@@ -226,6 +226,46 @@ static void test_names(void)
     CHECK(!s3_bucket_name_valid("ab"));
 }
 
+static uint64_t rng = 0x853c49e6748fea9bull;
+
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Random paths and queries: either an error with op UNKNOWN, or a route whose
+ * bucket and key respect the limits. */
+static void test_random(void)
+{
+    static const char alphabet[] = "/%?&=+ab.-_2F0x%";
+    static const char *const methods[] = {"GET", "PUT", "POST", "DELETE", "HEAD", "PATCH"};
+    int bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        char path[64], query[64];
+        size_t pl = 1 + (size_t)(next() % 40), ql = (size_t)(next() % 40);
+        path[0] = '/';
+        for (size_t k = 1; k < pl; k++)
+            path[k] = alphabet[next() % (sizeof(alphabet) - 1)];
+        for (size_t k = 0; k < ql; k++)
+            query[k] = alphabet[next() % (sizeof(alphabet) - 1)];
+        const char *m = methods[next() % 6];
+        struct s3_header h = {"Host", 4, "x", 1};
+        struct s3_request r = {m, strlen(m), path, pl, ql ? query : NULL, ql, &h, 1};
+        struct s3_route rt_;
+        enum s3_err e = s3_route_parse(&r, "example.com", &rt_);
+        if (e != S3E_OK && rt_.op != S3_OP_UNKNOWN)
+            bad++;
+        if (e == S3E_OK && (rt_.op == S3_OP_UNKNOWN || strlen(rt_.bucket) > S3_MAX_BUCKET_LEN ||
+                            (rt_.key && strlen(rt_.key) > S3_MAX_KEY_LEN)))
+            bad++;
+        s3_route_release(&rt_);
+    }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
     test_table();
@@ -233,6 +273,7 @@ int main(void)
     test_params();
     test_vhost();
     test_names();
+    test_random();
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
     return failed ? 1 : 0;

@@ -310,7 +310,8 @@ static void test_s3_get_object(void)
     struct s3_header h3[] = {h[0], h[1], h[3], h[4]};
     r.headers = h3;
     r.n_headers = 4;
-    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T_2013, &a), S3E_INVALID_REQUEST);
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T_2013, &a), S3E_MISSING_CONTENT_SHA256);
+    CHECK_STR(s3_err_code(S3E_MISSING_CONTENT_SHA256), "InvalidRequest");
     /* No auth at all. */
     r.n_headers = 2;
     CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T_2013, &a), S3E_ACCESS_DENIED);
@@ -431,6 +432,56 @@ static void test_roundtrip(void)
     dbuf_release(&auth);
 }
 
+static uint64_t rng = 0xda942042e4dd58b5ull;
+
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Mutated Authorization headers and presigned queries never verify unless the
+ * mutation is semantically neutral, and never crash. */
+static void test_mutations(void)
+{
+    const char *authz = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
+                        "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
+                        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41";
+    const char *q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2F"
+                    "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&"
+                    "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
+    static const char alphabet[] = "=,; /%&0aA-_\t";
+    char buf[512];
+    int oks = 0;
+    for (int i = 0; i < 4000; i++) {
+        int presigned = (int)(next() % 2);
+        const char *src = presigned ? q : authz;
+        size_t n = strlen(src);
+        memcpy(buf, src, n);
+        buf[next() % n] = alphabet[next() % (sizeof(alphabet) - 1)];
+        if (next() % 4 == 0)
+            n = (size_t)(next() % n);
+        buf[n] = '\0';
+        struct s3_header h[] = {
+            H("Host", "examplebucket.s3.amazonaws.com"),
+            H("Range", "bytes=0-9"),
+            H("x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+            H("x-amz-date", "20130524T000000Z"),
+            {"Authorization", 13, buf, n},
+        };
+        struct s3_request r = mkreq("GET", "/test.txt", presigned ? buf : NULL, h, presigned ? 1 : 5);
+        struct s3_auth a;
+        if (s3_sigv4_verify(&r, lookup, NULL, T_2013, &a) == S3E_OK) {
+            oks++;
+            secure_zero(a.signing_key, sizeof(a.signing_key));
+        }
+    }
+    /* A few mutations are neutral (separators, the same character); most must fail. */
+    CHECK(oks < 400);
+}
+
 int main(void)
 {
     test_suite();
@@ -438,6 +489,7 @@ int main(void)
     test_s3_get_object();
     test_s3_presigned();
     test_roundtrip();
+    test_mutations();
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
     return failed ? 1 : 0;

@@ -291,6 +291,71 @@ static void test_tagging(void)
     CHECK_ERR(s3_xml_parse_tagging(big, strlen(big), tags, 10, &n), S3E_INVALID_ARGUMENT);
 }
 
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Random mutations of valid bodies: the parsers must fail cleanly or succeed
+ * with bounded results; the sanitizers catch leaks and overruns. */
+static void test_mutations(void)
+{
+    static const char *const bodies[] = {
+        "<CompleteMultipartUpload><Part><ETag>\"a\"</ETag><PartNumber>1</PartNumber></Part>"
+        "<Part><PartNumber>2</PartNumber><ETag>&quot;b&quot;</ETag></Part></CompleteMultipartUpload>",
+        "<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key></Object></Delete>",
+        "<CreateBucketConfiguration><LocationConstraint>eu</LocationConstraint></CreateBucketConfiguration>",
+        "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>",
+    };
+    static const char alphabet[] = "<>/&;\"'=:! aZ09\x80\xff";
+    int bad = 0;
+    char buf[512];
+    for (int i = 0; i < 4000; i++) {
+        int which = (int)(next() % 4);
+        size_t n = strlen(bodies[which]);
+        memcpy(buf, bodies[which], n);
+        int flips = 1 + (int)(next() % 3);
+        for (int k = 0; k < flips; k++)
+            buf[next() % n] = alphabet[next() % (sizeof(alphabet) - 1)];
+        if (next() % 4 == 0)
+            n = (size_t)(next() % n);
+        if (which == 0) {
+            struct s3_complete_part *p;
+            size_t np;
+            if (s3_xml_parse_complete(buf, n, &p, &np) == S3E_OK) {
+                if (np == 0 || np > 2)
+                    bad++;
+                free(p);
+            }
+        } else if (which == 1) {
+            struct s3_delete_key *k;
+            size_t nk;
+            int q;
+            if (s3_xml_parse_delete(buf, n, &k, &nk, &q) == S3E_OK) {
+                if (nk == 0 || nk > 2)
+                    bad++;
+                s3_delete_keys_free(k, nk);
+            }
+        } else if (which == 2) {
+            char loc[8];
+            enum s3_err e = s3_xml_parse_create_bucket(buf, n, loc, sizeof(loc));
+            if (e == S3E_OK && strlen(loc) >= sizeof(loc))
+                bad++;
+        } else {
+            struct s3_tag tags[2];
+            size_t nt;
+            if (s3_xml_parse_tagging(buf, n, tags, 2, &nt) == S3E_OK && nt > 2)
+                bad++;
+        }
+    }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
     test_writer();
@@ -299,6 +364,7 @@ int main(void)
     test_delete();
     test_create_bucket();
     test_tagging();
+    test_mutations();
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
     return failed ? 1 : 0;
