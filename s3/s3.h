@@ -196,7 +196,13 @@ struct s3_auth {
 
 /* Verifies the request's SigV4 signature, in the Authorization header or as a
  * presigned query. now: unix seconds. Any region in the scope is accepted.
- * Requests with neither form → S3E_ACCESS_DENIED. out is filled on success;
+ * Requests with neither form → S3E_ACCESS_DENIED. Other errors:
+ * S3E_AUTH_HEADER_MALFORMED (unparsable Authorization/credential/query, host
+ * not signed, X-Amz-Expires outside 1..604800), S3E_INVALID_ACCESS_KEY_ID,
+ * S3E_REQUEST_TIME_TOO_SKEWED, S3E_REQUEST_EXPIRED (presigned),
+ * S3E_MISSING_CONTENT_SHA256 (header form without x-amz-content-sha256),
+ * S3E_INVALID_ARGUMENT (unknown x-amz-content-sha256 value),
+ * S3E_SIGNATURE_DOES_NOT_MATCH. out is filled on success (zeroed on failure);
  * out->signing_key is a secret: secure_zero it when done. */
 enum s3_err s3_sigv4_verify(const struct s3_request *req, s3_secret_lookup_fn lookup, void *ud, int64_t now,
                             struct s3_auth *out) WARN_UNUSED;
