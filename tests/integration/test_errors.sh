@@ -11,6 +11,7 @@ check "emulator starts" start_emulator --local || finish
 check "gateway starts" start_gateway || finish
 check "setup: bucket with one object" E setup || finish
 check "a correct Content-MD5 is accepted" E good_md5
+check "a signed content-length header is accepted" E signed_content_length
 docs_before=$(emu_docs)
 say "documents before the bad requests: $docs_before"
 
