@@ -207,6 +207,31 @@ size_t tg_client_inflight(const struct tg_client *c)
     return c->inflight;
 }
 
+static const char *const stats_methods[TG_STATS_METHODS] = {
+    "getMe", "getChat", "sendDocument", "forwardMessage", "getFile",
+    "download", "deleteMessages", "deleteMessage", "pinChatMessage", "other",
+};
+#define STATS_DOWNLOAD 5
+#define STATS_OTHER (TG_STATS_METHODS - 1)
+
+void tg_client_stats(const struct tg_client *c, struct tg_stats *out)
+{
+    *out = c->stats;
+}
+
+const char *tg_stats_method_name(size_t i)
+{
+    return i < TG_STATS_METHODS ? stats_methods[i] : "other";
+}
+
+static size_t stats_method(const char *method)
+{
+    for (size_t i = 0; i < STATS_OTHER; i++)
+        if (strcmp(stats_methods[i], method) == 0)
+            return i;
+    return STATS_OTHER;
+}
+
 /* ---- calls ------------------------------------------------------------------ */
 
 struct tg_call *call_new(struct tg_client *c, enum call_kind kind, const char *token, const char *method,
@@ -219,6 +244,7 @@ struct tg_call *call_new(struct tg_client *c, enum call_kind kind, const char *t
     call->c = c;
     call->loop = c->loop;
     call->kind = kind;
+    call->method = stats_method(method);
     call->ud = ud;
     call->token = xstrdup(token);
     dbuf_init(&url, 4096);
@@ -647,8 +673,13 @@ static void attempt_done(struct tg_call *call, CURLcode rc)
     }
     res.attempts = call->attempts;
     res.maybe_posted = call->maybe_posted;
+    call->c->stats.calls[call->raw_answer ? STATS_DOWNLOAD : call->method][res.status]++;
+    if (res.status == TG_ERR_RATE_LIMITED)
+        call->c->stats.rate_limited++;
 
     int64_t wait = res.status == TG_OK ? -1 : retry_delay(call, &res, transport_retryable(rc));
+    if (wait >= 0 && res.status == TG_ERR_RATE_LIMITED)
+        call->c->stats.wait_ms += (uint64_t)wait;
     if (wait >= 0) {
         json_decref(result);
         call_timer_start(call, (uint64_t)wait);

@@ -85,6 +85,21 @@ void tg_client_free(struct tg_client *c);
 /* Number of calls in flight (for metrics and shutdown). */
 size_t tg_client_inflight(const struct tg_client *c);
 
+/* Counters for the gateway's metrics (the library itself never logs).
+ * Every HTTP attempt is counted once by method and outcome; a download of
+ * file bytes (cloud mode) counts as the method "download". */
+#define TG_STATS_METHODS 10
+#define TG_STATS_RESULTS (TG_ERR_CANCELLED + 1)
+struct tg_stats {
+    uint64_t calls[TG_STATS_METHODS][TG_STATS_RESULTS]; /* attempts by method index and enum tg_status */
+    uint64_t rate_limited; /* 429 answers */
+    uint64_t wait_ms;      /* ms: retry_after waits taken after 429 answers */
+};
+/* Copies the client's counters into out (loop thread). */
+void tg_client_stats(const struct tg_client *c, struct tg_stats *out);
+/* Name of method index i < TG_STATS_METHODS ("getMe", "sendDocument", …, "other"). */
+const char *tg_stats_method_name(size_t i);
+
 /* Cancels a call: its callback will not run; its resources are released.
  * Safe to call from inside other callbacks; not from the call's own callback. */
 void tg_call_cancel(struct tg_call *call);

@@ -47,6 +47,7 @@ struct tg_client {
     struct sock_ctx *socks; /* uv_poll watchers handed to curl */
     uint64_t rng;           /* xorshift state for backoff jitter */
     int closing;
+    struct tg_stats stats;
 };
 
 struct tg_call {
@@ -54,6 +55,7 @@ struct tg_call {
     uv_loop_t *loop;
     struct tg_call *prev, *next;
     enum call_kind kind;
+    size_t method; /* index into the stats' method names */
     void *ud;
     union {
         tg_get_me_cb get_me;
