@@ -243,7 +243,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r->s3.query = req->path.base + req->query_at + 1;
         r->s3.query_len = req->path.len - req->query_at - 1;
     }
-    r->hdrs = xcalloc(req->headers.size + 1, sizeof(*r->hdrs));
+    r->hdrs = xcalloc(req->headers.size + 2, sizeof(*r->hdrs));
     for (size_t i = 0; i < req->headers.size; i++) {
         r->hdrs[i].name = req->headers.entries[i].name->base;
         r->hdrs[i].name_len = req->headers.entries[i].name->len;
@@ -257,6 +257,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r->hdrs[req->headers.size].value_len = req->authority.len;
     r->s3.headers = r->hdrs;
     r->s3.n_headers = req->headers.size + 1;
+    /* h2o 2.2 consumes Content-Length while parsing, but clients (rclone) sign it: restore it
+     * from the body h2o read, which has exactly the length the client declared. */
+    if (s3_header_get(&r->s3, "content-length", NULL) == NULL &&
+        (req->entity.base != NULL || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT")) ||
+         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))) {
+        char *cl = h2o_mem_alloc_pool(&req->pool, 24);
+        int n = snprintf(cl, 24, "%zu", req->entity.base != NULL ? req->entity.len : (size_t)0);
+        r->hdrs[r->s3.n_headers].name = "content-length";
+        r->hdrs[r->s3.n_headers].name_len = 14;
+        r->hdrs[r->s3.n_headers].value = cl;
+        r->hdrs[r->s3.n_headers].value_len = (size_t)n;
+        r->s3.n_headers++;
+    }
 
     enum s3_err e = s3_route_parse(&r->s3, gw->cfg.domain, &r->route);
     if (e != S3E_OK) {
