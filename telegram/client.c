@@ -604,6 +604,8 @@ static int64_t retry_delay(struct tg_call *call, const struct tg_result *res, in
         retry = transport_ok;
         break;
     case TG_ERR_RATE_LIMITED:
+        if (call->kind == CALL_SEND && c->cfg.send_no_wait_429)
+            return -1;
         if (res->retry_after > c->cfg.max_retry_wait)
             return -1;
         if (res->retry_after > 0)

@@ -45,6 +45,9 @@ void call_finish_error(struct tg_call *call, struct tg_result *res)
     case CALL_FETCH:
         call->cb.fetch(call->ud, res, NULL, 0);
         break;
+    case CALL_CHAT_MEMBER:
+        call->cb.chat_member(call->ud, res, NULL);
+        break;
     }
     call_destroy(call);
 }
@@ -112,6 +115,24 @@ void call_on_answer(struct tg_call *call, struct tg_result *res, json_t *result)
     case CALL_FETCH:
         fetch_on_file(call, res, result);
         return;
+    case CALL_CHAT_MEMBER: {
+        struct tg_chat_member m;
+        memset(&m, 0, sizeof(m));
+        if (!json_is_object(result) || !json_is_string(json_object_get(result, "status"))) {
+            result_set(res, TG_ERR_PARSE, "getChatMember: no status in the answer");
+            break;
+        }
+        copy_str(m.status, sizeof(m.status), json_object_get(result, "status"));
+        /* The creator holds every right without the flags being sent. */
+        int creator = strcmp(m.status, "creator") == 0;
+        m.can_post_messages = creator || json_is_true(json_object_get(result, "can_post_messages"));
+        m.can_edit_messages = creator || json_is_true(json_object_get(result, "can_edit_messages"));
+        m.can_delete_messages = creator || json_is_true(json_object_get(result, "can_delete_messages"));
+        call_detach(call);
+        call->cb.chat_member(call->ud, res, &m);
+        call_destroy(call);
+        return;
+    }
     }
     call_finish_error(call, res);
 }
@@ -249,6 +270,18 @@ struct tg_call *tg_get_chat(struct tg_client *c, const char *token, int64_t chat
     json_object_set_new(body, "chat_id", json_integer((json_int_t)chat_id));
     struct tg_call *call = json_call(c, CALL_GET_CHAT, token, "getChat", body, ud);
     call->cb.get_chat = cb;
+    call_start(call);
+    return call;
+}
+
+struct tg_call *tg_get_chat_member(struct tg_client *c, const char *token, int64_t chat_id, int64_t user_id,
+                                   tg_chat_member_cb cb, void *ud)
+{
+    json_t *body = json_object();
+    json_object_set_new(body, "chat_id", json_integer((json_int_t)chat_id));
+    json_object_set_new(body, "user_id", json_integer((json_int_t)user_id));
+    struct tg_call *call = json_call(c, CALL_CHAT_MEMBER, token, "getChatMember", body, ud);
+    call->cb.chat_member = cb;
     call_start(call);
     return call;
 }

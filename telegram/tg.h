@@ -70,6 +70,7 @@ struct tg_config {
     long connect_timeout_ms; /* default 10000 */
     long timeout_ms;         /* whole transfer; default 600000 */
     int max_connections;     /* curl CURLMOPT_MAX_TOTAL_CONNECTIONS; default 64 */
+    int send_no_wait_429;    /* sendDocument returns every 429 at once (a scheduler re-places the post) */
 };
 
 struct tg_client;
@@ -169,6 +170,60 @@ struct tg_chat_info {
 };
 typedef void (*tg_get_chat_cb)(void *ud, const struct tg_result *res, const struct tg_chat_info *chat);
 struct tg_call *tg_get_chat(struct tg_client *c, const char *token, int64_t chat_id, tg_get_chat_cb cb, void *ud);
+
+/* getChatMember: the bot's own membership in a chat (start-up rights check). */
+struct tg_chat_member {
+    char status[24];          /* "creator", "administrator", "member", "left", "kicked", … */
+    int can_post_messages;    /* channels: may post */
+    int can_edit_messages;
+    int can_delete_messages;
+};
+typedef void (*tg_chat_member_cb)(void *ud, const struct tg_result *res, const struct tg_chat_member *m);
+struct tg_call *tg_get_chat_member(struct tg_client *c, const char *token, int64_t chat_id, int64_t user_id,
+                                   tg_chat_member_cb cb, void *ud);
+
+/* ---- bot × chat pool: the upload scheduler (pool.c) ------------------------ *
+ *
+ * Pure bookkeeping, no I/O and no clock of its own: every call takes the
+ * caller's monotonic time in ms, so it is tested without a network. Token
+ * buckets per (bot, chat) pair (posts per minute), per bot (posts per second)
+ * and per chat (posts per minute, all bots together); a 429 pauses the pair it
+ * came from, and the whole bot when its retry_after is short (the per-second
+ * limit). The caller asks tg_pool_pick for the pair that can post soonest,
+ * posts there after tg_pool_take, and reports 429s with tg_pool_pause. Chats
+ * can be closed for new posts (rollover). One thread (the loop's) owns a pool.
+ */
+struct tg_pool_config {
+    size_t n_bots, n_chats;
+    double pair_per_min; /* posts per (bot, chat) per minute; default 20 */
+    double pair_burst;   /* posts a pair may save up; default 1 (steady pacing) */
+    double bot_per_sec;  /* posts per bot per second; default 30 (burst: one second's worth) */
+    double chat_per_min; /* posts per chat per minute over all bots; 0 = no limit */
+};
+struct tg_pool_stats {
+    uint64_t posts;       /* tokens taken */
+    uint64_t rate_limited; /* 429s reported */
+};
+struct tg_pool;
+struct tg_pool *tg_pool_new(const struct tg_pool_config *cfg, int64_t now_ms);
+void tg_pool_free(struct tg_pool *p); /* NULL ok */
+/* The open pair that can post soonest: *bot, *chat set; returns the ms to wait
+ * before it may post (0 = now), or -1 when no chat is open. Ties go
+ * round-robin so load spreads over all pairs. */
+int64_t tg_pool_pick(struct tg_pool *p, int64_t now_ms, size_t *bot, size_t *chat);
+/* Ms until (bot, chat) may post, ignoring whether the chat is open. */
+int64_t tg_pool_wait(struct tg_pool *p, size_t bot, size_t chat, int64_t now_ms);
+/* Spends one post of the pair, its bot and its chat (may go into debt). */
+void tg_pool_take(struct tg_pool *p, size_t bot, size_t chat, int64_t now_ms);
+/* A 429 with retry_after seconds (≥ 1 used when 0) from a post by bot into chat. */
+void tg_pool_pause(struct tg_pool *p, size_t bot, size_t chat, int retry_after, int64_t now_ms);
+/* Rollover: a closed chat is never picked again (until reopened). */
+void tg_pool_set_chat_open(struct tg_pool *p, size_t chat, int open);
+int tg_pool_chat_is_open(const struct tg_pool *p, size_t chat);
+size_t tg_pool_open_chats(const struct tg_pool *p);
+/* Posts per minute the open pairs sustain together (the rate model). */
+double tg_pool_rate_per_min(const struct tg_pool *p);
+struct tg_pool_stats tg_pool_pair_stats(const struct tg_pool *p, size_t bot, size_t chat);
 
 /* ---- pure helpers (tested without a network) ------------------------------ */
 

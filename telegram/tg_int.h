@@ -14,7 +14,7 @@
 
 #include "telegram/tg.h"
 
-enum call_kind { CALL_GET_ME, CALL_SEND, CALL_FORWARD, CALL_BOOL, CALL_GET_CHAT, CALL_FETCH };
+enum call_kind { CALL_GET_ME, CALL_SEND, CALL_FORWARD, CALL_BOOL, CALL_GET_CHAT, CALL_FETCH, CALL_CHAT_MEMBER };
 
 /* The sendDocument file part, read by curl straight from the caller's buffer. */
 struct doc_part {
@@ -63,6 +63,7 @@ struct tg_call {
         tg_fetch_cb fetch;
         tg_bool_cb done;
         tg_get_chat_cb get_chat;
+        tg_chat_member_cb chat_member;
     } cb;
 
     char *token; /* secret: cleansed on free */

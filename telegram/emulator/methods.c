@@ -44,6 +44,7 @@ static void m_edit_caption(struct emu_call *c);
 static void m_true(struct emu_call *c);
 static void m_get_updates(struct emu_call *c);
 static void m_webhook_info(struct emu_call *c);
+static void m_get_chat_member(struct emu_call *c);
 
 static struct method methods[] = {
     {"getMe", m_get_me, 0, 0},
@@ -52,6 +53,7 @@ static struct method methods[] = {
     {"deleteMessage", m_delete_message, 0, 0},
     {"deleteMessages", m_delete_messages, 0, 0},
     {"getChat", m_get_chat, 0, 0},
+    {"getChatMember", m_get_chat_member, 0, 0},
     {"pinChatMessage", m_pin, 0, 0},
     {"unpinChatMessage", m_unpin, 0, 0},
     {"unpinAllChatMessages", m_unpin_all, 0, 0},
@@ -144,8 +146,45 @@ static int bucket_wait(struct bucket *b, double capacity, double per_ms)
     return s < 1 ? 1 : (int)s;
 }
 
+/* Per (bot, chat) counters for the stats: posts accepted and 429s sent. */
+struct pair_stat {
+    int64_t bot, chat;
+    uint64_t posts, rate_limited;
+};
+static struct pair_stat *pstats;
+static size_t npstats, pstatcap;
+
+static struct pair_stat *pair_stat(int64_t bot, int64_t chat)
+{
+    for (size_t i = 0; i < npstats; i++)
+        if (pstats[i].bot == bot && pstats[i].chat == chat)
+            return &pstats[i];
+    if (npstats == pstatcap) {
+        pstatcap = pstatcap ? pstatcap * 2 : 16;
+        pstats = xrealloc(pstats, pstatcap * sizeof(*pstats));
+    }
+    struct pair_stat *p = &pstats[npstats++];
+    memset(p, 0, sizeof(*p));
+    p->bot = bot;
+    p->chat = chat;
+    return p;
+}
+
+static int rate_take_buckets(int64_t bot, int64_t chat);
+
 /* 0 when the send may go ahead (a token is taken from each bucket), else retry_after. */
 static int rate_take(int64_t bot, int64_t chat)
+{
+    int wait = rate_take_buckets(bot, chat);
+    struct pair_stat *ps = pair_stat(bot, chat);
+    if (wait)
+        ps->rate_limited++;
+    else
+        ps->posts++;
+    return wait;
+}
+
+static int rate_take_buckets(int64_t bot, int64_t chat)
 {
     struct bucket *bc = NULL, *bb = NULL;
     int wait = 0;
@@ -798,6 +837,29 @@ static void m_get_chat(struct emu_call *c)
     ok(c, o);
 }
 
+/* Every bot is an administrator of every configured chat, with the rights a storage channel needs. */
+static void m_get_chat_member(struct emu_call *c)
+{
+    struct emu_chat *ch = get_chat(c, "chat_id", "chat_id is empty");
+    if (!ch)
+        return;
+    int64_t uid = get_msg_id(c, "user_id");
+    if (uid <= 0) {
+        fail(c, 400, "Bad Request: invalid user_id specified");
+        return;
+    }
+    char name[64], user[64];
+    snprintf(name, sizeof(name), "tgs3 bot %" PRId64, uid);
+    snprintf(user, sizeof(user), "tgs3_%" PRId64 "_bot", uid);
+    json_t *u = json_pack("{s:I,s:b,s:s,s:s}", "id", (json_int_t)uid, "is_bot", 1, "first_name", name, "username",
+                          user);
+    ok(c, json_pack("{s:s,s:o,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b}", "status", "administrator", "user", u,
+                    "can_be_edited", 0, "is_anonymous", 0, "can_manage_chat", 1, "can_delete_messages", 1,
+                    "can_manage_video_chats", 0, "can_restrict_members", 0, "can_promote_members", 0,
+                    "can_change_info", 0, "can_invite_users", 1, "can_post_messages", 1, "can_edit_messages", 1,
+                    "can_post_stories", 0));
+}
+
 static void m_pin(struct emu_call *c)
 {
     struct emu_chat *ch = get_chat(c, "chat_id", "chat_id is empty");
@@ -969,6 +1031,9 @@ void methods_release(void)
     free(buckets);
     buckets = NULL;
     nbuckets = bucketcap = 0;
+    free(pstats);
+    pstats = NULL;
+    npstats = pstatcap = 0;
     S = NULL;
 }
 
@@ -1006,5 +1071,14 @@ json_t *methods_stats(void)
                             json_pack("{s:I,s:I}", "calls", (json_int_t)methods[i].calls, "errors",
                                       (json_int_t)methods[i].errors));
     }
-    return json_pack("{s:o,s:o}", "chats", chats, "methods", ms);
+    json_t *pairs = json_array();
+    uint64_t total429 = 0;
+    for (size_t i = 0; i < npstats; i++) {
+        json_array_append_new(pairs, json_pack("{s:I,s:I,s:I,s:I}", "bot", (json_int_t)pstats[i].bot, "chat",
+                                               (json_int_t)pstats[i].chat, "posts", (json_int_t)pstats[i].posts,
+                                               "rate_limited", (json_int_t)pstats[i].rate_limited));
+        total429 += pstats[i].rate_limited;
+    }
+    return json_pack("{s:o,s:o,s:o,s:I}", "chats", chats, "methods", ms, "pairs", pairs, "rate_limited",
+                     (json_int_t)total429);
 }
