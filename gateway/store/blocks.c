@@ -36,13 +36,18 @@ void store_block_read(sqlite3_stmt *s, int col, struct store_block *b)
         memcpy(b->nonce, p, sizeof b->nonce);
     b->refcount = sqlite3_column_int64(s, col + 11);
     b->created_ms = sqlite3_column_int64(s, col + 12);
+    p = sqlite3_column_blob(s, col + 13);
+    n = sqlite3_column_bytes(s, col + 13);
+    if (p && n == (int)sizeof b->uuid)
+        memcpy(b->uuid, p, sizeof b->uuid);
 }
 
 enum store_status store_block_insert(struct store *st, struct store_block *b)
 {
     static const char sql[] =
         "INSERT INTO blocks(chat_id, message_id, bot_id, file_id, file_unique_id, plain_size, stored_size,"
-        " hash, key_id, nonce, refcount, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11)";
+        " hash, key_id, nonce, refcount, created_ms, uuid)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?12)";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
     int rc;
@@ -64,6 +69,7 @@ enum store_status store_block_insert(struct store *st, struct store_block *b)
     sqlite3_bind_int(s, 9, b->key_id);
     sqlite3_bind_blob(s, 10, b->nonce, (int)sizeof b->nonce, SQLITE_STATIC);
     sqlite3_bind_int64(s, 11, b->created_ms);
+    sqlite3_bind_blob(s, 12, b->uuid, (int)sizeof b->uuid, SQLITE_STATIC);
     rc = sqlite3_step(s);
     if (rc == SQLITE_CONSTRAINT) {
         snprintf(st->err, sizeof st->err, "block (%lld, %lld) already recorded", (long long)b->chat_id,
@@ -218,14 +224,15 @@ enum store_status store_extents_ref(struct store *st, const struct store_extent 
 enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t count, int64_t now_ms)
 {
     static const char sql_dec[] =
-        "UPDATE blocks SET refcount = refcount - ?2 WHERE id = ?1 RETURNING refcount, chat_id, message_id, bot_id";
-    static const char sql_queue[] =
-        "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts) VALUES (?1, ?2, ?3, ?4, 0)";
+        "UPDATE blocks SET refcount = refcount - ?2 WHERE id = ?1"
+        " RETURNING refcount, chat_id, message_id, bot_id, created_ms";
+    static const char sql_queue[] = "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts,"
+                                    " posted_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5)";
     static const char sql_del[] = "DELETE FROM blocks WHERE id = ?1";
     static const char sql_del_files[] = "DELETE FROM block_files WHERE block_id = ?1";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int64_t refcount, chat_id, message_id, bot_id;
+    int64_t refcount, chat_id, message_id, bot_id, posted_ms;
     int rc;
 
     ret = store_stmt(st, sql_dec, &s);
@@ -246,6 +253,7 @@ enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t 
     chat_id = sqlite3_column_int64(s, 1);
     message_id = sqlite3_column_int64(s, 2);
     bot_id = sqlite3_column_int64(s, 3);
+    posted_ms = sqlite3_column_int64(s, 4);
     ret = store_exec_stmt(st, s); /* runs the statement to completion */
     if (ret != STORE_OK || refcount > 0)
         goto out;
@@ -271,6 +279,7 @@ enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t 
     sqlite3_bind_int64(s, 2, message_id);
     sqlite3_bind_int64(s, 3, bot_id);
     sqlite3_bind_int64(s, 4, now_ms + st->gc_grace_ms);
+    sqlite3_bind_int64(s, 5, posted_ms);
     ret = store_exec_stmt(st, s);
 out:
     sqlite3_reset(s);

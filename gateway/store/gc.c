@@ -35,7 +35,7 @@ out:
 enum store_status store_gc_due(struct store *st, int64_t now_ms, size_t max, struct store_gc_item *out,
                                size_t *n)
 {
-    static const char sql[] = "SELECT id, chat_id, message_id, bot_id, due_ms, attempts FROM gc_queue"
+    static const char sql[] = "SELECT id, chat_id, message_id, bot_id, due_ms, attempts, posted_ms FROM gc_queue"
                               " WHERE due_ms <= ?1 ORDER BY bot_id, chat_id, message_id LIMIT ?2";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
@@ -58,6 +58,7 @@ enum store_status store_gc_due(struct store *st, int64_t now_ms, size_t max, str
         out[len].bot_id = sqlite3_column_int64(s, 3);
         out[len].due_ms = sqlite3_column_int64(s, 4);
         out[len].attempts = sqlite3_column_int(s, 5);
+        out[len].posted_ms = sqlite3_column_int64(s, 6);
         len++;
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {

@@ -96,6 +96,27 @@ static const char *const migrations[] = {
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  UNIQUE(chat_id, message_id));"
     "CREATE INDEX gc_queue_due ON gc_queue(due_ms);",
+    /* 2: data safety — block identities for sealing, dedup lookups, the journal
+     * of uploads in flight, message ages for the 48-hour rule, unreclaimable messages. */
+    "ALTER TABLE blocks ADD COLUMN uuid BLOB;"
+    "CREATE INDEX blocks_hash ON blocks(hash, key_id);"
+    "ALTER TABLE gc_queue ADD COLUMN posted_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE inflight("
+    "  uuid BLOB PRIMARY KEY NOT NULL,"
+    "  put TEXT NOT NULL,"
+    "  chat_id INTEGER NOT NULL,"
+    "  bot_id INTEGER NOT NULL,"
+    "  message_id INTEGER NOT NULL DEFAULT 0,"
+    "  hold_block_id INTEGER NOT NULL DEFAULT 0,"
+    "  started_ms INTEGER NOT NULL);"
+    "CREATE TABLE unreclaimable("
+    "  chat_id INTEGER NOT NULL,"
+    "  message_id INTEGER NOT NULL,"
+    "  bot_id INTEGER NOT NULL,"
+    "  posted_ms INTEGER NOT NULL,"
+    "  recorded_ms INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  PRIMARY KEY(chat_id, message_id)) WITHOUT ROWID;",
 };
 
 const char *store_status_name(enum store_status s)

@@ -90,7 +90,8 @@ struct store_block {
     int key_id;           /* sealing key id, 0 = not sealed */
     unsigned char nonce[12];
     int64_t refcount;
-    int64_t created_ms;
+    int64_t created_ms;   /* when the document was posted */
+    unsigned char uuid[16]; /* random identity bound into the sealed document (all zero if none) */
 };
 /* Inserts a confirmed block with refcount 0 (references come from extents). Sets b->id. */
 enum store_status store_block_insert(struct store *st, struct store_block *b) WARN_UNUSED;
@@ -231,6 +232,7 @@ struct store_gc_item {
     int64_t bot_id;
     int64_t due_ms;
     int attempts;
+    int64_t posted_ms; /* when the message was posted; 0 = unknown */
 };
 /* Puts a message on the delete queue, due at due_ms (e.g. a stray block of a failed upload). */
 enum store_status store_gc_enqueue(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
@@ -243,6 +245,71 @@ enum store_status store_gc_due(struct store *st, int64_t now_ms, size_t max, str
 enum store_status store_gc_done(struct store *st, const int64_t *ids, size_t n) WARN_UNUSED;
 /* Records a failed attempt; due again at retry_ms. */
 enum store_status store_gc_retry(struct store *st, int64_t id, int64_t retry_ms) WARN_UNUSED;
+
+/* ---- data safety (safety.c) ------------------------------------------------- */
+
+/* A live block (refcount > 0) with this keyed hash, key id and plaintext
+ * size, into out; NOT_FOUND if none. */
+enum store_status store_block_find_by_hash(struct store *st, const unsigned char hash[32], int key_id,
+                                           int64_t plain_size, struct store_block *out) WARN_UNUSED;
+
+/* The journal of blocks in flight. A row is written BEFORE a block is
+ * posted (uuid, put tag, chat, bot, start time), updated with the message
+ * id once Telegram confirms it, and removed in the transaction that commits
+ * the block to the index (or when the put fails, its message then queued
+ * for deletion). A dedup hit holds one extra reference on the block it
+ * reuses through a row with hold_block_id, released the same way. After a
+ * crash every remaining row is swept at start-up. */
+struct store_inflight {
+    unsigned char uuid[16];
+    char put[40];
+    int64_t chat_id, bot_id, message_id, hold_block_id, started_ms;
+};
+enum store_status store_inflight_begin(struct store *st, const unsigned char uuid[16], const char *put,
+                                       int64_t chat_id, int64_t bot_id, int64_t now_ms) WARN_UNUSED;
+enum store_status store_inflight_posted(struct store *st, const unsigned char uuid[16], int64_t chat_id,
+                                        int64_t message_id) WARN_UNUSED;
+/* Dedup: finds a live block like store_block_find_by_hash, takes a hold on
+ * it (refcount + 1) and journals the hold under uuid, in one transaction.
+ * NOT_FOUND (nothing changed) when no block matches. */
+enum store_status store_inflight_hold(struct store *st, const unsigned char uuid[16], const char *put,
+                                      const unsigned char hash[32], int key_id, int64_t plain_size,
+                                      int64_t now_ms, struct store_block *out) WARN_UNUSED;
+/* Ends a journal row: releases its hold, and unless committed queues its
+ * posted message (if any) for deletion at now_ms. A missing row is fine. */
+enum store_status store_inflight_end(struct store *st, const unsigned char uuid[16], int committed, int64_t now_ms)
+    WARN_UNUSED;
+/* Start-up sweep: ends every row as not committed. Rows whose message was
+ * never confirmed are returned (*out malloc'd, NULL when *n is 0) so the
+ * caller can report them: the send may or may not have landed, and the Bot
+ * API cannot list a chat's messages to find out. */
+enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct store_inflight **out, size_t *n)
+    WARN_UNUSED;
+
+/* Queues a message for deletion recording when it was posted (see gc_queue). */
+enum store_status store_gc_enqueue_posted(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                          int64_t posted_ms, int64_t due_ms) WARN_UNUSED;
+/* Moves queue items ids[0..n) to the unreclaimable table (past Telegram's
+ * 48-hour delete window), with a reason. */
+enum store_status store_gc_unreclaimable(struct store *st, const struct store_gc_item *items, size_t n,
+                                         int64_t now_ms, const char *reason) WARN_UNUSED;
+enum store_status store_unreclaimable_count(struct store *st, int64_t *n) WARN_UNUSED;
+
+/* fsck: the index against itself. Each problem found is reported through
+ * cb (a line of text); with repair set, reference counts are set to what
+ * the extents (and journal holds) say, blocks nobody references are
+ * removed and their messages queued for deletion. Counts go to *problems
+ * and *repaired. */
+typedef void (*store_fsck_cb)(void *ud, const char *line);
+enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms, store_fsck_cb cb, void *ud,
+                                   int64_t *problems, int64_t *repaired) WARN_UNUSED;
+/* Blocks with id > after_id in id order, at most max; *out malloc'd (NULL when *n is 0). */
+enum store_status store_block_page(struct store *st, int64_t after_id, size_t max, struct store_block **out,
+                                   size_t *n) WARN_UNUSED;
+
+/* Writes a consistent copy of the whole index to path (VACUUM INTO; path must
+ * not exist). Not inside a transaction. */
+enum store_status store_snapshot_write(struct store *st, const char *path) WARN_UNUSED;
 
 /* ---- stats ---------------------------------------------------------------- */
 

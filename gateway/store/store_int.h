@@ -67,11 +67,11 @@ static inline sqlite3_int64 store_limit(size_t max)
     return max > 100000 ? 100000 : (sqlite3_int64)max;
 }
 
-/* Fills b from columns col.. col+12 of s (the order of STORE_BLOCK_COLS). */
+/* Fills b from columns col.. col+13 of s (the order of STORE_BLOCK_COLS). */
 void store_block_read(sqlite3_stmt *s, int col, struct store_block *b);
 #define STORE_BLOCK_COLS                                                                              \
     "b.id, b.chat_id, b.message_id, b.bot_id, b.file_id, b.file_unique_id, b.plain_size, "             \
-    "b.stored_size, b.hash, b.key_id, b.nonce, b.refcount, b.created_ms"
+    "b.stored_size, b.hash, b.key_id, b.nonce, b.refcount, b.created_ms, b.uuid"
 
 /* Copies the text of column col into a char array of size n (truncating). */
 void store_col_text(sqlite3_stmt *s, int col, char *out, size_t n);

@@ -1,0 +1,522 @@
+/* safety.c — dedup lookups, the journal of blocks in flight, unreclaimable messages, fsck, snapshots.
+ *
+ * The journal (table inflight) is what makes a crash leave strays only where
+ * the GC finds them: a row is written before a block is posted and removed
+ * in the very transaction that references the block (or queues its message
+ * for deletion). Dedup holds live in the same table, so a block reused by a
+ * put still running cannot drop to zero references under it, and a crash
+ * releases the hold at the next start.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/store/store_int.h"
+
+static enum store_status find_by_hash(struct store *st, const unsigned char hash[32], int key_id, int64_t plain_size,
+                                      struct store_block *out)
+{
+    static const char sql[] = "SELECT " STORE_BLOCK_COLS " FROM blocks b WHERE b.hash = ?1 AND b.key_id = ?2"
+                              " AND b.plain_size = ?3 AND b.refcount > 0 ORDER BY b.id DESC LIMIT 1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, key_id);
+    sqlite3_bind_int64(s, 3, plain_size);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        store_block_read(s, 0, out);
+    else if (rc == SQLITE_DONE)
+        ret = STORE_NOT_FOUND;
+    else
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_block_find_by_hash(struct store *st, const unsigned char hash[32], int key_id,
+                                           int64_t plain_size, struct store_block *out)
+{
+    return find_by_hash(st, hash, key_id, plain_size, out);
+}
+
+enum store_status store_inflight_begin(struct store *st, const unsigned char uuid[16], const char *put,
+                                       int64_t chat_id, int64_t bot_id, int64_t now_ms)
+{
+    static const char sql[] = "INSERT INTO inflight(uuid, put, chat_id, bot_id, started_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_op_begin(st);
+
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, put, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, chat_id);
+    sqlite3_bind_int64(s, 4, bot_id);
+    sqlite3_bind_int64(s, 5, now_ms);
+    ret = store_exec_stmt(st, s);
+out:
+    return store_op_end(st, ret);
+}
+
+enum store_status store_inflight_posted(struct store *st, const unsigned char uuid[16], int64_t chat_id,
+                                        int64_t message_id)
+{
+    static const char sql[] = "UPDATE inflight SET chat_id = ?2, message_id = ?3 WHERE uuid = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_op_begin(st);
+
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, chat_id);
+    sqlite3_bind_int64(s, 3, message_id);
+    ret = store_exec_stmt(st, s);
+out:
+    return store_op_end(st, ret);
+}
+
+enum store_status store_inflight_hold(struct store *st, const unsigned char uuid[16], const char *put,
+                                      const unsigned char hash[32], int key_id, int64_t plain_size,
+                                      int64_t now_ms, struct store_block *out)
+{
+    static const char sql[] = "INSERT INTO inflight(uuid, put, chat_id, bot_id, message_id, hold_block_id, started_ms)"
+                              " VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_op_begin(st);
+
+    if (ret != STORE_OK)
+        return ret;
+    ret = find_by_hash(st, hash, key_id, plain_size, out);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_block_ref(st, out->id);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, put, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, out->chat_id);
+    sqlite3_bind_int64(s, 4, out->bot_id);
+    sqlite3_bind_int64(s, 5, out->id);
+    sqlite3_bind_int64(s, 6, now_ms);
+    ret = store_exec_stmt(st, s);
+out:
+    return store_op_end(st, ret);
+}
+
+static enum store_status enqueue(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                 int64_t posted_ms, int64_t due_ms)
+{
+    static const char sql[] = "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts, posted_ms)"
+                              " VALUES (?1, ?2, ?3, ?4, 0, ?5)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_stmt(st, sql, &s);
+
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_int64(s, 1, chat_id);
+    sqlite3_bind_int64(s, 2, message_id);
+    sqlite3_bind_int64(s, 3, bot_id);
+    sqlite3_bind_int64(s, 4, due_ms);
+    sqlite3_bind_int64(s, 5, posted_ms);
+    return store_exec_stmt(st, s);
+}
+
+enum store_status store_gc_enqueue_posted(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                          int64_t posted_ms, int64_t due_ms)
+{
+    enum store_status ret = store_op_begin(st);
+
+    if (ret != STORE_OK)
+        return ret;
+    ret = enqueue(st, chat_id, message_id, bot_id, posted_ms, due_ms);
+    return store_op_end(st, ret);
+}
+
+static void read_inflight(sqlite3_stmt *s, struct store_inflight *r)
+{
+    const void *p = sqlite3_column_blob(s, 0);
+    memset(r, 0, sizeof(*r));
+    if (p && sqlite3_column_bytes(s, 0) == 16)
+        memcpy(r->uuid, p, 16);
+    store_col_text(s, 1, r->put, sizeof(r->put));
+    r->chat_id = sqlite3_column_int64(s, 2);
+    r->bot_id = sqlite3_column_int64(s, 3);
+    r->message_id = sqlite3_column_int64(s, 4);
+    r->hold_block_id = sqlite3_column_int64(s, 5);
+    r->started_ms = sqlite3_column_int64(s, 6);
+}
+
+/* Ends row r (already read); called inside an operation. */
+static enum store_status end_row(struct store *st, const struct store_inflight *r, int committed, int64_t now_ms)
+{
+    static const char sql_del[] = "DELETE FROM inflight WHERE uuid = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = STORE_OK;
+
+    if (r->hold_block_id != 0)
+        ret = store_block_unref(st, r->hold_block_id, 1, now_ms);
+    if (ret == STORE_OK && !committed && r->message_id != 0)
+        ret = enqueue(st, r->chat_id, r->message_id, r->bot_id, r->started_ms, now_ms);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql_del, &s);
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_blob(s, 1, r->uuid, 16, SQLITE_STATIC);
+    return store_exec_stmt(st, s);
+}
+
+#define INFLIGHT_COLS "uuid, put, chat_id, bot_id, message_id, hold_block_id, started_ms"
+
+enum store_status store_inflight_end(struct store *st, const unsigned char uuid[16], int committed, int64_t now_ms)
+{
+    static const char sql[] = "SELECT " INFLIGHT_COLS " FROM inflight WHERE uuid = ?1";
+    sqlite3_stmt *s = NULL;
+    struct store_inflight r;
+    enum store_status ret = store_op_begin(st);
+    int rc;
+
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(s);
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        sqlite3_reset(s);
+        goto out;
+    }
+    read_inflight(s, &r);
+    sqlite3_reset(s);
+    ret = end_row(st, &r, committed, now_ms);
+out:
+    return store_op_end(st, ret);
+}
+
+enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct store_inflight **out, size_t *n)
+{
+    static const char sql[] = "SELECT " INFLIGHT_COLS " FROM inflight";
+    sqlite3_stmt *s = NULL;
+    struct store_inflight *rows = NULL, *unknown = NULL;
+    size_t len = 0, cap = 0, nu = 0;
+    enum store_status ret;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 16;
+            rows = xrealloc(rows, cap * sizeof(*rows));
+        }
+        read_inflight(s, &rows[len++]);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    for (size_t i = 0; i < len && ret == STORE_OK; i++)
+        ret = end_row(st, &rows[i], 0, now_ms);
+    if (ret != STORE_OK)
+        goto out;
+    for (size_t i = 0; i < len; i++) {
+        if (rows[i].message_id == 0 && rows[i].hold_block_id == 0) {
+            if (unknown == NULL)
+                unknown = xcalloc(len, sizeof(*unknown));
+            unknown[nu++] = rows[i];
+        }
+    }
+out:
+    free(rows);
+    ret = store_op_end(st, ret);
+    if (ret == STORE_OK) {
+        *out = unknown;
+        *n = nu;
+    } else {
+        free(unknown);
+    }
+    return ret;
+}
+
+enum store_status store_gc_unreclaimable(struct store *st, const struct store_gc_item *items, size_t n,
+                                         int64_t now_ms, const char *reason)
+{
+    static const char sql_add[] = "INSERT OR REPLACE INTO unreclaimable(chat_id, message_id, bot_id, posted_ms,"
+                                  " recorded_ms, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    static const char sql_del[] = "DELETE FROM gc_queue WHERE id = ?1";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_op_begin(st);
+
+    if (ret != STORE_OK)
+        return ret;
+    for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+        ret = store_stmt(st, sql_add, &s);
+        if (ret != STORE_OK)
+            break;
+        sqlite3_bind_int64(s, 1, items[i].chat_id);
+        sqlite3_bind_int64(s, 2, items[i].message_id);
+        sqlite3_bind_int64(s, 3, items[i].bot_id);
+        sqlite3_bind_int64(s, 4, items[i].posted_ms);
+        sqlite3_bind_int64(s, 5, now_ms);
+        sqlite3_bind_text(s, 6, reason, -1, SQLITE_STATIC);
+        ret = store_exec_stmt(st, s);
+        if (ret != STORE_OK)
+            break;
+        ret = store_stmt(st, sql_del, &s);
+        if (ret != STORE_OK)
+            break;
+        sqlite3_bind_int64(s, 1, items[i].id);
+        ret = store_exec_stmt(st, s);
+    }
+    return store_op_end(st, ret);
+}
+
+static enum store_status count_sql(struct store *st, const char *sql, int64_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_stmt(st, sql, &s);
+    int rc;
+
+    *n = 0;
+    if (ret != STORE_OK)
+        return ret;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    else
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_unreclaimable_count(struct store *st, int64_t *n)
+{
+    static const char sql[] = "SELECT count(*) FROM unreclaimable";
+    return count_sql(st, sql, n);
+}
+
+static void report(store_fsck_cb cb, void *ud, int64_t *problems, const char *fmt, ...) PRINTF_LIKE(4, 5);
+static void report(store_fsck_cb cb, void *ud, int64_t *problems, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    (*problems)++;
+    if (cb)
+        cb(ud, line);
+}
+
+enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms, store_fsck_cb cb, void *ud,
+                                   int64_t *problems, int64_t *repaired)
+{
+    /* Reference counts: extents of objects and of parts, plus journal holds. */
+    static const char sql_refs[] =
+        "SELECT b.id, b.chat_id, b.message_id, b.refcount,"
+        " (SELECT count(*) FROM extents e WHERE e.block_id = b.id)"
+        " + (SELECT count(*) FROM part_extents p WHERE p.block_id = b.id)"
+        " + (SELECT count(*) FROM inflight i WHERE i.hold_block_id = b.id) AS want"
+        " FROM blocks b WHERE b.refcount != want";
+    static const char sql_set[] = "UPDATE blocks SET refcount = ?2 WHERE id = ?1";
+    static const char sql_missing[] =
+        "SELECT 'object', o.bucket || '/' || o.key, e.block_id FROM extents e JOIN objects o ON o.id = e.object_id"
+        " WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = e.block_id)"
+        " UNION ALL SELECT 'part', p.upload_id || '#' || p.part_number, p.block_id FROM part_extents p"
+        " WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = p.block_id)";
+    static const char sql_bounds[] =
+        "SELECT o.bucket || '/' || o.key, e.seq, e.block_id, e.offset, e.length, b.plain_size"
+        " FROM extents e JOIN objects o ON o.id = e.object_id JOIN blocks b ON b.id = e.block_id"
+        " WHERE e.offset < 0 OR e.length <= 0 OR e.offset + e.length > b.plain_size";
+    static const char sql_sizes[] =
+        "SELECT o.bucket || '/' || o.key, o.size, coalesce((SELECT sum(e.length) FROM extents e"
+        " WHERE e.object_id = o.id), 0) AS total FROM objects o WHERE o.size != total";
+    static const char sql_inflight[] = "SELECT count(*) FROM inflight";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    *problems = 0;
+    *repaired = 0;
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+
+    /* 1. reference counts */
+    struct store_refs fix = {0};
+    size_t cap = 0;
+    ret = store_stmt(st, sql_refs, &s);
+    if (ret != STORE_OK)
+        goto out;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0), have = sqlite3_column_int64(s, 3), want = sqlite3_column_int64(s, 4);
+        report(cb, ud, problems, "block %lld (message %lld/%lld): refcount %lld, references %lld", (long long)id,
+               (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2), (long long)have,
+               (long long)want);
+        if (fix.n == cap) {
+            cap = cap ? 2 * cap : 16;
+            fix.ids = xrealloc(fix.ids, cap * sizeof(*fix.ids));
+            fix.counts = xrealloc(fix.counts, cap * sizeof(*fix.counts));
+        }
+        fix.ids[fix.n] = id;
+        fix.counts[fix.n] = want;
+        fix.n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        store_refs_release(&fix);
+        goto out;
+    }
+    for (size_t i = 0; repair && i < fix.n && ret == STORE_OK; i++) {
+        /* Set the count to want + 1, then drop one: at zero the block is removed and queued. */
+        ret = store_stmt(st, sql_set, &s);
+        if (ret != STORE_OK)
+            break;
+        sqlite3_bind_int64(s, 1, fix.ids[i]);
+        sqlite3_bind_int64(s, 2, fix.counts[i] + 1);
+        ret = store_exec_stmt(st, s);
+        if (ret == STORE_OK)
+            ret = store_block_unref(st, fix.ids[i], 1, now_ms);
+        if (ret == STORE_OK)
+            (*repaired)++;
+    }
+    store_refs_release(&fix);
+    if (ret != STORE_OK)
+        goto out;
+
+    /* 2. references to missing blocks (not repairable: the data is gone from the index) */
+    ret = store_stmt(st, sql_missing, &s);
+    if (ret != STORE_OK)
+        goto out;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        report(cb, ud, problems, "%s %s references missing block %lld", (const char *)sqlite3_column_text(s, 0),
+               (const char *)sqlite3_column_text(s, 1), (long long)sqlite3_column_int64(s, 2));
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+
+    /* 3. extents within their blocks */
+    ret = store_stmt(st, sql_bounds, &s);
+    if (ret != STORE_OK)
+        goto out;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        report(cb, ud, problems, "object %s extent %lld: block %lld [%lld, +%lld) outside its %lld bytes",
+               (const char *)sqlite3_column_text(s, 0), (long long)sqlite3_column_int64(s, 1),
+               (long long)sqlite3_column_int64(s, 2), (long long)sqlite3_column_int64(s, 3),
+               (long long)sqlite3_column_int64(s, 4), (long long)sqlite3_column_int64(s, 5));
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+
+    /* 4. object sizes = sum of extents */
+    ret = store_stmt(st, sql_sizes, &s);
+    if (ret != STORE_OK)
+        goto out;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        report(cb, ud, problems, "object %s: size %lld but its extents hold %lld bytes",
+               (const char *)sqlite3_column_text(s, 0), (long long)sqlite3_column_int64(s, 1),
+               (long long)sqlite3_column_int64(s, 2));
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+
+    /* 5. the journal is empty when no gateway runs (a running one sweeps it at start) */
+    int64_t inflight = 0;
+    ret = count_sql(st, sql_inflight, &inflight);
+    if (ret == STORE_OK && inflight > 0)
+        if (cb) {
+            char line[128];
+            snprintf(line, sizeof(line), "note: %lld blocks in flight (swept at the next start)", (long long)inflight);
+            cb(ud, line);
+        }
+out:
+    ret = store_op_end(st, ret);
+    return ret;
+}
+
+enum store_status store_block_page(struct store *st, int64_t after_id, size_t max, struct store_block **out,
+                                   size_t *n)
+{
+    static const char sql[] = "SELECT " STORE_BLOCK_COLS " FROM blocks b WHERE b.id > ?1 ORDER BY b.id LIMIT ?2";
+    sqlite3_stmt *s = NULL;
+    struct store_block *v = NULL;
+    size_t len = 0;
+    enum store_status ret;
+    int rc = SQLITE_DONE;
+
+    *out = NULL;
+    *n = 0;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_int64(s, 1, after_id);
+    sqlite3_bind_int64(s, 2, store_limit(max));
+    v = xcalloc(max ? max : 1, sizeof(*v));
+    while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        store_block_read(s, 0, &v[len++]);
+    if (len < max && rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        free(v);
+        v = NULL;
+        len = 0;
+    }
+    sqlite3_reset(s);
+    if (len == 0) {
+        free(v);
+        v = NULL;
+    }
+    *out = v;
+    *n = len;
+    return ret;
+}
+
+enum store_status store_snapshot_write(struct store *st, const char *path)
+{
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = STORE_OK;
+    int rc = sqlite3_prepare_v2(st->db, "VACUUM INTO ?1", -1, &s, NULL);
+
+    if (rc != SQLITE_OK)
+        return store_fail(st, rc);
+    sqlite3_bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        ret = store_fail(st, rc);
+    sqlite3_finalize(s);
+    return ret;
+}
