@@ -13,6 +13,7 @@
  *   ops_bucket.c bucket operations and listings
  *   ops_object.c PUT/GET/HEAD/DELETE object
  *   ops_multipart.c multipart uploads
+ *   ops_copy.c   CopyObject and UploadPartCopy (extents shared, nothing uploaded)
  *   gc.c         the delete queue runner
  *
  * Threads: the loop thread owns every h2o and curl object and every struct
@@ -222,6 +223,20 @@ char *gw_meta_from_request(struct gw_req *r);
 void gw_meta_to_response(struct gw_req *r, const char *meta_json);
 /* Sets/gets a top-level field in meta_json (returns new malloc'd text). */
 char *gw_meta_set_parts(const char *meta_json, const int64_t *part_sizes, size_t n);
+/* CopyObject: the source's meta_json with, when replace_meta, the stored
+ * headers and user metadata of req_meta (x-amz-metadata-directive: REPLACE)
+ * and, when replace_tags, its tags (x-amz-tagging-directive: REPLACE). Part
+ * sizes and checksum stay the source's (same bytes). Returns malloc'd text. */
+char *gw_meta_copy(const char *src_meta, const char *req_meta, int replace_meta, int replace_tags);
+/* Replaces the object's tags (n = 0 removes them); returns malloc'd text. */
+char *gw_meta_set_tags(const char *meta_json, const struct s3_tag *tags, size_t n);
+/* Reads up to max tags into tags; returns how many. */
+size_t gw_meta_get_tags(const char *meta_json, struct s3_tag *tags, size_t max);
+/* Records the verified whole-object checksum ("crc32", base64); malloc'd text. */
+char *gw_meta_set_checksum(const char *meta_json, const char *alg, const char *b64);
+/* GET/HEAD: x-amz-tagging-count, and the stored checksum when the request
+ * has x-amz-checksum-mode: ENABLED and full_object (no range/part). */
+void gw_meta_extra_to_response(struct gw_req *r, const char *meta_json, int full_object);
 
 /* ---- handlers ------------------------------------------------------------- */
 
@@ -243,6 +258,8 @@ void gw_op_complete_multipart(struct gw_req *r);
 void gw_op_abort_multipart(struct gw_req *r);
 void gw_op_list_parts(struct gw_req *r);
 void gw_op_list_uploads(struct gw_req *r);
+void gw_op_copy_object(struct gw_req *r);      /* ops_copy.c */
+void gw_op_upload_part_copy(struct gw_req *r); /* ops_copy.c */
 
 /* Random hex id of 2*n chars into out (2n+1 bytes). */
 void gw_random_hex(char *out, size_t n);

@@ -2,7 +2,9 @@
  *
  * meta_json is an object: {"ct": content type, "h": {stored standard
  * headers, lower-case names}, "m": {user metadata without the x-amz-meta-
- * prefix, lower-case names}, "parts": [part sizes of a multipart object]}.
+ * prefix, lower-case names}, "parts": [part sizes of a multipart object],
+ * "tags": [[key, value]…] (object tags), "ck": {"alg": "crc32"…, "v": base64}
+ * (the verified x-amz-checksum of the whole object)}.
  * Bounded: user metadata is capped at S3's 2 KiB by the handler before it
  * gets here; header values are copied as sent.
  */
@@ -56,6 +58,16 @@ char *gw_meta_from_request(struct gw_req *r)
     }
     json_object_set_new(root, "h", h);
     json_object_set_new(root, "m", m);
+    /* Tags of x-amz-tagging (the handler has rejected a malformed header already). */
+    const char *tg = gw_req_header(r, "x-amz-tagging", &len);
+    struct s3_tag tags[S3_MAX_TAGS];
+    size_t nt = 0;
+    if (tg != NULL && s3_tagging_parse_query(tg, len, tags, S3_MAX_TAGS, &nt) == S3E_OK && nt > 0) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < nt; i++)
+            json_array_append_new(arr, json_pack("[ss]", tags[i].key, tags[i].value));
+        json_object_set_new(root, "tags", arr);
+    }
     char *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return out ? out : xstrdup("{}");
@@ -99,4 +111,107 @@ char *gw_meta_set_parts(const char *meta_json, const int64_t *part_sizes, size_t
     char *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return out ? out : xstrdup("{}");
+}
+
+/* ---- copies, tags, checksums ------------------------------------------------ */
+
+static json_t *load_or_empty(const char *meta_json)
+{
+    json_t *root = meta_json ? json_loads(meta_json, 0, NULL) : NULL;
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        root = json_object();
+    }
+    return root;
+}
+
+static char *dump_free(json_t *root)
+{
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return out ? out : xstrdup("{}");
+}
+
+char *gw_meta_copy(const char *src_meta, const char *req_meta, int replace_meta, int replace_tags)
+{
+    json_t *src = load_or_empty(src_meta), *req = load_or_empty(req_meta);
+    static const char *const meta_keys[] = {"ct", "h", "m"};
+    for (size_t i = 0; replace_meta && i < ARRAY_SIZE(meta_keys); i++) {
+        json_t *v = json_object_get(req, meta_keys[i]);
+        if (v != NULL)
+            json_object_set(src, meta_keys[i], v);
+        else
+            json_object_del(src, meta_keys[i]);
+    }
+    if (replace_tags) {
+        json_t *t = json_object_get(req, "tags");
+        if (t != NULL)
+            json_object_set(src, "tags", t);
+        else
+            json_object_del(src, "tags");
+    }
+    json_decref(req);
+    return dump_free(src);
+}
+
+char *gw_meta_set_tags(const char *meta_json, const struct s3_tag *tags, size_t n)
+{
+    json_t *root = load_or_empty(meta_json);
+    if (n == 0) {
+        json_object_del(root, "tags");
+    } else {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("[ss]", tags[i].key, tags[i].value));
+        json_object_set_new(root, "tags", arr);
+    }
+    return dump_free(root);
+}
+
+size_t gw_meta_get_tags(const char *meta_json, struct s3_tag *tags, size_t max)
+{
+    json_t *root = load_or_empty(meta_json);
+    json_t *arr = json_object_get(root, "tags"), *pair;
+    size_t i, n = 0;
+    json_array_foreach(arr, i, pair)
+    {
+        const char *k = json_string_value(json_array_get(pair, 0));
+        const char *v = json_string_value(json_array_get(pair, 1));
+        if (k == NULL || v == NULL || n >= max)
+            continue;
+        snprintf(tags[n].key, sizeof(tags[n].key), "%s", k);
+        snprintf(tags[n].value, sizeof(tags[n].value), "%s", v);
+        n++;
+    }
+    json_decref(root);
+    return n;
+}
+
+char *gw_meta_set_checksum(const char *meta_json, const char *alg, const char *b64)
+{
+    json_t *root = load_or_empty(meta_json);
+    json_object_set_new(root, "ck", json_pack("{ssss}", "alg", alg, "v", b64));
+    return dump_free(root);
+}
+
+void gw_meta_extra_to_response(struct gw_req *r, const char *meta_json, int full_object)
+{
+    json_t *root = load_or_empty(meta_json);
+    size_t nt = json_array_size(json_object_get(root, "tags"));
+    if (nt > 0) {
+        char c[24];
+        int n = snprintf(c, sizeof(c), "%zu", nt);
+        gw_add_header(r, "x-amz-tagging-count", c, (size_t)n);
+    }
+    size_t ml;
+    const char *mode = gw_req_header(r, "x-amz-checksum-mode", &ml);
+    json_t *ck = json_object_get(root, "ck");
+    const char *alg = json_string_value(json_object_get(ck, "alg"));
+    const char *v = json_string_value(json_object_get(ck, "v"));
+    if (full_object && mode != NULL && ml == 7 && !strncasecmp(mode, "ENABLED", 7) && alg && v) {
+        char name[48];
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", alg);
+        gw_add_header(r, name, v, strlen(v));
+    }
+    json_decref(root);
 }

@@ -16,4 +16,9 @@ enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
 /* <AccessControlPolicy> granting the owner FULL_CONTROL. */
 void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner);
 
+/* A malloc'd copy of the request's method and of the named headers (names
+ * must be static strings, at most 16), for s3_ rules evaluated on the store
+ * thread after h2o may have freed the request. free() it. (ops_copy.c) */
+struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, size_t n);
+
 #endif

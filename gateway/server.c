@@ -216,6 +216,8 @@ static void dispatch(struct gw_req *r)
     case S3_OP_ABORT_MULTIPART_UPLOAD: gw_op_abort_multipart(r); return;
     case S3_OP_LIST_PARTS: gw_op_list_parts(r); return;
     case S3_OP_LIST_MULTIPART_UPLOADS: gw_op_list_uploads(r); return;
+    case S3_OP_COPY_OBJECT: gw_op_copy_object(r); return;
+    case S3_OP_UPLOAD_PART_COPY: gw_op_upload_part_copy(r); return;
     default:
         gw_respond_error(r, S3E_NOT_IMPLEMENTED, NULL);
         return;

@@ -79,6 +79,11 @@ static const struct err_row errors[S3E__COUNT] = {
     [S3E_REQUEST_EXPIRED] = {"AccessDenied", 403, "Request has expired"},
     [S3E_MISSING_CONTENT_SHA256] = {"InvalidRequest", 400,
                                     "Missing required header for this request: x-amz-content-sha256"},
+    [S3E_INVALID_TAG] = {"InvalidTag", 400, "The tag provided was not a valid tag."},
+    [S3E_COPY_TO_ITSELF] = {"InvalidRequest", 400,
+                            "This copy request is illegal because it is trying to copy an object to itself "
+                            "without changing the object's metadata, storage class, website redirect location or "
+                            "encryption attributes."},
 };
 
 static const struct err_row *row(enum s3_err e)

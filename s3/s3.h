@@ -23,6 +23,7 @@
 #define S3_MAX_PARTS 10000
 #define S3_MAX_PRESIGN_EXPIRES 604800 /* seconds */
 #define S3_MAX_CLOCK_SKEW 900         /* seconds */
+#define S3_MAX_TAGS 10                /* object tags */
 
 /* ---- errors: the one table ------------------------------------------------ */
 
@@ -67,6 +68,8 @@ enum s3_err {
     S3E_NO_SUCH_TAG_SET,
     S3E_REQUEST_EXPIRED,        /* AccessDenied 403 "Request has expired" (presigned URLs) */
     S3E_MISSING_CONTENT_SHA256, /* InvalidRequest 400 "Missing required header …: x-amz-content-sha256" */
+    S3E_INVALID_TAG,            /* InvalidTag 400 (x-amz-tagging, PutObjectTagging) */
+    S3E_COPY_TO_ITSELF,         /* InvalidRequest 400: self-copy without REPLACE */
     S3E__COUNT
 };
 
@@ -238,6 +241,27 @@ enum s3_err s3_chunked_decode(const struct s3_auth *auth, char *buf, size_t len,
 enum s3_err s3_checksum_check(const char *alg, size_t alg_len, const char *b64, size_t b64_len, const void *data,
                               size_t len) WARN_UNUSED;
 
+/* ---- copies, conditional writes, tags (copy.c) -------------------------- */
+
+/* Parses x-amz-copy-source ("[/]bucket/key[?versionId=…]", percent-encoded;
+ * the version is ignored: objects have only the "null" version). bucket gets
+ * the decoded name, *key a malloc'd decoded key (NULL on failure). Errors:
+ * S3E_INVALID_ARGUMENT (no bucket or key, bad escape), S3E_KEY_TOO_LONG. */
+enum s3_err s3_copy_source_parse(const char *v, size_t len, char bucket[S3_MAX_BUCKET_LEN + 1], char **key)
+    WARN_UNUSED;
+/* x-amz-copy-source-range "bytes=first-last" within a source of size bytes;
+ * S3E_INVALID_ARGUMENT when malformed or outside the source. */
+enum s3_err s3_copy_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last)
+    WARN_UNUSED;
+/* x-amz-copy-source-if-{match,none-match,modified-since,unmodified-since}
+ * against the source's etag (unquoted) and mtime: S3E_OK or
+ * S3E_PRECONDITION_FAILED. */
+enum s3_err s3_copy_conditions_check(const struct s3_request *req, const char *etag, int64_t mtime_ms) WARN_UNUSED;
+/* Conditional writes: If-None-Match: * → 412 when the key exists (any other
+ * If-None-Match value → S3E_NOT_IMPLEMENTED); If-Match → S3E_NO_SUCH_KEY when
+ * it does not exist, 412 when its etag is not listed. */
+enum s3_err s3_write_conditions_check(const struct s3_request *req, int exists, const char *etag) WARN_UNUSED;
+
 /* ---- XML ------------------------------------------------------------------ */
 
 /* The one escaping writer: elements nest, text is escaped, the output is bounded by the dbuf. */
@@ -280,6 +304,11 @@ struct s3_tag {
 };
 /* Parses <Tagging><TagSet><Tag><Key/><Value/>… (≤ 10 tags). */
 enum s3_err s3_xml_parse_tagging(const char *body, size_t len, struct s3_tag *tags, size_t max, size_t *n)
+    WARN_UNUSED;
+/* Parses the x-amz-tagging header ("k1=v1&k2=v2", URL-encoded, '+' = space):
+ * at most max tags, keys 1..128 and values ≤ 256 bytes, keys unique;
+ * S3E_INVALID_TAG otherwise (copy.c). */
+enum s3_err s3_tagging_parse_query(const char *v, size_t len, struct s3_tag *tags, size_t max, size_t *n)
     WARN_UNUSED;
 
 /* ---- small rules ---------------------------------------------------------- */

@@ -47,4 +47,8 @@ int s3_sigv4_sign_ex(const struct s3_request *req, const char *access_key, const
  * returns the digest length, or 0 for an unknown name. */
 size_t s3_checksum_compute(const char *alg, size_t alg_len, const void *data, size_t len, unsigned char out[32]);
 
+/* Does an If-Match / If-None-Match list (comma separated, quotes optional,
+ * W/ tolerated, '*' for any) contain etag (unquoted)? */
+int s3_etag_list_matches(const char *v, size_t len, const char *etag);
+
 #endif

@@ -545,7 +545,7 @@ void s3_etag_multipart(const char (*part_md5_hex)[33], size_t n, char out[48])
 
 /* Does the If-Match / If-None-Match list (comma separated, quotes optional,
  * W/ tolerated, '*' for any) contain etag? */
-static int etag_list_matches(const char *v, size_t len, const char *etag)
+int s3_etag_list_matches(const char *v, size_t len, const char *etag)
 {
     size_t elen = strlen(etag);
     size_t i = 0;
@@ -588,7 +588,7 @@ enum s3_err s3_conditions_check(const struct s3_request *req, const char *etag, 
         etag = "";
     /* RFC 7232 §6 order, as S3 applies it. */
     if (if_match) {
-        if (!etag_list_matches(if_match, if_match_len, etag))
+        if (!s3_etag_list_matches(if_match, if_match_len, etag))
             return S3E_PRECONDITION_FAILED;
     } else {
         v = s3_header_get(req, "if-unmodified-since", &l);
@@ -597,7 +597,7 @@ enum s3_err s3_conditions_check(const struct s3_request *req, const char *etag, 
             return S3E_PRECONDITION_FAILED;
     }
     if (if_none) {
-        if (etag_list_matches(if_none, if_none_len, etag))
+        if (s3_etag_list_matches(if_none, if_none_len, etag))
             return get_or_head ? S3E_NOT_MODIFIED : S3E_PRECONDITION_FAILED;
     } else if (get_or_head) {
         v = s3_header_get(req, "if-modified-since", &l);

@@ -1,0 +1,344 @@
+/* ops_copy.c — CopyObject and UploadPartCopy: server-side copies that share blocks.
+ *
+ * A copy uploads nothing: the destination (object or part) gets extents that
+ * point at the source's blocks, and the store counts the new references, so
+ * deleting either side later keeps the other intact. Everything (both
+ * buckets, the source, the copy-source conditions, the upload for a part
+ * copy, the write) happens in one store transaction, so a concurrent change
+ * of the source cannot slip between the check and the copy.
+ *
+ * UploadPartCopy's part ETag: no bytes pass through the gateway, so the MD5
+ * of the range is unknown. The part ETag is instead
+ * md5("<source etag> bytes=<first>-<last>") in hex: deterministic, 32 hex like
+ * any part ETag, so CompleteMultipartUpload matches it and builds the
+ * md5(part md5s)-N ETag from the stored part ETags as usual. A multipart
+ * ETag is never a content MD5 anyway, and clients do not recompute it.
+ *
+ * CopyObject keeps the source's ETag (the bytes are the same extents).
+ * Metadata: COPY (default) keeps the source's stored headers and user
+ * metadata; REPLACE takes the request's. Tags follow x-amz-tagging-directive
+ * the same way. A self-copy must REPLACE something (as AWS); it rewrites the
+ * metadata and the mtime only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "gateway/gw.h"
+#include "gateway/ops.h"
+
+/* ---- header snapshots (ops.h) ------------------------------------------------- */
+
+struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, size_t n)
+{
+    size_t total = sizeof(struct s3_request) + n * sizeof(struct s3_header) + r->s3.method_len + 1;
+    size_t lens[16];
+    const char *vals[16];
+    ASSERT(n <= ARRAY_SIZE(lens));
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = gw_req_header(r, names[i], &lens[i]);
+        if (vals[i] != NULL)
+            total += lens[i] + 1;
+    }
+    char *mem = xcalloc(1, total);
+    struct s3_request *req = (struct s3_request *)(void *)mem;
+    struct s3_header *h = (struct s3_header *)(void *)(mem + sizeof(*req));
+    char *p = (char *)(h + n);
+    memcpy(p, r->s3.method, r->s3.method_len);
+    req->method = p;
+    req->method_len = r->s3.method_len;
+    p += r->s3.method_len + 1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (vals[i] == NULL)
+            continue;
+        memcpy(p, vals[i], lens[i]);
+        h[k].name = names[i];
+        h[k].name_len = strlen(names[i]);
+        h[k].value = p;
+        h[k].value_len = lens[i];
+        p += lens[i] + 1;
+        k++;
+    }
+    req->headers = h;
+    req->n_headers = k;
+    return req;
+}
+
+/* ---- the copy job --------------------------------------------------------------- */
+
+struct copy_op {
+    struct gw_req *r;
+    int part;          /* UploadPartCopy */
+    int part_number;
+    char src_bucket[S3_MAX_BUCKET_LEN + 1];
+    char *src_key;
+    char *range;       /* x-amz-copy-source-range, or NULL */
+    struct s3_request *cond; /* snapshot of the condition headers (read on the store thread) */
+    char *req_meta;    /* metadata from this request's headers */
+    int replace_meta, replace_tags;
+    int check_owner;   /* several users: both buckets must be the caller's */
+    char user[129];
+    /* results */
+    enum s3_err err;
+    char etag[80];
+    int64_t mtime_ms;
+};
+
+static void copy_free(struct gw_req *r)
+{
+    struct copy_op *op = r->op;
+    free(op->src_key);
+    free(op->range);
+    free(op->cond);
+    free(op->req_meta);
+    free(op);
+    r->op = NULL;
+}
+
+static enum s3_err bucket_access(struct copy_op *op, struct store *st, const char *name)
+{
+    struct store_bucket b;
+    enum store_status s = store_bucket_get(st, name, &b);
+    if (s == STORE_NOT_FOUND)
+        return S3E_NO_SUCH_BUCKET;
+    if (s != STORE_OK)
+        return gw_store_err(s);
+    if (op->check_owner && strcmp(b.owner, op->user) != 0)
+        return S3E_ACCESS_DENIED;
+    return S3E_OK;
+}
+
+/* The extents of src covering [first, last]: slices of the same blocks. */
+static struct store_extent *slice_extents(const struct store_object *src, uint64_t first, uint64_t last, size_t *n)
+{
+    struct store_extent *out = xcalloc(src->n_extents ? src->n_extents : 1, sizeof(*out));
+    uint64_t pos = 0, end = last + 1;
+    *n = 0;
+    for (size_t i = 0; i < src->n_extents && pos < end; i++) {
+        const struct store_extent *e = &src->extents[i];
+        uint64_t es = pos, ee = pos + (uint64_t)e->length;
+        pos = ee;
+        if (ee <= first)
+            continue;
+        uint64_t s = es > first ? es : first, t = ee < end ? ee : end;
+        out[*n].block_id = e->block_id;
+        out[*n].offset = e->offset + (int64_t)(s - es);
+        out[*n].length = (int64_t)(t - s);
+        (*n)++;
+    }
+    return out;
+}
+
+static void part_etag(const char *src_etag, uint64_t first, uint64_t last, char out[33])
+{
+    char s[160];
+    unsigned char md[16];
+    unsigned int ml = 0;
+    int n = snprintf(s, sizeof(s), "%s bytes=%llu-%llu", src_etag, (unsigned long long)first,
+                     (unsigned long long)last);
+    ASSERT(n > 0 && (size_t)n < sizeof(s));
+    ASSERT(EVP_Digest(s, (size_t)n, md, &ml, EVP_md5(), NULL) == 1);
+    hex_encode(md, 16, out);
+}
+
+static enum s3_err copy_part(struct copy_op *op, struct store *st, const struct store_object *src)
+{
+    struct gw_req *r = op->r;
+    struct store_upload u;
+    const char *id = s3_route_param(&r->route, "uploadId");
+    enum store_status s = store_upload_get(st, id ? id : "", &u);
+    if (s == STORE_NOT_FOUND)
+        return S3E_NO_SUCH_UPLOAD;
+    if (s != STORE_OK)
+        return gw_store_err(s);
+    int same = !strcmp(u.bucket, r->route.bucket) && !strcmp(u.key, r->route.key);
+    store_upload_release(&u);
+    if (!same)
+        return S3E_NO_SUCH_UPLOAD;
+    uint64_t first = 0, last = 0;
+    if (op->range != NULL) {
+        enum s3_err e = s3_copy_range_parse(op->range, strlen(op->range), (uint64_t)src->size, &first, &last);
+        if (e != S3E_OK)
+            return e;
+    } else if (src->size > 0) {
+        last = (uint64_t)src->size - 1;
+    }
+    size_t n = 0;
+    struct store_extent *ext = src->size > 0 ? slice_extents(src, first, last, &n) : NULL;
+    int64_t size = src->size > 0 ? (int64_t)(last - first + 1) : 0;
+    part_etag(src->etag, first, last, op->etag);
+    op->mtime_ms = now_ms();
+    s = store_part_put(st, id, op->part_number, op->etag, size, ext, n, op->mtime_ms);
+    free(ext);
+    return s == STORE_OK ? S3E_OK : s == STORE_NOT_FOUND ? S3E_NO_SUCH_UPLOAD : gw_store_err(s);
+}
+
+static enum s3_err copy_object(struct copy_op *op, struct store *st, const struct store_object *src)
+{
+    struct gw_req *r = op->r;
+    int self = !strcmp(op->src_bucket, r->route.bucket) && !strcmp(op->src_key, r->route.key);
+    if (self && !op->replace_meta && !op->replace_tags)
+        return S3E_COPY_TO_ITSELF;
+    char *meta = gw_meta_copy(src->meta_json, op->req_meta, op->replace_meta, op->replace_tags);
+    enum store_status s;
+    op->mtime_ms = now_ms();
+    snprintf(op->etag, sizeof(op->etag), "%s", src->etag);
+    if (self) {
+        s = store_object_set_meta(st, r->route.bucket, r->route.key, meta, op->mtime_ms);
+    } else {
+        struct store_object obj = *src;
+        snprintf(obj.bucket, sizeof(obj.bucket), "%s", r->route.bucket);
+        obj.key = r->route.key;
+        obj.mtime_ms = op->mtime_ms;
+        obj.meta_json = meta;
+        s = store_object_put(st, &obj);
+    }
+    free(meta);
+    return s == STORE_OK ? S3E_OK : s == STORE_NOT_FOUND ? S3E_NO_SUCH_BUCKET : gw_store_err(s);
+}
+
+static void copy_run(struct store *st, void *arg)
+{
+    struct copy_op *op = arg;
+    struct store_object *src = NULL;
+    enum store_status s = store_tx_begin(st);
+    if (s != STORE_OK) {
+        op->err = gw_store_err(s);
+        return;
+    }
+    op->err = bucket_access(op, st, op->r->route.bucket);
+    if (op->err == S3E_OK)
+        op->err = bucket_access(op, st, op->src_bucket);
+    if (op->err != S3E_OK)
+        goto out;
+    s = store_object_get(st, op->src_bucket, op->src_key, &src);
+    if (s != STORE_OK) {
+        op->err = s == STORE_NOT_FOUND ? S3E_NO_SUCH_KEY : gw_store_err(s);
+        goto out;
+    }
+    op->err = s3_copy_conditions_check(op->cond, src->etag, src->mtime_ms);
+    if (op->err != S3E_OK)
+        goto out;
+    op->err = op->part ? copy_part(op, st, src) : copy_object(op, st, src);
+    if (op->err != S3E_OK)
+        goto out;
+    s = store_tx_commit(st);
+    if (s != STORE_OK)
+        op->err = gw_store_err(s);
+out:
+    if (op->err != S3E_OK)
+        store_tx_rollback(st);
+    store_object_free(src);
+}
+
+static void copy_done(void *arg)
+{
+    struct copy_op *op = arg;
+    struct gw_req *r = op->r;
+    if (!gw_req_release(r))
+        return;
+    if (op->err != S3E_OK) {
+        gw_respond_error(r, op->err, NULL);
+        return;
+    }
+    const char *root = op->part ? "CopyPartResult" : "CopyObjectResult";
+    char t[32], etag[96];
+    struct dbuf out;
+    struct s3_xml x;
+    s3_time_iso(op->mtime_ms, t);
+    snprintf(etag, sizeof(etag), "\"%s\"", op->etag);
+    dbuf_init(&out, 64 * 1024);
+    s3_xml_begin(&x, &out, root);
+    s3_xml_elem(&x, "LastModified", t);
+    s3_xml_elem(&x, "ETag", etag);
+    if (s3_xml_end(&x, root) != 0)
+        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
+    else
+        gw_respond_xml(r, 200, out.ptr, out.len);
+    dbuf_release(&out);
+}
+
+/* COPY (default) → 0, REPLACE → 1, anything else → -1. */
+static int directive(struct gw_req *r, const char *name)
+{
+    size_t l;
+    const char *v = gw_req_header(r, name, &l);
+    if (v == NULL || (l == 4 && !strncasecmp(v, "COPY", 4)))
+        return 0;
+    if (l == 7 && !strncasecmp(v, "REPLACE", 7))
+        return 1;
+    return -1;
+}
+
+static const char *const cond_headers[] = {
+    "x-amz-copy-source-if-match",
+    "x-amz-copy-source-if-none-match",
+    "x-amz-copy-source-if-modified-since",
+    "x-amz-copy-source-if-unmodified-since",
+};
+
+static void copy_start(struct gw_req *r, int part)
+{
+    struct copy_op *op = xcalloc(1, sizeof(*op));
+    op->r = r;
+    op->part = part;
+    r->op = op;
+    r->op_free = copy_free;
+    size_t l;
+    const char *src = gw_req_header(r, "x-amz-copy-source", &l);
+    enum s3_err e = s3_copy_source_parse(src ? src : "", src ? l : 0, op->src_bucket, &op->src_key);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, e == S3E_INVALID_ARGUMENT ? "Copy Source must mention the source bucket and key: "
+                                                           "sourcebucket/sourcekey"
+                                                         : NULL);
+        return;
+    }
+    if (part) {
+        const char *pn = s3_route_param(&r->route, "partNumber");
+        char *end;
+        long n = pn ? strtol(pn, &end, 10) : 0;
+        if (pn == NULL || *pn == '\0' || *end != '\0' || n < 1 || n > S3_MAX_PARTS) {
+            gw_respond_error(r, S3E_INVALID_ARGUMENT,
+                             "Part number must be an integer between 1 and 10000, inclusive");
+            return;
+        }
+        op->part_number = (int)n;
+        const char *rg = gw_req_header(r, "x-amz-copy-source-range", &l);
+        if (rg != NULL)
+            op->range = xstrndup(rg, l);
+    } else {
+        op->replace_meta = directive(r, "x-amz-metadata-directive");
+        op->replace_tags = directive(r, "x-amz-tagging-directive");
+        if (op->replace_meta < 0 || op->replace_tags < 0) {
+            gw_respond_error(r, S3E_INVALID_ARGUMENT, "Unknown metadata or tagging directive");
+            return;
+        }
+        const char *tg = gw_req_header(r, "x-amz-tagging", &l);
+        struct s3_tag tags[S3_MAX_TAGS];
+        size_t nt;
+        if (op->replace_tags && tg != NULL && s3_tagging_parse_query(tg, l, tags, S3_MAX_TAGS, &nt) != S3E_OK) {
+            gw_respond_error(r, S3E_INVALID_TAG, NULL);
+            return;
+        }
+        op->req_meta = gw_meta_from_request(r);
+    }
+    op->cond = gw_req_snapshot(r, cond_headers, ARRAY_SIZE(cond_headers));
+    op->check_owner = r->gw->cfg.n_users > 1;
+    snprintf(op->user, sizeof(op->user), "%s", gw_req_user(r));
+    gw_req_hold(r);
+    gw_store_call(r->gw, copy_run, copy_done, op);
+}
+
+void gw_op_copy_object(struct gw_req *r)
+{
+    copy_start(r, 0);
+}
+
+void gw_op_upload_part_copy(struct gw_req *r)
+{
+    copy_start(r, 1);
+}
