@@ -43,6 +43,7 @@ struct emu_config {
     double fault_drop; /* percent */
     int latency_ms;
     uint64_t seed;
+    int64_t spill_threshold; /* bytes: request buffers past this spill to DIR/tmp (h2o mmap) */
 };
 
 extern struct emu_config emu_cfg;

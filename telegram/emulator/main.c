@@ -373,7 +373,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: tgs3-botapi --listen HOST:PORT --dir DIR [--local] --chat ID [--chat ID ...]\n"
             "       [--clock-offset S] [--rate-chat N] [--rate-bot N] [--limits] [--fault-5xx PCT]\n"
-            "       [--fault-drop PCT] [--latency-ms N] [--seed N] [--verbose]\n");
+            "       [--fault-drop PCT] [--latency-ms N] [--seed N] [--spill-threshold SIZE] [--verbose]\n");
 }
 
 static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
@@ -433,6 +433,13 @@ static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
         } else if (strcmp(a, "--seed") == 0) {
             NEED_VALUE;
             emu_cfg.seed = strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--spill-threshold") == 0) {
+            NEED_VALUE;
+            emu_cfg.spill_threshold = parse_size(v);
+            if (emu_cfg.spill_threshold <= 0) {
+                fprintf(stderr, "tgs3-botapi: bad size %s\n", v);
+                return -1;
+            }
         } else if (strcmp(a, "--verbose") == 0) {
             log_set_level(LOG_DEBUG);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -515,6 +522,8 @@ int main(int argc, char **argv)
     }
     snprintf(h2o_socket_buffer_mmap_settings.fn_template, sizeof(h2o_socket_buffer_mmap_settings.fn_template),
              "%s/tmp/h2o.b.XXXXXX", dir_abs);
+    if (emu_cfg.spill_threshold > 0)
+        h2o_socket_buffer_mmap_settings.threshold = (size_t)emu_cfg.spill_threshold;
     if (state_open(&state, dir_abs, emu_cfg.chats, emu_cfg.nchats) != 0)
         goto out;
     methods_init(&state);
