@@ -46,7 +46,7 @@ check "ranged GET in the middle of the object" bash -c "
     cmp '$TEST_TMP/range.bin' <(tail -c +536870001 '$BIG' | head -c 10001)"
 
 peak=$(rss_stop)
-echo "peak RssAnon: $peak MiB"
+echo "peak RssAnon: $(rss_report)"
 check "gateway peak RssAnon $peak MiB < $LIMIT_MIB MiB" test "$peak" -lt "$LIMIT_MIB"
 
 check "rm --recursive" aws s3 rm --recursive --only-show-errors "s3://$B"
