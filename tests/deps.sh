@@ -2,7 +2,7 @@
 # deps.sh — install the Debian packages tgs3 builds with and the clients its tests drive.
 set -e
 PKGS="gcc make pkg-config libh2o-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev
-libssl-dev libexpat1-dev awscli restic rclone s3cmd python3-boto3 s3fs curl sqlite3 nginx-light"
+libssl-dev libexpat1-dev awscli restic rclone s3cmd python3-boto3 s3fs curl sqlite3 nginx-light docker-compose"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
