@@ -216,6 +216,29 @@ api r4 "$TA" sendDocument -F chat_id=$CHAT2 -F "document=@$WORK/b.bin"
 check "rate limit is per chat" "$(is "$(code r4)" 200)"
 stop
 
+# ---------------- fault knobs ----------------
+start "$WORK/faults" --local --fault-5xx 100 || exit 1
+api f5 "$TA" getMe
+check "--fault-5xx answers 500 restart" "$(is "$(code f5):$(jget "$WORK/f5.json" 'd["description"]')" "500:Internal Server Error: restart")"
+stop
+
+start "$WORK/drops" --local --fault-drop 100 || exit 1
+curl -s -o /dev/null -F chat_id=$CHAT -F "document=@$WORK/b.bin" "$B/bot$TA/sendDocument"
+DROP_RC=$?
+curl -s "$B/_emulator/stats" >"$WORK/dstats.json"
+check "--fault-drop closes the connection after storing" "$(is "$DROP_RC:$(jget "$WORK/dstats.json" 'd["chats"]["'$CHAT'"]["messages"]')" "52:1")"
+stop
+
+start "$WORK/latency" --local --latency-ms 300 || exit 1
+T0=$(date +%s%N)
+api lat "$TA" getMe
+T1=$(date +%s%N)
+check "--latency-ms delays answers" "$(is "$(code lat):$(( (T1 - T0) >= 300000000 ))" "200:1")"
+NC=$(curl -s -o /dev/null -o /dev/null -w '%{num_connects} ' "$B/bot$TA/getMe" "$B/bot$TA/getMe")
+check "keep-alive reuses the connection" "$(is "$NC" "1 0 ")"
+stop
+check "SIGTERM exits cleanly (latency)" $?
+
 if [ -s "$WORK/emu.err" ]; then
     echo "# emulator stderr:"
     sed 's/^/# /' "$WORK/emu.err" | head -40
