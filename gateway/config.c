@@ -1,9 +1,13 @@
-/* config.c — tgs3 serve options: one table, flags over TGS3_* environment over defaults.
+/* config.c — tgs3 serve options: one table; flags over TGS3_* environment over a config file over defaults.
  *
  * Every option is a row of `options[]`: its flag, its kind, its default and
  * its help line. The environment variable of `--block-size` is
  * TGS3_BLOCK_SIZE; repeatable options take a comma-separated list there.
- * Unknown flags and bad values stop start-up with a message naming them.
+ * `--config FILE` (or TGS3_CONFIG) names a file of `name = value` lines
+ * with the same names, '#' comments and repeatable names on several lines.
+ * A layer that sets a repeatable option replaces the lower layers' list.
+ * Unknown names and bad values stop start-up with a message naming them
+ * (and FILE:LINE for the file); --print-config shows each value's source.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,7 +17,10 @@
 
 #include "gateway/gw.h"
 
-enum opt_kind { OPT_STR, OPT_SIZE, OPT_INT, OPT_SECONDS, OPT_MODE, OPT_TOKENS, OPT_CHATS, OPT_USER, OPT_AK, OPT_SK };
+enum opt_kind {
+    OPT_STR, OPT_SIZE, OPT_INT, OPT_SECONDS, OPT_MODE, OPT_TOKENS, OPT_CHATS, OPT_USER, OPT_AK, OPT_SK, OPT_CONFIG,
+    OPT_FLAG /* boolean: bare --flag means true */
+};
 
 struct opt {
     const char *name;
@@ -45,8 +52,20 @@ static const struct opt options[] = {
     {"gc-interval", OPT_SECONDS, "5", "seconds between delete-queue runs"},
     {"upload-expiry", OPT_SECONDS, "604800", "seconds before an unfinished multipart upload expires"},
     {"req-timeout", OPT_SECONDS, "600", "seconds a whole request (headers and body) may take to arrive"},
+    {"rate-pair-per-min", OPT_INT, "20", "posts per minute one bot makes into one chat"},
+    {"rate-bot-per-sec", OPT_INT, "30", "posts per second one bot makes over all chats"},
+    {"rate-chat-per-min", OPT_INT, "0", "posts per minute into one chat over all bots (0: no limit)"},
+    {"max-schedule-wait", OPT_SECONDS, "120", "seconds an upload may wait to post a block before 503 SlowDown"},
+    {"chat-max-messages", OPT_INT, "500000", "blocks a chat holds before new ones go to the other chats"},
     {"log-level", OPT_STR, "info", "debug, info, warn or error"},
-    {"log-file", OPT_STR, NULL, "log to this file instead of stderr"},
+    {"log-file", OPT_STR, NULL, "log to this file instead of stderr (SIGHUP reopens it)"},
+    {"admin-listen", OPT_STR, "127.0.0.1:9001", "HOST:PORT of /metrics, /healthz and /readyz (off: none)"},
+    {"health-interval", OPT_SECONDS, "5", "seconds between Bot API checks (getMe) and index statistics"},
+    {"shutdown-grace", OPT_SECONDS, "30", "seconds requests in flight may take to finish after SIGTERM"},
+    {"key-file", OPT_STR, NULL, "master key file (default DATA_DIR/master.key, created on first start); LOSING IT LOSES THE DATA"},
+    {"no-encryption", OPT_FLAG, NULL, "post blocks unsealed (plaintext readable by Telegram); keyed hashes still verify reads"},
+    {"snapshot-interval", OPT_SECONDS, "3600", "seconds between sealed index snapshots pinned in the first chat (0: off)"},
+    {"config", OPT_CONFIG, NULL, "read 'name = value' lines from FILE (flags > TGS3_* > file > defaults)"},
 };
 
 void gw_config_init(struct gw_config *cfg)
@@ -82,15 +101,20 @@ void gw_config_release(struct gw_config *cfg)
     free(cfg->domain);
     free(cfg->log_level);
     free(cfg->log_file);
+    free(cfg->admin_listen);
+    free(cfg->key_file);
     memset(cfg, 0, sizeof(*cfg));
 }
 
 void gw_config_usage(FILE *fp)
 {
-    fprintf(fp, "usage: tgs3 serve [options]\n\noptions (each also read from TGS3_<NAME>, e.g. TGS3_BLOCK_SIZE):\n");
+    fprintf(fp, "usage: tgs3 serve [options]\n\n"
+                "options (each also read from TGS3_<NAME>, e.g. TGS3_BLOCK_SIZE, and from a --config file\n"
+                "of 'name = value' lines; flags win over the environment, which wins over the file):\n");
     for (size_t i = 0; i < ARRAY_SIZE(options); i++)
         fprintf(fp, "  --%-20s %s%s%s%s\n", options[i].name, options[i].help, options[i].def ? " (default " : "",
                 options[i].def ? options[i].def : "", options[i].def ? ")" : "");
+    fprintf(fp, "  --%-20s %s\n", "print-config", "print every option's value and where it came from, then exit");
 }
 
 static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -150,6 +174,10 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             slot = &cfg->log_level;
         else if (!strcmp(o->name, "log-file"))
             slot = &cfg->log_file;
+        else if (!strcmp(o->name, "admin-listen"))
+            slot = &cfg->admin_listen;
+        else if (!strcmp(o->name, "key-file"))
+            slot = &cfg->key_file;
         ASSERT(slot != NULL);
         free(*slot);
         *slot = xstrdup(v);
@@ -170,9 +198,18 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->max_body = n;
         return 0;
     case OPT_INT:
-        if (parse_int(v, 1, 1000000, &n) != 0)
+        if (parse_int(v, !strcmp(o->name, "rate-chat-per-min") ? 0 : 1,
+                      !strcmp(o->name, "chat-max-messages") ? 1000000000 : 1000000, &n) != 0)
             goto bad;
-        if (!strcmp(o->name, "max-upload-blocks"))
+        if (!strcmp(o->name, "rate-pair-per-min"))
+            cfg->rate_pair_per_min = (double)n;
+        else if (!strcmp(o->name, "rate-bot-per-sec"))
+            cfg->rate_bot_per_sec = (double)n;
+        else if (!strcmp(o->name, "rate-chat-per-min"))
+            cfg->rate_chat_per_min = (double)n;
+        else if (!strcmp(o->name, "chat-max-messages"))
+            cfg->chat_max_messages = n;
+        else if (!strcmp(o->name, "max-upload-blocks"))
             cfg->max_upload_blocks = (int)n;
         else if (!strcmp(o->name, "max-fetch-blocks"))
             cfg->max_fetch_blocks = (int)n;
@@ -191,10 +228,26 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->gc_interval_ms = ms > 0 ? ms : 1000;
         else if (!strcmp(o->name, "upload-expiry"))
             cfg->upload_expiry_ms = ms;
+        else if (!strcmp(o->name, "max-schedule-wait"))
+            cfg->max_schedule_wait_ms = ms > 0 ? ms : 1000;
+        else if (!strcmp(o->name, "health-interval"))
+            cfg->health_interval_ms = ms > 0 ? ms : 1000;
+        else if (!strcmp(o->name, "shutdown-grace"))
+            cfg->shutdown_grace_ms = ms;
+        else if (!strcmp(o->name, "snapshot-interval"))
+            cfg->snapshot_interval_ms = ms;
         else
             cfg->req_timeout_ms = ms > 0 ? ms : 1000;
         return 0;
     }
+    case OPT_FLAG:
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+            cfg->no_encryption = 1;
+        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+            cfg->no_encryption = 0;
+        else
+            goto bad;
+        return 0;
     case OPT_MODE:
         if (!strcmp(v, "local"))
             cfg->mode = TG_MODE_LOCAL;
@@ -230,6 +283,8 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
         u->secret_key = xstrdup(v);
         return 0;
     }
+    case OPT_CONFIG:
+        return 0; /* read before the other layers (gw_config_parse) */
     case OPT_USER: {
         const char *colon = strchr(v, ':');
         if (colon == NULL || colon == v || colon[1] == '\0') {
@@ -264,73 +319,247 @@ static int is_repeatable(const struct opt *o)
     return o->kind == OPT_TOKENS || o->kind == OPT_CHATS || o->kind == OPT_USER;
 }
 
+/* What each option was last set to and by which layer (for --print-config). */
+struct shown {
+    char *val;
+    char *src;
+};
+
+static int is_secret(const struct opt *o)
+{
+    return o->kind == OPT_TOKENS || o->kind == OPT_SK || o->kind == OPT_USER;
+}
+
+/* A layer that sets a repeatable option replaces the lists of the layers below it. */
+static void reset_list(struct gw_config *cfg, const struct opt *o)
+{
+    if (o->kind == OPT_TOKENS) {
+        for (size_t k = 0; k < cfg->n_bot_tokens; k++) {
+            secure_zero(cfg->bot_tokens[k], strlen(cfg->bot_tokens[k]));
+            free(cfg->bot_tokens[k]);
+        }
+        cfg->n_bot_tokens = 0;
+    } else if (o->kind == OPT_CHATS) {
+        cfg->n_chat_ids = 0;
+    } else if (o->kind == OPT_USER) {
+        while (cfg->n_users > 1)
+            free_user(&cfg->users[--cfg->n_users]);
+    }
+}
+
+/* Sets o from one layer; `first` says whether this is the layer's first value for o. */
+static int apply(struct gw_config *cfg, struct shown *sh, const struct opt *o, const char *v, const char *src,
+                 int first)
+{
+    struct shown *s = &sh[o - options];
+    if (is_repeatable(o) && first)
+        reset_list(cfg, o);
+    if (set_opt(cfg, o, v, src) != 0)
+        return -1;
+    const char *shown = is_secret(o) ? "<redacted>" : v;
+    if (is_repeatable(o) && !first && s->val != NULL) {
+        size_t n = strlen(s->val) + strlen(shown) + 3;
+        char *j = xmalloc(n);
+        snprintf(j, n, "%s, %s", s->val, shown);
+        free(s->val);
+        s->val = j;
+    } else {
+        free(s->val);
+        s->val = xstrdup(shown);
+    }
+    free(s->src);
+    s->src = xstrdup(src);
+    return 0;
+}
+
+static char *trim(char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strlen(p);
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+        p[--n] = '\0';
+    return p;
+}
+
+/* --config FILE: `name = value` lines, '#' comments, blank lines; a
+ * repeatable name may appear on several lines. Errors name FILE:LINE. */
+static int read_file(struct gw_config *cfg, struct shown *sh, const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    char line[4096];
+    int lineno = 0, rc = 0;
+    unsigned char seen[ARRAY_SIZE(options)];
+
+    if (fp == NULL) {
+        fprintf(stderr, "tgs3: --config %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    memset(seen, 0, sizeof(seen));
+    while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+        lineno++;
+        char where[4200];
+        snprintf(where, sizeof(where), "%s:%d", path, lineno);
+        if (strchr(line, '\n') == NULL && !feof(fp)) {
+            fprintf(stderr, "tgs3: %s: line too long\n", where);
+            rc = -1;
+            break;
+        }
+        char *p = trim(line);
+        if (*p == '\0' || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (eq == NULL) {
+            fprintf(stderr, "tgs3: %s: expected 'name = value'\n", where);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(p), *val = trim(eq + 1);
+        if (name[0] == '-' && name[1] == '-')
+            name += 2;
+        size_t vl = strlen(val);
+        if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        const struct opt *o = find_opt(name, strlen(name));
+        if (o == NULL || o->kind == OPT_CONFIG) {
+            fprintf(stderr, "tgs3: %s: %s option '%s' (see tgs3 serve --help)\n", where,
+                    o ? "a config file cannot name the" : "unknown", name);
+            rc = -1;
+            break;
+        }
+        if (!is_repeatable(o) && seen[o - options]) {
+            fprintf(stderr, "tgs3: %s: '%s' given twice (only repeatable options may be)\n", where, name);
+            rc = -1;
+            break;
+        }
+        rc = apply(cfg, sh, o, val, where, !seen[o - options]);
+        seen[o - options] = 1;
+    }
+    secure_zero(line, sizeof(line));
+    fclose(fp);
+    return rc;
+}
+
+static void print_config(const struct shown *sh)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        if (options[i].kind == OPT_CONFIG)
+            continue;
+        printf("%-18s = %-40s # %s\n", options[i].name, sh[i].val ? sh[i].val : "",
+               sh[i].val ? sh[i].src : "unset");
+    }
+    fflush(stdout);
+}
+
 int gw_config_parse(struct gw_config *cfg, int argc, char **argv)
 {
-    /* 1. defaults */
-    for (size_t i = 0; i < ARRAY_SIZE(options); i++)
-        if (options[i].def != NULL && set_opt(cfg, &options[i], options[i].def, "default") != 0)
-            return -1;
-    /* 2. environment */
-    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
-        char env[64] = "TGS3_";
-        size_t k = 5;
-        for (const char *p = options[i].name; *p && k + 1 < sizeof(env); p++)
-            env[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-        env[k] = '\0';
-        const char *v = getenv(env);
-        if (v == NULL || *v == '\0')
-            continue;
-        if (is_repeatable(&options[i])) {
-            char *copy = xstrdup(v), *save = NULL;
-            int rc = 0;
-            for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save))
-                rc = set_opt(cfg, &options[i], tok, env);
-            secure_zero(copy, strlen(v));
-            free(copy);
-            if (rc != 0)
-                return -1;
-        } else if (set_opt(cfg, &options[i], v, env) != 0) {
-            return -1;
-        }
-    }
-    /* 3. flags: repeatable flags given on the command line replace the environment's list */
-    int seen_tokens = 0, seen_chats = 0;
+    struct shown sh[ARRAY_SIZE(options)];
+    const char *config_file = getenv("TGS3_CONFIG");
+    int print = 0, rc = -1;
+
+    memset(sh, 0, sizeof(sh));
+    /* 0. --help, --print-config and --config come first: the file sits below the environment. */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             gw_config_usage(stdout);
             exit(0);
         }
+        if (!strcmp(a, "--print-config")) {
+            print = 1;
+        } else if (!strncmp(a, "--config=", 9)) {
+            config_file = a + 9;
+        } else if (!strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tgs3: option '--config' needs a value\n");
+                return -1;
+            }
+            config_file = argv[++i];
+        }
+    }
+    /* 1. defaults */
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+        if (options[i].def != NULL && apply(cfg, sh, &options[i], options[i].def, "default", 1) != 0)
+            goto out;
+    /* 2. the config file */
+    if (config_file != NULL && *config_file != '\0' && read_file(cfg, sh, config_file) != 0)
+        goto out;
+    /* 3. environment */
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        char env[64] = "TGS3_";
+        size_t k = 5;
+        if (options[i].kind == OPT_CONFIG)
+            continue;
+        for (const char *p = options[i].name; *p && k + 1 < sizeof(env); p++)
+            env[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        env[k] = '\0';
+        const char *v = getenv(env);
+        if (v == NULL || *v == '\0')
+            continue;
+        const char *src = env;
+        if (is_repeatable(&options[i])) {
+            char *copy = xstrdup(v), *save = NULL;
+            int r = 0, first = 1;
+            for (char *tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
+                r = apply(cfg, sh, &options[i], tok, src, first);
+                first = 0;
+            }
+            secure_zero(copy, strlen(v));
+            free(copy);
+            if (r != 0)
+                goto out;
+        } else if (apply(cfg, sh, &options[i], v, src, 1) != 0) {
+            goto out;
+        }
+    }
+    /* 4. flags: repeatable flags given on the command line replace the lower layers' lists */
+    unsigned char seen[ARRAY_SIZE(options)];
+    memset(seen, 0, sizeof(seen));
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--print-config"))
+            continue;
         if (strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "tgs3: unexpected argument '%s' (see tgs3 serve --help)\n", a);
-            return -1;
+            goto out;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const struct opt *o = find_opt(name, nlen);
         if (o == NULL) {
             fprintf(stderr, "tgs3: unknown option '--%.*s' (see tgs3 serve --help)\n", (int)nlen, name);
-            return -1;
+            goto out;
         }
         const char *v = eq ? eq + 1 : NULL;
-        if (v == NULL) {
+        if (v == NULL && o->kind == OPT_FLAG) {
+            v = "true";
+        } else if (v == NULL) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "tgs3: option '--%s' needs a value\n", o->name);
-                return -1;
+                goto out;
             }
             v = argv[++i];
         }
-        if (o->kind == OPT_TOKENS && !seen_tokens++) {
-            for (size_t k = 0; k < cfg->n_bot_tokens; k++)
-                free(cfg->bot_tokens[k]);
-            cfg->n_bot_tokens = 0;
-        }
-        if (o->kind == OPT_CHATS && !seen_chats++)
-            cfg->n_chat_ids = 0;
-        if (set_opt(cfg, o, v, "command line") != 0)
-            return -1;
+        if (o->kind == OPT_CONFIG)
+            continue; /* read in step 2 */
+        if (apply(cfg, sh, o, v, "command line", !seen[o - options]) != 0)
+            goto out;
+        seen[o - options] = 1;
     }
-    return 0;
+    rc = 0;
+    if (print) {
+        print_config(sh);
+        rc = 1;
+    }
+out:
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        free(sh[i].val);
+        free(sh[i].src);
+    }
+    return rc;
 }
 
 int gw_config_check(const struct gw_config *cfg)
@@ -358,6 +587,16 @@ int gw_config_check(const struct gw_config *cfg)
     if (strchr(cfg->listen, ':') == NULL) {
         fprintf(stderr, "tgs3: --listen: expected HOST:PORT\n");
         return -1;
+    }
+    if (cfg->admin_listen != NULL && strcmp(cfg->admin_listen, "off") != 0) {
+        if (strchr(cfg->admin_listen, ':') == NULL) {
+            fprintf(stderr, "tgs3: --admin-listen: expected HOST:PORT or off\n");
+            return -1;
+        }
+        if (!strcmp(cfg->admin_listen, cfg->listen)) {
+            fprintf(stderr, "tgs3: --admin-listen must differ from --listen (/metrics would be a bucket)\n");
+            return -1;
+        }
     }
     return 0;
 }

@@ -5,36 +5,64 @@
  * libuv's pool: aws-chunked decoded in place with every chunk signature
  * checked, MD5 (the ETag) and, for hex payload hashes, SHA-256 computed and
  * compared with Content-MD5 and x-amz-content-sha256. Only a body that passed
- * is split into blocks of --block-size and posted, each block a document
- * sent straight from the body buffer (no copy). Blocks of all requests share
- * one upload budget (--max-upload-blocks in flight); requests wanting slots
- * wait in a FIFO, served round-robin one block at a time, and at most
- * --max-waiting requests wait (beyond: 503 SlowDown). A put that fails or is
- * abandoned queues the documents it did post for deletion; one that succeeds
- * inserts its blocks in the caller's store transaction.
+ * is split into blocks of --block-size. Each block then goes through
+ *   seal (libuv pool): keyed hash HMAC-SHA256 for dedup, a random 16-byte
+ *     identity, AES-256-GCM into a job-owned buffer (a plain copy with
+ *     --no-encryption);
+ *   journal (store thread): either a live block with the same keyed hash is
+ *     held (refcount + 1, journaled) and reused, or an "in flight" row is
+ *     written BEFORE the document is posted;
+ *   post: the sealed buffer is sent as a document; the confirmed message id
+ *     is journaled.
+ * Blocks of all requests share one upload budget (--max-upload-blocks slots,
+ * a slot held from sealing until the post is answered, so at most that many
+ * sealed buffers exist); requests wanting slots wait in a FIFO, served
+ * round-robin one block at a time, and at most --max-waiting requests wait
+ * (beyond: 503 SlowDown). A put that succeeds inserts its blocks and clears
+ * its journal rows in the caller's store transaction (dedup holds are
+ * released right after the commit); one that fails or is abandoned waits for
+ * its posts to be answered, then queues what it posted for deletion and
+ * releases its holds. After a crash the start-up sweep does the same for
+ * every journal row left.
  *
  * GET: a fetch holds one slot of the read budget (--max-fetch-blocks block
  * buffers in memory, fetching or fetched) from start until gw_fetch_free.
+ * Every fetched block is authenticated on the pool (blk_open, in place; or
+ * its keyed hash for unsealed blocks) before gw_fetch_data exposes a byte;
+ * a block that fails is logged with its identity and never served.
  * Readers wait in their own FIFO; read-ahead asks opportunistically and
  * never waits, so it cannot starve a request's first block.
  *
- * Memory: at most max_upload_blocks × block_size of request bodies are being
- * read by curl (they are the h2o buffers, file-backed past 4 MiB) and at
- * most max_fetch_blocks × block_size of fetched blocks are held.
+ * Memory: at most max_upload_blocks sealed buffers (block_size + 52 bytes
+ * each) and at most max_fetch_blocks × block_size of fetched blocks.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "gateway/blocks/blk.h"
 #include "gateway/gw.h"
 
 /* ---- PUT -------------------------------------------------------------------- */
 
-struct blk_ctx {
+/* One block of a put on its way through seal → journal → post. */
+struct put_blk {
     struct gw_put *p;
     size_t i;
+    uv_work_t work;
+    unsigned char *buf;      /* job-owned document bytes (sealed, or a plain copy) */
+    size_t buf_len;          /* bytes */
+    enum blk_status seal_st; /* pool result */
+    int slot;                /* holds an upload budget slot */
+    int dedup;               /* reuses a live block through a journaled hold */
+    enum store_status st;    /* journal result */
+    struct store_block found;
+    struct tg_call *call;
+    struct gw_post_slot post; /* waiting for a (bot, chat) pair (sched.c) */
 };
 
 struct gw_put {
@@ -54,16 +82,16 @@ struct gw_put {
 
     size_t n_blocks;
     struct store_block *blocks;
-    struct tg_call **calls;
-    struct blk_ctx *ctxs;
+    struct put_blk *bl;
     size_t next;     /* next block to start */
-    size_t inflight; /* blocks being posted */
-    size_t done;     /* blocks posted */
+    size_t jobs;     /* seal jobs, journal jobs and posts outstanding */
+    size_t done;     /* blocks posted or reused */
+    size_t reused;   /* blocks found by dedup */
     int failed;
     enum s3_err err;
     int finished;    /* callback delivered */
     int committed;   /* blocks belong to the index now */
-    int freeing;     /* gw_put_free called while verifying */
+    int freeing;     /* gw_put_free called: finish outstanding work, then clean up */
     int waiting;     /* in the upload FIFO */
     struct gw_put *wait_next;
 };
@@ -80,6 +108,28 @@ static int digest(const EVP_MD *md, const char *data, size_t len, unsigned char 
     return ok ? 0 : -1;
 }
 
+/* The first x-amz-checksum-<alg>:<b64> line of a decoded trailer into chk. */
+static void trailer_checksum(const struct dbuf *t, struct gw_body_check *chk)
+{
+    size_t i = 0;
+    while (t->ptr && i < t->len) {
+        const char *line = t->ptr + i;
+        const char *nl = memchr(line, '\n', t->len - i);
+        size_t ll = nl ? (size_t)(nl - line) : t->len - i;
+        const char *colon = memchr(line, ':', ll);
+        size_t al = colon ? (size_t)(colon - line) : 0;
+        if (al > 15 && al - 15 < sizeof(chk->ck_alg) && memcmp(line, "x-amz-checksum-", 15) == 0 &&
+            ll - al - 1 < sizeof(chk->ck_value)) {
+            memcpy(chk->ck_alg, line + 15, al - 15);
+            chk->ck_alg[al - 15] = '\0';
+            memcpy(chk->ck_value, colon + 1, ll - al - 1);
+            chk->ck_value[ll - al - 1] = '\0';
+            return;
+        }
+        i += ll + 1;
+    }
+}
+
 /* libuv pool thread: touches only p's own fields and the body. */
 static void verify_work(uv_work_t *w)
 {
@@ -87,7 +137,12 @@ static void verify_work(uv_work_t *w)
     p->verify_err = S3E_OK;
     if (p->chk.chunked) {
         size_t out = 0;
-        enum s3_err e = s3_chunked_decode(&p->auth, p->data, p->len, &out, NULL);
+        struct dbuf trailer;
+        dbuf_init(&trailer, 4096);
+        enum s3_err e = s3_chunked_decode(&p->auth, p->data, p->len, &out, &trailer);
+        if (e == S3E_OK && p->chk.ck_alg[0] == '\0')
+            trailer_checksum(&trailer, &p->chk); /* verified by the decoder */
+        dbuf_release(&trailer);
         if (e != S3E_OK) {
             p->verify_err = e;
             return;
@@ -104,6 +159,14 @@ static void verify_work(uv_work_t *w)
         p->verify_err = S3E_BAD_DIGEST;
         return;
     }
+    if (p->chk.ck_alg[0] != '\0') {
+        enum s3_err e = s3_checksum_check(p->chk.ck_alg, strlen(p->chk.ck_alg), p->chk.ck_value,
+                                          strlen(p->chk.ck_value), p->data, p->len);
+        if (e != S3E_OK) {
+            p->verify_err = e == S3E_INVALID_DIGEST ? S3E_INVALID_REQUEST : e;
+            return;
+        }
+    }
     if (p->chk.verify_sha256) {
         if (digest(EVP_sha256(), p->data, p->len, sha) != 0) {
             p->verify_err = S3E_INTERNAL_ERROR;
@@ -114,9 +177,18 @@ static void verify_work(uv_work_t *w)
     }
 }
 
+static void put_cleanup(struct gw_put *p);
+
+/* Delivers the callback once nothing is outstanding; may free p (the
+ * callback can end the request), so callers touch nothing after it. */
 static void finish(struct gw_put *p)
 {
-    if (p->finished || p->inflight > 0)
+    if (p->freeing) {
+        if (p->jobs == 0)
+            put_cleanup(p);
+        return;
+    }
+    if (p->finished || p->jobs > 0)
         return;
     if (!p->failed && p->done < p->n_blocks)
         return;
@@ -167,14 +239,57 @@ static enum s3_err tg_to_s3(const struct tg_result *res)
     }
 }
 
+static void slot_release(struct put_blk *b)
+{
+    if (b->slot) {
+        b->slot = 0;
+        b->p->gw->up_inflight--;
+    }
+    free(b->buf);
+    b->buf = NULL;
+}
+
+static void put_fail(struct gw_put *p, enum s3_err err)
+{
+    if (!p->failed) {
+        p->failed = 1;
+        p->err = err;
+        wait_remove(p->gw, p);
+    }
+}
+
+struct posted_job {
+    unsigned char uuid[16];
+    int64_t chat_id, bot_id, message_id;
+    enum store_status st;
+};
+
+static void posted_run(struct store *st, void *arg)
+{
+    struct posted_job *j = arg;
+    j->st = store_inflight_posted(st, j->uuid, j->chat_id, j->bot_id, j->message_id);
+}
+
+static void posted_done(void *arg)
+{
+    struct posted_job *j = arg;
+    if (j->st != STORE_OK)
+        log_error("journal: cannot record posted block %lld/%lld: %s", (long long)j->chat_id,
+                  (long long)j->message_id, store_status_name(j->st));
+    free(j);
+}
+
 static void on_block_sent(void *ud, const struct tg_result *res, const struct tg_document *doc)
 {
-    struct blk_ctx *c = ud;
+    struct put_blk *c = ud;
     struct gw_put *p = c->p;
     struct gw *gw = p->gw;
-    p->calls[c->i] = NULL;
-    p->inflight--;
-    gw->up_inflight--;
+    size_t sent = c->buf_len;
+    c->call = NULL;
+    if (gw_sched_done(gw, &c->post, res, p->failed || p->freeing))
+        return; /* placed again on the next free pair; the slot and the buffer stay */
+    p->jobs--;
+    slot_release(c);
     if (res->status == TG_OK && doc != NULL) {
         struct store_block *b = &p->blocks[c->i];
         b->chat_id = doc->chat_id;
@@ -183,42 +298,199 @@ static void on_block_sent(void *ud, const struct tg_result *res, const struct tg
         snprintf(b->file_unique_id, sizeof(b->file_unique_id), "%s", doc->file_unique_id);
         b->stored_size = doc->file_size;
         b->created_ms = now_ms();
-        p->done++;
+        /* Journal the message id (the store thread runs jobs in order, so
+         * this lands before any commit or clean-up of this put). */
+        struct posted_job *j = xcalloc(1, sizeof(*j));
+        memcpy(j->uuid, b->uuid, sizeof(j->uuid));
+        j->chat_id = b->chat_id;
+        j->bot_id = b->bot_id;
+        j->message_id = b->message_id;
+        gw_store_call(gw, posted_run, posted_done, j);
+        if (doc->message_id <= 0 || (size_t)doc->file_size != sent) {
+            log_error("put %s: block %zu/%zu: Telegram recorded %lld bytes as message %lld/%lld, %zu were sent",
+                      p->tag, c->i + 1, p->n_blocks, (long long)doc->file_size, (long long)doc->chat_id,
+                      (long long)doc->message_id, sent);
+            put_fail(p, S3E_INTERNAL_ERROR);
+        } else {
+            p->done++;
+        }
     } else if (!p->failed) {
-        p->failed = 1;
-        p->err = res->status == TG_OK ? S3E_INTERNAL_ERROR : tg_to_s3(res);
-        log_warn("put %s: block %zu/%zu not stored: %s (%s, http %d, after %d attempts)", p->tag, c->i + 1,
-                 p->n_blocks, tg_status_name(res->status), res->description, res->http_status, res->attempts);
-        wait_remove(gw, p);
+        log_warn("put %s: block %zu/%zu not stored: %s (%s, http %d, after %d attempts%s)", p->tag, c->i + 1,
+                 p->n_blocks, tg_status_name(res->status), res->description, res->http_status, res->attempts,
+                 res->maybe_posted ? "; a message may exist that cannot be found" : "");
+        put_fail(p, res->status == TG_OK ? S3E_INTERNAL_ERROR : tg_to_s3(res));
     }
     up_pump(gw);
     finish(p);
 }
 
-static void start_block(struct gw_put *p)
+/* The scheduler found a free pair for block c (sched.c). */
+static void on_pair(struct gw_post_slot *s, size_t bot_i, size_t chat_i)
 {
+    struct put_blk *c = (struct put_blk *)(void *)((char *)s - offsetof(struct put_blk, post));
+    struct gw_put *p = c->p;
     struct gw *gw = p->gw;
-    size_t i = p->next++;
+    size_t i = c->i;
     size_t bs = (size_t)gw->cfg.block_size;
     size_t off = i * bs, n = p->len - off < bs ? p->len - off : bs;
-    size_t pairs = gw->n_bots * gw->cfg.n_chat_ids;
-    size_t pair = gw->rr_next++ % pairs;
-    struct gw_bot *bot = &gw->bots[pair % gw->n_bots];
-    int64_t chat = gw->cfg.chat_ids[pair / gw->n_bots];
     struct store_block *b = &p->blocks[i];
-    b->bot_id = bot->id;
-    b->plain_size = (int64_t)n;
+    if (p->failed || p->freeing) {
+        /* Not posted at all: the clean-up removes its journal row. */
+        p->jobs--;
+        slot_release(c);
+        up_pump(gw);
+        finish(p);
+        return;
+    }
+    b->bot_id = gw->bots[bot_i].id;
     char fname[96], caption[256];
     snprintf(fname, sizeof(fname), "tgs3-%s-%zu.bin", p->tag, i);
     /* A self-describing caption lets orphans of lost answers be recognised. */
-    snprintf(caption, sizeof(caption), "tgs3 v1 put=%s blk=%zu/%zu off=%zu len=%zu", p->tag, i + 1, p->n_blocks,
-             off, n);
-    p->ctxs[i].p = p;
-    p->ctxs[i].i = i;
-    p->inflight++;
+    char uuid_hex[33];
+    hex_encode(b->uuid, sizeof(b->uuid), uuid_hex);
+    snprintf(caption, sizeof(caption), "tgs3 v1 put=%s blk=%zu/%zu off=%zu len=%zu id=%s", p->tag, i + 1,
+             p->n_blocks, off, n, uuid_hex);
+    gw_post_document(gw, bot_i, chat_i, c->buf, c->buf_len, fname, caption, on_block_sent, c);
+}
+
+/* No pair could take block c within --max-schedule-wait. */
+static void on_post_expired(struct gw_post_slot *s)
+{
+    struct put_blk *c = (struct put_blk *)(void *)((char *)s - offsetof(struct put_blk, post));
+    struct gw_put *p = c->p;
+    struct gw *gw = p->gw;
+    p->jobs--;
+    slot_release(c);
+    put_fail(p, gw->pool != NULL && tg_pool_open_chats(gw->pool) == 0 ? S3E_SERVICE_UNAVAILABLE : S3E_SLOW_DOWN);
+    up_pump(gw);
+    finish(p);
+}
+
+/* Journaled: the block waits for the (bot, chat) pair that can post soonest. */
+static void start_block(struct gw_put *p, size_t i)
+{
+    struct put_blk *c = &p->bl[i];
+    p->jobs++;
+    c->post.go = on_pair;
+    c->post.expired = on_post_expired;
+    gw_sched_enqueue(p->gw, &c->post);
+}
+
+/* Store thread: reuse a live block with the same keyed hash (taking a
+ * journaled hold), else journal the upload before it starts. */
+static void journal_run(struct store *st, void *arg)
+{
+    struct put_blk *c = arg;
+    struct gw_put *p = c->p;
+    struct store_block *b = &p->blocks[c->i];
+    static const unsigned char zero[32];
+    c->dedup = 0;
+    if (memcmp(b->hash, zero, sizeof(zero)) != 0) {
+        c->st = store_inflight_hold(st, b->uuid, p->tag, b->hash, b->key_id, b->plain_size, now_ms(), &c->found);
+        if (c->st == STORE_OK) {
+            c->dedup = 1;
+            return;
+        }
+        if (c->st != STORE_NOT_FOUND)
+            return;
+    }
+    c->st = store_inflight_begin(st, b->uuid, p->tag, 0, 0, now_ms());
+}
+
+static void journal_done(void *arg)
+{
+    struct put_blk *c = arg;
+    struct gw_put *p = c->p;
+    struct gw *gw = p->gw;
+    p->jobs--;
+    if (c->st != STORE_OK) {
+        log_error("put %s: block %zu/%zu: cannot journal it: %s", p->tag, c->i + 1, p->n_blocks,
+                  store_status_name(c->st));
+        slot_release(c);
+        put_fail(p, gw_store_err(c->st));
+    } else if (c->dedup) {
+        struct store_block *b = &p->blocks[c->i];
+        unsigned char uuid[16];
+        memcpy(uuid, b->uuid, sizeof(uuid)); /* the journal row is keyed by this put's identity */
+        *b = c->found;
+        memcpy(b->uuid, uuid, sizeof(uuid));
+        slot_release(c);
+        p->done++;
+        p->reused++;
+        log_debug("put %s: block %zu/%zu is already stored as %lld/%lld; reused", p->tag, c->i + 1, p->n_blocks,
+                  (long long)c->found.chat_id, (long long)c->found.message_id);
+    } else if (p->failed || p->freeing) {
+        slot_release(c); /* journaled but never posted: the clean-up removes the row */
+    } else {
+        start_block(p, c->i);
+    }
+    up_pump(gw);
+    finish(p);
+}
+
+/* libuv pool: keyed hash, identity and seal of block c->i into a job-owned buffer. */
+static void seal_work(uv_work_t *w)
+{
+    struct put_blk *c = w->data;
+    struct gw_put *p = c->p;
+    struct gw *gw = p->gw;
+    struct store_block *b = &p->blocks[c->i];
+    size_t bs = (size_t)gw->cfg.block_size;
+    size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
+    const unsigned char *plain = (const unsigned char *)p->data + off;
+    b->plain_size = (int64_t)n;
+    c->seal_st = blk_random(b->uuid, sizeof(b->uuid));
+    if (c->seal_st == BLK_OK && gw->keys != NULL)
+        c->seal_st = blk_hash(gw->keys, plain, n, b->hash);
+    if (c->seal_st != BLK_OK)
+        return;
+    if (gw->keys != NULL && !gw->cfg.no_encryption) {
+        c->buf = xmalloc(n + BLK_OVERHEAD);
+        c->buf_len = n + BLK_OVERHEAD;
+        c->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, c->buf, &b->key_id, b->nonce);
+    } else {
+        c->buf = xmalloc(n);
+        c->buf_len = n;
+        memcpy(c->buf, plain, n);
+        b->key_id = 0;
+    }
+}
+
+static void after_seal(uv_work_t *w, int status)
+{
+    struct put_blk *c = w->data;
+    struct gw_put *p = c->p;
+    struct gw *gw = p->gw;
+    p->jobs--;
+    if (status != 0 || c->seal_st != BLK_OK) {
+        log_error("put %s: block %zu/%zu: cannot seal it: %s", p->tag, c->i + 1, p->n_blocks,
+                  status != 0 ? "cancelled" : blk_status_name(c->seal_st));
+        slot_release(c);
+        put_fail(p, S3E_INTERNAL_ERROR);
+    } else if (p->failed || p->freeing) {
+        slot_release(c);
+    } else {
+        p->jobs++;
+        gw_store_call(gw, journal_run, journal_done, c);
+        return;
+    }
+    up_pump(gw);
+    finish(p);
+}
+
+/* Takes a budget slot (the caller checked one is free) and seals the next block. */
+static void prepare_block(struct gw_put *p)
+{
+    struct gw *gw = p->gw;
+    size_t i = p->next++;
+    struct put_blk *c = &p->bl[i];
+    c->p = p;
+    c->i = i;
+    c->slot = 1;
     gw->up_inflight++;
-    p->calls[i] = tg_send_document(gw->tg, bot->token, chat, p->data + off, n, fname, caption, on_block_sent,
-                                   &p->ctxs[i]);
+    c->work.data = c;
+    p->jobs++;
+    uv_queue_work(gw->loop, &c->work, seal_work, after_seal);
 }
 
 static void up_pump(struct gw *gw)
@@ -227,7 +499,7 @@ static void up_pump(struct gw *gw)
         struct gw_put *p = gw->up_wait_head;
         wait_remove(gw, p);
         if (p->next < p->n_blocks)
-            start_block(p);
+            prepare_block(p);
         if (p->next < p->n_blocks && !p->failed)
             wait_append(gw, p); /* round-robin: one block per turn */
     }
@@ -236,9 +508,10 @@ static void up_pump(struct gw *gw)
 static void free_now(struct gw_put *p)
 {
     secure_zero(&p->auth, sizeof(p->auth));
+    for (size_t i = 0; p->bl && i < p->n_blocks; i++)
+        free(p->bl[i].buf);
     free(p->blocks);
-    free(p->calls);
-    free(p->ctxs);
+    free(p->bl);
     free(p);
 }
 
@@ -261,8 +534,7 @@ static void after_verify(uv_work_t *w, int status)
     size_t bs = (size_t)gw->cfg.block_size;
     p->n_blocks = (p->len + bs - 1) / bs;
     p->blocks = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->blocks));
-    p->calls = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->calls));
-    p->ctxs = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->ctxs));
+    p->bl = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->bl));
     if (p->n_blocks == 0) {
         finish(p);
         return;
@@ -300,6 +572,12 @@ const char *gw_put_md5_hex(const struct gw_put *p)
     return p->md5_hex;
 }
 
+const char *gw_put_checksum(const struct gw_put *p, const char **b64)
+{
+    *b64 = p->chk.ck_value;
+    return p->chk.ck_alg[0] ? p->chk.ck_alg : NULL;
+}
+
 size_t gw_put_size(const struct gw_put *p)
 {
     return p->len;
@@ -319,7 +597,13 @@ enum store_status gw_put_commit_blocks(struct gw_put *p, struct store *st, struc
         return STORE_OK;
     struct store_extent *e = xcalloc(p->n_blocks, sizeof(*e));
     for (size_t i = 0; i < p->n_blocks; i++) {
-        enum store_status s = store_block_insert(st, &p->blocks[i]);
+        enum store_status s = STORE_OK;
+        if (!p->bl[i].dedup) {
+            s = store_block_insert(st, &p->blocks[i]);
+            /* The block belongs to the index now: its journal row goes in the same transaction. */
+            if (s == STORE_OK)
+                s = store_inflight_end(st, p->blocks[i].uuid, 1, now_ms());
+        }
         if (s != STORE_OK) {
             free(e);
             return s;
@@ -335,22 +619,62 @@ enum store_status gw_put_commit_blocks(struct gw_put *p, struct store *st, struc
 
 void gw_put_orphan_blocks(struct gw_put *p, struct store *st)
 {
-    for (size_t i = 0; p->blocks && i < p->n_blocks; i++) {
+    int64_t now = now_ms();
+    for (size_t i = 0; p->bl && i < p->n_blocks && i < p->next; i++) {
         struct store_block *b = &p->blocks[i];
-        if (b->message_id == 0)
-            continue;
-        enum store_status s = store_gc_enqueue(st, b->chat_id, b->message_id, b->bot_id, now_ms());
+        enum store_status s = STORE_OK;
+        if (!p->bl[i].dedup && b->message_id != 0)
+            s = store_gc_enqueue_posted(st, b->chat_id, b->message_id, b->bot_id, b->created_ms, now);
+        if (s == STORE_OK)
+            s = store_inflight_end(st, b->uuid, 0, now); /* releases a dedup hold */
         if (s != STORE_OK)
-            log_error("put %s: cannot queue stray block %lld/%lld for deletion: %s", p->tag,
-                      (long long)b->chat_id, (long long)b->message_id, store_status_name(s));
+            log_error("put %s: cannot queue stray block %lld/%lld for deletion: %s (the start-up sweep retries)",
+                      p->tag, (long long)b->chat_id, (long long)b->message_id, store_status_name(s));
         b->message_id = 0;
+        p->bl[i].dedup = 0;
     }
 }
 
-/* Marks the put's blocks as owned by the index (the caller's transaction committed). */
+struct release_job {
+    size_t n;
+    unsigned char (*uuids)[16];
+};
+
+static void release_run(struct store *st, void *arg)
+{
+    struct release_job *j = arg;
+    for (size_t i = 0; i < j->n; i++) {
+        enum store_status s = store_inflight_end(st, j->uuids[i], 1, now_ms());
+        if (s != STORE_OK)
+            log_error("journal: cannot release a dedup hold: %s (the start-up sweep retries)",
+                      store_status_name(s));
+    }
+}
+
+static void release_done(void *arg)
+{
+    struct release_job *j = arg;
+    free(j->uuids);
+    free(j);
+}
+
+/* Marks the put's blocks as owned by the index (the caller's transaction
+ * committed) and releases the dedup holds: the object's extents hold those
+ * blocks now. Until the release runs the counts are one too high, never too
+ * low; a crash in between is settled by the start-up sweep. */
 void gw_put_mark_committed(struct gw_put *p)
 {
     p->committed = 1;
+    if (p->reused == 0)
+        return;
+    struct release_job *j = xcalloc(1, sizeof(*j));
+    j->uuids = xcalloc(p->reused, sizeof(*j->uuids));
+    for (size_t i = 0; i < p->n_blocks && j->n < p->reused; i++)
+        if (p->bl[i].dedup) {
+            memcpy(j->uuids[j->n++], p->blocks[i].uuid, 16);
+            p->bl[i].dedup = 0;
+        }
+    gw_store_call(p->gw, release_run, release_done, j);
 }
 
 static void orphan_run(struct store *st, void *arg)
@@ -363,32 +687,28 @@ static void orphan_done(void *arg)
     free_now(arg);
 }
 
+/* Nothing outstanding any more: queue what was posted but not committed, then free. */
+static void put_cleanup(struct gw_put *p)
+{
+    if (!p->committed && p->next > 0)
+        gw_store_call(p->gw, orphan_run, orphan_done, p);
+    else
+        free_now(p);
+}
+
 void gw_put_free(struct gw_put *p)
 {
     if (p == NULL)
         return;
     struct gw *gw = p->gw;
     wait_remove(gw, p);
-    if (p->verifying) {
-        p->freeing = 1; /* after_verify frees it */
-        return;
-    }
-    for (size_t i = 0; p->calls && i < p->n_blocks; i++) {
-        if (p->calls[i]) {
-            tg_call_cancel(p->calls[i]);
-            p->calls[i] = NULL;
-            p->inflight--;
-            gw->up_inflight--;
-        }
-    }
-    up_pump(gw);
-    int stray = 0;
-    for (size_t i = 0; !p->committed && p->blocks && i < p->n_blocks; i++)
-        stray |= p->blocks[i].message_id != 0;
-    if (stray)
-        gw_store_call(gw, orphan_run, orphan_done, p);
-    else
-        free_now(p);
+    p->freeing = 1;
+    if (p->verifying)
+        return; /* after_verify frees it */
+    /* Posts in flight are let finish (their buffers are the put's own), so
+     * whatever they created is known and queued for deletion. */
+    if (p->jobs == 0)
+        put_cleanup(p);
 }
 
 /* ---- GET -------------------------------------------------------------------- */
@@ -398,13 +718,72 @@ struct gw_fetch {
     struct store_block blk;
     gw_fetch_cb cb;
     void *ud;
-    struct tg_call *call;
-    unsigned char *data;
-    size_t len;
+    struct gw_read *call; /* through any bot (reader.c) */
+    unsigned char *data; /* the document as fetched; plaintext at data + off once verified */
+    size_t len;          /* bytes of plaintext once verified */
+    size_t off;
+    int verified;
+    uv_work_t work;
+    int opening;         /* verification running on the pool */
+    int freeing;         /* gw_fetch_free called while opening */
+    enum blk_status open_st;
     int holding;
     int waiting;
     struct gw_fetch *wait_next;
 };
+
+static void fetch_release(struct gw_fetch *f);
+
+/* libuv pool: authenticate the block (and decrypt it in place) before any byte is served. */
+static void open_work(uv_work_t *w)
+{
+    struct gw_fetch *f = w->data;
+    const struct blk_keyring *keys = f->gw->keys;
+    static const unsigned char zero[32];
+    f->open_st = BLK_OK;
+    f->off = 0;
+    if (f->blk.key_id != 0) {
+        size_t plen = 0;
+        if (keys == NULL) {
+            f->open_st = BLK_ERR_KEY;
+            return;
+        }
+        f->open_st = blk_open(keys, BLK_KIND_DATA, f->blk.uuid, f->blk.key_id, (size_t)f->blk.plain_size, f->data,
+                              f->len, &plen);
+        f->off = BLK_HEADER_LEN;
+        f->len = plen;
+    } else if (keys != NULL && memcmp(f->blk.hash, zero, sizeof(zero)) != 0) {
+        /* Unsealed (--no-encryption) blocks are checked against their keyed hash. */
+        unsigned char h[BLK_HASH_LEN];
+        f->open_st = blk_hash(keys, f->data, f->len, h);
+        if (f->open_st == BLK_OK && CRYPTO_memcmp(h, f->blk.hash, sizeof(h)) != 0)
+            f->open_st = BLK_ERR_AUTH;
+    }
+}
+
+static void after_open(uv_work_t *w, int status)
+{
+    struct gw_fetch *f = w->data;
+    f->opening = 0;
+    if (f->freeing) {
+        fetch_release(f);
+        return;
+    }
+    if (status != 0 || f->open_st != BLK_OK) {
+        char id[33];
+        hex_encode(f->blk.uuid, sizeof(f->blk.uuid), id);
+        log_error("block %lld/%lld (id %s, key %d, %lld bytes) failed verification: %s; not served",
+                  (long long)f->blk.chat_id, (long long)f->blk.message_id, id, f->blk.key_id,
+                  (long long)f->blk.plain_size, status != 0 ? "cancelled" : blk_status_name(f->open_st));
+        free(f->data);
+        f->data = NULL;
+        f->len = 0;
+        f->cb(f, S3E_INTERNAL_ERROR, f->ud);
+        return;
+    }
+    f->verified = 1;
+    f->cb(f, S3E_OK, f->ud);
+}
 
 static void on_fetched(void *ud, const struct tg_result *res, unsigned char *data, size_t len)
 {
@@ -418,14 +797,18 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
         if (e == S3E_ENTITY_TOO_LARGE)
             e = S3E_INTERNAL_ERROR;
         free(data);
-    } else if ((int64_t)len != f->blk.plain_size) {
-        log_error("block %lld/%lld: got %zu bytes, index says %lld", (long long)f->blk.chat_id,
-                  (long long)f->blk.message_id, len, (long long)f->blk.plain_size);
+    } else if ((int64_t)len != f->blk.stored_size) {
+        log_error("block %lld/%lld: got %zu bytes, index says %lld; not served", (long long)f->blk.chat_id,
+                  (long long)f->blk.message_id, len, (long long)f->blk.stored_size);
         e = S3E_INTERNAL_ERROR;
         free(data);
     } else {
         f->data = data;
         f->len = len;
+        f->opening = 1;
+        f->work.data = f;
+        uv_queue_work(f->gw->loop, &f->work, open_work, after_open);
+        return;
     }
     f->cb(f, e, f->ud);
 }
@@ -441,17 +824,9 @@ struct gw_bot *gw_bot_by_id(struct gw *gw, int64_t bot_id)
 static void fetch_begin(struct gw_fetch *f)
 {
     struct gw *gw = f->gw;
-    struct gw_bot *bot = gw_bot_by_id(gw, f->blk.bot_id);
     f->holding = 1;
     gw->fetch_held++;
-    if (bot == NULL) {
-        struct tg_result res = {.status = TG_ERR_UNAUTHORIZED};
-        snprintf(res.description, sizeof(res.description), "bot %lld is not configured", (long long)f->blk.bot_id);
-        on_fetched(f, &res, NULL, 0);
-        return;
-    }
-    f->call = tg_fetch_file(gw->tg, bot->token, f->blk.file_id, f->blk.stored_size, (size_t)f->blk.stored_size,
-                            on_fetched, f);
+    f->call = gw_read_start(gw, &f->blk, on_fetched, f);
 }
 
 static void fetch_pump(struct gw *gw)
@@ -494,8 +869,12 @@ struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, in
 
 const unsigned char *gw_fetch_data(const struct gw_fetch *f, size_t *len)
 {
+    if (!f->verified || f->data == NULL) {
+        *len = 0;
+        return NULL;
+    }
     *len = f->len;
-    return f->data;
+    return f->data + f->off;
 }
 
 void gw_fetch_free(struct gw_fetch *f)
@@ -517,7 +896,18 @@ void gw_fetch_free(struct gw_fetch *f)
         gw->fetch_waiting--;
     }
     if (f->call)
-        tg_call_cancel(f->call);
+        gw_read_cancel(f->call);
+    f->call = NULL;
+    if (f->opening) {
+        f->freeing = 1; /* after_open releases it */
+        return;
+    }
+    fetch_release(f);
+}
+
+static void fetch_release(struct gw_fetch *f)
+{
+    struct gw *gw = f->gw;
     free(f->data);
     if (f->holding) {
         gw->fetch_held--;

@@ -14,7 +14,13 @@
  *   ops_object.c PUT/GET/HEAD/DELETE object
  *   ops_multipart.c multipart uploads
  *   ops_copy.c   CopyObject and UploadPartCopy (extents shared, nothing uploaded)
+ *   ops_tagging.c object tags (Put/Get/DeleteObjectTagging)
+ *   ops_versions.c ListObjectVersions (one "null" version per key)
+ *   access.c     bucket ownership checks when several users are configured
  *   gc.c         the delete queue runner
+ *   admin.c      admin listener: /metrics, /healthz, /readyz; access log
+ *   cmd_stats.c  tgs3 stats (read-only look at the index)
+ *   cmd_gc.c     tgs3 gc (the delete queue, once)
  *
  * Threads: the loop thread owns every h2o and curl object and every struct
  * gw_req; the store thread only runs store jobs over job-owned copies; libuv's
@@ -65,12 +71,25 @@ struct gw_config {
     int64_t req_timeout_ms;    /* h2o http1 request timeout (whole body must arrive within it) */
     char *log_level;
     char *log_file;
+    char *key_file;               /* master keys (default DATA_DIR/master.key); secret, never logged */
+    int no_encryption;            /* blocks posted unsealed (keyed hashes still verify them) */
+    int64_t snapshot_interval_ms; /* periodic sealed index snapshot pinned in the first chat; 0 = off */
+    double rate_pair_per_min;      /* posts per (bot, chat) per minute */
+    double rate_bot_per_sec;       /* posts per bot per second */
+    double rate_chat_per_min;      /* posts per chat per minute, all bots; 0 = no limit */
+    int64_t max_schedule_wait_ms;  /* an upload that cannot post a block for this long gets 503 SlowDown */
+    int64_t chat_max_messages;     /* rollover: a chat holding this many blocks takes no more */
+    char *admin_listen;         /* HOST:PORT of /metrics, /healthz, /readyz; "off" disables */
+    int64_t health_interval_ms; /* between periodic getMe and index-statistics reads */
+    int64_t shutdown_grace_ms;  /* SIGTERM: how long requests in flight may take to finish */
 };
 
 void gw_config_init(struct gw_config *cfg);
 void gw_config_release(struct gw_config *cfg);
 /* Parses flags (argv after the sub-command) over TGS3_* environment over
- * defaults. Returns 0, or -1 after printing a clear message to stderr. */
+ * the --config file over defaults. Returns 0; 1 when --print-config printed
+ * the result (the caller exits 0); or -1 after printing a clear message to
+ * stderr. --help prints the options and exits. */
 int gw_config_parse(struct gw_config *cfg, int argc, char **argv);
 void gw_config_usage(FILE *fp);
 /* Checks cross-option rules (block size vs mode, at least one user…). */
@@ -99,7 +118,15 @@ struct gw {
     struct gw_storeq *storeq;
     struct gw_bot *bots;
     size_t n_bots;
-    size_t rr_next; /* round-robin cursor over (bot, chat) pairs */
+    struct blk_keyring *keys; /* sealing, dedup and snapshot keys (gateway/blocks); NULL only in tests */
+    struct gw_snap *snap;     /* periodic index snapshots (snapshot.c) */
+    size_t rr_next; /* round-robin cursor over bots for reads that need another bot */
+    struct tg_pool *pool;   /* upload scheduler over bots × chats (sched.c) */
+    int64_t *chat_blocks;   /* blocks per configured chat, for rollover */
+    uv_timer_t sched_timer; /* wakes the scheduler when a pair's bucket refills */
+    int sched_started;
+    struct gw_post_slot *post_head, *post_tail; /* blocks waiting for a (bot, chat) pair */
+    size_t post_waiting;
 
     /* upload budget: blocks in flight to Telegram */
     int up_inflight;
@@ -113,10 +140,15 @@ struct gw {
 
     uv_timer_t gc_timer;
     int gc_busy;
+    int gc_once;          /* tgs3 gc: no timer; gw_gc_run_now drives the runs */
+    size_t gc_last_due;   /* queue items the last run found due */
+    int64_t gc_horizon_ms; /* tgs3 gc --all: items due this far ahead count as due now */
+    uint64_t gc_deleted, gc_failed, gc_unreclaimable; /* messages, since start */
     uint64_t req_seq;
     int connections;
     int active;    /* requests being processed */
     int stopping;
+    struct gw_admin *admin; /* admin listener, counters (admin.c) */
 };
 
 /* ---- server (server.c) ------------------------------------------------------ */
@@ -124,6 +156,47 @@ struct gw {
 int gw_server_start(struct gw *gw);           /* binds --listen; 0 or -1 (logged) */
 void gw_server_stop_accepting(struct gw *gw); /* closes the listener */
 void gw_server_dispose(struct gw *gw);        /* after the loop has drained */
+
+/* ---- admin listener and metrics (admin.c) ---------------------------------- */
+
+struct gw_admin;
+/* Starts the periodic Bot API and index checks and binds --admin-listen.
+ * 0, or -1 (logged); gw_admin_stop and gw_admin_dispose are needed either way. */
+int gw_admin_start(struct gw *gw);
+void gw_admin_stop(struct gw *gw);    /* closes the listener, stops the checks */
+void gw_admin_dispose(struct gw *gw); /* after the store thread has stopped */
+
+/* ---- admin sub-commands (cmd_stats.c, cmd_gc.c) ---------------------------- */
+
+int gw_cmd_stats(int argc, char **argv); /* tgs3 stats: exit status */
+int gw_cmd_gc(int argc, char **argv);    /* tgs3 gc: exit status */
+
+/* ---- data safety (keys.c, snapshot.c, fsck.c) ---------------------------- */
+
+/* Loads --key-file (default DATA_DIR/master.key) into gw->keys; with create
+ * set a missing file is created (0600, 32 random bytes). 0, or -1 (logged).
+ * The key bytes are never logged; gw_keys_free cleanses them. */
+int gw_keys_load(struct gw *gw, int create);
+void gw_keys_free(struct gw *gw);
+/* For sub-commands: after gw->cfg is parsed, opens the index (create_dir:
+ * also the data dir), the store thread, the loop, the bots and the Bot API
+ * client into gw; 0 or -1 (printed). gw_tool_close undoes whatever was done. */
+int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name);
+void gw_tool_close(struct gw *gw);
+/* Journal sweep at start-up (store thread not running yet): posted blocks of
+ * unfinished puts are queued for deletion, dedup holds released. */
+void gw_journal_sweep(struct store *st);
+
+struct gw_snap;
+/* One snapshot: VACUUM INTO, sealed on the pool, posted to the first chat,
+ * pinned; the previous one is queued for deletion. cb gets ok and the message id. */
+typedef void (*gw_snapshot_cb)(struct gw *gw, int ok, int64_t message_id, void *ud);
+int gw_snapshot_run(struct gw *gw, gw_snapshot_cb cb, void *ud); /* -1 if one is running */
+void gw_snapshot_start(struct gw *gw); /* periodic, every --snapshot-interval (0: off) */
+void gw_snapshot_stop(struct gw *gw);
+int gw_cmd_snapshot(int argc, char **argv); /* tgs3 snapshot */
+int gw_cmd_recover(int argc, char **argv);  /* tgs3 recover */
+int gw_cmd_fsck(int argc, char **argv);     /* tgs3 fsck */
 
 /* ---- request context (server.c) ------------------------------------------- */
 
@@ -145,6 +218,8 @@ struct gw_req {
  * completion call gw_req_release, and only if it returns 1 is r->req alive. */
 void gw_req_hold(struct gw_req *r);
 int gw_req_release(struct gw_req *r) WARN_UNUSED;
+/* Counts a finished request and writes its access-log line (admin.c). */
+void gw_admin_request_done(struct gw_req *r);
 
 const char *gw_req_header(struct gw_req *r, const char *name, size_t *len);
 void gw_add_header(struct gw_req *r, const char *name, const char *value, size_t len);
@@ -169,12 +244,66 @@ struct store *gw_storeq_store(struct gw_storeq *q);
 
 /* ---- engine (engine.c) ---------------------------------------------------- */
 
+/* ---- scheduler (sched.c) ---------------------------------------------------- */
+
+/* The upload scheduler: a tg_pool over every (bot, chat) pair, seeded with
+ * the index's block count per chat (counts[i] for cfg.chat_ids[i]; chats at
+ * --chat-max-messages start closed). 0, or -1 when no chat has room (logged).
+ * gw_sched_stop fails what still waits, closes the timer and frees the pool. */
+int gw_sched_start(struct gw *gw, const int64_t *counts);
+void gw_sched_stop(struct gw *gw);
+/* Index of a configured chat, or -1. */
+int gw_chat_index(const struct gw *gw, int64_t chat_id);
+
+/* A block waiting for a pair; embedded in the caller's per-block state. */
+struct gw_post_slot {
+    /* The pair (indices into gw->bots, cfg.chat_ids) is free: post now. */
+    void (*go)(struct gw_post_slot *s, size_t bot, size_t chat);
+    /* No pair could take it within --max-schedule-wait: the caller fails it (503 SlowDown). */
+    void (*expired)(struct gw_post_slot *s);
+    size_t bot, chat;  /* the pair of the last go */
+    int placements;    /* pairs it was handed to */
+    int64_t since_ms;  /* mono ms it started waiting */
+    int queued;
+    struct gw_post_slot *prev, *next;
+};
+/* Queues s for the pair that can post soonest (go runs from the loop, never from here). */
+void gw_sched_enqueue(struct gw *gw, struct gw_post_slot *s);
+/* Removes s if queued (go and expired will not run). */
+void gw_sched_cancel(struct gw *gw, struct gw_post_slot *s);
+/* The answer of s's post: counts the chat's block (rollover) on success,
+ * pauses the pair on a 429. Returns 1 when s was queued again for another
+ * pair (a 429, a 5xx or a lost connection, at most a few times, unless
+ * give_up): the caller then waits for go again. */
+int gw_sched_done(struct gw *gw, struct gw_post_slot *s, const struct tg_result *res, int give_up);
+/* Posts buf as a document by (bot, chat): from memory, or in local mode
+ * with --staging-dir by file:// (written there on the pool, removed after
+ * the answer). buf must stay valid until cb. */
+void gw_post_document(struct gw *gw, size_t bot, size_t chat, const void *buf, size_t len, const char *fname,
+                      const char *caption, tg_send_cb cb, void *ud);
+
+/* ---- reads through any bot (reader.c) ---------------------------------------- */
+
+/* Fetches blk's document: through its uploader's file_id, or, when that bot
+ * is not configured or its file_id is refused, through another bot: its
+ * recorded file_id, else one re-derived by forwarding the message (the copy
+ * is queued for deletion, the file_id recorded in the index). cb as for
+ * tg_fetch_file, exactly once unless cancelled. */
+struct gw_read;
+struct gw_read *gw_read_start(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
+void gw_read_cancel(struct gw_read *r);
+
 /* Body verification + block upload for PUT and UploadPart. */
 struct gw_body_check {
     int chunked;               /* aws-chunked: decode in place first */
     int verify_sha256;         /* compare against auth payload hash */
     int has_md5;               /* Content-MD5 given */
     unsigned char md5[16];
+    /* x-amz-checksum-<alg>: the header's to verify (alg "" = none). After a
+     * successful verification it holds the object's checksum, from the
+     * header or else from an aws-chunked trailer (gw_put_checksum). */
+    char ck_alg[12];           /* "crc32", "crc32c", "crc64nvme", "sha1", "sha256" */
+    char ck_value[64];         /* base64 */
 };
 typedef void (*gw_put_cb)(struct gw_put *p, enum s3_err err, void *ud);
 /* Starts verifying data (in place if chunked) and uploading it as blocks.
@@ -184,6 +313,9 @@ typedef void (*gw_put_cb)(struct gw_put *p, enum s3_err err, void *ud);
 struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
                             char *data, size_t len, const char *tag, gw_put_cb cb, void *ud);
 const char *gw_put_md5_hex(const struct gw_put *p);
+/* The verified x-amz-checksum (header or trailer): its algorithm, or NULL
+ * when the request carried none; *b64 receives its value. */
+const char *gw_put_checksum(const struct gw_put *p, const char **b64);
 size_t gw_put_size(const struct gw_put *p);
 /* New blocks with extents covering the body in order (block ids unset). */
 size_t gw_put_blocks(const struct gw_put *p, struct store_block **blocks);
@@ -210,6 +342,9 @@ void gw_fetch_free(struct gw_fetch *f);
 /* Blocks → Telegram deletion (gc.c). */
 void gw_gc_start(struct gw *gw);
 void gw_gc_stop(struct gw *gw);
+/* Runs the delete queue now until no item is due (the loop must not be
+ * running: this runs it). 0, or -1 if some deletions failed (retried later). */
+int gw_gc_run_now(struct gw *gw);
 struct gw_bot *gw_bot_by_id(struct gw *gw, int64_t bot_id);
 
 /* ---- metadata (meta.c) ---------------------------------------------------- */
@@ -260,6 +395,18 @@ void gw_op_list_parts(struct gw_req *r);
 void gw_op_list_uploads(struct gw_req *r);
 void gw_op_copy_object(struct gw_req *r);      /* ops_copy.c */
 void gw_op_upload_part_copy(struct gw_req *r); /* ops_copy.c */
+void gw_op_get_object_tagging(struct gw_req *r);    /* ops_tagging.c */
+void gw_op_put_object_tagging(struct gw_req *r);    /* ops_tagging.c */
+void gw_op_delete_object_tagging(struct gw_req *r); /* ops_tagging.c */
+void gw_op_list_object_versions(struct gw_req *r);  /* ops_versions.c */
+
+/* Bucket ownership with several users (access.c). gw_access_needed: does
+ * this request need the check; gw_access_check runs next(r) unless the
+ * bucket belongs to another user (then 403 AccessDenied); gw_access_visible:
+ * may the caller see bucket b in ListBuckets. */
+int gw_access_needed(const struct gw_req *r);
+void gw_access_check(struct gw_req *r, void (*next)(struct gw_req *r));
+int gw_access_visible(const struct gw_req *r, const struct store_bucket *b);
 
 /* Random hex id of 2*n chars into out (2n+1 bytes). */
 void gw_random_hex(char *out, size_t n);

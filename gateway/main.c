@@ -1,9 +1,12 @@
 /* main.c — the tgs3 program: sub-commands, start-up checks, the loop, shutdown.
  *
  * `tgs3 serve` opens the index, checks every bot (getMe) and every storage
- * chat (getChat) through the Bot API server, then serves S3 on --listen.
+ * chat (getChat) through the Bot API server, then serves S3 on --listen and
+ * /metrics, /healthz, /readyz on --admin-listen.
  * SIGTERM/SIGINT: stop accepting, let requests in flight finish (at most
- * SHUTDOWN_GRACE_MS), then stop the loop, the store thread and the index.
+ * --shutdown-grace seconds), then stop the loop, the store thread and the
+ * index. SIGHUP reopens --log-file (for logrotate).
+ * Other sub-commands live in their own files; each is one line in main().
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,14 +17,17 @@
 
 #include "gateway/gw.h"
 
-#define SHUTDOWN_GRACE_MS 30000
-
 static void usage(FILE *fp)
 {
     fprintf(fp, "tgs3 — an S3-compatible object store whose bytes live in Telegram\n\n"
                 "usage: tgs3 <command> [options]\n\n"
                 "commands:\n"
                 "  serve     run the S3 gateway (tgs3 serve --help lists every option)\n"
+                "  stats     index figures: buckets, objects, bytes, blocks per chat, GC backlog\n"
+                "  gc        run the delete queue once, now\n"
+                "  fsck      check the index against itself and Telegram (--repair fixes what it can)\n"
+                "  snapshot  seal a copy of the index, post it to the first chat and pin it\n"
+                "  recover   rebuild the data dir's index from the pinned snapshot\n"
                 "  version   print the version\n");
 }
 
@@ -44,7 +50,14 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-/* ---- start-up checks ---------------------------------------------------------- */
+/* ---- start-up checks ---------------------------------------------------------- *
+ *
+ * Every token must log in (getMe), every chat must exist (getChat), and every
+ * bot must be an administrator of every chat with the rights to post and
+ * delete (getChatMember): a block may go to any pair, and reads may go
+ * through any bot. Messages name the bad token by its bot id only (the
+ * secret after ':' never reaches a log) or the bad chat, and say what to do.
+ */
 
 struct checks {
     struct gw *gw;
@@ -52,50 +65,133 @@ struct checks {
     int failed;
 };
 
+struct check {
+    struct checks *c;
+    size_t bot, chat;
+};
+
+static struct check *check_new(struct checks *c, size_t bot, size_t chat)
+{
+    struct check *k = xcalloc(1, sizeof(*k));
+    k->c = c;
+    k->bot = bot;
+    k->chat = chat;
+    c->pending++;
+    return k;
+}
+
 static void on_me(void *ud, const struct tg_result *res, const struct tg_bot_info *bot)
 {
-    struct checks *c = ud;
+    struct check *k = ud;
+    struct checks *c = k->c;
+    struct gw_bot *b = &c->gw->bots[k->bot];
     c->pending--;
     if (res->status != TG_OK) {
-        log_error("bot token %s… rejected by the Bot API server: %s (%s)", "<redacted>", tg_status_name(res->status),
-                  res->description);
+        log_error("bot token %lld:… (--bot-token #%zu) was rejected by the Bot API server: %s (%s); check the "
+                  "token with @BotFather (a token last used with api.telegram.org needs logOut there first)",
+                  (long long)b->id, k->bot + 1, tg_status_name(res->status), res->description);
         c->failed = 1;
-        return;
+    } else if (bot->id != b->id) {
+        log_error("bot token %lld:… (--bot-token #%zu) logged in as bot %lld: the token is malformed",
+                  (long long)b->id, k->bot + 1, (long long)bot->id);
+        c->failed = 1;
+    } else {
+        log_info("bot %lld (@%s) ready", (long long)bot->id, bot->username);
     }
-    log_info("bot %lld (@%s) ready", (long long)bot->id, bot->username);
+    free(k);
 }
 
 static void on_chat(void *ud, const struct tg_result *res, const struct tg_chat_info *chat)
 {
-    struct checks *c = ud;
+    struct check *k = ud;
+    struct checks *c = k->c;
+    int64_t id = c->gw->cfg.chat_ids[k->chat];
     c->pending--;
     if (res->status != TG_OK) {
-        log_error("storage chat check failed: %s (%s)", tg_status_name(res->status), res->description);
+        log_error("storage chat %lld (--chat-id #%zu): %s (%s); check the id (channels look like -100…) and add "
+                  "bot %lld to the channel as an administrator",
+                  (long long)id, k->chat + 1, tg_status_name(res->status), res->description,
+                  (long long)c->gw->bots[k->bot].id);
         c->failed = 1;
-        return;
+    } else {
+        if (strcmp(chat->type, "channel") != 0 && strcmp(chat->type, "supergroup") != 0)
+            log_warn("storage chat %lld is a %s; a private channel is what tgs3 expects", (long long)id, chat->type);
+        log_info("storage chat %lld (%s \"%s\") ready", (long long)chat->id, chat->type, chat->title);
     }
-    log_info("storage chat %lld (%s \"%s\") ready", (long long)chat->id, chat->type, chat->title);
+    free(k);
+}
+
+static void on_member(void *ud, const struct tg_result *res, const struct tg_chat_member *m)
+{
+    struct check *k = ud;
+    struct checks *c = k->c;
+    int64_t chat = c->gw->cfg.chat_ids[k->chat], bot = c->gw->bots[k->bot].id;
+    c->pending--;
+    if (res->status != TG_OK) {
+        log_error("bot %lld:… cannot read its rights in storage chat %lld: %s (%s); add it to the channel as an "
+                  "administrator",
+                  (long long)bot, (long long)chat, tg_status_name(res->status), res->description);
+        c->failed = 1;
+    } else if (strcmp(m->status, "administrator") != 0 && strcmp(m->status, "creator") != 0) {
+        log_error("bot %lld:… is '%s' in storage chat %lld, not an administrator: promote it with the rights to "
+                  "post, edit and delete messages",
+                  (long long)bot, m->status, (long long)chat);
+        c->failed = 1;
+    } else if (!m->can_post_messages || !m->can_delete_messages) {
+        log_error("bot %lld:… is an administrator of storage chat %lld without the right to %s messages: grant it",
+                  (long long)bot, (long long)chat, !m->can_post_messages ? "post" : "delete");
+        c->failed = 1;
+    } else if (!m->can_edit_messages) {
+        log_warn("bot %lld:… cannot edit messages in storage chat %lld (captions of old blocks cannot be updated)",
+                 (long long)bot, (long long)chat);
+    }
+    free(k);
 }
 
 static int startup_checks(struct gw *gw)
 {
     struct checks c = {.gw = gw};
-    for (size_t i = 0; i < gw->n_bots; i++) {
-        c.pending++;
-        tg_get_me(gw->tg, gw->bots[i].token, on_me, &c);
-    }
-    for (size_t i = 0; i < gw->cfg.n_chat_ids; i++) {
-        c.pending++;
-        tg_get_chat(gw->tg, gw->bots[0].token, gw->cfg.chat_ids[i], on_chat, &c);
-    }
+    /* Phase 1: tokens and chats; phase 2, when those are fine: each bot's rights in each chat. */
+    for (size_t i = 0; i < gw->n_bots; i++)
+        tg_get_me(gw->tg, gw->bots[i].token, on_me, check_new(&c, i, 0));
+    for (size_t i = 0; i < gw->cfg.n_chat_ids; i++)
+        tg_get_chat(gw->tg, gw->bots[0].token, gw->cfg.chat_ids[i], on_chat, check_new(&c, 0, i));
+    while (c.pending > 0)
+        uv_run(gw->loop, UV_RUN_ONCE);
+    if (c.failed)
+        return -1;
+    for (size_t b = 0; b < gw->n_bots; b++)
+        for (size_t i = 0; i < gw->cfg.n_chat_ids; i++)
+            tg_get_chat_member(gw->tg, gw->bots[b].token, gw->cfg.chat_ids[i], gw->bots[b].id, on_member,
+                               check_new(&c, b, i));
     while (c.pending > 0)
         uv_run(gw->loop, UV_RUN_ONCE);
     return c.failed ? -1 : 0;
 }
 
+/* Blocks per storage chat from the index, for rollover; then the scheduler. */
+static int start_scheduler(struct gw *gw)
+{
+    struct store *st = gw_storeq_store(gw->storeq);
+    int64_t *counts = xcalloc(gw->cfg.n_chat_ids, sizeof(*counts));
+    int rc = 0;
+    for (size_t i = 0; i < gw->cfg.n_chat_ids && rc == 0; i++) {
+        enum store_status s = store_block_count_chat(st, gw->cfg.chat_ids[i], &counts[i]);
+        if (s != STORE_OK) {
+            log_error("cannot count the blocks of chat %lld: %s", (long long)gw->cfg.chat_ids[i],
+                      store_status_name(s));
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        rc = gw_sched_start(gw, counts);
+    free(counts);
+    return rc;
+}
+
 /* ---- shutdown ---------------------------------------------------------------- */
 
-static uv_signal_t sig_term, sig_int;
+static uv_signal_t sig_term, sig_int, sig_hup;
 static uv_timer_t drain_timer;
 static int64_t drain_deadline;
 
@@ -105,8 +201,8 @@ static void on_drain(uv_timer_t *t)
     if (gw->active > 0 && mono_ms() < drain_deadline)
         return;
     if (gw->active > 0)
-        log_warn("shutdown: %d requests still running after %d s; stopping anyway", gw->active,
-                 SHUTDOWN_GRACE_MS / 1000);
+        log_warn("shutdown: %d requests still running after %lld s; stopping anyway", gw->active,
+                 (long long)(gw->cfg.shutdown_grace_ms / 1000));
     uv_timer_stop(t);
     uv_stop(gw->loop);
 }
@@ -119,8 +215,20 @@ static void on_signal(uv_signal_t *s, int signum)
     log_info("signal %d: no new connections; finishing %d requests", signum, gw->active);
     gw->stopping = 1;
     gw_server_stop_accepting(gw);
-    drain_deadline = mono_ms() + SHUTDOWN_GRACE_MS;
+    drain_deadline = mono_ms() + gw->cfg.shutdown_grace_ms;
     uv_timer_start(&drain_timer, on_drain, 0, 100);
+}
+
+static void on_hup(uv_signal_t *s, int signum)
+{
+    struct gw *gw = s->data;
+    (void)signum;
+    if (gw->cfg.log_file == NULL)
+        return;
+    if (log_open_file(gw->cfg.log_file) != 0)
+        log_error("SIGHUP: cannot reopen log file %s; logging goes on to the old one", gw->cfg.log_file);
+    else
+        log_info("SIGHUP: log file reopened");
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -141,9 +249,10 @@ static int serve(int argc, char **argv)
     struct store *st = NULL;
     uv_loop_t loop;
 
-    if (gw_config_parse(&gw.cfg, argc, argv) != 0 || gw_config_check(&gw.cfg) != 0) {
+    int prc = gw_config_parse(&gw.cfg, argc, argv);
+    if (prc != 0 || gw_config_check(&gw.cfg) != 0) {
         gw_config_release(&gw.cfg);
-        return 2;
+        return prc == 1 ? 0 : 2;
     }
     if (!strcmp(gw.cfg.log_level, "debug"))
         log_set_level(LOG_DEBUG);
@@ -172,6 +281,12 @@ static int serve(int argc, char **argv)
         return 1;
     }
     store_set_gc_grace(st, gw.cfg.gc_grace_ms);
+    if (gw_keys_load(&gw, 1) != 0) {
+        store_close(st);
+        gw_config_release(&gw.cfg);
+        return 1;
+    }
+    gw_journal_sweep(st); /* before anything is posted: settles what a crash left in flight */
 
     /* Hashing runs on libuv's pool; give it room beside curl's resolver threads. */
     setenv("UV_THREADPOOL_SIZE", "8", 0);
@@ -193,6 +308,7 @@ static int serve(int argc, char **argv)
         .connect_timeout_ms = 10000,
         .timeout_ms = 600000,
         .max_connections = 64,
+        .send_no_wait_429 = 1, /* the scheduler moves a rate-limited post to another pair */
     };
     gw.tg = tg_client_new(gw.loop, &tc);
     if (gw.tg == NULL) {
@@ -203,15 +319,23 @@ static int serve(int argc, char **argv)
         log_error("start-up checks failed; not serving");
         goto out;
     }
+    if (start_scheduler(&gw) != 0)
+        goto out;
     if (gw_server_start(&gw) != 0)
         goto out;
+    if (gw_admin_start(&gw) != 0)
+        goto out;
     gw_gc_start(&gw);
+    gw_snapshot_start(&gw);
 
     uv_signal_init(gw.loop, &sig_term);
     uv_signal_init(gw.loop, &sig_int);
     sig_term.data = sig_int.data = &gw;
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_init(gw.loop, &sig_hup);
+    sig_hup.data = &gw;
+    uv_signal_start(&sig_hup, on_hup, SIGHUP);
     uv_timer_init(gw.loop, &drain_timer);
     drain_timer.data = &gw;
     signal(SIGPIPE, SIG_IGN);
@@ -224,21 +348,27 @@ static int serve(int argc, char **argv)
     rc = 0;
     log_info("shutting down");
     gw_gc_stop(&gw);
+    gw_snapshot_stop(&gw);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
     uv_close((uv_handle_t *)&drain_timer, NULL);
 out:
+    gw_sched_stop(&gw); /* blocks still waiting for a pair fail now */
     gw_server_stop_accepting(&gw);
+    gw_admin_stop(&gw);
     tg_client_free(gw.tg);
     gw.tg = NULL;
     gw_storeq_free(gw.storeq); /* closes the index */
     uv_run(gw.loop, UV_RUN_NOWAIT);
     if (gw.h2o_ctx.loop != NULL)
         gw_server_dispose(&gw);
+    gw_admin_dispose(&gw);
     uv_walk(gw.loop, close_walk, NULL);
     uv_run(gw.loop, UV_RUN_DEFAULT);
     uv_loop_close(gw.loop);
     free(gw.bots);
+    gw_keys_free(&gw);
     gw_config_release(&gw.cfg);
     fflush(stdout);
     return rc;
@@ -256,6 +386,16 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "serve"))
         return serve(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "stats"))
+        return gw_cmd_stats(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "gc"))
+        return gw_cmd_gc(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "fsck"))
+        return gw_cmd_fsck(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "snapshot"))
+        return gw_cmd_snapshot(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "recover"))
+        return gw_cmd_recover(argc - 2, argv + 2);
     fprintf(stderr, "tgs3: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

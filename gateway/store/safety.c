@@ -68,9 +68,9 @@ out:
 }
 
 enum store_status store_inflight_posted(struct store *st, const unsigned char uuid[16], int64_t chat_id,
-                                        int64_t message_id)
+                                        int64_t bot_id, int64_t message_id)
 {
-    static const char sql[] = "UPDATE inflight SET chat_id = ?2, message_id = ?3 WHERE uuid = ?1";
+    static const char sql[] = "UPDATE inflight SET chat_id = ?2, message_id = ?3, bot_id = ?4 WHERE uuid = ?1";
     sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
@@ -82,6 +82,7 @@ enum store_status store_inflight_posted(struct store *st, const unsigned char uu
     sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, chat_id);
     sqlite3_bind_int64(s, 3, message_id);
+    sqlite3_bind_int64(s, 4, bot_id);
     ret = store_exec_stmt(st, s);
 out:
     return store_op_end(st, ret);
@@ -519,4 +520,46 @@ enum store_status store_snapshot_write(struct store *st, const char *path)
         ret = store_fail(st, rc);
     sqlite3_finalize(s);
     return ret;
+}
+
+enum store_status store_snapshot_record(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                        int64_t now_ms)
+{
+    static const char sql_get[] = "SELECT v FROM meta WHERE k = 'last_snapshot'";
+    static const char sql_set[] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('last_snapshot', ?1)";
+    sqlite3_stmt *s = NULL;
+    long long pc = 0, pm = 0, pb = 0, pt = 0;
+    char v[128];
+    enum store_status ret = store_op_begin(st);
+    int rc;
+
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql_get, &s);
+    if (ret != STORE_OK)
+        goto out;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        store_col_text(s, 0, v, sizeof(v));
+        if (sscanf(v, "%lld:%lld:%lld:%lld", &pc, &pm, &pb, &pt) != 4)
+            pm = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+    }
+    sqlite3_reset(s);
+    if (ret != STORE_OK)
+        goto out;
+    if (pm != 0 && !(pc == chat_id && pm == message_id))
+        ret = enqueue(st, pc, pm, pb, pt, now_ms + st->gc_grace_ms);
+    if (ret != STORE_OK)
+        goto out;
+    snprintf(v, sizeof(v), "%lld:%lld:%lld:%lld", (long long)chat_id, (long long)message_id, (long long)bot_id,
+             (long long)now_ms);
+    ret = store_stmt(st, sql_set, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
+    ret = store_exec_stmt(st, s);
+out:
+    return store_op_end(st, ret);
 }

@@ -105,6 +105,8 @@ enum store_status store_block_set_file(struct store *st, int64_t id, int64_t bot
  * bot has none recorded (or the block is missing). */
 enum store_status store_block_file_for(struct store *st, int64_t block_id, int64_t bot_id, char out[256])
     WARN_UNUSED;
+/* Number of blocks the index holds in chat_id (channel rollover), into *n. */
+enum store_status store_block_count_chat(struct store *st, int64_t chat_id, int64_t *n) WARN_UNUSED;
 
 /* ---- objects -------------------------------------------------------------- */
 
@@ -268,7 +270,7 @@ struct store_inflight {
 enum store_status store_inflight_begin(struct store *st, const unsigned char uuid[16], const char *put,
                                        int64_t chat_id, int64_t bot_id, int64_t now_ms) WARN_UNUSED;
 enum store_status store_inflight_posted(struct store *st, const unsigned char uuid[16], int64_t chat_id,
-                                        int64_t message_id) WARN_UNUSED;
+                                        int64_t bot_id, int64_t message_id) WARN_UNUSED;
 /* Dedup: finds a live block like store_block_find_by_hash, takes a hold on
  * it (refcount + 1) and journals the hold under uuid, in one transaction.
  * NOT_FOUND (nothing changed) when no block matches. */
@@ -310,6 +312,10 @@ enum store_status store_block_page(struct store *st, int64_t after_id, size_t ma
 /* Writes a consistent copy of the whole index to path (VACUUM INTO; path must
  * not exist). Not inside a transaction. */
 enum store_status store_snapshot_write(struct store *st, const char *path) WARN_UNUSED;
+/* Records the message holding the newest snapshot; the one it replaces is
+ * queued for deletion after the grace period. */
+enum store_status store_snapshot_record(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                        int64_t now_ms) WARN_UNUSED;
 
 /* ---- stats ---------------------------------------------------------------- */
 
@@ -317,5 +323,26 @@ struct store_stats {
     int64_t buckets, objects, bytes, blocks, block_bytes, uploads, gc_pending;
 };
 enum store_status store_stats_get(struct store *st, struct store_stats *out) WARN_UNUSED;
+
+/* Opens an existing index read-only (no migration; safe beside a running
+ * writer thanks to WAL). STORE_SCHEMA if the file holds no tgs3 index. */
+enum store_status store_open_readonly(const char *path, struct store **out) WARN_UNUSED;
+/* Figures per storage chat, in chat id order; *out malloc'd (NULL when *n is 0). */
+struct store_chat_stats {
+    int64_t chat_id;
+    int64_t blocks;         /* live blocks = messages the index references */
+    int64_t bytes;          /* stored bytes of those blocks */
+    int64_t bots;           /* distinct bots that posted them */
+    int64_t gc_pending;     /* messages waiting on the delete queue */
+    int64_t top_message_id; /* highest message id known in the chat */
+};
+enum store_status store_stats_chats(struct store *st, struct store_chat_stats **out, size_t *n) WARN_UNUSED;
+/* Objects and bytes per bucket, in name order; *out malloc'd (NULL when *n is 0). */
+struct store_bucket_stats {
+    char name[STORE_MAX_BUCKET + 1];
+    int64_t objects;
+    int64_t bytes;
+};
+enum store_status store_stats_buckets(struct store *st, struct store_bucket_stats **out, size_t *n) WARN_UNUSED;
 
 #endif

@@ -1,0 +1,220 @@
+/* fsck.c — `tgs3 fsck [--repair]`: the index checked against itself and against Telegram.
+ *
+ * Against itself (store_fsck_index): reference counts equal the extents
+ * (and journal holds) naming each block, no extent names a missing block,
+ * extents lie within their blocks, object sizes equal the sum of their
+ * extents. Against Telegram: every block's document is fetched with its
+ * uploader bot (getFile; in local mode the server hands over the file), its
+ * size compared with the index, and it is authenticated with the key file
+ * (blk_open, or the keyed hash for unsealed blocks), a few at a time.
+ * --repair sets reference counts to the truth and queues blocks nobody
+ * references for deletion; missing or corrupt documents cannot be repaired
+ * from here and are only reported. Exit status: 0 clean (or all repaired),
+ * 1 problems remain, 2 bad usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "gateway/blocks/blk.h"
+#include "gateway/gw.h"
+
+#define FSCK_PAGE 256
+#define FSCK_PARALLEL 4
+
+struct fsck {
+    struct gw *gw;
+    int repair;
+    int64_t problems, repaired, checked;
+    struct store_block *page;
+    size_t n, next, running;
+    int64_t after;
+    int page_done; /* the last page was read */
+    enum store_status st;
+};
+
+static void on_line(void *ud, const char *line)
+{
+    (void)ud;
+    printf("index: %s\n", line);
+}
+
+struct fsck_fetch {
+    struct fsck *f;
+    struct store_block b;
+};
+
+static void start_more(struct fsck *f);
+
+static void on_block(void *ud, const struct tg_result *res, unsigned char *data, size_t len)
+{
+    struct fsck_fetch *x = ud;
+    struct fsck *f = x->f;
+    struct store_block *b = &x->b;
+    f->running--;
+    f->checked++;
+    if (res->status != TG_OK) {
+        printf("telegram: block %lld (message %lld/%lld): %s (%s)\n", (long long)b->id, (long long)b->chat_id,
+               (long long)b->message_id, tg_status_name(res->status), res->description);
+        f->problems++;
+    } else if ((int64_t)len != b->stored_size) {
+        printf("telegram: block %lld (message %lld/%lld): %zu bytes, index says %lld\n", (long long)b->id,
+               (long long)b->chat_id, (long long)b->message_id, len, (long long)b->stored_size);
+        f->problems++;
+    } else if (f->gw->keys != NULL) {
+        enum blk_status s = BLK_OK;
+        static const unsigned char zero[32];
+        size_t plen = 0;
+        if (b->key_id != 0) {
+            s = blk_open(f->gw->keys, BLK_KIND_DATA, b->uuid, b->key_id, (size_t)b->plain_size, data, len, &plen);
+        } else if (memcmp(b->hash, zero, sizeof(zero)) != 0) {
+            unsigned char h[BLK_HASH_LEN];
+            s = blk_hash(f->gw->keys, data, len, h);
+            if (s == BLK_OK && CRYPTO_memcmp(h, b->hash, sizeof(h)) != 0)
+                s = BLK_ERR_AUTH;
+        }
+        if (s != BLK_OK) {
+            printf("telegram: block %lld (message %lld/%lld): %s\n", (long long)b->id, (long long)b->chat_id,
+                   (long long)b->message_id, blk_status_name(s));
+            f->problems++;
+        }
+    }
+    if (data) {
+        secure_zero(data, len);
+        free(data);
+    }
+    free(x);
+    start_more(f);
+}
+
+static void page_run(struct store *st, void *arg)
+{
+    struct fsck *f = arg;
+    free(f->page);
+    f->page = NULL;
+    f->st = store_block_page(st, f->after, FSCK_PAGE, &f->page, &f->n);
+    f->next = 0;
+    if (f->st == STORE_OK && f->n > 0)
+        f->after = f->page[f->n - 1].id;
+    if (f->st != STORE_OK || f->n < FSCK_PAGE)
+        f->page_done = 1;
+}
+
+static void page_done(void *arg)
+{
+    struct fsck *f = arg;
+    if (f->st != STORE_OK) {
+        printf("index: cannot read blocks: %s\n", store_status_name(f->st));
+        f->problems++;
+    }
+    f->running--; /* the page read counted as running */
+    start_more(f);
+}
+
+static void start_more(struct fsck *f)
+{
+    struct gw *gw = f->gw;
+    while (f->running < FSCK_PARALLEL && f->next < f->n) {
+        struct fsck_fetch *x = xcalloc(1, sizeof(*x));
+        x->f = f;
+        x->b = f->page[f->next++];
+        struct gw_bot *bot = gw_bot_by_id(gw, x->b.bot_id);
+        if (bot == NULL) {
+            printf("telegram: block %lld (message %lld/%lld): its bot %lld is not configured; not checked\n",
+                   (long long)x->b.id, (long long)x->b.chat_id, (long long)x->b.message_id,
+                   (long long)x->b.bot_id);
+            f->problems++;
+            free(x);
+            continue;
+        }
+        f->running++;
+        tg_fetch_file(gw->tg, bot->token, x->b.file_id, x->b.stored_size, (size_t)x->b.stored_size, on_block, x);
+    }
+    if (f->running == 0 && f->next >= f->n && !f->page_done) {
+        f->running++;
+        gw_store_call(gw, page_run, page_done, f);
+    }
+}
+
+struct index_job {
+    struct fsck *f;
+    enum store_status st;
+};
+
+static void index_run(struct store *st, void *arg)
+{
+    struct index_job *j = arg;
+    j->st = store_fsck_index(st, j->f->repair, now_ms(), on_line, NULL, &j->f->problems, &j->f->repaired);
+}
+
+static void index_done(void *arg)
+{
+    struct index_job *j = arg;
+    j->f->running--;
+}
+
+int gw_cmd_fsck(int argc, char **argv)
+{
+    struct gw gw;
+    uv_loop_t loop;
+    struct fsck f;
+    int rc = 1, repair = 0;
+    memset(&gw, 0, sizeof(gw));
+    memset(&f, 0, sizeof(f));
+    gw_config_init(&gw.cfg);
+    char **args = xcalloc((size_t)argc + 1, sizeof(char *));
+    int n_args = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--repair")) {
+            repair = 1;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: tgs3 fsck [--repair] --data-dir DIR [--key-file FILE] [serve options: --botapi-url, "
+                   "--bot-token, --mode …]\n\nChecks the index against itself and every block against "
+                   "Telegram (present, recorded size, authentic). --repair fixes reference counts and queues "
+                   "unreferenced blocks for deletion. Exit 0 clean, 1 problems remain.\n");
+            free(args);
+            gw_config_release(&gw.cfg);
+            return 0;
+        } else {
+            args[n_args++] = argv[i];
+        }
+    }
+    int prc = gw_config_parse(&gw.cfg, n_args, args);
+    free(args);
+    if (prc != 0) {
+        gw_config_release(&gw.cfg);
+        return prc == 1 ? 0 : 2;
+    }
+    if (gw_keys_load(&gw, 0) != 0)
+        printf("note: no key file; documents are checked for presence and size only\n");
+    if (gw_tool_open(&gw, &loop, "fsck") != 0)
+        goto out;
+    f.gw = &gw;
+    f.repair = repair;
+    struct index_job j = {.f = &f};
+    f.running = 1;
+    gw_store_call(&gw, index_run, index_done, &j);
+    while (f.running > 0)
+        uv_run(gw.loop, UV_RUN_ONCE);
+    if (j.st != STORE_OK) {
+        printf("index: check failed: %s\n", store_status_name(j.st));
+        goto out;
+    }
+    int64_t index_problems = f.problems;
+    start_more(&f);
+    while (f.running > 0)
+        uv_run(gw.loop, UV_RUN_ONCE);
+    int64_t remaining = f.problems - f.repaired;
+    printf("fsck: %lld index problems (%lld repaired), %lld blocks checked in Telegram, %lld problems there; %s\n",
+           (long long)index_problems, (long long)f.repaired, (long long)f.checked,
+           (long long)(f.problems - index_problems), remaining == 0 ? "clean" : "NOT clean");
+    rc = remaining == 0 ? 0 : 1;
+out:
+    free(f.page);
+    gw_tool_close(&gw);
+    gw_config_release(&gw.cfg);
+    fflush(stdout);
+    return rc;
+}
