@@ -32,9 +32,10 @@ static void gc_tick(uv_timer_t *t);
 static void finish_run(struct gc_run *run, int more)
 {
     struct gw *gw = run->gw;
+    gw->gc_last_due = run->n;
     free(run);
     gw->gc_busy = 0;
-    if (more && !gw->stopping)
+    if (more && !gw->stopping && !gw->gc_once)
         uv_timer_start(&gw->gc_timer, gc_tick, 10, (uint64_t)gw->cfg.gc_interval_ms);
 }
 
@@ -58,6 +59,12 @@ static void mark_done(void *arg)
     struct gc_run *run = arg;
     if (run->st != STORE_OK)
         log_error("gc: cannot update the delete queue: %s", store_status_name(run->st));
+    else if (run->ok)
+        run->gw->gc_deleted += run->group;
+    else if (run->unreclaimable)
+        run->gw->gc_unreclaimable += run->group;
+    else
+        run->gw->gc_failed += run->group;
     finish_run(run, run->ok && run->n == GC_BATCH);
 }
 
@@ -93,14 +100,16 @@ static void due_run(struct store *st, void *arg)
         }
         free(ids);
     }
-    run->st = store_gc_due(st, now_ms(), GC_BATCH, run->items, &run->n);
+    run->st = store_gc_due(st, now_ms() + gw->gc_horizon_ms, GC_BATCH, run->items, &run->n);
 }
 
 static void due_done(void *arg)
 {
     struct gc_run *run = arg;
     struct gw *gw = run->gw;
-    if (run->st != STORE_OK || run->n == 0 || gw->stopping) {
+    if (run->st != STORE_OK || run->n == 0 || (gw->stopping && !gw->gc_once)) {
+        if (run->st != STORE_OK)
+            run->n = 0;
         finish_run(run, 0);
         return;
     }
@@ -138,6 +147,24 @@ void gw_gc_start(struct gw *gw)
     uv_timer_init(gw->loop, &gw->gc_timer);
     gw->gc_timer.data = gw;
     uv_timer_start(&gw->gc_timer, gc_tick, (uint64_t)gw->cfg.gc_interval_ms, (uint64_t)gw->cfg.gc_interval_ms);
+}
+
+int gw_gc_run_now(struct gw *gw)
+{
+    gw->gc_once = 1;
+    for (;;) {
+        uint64_t before = gw->gc_deleted + gw->gc_unreclaimable + gw->gc_failed;
+        gw->gc_busy = 1;
+        struct gc_run *run = xcalloc(1, sizeof(*run));
+        run->gw = gw;
+        gw_store_call(gw, due_run, due_done, run);
+        while (gw->gc_busy)
+            uv_run(gw->loop, UV_RUN_ONCE);
+        /* Failed groups are rescheduled later, so each run settles different items. */
+        if (gw->gc_last_due == 0 || gw->gc_deleted + gw->gc_unreclaimable + gw->gc_failed == before)
+            break;
+    }
+    return gw->gc_failed > 0 ? -1 : 0;
 }
 
 void gw_gc_stop(struct gw *gw)

@@ -40,6 +40,7 @@ static void on_anchor_dispose(void *p)
 {
     struct anchor *a = p;
     struct gw_req *r = a->r;
+    gw_admin_request_done(r); /* h2o's request fields are still intact while its pool is cleared */
     r->req = NULL;
     if (r->pending == 0)
         req_free(r);

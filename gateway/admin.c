@@ -1,0 +1,448 @@
+/* admin.c — the admin listener: /metrics, /healthz, /readyz, request counters and the access log.
+ *
+ * DESIGN: a second h2o configuration and context on the gateway's loop,
+ * bound to --admin-listen (default 127.0.0.1:9001), never to the S3 port
+ * where "/metrics" would be a bucket name. It serves three paths:
+ *   /metrics  Prometheus text format (version 0.0.4)
+ *   /healthz  200 while the loop runs
+ *   /readyz   200 while the last periodic getMe to the Bot API server
+ *             succeeded and the gateway is not stopping, else 503
+ * Every --health-interval a timer sends one getMe (bot 1) and, on the store
+ * thread, reads the index totals (store_stats_get), so no SQLite runs on
+ * the loop; /metrics shows the last figures read. At most one of each is
+ * outstanding.
+ *
+ * Counters live here and are touched on the loop thread only: requests by
+ * (operation, status), bytes in (request bodies) and out (response bodies).
+ * The Bot API client keeps its own counters (tg_client_stats); the engine's
+ * budgets are read straight from struct gw.
+ *
+ * Lifetime: gw_admin_start after the S3 listener; gw_admin_stop when the
+ * loop has stopped (closes the listener, cancels the getMe); the store job,
+ * if any, completes while the store thread shuts down (gw_storeq_free);
+ * gw_admin_dispose after that frees everything.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "gateway/gw.h"
+
+#define ADMIN_MAX_CONNECTIONS 64
+#define ADMIN_MAX_BODY (1u << 20) /* bytes: the largest /metrics answer */
+#define REQ_SLOTS 512             /* distinct (operation, status) pairs counted */
+
+struct req_count {
+    uint16_t op;
+    uint16_t status; /* 0: slot unused */
+    uint64_t n;
+};
+
+struct stats_job {
+    struct gw_admin *a;
+    struct store_stats s;
+    enum store_status st;
+};
+
+struct gw_admin {
+    struct gw *gw;
+    h2o_globalconf_t conf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;
+    uv_tcp_t listener;
+    int listening, ctx_ready;
+    int connections;
+    uv_timer_t timer;
+    int timer_on;
+    int handles_open; /* timer and listener not yet through their close callbacks */
+
+    struct tg_call *me_call; /* getMe in flight */
+    int ready;               /* the last getMe succeeded */
+    int64_t ready_changed_ms;
+    int stats_busy;          /* a store_stats_get job is queued */
+    int have_stats;
+    struct store_stats index;
+
+    struct req_count reqs[REQ_SLOTS];
+    uint64_t reqs_dropped; /* pairs beyond REQ_SLOTS */
+    uint64_t bytes_in, bytes_out;
+};
+
+/* ---- counters and the access log -------------------------------------------- */
+
+static void count_request(struct gw_admin *a, int op, int status)
+{
+    size_t h = ((size_t)op * 31u + (size_t)status) % REQ_SLOTS;
+    for (size_t i = 0; i < REQ_SLOTS; i++) {
+        struct req_count *c = &a->reqs[(h + i) % REQ_SLOTS];
+        if (c->status == 0) {
+            c->op = (uint16_t)op;
+            c->status = (uint16_t)status;
+        }
+        if (c->op == op && c->status == status) {
+            c->n++;
+            return;
+        }
+    }
+    a->reqs_dropped++;
+}
+
+static int64_t ms_since(const struct timeval *t)
+{
+    if (t->tv_sec == 0 && t->tv_usec == 0)
+        return 0;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    int64_t ms = ((int64_t)now.tv_sec - t->tv_sec) * 1000 + ((int64_t)now.tv_usec - t->tv_usec) / 1000;
+    return ms < 0 ? 0 : ms;
+}
+
+void gw_admin_request_done(struct gw_req *r)
+{
+    h2o_req_t *req = r->req;
+    struct gw_admin *a = r->gw->admin;
+    if (req == NULL)
+        return;
+    int status = req->res.status;
+    size_t in = req->entity.base ? req->entity.len : 0;
+    size_t out = req->bytes_sent;
+    if (a != NULL) {
+        count_request(a, (int)r->route.op, status);
+        a->bytes_in += in;
+        a->bytes_out += out;
+    }
+    if (log_get_level() <= LOG_INFO) {
+        size_t plen = r->s3.path_len > 512 ? 512 : r->s3.path_len;
+        log_info("access %s %s %d in=%zu out=%zu %lldms user=%s %.*s %.*s", r->id, s3_op_name(r->route.op), status,
+                 in, out, (long long)ms_since(&req->timestamps.request_begin_at),
+                 r->has_auth ? r->auth.access_key : "-", (int)req->method.len, req->method.base, (int)plen,
+                 r->s3.path ? r->s3.path : "");
+    }
+}
+
+/* ---- /metrics ------------------------------------------------------------------- */
+
+static int metric(struct dbuf *b, const char *name, const char *type, const char *help)
+{
+    return dbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int render_metrics(struct gw_admin *a, struct dbuf *b)
+{
+    struct gw *gw = a->gw;
+    struct tg_stats ts;
+    int rc = 0;
+
+    memset(&ts, 0, sizeof(ts));
+    if (gw->tg != NULL)
+        tg_client_stats(gw->tg, &ts);
+
+    rc |= metric(b, "tgs3_requests_total", "counter", "S3 requests by operation and HTTP status");
+    for (size_t i = 0; i < REQ_SLOTS; i++)
+        if (a->reqs[i].status != 0)
+            rc |= dbuf_printf(b, "tgs3_requests_total{op=\"%s\",status=\"%d\"} %llu\n",
+                              s3_op_name((enum s3_op)a->reqs[i].op), a->reqs[i].status,
+                              (unsigned long long)a->reqs[i].n);
+    rc |= metric(b, "tgs3_bytes_in_total", "counter", "request body bytes received");
+    rc |= dbuf_printf(b, "tgs3_bytes_in_total %llu\n", (unsigned long long)a->bytes_in);
+    rc |= metric(b, "tgs3_bytes_out_total", "counter", "response body bytes sent");
+    rc |= dbuf_printf(b, "tgs3_bytes_out_total %llu\n", (unsigned long long)a->bytes_out);
+    rc |= metric(b, "tgs3_requests_active", "gauge", "requests being processed");
+    rc |= dbuf_printf(b, "tgs3_requests_active %d\n", gw->active);
+    rc |= metric(b, "tgs3_connections", "gauge", "open S3 client connections");
+    rc |= dbuf_printf(b, "tgs3_connections %d\n", gw->connections);
+
+    rc |= metric(b, "tgs3_telegram_calls_total", "counter", "Bot API HTTP attempts by method and result");
+    for (size_t m = 0; m < TG_STATS_METHODS; m++)
+        for (size_t s = 0; s < TG_STATS_RESULTS; s++)
+            if (ts.calls[m][s] != 0)
+                rc |= dbuf_printf(b, "tgs3_telegram_calls_total{method=\"%s\",result=\"%s\"} %llu\n",
+                                  tg_stats_method_name(m), tg_status_name((enum tg_status)s),
+                                  (unsigned long long)ts.calls[m][s]);
+    rc |= metric(b, "tgs3_telegram_429_total", "counter", "Bot API answers 429 Too Many Requests");
+    rc |= dbuf_printf(b, "tgs3_telegram_429_total %llu\n", (unsigned long long)ts.rate_limited);
+    rc |= metric(b, "tgs3_telegram_wait_seconds_total", "counter", "seconds waited on retry_after after 429s");
+    rc |= dbuf_printf(b, "tgs3_telegram_wait_seconds_total %.3f\n", (double)ts.wait_ms / 1000.0);
+    rc |= metric(b, "tgs3_telegram_inflight_calls", "gauge", "Bot API calls in flight");
+    rc |= dbuf_printf(b, "tgs3_telegram_inflight_calls %zu\n", gw->tg ? tg_client_inflight(gw->tg) : (size_t)0);
+    rc |= metric(b, "tgs3_botapi_up", "gauge", "1 if the last periodic getMe succeeded");
+    rc |= dbuf_printf(b, "tgs3_botapi_up %d\n", a->ready);
+
+    rc |= metric(b, "tgs3_inflight_upload_blocks", "gauge", "blocks being posted to Telegram");
+    rc |= dbuf_printf(b, "tgs3_inflight_upload_blocks %d\n", gw->up_inflight);
+    rc |= metric(b, "tgs3_inflight_fetch_blocks", "gauge", "fetched block buffers held (fetching or fetched)");
+    rc |= dbuf_printf(b, "tgs3_inflight_fetch_blocks %d\n", gw->fetch_held);
+    rc |= metric(b, "tgs3_queue_waiting", "gauge", "requests waiting for a budget slot");
+    rc |= dbuf_printf(b, "tgs3_queue_waiting{kind=\"upload\"} %d\ntgs3_queue_waiting{kind=\"fetch\"} %d\n",
+                      gw->up_waiting, gw->fetch_waiting);
+    rc |= metric(b, "tgs3_cache_hits_total", "counter", "block cache hits");
+    rc |= dbuf_printf(b, "tgs3_cache_hits_total 0\n");
+    rc |= metric(b, "tgs3_cache_misses_total", "counter", "block cache misses");
+    rc |= dbuf_printf(b, "tgs3_cache_misses_total 0\n");
+
+    if (a->have_stats) {
+        rc |= metric(b, "tgs3_gc_backlog", "gauge", "messages on the delete queue");
+        rc |= dbuf_printf(b, "tgs3_gc_backlog %lld\n", (long long)a->index.gc_pending);
+        rc |= metric(b, "tgs3_index_buckets", "gauge", "buckets in the index");
+        rc |= dbuf_printf(b, "tgs3_index_buckets %lld\n", (long long)a->index.buckets);
+        rc |= metric(b, "tgs3_index_objects", "gauge", "objects in the index");
+        rc |= dbuf_printf(b, "tgs3_index_objects %lld\n", (long long)a->index.objects);
+        rc |= metric(b, "tgs3_index_bytes", "gauge", "bytes of all objects");
+        rc |= dbuf_printf(b, "tgs3_index_bytes %lld\n", (long long)a->index.bytes);
+        rc |= metric(b, "tgs3_index_blocks", "gauge", "blocks (Telegram documents) referenced");
+        rc |= dbuf_printf(b, "tgs3_index_blocks %lld\n", (long long)a->index.blocks);
+        rc |= metric(b, "tgs3_index_block_bytes", "gauge", "stored bytes of all blocks");
+        rc |= dbuf_printf(b, "tgs3_index_block_bytes %lld\n", (long long)a->index.block_bytes);
+        rc |= metric(b, "tgs3_index_uploads", "gauge", "unfinished multipart uploads");
+        rc |= dbuf_printf(b, "tgs3_index_uploads %lld\n", (long long)a->index.uploads);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------ */
+
+static void respond(h2o_req_t *req, int status, const char *reason, const char *type, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    req->res.content_length = len;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        static h2o_generator_t gen = {NULL, NULL};
+        h2o_start_response(req, &gen);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    h2o_send_inline(req, body, len);
+}
+
+static int is_ready(const struct gw_admin *a)
+{
+    return a->ready && !a->gw->stopping;
+}
+
+static int on_admin_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct gw_admin *a = *(struct gw_admin **)(self + 1);
+    static const char text[] = "text/plain; charset=utf-8";
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path_normalized.len;
+    const char *p = req->path_normalized.base;
+
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        respond(req, 405, "Method Not Allowed", text, H2O_STRLIT("method not allowed\n"));
+        return 0;
+    }
+    if (h2o_memis(p, plen, H2O_STRLIT("/healthz"))) {
+        respond(req, 200, "OK", text, H2O_STRLIT("ok\n"));
+    } else if (h2o_memis(p, plen, H2O_STRLIT("/readyz"))) {
+        if (is_ready(a))
+            respond(req, 200, "OK", text, H2O_STRLIT("ready\n"));
+        else if (a->gw->stopping)
+            respond(req, 503, "Service Unavailable", text, H2O_STRLIT("stopping\n"));
+        else
+            respond(req, 503, "Service Unavailable", text, H2O_STRLIT("Bot API server not answering getMe\n"));
+    } else if (h2o_memis(p, plen, H2O_STRLIT("/metrics"))) {
+        struct dbuf b;
+        dbuf_init(&b, ADMIN_MAX_BODY);
+        if (render_metrics(a, &b) != 0)
+            respond(req, 500, "Internal Server Error", text, H2O_STRLIT("metrics exceed the size limit\n"));
+        else
+            respond(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b.ptr ? b.ptr : "", b.len);
+        dbuf_release(&b);
+    } else {
+        respond(req, 404, "Not Found", text, H2O_STRLIT("not found: try /metrics, /healthz or /readyz\n"));
+    }
+    return 0;
+}
+
+/* h2o owns handle->data of accepted sockets, so the admin pointer rides beside the handle. */
+struct admin_conn {
+    uv_tcp_t tcp;
+    struct gw_admin *a;
+};
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct admin_conn *c = (struct admin_conn *)h;
+    c->a->connections--;
+    free(c);
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    struct gw_admin *a = listener->data;
+    if (status != 0)
+        return;
+    struct admin_conn *c = xmalloc(sizeof(*c));
+    c->a = a;
+    uv_tcp_init(listener->loop, &c->tcp);
+    a->connections++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 || a->connections > ADMIN_MAX_CONNECTIONS) {
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
+    h2o_accept(&a->accept, sock);
+}
+
+/* ---- periodic checks ---------------------------------------------------------- */
+
+static void on_me(void *ud, const struct tg_result *res, const struct tg_bot_info *bot)
+{
+    struct gw_admin *a = ud;
+    (void)bot;
+    a->me_call = NULL;
+    int ok = res->status == TG_OK;
+    if (ok != a->ready) {
+        if (ok)
+            log_info("Bot API server answers getMe again: ready");
+        else
+            log_warn("Bot API server check failed: %s (%s): not ready", tg_status_name(res->status),
+                     res->description);
+        a->ready = ok;
+        a->ready_changed_ms = mono_ms();
+    }
+}
+
+static void stats_run(struct store *st, void *arg)
+{
+    struct stats_job *j = arg;
+    j->st = store_stats_get(st, &j->s);
+}
+
+static void stats_done(void *arg)
+{
+    struct stats_job *j = arg;
+    struct gw_admin *a = j->a;
+    a->stats_busy = 0;
+    if (j->st == STORE_OK) {
+        a->index = j->s;
+        a->have_stats = 1;
+    } else {
+        log_warn("metrics: cannot read index totals: %s", store_status_name(j->st));
+    }
+    free(j);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct gw_admin *a = h->data;
+    a->handles_open--;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct gw_admin *a = t->data;
+    struct gw *gw = a->gw;
+    if (gw->stopping)
+        return;
+    if (a->me_call == NULL && gw->tg != NULL && gw->n_bots > 0)
+        a->me_call = tg_get_me(gw->tg, gw->bots[0].token, on_me, a);
+    if (!a->stats_busy && gw->storeq != NULL) {
+        struct stats_job *j = xcalloc(1, sizeof(*j));
+        j->a = a;
+        a->stats_busy = 1;
+        gw_store_call(gw, stats_run, stats_done, j);
+    }
+}
+
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+int gw_admin_start(struct gw *gw)
+{
+    struct gw_admin *a = xcalloc(1, sizeof(*a));
+    gw->admin = a;
+    a->gw = gw;
+    a->ready = 1; /* the start-up checks have just passed */
+
+    uv_timer_init(gw->loop, &a->timer);
+    a->timer.data = a;
+    a->timer_on = 1;
+    a->handles_open++;
+    uv_timer_start(&a->timer, on_tick, 0, (uint64_t)gw->cfg.health_interval_ms);
+
+    if (gw->cfg.admin_listen == NULL || !strcmp(gw->cfg.admin_listen, "off"))
+        return 0;
+    char host[256];
+    const char *colon = strrchr(gw->cfg.admin_listen, ':');
+    size_t hl = colon ? (size_t)(colon - gw->cfg.admin_listen) : 0;
+    if (colon == NULL || hl >= sizeof(host)) {
+        log_error("--admin-listen %s: expected HOST:PORT", gw->cfg.admin_listen);
+        return -1;
+    }
+    memcpy(host, gw->cfg.admin_listen, hl);
+    host[hl] = '\0';
+
+    h2o_config_init(&a->conf);
+    a->conf.server_name = h2o_iovec_init(H2O_STRLIT("tgs3-admin"));
+    a->conf.max_request_entity_size = 4096;
+    a->conf.http1.req_timeout = 10000;
+    a->conf.http1.upgrade_to_http2 = 0;
+    h2o_hostconf_t *hostconf = h2o_config_register_host(&a->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler) + sizeof(struct gw_admin *));
+    *(struct gw_admin **)(handler + 1) = a;
+    handler->on_req = on_admin_req;
+    h2o_context_init(&a->ctx, gw->loop, &a->conf);
+    a->ctx_ready = 1;
+    a->accept.ctx = &a->ctx;
+    a->accept.hosts = a->conf.hosts;
+
+    struct sockaddr_in addr;
+    if (uv_ip4_addr(host, atoi(colon + 1), &addr) != 0) {
+        log_error("--admin-listen %s: not an IPv4 address and port", gw->cfg.admin_listen);
+        return -1;
+    }
+    uv_tcp_init(gw->loop, &a->listener);
+    a->listener.data = a;
+    a->listening = 1;
+    a->handles_open++;
+    int rc = uv_tcp_bind(&a->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&a->listener, 64, on_accept);
+    if (rc != 0) {
+        log_error("cannot listen on %s (--admin-listen): %s", gw->cfg.admin_listen, uv_strerror(rc));
+        return -1;
+    }
+    log_info("admin listener on %s: /metrics /healthz /readyz", gw->cfg.admin_listen);
+    return 0;
+}
+
+void gw_admin_stop(struct gw *gw)
+{
+    struct gw_admin *a = gw->admin;
+    if (a == NULL)
+        return;
+    if (a->timer_on) {
+        a->timer_on = 0;
+        uv_timer_stop(&a->timer);
+        uv_close((uv_handle_t *)&a->timer, on_handle_closed);
+    }
+    if (a->me_call != NULL) {
+        tg_call_cancel(a->me_call);
+        a->me_call = NULL;
+    }
+    if (a->listening) {
+        a->listening = 0;
+        uv_close((uv_handle_t *)&a->listener, on_handle_closed);
+    }
+}
+
+void gw_admin_dispose(struct gw *gw)
+{
+    struct gw_admin *a = gw->admin;
+    if (a == NULL)
+        return;
+    ASSERT(!a->stats_busy && !a->timer_on && !a->listening);
+    while (a->handles_open > 0)
+        uv_run(gw->loop, UV_RUN_ONCE);
+    if (a->ctx_ready) {
+        h2o_context_dispose(&a->ctx);
+        h2o_config_dispose(&a->conf);
+    }
+    free(a);
+    gw->admin = NULL;
+}

@@ -1,0 +1,107 @@
+/* cmd_gc.c — `tgs3 gc`: run the delete queue once, now, and exit.
+ *
+ * Takes the options of `tgs3 serve` (flags, TGS3_* environment, --config
+ * file): --data-dir for the index and --botapi-url, --bot-token and --mode
+ * for the Bot API server. Every queue item already due is deleted with
+ * deleteMessages, batch after batch, exactly as the gateway's own runner
+ * does; expired multipart uploads are aborted first. Items not yet due
+ * (inside the grace period they were queued with) stay queued unless --all
+ * is given. Safe beside a running gateway: both
+ * write the index through SQLite's locking, and deleting a message twice is
+ * harmless.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int gw_cmd_gc(int argc, char **argv)
+{
+    struct gw gw;
+    struct store *st = NULL;
+    uv_loop_t loop;
+    char path[4096];
+    int rc = 1;
+
+    memset(&gw, 0, sizeof(gw));
+    gw_config_init(&gw.cfg);
+    /* --all is ours; every other argument is a serve option. */
+    char **args = xcalloc((size_t)argc + 1, sizeof(char *));
+    int n_args = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--all"))
+            gw.gc_horizon_ms = 100LL * 365 * 86400 * 1000;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            printf("usage: tgs3 gc [--all] [serve options: --data-dir, --botapi-url, --bot-token, --mode, "
+                   "--config …]\n\nDeletes every queued message that is due (with --all: every queued "
+                   "message, inside its grace period or not), then exits.\n\n");
+        else
+            args[n_args++] = argv[i];
+    }
+    int prc = gw_config_parse(&gw.cfg, n_args, args);
+    free(args);
+    if (prc != 0) {
+        gw_config_release(&gw.cfg);
+        return prc == 1 ? 0 : 2;
+    }
+    if (gw.cfg.n_bot_tokens == 0) {
+        fprintf(stderr, "tgs3 gc: no bot: give --bot-token (every bot that posted blocks)\n");
+        gw_config_release(&gw.cfg);
+        return 2;
+    }
+    snprintf(path, sizeof(path), "%s/index.db", gw.cfg.data_dir);
+    enum store_status ss = store_open(path, &st);
+    if (ss != STORE_OK) {
+        fprintf(stderr, "tgs3 gc: cannot open the index %s: %s\n", path, store_status_name(ss));
+        gw_config_release(&gw.cfg);
+        return 1;
+    }
+    uv_loop_init(&loop);
+    gw.loop = &loop;
+    gw.storeq = gw_storeq_new(&gw, st);
+    gw.n_bots = gw.cfg.n_bot_tokens;
+    gw.bots = xcalloc(gw.n_bots, sizeof(*gw.bots));
+    for (size_t i = 0; i < gw.n_bots; i++) {
+        gw.bots[i].token = gw.cfg.bot_tokens[i];
+        gw.bots[i].id = strtoll(gw.cfg.bot_tokens[i], NULL, 10);
+    }
+    struct tg_config tc = {
+        .api_url = gw.cfg.botapi_url,
+        .mode = gw.cfg.mode,
+        .max_attempts = 5,
+        .max_retry_wait = 60,
+        .connect_timeout_ms = 10000,
+        .timeout_ms = 120000,
+        .max_connections = 8,
+    };
+    gw.tg = tg_client_new(gw.loop, &tc);
+    if (gw.tg == NULL) {
+        fprintf(stderr, "tgs3 gc: cannot initialise the Bot API client\n");
+        goto out;
+    }
+    int r = gw_gc_run_now(&gw);
+    printf("gc: %llu messages deleted, %llu past Telegram's 48 h window (dropped from the queue), "
+           "%llu failed (retried later)\n",
+           (unsigned long long)gw.gc_deleted, (unsigned long long)gw.gc_unreclaimable,
+           (unsigned long long)gw.gc_failed);
+    rc = r == 0 ? 0 : 1;
+out:
+    tg_client_free(gw.tg);
+    gw.tg = NULL;
+    gw_storeq_free(gw.storeq); /* closes the index */
+    uv_walk(gw.loop, close_handle, NULL);
+    uv_run(gw.loop, UV_RUN_DEFAULT);
+    uv_loop_close(gw.loop);
+    free(gw.bots);
+    gw_config_release(&gw.cfg);
+    fflush(stdout);
+    return rc;
+}

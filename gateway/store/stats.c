@@ -1,0 +1,133 @@
+/* stats.c — read-only views of the index for `tgs3 stats`: a read-only open and per-chat figures.
+ *
+ * `tgs3 stats` may run while `tgs3 serve` writes the same file: WAL mode
+ * lets a reader see the last committed state without blocking the writer.
+ * The read-only connection never migrates; an index without a schema
+ * version is refused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/store/store_int.h"
+
+enum store_status store_open_readonly(const char *path, struct store **out)
+{
+    struct store *st = xcalloc(1, sizeof *st);
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    *out = NULL;
+    rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    sqlite3_extended_result_codes(st->db, 0);
+    rc = sqlite3_busy_timeout(st->db, 5000);
+    if (rc != SQLITE_OK) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    rc = sqlite3_prepare_v2(st->db, "SELECT v FROM meta WHERE k = 'schema_version'", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW || sqlite3_column_int64(s, 0) < 1) {
+        snprintf(st->err, sizeof st->err, "not a tgs3 index (no schema version)");
+        ret = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_SCHEMA : store_fail(st, rc);
+        goto out;
+    }
+    ret = STORE_OK;
+    *out = st;
+    st = NULL;
+out:
+    sqlite3_finalize(s);
+    store_close(st);
+    return ret;
+}
+
+enum store_status store_stats_chats(struct store *st, struct store_chat_stats **out, size_t *n)
+{
+    static const char sql[] =
+        "SELECT chat_id, sum(blocks), sum(bytes), sum(bots), sum(pending), max(top) FROM ("
+        " SELECT chat_id, count(*) AS blocks, coalesce(sum(stored_size), 0) AS bytes,"
+        "  count(DISTINCT bot_id) AS bots, 0 AS pending, max(message_id) AS top FROM blocks GROUP BY chat_id"
+        " UNION ALL"
+        " SELECT chat_id, 0, 0, 0, count(*), max(message_id) FROM gc_queue GROUP BY chat_id)"
+        " GROUP BY chat_id ORDER BY chat_id";
+    sqlite3_stmt *s = NULL;
+    struct store_chat_stats *arr = NULL;
+    size_t len = 0, cap = 0;
+    enum store_status ret;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        return ret;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        struct store_chat_stats *c = &arr[len++];
+        c->chat_id = sqlite3_column_int64(s, 0);
+        c->blocks = sqlite3_column_int64(s, 1);
+        c->bytes = sqlite3_column_int64(s, 2);
+        c->bots = sqlite3_column_int64(s, 3);
+        c->gc_pending = sqlite3_column_int64(s, 4);
+        c->top_message_id = sqlite3_column_int64(s, 5);
+    }
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        free(arr);
+        arr = NULL;
+        len = 0;
+    }
+    sqlite3_reset(s);
+    *out = arr;
+    *n = len;
+    return ret;
+}
+
+enum store_status store_stats_buckets(struct store *st, struct store_bucket_stats **out, size_t *n)
+{
+    static const char sql[] = "SELECT b.name, count(o.id), coalesce(sum(o.size), 0) FROM buckets b"
+                              " LEFT JOIN objects o ON o.bucket = b.name GROUP BY b.name ORDER BY b.name";
+    sqlite3_stmt *s = NULL;
+    struct store_bucket_stats *arr = NULL;
+    size_t len = 0, cap = 0;
+    enum store_status ret;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        return ret;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            arr = xrealloc(arr, cap * sizeof(*arr));
+        }
+        struct store_bucket_stats *b = &arr[len++];
+        store_col_text(s, 0, b->name, sizeof(b->name));
+        b->objects = sqlite3_column_int64(s, 1);
+        b->bytes = sqlite3_column_int64(s, 2);
+    }
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        free(arr);
+        arr = NULL;
+        len = 0;
+    }
+    sqlite3_reset(s);
+    *out = arr;
+    *n = len;
+    return ret;
+}
