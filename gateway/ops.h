@@ -16,6 +16,8 @@ enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
 /* <AccessControlPolicy> granting the owner FULL_CONTROL. */
 void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner);
 
+/* 400 InvalidTag when the request's x-amz-tagging header is malformed. (ops_object.c) */
+enum s3_err gw_tagging_header_check(struct gw_req *r);
 /* A malloc'd copy of the request's method and of the named headers (names
  * must be static strings, at most 16), for s3_ rules evaluated on the store
  * thread after h2o may have freed the request. free() it. (ops_copy.c) */

@@ -108,6 +108,8 @@ static void list_buckets_done(void *arg)
     s3_xml_open(&x, "Buckets");
     for (size_t i = 0; i < op->n; i++) {
         char t[32];
+        if (!gw_access_visible(r, &op->list[i]))
+            continue;
         s3_time_iso(op->list[i].created_ms, t);
         s3_xml_open(&x, "Bucket");
         s3_xml_elem(&x, "Name", op->list[i].name);

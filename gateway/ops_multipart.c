@@ -78,6 +78,11 @@ static void create_done(void *arg)
 
 void gw_op_create_multipart(struct gw_req *r)
 {
+    enum s3_err e = gw_tagging_header_check(r);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
     struct create_op *op = xcalloc(1, sizeof(*op));
     op->r = r;
     gw_random_hex(op->id, 16);
@@ -163,6 +168,12 @@ static void part_commit_done(void *arg)
         return;
     }
     gw_add_etag(r, op->etag);
+    const char *ckv, *ck = gw_put_checksum(op->put, &ckv);
+    if (ck != NULL) {
+        char name[48];
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", ck);
+        gw_add_header(r, name, ckv, strlen(ckv));
+    }
     gw_respond_empty(r, 200);
 }
 
@@ -288,11 +299,14 @@ static void complete_run(struct store *st, void *arg)
     md5s = xcalloc(op->n, sizeof(*md5s));
     int64_t total = 0;
     size_t k = 0;
-    for (size_t i = 0; i < op->n; i++) {
-        if (i > 0 && op->parts[i].part_number <= op->parts[i - 1].part_number) {
+    /* Order first, as S3: a misordered list is InvalidPartOrder whatever its parts. */
+    for (size_t i = 1; i < op->n; i++) {
+        if (op->parts[i].part_number <= op->parts[i - 1].part_number) {
             op->err = S3E_INVALID_PART_ORDER;
             goto out;
         }
+    }
+    for (size_t i = 0; i < op->n; i++) {
         while (k < ns && stored[k].part_number < op->parts[i].part_number)
             k++;
         if (k == ns || stored[k].part_number != op->parts[i].part_number ||

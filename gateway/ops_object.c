@@ -40,6 +40,19 @@ enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk)
             return S3E_INVALID_DIGEST;
         chk->has_md5 = 1;
     }
+    static const char *const algs[] = {"crc32", "crc32c", "crc64nvme", "sha1", "sha256"};
+    for (size_t i = 0; i < ARRAY_SIZE(algs); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", algs[i]);
+        const char *v = gw_req_header(r, name, &len);
+        if (v == NULL)
+            continue;
+        if (chk->ck_alg[0] != '\0' || len == 0 || len >= sizeof(chk->ck_value))
+            return S3E_INVALID_REQUEST; /* more than one checksum, or a malformed one */
+        snprintf(chk->ck_alg, sizeof(chk->ck_alg), "%s", algs[i]);
+        memcpy(chk->ck_value, v, len);
+        chk->ck_value[len] = '\0';
+    }
     h2o_req_t *req = r->req;
     size_t body = req->entity.base ? req->entity.len : 0;
     if (body > (size_t)r->gw->cfg.max_body + (chk->chunked ? (size_t)r->gw->cfg.max_body / 64 + 4096 : 0))
@@ -61,7 +74,26 @@ struct put_op {
     struct gw_put *put;
     struct store_object obj;
     enum store_status st;
+    struct s3_request *cond; /* If-Match / If-None-Match snapshot, or NULL */
+    enum s3_err cond_err;    /* conditional write failed at commit */
 };
+
+static const char *const write_cond_headers[] = {"if-match", "if-none-match"};
+
+/* Store thread: the conditional-write rule against the key's current state. */
+static enum s3_err write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
+                                    const char *key)
+{
+    struct store_object *cur = NULL;
+    if (cond == NULL)
+        return S3E_OK;
+    enum store_status s = store_object_head(st, bucket, key, &cur);
+    if (s != STORE_OK && s != STORE_NOT_FOUND)
+        return gw_store_err(s);
+    enum s3_err e = s3_write_conditions_check(cond, s == STORE_OK, cur ? cur->etag : NULL);
+    store_object_free(cur);
+    return e;
+}
 
 static void put_free(struct gw_req *r)
 {
@@ -70,6 +102,7 @@ static void put_free(struct gw_req *r)
     free(op->obj.key);
     free(op->obj.meta_json);
     free(op->obj.extents);
+    free(op->cond);
     free(op);
     r->op = NULL;
 }
@@ -80,7 +113,12 @@ static void put_commit_run(struct store *st, void *arg)
     op->st = store_tx_begin(st);
     if (op->st != STORE_OK)
         return;
-    op->st = gw_put_commit_blocks(op->put, st, &op->obj.extents, &op->obj.n_extents);
+    /* Conditions are decided inside the transaction that writes: race-free. */
+    op->cond_err = write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
+    if (op->cond_err != S3E_OK)
+        op->st = STORE_CONFLICT;
+    if (op->st == STORE_OK)
+        op->st = gw_put_commit_blocks(op->put, st, &op->obj.extents, &op->obj.n_extents);
     if (op->st == STORE_OK)
         op->st = store_object_put(st, &op->obj);
     if (op->st == STORE_OK)
@@ -99,6 +137,10 @@ static void put_commit_done(void *arg)
     struct gw_req *r = op->r;
     if (!gw_req_release(r))
         return;
+    if (op->cond_err != S3E_OK) {
+        gw_respond_error(r, op->cond_err, NULL);
+        return;
+    }
     if (op->st == STORE_NOT_FOUND) {
         gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
         return;
@@ -108,6 +150,12 @@ static void put_commit_done(void *arg)
         return;
     }
     gw_add_etag(r, op->obj.etag);
+    const char *ckv, *ck = gw_put_checksum(op->put, &ckv);
+    if (ck != NULL) {
+        char name[48];
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", ck);
+        gw_add_header(r, name, ckv, strlen(ckv));
+    }
     gw_respond_empty(r, 200);
 }
 
@@ -124,6 +172,12 @@ static void on_put_done(struct gw_put *p, enum s3_err err, void *ud)
     op->obj.size = (int64_t)gw_put_size(p);
     snprintf(op->obj.etag, sizeof(op->obj.etag), "%s", gw_put_md5_hex(p));
     op->obj.mtime_ms = now_ms();
+    const char *ckv, *ck = gw_put_checksum(p, &ckv);
+    if (ck != NULL) {
+        char *m = gw_meta_set_checksum(op->obj.meta_json, ck, ckv);
+        free(op->obj.meta_json);
+        op->obj.meta_json = m;
+    }
     gw_req_hold(r);
     gw_store_call(r->gw, put_commit_run, put_commit_done, op);
 }
@@ -188,8 +242,56 @@ void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r))
     gw_store_call(r->gw, bucket_check_run, bucket_check_done, bc);
 }
 
+/* Conditional PUT: checked once before the upload (no wasted blocks) and
+ * again in the commit transaction (the one that counts). */
+struct put_precheck {
+    struct gw_req *r;
+    enum s3_err err;
+};
+
+static void put_precheck_run(struct store *st, void *arg)
+{
+    struct put_precheck *pc = arg;
+    struct put_op *op = pc->r->op;
+    struct store_bucket b;
+    enum store_status s = store_bucket_get(st, op->obj.bucket, &b);
+    if (s != STORE_OK) {
+        pc->err = s == STORE_NOT_FOUND ? S3E_NO_SUCH_BUCKET : gw_store_err(s);
+        return;
+    }
+    pc->err = write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
+}
+
+static void put_precheck_done(void *arg)
+{
+    struct put_precheck *pc = arg;
+    struct gw_req *r = pc->r;
+    enum s3_err e = pc->err;
+    free(pc);
+    if (!gw_req_release(r))
+        return;
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
+    put_begin(r);
+}
+
+enum s3_err gw_tagging_header_check(struct gw_req *r)
+{
+    size_t l, n;
+    struct s3_tag tags[S3_MAX_TAGS];
+    const char *tg = gw_req_header(r, "x-amz-tagging", &l);
+    return tg == NULL ? S3E_OK : s3_tagging_parse_query(tg, l, tags, S3_MAX_TAGS, &n);
+}
+
 void gw_op_put_object(struct gw_req *r)
 {
+    enum s3_err e = gw_tagging_header_check(r);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
     struct put_op *op = xcalloc(1, sizeof(*op));
     op->r = r;
     snprintf(op->obj.bucket, sizeof(op->obj.bucket), "%s", r->route.bucket);
@@ -197,7 +299,15 @@ void gw_op_put_object(struct gw_req *r)
     op->obj.meta_json = gw_meta_from_request(r);
     r->op = op;
     r->op_free = put_free;
-    gw_with_bucket(r, put_begin);
+    if (gw_req_header(r, "if-match", NULL) == NULL && gw_req_header(r, "if-none-match", NULL) == NULL) {
+        gw_with_bucket(r, put_begin);
+        return;
+    }
+    op->cond = gw_req_snapshot(r, write_cond_headers, ARRAY_SIZE(write_cond_headers));
+    struct put_precheck *pc = xcalloc(1, sizeof(*pc));
+    pc->r = r;
+    gw_req_hold(r);
+    gw_store_call(r->gw, put_precheck_run, put_precheck_done, pc);
 }
 
 /* ---- GetObject / HeadObject -------------------------------------------------- */
@@ -510,6 +620,7 @@ static void get_done(void *arg)
     gw_add_header(r, "last-modified", lm, strlen(lm));
     gw_add_header(r, "accept-ranges", "bytes", 5);
     gw_meta_to_response(r, o->meta_json);
+    gw_meta_extra_to_response(r, o->meta_json, !has_range && pn == NULL);
     response_overrides(r);
     h2o_req_t *req = r->req;
     if (r->route.op == S3_OP_HEAD_OBJECT || op->pos >= op->end) {

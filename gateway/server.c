@@ -209,8 +209,11 @@ static void dispatch(struct gw_req *r)
     case S3_OP_GET_OBJECT:
     case S3_OP_HEAD_OBJECT: gw_op_get_object(r); return;
     case S3_OP_DELETE_OBJECT: gw_op_delete_object(r); return;
-    case S3_OP_GET_OBJECT_ACL:
-    case S3_OP_GET_OBJECT_TAGGING: gw_op_object_stub(r); return;
+    case S3_OP_GET_OBJECT_ACL: gw_op_object_stub(r); return;
+    case S3_OP_GET_OBJECT_TAGGING: gw_op_get_object_tagging(r); return;
+    case S3_OP_PUT_OBJECT_TAGGING: gw_op_put_object_tagging(r); return;
+    case S3_OP_DELETE_OBJECT_TAGGING: gw_op_delete_object_tagging(r); return;
+    case S3_OP_LIST_OBJECT_VERSIONS: gw_op_list_object_versions(r); return;
     case S3_OP_CREATE_MULTIPART_UPLOAD: gw_op_create_multipart(r); return;
     case S3_OP_UPLOAD_PART: gw_op_upload_part(r); return;
     case S3_OP_COMPLETE_MULTIPART_UPLOAD: gw_op_complete_multipart(r); return;
@@ -286,7 +289,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     r->has_auth = 1;
     log_debug("req %s: %s %.*s", r->id, s3_op_name(r->route.op), (int)r->s3.path_len, r->s3.path);
-    dispatch(r);
+    if (gw_access_needed(r))
+        gw_access_check(r, dispatch);
+    else
+        dispatch(r);
     return 0;
 }
 
@@ -294,12 +300,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 struct conn {
     uv_tcp_t tcp;
     struct gw *gw;
+    h2o_socket_t *sock; /* NULL until h2o owns the connection */
+    struct conn *prev, *next; /* gw->conns */
 };
 
 static void on_sock_closed(uv_handle_t *h)
 {
     struct conn *c = (struct conn *)h;
     c->gw->connections--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (c->gw->conns == c)
+        c->gw->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     free(c);
 }
 
@@ -308,7 +322,7 @@ static void on_accept(uv_stream_t *listener, int status)
     struct gw *gw = listener->data;
     if (status != 0)
         return;
-    struct conn *c = xmalloc(sizeof(*c));
+    struct conn *c = xcalloc(1, sizeof(*c));
     c->gw = gw;
     uv_tcp_init(listener->loop, &c->tcp);
     gw->connections++;
@@ -319,6 +333,11 @@ static void on_accept(uv_stream_t *listener, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_sock_closed);
+    c->sock = sock;
+    c->next = gw->conns;
+    if (gw->conns)
+        gw->conns->prev = c;
+    gw->conns = c;
     h2o_accept(&gw->accept_ctx, sock);
 }
 
@@ -387,7 +406,22 @@ void gw_server_stop_accepting(struct gw *gw)
     if (gw->listening) {
         gw->listening = 0;
         uv_close((uv_handle_t *)&gw->listener, on_listener_closed);
+        /* HTTP/1: connections close after their current response instead of staying alive. */
+        h2o_context_request_shutdown(&gw->h2o_ctx);
     }
+}
+
+int gw_server_receiving(struct gw *gw)
+{
+    int n = 0;
+    /* h2o keeps a request's bytes in sock->input until the request is done and
+     * consumes them before the next one: an idle kept-alive connection holds
+     * none, one whose headers or body are still arriving holds some. */
+    for (struct conn *c = gw->conns; c != NULL; c = c->next)
+        if (c->sock != NULL && !uv_is_closing((uv_handle_t *)&c->tcp) && c->sock->input != NULL &&
+            c->sock->input->size > 0)
+            n++;
+    return n;
 }
 
 void gw_server_dispose(struct gw *gw)
