@@ -63,6 +63,7 @@ struct checks {
     struct gw *gw;
     int pending;
     int failed;
+    int phase2; /* the rights checks have been started */
 };
 
 struct check {
@@ -80,12 +81,30 @@ static struct check *check_new(struct checks *c, size_t bot, size_t chat)
     return k;
 }
 
+static void on_member(void *ud, const struct tg_result *res, const struct tg_chat_member *m);
+
+/* A check ended: once tokens and chats are all fine, every bot's rights in
+ * every chat are asked for (from inside the loop, like any other call). */
+static void check_done(struct check *k)
+{
+    struct checks *c = k->c;
+    struct gw *gw = c->gw;
+    free(k);
+    c->pending--;
+    if (c->pending > 0 || c->failed || c->phase2)
+        return;
+    c->phase2 = 1;
+    for (size_t b = 0; b < gw->n_bots; b++)
+        for (size_t i = 0; i < gw->cfg.n_chat_ids; i++)
+            tg_get_chat_member(gw->tg, gw->bots[b].token, gw->cfg.chat_ids[i], gw->bots[b].id, on_member,
+                               check_new(c, b, i));
+}
+
 static void on_me(void *ud, const struct tg_result *res, const struct tg_bot_info *bot)
 {
     struct check *k = ud;
     struct checks *c = k->c;
     struct gw_bot *b = &c->gw->bots[k->bot];
-    c->pending--;
     if (res->status != TG_OK) {
         log_error("bot token %lld:… (--bot-token #%zu) was rejected by the Bot API server: %s (%s); check the "
                   "token with @BotFather (a token last used with api.telegram.org needs logOut there first)",
@@ -98,7 +117,7 @@ static void on_me(void *ud, const struct tg_result *res, const struct tg_bot_inf
     } else {
         log_info("bot %lld (@%s) ready", (long long)bot->id, bot->username);
     }
-    free(k);
+    check_done(k);
 }
 
 static void on_chat(void *ud, const struct tg_result *res, const struct tg_chat_info *chat)
@@ -106,7 +125,6 @@ static void on_chat(void *ud, const struct tg_result *res, const struct tg_chat_
     struct check *k = ud;
     struct checks *c = k->c;
     int64_t id = c->gw->cfg.chat_ids[k->chat];
-    c->pending--;
     if (res->status != TG_OK) {
         log_error("storage chat %lld (--chat-id #%zu): %s (%s); check the id (channels look like -100…) and add "
                   "bot %lld to the channel as an administrator",
@@ -118,7 +136,7 @@ static void on_chat(void *ud, const struct tg_result *res, const struct tg_chat_
             log_warn("storage chat %lld is a %s; a private channel is what tgs3 expects", (long long)id, chat->type);
         log_info("storage chat %lld (%s \"%s\") ready", (long long)chat->id, chat->type, chat->title);
     }
-    free(k);
+    check_done(k);
 }
 
 static void on_member(void *ud, const struct tg_result *res, const struct tg_chat_member *m)
@@ -126,7 +144,6 @@ static void on_member(void *ud, const struct tg_result *res, const struct tg_cha
     struct check *k = ud;
     struct checks *c = k->c;
     int64_t chat = c->gw->cfg.chat_ids[k->chat], bot = c->gw->bots[k->bot].id;
-    c->pending--;
     if (res->status != TG_OK) {
         log_error("bot %lld:… cannot read its rights in storage chat %lld: %s (%s); add it to the channel as an "
                   "administrator",
@@ -145,7 +162,7 @@ static void on_member(void *ud, const struct tg_result *res, const struct tg_cha
         log_warn("bot %lld:… cannot edit messages in storage chat %lld (captions of old blocks cannot be updated)",
                  (long long)bot, (long long)chat);
     }
-    free(k);
+    check_done(k);
 }
 
 static int startup_checks(struct gw *gw)
@@ -156,14 +173,6 @@ static int startup_checks(struct gw *gw)
         tg_get_me(gw->tg, gw->bots[i].token, on_me, check_new(&c, i, 0));
     for (size_t i = 0; i < gw->cfg.n_chat_ids; i++)
         tg_get_chat(gw->tg, gw->bots[0].token, gw->cfg.chat_ids[i], on_chat, check_new(&c, 0, i));
-    while (c.pending > 0)
-        uv_run(gw->loop, UV_RUN_ONCE);
-    if (c.failed)
-        return -1;
-    for (size_t b = 0; b < gw->n_bots; b++)
-        for (size_t i = 0; i < gw->cfg.n_chat_ids; i++)
-            tg_get_chat_member(gw->tg, gw->bots[b].token, gw->cfg.chat_ids[i], gw->bots[b].id, on_member,
-                               check_new(&c, b, i));
     while (c.pending > 0)
         uv_run(gw->loop, UV_RUN_ONCE);
     return c.failed ? -1 : 0;
@@ -198,11 +207,14 @@ static int64_t drain_deadline;
 static void on_drain(uv_timer_t *t)
 {
     struct gw *gw = t->data;
-    if (gw->active > 0 && mono_ms() < drain_deadline)
+    /* Requests being processed, and requests whose body is still arriving (h2o
+     * hands a request over only once its body is complete). */
+    int receiving = gw_server_receiving(gw);
+    if ((gw->active > 0 || receiving > 0) && mono_ms() < drain_deadline)
         return;
-    if (gw->active > 0)
-        log_warn("shutdown: %d requests still running after %lld s; stopping anyway", gw->active,
-                 (long long)(gw->cfg.shutdown_grace_ms / 1000));
+    if (gw->active > 0 || receiving > 0)
+        log_warn("shutdown: %d requests still running and %d arriving after %lld s; stopping anyway", gw->active,
+                 receiving, (long long)(gw->cfg.shutdown_grace_ms / 1000));
     uv_timer_stop(t);
     uv_stop(gw->loop);
 }
