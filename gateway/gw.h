@@ -149,12 +149,15 @@ struct gw {
     int active;    /* requests being processed */
     int stopping;
     struct gw_admin *admin; /* admin listener, counters (admin.c) */
+    struct conn *conns;     /* accepted S3 connections (server.c) */
 };
 
 /* ---- server (server.c) ------------------------------------------------------ */
 
 int gw_server_start(struct gw *gw);           /* binds --listen; 0 or -1 (logged) */
-void gw_server_stop_accepting(struct gw *gw); /* closes the listener */
+void gw_server_stop_accepting(struct gw *gw); /* closes the listener; connections end after their response */
+/* Connections with a request partly received (headers or body still arriving). */
+int gw_server_receiving(struct gw *gw);
 void gw_server_dispose(struct gw *gw);        /* after the loop has drained */
 
 /* ---- admin listener and metrics (admin.c) ---------------------------------- */
