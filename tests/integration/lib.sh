@@ -178,24 +178,31 @@ start_emulator() {
     wait_ready "$EMU_PID" "$log" "tgs3-botapi listening on" "$EMU_PORT" 30
 }
 
-# start_gateway [extra args] — exports S3_URL GW_PID GW_DIR GW_PORT and the client settings.
+# start_gateway [extra args] — exports S3_URL GW_PID GW_DIR GW_PORT GW_ADMIN_URL and the
+# client settings. The emulator enforces no rate limits unless asked, so neither does the
+# gateway here (GW_RATE_PAIR_PER_MIN / GW_RATE_BOT_PER_SEC override).
 start_gateway() {
     local log mode=local
     [ "${EMU_LOCAL:-1}" = 1 ] || mode=cloud
     [ -n "${GW_DIR:-}" ] || GW_DIR=$TEST_TMP/gateway
     mkdir -p "$GW_DIR"
     GW_PORT=$(free_port)
+    GW_ADMIN_PORT=$(free_port)
     log=$LOG_DIR/gateway.log
     echo "=== start $(date +%T) port $GW_PORT" >>"$log"
     "$BUILD/tgs3" serve --listen "127.0.0.1:$GW_PORT" --data-dir "$GW_DIR" \
         --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" --chat-id "$CHAT_ID" \
         --mode "${GW_MODE:-$mode}" --block-size "${GW_BLOCK_SIZE:-16M}" \
-        --access-key "$TGS3_AK" --secret-key "$TGS3_SK" --region us-east-1 "$@" >>"$log" 2>&1 &
+        --access-key "$TGS3_AK" --secret-key "$TGS3_SK" --region us-east-1 \
+        --admin-listen "127.0.0.1:$GW_ADMIN_PORT" \
+        --rate-pair-per-min "${GW_RATE_PAIR_PER_MIN:-60000}" --rate-bot-per-sec "${GW_RATE_BOT_PER_SEC:-1000}" \
+        "$@" >>"$log" 2>&1 &
     GW_PID=$!
     S3_URL=http://127.0.0.1:$GW_PORT
+    GW_ADMIN_URL=http://127.0.0.1:$GW_ADMIN_PORT
     AWS_ACCESS_KEY_ID=$TGS3_AK
     AWS_SECRET_ACCESS_KEY=$TGS3_SK
-    export S3_URL GW_PID GW_DIR GW_PORT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+    export S3_URL GW_PID GW_DIR GW_PORT GW_ADMIN_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
     write_client_configs
     wait_ready "$GW_PID" "$log" "listening on" "$GW_PORT" 60
 }
