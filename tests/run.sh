@@ -59,6 +59,7 @@ cat <<INFO
   access key  $AK
   secret key  $SK
   region      us-east-1
+  admin       http://${TGS3_ADMIN_LISTEN:-127.0.0.1:9001}/metrics  /healthz  /readyz
 
   try:
     export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1
