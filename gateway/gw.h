@@ -251,7 +251,8 @@ struct store *gw_storeq_store(struct gw_storeq *q);
 
 /* The upload scheduler: a tg_pool over every (bot, chat) pair, seeded with
  * the index's block count per chat (counts[i] for cfg.chat_ids[i]; chats at
- * --chat-max-messages start closed). 0, or -1 when no chat has room (logged).
+ * --chat-max-messages start closed; with every chat full it still serves
+ * reads, and uploads get 503). Returns 0.
  * gw_sched_stop fails what still waits, closes the timer and frees the pool. */
 int gw_sched_start(struct gw *gw, const int64_t *counts);
 void gw_sched_stop(struct gw *gw);

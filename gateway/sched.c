@@ -239,11 +239,11 @@ int gw_sched_start(struct gw *gw, const int64_t *counts)
              "blocks",
              gw->n_bots, tg_pool_open_chats(gw->pool), gw->cfg.n_chat_ids, per_min,
              per_min / 60.0 * (double)gw->cfg.block_size / 1048576.0, (long long)gw->cfg.block_size);
-    if (tg_pool_open_chats(gw->pool) == 0) {
-        log_error("every storage chat holds --chat-max-messages %lld blocks or more: add a --chat-id",
+    /* Reads still work when every chat is full, so the gateway serves; uploads get 503 until a chat is added. */
+    if (tg_pool_open_chats(gw->pool) == 0)
+        log_error("every storage chat holds --chat-max-messages %lld blocks or more: uploads fail until a "
+                  "--chat-id with room is added",
                   (long long)gw->cfg.chat_max_messages);
-        return -1;
-    }
     return 0;
 }
 
