@@ -143,21 +143,33 @@ wait_ready() {
     return 1
 }
 
-# stop_pid PID NAME — SIGTERM, wait up to 10 s, then SIGKILL.
+# stop_pid PID NAME — SIGTERM, wait up to 10 s, then SIGKILL. A daemon that was already
+# gone, or that exits with anything but 0 (or the plain SIGTERM status), is a failed check.
 stop_pid() {
-    local pid=$1 i=0
+    local pid=$1 name=$2 i=0 rc killed=0 alive=1
     [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    kill -TERM "$pid" 2>/dev/null
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "# $2 (pid $pid) ignored SIGTERM for 10 s, killing it"
-        kill -KILL "$pid" 2>/dev/null
+    kill -0 "$pid" 2>/dev/null || alive=0
+    if [ $alive = 1 ]; then
+        kill -TERM "$pid" 2>/dev/null
+        while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null
+            killed=1
+        fi
     fi
     wait "$pid" 2>/dev/null
+    rc=$?
+    if [ $alive = 0 ]; then
+        fail "$name was still running when stopped" "it had exited with status $rc; log: $LOG_DIR"
+    elif [ $killed = 1 ]; then
+        fail "$name stops within 10 s of SIGTERM" "killed with SIGKILL; log: $LOG_DIR"
+    elif [ $rc != 0 ] && [ $rc != 143 ]; then
+        fail "$name exits cleanly on SIGTERM" "exit status $rc; last lines of its log:"
+        tail -n 5 "$LOG_DIR/$name.log" 2>/dev/null | sed 's/^/#     /'
+    fi
     return 0
 }
 
@@ -234,8 +246,8 @@ progress_meter = False
 CONF
 }
 
-stop_gateway() { stop_pid "$GW_PID" tgs3; GW_PID=; }
-stop_emulator() { stop_pid "$EMU_PID" tgs3-botapi; EMU_PID=; }
+stop_gateway() { stop_pid "$GW_PID" gateway; GW_PID=; }
+stop_emulator() { stop_pid "$EMU_PID" botapi; EMU_PID=; }
 
 # stop_all — stops the samplers and both daemons (registered on EXIT through finish/on_exit).
 stop_all() {
