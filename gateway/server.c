@@ -426,6 +426,10 @@ int gw_server_receiving(struct gw *gw)
 
 void gw_server_dispose(struct gw *gw)
 {
+    /* h2o_context_request_shutdown arms a one-second GOAWAY timer (HTTP/2); a
+     * shutdown quicker than that must unlink it, or h2o_context_dispose asserts. */
+    if (h2o_timeout_is_linked(&gw->h2o_ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&gw->h2o_ctx.http2._graceful_shutdown_timeout);
     h2o_context_dispose(&gw->h2o_ctx);
     h2o_config_dispose(&gw->h2o_config);
 }
