@@ -173,9 +173,36 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= dbuf_printf(b, "tgs3_inflight_upload_blocks %d\n", gw->up_inflight);
     rc |= metric(b, "tgs3_inflight_fetch_blocks", "gauge", "fetched block buffers held (fetching or fetched)");
     rc |= dbuf_printf(b, "tgs3_inflight_fetch_blocks %d\n", gw->fetch_held);
-    rc |= metric(b, "tgs3_queue_waiting", "gauge", "requests waiting for a budget slot");
+    rc |= metric(b, "tgs3_queue_waiting", "gauge", "requests waiting for a budget slot, blocks waiting for a pair");
     rc |= dbuf_printf(b, "tgs3_queue_waiting{kind=\"upload\"} %d\ntgs3_queue_waiting{kind=\"fetch\"} %d\n",
                       gw->up_waiting, gw->fetch_waiting);
+    rc |= dbuf_printf(b, "tgs3_queue_waiting{kind=\"post\"} %zu\n", gw->post_waiting);
+    if (gw->pool != NULL) {
+        rc |= metric(b, "tgs3_telegram_posts_total", "counter", "posts scheduled per (bot, chat) pair");
+        for (size_t i = 0; i < gw->n_bots; i++)
+            for (size_t k = 0; k < gw->cfg.n_chat_ids; k++)
+                rc |= dbuf_printf(b, "tgs3_telegram_posts_total{bot=\"%lld\",chat=\"%lld\"} %llu\n",
+                                  (long long)gw->bots[i].id, (long long)gw->cfg.chat_ids[k],
+                                  (unsigned long long)tg_pool_pair_stats(gw->pool, i, k).posts);
+        rc |= metric(b, "tgs3_chat_open", "gauge", "1 while a chat takes new blocks (0: rolled over)");
+        for (size_t k = 0; k < gw->cfg.n_chat_ids; k++)
+            rc |= dbuf_printf(b, "tgs3_chat_open{chat=\"%lld\"} %d\n", (long long)gw->cfg.chat_ids[k],
+                              tg_pool_chat_is_open(gw->pool, k));
+        rc |= metric(b, "tgs3_upload_posts_per_minute", "gauge", "posts per minute the open pairs sustain");
+        rc |= dbuf_printf(b, "tgs3_upload_posts_per_minute %.1f\n", tg_pool_rate_per_min(gw->pool));
+    }
+    if (gw->chat_blocks != NULL) {
+        rc |= metric(b, "tgs3_chat_blocks", "gauge", "blocks held per chat (for rollover)");
+        for (size_t k = 0; k < gw->cfg.n_chat_ids; k++)
+            rc |= dbuf_printf(b, "tgs3_chat_blocks{chat=\"%lld\"} %lld\n", (long long)gw->cfg.chat_ids[k],
+                              (long long)gw->chat_blocks[k]);
+    }
+    rc |= metric(b, "tgs3_gc_deleted_total", "counter", "messages deleted by the delete queue");
+    rc |= dbuf_printf(b, "tgs3_gc_deleted_total %llu\n", (unsigned long long)gw->gc_deleted);
+    rc |= metric(b, "tgs3_gc_failed_total", "counter", "message deletions that failed (retried later)");
+    rc |= dbuf_printf(b, "tgs3_gc_failed_total %llu\n", (unsigned long long)gw->gc_failed);
+    rc |= metric(b, "tgs3_gc_unreclaimable_total", "counter", "messages Telegram would no longer delete");
+    rc |= dbuf_printf(b, "tgs3_gc_unreclaimable_total %llu\n", (unsigned long long)gw->gc_unreclaimable);
     rc |= metric(b, "tgs3_cache_hits_total", "counter", "block cache hits");
     rc |= dbuf_printf(b, "tgs3_cache_hits_total 0\n");
     rc |= metric(b, "tgs3_cache_misses_total", "counter", "block cache misses");

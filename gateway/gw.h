@@ -156,7 +156,8 @@ struct gw {
 
 int gw_server_start(struct gw *gw);           /* binds --listen; 0 or -1 (logged) */
 void gw_server_stop_accepting(struct gw *gw); /* closes the listener; connections end after their response */
-/* Connections with a request partly received (headers or body still arriving). */
+/* Connections holding bytes of a request: one still arriving (h2o hands it
+ * over only once its body is complete) or one being processed. */
 int gw_server_receiving(struct gw *gw);
 void gw_server_dispose(struct gw *gw);        /* after the loop has drained */
 

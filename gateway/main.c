@@ -213,7 +213,9 @@ static void on_drain(uv_timer_t *t)
     if ((gw->active > 0 || receiving > 0) && mono_ms() < drain_deadline)
         return;
     if (gw->active > 0 || receiving > 0)
-        log_warn("shutdown: %d requests still running and %d arriving after %lld s; stopping anyway", gw->active,
+        log_warn("shutdown: %d requests still running, %d connections holding request bytes, after %lld s; "
+                 "stopping anyway",
+                 gw->active,
                  receiving, (long long)(gw->cfg.shutdown_grace_ms / 1000));
     uv_timer_stop(t);
     uv_stop(gw->loop);

@@ -73,9 +73,12 @@ check "metrics: getFile calls ok" metric_ge 'tgs3_telegram_calls_total{method="g
 check "metrics: getMe calls ok" metric_ge 'tgs3_telegram_calls_total{method="getMe",result="ok"}' 1
 for m in tgs3_telegram_429_total tgs3_telegram_wait_seconds_total tgs3_inflight_upload_blocks \
     tgs3_inflight_fetch_blocks 'tgs3_queue_waiting{kind="upload"}' 'tgs3_queue_waiting{kind="fetch"}' \
-    tgs3_cache_hits_total tgs3_cache_misses_total; do
+    tgs3_cache_hits_total tgs3_cache_misses_total 'tgs3_queue_waiting{kind="post"}' tgs3_gc_deleted_total \
+    tgs3_gc_failed_total tgs3_gc_unreclaimable_total; do
     check "metrics: $m present" metric_ge "$m" 0
 done
+check "metrics: posts per (bot, chat) pair" metric_ge "tgs3_telegram_posts_total{bot=\"${BOT_TOKEN%%:*}\",chat=\"$CHAT_ID\"}" 4
+check "metrics: the chat is open" test "$(metric "tgs3_chat_open{chat=\"$CHAT_ID\"}")" = 1
 sleep 1.5 # one --health-interval: the index figures are read on the store thread
 check "metrics: index objects = 2" test "$(metric tgs3_index_objects)" = 2
 check "metrics: index bytes = 45 MiB" test "$(metric tgs3_index_bytes)" = $((45 * 1024 * 1024))
