@@ -164,6 +164,9 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= dbuf_printf(b, "tgs3_telegram_429_total %llu\n", (unsigned long long)ts.rate_limited);
     rc |= metric(b, "tgs3_telegram_wait_seconds_total", "counter", "seconds waited on retry_after after 429s");
     rc |= dbuf_printf(b, "tgs3_telegram_wait_seconds_total %.3f\n", (double)ts.wait_ms / 1000.0);
+    rc |= metric(b, "tgs3_schedule_wait_seconds_total", "counter",
+                 "seconds blocks waited for a (bot, chat) pair under the rate limits, summed");
+    rc |= dbuf_printf(b, "tgs3_schedule_wait_seconds_total %.3f\n", (double)gw->sched_wait_ms / 1000.0);
     rc |= metric(b, "tgs3_telegram_inflight_calls", "gauge", "Bot API calls in flight");
     rc |= dbuf_printf(b, "tgs3_telegram_inflight_calls %zu\n", gw->tg ? tg_client_inflight(gw->tg) : (size_t)0);
     rc |= metric(b, "tgs3_botapi_up", "gauge", "1 if the last periodic getMe succeeded");

@@ -127,6 +127,7 @@ struct gw {
     int sched_started;
     struct gw_post_slot *post_head, *post_tail; /* blocks waiting for a (bot, chat) pair */
     size_t post_waiting;
+    uint64_t sched_wait_ms; /* ms blocks waited for a (bot, chat) pair, summed (metrics) */
 
     /* upload budget: blocks in flight to Telegram */
     int up_inflight;

@@ -74,7 +74,7 @@ check "metrics: getMe calls ok" metric_ge 'tgs3_telegram_calls_total{method="get
 for m in tgs3_telegram_429_total tgs3_telegram_wait_seconds_total tgs3_inflight_upload_blocks \
     tgs3_inflight_fetch_blocks 'tgs3_queue_waiting{kind="upload"}' 'tgs3_queue_waiting{kind="fetch"}' \
     tgs3_cache_hits_total tgs3_cache_misses_total 'tgs3_queue_waiting{kind="post"}' tgs3_gc_deleted_total \
-    tgs3_gc_failed_total tgs3_gc_unreclaimable_total; do
+    tgs3_gc_failed_total tgs3_gc_unreclaimable_total tgs3_schedule_wait_seconds_total; do
     check "metrics: $m present" metric_ge "$m" 0
 done
 check "metrics: posts per (bot, chat) pair" metric_ge "tgs3_telegram_posts_total{bot=\"${BOT_TOKEN%%:*}\",chat=\"$CHAT_ID\"}" 4
