@@ -152,9 +152,9 @@ static void sched_pump(struct gw *gw)
         s->bot = bot;
         s->chat = chat;
         s->placements++;
+        gw->sched_wait_ms += (uint64_t)(now - s->since_ms); /* metrics: time spent waiting for a pair */
         s->go(s, bot, chat);
     }
-        gw->sched_wait_ms += (uint64_t)(now - s->since_ms); /* metrics: time spent waiting for a pair */
     if (gw->sched_started) {
         if (gw->post_head != NULL)
             uv_timer_start(&gw->sched_timer, on_sched_timer, (uint64_t)(sleep_ms > 0 ? sleep_ms : 1), 0);
