@@ -1,0 +1,659 @@
+/* bench.c — tgs3-bench: `make bench` prints one table of throughput figures, each with its baseline.
+ *
+ * One run measures, on this machine and in this order:
+ *   ceilings: single-core MD5, SHA-256 and AES-256-GCM (OpenSSL EVP, in process);
+ *   nginx from Debian (one worker, static GET, WebDAV PUT) as the HTTP ceiling;
+ *   tgs3 against tgs3-botapi --local without limits (blocks uploaded by
+ *     file:// from a staging dir): large objects (1 GiB, TGS3_BENCH_LARGE to
+ *     change) one stream and four, 4 KiB objects at concurrency 16 and 64;
+ *   Telegram-shaped: the emulator's limits on, 4 bots x 2 chats for a large
+ *     upload against the rate model, 1 bot x 1 chat for 10,000 4 KiB objects;
+ *   the gateway's peak RssAnon (/proc/PID/status, sampled every 100 ms).
+ * It never fails on a time: it prints numbers. Exit status 1 only when
+ * something could not be started at all.
+ *
+ * Environment: TGS3_BENCH_LARGE (size, default 1G), TGS3_BENCH_SMALL (4 KiB
+ * requests per measurement, default 4000), TGS3_BENCH_TG_SMALL (objects of
+ * the 1 bot x 1 chat run, default 10000), TGS3_BENCH_KEEP=1 keeps the
+ * temporary directory, BUILD (binaries, default build).
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "common/common.h"
+#include "tests/bench/bench.h"
+
+#define AK "TGS3BENCHACCESSKEY01"
+#define SK "tgs3BenchSecretKey0123456789abcdefghijklm"
+#define CHAT1 "-1001000000001"
+#define CHAT2 "-1001000000002"
+#define MIB (1024.0 * 1024.0)
+
+static char root[4096]; /* temporary directory of this run */
+static const char *bindir = "build";
+static uint64_t large;   /* bytes */
+static size_t n_small;   /* requests per small measurement */
+static size_t n_tg_small;
+static int64_t block_size = 16 << 20;
+
+/* ---- output ----------------------------------------------------------------- */
+
+static char table[64 * 1024];
+static size_t table_len;
+
+static void row(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void row(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(table + table_len, sizeof(table) - table_len, fmt, ap);
+    va_end(ap);
+    if (n > 0 && table_len + (size_t)n < sizeof(table))
+        table_len += (size_t)n;
+    /* Progress on stderr as rows are made; the table itself at the end on stdout. */
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+static void progress(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void progress(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "# ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+/* ---- ceilings ----------------------------------------------------------------- */
+
+static double digest_rate(const EVP_MD *md, const unsigned char *buf, size_t len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char out[64];
+    unsigned int n;
+    double t0 = bench_now(), t;
+    uint64_t bytes = 0;
+    EVP_DigestInit_ex(ctx, md, NULL);
+    do {
+        EVP_DigestUpdate(ctx, buf, len);
+        bytes += len;
+        t = bench_now() - t0;
+    } while (t < 1.0);
+    EVP_DigestFinal_ex(ctx, out, &n);
+    EVP_MD_CTX_free(ctx);
+    return (double)bytes / MIB / t;
+}
+
+static double gcm_rate(const unsigned char *buf, size_t len)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    unsigned char key[32] = {1}, iv[12] = {2}, tag[16];
+    unsigned char *out = xmalloc(len + 16);
+    double t0 = bench_now(), t;
+    uint64_t bytes = 0;
+    int n;
+    do {
+        EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv);
+        EVP_EncryptUpdate(ctx, out, &n, buf, (int)len);
+        EVP_EncryptFinal_ex(ctx, out + n, &n);
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag);
+        bytes += len;
+        t = bench_now() - t0;
+    } while (t < 1.0);
+    EVP_CIPHER_CTX_free(ctx);
+    free(out);
+    return (double)bytes / MIB / t;
+}
+
+/* Random bytes (AES-128-CTR keystream): incompressible, no two blocks alike. */
+static unsigned char *random_data(size_t len)
+{
+    unsigned char *buf = xmalloc(len);
+    unsigned char key[16], iv[16];
+    for (size_t i = 0; i < 16; i++) {
+        key[i] = (unsigned char)(rand() & 0xff);
+        iv[i] = (unsigned char)(rand() & 0xff);
+    }
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, key, iv);
+    memset(buf, 0, len);
+    for (size_t off = 0; off < len;) {
+        size_t k = len - off > (1u << 30) ? (1u << 30) : len - off;
+        int n;
+        EVP_EncryptUpdate(ctx, buf + off, &n, buf + off, (int)k);
+        off += k;
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    return buf;
+}
+
+/* ---- processes ------------------------------------------------------------------ */
+
+struct server {
+    struct bench_proc proc;
+    int port;
+    char host_port[32];
+    char dir[4200];
+    char log[4300];
+    struct bench_target t;
+};
+
+static int start_nginx(struct server *s)
+{
+    char conf[4400], docroot[4300], cmd[9000];
+    snprintf(s->dir, sizeof(s->dir), "%s/nginx", root);
+    snprintf(docroot, sizeof(docroot), "%s/www", s->dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/tmp' '%s/www/bench'", s->dir, s->dir);
+    if (system(cmd) != 0)
+        return -1;
+    s->port = bench_free_port();
+    snprintf(conf, sizeof(conf), "%s/nginx.conf", s->dir);
+    snprintf(s->log, sizeof(s->log), "%s/nginx.log", s->dir);
+    FILE *fp = fopen(conf, "w");
+    if (fp == NULL)
+        return -1;
+    fprintf(fp,
+            "worker_processes 1;\n"
+            "daemon off;\nmaster_process off;\n"
+            "pid %s/nginx.pid;\nerror_log %s warn;\n"
+            "events { worker_connections 1024; }\n"
+            "http {\n"
+            "  access_log off;\n"
+            "  sendfile on; tcp_nopush on; tcp_nodelay on;\n"
+            "  keepalive_requests 1000000; keepalive_timeout 300s;\n"
+            "  client_body_temp_path %s/tmp/body; proxy_temp_path %s/tmp/proxy;\n"
+            "  fastcgi_temp_path %s/tmp/fcgi; uwsgi_temp_path %s/tmp/uwsgi; scgi_temp_path %s/tmp/scgi;\n"
+            "  client_max_body_size 0; client_body_buffer_size 64k;\n"
+            "  server {\n"
+            "    listen 127.0.0.1:%d;\n"
+            "    root %s;\n"
+            "    location / { dav_methods PUT; create_full_put_path on; dav_access user:rw; }\n"
+            "  }\n"
+            "}\n",
+            s->dir, s->log, s->dir, s->dir, s->dir, s->dir, s->dir, s->port, docroot);
+    fclose(fp);
+    char *argv[] = {(char *)"/usr/sbin/nginx", (char *)"-p", s->dir, (char *)"-c", conf, (char *)"-e", s->log, NULL};
+    if (bench_spawn(&s->proc, "nginx", argv, s->log) != 0)
+        return -1;
+    snprintf(s->host_port, sizeof(s->host_port), "127.0.0.1:%d", s->port);
+    s->t.host_port = s->host_port;
+    return bench_wait_port(&s->proc, s->port, 20, s->log);
+}
+
+static int start_emulator(struct server *s, const char *name, int limits, int nchats)
+{
+    char listen[64], dir[4300];
+    snprintf(s->dir, sizeof(s->dir), "%s/%s", root, name);
+    mkdir(s->dir, 0755);
+    snprintf(dir, sizeof(dir), "%s/docs", s->dir);
+    snprintf(s->log, sizeof(s->log), "%s/botapi.log", s->dir);
+    s->port = bench_free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+    char exe[4200];
+    snprintf(exe, sizeof(exe), "%s/tgs3-botapi", bindir);
+    char *argv[16];
+    int a = 0;
+    argv[a++] = exe;
+    argv[a++] = (char *)"--listen";
+    argv[a++] = listen;
+    argv[a++] = (char *)"--dir";
+    argv[a++] = dir;
+    argv[a++] = (char *)"--local";
+    argv[a++] = (char *)"--chat";
+    argv[a++] = (char *)CHAT1;
+    if (nchats > 1) {
+        argv[a++] = (char *)"--chat";
+        argv[a++] = (char *)CHAT2;
+    }
+    if (limits)
+        argv[a++] = (char *)"--limits";
+    argv[a] = NULL;
+    if (bench_spawn(&s->proc, "tgs3-botapi", argv, s->log) != 0)
+        return -1;
+    snprintf(s->host_port, sizeof(s->host_port), "127.0.0.1:%d", s->port);
+    return bench_wait_port(&s->proc, s->port, 30, s->log);
+}
+
+/* extra: NULL-terminated extra flags. */
+static int start_gateway(struct server *s, const char *name, const struct server *emu, int nbots, int nchats,
+                         const char *const *extra)
+{
+    char listen[64], url[64], exe[4200], data[4300], staging[4300], bs[32];
+    char tokens[4][64];
+    snprintf(s->dir, sizeof(s->dir), "%s/%s", root, name);
+    mkdir(s->dir, 0755);
+    snprintf(data, sizeof(data), "%s/data", s->dir);
+    snprintf(staging, sizeof(staging), "%s/staging", s->dir);
+    mkdir(staging, 0755);
+    snprintf(s->log, sizeof(s->log), "%s/tgs3.log", s->dir);
+    snprintf(exe, sizeof(exe), "%s/tgs3", bindir);
+    snprintf(url, sizeof(url), "http://%s", emu->host_port);
+    snprintf(bs, sizeof(bs), "%lld", (long long)block_size);
+    s->port = bench_free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+    char *argv[64];
+    int a = 0;
+    argv[a++] = exe;
+    argv[a++] = (char *)"serve";
+    argv[a++] = (char *)"--listen";
+    argv[a++] = listen;
+    argv[a++] = (char *)"--data-dir";
+    argv[a++] = data;
+    argv[a++] = (char *)"--botapi-url";
+    argv[a++] = url;
+    argv[a++] = (char *)"--mode";
+    argv[a++] = (char *)"local";
+    argv[a++] = (char *)"--staging-dir";
+    argv[a++] = staging;
+    argv[a++] = (char *)"--block-size";
+    argv[a++] = bs;
+    argv[a++] = (char *)"--access-key";
+    argv[a++] = (char *)AK;
+    argv[a++] = (char *)"--secret-key";
+    argv[a++] = (char *)SK;
+    argv[a++] = (char *)"--admin-listen";
+    argv[a++] = (char *)"off";
+    argv[a++] = (char *)"--log-level";
+    argv[a++] = (char *)"warn";
+    argv[a++] = (char *)"--snapshot-interval";
+    argv[a++] = (char *)"0";
+    argv[a++] = (char *)"--shutdown-grace";
+    argv[a++] = (char *)"5";
+    for (int i = 0; i < nbots; i++) {
+        snprintf(tokens[i], sizeof(tokens[i]), "%d:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", 123456780 + i);
+        argv[a++] = (char *)"--bot-token";
+        argv[a++] = tokens[i];
+    }
+    argv[a++] = (char *)"--chat-id";
+    argv[a++] = (char *)CHAT1;
+    if (nchats > 1) {
+        argv[a++] = (char *)"--chat-id";
+        argv[a++] = (char *)CHAT2;
+    }
+    for (size_t i = 0; extra && extra[i] && a < 62; i++)
+        argv[a++] = (char *)extra[i];
+    argv[a] = NULL;
+    if (bench_spawn(&s->proc, "tgs3", argv, s->log) != 0)
+        return -1;
+    snprintf(s->host_port, sizeof(s->host_port), "127.0.0.1:%d", s->port);
+    s->t.host_port = s->host_port;
+    s->t.access_key = AK;
+    s->t.secret_key = SK;
+    return bench_wait_port(&s->proc, s->port, 60, s->log);
+}
+
+/* ---- workloads ------------------------------------------------------------------- */
+
+static const unsigned char *bodies;
+static size_t bodies_len;
+
+static void run(struct bench_run *r, const struct server *s, enum bench_method m, int conc, size_t n,
+                const char *path, uint64_t size)
+{
+    memset(r, 0, sizeof(*r));
+    r->t = &s->t;
+    r->method = m;
+    r->concurrency = conc;
+    r->n = n;
+    r->path = path;
+    r->size = size;
+    r->data = bodies;
+    r->data_len = bodies_len;
+    r->shift = (size_t)rand();
+    bench_http_run(r);
+    if (r->errors > 0)
+        progress("%s %s%s on %s: %zu of %zu failed (first: %ld)", m == BENCH_PUT ? "PUT" : m == BENCH_GET ? "GET" : "HEAD",
+                 path, r->single ? "" : "N", s->host_port, r->errors, r->done, r->first_error);
+}
+
+static double mibs(const struct bench_run *r)
+{
+    return r->secs > 0 ? (double)(r->bytes) / MIB / r->secs : 0;
+}
+
+static double ops(const struct bench_run *r)
+{
+    return r->secs > 0 ? (double)(r->done - r->errors) / r->secs : 0;
+}
+
+static int make_bucket(const struct server *s)
+{
+    struct bench_run r;
+    memset(&r, 0, sizeof(r));
+    r.t = &s->t;
+    r.method = BENCH_PUT;
+    r.concurrency = 1;
+    r.n = 1;
+    r.path = "/bench";
+    r.single = 1;
+    r.data = bodies;
+    r.data_len = bodies_len;
+    bench_http_run(&r);
+    int rc = r.errors ? -1 : 0;
+    if (rc)
+        progress("cannot create bucket on %s (status %ld)", s->host_port, r.first_error);
+    bench_run_release(&r);
+    return rc;
+}
+
+struct large_res {
+    double put1, put4, get1, get4, get1_warm;
+    int errors;
+};
+
+struct small_res {
+    struct bench_run put[2], get[2], get_warm[2], head[2];
+};
+
+static const int conc[2] = {16, 64};
+
+static void large_suite(const struct server *s, struct large_res *L, const char *who, long *rss_put4_kb)
+{
+    struct bench_run r;
+    memset(L, 0, sizeof(*L));
+    progress("%s: PUT %llu MiB, one stream", who, (unsigned long long)(large >> 20));
+    run(&r, s, BENCH_PUT, 1, 1, "/bench/large-1-", large);
+    L->put1 = mibs(&r);
+    L->errors += (int)r.errors;
+    bench_run_release(&r);
+    progress("%s: PUT 4 x %llu MiB, four streams", who, (unsigned long long)(large >> 20));
+    bench_rss_reset();
+    run(&r, s, BENCH_PUT, 4, 4, "/bench/large-4-", large);
+    if (rss_put4_kb)
+        *rss_put4_kb = bench_rss_peak_kb();
+    L->put4 = mibs(&r);
+    L->errors += (int)r.errors;
+    bench_run_release(&r);
+    progress("%s: GET one stream", who);
+    run(&r, s, BENCH_GET, 1, 1, "/bench/large-1-", large);
+    L->get1 = mibs(&r);
+    L->errors += (int)r.errors;
+    bench_run_release(&r);
+    progress("%s: GET one stream again", who);
+    run(&r, s, BENCH_GET, 1, 1, "/bench/large-1-", large);
+    L->get1_warm = mibs(&r);
+    L->errors += (int)r.errors;
+    bench_run_release(&r);
+    progress("%s: GET four streams", who);
+    run(&r, s, BENCH_GET, 4, 4, "/bench/large-4-", large);
+    L->get4 = mibs(&r);
+    L->errors += (int)r.errors;
+    bench_run_release(&r);
+}
+
+static void small_suite(const struct server *s, struct small_res *S, const char *who)
+{
+    static const char *const paths[2] = {"/bench/s16-", "/bench/s64-"};
+    for (int c = 0; c < 2; c++) {
+        progress("%s: PUT %zu x 4 KiB at concurrency %d", who, n_small, conc[c]);
+        run(&S->put[c], s, BENCH_PUT, conc[c], n_small, paths[c], 4096);
+    }
+    for (int c = 0; c < 2; c++) {
+        progress("%s: GET 4 KiB at concurrency %d", who, conc[c]);
+        run(&S->get[c], s, BENCH_GET, conc[c], n_small, paths[c], 4096);
+    }
+    for (int c = 0; c < 2; c++) {
+        progress("%s: GET 4 KiB again at concurrency %d", who, conc[c]);
+        run(&S->get_warm[c], s, BENCH_GET, conc[c], n_small, paths[c], 4096);
+    }
+    for (int c = 0; c < 2; c++) {
+        progress("%s: HEAD at concurrency %d", who, conc[c]);
+        run(&S->head[c], s, BENCH_HEAD, conc[c], n_small, paths[c], 0);
+    }
+}
+
+static void small_release(struct small_res *S)
+{
+    for (int c = 0; c < 2; c++) {
+        bench_run_release(&S->put[c]);
+        bench_run_release(&S->get[c]);
+        bench_run_release(&S->get_warm[c]);
+        bench_run_release(&S->head[c]);
+    }
+}
+
+static void small_row(const char *what, int c, const struct bench_run *g, const struct bench_run *n)
+{
+    row("  %-26s c=%-3d %9.0f/s  p50 %6.2f ms  p99 %7.2f ms | nginx %7.0f/s  p50 %5.2f  p99 %6.2f | %5.2fx%s\n",
+        what, c, ops(g), bench_pct(g, 0.5) * 1e3, bench_pct(g, 0.99) * 1e3, ops(n), bench_pct(n, 0.5) * 1e3,
+        bench_pct(n, 0.99) * 1e3, ratio(ops(g), ops(n)), g->errors ? "  (errors)" : "");
+}
+
+/* ---- Telegram-shaped runs --------------------------------------------------------- */
+
+static void tg_large(void)
+{
+    struct server emu, gw;
+    memset(&emu, 0, sizeof(emu));
+    memset(&gw, 0, sizeof(gw));
+    if (start_emulator(&emu, "tg-large-emu", 1, 2) != 0 || start_gateway(&gw, "tg-large-gw", &emu, 4, 2, NULL) != 0 ||
+        make_bucket(&gw) != 0) {
+        row("  telegram 4 bots x 2 chats: could not start\n");
+        goto out;
+    }
+    progress("telegram-shaped: PUT %llu MiB through 4 bots x 2 chats, emulator limits on",
+             (unsigned long long)(large >> 20));
+    struct bench_run r;
+    run(&r, &gw, BENCH_PUT, 1, 1, "/bench/tg-large", large);
+    double blocks = (double)((large + (uint64_t)block_size - 1) / (uint64_t)block_size);
+    double model = blocks / (8.0 * 20.0 / 60.0);
+    row("  upload %4llu MiB, 4 bots x 2 chats  %8.1f s  (%6.1f MiB/s) | model: %.0f blocks / (8 pairs x 20/min) = "
+        "%.1f s (%.1f MiB/s) | %5.2fx of model time%s\n",
+        (unsigned long long)(large >> 20), r.secs, mibs(&r), blocks, model, (double)large / MIB / model,
+        ratio(r.secs, model), r.errors ? "  (errors)" : "");
+    bench_run_release(&r);
+out:
+    bench_stop(&gw.proc);
+    bench_stop(&emu.proc);
+}
+
+static void tg_small(void)
+{
+    struct server emu, gw;
+    memset(&emu, 0, sizeof(emu));
+    memset(&gw, 0, sizeof(gw));
+    static const char *const extra[] = {"--max-schedule-wait", "30", NULL};
+    if (start_emulator(&emu, "tg-small-emu", 1, 1) != 0 || start_gateway(&gw, "tg-small-gw", &emu, 1, 1, extra) != 0 ||
+        make_bucket(&gw) != 0) {
+        row("  telegram 1 bot x 1 chat: could not start\n");
+        goto out;
+    }
+    progress("telegram-shaped: PUT %zu x 4 KiB through 1 bot x 1 chat, emulator limits on (new requests stop after 120 s)",
+             n_tg_small);
+    struct bench_run p, g;
+    memset(&p, 0, sizeof(p));
+    p.t = &gw.t;
+    p.method = BENCH_PUT;
+    p.concurrency = 64;
+    p.n = n_tg_small;
+    p.path = "/bench/tg-small-";
+    p.size = 4096;
+    p.data = bodies;
+    p.data_len = bodies_len;
+    p.deadline_s = 120;
+    bench_http_run(&p);
+    size_t stored = p.done - p.errors;
+    progress("telegram-shaped: GET them back");
+    run(&g, &gw, BENCH_GET, 64, stored == p.n ? p.n : 0, "/bench/tg-small-", 4096);
+    double model = (double)n_tg_small / 20.0 * 60.0;
+    row("  %zu x 4 KiB, 1 bot x 1 chat      PUT %zu stored in %.1f s, GET %zu in %.1f s, total %.1f s | unpacked "
+        "model: %zu posts / 20 per min = %.0f s | target < 120 s\n",
+        n_tg_small, stored, p.secs, g.done - g.errors, g.secs, p.secs + g.secs, n_tg_small, model);
+    bench_run_release(&p);
+    bench_run_release(&g);
+out:
+    bench_stop(&gw.proc);
+    bench_stop(&emu.proc);
+}
+
+/* ---- main -------------------------------------------------------------------------- */
+
+static void on_exit_cleanup(void)
+{
+    bench_stop_all();
+}
+
+static void on_signal(int sig)
+{
+    bench_kill_all_now();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int main(void)
+{
+    const char *e;
+    large = 1ull << 30;
+    if ((e = getenv("TGS3_BENCH_LARGE")) != NULL && parse_size(e) > 0)
+        large = (uint64_t)parse_size(e);
+    n_small = 4000;
+    if ((e = getenv("TGS3_BENCH_SMALL")) != NULL && atol(e) > 0)
+        n_small = (size_t)atol(e);
+    n_tg_small = 10000;
+    if ((e = getenv("TGS3_BENCH_TG_SMALL")) != NULL && atol(e) > 0)
+        n_tg_small = (size_t)atol(e);
+    if ((e = getenv("BUILD")) != NULL && *e)
+        bindir = e;
+    srand((unsigned)time(NULL));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    atexit(on_exit_cleanup);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    if (mkdir("build/bench-tmp", 0755) != 0 && access("build/bench-tmp", F_OK) != 0) {
+        perror("tgs3-bench: build/bench-tmp");
+        return 1;
+    }
+    char cwd[2048];
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return 1;
+    snprintf(root, sizeof(root), "%s/build/bench-tmp/run.XXXXXX", cwd);
+    if (mkdtemp(root) == NULL) {
+        perror("tgs3-bench: mkdtemp");
+        return 1;
+    }
+
+    /* Bodies: large enough that no two large PUTs share a block. */
+    bodies_len = (size_t)large + (size_t)(64 << 20);
+    progress("generating %zu MiB of random bodies", bodies_len >> 20);
+    unsigned char *buf = random_data(bodies_len);
+    bodies = buf;
+
+    progress("ceilings: MD5, SHA-256, AES-256-GCM on one core");
+    size_t clen = 16u << 20;
+    double md5 = digest_rate(EVP_md5(), buf, clen);
+    double sha = digest_rate(EVP_sha256(), buf, clen);
+    double gcm = gcm_rate(buf, clen);
+
+    struct server ngx, emu, gw;
+    memset(&ngx, 0, sizeof(ngx));
+    memset(&emu, 0, sizeof(emu));
+    memset(&gw, 0, sizeof(gw));
+    struct large_res nL, gL;
+    struct small_res nS, gS;
+    memset(&nS, 0, sizeof(nS));
+    memset(&gS, 0, sizeof(gS));
+    long rss_put4 = 0, rss_all = 0;
+    int rc = 0;
+
+    if (start_nginx(&ngx) != 0) {
+        rc = 1;
+        goto out;
+    }
+    large_suite(&ngx, &nL, "nginx", NULL);
+    small_suite(&ngx, &nS, "nginx");
+    bench_stop(&ngx.proc);
+
+    /* Without Telegram's limits the gateway's own rate model is lifted too. */
+    static const char *const unlimited[] = {"--rate-pair-per-min", "1000000", "--rate-bot-per-sec", "1000000", NULL};
+    if (start_emulator(&emu, "emu", 0, 1) != 0 || start_gateway(&gw, "gw", &emu, 1, 1, unlimited) != 0 ||
+        make_bucket(&gw) != 0) {
+        rc = 1;
+        goto out;
+    }
+    bench_rss_watch(gw.proc.pid);
+    large_suite(&gw, &gL, "tgs3", &rss_put4);
+    small_suite(&gw, &gS, "tgs3");
+    long rss_small = bench_rss_peak_kb();
+    rss_all = rss_put4 > rss_small ? rss_put4 : rss_small;
+    bench_rss_watch(0);
+    bench_stop(&gw.proc);
+    bench_stop(&emu.proc);
+
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    row("\ntgs3 bench  %s, %ld CPUs, block %lld MiB, large object %llu MiB, %zu small requests per row\n", host,
+        sysconf(_SC_NPROCESSORS_ONLN), (long long)(block_size >> 20), (unsigned long long)(large >> 20), n_small);
+    row("ceilings (one core, OpenSSL EVP): MD5 %.0f MiB/s, SHA-256 %.0f MiB/s, AES-256-GCM %.0f MiB/s; HTTP: nginx "
+        "1.22 (one worker, sendfile, WebDAV PUT)\n",
+        md5, sha, gcm);
+    row("\nlarge objects (MiB/s)           tgs3  | baseline                    | ratio\n");
+    row("  PUT 1 stream            %9.0f  | MD5 %6.0f  nginx PUT %6.0f | %.2fx MD5, %.2fx nginx\n", gL.put1, md5,
+        nL.put1, ratio(gL.put1, md5), ratio(gL.put1, nL.put1));
+    row("  PUT 4 streams           %9.0f  | MD5 %6.0f  nginx PUT %6.0f | %.2fx MD5, %.2fx nginx\n", gL.put4, md5,
+        nL.put4, ratio(gL.put4, md5), ratio(gL.put4, nL.put4));
+    row("  GET 1 stream (first)    %9.0f  | nginx GET %6.0f             | %.2fx\n", gL.get1, nL.get1,
+        ratio(gL.get1, nL.get1));
+    row("  GET 1 stream (again)    %9.0f  | nginx GET %6.0f             | %.2fx\n", gL.get1_warm, nL.get1_warm,
+        ratio(gL.get1_warm, nL.get1_warm));
+    row("  GET 4 streams           %9.0f  | nginx GET %6.0f             | %.2fx\n", gL.get4, nL.get4,
+        ratio(gL.get4, nL.get4));
+    if (gL.errors || nL.errors)
+        row("  (errors: tgs3 %d, nginx %d)\n", gL.errors, nL.errors);
+    row("\nsmall objects (4 KiB)              tgs3 ops/s and latency        | nginx                           | ratio\n");
+    for (int c = 0; c < 2; c++)
+        small_row("PUT", conc[c], &gS.put[c], &nS.put[c]);
+    for (int c = 0; c < 2; c++)
+        small_row("GET (first read)", conc[c], &gS.get[c], &nS.get[c]);
+    for (int c = 0; c < 2; c++)
+        small_row("GET (again)", conc[c], &gS.get_warm[c], &nS.get_warm[c]);
+    for (int c = 0; c < 2; c++)
+        small_row("HEAD", conc[c], &gS.head[c], &nS.head[c]);
+    row("\nratios: PUT 1 stream / MD5 %.2f (target >= 0.5); GET 1 stream / nginx GET %.2f (target >= 0.5); "
+        "4 KiB GET again / nginx at c=64 %.2f (target >= 0.25)\n",
+        ratio(gL.put1, md5), ratio(gL.get1_warm > gL.get1 ? gL.get1_warm : gL.get1, nL.get1),
+        ratio(ops(&gS.get_warm[1]), ops(&nS.get[1])));
+    row("gateway peak RssAnon: %.0f MiB overall, %.0f MiB during 4 concurrent large PUTs (target < 256 MiB)\n",
+        (double)rss_all / 1024.0, (double)rss_put4 / 1024.0);
+
+    row("\nTelegram-shaped (emulator --limits: 20 posts/min per bot and chat, 30/s per bot)\n");
+    tg_large();
+    tg_small();
+
+out:
+    small_release(&nS);
+    small_release(&gS);
+    bench_stop_all();
+    free(buf);
+    if (rc == 0) {
+        printf("%s", table);
+        fflush(stdout);
+    }
+    if (getenv("TGS3_BENCH_KEEP") == NULL || strcmp(getenv("TGS3_BENCH_KEEP"), "1") != 0) {
+        char cmd[4200];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        if (system(cmd) != 0)
+            progress("could not remove %s", root);
+    } else {
+        progress("kept %s", root);
+    }
+    curl_global_cleanup();
+    return rc;
+}
