@@ -269,6 +269,8 @@ struct gw_post_slot {
     void (*expired)(struct gw_post_slot *s);
     size_t bot, chat;  /* the pair of the last go */
     int placements;    /* pairs it was handed to */
+    int failures;      /* 5xx answers and lost connections so far (429s are not failures) */
+    int64_t first_ms;  /* mono ms of its first enqueue: 429s re-place it until --max-schedule-wait */
     int64_t since_ms;  /* mono ms it started waiting */
     int queued;
     struct gw_post_slot *prev, *next;

@@ -321,7 +321,9 @@ static int serve(int argc, char **argv)
         .max_retry_wait = 60,
         .connect_timeout_ms = 10000,
         .timeout_ms = 600000,
-        .max_connections = 64,
+        /* Posts and reads each have their own budget; connections cover both, so
+         * uploads can never hold every connection a read needs. */
+        .max_connections = gw.cfg.max_upload_blocks + gw.cfg.max_fetch_blocks + 8,
         .send_no_wait_429 = 1, /* the scheduler moves a rate-limited post to another pair */
     };
     gw.tg = tg_client_new(gw.loop, &tc);

@@ -12,7 +12,7 @@
  * A 429 pauses the pair it came from for retry_after (and the whole bot for
  * short waits: its per-second limit) and the block goes back to the FIFO for
  * the next free pair; so do 5xx answers and lost connections that survived
- * the client's own retries, at most MAX_PLACEMENTS times. A block that waits
+ * the client's own retries, at most MAX_FAILURES times. A block that waits
  * longer than --max-schedule-wait for a pair is handed back (expired): its
  * request fails with 503 SlowDown rather than queueing without bound. The
  * global in-flight budget (--max-upload-blocks, engine.c) bounds how many
@@ -36,7 +36,7 @@
 
 #include "gateway/gw.h"
 
-#define MAX_PLACEMENTS 8   /* pairs one block may be handed to */
+#define MAX_FAILURES 4     /* 5xx answers or lost connections (after the client's own retries) per block */
 #define SCHED_TICK_MS 1000 /* the scheduler looks at its waiters at least this often */
 
 static void sched_pump(struct gw *gw);
@@ -95,6 +95,8 @@ void gw_sched_enqueue(struct gw *gw, struct gw_post_slot *s)
 {
     ASSERT(!s->queued && s->go != NULL && s->expired != NULL);
     s->since_ms = mono_ms();
+    if (s->placements == 0)
+        s->first_ms = s->since_ms;
     q_append(gw, s);
     /* go never runs from inside the caller: the pump starts from the loop. */
     if (gw->sched_started)
@@ -202,7 +204,12 @@ int gw_sched_done(struct gw *gw, struct gw_post_slot *s, const struct tg_result 
     }
     if (res->status == TG_ERR_RATE_LIMITED)
         tg_pool_pause(gw->pool, s->bot, s->chat, res->retry_after, mono_ms());
-    if (give_up || !retry_elsewhere(res) || s->placements >= MAX_PLACEMENTS)
+    if (give_up || !retry_elsewhere(res))
+        return 0;
+    /* A 429 is Telegram asking to wait, not a failure: the block waits for the
+     * next free pair as long as --max-schedule-wait allows (then SlowDown). */
+    if (res->status == TG_ERR_RATE_LIMITED ? mono_ms() - s->first_ms >= gw->cfg.max_schedule_wait_ms
+                                           : ++s->failures >= MAX_FAILURES)
         return 0;
     log_debug("scheduler: bot %lld in chat %lld: %s (%s%s); placing the block again", (long long)gw->bots[s->bot].id,
               (long long)gw->cfg.chat_ids[s->chat], tg_status_name(res->status), res->description,

@@ -44,6 +44,8 @@ struct emu_config {
     int latency_ms;
     uint64_t seed;
     int64_t spill_threshold; /* bytes: request buffers past this spill to DIR/tmp (h2o mmap) */
+    int64_t *revoked; /* bot ids whose tokens are refused with 401 (a revoked or wrong token) */
+    size_t nrevoked;
 };
 
 extern struct emu_config emu_cfg;

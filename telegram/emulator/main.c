@@ -271,6 +271,14 @@ static void serve_api(h2o_req_t *req, const char *path, size_t len)
         answer_error(req, 401, "Unauthorized: invalid token specified", 0, 0);
         return;
     }
+    int64_t bid = strtoll(tok, NULL, 10);
+    for (size_t i = 0; i < emu_cfg.nrevoked; i++) {
+        if (emu_cfg.revoked[i] == bid) {
+            /* A well-formed token the server cannot log in with (§3): 401 Unauthorized. */
+            answer_error(req, 401, "Unauthorized", 0, 0);
+            return;
+        }
+    }
     struct emu_call call;
     memset(&call, 0, sizeof(call));
     struct emu_bare bare = {0, NULL};
@@ -379,7 +387,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: tgs3-botapi --listen HOST:PORT --dir DIR [--local] --chat ID [--chat ID ...]\n"
             "       [--clock-offset S] [--rate-chat N] [--rate-bot N] [--limits] [--fault-5xx PCT]\n"
-            "       [--fault-drop PCT] [--latency-ms N] [--seed N] [--spill-threshold SIZE] [--verbose]\n");
+            "       [--fault-drop PCT] [--latency-ms N] [--seed N] [--spill-threshold SIZE]\n"
+            "       [--revoked-bot ID ...] [--verbose]\n");
 }
 
 static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
@@ -446,6 +455,10 @@ static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
                 fprintf(stderr, "tgs3-botapi: bad size %s\n", v);
                 return -1;
             }
+        } else if (strcmp(a, "--revoked-bot") == 0) {
+            NEED_VALUE;
+            emu_cfg.revoked = xrealloc(emu_cfg.revoked, (emu_cfg.nrevoked + 1) * sizeof(*emu_cfg.revoked));
+            emu_cfg.revoked[emu_cfg.nrevoked++] = strtoll(v, NULL, 10);
         } else if (strcmp(a, "--verbose") == 0) {
             log_set_level(LOG_DEBUG);
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -577,6 +590,7 @@ out:
     methods_release();
     state_close(&state);
     free(emu_cfg.chats);
+    free(emu_cfg.revoked);
     free(listen_s);
     free(dir_s);
     free(dir_abs);

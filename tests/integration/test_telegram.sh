@@ -3,7 +3,8 @@
 #
 #   1. 4 bots x 2 chats against an emulator enforcing per-bot limits: uploads spread over all
 #      8 pairs, the emulator's 429s are honoured (the client never sees one).
-#   2. 20% 5xx and 10% dropped connections: every object still round-trips byte-identical,
+#   2. 20% 5xx and 10% dropped connections: every object still round-trips byte-identical
+#      (aws and rclone),
 #      and what a lost answer may have posted stays out of the index.
 #   3. A bot removed from the configuration: its blocks read through another bot, which
 #      re-derives a file_id once (forwardMessage) and records it in the index.
@@ -11,7 +12,8 @@
 #   5. Cloud mode: an object over 20 MB as several 16 MiB blocks through /file/; 32M blocks
 #      refused at start-up.
 #   6. Rollover: --chat-max-messages 3 fills one chat, the other takes over, then 503.
-#   7. Start-up checks: an unknown chat stops start-up with a message naming it.
+#   7. Start-up checks: a refused token and an unknown chat stop start-up with messages naming
+#      them (the token by its bot id only).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -19,11 +21,18 @@ CHAT2=-1001000000002
 TOKENS=(123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw 223456789:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw
     323456789:CCHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw 423456789:DDHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw)
 admin() { echo --admin-listen "127.0.0.1:$(free_port)"; }
+section() { say "[${SECONDS}s] $*"; }
 
 # jq-like helper over the emulator's stats: EXPR is Python over d.
 stat() { emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 # index BLOCK-SQL — a number from the gateway's index (read-only, WAL allows it while running).
 index() { "$PY" -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True); print(c.execute(sys.argv[2]).fetchone()[0])' "$GW_DIR/index.db" "$1"; }
+
+# Plain requests go through curl (SigV4): the aws CLI takes seconds to start.
+mkb() { s3curl -f -X PUT "$S3_URL/$1" -o /dev/null; }
+put() { s3curl -f -X PUT -T "$1" "$S3_URL/$2" -o /dev/null; }
+get() { s3curl -f "$S3_URL/$1" -o "$2"; }
+export -f mkb put get
 
 # roundtrip DIR BUCKET — uploads DIR recursively, downloads it again, compares.
 roundtrip() {
@@ -41,34 +50,36 @@ mkfiles() { # DIR COUNT MAXKIB
 
 # ---- 1. 4 bots x 2 chats, 429s honoured -------------------------------------------------
 
-say "4 bots x 2 chats; the emulator allows 2 posts/s per bot, the gateway is told 30/s"
+section "4 bots x 2 chats; the emulator allows 2 posts/s per bot, the gateway is told 30/s"
 start_emulator --local --chat "$CHAT2" --rate-chat 20 --rate-bot 2
 start_gateway $(admin) --block-size 64K --bot-token "${TOKENS[1]}" --bot-token "${TOKENS[2]}" \
     --bot-token "${TOKENS[3]}" --chat-id "$CHAT2" --rate-pair-per-min 600 --rate-bot-per-sec 30 \
     --max-upload-blocks 16
-check "create bucket" aws s3 mb s3://spread
+check "create bucket" mkb spread
 rand_file "$TEST_TMP/spread.bin" 3M # 48 blocks of 64 KiB
-check "48 blocks upload without an error to the client" aws s3 cp "$TEST_TMP/spread.bin" s3://spread/a
-check "and read back identical" bash -c 'aws s3 cp s3://spread/a "$TEST_TMP/spread.back" && cmp "$TEST_TMP/spread.bin" "$TEST_TMP/spread.back"'
+check "48 blocks upload without an error to the client" put "$TEST_TMP/spread.bin" spread/a
+check "and read back identical" bash -c 'get spread/a "$TEST_TMP/spread.back" && cmp "$TEST_TMP/spread.bin" "$TEST_TMP/spread.back"'
 check "every one of the 8 pairs posted" test "$(stat 'sum(1 for p in d["pairs"] if p["posts"] > 0)')" = 8
 check "the emulator sent 429s and they were honoured" test "$(stat 'd["rate_limited"]')" -gt 0
-say "emulator: $(stat '[(p["bot"] // 100000000, p["chat"] % 10, p["posts"], p["rate_limited"]) for p in d["pairs"]]')"
+section "emulator: $(stat '[(p["bot"] // 100000000, p["chat"] % 10, p["posts"], p["rate_limited"]) for p in d["pairs"]]')"
 check "both chats hold blocks" test "$(stat 'min(c["messages"] for c in d["chats"].values())')" -gt 10
 stop_gateway
 stop_emulator
 
 # ---- 2. faults: 5xx and dropped connections ------------------------------------------------
 
-say "20% 5xx, 10% dropped connections"
+section "20% 5xx, 10% dropped connections"
 EMU_DIR=$TEST_TMP/botapi-faults GW_DIR=$TEST_TMP/gw-faults
 start_emulator --local --chat "$CHAT2" --fault-5xx 20 --fault-drop 10 --seed 7
 start_gateway $(admin) --block-size 64K --bot-token "${TOKENS[1]}" --chat-id "$CHAT2"
 mkfiles "$TEST_TMP/faults" 24 300
-aws s3 mb s3://faults >/dev/null 2>&1 || aws s3 mb s3://faults >/dev/null 2>&1
-check "24 objects of mixed sizes round-trip byte-identical through the faults" roundtrip "$TEST_TMP/faults" faults
+mkb faults || mkb faults
+check "24 objects of mixed sizes round-trip byte-identical through the faults (aws)" roundtrip "$TEST_TMP/faults" faults
+mkfiles "$TEST_TMP/faults-rc" 12 200
+check "12 more round-trip through rclone" bash -c 'rclone copy "$TEST_TMP/faults-rc" tgs3:faults/rc && rclone copy tgs3:faults/rc "$TEST_TMP/faults-rc.back" && diff -r "$TEST_TMP/faults-rc" "$TEST_TMP/faults-rc.back"'
 msgs=$(stat 'sum(c["messages"] for c in d["chats"].values())')
 blocks=$(index "SELECT COUNT(*) FROM blocks")
-say "emulator holds $msgs messages, the index references $blocks blocks; $(grep -c 'may exist\|may hide\|cannot be found' "$LOG_DIR/gateway.log") lost-answer warnings"
+section "emulator holds $msgs messages, the index references $blocks blocks; $(grep -c 'may exist\|may hide\|cannot be found' "$LOG_DIR/gateway.log") lost-answer warnings"
 check "no message the index names is missing; orphans of lost answers only add" test "$msgs" -ge "$blocks"
 check "the faults were hit" test "$(stat 'd["methods"]["sendDocument"]["errors"]')" -gt 0
 stop_gateway
@@ -77,23 +88,24 @@ unset EMU_DIR GW_DIR
 
 # ---- 3. reading through another bot --------------------------------------------------------
 
-say "upload with bot A, restart with only bot B"
+section "upload with bot A, restart with only bot B"
 EMU_DIR=$TEST_TMP/botapi-rederive GW_DIR=$TEST_TMP/gw-rederive
 start_emulator --local
 start_gateway $(admin) --block-size 64K
 mkfiles "$TEST_TMP/rederive" 4 200
-check "upload with bot A" bash -c 'aws s3 mb s3://rederive && aws s3 cp --recursive --quiet "$TEST_TMP/rederive" s3://rederive/'
+check "upload with bot A" bash -c 'mkb rederive && for i in 1 2 3 4; do put "$TEST_TMP/rederive/obj$i" rederive/obj$i || exit 1; done'
 stop_gateway
 A_TOKEN=$BOT_TOKEN
 BOT_TOKEN=${TOKENS[1]}
 start_gateway $(admin) --block-size 64K
 rm -rf "$TEST_TMP/rederive.back"
-check "bot B reads every object back identical" bash -c 'aws s3 cp --recursive --quiet s3://rederive/ "$TEST_TMP/rederive.back" && diff -r "$TEST_TMP/rederive" "$TEST_TMP/rederive.back"'
+mkdir -p "$TEST_TMP/rederive.back" "$TEST_TMP/rederive.back2"
+check "bot B reads every object back identical" bash -c 'for i in 1 2 3 4; do get rederive/obj$i "$TEST_TMP/rederive.back/obj$i" || exit 1; done; diff -r "$TEST_TMP/rederive" "$TEST_TMP/rederive.back"'
 nblk=$(index "SELECT COUNT(*) FROM blocks")
 check "the index records bot B's file_id for every block ($nblk)" test "$(index "SELECT COUNT(*) FROM block_files WHERE bot_id = 223456789")" = "$nblk"
 fwd=$(stat 'd["methods"].get("forwardMessage", {}).get("calls", 0)')
 check "one forward per block re-derived it" test "$fwd" = "$nblk"
-check "a second read uses the recorded file_id" bash -c 'aws s3 cp --recursive --quiet s3://rederive/ "$TEST_TMP/rederive.back2" && diff -r "$TEST_TMP/rederive" "$TEST_TMP/rederive.back2"'
+check "a second read uses the recorded file_id" bash -c 'for i in 1 2 3 4; do get rederive/obj$i "$TEST_TMP/rederive.back2/obj$i" || exit 1; done; diff -r "$TEST_TMP/rederive" "$TEST_TMP/rederive.back2"'
 check "no further forwards" test "$(stat 'd["methods"]["forwardMessage"]["calls"]')" = "$fwd"
 sleep 6 # one GC interval: the forwarded copies are deleted
 check "the forwarded copies were deleted again" test "$(stat 'd["chats"]["'"$CHAT_ID"'"]["messages"]')" = "$nblk"
@@ -104,14 +116,14 @@ unset EMU_DIR GW_DIR
 
 # ---- 4. local mode with a staging directory --------------------------------------------
 
-say "local mode, --staging-dir: blocks by file://"
+section "local mode, --staging-dir: blocks by file://"
 EMU_DIR=$TEST_TMP/botapi-staging GW_DIR=$TEST_TMP/gw-staging
 mkdir -p "$TEST_TMP/staging"
 start_emulator --local
 start_gateway $(admin) --block-size 256K --staging-dir "$TEST_TMP/staging"
 rand_file "$TEST_TMP/staged.bin" 2M
-check "upload through the staging dir" bash -c 'aws s3 mb s3://staged && aws s3 cp "$TEST_TMP/staged.bin" s3://staged/x'
-check "and back identical" bash -c 'aws s3 cp s3://staged/x "$TEST_TMP/staged.back" && cmp "$TEST_TMP/staged.bin" "$TEST_TMP/staged.back"'
+check "upload through the staging dir" bash -c 'mkb staged && put "$TEST_TMP/staged.bin" staged/x'
+check "and back identical" bash -c 'get staged/x "$TEST_TMP/staged.back" && cmp "$TEST_TMP/staged.bin" "$TEST_TMP/staged.back"'
 check "the staged files were removed" test -z "$(ls -A "$TEST_TMP/staging")"
 stop_gateway
 stop_emulator
@@ -119,13 +131,13 @@ unset EMU_DIR GW_DIR
 
 # ---- 5. cloud mode ---------------------------------------------------------------------
 
-say "cloud mode: multipart upload, /file/ download, 20 MB rule"
+section "cloud mode: multipart upload, /file/ download, 20 MB rule"
 EMU_DIR=$TEST_TMP/botapi-cloud GW_DIR=$TEST_TMP/gw-cloud
 start_emulator
 GW_BLOCK_SIZE=16M start_gateway $(admin)
 rand_file "$TEST_TMP/cloud.bin" 41M
-check "a 41 MiB object uploads in cloud mode" bash -c 'aws s3 mb s3://cloud && aws s3 cp "$TEST_TMP/cloud.bin" s3://cloud/big'
-check "and downloads identical through /file/" bash -c 'aws s3 cp s3://cloud/big "$TEST_TMP/cloud.back" && cmp "$TEST_TMP/cloud.bin" "$TEST_TMP/cloud.back"'
+check "a 41 MiB object uploads in cloud mode" bash -c 'mkb cloud && put "$TEST_TMP/cloud.bin" cloud/big'
+check "and downloads identical through /file/" bash -c 'get cloud/big "$TEST_TMP/cloud.back" && cmp "$TEST_TMP/cloud.bin" "$TEST_TMP/cloud.back"'
 check "every block is at most 20 MiB" test "$(index "SELECT MAX(stored_size) FROM blocks")" -le 20971520
 stop_gateway
 out=$("$BUILD/tgs3" serve --listen 127.0.0.1:1 --data-dir "$TEST_TMP/gw-cloud32" --botapi-url "$EMU_URL" \
@@ -138,20 +150,20 @@ unset EMU_DIR GW_DIR
 
 # ---- 6. rollover ----------------------------------------------------------------------
 
-say "rollover: --chat-max-messages 3 over 2 chats"
+section "rollover: --chat-max-messages 3 over 2 chats"
 EMU_DIR=$TEST_TMP/botapi-roll GW_DIR=$TEST_TMP/gw-roll
 start_emulator --local --chat "$CHAT2"
 start_gateway $(admin) --block-size 64K --chat-id "$CHAT2" --chat-max-messages 3
-aws s3 mb s3://roll >/dev/null
+mkb roll
 rand_file "$TEST_TMP/roll1" 192K
 rand_file "$TEST_TMP/roll2" 192K
 rand_file "$TEST_TMP/roll3" 64K
-check "6 blocks fit in 2 chats of 3" bash -c 'aws s3 cp "$TEST_TMP/roll1" s3://roll/1 && aws s3 cp "$TEST_TMP/roll2" s3://roll/2'
+check "6 blocks fit in 2 chats of 3" bash -c 'put "$TEST_TMP/roll1" roll/1 && put "$TEST_TMP/roll2" roll/2'
 check "each chat holds exactly 3" test "$(stat 'sorted(c["messages"] for c in d["chats"].values())')" = "[3, 3]"
-check "a 7th block is refused with 503" bash -c '! AWS_MAX_ATTEMPTS=1 aws s3 cp "$TEST_TMP/roll3" s3://roll/3 2>"$TEST_TMP/roll.err" && grep -q "503\|ServiceUnavailable\|reached max retries" "$TEST_TMP/roll.err"'
+check "a 7th block is refused with 503" test "$(s3curl -X PUT -T "$TEST_TMP/roll3" "$S3_URL/roll/3" -o /dev/null -w '%{http_code}')" = 503
 stop_gateway
 start_gateway $(admin) --block-size 64K --chat-id "$CHAT2" --chat-max-messages 3
-check "full chats still serve reads" bash -c 'aws s3 cp s3://roll/1 "$TEST_TMP/roll1.back" && cmp "$TEST_TMP/roll1" "$TEST_TMP/roll1.back"'
+check "full chats still serve reads" bash -c 'get roll/1 "$TEST_TMP/roll1.back" && cmp "$TEST_TMP/roll1" "$TEST_TMP/roll1.back"'
 check "the index counts are where the rollover starts from" grep -q "already holds 3 blocks" "$LOG_DIR/gateway.log"
 stop_gateway
 stop_emulator
@@ -159,9 +171,16 @@ unset EMU_DIR GW_DIR
 
 # ---- 7. start-up checks ------------------------------------------------------------------
 
-say "start-up checks"
+section "start-up checks"
 EMU_DIR=$TEST_TMP/botapi-checks
-start_emulator --local
+start_emulator --local --revoked-bot 223456789
+out=$("$BUILD/tgs3" serve --listen 127.0.0.1:1 --data-dir "$TEST_TMP/gw-checks" --botapi-url "$EMU_URL" \
+    --bot-token "$BOT_TOKEN" --bot-token "${TOKENS[1]}" --chat-id "$CHAT_ID" --access-key a --secret-key b \
+    $(admin) 2>&1)
+rc=$?
+check "a token the server refuses stops start-up" test "$rc" -ne 0
+check "naming the bot by its id only" grep -q "bot token 223456789:… (--bot-token #2)" <<<"$out"
+check "and never its secret" bash -c '! grep -q "${0#*:}" <<<"$1"' "${TOKENS[1]}" "$out"
 out=$("$BUILD/tgs3" serve --listen 127.0.0.1:1 --data-dir "$TEST_TMP/gw-checks" --botapi-url "$EMU_URL" \
     --bot-token "$BOT_TOKEN" --chat-id -1009999999999 --access-key a --secret-key b $(admin) 2>&1)
 rc=$?

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# telegram_pairs.sh — upload throughput against Telegram-like limits, 1 pair vs 2 x 2 pairs.
+#
+# Starts tgs3-botapi with --limits (20 posts/min per (bot, chat), 30/s per bot) and tgs3 with
+# BOTS x CHATS pairs, PUTs one SIZE object in BLOCK blocks and prints the time, the
+# throughput and what the rate model predicts: the first post of every pair goes at once,
+# then each pair posts every 60/20 = 3 s, so N blocks over P pairs take (ceil(N/P) - 1) x 3 s
+# plus the time to send the blocks. Prints numbers; never fails on a time.
+#
+#   BUILD=build bash tests/bench/telegram_pairs.sh [SIZE_MIB] [BLOCK_MIB]
+set -u
+. "$(dirname "$0")/../integration/lib.sh"
+SIZE_MIB=${1:-64}
+BLOCK_MIB=${2:-1}
+TOKENS=(123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw 223456789:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw)
+CHAT2=-1001000000002
+
+rand_file "$TEST_TMP/obj" "${SIZE_MIB}M"
+run() { # BOTS CHATS
+    local bots=$1 chats=$2 extra=() t0 t1
+    [ "$bots" -gt 1 ] && extra+=(--bot-token "${TOKENS[1]}")
+    [ "$chats" -gt 1 ] && extra+=(--chat-id "$CHAT2")
+    EMU_DIR=$TEST_TMP/emu-$bots-$chats GW_DIR=$TEST_TMP/gw-$bots-$chats
+    start_emulator --local --chat "$CHAT2" --limits >/dev/null || return 1
+    start_gateway --admin-listen "127.0.0.1:$(free_port)" --block-size "${BLOCK_MIB}M" --max-schedule-wait 600 --rate-pair-per-min 20 --rate-bot-per-sec 30 \
+        --max-upload-blocks 16 "${extra[@]}" >/dev/null || return 1
+    s3curl -X PUT "$S3_URL/bench" -o /dev/null
+    t0=$(date +%s.%N)
+    s3curl -X PUT -T "$TEST_TMP/obj" "$S3_URL/bench/obj" -o /dev/null -w '%{http_code}\n' >"$TEST_TMP/code"
+    t1=$(date +%s.%N)
+    local n=$(((SIZE_MIB + BLOCK_MIB - 1) / BLOCK_MIB)) p=$((bots * chats))
+    "$PY" - "$bots" "$chats" "$t0" "$t1" "$n" "$p" "$SIZE_MIB" "$(cat "$TEST_TMP/code")" \
+        "$(emu_stats)" <<'PY' | tee -a "$TEST_TMP/results"
+import json, math, sys
+bots, chats, t0, t1, n, p, size, code, stats = sys.argv[1:]
+t = float(t1) - float(t0); n = int(n); p = int(p)
+model = (math.ceil(n / p) - 1) * 3.0
+d = json.loads(stats)
+print(f"{bots}x{chats} pairs: {size} MiB in {n} blocks, HTTP {code}, {t:.1f} s = {int(size)/t:.2f} MiB/s; "
+      f"model {model:.0f} s + transfer; 429s {d['rate_limited']}; posts per pair "
+      f"{[q['posts'] for q in d['pairs']]}")
+PY
+    stop_gateway
+    stop_emulator
+    unset EMU_DIR GW_DIR
+}
+run 1 1
+run 2 2
+"$PY" - "$TEST_TMP/results" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+t = [float(re.search(r", ([0-9.]+) s = ", l).group(1)) for l in lines]
+m = [float(re.search(r"model ([0-9.]+) s", l).group(1)) for l in lines]
+print(f"speed-up 2x2 over 1x1: {t[0] / t[1]:.2f}; the rate model: 4 pairs / 1 pair = 4, "
+      f"{m[0] / m[1]:.2f} counting each pair's immediate first post")
+PY
+finish
