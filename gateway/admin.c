@@ -104,7 +104,8 @@ void gw_admin_request_done(struct gw_req *r)
     struct gw_admin *a = r->gw->admin;
     if (req == NULL)
         return;
-    int status = req->res.status;
+    /* 0: the client went away before a response was started (nginx's 499). */
+    int status = req->res.status != 0 ? req->res.status : 499;
     size_t in = req->entity.base ? req->entity.len : 0;
     size_t out = req->bytes_sent;
     if (a != NULL) {
