@@ -255,8 +255,11 @@ int gw_sched_start(struct gw *gw, const int64_t *counts)
     return 0;
 }
 
+static void probes_cancel(struct gw *gw);
+
 void gw_sched_stop(struct gw *gw)
 {
+    probes_cancel(gw);
     if (gw->pool != NULL && gw->post_head != NULL)
         expire(gw, mono_ms(), 1);
     if (gw->sched_started) {
@@ -312,11 +315,148 @@ static void job_free(struct post_job *j)
     free(j);
 }
 
+/* ---- orphans of lost answers ------------------------------------------------ *
+ *
+ * A post whose answer was lost may still have landed (the server posts, then
+ * answers); when a later attempt of the same block succeeds, the earlier copy
+ * is an orphan nobody references. Its caption is the block's own (it names the
+ * put, the block and its random identity), and message ids in a chat grow, so
+ * the orphan sits a little before the id the successful attempt got. The Bot
+ * API cannot read a message by id, so each candidate is forwarded (the only
+ * way to read one, reference §11.5): a copy with the same caption marks an
+ * orphan, which is queued for deletion like every forwarded copy.
+ */
+
+#define PROBE_SPAN 8 /* message ids before the confirmed one that are looked at */
+
+struct gw_probe {
+    struct gw *gw;
+    struct gw_probe *prev, *next; /* in gw->probes */
+    struct tg_call *call;         /* the forward running */
+    size_t bot;
+    int64_t chat;
+    int64_t confirmed; /* message id of the attempt that was answered */
+    int k;             /* next candidate: confirmed - k */
+    int found;
+    char *caption;
+};
+
+struct probe_gc {
+    int64_t chat, bot, ids[2];
+    size_t n;
+};
+
+static void probe_gc_run(struct store *st, void *arg)
+{
+    struct probe_gc *g = arg;
+    for (size_t i = 0; i < g->n; i++) {
+        enum store_status s = store_gc_enqueue(st, g->chat, g->ids[i], g->bot, now_ms());
+        if (s != STORE_OK)
+            log_error("cannot queue message %lld/%lld for deletion: %s", (long long)g->chat, (long long)g->ids[i],
+                      store_status_name(s));
+    }
+}
+
+static void probe_gc_done(void *arg)
+{
+    free(arg);
+}
+
+static void probe_next(struct gw_probe *pr);
+
+static void probe_unlink(struct gw_probe *pr)
+{
+    if (pr->prev)
+        pr->prev->next = pr->next;
+    else
+        pr->gw->probes = pr->next;
+    if (pr->next)
+        pr->next->prev = pr->prev;
+}
+
+static void probe_free(struct gw_probe *pr)
+{
+    free(pr->caption);
+    free(pr);
+}
+
+static void on_probe(void *ud, const struct tg_result *res, const struct tg_document *doc)
+{
+    struct gw_probe *pr = ud;
+    struct gw *gw = pr->gw;
+    pr->call = NULL;
+    if (res->status == TG_OK && doc != NULL) {
+        struct probe_gc *g = xcalloc(1, sizeof(*g));
+        int64_t cand = pr->confirmed - (pr->k - 1);
+        g->chat = pr->chat;
+        g->bot = gw->bots[pr->bot].id;
+        g->ids[g->n++] = doc->message_id; /* the forwarded copy */
+        if (pr->caption && strcmp(doc->caption, pr->caption) == 0) {
+            g->ids[g->n++] = cand;
+            pr->found++;
+            log_info("chat %lld: message %lld is an orphan of a lost answer (caption '%s'); queued for deletion",
+                     (long long)pr->chat, (long long)cand, pr->caption);
+        }
+        gw_store_call(gw, probe_gc_run, probe_gc_done, g);
+    }
+    probe_next(pr);
+}
+
+static void probe_next(struct gw_probe *pr)
+{
+    struct gw *gw = pr->gw;
+    if (pr->k <= PROBE_SPAN && pr->confirmed - pr->k > 1 && gw->tg != NULL && !gw->stopping) {
+        int64_t cand = pr->confirmed - pr->k++;
+        int ci = gw_chat_index(gw, pr->chat);
+        if (ci >= 0 && gw->pool != NULL)
+            tg_pool_take(gw->pool, pr->bot, (size_t)ci, mono_ms());
+        pr->call = tg_forward_message(gw->tg, gw->bots[pr->bot].token, pr->chat, pr->chat, cand, on_probe, pr);
+        return;
+    }
+    probe_unlink(pr);
+    if (pr->found == 0)
+        log_warn("chat %lld: no orphan found near message %lld after a lost answer; one may remain (caption "
+                 "'%s')",
+                 (long long)pr->chat, (long long)pr->confirmed, pr->caption ? pr->caption : "");
+    probe_free(pr);
+}
+
+/* Looks for the orphans a lost answer may have left; takes ownership of caption. */
+static void probe_start(struct gw *gw, size_t bot, int64_t chat, int64_t confirmed, char *caption)
+{
+    struct gw_probe *pr = xcalloc(1, sizeof(*pr));
+    pr->gw = gw;
+    pr->bot = bot;
+    pr->chat = chat;
+    pr->confirmed = confirmed;
+    pr->k = 1;
+    pr->caption = caption;
+    pr->next = gw->probes;
+    if (gw->probes)
+        gw->probes->prev = pr;
+    gw->probes = pr;
+    probe_next(pr);
+}
+
+static void probes_cancel(struct gw *gw)
+{
+    while (gw->probes != NULL) {
+        struct gw_probe *pr = gw->probes;
+        probe_unlink(pr);
+        tg_call_cancel(pr->call);
+        probe_free(pr);
+    }
+}
+
 static void on_posted(void *ud, const struct tg_result *res, const struct tg_document *doc)
 {
     struct post_job *j = ud;
     tg_send_cb cb = j->cb;
     void *cud = j->ud;
+    if (res->status == TG_OK && doc != NULL && res->maybe_posted && j->caption != NULL) {
+        probe_start(j->gw, j->bot, doc->chat_id, doc->message_id, j->caption);
+        j->caption = NULL;
+    }
     job_free(j);
     cb(cud, res, doc);
 }
