@@ -65,6 +65,8 @@ static const struct opt options[] = {
     {"key-file", OPT_STR, NULL, "master key file (default DATA_DIR/master.key, created on first start); LOSING IT LOSES THE DATA"},
     {"no-encryption", OPT_FLAG, NULL, "post blocks unsealed (plaintext readable by Telegram); keyed hashes still verify reads"},
     {"snapshot-interval", OPT_SECONDS, "3600", "seconds between sealed index snapshots pinned in the first chat (0: off)"},
+    {"cache-dir", OPT_STR, NULL, "block cache directory (default DATA_DIR/cache)"},
+    {"cache-size", OPT_SIZE, "1G", "bytes of sealed blocks kept in the cache, least recently used out first (0: off)"},
     {"config", OPT_CONFIG, NULL, "read 'name = value' lines from FILE (flags > TGS3_* > file > defaults)"},
 };
 
@@ -103,6 +105,7 @@ void gw_config_release(struct gw_config *cfg)
     free(cfg->log_file);
     free(cfg->admin_listen);
     free(cfg->key_file);
+    free(cfg->cache_dir);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -178,6 +181,8 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             slot = &cfg->admin_listen;
         else if (!strcmp(o->name, "key-file"))
             slot = &cfg->key_file;
+        else if (!strcmp(o->name, "cache-dir"))
+            slot = &cfg->cache_dir;
         ASSERT(slot != NULL);
         free(*slot);
         *slot = xstrdup(v);
@@ -190,10 +195,12 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
     }
     case OPT_SIZE:
         n = parse_size(v);
-        if (n <= 0)
+        if (n < 0 || (n == 0 && strcmp(o->name, "cache-size") != 0))
             goto bad;
         if (!strcmp(o->name, "block-size"))
             cfg->block_size = n;
+        else if (!strcmp(o->name, "cache-size"))
+            cfg->cache_size = n;
         else
             cfg->max_body = n;
         return 0;

@@ -718,7 +718,7 @@ struct gw_fetch {
     struct store_block blk;
     gw_fetch_cb cb;
     void *ud;
-    struct gw_read *call; /* through any bot (reader.c) */
+    struct gw_cache_read *call; /* cache, else through any bot (cache.c, reader.c) */
     unsigned char *data; /* the document as fetched; plaintext at data + off once verified */
     size_t len;          /* bytes of plaintext once verified */
     size_t off;
@@ -826,7 +826,7 @@ static void fetch_begin(struct gw_fetch *f)
     struct gw *gw = f->gw;
     f->holding = 1;
     gw->fetch_held++;
-    f->call = gw_read_start(gw, &f->blk, on_fetched, f);
+    f->call = gw_cache_fetch(gw, &f->blk, on_fetched, f);
 }
 
 static void fetch_pump(struct gw *gw)
@@ -896,7 +896,7 @@ void gw_fetch_free(struct gw_fetch *f)
         gw->fetch_waiting--;
     }
     if (f->call)
-        gw_read_cancel(f->call);
+        gw_cache_cancel(f->call);
     f->call = NULL;
     if (f->opening) {
         f->freeing = 1; /* after_open releases it */

@@ -21,6 +21,7 @@
  *   admin.c      admin listener: /metrics, /healthz, /readyz; access log
  *   cmd_stats.c  tgs3 stats (read-only look at the index)
  *   cmd_gc.c     tgs3 gc (the delete queue, once)
+ *   cache.c      block cache on local disk; one Telegram read per block at a time
  *
  * Threads: the loop thread owns every h2o and curl object and every struct
  * gw_req; the store thread only runs store jobs over job-owned copies; libuv's
@@ -82,6 +83,8 @@ struct gw_config {
     char *admin_listen;         /* HOST:PORT of /metrics, /healthz, /readyz; "off" disables */
     int64_t health_interval_ms; /* between periodic getMe and index-statistics reads */
     int64_t shutdown_grace_ms;  /* SIGTERM: how long requests in flight may take to finish */
+    char *cache_dir;            /* block cache (default DATA_DIR/cache) */
+    int64_t cache_size;         /* bytes of cached blocks; 0 = no disk cache */
 };
 
 void gw_config_init(struct gw_config *cfg);
@@ -105,6 +108,7 @@ struct gw_bot {
 struct gw_storeq;
 struct gw_put;
 struct gw_fetch;
+struct gw_cache;
 
 struct gw {
     struct gw_config cfg;
@@ -151,6 +155,7 @@ struct gw {
     int active;    /* requests being processed */
     int stopping;
     struct gw_admin *admin; /* admin listener, counters (admin.c) */
+    struct gw_cache *cache; /* block cache and read coalescing (cache.c) */
     struct conn *conns;     /* accepted S3 connections (server.c) */
 };
 
@@ -301,6 +306,21 @@ void gw_post_document(struct gw *gw, size_t bot, size_t chat, const void *buf, s
 struct gw_read;
 struct gw_read *gw_read_start(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
 void gw_read_cancel(struct gw_read *r);
+
+/* ---- block cache (cache.c) ------------------------------------------------ */
+
+/* Opens --cache-dir (default DATA_DIR/cache) and scans it on the pool;
+ * --cache-size 0 keeps only the coalescing of reads. 0, or -1 (logged). */
+int gw_cache_start(struct gw *gw);
+void gw_cache_free(struct gw *gw); /* after the loop has drained */
+/* Reads blk's sealed document: from the cache when it holds it, else
+ * through gw_read_start, shared with every concurrent read of the same
+ * block; a fetched document is then cached. cb as for tg_fetch_file (it
+ * owns data), exactly once unless cancelled. Loop thread. */
+struct gw_cache_read;
+struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
+void gw_cache_cancel(struct gw_cache_read *r);
+void gw_cache_counters(const struct gw *gw, uint64_t *hits, uint64_t *misses, uint64_t *joined);
 
 /* Body verification + block upload for PUT and UploadPart. */
 struct gw_body_check {

@@ -337,6 +337,8 @@ static int serve(int argc, char **argv)
     }
     if (start_scheduler(&gw) != 0)
         goto out;
+    if (gw_cache_start(&gw) != 0)
+        goto out;
     if (gw_server_start(&gw) != 0)
         goto out;
     if (gw_admin_start(&gw) != 0)
@@ -382,6 +384,7 @@ out:
     gw_admin_dispose(&gw);
     uv_walk(gw.loop, close_walk, NULL);
     uv_run(gw.loop, UV_RUN_DEFAULT);
+    gw_cache_free(&gw);
     uv_loop_close(gw.loop);
     free(gw.bots);
     gw_keys_free(&gw);
