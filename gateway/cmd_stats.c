@@ -3,20 +3,23 @@
  * Opens <data-dir>/index.db read-only (WAL lets it read the last committed
  * state while `tgs3 serve` writes) and prints buckets, objects and bytes,
  * blocks and messages per storage chat, unfinished multipart uploads and
- * the delete-queue backlog. --data-dir comes from the flag, TGS3_DATA_DIR,
- * or the default ./data.
+ * the delete-queue backlog, and what the block cache directory holds.
+ * --data-dir comes from the flag, TGS3_DATA_DIR, or the default ./data;
+ * --cache-dir from the flag, TGS3_CACHE_DIR, or DATA_DIR/cache.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gateway/gw.h"
 
 static void stats_usage(FILE *fp)
 {
-    fprintf(fp, "usage: tgs3 stats [--data-dir DIR]\n\n"
-                "Prints what the index in DIR (default $TGS3_DATA_DIR or ./data) holds. Read-only:\n"
-                "safe while tgs3 serve runs.\n");
+    fprintf(fp, "usage: tgs3 stats [--data-dir DIR] [--cache-dir DIR]\n\n"
+                "Prints what the index in DIR (default $TGS3_DATA_DIR or ./data) and the block cache\n"
+                "(default DIR/cache) hold. Read-only: safe while tgs3 serve runs.\n");
 }
 
 static void human(int64_t n, char *out, size_t outsz)
@@ -34,9 +37,38 @@ static void human(int64_t n, char *out, size_t outsz)
         snprintf(out, outsz, "%.1f %s", v, units[u]);
 }
 
+/* Files and bytes directly inside dir; -1 files when it cannot be read. */
+static void dir_usage(const char *dir, int64_t *files, int64_t *bytes)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+    struct stat sb;
+
+    *files = 0;
+    *bytes = 0;
+    if (d == NULL) {
+        *files = -1;
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        int pl = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (pl > 0 && (size_t)pl < sizeof(path) && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            (*files)++;
+            *bytes += (int64_t)sb.st_size;
+        }
+    }
+    closedir(d);
+}
+
 int gw_cmd_stats(int argc, char **argv)
 {
     const char *dir = getenv("TGS3_DATA_DIR");
+    const char *cache_dir = getenv("TGS3_CACHE_DIR");
+    char cache_path[4096];
+    int64_t cache_files, cache_bytes;
     struct store *st = NULL;
     struct store_stats s;
     struct store_chat_stats *chats = NULL;
@@ -56,6 +88,10 @@ int gw_cmd_stats(int argc, char **argv)
             dir = argv[++i];
         } else if (!strncmp(argv[i], "--data-dir=", 11)) {
             dir = argv[i] + 11;
+        } else if (!strcmp(argv[i], "--cache-dir") && i + 1 < argc) {
+            cache_dir = argv[++i];
+        } else if (!strncmp(argv[i], "--cache-dir=", 12)) {
+            cache_dir = argv[i] + 12;
         } else {
             fprintf(stderr, "tgs3 stats: unexpected argument '%s'\n\n", argv[i]);
             stats_usage(stderr);
@@ -86,7 +122,17 @@ int gw_cmd_stats(int argc, char **argv)
     printf("blocks       %lld (%lld bytes stored, %s)\n", (long long)s.blocks, (long long)s.block_bytes, h2);
     printf("uploads      %lld unfinished multipart uploads\n", (long long)s.uploads);
     printf("gc backlog   %lld messages waiting for deletion\n", (long long)s.gc_pending);
-    printf("cache        none (blocks are fetched from Telegram on every read)\n");
+    if (cache_dir != NULL && *cache_dir != '\0')
+        snprintf(cache_path, sizeof(cache_path), "%s", cache_dir);
+    else
+        snprintf(cache_path, sizeof(cache_path), "%s/cache", dir);
+    dir_usage(cache_path, &cache_files, &cache_bytes);
+    human(cache_bytes, h1, sizeof(h1));
+    if (cache_files < 0)
+        printf("cache        none at %s\n", cache_path);
+    else
+        printf("cache        %lld blocks, %lld bytes (%s) in %s\n", (long long)cache_files, (long long)cache_bytes, h1,
+               cache_path);
     for (size_t i = 0; i < n_buckets; i++) {
         human(buckets[i].bytes, h1, sizeof(h1));
         printf("bucket %-40s %lld objects, %lld bytes (%s)\n", buckets[i].name, (long long)buckets[i].objects,
