@@ -207,10 +207,14 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= dbuf_printf(b, "tgs3_gc_failed_total %llu\n", (unsigned long long)gw->gc_failed);
     rc |= metric(b, "tgs3_gc_unreclaimable_total", "counter", "messages Telegram would no longer delete");
     rc |= dbuf_printf(b, "tgs3_gc_unreclaimable_total %llu\n", (unsigned long long)gw->gc_unreclaimable);
-    rc |= metric(b, "tgs3_cache_hits_total", "counter", "block cache hits");
-    rc |= dbuf_printf(b, "tgs3_cache_hits_total 0\n");
-    rc |= metric(b, "tgs3_cache_misses_total", "counter", "block cache misses");
-    rc |= dbuf_printf(b, "tgs3_cache_misses_total 0\n");
+    uint64_t hits = 0, misses = 0, joined = 0;
+    gw_cache_counters(gw, &hits, &misses, &joined);
+    rc |= metric(b, "tgs3_cache_hits_total", "counter", "block reads served from the disk cache");
+    rc |= dbuf_printf(b, "tgs3_cache_hits_total %llu\n", (unsigned long long)hits);
+    rc |= metric(b, "tgs3_cache_misses_total", "counter", "block reads that went to Telegram");
+    rc |= dbuf_printf(b, "tgs3_cache_misses_total %llu\n", (unsigned long long)misses);
+    rc |= metric(b, "tgs3_cache_joined_total", "counter", "block reads that joined a fetch already running");
+    rc |= dbuf_printf(b, "tgs3_cache_joined_total %llu\n", (unsigned long long)joined);
 
     if (a->have_stats) {
         rc |= metric(b, "tgs3_gc_backlog", "gauge", "messages on the delete queue");

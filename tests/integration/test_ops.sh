@@ -73,7 +73,7 @@ check "metrics: getFile calls ok" metric_ge 'tgs3_telegram_calls_total{method="g
 check "metrics: getMe calls ok" metric_ge 'tgs3_telegram_calls_total{method="getMe",result="ok"}' 1
 for m in tgs3_telegram_429_total tgs3_telegram_wait_seconds_total tgs3_inflight_upload_blocks \
     tgs3_inflight_fetch_blocks 'tgs3_queue_waiting{kind="upload"}' 'tgs3_queue_waiting{kind="fetch"}' \
-    tgs3_cache_hits_total tgs3_cache_misses_total 'tgs3_queue_waiting{kind="post"}' tgs3_gc_deleted_total \
+    tgs3_cache_hits_total tgs3_cache_misses_total tgs3_cache_joined_total 'tgs3_queue_waiting{kind="post"}' tgs3_gc_deleted_total \
     tgs3_gc_failed_total tgs3_gc_unreclaimable_total tgs3_schedule_wait_seconds_total; do
     check "metrics: $m present" metric_ge "$m" 0
 done
@@ -131,7 +131,8 @@ stats() {
         grep -Eq "^bytes +$((45 * 1024 * 1024)) " "$TEST_TMP/stats.out" &&
         grep -Eq "^bucket $B +2 objects, $((45 * 1024 * 1024)) bytes" "$TEST_TMP/stats.out" &&
         grep -Eq "^chat $CHAT_ID: [0-9]+ blocks \(messages\)" "$TEST_TMP/stats.out" &&
-        grep -Eq '^gc backlog +[0-9]+ messages' "$TEST_TMP/stats.out"
+        grep -Eq '^gc backlog +[0-9]+ messages' "$TEST_TMP/stats.out" &&
+        grep -Eq "^cache +([0-9]+ blocks, [0-9]+ bytes .* in|none at) $GW_DIR/cache\$" "$TEST_TMP/stats.out"
 }
 check "tgs3 stats (read-only, gateway running)" stats
 stats_missing() {
