@@ -4,9 +4,11 @@
  * most GC_BATCH) and expired multipart uploads (aborted there, which queues
  * their blocks). Items are grouped by (bot, chat) and deleted with one
  * deleteMessages call per group of up to 100; done items leave the queue,
- * failures are retried later with backoff. Messages Telegram refuses to
- * delete (past its 48-hour window) are logged as unreclaimable and dropped
- * from the queue rather than retried forever. One run at a time.
+ * failures are retried later with backoff. Items whose message was posted
+ * more than GC_DEADLINE_MS ago (Telegram lets bots delete channel posts for
+ * 48 hours only), and messages Telegram refuses to delete, move to the
+ * unreclaimable table (logged, counted) instead of being retried forever.
+ * One run at a time.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #define GC_BATCH 100 /* items per run: deleteMessages takes at most 100 ids */
 #define GC_RETRY_MS 60000
+#define GC_DEADLINE_MS (47LL * 3600 * 1000) /* a margin inside Telegram's 48-hour delete window */
 
 struct gc_run {
     struct gw *gw;
@@ -24,6 +27,7 @@ struct gc_run {
     size_t group; /* items in the group being deleted (a prefix of items[]) */
     int64_t ids[GC_BATCH];
     int ok, unreclaimable;
+    size_t aged; /* items recorded unreclaimable before any attempt (too old) */
     enum store_status st;
 };
 
@@ -45,7 +49,9 @@ static void mark_run(struct store *st, void *arg)
     int64_t qids[GC_BATCH];
     for (size_t i = 0; i < run->group; i++)
         qids[i] = run->items[i].id;
-    if (run->ok || run->unreclaimable) {
+    if (run->unreclaimable) {
+        run->st = store_gc_unreclaimable(st, run->items, run->group, now_ms(), "Telegram refused to delete it");
+    } else if (run->ok) {
         run->st = store_gc_done(st, qids, run->group);
     } else {
         run->st = STORE_OK;
@@ -101,12 +107,35 @@ static void due_run(struct store *st, void *arg)
         free(ids);
     }
     run->st = store_gc_due(st, now_ms() + gw->gc_horizon_ms, GC_BATCH, run->items, &run->n);
+    if (run->st != STORE_OK)
+        return;
+    /* Messages past the window are recorded, not attempted. */
+    struct store_gc_item old[GC_BATCH];
+    size_t n_old = 0, keep = 0;
+    int64_t now = now_ms();
+    for (size_t i = 0; i < run->n; i++) {
+        if (run->items[i].posted_ms > 0 && now - run->items[i].posted_ms > GC_DEADLINE_MS)
+            old[n_old++] = run->items[i];
+        else
+            run->items[keep++] = run->items[i];
+    }
+    if (n_old > 0) {
+        run->st = store_gc_unreclaimable(st, old, n_old, now, "posted more than 47 h ago");
+        if (run->st == STORE_OK) {
+            run->aged = n_old;
+            run->n = keep;
+            log_warn("gc: %zu messages were posted more than 47 h ago and can no longer be deleted by a bot; "
+                     "recorded as unreclaimable (first: %lld/%lld)",
+                     n_old, (long long)old[0].chat_id, (long long)old[0].message_id);
+        }
+    }
 }
 
 static void due_done(void *arg)
 {
     struct gc_run *run = arg;
     struct gw *gw = run->gw;
+    gw->gc_unreclaimable += run->aged;
     if (run->st != STORE_OK || run->n == 0 || (gw->stopping && !gw->gc_once)) {
         if (run->st != STORE_OK)
             run->n = 0;

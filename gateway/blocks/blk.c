@@ -356,7 +356,8 @@ enum blk_status blk_open(const struct blk_keyring *kr, enum blk_kind kind, const
 
 enum blk_status blk_hash(const struct blk_keyring *kr, const void *data, size_t len, unsigned char *out)
 {
-    const unsigned char *key = kr->keys[kr->n - 1].dedup;
+    /* Always key 1's: hashes stay comparable (and unsealed blocks verifiable) across rotations. */
+    const unsigned char *key = kr->keys[0].dedup;
     unsigned int n = 0;
     if (HMAC(EVP_sha256(), key, BLK_KEY_LEN, data, len, out, &n) == NULL || n != BLK_HASH_LEN)
         return BLK_ERR_CRYPTO;

@@ -103,8 +103,8 @@ enum blk_status blk_open(const struct blk_keyring *kr, enum blk_kind kind, const
 enum blk_status blk_peek(const unsigned char *buf, size_t len, int *kind, int *key_id, unsigned char *id)
     WARN_UNUSED;
 
-/* Keyed content hash for dedup: HMAC-SHA256 under the dedup subkey of the
- * current key, BLK_HASH_LEN bytes into out. Never a bare hash. */
+/* Keyed content hash for dedup: HMAC-SHA256 under the dedup subkey of key
+ * 1 (stable across rotations), BLK_HASH_LEN bytes into out. Never a bare hash. */
 enum blk_status blk_hash(const struct blk_keyring *kr, const void *data, size_t len, unsigned char *out)
     WARN_UNUSED;
 
