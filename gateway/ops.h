@@ -16,6 +16,12 @@ enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
 /* <AccessControlPolicy> granting the owner FULL_CONTROL. */
 void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner);
 
+/* Conditional writes (If-Match / If-None-Match of a gw_req_snapshot of
+ * gw_write_cond_headers; cond NULL = none) against bucket/key's current
+ * state. Store thread; call inside the transaction that writes. (ops_object.c) */
+extern const char *const gw_write_cond_headers[2];
+enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
+                                const char *key);
 /* 400 InvalidTag when the request's x-amz-tagging header is malformed. (ops_object.c) */
 enum s3_err gw_tagging_header_check(struct gw_req *r);
 /* A malloc'd copy of the request's method and of the named headers (names

@@ -261,11 +261,13 @@ struct complete_op {
     enum store_status st;
     enum s3_err err;
     char etag[80];
+    struct s3_request *cond; /* If-Match / If-None-Match snapshot, or NULL */
 };
 
 static void complete_free(struct gw_req *r)
 {
     struct complete_op *op = r->op;
+    free(op->cond);
     free(op->parts);
     free(op);
     r->op = NULL;
@@ -331,9 +333,19 @@ static void complete_run(struct store *st, void *arg)
     snprintf(obj.etag, sizeof(obj.etag), "%s", op->etag);
     obj.mtime_ms = now_ms();
     obj.meta_json = gw_meta_set_parts(u.meta_json, sizes, op->n);
-    op->st = store_upload_complete(st, u.id, numbers, op->n, &obj);
+    /* A conditional write is decided in the transaction that completes the upload. */
+    op->st = store_tx_begin(st);
+    if (op->st == STORE_OK) {
+        op->err = gw_write_conditions(st, op->cond, obj.bucket, obj.key);
+        if (op->err == S3E_OK)
+            op->st = store_upload_complete(st, u.id, numbers, op->n, &obj);
+        if (op->err == S3E_OK && op->st == STORE_OK)
+            op->st = store_tx_commit(st);
+        else
+            store_tx_rollback(st);
+    }
     free(obj.meta_json);
-    if (op->st != STORE_OK)
+    if (op->err == S3E_OK && op->st != STORE_OK)
         op->err = op->st == STORE_CONFLICT ? S3E_INVALID_PART : upload_err(op->st);
 out:
     free(numbers);
@@ -384,6 +396,8 @@ void gw_op_complete_multipart(struct gw_req *r)
         gw_respond_error(r, e, NULL);
         return;
     }
+    if (gw_req_header(r, "if-match", NULL) != NULL || gw_req_header(r, "if-none-match", NULL) != NULL)
+        op->cond = gw_req_snapshot(r, gw_write_cond_headers, 2);
     gw_req_hold(r);
     gw_store_call(r->gw, complete_run, complete_done, op);
 }

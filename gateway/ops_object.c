@@ -78,11 +78,10 @@ struct put_op {
     enum s3_err cond_err;    /* conditional write failed at commit */
 };
 
-static const char *const write_cond_headers[] = {"if-match", "if-none-match"};
+const char *const gw_write_cond_headers[2] = {"if-match", "if-none-match"};
 
-/* Store thread: the conditional-write rule against the key's current state. */
-static enum s3_err write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
-                                    const char *key)
+enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
+                                const char *key)
 {
     struct store_object *cur = NULL;
     if (cond == NULL)
@@ -114,7 +113,7 @@ static void put_commit_run(struct store *st, void *arg)
     if (op->st != STORE_OK)
         return;
     /* Conditions are decided inside the transaction that writes: race-free. */
-    op->cond_err = write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
+    op->cond_err = gw_write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
     if (op->cond_err != S3E_OK)
         op->st = STORE_CONFLICT;
     if (op->st == STORE_OK)
@@ -259,7 +258,7 @@ static void put_precheck_run(struct store *st, void *arg)
         pc->err = s == STORE_NOT_FOUND ? S3E_NO_SUCH_BUCKET : gw_store_err(s);
         return;
     }
-    pc->err = write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
+    pc->err = gw_write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
 }
 
 static void put_precheck_done(void *arg)
@@ -303,7 +302,7 @@ void gw_op_put_object(struct gw_req *r)
         gw_with_bucket(r, put_begin);
         return;
     }
-    op->cond = gw_req_snapshot(r, write_cond_headers, ARRAY_SIZE(write_cond_headers));
+    op->cond = gw_req_snapshot(r, gw_write_cond_headers, 2);
     struct put_precheck *pc = xcalloc(1, sizeof(*pc));
     pc->r = r;
     gw_req_hold(r);

@@ -519,6 +519,22 @@ def t_conditional_put_if_match():
     assert get("cond") == b"third"
 
 
+@test
+def t_conditional_complete_multipart():
+    u = s3.create_multipart_upload(Bucket=B, Key="cond")["UploadId"]
+    e = s3.upload_part(Bucket=B, Key="cond", UploadId=u, PartNumber=1, Body=b"mp")["ETag"]
+    h = with_headers(s3, "CompleteMultipartUpload", {"If-None-Match": "*"})
+    try:
+        err("PreconditionFailed", 412, s3.complete_multipart_upload, Bucket=B, Key="cond", UploadId=u,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+    finally:
+        without_headers(s3, "CompleteMultipartUpload", h)
+    assert get("cond") == b"third"
+    s3.complete_multipart_upload(Bucket=B, Key="cond", UploadId=u,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+    assert get("cond") == b"mp"
+
+
 # ---- checksums --------------------------------------------------------------------------
 
 @test
