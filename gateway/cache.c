@@ -61,6 +61,7 @@ struct write_job;
 struct gw_cache_read {
     struct gw_cache *c;
     struct write_job *from;       /* copying from a document being written, or NULL */
+    char *spool;                  /* reading an unposted pack from this spool file, or NULL */
     char key[KEY_LEN];
     struct store_block blk;
     tg_fetch_cb cb;
@@ -433,6 +434,15 @@ static int cache_write(struct gw_cache *c, const char *key, unsigned char *data,
     return 1;
 }
 
+int gw_cache_put(struct gw *gw, const struct store_block *blk, unsigned char *data, size_t len)
+{
+    char key[KEY_LEN];
+    if (gw->cache == NULL)
+        return 0;
+    block_key(blk, key);
+    return cache_write(gw->cache, key, data, len);
+}
+
 /* ---- flights: one Telegram read per block ------------------------------------------ */
 
 static void flight_unlink(struct gw_cache *c, struct flight *f)
@@ -518,14 +528,17 @@ static void hit_work(uv_work_t *w)
         memcpy(r->data, r->from->data, r->len);
         return;
     }
-    snprintf(path, sizeof(path), "%s/%s", r->c->dir, r->key);
+    if (r->spool != NULL)
+        snprintf(path, sizeof(path), "%s", r->spool);
+    else
+        snprintf(path, sizeof(path), "%s/%s", r->c->dir, r->key);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         r->err = errno;
         return;
     }
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || (int64_t)sb.st_size != r->blk.stored_size) {
+    if (fstat(fd, &sb) != 0 || (r->spool == NULL && (int64_t)sb.st_size != r->blk.stored_size)) {
         r->err = EIO;
         close(fd);
         return;
@@ -543,7 +556,8 @@ static void hit_work(uv_work_t *w)
         }
         got += (size_t)k;
     }
-    futimens(fd, NULL); /* recency survives a restart */
+    if (r->spool == NULL)
+        futimens(fd, NULL); /* recency survives a restart */
     close(fd);
     if (r->err != 0) {
         free(r->data);
@@ -562,9 +576,25 @@ static void after_hit(uv_work_t *w, int status)
     }
     if (r->cancelled) {
         free(r->data);
+        free(r->spool);
         free(r);
         return;
     }
+    if (r->spool != NULL && (status != 0 || r->err != 0)) {
+        struct tg_result bad;
+        memset(&bad, 0, sizeof(bad));
+        bad.status = TG_ERR_TRANSPORT;
+        snprintf(bad.description, sizeof(bad.description), "spool file %s: %s", r->spool,
+                 strerror(status != 0 ? ECANCELED : r->err));
+        tg_fetch_cb cb = r->cb;
+        void *ud = r->ud;
+        free(r->spool);
+        free(r);
+        cb(ud, &bad, NULL, 0);
+        return;
+    }
+    free(r->spool);
+    r->spool = NULL;
     if (status != 0 || r->err != 0) {
         /* Gone (evicted meanwhile) or damaged: forget it and read through Telegram. */
         struct entry *e = find(c, r->key);
@@ -594,6 +624,19 @@ struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *bl
     r->cb = cb;
     r->ud = ud;
     block_key(blk, r->key);
+    char spool[4096];
+    if (blk->chat_id == 0 && gw_pack_path(gw, blk->id, spool, sizeof(spool)) == 0) {
+        /* An unposted pack (pack.c): plaintext in the spool, never cached. */
+        r->spool = xstrdup(spool);
+        r->work.data = r;
+        r->on_pool = 1;
+        if (uv_queue_work(gw->loop, &r->work, hit_work, after_hit) != 0) {
+            r->on_pool = 0;
+            r->err = EIO;
+            after_hit(&r->work, 0);
+        }
+        return r;
+    }
     struct entry *e = c->dir ? find(c, r->key) : NULL;
     struct write_job *wj = c->writing;
     while (wj && strcmp(wj->key, r->key) != 0)

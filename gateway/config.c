@@ -67,6 +67,9 @@ static const struct opt options[] = {
     {"snapshot-interval", OPT_SECONDS, "3600", "seconds between sealed index snapshots pinned in the first chat (0: off)"},
     {"cache-dir", OPT_STR, NULL, "block cache directory (default DATA_DIR/cache)"},
     {"cache-size", OPT_SIZE, "1G", "bytes of sealed blocks kept in the cache, least recently used out first (0: off)"},
+    {"pack-threshold", OPT_SIZE, "1M", "PUT bodies smaller than this are packed together into one document"},
+    {"pack-delay", OPT_INT, "2000", "ms after its first object a pack is posted at the latest"},
+    {"no-packing", OPT_FLAG, NULL, "store every object in documents of its own (small objects are acknowledged only once in Telegram)"},
     {"config", OPT_CONFIG, NULL, "read 'name = value' lines from FILE (flags > TGS3_* > file > defaults)"},
 };
 
@@ -201,6 +204,8 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->block_size = n;
         else if (!strcmp(o->name, "cache-size"))
             cfg->cache_size = n;
+        else if (!strcmp(o->name, "pack-threshold"))
+            cfg->pack_threshold = n;
         else
             cfg->max_body = n;
         return 0;
@@ -216,6 +221,8 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->rate_chat_per_min = (double)n;
         else if (!strcmp(o->name, "chat-max-messages"))
             cfg->chat_max_messages = n;
+        else if (!strcmp(o->name, "pack-delay"))
+            cfg->pack_delay_ms = n;
         else if (!strcmp(o->name, "max-upload-blocks"))
             cfg->max_upload_blocks = (int)n;
         else if (!strcmp(o->name, "max-fetch-blocks"))
@@ -247,14 +254,16 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->req_timeout_ms = ms > 0 ? ms : 1000;
         return 0;
     }
-    case OPT_FLAG:
+    case OPT_FLAG: {
+        int *flag = !strcmp(o->name, "no-packing") ? &cfg->no_packing : &cfg->no_encryption;
         if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
-            cfg->no_encryption = 1;
+            *flag = 1;
         else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
-            cfg->no_encryption = 0;
+            *flag = 0;
         else
             goto bad;
         return 0;
+    }
     case OPT_MODE:
         if (!strcmp(v, "local"))
             cfg->mode = TG_MODE_LOCAL;

@@ -94,6 +94,8 @@ struct gw_put {
     int freeing;     /* gw_put_free called: finish outstanding work, then clean up */
     int waiting;     /* in the upload FIFO */
     struct gw_put *wait_next;
+    int packed;      /* went into a pack (pack.c): one extent, no blocks of its own */
+    int64_t pack_block, pack_off;
 };
 
 static void up_pump(struct gw *gw);
@@ -515,6 +517,19 @@ static void free_now(struct gw_put *p)
     free(p);
 }
 
+static void on_packed(void *ud, int ok, int64_t block_id, int64_t offset)
+{
+    struct gw_put *p = ud;
+    p->jobs--;
+    p->pack_block = block_id;
+    p->pack_off = offset;
+    if (!ok) {
+        p->failed = 1;
+        p->err = S3E_INTERNAL_ERROR;
+    }
+    finish(p);
+}
+
 static void after_verify(uv_work_t *w, int status)
 {
     struct gw_put *p = w->data;
@@ -532,6 +547,14 @@ static void after_verify(uv_work_t *w, int status)
         return;
     }
     size_t bs = (size_t)gw->cfg.block_size;
+    if (p->chk.may_pack && gw_pack_wants(gw, p->len)) {
+        p->packed = 1; /* n_blocks stays 0: the pack's append is the one job */
+        p->blocks = xcalloc(1, sizeof(*p->blocks));
+        p->bl = xcalloc(1, sizeof(*p->bl));
+        p->jobs++;
+        gw_pack_append(gw, p->data, p->len, on_packed, p);
+        return;
+    }
     p->n_blocks = (p->len + bs - 1) / bs;
     p->blocks = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->blocks));
     p->bl = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->bl));
@@ -593,6 +616,15 @@ enum store_status gw_put_commit_blocks(struct gw_put *p, struct store *st, struc
 {
     *ext = NULL;
     *n = 0;
+    if (p->packed) {
+        struct store_extent *e = xcalloc(1, sizeof(*e));
+        e->block_id = p->pack_block;
+        e->offset = p->pack_off;
+        e->length = (int64_t)p->len;
+        *ext = e;
+        *n = 1;
+        return STORE_OK;
+    }
     if (p->n_blocks == 0)
         return STORE_OK;
     struct store_extent *e = xcalloc(p->n_blocks, sizeof(*e));
@@ -797,7 +829,7 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
         if (e == S3E_ENTITY_TOO_LARGE)
             e = S3E_INTERNAL_ERROR;
         free(data);
-    } else if ((int64_t)len != f->blk.stored_size) {
+    } else if (f->blk.chat_id != 0 && (int64_t)len != f->blk.stored_size) { /* chat 0: a pack in the spool */
         log_error("block %lld/%lld: got %zu bytes, index says %lld; not served", (long long)f->blk.chat_id,
                   (long long)f->blk.message_id, len, (long long)f->blk.stored_size);
         e = S3E_INTERNAL_ERROR;

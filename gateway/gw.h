@@ -85,6 +85,9 @@ struct gw_config {
     int64_t shutdown_grace_ms;  /* SIGTERM: how long requests in flight may take to finish */
     char *cache_dir;            /* block cache (default DATA_DIR/cache) */
     int64_t cache_size;         /* bytes of cached blocks; 0 = no disk cache */
+    int64_t pack_threshold;     /* bytes: PUT bodies under this are packed */
+    int64_t pack_delay_ms;      /* a pack is posted this long after its first object at the latest */
+    int no_packing;
 };
 
 void gw_config_init(struct gw_config *cfg);
@@ -109,6 +112,7 @@ struct gw_storeq;
 struct gw_put;
 struct gw_fetch;
 struct gw_cache;
+struct gw_packer;
 
 struct gw {
     struct gw_config cfg;
@@ -156,6 +160,7 @@ struct gw {
     int stopping;
     struct gw_admin *admin; /* admin listener, counters (admin.c) */
     struct gw_cache *cache; /* block cache and read coalescing (cache.c) */
+    struct gw_packer *packer; /* small-object packing, NULL when off (pack.c) */
     struct conn *conns;     /* accepted S3 connections (server.c) */
 };
 
@@ -321,6 +326,25 @@ struct gw_cache_read;
 struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
 void gw_cache_cancel(struct gw_cache_read *r);
 void gw_cache_counters(const struct gw *gw, uint64_t *hits, uint64_t *misses, uint64_t *joined);
+/* Caches a sealed document just posted (blk's identity); takes data and
+ * returns 1, or returns 0 and leaves data to the caller. */
+int gw_cache_put(struct gw *gw, const struct store_block *blk, unsigned char *data, size_t len);
+
+/* ---- small-object packing (pack.c) ------------------------------------------ */
+
+/* Opens DATA_DIR/spool and posts the packs a previous run left there
+ * (start-up: the store is used directly). Off with --no-packing. 0 or -1. */
+int gw_pack_start(struct gw *gw);
+void gw_pack_stop(struct gw *gw); /* unposted packs stay for the next start */
+void gw_pack_free(struct gw *gw); /* after the loop has drained */
+/* Should a verified body of len bytes be packed? */
+int gw_pack_wants(const struct gw *gw, size_t len);
+/* Appends data (valid until cb) to the open pack, on disk and fsync'd
+ * before cb(ok, the pack's block id, offset of the data in it). Loop thread. */
+typedef void (*gw_pack_cb)(void *ud, int ok, int64_t block_id, int64_t offset);
+void gw_pack_append(struct gw *gw, const void *data, size_t len, gw_pack_cb cb, void *ud);
+/* The spool file of an unposted pack (blocks with chat_id 0); -1 when packing is off. */
+int gw_pack_path(const struct gw *gw, int64_t block_id, char *out, size_t n);
 
 /* Body verification + block upload for PUT and UploadPart. */
 struct gw_body_check {
@@ -333,6 +357,7 @@ struct gw_body_check {
      * header or else from an aws-chunked trailer (gw_put_checksum). */
     char ck_alg[12];           /* "crc32", "crc32c", "crc64nvme", "sha1", "sha256" */
     char ck_value[64];         /* base64 */
+    int may_pack;              /* PutObject: a small body may go into a pack */
 };
 typedef void (*gw_put_cb)(struct gw_put *p, enum s3_err err, void *ud);
 /* Starts verifying data (in place if chunked) and uploading it as blocks.

@@ -337,7 +337,7 @@ static int serve(int argc, char **argv)
     }
     if (start_scheduler(&gw) != 0)
         goto out;
-    if (gw_cache_start(&gw) != 0)
+    if (gw_cache_start(&gw) != 0 || gw_pack_start(&gw) != 0)
         goto out;
     if (gw_server_start(&gw) != 0)
         goto out;
@@ -367,6 +367,7 @@ static int serve(int argc, char **argv)
     log_info("shutting down");
     gw_gc_stop(&gw);
     gw_snapshot_stop(&gw);
+    gw_pack_stop(&gw);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
@@ -385,6 +386,7 @@ out:
     uv_walk(gw.loop, close_walk, NULL);
     uv_run(gw.loop, UV_RUN_DEFAULT);
     gw_cache_free(&gw);
+    gw_pack_free(&gw);
     uv_loop_close(gw.loop);
     free(gw.bots);
     gw_keys_free(&gw);

@@ -191,6 +191,7 @@ static void put_begin(struct gw_req *r)
         gw_respond_error(r, e, NULL);
         return;
     }
+    chk.may_pack = 1;
     h2o_req_t *req = r->req;
     gw_req_hold(r);
     op->put = gw_put_start(r->gw, &r->auth, &chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id,

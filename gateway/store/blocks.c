@@ -88,6 +88,60 @@ out:
     return store_op_end(st, ret);
 }
 
+enum store_status store_block_set_posted(struct store *st, const struct store_block *b)
+{
+    static const char sql[] =
+        "UPDATE blocks SET chat_id = ?2, message_id = ?3, bot_id = ?4, file_id = ?5, file_unique_id = ?6,"
+        " plain_size = ?7, stored_size = ?8, hash = ?9, key_id = ?10, nonce = ?11, created_ms = ?12"
+        " WHERE id = ?1 AND chat_id = 0";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, b->id);
+    sqlite3_bind_int64(s, 2, b->chat_id);
+    sqlite3_bind_int64(s, 3, b->message_id);
+    sqlite3_bind_int64(s, 4, b->bot_id);
+    sqlite3_bind_text(s, 5, b->file_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, b->file_unique_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, b->plain_size);
+    sqlite3_bind_int64(s, 8, b->stored_size);
+    sqlite3_bind_blob(s, 9, b->hash, (int)sizeof b->hash, SQLITE_STATIC);
+    sqlite3_bind_int(s, 10, b->key_id);
+    sqlite3_bind_blob(s, 11, b->nonce, (int)sizeof b->nonce, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 12, b->created_ms);
+    ret = store_exec_stmt(st, s);
+    if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
+        ret = STORE_NOT_FOUND;
+    sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = store_block_unref(st, b->id, 1, b->created_ms); /* the pack's own hold */
+out:
+    if (s)
+        sqlite3_reset(s);
+    return store_op_end(st, ret);
+}
+
+enum store_status store_block_insert_held(struct store *st, struct store_block *b)
+{
+    enum store_status ret = store_tx_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_block_insert(st, b);
+    if (ret == STORE_OK)
+        ret = store_block_ref(st, b->id);
+    if (ret == STORE_OK)
+        ret = store_tx_commit(st);
+    if (ret != STORE_OK)
+        store_tx_rollback(st);
+    return ret;
+}
+
 enum store_status store_block_get(struct store *st, int64_t id, struct store_block *out)
 {
     static const char sql[] = "SELECT " STORE_BLOCK_COLS " FROM blocks b WHERE b.id = ?1";

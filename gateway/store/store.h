@@ -96,6 +96,16 @@ struct store_block {
 /* Inserts a confirmed block with refcount 0 (references come from extents). Sets b->id. */
 enum store_status store_block_insert(struct store *st, struct store_block *b) WARN_UNUSED;
 enum store_status store_block_get(struct store *st, int64_t id, struct store_block *out) WARN_UNUSED;
+/* A pack's block row before it is posted (chat_id 0, a unique negative
+ * message_id): inserted with one reference of its own, the hold that keeps
+ * it while objects are appended to it. Sets b->id. Its own transaction:
+ * not inside store_tx_begin. */
+enum store_status store_block_insert_held(struct store *st, struct store_block *b) WARN_UNUSED;
+/* A packed block posted at last: fills in where it lives and how it was
+ * sealed (every field but id, uuid and refcount) on the row b->id, which
+ * must still be unposted (chat_id 0), and drops the hold. NOT_FOUND if it
+ * is gone or was posted already. */
+enum store_status store_block_set_posted(struct store *st, const struct store_block *b) WARN_UNUSED;
 /* Records the file_id under which bot_id can read block id (file_ids are per
  * bot): for the uploader it replaces the block's own, for any other bot it is
  * kept beside the block. NOT_FOUND if the block is missing. */

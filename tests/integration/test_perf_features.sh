@@ -43,4 +43,46 @@ after=$(getfile_calls)
 check "concurrent GETs fetched each of the 3 blocks once ($before -> $after)" test "$((after - before))" -eq 3
 rm -f "$TEST_TMP"/d? "$TEST_TMP"/c?
 
+# ---- packing ----
+cat >"$TEST_TMP/small.py" <<'PY'
+import boto3, hashlib, sys
+from concurrent.futures import ThreadPoolExecutor
+from botocore.config import Config
+mode, url, bucket, prefix, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+s3 = boto3.client("s3", endpoint_url=url, config=Config(max_pool_connections=16, retries={"max_attempts": 1}))
+def body(i):
+    return hashlib.sha256(b"%s-%d" % (prefix.encode(), i)).digest() * (1 + i % 97)
+def put(i):
+    s3.put_object(Bucket=bucket, Key="%s/%04d" % (prefix, i), Body=body(i))
+def get(i):
+    got = s3.get_object(Bucket=bucket, Key="%s/%04d" % (prefix, i))["Body"].read()
+    if got != body(i):
+        raise SystemExit("object %d differs" % i)
+with ThreadPoolExecutor(16) as ex:
+    list(ex.map(put if mode == "put" else get, range(n)))
+print(mode, n, "ok")
+PY
+docs_before=$(emu_docs)
+check "500 small PUTs (boto3, packing on)" "$PY" "$TEST_TMP/small.py" put "$S3_URL" "$B" small 500
+check "500 small GETs identical (from the spool or the pack)" "$PY" "$TEST_TMP/small.py" get "$S3_URL" "$B" small 500
+sleep 4 # --pack-delay 2 s by default, then the post
+docs_after=$(emu_docs)
+check "500 small objects are a handful of documents ($docs_before -> $docs_after)" test $((docs_after - docs_before)) -le 5
+check "500 small GETs identical after the post" "$PY" "$TEST_TMP/small.py" get "$S3_URL" "$B" small 500
+
+# A restart before the pack is posted: the spool is resumed.
+stop_gateway
+GW_BLOCK_SIZE=4M check "gateway starts with a long pack delay" start_gateway --pack-delay 600000 || finish
+docs_before=$(emu_docs)
+check "200 small PUTs" "$PY" "$TEST_TMP/small.py" put "$S3_URL" "$B" late 200
+check "nothing posted yet ($docs_before -> $(emu_docs))" test "$(emu_docs)" -eq "$docs_before"
+kill -TERM "$GW_PID"
+stop_gateway
+GW_BLOCK_SIZE=4M check "gateway restarts" start_gateway || finish
+sleep 3
+check "the unposted pack was posted after the restart ($docs_before -> $(emu_docs))" test "$(emu_docs)" -gt "$docs_before"
+check "200 small GETs identical after the restart" "$PY" "$TEST_TMP/small.py" get "$S3_URL" "$B" late 200
+check "delete a packed object" aws s3 rm "s3://$B/late/0001"
+check "the others still read back" bash -c "aws s3 cp s3://$B/late/0002 - | wc -c"
+
 finish
