@@ -15,6 +15,7 @@ check "gateway starts" start_gateway || finish
 export RESTIC_REPOSITORY=s3:$S3_URL/restic-bucket/repo
 export RESTIC_PASSWORD=tgs3-restic-test-password
 export RESTIC_CACHE_DIR=$TEST_TMP/restic-cache
+mkdir -p "$RESTIC_CACHE_DIR"
 
 # restored_dir TARGET — where restic put the tree (it keeps absolute paths in 0.14).
 restored_dir() {
