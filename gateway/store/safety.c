@@ -345,7 +345,8 @@ enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms,
         "SELECT b.id, b.chat_id, b.message_id, b.refcount,"
         " (SELECT count(*) FROM extents e WHERE e.block_id = b.id)"
         " + (SELECT count(*) FROM part_extents p WHERE p.block_id = b.id)"
-        " + (SELECT count(*) FROM inflight i WHERE i.hold_block_id = b.id) AS want"
+        " + (SELECT count(*) FROM inflight i WHERE i.hold_block_id = b.id)"
+        " + (CASE WHEN b.chat_id = 0 THEN 1 ELSE 0 END) AS want" /* an unposted pack holds itself */
         " FROM blocks b WHERE b.refcount != want";
     static const char sql_set[] = "UPDATE blocks SET refcount = ?2 WHERE id = ?1";
     static const char sql_missing[] =
