@@ -20,7 +20,9 @@ set -u
 CHAT2=-1001000000002
 TOKENS=(123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw 223456789:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw
     323456789:CCHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw 423456789:DDHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw)
-admin() { echo --admin-listen "127.0.0.1:$(free_port)"; }
+# Every gateway here gets its own admin port, and stores each object in blocks of its own
+# (no packing of small objects), so block counts follow from the object sizes.
+admin() { echo --admin-listen "127.0.0.1:$(free_port)" --no-packing; }
 section() { say "[${SECONDS}s] $*"; }
 
 # jq-like helper over the emulator's stats: EXPR is Python over d.
