@@ -12,8 +12,10 @@ BUILD=${BUILD:-build/san}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 export BUILD
 LOGS=$ROOT/build/test-logs
-rm -rf "$LOGS" "$ROOT/build/test-tmp"
-mkdir -p "$LOGS"
+rm -rf "$LOGS"
+mkdir -p "$LOGS" "$ROOT/build/test-tmp"
+# Temporary dirs kept by earlier failed runs; recent ones may belong to a test running now.
+find "$ROOT/build/test-tmp" -mindepth 1 -maxdepth 1 -mmin +60 -exec rm -rf {} + 2>/dev/null
 
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
 INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-900}
