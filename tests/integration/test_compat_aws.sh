@@ -43,10 +43,15 @@ check "a range of the 200 MiB object reads back identical" bash -c \
      tail -c +104857001 '$D/big200' | head -c 2000 | cmp - '$D/down/r'"
 
 check "cp 50 MiB" aws s3 cp "$D/f50" "s3://$B/f50"
+check "tag the 50 MiB object" aws s3api put-object-tagging --bucket $B --key f50 \
+    --tagging 'TagSet=[{Key=project,Value=tgs3 compat},{Key=n,Value=1}]'
 docs_before=$(emu_docs)
 check "s3->s3 cp of 50 MiB (UploadPartCopy)" aws s3 cp "s3://$B/f50" "s3://$B2/copied/f50"
 docs_after=$(emu_docs)
 check "the copy uploaded no block ($docs_before -> $docs_after documents)" test "$docs_before" -eq "$docs_after"
+check "the copy carries the source's tags (GetObjectTagging → x-amz-tagging)" bash -c \
+    "aws s3api get-object-tagging --bucket $B2 --key copied/f50 --output json | tr -d ' \n' |
+     grep -q '{\"Key\":\"project\",\"Value\":\"tgs3compat\"}'"
 check "copied 50 MiB reads back identical" bash -c "aws s3 cp s3://$B2/copied/f50 - | cmp - '$D/f50'"
 check "copy survives removal of its source" bash -c \
     "aws s3 rm s3://$B/f50 && aws s3 cp s3://$B2/copied/f50 - | cmp - '$D/f50'"
