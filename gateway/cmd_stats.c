@@ -122,6 +122,15 @@ int gw_cmd_stats(int argc, char **argv)
     printf("blocks       %lld (%lld bytes stored, %s)\n", (long long)s.blocks, (long long)s.block_bytes, h2);
     printf("uploads      %lld unfinished multipart uploads\n", (long long)s.uploads);
     printf("gc backlog   %lld messages waiting for deletion\n", (long long)s.gc_pending);
+    struct store_stats_extra x;
+    if (store_stats_extra(st, &x) == STORE_OK) {
+        printf("unreclaimable %lld messages Telegram would no longer delete\n", (long long)x.unreclaimable);
+        printf("in flight    %lld blocks being posted (or left by a crash: swept at the next start)\n",
+               (long long)x.inflight);
+        printf("packs        %lld blocks shared by several objects (packed small objects, dedup), "
+               "%lld not posted yet\n",
+               (long long)x.shared_blocks, (long long)x.unposted);
+    }
     if (cache_dir != NULL && *cache_dir != '\0')
         snprintf(cache_path, sizeof(cache_path), "%s", cache_dir);
     else
@@ -140,6 +149,11 @@ int gw_cmd_stats(int argc, char **argv)
     }
     for (size_t i = 0; i < n_chats; i++) {
         human(chats[i].bytes, h1, sizeof(h1));
+        if (chats[i].chat_id == 0) {
+            printf("not posted yet: %lld blocks, %lld bytes (%s) (packs filling in the spool)\n",
+                   (long long)chats[i].blocks, (long long)chats[i].bytes, h1);
+            continue;
+        }
         printf("chat %lld: %lld blocks (messages), %lld bytes (%s), %lld bot(s), %lld messages to delete, "
                "highest message id %lld\n",
                (long long)chats[i].chat_id, (long long)chats[i].blocks, (long long)chats[i].bytes, h1,

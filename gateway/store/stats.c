@@ -131,3 +131,31 @@ enum store_status store_stats_buckets(struct store *st, struct store_bucket_stat
     *n = len;
     return ret;
 }
+
+enum store_status store_stats_extra(struct store *st, struct store_stats_extra *out)
+{
+    static const char sql[] =
+        "SELECT (SELECT count(*) FROM inflight), (SELECT count(*) FROM unreclaimable),"
+        " (SELECT count(*) FROM blocks WHERE chat_id = 0),"
+        " (SELECT count(*) FROM (SELECT block_id FROM extents GROUP BY block_id"
+        "  HAVING count(DISTINCT object_id) > 1))";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        return ret;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        out->inflight = sqlite3_column_int64(s, 0);
+        out->unreclaimable = sqlite3_column_int64(s, 1);
+        out->unposted = sqlite3_column_int64(s, 2);
+        out->shared_blocks = sqlite3_column_int64(s, 3);
+    } else {
+        ret = store_fail(st, rc);
+    }
+    sqlite3_reset(s);
+    return ret;
+}

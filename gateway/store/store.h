@@ -354,5 +354,13 @@ struct store_bucket_stats {
     int64_t bytes;
 };
 enum store_status store_stats_buckets(struct store *st, struct store_bucket_stats **out, size_t *n) WARN_UNUSED;
+/* Figures of the safety machinery (schema 2 and later). */
+struct store_stats_extra {
+    int64_t inflight;      /* journal rows: blocks being posted, or left by a crash (swept at start) */
+    int64_t unreclaimable; /* messages Telegram would no longer delete */
+    int64_t unposted;      /* block rows not posted yet (packs filling in the spool) */
+    int64_t shared_blocks; /* blocks several objects use (packs of small objects, dedup) */
+};
+enum store_status store_stats_extra(struct store *st, struct store_stats_extra *out) WARN_UNUSED;
 
 #endif
