@@ -102,7 +102,7 @@ check "upload with bot A" bash -c 'mkb rederive && for i in 1 2 3 4; do put "$TE
 stop_gateway
 A_TOKEN=$BOT_TOKEN
 BOT_TOKEN=${TOKENS[1]}
-start_gateway $(admin) --block-size 64K
+start_gateway $(admin) --block-size 64K --gc-grace 0
 rm -rf "$TEST_TMP/rederive.back"
 mkdir -p "$TEST_TMP/rederive.back" "$TEST_TMP/rederive.back2"
 check "bot B reads every object back identical" bash -c 'for i in 1 2 3 4; do get rederive/obj$i "$TEST_TMP/rederive.back/obj$i" || exit 1; done; diff -r "$TEST_TMP/rederive" "$TEST_TMP/rederive.back"'
@@ -114,6 +114,9 @@ check "a second read uses the recorded file_id" bash -c 'for i in 1 2 3 4; do ge
 check "no further forwards" test "$(stat 'd["methods"]["forwardMessage"]["calls"]')" = "$fwd"
 sleep 6 # one GC interval: the forwarded copies are deleted
 check "the forwarded copies were deleted again" test "$(stat 'd["chats"]["'"$CHAT_ID"'"]["messages"]')" = "$nblk"
+check "delete an object whose blocks bot A posted" s3curl -f -X DELETE "$S3_URL/rederive/obj1" -o /dev/null
+sleep 6 # one GC interval after the grace of 0
+check "bot B deleted its message" test "$(stat 'd["chats"]["'"$CHAT_ID"'"]["messages"]')" = "$((nblk - 1))"
 stop_gateway
 BOT_TOKEN=$A_TOKEN
 stop_emulator
