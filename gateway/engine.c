@@ -751,6 +751,7 @@ struct gw_fetch {
     gw_fetch_cb cb;
     void *ud;
     struct gw_cache_read *call; /* cache, else through any bot (cache.c, reader.c) */
+    struct gw_opened *kept;     /* a verified block shared from memory (cache.c), or NULL */
     unsigned char *data; /* the document as fetched; plaintext at data + off once verified */
     size_t len;          /* bytes of plaintext once verified */
     size_t off;
@@ -877,6 +878,17 @@ static void fetch_pump(struct gw *gw)
 struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, int opportunistic, gw_fetch_cb cb,
                                 void *ud)
 {
+    struct gw_opened *kept = gw_cache_opened_get(gw, blk);
+    if (kept != NULL) { /* verified a moment ago and still in memory: no slot, no callback needed */
+        struct gw_fetch *f = xcalloc(1, sizeof(*f));
+        f->gw = gw;
+        f->blk = *blk;
+        f->cb = cb;
+        f->ud = ud;
+        f->kept = kept;
+        f->verified = 1;
+        return f;
+    }
     int free_slot = gw->fetch_held < gw->cfg.max_fetch_blocks && gw->fetch_wait_head == NULL;
     if (!free_slot && (opportunistic || gw->fetch_waiting >= gw->cfg.max_waiting))
         return NULL;
@@ -901,6 +913,8 @@ struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, in
 
 const unsigned char *gw_fetch_data(const struct gw_fetch *f, size_t *len)
 {
+    if (f->kept != NULL)
+        return gw_cache_opened_data(f->kept, len);
     if (!f->verified || f->data == NULL) {
         *len = 0;
         return NULL;
@@ -940,7 +954,10 @@ void gw_fetch_free(struct gw_fetch *f)
 static void fetch_release(struct gw_fetch *f)
 {
     struct gw *gw = f->gw;
-    free(f->data);
+    if (f->kept != NULL)
+        gw_cache_opened_unref(gw, f->kept);
+    else if (!f->verified || f->data == NULL || !gw_cache_opened_keep(gw, &f->blk, f->data, f->off, f->len))
+        free(f->data);
     if (f->holding) {
         gw->fetch_held--;
         fetch_pump(gw);

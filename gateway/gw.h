@@ -329,6 +329,18 @@ void gw_cache_counters(const struct gw *gw, uint64_t *hits, uint64_t *misses, ui
 /* Caches a sealed document just posted (blk's identity); takes data and
  * returns 1, or returns 0 and leaves data to the caller. */
 int gw_cache_put(struct gw *gw, const struct store_block *blk, unsigned char *data, size_t len);
+/* Verified plaintext of recently read blocks, kept in memory (at most
+ * GW_OPENED_MAX bytes of unreferenced ones) and shared by reference, so
+ * many small reads from one pack authenticate it once. _get takes a
+ * reference (NULL on a miss); _keep takes buf (plaintext at buf + off, len
+ * bytes) and returns 1, or 0 leaving buf to the caller. Never for blocks in
+ * the spool (chat_id 0): they grow. Loop thread. */
+#define GW_OPENED_MAX (64 << 20)
+struct gw_opened;
+struct gw_opened *gw_cache_opened_get(struct gw *gw, const struct store_block *blk);
+const unsigned char *gw_cache_opened_data(const struct gw_opened *o, size_t *len);
+void gw_cache_opened_unref(struct gw *gw, struct gw_opened *o);
+int gw_cache_opened_keep(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off, size_t len);
 
 /* ---- small-object packing (pack.c) ------------------------------------------ */
 

@@ -8,7 +8,7 @@
  * GET/HEAD: the object and its extents are resolved, conditions and Range
  * evaluated, and the first block fetched, all before any header is sent, so
  * every failure up to there is a proper S3 error. Then blocks stream with
- * h2o's proceed back-pressure; the next block is fetched ahead while the
+ * h2o's proceed back-pressure; the next READ_AHEAD blocks are fetched ahead while the
  * current one is sent (if a read slot is free). A failure after the headers
  * went out cuts the response (H2O_SEND_STATE_ERROR), never completes it
  * with wrong bytes.
@@ -312,6 +312,10 @@ void gw_op_put_object(struct gw_req *r)
 
 /* ---- GetObject / HeadObject -------------------------------------------------- */
 
+/* Blocks fetched ahead of the one streaming, when read budget slots are free
+ * (read-ahead never waits for a slot, so it cannot starve first blocks). */
+#define READ_AHEAD 2
+
 struct get_op {
     h2o_generator_t super;
     struct gw_req *r;
@@ -322,8 +326,9 @@ struct get_op {
     size_t ext;          /* extent holding pos */
     uint64_t ext_start;  /* object offset where that extent starts */
     struct gw_fetch *cur;   /* block of extent `ext` */
-    struct gw_fetch *ahead; /* block of the next extent with another block */
-    size_t ahead_ext;
+    struct gw_fetch *ahead[READ_AHEAD]; /* blocks of the next extents in other blocks, in order */
+    size_t ahead_ext[READ_AHEAD];
+    size_t n_ahead;
     size_t sent_len;     /* bytes of the outstanding h2o_send */
     int started, sending, stopped;
 };
@@ -332,7 +337,8 @@ static void get_free(struct gw_req *r)
 {
     struct get_op *op = r->op;
     gw_fetch_free(op->cur);
-    gw_fetch_free(op->ahead);
+    for (size_t i = 0; i < op->n_ahead; i++)
+        gw_fetch_free(op->ahead[i]);
     store_object_free(op->obj);
     free(op);
     r->op = NULL;
@@ -345,12 +351,15 @@ static void on_block(struct gw_fetch *f, enum s3_err err, void *ud)
     struct get_op *op = ud;
     struct gw_req *r = op->r;
     if (err != S3E_OK) {
-        if (f == op->ahead) {
-            /* A failed read-ahead is retried as a normal fetch when its turn comes. */
-            gw_fetch_free(op->ahead);
-            op->ahead = NULL;
-            return;
-        }
+        for (size_t i = 0; i < op->n_ahead; i++)
+            if (f == op->ahead[i]) {
+                /* A failed read-ahead is retried as a normal fetch when its turn comes. */
+                gw_fetch_free(f);
+                memmove(&op->ahead[i], &op->ahead[i + 1], (op->n_ahead - i - 1) * sizeof(op->ahead[0]));
+                memmove(&op->ahead_ext[i], &op->ahead_ext[i + 1], (op->n_ahead - i - 1) * sizeof(op->ahead_ext[0]));
+                op->n_ahead--;
+                return;
+            }
         if (!op->started) {
             gw_respond_error(r, err, "block fetch failed");
         } else if (!op->stopped) {
@@ -379,8 +388,9 @@ static void on_stop(h2o_generator_t *self, h2o_req_t *req)
     struct get_op *op = (struct get_op *)self;
     (void)req;
     op->stopped = 1;
-    gw_fetch_free(op->ahead);
-    op->ahead = NULL;
+    for (size_t i = 0; i < op->n_ahead; i++)
+        gw_fetch_free(op->ahead[i]);
+    op->n_ahead = 0;
 }
 
 static void start_headers(struct get_op *op, int status)
@@ -412,13 +422,14 @@ static void get_pump(struct get_op *op)
             continue; /* same block: keep the buffer */
         gw_fetch_free(op->cur);
         op->cur = NULL;
-        if (op->ahead && op->ahead_ext <= op->ext) {
-            if (op->ahead_ext == op->ext) {
-                op->cur = op->ahead;
-            } else {
-                gw_fetch_free(op->ahead);
-            }
-            op->ahead = NULL;
+        while (op->n_ahead > 0 && op->ahead_ext[0] <= op->ext) {
+            if (op->ahead_ext[0] == op->ext && op->cur == NULL)
+                op->cur = op->ahead[0];
+            else
+                gw_fetch_free(op->ahead[0]);
+            op->n_ahead--;
+            memmove(&op->ahead[0], &op->ahead[1], op->n_ahead * sizeof(op->ahead[0]));
+            memmove(&op->ahead_ext[0], &op->ahead_ext[1], op->n_ahead * sizeof(op->ahead_ext[0]));
         }
     }
     if (op->pos >= op->end) {
@@ -442,18 +453,23 @@ static void get_pump(struct get_op *op)
     const unsigned char *data = gw_fetch_data(op->cur, &blen);
     if (data == NULL)
         return; /* on_block resumes */
-    /* Read ahead: the next extent that lives in another block. */
-    if (op->ahead == NULL) {
-        size_t k = op->ext + 1;
-        while (k < o->n_extents && o->extents[k].block_id == e->block_id)
+    /* Read ahead: the next extents that live in other blocks, up to READ_AHEAD. */
+    while (op->n_ahead < READ_AHEAD) {
+        size_t from = op->n_ahead ? op->ahead_ext[op->n_ahead - 1] : op->ext;
+        size_t k = from + 1;
+        while (k < o->n_extents && o->extents[k].block_id == o->extents[from].block_id)
             k++;
         uint64_t kstart = op->ext_start;
-        for (size_t j = op->ext; j < k; j++)
+        for (size_t j = op->ext; j < k && j < o->n_extents; j++)
             kstart += (uint64_t)o->extents[j].length;
-        if (k < o->n_extents && kstart < op->end) {
-            op->ahead = gw_fetch_start(r->gw, &o->extents[k].block, 1, on_block, op);
-            op->ahead_ext = k;
-        }
+        if (k >= o->n_extents || kstart >= op->end)
+            break;
+        struct gw_fetch *a = gw_fetch_start(r->gw, &o->extents[k].block, 1, on_block, op);
+        if (a == NULL)
+            break; /* no free slot: try again on the next pump */
+        op->ahead[op->n_ahead] = a;
+        op->ahead_ext[op->n_ahead] = k;
+        op->n_ahead++;
     }
     if (!op->started)
         start_headers(op, (r->req->res.status == 206) ? 206 : 200);

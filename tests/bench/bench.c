@@ -27,7 +27,9 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "common/common.h"
 #include "tests/bench/bench.h"
@@ -464,6 +466,54 @@ out:
     bench_stop(&emu.proc);
 }
 
+/* Blocks of the gateway's index not yet in Telegram (packs in the spool), or -1. */
+static long unposted(const struct server *gw)
+{
+    char path[4400];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long n = -1;
+    snprintf(path, sizeof(path), "%s/data/index.db", gw->dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM blocks WHERE chat_id = 0 AND refcount > 0", -1, &s, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+static size_t on_stats(char *p, size_t sz, size_t n, void *ud)
+{
+    struct dbuf *b = ud;
+    return dbuf_add(b, p, sz * n) == 0 ? sz * n : 0;
+}
+
+/* Messages the emulator holds in CHAT1, or -1. */
+static long emu_messages(const struct server *emu)
+{
+    char url[128];
+    struct dbuf b;
+    long n = -1;
+    dbuf_init(&b, 1 << 20);
+    snprintf(url, sizeof(url), "http://%s/_emulator/stats", emu->host_port);
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_stats);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    if (curl_easy_perform(e) == CURLE_OK) {
+        json_t *j = json_loadb(b.ptr, b.len, 0, NULL);
+        json_t *m = json_object_get(json_object_get(json_object_get(j, "chats"), CHAT1), "messages");
+        if (json_is_integer(m))
+            n = (long)json_integer_value(m);
+        json_decref(j);
+    }
+    curl_easy_cleanup(e);
+    dbuf_release(&b);
+    return n;
+}
+
 static void tg_small(void)
 {
     struct server emu, gw;
@@ -490,12 +540,23 @@ static void tg_small(void)
     p.deadline_s = 120;
     bench_http_run(&p);
     size_t stored = p.done - p.errors;
+    double t0 = bench_now();
+    progress("telegram-shaped: waiting until every pack is in Telegram");
+    long left;
+    while ((left = unposted(&gw)) != 0 && bench_now() - t0 < 300) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    double posted = p.secs + (bench_now() - t0);
+    long docs = emu_messages(&emu);
     progress("telegram-shaped: GET them back");
     run(&g, &gw, BENCH_GET, 64, stored == p.n ? p.n : 0, "/bench/tg-small-", 4096);
     double model = (double)n_tg_small / 20.0 * 60.0;
-    row("  %zu x 4 KiB, 1 bot x 1 chat      PUT %zu stored in %.1f s, GET %zu in %.1f s, total %.1f s | unpacked "
-        "model: %zu posts / 20 per min = %.0f s | target < 120 s\n",
-        n_tg_small, stored, p.secs, g.done - g.errors, g.secs, p.secs + g.secs, n_tg_small, model);
+    row("  %zu x 4 KiB, 1 bot x 1 chat      PUT %zu acknowledged in %.1f s, all in Telegram after %.1f s (%ld "
+        "documents%s), GET %zu in %.1f s: stored and read back in %.1f s | unpacked model: %zu posts / 20 per min = "
+        "%.0f s | target < 120 s\n",
+        n_tg_small, stored, p.secs, posted, docs, left != 0 ? ", some still unposted" : "", g.done - g.errors,
+        g.secs, posted + g.secs, n_tg_small, model);
     bench_run_release(&p);
     bench_run_release(&g);
 out:

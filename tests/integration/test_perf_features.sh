@@ -74,14 +74,14 @@ check "500 small GETs identical after the post" "$PY" "$TEST_TMP/small.py" get "
 stop_gateway
 GW_BLOCK_SIZE=4M check "gateway starts with a long pack delay" start_gateway --pack-delay 600000 || finish
 docs_before=$(emu_docs)
-check "200 small PUTs" "$PY" "$TEST_TMP/small.py" put "$S3_URL" "$B" late 200
+check "100 small PUTs" "$PY" "$TEST_TMP/small.py" put "$S3_URL" "$B" late 100
 check "nothing posted yet ($docs_before -> $(emu_docs))" test "$(emu_docs)" -eq "$docs_before"
 kill -TERM "$GW_PID"
 stop_gateway
 GW_BLOCK_SIZE=4M check "gateway restarts" start_gateway || finish
 sleep 3
 check "the unposted pack was posted after the restart ($docs_before -> $(emu_docs))" test "$(emu_docs)" -gt "$docs_before"
-check "200 small GETs identical after the restart" "$PY" "$TEST_TMP/small.py" get "$S3_URL" "$B" late 200
+check "100 small GETs identical after the restart" "$PY" "$TEST_TMP/small.py" get "$S3_URL" "$B" late 100
 check "delete a packed object" aws s3 rm "s3://$B/late/0001"
 check "the others still read back" bash -c "aws s3 cp s3://$B/late/0002 - | wc -c"
 
