@@ -40,6 +40,7 @@ struct emu_config {
     int rate_chat; /* sends per (bot, chat) per minute; 0 = off */
     int rate_bot; /* sends per bot per second; 0 = off */
     double fault_5xx; /* percent */
+    double fault_429; /* percent of calls answered 429 Too Many Requests, retry after 1 s */
     double fault_drop; /* percent */
     int latency_ms;
     uint64_t seed;

@@ -387,7 +387,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: tgs3-botapi --listen HOST:PORT --dir DIR [--local] --chat ID [--chat ID ...]\n"
             "       [--clock-offset S] [--rate-chat N] [--rate-bot N] [--limits] [--fault-5xx PCT]\n"
-            "       [--fault-drop PCT] [--latency-ms N] [--seed N] [--spill-threshold SIZE]\n"
+            "       [--fault-429 PCT] [--fault-drop PCT] [--latency-ms N] [--seed N] [--spill-threshold SIZE]\n"
             "       [--revoked-bot ID ...] [--verbose]\n");
 }
 
@@ -439,6 +439,9 @@ static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
         } else if (strcmp(a, "--fault-5xx") == 0) {
             NEED_VALUE;
             emu_cfg.fault_5xx = strtod(v, NULL);
+        } else if (strcmp(a, "--fault-429") == 0) {
+            NEED_VALUE;
+            emu_cfg.fault_429 = strtod(v, NULL);
         } else if (strcmp(a, "--fault-drop") == 0) {
             NEED_VALUE;
             emu_cfg.fault_drop = strtod(v, NULL);

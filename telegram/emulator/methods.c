@@ -152,6 +152,7 @@ struct pair_stat {
     uint64_t posts, rate_limited;
 };
 static struct pair_stat *pstats;
+static uint64_t injected_429; /* --fault-429 answers */
 static size_t npstats, pstatcap;
 
 static struct pair_stat *pair_stat(int64_t bot, int64_t chat)
@@ -1042,7 +1043,10 @@ void methods_call(const char *canonical, struct emu_call *call)
     struct method *m = find(canonical);
     ASSERT(m != NULL);
     m->calls++;
-    if (methods_roll(emu_cfg.fault_5xx)) {
+    if (methods_roll(emu_cfg.fault_429)) {
+        too_many(call, 1);
+        injected_429++;
+    } else if (methods_roll(emu_cfg.fault_5xx)) {
         fail(call, 500, "Internal Server Error: restart");
     } else {
         m->fn(call);
@@ -1079,6 +1083,6 @@ json_t *methods_stats(void)
                                                "rate_limited", (json_int_t)pstats[i].rate_limited));
         total429 += pstats[i].rate_limited;
     }
-    return json_pack("{s:o,s:o,s:o,s:I}", "chats", chats, "methods", ms, "pairs", pairs, "rate_limited",
-                     (json_int_t)total429);
+    return json_pack("{s:o,s:o,s:o,s:I,s:I}", "chats", chats, "methods", ms, "pairs", pairs, "rate_limited",
+                     (json_int_t)(total429 + injected_429), "injected_429", (json_int_t)injected_429);
 }

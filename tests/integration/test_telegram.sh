@@ -3,9 +3,9 @@
 #
 #   1. 4 bots x 2 chats against an emulator enforcing per-bot limits: uploads spread over all
 #      8 pairs, the emulator's 429s are honoured (the client never sees one).
-#   2. 20% 5xx and 10% dropped connections: every object still round-trips byte-identical
-#      (aws and rclone),
-#      and what a lost answer may have posted stays out of the index.
+#   2. 20% 5xx, 10% dropped connections and 10% 429s: every object still round-trips
+#      byte-identical (aws and rclone); what a lost answer posted stays out of the index and
+#      is found by its caption and deleted.
 #   3. A bot removed from the configuration: its blocks read through another bot, which
 #      re-derives a file_id once (forwardMessage) and records it in the index.
 #   4. Local mode with --staging-dir: blocks posted by file:// and the staged files removed.
@@ -70,9 +70,9 @@ stop_emulator
 
 # ---- 2. faults: 5xx and dropped connections ------------------------------------------------
 
-section "20% 5xx, 10% dropped connections"
+section "20% 5xx, 10% dropped connections, 10% 429s"
 EMU_DIR=$TEST_TMP/botapi-faults GW_DIR=$TEST_TMP/gw-faults
-start_emulator --local --chat "$CHAT2" --fault-5xx 20 --fault-drop 10 --seed 7
+start_emulator --local --chat "$CHAT2" --fault-5xx 20 --fault-drop 10 --fault-429 10 --seed 7
 start_gateway $(admin) --block-size 64K --bot-token "${TOKENS[1]}" --chat-id "$CHAT2"
 mkfiles "$TEST_TMP/faults" 24 300
 mkb faults || mkb faults
@@ -87,6 +87,7 @@ section "emulator holds $msgs messages, the index references $blocks blocks; $or
 check "no message the index names is missing" test "$msgs" -ge "$blocks"
 check "orphans of lost answers were found by their captions" test "$orphans" -gt 0
 check "the faults were hit" test "$(stat 'd["methods"]["sendDocument"]["errors"]')" -gt 0
+check "429s among them, honoured" test "$(stat 'd["injected_429"]')" -gt 0
 stop_gateway
 stop_emulator
 unset EMU_DIR GW_DIR
