@@ -170,6 +170,10 @@ static void after_seal(uv_work_t *w, int status)
 {
     struct snap_run *r = w->data;
     struct gw *gw = r->gw;
+    if (gw->tg == NULL) { /* shutting down: the client is gone */
+        snap_end(r, 0);
+        return;
+    }
     if (status != 0 || r->sealed == NULL) {
         log_error("snapshot: %s", status != 0 ? "cancelled" : r->err);
         snap_end(r, 0);
@@ -225,11 +229,11 @@ int gw_snapshot_run(struct gw *gw, gw_snapshot_cb cb, void *ud)
 
 static void on_periodic_done(struct gw *gw, int ok, int64_t message_id, void *ud)
 {
-    (void)gw;
     (void)ok;
     (void)message_id;
-    struct gw_snap *s = ud;
-    s->busy = 0;
+    (void)ud;
+    if (gw->snap != NULL) /* NULL once stopped (the timer's memory is gone then) */
+        gw->snap->busy = 0;
 }
 
 static void on_tick(uv_timer_t *t)
