@@ -66,6 +66,8 @@ struct gw_admin {
 
     struct req_count reqs[REQ_SLOTS];
     uint64_t reqs_dropped; /* pairs beyond REQ_SLOTS */
+    uint64_t dur_ms[S3_OP__COUNT]; /* ms: request durations summed per operation */
+    uint64_t dur_n[S3_OP__COUNT];
     uint64_t bytes_in, bytes_out;
 };
 
@@ -108,15 +110,20 @@ void gw_admin_request_done(struct gw_req *r)
     int status = req->res.status != 0 ? req->res.status : 499;
     size_t in = req->entity.base ? req->entity.len : 0;
     size_t out = req->bytes_sent;
+    int64_t ms = ms_since(&req->timestamps.request_begin_at);
     if (a != NULL) {
         count_request(a, (int)r->route.op, status);
+        if ((unsigned)r->route.op < S3_OP__COUNT) {
+            a->dur_ms[r->route.op] += (uint64_t)ms;
+            a->dur_n[r->route.op]++;
+        }
         a->bytes_in += in;
         a->bytes_out += out;
     }
     if (log_get_level() <= LOG_INFO) {
         size_t plen = r->s3.path_len > 512 ? 512 : r->s3.path_len;
         log_info("access %s %s %d in=%zu out=%zu %lldms user=%s %.*s %.*s", r->id, s3_op_name(r->route.op), status,
-                 in, out, (long long)ms_since(&req->timestamps.request_begin_at),
+                 in, out, (long long)ms,
                  r->has_auth ? r->auth.access_key : "-", (int)req->method.len, req->method.base, (int)plen,
                  r->s3.path ? r->s3.path : "");
     }
@@ -145,6 +152,15 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
             rc |= dbuf_printf(b, "tgs3_requests_total{op=\"%s\",status=\"%d\"} %llu\n",
                               s3_op_name((enum s3_op)a->reqs[i].op), a->reqs[i].status,
                               (unsigned long long)a->reqs[i].n);
+    rc |= metric(b, "tgs3_request_duration_seconds", "summary",
+                 "time from the first request byte to the end of the response, per operation");
+    for (size_t i = 0; i < S3_OP__COUNT; i++)
+        if (a->dur_n[i] != 0)
+            rc |= dbuf_printf(b,
+                              "tgs3_request_duration_seconds_sum{op=\"%s\"} %.3f\n"
+                              "tgs3_request_duration_seconds_count{op=\"%s\"} %llu\n",
+                              s3_op_name((enum s3_op)i), (double)a->dur_ms[i] / 1000.0,
+                              s3_op_name((enum s3_op)i), (unsigned long long)a->dur_n[i]);
     rc |= metric(b, "tgs3_bytes_in_total", "counter", "request body bytes received");
     rc |= dbuf_printf(b, "tgs3_bytes_in_total %llu\n", (unsigned long long)a->bytes_in);
     rc |= metric(b, "tgs3_bytes_out_total", "counter", "response body bytes sent");

@@ -66,6 +66,7 @@ for s in 'CreateBucket",status="200' 'PutObject",status="200' 'CreateMultipartUp
     'GetObject",status="200' 'HeadObject",status="200' 'HeadObject",status="404' 'DeleteObject",status="204'; do
     check "metrics: requests {op=\"$s\"} counted" metric_ge "tgs3_requests_total{op=\"$s\"}" 1
 done
+check "metrics: PutObject durations summed" metric_ge 'tgs3_request_duration_seconds_count{op="PutObject"}' 2
 check "metrics: bytes in >= 50 MiB" metric_ge tgs3_bytes_in_total $((50 * 1024 * 1024))
 check "metrics: bytes out >= 5 MiB" metric_ge tgs3_bytes_out_total $((5 * 1024 * 1024))
 check "metrics: sendDocument calls ok" metric_ge 'tgs3_telegram_calls_total{method="sendDocument",result="ok"}' 4
