@@ -330,7 +330,16 @@ void gw_cache_free(struct gw *gw)
     struct gw_cache *c = gw->cache;
     if (c == NULL)
         return;
-    ASSERT(c->flights == NULL);
+    while (c->flights != NULL) { /* reads cut by the shutdown: nobody is told any more */
+        struct flight *f = c->flights;
+        c->flights = f->next;
+        while (f->waiters != NULL) {
+            struct gw_cache_read *r = f->waiters;
+            f->waiters = r->wnext;
+            free(r);
+        }
+        free(f);
+    }
     for (struct gw_opened *o = c->op_head; o;) {
         struct gw_opened *nx = o->next;
         free(o->buf);

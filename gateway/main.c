@@ -9,6 +9,7 @@
  * Other sub-commands live in their own files; each is one line in main().
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,11 @@ static int serve(int argc, char **argv)
 
     /* Hashing runs on libuv's pool; give it room beside curl's resolver threads. */
     setenv("UV_THREADPOOL_SIZE", "8", 0);
+    /* Block buffers (MiBs, allocated on pool threads, freed on the loop) are
+     * always mmap'd, so memory goes back to the system when they are freed:
+     * glibc's sliding threshold would otherwise keep them in per-thread
+     * arenas and RssAnon would stay at its highest. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     uv_loop_init(&loop);
     gw.loop = &loop;
     gw.storeq = gw_storeq_new(&gw, st);

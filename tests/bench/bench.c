@@ -687,10 +687,13 @@ int main(void)
         small_row("GET (again)", conc[c], &gS.get_warm[c], &nS.get_warm[c]);
     for (int c = 0; c < 2; c++)
         small_row("HEAD", conc[c], &gS.head[c], &nS.head[c]);
-    row("\nratios: PUT 1 stream / MD5 %.2f (target >= 0.5); GET 1 stream / nginx GET %.2f (target >= 0.5); "
-        "4 KiB GET again / nginx at c=64 %.2f (target >= 0.25)\n",
-        ratio(gL.put1, md5), ratio(gL.get1_warm > gL.get1 ? gL.get1_warm : gL.get1, nL.get1),
-        ratio(ops(&gS.get_warm[1]), ops(&nS.get[1])));
+    /* Baselines: the better of nginx's two runs of the same read. */
+    double ngx_get1 = nL.get1_warm > nL.get1 ? nL.get1_warm : nL.get1;
+    double ngx_small = ops(&nS.get_warm[1]) > ops(&nS.get[1]) ? ops(&nS.get_warm[1]) : ops(&nS.get[1]);
+    row("\nratios: PUT 1 stream / MD5 %.2f (target >= 0.5); GET 1 stream first %.2f, again (cached) %.2f / best "
+        "nginx GET (target >= 0.5); 4 KiB GET again / best nginx 4 KiB GET at c=64 %.2f (target >= 0.25)\n",
+        ratio(gL.put1, md5), ratio(gL.get1, ngx_get1), ratio(gL.get1_warm, ngx_get1),
+        ratio(ops(&gS.get_warm[1]), ngx_small));
     row("gateway peak RssAnon: %.0f MiB overall, %.0f MiB during 4 concurrent large PUTs (target < 256 MiB)\n",
         (double)rss_all / 1024.0, (double)rss_put4 / 1024.0);
 
