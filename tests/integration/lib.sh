@@ -58,16 +58,17 @@ say() { printf '# %s\n' "$*"; }
 # check NAME CMD... — runs CMD in this shell, prints "ok - NAME" or "not ok - NAME" with
 # the tail of its output, and counts the result.
 check() {
-    local name=$1 out=$TEST_TMP/check.out rc
+    local name=$1 out=$TEST_TMP/check.out rc t0=$SECONDS took=""
     shift
     "$@" >"$out" 2>&1
     rc=$?
+    [ $((SECONDS - t0)) -ge 5 ] && took=" # $((SECONDS - t0)) s"
     if [ $rc -eq 0 ]; then
         PASSED=$((PASSED + 1))
-        echo "ok - $name"
+        echo "ok - $name$took"
     else
         FAILED=$((FAILED + 1))
-        echo "not ok - $name (status $rc)"
+        echo "not ok - $name (status $rc)$took"
         tail -n 25 "$out" | sed 's/^/#   /'
     fi
     return $rc
