@@ -543,6 +543,30 @@ void gw_cache_opened_unref(struct gw *gw, struct gw_opened *o)
     op_evict(gw->cache);
 }
 
+struct gw_opened *gw_cache_opened_adopt(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off,
+                                        size_t len)
+{
+    struct gw_cache *c = gw->cache;
+    if (c == NULL || blk->chat_id == 0 || len > GW_OPENED_MAX / 2)
+        return NULL;
+    for (struct gw_opened *o = c->op_head; o; o = o->next)
+        if (same_block(o, blk))
+            return NULL;
+    struct gw_opened *o = xcalloc(1, sizeof(*o));
+    o->id = blk->id;
+    o->chat_id = blk->chat_id;
+    o->message_id = blk->message_id;
+    memcpy(o->uuid, blk->uuid, sizeof(o->uuid));
+    o->buf = buf;
+    o->off = off;
+    o->len = len;
+    o->refs = 1;
+    op_push(c, o);
+    c->op_bytes += len;
+    op_evict(c);
+    return o;
+}
+
 int gw_cache_opened_keep(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off, size_t len)
 {
     struct gw_cache *c = gw->cache;

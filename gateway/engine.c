@@ -752,6 +752,9 @@ struct gw_fetch {
     void *ud;
     struct gw_cache_read *call; /* cache, else through any bot (cache.c, reader.c) */
     struct gw_opened *kept;     /* a verified block shared from memory (cache.c), or NULL */
+    int leader;                 /* others of the same block park behind it (gw->fetch_leaders) */
+    int parked;                 /* waits for a leader's block (gw->fetch_parked) */
+    struct gw_fetch *lnext;     /* in one of those two lists */
     unsigned char *data; /* the document as fetched; plaintext at data + off once verified */
     size_t len;          /* bytes of plaintext once verified */
     size_t off;
@@ -766,6 +769,56 @@ struct gw_fetch {
 };
 
 static void fetch_release(struct gw_fetch *f);
+static void fetch_dispatch(struct gw_fetch *f);
+
+/* ---- one fetch per block: concurrent readers park behind the first ---------- */
+
+static int same_blk(const struct store_block *a, const struct store_block *b)
+{
+    return a->id == b->id && a->chat_id == b->chat_id && a->message_id == b->message_id &&
+           memcmp(a->uuid, b->uuid, sizeof(a->uuid)) == 0;
+}
+
+static void list_remove(struct gw_fetch **head, struct gw_fetch *f)
+{
+    while (*head && *head != f)
+        head = &(*head)->lnext;
+    if (*head)
+        *head = f->lnext;
+    f->lnext = NULL;
+}
+
+/* The leader f is done (its block verified and shared, or failed, or it was
+ * freed): parked fetches of its block get the shared block, or go on alone.
+ * One at a time, since a callback may free other parked fetches. */
+static void unlead(struct gw_fetch *f)
+{
+    struct gw *gw = f->gw;
+    if (!f->leader)
+        return;
+    list_remove(&gw->fetch_leaders, f);
+    f->leader = 0;
+    for (;;) {
+        struct gw_fetch *p = gw->fetch_parked;
+        while (p && !same_blk(&p->blk, &f->blk))
+            p = p->lnext;
+        if (p == NULL)
+            break;
+        list_remove(&gw->fetch_parked, p);
+        p->parked = 0;
+        struct gw_opened *o = f->kept ? gw_cache_opened_get(gw, &p->blk) : NULL;
+        if (o != NULL) {
+            p->kept = o;
+            p->verified = 1;
+            p->cb(p, S3E_OK, p->ud);
+        } else {
+            /* Nothing to share: p reads alone and the rest park behind it
+             * (or behind another leader of the block). */
+            fetch_dispatch(p);
+            break;
+        }
+    }
+}
 
 /* libuv pool: authenticate the block (and decrypt it in place) before any byte is served. */
 static void open_work(uv_work_t *w)
@@ -811,10 +864,19 @@ static void after_open(uv_work_t *w, int status)
         free(f->data);
         f->data = NULL;
         f->len = 0;
+        unlead(f);
         f->cb(f, S3E_INTERNAL_ERROR, f->ud);
         return;
     }
     f->verified = 1;
+    if (f->leader) { /* share it with the readers parked behind it */
+        struct gw_opened *o = gw_cache_opened_adopt(f->gw, &f->blk, f->data, f->off, f->len);
+        if (o != NULL) {
+            f->kept = o;
+            f->data = NULL;
+        }
+        unlead(f);
+    }
     f->cb(f, S3E_OK, f->ud);
 }
 
@@ -843,6 +905,7 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
         uv_queue_work(f->gw->loop, &f->work, open_work, after_open);
         return;
     }
+    unlead(f);
     f->cb(f, e, f->ud);
 }
 
@@ -889,15 +952,42 @@ struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, in
         f->verified = 1;
         return f;
     }
+    /* Another read of this block under way: the new one parks behind it (no slot). */
+    struct gw_fetch *l = blk->chat_id != 0 ? gw->fetch_leaders : NULL;
+    while (l && !same_blk(&l->blk, blk))
+        l = l->lnext;
     int free_slot = gw->fetch_held < gw->cfg.max_fetch_blocks && gw->fetch_wait_head == NULL;
-    if (!free_slot && (opportunistic || gw->fetch_waiting >= gw->cfg.max_waiting))
+    if (l == NULL && !free_slot && (opportunistic || gw->fetch_waiting >= gw->cfg.max_waiting))
         return NULL;
     struct gw_fetch *f = xcalloc(1, sizeof(*f));
     f->gw = gw;
     f->blk = *blk;
     f->cb = cb;
     f->ud = ud;
-    if (free_slot) {
+    fetch_dispatch(f);
+    return f;
+}
+
+/* Parks f behind a leader of its block, or makes it the leader and starts
+ * it (now, or when a read slot frees). */
+static void fetch_dispatch(struct gw_fetch *f)
+{
+    struct gw *gw = f->gw;
+    if (f->blk.chat_id != 0) {
+        struct gw_fetch *l = gw->fetch_leaders;
+        while (l && !same_blk(&l->blk, &f->blk))
+            l = l->lnext;
+        if (l != NULL) {
+            f->parked = 1;
+            f->lnext = gw->fetch_parked;
+            gw->fetch_parked = f;
+            return;
+        }
+        f->leader = 1;
+        f->lnext = gw->fetch_leaders;
+        gw->fetch_leaders = f;
+    }
+    if (gw->fetch_held < gw->cfg.max_fetch_blocks && gw->fetch_wait_head == NULL) {
         fetch_begin(f);
     } else {
         f->waiting = 1;
@@ -908,7 +998,6 @@ struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, in
             gw->fetch_wait_head = f;
         gw->fetch_wait_tail = f;
     }
-    return f;
 }
 
 const unsigned char *gw_fetch_data(const struct gw_fetch *f, size_t *len)
@@ -928,6 +1017,11 @@ void gw_fetch_free(struct gw_fetch *f)
     if (f == NULL)
         return;
     struct gw *gw = f->gw;
+    if (f->parked) {
+        list_remove(&gw->fetch_parked, f);
+        f->parked = 0;
+    }
+    unlead(f); /* the parked ones go on without it */
     if (f->waiting) {
         struct gw_fetch **pp = &gw->fetch_wait_head, *prev = NULL;
         while (*pp && *pp != f) {

@@ -147,6 +147,8 @@ struct gw {
     int fetch_held;
     struct gw_fetch *fetch_wait_head, *fetch_wait_tail;
     int fetch_waiting;
+    struct gw_fetch *fetch_leaders; /* fetches others of the same block wait for */
+    struct gw_fetch *fetch_parked;  /* those others */
 
     uv_timer_t gc_timer;
     int gc_busy;
@@ -340,6 +342,10 @@ struct gw_opened;
 struct gw_opened *gw_cache_opened_get(struct gw *gw, const struct store_block *blk);
 const unsigned char *gw_cache_opened_data(const struct gw_opened *o, size_t *len);
 void gw_cache_opened_unref(struct gw *gw, struct gw_opened *o);
+/* Like _keep for a block still in use: takes buf and returns it shared with
+ * one reference for the caller, or NULL leaving buf to the caller. */
+struct gw_opened *gw_cache_opened_adopt(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off,
+                                        size_t len);
 int gw_cache_opened_keep(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off, size_t len);
 
 /* ---- small-object packing (pack.c) ------------------------------------------ */
