@@ -65,13 +65,12 @@ client_round_trip() {
         s3cmd) s3cmd get -q --force "s3://$B/$key" "$out" ;;
         esac && cmp "$F" "$out" || { echo "read of '$key' failed"; return 1; }
     done
-    for key in "${keys[@]}"; do
-        case $c in
-        aws) aws s3 rm --only-show-errors "s3://$B/$key" ;;
-        rclone) rclone deletefile "tgs3:$B/$key" ;;
-        s3cmd) s3cmd del -q "s3://$B/$key" ;;
-        esac || { echo "delete of '$key' failed"; return 1; }
-    done
+    # One recursive delete per client (each deletes key by key, s3cmd through DeleteObjects).
+    case $c in
+    aws) aws s3 rm --recursive --only-show-errors "s3://$B/$p" ;;
+    rclone) rclone delete "tgs3:$B/${p%/}" ;;
+    s3cmd) s3cmd del -q --recursive --force "s3://$B/$p" ;;
+    esac || { echo "delete under '$p' failed"; return 1; }
     listed "$p"
 }
 
