@@ -51,8 +51,8 @@ void gw_keys_free(struct gw *gw)
 void gw_journal_sweep(struct store *st)
 {
     struct store_inflight *unknown = NULL;
-    size_t n = 0;
-    enum store_status s = store_inflight_sweep(st, now_ms(), &unknown, &n);
+    size_t n = 0, swept = 0;
+    enum store_status s = store_inflight_sweep(st, now_ms(), &unknown, &n, &swept);
     if (s != STORE_OK) {
         log_error("journal sweep: %s (%s)", store_status_name(s), store_errmsg(st));
         return;
@@ -65,8 +65,10 @@ void gw_journal_sweep(struct store *st)
                  "it, it is a stray message whose caption contains 'put=%s' and 'id=%s'",
                  id, unknown[i].put, unknown[i].put, id);
     }
-    if (n > 0)
-        log_warn("journal: %zu unconfirmed posts (see above); confirmed ones were queued for deletion", n);
+    if (swept > 0)
+        log_warn("journal: settled %zu blocks left in flight by the last run: %zu posted ones queued for deletion "
+                 "or holds released, %zu unconfirmed (see above)",
+                 swept, swept - n, n);
     free(unknown);
 }
 

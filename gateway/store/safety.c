@@ -215,7 +215,8 @@ out:
     return store_op_end(st, ret);
 }
 
-enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct store_inflight **out, size_t *n)
+enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct store_inflight **out, size_t *n,
+                                       size_t *swept)
 {
     static const char sql[] = "SELECT " INFLIGHT_COLS " FROM inflight";
     sqlite3_stmt *s = NULL;
@@ -226,6 +227,7 @@ enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct 
 
     *out = NULL;
     *n = 0;
+    *swept = 0;
     ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
@@ -261,6 +263,7 @@ out:
     if (ret == STORE_OK) {
         *out = unknown;
         *n = nu;
+        *swept = len;
     } else {
         free(unknown);
     }

@@ -295,8 +295,8 @@ enum store_status store_inflight_end(struct store *st, const unsigned char uuid[
  * never confirmed are returned (*out malloc'd, NULL when *n is 0) so the
  * caller can report them: the send may or may not have landed, and the Bot
  * API cannot list a chat's messages to find out. */
-enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct store_inflight **out, size_t *n)
-    WARN_UNUSED;
+enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct store_inflight **out, size_t *n,
+                                       size_t *swept) WARN_UNUSED; /* *swept: all rows settled */
 
 /* Queues a message for deletion recording when it was posted (see gc_queue). */
 enum store_status store_gc_enqueue_posted(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,

@@ -158,8 +158,9 @@ static void test_journal_sweep(void)
     CHECK_ST(store_fsck_index(st, 0, 30, NULL, NULL, &problems, &repaired), STORE_OK);
     CHECK(problems == 0); /* holds count as references */
     struct store_inflight *unknown = NULL;
-    size_t n = 0;
-    CHECK_ST(store_inflight_sweep(st, 1000, &unknown, &n), STORE_OK);
+    size_t n = 0, swept = 0;
+    CHECK_ST(store_inflight_sweep(st, 1000, &unknown, &n, &swept), STORE_OK);
+    CHECK(swept == 3);
     CHECK(n == 1 && unknown && memcmp(unknown[0].uuid, u2, 16) == 0 && !strcmp(unknown[0].put, "p"));
     free(unknown);
     CHECK(refcount(st, held) == 1);
@@ -167,8 +168,8 @@ static void test_journal_sweep(void)
     size_t gn = 0;
     CHECK_ST(store_gc_due(st, 1000, 8, items, &gn), STORE_OK);
     CHECK(gn == 1 && items[0].message_id == 77 && items[0].bot_id == 7 && items[0].posted_ms == 10);
-    CHECK_ST(store_inflight_sweep(st, 2000, &unknown, &n), STORE_OK);
-    CHECK(n == 0 && unknown == NULL);
+    CHECK_ST(store_inflight_sweep(st, 2000, &unknown, &n, &swept), STORE_OK);
+    CHECK(n == 0 && unknown == NULL && swept == 0);
     store_close(st);
 }
 
