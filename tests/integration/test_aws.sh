@@ -17,7 +17,6 @@ rand_file "$D/f1" 1
 rand_file "$D/f5m" 5M
 rand_file "$D/f40m" 40M
 rand_file "$D/f100m" 100M
-printf 'small object with an awkward key\n' >"$D/odd"
 
 check "mb" aws s3 mb "s3://$B"
 check "ls shows the bucket" bash -c 'aws s3 ls | grep -q " aws-bucket$"'
@@ -57,26 +56,36 @@ check "cp up/down f40m in default 8 MiB parts" up_down f40m
 check "f40m has a multipart ETag" bash -c "aws s3api head-object --bucket $B --key f40m --query ETag --output text | grep -q -- '-5\"*\$'"
 check "f5m has the MD5 as ETag" bash -c "aws s3api head-object --bucket $B --key f5m --query ETag --output text | tr -d '\"' | grep -qx \$(md5sum <'$D/f5m' | cut -d' ' -f1)"
 
-# Awkward keys: spaces, plus, ampersand, percent, non-ASCII.
+# Awkward keys: spaces, plus, ampersand, percent, non-ASCII, quotes; each file's content
+# differs, so a key mix-up shows. One object goes up on its own, the rest recursively.
 KEYS=("dir one/with space.txt" "plus+sign.txt" "a&b=c.txt" "100%25 %.txt" $'caf\xc3\xa9/r\xc3\xa9sum\xc3\xa9.txt' "tilde~star*(x) 'q'.txt")
-odd_key() {
-    local k=$1
-    aws s3 cp "$D/odd" "s3://$B/$k" || return 1
-    aws s3api list-objects-v2 --bucket "$B" --prefix "$k" --query 'Contents[].Key' --output json >"$TEST_TMP/keys.json" || return 1
-    "$PY" -c 'import json,sys; ks=json.load(open(sys.argv[1])); assert ks == [sys.argv[2]], ks' "$TEST_TMP/keys.json" "$k" || return 1
-    rm -f "$D/down/odd"
-    aws s3 cp "s3://$B/$k" "$D/down/odd" || return 1
-    cmp "$D/odd" "$D/down/odd" || return 1
-    aws s3api head-object --bucket "$B" --key "$k" >/dev/null
-}
 for k in "${KEYS[@]}"; do
-    check "awkward key '$k' round-trips" odd_key "$k"
+    mkdir -p "$(dirname "$D/odd/$k")"
+    printf 'object under the key %s\n' "$k" >"$D/odd/$k"
 done
+odd_listing() {
+    aws s3api list-objects-v2 --bucket "$B" --prefix odd/ --query 'Contents[].Key' --output json >"$TEST_TMP/keys.json" || return 1
+    "$PY" -c '
+import json, sys
+got = sorted(json.load(open(sys.argv[1])))
+want = sorted("odd/" + k for k in sys.argv[2:])
+print("listed:", got)
+assert got == want, "want %r" % want' "$TEST_TMP/keys.json" "${KEYS[@]}"
+}
+k1=${KEYS[1]}
+check "single cp of the key '$k1' round-trips" bash -c "
+    aws s3 cp '$D/odd/$k1' 's3://$B/odd/$k1' && aws s3api head-object --bucket $B --key 'odd/$k1' &&
+    aws s3 cp 's3://$B/odd/$k1' '$D/down/one' && cmp '$D/odd/$k1' '$D/down/one'"
+check "cp --recursive of awkward keys" aws s3 cp --recursive "$D/odd" "s3://$B/odd"
+check "listing shows every awkward key exactly" odd_listing
+check "awkward keys read back identical" bash -c "aws s3 cp --recursive s3://$B/odd '$D/down/odd' && diff -r '$D/odd' '$D/down/odd'"
 
 # Prefixes with a delimiter.
 for k in tree/a/1 tree/a/2 tree/b/c/3 tree/top; do
-    aws s3 cp "$D/f1" "s3://$B/$k" >/dev/null 2>&1
+    mkdir -p "$(dirname "$D/$k")"
+    cp "$D/f1" "$D/$k"
 done
+check "cp --recursive of a tree" aws s3 cp --recursive "$D/tree" "s3://$B/tree"
 check "ls with delimiter shows PRE a/ and PRE b/" bash -c "
     out=\$(aws s3 ls s3://$B/tree/) || exit 1
     echo \"\$out\"
@@ -86,15 +95,14 @@ check "recursive ls of the prefix lists 4 keys" bash -c "[ \$(aws s3 ls --recurs
 
 # Restart both processes on the same state; everything must read back identical.
 verify_all() {
-    local n k bad=0
+    local n bad=0
+    rm -rf "$D/after"
+    aws s3 cp --recursive "s3://$B" "$D/after" || return 1
     for n in f0 f1 f5m f40m f100m; do
-        rm -f "$D/down/$n"
-        aws s3 cp "s3://$B/$n" "$D/down/$n" && cmp "$D/$n" "$D/down/$n" || { echo "object $n differs"; bad=1; }
+        cmp "$D/$n" "$D/after/$n" || bad=1
     done
-    for k in "${KEYS[@]}"; do
-            rm -f "$D/down/odd"
-        aws s3 cp "s3://$B/$k" "$D/down/odd" && cmp "$D/odd" "$D/down/odd" || { echo "object '$k' differs"; bad=1; }
-    done
+    diff -r "$D/odd" "$D/after/odd" || bad=1
+    [ "$(find "$D/after" -type f | wc -l)" -eq $((5 + ${#KEYS[@]} + 4)) ] || { echo "object count differs"; bad=1; }
     return $bad
 }
 stop_gateway
