@@ -25,6 +25,11 @@ index_blocks() {
     "$PY" -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True); print(c.execute("select count(*) from blocks where chat_id != 0").fetchone()[0])' "$GW_DIR/index.db"
 }
 
+# emu_sends — sendDocument calls the emulator has answered so far.
+emu_sends() {
+    emu_stats | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["methods"].get("sendDocument", {}).get("calls", 0))'
+}
+
 # wait_docs N SECONDS — waits until the emulator holds N documents.
 wait_docs() {
     local want=$1 i=0 got
@@ -173,8 +178,11 @@ for round in $(seq 1 "$ROUNDS"); do
             pids+=($!)
         fi
     fi
-    # a random moment in the first four seconds of the storm
-    sleep "$((RANDOM % 4)).$((RANDOM % 10))"
+    # a random moment while blocks are being posted: once the emulator has taken a new
+    # document (or after 8 s), within the next half second
+    sends0=$(emu_sends)
+    for _ in $(seq 1 80); do [ "$(emu_sends)" -gt "$sends0" ] && break; sleep 0.1; done
+    sleep "0.$((RANDOM % 5))$((RANDOM % 10))"
     kill -9 "$GW_PID" 2>/dev/null
     wait "$GW_PID" 2>/dev/null
     GW_PID=
