@@ -18,7 +18,7 @@ mkdir -p "$LOGS" "$ROOT/build/test-tmp"
 find "$ROOT/build/test-tmp" -mindepth 1 -maxdepth 1 -mmin +60 -exec rm -rf {} + 2>/dev/null
 
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
-INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-900}
+INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-1500}
 UNIT_ASAN=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16:malloc_context_size=10
 TOTAL_P=0
 TOTAL_F=0
@@ -69,34 +69,57 @@ for bin in "$BUILD"/tests/test_*; do
 done
 
 # ---- integration tests ----
-for script in tests/integration/test_*.sh; do
-    [ -f "$script" ] || continue
-    name=$(basename "$script" .sh)
-    log=$LOGS/$name.log
-    logdir=$LOGS/$name.d
+# Up to JOBS scripts run at once (each starts its own daemons on free ports and waits on
+# them and on client start-up much of the time), the longest first so the tail stays short.
+JOBS=${JOBS:-3}
+ORDER="test_big test_safety test_compat_rclone test_compat_aws test_aws test_ops test_telegram
+test_compat_keys test_perf_features test_restic test_compat_s3fs test_compat_s3cmd test_compat_boto3"
+
+# run_one NAME — runs tests/integration/NAME.sh; writes "rc secs extra" to $LOGS/NAME.result
+# and the daemons' sanitizer reports to $LOGS/NAME.san.
+run_one() {
+    local name=$1 log=$LOGS/$1.log logdir=$LOGS/$1.d start=$SECONDS rc extra=0 f
     mkdir -p "$logdir"
-    echo "== $name"
-    start=$SECONDS
     TGS3_TEST_LOGDIR=$logdir \
         ASAN_OPTIONS="$UNIT_ASAN:log_path=$logdir/asan" \
         UBSAN_OPTIONS="print_stacktrace=1:log_path=$logdir/asan" \
-        timeout --kill-after=15 "$INTEGRATION_TIMEOUT" bash "$script" >"$log" 2>&1
+        timeout --kill-after=15 "$INTEGRATION_TIMEOUT" bash "tests/integration/$name.sh" >"$log" 2>&1
     rc=$?
-    secs=$((SECONDS - start))
     # Sanitizer reports of the daemons: errors fail the test, leaks are only shown.
-    extra=0
+    : >"$LOGS/$name.san"
     for f in "$logdir"/asan.*; do
         [ -f "$f" ] || continue
         if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$f"; then
             extra=$((extra + 1))
-            echo "---- sanitizer error report $f ----"
-            cat "$f"
+            { echo "---- sanitizer error report $f ----"; cat "$f"; } >>"$LOGS/$name.san"
         elif grep -q 'LeakSanitizer' "$f"; then
-            echo "---- leak report (not counted) $f ----"
-            head -n 200 "$f"
+            { echo "---- leak report (not counted) $f ----"; head -n 200 "$f"; } >>"$LOGS/$name.san"
         fi
     done
-    result "$name" "$log" "$rc" "$secs" "$extra"
+    echo "$rc $((SECONDS - start)) $extra" >"$LOGS/$name.result"
+}
+
+NAMES=()
+for n in $ORDER; do [ -f "tests/integration/$n.sh" ] && NAMES+=("$n"); done
+for script in tests/integration/test_*.sh; do
+    n=$(basename "$script" .sh)
+    case " ${NAMES[*]} " in *" $n "*) ;; *) NAMES+=("$n") ;; esac
+done
+running=0
+for name in "${NAMES[@]}"; do
+    if [ "$running" -ge "$JOBS" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+    echo "== $name (started)"
+    run_one "$name" &
+    running=$((running + 1))
+done
+wait
+for name in "${NAMES[@]}"; do
+    read -r rc secs extra <"$LOGS/$name.result" 2>/dev/null || { rc=1; secs=0; extra=0; }
+    cat "$LOGS/$name.san" 2>/dev/null
+    result "$name" "$LOGS/$name.log" "$rc" "$secs" "$extra"
 done
 
 echo
