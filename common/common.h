@@ -64,6 +64,9 @@ void redact_tokens(const char *s, char *out, size_t outsz);
 int64_t now_ms(void);
 int64_t mono_ms(void);
 
+/* Parses a TCP port "1".."65535"; -1 on anything else. */
+int parse_port(const char *s);
+
 /* Hex encode n bytes into out (2n+1 bytes). */
 void hex_encode(const unsigned char *in, size_t n, char *out);
 /* Parses "16M", "1G", "4096", "512K" → bytes; -1 on bad input or overflow. */

@@ -443,7 +443,8 @@ int gw_admin_start(struct gw *gw)
     a->accept.hosts = a->conf.hosts;
 
     struct sockaddr_in addr;
-    if (uv_ip4_addr(host, atoi(colon + 1), &addr) != 0) {
+    int port = parse_port(colon + 1);
+    if (port < 0 || uv_ip4_addr(host, port, &addr) != 0) {
         log_error("--admin-listen %s: not an IPv4 address and port", gw->cfg.admin_listen);
         return -1;
     }

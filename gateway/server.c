@@ -350,7 +350,7 @@ int gw_server_start(struct gw *gw)
         return -1;
     memcpy(host, gw->cfg.listen, hl);
     host[hl] = '\0';
-    int port = atoi(colon + 1);
+    int port = parse_port(colon + 1);
 
     /* Spill large bodies into the data dir, not /tmp (often a tmpfs). */
     int tl = snprintf(h2o_socket_buffer_mmap_settings.fn_template, sizeof(h2o_socket_buffer_mmap_settings.fn_template),
@@ -381,7 +381,7 @@ int gw_server_start(struct gw *gw)
     struct sockaddr_in addr;
     uv_tcp_init(gw->loop, &gw->listener);
     gw->listener.data = gw;
-    if (uv_ip4_addr(host, port, &addr) != 0) {
+    if (port < 0 || uv_ip4_addr(host, port, &addr) != 0) {
         log_error("--listen %s: not an IPv4 address and port", gw->cfg.listen);
         return -1;
     }

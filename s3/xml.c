@@ -196,7 +196,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         fail(c, S3E_MALFORMED_XML);
         return;
     }
-    strcpy(c->names[c->depth], ln);
+    memcpy(c->names[c->depth], ln, strlen(ln) + 1); /* length checked above */
     c->stack[c->depth] = c->names[c->depth];
     c->depth++;
     dbuf_reset(&c->text);

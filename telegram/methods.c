@@ -183,9 +183,9 @@ struct tg_call *tg_send_document_path(struct tg_client *c, const char *token, in
                                       const char *caption, tg_send_cb cb, void *ud)
 {
     json_t *body = json_object();
-    char *uri = xmalloc(strlen(path) + sizeof("file://"));
-    strcpy(uri, "file://");
-    strcat(uri, path);
+    size_t ulen = strlen(path) + sizeof("file://");
+    char *uri = xmalloc(ulen);
+    snprintf(uri, ulen, "file://%s", path);
     json_object_set_new(body, "chat_id", json_integer((json_int_t)chat_id));
     json_object_set_new(body, "document", json_string(uri));
     json_object_set_new(body, "disable_content_type_detection", json_true());
