@@ -458,7 +458,7 @@ void gw_op_put_object(struct gw_req *r);
 void gw_op_get_object(struct gw_req *r); /* GET and HEAD */
 void gw_op_delete_object(struct gw_req *r);
 void gw_op_delete_objects(struct gw_req *r);
-void gw_op_object_stub(struct gw_req *r); /* acl, tagging */
+void gw_op_object_stub(struct gw_req *r); /* GetObjectAcl */
 void gw_op_create_multipart(struct gw_req *r);
 void gw_op_upload_part(struct gw_req *r);
 void gw_op_complete_multipart(struct gw_req *r);

@@ -714,35 +714,24 @@ void gw_op_delete_object(struct gw_req *r)
     gw_store_call(r->gw, del_run, del_done, op);
 }
 
-/* ---- ACL and tagging probes ------------------------------------------------------ */
+/* ---- GetObjectAcl: the owner holds FULL_CONTROL ------------------------------------ */
 
-static void object_stub_next(struct gw_req *r)
+static void object_acl_next(struct gw_req *r)
 {
     struct dbuf out;
     struct s3_xml x;
     dbuf_init(&out, 64 * 1024);
-    if (r->route.op == S3_OP_GET_OBJECT_TAGGING) {
-        s3_xml_begin(&x, &out, "Tagging");
-        s3_xml_open(&x, "TagSet");
-        s3_xml_close(&x, "TagSet");
-        if (s3_xml_end(&x, "Tagging") != 0)
-            goto fail;
-    } else {
-        gw_acl_render(&x, &out, gw_req_user(r));
-        if (x.failed)
-            goto fail;
-    }
-    gw_respond_xml(r, 200, out.ptr, out.len);
+    gw_acl_render(&x, &out, gw_req_user(r));
+    if (x.failed)
+        gw_respond_error(r, S3E_INTERNAL_ERROR, NULL);
+    else
+        gw_respond_xml(r, 200, out.ptr, out.len);
     dbuf_release(&out);
-    return;
-fail:
-    dbuf_release(&out);
-    gw_respond_error(r, S3E_INTERNAL_ERROR, NULL);
 }
 
 void gw_op_object_stub(struct gw_req *r)
 {
-    gw_with_object(r, object_stub_next);
+    gw_with_object(r, object_acl_next);
 }
 
 struct obj_check {
