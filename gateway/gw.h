@@ -10,12 +10,11 @@
  *   engine.c     block pipeline: verify and split bodies, upload blocks under
  *                a global budget; fetch blocks for GETs under a read budget
  *   meta.c       stored object headers and user metadata (meta_json)
- *   ops_bucket.c bucket operations and listings
+ *   ops_bucket.c bucket operations, listings (V1, V2, object versions), DeleteObjects
  *   ops_object.c PUT/GET/HEAD/DELETE object
  *   ops_multipart.c multipart uploads
  *   ops_copy.c   CopyObject and UploadPartCopy (extents shared, nothing uploaded)
  *   ops_tagging.c object tags (Put/Get/DeleteObjectTagging)
- *   ops_versions.c ListObjectVersions (one "null" version per key)
  *   access.c     bucket ownership checks when several users are configured
  *   gc.c         the delete queue runner
  *   admin.c      admin listener: /metrics, /healthz, /readyz; access log
@@ -470,7 +469,6 @@ void gw_op_upload_part_copy(struct gw_req *r); /* ops_copy.c */
 void gw_op_get_object_tagging(struct gw_req *r);    /* ops_tagging.c */
 void gw_op_put_object_tagging(struct gw_req *r);    /* ops_tagging.c */
 void gw_op_delete_object_tagging(struct gw_req *r); /* ops_tagging.c */
-void gw_op_list_object_versions(struct gw_req *r);  /* ops_versions.c */
 
 /* Bucket ownership with several users (access.c). gw_access_needed: does
  * this request need the check; gw_access_check runs next(r) unless the

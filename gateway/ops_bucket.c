@@ -306,12 +306,12 @@ void gw_op_bucket_stub(struct gw_req *r)
     bucket_lookup(r);
 }
 
-/* ---- ListObjects (V1) and ListObjectsV2 -------------------------------------------- */
+/* ---- ListObjects (V1), ListObjectsV2 and ListObjectVersions -------------------------------------------- */
 
 struct list_op {
     struct gw_req *r;
     enum store_status st;
-    int v2, url, fetch_owner;
+    int v2, versions, url, fetch_owner;
     char *prefix, *delimiter, *after;
     size_t max_keys;
     struct store_list res;
@@ -349,6 +349,57 @@ static void elem_enc(struct s3_xml *x, int url, const char *name, const char *v)
     dbuf_release(&enc);
 }
 
+/* ListObjectVersions of an unversioned store: every key has exactly one version, the
+ * current one (VersionId "null", IsLatest true), so the listing is the key listing rendered
+ * as <Version> entries; key-marker is its "after" key. */
+static void render_versions(struct list_op *op)
+{
+    struct gw_req *r = op->r;
+    const char *vm = s3_route_param(&r->route, "version-id-marker");
+    const char *owner = gw_req_user(r);
+    struct dbuf out;
+    struct s3_xml x;
+    dbuf_init(&out, XML_MAX);
+    s3_xml_begin(&x, &out, "ListVersionsResult");
+    s3_xml_elem(&x, "Name", r->route.bucket);
+    elem_enc(&x, op->url, "Prefix", op->prefix);
+    elem_enc(&x, op->url, "KeyMarker", op->after);
+    s3_xml_elem(&x, "VersionIdMarker", vm ? vm : "");
+    if (op->res.truncated && op->res.next_marker) {
+        elem_enc(&x, op->url, "NextKeyMarker", op->res.next_marker);
+        s3_xml_elem(&x, "NextVersionIdMarker", "null");
+    }
+    s3_xml_elem_i64(&x, "MaxKeys", (int64_t)op->max_keys);
+    if (op->delimiter[0])
+        elem_enc(&x, op->url, "Delimiter", op->delimiter);
+    if (op->url)
+        s3_xml_elem(&x, "EncodingType", "url");
+    s3_xml_elem(&x, "IsTruncated", op->res.truncated ? "true" : "false");
+    for (size_t i = 0; i < op->res.n_entries; i++) {
+        const struct store_list_entry *e = &op->res.entries[i];
+        char t[32], etag[96];
+        s3_time_iso(e->mtime_ms, t);
+        snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
+        s3_xml_open(&x, "Version");
+        elem_enc(&x, op->url, "Key", e->key);
+        s3_xml_elem(&x, "VersionId", "null");
+        s3_xml_elem(&x, "IsLatest", "true");
+        s3_xml_elem(&x, "LastModified", t);
+        s3_xml_elem(&x, "ETag", etag);
+        s3_xml_elem_i64(&x, "Size", e->size);
+        owner_xml(&x, owner);
+        s3_xml_elem(&x, "StorageClass", "STANDARD");
+        s3_xml_close(&x, "Version");
+    }
+    for (size_t i = 0; i < op->res.n_prefixes; i++) {
+        s3_xml_open(&x, "CommonPrefixes");
+        elem_enc(&x, op->url, "Prefix", op->res.prefixes[i]);
+        s3_xml_close(&x, "CommonPrefixes");
+    }
+    respond_dbuf(r, &out, s3_xml_end(&x, "ListVersionsResult") != 0);
+}
+
+
 static void list_done(void *arg)
 {
     struct list_op *op = arg;
@@ -361,6 +412,10 @@ static void list_done(void *arg)
     }
     if (op->st != STORE_OK) {
         gw_respond_error(r, gw_store_err(op->st), NULL);
+        return;
+    }
+    if (op->versions) {
+        render_versions(op);
         return;
     }
     struct dbuf out;
@@ -451,7 +506,11 @@ void gw_op_list_objects(struct gw_req *r)
         }
         op->max_keys = v > STORE_MAX_LIST ? STORE_MAX_LIST : (size_t)v;
     }
-    if (op->v2) {
+    op->versions = r->route.op == S3_OP_LIST_OBJECT_VERSIONS;
+    if (op->versions) {
+        const char *km = s3_route_param(&r->route, "key-marker");
+        op->after = xstrdup(km ? km : "");
+    } else if (op->v2) {
         const char *ct = s3_route_param(&r->route, "continuation-token");
         const char *sa = s3_route_param(&r->route, "start-after");
         if (ct != NULL) {
@@ -470,10 +529,6 @@ void gw_op_list_objects(struct gw_req *r)
     } else {
         const char *m = s3_route_param(&r->route, "marker");
         op->after = xstrdup(m ? m : "");
-    }
-    if (op->max_keys == 0) {
-        /* Nothing to return; still report whether the bucket exists. */
-        op->max_keys = 0;
     }
     gw_req_hold(r);
     gw_store_call(r->gw, list_run, list_done, op);
