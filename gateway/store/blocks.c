@@ -42,6 +42,23 @@ void store_block_read(sqlite3_stmt *s, int col, struct store_block *b)
         memcpy(b->uuid, p, sizeof b->uuid);
 }
 
+/* Binds the eleven fields a posted block records (chat_id … created_ms, in table order)
+ * to parameters first .. first + 10; insert and set_posted share the order. */
+static void bind_posted_fields(sqlite3_stmt *s, int first, const struct store_block *b)
+{
+    sqlite3_bind_int64(s, first, b->chat_id);
+    sqlite3_bind_int64(s, first + 1, b->message_id);
+    sqlite3_bind_int64(s, first + 2, b->bot_id);
+    sqlite3_bind_text(s, first + 3, b->file_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, first + 4, b->file_unique_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, first + 5, b->plain_size);
+    sqlite3_bind_int64(s, first + 6, b->stored_size);
+    sqlite3_bind_blob(s, first + 7, b->hash, (int)sizeof b->hash, SQLITE_STATIC);
+    sqlite3_bind_int(s, first + 8, b->key_id);
+    sqlite3_bind_blob(s, first + 9, b->nonce, (int)sizeof b->nonce, SQLITE_STATIC);
+    sqlite3_bind_int64(s, first + 10, b->created_ms);
+}
+
 enum store_status store_block_insert(struct store *st, struct store_block *b)
 {
     static const char sql[] =
@@ -58,17 +75,7 @@ enum store_status store_block_insert(struct store *st, struct store_block *b)
     ret = store_stmt(st, sql, &s);
     if (ret != STORE_OK)
         goto out;
-    sqlite3_bind_int64(s, 1, b->chat_id);
-    sqlite3_bind_int64(s, 2, b->message_id);
-    sqlite3_bind_int64(s, 3, b->bot_id);
-    sqlite3_bind_text(s, 4, b->file_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, b->file_unique_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, b->plain_size);
-    sqlite3_bind_int64(s, 7, b->stored_size);
-    sqlite3_bind_blob(s, 8, b->hash, (int)sizeof b->hash, SQLITE_STATIC);
-    sqlite3_bind_int(s, 9, b->key_id);
-    sqlite3_bind_blob(s, 10, b->nonce, (int)sizeof b->nonce, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 11, b->created_ms);
+    bind_posted_fields(s, 1, b);
     sqlite3_bind_blob(s, 12, b->uuid, (int)sizeof b->uuid, SQLITE_STATIC);
     rc = sqlite3_step(s);
     if (rc == SQLITE_CONSTRAINT) {
@@ -104,17 +111,7 @@ enum store_status store_block_set_posted(struct store *st, const struct store_bl
     if (ret != STORE_OK)
         goto out;
     sqlite3_bind_int64(s, 1, b->id);
-    sqlite3_bind_int64(s, 2, b->chat_id);
-    sqlite3_bind_int64(s, 3, b->message_id);
-    sqlite3_bind_int64(s, 4, b->bot_id);
-    sqlite3_bind_text(s, 5, b->file_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, b->file_unique_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 7, b->plain_size);
-    sqlite3_bind_int64(s, 8, b->stored_size);
-    sqlite3_bind_blob(s, 9, b->hash, (int)sizeof b->hash, SQLITE_STATIC);
-    sqlite3_bind_int(s, 10, b->key_id);
-    sqlite3_bind_blob(s, 11, b->nonce, (int)sizeof b->nonce, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 12, b->created_ms);
+    bind_posted_fields(s, 2, b);
     ret = store_exec_stmt(st, s);
     if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
         ret = STORE_NOT_FOUND;
