@@ -5,29 +5,7 @@
 #include <string.h>
 
 #include "s3/s3_int.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                     \
-        }                                                                                                              \
-    } while (0)
-
-#define CHECK_ERR(got, want)                                                                                           \
-    do {                                                                                                               \
-        enum s3_err g_ = (got), w_ = (want);                                                                           \
-        if (g_ == w_) {                                                                                                \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #got, s3_err_code(g_), s3_err_code(w_));   \
-        }                                                                                                              \
-    } while (0)
+#include "tests/unit/check.h"
 
 #define H(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
 

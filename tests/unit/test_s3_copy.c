@@ -5,18 +5,7 @@
 #include <string.h>
 
 #include "s3/s3.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                     \
-        }                                                                                                              \
-    } while (0)
+#include "tests/unit/check.h"
 
 static enum s3_err source(const char *v, char *bucket, char **key)
 {

@@ -4,18 +4,7 @@
 #include <string.h>
 
 #include "s3/s3.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                     \
-        }                                                                                                              \
-    } while (0)
+#include "tests/unit/check.h"
 
 /* Routes one request; checks op, error, bucket and key (NULL = no key). */
 static void rt(int line, const char *method, const char *path, const char *query, const char *copy_src,

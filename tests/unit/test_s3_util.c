@@ -6,30 +6,7 @@
 #include <openssl/evp.h>
 
 #include "s3/s3_int.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                     \
-        }                                                                                                              \
-    } while (0)
-
-#define CHECK_STR(a, b)                                                                                                \
-    do {                                                                                                               \
-        const char *a_ = (a), *b_ = (b);                                                                               \
-        if (a_ && b_ && strcmp(a_, b_) == 0) {                                                                         \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, #a, a_ ? a_ : "(null)",          \
-                   b_ ? b_ : "(null)");                                                                                \
-        }                                                                                                              \
-    } while (0)
+#include "tests/unit/check.h"
 
 /* want_err, has, first, last */
 static void range(int line, const char *h, uint64_t size, enum s3_err we, int wh, uint64_t wf, uint64_t wl)

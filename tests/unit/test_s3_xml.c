@@ -4,41 +4,7 @@
 #include <string.h>
 
 #include "s3/s3.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                     \
-        }                                                                                                              \
-    } while (0)
-
-#define CHECK_STR(a, b)                                                                                                \
-    do {                                                                                                               \
-        const char *a_ = (a), *b_ = (b);                                                                               \
-        if (a_ && b_ && strcmp(a_, b_) == 0) {                                                                         \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, #a, a_ ? a_ : "(null)",          \
-                   b_ ? b_ : "(null)");                                                                                \
-        }                                                                                                              \
-    } while (0)
-
-#define CHECK_ERR(got, want)                                                                                           \
-    do {                                                                                                               \
-        enum s3_err g_ = (got), w_ = (want);                                                                           \
-        if (g_ == w_) {                                                                                                \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #got, s3_err_code(g_), s3_err_code(w_));   \
-        }                                                                                                              \
-    } while (0)
+#include "tests/unit/check.h"
 
 static void test_writer(void)
 {
