@@ -7,6 +7,8 @@
 /* Payload checks for a body-carrying request (chunked, sha256, Content-MD5, size). */
 enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk);
 void gw_add_etag(struct gw_req *r, const char *etag);
+/* 200 with the ETag and verified checksum of a body just stored (PutObject, UploadPart). */
+void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *put);
 /* Runs next(r) on the loop once r's bucket (resp. object) is known to exist;
  * answers NoSuchBucket / NoSuchKey itself otherwise. */
 void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r));

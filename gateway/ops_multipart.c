@@ -167,14 +167,7 @@ static void part_commit_done(void *arg)
         gw_respond_error(r, upload_err(op->st), NULL);
         return;
     }
-    gw_add_etag(r, op->etag);
-    const char *ckv, *ck = gw_put_checksum(op->put, &ckv);
-    if (ck != NULL) {
-        char name[48];
-        snprintf(name, sizeof(name), "x-amz-checksum-%s", ck);
-        gw_add_header(r, name, ckv, strlen(ckv));
-    }
-    gw_respond_empty(r, 200);
+    gw_respond_stored(r, op->etag, op->put);
 }
 
 static void on_part_put(struct gw_put *p, enum s3_err err, void *ud)

@@ -67,6 +67,20 @@ void gw_add_etag(struct gw_req *r, const char *etag)
     gw_add_header(r, "etag", q, (size_t)n);
 }
 
+/* The answer to a body that is now stored: its ETag, the checksum it was verified
+ * against (if any) and 200. Shared by PutObject and UploadPart. */
+void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *put)
+{
+    gw_add_etag(r, etag);
+    const char *ckv, *ck = gw_put_checksum(put, &ckv);
+    if (ck != NULL) {
+        char name[48];
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", ck);
+        gw_add_header(r, name, ckv, strlen(ckv));
+    }
+    gw_respond_empty(r, 200);
+}
+
 /* ---- PutObject ---------------------------------------------------------------- */
 
 struct put_op {
@@ -148,14 +162,7 @@ static void put_commit_done(void *arg)
         gw_respond_error(r, gw_store_err(op->st), store_status_name(op->st));
         return;
     }
-    gw_add_etag(r, op->obj.etag);
-    const char *ckv, *ck = gw_put_checksum(op->put, &ckv);
-    if (ck != NULL) {
-        char name[48];
-        snprintf(name, sizeof(name), "x-amz-checksum-%s", ck);
-        gw_add_header(r, name, ckv, strlen(ckv));
-    }
-    gw_respond_empty(r, 200);
+    gw_respond_stored(r, op->obj.etag, op->put);
 }
 
 static void on_put_done(struct gw_put *p, enum s3_err err, void *ud)
