@@ -601,6 +601,9 @@ static void flight_unlink(struct gw_cache *c, struct flight *f)
     f->next = NULL;
 }
 
+static void hit_work(uv_work_t *w);
+static void after_hit(uv_work_t *w, int status);
+
 static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned char *data, size_t len)
 {
     struct flight *f = ud;
@@ -617,6 +620,20 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
         struct gw_cache_read *r = f->waiters;
         f->waiters = r->wnext;
         r->flight = NULL;
+        if (keep) {
+            /* The write owns the document: copy it on the pool as a hit on a
+             * block being written does, never a block-sized memcpy on the loop. */
+            struct write_job *wj = c->writing; /* cache_write put it first */
+            wj->refs++;
+            r->from = wj;
+            r->work.data = r;
+            r->on_pool = 1;
+            if (uv_queue_work(c->gw->loop, &r->work, hit_work, after_hit) == 0)
+                continue;
+            r->on_pool = 0;
+            r->from = NULL;
+            wj->refs--;
+        }
         tg_fetch_cb cb = r->cb;
         void *rud = r->ud;
         unsigned char *mine = NULL;

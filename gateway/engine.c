@@ -59,6 +59,7 @@ struct put_blk {
     enum blk_status seal_st; /* pool result */
     int slot;                /* holds an upload budget slot */
     int dedup;               /* reuses a live block through a journaled hold */
+    int parked;              /* sealed, waiting for the body's verification */
     enum store_status st;    /* journal result */
     struct store_block found;
     struct tg_call *call;
@@ -75,8 +76,16 @@ struct gw_put {
     gw_put_cb cb;
     void *ud;
 
-    uv_work_t work;
-    int verifying;
+    struct put_check {
+        uv_work_t work;
+        struct gw_put *p;
+        int kind; /* CHECK_* */
+        enum s3_err err;
+    } checks[3];
+    int verifying; /* check jobs outstanding */
+    int verified;  /* every check passed */
+    int early;     /* blocks started while the checks run */
+    int gated;     /* a check can fail: sealed blocks wait for it before posting */
     enum s3_err verify_err;
     char md5_hex[33];
 
@@ -87,6 +96,7 @@ struct gw_put {
     size_t jobs;     /* seal jobs, journal jobs and posts outstanding */
     size_t done;     /* blocks posted or reused */
     size_t reused;   /* blocks found by dedup */
+    size_t parked;   /* sealed blocks waiting for the checks */
     int failed;
     enum s3_err err;
     int finished;    /* callback delivered */
@@ -132,11 +142,55 @@ static void trailer_checksum(const struct dbuf *t, struct gw_body_check *chk)
     }
 }
 
-/* libuv pool thread: touches only p's own fields and the body. */
+enum { CHECK_ALL, CHECK_MD5, CHECK_SUM, CHECK_SHA256 };
+
+/* MD5 (the ETag) and the Content-MD5 comparison. */
+static enum s3_err check_md5(struct gw_put *p)
+{
+    unsigned char md5[16];
+    if (digest(EVP_md5(), p->data, p->len, md5) != 0)
+        return S3E_INTERNAL_ERROR;
+    hex_encode(md5, 16, p->md5_hex);
+    if (p->chk.has_md5 && memcmp(md5, p->chk.md5, 16) != 0)
+        return S3E_BAD_DIGEST;
+    return S3E_OK;
+}
+
+/* The x-amz-checksum-<alg> of the request, if any. */
+static enum s3_err check_sum(const struct gw_put *p)
+{
+    if (p->chk.ck_alg[0] == '\0')
+        return S3E_OK;
+    enum s3_err e = s3_checksum_check(p->chk.ck_alg, strlen(p->chk.ck_alg), p->chk.ck_value,
+                                      strlen(p->chk.ck_value), p->data, p->len);
+    return e == S3E_INVALID_DIGEST ? S3E_INVALID_REQUEST : e;
+}
+
+/* A hex x-amz-content-sha256 against the body. */
+static enum s3_err check_sha256(const struct gw_put *p)
+{
+    unsigned char sha[32];
+    if (!p->chk.verify_sha256)
+        return S3E_OK;
+    if (digest(EVP_sha256(), p->data, p->len, sha) != 0)
+        return S3E_INTERNAL_ERROR;
+    return memcmp(sha, p->auth.payload_sha256, 32) == 0 ? S3E_OK : S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
+}
+
+/* libuv pool thread: one check of the body. The checks of one put run in
+ * parallel and only read the body, except CHECK_ALL (aws-chunked), which
+ * decodes it in place first and runs alone. Each writes only its own err
+ * (and CHECK_MD5/CHECK_ALL md5_hex). */
 static void verify_work(uv_work_t *w)
 {
-    struct gw_put *p = w->data;
-    p->verify_err = S3E_OK;
+    struct put_check *k = w->data;
+    struct gw_put *p = k->p;
+    switch (k->kind) {
+    case CHECK_MD5: k->err = check_md5(p); return;
+    case CHECK_SUM: k->err = check_sum(p); return;
+    case CHECK_SHA256: k->err = check_sha256(p); return;
+    default: break;
+    }
     if (p->chk.chunked) {
         size_t out = 0;
         struct dbuf trailer;
@@ -146,37 +200,16 @@ static void verify_work(uv_work_t *w)
             trailer_checksum(&trailer, &p->chk); /* verified by the decoder */
         dbuf_release(&trailer);
         if (e != S3E_OK) {
-            p->verify_err = e;
+            k->err = e;
             return;
         }
         p->len = out;
     }
-    unsigned char md5[16], sha[32];
-    if (digest(EVP_md5(), p->data, p->len, md5) != 0) {
-        p->verify_err = S3E_INTERNAL_ERROR;
-        return;
-    }
-    hex_encode(md5, 16, p->md5_hex);
-    if (p->chk.has_md5 && memcmp(md5, p->chk.md5, 16) != 0) {
-        p->verify_err = S3E_BAD_DIGEST;
-        return;
-    }
-    if (p->chk.ck_alg[0] != '\0') {
-        enum s3_err e = s3_checksum_check(p->chk.ck_alg, strlen(p->chk.ck_alg), p->chk.ck_value,
-                                          strlen(p->chk.ck_value), p->data, p->len);
-        if (e != S3E_OK) {
-            p->verify_err = e == S3E_INVALID_DIGEST ? S3E_INVALID_REQUEST : e;
-            return;
-        }
-    }
-    if (p->chk.verify_sha256) {
-        if (digest(EVP_sha256(), p->data, p->len, sha) != 0) {
-            p->verify_err = S3E_INTERNAL_ERROR;
-            return;
-        }
-        if (memcmp(sha, p->auth.payload_sha256, 32) != 0)
-            p->verify_err = S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
-    }
+    k->err = check_md5(p);
+    if (k->err == S3E_OK)
+        k->err = check_sum(p);
+    if (k->err == S3E_OK)
+        k->err = check_sha256(p);
 }
 
 static void put_cleanup(struct gw_put *p);
@@ -186,11 +219,11 @@ static void put_cleanup(struct gw_put *p);
 static void finish(struct gw_put *p)
 {
     if (p->freeing) {
-        if (p->jobs == 0)
+        if (p->jobs == 0 && p->verifying == 0)
             put_cleanup(p);
         return;
     }
-    if (p->finished || p->jobs > 0)
+    if (p->finished || p->jobs > 0 || p->verifying > 0)
         return;
     if (!p->failed && p->done < p->n_blocks)
         return;
@@ -471,6 +504,12 @@ static void after_seal(uv_work_t *w, int status)
         put_fail(p, S3E_INTERNAL_ERROR);
     } else if (p->failed || p->freeing) {
         slot_release(c);
+    } else if (p->gated && !p->verified) {
+        /* Nothing is posted before the body has proved itself. */
+        p->jobs++;
+        c->parked = 1;
+        p->parked++;
+        return;
     } else {
         p->jobs++;
         gw_store_call(gw, journal_run, journal_done, c);
@@ -478,6 +517,25 @@ static void after_seal(uv_work_t *w, int status)
     }
     up_pump(gw);
     finish(p);
+}
+
+/* The checks are over: parked blocks go on to be journaled and posted (go),
+ * or give their slots back. The caller pumps and finishes. */
+static void unpark(struct gw_put *p, int go)
+{
+    for (size_t i = 0; p->parked > 0 && i < p->next; i++) {
+        struct put_blk *c = &p->bl[i];
+        if (!c->parked)
+            continue;
+        c->parked = 0;
+        p->parked--;
+        if (go) {
+            gw_store_call(p->gw, journal_run, journal_done, c);
+        } else {
+            p->jobs--;
+            slot_release(c);
+        }
+    }
 }
 
 /* Takes a budget slot (the caller checked one is free) and seals the next block. */
@@ -530,23 +588,54 @@ static void on_packed(void *ud, int ok, int64_t block_id, int64_t offset)
     finish(p);
 }
 
-static void after_verify(uv_work_t *w, int status)
+/* Splits the body into blocks and queues them for sealing; too many puts
+ * waiting for budget already fails this one with SlowDown. */
+static void start_blocks(struct gw_put *p)
 {
-    struct gw_put *p = w->data;
     struct gw *gw = p->gw;
-    p->verifying = 0;
-    secure_zero(p->auth.signing_key, sizeof(p->auth.signing_key));
-    if (p->freeing) {
-        free_now(p);
+    size_t bs = (size_t)gw->cfg.block_size;
+    p->n_blocks = (p->len + bs - 1) / bs;
+    p->blocks = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->blocks));
+    p->bl = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->bl));
+    if (p->n_blocks == 0)
+        return;
+    if (gw->up_waiting >= gw->cfg.max_waiting) {
+        put_fail(p, S3E_SLOW_DOWN);
         return;
     }
-    if (status != 0 || p->verify_err != S3E_OK) {
-        p->failed = 1;
-        p->err = status != 0 ? S3E_INTERNAL_ERROR : p->verify_err;
+    wait_append(gw, p);
+    up_pump(gw);
+}
+
+static void after_verify(uv_work_t *w, int status)
+{
+    struct put_check *k = w->data;
+    struct gw_put *p = k->p;
+    struct gw *gw = p->gw;
+    if (status != 0)
+        k->err = S3E_INTERNAL_ERROR;
+    if (k->err != S3E_OK && p->verify_err == S3E_OK)
+        p->verify_err = k->err;
+    if (--p->verifying > 0)
+        return;
+    secure_zero(p->auth.signing_key, sizeof(p->auth.signing_key));
+    if (p->freeing) {
         finish(p);
         return;
     }
-    size_t bs = (size_t)gw->cfg.block_size;
+    if (p->verify_err != S3E_OK) {
+        put_fail(p, p->verify_err);
+        unpark(p, 0);
+        up_pump(gw);
+        finish(p);
+        return;
+    }
+    p->verified = 1;
+    if (p->early) {
+        unpark(p, 1);
+        finish(p); /* all blocks may be done already */
+        return;
+    }
     if (p->chk.may_pack && gw_pack_wants(gw, p->len)) {
         p->packed = 1; /* n_blocks stays 0: the pack's append is the one job */
         p->blocks = xcalloc(1, sizeof(*p->blocks));
@@ -555,23 +644,27 @@ static void after_verify(uv_work_t *w, int status)
         gw_pack_append(gw, p->data, p->len, on_packed, p);
         return;
     }
-    p->n_blocks = (p->len + bs - 1) / bs;
-    p->blocks = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->blocks));
-    p->bl = xcalloc(p->n_blocks ? p->n_blocks : 1, sizeof(*p->bl));
-    if (p->n_blocks == 0) {
-        finish(p);
-        return;
-    }
-    if (gw->up_waiting >= gw->cfg.max_waiting) {
-        p->failed = 1;
-        p->err = S3E_SLOW_DOWN;
-        finish(p);
-        return;
-    }
-    wait_append(gw, p);
-    up_pump(gw);
+    start_blocks(p);
+    finish(p);
 }
 
+static void queue_check(struct gw_put *p, int kind)
+{
+    struct put_check *k = &p->checks[p->verifying++];
+    k->p = p;
+    k->kind = kind;
+    k->err = S3E_OK;
+    k->work.data = k;
+    uv_queue_work(p->gw->loop, &k->work, verify_work, after_verify);
+}
+
+/* A plain body (not aws-chunked) that will not go into a pack is split and
+ * sealed while its checks run: MD5, SHA-256 and the x-amz-checksum each on
+ * a thread of their own. Blocks are posted at once when no check can fail
+ * (UNSIGNED-PAYLOAD without Content-MD5 or x-amz-checksum: MD5 is only the
+ * ETag then), else they wait sealed, in their budget slots, for all checks
+ * to pass. An aws-chunked body is decoded in place first, so its checks run
+ * as one job before any block starts. */
 struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
                             char *data, size_t len, const char *tag, gw_put_cb cb, void *ud)
 {
@@ -584,9 +677,18 @@ struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const str
     snprintf(p->tag, sizeof(p->tag), "%s", tag);
     p->cb = cb;
     p->ud = ud;
-    p->work.data = p;
-    p->verifying = 1;
-    uv_queue_work(gw->loop, &p->work, verify_work, after_verify);
+    if (p->chk.chunked || (p->chk.may_pack && gw_pack_wants(gw, len))) {
+        queue_check(p, CHECK_ALL);
+        return p;
+    }
+    p->early = 1;
+    p->gated = p->chk.has_md5 || p->chk.ck_alg[0] != '\0' || p->chk.verify_sha256;
+    queue_check(p, CHECK_MD5);
+    if (p->chk.ck_alg[0] != '\0')
+        queue_check(p, CHECK_SUM);
+    if (p->chk.verify_sha256)
+        queue_check(p, CHECK_SHA256);
+    start_blocks(p);
     return p;
 }
 
@@ -735,11 +837,11 @@ void gw_put_free(struct gw_put *p)
     struct gw *gw = p->gw;
     wait_remove(gw, p);
     p->freeing = 1;
-    if (p->verifying)
-        return; /* after_verify frees it */
-    /* Posts in flight are let finish (their buffers are the put's own), so
-     * whatever they created is known and queued for deletion. */
-    if (p->jobs == 0)
+    unpark(p, 0);
+    up_pump(gw);
+    /* Checks and posts in flight are let finish (their buffers are the put's
+     * own), so whatever they created is known and queued for deletion. */
+    if (p->jobs == 0 && p->verifying == 0)
         put_cleanup(p);
 }
 

@@ -14,7 +14,8 @@
  *
  * Environment: TGS3_BENCH_LARGE (size, default 1G), TGS3_BENCH_SMALL (4 KiB
  * requests per measurement, default 4000), TGS3_BENCH_TG_SMALL (objects of
- * the 1 bot x 1 chat run, default 10000), TGS3_BENCH_KEEP=1 keeps the
+ * the 1 bot x 1 chat run, default 10000), TGS3_BENCH_TELEGRAM=0 skips the
+ * Telegram-shaped runs, TGS3_BENCH_KEEP=1 keeps the
  * temporary directory, BUILD (binaries, default build).
  */
 #include <signal.h>
@@ -698,8 +699,12 @@ int main(void)
         (double)rss_all / 1024.0, (double)rss_put4 / 1024.0);
 
     row("\nTelegram-shaped (emulator --limits: 20 posts/min per bot and chat, 30/s per bot)\n");
-    tg_large();
-    tg_small();
+    if (getenv("TGS3_BENCH_TELEGRAM") == NULL || strcmp(getenv("TGS3_BENCH_TELEGRAM"), "0") != 0) {
+        tg_large();
+        tg_small();
+    } else {
+        row("  (skipped: TGS3_BENCH_TELEGRAM=0)\n");
+    }
 
 out:
     small_release(&nS);
