@@ -69,6 +69,7 @@ static const struct opt options[] = {
     {"cache-size", OPT_SIZE, "1G", "bytes of sealed blocks kept in the cache, least recently used out first (0: off)"},
     {"pack-threshold", OPT_SIZE, "1M", "PUT bodies smaller than this are packed together into one document"},
     {"pack-delay", OPT_INT, "2000", "ms after its first object a pack is posted at the latest"},
+    {"pack-compact", OPT_INT, "50", "percent of a posted pack's bytes that are dead before GC moves its live objects to a new pack (0: never)"},
     {"no-packing", OPT_FLAG, NULL, "store every object in documents of its own (small objects are acknowledged only once in Telegram)"},
     {"config", OPT_CONFIG, NULL, "read 'name = value' lines from FILE (flags > TGS3_* > file > defaults)"},
 };
@@ -210,8 +211,11 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->max_body = n;
         return 0;
     case OPT_INT:
-        if (parse_int(v, !strcmp(o->name, "rate-chat-per-min") ? 0 : 1,
-                      !strcmp(o->name, "chat-max-messages") ? 1000000000 : 1000000, &n) != 0)
+        if (parse_int(v, !strcmp(o->name, "rate-chat-per-min") || !strcmp(o->name, "pack-compact") ? 0 : 1,
+                      !strcmp(o->name, "chat-max-messages") ? 1000000000
+                      : !strcmp(o->name, "pack-compact") ? 99
+                                                          : 1000000,
+                      &n) != 0)
             goto bad;
         if (!strcmp(o->name, "rate-pair-per-min"))
             cfg->rate_pair_per_min = (double)n;
@@ -223,6 +227,8 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->chat_max_messages = n;
         else if (!strcmp(o->name, "pack-delay"))
             cfg->pack_delay_ms = n;
+        else if (!strcmp(o->name, "pack-compact"))
+            cfg->pack_compact_pct = (int)n;
         else if (!strcmp(o->name, "max-upload-blocks"))
             cfg->max_upload_blocks = (int)n;
         else if (!strcmp(o->name, "max-fetch-blocks"))

@@ -86,6 +86,7 @@ struct gw_config {
     int64_t cache_size;         /* bytes of cached blocks; 0 = no disk cache */
     int64_t pack_threshold;     /* bytes: PUT bodies under this are packed */
     int64_t pack_delay_ms;      /* a pack is posted this long after its first object at the latest */
+    int pack_compact_pct;       /* a posted pack this % dead is compacted by GC; 0 = never */
     int no_packing;
 };
 
@@ -162,6 +163,7 @@ struct gw {
     struct gw_admin *admin; /* admin listener, counters (admin.c) */
     struct gw_cache *cache; /* block cache and read coalescing (cache.c) */
     struct gw_packer *packer; /* small-object packing, NULL when off (pack.c) */
+    struct gw_compact *compact; /* pack compaction (compact.c) */
     struct conn *conns;     /* accepted S3 connections (server.c) */
 };
 
@@ -409,6 +411,14 @@ struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, in
 const unsigned char *gw_fetch_data(const struct gw_fetch *f, size_t *len);
 /* Releases the buffer and the budget slot; cancels if still running. */
 void gw_fetch_free(struct gw_fetch *f);
+
+/* Pack compaction (compact.c): every --gc-interval, the posted pack with the
+ * most dead bytes (at least --pack-compact %) has its live objects copied
+ * into the open pack and repointed; the old pack then goes the way of any
+ * unreferenced block. One pack at a time, reads only with a free read slot. */
+void gw_compact_start(struct gw *gw);
+void gw_compact_stop(struct gw *gw);
+uint64_t gw_compact_moved(const struct gw *gw); /* objects moved since start */
 
 /* Blocks → Telegram deletion (gc.c). */
 void gw_gc_start(struct gw *gw);

@@ -350,6 +350,7 @@ static int serve(int argc, char **argv)
     if (gw_admin_start(&gw) != 0)
         goto out;
     gw_gc_start(&gw);
+    gw_compact_start(&gw);
     gw_snapshot_start(&gw);
 
     uv_signal_init(gw.loop, &sig_term);
@@ -372,6 +373,7 @@ static int serve(int argc, char **argv)
     rc = 0;
     log_info("shutting down");
     gw_gc_stop(&gw);
+    gw_compact_stop(&gw);
     gw_snapshot_stop(&gw);
     gw_pack_stop(&gw);
     uv_close((uv_handle_t *)&sig_term, NULL);

@@ -19,8 +19,9 @@
  *   Durability: an acknowledged small object is on local disk (fsync'd)
  *   and reaches Telegram up to --pack-delay plus the scheduler's wait later;
  *   --no-packing turns this off.
- *   Dead bytes: deleting a packed object lowers the pack's refcount; space
- *   held by dead objects inside a live pack is not reclaimed (no compaction).
+ *   Dead bytes: deleting a packed object lowers the pack's refcount; a
+ *   posted pack that is mostly dead is compacted by compact.c, which
+ *   appends its live objects here like any PUT.
  *   Threads: loop thread, except the append, read and seal jobs on the pool,
  *   which touch only their own job and the spool file.
  */

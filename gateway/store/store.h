@@ -363,4 +363,29 @@ struct store_stats_extra {
 };
 enum store_status store_stats_extra(struct store *st, struct store_stats_extra *out) WARN_UNUSED;
 
+/* ---- pack compaction (compact.c) ------------------------------------------ */
+
+struct store_pack_live { /* an object's one extent inside a pack */
+    int64_t object_id;
+    int64_t offset, length;
+};
+/* The posted pack with the largest share of dead bytes, at least pct % of
+ * its plaintext, that only one-extent objects smaller than max_object refer
+ * to; with up to max_live of its live extents (malloc'd, by offset).
+ * NOT_FOUND when no pack qualifies. */
+enum store_status store_pack_candidate(struct store *st, int pct, int64_t max_object, size_t max_live,
+                                       struct store_block *blk, struct store_pack_live **live, size_t *n)
+    WARN_UNUSED;
+struct store_pack_move {
+    int64_t object_id;
+    int64_t old_offset, length;
+    int64_t new_block, new_offset;
+};
+/* In one transaction, points each object still at (old_block, old_offset)
+ * at its copy in new_block, moving one reference from the old block to the
+ * new one per object moved (the old one is queued for deletion when its last
+ * goes). *moved counts them. */
+enum store_status store_pack_move(struct store *st, int64_t old_block, const struct store_pack_move *m, size_t n,
+                                  int64_t now_ms, size_t *moved) WARN_UNUSED;
+
 #endif

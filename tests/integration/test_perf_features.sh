@@ -85,4 +85,46 @@ check "100 small GETs identical after the restart" "$PY" "$TEST_TMP/small.py" ge
 check "delete a packed object" aws s3 rm "s3://$B/late/0001"
 check "the others still read back" bash -c "aws s3 cp s3://$B/late/0002 - | wc -c"
 
+# ---- compaction ----
+# 40 small objects share one pack; 30 are deleted (57 % of its bytes dead): GC copies the other
+# 10 into a new pack, repoints them, and the old pack's message leaves the channel.
+stop_gateway
+GW_BLOCK_SIZE=4M check "gateway starts with compaction at 50 % dead" \
+    start_gateway --gc-interval 1 --gc-grace 1 --pack-compact 50 --pack-delay 5000 || finish
+cat >"$TEST_TMP/compact.py" <<'PY'
+import boto3, hashlib, sys
+mode, url, bucket = sys.argv[1], sys.argv[2], sys.argv[3]
+s3 = boto3.client("s3", endpoint_url=url)
+def body(i):  # as small.py makes them
+    return hashlib.sha256(b"cmp-%d" % i).digest() * (1 + i % 97)
+if mode == "delete":
+    for i in range(30):
+        s3.delete_object(Bucket=bucket, Key="cmp/%04d" % i)
+else:
+    for i in range(30, 40):
+        if s3.get_object(Bucket=bucket, Key="cmp/%04d" % i)["Body"].read() != body(i):
+            raise SystemExit("object %d differs" % i)
+print(mode, "ok")
+PY
+check "40 small PUTs" "$PY" "$TEST_TMP/small.py" put "$S3_URL" "$B" cmp 40
+sleep 7 # all 40 in the pack opened by the first, posted 5 s later
+check "30 of them deleted" "$PY" "$TEST_TMP/compact.py" delete "$S3_URL" "$B"
+moved=""
+for _ in $(seq 1 30); do
+    moved=$(grep -o 'compact: pack [-0-9]*/[0-9]* ([0-9]* bytes): 10 of 10 live objects' "$LOG_DIR/gateway.log" | tail -1)
+    [ -n "$moved" ] && break
+    sleep 1
+done
+check "GC moved the 10 live objects to a new pack ($moved)" test -n "$moved"
+old_msg=$(printf '%s' "$moved" | sed -n 's|compact: pack [-0-9]*/\([0-9]*\) .*|\1|p')
+gone=""
+for _ in $(seq 1 30); do
+    if curl -s "$EMU_URL/bot$BOT_TOKEN/forwardMessage?chat_id=$CHAT_ID&from_chat_id=$CHAT_ID&message_id=$old_msg" |
+        grep -q 'message to forward not found'; then gone=1; break; fi
+    sleep 1
+done
+check "the old pack's message $old_msg is deleted from the channel" test -n "$gone"
+check "the 10 moved objects read back identical" "$PY" "$TEST_TMP/compact.py" verify "$S3_URL" "$B"
+check "the deleted ones stay deleted" bash -c "! aws s3api head-object --bucket $B --key cmp/0000 >/dev/null 2>&1"
+
 finish

@@ -1,0 +1,243 @@
+/* compact.c — pack compaction: the live objects of a mostly dead pack move to a new pack.
+ *
+ * Deleting a packed object only lowers its pack's reference count, so a pack
+ * whose objects are mostly gone keeps a whole document in Telegram for a few
+ * live bytes. Every --gc-interval one run:
+ *   1. store thread: the posted pack with the largest dead share, at least
+ *      --pack-compact % (store_pack_candidate), and its live extents;
+ *   2. the pack is fetched and authenticated like any GET block, but only
+ *      when a read slot is free (never at a reader's expense);
+ *   3. each live object's bytes are appended to the open pack (pack.c:
+ *      written and fsync'd in the spool before the callback);
+ *   4. store thread, one transaction: every object that still points where
+ *      it was copied from is repointed at its copy; the old pack loses those
+ *      references and, at zero, is queued for deletion like any block.
+ * An object deleted or overwritten meanwhile is left alone (its copy is dead
+ * bytes in the new pack). A crash before step 4 leaves the old pack in use
+ * and the copies dead; after it, the new pack is in the spool and is posted
+ * by the resume of pack.c. One run at a time; at most COMPACT_MAX_OBJECTS
+ * objects per run (the rest go in a later run).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+
+#define COMPACT_MAX_OBJECTS 8192
+
+struct gw_compact {
+    struct gw *gw;
+    uv_timer_t timer;
+    int busy;         /* a run is under way */
+    int stopped;      /* gw_compact_stop was called */
+    int timer_closed; /* its close callback ran: the last of run and timer frees c */
+    uint64_t moved;
+};
+
+struct compact_item {
+    struct compact_run *run;
+    size_t i;
+    int ok;
+};
+
+struct compact_run {
+    struct gw_compact *c;
+    struct store_block blk;
+    struct store_pack_live *live;
+    size_t n;
+    struct compact_item *items;
+    struct store_pack_move *moves;
+    size_t n_moves;
+    size_t pending; /* appends outstanding */
+    struct gw_fetch *fetch;
+    enum store_status st;
+    size_t moved;
+    int64_t moved_bytes;
+};
+
+static void run_end(struct compact_run *run)
+{
+    struct gw_compact *c = run->c;
+    gw_fetch_free(run->fetch);
+    free(run->live);
+    free(run->items);
+    free(run->moves);
+    free(run);
+    c->busy = 0;
+    if (c->stopped && c->timer_closed)
+        free(c);
+}
+
+static void move_run(struct store *st, void *arg)
+{
+    struct compact_run *run = arg;
+    run->st = store_pack_move(st, run->blk.id, run->moves, run->n_moves, now_ms(), &run->moved);
+}
+
+static void move_done(void *arg)
+{
+    struct compact_run *run = arg;
+    if (run->st != STORE_OK) {
+        log_error("compact: cannot repoint the objects of pack %lld/%lld: %s (the copies stay dead)",
+                  (long long)run->blk.chat_id, (long long)run->blk.message_id, store_status_name(run->st));
+    } else {
+        run->c->moved += run->moved;
+        log_info("compact: pack %lld/%lld (%lld bytes): %zu of %zu live objects (%lld bytes) moved to a new pack",
+                 (long long)run->blk.chat_id, (long long)run->blk.message_id, (long long)run->blk.plain_size,
+                 run->moved, run->n, (long long)run->moved_bytes);
+    }
+    run_end(run);
+}
+
+static void on_appended(void *ud, int ok, int64_t block_id, int64_t offset)
+{
+    struct compact_item *it = ud;
+    struct compact_run *run = it->run;
+    if (ok) {
+        struct store_pack_move *m = &run->moves[it->i];
+        m->new_block = block_id;
+        m->new_offset = offset;
+        it->ok = 1;
+    }
+    if (--run->pending > 0)
+        return;
+    /* Every copy is on disk: the old pack's bytes are no longer needed here. */
+    gw_fetch_free(run->fetch);
+    run->fetch = NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < run->n; i++)
+        if (run->items[i].ok)
+            run->moves[k++] = run->moves[i];
+    run->n_moves = k;
+    if (k == 0) {
+        log_warn("compact: pack %lld/%lld: no object could be copied", (long long)run->blk.chat_id,
+                 (long long)run->blk.message_id);
+        run_end(run);
+        return;
+    }
+    gw_store_call(run->c->gw, move_run, move_done, run);
+}
+
+static void on_block(struct gw_fetch *f, enum s3_err err, void *ud)
+{
+    struct compact_run *run = ud;
+    struct gw *gw = run->c->gw;
+    (void)f;
+    if (err != S3E_OK) {
+        log_warn("compact: cannot read pack %lld/%lld: %s; tried again later", (long long)run->blk.chat_id,
+                 (long long)run->blk.message_id, s3_err_code(err));
+        run_end(run);
+        return;
+    }
+    size_t len = 0;
+    const unsigned char *data = gw_fetch_data(run->fetch, &len);
+    if (data == NULL || run->c->stopped || !gw_pack_wants(gw, 1)) {
+        run_end(run);
+        return;
+    }
+    run->items = xcalloc(run->n, sizeof(*run->items));
+    run->moves = xcalloc(run->n, sizeof(*run->moves));
+    for (size_t i = 0; i < run->n; i++) {
+        const struct store_pack_live *l = &run->live[i];
+        if (l->offset < 0 || l->length <= 0 || (uint64_t)(l->offset + l->length) > len) {
+            log_error("compact: pack %lld/%lld: extent %lld+%lld lies outside its %zu bytes; left alone",
+                      (long long)run->blk.chat_id, (long long)run->blk.message_id, (long long)l->offset,
+                      (long long)l->length, len);
+            continue;
+        }
+        run->items[i].run = run;
+        run->items[i].i = i;
+        run->moves[i].object_id = l->object_id;
+        run->moves[i].old_offset = l->offset;
+        run->moves[i].length = l->length;
+        run->pending++;
+    }
+    if (run->pending == 0) {
+        run_end(run);
+        return;
+    }
+    /* Counted first, appended next: a callback can come back synchronously. */
+    size_t pending = run->pending;
+    run->pending++;
+    for (size_t i = 0; i < run->n && pending > 0; i++)
+        if (run->items[i].run != NULL) {
+            pending--;
+            run->moved_bytes += run->live[i].length;
+            gw_pack_append(gw, data + run->live[i].offset, (size_t)run->live[i].length, on_appended,
+                           &run->items[i]);
+        }
+    struct compact_item guard = {run, 0, 0};
+    on_appended(&guard, 0, 0, 0); /* drops the extra count taken above */
+}
+
+static void find_run(struct store *st, void *arg)
+{
+    struct compact_run *run = arg;
+    struct gw *gw = run->c->gw;
+    run->st = store_pack_candidate(st, gw->cfg.pack_compact_pct, gw->cfg.pack_threshold, COMPACT_MAX_OBJECTS,
+                                   &run->blk, &run->live, &run->n);
+}
+
+static void find_done(void *arg)
+{
+    struct compact_run *run = arg;
+    struct gw_compact *c = run->c;
+    if (run->st != STORE_OK || run->n == 0 || c->stopped) {
+        if (run->st != STORE_OK && run->st != STORE_NOT_FOUND)
+            log_error("compact: cannot look for packs to compact: %s", store_status_name(run->st));
+        run_end(run);
+        return;
+    }
+    run->fetch = gw_fetch_start(c->gw, &run->blk, 1, on_block, run);
+    if (run->fetch == NULL) /* every read slot is busy: readers first */
+        run_end(run);
+}
+
+static void tick(uv_timer_t *t)
+{
+    struct gw_compact *c = t->data;
+    struct gw *gw = c->gw;
+    if (c->busy || gw->stopping || !gw_pack_wants(gw, 1))
+        return;
+    c->busy = 1;
+    struct compact_run *run = xcalloc(1, sizeof(*run));
+    run->c = c;
+    gw_store_call(gw, find_run, find_done, run);
+}
+
+void gw_compact_start(struct gw *gw)
+{
+    if (gw->cfg.pack_compact_pct <= 0 || gw->packer == NULL)
+        return;
+    struct gw_compact *c = xcalloc(1, sizeof(*c));
+    c->gw = gw;
+    uv_timer_init(gw->loop, &c->timer);
+    c->timer.data = c;
+    uv_timer_start(&c->timer, tick, (uint64_t)gw->cfg.gc_interval_ms, (uint64_t)gw->cfg.gc_interval_ms);
+    gw->compact = c;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct gw_compact *c = h->data;
+    c->timer_closed = 1;
+    if (!c->busy)
+        free(c); /* else the run's end frees it */
+}
+
+void gw_compact_stop(struct gw *gw)
+{
+    struct gw_compact *c = gw->compact;
+    if (c == NULL)
+        return;
+    gw->compact = NULL;
+    c->stopped = 1;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+uint64_t gw_compact_moved(const struct gw *gw)
+{
+    return gw->compact ? gw->compact->moved : 0;
+}

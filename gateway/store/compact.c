@@ -1,0 +1,124 @@
+/* compact.c — the index side of pack compaction: finding packs that are mostly
+ * dead and moving the live objects they still hold to a new pack.
+ *
+ * A pack qualifies when it is posted, every reference to it is an extent of a
+ * one-extent object smaller than the caller's bound (no multipart part, dedup
+ * hold or journal row refers to it: refcount equals its extents), and its live
+ * bytes are at most (100 - pct) % of its plaintext. Moving an object rewrites
+ * its one extent only if it still is what the caller copied (same object row,
+ * block and offset): an object deleted or overwritten meanwhile keeps its new
+ * state and the copied bytes are simply dead in the new pack.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/store/store_int.h"
+
+enum store_status store_pack_candidate(struct store *st, int pct, int64_t max_object, size_t max_live,
+                                       struct store_block *blk, struct store_pack_live **live, size_t *n)
+{
+    static const char sql_find[] =
+        "SELECT " STORE_BLOCK_COLS " FROM blocks b JOIN ("
+        "  SELECT e.block_id AS bid, SUM(e.length) AS live, COUNT(*) AS n, MAX(o.size) AS big,"
+        "         SUM(CASE WHEN o.size = e.length THEN 0 ELSE 1 END) AS split"
+        "  FROM extents e JOIN objects o ON o.id = e.object_id GROUP BY e.block_id) x ON x.bid = b.id"
+        " WHERE b.chat_id != 0 AND b.refcount = x.n AND x.split = 0 AND x.big < ?2"
+        "   AND x.live * 100 <= b.plain_size * (100 - ?1)"
+        "   AND NOT EXISTS (SELECT 1 FROM part_extents p WHERE p.block_id = b.id)"
+        " ORDER BY x.live * 1.0 / b.plain_size LIMIT 1";
+    static const char sql_live[] =
+        "SELECT object_id, offset, length FROM extents WHERE block_id = ?1 ORDER BY offset LIMIT ?2";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int rc;
+
+    *live = NULL;
+    *n = 0;
+    ret = store_read_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql_find, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int(s, 1, pct);
+    sqlite3_bind_int64(s, 2, max_object);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(s);
+        ret = STORE_NOT_FOUND;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ret = store_fail(st, rc);
+        sqlite3_reset(s);
+        goto out;
+    }
+    store_block_read(s, 0, blk);
+    sqlite3_reset(s);
+
+    ret = store_stmt(st, sql_live, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, blk->id);
+    sqlite3_bind_int64(s, 2, store_limit(max_live));
+    size_t cap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            *live = xrealloc(*live, cap * sizeof(**live));
+        }
+        struct store_pack_live *l = &(*live)[(*n)++];
+        l->object_id = sqlite3_column_int64(s, 0);
+        l->offset = sqlite3_column_int64(s, 1);
+        l->length = sqlite3_column_int64(s, 2);
+    }
+    if (rc != SQLITE_DONE)
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+out:
+    store_read_end(st);
+    if (ret != STORE_OK) {
+        free(*live);
+        *live = NULL;
+        *n = 0;
+    }
+    return ret;
+}
+
+enum store_status store_pack_move(struct store *st, int64_t old_block, const struct store_pack_move *m, size_t n,
+                                  int64_t now_ms, size_t *moved)
+{
+    static const char sql[] = "UPDATE extents SET block_id = ?5, offset = ?6"
+                              " WHERE object_id = ?1 AND block_id = ?2 AND offset = ?3 AND length = ?4";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    size_t k = 0;
+
+    *moved = 0;
+    ret = store_op_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+        ret = store_stmt(st, sql, &s);
+        if (ret != STORE_OK)
+            break;
+        sqlite3_bind_int64(s, 1, m[i].object_id);
+        sqlite3_bind_int64(s, 2, old_block);
+        sqlite3_bind_int64(s, 3, m[i].old_offset);
+        sqlite3_bind_int64(s, 4, m[i].length);
+        sqlite3_bind_int64(s, 5, m[i].new_block);
+        sqlite3_bind_int64(s, 6, m[i].new_offset);
+        ret = store_exec_stmt(st, s);
+        if (ret != STORE_OK || sqlite3_changes(st->db) == 0)
+            continue; /* gone or rewritten meanwhile: its copy is dead bytes in the new pack */
+        ret = store_block_ref(st, m[i].new_block);
+        if (ret == STORE_OK)
+            ret = store_block_unref(st, old_block, 1, now_ms);
+        if (ret == STORE_OK)
+            k++;
+    }
+    ret = store_op_end(st, ret);
+    if (ret == STORE_OK)
+        *moved = k;
+    return ret;
+}
