@@ -69,7 +69,7 @@ struct gw_cache_read {
     struct flight *flight;        /* waiting on this flight */
     struct gw_cache_read *wnext;
     uv_work_t work;
-    int on_pool;                  /* a hit read is running */
+    int on_pool;                  /* a hit read is running, or waiting for a write's buffer (handoff) */
     int cancelled;
     unsigned char *data;          /* pool result */
     size_t len;
@@ -375,6 +375,7 @@ struct write_job {
     size_t len;
     int err;
     int refs;               /* the write, and readers copying data on the pool */
+    struct gw_cache_read *handoff; /* the fetch's last waiter: gets the buffer itself once written */
     struct write_job *next; /* c->writing */
 };
 
@@ -419,6 +420,47 @@ static void write_work(uv_work_t *w)
         unlink(tmp);
 }
 
+static void hit_work(uv_work_t *w);
+static void after_hit(uv_work_t *w, int status);
+
+/* The write is over: its buffer goes to the waiter it was promised to, with
+ * no copy, unless hits still copy from it (then the waiter copies too). */
+static void handoff(struct write_job *j)
+{
+    struct gw_cache_read *r = j->handoff;
+    j->handoff = NULL;
+    r->on_pool = 0;
+    if (r->cancelled) {
+        free(r);
+        return;
+    }
+    if (j->refs > 1) {
+        j->refs++;
+        r->from = j;
+        r->on_pool = 1;
+        r->work.data = r;
+        if (uv_queue_work(j->c->gw->loop, &r->work, hit_work, after_hit) == 0)
+            return;
+        r->on_pool = 0;
+        r->from = NULL;
+        j->refs--;
+        r->data = xmalloc(j->len ? j->len : 1); /* cannot queue: copy here, once */
+        memcpy(r->data, j->data, j->len);
+    } else {
+        r->data = j->data;
+        j->data = NULL;
+    }
+    struct tg_result ok;
+    memset(&ok, 0, sizeof(ok));
+    ok.status = TG_OK;
+    tg_fetch_cb cb = r->cb;
+    void *ud = r->ud;
+    unsigned char *data = r->data;
+    size_t len = j->len;
+    free(r);
+    cb(ud, &ok, data, len);
+}
+
 static void after_write(uv_work_t *w, int status)
 {
     struct write_job *j = w->data;
@@ -435,6 +477,8 @@ static void after_write(uv_work_t *w, int status)
     } else if (status == 0) {
         log_warn("block cache: cannot write %s/%s: %s", c->dir, j->key, strerror(j->err));
     }
+    if (j->handoff != NULL)
+        handoff(j);
     write_unref(j);
 }
 
@@ -601,9 +645,6 @@ static void flight_unlink(struct gw_cache *c, struct flight *f)
     f->next = NULL;
 }
 
-static void hit_work(uv_work_t *w);
-static void after_hit(uv_work_t *w, int status);
-
 static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned char *data, size_t len)
 {
     struct flight *f = ud;
@@ -620,6 +661,12 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
         struct gw_cache_read *r = f->waiters;
         f->waiters = r->wnext;
         r->flight = NULL;
+        if (keep && f->waiters == NULL && c->writing->handoff == NULL) {
+            /* The last waiter takes the buffer itself once the write is done. */
+            c->writing->handoff = r; /* cache_write put it first */
+            r->on_pool = 1;          /* a cancel only marks it */
+            continue;
+        }
         if (keep) {
             /* The write owns the document: copy it on the pool as a hit on a
              * block being written does, never a block-sized memcpy on the loop. */
