@@ -270,6 +270,12 @@ static enum s3_err tg_to_s3(const struct tg_result *res)
     case TG_ERR_TOO_BIG: return S3E_ENTITY_TOO_LARGE;
     case TG_ERR_TRANSPORT:
     case TG_ERR_HTTP: return S3E_SERVICE_UNAVAILABLE;
+    case TG_ERR_API:
+        /* The Bot API server's own trouble ("Internal Server Error: restart", a getFile
+         * download that keeps failing) outlasted the retries: passing, so 503, not ours. */
+        if (res->http_status >= 500 || res->error_code >= 500 || strstr(res->description, "temporarily unavailable"))
+            return S3E_SERVICE_UNAVAILABLE;
+        return S3E_INTERNAL_ERROR;
     default: return S3E_INTERNAL_ERROR;
     }
 }

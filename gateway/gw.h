@@ -134,7 +134,7 @@ struct gw {
     uv_timer_t sched_timer; /* wakes the scheduler when a pair's bucket refills */
     int sched_started;
     struct gw_post_slot *post_head, *post_tail; /* blocks waiting for a (bot, chat) pair */
-    struct gw_probe *probes; /* searches for orphans of lost answers (sched.c) */
+    struct gw_hunts *hunts;  /* searches for orphans of lost answers (sched.c) */
     size_t post_waiting;
     uint64_t sched_wait_ms; /* ms blocks waited for a (bot, chat) pair, summed (metrics) */
 

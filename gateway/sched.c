@@ -255,11 +255,11 @@ int gw_sched_start(struct gw *gw, const int64_t *counts)
     return 0;
 }
 
-static void probes_cancel(struct gw *gw);
+static void hunts_free(struct gw *gw);
 
 void gw_sched_stop(struct gw *gw)
 {
-    probes_cancel(gw);
+    hunts_free(gw);
     if (gw->pool != NULL && gw->post_head != NULL)
         expire(gw, mono_ms(), 1);
     if (gw->sched_started) {
@@ -283,6 +283,9 @@ struct post_job {
     char *fname, *caption;
     char *path;    /* staging file, or NULL */
     int err;       /* errno of the staging write */
+    uint64_t seq;  /* this send's place among all sends started */
+    int64_t lo;    /* highest message id known in the chat when the send started */
+    struct post_job *fprev, *fnext; /* sends in flight (gw_hunts) */
     tg_send_cb cb;
     void *ud;
     uv_work_t work;
@@ -318,28 +321,120 @@ static void job_free(struct post_job *j)
 /* ---- orphans of lost answers ------------------------------------------------ *
  *
  * A post whose answer was lost may still have landed (the server posts, then
- * answers); when a later attempt of the same block succeeds, the earlier copy
- * is an orphan nobody references. Its caption is the block's own (it names the
- * put, the block and its random identity), and message ids in a chat grow, so
- * the orphan sits a little before the id the successful attempt got. The Bot
- * API cannot read a message by id, so each candidate is forwarded (the only
- * way to read one, reference §11.5): a copy with the same caption marks an
- * orphan, which is queued for deletion like every forwarded copy.
+ * answers): an orphan nobody references. Its caption is the block's own (it
+ * names the put, the block and its random identity), so it is recognisable,
+ * but the Bot API cannot read a message by id: each candidate is forwarded
+ * (the only way to read one, reference §11.5), and a copy with the same
+ * caption marks an orphan, queued for deletion like every forwarded copy.
+ *
+ * Where to look: message ids in a chat grow. The orphan lies above the
+ * highest id known in the chat when its send started (lo), and below the id
+ * of any post into that chat that started after the loss was seen (hi): the
+ * answered retry of the same call, or any later post, for the block itself
+ * may have gone to another pair. A loss with no such post yet waits for one,
+ * at most HUNT_WAIT_MS, then looks a few ids past the highest known. Ids the
+ * gateway itself was told about (its blocks, packs and copies) are skipped,
+ * so a search costs about one forward per unknown message, not per message.
  */
 
-#define PROBE_SPAN 8 /* message ids before the confirmed one that are looked at */
+#define KNOWN_IDS 1024      /* recent message ids per chat the gateway posted itself */
+#define HUNT_MAX_PROBES 64  /* forwards one search makes at most */
+#define HUNT_WAIT_MS 3000   /* a search without a later post in its chat starts after this */
+#define HUNT_AHEAD 4        /* ids past the highest known looked at then */
+#define HUNT_RETRIES 3      /* forwards of one candidate that failed for a passing reason */
+#define HUNT_BACK 16        /* ids before hi looked at when no lower bound is known */
 
-struct gw_probe {
-    struct gw *gw;
-    struct gw_probe *prev, *next; /* in gw->probes */
-    struct tg_call *call;         /* the forward running */
-    size_t bot;
-    int64_t chat;
-    int64_t confirmed; /* message id of the attempt that was answered */
-    int k;             /* next candidate: confirmed - k */
-    int found;
+struct hunt {
+    struct gw_hunts *h;
+    struct hunt *prev, *next;
+    struct tg_call *call; /* the forward running */
+    size_t bot, chat;     /* indexes; the bot that lost the answer forwards */
     char *caption;
+    uint64_t loss_seq;    /* sends started before the loss was seen */
+    int64_t lo, hi;       /* candidates: lo < id < hi; hi 0 = not known yet */
+    int64_t since_ms;
+    int64_t cand;         /* the candidate being forwarded, or the one before the next */
+    int64_t tried;        /* the candidate tries counts for */
+    int tries, probes, found;
+    int paused; /* a send with this caption is in flight: its message could look like an orphan */
 };
+
+struct known_ids {
+    int64_t ids[KNOWN_IDS]; /* ring */
+    size_t n, head;
+    int64_t max;            /* highest id known in the chat */
+};
+
+struct gw_hunts {
+    struct gw *gw;
+    struct known_ids *known; /* per configured chat */
+    struct hunt *list;
+    struct post_job *flying; /* sends in flight */
+    uint64_t seq;            /* sends started */
+    uv_timer_t timer;        /* starts searches that waited HUNT_WAIT_MS */
+    int timer_init;
+};
+
+static struct gw_hunts *hunts_get(struct gw *gw)
+{
+    if (gw->hunts == NULL) {
+        struct gw_hunts *h = xcalloc(1, sizeof(*h));
+        h->gw = gw;
+        h->known = xcalloc(gw->cfg.n_chat_ids, sizeof(*h->known));
+        gw->hunts = h;
+    }
+    return gw->hunts;
+}
+
+static void known_add(struct gw_hunts *h, size_t chat, int64_t id)
+{
+    struct known_ids *k = &h->known[chat];
+    if (k->n < KNOWN_IDS) {
+        k->ids[(k->head + k->n++) % KNOWN_IDS] = id;
+    } else {
+        k->ids[k->head] = id;
+        k->head = (k->head + 1) % KNOWN_IDS;
+    }
+    if (id > k->max)
+        k->max = id;
+}
+
+static int known_has(const struct gw_hunts *h, size_t chat, int64_t id)
+{
+    const struct known_ids *k = &h->known[chat];
+    for (size_t i = 0; i < k->n; i++)
+        if (k->ids[i] == id)
+            return 1;
+    return 0;
+}
+
+static int caption_flying(const struct gw_hunts *h, const char *caption)
+{
+    for (const struct post_job *j = h->flying; j != NULL; j = j->fnext)
+        if (j->caption != NULL && strcmp(j->caption, caption) == 0)
+            return 1;
+    return 0;
+}
+
+static void flying_add(struct gw_hunts *h, struct post_job *j)
+{
+    j->fprev = NULL;
+    j->fnext = h->flying;
+    if (h->flying)
+        h->flying->fprev = j;
+    h->flying = j;
+}
+
+static void flying_remove(struct gw_hunts *h, struct post_job *j)
+{
+    if (j->fprev)
+        j->fprev->fnext = j->fnext;
+    else if (h->flying == j)
+        h->flying = j->fnext;
+    if (j->fnext)
+        j->fnext->fprev = j->fprev;
+    j->fprev = j->fnext = NULL;
+}
 
 struct probe_gc {
     int64_t chat, bot, ids[2];
@@ -362,108 +457,235 @@ static void probe_gc_done(void *arg)
     free(arg);
 }
 
-static void probe_next(struct gw_probe *pr);
+static void hunt_next(struct hunt *hu);
 
-static void probe_unlink(struct gw_probe *pr)
+static void hunt_free(struct hunt *hu)
 {
-    if (pr->prev)
-        pr->prev->next = pr->next;
+    struct gw_hunts *h = hu->h;
+    if (hu->prev)
+        hu->prev->next = hu->next;
     else
-        pr->gw->probes = pr->next;
-    if (pr->next)
-        pr->next->prev = pr->prev;
-}
-
-static void probe_free(struct gw_probe *pr)
-{
-    free(pr->caption);
-    free(pr);
+        h->list = hu->next;
+    if (hu->next)
+        hu->next->prev = hu->prev;
+    tg_call_cancel(hu->call);
+    free(hu->caption);
+    free(hu);
 }
 
 static void on_probe(void *ud, const struct tg_result *res, const struct tg_document *doc)
 {
-    struct gw_probe *pr = ud;
-    struct gw *gw = pr->gw;
-    pr->call = NULL;
+    struct hunt *hu = ud;
+    struct gw *gw = hu->h->gw;
+    int64_t chat_id = gw->cfg.chat_ids[hu->chat];
+    hu->call = NULL;
     if (res->status == TG_OK && doc != NULL) {
         struct probe_gc *g = xcalloc(1, sizeof(*g));
-        int64_t cand = pr->confirmed - (pr->k - 1);
-        g->chat = pr->chat;
-        g->bot = gw->bots[pr->bot].id;
+        g->chat = chat_id;
+        g->bot = gw->bots[hu->bot].id;
         g->ids[g->n++] = doc->message_id; /* the forwarded copy */
-        if (pr->caption && strcmp(doc->caption, pr->caption) == 0) {
-            g->ids[g->n++] = cand;
-            pr->found++;
+        known_add(hu->h, hu->chat, doc->message_id);
+        if (strcmp(doc->caption, hu->caption) == 0 && !known_has(hu->h, hu->chat, hu->cand)) {
+            g->ids[g->n++] = hu->cand;
+            known_add(hu->h, hu->chat, hu->cand); /* other searches skip it */
+            hu->found++;
             log_info("chat %lld: message %lld is an orphan of a lost answer (caption '%s'); queued for deletion",
-                     (long long)pr->chat, (long long)cand, pr->caption);
+                     (long long)chat_id, (long long)hu->cand, hu->caption);
         }
         gw_store_call(gw, probe_gc_run, probe_gc_done, g);
+    } else if (++hu->tries < HUNT_RETRIES && (res->status == TG_ERR_RATE_LIMITED || res->status == TG_ERR_HTTP ||
+                                                res->status == TG_ERR_TRANSPORT ||
+                                                (res->status == TG_ERR_API && res->http_status >= 500))) {
+        hu->cand--; /* the same candidate again */
     }
-    probe_next(pr);
+    hunt_next(hu);
 }
 
-static void probe_next(struct gw_probe *pr)
+/* Forwards the next unknown candidate, or ends the search. */
+static void hunt_next(struct hunt *hu)
 {
-    struct gw *gw = pr->gw;
-    if (pr->k <= PROBE_SPAN && pr->confirmed - pr->k > 1 && gw->tg != NULL && !gw->stopping) {
-        int64_t cand = pr->confirmed - pr->k++;
-        int ci = gw_chat_index(gw, pr->chat);
-        if (ci >= 0 && gw->pool != NULL)
-            tg_pool_take(gw->pool, pr->bot, (size_t)ci, mono_ms());
-        pr->call = tg_forward_message(gw->tg, gw->bots[pr->bot].token, pr->chat, pr->chat, cand, on_probe, pr);
+    struct gw_hunts *h = hu->h;
+    struct gw *gw = h->gw;
+    int64_t chat_id = gw->cfg.chat_ids[hu->chat];
+    int64_t c = hu->cand + 1;
+    if (c < 2)
+        c = 2; /* message 1 is the channel's creation */
+    while (c < hu->hi && known_has(h, hu->chat, c))
+        c++;
+    if (c != hu->tried)
+        hu->tries = 0;
+    if (c < hu->hi && hu->probes < HUNT_MAX_PROBES && gw->tg != NULL && !gw->stopping) {
+        if (caption_flying(h, hu->caption)) {
+            /* Another attempt of the same block is being posted: until its answer is in, its
+             * message is not known and would pass for an orphan. on_posted resumes here. */
+            hu->paused = 1;
+            hu->cand = c - 1;
+            return;
+        }
+        hu->tried = c;
+        hu->cand = c;
+        hu->probes++;
+        if (gw->pool != NULL)
+            tg_pool_take(gw->pool, hu->bot, hu->chat, mono_ms());
+        hu->call = tg_forward_message(gw->tg, gw->bots[hu->bot].token, chat_id, chat_id, c, on_probe, hu);
         return;
     }
-    probe_unlink(pr);
-    if (pr->found == 0)
-        log_warn("chat %lld: no orphan found near message %lld after a lost answer; one may remain (caption "
-                 "'%s')",
-                 (long long)pr->chat, (long long)pr->confirmed, pr->caption ? pr->caption : "");
-    probe_free(pr);
+    if (c < hu->hi && hu->probes >= HUNT_MAX_PROBES)
+        log_warn("chat %lld: gave up looking for the orphan of a lost answer after %d messages (ids %lld to %lld "
+                 "left unread; caption '%s')",
+                 (long long)chat_id, hu->probes, (long long)c, (long long)hu->hi - 1, hu->caption);
+    else if (hu->found == 0)
+        log_info("chat %lld: no orphan of a lost answer among messages %lld to %lld (the post never happened; "
+                 "caption '%s')",
+                 (long long)chat_id, (long long)hu->lo + 1, (long long)hu->hi - 1, hu->caption);
+    hunt_free(hu);
 }
 
-/* Looks for the orphans a lost answer may have left; takes ownership of caption. */
-static void probe_start(struct gw *gw, size_t bot, int64_t chat, int64_t confirmed, char *caption)
+static void hunt_start(struct hunt *hu, int64_t hi)
 {
-    struct gw_probe *pr = xcalloc(1, sizeof(*pr));
-    pr->gw = gw;
-    pr->bot = bot;
-    pr->chat = chat;
-    pr->confirmed = confirmed;
-    pr->k = 1;
-    pr->caption = caption;
-    pr->next = gw->probes;
-    if (gw->probes)
-        gw->probes->prev = pr;
-    gw->probes = pr;
-    probe_next(pr);
+    /* Nothing known below (the gateway just started): the orphan is a little before hi. */
+    if (hu->lo == 0 && hi > HUNT_BACK + 1)
+        hu->lo = hi - HUNT_BACK - 1;
+    hu->hi = hi;
+    hu->cand = hu->lo;
+    hunt_next(hu);
 }
 
-static void probes_cancel(struct gw *gw)
+static void on_hunt_timer(uv_timer_t *t);
+
+static void hunt_timer_arm(struct gw_hunts *h)
 {
-    while (gw->probes != NULL) {
-        struct gw_probe *pr = gw->probes;
-        probe_unlink(pr);
-        tg_call_cancel(pr->call);
-        probe_free(pr);
+    if (!h->timer_init) {
+        uv_timer_init(h->gw->loop, &h->timer);
+        h->timer.data = h;
+        h->timer_init = 1;
+    }
+    if (!uv_is_active((uv_handle_t *)&h->timer))
+        uv_timer_start(&h->timer, on_hunt_timer, HUNT_WAIT_MS / 2, HUNT_WAIT_MS / 2);
+}
+
+/* Starts the searches that waited long enough for a later post into their chat. */
+static void on_hunt_timer(uv_timer_t *t)
+{
+    struct gw_hunts *h = t->data;
+    int64_t now = mono_ms();
+    int waiting = 0;
+    for (struct hunt *hu = h->list, *next; hu != NULL; hu = next) {
+        next = hu->next;
+        if (hu->hi != 0)
+            continue;
+        if (now - hu->since_ms >= HUNT_WAIT_MS)
+            hunt_start(hu, h->known[hu->chat].max + HUNT_AHEAD + 1);
+        else
+            waiting = 1;
+    }
+    if (!waiting)
+        uv_timer_stop(&h->timer);
+}
+
+/* A send into chat lost its answer after its request went out: look for the orphan. Takes
+ * ownership of caption. hi is the id of a post that started after the loss, or 0. */
+static void hunt_add(struct gw *gw, size_t bot, size_t chat, char *caption, int64_t lo, int64_t hi)
+{
+    struct gw_hunts *h = hunts_get(gw);
+    struct hunt *hu = xcalloc(1, sizeof(*hu));
+    hu->h = h;
+    hu->bot = bot;
+    hu->chat = chat;
+    hu->caption = caption;
+    hu->loss_seq = h->seq;
+    hu->lo = lo;
+    hu->since_ms = mono_ms();
+    hu->next = h->list;
+    if (h->list)
+        h->list->prev = hu;
+    h->list = hu;
+    if (hi > 0) {
+        hunt_start(hu, hi);
+    } else {
+        hunt_timer_arm(h);
+    }
+}
+
+/* A post into chat that started as send number seq was answered with message id. */
+static void hunts_on_posted(struct gw *gw, size_t chat, uint64_t seq, int64_t id)
+{
+    struct gw_hunts *h = hunts_get(gw);
+    known_add(h, chat, id);
+    for (struct hunt *hu = h->list, *next; hu != NULL; hu = next) {
+        next = hu->next;
+        if (hu->hi == 0 && hu->chat == chat && seq > hu->loss_seq)
+            hunt_start(hu, id);
+    }
+}
+
+static void on_hunts_closed(uv_handle_t *hd)
+{
+    free(hd->data);
+}
+
+static void hunts_free(struct gw *gw)
+{
+    struct gw_hunts *h = gw->hunts;
+    if (h == NULL)
+        return;
+    while (h->list != NULL)
+        hunt_free(h->list);
+    free(h->known);
+    gw->hunts = NULL;
+    if (h->timer_init) {
+        uv_timer_stop(&h->timer);
+        uv_close((uv_handle_t *)&h->timer, on_hunts_closed);
+    } else {
+        free(h);
+    }
+}
+
+/* A send finished: searches that waited for it go on. */
+static void hunts_resume(struct gw_hunts *h)
+{
+    for (struct hunt *hu = h->list, *next; hu != NULL; hu = next) {
+        next = hu->next;
+        if (hu->paused && !caption_flying(h, hu->caption)) {
+            hu->paused = 0;
+            hunt_next(hu);
+        }
     }
 }
 
 static void on_posted(void *ud, const struct tg_result *res, const struct tg_document *doc)
 {
     struct post_job *j = ud;
+    struct gw *gw = j->gw;
     tg_send_cb cb = j->cb;
     void *cud = j->ud;
-    if (res->status == TG_OK && doc != NULL && res->maybe_posted && j->caption != NULL) {
-        probe_start(j->gw, j->bot, doc->chat_id, doc->message_id, j->caption);
+    if (gw->hunts != NULL)
+        flying_remove(gw->hunts, j);
+    if (res->status == TG_OK && doc != NULL) {
+        hunts_on_posted(gw, j->chat, j->seq, doc->message_id);
+        /* An attempt of this call lost its answer; the answered one started after that. */
+        if (res->maybe_posted && j->caption != NULL) {
+            hunt_add(gw, j->bot, j->chat, j->caption, j->lo, doc->message_id);
+            j->caption = NULL;
+        }
+    } else if (res->maybe_posted && j->caption != NULL) {
+        /* The block goes to another pair or fails; its orphan stays behind here. */
+        hunt_add(gw, j->bot, j->chat, j->caption, j->lo, 0);
         j->caption = NULL;
     }
     job_free(j);
+    if (gw->hunts != NULL)
+        hunts_resume(gw->hunts);
     cb(cud, res, doc);
 }
 
 static void send_job(struct post_job *j)
 {
     struct gw *gw = j->gw;
+    struct gw_hunts *h = hunts_get(gw);
+    j->seq = ++h->seq;
+    j->lo = h->known[j->chat].max;
+    flying_add(h, j);
     const char *token = gw->bots[j->bot].token;
     int64_t chat = gw->cfg.chat_ids[j->chat];
     if (j->path)

@@ -533,6 +533,7 @@ void call_restart(struct tg_call *call, char *url)
     free_secret(call->url);
     call->url = url;
     call->stage_attempts = 0;
+    call->stage_waits = 0;
     free(call->json);
     call->json = NULL;
     call->has_doc = 0;
@@ -591,26 +592,34 @@ static int transport_retryable(CURLcode rc)
     }
 }
 
-/* The one retry policy. Returns the wait in ms, or -1 when the result is final. */
+/* The one retry policy. Returns the wait in ms, or -1 when the result is final.
+ * A 429 is Telegram saying when to come back, not a failed try: it does not
+ * use up the stage's max_attempts, so a read survives a burst of 429s mixed
+ * with 5xx answers; 429s have their own bound (RATE_WAITS_PER_ATTEMPT per
+ * attempt allowed, each at most max_retry_wait long). */
+#define RATE_WAITS_PER_ATTEMPT 2
 static int64_t retry_delay(struct tg_call *call, const struct tg_result *res, int transport_ok)
 {
     struct tg_client *c = call->c;
     int retry = 0;
 
+    if (res->status == TG_ERR_RATE_LIMITED) {
+        if (call->kind == CALL_SEND && c->cfg.send_no_wait_429)
+            return -1;
+        if (res->retry_after > c->cfg.max_retry_wait ||
+            call->stage_waits >= RATE_WAITS_PER_ATTEMPT * c->cfg.max_attempts)
+            return -1;
+        call->stage_waits++;
+        call->stage_attempts--; /* attempt_start counted it */
+        if (res->retry_after > 0)
+            return (int64_t)res->retry_after * 1000;
+        return BACKOFF_BASE_MS;
+    }
     if (call->stage_attempts >= c->cfg.max_attempts)
         return -1;
     switch (res->status) {
     case TG_ERR_TRANSPORT:
         retry = transport_ok;
-        break;
-    case TG_ERR_RATE_LIMITED:
-        if (call->kind == CALL_SEND && c->cfg.send_no_wait_429)
-            return -1;
-        if (res->retry_after > c->cfg.max_retry_wait)
-            return -1;
-        if (res->retry_after > 0)
-            return (int64_t)res->retry_after * 1000;
-        retry = 1;
         break;
     case TG_ERR_HTTP:
     case TG_ERR_API:

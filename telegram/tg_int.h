@@ -86,7 +86,8 @@ struct tg_call {
     char retry_hdr[16]; /* Retry-After header value of the current attempt, "" if none */
 
     int attempts;       /* HTTP attempts over the call's life */
-    int stage_attempts; /* HTTP attempts in the current stage */
+    int stage_attempts; /* HTTP attempts in the current stage that failed for another reason than a 429 */
+    int stage_waits;    /* 429 answers waited out in the current stage */
     int maybe_posted;   /* a send attempt lost its answer after the request was fully sent */
     int requests;       /* requests curl sent in the current attempt (it re-sends on a dead reused connection) */
     int raw_answer;     /* the answer is file bytes (cloud download), not JSON */

@@ -37,13 +37,18 @@ struct emu_config {
     int64_t *chats;
     size_t nchats;
     int64_t clock_offset; /* s, added to the wall clock */
-    int rate_chat; /* sends per (bot, chat) per minute; 0 = off */
-    int rate_bot; /* sends per bot per second; 0 = off */
-    double fault_5xx; /* percent */
-    double fault_429; /* percent of calls answered 429 Too Many Requests, retry after 1 s */
-    double fault_drop; /* percent */
+    int rate_chat; /* posts by one bot into one chat in any 60 s window; 0 = off */
+    int rate_bot; /* posts by one bot in any 1 s window; 0 = off */
+    int flood_wait_max; /* s: a flood wait up to this is served as latency, a longer one as 429 */
+    int64_t bandwidth; /* bytes per second per connection (uploads and downloads); 0 = unlimited */
     int latency_ms;
+    double fail_429; /* fraction of calls answered 429 Too Many Requests, retry after 1 s */
+    double fail_5xx; /* fraction of calls answered 500 Internal Server Error: restart */
+    double fail_drop; /* fraction of requests whose connection is closed before the method runs */
+    double fail_lost; /* fraction of sendDocument calls that post but never answer */
+    double fail_getfile; /* fraction of getFile calls answered "temporarily unavailable" */
     uint64_t seed;
+    int file_ttl; /* s, local mode: a file getFile downloaded is removed after this; 0 = kept */
     int64_t spill_threshold; /* bytes: request buffers past this spill to DIR/tmp (h2o mmap) */
     int64_t *revoked; /* bot ids whose tokens are refused with 401 (a revoked or wrong token) */
     size_t nrevoked;
@@ -169,7 +174,8 @@ struct emu_reply {
     json_t *result; /* owned; set when status == 200 */
     char desc[256];
     int retry_after; /* s, 429 only */
-    int drop; /* close the connection instead of answering */
+    int64_t defer_ms; /* > 0: a flood wait; the call runs again after this many ms (its post reserved) */
+    int64_t delay_ms; /* extra answer delay (a local getFile's download at --bandwidth) */
 };
 
 struct emu_call {
@@ -178,18 +184,24 @@ struct emu_call {
     int64_t bot_id;
     struct emu_params params;
     struct emu_reply r;
+    int reserved; /* a flood wait reserved this call's post: it runs without rolling dice or taking a slot */
+    int64_t waited_ms; /* flood wait served so far */
 };
 
 void methods_init(struct emu_state *st);
 void methods_release(void);
 /* Canonical name of a method given in any case, or NULL if unknown. */
 const char *methods_lookup(const char *name_lc);
-/* Runs one call; fills call->r. */
+/* Runs one call; fills call->r. The first run rolls --fail-429 and --fail-5xx; a rerun after a
+ * flood wait (call->reserved) does not. */
 void methods_call(const char *canonical, struct emu_call *call);
 /* The /_emulator/stats document (owned by the caller). */
 json_t *methods_stats(void);
-/* Fault dice (deterministic, --seed). */
-int methods_roll(double pct);
-void methods_count_error(const char *canonical);
+/* Fault dice (deterministic, --seed): 1 with probability p in [0,1]. */
+int methods_roll(double p);
+/* Counts an injected fault for the stats: "dropped" or "lost". */
+void methods_count_fault(const char *what);
+/* Removes downloaded files older than --file-ttl (local mode); called from a timer. */
+void methods_expire_files(void);
 
 #endif

@@ -5,8 +5,19 @@
  *   /bot<token>/<method>          Bot API methods (methods.c), JSON answers
  *   /file/bot<token>/<file_path>  downloads, non-local mode only (the real local server has none)
  *   /_emulator/stats              counters for tests and benchmarks
- * Answers can be delayed (--latency-ms, a uv timer per answer, never blocking the loop) or
- * dropped (--fault-drop: the socket is shut down after the method ran, as a lost answer).
+ * Telegram's behaviour on demand, all on uv timers (nothing blocks the loop):
+ *   --bandwidth     a request with a body runs only after the body would have arrived at that
+ *                   rate; /file/ downloads are paced to it; a local getFile answers after the
+ *                   file would have downloaded
+ *   --rate-chat/--rate-bot with --flood-wait-max   sliding windows (methods.c); a flood wait
+ *                   within the maximum runs the call again later instead of answering 429
+ *   --latency-ms    every API answer waits this long
+ *   --fail-drop     the connection is closed before the method runs (h2o 2.2 has buffered the
+ *                   body by then, so the client may well have sent all of it)
+ *   --fail-lost     sendDocument posts, then the connection is closed without an answer, as
+ *                   the real server's 500 s idle timer does (at once here, so tests stay fast)
+ *   --fail-429/--fail-5xx/--fail-getfile   answers of methods.c
+ *   --file-ttl      a 1 s timer removes downloaded files past their time (local mode)
  * State lives under --dir and survives restarts (state.c). SIGTERM/SIGINT stop the loop and
  * free everything.
  */
@@ -36,6 +47,7 @@ static h2o_context_t ctx;
 static h2o_accept_ctx_t accept_ctx;
 static uv_tcp_t listener;
 static uv_signal_t sigterm_h, sigint_h;
+static uv_timer_t ttl_timer;
 static struct emu_state state;
 
 int64_t emu_now(void)
@@ -88,62 +100,113 @@ static void send_now(h2o_req_t *req, int status, int retry_after, int drop, cons
     h2o_send_inline(req, body, len);
 }
 
-/* A delayed answer: the timer is malloc'ed and freed in its close callback; the request side
- * holds a pool-shared ref whose dispose detaches it (the request may die first). */
-struct pending {
+/* Work for later on a uv timer: an answer held back (--latency-ms), a call waiting for its body
+ * to "arrive" (--bandwidth) or for its flood wait. The struct is malloc'ed and freed in the
+ * timer's close callback; the request side holds a pool-shared ref whose dispose detaches it
+ * (the request may die first), and the timer detaches the ref when it fires. */
+enum later_kind { LATER_ANSWER, LATER_BODY, LATER_FLOOD };
+
+struct later_ref;
+struct later {
     uv_timer_t timer;
-    h2o_req_t *req;
+    struct later_ref *ref; /* NULL once either side let go */
+    h2o_req_t *req;        /* NULL once the request is gone */
+    enum later_kind kind;
+    /* LATER_ANSWER */
     int status, retry_after, drop;
     char *body;
     size_t len;
+    /* LATER_BODY, LATER_FLOOD */
+    struct emu_call *call; /* request pool */
+    const char *canonical;
 };
 
-struct pending_ref {
-    struct pending *p;
+struct later_ref {
+    struct later *l;
 };
 
-static void on_pending_closed(uv_handle_t *h)
+static void run_call(struct emu_call *call, const char *canonical);
+static void rerun_call(struct emu_call *call, const char *canonical);
+
+static void on_later_closed(uv_handle_t *h)
 {
-    struct pending *p = h->data;
-    free(p->body);
-    free(p);
+    struct later *l = h->data;
+    free(l->body);
+    free(l);
 }
 
-static void on_pending_dispose(void *obj)
+static void on_later_dispose(void *obj)
 {
-    struct pending_ref *ref = obj;
-    if (ref->p)
-        ref->p->req = NULL;
+    struct later_ref *ref = obj;
+    if (ref->l) {
+        ref->l->req = NULL;
+        ref->l->ref = NULL;
+    }
 }
 
-static void on_pending_timer(uv_timer_t *t)
+static void on_later_timer(uv_timer_t *t)
 {
-    struct pending *p = t->data;
-    if (p->req)
-        send_now(p->req, p->status, p->retry_after, p->drop, p->body, p->len);
-    uv_close((uv_handle_t *)&p->timer, on_pending_closed);
+    struct later *l = t->data;
+    if (l->ref) {
+        l->ref->l = NULL;
+        l->ref = NULL;
+    }
+    if (l->req) {
+        switch (l->kind) {
+        case LATER_ANSWER:
+            send_now(l->req, l->status, l->retry_after, l->drop, l->body, l->len);
+            break;
+        case LATER_BODY:
+            run_call(l->call, l->canonical);
+            break;
+        case LATER_FLOOD:
+            rerun_call(l->call, l->canonical);
+            break;
+        }
+    }
+    uv_close((uv_handle_t *)&l->timer, on_later_closed);
 }
 
-/* Sends body (copied) with the configured latency. */
-static void answer(h2o_req_t *req, int status, int retry_after, int drop, const char *body, size_t len)
+static struct later *later_new(h2o_req_t *req, enum later_kind kind, int64_t delay_ms)
 {
-    if (emu_cfg.latency_ms <= 0) {
+    struct later *l = xcalloc(1, sizeof(*l));
+    l->req = req;
+    l->kind = kind;
+    l->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*l->ref), on_later_dispose);
+    l->ref->l = l;
+    uv_timer_init(&loop, &l->timer);
+    l->timer.data = l;
+    uv_timer_start(&l->timer, on_later_timer, (uint64_t)(delay_ms > 0 ? delay_ms : 0), 0);
+    return l;
+}
+
+/* Sends body (copied) after the configured latency plus extra_ms. */
+static void answer_later(h2o_req_t *req, int status, int retry_after, int drop, const char *body, size_t len,
+                         int64_t extra_ms)
+{
+    int64_t delay = (int64_t)emu_cfg.latency_ms + extra_ms;
+    if (delay <= 0) {
         send_now(req, status, retry_after, drop, body, len);
         return;
     }
-    struct pending *p = xcalloc(1, sizeof(*p));
-    p->req = req;
-    p->status = status;
-    p->retry_after = retry_after;
-    p->drop = drop;
-    p->body = xmalloc(len + 1);
-    memcpy(p->body, body, len);
-    p->len = len;
-    struct pending_ref *ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_pending_dispose);
-    ref->p = p;
-    uv_timer_init(&loop, &p->timer);
-    p->timer.data = p;
-    uv_timer_start(&p->timer, on_pending_timer, (uint64_t)emu_cfg.latency_ms, 0);
+    struct later *l = later_new(req, LATER_ANSWER, delay);
+    l->status = status;
+    l->retry_after = retry_after;
+    l->drop = drop;
+    l->body = xmalloc(len + 1);
+    memcpy(l->body, body, len);
+    l->len = len;
+}
+
+static void answer(h2o_req_t *req, int status, int retry_after, int drop, const char *body, size_t len)
+{
+    answer_later(req, status, retry_after, drop, body, len, 0);
+}
+
+/* Closes the connection without an answer (the request is finished into the dead socket). */
+static void drop_now(h2o_req_t *req)
+{
+    send_now(req, 500, 0, 1, "", 0);
 }
 
 static void answer_json(h2o_req_t *req, int status, int retry_after, int drop, json_t *doc)
@@ -165,12 +228,30 @@ static void answer_error(h2o_req_t *req, int status, const char *desc, int retry
 
 /* ---- downloads (non-local mode) ---- */
 
+/* With --bandwidth, chunk k goes out no earlier than start + bytes_before_k / bandwidth: a
+ * heap timer (closed in its callback) fires then; the download's dispose detaches it, as the
+ * request may die while it waits. */
+struct download;
+struct pace {
+    uv_timer_t timer;
+    struct download *d; /* NULL once the request is gone */
+};
+
 struct download {
     h2o_generator_t super;
+    h2o_req_t *req;
     int fd;
     size_t left; /* bytes */
+    size_t sent; /* bytes */
+    int64_t start_ms;
     char *buf;
+    struct pace *pace;
 };
+
+static void on_pace_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
 
 static void on_download_dispose(void *obj)
 {
@@ -178,20 +259,65 @@ static void on_download_dispose(void *obj)
     if (d->fd >= 0)
         close(d->fd);
     free(d->buf);
+    if (d->pace) {
+        d->pace->d = NULL;
+        uv_timer_stop(&d->pace->timer);
+        uv_close((uv_handle_t *)&d->pace->timer, on_pace_closed);
+    }
+}
+
+static size_t download_chunk(const struct download *d)
+{
+    size_t want = d->left < DOWNLOAD_CHUNK ? d->left : DOWNLOAD_CHUNK;
+    if (emu_cfg.bandwidth > 0) {
+        /* About ten sends a second, so the pace is smooth. */
+        size_t step = (size_t)(emu_cfg.bandwidth / 10 > 4096 ? emu_cfg.bandwidth / 10 : 4096);
+        if (want > step)
+            want = step;
+    }
+    return want;
+}
+
+static void download_send(struct download *d)
+{
+    size_t want = download_chunk(d);
+    ssize_t n = want ? read(d->fd, d->buf, want) : 0;
+    if (n < 0 || (n == 0 && want)) {
+        h2o_send(d->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    d->left -= (size_t)n;
+    d->sent += (size_t)n;
+    h2o_iovec_t v = h2o_iovec_init(d->buf, (size_t)n);
+    h2o_send(d->req, &v, 1, d->left ? H2O_SEND_STATE_IN_PROGRESS : H2O_SEND_STATE_FINAL);
+}
+
+static void on_pace(uv_timer_t *t)
+{
+    struct pace *pc = t->data;
+    if (pc->d)
+        download_send(pc->d);
 }
 
 static void on_download_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
     struct download *d = (struct download *)gen;
-    size_t want = d->left < DOWNLOAD_CHUNK ? d->left : DOWNLOAD_CHUNK;
-    ssize_t n = want ? read(d->fd, d->buf, want) : 0;
-    if (n < 0 || (n == 0 && want)) {
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
-        return;
+    (void)req;
+    if (emu_cfg.bandwidth > 0 && d->sent > 0) {
+        int64_t due = d->start_ms + (int64_t)((double)d->sent * 1000.0 / (double)emu_cfg.bandwidth);
+        int64_t now = mono_ms();
+        if (due > now) {
+            if (!d->pace) {
+                d->pace = xcalloc(1, sizeof(*d->pace));
+                d->pace->d = d;
+                uv_timer_init(&loop, &d->pace->timer);
+                d->pace->timer.data = d->pace;
+            }
+            uv_timer_start(&d->pace->timer, on_pace, (uint64_t)(due - now), 0);
+            return;
+        }
     }
-    d->left -= (size_t)n;
-    h2o_iovec_t v = h2o_iovec_init(d->buf, (size_t)n);
-    h2o_send(req, &v, 1, d->left ? H2O_SEND_STATE_IN_PROGRESS : H2O_SEND_STATE_FINAL);
+    download_send(d);
 }
 
 static void on_download_stop(h2o_generator_t *gen, h2o_req_t *req)
@@ -229,16 +355,20 @@ static void serve_download(h2o_req_t *req, const char *path, size_t len)
     struct download *d = h2o_mem_alloc_shared(&req->pool, sizeof(*d), on_download_dispose);
     d->super.proceed = on_download_proceed;
     d->super.stop = on_download_stop;
+    d->req = req;
     d->fd = fd;
     d->left = (size_t)sb.st_size;
+    d->sent = 0;
+    d->start_ms = mono_ms();
     d->buf = xmalloc(DOWNLOAD_CHUNK);
+    d->pace = NULL;
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = (size_t)sb.st_size;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/octet-stream"));
     h2o_start_response(req, &d->super);
-    on_download_proceed(&d->super, req);
+    download_send(d);
 }
 
 /* ---- Bot API ---- */
@@ -279,10 +409,10 @@ static void serve_api(h2o_req_t *req, const char *path, size_t len)
             return;
         }
     }
-    struct emu_call call;
-    memset(&call, 0, sizeof(call));
+    struct emu_call *call = h2o_mem_alloc_pool(&req->pool, sizeof(*call));
+    memset(call, 0, sizeof(*call));
     struct emu_bare bare = {0, NULL};
-    if (emu_params_parse(req, &call.params, &bare) != 0) {
+    if (emu_params_parse(req, &call->params, &bare) != 0) {
         req->res.status = bare.status;
         req->res.reason = bare.reason;
         h2o_send_inline(req, "", 0);
@@ -297,7 +427,7 @@ static void serve_api(h2o_req_t *req, const char *path, size_t len)
     char mbuf[64];
     const char *canonical = NULL;
     if (mlen == 0) {
-        const char *p = emu_param_str(&call.params, "method");
+        const char *p = emu_param_str(&call->params, "method");
         canonical = p ? methods_lookup(p) : NULL;
     } else if (mlen < sizeof(mbuf)) {
         memcpy(mbuf, mname, mlen);
@@ -311,17 +441,71 @@ static void serve_api(h2o_req_t *req, const char *path, size_t len)
     char *token = h2o_mem_alloc_pool(&req->pool, toklen + 1);
     memcpy(token, tok, toklen);
     token[toklen] = '\0';
-    call.req = req;
-    call.token = token;
-    call.bot_id = strtoll(token, NULL, 10);
-    methods_call(canonical, &call);
-    int drop = methods_roll(emu_cfg.fault_drop);
-    if (call.r.status == 200) {
-        json_t *o = json_pack("{s:b,s:o}", "ok", 1, "result", call.r.result);
-        answer_json(req, 200, 0, drop, o);
-    } else {
-        answer_error(req, call.r.status, call.r.desc, call.r.retry_after, drop);
+    call->req = req;
+    call->token = token;
+    call->bot_id = strtoll(token, NULL, 10);
+    if (emu_cfg.bandwidth > 0 && req->entity.len > 0) {
+        /* h2o buffered the body at loopback speed: the call runs when it would have arrived. */
+        struct later *l = later_new(req, LATER_BODY, (int64_t)req->entity.len * 1000 / emu_cfg.bandwidth);
+        l->call = call;
+        l->canonical = canonical;
+        return;
     }
+    run_call(call, canonical);
+}
+
+/* Answers a call whose method has run (or schedules its flood-wait rerun). */
+static void finish_call(struct emu_call *call, const char *canonical)
+{
+    h2o_req_t *req = call->req;
+    if (call->r.defer_ms > 0) {
+        call->reserved = 1;
+        call->waited_ms += call->r.defer_ms;
+        struct later *l = later_new(req, LATER_FLOOD, call->r.defer_ms);
+        l->call = call;
+        l->canonical = canonical;
+        return;
+    }
+    if (call->r.status == 200 && strcmp(canonical, "sendDocument") == 0 && methods_roll(emu_cfg.fail_lost)) {
+        /* Posted, but the answer never comes. */
+        methods_count_fault("lost");
+        json_decref(call->r.result);
+        call->r.result = NULL;
+        drop_now(req);
+        return;
+    }
+    json_t *o;
+    if (call->r.status == 200) {
+        o = json_pack("{s:b,s:o}", "ok", 1, "result", call->r.result);
+    } else {
+        o = json_pack("{s:b,s:i,s:s}", "ok", 0, "error_code", call->r.status, "description", call->r.desc);
+        if (call->r.retry_after > 0)
+            json_object_set_new(o, "parameters", json_pack("{s:i}", "retry_after", call->r.retry_after));
+    }
+    call->r.result = NULL;
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    ASSERT(body != NULL);
+    answer_later(req, call->r.status, call->r.retry_after, 0, body, strlen(body), call->r.delay_ms);
+    free(body);
+}
+
+static void run_call(struct emu_call *call, const char *canonical)
+{
+    if (methods_roll(emu_cfg.fail_drop)) {
+        methods_count_fault("dropped");
+        drop_now(call->req);
+        return;
+    }
+    methods_call(canonical, call);
+    finish_call(call, canonical);
+}
+
+/* The flood wait is over: the call runs again on the post slot it reserved. */
+static void rerun_call(struct emu_call *call, const char *canonical)
+{
+    methods_call(canonical, call);
+    finish_call(call, canonical);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -376,6 +560,12 @@ static void on_accept(uv_stream_t *server, int status)
     h2o_accept(&accept_ctx, sock);
 }
 
+static void on_ttl_timer(uv_timer_t *t)
+{
+    (void)t;
+    methods_expire_files();
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)signum;
@@ -386,13 +576,42 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: tgs3-botapi --listen HOST:PORT --dir DIR [--local] --chat ID [--chat ID ...]\n"
-            "       [--clock-offset S] [--rate-chat N] [--rate-bot N] [--limits] [--fault-5xx PCT]\n"
-            "       [--fault-429 PCT] [--fault-drop PCT] [--latency-ms N] [--seed N] [--spill-threshold SIZE]\n"
-            "       [--revoked-bot ID ...] [--verbose]\n");
+            "  Telegram's limits (defaults as Telegram): --rate-chat N (posts per bot and chat in any 60 s,\n"
+            "  default 20; 0 = off) --rate-bot N (posts per bot in any 1 s, default 30; 0 = off)\n"
+            "  --flood-wait-max S (waits up to S come back as latency, longer ones as 429; default 60)\n"
+            "  --bandwidth BYTES (per connection per second; K/M/G) --latency-ms N\n"
+            "  faults, fractions in [0,1]: --fail-429 P --fail-5xx P --fail-drop P (connection closed, the method\n"
+            "  does not run) --fail-lost P (sendDocument posts, no answer comes) --fail-getfile P (transient)\n"
+            "  --seed N --clock-offset S --file-ttl S (local: downloaded files removed after S)\n"
+            "  --spill-threshold SIZE --revoked-bot ID ... --verbose\n");
+}
+
+/* A fraction in [0,1]; -1 when v is not one. */
+static double parse_fraction(const char *v)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= 0.0 && d <= 1.0))
+        return -1;
+    return d;
+}
+
+/* A non-negative integer; -1 when v is not one. */
+static long long parse_count(const char *v)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || *end || errno || n < 0 || n > INT32_MAX)
+        return -1;
+    return n;
 }
 
 static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
 {
+    emu_cfg.rate_chat = 20;
+    emu_cfg.rate_bot = 30;
+    emu_cfg.flood_wait_max = 60;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -403,6 +622,25 @@ static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
             return -1;                                                                                                 \
         }                                                                                                              \
         i++;                                                                                                           \
+    } while (0)
+#define COUNT(field)                                                                                                   \
+    do {                                                                                                               \
+        NEED_VALUE;                                                                                                    \
+        long long n_ = parse_count(v);                                                                                 \
+        if (n_ < 0) {                                                                                                  \
+            fprintf(stderr, "tgs3-botapi: %s needs a whole number >= 0, not %s\n", a, v);                              \
+            return -1;                                                                                                 \
+        }                                                                                                              \
+        field = (int)n_;                                                                                               \
+    } while (0)
+#define FRACTION(field)                                                                                                \
+    do {                                                                                                               \
+        NEED_VALUE;                                                                                                    \
+        field = parse_fraction(v);                                                                                     \
+        if (field < 0) {                                                                                               \
+            fprintf(stderr, "tgs3-botapi: %s needs a fraction in [0,1], not %s\n", a, v);                              \
+            return -1;                                                                                                 \
+        }                                                                                                              \
     } while (0)
         if (strcmp(a, "--listen") == 0) {
             NEED_VALUE;
@@ -426,28 +664,32 @@ static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
             NEED_VALUE;
             emu_cfg.clock_offset = strtoll(v, NULL, 10);
         } else if (strcmp(a, "--rate-chat") == 0) {
-            NEED_VALUE;
-            emu_cfg.rate_chat = atoi(v);
+            COUNT(emu_cfg.rate_chat);
         } else if (strcmp(a, "--rate-bot") == 0) {
+            COUNT(emu_cfg.rate_bot);
+        } else if (strcmp(a, "--flood-wait-max") == 0) {
+            COUNT(emu_cfg.flood_wait_max);
+        } else if (strcmp(a, "--bandwidth") == 0) {
             NEED_VALUE;
-            emu_cfg.rate_bot = atoi(v);
-        } else if (strcmp(a, "--limits") == 0) {
-            if (!emu_cfg.rate_chat)
-                emu_cfg.rate_chat = 20;
-            if (!emu_cfg.rate_bot)
-                emu_cfg.rate_bot = 30;
-        } else if (strcmp(a, "--fault-5xx") == 0) {
-            NEED_VALUE;
-            emu_cfg.fault_5xx = strtod(v, NULL);
-        } else if (strcmp(a, "--fault-429") == 0) {
-            NEED_VALUE;
-            emu_cfg.fault_429 = strtod(v, NULL);
-        } else if (strcmp(a, "--fault-drop") == 0) {
-            NEED_VALUE;
-            emu_cfg.fault_drop = strtod(v, NULL);
+            emu_cfg.bandwidth = parse_size(v);
+            if (emu_cfg.bandwidth < 0) {
+                fprintf(stderr, "tgs3-botapi: bad size %s\n", v);
+                return -1;
+            }
         } else if (strcmp(a, "--latency-ms") == 0) {
-            NEED_VALUE;
-            emu_cfg.latency_ms = atoi(v);
+            COUNT(emu_cfg.latency_ms);
+        } else if (strcmp(a, "--fail-429") == 0) {
+            FRACTION(emu_cfg.fail_429);
+        } else if (strcmp(a, "--fail-5xx") == 0) {
+            FRACTION(emu_cfg.fail_5xx);
+        } else if (strcmp(a, "--fail-drop") == 0) {
+            FRACTION(emu_cfg.fail_drop);
+        } else if (strcmp(a, "--fail-lost") == 0) {
+            FRACTION(emu_cfg.fail_lost);
+        } else if (strcmp(a, "--fail-getfile") == 0) {
+            FRACTION(emu_cfg.fail_getfile);
+        } else if (strcmp(a, "--file-ttl") == 0) {
+            COUNT(emu_cfg.file_ttl);
         } else if (strcmp(a, "--seed") == 0) {
             NEED_VALUE;
             emu_cfg.seed = strtoull(v, NULL, 10);
@@ -472,6 +714,8 @@ static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
             return -1;
         }
 #undef NEED_VALUE
+#undef COUNT
+#undef FRACTION
     }
     if (!*listen_s || !*dir_s) {
         usage();
@@ -570,6 +814,9 @@ int main(int argc, char **argv)
     uv_signal_start(&sigterm_h, on_signal, SIGTERM);
     uv_signal_init(&loop, &sigint_h);
     uv_signal_start(&sigint_h, on_signal, SIGINT);
+    uv_timer_init(&loop, &ttl_timer);
+    if (emu_cfg.file_ttl > 0 && emu_cfg.local)
+        uv_timer_start(&ttl_timer, on_ttl_timer, 1000, 1000);
     printf("tgs3-botapi listening on %s\n", shown);
     fflush(stdout);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -579,6 +826,8 @@ out:
         uv_close((uv_handle_t *)&listener, NULL);
         uv_close((uv_handle_t *)&sigterm_h, NULL);
         uv_close((uv_handle_t *)&sigint_h, NULL);
+        uv_timer_stop(&ttl_timer);
+        uv_close((uv_handle_t *)&ttl_timer, NULL);
         uv_run(&loop, UV_RUN_NOWAIT);
     }
     /* Live connections still reference the context; then it stays (reachable) until exit. */

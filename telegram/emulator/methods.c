@@ -81,79 +81,105 @@ const char *methods_lookup(const char *name_lc)
     return m ? m->name : NULL;
 }
 
-void methods_count_error(const char *canonical)
-{
-    struct method *m = find(canonical);
-    if (m)
-        m->errors++;
-}
-
 /* ---- deterministic dice (xorshift64*) ---- */
 
 static uint64_t rng_state = 1;
 
-int methods_roll(double pct)
+int methods_roll(double p)
 {
-    if (pct <= 0)
+    if (p <= 0)
         return 0;
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
     uint64_t x = rng_state * 0x2545F4914F6CDD1DULL;
     double u = (double)(x >> 11) / 9007199254740992.0; /* [0,1) */
-    return u * 100.0 < pct;
+    return u < p;
 }
 
-/* ---- rate limits ---- */
+/* ---- rate limits: sliding windows ----
+ *
+ * Each limited key (a bot in a chat, a bot) keeps the times of its last N posts in a ring. A
+ * post fits at time t when the N-th latest post is at least the window before t: so at most N
+ * posts land in any window, bursts of N included, as Telegram allows short bursts. A post
+ * that does not fit now is given the earliest time it does (its slot reserved at once, so
+ * concurrent waiters queue in order); a wait up to --flood-wait-max comes back as latency (the
+ * call runs again then, as TDLib re-sends a query after FLOOD_WAIT), a longer one as 429. */
 
-struct bucket {
-    int64_t bot, chat; /* chat 0 = the per-bot bucket */
-    double tokens;
-    int64_t last_ms;
+struct window {
+    int64_t bot, chat; /* chat 0 = the per-bot window */
+    int64_t *t; /* ms, ring of the last cap post times, oldest at head */
+    int cap, n, head;
 };
 
-static struct bucket *buckets;
-static size_t nbuckets, bucketcap;
+static struct window *windows;
+static size_t nwindows, windowcap;
 
-static struct bucket *bucket_get(int64_t bot, int64_t chat, double capacity)
+static struct window *window_get(int64_t bot, int64_t chat, int cap)
 {
-    for (size_t i = 0; i < nbuckets; i++)
-        if (buckets[i].bot == bot && buckets[i].chat == chat)
-            return &buckets[i];
-    if (nbuckets == bucketcap) {
-        bucketcap = bucketcap ? bucketcap * 2 : 16;
-        buckets = xrealloc(buckets, bucketcap * sizeof(*buckets));
+    for (size_t i = 0; i < nwindows; i++)
+        if (windows[i].bot == bot && windows[i].chat == chat)
+            return &windows[i];
+    if (nwindows == windowcap) {
+        windowcap = windowcap ? windowcap * 2 : 16;
+        windows = xrealloc(windows, windowcap * sizeof(*windows));
     }
-    struct bucket *b = &buckets[nbuckets++];
-    b->bot = bot;
-    b->chat = chat;
-    b->tokens = capacity;
-    b->last_ms = mono_ms();
-    return b;
+    struct window *w = &windows[nwindows++];
+    memset(w, 0, sizeof(*w));
+    w->bot = bot;
+    w->chat = chat;
+    w->cap = cap;
+    w->t = xcalloc((size_t)cap, sizeof(*w->t));
+    return w;
 }
 
-/* Refills b; returns seconds until one token is available (0 = available now). */
-static int bucket_wait(struct bucket *b, double capacity, double per_ms)
+/* Earliest time ≥ now a post fits in w (never before its latest post: the ring stays sorted). */
+static int64_t window_fit(const struct window *w, int64_t span_ms, int64_t now)
 {
-    int64_t now = mono_ms();
-    b->tokens += (double)(now - b->last_ms) * per_ms;
-    if (b->tokens > capacity)
-        b->tokens = capacity;
-    b->last_ms = now;
-    if (b->tokens >= 1.0)
-        return 0;
-    double s = ceil((1.0 - b->tokens) / per_ms / 1000.0);
-    return s < 1 ? 1 : (int)s;
+    int64_t t = now;
+    if (w->n > 0) {
+        int64_t last = w->t[(w->head + w->n - 1) % w->cap];
+        if (last > t)
+            t = last;
+    }
+    if (w->n == w->cap && w->t[w->head] + span_ms > t)
+        t = w->t[w->head] + span_ms;
+    return t;
 }
 
-/* Per (bot, chat) counters for the stats: posts accepted and 429s sent. */
+static void window_push(struct window *w, int64_t t)
+{
+    if (w->n == w->cap) {
+        w->t[w->head] = t;
+        w->head = (w->head + 1) % w->cap;
+    } else {
+        w->t[(w->head + w->n++) % w->cap] = t;
+    }
+}
+
+/* Posts of w within the window ending at t (its newest entries). */
+static int window_count(const struct window *w, int64_t span_ms, int64_t t)
+{
+    int c = 0;
+    for (int i = 0; i < w->n; i++)
+        if (w->t[(w->head + i) % w->cap] > t - span_ms)
+            c++;
+    return c;
+}
+
+/* Per (bot, chat) counters for the stats. chat 0 collects calls that name no chat. */
 struct pair_stat {
     int64_t bot, chat;
-    uint64_t posts, rate_limited;
+    uint64_t posts;         /* posts made */
+    uint64_t rate_limited;  /* 429s sent because a window was full for longer than --flood-wait-max */
+    uint64_t injected_429;  /* 429s sent by --fail-429 */
+    uint64_t flood_waits;   /* posts delayed as latency */
+    uint64_t flood_wait_ms; /* ms of such delays */
+    int peak_window;        /* most posts of this pair seen in one 60 s window (with --rate-chat) */
 };
 static struct pair_stat *pstats;
-static uint64_t injected_429; /* --fault-429 answers */
 static size_t npstats, pstatcap;
+static uint64_t n_injected_5xx, n_dropped, n_lost, n_getfile_failed;
 
 static struct pair_stat *pair_stat(int64_t bot, int64_t chat)
 {
@@ -171,45 +197,109 @@ static struct pair_stat *pair_stat(int64_t bot, int64_t chat)
     return p;
 }
 
-static int rate_take_buckets(int64_t bot, int64_t chat);
-
-/* 0 when the send may go ahead (a token is taken from each bucket), else retry_after. */
-static int rate_take(int64_t bot, int64_t chat)
+void methods_count_fault(const char *what)
 {
-    int wait = rate_take_buckets(bot, chat);
-    struct pair_stat *ps = pair_stat(bot, chat);
-    if (wait)
-        ps->rate_limited++;
-    else
+    if (strcmp(what, "dropped") == 0)
+        n_dropped++;
+    else if (strcmp(what, "lost") == 0)
+        n_lost++;
+}
+
+#define CHAT_WINDOW_MS 60000
+#define BOT_WINDOW_MS 1000
+
+/* A post by bot into chat: 0 when it may go ahead now (its slot taken); > 0 ms when it was
+ * given a later slot within --flood-wait-max (the caller runs the call again then); < 0 when
+ * it must be refused with 429, -retry_after seconds. */
+static int64_t rate_take(struct emu_call *c, int64_t chat)
+{
+    struct pair_stat *ps = pair_stat(c->bot_id, chat);
+    if (c->reserved) {
         ps->posts++;
+        return 0;
+    }
+    struct window *wc = emu_cfg.rate_chat > 0 ? window_get(c->bot_id, chat, emu_cfg.rate_chat) : NULL;
+    struct window *wb = emu_cfg.rate_bot > 0 ? window_get(c->bot_id, 0, emu_cfg.rate_bot) : NULL;
+    int64_t now = mono_ms(), t = now;
+    if (wc) {
+        int64_t f = window_fit(wc, CHAT_WINDOW_MS, now);
+        t = f > t ? f : t;
+    }
+    if (wb) {
+        int64_t f = window_fit(wb, BOT_WINDOW_MS, now);
+        t = f > t ? f : t;
+    }
+    int64_t wait = t - now;
+    if (wait > (int64_t)emu_cfg.flood_wait_max * 1000 - c->waited_ms) {
+        ps->rate_limited++;
+        int64_t s = (wait + 999) / 1000;
+        return -(s < 1 ? 1 : s);
+    }
+    if (wc) {
+        window_push(wc, t);
+        int n = window_count(wc, CHAT_WINDOW_MS, t);
+        if (n > ps->peak_window)
+            ps->peak_window = n;
+    }
+    if (wb)
+        window_push(wb, t);
+    if (wait == 0) {
+        ps->posts++;
+        return 0;
+    }
+    ps->flood_waits++;
+    ps->flood_wait_ms += (uint64_t)wait;
     return wait;
 }
 
-static int rate_take_buckets(int64_t bot, int64_t chat)
+/* ---- downloaded files and --file-ttl ---- */
+
+struct expiring {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    int64_t due_ms;
+};
+static struct expiring *expq; /* FIFO: due times grow */
+static size_t expn, exphead, expcap;
+
+static void expire_add(const char *path)
 {
-    struct bucket *bc = NULL, *bb = NULL;
-    int wait = 0;
-    if (emu_cfg.rate_chat > 0) {
-        double cap = emu_cfg.rate_chat;
-        bc = bucket_get(bot, chat, cap);
-        int w = bucket_wait(bc, cap, cap / 60000.0);
-        if (w > wait)
-            wait = w;
+    struct stat sb;
+    if (emu_cfg.file_ttl <= 0 || stat(path, &sb) != 0)
+        return;
+    if (exphead > 0 && exphead == expn) {
+        expn = exphead = 0;
     }
-    if (emu_cfg.rate_bot > 0) {
-        double cap = emu_cfg.rate_bot;
-        bb = bucket_get(bot, 0, cap);
-        int w = bucket_wait(bb, cap, cap / 1000.0);
-        if (w > wait)
-            wait = w;
+    if (expn == expcap) {
+        if (exphead > 0) {
+            memmove(expq, expq + exphead, (expn - exphead) * sizeof(*expq));
+            expn -= exphead;
+            exphead = 0;
+        }
+        if (expn == expcap) {
+            expcap = expcap ? expcap * 2 : 64;
+            expq = xrealloc(expq, expcap * sizeof(*expq));
+        }
     }
-    if (wait)
-        return wait;
-    if (bc)
-        bc->tokens -= 1.0;
-    if (bb)
-        bb->tokens -= 1.0;
-    return 0;
+    struct expiring *e = &expq[expn++];
+    e->path = xstrdup(path);
+    e->dev = sb.st_dev;
+    e->ino = sb.st_ino;
+    e->due_ms = mono_ms() + (int64_t)emu_cfg.file_ttl * 1000;
+}
+
+void methods_expire_files(void)
+{
+    int64_t now = mono_ms();
+    while (exphead < expn && expq[exphead].due_ms <= now) {
+        struct expiring *e = &expq[exphead++];
+        struct stat sb;
+        /* The name may have been reused for another document since: only this copy goes. */
+        if (stat(e->path, &sb) == 0 && sb.st_dev == e->dev && sb.st_ino == e->ino)
+            unlink(e->path);
+        free(e->path);
+    }
 }
 
 /* ---- replies ---- */
@@ -234,6 +324,19 @@ static void too_many(struct emu_call *c, int retry_after)
 {
     fail(c, 429, "Too Many Requests: retry after %d", retry_after);
     c->r.retry_after = retry_after;
+}
+
+/* Applies rate_take's verdict: 1 when the post goes ahead now, else the reply is set. */
+static int rate_ok(struct emu_call *c, int64_t chat)
+{
+    int64_t v = rate_take(c, chat);
+    if (v == 0)
+        return 1;
+    if (v < 0)
+        too_many(c, (int)-v);
+    else
+        c->r.defer_ms = v;
+    return 0;
 }
 
 /* ---- parameter helpers ---- */
@@ -611,11 +714,8 @@ static void m_send_document(struct emu_call *c)
             goto out;
         }
     }
-    int wait = rate_take(c->bot_id, ch->id);
-    if (wait) {
-        too_many(c, wait);
+    if (!rate_ok(c, ch->id))
         goto out;
-    }
     if (!reuse) {
         uint64_t id = state_doc_reserve(S);
         char dst[4096];
@@ -661,7 +761,7 @@ static int materialise(struct emu_call *c, struct emu_doc *d, char *out, size_t 
         if (strcmp(l->token, c->token) == 0 && stat(l->path, &lsb) == 0 && lsb.st_ino == ssb.st_ino &&
             lsb.st_dev == ssb.st_dev) {
             snprintf(out, outsz, "%s", l->path);
-            return 0;
+            return 0; /* downloaded before: its --file-ttl runs from then */
         }
     }
     snprintf(dir, sizeof(dir), "%s/%s", emu_cfg.dir, c->token);
@@ -674,6 +774,7 @@ static int materialise(struct emu_call *c, struct emu_doc *d, char *out, size_t 
         snprintf(out, outsz, "%s/file_%u", dir, n);
         if (link(src, out) == 0) {
             state_doc_link_add(d, c->token, out);
+            expire_add(out);
             return 0;
         }
         if (errno == EEXIST)
@@ -694,6 +795,7 @@ static int materialise(struct emu_call *c, struct emu_doc *d, char *out, size_t 
             return -1;
         }
         state_doc_link_add(d, c->token, out);
+        expire_add(out);
         return 0;
     }
     return -1;
@@ -717,6 +819,12 @@ static void m_get_file(struct emu_call *c)
         return;
     }
     char path[4096];
+    if (methods_roll(emu_cfg.fail_getfile)) {
+        /* The server's own download from Telegram failed (§5.3): a client retries. */
+        n_getfile_failed++;
+        fail(c, 400, "Bad Request: wrong file_id or the file is temporarily unavailable");
+        return;
+    }
     if (materialise(c, d, path, sizeof(path)) != 0) {
         fail(c, 400, "Bad Request: wrong file_id or the file is temporarily unavailable");
         return;
@@ -730,6 +838,9 @@ static void m_get_file(struct emu_call *c)
     json_object_set_new(o, "file_size", json_integer(d->size));
     if (emu_cfg.local) {
         json_object_set_new(o, "file_path", json_string(path));
+        /* The local server answers once it has downloaded the file from Telegram. */
+        if (emu_cfg.bandwidth > 0)
+            c->r.delay_ms = d->size * 1000 / emu_cfg.bandwidth;
     } else {
         const char *rel = strrchr(path, '/');
         char relbuf[128];
@@ -940,11 +1051,8 @@ static void m_forward(struct emu_call *c)
     struct emu_msg *m = resend_source(c, &to, &from, &src, "forward");
     if (!m)
         return;
-    int wait = rate_take(c->bot_id, to->id);
-    if (wait) {
-        too_many(c, wait);
+    if (!rate_ok(c, to->id))
         return;
-    }
     int64_t fchat = m->fwd_chat ? m->fwd_chat : from->id;
     int64_t fid = m->fwd_chat ? m->fwd_id : src;
     int64_t fdate = m->fwd_chat ? m->fwd_date : m->date;
@@ -972,9 +1080,7 @@ static void m_copy(struct emu_call *c)
     } else if (m->caption) {
         caption = xstrdup(m->caption);
     }
-    int wait = rate_take(c->bot_id, to->id);
-    if (wait) {
-        too_many(c, wait);
+    if (!rate_ok(c, to->id)) {
         free(caption);
         return;
     }
@@ -1029,28 +1135,52 @@ void methods_init(struct emu_state *st)
 
 void methods_release(void)
 {
-    free(buckets);
-    buckets = NULL;
-    nbuckets = bucketcap = 0;
+    for (size_t i = 0; i < nwindows; i++)
+        free(windows[i].t);
+    free(windows);
+    windows = NULL;
+    nwindows = windowcap = 0;
     free(pstats);
     pstats = NULL;
     npstats = pstatcap = 0;
+    for (size_t i = exphead; i < expn; i++)
+        free(expq[i].path);
+    free(expq);
+    expq = NULL;
+    expn = exphead = expcap = 0;
     S = NULL;
+}
+
+/* The chat a call names, for the per-pair stats (0 when none or not a number). */
+static int64_t call_chat(struct emu_call *c)
+{
+    int64_t id = 0;
+    if (parse_i64(emu_param_str(&c->params, "chat_id"), &id) != 0)
+        return 0;
+    return id;
 }
 
 void methods_call(const char *canonical, struct emu_call *call)
 {
     struct method *m = find(canonical);
     ASSERT(m != NULL);
-    m->calls++;
-    if (methods_roll(emu_cfg.fault_429)) {
-        too_many(call, 1);
-        injected_429++;
-    } else if (methods_roll(emu_cfg.fault_5xx)) {
-        fail(call, 500, "Internal Server Error: restart");
+    memset(&call->r, 0, sizeof(call->r));
+    if (!call->reserved) {
+        m->calls++;
+        if (methods_roll(emu_cfg.fail_429)) {
+            too_many(call, 1);
+            pair_stat(call->bot_id, call_chat(call))->injected_429++;
+        } else if (methods_roll(emu_cfg.fail_5xx)) {
+            fail(call, 500, "Internal Server Error: restart");
+            n_injected_5xx++;
+        } else {
+            m->fn(call);
+        }
     } else {
         m->fn(call);
     }
+    if (call->r.defer_ms > 0)
+        return; /* not answered yet */
     if (call->r.status != 200)
         m->errors++;
 }
@@ -1076,13 +1206,28 @@ json_t *methods_stats(void)
                                       (json_int_t)methods[i].errors));
     }
     json_t *pairs = json_array();
-    uint64_t total429 = 0;
+    uint64_t limited = 0, injected = 0, waits = 0, wait_ms = 0;
     for (size_t i = 0; i < npstats; i++) {
-        json_array_append_new(pairs, json_pack("{s:I,s:I,s:I,s:I}", "bot", (json_int_t)pstats[i].bot, "chat",
-                                               (json_int_t)pstats[i].chat, "posts", (json_int_t)pstats[i].posts,
-                                               "rate_limited", (json_int_t)pstats[i].rate_limited));
-        total429 += pstats[i].rate_limited;
+        struct pair_stat *p = &pstats[i];
+        json_array_append_new(pairs, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i}", "bot", (json_int_t)p->bot,
+                                               "chat", (json_int_t)p->chat, "posts", (json_int_t)p->posts,
+                                               "too_many", (json_int_t)(p->rate_limited + p->injected_429),
+                                               "rate_limited", (json_int_t)p->rate_limited, "injected_429",
+                                               (json_int_t)p->injected_429, "flood_waits",
+                                               (json_int_t)p->flood_waits, "flood_wait_ms",
+                                               (json_int_t)p->flood_wait_ms, "peak_60s", p->peak_window));
+        limited += p->rate_limited;
+        injected += p->injected_429;
+        waits += p->flood_waits;
+        wait_ms += p->flood_wait_ms;
     }
-    return json_pack("{s:o,s:o,s:o,s:I,s:I}", "chats", chats, "methods", ms, "pairs", pairs, "rate_limited",
-                     (json_int_t)(total429 + injected_429), "injected_429", (json_int_t)injected_429);
+    json_t *limits = json_pack("{s:i,s:i,s:i,s:I}", "rate_chat", emu_cfg.rate_chat, "rate_bot", emu_cfg.rate_bot,
+                               "flood_wait_max", emu_cfg.flood_wait_max, "bandwidth", (json_int_t)emu_cfg.bandwidth);
+    json_t *faults = json_pack("{s:I,s:I,s:I,s:I,s:I}", "429", (json_int_t)injected, "5xx",
+                               (json_int_t)n_injected_5xx, "dropped", (json_int_t)n_dropped, "lost",
+                               (json_int_t)n_lost, "getfile", (json_int_t)n_getfile_failed);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I}", "chats", chats, "methods", ms, "pairs", pairs,
+                     "limits", limits, "faults", faults, "too_many", (json_int_t)(limited + injected),
+                     "rate_limited", (json_int_t)limited, "flood_waits", (json_int_t)waits, "flood_wait_ms",
+                     (json_int_t)wait_ms);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # telegram_pairs.sh — upload throughput against Telegram-like limits, 1 pair vs 2 x 2 pairs.
 #
-# Starts tgs3-botapi with --limits (20 posts/min per (bot, chat), 30/s per bot) and tgs3 with
+# Starts tgs3-botapi with its default limits (20 posts/min per (bot, chat), 30/s per bot) and tgs3 with
 # BOTS x CHATS pairs for each of CONFIGS, PUTs one SIZE object in BLOCK blocks and prints the
 # time, the throughput and what the rate model predicts: the first post of every pair goes at once,
 # then each pair posts every 60/20 = 3 s, so N blocks over P pairs take (ceil(N/P) - 1) x 3 s
@@ -24,7 +24,7 @@ run() { # BOTS CHATS
     for ((b = 1; b < bots; b++)); do extra+=(--bot-token "${TOKENS[$b]}"); done
     [ "$chats" -gt 1 ] && extra+=(--chat-id "$CHAT2")
     EMU_DIR=$TEST_TMP/emu-$bots-$chats GW_DIR=$TEST_TMP/gw-$bots-$chats
-    start_emulator --local --chat "$CHAT2" --limits >/dev/null || return 1
+    start_emulator --local --chat "$CHAT2" --rate-chat 20 --rate-bot 30 >/dev/null || return 1
     start_gateway --admin-listen "127.0.0.1:$(free_port)" --block-size "${BLOCK_MIB}M" --max-schedule-wait 600 --rate-pair-per-min 20 --rate-bot-per-sec 30 \
         --max-upload-blocks 16 "${extra[@]}" >/dev/null || return 1
     s3curl -X PUT "$S3_URL/bench" -o /dev/null

@@ -175,8 +175,11 @@ stop_pid() {
 }
 
 # start_emulator [--local] [extra args] — exports EMU_URL EMU_PID EMU_DIR EMU_PORT CHAT_ID.
+# The emulator enforces Telegram's limits by default; they are turned off here unless the
+# caller passes a --rate-* flag of its own, so tests not about limits stay fast.
 start_emulator() {
-    local log
+    local log rates=(--rate-chat 0 --rate-bot 0)
+    case " $* " in *" --rate-"*) rates=() ;; esac
     EMU_LOCAL=0
     case " $* " in *" --local "*) EMU_LOCAL=1 ;; esac
     [ -n "${EMU_DIR:-}" ] || EMU_DIR=$TEST_TMP/botapi
@@ -184,7 +187,8 @@ start_emulator() {
     EMU_PORT=$(free_port)
     log=$LOG_DIR/botapi.log
     echo "=== start $(date +%T) port $EMU_PORT" >>"$log"
-    "$BUILD/tgs3-botapi" --listen "127.0.0.1:$EMU_PORT" --dir "$EMU_DIR" --chat "$CHAT_ID" "$@" >>"$log" 2>&1 &
+    "$BUILD/tgs3-botapi" --listen "127.0.0.1:$EMU_PORT" --dir "$EMU_DIR" --chat "$CHAT_ID" "${rates[@]}" "$@" \
+        >>"$log" 2>&1 &
     EMU_PID=$!
     EMU_URL=http://127.0.0.1:$EMU_PORT
     export EMU_URL EMU_PID EMU_DIR EMU_PORT EMU_LOCAL CHAT_ID

@@ -53,12 +53,16 @@ free_port() {
     python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
 }
 
-start() { # dir, extra args...
-    local dir=$1
+# start DIR ARGS... — Telegram's limits are on by default; checks not about them turn them off
+# (unless ARGS name a --rate flag, or DEFAULT_RATES=1).
+start() {
+    local dir=$1 rates=(--rate-chat 0 --rate-bot 0)
     shift
+    case " $* " in *" --rate-"*) rates=() ;; esac
+    [ "${DEFAULT_RATES:-0}" = 1 ] && rates=()
     PORT=$(free_port)
     B="http://127.0.0.1:$PORT"
-    "$BIN" --listen "127.0.0.1:$PORT" --dir "$dir" --chat "$CHAT" --chat "$CHAT2" "$@" \
+    "$BIN" --listen "127.0.0.1:$PORT" --dir "$dir" --chat "$CHAT" --chat "$CHAT2" "${rates[@]}" "$@" \
         >"$WORK/emu.out" 2>>"$WORK/emu.err" &
     PID=$!
     for _ in $(seq 1 100); do
@@ -203,30 +207,163 @@ check "file:// refused in non-local mode" "$(is "$(code cfuri)" 400)"
 stop
 check "SIGTERM exits cleanly (non-local)" $?
 
-# ---------------- rate limit ----------------
-start "$WORK/rate" --local --rate-chat 2 || exit 1
-api r1 "$TA" sendDocument -F chat_id=$CHAT -F "document=@$WORK/b.bin"
-api r2 "$TA" sendDocument -F chat_id=$CHAT -F "document=@$WORK/b.bin"
-api r3 "$TA" sendDocument -F chat_id=$CHAT -F "document=@$WORK/b.bin"
+# ---------------- rate limits: sliding windows, flood waits ----------------
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+send() { # NAME TOKEN CHAT [FILE] — sendDocument
+    api "$1" "$2" sendDocument -F chat_id="$3" -F "document=@${4:-$WORK/b.bin}"
+}
+stat_of() { curl -s "$B/_emulator/stats" >"$WORK/st.json"; jget "$WORK/st.json" "$1"; }
+
+DEFAULT_RATES=1 start "$WORK/rdef" --local --flood-wait-max 0 || exit 1
+codes=""
+for i in $(seq 1 21); do send "d$i" "$TA" $CHAT; codes="$codes$(code "d$i") "; done
+check "default --rate-chat 20: the 21st post within a minute is refused" "$(is "$codes" "$(printf '200 %.0s' $(seq 1 20))429 ")"
+check "defaults shown in the stats (20/min per bot and chat, 30/s per bot, flood waits to 60 s)" "$(is "$(stat_of '[d["limits"]["rate_chat"],d["limits"]["rate_bot"]]')" "[20, 30]")"
+check "every 429 counted per (bot, chat)" "$(is "$(stat_of '[(p["posts"],p["too_many"],p["rate_limited"],p["peak_60s"]) for p in d["pairs"] if p["chat"]=='$CHAT']')" "[[20, 1, 1, 20]]")"
+stop
+
+start "$WORK/rate" --local --rate-chat 2 --flood-wait-max 0 || exit 1
+send r1 "$TA" $CHAT
+send r2 "$TA" $CHAT
+send r3 "$TA" $CHAT
 RA=$(jget "$WORK/r3.json" 'd["parameters"]["retry_after"]')
 HDR=$(tr -d '\r' <"$WORK/r3.hdr" | awk -F': ' 'tolower($1)=="retry-after"{print $2}')
 DESC=$(jget "$WORK/r3.json" 'd["description"]')
 check "429 with Retry-After under --rate-chat 2" "$(is "$(code r1)$(code r2)$(code r3):$HDR:$DESC" "200200429:$RA:Too Many Requests: retry after $RA")"
-api r4 "$TA" sendDocument -F chat_id=$CHAT2 -F "document=@$WORK/b.bin"
-check "rate limit is per chat" "$(is "$(code r4)" 200)"
+check "retry_after is when the 60 s window frees a slot" "$( [ "$RA" -ge 55 ] && [ "$RA" -le 60 ]; echo $?)"
+send r4 "$TA" $CHAT2
+check "the window is per chat" "$(is "$(code r4)" 200)"
+send r5 "$TB" $CHAT
+check "and per bot" "$(is "$(code r5)" 200)"
+stop
+
+start "$WORK/ratebot" --local --rate-chat 0 --rate-bot 2 --flood-wait-max 0 || exit 1
+send b1 "$TA" $CHAT
+send b2 "$TA" $CHAT2
+send b3 "$TA" $CHAT
+check "--rate-bot 2: a third post in the same second is refused (retry after 1)" "$(is "$(code b1)$(code b2)$(code b3):$(jget "$WORK/b3.json" 'd["parameters"]["retry_after"]')" "200200429:1")"
+sleep 1.1
+send b4 "$TA" $CHAT
+check "and goes through a second later" "$(is "$(code b4)" 200)"
+stop
+
+start "$WORK/flood" --local --rate-chat 0 --rate-bot 2 || exit 1
+T0=$(now_ms)
+send f1 "$TA" $CHAT
+send f2 "$TA" $CHAT
+send f3 "$TA" $CHAT
+T1=$(now_ms)
+check "a flood wait within --flood-wait-max comes back as latency, not 429" "$(is "$(code f1)$(code f2)$(code f3):$(( T1 - T0 >= 950 ))" "200200200:1")"
+check "the stats count the flood wait" "$(is "$(stat_of '[p["flood_waits"] for p in d["pairs"]]'):$(stat_of 'd["too_many"]')" "[1]:0")"
+# Four at once: two fit this second, two wait for the next (never a 429).
+T0=$(now_ms)
+SENDERS=()
+for i in 1 2 3 4; do
+    send "g$i" "$TA" $CHAT2 &
+    SENDERS+=($!)
+done
+wait "${SENDERS[@]}"
+T1=$(now_ms)
+check "concurrent posts queue for their slots" "$(is "$(code g1)$(code g2)$(code g3)$(code g4):$(stat_of 'd["too_many"]')" "200200200200:0")"
+stop
+
+start "$WORK/floodmax" --local --rate-chat 2 --flood-wait-max 5 || exit 1
+send m1 "$TA" $CHAT
+send m2 "$TA" $CHAT
+T0=$(now_ms)
+send m3 "$TA" $CHAT
+T1=$(now_ms)
+check "a wait past --flood-wait-max is a 429 at once" "$(is "$(code m3):$(( T1 - T0 < 2000 )):$(jget "$WORK/m3.json" 'd["parameters"]["retry_after"] > 5')" "429:1:true")"
 stop
 
 # ---------------- fault knobs ----------------
-start "$WORK/faults" --local --fault-5xx 100 || exit 1
+"$BIN" --listen 127.0.0.1:0 --dir "$WORK/bad" --chat $CHAT --fail-429 20 2>"$WORK/bad.err"
+check "fault rates are fractions in [0,1]" "$(is "$?:$(grep -c 'fraction in \[0,1\]' "$WORK/bad.err")" "1:1")"
+"$BIN" --listen 127.0.0.1:0 --dir "$WORK/bad" --chat $CHAT --fault-5xx 1 2>"$WORK/bad.err"
+check "the old --fault-* names are gone" "$(is "$?:$(grep -c 'unknown option --fault-5xx' "$WORK/bad.err")" "1:1")"
+
+start "$WORK/f5xx" --local --fail-5xx 1 || exit 1
 api f5 "$TA" getMe
-check "--fault-5xx answers 500 restart" "$(is "$(code f5):$(jget "$WORK/f5.json" 'd["description"]')" "500:Internal Server Error: restart")"
+check "--fail-5xx answers 500 restart" "$(is "$(code f5):$(jget "$WORK/f5.json" 'd["description"]'):$(stat_of 'd["faults"]["5xx"]')" "500:Internal Server Error: restart:1")"
 stop
 
-start "$WORK/drops" --local --fault-drop 100 || exit 1
+start "$WORK/f429" --local --fail-429 1 || exit 1
+send q1 "$TA" $CHAT
+HDR=$(tr -d '\r' <"$WORK/q1.hdr" | awk -F': ' 'tolower($1)=="retry-after"{print $2}')
+check "--fail-429 answers 429 retry after 1" "$(is "$(code q1):$HDR:$(jget "$WORK/q1.json" 'd["parameters"]["retry_after"]')" "429:1:1")"
+check "and counts it for the (bot, chat)" "$(is "$(stat_of '[(p["chat"],p["injected_429"],p["too_many"],p["posts"]) for p in d["pairs"]]'):$(stat_of 'd["faults"]["429"]')" "[[$CHAT, 1, 1, 0]]:1")"
+stop
+
+start "$WORK/drops" --local --fail-drop 1 || exit 1
 curl -s -o /dev/null -F chat_id=$CHAT -F "document=@$WORK/b.bin" "$B/bot$TA/sendDocument"
 DROP_RC=$?
-curl -s "$B/_emulator/stats" >"$WORK/dstats.json"
-check "--fault-drop closes the connection after storing" "$(is "$DROP_RC:$(jget "$WORK/dstats.json" 'd["chats"]["'$CHAT'"]["messages"]')" "52:1")"
+check "--fail-drop closes the connection and the method does not run" "$(is "$DROP_RC:$(stat_of '[d["chats"]["'$CHAT'"]["messages"],d["faults"]["dropped"]]')" "52:[0, 1]")"
+stop
+
+start "$WORK/lost" --local --fail-lost 1 || exit 1
+curl -s -o /dev/null -F chat_id=$CHAT -F "document=@$WORK/b.bin" -F caption=lost-one "$B/bot$TA/sendDocument"
+LOST_RC=$?
+check "--fail-lost posts the document but no answer comes" "$(is "$LOST_RC:$(stat_of '[d["chats"]["'$CHAT'"]["messages"],d["faults"]["lost"]]')" "52:[1, 1]")"
+api lostme "$TA" getMe
+check "other methods still answer" "$(is "$(code lostme)" 200)"
+stop
+
+start "$WORK/gf" --local --fail-getfile 1 || exit 1
+send gf1 "$TA" $CHAT
+api gf2 "$TA" getFile -d "file_id=$(jget "$WORK/gf1.json" 'd["result"]["document"]["file_id"]')"
+check "--fail-getfile: the real server's transient getFile error" "$(is "$(code gf1):$(code gf2):$(jget "$WORK/gf2.json" 'd["description"]'):$(stat_of 'd["faults"]["getfile"]')" "200:400:Bad Request: wrong file_id or the file is temporarily unavailable:1")"
+stop
+
+# --seed: the same seed rolls the same dice.
+pattern() {
+    start "$WORK/seed$1" --local --fail-getfile 0.5 --seed "$2" || return 1
+    send s0 "$TA" $CHAT
+    local fid p="" i
+    fid=$(jget "$WORK/s0.json" 'd["result"]["document"]["file_id"]')
+    for i in $(seq 1 16); do api sx "$TA" getFile -d "file_id=$fid"; p="$p$(code sx | cut -c1)"; done
+    stop
+    echo "$p"
+}
+P1=$(pattern 1 42)
+P2=$(pattern 2 42)
+P3=$(pattern 3 43)
+check "--seed repeats the faults ($P1), another seed differs ($P3)" "$( [ "$P1" = "$P2" ] && [ "$P1" != "$P3" ] && [[ $P1 == *2* ]] && [[ $P1 == *4* ]]; echo $?)"
+
+start "$WORK/bw" --local --bandwidth 1M || exit 1
+T0=$(now_ms)
+send bw1 "$TA" $CHAT "$WORK/a.bin"
+T1=$(now_ms)
+api bw2 "$TA" getFile -d "file_id=$(jget "$WORK/bw1.json" 'd["result"]["document"]["file_id"]')"
+T2=$(now_ms)
+# 300000 bytes at 1 MiB/s: about 286 ms each way.
+check "--bandwidth: the upload answers after the body would have arrived" "$(is "$(code bw1):$(( T1 - T0 >= 270 ))" "200:1")"
+check "--bandwidth: a local getFile answers after the download" "$(is "$(code bw2):$(( T2 - T1 >= 270 ))" "200:1")"
+stop
+start "$WORK/bwc" --bandwidth 1M || exit 1
+send bwc1 "$TA" $CHAT "$WORK/a.bin"
+api bwc2 "$TA" getFile -d "file_id=$(jget "$WORK/bwc1.json" 'd["result"]["document"]["file_id"]')"
+T0=$(now_ms)
+curl -s -o "$WORK/bwc.bin" "$B/file/bot$TA/$(jget "$WORK/bwc2.json" 'd["result"]["file_path"]')"
+T1=$(now_ms)
+cmp -s "$WORK/bwc.bin" "$WORK/a.bin"
+check "--bandwidth paces /file/ downloads (identical bytes, $((T1 - T0)) ms)" "$(is "$?:$(( T1 - T0 >= 250 ))" "0:1")"
+stop
+
+start "$WORK/ttl" --local --file-ttl 2 || exit 1
+send t1 "$TA" $CHAT "$WORK/a.bin"
+FID_T=$(jget "$WORK/t1.json" 'd["result"]["document"]["file_id"]')
+# file_path without python in between: the file lives 2 to 3 s.
+fpath() { sed -n 's/.*"file_path":"\([^"]*\)".*/\1/p' "$WORK/$1.json"; }
+api t2 "$TA" getFile -d "file_id=$FID_T"
+PT=$(fpath t2)
+test -f "$PT"
+HAD=$?
+sleep 4
+test -e "$PT"
+check "--file-ttl 2 removes a downloaded file after 2 to 3 s" "$(is "$HAD:$?" "0:1")"
+api t3 "$TA" getFile -d "file_id=$FID_T"
+cmp -s "$(fpath t3)" "$WORK/a.bin"
+check "getFile downloads it again" $?
 stop
 
 start "$WORK/latency" --local --latency-ms 300 || exit 1

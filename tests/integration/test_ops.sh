@@ -115,7 +115,7 @@ check "/readyz answers 503 while the Bot API server is down" wait_code "$ADMIN/r
 check "/healthz still answers 200" test "$(http_code "$ADMIN/healthz")" = 200
 check "metrics: tgs3_botapi_up 0" test "$(metric tgs3_botapi_up)" = 0
 restart_emulator() {
-    "$BUILD/tgs3-botapi" --listen "127.0.0.1:$EMU_PORT" --dir "$EMU_DIR" --chat "$CHAT_ID" --local \
+    "$BUILD/tgs3-botapi" --listen "127.0.0.1:$EMU_PORT" --dir "$EMU_DIR" --chat "$CHAT_ID" --local --rate-chat 0 --rate-bot 0 \
         >>"$LOG_DIR/botapi.log" 2>&1 &
     EMU_PID=$!
     wait_ready "$EMU_PID" "$LOG_DIR/botapi.log" "listening on 127.0.0.1:$EMU_PORT" "$EMU_PORT" 30

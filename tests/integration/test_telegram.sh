@@ -3,9 +3,8 @@
 #
 #   1. 4 bots x 2 chats against an emulator enforcing per-bot limits: uploads spread over all
 #      8 pairs, the emulator's 429s are honoured (the client never sees one).
-#   2. 20% 5xx, 10% dropped connections and 10% 429s: every object still round-trips
-#      byte-identical (aws and rclone); what a lost answer posted stays out of the index and
-#      is found by its caption and deleted.
+#   1b. Flood waits up to --flood-wait-max come back as latency: the upload just takes longer.
+#   2. (faults: tests/integration/test_faults.sh)
 #   3. A bot removed from the configuration: its blocks read through another bot, which
 #      re-derives a file_id once (forwardMessage) and records it in the index.
 #   4. Local mode with --staging-dir: blocks posted by file:// and the staged files removed.
@@ -53,7 +52,8 @@ mkfiles() { # DIR COUNT MAXKIB
 # ---- 1. 4 bots x 2 chats, 429s honoured -------------------------------------------------
 
 section "4 bots x 2 chats; the emulator allows 2 posts/s per bot, the gateway is told 30/s"
-start_emulator --local --chat "$CHAT2" --rate-chat 20 --rate-bot 2
+# --flood-wait-max 0: every wait comes back as a 429 (the gateway must honour them).
+start_emulator --local --chat "$CHAT2" --rate-chat 20 --rate-bot 2 --flood-wait-max 0
 start_gateway $(admin) --block-size 64K --bot-token "${TOKENS[1]}" --bot-token "${TOKENS[2]}" \
     --bot-token "${TOKENS[3]}" --chat-id "$CHAT2" --rate-pair-per-min 600 --rate-bot-per-sec 30 \
     --max-upload-blocks 16
@@ -68,26 +68,16 @@ check "both chats hold blocks" test "$(stat 'min(c["messages"] for c in d["chats
 stop_gateway
 stop_emulator
 
-# ---- 2. faults: 5xx and dropped connections ------------------------------------------------
+# ---- 1b. flood waits served as latency ----------------------------------------------------
 
-section "20% 5xx, 10% dropped connections, 10% 429s"
-EMU_DIR=$TEST_TMP/botapi-faults GW_DIR=$TEST_TMP/gw-faults
-start_emulator --local --chat "$CHAT2" --fault-5xx 20 --fault-drop 10 --fault-429 10 --seed 7
-start_gateway $(admin) --block-size 64K --bot-token "${TOKENS[1]}" --chat-id "$CHAT2"
-mkfiles "$TEST_TMP/faults" 24 300
-mkb faults || mkb faults
-check "24 objects of mixed sizes round-trip byte-identical through the faults (aws)" roundtrip "$TEST_TMP/faults" faults
-mkfiles "$TEST_TMP/faults-rc" 12 200
-check "12 more round-trip through rclone" bash -c 'rclone copy "$TEST_TMP/faults-rc" tgs3:faults/rc && rclone copy tgs3:faults/rc "$TEST_TMP/faults-rc.back" && diff -r "$TEST_TMP/faults-rc" "$TEST_TMP/faults-rc.back"'
-sleep 6 # one GC interval: the orphans found are deleted
-msgs=$(stat 'sum(c["messages"] for c in d["chats"].values())')
-blocks=$(index "SELECT COUNT(*) FROM blocks")
-orphans=$(grep -c "is an orphan of a lost answer" "$LOG_DIR/gateway.log")
-section "emulator holds $msgs messages, the index references $blocks blocks; $orphans orphans of lost answers found and deleted, $(grep -c "no orphan found" "$LOG_DIR/gateway.log") searches without a find"
-check "no message the index names is missing" test "$msgs" -ge "$blocks"
-check "orphans of lost answers were found by their captions" test "$orphans" -gt 0
-check "the faults were hit" test "$(stat 'd["methods"]["sendDocument"]["errors"]')" -gt 0
-check "429s among them, honoured" test "$(stat 'd["injected_429"]')" -gt 0
+section "flood waits: the emulator allows 2 posts/s per bot and delays the rest; the gateway is told 30/s"
+EMU_DIR=$TEST_TMP/botapi-flood GW_DIR=$TEST_TMP/gw-flood
+start_emulator --local --rate-chat 20 --rate-bot 2
+start_gateway $(admin) --block-size 64K --rate-pair-per-min 600 --rate-bot-per-sec 30
+rand_file "$TEST_TMP/flood.bin" 640K # 10 blocks
+check "10 blocks upload through flood waits" bash -c 'mkb flood && put "$TEST_TMP/flood.bin" flood/a'
+check "and read back identical" bash -c 'get flood/a "$TEST_TMP/flood.back" && cmp "$TEST_TMP/flood.bin" "$TEST_TMP/flood.back"'
+check "the waits came back as latency, never as 429" test "$(stat '(d["flood_waits"] > 0, d["too_many"])')" = "(True, 0)"
 stop_gateway
 stop_emulator
 unset EMU_DIR GW_DIR
