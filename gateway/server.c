@@ -424,8 +424,24 @@ int gw_server_receiving(struct gw *gw)
     return n;
 }
 
+/* Runs every entry of t now: for a connection's timeout that closes it. */
+static void expire_all(struct gw *gw, h2o_timeout_t *t)
+{
+    if (!h2o_linklist_is_empty(&t->_entries))
+        h2o_timeout_run(gw->loop, t, UINT64_MAX);
+}
+
 void gw_server_dispose(struct gw *gw)
 {
+    /* Connections still open at the end (idle keep-alive ones, or requests cut
+     * by --shutdown-grace) sit in h2o's timeouts, and h2o_context_dispose
+     * asserts those are empty: expire them, which closes the connections. */
+    expire_all(gw, &gw->h2o_ctx.handshake_timeout);
+    expire_all(gw, &gw->h2o_ctx.http1.req_timeout);
+    expire_all(gw, &gw->h2o_ctx.http2.idle_timeout);
+    expire_all(gw, &gw->h2o_ctx.zero_timeout);
+    expire_all(gw, &gw->h2o_ctx.hundred_ms_timeout);
+    expire_all(gw, &gw->h2o_ctx.one_sec_timeout);
     /* h2o_context_request_shutdown arms a one-second GOAWAY timer (HTTP/2); a
      * shutdown quicker than that must unlink it, or h2o_context_dispose asserts. */
     if (h2o_timeout_is_linked(&gw->h2o_ctx.http2._graceful_shutdown_timeout))
