@@ -445,28 +445,36 @@ static void small_row(const char *what, int c, const struct bench_run *g, const 
 
 /* ---- Telegram-shaped runs --------------------------------------------------------- */
 
+/* Telegram-shaped large upload: 4 MiB blocks, so the 1 GiB object is 256 posts and the rate
+ * (8 pairs x 20 posts/min), not this machine, bounds the time. The model is the README's
+ * steady throughput, posts / (pairs x posts per minute); Telegram's sliding window would also
+ * allow a first burst of 20 posts per pair, which the gateway's pacing does not spend. */
+#define TG_BLOCK (4 << 20)
 static void tg_large(void)
 {
     struct server emu, gw;
     memset(&emu, 0, sizeof(emu));
     memset(&gw, 0, sizeof(gw));
+    int64_t saved_block = block_size;
+    block_size = TG_BLOCK;
     if (start_emulator(&emu, "tg-large-emu", 1, 2) != 0 || start_gateway(&gw, "tg-large-gw", &emu, 4, 2, NULL) != 0 ||
         make_bucket(&gw) != 0) {
         row("  telegram 4 bots x 2 chats: could not start\n");
         goto out;
     }
-    progress("telegram-shaped: PUT %llu MiB through 4 bots x 2 chats, emulator limits on",
-             (unsigned long long)(large >> 20));
+    progress("telegram-shaped: PUT %llu MiB through 4 bots x 2 chats in %d MiB blocks, emulator limits on",
+             (unsigned long long)(large >> 20), TG_BLOCK >> 20);
     struct bench_run r;
     run(&r, &gw, BENCH_PUT, 1, 1, "/bench/tg-large", large);
-    double blocks = (double)((large + (uint64_t)block_size - 1) / (uint64_t)block_size);
+    double blocks = (double)((large + (uint64_t)TG_BLOCK - 1) / (uint64_t)TG_BLOCK);
     double model = blocks / (8.0 * 20.0 / 60.0);
-    row("  upload %4llu MiB, 4 bots x 2 chats  %8.1f s  (%6.1f MiB/s) | model: %.0f blocks / (8 pairs x 20/min) = "
-        "%.1f s (%.1f MiB/s) | %5.2fx of model time%s\n",
-        (unsigned long long)(large >> 20), r.secs, mibs(&r), blocks, model, (double)large / MIB / model,
-        ratio(r.secs, model), r.errors ? "  (errors)" : "");
+    row("  upload %4llu MiB, 4 bots x 2 chats, %d MiB blocks  %8.1f s  (%6.1f MiB/s) | model: %.0f posts / (8 pairs x "
+        "20/min) = %.1f s (%.1f MiB/s) | %5.2fx of model time%s\n",
+        (unsigned long long)(large >> 20), TG_BLOCK >> 20, r.secs, mibs(&r), blocks, model,
+        (double)large / MIB / model, ratio(r.secs, model), r.errors ? "  (errors)" : "");
     bench_run_release(&r);
 out:
+    block_size = saved_block;
     bench_stop(&gw.proc);
     bench_stop(&emu.proc);
 }
