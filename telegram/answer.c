@@ -197,5 +197,9 @@ int tg_parse_message(const void *message_json, struct tg_document *doc)
     json_t *cap = json_object_get(msg, "caption");
     if (json_is_string(cap))
         copy_utf8(doc->caption, sizeof(doc->caption), json_string_value(cap));
+    /* Bot API 7.0+: forward_origin; the legacy field is still sent beside it. */
+    json_t *origin = json_object_get(msg, "forward_origin");
+    doc->forward_from_message_id =
+        json_is_object(origin) ? get_int(origin, "message_id") : get_int(msg, "forward_from_message_id");
     return 0;
 }

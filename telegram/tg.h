@@ -123,6 +123,7 @@ struct tg_document {
     char file_id[TG_MAX_FILE_ID];
     char file_unique_id[TG_MAX_UNIQUE_ID];
     char caption[4 * TG_MAX_CAPTION + 1]; /* UTF-8 */
+    int64_t forward_from_message_id;      /* a forwarded copy: the original's id (0: not a forward) */
 };
 
 typedef void (*tg_send_cb)(void *ud, const struct tg_result *res, const struct tg_document *doc);

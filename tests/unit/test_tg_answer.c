@@ -221,6 +221,22 @@ static void test_message(void)
     CHECK(d.caption[0] == '\0');
     CHECK(d.chat_id == -7);
     CHECK(d.file_size == 0);
+    CHECK(d.forward_from_message_id == 0);
+    json_decref(j);
+
+    /* a forwarded copy names its original (forward_origin, else the legacy field) */
+    j = json_loads("{\"message_id\":46,\"chat\":{\"id\":-7},\"date\":2,\"document\":{\"file_id\":\"X\"},"
+                   "\"forward_origin\":{\"type\":\"channel\",\"chat\":{\"id\":-7},\"message_id\":12,\"date\":1},"
+                   "\"forward_from_message_id\":12}",
+                   0, NULL);
+    CHECK(tg_parse_message(j, &d) == 0);
+    CHECK(d.message_id == 46 && d.forward_from_message_id == 12);
+    json_decref(j);
+    j = json_loads("{\"message_id\":47,\"chat\":{\"id\":-7},\"date\":2,\"document\":{\"file_id\":\"X\"},"
+                   "\"forward_from_message_id\":13}",
+                   0, NULL);
+    CHECK(tg_parse_message(j, &d) == 0);
+    CHECK(d.forward_from_message_id == 13);
     json_decref(j);
 
     CHECK(tg_parse_message(NULL, &d) == -1);
