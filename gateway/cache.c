@@ -13,7 +13,9 @@
  *   What is cached is exactly what Telegram holds: sealed bytes, so the
  *   engine verifies every block read from here as it verifies a fetched one
  *   (blk_open, bound to the block's identity), and a damaged or swapped file
- *   is never served. Files are named by the block's 16-byte identity (hex).
+ *   is never served: the engine drops it (gw_cache_drop) and reads the block
+ *   from Telegram once more. Files are named by the block's 16-byte identity
+ *   (hex).
  *   Threads: the index (hash table + LRU list) lives on the loop thread; the
  *   pool only opens, reads, writes, renames and removes files, over
  *   job-owned buffers and names. Nothing here touches the disk on the loop.
@@ -511,6 +513,19 @@ int gw_cache_put(struct gw *gw, const struct store_block *blk, unsigned char *da
         return 0;
     block_key(blk, key);
     return cache_write(gw->cache, key, data, len);
+}
+
+int gw_cache_drop(struct gw *gw, const struct store_block *blk)
+{
+    char key[KEY_LEN];
+    if (gw->cache == NULL)
+        return 0;
+    block_key(blk, key);
+    struct entry *e = find(gw->cache, key);
+    if (e == NULL)
+        return 0;
+    remove_entry(gw->cache, e, 1);
+    return 1;
 }
 
 /* ---- verified blocks in memory ------------------------------------------------------ */

@@ -869,6 +869,7 @@ struct gw_fetch {
     int verified;
     uv_work_t work;
     int opening;         /* verification running on the pool */
+    int refetched;       /* read again after its cached copy failed verification */
     int freeing;         /* gw_fetch_free called while opening */
     enum blk_status open_st;
     int holding;
@@ -878,6 +879,7 @@ struct gw_fetch {
 
 static void fetch_release(struct gw_fetch *f);
 static void fetch_dispatch(struct gw_fetch *f);
+static void on_fetched(void *ud, const struct tg_result *res, unsigned char *data, size_t len);
 
 /* ---- one fetch per block: concurrent readers park behind the first ---------- */
 
@@ -966,6 +968,19 @@ static void after_open(uv_work_t *w, int status)
     if (status != 0 || f->open_st != BLK_OK) {
         char id[33];
         hex_encode(f->blk.uuid, sizeof(f->blk.uuid), id);
+        if (status == 0 && !f->refetched && gw_cache_drop(f->gw, &f->blk)) {
+            /* The copy in the block cache may be what is damaged (a disk
+             * error): it is gone now, and Telegram's copy is read, once. */
+            log_warn("block %lld/%lld (id %s): the cached copy failed verification (%s); removed, reading it "
+                     "from Telegram",
+                     (long long)f->blk.chat_id, (long long)f->blk.message_id, id, blk_status_name(f->open_st));
+            free(f->data);
+            f->data = NULL;
+            f->len = 0;
+            f->refetched = 1;
+            f->call = gw_cache_fetch(f->gw, &f->blk, on_fetched, f);
+            return;
+        }
         log_error("block %lld/%lld (id %s, key %d, %lld bytes) failed verification: %s; not served",
                   (long long)f->blk.chat_id, (long long)f->blk.message_id, id, f->blk.key_id,
                   (long long)f->blk.plain_size, status != 0 ? "cancelled" : blk_status_name(f->open_st));

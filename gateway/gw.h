@@ -332,6 +332,9 @@ void gw_cache_counters(const struct gw *gw, uint64_t *hits, uint64_t *misses, ui
 /* Caches a sealed document just posted (blk's identity); takes data and
  * returns 1, or returns 0 and leaves data to the caller. */
 int gw_cache_put(struct gw *gw, const struct store_block *blk, unsigned char *data, size_t len);
+/* A document of blk failed verification: its cache file, if any, is removed
+ * (so the next read asks Telegram). 1 if there was one. Loop thread. */
+int gw_cache_drop(struct gw *gw, const struct store_block *blk);
 /* Verified plaintext of recently read blocks, kept in memory (at most
  * GW_OPENED_MAX bytes of unreferenced ones) and shared by reference, so
  * many small reads from one pack authenticate it once. _get takes a
