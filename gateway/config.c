@@ -70,6 +70,8 @@ static const struct opt options[] = {
     {"pack-threshold", OPT_SIZE, "1M", "PUT bodies smaller than this are packed together into one document"},
     {"pack-delay", OPT_INT, "2000", "ms after its first object a pack is posted at the latest"},
     {"pack-compact", OPT_INT, "50", "percent of a posted pack's bytes that are dead before GC moves its live objects to a new pack (0: never)"},
+    {"stray-probe-max", OPT_INT, "1000", "message ids the start-up search for strays of a crash may read (0: no search)"},
+    {"stray-probe-delay", OPT_INT, "5000", "ms after start-up the search for strays of a crash begins"},
     {"no-packing", OPT_FLAG, NULL, "store every object in documents of its own (small objects are acknowledged only once in Telegram)"},
     {"config", OPT_CONFIG, NULL, "read 'name = value' lines from FILE (flags > TGS3_* > file > defaults)"},
 };
@@ -211,10 +213,14 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->max_body = n;
         return 0;
     case OPT_INT:
-        if (parse_int(v, !strcmp(o->name, "rate-chat-per-min") || !strcmp(o->name, "pack-compact") ? 0 : 1,
+        if (parse_int(v,
+                      !strcmp(o->name, "rate-chat-per-min") || !strcmp(o->name, "pack-compact") ||
+                              !strcmp(o->name, "stray-probe-max") || !strcmp(o->name, "stray-probe-delay")
+                          ? 0
+                          : 1,
                       !strcmp(o->name, "chat-max-messages") ? 1000000000
-                      : !strcmp(o->name, "pack-compact") ? 99
-                                                          : 1000000,
+                      : !strcmp(o->name, "pack-compact")    ? 99
+                                                            : 1000000,
                       &n) != 0)
             goto bad;
         if (!strcmp(o->name, "rate-pair-per-min"))
@@ -229,6 +235,10 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->pack_delay_ms = n;
         else if (!strcmp(o->name, "pack-compact"))
             cfg->pack_compact_pct = (int)n;
+        else if (!strcmp(o->name, "stray-probe-max"))
+            cfg->stray_probe_max = n;
+        else if (!strcmp(o->name, "stray-probe-delay"))
+            cfg->stray_probe_delay_ms = n;
         else if (!strcmp(o->name, "max-upload-blocks"))
             cfg->max_upload_blocks = (int)n;
         else if (!strcmp(o->name, "max-fetch-blocks"))

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
@@ -29,6 +30,7 @@ struct fsck {
     int repair;
     int64_t problems, repaired, checked;
     struct store_block *page;
+    int64_t *ends; /* per page entry: for an unposted pack, the bytes its extents need */
     size_t n, next, running;
     int64_t after;
     int page_done; /* the last page was read */
@@ -94,8 +96,16 @@ static void page_run(struct store *st, void *arg)
     struct fsck *f = arg;
     free(f->page);
     f->page = NULL;
+    free(f->ends);
+    f->ends = NULL;
     f->st = store_block_page(st, f->after, FSCK_PAGE, &f->page, &f->n);
     f->next = 0;
+    if (f->st == STORE_OK && f->n > 0) {
+        f->ends = xcalloc(f->n, sizeof(*f->ends));
+        for (size_t i = 0; i < f->n && f->st == STORE_OK; i++)
+            if (f->page[i].chat_id == 0)
+                f->st = store_block_extent_end(st, f->page[i].id, &f->ends[i]);
+    }
     if (f->st == STORE_OK && f->n > 0)
         f->after = f->page[f->n - 1].id;
     if (f->st != STORE_OK || f->n < FSCK_PAGE)
@@ -119,10 +129,23 @@ static void start_more(struct fsck *f)
     while (f->running < FSCK_PARALLEL && f->next < f->n) {
         struct fsck_fetch *x = xcalloc(1, sizeof(*x));
         x->f = f;
+        int64_t end = f->ends != NULL ? f->ends[f->next] : 0;
         x->b = f->page[f->next++];
         if (x->b.chat_id == 0) {
-            /* A pack of small objects still in the spool: posted by the gateway when it runs. */
+            /* A pack of small objects still in the spool: posted by the gateway
+             * when it runs. Its objects were fsync'd there before they were
+             * acknowledged, so the file holds every byte they name. */
+            char path[4352];
+            struct stat sb;
             printf("note: block %lld is a pack not posted yet (in DATA_DIR/spool)\n", (long long)x->b.id);
+            if (end > 0 && (gw_pack_path(gw, x->b.id, path, sizeof(path)) != 0 || stat(path, &sb) != 0 ||
+                            (int64_t)sb.st_size < end)) {
+                printf("spool: pack %lld: objects name %lld bytes, its spool file holds %lld\n", (long long)x->b.id,
+                       (long long)end, gw_pack_path(gw, x->b.id, path, sizeof(path)) == 0 && stat(path, &sb) == 0
+                                           ? (long long)sb.st_size
+                                           : -1LL);
+                f->problems++;
+            }
             free(x);
             continue;
         }
@@ -219,6 +242,7 @@ int gw_cmd_fsck(int argc, char **argv)
     rc = remaining == 0 ? 0 : 1;
 out:
     free(f.page);
+    free(f.ends);
     gw_tool_close(&gw);
     gw_config_release(&gw.cfg);
     fflush(stdout);

@@ -21,6 +21,7 @@
  *   cmd_stats.c  tgs3 stats (read-only look at the index)
  *   cmd_gc.c     tgs3 gc (the delete queue, once)
  *   cache.c      block cache on local disk; one Telegram read per block at a time
+ *   strays.c     after a crash: finds the posts whose answers it swallowed, deletes them
  *
  * Threads: the loop thread owns every h2o and curl object and every struct
  * gw_req; the store thread only runs store jobs over job-owned copies; libuv's
@@ -88,6 +89,8 @@ struct gw_config {
     int64_t pack_delay_ms;      /* a pack is posted this long after its first object at the latest */
     int pack_compact_pct;       /* a posted pack this % dead is compacted by GC; 0 = never */
     int no_packing;
+    int64_t stray_probe_max;      /* message ids the start-up stray probe may read (forwards); 0 = no probe */
+    int64_t stray_probe_delay_ms; /* the probe starts this long after start-up (late posts of the crashed run land) */
 };
 
 void gw_config_init(struct gw_config *cfg);
@@ -164,6 +167,7 @@ struct gw {
     struct gw_cache *cache; /* block cache and read coalescing (cache.c) */
     struct gw_packer *packer; /* small-object packing, NULL when off (pack.c) */
     struct gw_compact *compact; /* pack compaction (compact.c) */
+    struct gw_strays *strays; /* the start-up search for strays of a crash, NULL when none (strays.c) */
     struct conn *conns;     /* accepted S3 connections (server.c) */
 };
 
@@ -203,8 +207,22 @@ void gw_keys_free(struct gw *gw);
 int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name);
 void gw_tool_close(struct gw *gw);
 /* Journal sweep at start-up (store thread not running yet): posted blocks of
- * unfinished puts are queued for deletion, dedup holds released. */
-void gw_journal_sweep(struct store *st);
+ * unfinished puts are queued for deletion, dedup holds released; the posts
+ * never answered stay journaled and are returned (*unconfirmed malloc'd, the
+ * caller frees) for gw_strays_plan. */
+void gw_journal_sweep(struct store *st, struct store_inflight **unconfirmed, size_t *n);
+
+/* ---- the stray probe (strays.c) -------------------------------------------- */
+
+struct gw_strays;
+/* Start-up, before the loop runs (the store answers directly): plans the
+ * search for posts a crash left in Telegram without the index knowing them:
+ * the unconfirmed journal rows (takes ownership of rows) and the unposted
+ * packs. Sets gw->strays when there is something to look for; resumed packs
+ * are held back until the probe ends (gw_pack_release_resumed). */
+void gw_strays_plan(struct gw *gw, struct store_inflight *rows, size_t n);
+void gw_strays_start(struct gw *gw); /* after --stray-probe-delay ms; no-op without a plan */
+void gw_strays_stop(struct gw *gw);  /* shutdown: what was not settled stays journaled */
 
 struct gw_snap;
 /* One snapshot: VACUUM INTO, sealed on the pool, posted to the first chat,
@@ -367,6 +385,9 @@ typedef void (*gw_pack_cb)(void *ud, int ok, int64_t block_id, int64_t offset);
 void gw_pack_append(struct gw *gw, const void *data, size_t len, gw_pack_cb cb, void *ud);
 /* The spool file of an unposted pack (blocks with chat_id 0); -1 when packing is off. */
 int gw_pack_path(const struct gw *gw, int64_t block_id, char *out, size_t n);
+/* Posts the packs resumed at start-up, held back while the stray probe runs
+ * (a repost would carry the caption the probe deletes copies of). */
+void gw_pack_release_resumed(struct gw *gw);
 
 /* Body verification + block upload for PUT and UploadPart. */
 struct gw_body_check {

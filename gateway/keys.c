@@ -48,28 +48,20 @@ void gw_keys_free(struct gw *gw)
     gw->keys = NULL;
 }
 
-void gw_journal_sweep(struct store *st)
+void gw_journal_sweep(struct store *st, struct store_inflight **unconfirmed, size_t *n)
 {
-    struct store_inflight *unknown = NULL;
-    size_t n = 0, swept = 0;
-    enum store_status s = store_inflight_sweep(st, now_ms(), &unknown, &n, &swept);
+    size_t swept = 0;
+    *unconfirmed = NULL;
+    *n = 0;
+    enum store_status s = store_inflight_sweep(st, now_ms(), unconfirmed, n, &swept);
     if (s != STORE_OK) {
         log_error("journal sweep: %s (%s)", store_status_name(s), store_errmsg(st));
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        char id[33];
-        hex_encode(unknown[i].uuid, sizeof(unknown[i].uuid), id);
-        /* The Bot API cannot list a chat's messages, so an unconfirmed post cannot be found from here. */
-        log_warn("journal: block id=%s of put %s was being posted when the gateway stopped; if Telegram stored "
-                 "it, it is a stray message whose caption contains 'put=%s' and 'id=%s'",
-                 id, unknown[i].put, unknown[i].put, id);
-    }
-    if (swept > 0)
-        log_warn("journal: settled %zu blocks left in flight by the last run: %zu posted ones queued for deletion "
-                 "or holds released, %zu unconfirmed (see above)",
-                 swept, swept - n, n);
-    free(unknown);
+    if (swept > 0 || *n > 0)
+        log_warn("journal: %zu blocks were left in flight by the last run: %zu posted ones queued for deletion "
+                 "or holds released; %zu posts were never answered (the stray probe looks for them)",
+                 swept + *n, swept, *n);
 }
 
 static void close_handle(uv_handle_t *h, void *arg)

@@ -301,7 +301,10 @@ static int serve(int argc, char **argv)
         gw_config_release(&gw.cfg);
         return 1;
     }
-    gw_journal_sweep(st); /* before anything is posted: settles what a crash left in flight */
+    /* Before anything is posted: settles what a crash left in flight. */
+    struct store_inflight *unconfirmed = NULL;
+    size_t n_unconfirmed = 0;
+    gw_journal_sweep(st, &unconfirmed, &n_unconfirmed);
 
     /* Hashing runs on libuv's pool; give it room beside curl's resolver threads. */
     setenv("UV_THREADPOOL_SIZE", "8", 0);
@@ -343,6 +346,8 @@ static int serve(int argc, char **argv)
     }
     if (start_scheduler(&gw) != 0)
         goto out;
+    gw_strays_plan(&gw, unconfirmed, n_unconfirmed); /* before the packer resumes */
+    unconfirmed = NULL;
     if (gw_cache_start(&gw) != 0 || gw_pack_start(&gw) != 0)
         goto out;
     if (gw_server_start(&gw) != 0)
@@ -352,6 +357,7 @@ static int serve(int argc, char **argv)
     gw_gc_start(&gw);
     gw_compact_start(&gw);
     gw_snapshot_start(&gw);
+    gw_strays_start(&gw);
 
     uv_signal_init(gw.loop, &sig_term);
     uv_signal_init(gw.loop, &sig_int);
@@ -375,12 +381,15 @@ static int serve(int argc, char **argv)
     gw_gc_stop(&gw);
     gw_compact_stop(&gw);
     gw_snapshot_stop(&gw);
+    gw_strays_stop(&gw);
     gw_pack_stop(&gw);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
     uv_close((uv_handle_t *)&drain_timer, NULL);
 out:
+    free(unconfirmed);
+    gw_strays_stop(&gw); /* no-op unless start-up failed after the plan */
     gw_sched_stop(&gw); /* blocks still waiting for a pair fail now */
     gw_server_stop_accepting(&gw);
     gw_admin_stop(&gw);

@@ -15,7 +15,9 @@
  *   row under later appends) until the row is filled in after the post.
  *   Reads of an unposted pack come from the spool file (cache.c); the file
  *   is removed a minute after the post, when no read can still be using the
- *   old row. A restart finds the spool files left and posts them (resume).
+ *   old row. A restart finds the spool files left and posts them (resume),
+ *   after the search for strays of the crash (strays.c): a post of the pack
+ *   whose answer the crash swallowed is deleted, not adopted.
  *   Durability: an acknowledged small object is on local disk (fsync'd)
  *   and reaches Telegram up to --pack-delay plus the scheduler's wait later;
  *   --no-packing turns this off.
@@ -59,6 +61,7 @@ struct pack {
     size_t len;             /* bytes reserved by appends */
     int appending;          /* append jobs running */
     int closed;             /* takes no more appends */
+    int resumed;            /* left unposted by the last run (held while the stray probe runs) */
     int sealing;
     enum blk_status seal_st;
     int read_err;
@@ -599,17 +602,31 @@ int gw_pack_start(struct gw *gw)
         pk->blk = b;
         pk->len = (size_t)sb.st_size;
         pk->closed = 1;
+        pk->resumed = 1;
         snprintf(pk->path, sizeof(pk->path), "%s", fpath);
         pk->next = p->packs;
         p->packs = pk;
-        pack_close(pk);
+        if (gw->strays == NULL)
+            pack_close(pk);
         resumed++;
     }
     if (d != NULL)
         closedir(d);
     if (resumed > 0)
-        log_info("pack: resuming %zu unposted pack(s) from %s", resumed, p->dir);
+        log_info("pack: resuming %zu unposted pack(s) from %s%s", resumed, p->dir,
+                 gw->strays != NULL ? " once the search for strays of the last run is done" : "");
     return 0;
+}
+
+void gw_pack_release_resumed(struct gw *gw)
+{
+    struct gw_packer *p = gw->packer;
+    if (p == NULL || p->stopping)
+        return;
+    for (struct pack *pk = p->packs; pk != NULL; pk = pk->next)
+        if (pk->resumed && !pk->sealing && pk->buf == NULL && !pk->timer_on && !pk->post.queued &&
+            pk->blk.chat_id == 0)
+            pack_close(pk);
 }
 
 void gw_pack_stop(struct gw *gw)

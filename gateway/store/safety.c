@@ -183,6 +183,8 @@ static enum store_status end_row(struct store *st, const struct store_inflight *
 }
 
 #define INFLIGHT_COLS "uuid, put, chat_id, bot_id, message_id, hold_block_id, started_ms"
+/* A post that was never answered (or whose answer was never journaled): no message id, no hold. */
+#define UNCONFIRMED(r) ((r)->message_id == 0 && (r)->hold_block_id == 0)
 
 enum store_status store_inflight_end(struct store *st, const unsigned char uuid[16], int committed, int64_t now_ms)
 {
@@ -246,12 +248,15 @@ enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct 
         ret = store_fail(st, rc);
         goto out;
     }
+    /* Unconfirmed rows stay: they name what the stray probe looks for, and
+     * a crash before it is done must leave them for the next start. */
     for (size_t i = 0; i < len && ret == STORE_OK; i++)
-        ret = end_row(st, &rows[i], 0, now_ms);
+        if (!UNCONFIRMED(&rows[i]))
+            ret = end_row(st, &rows[i], 0, now_ms);
     if (ret != STORE_OK)
         goto out;
     for (size_t i = 0; i < len; i++) {
-        if (rows[i].message_id == 0 && rows[i].hold_block_id == 0) {
+        if (UNCONFIRMED(&rows[i])) {
             if (unknown == NULL)
                 unknown = xcalloc(len, sizeof(*unknown));
             unknown[nu++] = rows[i];
@@ -263,7 +268,7 @@ out:
     if (ret == STORE_OK) {
         *out = unknown;
         *n = nu;
-        *swept = len;
+        *swept = len - nu;
     } else {
         free(unknown);
     }
@@ -360,7 +365,9 @@ enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms,
     static const char sql_bounds[] =
         "SELECT o.bucket || '/' || o.key, e.seq, e.block_id, e.offset, e.length, b.plain_size"
         " FROM extents e JOIN objects o ON o.id = e.object_id JOIN blocks b ON b.id = e.block_id"
-        " WHERE e.offset < 0 OR e.length <= 0 OR e.offset + e.length > b.plain_size";
+        " WHERE e.offset < 0 OR e.length <= 0"
+        /* an unposted pack's size is recorded when it is sealed (fsck checks its spool file) */
+        " OR (b.chat_id != 0 AND e.offset + e.length > b.plain_size)";
     static const char sql_sizes[] =
         "SELECT o.bucket || '/' || o.key, o.size, coalesce((SELECT sum(e.length) FROM extents e"
         " WHERE e.object_id = o.id), 0) AS total FROM objects o WHERE o.size != total";
@@ -566,4 +573,26 @@ enum store_status store_snapshot_record(struct store *st, int64_t chat_id, int64
     ret = store_exec_stmt(st, s);
 out:
     return store_op_end(st, ret);
+}
+
+enum store_status store_block_extent_end(struct store *st, int64_t block_id, int64_t *end)
+{
+    static const char sql[] =
+        "SELECT max(coalesce((SELECT max(offset + length) FROM extents WHERE block_id = ?1), 0),"
+        " coalesce((SELECT max(offset + length) FROM part_extents WHERE block_id = ?1), 0))";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_stmt(st, sql, &s);
+    int rc;
+
+    *end = 0;
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_int64(s, 1, block_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *end = sqlite3_column_int64(s, 0);
+    else
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+    return ret;
 }

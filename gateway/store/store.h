@@ -291,12 +291,44 @@ enum store_status store_inflight_hold(struct store *st, const unsigned char uuid
  * posted message (if any) for deletion at now_ms. A missing row is fine. */
 enum store_status store_inflight_end(struct store *st, const unsigned char uuid[16], int committed, int64_t now_ms)
     WARN_UNUSED;
-/* Start-up sweep: ends every row as not committed. Rows whose message was
- * never confirmed are returned (*out malloc'd, NULL when *n is 0) so the
- * caller can report them: the send may or may not have landed, and the Bot
- * API cannot list a chat's messages to find out. */
+/* Start-up sweep: ends every row as not committed, except rows whose
+ * message was never confirmed: the send may or may not have landed, so they
+ * stay in the journal and are returned (*out malloc'd, NULL when *n is 0)
+ * for the stray probe, which ends them with store_stray_collect or
+ * store_inflight_forget. */
 enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct store_inflight **out, size_t *n,
-                                       size_t *swept) WARN_UNUSED; /* *swept: all rows settled */
+                                       size_t *swept) WARN_UNUSED; /* *swept: rows settled */
+
+/* The end (offset + length, bytes) of the last extent, of an object or a
+ * part, inside block_id; 0 when nothing references it. */
+enum store_status store_block_extent_end(struct store *st, int64_t block_id, int64_t *end) WARN_UNUSED;
+
+/* ---- the stray probe (strays.c) ---- */
+
+/* The highest message id in chat_id of a block created before before_ms
+ * (1 when none): a post started at or after before_ms got a larger id. */
+enum store_status store_strays_floor(struct store *st, int64_t chat_id, int64_t before_ms, int64_t *floor)
+    WARN_UNUSED;
+/* Message ids in chat_id above `above` that the index references (blocks,
+ * delete queue, unreclaimable, journal, the last snapshot), ascending, at
+ * most max (+ 1 for the snapshot); *out malloc'd, NULL when *n is 0. */
+enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int64_t above, size_t max,
+                                          int64_t **out, size_t *n) WARN_UNUSED;
+struct store_stray_pack {
+    int64_t block_id;
+    unsigned char uuid[16];
+    int64_t created_ms; /* when the pack opened */
+};
+/* Block rows not posted yet (chat_id 0: packs), at most max; *out malloc'd. */
+enum store_status store_strays_unposted(struct store *st, size_t max, struct store_stray_pack **out, size_t *n)
+    WARN_UNUSED;
+/* Queues message (chat_id, message_id) for deletion at now_ms, unless a
+ * block references it (STORE_EXISTS, nothing changed); with uuid also ends
+ * that unconfirmed journal row. One transaction. */
+enum store_status store_stray_collect(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                      int64_t posted_ms, const unsigned char *uuid, int64_t now_ms) WARN_UNUSED;
+/* Ends unconfirmed journal rows uuids[0..n) (the probe gave up on them). */
+enum store_status store_inflight_forget(struct store *st, const unsigned char (*uuids)[16], size_t n) WARN_UNUSED;
 
 /* Queues a message for deletion recording when it was posted (see gc_queue). */
 enum store_status store_gc_enqueue_posted(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,

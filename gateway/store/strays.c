@@ -1,0 +1,216 @@
+/* strays.c — what the stray probe needs from the index: where to look, what is referenced, what to collect.
+ *
+ * A crash can swallow the answer to a sendDocument that Telegram carried
+ * out: the message exists, the index does not know it. The journal
+ * (safety.c) keeps such unconfirmed posts, and unposted packs keep their
+ * rows (chat_id 0), so the gateway's stray probe (gateway/strays.c) knows
+ * what to look for. These queries give it a floor (no such post can sit at
+ * or below it), the message ids the index references above the floor (never
+ * probed, never deleted), and one transaction per stray that queues it for
+ * deletion, re-checking that no block references it, and ends its journal
+ * row.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/store/store_int.h"
+
+enum store_status store_strays_floor(struct store *st, int64_t chat_id, int64_t before_ms, int64_t *floor)
+{
+    /* A block's created_ms is taken after its post was answered, so a block
+     * created before a post started holds a smaller message id. */
+    static const char sql[] = "SELECT coalesce(max(message_id), 1) FROM blocks WHERE chat_id = ?1 AND created_ms < ?2";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_stmt(st, sql, &s);
+    int rc;
+
+    *floor = 1;
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_int64(s, 1, chat_id);
+    sqlite3_bind_int64(s, 2, before_ms);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *floor = sqlite3_column_int64(s, 0);
+    else
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int64_t above, size_t max,
+                                          int64_t **out, size_t *n)
+{
+    static const char sql[] =
+        "SELECT message_id FROM blocks WHERE chat_id = ?1 AND message_id > ?2"
+        " UNION SELECT message_id FROM gc_queue WHERE chat_id = ?1 AND message_id > ?2"
+        " UNION SELECT message_id FROM unreclaimable WHERE chat_id = ?1 AND message_id > ?2"
+        " UNION SELECT message_id FROM inflight WHERE chat_id = ?1 AND message_id > ?2"
+        " ORDER BY 1 LIMIT ?3";
+    static const char sql_snap[] = "SELECT v FROM meta WHERE k = 'last_snapshot'";
+    sqlite3_stmt *s = NULL;
+    int64_t *v = NULL;
+    size_t len = 0, cap = 0;
+    long long sc = 0, sm = 0, sb = 0, stm = 0;
+    char snap[128];
+    enum store_status ret;
+    int rc = SQLITE_DONE;
+
+    *out = NULL;
+    *n = 0;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_int64(s, 1, chat_id);
+    sqlite3_bind_int64(s, 2, above);
+    sqlite3_bind_int64(s, 3, store_limit(max));
+    while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 64;
+            v = xrealloc(v, (cap + 1) * sizeof(*v)); /* + 1: room for the snapshot */
+        }
+        v[len++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_reset(s);
+    if (len < max && rc != SQLITE_DONE) {
+        free(v);
+        return store_fail(st, rc);
+    }
+    /* The pinned snapshot is referenced from meta (k = 'last_snapshot', "chat:message:bot:ms"). */
+    ret = store_stmt(st, sql_snap, &s);
+    if (ret != STORE_OK) {
+        free(v);
+        return ret;
+    }
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        store_col_text(s, 0, snap, sizeof(snap));
+        if (sscanf(snap, "%lld:%lld:%lld:%lld", &sc, &sm, &sb, &stm) != 4)
+            sm = 0;
+    }
+    sqlite3_reset(s);
+    if (sm > above && sc == chat_id) {
+        size_t i = 0;
+        if (len == cap)
+            v = xrealloc(v, (cap + 1) * sizeof(*v));
+        while (i < len && v[i] < sm)
+            i++;
+        if (i == len || v[i] != sm) {
+            memmove(v + i + 1, v + i, (len - i) * sizeof(*v));
+            v[i] = sm;
+            len++;
+        }
+    }
+    if (len == 0) {
+        free(v);
+        v = NULL;
+    }
+    *out = v;
+    *n = len;
+    return STORE_OK;
+}
+
+enum store_status store_strays_unposted(struct store *st, size_t max, struct store_stray_pack **out, size_t *n)
+{
+    static const char sql[] = "SELECT id, uuid, created_ms FROM blocks WHERE chat_id = 0 ORDER BY id LIMIT ?1";
+    sqlite3_stmt *s = NULL;
+    struct store_stray_pack *v = NULL;
+    size_t len = 0, cap = 0;
+    enum store_status ret;
+    int rc = SQLITE_DONE;
+
+    *out = NULL;
+    *n = 0;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_int64(s, 1, store_limit(max));
+    while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 16;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        struct store_stray_pack *p = &v[len++];
+        memset(p, 0, sizeof(*p));
+        p->block_id = sqlite3_column_int64(s, 0);
+        const void *u = sqlite3_column_blob(s, 1);
+        if (u != NULL && sqlite3_column_bytes(s, 1) == 16)
+            memcpy(p->uuid, u, 16);
+        p->created_ms = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_reset(s);
+    if (len < max && rc != SQLITE_DONE) {
+        free(v);
+        return store_fail(st, rc);
+    }
+    *out = v;
+    *n = len;
+    return STORE_OK;
+}
+
+enum store_status store_stray_collect(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                      int64_t posted_ms, const unsigned char *uuid, int64_t now_ms)
+{
+    static const char sql_ref[] = "SELECT 1 FROM blocks WHERE chat_id = ?1 AND message_id = ?2";
+    static const char sql_add[] = "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts,"
+                                  " posted_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5)";
+    static const char sql_end[] = "DELETE FROM inflight WHERE uuid = ?1 AND message_id = 0 AND hold_block_id = 0";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_op_begin(st);
+    int rc;
+
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql_ref, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, chat_id);
+    sqlite3_bind_int64(s, 2, message_id);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW) {
+        ret = STORE_EXISTS; /* a block references it: never deleted */
+        goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        ret = store_fail(st, rc);
+        goto out;
+    }
+    ret = store_stmt(st, sql_add, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, chat_id);
+    sqlite3_bind_int64(s, 2, message_id);
+    sqlite3_bind_int64(s, 3, bot_id);
+    sqlite3_bind_int64(s, 4, now_ms);
+    sqlite3_bind_int64(s, 5, posted_ms);
+    ret = store_exec_stmt(st, s);
+    if (ret != STORE_OK || uuid == NULL)
+        goto out;
+    ret = store_stmt(st, sql_end, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
+    ret = store_exec_stmt(st, s);
+out:
+    return store_op_end(st, ret);
+}
+
+enum store_status store_inflight_forget(struct store *st, const unsigned char (*uuids)[16], size_t n)
+{
+    static const char sql[] = "DELETE FROM inflight WHERE uuid = ?1 AND message_id = 0 AND hold_block_id = 0";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_op_begin(st);
+
+    if (ret != STORE_OK)
+        return ret;
+    for (size_t i = 0; i < n && ret == STORE_OK; i++) {
+        ret = store_stmt(st, sql, &s);
+        if (ret != STORE_OK)
+            break;
+        sqlite3_bind_blob(s, 1, uuids[i], 16, SQLITE_STATIC);
+        ret = store_exec_stmt(st, s);
+    }
+    return store_op_end(st, ret);
+}
