@@ -385,6 +385,12 @@ typedef void (*gw_pack_cb)(void *ud, int ok, int64_t block_id, int64_t offset);
 void gw_pack_append(struct gw *gw, const void *data, size_t len, gw_pack_cb cb, void *ud);
 /* The spool file of an unposted pack (blocks with chat_id 0); -1 when packing is off. */
 int gw_pack_path(const struct gw *gw, int64_t block_id, char *out, size_t n);
+/* Snapshots: closes the open pack and calls cb once every pack holding
+ * objects now has its post recorded (unposted = 0), or after timeout_ms, or
+ * when the packer stops (unposted = packs still only in the spool). One
+ * flush at a time. Loop thread. */
+typedef void (*gw_pack_flush_cb)(void *ud, size_t unposted);
+void gw_pack_flush(struct gw *gw, int64_t timeout_ms, gw_pack_flush_cb cb, void *ud);
 /* Posts the packs resumed at start-up, held back while the stray probe runs
  * (a repost would carry the caption the probe deletes copies of). */
 void gw_pack_release_resumed(struct gw *gw);

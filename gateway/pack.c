@@ -62,6 +62,7 @@ struct pack {
     int appending;          /* append jobs running */
     int closed;             /* takes no more appends */
     int resumed;            /* left unposted by the last run (held while the stray probe runs) */
+    int recorded;           /* posted, and the row says where */
     int sealing;
     enum blk_status seal_st;
     int read_err;
@@ -85,7 +86,15 @@ struct gw_packer {
     struct pack *packs;     /* closed packs not yet done */
     int stopping;
     uint64_t posted;
+    /* gw_pack_flush: one at a time */
+    gw_pack_flush_cb flush_cb;
+    void *flush_ud;
+    int64_t flush_upto;     /* packs with a row id up to this one are waited for */
+    uv_timer_t flush_timer; /* its time limit */
 };
+
+static size_t flush_pending(const struct gw_packer *p);
+static void flush_check(struct gw_packer *p);
 
 static void pack_close(struct pack *pk);
 static void open_pack(struct gw_packer *p);
@@ -464,6 +473,7 @@ static void posted_done(void *arg)
                   (long long)pk->blk.chat_id, (long long)pk->blk.message_id, store_status_name(st));
     } else {
         pk->pk->posted++;
+        pk->recorded = 1;
         log_debug("pack %lld: %zu bytes posted as %lld/%lld", (long long)pk->blk.id, pk->len,
                   (long long)pk->blk.chat_id, (long long)pk->blk.message_id);
         /* Later reads find it posted: the sealed document goes straight into the cache. */
@@ -472,6 +482,7 @@ static void posted_done(void *arg)
     }
     free(pk->buf);
     pk->buf = NULL;
+    flush_check(pk->pk);
     if (pk->pk->stopping) {
         pack_done(pk);
         return;
@@ -576,6 +587,8 @@ int gw_pack_start(struct gw *gw)
     p->dir = xstrdup(path);
     uv_timer_init(gw->loop, &p->delay);
     p->delay.data = p;
+    uv_timer_init(gw->loop, &p->flush_timer);
+    p->flush_timer.data = p;
     gw->packer = p;
 
     /* Resume: spool files of packs not posted before the last stop (start-up,
@@ -618,6 +631,75 @@ int gw_pack_start(struct gw *gw)
     return 0;
 }
 
+/* ---- flushing (snapshots) -------------------------------------------------------------- */
+
+/* Packs of the flush (row id up to flush_upto) whose post is not recorded yet. */
+static size_t flush_pending(const struct gw_packer *p)
+{
+    size_t n = 0;
+    if (p->open != NULL && p->open->len > 0 && p->open->blk.id <= p->flush_upto)
+        n++;
+    for (const struct pack *pk = p->packs; pk != NULL; pk = pk->next)
+        if (pk->blk.id <= p->flush_upto && !pk->recorded && pk->len > 0)
+            n++;
+    return n;
+}
+
+static void flush_end(struct gw_packer *p, int timed_out)
+{
+    gw_pack_flush_cb cb = p->flush_cb;
+    void *ud = p->flush_ud;
+    if (cb == NULL)
+        return;
+    size_t left = timed_out || p->stopping ? flush_pending(p) : 0;
+    p->flush_cb = NULL;
+    p->flush_ud = NULL;
+    uv_timer_stop(&p->flush_timer);
+    cb(ud, left);
+}
+
+static void flush_check(struct gw_packer *p)
+{
+    if (p->flush_cb != NULL && flush_pending(p) == 0)
+        flush_end(p, 0);
+}
+
+static void on_flush_timeout(uv_timer_t *t)
+{
+    flush_end(t->data, 1);
+}
+
+void gw_pack_flush(struct gw *gw, int64_t timeout_ms, gw_pack_flush_cb cb, void *ud)
+{
+    struct gw_packer *p = gw->packer;
+    if (p == NULL) {
+        cb(ud, 0);
+        return;
+    }
+    ASSERT(p->flush_cb == NULL);
+    if (p->stopping) {
+        p->flush_upto = INT64_MAX;
+        cb(ud, flush_pending(p));
+        return;
+    }
+    int64_t upto = 0;
+    if (p->open != NULL)
+        upto = p->open->blk.id;
+    for (struct pack *pk = p->packs; pk != NULL; pk = pk->next)
+        if (pk->blk.id > upto)
+            upto = pk->blk.id;
+    p->flush_cb = cb;
+    p->flush_ud = ud;
+    p->flush_upto = upto;
+    if (p->open != NULL && p->open->len > 0)
+        close_open(p); /* posted now, not --pack-delay later */
+    if (flush_pending(p) == 0) {
+        flush_end(p, 0);
+        return;
+    }
+    uv_timer_start(&p->flush_timer, on_flush_timeout, (uint64_t)(timeout_ms > 0 ? timeout_ms : 1), 0);
+}
+
 void gw_pack_release_resumed(struct gw *gw)
 {
     struct gw_packer *p = gw->packer;
@@ -651,6 +733,8 @@ void gw_pack_stop(struct gw *gw)
         pk->timer_on = 0;
     }
     uv_close((uv_handle_t *)&p->delay, NULL);
+    flush_end(p, 0);
+    uv_close((uv_handle_t *)&p->flush_timer, NULL);
 }
 
 void gw_pack_free(struct gw *gw)
