@@ -63,6 +63,7 @@ struct pack {
     int closed;             /* takes no more appends */
     int resumed;            /* left unposted by the last run (held while the stray probe runs) */
     int recorded;           /* posted, and the row says where */
+    int marked;             /* the row says a post was started (store_pack_posting) */
     int sealing;
     enum blk_status seal_st;
     int read_err;
@@ -515,9 +516,8 @@ static void on_pack_sent(void *ud, const struct tg_result *res, const struct tg_
     gw_store_call(gw, posted_run, posted_done, j);
 }
 
-static void on_pair(struct gw_post_slot *s, size_t bot, size_t chat)
+static void send_pack(struct pack *pk, size_t bot, size_t chat)
 {
-    struct pack *pk = (struct pack *)(void *)((char *)s - offsetof(struct pack, post));
     struct gw *gw = pk->pk->gw;
     char fname[64], caption[160], id[33];
     pk->blk.bot_id = gw->bots[bot].id;
@@ -525,6 +525,53 @@ static void on_pair(struct gw_post_slot *s, size_t bot, size_t chat)
     snprintf(fname, sizeof(fname), "tgs3-pack-%lld.bin", (long long)pk->blk.id);
     snprintf(caption, sizeof(caption), "tgs3 v1 pack=%lld len=%zu id=%s", (long long)pk->blk.id, pk->len, id);
     gw_post_document(gw, bot, chat, pk->buf, pk->buf_len, fname, caption, on_pack_sent, pk);
+}
+
+/* Before its first post a pack's row is marked as being posted: a crash
+ * after that may leave a copy in Telegram, which the next start's stray
+ * probe looks for (and resumes the pack only after it); a pack never posted
+ * is resumed at once. */
+struct posting_job {
+    struct pack *pk;
+    size_t bot, chat;
+    enum store_status st;
+};
+
+static void posting_run(struct store *st, void *arg)
+{
+    struct posting_job *j = arg;
+    j->st = store_pack_posting(st, j->pk->blk.id);
+}
+
+static void posting_done(void *arg)
+{
+    struct posting_job *j = arg;
+    struct pack *pk = j->pk;
+    size_t bot = j->bot, chat = j->chat;
+    enum store_status st = j->st;
+    free(j);
+    if (pk->pk->stopping)
+        return; /* not posted: the next start resumes it */
+    if (st != STORE_OK)
+        log_warn("pack %lld: cannot mark it as being posted: %s (a crash now could leave a copy the next start "
+                 "does not look for)",
+                 (long long)pk->blk.id, store_status_name(st));
+    pk->marked = 1;
+    send_pack(pk, bot, chat);
+}
+
+static void on_pair(struct gw_post_slot *s, size_t bot, size_t chat)
+{
+    struct pack *pk = (struct pack *)(void *)((char *)s - offsetof(struct pack, post));
+    if (pk->marked) {
+        send_pack(pk, bot, chat);
+        return;
+    }
+    struct posting_job *j = xcalloc(1, sizeof(*j));
+    j->pk = pk;
+    j->bot = bot;
+    j->chat = chat;
+    gw_store_call(pk->pk->gw, posting_run, posting_done, j);
 }
 
 static void on_expired(struct gw_post_slot *s)
@@ -615,11 +662,12 @@ int gw_pack_start(struct gw *gw)
         pk->blk = b;
         pk->len = (size_t)sb.st_size;
         pk->closed = 1;
-        pk->resumed = 1;
+        pk->marked = strcmp(b.file_id, STORE_PACK_POSTING) == 0;
+        pk->resumed = pk->marked; /* a post may have landed: held for the stray probe */
         snprintf(pk->path, sizeof(pk->path), "%s", fpath);
         pk->next = p->packs;
         p->packs = pk;
-        if (gw->strays == NULL)
+        if (gw->strays == NULL || !pk->resumed)
             pack_close(pk);
         resumed++;
     }

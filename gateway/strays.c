@@ -3,8 +3,8 @@
  * kill -9 while a block is being posted can swallow the answer to a
  * sendDocument that Telegram carried out: the message exists, nothing in
  * the index names it. The journal keeps every such unconfirmed post (its
- * random block identity), and a pack not yet recorded as posted keeps its
- * row (chat_id 0) and spool file; the caption of every post names that
+ * random block identity), and a pack whose post started but is not
+ * recorded keeps its row (chat_id 0, marked "posting") and spool file; the caption of every post names that
  * identity ("id=<32 hex>", packs also "pack=<row>"). The Bot API cannot list
  * a chat, but message ids in a chat are sequential, so after such a crash
  * the gateway reads the ids where the strays can be and deletes the ones
@@ -31,9 +31,9 @@
  *   Bounds: at most --stray-probe-max forwards per start, each through the
  *   scheduler's rate budget of the pair (waiting for a token, pausing on
  *   429), one at a time; a candidate gets PROBE_ATTEMPTS tries.
- *   Order: resumed packs are posted only after the probe (a repost carries
- *   the caption the probe deletes copies of); new uploads go on meanwhile
- *   (their captions name fresh identities). The probe begins
+ *   Order: packs resumed with a post cut off are posted only after the
+ *   probe (a repost carries the caption the probe deletes copies of); new
+ *   uploads go on meanwhile (their captions name fresh identities). The probe begins
  *   --stray-probe-delay ms after start-up, so that posts the crashed run
  *   handed to the Bot API server just before dying have landed.
  *   Threads: loop thread; the store work goes through the store thread.
@@ -50,7 +50,7 @@
 #define PROBE_ATTEMPTS 3           /* tries per candidate on transport errors and 5xx */
 #define PROBE_CLOCK_SLACK_MS 10000 /* the floor's times come from the wall clock: allow for small steps */
 #define PROBE_MAX_REFS (1u << 22)  /* referenced ids loaded per chat (skipping them saves calls only) */
-#define PROBE_MAX_PACKS 100000     /* unposted packs looked for */
+#define PROBE_MAX_PACKS 100000     /* packs whose post was cut off looked for */
 
 struct want {
     unsigned char uuid[16];
@@ -146,7 +146,7 @@ void gw_strays_plan(struct gw *gw, struct store_inflight *rows, size_t n)
     struct store_stray_pack *packs = NULL;
     size_t n_packs = 0;
     if (store_strays_unposted(st, PROBE_MAX_PACKS, &packs, &n_packs) != STORE_OK) {
-        log_error("strays: cannot list unposted packs: %s", store_errmsg(st));
+        log_error("strays: cannot list the packs being posted: %s", store_errmsg(st));
         n_packs = 0;
     }
     if (n + n_packs == 0) {
@@ -186,7 +186,7 @@ void gw_strays_plan(struct gw *gw, struct store_inflight *rows, size_t n)
     uv_timer_init(gw->loop, &s->timer);
     s->timer.data = s;
     gw->strays = s;
-    log_info("strays: %zu unconfirmed posts and %zu unposted packs left by the last run; looking for them in "
+    log_info("strays: %zu unconfirmed posts and %zu packs being posted left by the last run; looking for them in "
              "%zu chat(s) in %lld ms",
              n, n_packs, gw->cfg.n_chat_ids, (long long)gw->cfg.stray_probe_delay_ms);
 }

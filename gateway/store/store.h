@@ -314,12 +314,17 @@ enum store_status store_strays_floor(struct store *st, int64_t chat_id, int64_t 
  * most max (+ 1 for the snapshot); *out malloc'd, NULL when *n is 0. */
 enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int64_t above, size_t max,
                                           int64_t **out, size_t *n) WARN_UNUSED;
+/* An unposted pack's file_id is empty until its first post starts, then
+ * STORE_PACK_POSTING (set by store_pack_posting), until the post is recorded. */
+#define STORE_PACK_POSTING "posting"
+enum store_status store_pack_posting(struct store *st, int64_t block_id) WARN_UNUSED;
 struct store_stray_pack {
     int64_t block_id;
     unsigned char uuid[16];
     int64_t created_ms; /* when the pack opened */
 };
-/* Block rows not posted yet (chat_id 0: packs), at most max; *out malloc'd. */
+/* Packs whose post started but is not recorded (chat_id 0, file_id
+ * STORE_PACK_POSTING), at most max; *out malloc'd. */
 enum store_status store_strays_unposted(struct store *st, size_t max, struct store_stray_pack **out, size_t *n)
     WARN_UNUSED;
 /* Queues message (chat_id, message_id) for deletion at now_ms, unless a

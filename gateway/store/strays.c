@@ -2,9 +2,10 @@
  *
  * A crash can swallow the answer to a sendDocument that Telegram carried
  * out: the message exists, the index does not know it. The journal
- * (safety.c) keeps such unconfirmed posts, and unposted packs keep their
- * rows (chat_id 0), so the gateway's stray probe (gateway/strays.c) knows
- * what to look for. These queries give it a floor (no such post can sit at
+ * (safety.c) keeps such unconfirmed posts, and a pack whose post started
+ * keeps its row unposted (chat_id 0, file_id "posting") until the post is
+ * recorded, so the gateway's stray probe (gateway/strays.c) knows what to
+ * look for. These queries give it a floor (no such post can sit at
  * or below it), the message ids the index references above the floor (never
  * probed, never deleted), and one transaction per stray that queues it for
  * deletion, re-checking that no block references it, and ends its journal
@@ -113,7 +114,8 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
 
 enum store_status store_strays_unposted(struct store *st, size_t max, struct store_stray_pack **out, size_t *n)
 {
-    static const char sql[] = "SELECT id, uuid, created_ms FROM blocks WHERE chat_id = 0 ORDER BY id LIMIT ?1";
+    static const char sql[] = "SELECT id, uuid, created_ms FROM blocks WHERE chat_id = 0 AND file_id = '"
+                              STORE_PACK_POSTING "' ORDER BY id LIMIT ?1";
     sqlite3_stmt *s = NULL;
     struct store_stray_pack *v = NULL;
     size_t len = 0, cap = 0;
@@ -212,5 +214,22 @@ enum store_status store_inflight_forget(struct store *st, const unsigned char (*
         sqlite3_bind_blob(s, 1, uuids[i], 16, SQLITE_STATIC);
         ret = store_exec_stmt(st, s);
     }
+    return store_op_end(st, ret);
+}
+
+enum store_status store_pack_posting(struct store *st, int64_t block_id)
+{
+    static const char sql[] = "UPDATE blocks SET file_id = '" STORE_PACK_POSTING "' WHERE id = ?1 AND chat_id = 0";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_op_begin(st);
+
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret != STORE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, block_id);
+    ret = store_exec_stmt(st, s);
+out:
     return store_op_end(st, ret);
 }

@@ -232,6 +232,10 @@ static void test_strays(void)
     CHECK_ST(store_block_insert_held(st, &pk), STORE_OK);
     struct store_stray_pack *packs = NULL;
     CHECK_ST(store_strays_unposted(st, 10, &packs, &n), STORE_OK);
+    CHECK(n == 0 && packs == NULL); /* never posted: nothing to look for */
+    CHECK_ST(store_pack_posting(st, pk.id), STORE_OK);
+    CHECK_ST(store_pack_posting(st, b10), STORE_OK); /* a posted block is left alone */
+    CHECK_ST(store_strays_unposted(st, 10, &packs, &n), STORE_OK);
     CHECK(n == 1 && packs && packs[0].block_id == pk.id && packs[0].uuid[0] == 0x44 && packs[0].created_ms == 700);
     free(packs);
 
