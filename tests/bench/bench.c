@@ -445,6 +445,81 @@ static void small_row(const char *what, int c, const struct bench_run *g, const 
 
 /* ---- Telegram-shaped runs --------------------------------------------------------- */
 
+
+/* Blocks of the gateway's index not yet in Telegram (packs in the spool), or -1. */
+static long unposted(const struct server *gw)
+{
+    char path[4400];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long n = -1;
+    snprintf(path, sizeof(path), "%s/data/index.db", gw->dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM blocks WHERE chat_id = 0 AND refcount > 0", -1, &s, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+static size_t on_stats(char *p, size_t sz, size_t n, void *ud)
+{
+    struct dbuf *b = ud;
+    return dbuf_add(b, p, sz * n) == 0 ? sz * n : 0;
+}
+
+/* Messages the emulator holds in CHAT1, or -1. */
+/* The emulator's /_emulator/stats, parsed (NULL when unreachable). */
+static json_t *emu_stats(const struct server *emu)
+{
+    char url[128];
+    struct dbuf b;
+    json_t *j = NULL;
+    dbuf_init(&b, 1 << 20);
+    snprintf(url, sizeof(url), "http://%s/_emulator/stats", emu->host_port);
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_stats);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    if (curl_easy_perform(e) == CURLE_OK)
+        j = json_loadb(b.ptr, b.len, 0, NULL);
+    curl_easy_cleanup(e);
+    dbuf_release(&b);
+    return j;
+}
+
+static long emu_messages(const struct server *emu)
+{
+    long n = -1;
+    json_t *j = emu_stats(emu);
+    json_t *m = json_object_get(json_object_get(json_object_get(j, "chats"), CHAT1), "messages");
+    if (json_is_integer(m))
+        n = (long)json_integer_value(m);
+    json_decref(j);
+    return n;
+}
+
+/* Over the (bot, chat) pairs: how many posted, the most posts one saw in a 60 s window, 429s sent. */
+static void emu_pairs(const struct server *emu, long *used, long *peak, long *too_many)
+{
+    *used = *peak = *too_many = 0;
+    json_t *j = emu_stats(emu);
+    json_t *pairs = json_object_get(j, "pairs");
+    size_t i;
+    json_t *p;
+    json_array_foreach(pairs, i, p)
+    {
+        long posts = (long)json_integer_value(json_object_get(p, "posts"));
+        long pk = (long)json_integer_value(json_object_get(p, "peak_60s"));
+        *used += posts > 0;
+        *peak = pk > *peak ? pk : *peak;
+        *too_many += (long)json_integer_value(json_object_get(p, "too_many"));
+    }
+    json_decref(j);
+}
+
 /* Telegram-shaped large upload: 4 MiB blocks, so the 1 GiB object is 256 posts and the rate
  * (8 pairs x 20 posts/min), not this machine, bounds the time. The model is the README's
  * steady throughput, posts / (pairs x posts per minute); Telegram's sliding window would also
@@ -472,59 +547,15 @@ static void tg_large(void)
         "20/min) = %.1f s (%.1f MiB/s) | %5.2fx of model time%s\n",
         (unsigned long long)(large >> 20), TG_BLOCK >> 20, r.secs, mibs(&r), blocks, model,
         (double)large / MIB / model, ratio(r.secs, model), r.errors ? "  (errors)" : "");
+    long used, peak, too_many;
+    emu_pairs(&emu, &used, &peak, &too_many);
+    row("    emulator: %ld of 8 pairs posted, busiest 60 s window of a pair %ld posts (limit 20), %ld answers 429\n",
+        used, peak, too_many);
     bench_run_release(&r);
 out:
     block_size = saved_block;
     bench_stop(&gw.proc);
     bench_stop(&emu.proc);
-}
-
-/* Blocks of the gateway's index not yet in Telegram (packs in the spool), or -1. */
-static long unposted(const struct server *gw)
-{
-    char path[4400];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long n = -1;
-    snprintf(path, sizeof(path), "%s/data/index.db", gw->dir);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM blocks WHERE chat_id = 0 AND refcount > 0", -1, &s, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        n = (long)sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return n;
-}
-
-static size_t on_stats(char *p, size_t sz, size_t n, void *ud)
-{
-    struct dbuf *b = ud;
-    return dbuf_add(b, p, sz * n) == 0 ? sz * n : 0;
-}
-
-/* Messages the emulator holds in CHAT1, or -1. */
-static long emu_messages(const struct server *emu)
-{
-    char url[128];
-    struct dbuf b;
-    long n = -1;
-    dbuf_init(&b, 1 << 20);
-    snprintf(url, sizeof(url), "http://%s/_emulator/stats", emu->host_port);
-    CURL *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_stats);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    if (curl_easy_perform(e) == CURLE_OK) {
-        json_t *j = json_loadb(b.ptr, b.len, 0, NULL);
-        json_t *m = json_object_get(json_object_get(json_object_get(j, "chats"), CHAT1), "messages");
-        if (json_is_integer(m))
-            n = (long)json_integer_value(m);
-        json_decref(j);
-    }
-    curl_easy_cleanup(e);
-    dbuf_release(&b);
-    return n;
 }
 
 static void tg_small(void)
