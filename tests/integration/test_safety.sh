@@ -293,8 +293,8 @@ for round in $(seq 1 "$ROUNDS"); do
         # object may or may not survive; if it is still listed it must be whole (checked
         # with the listing below).
         sed -i '/-big\.bin\t/d; /-mid\.bin\t/d' "$ACK"
-        (client "$TEST_TMP/client.d" "$TEST_TMP/out.d" aws s3 rm --recursive --only-show-errors \
-            "s3://$B/crash/" --exclude '*' --include '*-big.bin' --include '*-mid.bin' --exclude "r$round-*") &
+        (client "$TEST_TMP/client.d" "$TEST_TMP/out.d" rclone delete --retries 1 --low-level-retries 1 \
+            --filter "- r$round-*" --filter "+ *-big.bin" --filter "+ *-mid.bin" --filter "- *" "tgs3:$B/crash") &
         pids+=($!)
     fi
     # a random moment while blocks are being posted: once the emulator has taken a new
