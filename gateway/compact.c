@@ -32,6 +32,7 @@ struct gw_compact {
     int busy;         /* a run is under way */
     int stopped;      /* gw_compact_stop was called */
     int timer_closed; /* its close callback ran: the last of run and timer frees c */
+    struct compact_run *run; /* the run under way, or NULL */
     uint64_t moved;
 };
 
@@ -51,6 +52,7 @@ struct compact_run {
     size_t n_moves;
     size_t pending; /* appends outstanding */
     struct gw_fetch *fetch;
+    int fetched; /* the block is here (or failed): no fetch callback pending */
     enum store_status st;
     size_t moved;
     int64_t moved_bytes;
@@ -64,6 +66,7 @@ static void run_end(struct compact_run *run)
     free(run->items);
     free(run->moves);
     free(run);
+    c->run = NULL;
     c->busy = 0;
     if (c->stopped && c->timer_closed)
         free(c);
@@ -105,6 +108,10 @@ static void on_appended(void *ud, int ok, int64_t block_id, int64_t offset)
     /* Every copy is on disk: the old pack's bytes are no longer needed here. */
     gw_fetch_free(run->fetch);
     run->fetch = NULL;
+    if (run->c->stopped) { /* the index is closing: the copies stay dead bytes */
+        run_end(run);
+        return;
+    }
     size_t k = 0;
     for (size_t i = 0; i < run->n; i++)
         if (run->items[i].ok)
@@ -124,6 +131,7 @@ static void on_block(struct gw_fetch *f, enum s3_err err, void *ud)
     struct compact_run *run = ud;
     struct gw *gw = run->c->gw;
     (void)f;
+    run->fetched = 1;
     if (err != S3E_OK) {
         log_warn("compact: cannot read pack %lld/%lld: %s; tried again later", (long long)run->blk.chat_id,
                  (long long)run->blk.message_id, s3_err_code(err));
@@ -190,8 +198,13 @@ static void find_done(void *arg)
         return;
     }
     run->fetch = gw_fetch_start(c->gw, &run->blk, 1, on_block, run);
-    if (run->fetch == NULL) /* every read slot is busy: readers first */
+    if (run->fetch == NULL) { /* every read slot is busy: readers first */
         run_end(run);
+        return;
+    }
+    size_t len;
+    if (gw_fetch_data(run->fetch, &len) != NULL) /* verified and in memory already: no callback comes */
+        on_block(run->fetch, S3E_OK, run);
 }
 
 static void tick(uv_timer_t *t)
@@ -203,6 +216,7 @@ static void tick(uv_timer_t *t)
     c->busy = 1;
     struct compact_run *run = xcalloc(1, sizeof(*run));
     run->c = c;
+    c->run = run;
     gw_store_call(gw, find_run, find_done, run);
 }
 
@@ -233,6 +247,10 @@ void gw_compact_stop(struct gw *gw)
         return;
     gw->compact = NULL;
     c->stopped = 1;
+    /* A fetch still under way is cancelled: Telegram calls stop at shutdown
+     * and would never call back. Store jobs and appends do complete. */
+    if (c->run != NULL && c->run->fetch != NULL && !c->run->fetched)
+        run_end(c->run);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
