@@ -425,6 +425,20 @@ static void write_work(uv_work_t *w)
 static void hit_work(uv_work_t *w);
 static void after_hit(uv_work_t *w, int status);
 
+/* Hands r's bytes (r->data, r->len) to its reader as a successful read and frees r. */
+static void deliver(struct gw_cache_read *r)
+{
+    struct tg_result ok;
+    memset(&ok, 0, sizeof(ok));
+    ok.status = TG_OK;
+    tg_fetch_cb cb = r->cb;
+    void *ud = r->ud;
+    unsigned char *data = r->data;
+    size_t len = r->len;
+    free(r);
+    cb(ud, &ok, data, len);
+}
+
 /* The write is over: its buffer goes to the waiter it was promised to, with
  * no copy, unless hits still copy from it (then the waiter copies too). */
 static void handoff(struct write_job *j)
@@ -452,15 +466,8 @@ static void handoff(struct write_job *j)
         r->data = j->data;
         j->data = NULL;
     }
-    struct tg_result ok;
-    memset(&ok, 0, sizeof(ok));
-    ok.status = TG_OK;
-    tg_fetch_cb cb = r->cb;
-    void *ud = r->ud;
-    unsigned char *data = r->data;
-    size_t len = j->len;
-    free(r);
-    cb(ud, &ok, data, len);
+    r->len = j->len;
+    deliver(r);
 }
 
 static void after_write(uv_work_t *w, int status)
@@ -828,15 +835,7 @@ static void after_hit(uv_work_t *w, int status)
         join_flight(c, r);
         return;
     }
-    struct tg_result ok;
-    memset(&ok, 0, sizeof(ok));
-    ok.status = TG_OK;
-    tg_fetch_cb cb = r->cb;
-    void *ud = r->ud;
-    unsigned char *data = r->data;
-    size_t len = r->len;
-    free(r);
-    cb(ud, &ok, data, len);
+    deliver(r);
 }
 
 struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud)
