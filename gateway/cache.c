@@ -439,6 +439,22 @@ static void deliver(struct gw_cache_read *r)
     cb(ud, &ok, data, len);
 }
 
+/* Queues r to copy the document of write j on the pool (j stays alive for
+ * it). 0 when queued; -1, with r and j as they were, when it cannot be. */
+static int copy_from_write(struct gw_cache_read *r, struct write_job *j)
+{
+    j->refs++;
+    r->from = j;
+    r->work.data = r;
+    r->on_pool = 1;
+    if (uv_queue_work(j->c->gw->loop, &r->work, hit_work, after_hit) == 0)
+        return 0;
+    r->on_pool = 0;
+    r->from = NULL;
+    j->refs--;
+    return -1;
+}
+
 /* The write is over: its buffer goes to the waiter it was promised to, with
  * no copy, unless hits still copy from it (then the waiter copies too). */
 static void handoff(struct write_job *j)
@@ -451,15 +467,8 @@ static void handoff(struct write_job *j)
         return;
     }
     if (j->refs > 1) {
-        j->refs++;
-        r->from = j;
-        r->on_pool = 1;
-        r->work.data = r;
-        if (uv_queue_work(j->c->gw->loop, &r->work, hit_work, after_hit) == 0)
+        if (copy_from_write(r, j) == 0)
             return;
-        r->on_pool = 0;
-        r->from = NULL;
-        j->refs--;
         r->data = xmalloc(j->len ? j->len : 1); /* cannot queue: copy here, once */
         memcpy(r->data, j->data, j->len);
     } else {
@@ -689,20 +698,10 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
             r->on_pool = 1;          /* a cancel only marks it */
             continue;
         }
-        if (keep) {
-            /* The write owns the document: copy it on the pool as a hit on a
-             * block being written does, never a block-sized memcpy on the loop. */
-            struct write_job *wj = c->writing; /* cache_write put it first */
-            wj->refs++;
-            r->from = wj;
-            r->work.data = r;
-            r->on_pool = 1;
-            if (uv_queue_work(c->gw->loop, &r->work, hit_work, after_hit) == 0)
-                continue;
-            r->on_pool = 0;
-            r->from = NULL;
-            wj->refs--;
-        }
+        /* The write owns the document: copy it on the pool as a hit on a
+         * block being written does, never a block-sized memcpy on the loop. */
+        if (keep && copy_from_write(r, c->writing) == 0) /* cache_write put it first */
+            continue;
         tg_fetch_cb cb = r->cb;
         void *rud = r->ud;
         unsigned char *mine = NULL;
@@ -868,15 +867,8 @@ struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *bl
     if (e == NULL && wj != NULL && (int64_t)wj->len == blk->stored_size) {
         /* Fetched a moment ago, still being written: copy it on the pool. */
         c->hits++;
-        wj->refs++;
-        r->from = wj;
-        r->work.data = r;
-        r->on_pool = 1;
-        if (uv_queue_work(gw->loop, &r->work, hit_work, after_hit) == 0)
+        if (copy_from_write(r, wj) == 0)
             return r;
-        r->on_pool = 0;
-        r->from = NULL;
-        wj->refs--;
     } else if (e != NULL && e->size == blk->stored_size) {
         c->hits++;
         lru_unlink(c, e);

@@ -93,18 +93,9 @@ static void move_done(void *arg)
     run_end(run);
 }
 
-static void on_appended(void *ud, int ok, int64_t block_id, int64_t offset)
+/* Every append has called back: repoint what was copied. */
+static void appended_all(struct compact_run *run)
 {
-    struct compact_item *it = ud;
-    struct compact_run *run = it->run;
-    if (ok) {
-        struct store_pack_move *m = &run->moves[it->i];
-        m->new_block = block_id;
-        m->new_offset = offset;
-        it->ok = 1;
-    }
-    if (--run->pending > 0)
-        return;
     /* Every copy is on disk: the old pack's bytes are no longer needed here. */
     gw_fetch_free(run->fetch);
     run->fetch = NULL;
@@ -124,6 +115,20 @@ static void on_appended(void *ud, int ok, int64_t block_id, int64_t offset)
         return;
     }
     gw_store_call(run->c->gw, move_run, move_done, run);
+}
+
+static void on_appended(void *ud, int ok, int64_t block_id, int64_t offset)
+{
+    struct compact_item *it = ud;
+    struct compact_run *run = it->run;
+    if (ok) {
+        struct store_pack_move *m = &run->moves[it->i];
+        m->new_block = block_id;
+        m->new_offset = offset;
+        it->ok = 1;
+    }
+    if (--run->pending == 0)
+        appended_all(run);
 }
 
 static void on_block(struct gw_fetch *f, enum s3_err err, void *ud)
@@ -146,6 +151,7 @@ static void on_block(struct gw_fetch *f, enum s3_err err, void *ud)
     }
     run->items = xcalloc(run->n, sizeof(*run->items));
     run->moves = xcalloc(run->n, sizeof(*run->moves));
+    run->pending = 1; /* held until every append is started: one can call back at once */
     for (size_t i = 0; i < run->n; i++) {
         const struct store_pack_live *l = &run->live[i];
         if (l->offset < 0 || l->length <= 0 || (uint64_t)(l->offset + l->length) > len) {
@@ -159,24 +165,12 @@ static void on_block(struct gw_fetch *f, enum s3_err err, void *ud)
         run->moves[i].object_id = l->object_id;
         run->moves[i].old_offset = l->offset;
         run->moves[i].length = l->length;
+        run->moved_bytes += l->length;
         run->pending++;
+        gw_pack_append(gw, data + l->offset, (size_t)l->length, on_appended, &run->items[i]);
     }
-    if (run->pending == 0) {
-        run_end(run);
-        return;
-    }
-    /* Counted first, appended next: a callback can come back synchronously. */
-    size_t pending = run->pending;
-    run->pending++;
-    for (size_t i = 0; i < run->n && pending > 0; i++)
-        if (run->items[i].run != NULL) {
-            pending--;
-            run->moved_bytes += run->live[i].length;
-            gw_pack_append(gw, data + run->live[i].offset, (size_t)run->live[i].length, on_appended,
-                           &run->items[i]);
-        }
-    struct compact_item guard = {run, 0, 0};
-    on_appended(&guard, 0, 0, 0); /* drops the extra count taken above */
+    if (--run->pending == 0)
+        appended_all(run);
 }
 
 static void find_run(struct store *st, void *arg)
