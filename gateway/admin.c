@@ -221,6 +221,8 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= dbuf_printf(b, "tgs3_gc_deleted_total %llu\n", (unsigned long long)gw->gc_deleted);
     rc |= metric(b, "tgs3_pack_compacted_objects_total", "counter", "packed objects moved out of mostly dead packs");
     rc |= dbuf_printf(b, "tgs3_pack_compacted_objects_total %llu\n", (unsigned long long)gw_compact_moved(gw));
+    rc |= metric(b, "tgs3_streamed_bodies_total", "counter", "PUT and part bodies read from the socket as they arrived");
+    rc |= dbuf_printf(b, "tgs3_streamed_bodies_total %llu\n", (unsigned long long)gw->bodies_streamed);
     rc |= metric(b, "tgs3_gc_failed_total", "counter", "message deletions that failed (retried later)");
     rc |= dbuf_printf(b, "tgs3_gc_failed_total %llu\n", (unsigned long long)gw->gc_failed);
     rc |= metric(b, "tgs3_gc_unreclaimable_total", "counter", "messages Telegram would no longer delete");

@@ -51,7 +51,9 @@ static const struct opt options[] = {
     {"gc-grace", OPT_SECONDS, "600", "seconds an unreferenced block waits before deletion"},
     {"gc-interval", OPT_SECONDS, "5", "seconds between delete-queue runs"},
     {"upload-expiry", OPT_SECONDS, "604800", "seconds before an unfinished multipart upload expires"},
-    {"req-timeout", OPT_SECONDS, "600", "seconds a whole request (headers and body) may take to arrive"},
+    {"req-timeout", OPT_SECONDS, "600",
+     "seconds a request's headers and buffered body may take to arrive; a streamed body (PUT or part over 4 MiB) may "
+     "pause this long"},
     {"rate-pair-per-min", OPT_INT, "20", "posts per minute one bot makes into one chat"},
     {"rate-bot-per-sec", OPT_INT, "30", "posts per second one bot makes over all chats"},
     {"rate-chat-per-min", OPT_INT, "0", "posts per minute into one chat over all bots (0: no limit)"},

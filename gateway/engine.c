@@ -1,7 +1,15 @@
 /* engine.c — the block pipeline between request bodies and Telegram documents.
  *
  * DESIGN
- * PUT/UploadPart: the body (h2o's buffer, in place) is first verified on
+ * PUT/UploadPart, streamed (a body over 4 MiB read by intake.c): each block
+ * gets its budget slot before its bytes are read, straight into the buffer
+ * it will be posted from; the lane hashes blocks in body order (MD5,
+ * SHA-256 for a signed payload) on the pool, then the block is sealed in
+ * place, journaled and posted as below. Nothing is gated: the request's
+ * signature was checked on its head, and a digest that fails at the end
+ * fails the put like any other failure (posted blocks are queued for
+ * deletion).
+ * PUT/UploadPart, buffered: the body (h2o's buffer, in place) is first verified on
  * libuv's pool: aws-chunked decoded in place with every chunk signature
  * checked, MD5 (the ETag) and, for hex payload hashes, SHA-256 computed and
  * compared with Content-MD5 and x-amz-content-sha256. Only a body that passed
@@ -60,6 +68,8 @@ struct put_blk {
     int slot;                /* holds an upload budget slot */
     int dedup;               /* reuses a live block through a journaled hold */
     int parked;              /* sealed, waiting for the body's verification */
+    unsigned char *plain;    /* streamed: where the plaintext sits in buf (sealed in place) */
+    size_t plain_len;
     enum store_status st;    /* journal result */
     struct store_block found;
     struct tg_call *call;
@@ -105,6 +115,16 @@ struct gw_put {
     int waiting;     /* in the upload FIFO */
     struct gw_put *wait_next;
     int packed;      /* went into a pack (pack.c): one extent, no blocks of its own */
+    /* A streamed body (gw_put_start_body): blocks are read one at a time,
+     * hashed in order by the lane (MD5, SHA-256), then sealed in place. */
+    int streamed;
+    struct gw_body *body;    /* NULL once gw_put_free let go of it */
+    struct put_blk *reading; /* the block being read, or NULL */
+    EVP_MD_CTX *md5_ctx, *sha_ctx;
+    size_t lane_next;        /* next block the lane hashes */
+    int lane_busy;
+    uv_work_t lane_work;
+    enum s3_err lane_err;
     int64_t pack_block, pack_off;
 };
 
@@ -478,14 +498,20 @@ static void seal_work(uv_work_t *w)
     struct store_block *b = &p->blocks[c->i];
     size_t bs = (size_t)gw->cfg.block_size;
     size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
-    const unsigned char *plain = (const unsigned char *)p->data + off;
+    const unsigned char *plain = p->streamed ? c->plain : (const unsigned char *)p->data + off;
     b->plain_size = (int64_t)n;
     c->seal_st = blk_random(b->uuid, sizeof(b->uuid));
     if (c->seal_st == BLK_OK && gw->keys != NULL)
         c->seal_st = blk_hash(gw->keys, plain, n, b->hash);
     if (c->seal_st != BLK_OK)
         return;
-    if (gw->keys != NULL && !gw->cfg.no_encryption) {
+    if (p->streamed) {
+        /* Read into buf already: sealed in place (plain == buf + BLK_HEADER_LEN) or posted as is. */
+        if (c->plain != c->buf)
+            c->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, c->buf, &b->key_id, b->nonce);
+        else
+            b->key_id = 0;
+    } else if (gw->keys != NULL && !gw->cfg.no_encryption) {
         c->buf = xmalloc(n + BLK_OVERHEAD);
         c->buf_len = n + BLK_OVERHEAD;
         c->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, c->buf, &b->key_id, b->nonce);
@@ -544,6 +570,130 @@ static void unpark(struct gw_put *p, int go)
     }
 }
 
+/* ---- streamed bodies ----------------------------------------------------------- */
+
+static void lane_kick(struct gw_put *p);
+
+static void on_block_read(struct gw_body *body, enum s3_err err, void *ud)
+{
+    struct put_blk *c = ud;
+    struct gw_put *p = c->p;
+    struct gw *gw = p->gw;
+    (void)body;
+    p->reading = NULL;
+    p->jobs--;
+    if (err != S3E_OK) {
+        slot_release(c);
+        put_fail(p, err);
+    } else if (p->failed || p->freeing) {
+        slot_release(c);
+    } else {
+        c->parked = 0;
+        c->plain_len = c->buf_len - (c->plain != c->buf ? BLK_OVERHEAD : 0);
+        p->jobs++; /* the block is the lane's until it is hashed */
+        c->dedup = 0;
+        c->seal_st = BLK_OK;
+        c->st = STORE_OK;
+        c->call = NULL;
+        lane_kick(p);
+        if (p->next < p->n_blocks && !p->waiting)
+            wait_append(gw, p);
+    }
+    up_pump(gw);
+    finish(p);
+}
+
+/* Takes block c's buffer and reads its bytes of the body into it: at
+ * BLK_HEADER_LEN when it will be sealed (in place), else at 0. */
+static void read_block(struct gw_put *p, struct put_blk *c)
+{
+    struct gw *gw = p->gw;
+    size_t bs = (size_t)gw->cfg.block_size;
+    size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
+    int seal = gw->keys != NULL && !gw->cfg.no_encryption;
+    c->buf_len = n + (seal ? BLK_OVERHEAD : 0);
+    c->buf = xmalloc(c->buf_len);
+    c->plain = c->buf + (seal ? BLK_HEADER_LEN : 0);
+    p->reading = c;
+    gw_body_read(p->body, c->plain, n, on_block_read, c);
+}
+
+/* libuv pool: the running hashes over the next block in body order; the last
+ * block finishes them and compares Content-MD5 and the signed payload hash. */
+static void lane_run(uv_work_t *w)
+{
+    struct gw_put *p = w->data;
+    struct put_blk *c = &p->bl[p->lane_next];
+    int ok = EVP_DigestUpdate(p->md5_ctx, c->plain, c->plain_len) &&
+             (p->sha_ctx == NULL || EVP_DigestUpdate(p->sha_ctx, c->plain, c->plain_len));
+    if (!ok) {
+        p->lane_err = S3E_INTERNAL_ERROR;
+        return;
+    }
+    if (p->lane_next + 1 < p->n_blocks)
+        return;
+    unsigned char md5[16], sha[32];
+    unsigned int n = 0;
+    if (!EVP_DigestFinal_ex(p->md5_ctx, md5, &n) ||
+        (p->sha_ctx != NULL && !EVP_DigestFinal_ex(p->sha_ctx, sha, &n))) {
+        p->lane_err = S3E_INTERNAL_ERROR;
+        return;
+    }
+    hex_encode(md5, 16, p->md5_hex);
+    if (p->chk.has_md5 && memcmp(md5, p->chk.md5, 16) != 0)
+        p->lane_err = S3E_BAD_DIGEST;
+    else if (p->sha_ctx != NULL && memcmp(sha, p->auth.payload_sha256, 32) != 0)
+        p->lane_err = S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
+}
+
+static void lane_done(uv_work_t *w, int status)
+{
+    struct gw_put *p = w->data;
+    struct gw *gw = p->gw;
+    struct put_blk *c = &p->bl[p->lane_next++];
+    p->lane_busy = 0;
+    p->verifying--;
+    if (status != 0 && p->lane_err == S3E_OK)
+        p->lane_err = S3E_INTERNAL_ERROR;
+    if (p->lane_err != S3E_OK)
+        put_fail(p, p->lane_err);
+    if (p->lane_next == p->n_blocks) {
+        secure_zero(p->auth.signing_key, sizeof(p->auth.signing_key));
+        p->verified = p->lane_err == S3E_OK;
+    }
+    if (p->failed || p->freeing) {
+        p->jobs--;
+        slot_release(c);
+    } else {
+        /* Hashed: now the keyed hash, identity and seal (in place) on the pool. */
+        uv_queue_work(gw->loop, &c->work, seal_work, after_seal);
+    }
+    lane_kick(p);
+    up_pump(gw);
+    finish(p);
+}
+
+/* Starts the lane on the next block if it is read and the lane is free; a
+ * failed put gives the slots of read blocks back instead. */
+static void lane_kick(struct gw_put *p)
+{
+    if (p->lane_busy)
+        return;
+    if (p->failed || p->freeing) {
+        while (p->lane_next < p->next && p->bl[p->lane_next].buf != NULL && &p->bl[p->lane_next] != p->reading) {
+            p->jobs--;
+            slot_release(&p->bl[p->lane_next++]);
+        }
+        return;
+    }
+    if (p->lane_next >= p->next || &p->bl[p->lane_next] == p->reading)
+        return;
+    p->lane_busy = 1;
+    p->verifying++;
+    p->lane_work.data = p;
+    uv_queue_work(p->gw->loop, &p->lane_work, lane_run, lane_done);
+}
+
 /* Takes a budget slot (the caller checked one is free) and seals the next block. */
 static void prepare_block(struct gw_put *p)
 {
@@ -556,6 +706,10 @@ static void prepare_block(struct gw_put *p)
     gw->up_inflight++;
     c->work.data = c;
     p->jobs++;
+    if (p->streamed) {
+        read_block(p, c);
+        return;
+    }
     uv_queue_work(gw->loop, &c->work, seal_work, after_seal);
 }
 
@@ -566,14 +720,17 @@ static void up_pump(struct gw *gw)
         wait_remove(gw, p);
         if (p->next < p->n_blocks)
             prepare_block(p);
-        if (p->next < p->n_blocks && !p->failed)
-            wait_append(gw, p); /* round-robin: one block per turn */
+        /* round-robin: one block per turn; a streamed put comes back once its read is done */
+        if (!p->streamed && p->next < p->n_blocks && !p->failed)
+            wait_append(gw, p);
     }
 }
 
 static void free_now(struct gw_put *p)
 {
     secure_zero(&p->auth, sizeof(p->auth));
+    EVP_MD_CTX_free(p->md5_ctx);
+    EVP_MD_CTX_free(p->sha_ctx);
     for (size_t i = 0; p->bl && i < p->n_blocks; i++)
         free(p->bl[i].buf);
     free(p->blocks);
@@ -695,6 +852,41 @@ struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const str
     if (p->chk.verify_sha256)
         queue_check(p, CHECK_SHA256);
     start_blocks(p);
+    return p;
+}
+
+struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                                 struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
+                                 enum s3_err *err)
+{
+    if (chk->chunked || chk->ck_alg[0] != '\0') {
+        *err = S3E_NOT_IMPLEMENTED; /* the intake never streams those */
+        return NULL;
+    }
+    struct gw_put *p = xcalloc(1, sizeof(*p));
+    p->gw = gw;
+    p->streamed = 1;
+    p->body = body;
+    p->len = (size_t)len;
+    p->auth = *auth;
+    p->chk = *chk;
+    snprintf(p->tag, sizeof(p->tag), "%s", tag);
+    p->cb = cb;
+    p->ud = ud;
+    p->early = 1;
+    p->md5_ctx = EVP_MD_CTX_new();
+    if (p->chk.verify_sha256)
+        p->sha_ctx = EVP_MD_CTX_new();
+    if (p->md5_ctx == NULL || !EVP_DigestInit_ex(p->md5_ctx, EVP_md5(), NULL) ||
+        (p->chk.verify_sha256 && (p->sha_ctx == NULL || !EVP_DigestInit_ex(p->sha_ctx, EVP_sha256(), NULL))))
+        put_fail(p, S3E_INTERNAL_ERROR);
+    else
+        start_blocks(p);
+    if (p->failed) { /* nothing started */
+        *err = p->err;
+        free_now(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -843,6 +1035,14 @@ void gw_put_free(struct gw_put *p)
     struct gw *gw = p->gw;
     wait_remove(gw, p);
     p->freeing = 1;
+    if (p->reading != NULL) { /* its callback will not come: the body goes with the request */
+        gw_body_cancel(p->body);
+        p->jobs--;
+        slot_release(p->reading);
+        p->reading = NULL;
+    }
+    p->body = NULL;
+    lane_kick(p);
     unpark(p, 0);
     up_pump(gw);
     /* Checks and posts in flight are let finish (their buffers are the put's

@@ -160,6 +160,7 @@ struct gw {
     int64_t gc_horizon_ms; /* tgs3 gc --all: items due this far ahead count as due now */
     uint64_t gc_deleted, gc_failed, gc_unreclaimable; /* messages, since start */
     uint64_t req_seq;
+    uint64_t bodies_streamed; /* claimed by the intake, since start */
     int connections;
     int active;    /* requests being processed */
     int stopping;
@@ -168,8 +169,48 @@ struct gw {
     struct gw_packer *packer; /* small-object packing, NULL when off (pack.c) */
     struct gw_compact *compact; /* pack compaction (compact.c) */
     struct gw_strays *strays; /* the start-up search for strays of a crash, NULL when none (strays.c) */
-    struct conn *conns;     /* accepted S3 connections (server.c) */
+    struct gw_conn *conns;  /* accepted S3 connections (server.c) */
 };
+
+/* An accepted S3 connection (server.c); h2o owns handle->data, so the
+ * gateway's state rides beside the handle. */
+struct gw_conn {
+    uv_tcp_t tcp;
+    struct gw *gw;
+    h2o_socket_t *sock;             /* NULL until h2o owns the connection */
+    struct gw_conn *prev, *next;    /* gw->conns */
+    /* intake.c */
+    struct gw_conn *hnext;          /* socket lookup chain */
+    int fresh;                      /* h2o has not started reading yet */
+    h2o_socket_cb h2o_read_cb;      /* h2o's reader, called after the intake looked */
+    size_t head_len;                /* of the head whose body is streamed */
+    uint64_t body_len;
+    int expect_continue;
+    struct gw_body *body;           /* being streamed, or NULL */
+    uv_write_t cont_write;          /* "100 Continue" */
+};
+
+/* ---- intake (intake.c): large PUT bodies read as the engine asks --------------- */
+
+struct gw_body;
+typedef void (*gw_body_cb)(struct gw_body *b, enum s3_err err, void *ud);
+void gw_intake_start(struct gw *gw);
+void gw_intake_stop(struct gw *gw);
+void gw_intake_register(struct gw_conn *c);   /* before h2o_accept */
+void gw_intake_unregister(struct gw_conn *c); /* the connection closed */
+/* In the handler: the streamed body of req, or NULL when h2o buffered it
+ * (req->entity). Owned by the caller (gw_body_free). */
+struct gw_body *gw_body_claim(struct gw *gw, h2o_req_t *req);
+uint64_t gw_body_len(const struct gw_body *b);
+/* The name the renamed Content-Length header has in h2o's view of a streamed request. */
+int gw_body_is_header(const char *name, size_t len);
+/* Reads the next n bytes of the body into dst; cb runs later on the loop
+ * (never from inside this call) with S3E_OK, IncompleteBody (the client
+ * went away) or RequestTimeout. One read at a time. */
+void gw_body_read(struct gw_body *b, unsigned char *dst, size_t n, gw_body_cb cb, void *ud);
+void gw_body_cancel(struct gw_body *b);       /* the outstanding read's cb will not run */
+void gw_body_request_gone(struct gw_body *b); /* h2o disposed the request */
+void gw_body_free(struct gw_body *b);
 
 /* ---- server (server.c) ------------------------------------------------------ */
 
@@ -249,6 +290,7 @@ struct gw_req {
     int has_auth;
     void *op;        /* operation state, owned by the handler */
     void (*op_free)(struct gw_req *r); /* releases op when the context dies */
+    struct gw_body *body; /* a streamed body (intake.c), else h2o's req->entity */
 };
 
 /* Async discipline: gw_req_hold before starting async work; in its
@@ -415,6 +457,16 @@ typedef void (*gw_put_cb)(struct gw_put *p, enum s3_err err, void *ud);
  * blocks already posted are queued for deletion. */
 struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
                             char *data, size_t len, const char *tag, gw_put_cb cb, void *ud);
+/* The same for a streamed body of len bytes: each block is read into its
+ * own buffer when it gets a budget slot, hashed in order (MD5, SHA-256),
+ * sealed in place and posted; Content-MD5 and a signed payload hash are
+ * compared at the end, and a mismatch fails the put (what was posted is
+ * queued for deletion). body must outlive the put or be cancelled by
+ * gw_put_free. NULL (and *err) when it cannot start (SlowDown: too many
+ * puts wait for budget). */
+struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                                 struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
+                                 enum s3_err *err);
 const char *gw_put_md5_hex(const struct gw_put *p);
 /* The verified x-amz-checksum (header or trailer): its algorithm, or NULL
  * when the request carried none; *b64 receives its value. */

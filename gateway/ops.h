@@ -7,6 +7,10 @@
 /* Payload checks for a body-carrying request (chunked, sha256, Content-MD5, size). */
 enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk);
 void gw_add_etag(struct gw_req *r, const char *etag);
+/* Starts the engine on the request's body, streamed (intake.c) or buffered
+ * by h2o; NULL with *err when it cannot start. */
+struct gw_put *gw_put_start_req(struct gw_req *r, const struct gw_body_check *chk, gw_put_cb cb, void *ud,
+                                enum s3_err *err);
 /* 200 with the ETag and verified checksum of a body just stored (PutObject, UploadPart). */
 void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *put);
 /* Runs next(r) on the loop once r's bucket (resp. object) is known to exist;

@@ -219,10 +219,10 @@ static void part_check_done(void *arg)
         gw_respond_error(r, e, NULL);
         return;
     }
-    h2o_req_t *req = r->req;
     gw_req_hold(r);
-    op->put = gw_put_start(r->gw, &r->auth, &chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id,
-                           on_part_put, op);
+    op->put = gw_put_start_req(r, &chk, on_part_put, op, &e);
+    if (op->put == NULL && gw_req_release(r))
+        gw_respond_error(r, e, NULL);
 }
 
 void gw_op_upload_part(struct gw_req *r)

@@ -54,10 +54,20 @@ enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk)
         chk->ck_value[len] = '\0';
     }
     h2o_req_t *req = r->req;
-    size_t body = req->entity.base ? req->entity.len : 0;
-    if (body > (size_t)r->gw->cfg.max_body + (chk->chunked ? (size_t)r->gw->cfg.max_body / 64 + 4096 : 0))
+    uint64_t body = r->body ? gw_body_len(r->body) : req->entity.base ? req->entity.len : 0;
+    if (body > (uint64_t)r->gw->cfg.max_body + (chk->chunked ? (size_t)r->gw->cfg.max_body / 64 + 4096 : 0))
         return S3E_ENTITY_TOO_LARGE;
     return S3E_OK;
+}
+
+struct gw_put *gw_put_start_req(struct gw_req *r, const struct gw_body_check *chk, gw_put_cb cb, void *ud,
+                                enum s3_err *err)
+{
+    h2o_req_t *req = r->req;
+    if (r->body != NULL)
+        return gw_put_start_body(r->gw, &r->auth, chk, r->body, gw_body_len(r->body), r->id, cb, ud, err);
+    return gw_put_start(r->gw, &r->auth, chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id, cb,
+                        ud);
 }
 
 void gw_add_etag(struct gw_req *r, const char *etag)
@@ -199,10 +209,10 @@ static void put_begin(struct gw_req *r)
         return;
     }
     chk.may_pack = 1;
-    h2o_req_t *req = r->req;
     gw_req_hold(r);
-    op->put = gw_put_start(r->gw, &r->auth, &chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id,
-                           on_put_done, op);
+    op->put = gw_put_start_req(r, &chk, on_put_done, op, &e);
+    if (op->put == NULL && gw_req_release(r))
+        gw_respond_error(r, e, NULL);
 }
 
 struct bucket_check {

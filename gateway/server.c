@@ -3,7 +3,8 @@
  * DESIGN: one h2o context on the gateway's loop. HTTP/1.1 only (no h2c
  * upgrade): h2o 2.2 buffers whole bodies and stops reading the socket while a
  * request is processed, which is what keeps req->entity valid for the body
- * pipeline (engine.c). Limits set here: max body (--max-body), the request
+ * pipeline (engine.c), and lets the intake (intake.c) read a large PUT's body
+ * itself, as the engine asks for it. Limits set here: max body (--max-body), the request
  * timeout (--req-timeout; it also bounds keep-alive idle time), body spill
  * files in <data-dir>/tmp, and at most --max-connections connections (new
  * ones beyond are closed at once).
@@ -30,6 +31,7 @@ static void req_free(struct gw_req *r)
     r->gw->active--;
     if (r->op_free)
         r->op_free(r);
+    gw_body_free(r->body);
     s3_route_release(&r->route);
     secure_zero(r->auth.signing_key, sizeof(r->auth.signing_key));
     free(r->hdrs);
@@ -42,6 +44,7 @@ static void on_anchor_dispose(void *p)
     struct gw_req *r = a->r;
     gw_admin_request_done(r); /* h2o's request fields are still intact while its pool is cleared */
     r->req = NULL;
+    gw_body_request_gone(r->body);
     if (r->pending == 0)
         req_free(r);
 }
@@ -239,6 +242,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
              (unsigned long long)(++gw->req_seq & 0xffffffff));
     struct anchor *a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_anchor_dispose);
     a->r = r;
+    r->body = gw_body_claim(gw, req);
 
     /* The library's view of the request: views into h2o's memory, valid on this thread. */
     r->s3.method = req->method.base;
@@ -255,6 +259,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r->hdrs[i].name_len = req->headers.entries[i].name->len;
         r->hdrs[i].value = req->headers.entries[i].value.base;
         r->hdrs[i].value_len = req->headers.entries[i].value.len;
+        if (r->body != NULL && gw_body_is_header(r->hdrs[i].name, r->hdrs[i].name_len)) {
+            r->hdrs[i].name = "content-length"; /* renamed for h2o only (intake.c) */
+        }
     }
     /* h2o keeps Host apart from the other headers (authority); SigV4 signs it. */
     r->hdrs[req->headers.size].name = "host";
@@ -289,6 +296,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     r->has_auth = 1;
     log_debug("req %s: %s %.*s", r->id, s3_op_name(r->route.op), (int)r->s3.path_len, r->s3.path);
+    if (r->body != NULL && r->route.op != S3_OP_PUT_OBJECT && r->route.op != S3_OP_UPLOAD_PART) {
+        gw_respond_error(r, S3E_ENTITY_TOO_LARGE, "only object and part bodies may be this large");
+        return 0;
+    }
     if (gw_access_needed(r))
         gw_access_check(r, dispatch);
     else
@@ -296,17 +307,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-/* h2o owns handle->data of accepted sockets, so the gateway pointer rides beside the handle. */
-struct conn {
-    uv_tcp_t tcp;
-    struct gw *gw;
-    h2o_socket_t *sock; /* NULL until h2o owns the connection */
-    struct conn *prev, *next; /* gw->conns */
-};
-
 static void on_sock_closed(uv_handle_t *h)
 {
-    struct conn *c = (struct conn *)h;
+    struct gw_conn *c = (struct gw_conn *)h;
+    if (c->sock != NULL)
+        gw_intake_unregister(c);
     c->gw->connections--;
     if (c->prev)
         c->prev->next = c->next;
@@ -322,7 +327,7 @@ static void on_accept(uv_stream_t *listener, int status)
     struct gw *gw = listener->data;
     if (status != 0)
         return;
-    struct conn *c = xcalloc(1, sizeof(*c));
+    struct gw_conn *c = xcalloc(1, sizeof(*c));
     c->gw = gw;
     uv_tcp_init(listener->loop, &c->tcp);
     gw->connections++;
@@ -334,6 +339,7 @@ static void on_accept(uv_stream_t *listener, int status)
     uv_tcp_nodelay(&c->tcp, 1);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_sock_closed);
     c->sock = sock;
+    gw_intake_register(c);
     c->next = gw->conns;
     if (gw->conns)
         gw->conns->prev = c;
@@ -375,6 +381,7 @@ int gw_server_start(struct gw *gw)
     handler->on_req = on_req;
 
     h2o_context_init(&gw->h2o_ctx, gw->loop, &gw->h2o_config);
+    gw_intake_start(gw);
     gw->accept_ctx.ctx = &gw->h2o_ctx;
     gw->accept_ctx.hosts = gw->h2o_config.hosts;
 
@@ -417,7 +424,7 @@ int gw_server_receiving(struct gw *gw)
     /* h2o keeps a request's bytes in sock->input until the request is done and
      * consumes them before the next one: an idle kept-alive connection holds
      * none, one whose headers or body are still arriving holds some. */
-    for (struct conn *c = gw->conns; c != NULL; c = c->next)
+    for (struct gw_conn *c = gw->conns; c != NULL; c = c->next)
         if (c->sock != NULL && !uv_is_closing((uv_handle_t *)&c->tcp) && c->sock->input != NULL &&
             c->sock->input->size > 0)
             n++;
@@ -447,5 +454,6 @@ void gw_server_dispose(struct gw *gw)
     if (h2o_timeout_is_linked(&gw->h2o_ctx.http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&gw->h2o_ctx.http2._graceful_shutdown_timeout);
     h2o_context_dispose(&gw->h2o_ctx);
+    gw_intake_stop(gw);
     h2o_config_dispose(&gw->h2o_config);
 }

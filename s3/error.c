@@ -65,6 +65,9 @@ static const struct err_row errors[S3E__COUNT] = {
                                  "At least one of the pre-conditions you specified did not hold"},
     [S3E_REQUEST_TIME_TOO_SKEWED] = {"RequestTimeTooSkewed", 403,
                                      "The difference between the request time and the current time is too large."},
+    [S3E_REQUEST_TIMEOUT] = {"RequestTimeout", 400,
+                             "Your socket connection to the server was not read from or written to within the "
+                             "timeout period."},
     [S3E_SERVICE_UNAVAILABLE] = {"ServiceUnavailable", 503, "Please reduce your request rate."},
     [S3E_SIGNATURE_DOES_NOT_MATCH] = {"SignatureDoesNotMatch", 403,
                                       "The request signature we calculated does not match the signature you "

@@ -70,6 +70,7 @@ enum s3_err {
     S3E_MISSING_CONTENT_SHA256, /* InvalidRequest 400 "Missing required header …: x-amz-content-sha256" */
     S3E_INVALID_TAG,            /* InvalidTag 400 (x-amz-tagging, PutObjectTagging) */
     S3E_COPY_TO_ITSELF,         /* InvalidRequest 400: self-copy without REPLACE */
+    S3E_REQUEST_TIMEOUT,        /* RequestTimeout 400: a streamed body stopped arriving */
     S3E__COUNT
 };
 

@@ -82,10 +82,11 @@ int blk_keyring_current(const struct blk_keyring *kr);
 enum blk_status blk_random(void *out, size_t n) WARN_UNUSED;
 
 /* Seals plain[0..len) of the given kind under the current key into out,
- * which must hold len + BLK_OVERHEAD bytes (out and plain must not
- * overlap). id is the block's identity (BLK_ID_LEN bytes). On success
- * *key_id and nonce (BLK_NONCE_LEN bytes) report what was used; on failure
- * out's contents are unspecified. */
+ * which must hold len + BLK_OVERHEAD bytes (plain may be out +
+ * BLK_HEADER_LEN, sealing in place; it must not overlap out otherwise).
+ * id is the block's identity (BLK_ID_LEN bytes). On success *key_id and
+ * nonce (BLK_NONCE_LEN bytes) report what was used; on failure out's
+ * contents are unspecified. */
 enum blk_status blk_seal(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id,
                          const void *plain, size_t len, unsigned char *out, int *key_id, unsigned char *nonce)
     WARN_UNUSED;

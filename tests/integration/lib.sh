@@ -292,6 +292,9 @@ emu_docs() {
     emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["chats"][sys.argv[1]]["messages"])' "${1:-$CHAT_ID}"
 }
 
+# index SQL — first column of the first row of a read-only query on the gateway's index.
+index() { "$PY" -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True); print(c.execute(sys.argv[2]).fetchone()[0])' "$GW_DIR/index.db" "$1"; }
+
 # ---- data ----
 
 # rand_file PATH BYTES — incompressible data (BYTES accepts K/M/G suffixes of head -c).

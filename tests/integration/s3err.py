@@ -9,7 +9,9 @@ import base64
 import hashlib
 import http.client
 import os
+import socket
 import sys
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -24,6 +26,7 @@ URL = os.environ["S3_URL"]
 AK = os.environ["AWS_ACCESS_KEY_ID"]
 SK = os.environ["AWS_SECRET_ACCESS_KEY"]
 HOST = urllib.parse.urlparse(URL).netloc
+ADDR = (urllib.parse.urlparse(URL).hostname, urllib.parse.urlparse(URL).port)
 
 
 class Reply:
@@ -193,6 +196,147 @@ def case_unknown_key_id(b):
         return expect(send("GET", "/" + b), 403, "InvalidAccessKeyId")
     finally:
         AK = real
+
+
+# ---- streamed bodies (PUT or part over 4 MiB: read from the socket as they arrive) ----
+
+BIG = 6 * 1024 * 1024 + 123
+
+
+def signed_headers(method, path, query="", body=b"", headers=None):
+    url = URL + path + ("?" + query if query else "")
+    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    S3SigV4Auth(Credentials(AK, SK), "s3", "us-east-1").add_auth(req)
+    return dict(req.headers.items())
+
+
+def raw_reply(sock, limit=60):
+    """Reads one HTTP/1.1 response (Content-Length framed) from sock."""
+    sock.settimeout(limit)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+    hdrs = [tuple(x.split(": ", 1)) for x in lines[1:] if ": " in x]
+    n = int(dict((k.lower(), v) for k, v in hdrs).get("content-length", "0"))
+    while len(rest) < n:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    out = Reply(status, hdrs, rest[:n])
+    print("raw ->", out)
+    return out
+
+
+def raw_head(method, path, query, headers, length):
+    lines = ["%s %s%s HTTP/1.1" % (method, path, "?" + query if query else ""), "Host: " + HOST]
+    lines += ["%s: %s" % (k, v) for k, v in headers.items() if k.lower() != "content-length"]
+    lines.append("Content-Length: %d" % length)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def case_stream_good(b):
+    """Expect: 100-continue and Content-MD5: the body is sent only after 100 Continue."""
+    body = os.urandom(BIG)
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    h = signed_headers("PUT", "/%s/streamed" % b, body=body, headers={"Content-MD5": md5})
+    h["Expect"] = "100-continue"
+    s = socket.create_connection(ADDR)
+    s.sendall(raw_head("PUT", "/%s/streamed" % b, "", h, len(body)))
+    s.settimeout(30)
+    cont = s.recv(4096)
+    print("after the head:", cont)
+    ok = cont.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if not ok:
+        print("FAIL: no 100 Continue before the body")
+    s.sendall(body)
+    r = raw_reply(s)
+    s.close()
+    ok = ok and expect(r, 200) and r.headers.get("etag", "").strip('"') == hashlib.md5(body).hexdigest()
+    g = send("GET", "/%s/streamed" % b)
+    return ok and g.status == 200 and g.body == body
+
+
+def case_stream_keepalive(b):
+    """Two streamed PUTs and a GET on one connection: keep-alive survives a streamed body."""
+    conn = http.client.HTTPConnection(HOST, timeout=60)
+    bodies = [os.urandom(BIG), os.urandom(BIG + 1)]
+    ok = True
+    for i, body in enumerate(bodies):
+        path = "/%s/ka%d" % (b, i)
+        conn.request("PUT", path, body=body, headers=signed_headers("PUT", path, body=body))
+        r = conn.getresponse()
+        r.read()
+        print("PUT", path, "->", r.status, r.getheaders())
+        ok = ok and r.status == 200 and r.getheader("etag", "").strip('"') == hashlib.md5(body).hexdigest()
+    path = "/%s/ka1" % b
+    conn.request("GET", path, headers=signed_headers("GET", path))
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return ok and r.status == 200 and data == bodies[1]
+
+
+def case_stream_tampered(b):
+    body = os.urandom(BIG)
+    bad = bytearray(body)
+    bad[BIG - 5] ^= 0xFF
+    ok = expect(send("PUT", "/%s/stampered" % b, body=body, sent_body=bytes(bad)), 400,
+                "XAmzContentSHA256Mismatch")
+    return expect(send("HEAD", "/%s/stampered" % b), 404) and ok
+
+
+def case_stream_bad_md5(b):
+    body = os.urandom(BIG)
+    md5 = base64.b64encode(hashlib.md5(body + b"x").digest()).decode()
+    ok = expect(send("PUT", "/%s/sbadmd5" % b, body=body, headers={"Content-MD5": md5}), 400, "BadDigest")
+    return expect(send("HEAD", "/%s/sbadmd5" % b), 404) and ok
+
+
+def case_stream_cut(b):
+    """The client goes away after 1 MiB of an 8 MiB body: nothing is stored."""
+    body = os.urandom(8 << 20)
+    path = "/%s/scut" % b
+    h = signed_headers("PUT", path, body=body)
+    s = socket.create_connection(ADDR)
+    s.sendall(raw_head("PUT", path, "", h, len(body)) + body[: 1 << 20])
+    time.sleep(0.5)
+    s.close()
+    time.sleep(1)
+    return expect(send("HEAD", path), 404) and expect(send("HEAD", "/%s/keep" % b), 200)
+
+
+def case_stream_stall(b):
+    """The body stops arriving: RequestTimeout after --req-timeout, nothing stored."""
+    body = os.urandom(8 << 20)
+    path = "/%s/sstall" % b
+    h = signed_headers("PUT", path, body=body)
+    s = socket.create_connection(ADDR)
+    s.sendall(raw_head("PUT", path, "", h, len(body)) + body[: 1 << 20])
+    r = raw_reply(s, limit=60)
+    s.close()
+    ok = expect(r, 400, "RequestTimeout") and r.headers.get("connection", "").lower() == "close"
+    return expect(send("HEAD", path), 404) and ok
+
+
+def case_stream_wrong_op(b):
+    """A body this large on an operation that takes none of that size: EntityTooLarge before
+    any 100 Continue, and the connection closes (the body was never read)."""
+    body = os.urandom(5 << 20)
+    path = "/%s/keep" % b
+    h = signed_headers("PUT", path, "tagging", body=body)
+    h["Expect"] = "100-continue"
+    s = socket.create_connection(ADDR)
+    s.sendall(raw_head("PUT", path, "tagging", h, len(body)))
+    r = raw_reply(s)
+    s.close()
+    return expect(r, 400, "EntityTooLarge") and r.headers.get("connection", "").lower() == "close"
 
 
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}

@@ -17,7 +17,6 @@ TOKEN2=223456789:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw
 SEED=${TGS3_FAULT_SEED:-20260}
 section() { say "[${SECONDS}s] $*"; }
 stat() { emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-index() { "$PY" -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True); print(c.execute(sys.argv[2]).fetchone()[0])' "$GW_DIR/index.db" "$1"; }
 
 # mkset DIR N_SMALL N_MULTIBLOCK N_MULTIPART — objects of mixed sizes (sizes fixed, bytes random),
 # written by one process: hundreds of small pipelines are slow on a loaded machine.

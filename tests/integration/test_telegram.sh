@@ -27,7 +27,6 @@ section() { say "[${SECONDS}s] $*"; }
 # jq-like helper over the emulator's stats: EXPR is Python over d.
 stat() { emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 # index BLOCK-SQL — a number from the gateway's index (read-only, WAL allows it while running).
-index() { "$PY" -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True); print(c.execute(sys.argv[2]).fetchone()[0])' "$GW_DIR/index.db" "$1"; }
 
 # Plain requests go through curl (SigV4): the aws CLI takes seconds to start.
 mkb() { s3curl -f -X PUT "$S3_URL/$1" -o /dev/null; }
