@@ -108,7 +108,7 @@ void gw_admin_request_done(struct gw_req *r)
         return;
     /* 0: the client went away before a response was started (nginx's 499). */
     int status = req->res.status != 0 ? req->res.status : 499;
-    size_t in = req->entity.base ? req->entity.len : 0;
+    size_t in = r->body != NULL ? (size_t)gw_body_received(r->body) : req->entity.base ? req->entity.len : 0;
     size_t out = req->bytes_sent;
     int64_t ms = ms_since(&req->timestamps.request_begin_at);
     if (a != NULL) {

@@ -202,6 +202,8 @@ void gw_intake_unregister(struct gw_conn *c); /* the connection closed */
  * (req->entity). Owned by the caller (gw_body_free). */
 struct gw_body *gw_body_claim(struct gw *gw, h2o_req_t *req);
 uint64_t gw_body_len(const struct gw_body *b);
+uint64_t gw_body_received(const struct gw_body *b); /* bytes read so far */
+int gw_intake_arriving(void); /* claimed bodies whose last byte has not been read yet */
 /* The name the renamed Content-Length header has in h2o's view of a streamed request. */
 int gw_body_is_header(const char *name, size_t len);
 /* Reads the next n bytes of the body into dst; cb runs later on the loop

@@ -69,6 +69,7 @@ static struct gw_body *deferred;        /* finished reads waiting for the idle c
 static uv_idle_t idle;
 static uv_timer_t tick;
 static int started;
+static int arriving; /* claimed bodies not read to the end */
 
 static void on_idle(uv_idle_t *h);
 
@@ -91,6 +92,7 @@ struct gw_body {
     int64_t last_ms;
     struct gw_body *next, *dnext;
     int listed, deferred;
+    int complete; /* the last byte was read */
 };
 
 static size_t bucket_of(const void *p)
@@ -115,7 +117,8 @@ void gw_intake_register(struct gw_conn *c)
     c->fresh = 1;
 }
 
-static void defer(struct gw_body *b);
+static void finish_read(struct gw_body *b);
+static void defer_remove(struct gw_body *b);
 
 void gw_intake_unregister(struct gw_conn *c)
 {
@@ -131,12 +134,14 @@ void gw_intake_unregister(struct gw_conn *c)
         b->c = NULL;
         b->socket_reading = 0; /* the handle is closing */
         c->body = NULL;
-        if (b->reading && !b->err_set) {
-            b->err_set = 1;
-            b->err = S3E_INCOMPLETE_BODY;
+        if (b->reading) { /* its read ends now (a close callback: nothing of the caller's is on the stack) */
+            if (!b->err_set) {
+                b->err_set = 1;
+                b->err = S3E_INCOMPLETE_BODY;
+            }
+            defer_remove(b);
+            finish_read(b);
         }
-        if (b->reading)
-            defer(b); /* its read ends with that error */
     }
 }
 
@@ -302,12 +307,23 @@ struct gw_body *gw_body_claim(struct gw *gw, h2o_req_t *req)
     }
     c->body = b;
     gw->bodies_streamed++;
+    arriving++;
     return b;
 }
 
 uint64_t gw_body_len(const struct gw_body *b)
 {
     return b->len;
+}
+
+uint64_t gw_body_received(const struct gw_body *b)
+{
+    return b->got;
+}
+
+int gw_intake_arriving(void)
+{
+    return arriving;
 }
 
 int gw_body_is_header(const char *name, size_t len)
@@ -323,8 +339,12 @@ static void finish_read(struct gw_body *b)
     b->reading = 0;
     b->cb = NULL;
     list_remove(b);
-    if (err == S3E_OK && b->got == b->len && b->req != NULL)
-        b->req->http1_is_persistent = b->persistent != 0;
+    if (err == S3E_OK && b->got == b->len && !b->complete) {
+        b->complete = 1;
+        arriving--;
+        if (b->req != NULL)
+            b->req->http1_is_persistent = b->persistent != 0;
+    }
     if (cb)
         cb(b, err, ud);
 }
@@ -337,7 +357,8 @@ static void defer(struct gw_body *b)
     b->deferred = 1;
     b->dnext = deferred;
     deferred = b;
-    uv_idle_start(&idle, on_idle);
+    if (started)
+        uv_idle_start(&idle, on_idle);
 }
 
 static void on_idle(uv_idle_t *h)
@@ -485,6 +506,8 @@ void gw_body_free(struct gw_body *b)
     if (b == NULL)
         return;
     gw_body_cancel(b);
+    if (!b->complete)
+        arriving--;
     if (b->c != NULL)
         b->c->body = NULL;
     free(b->prefix);

@@ -227,7 +227,8 @@ static void on_signal(uv_signal_t *s, int signum)
     struct gw *gw = s->data;
     if (gw->stopping)
         return;
-    log_info("signal %d: no new connections; finishing %d requests", signum, gw->active);
+    log_info("signal %d: no new connections; finishing %d requests (%d still receiving their body)", signum,
+             gw->active, gw_intake_arriving());
     gw->stopping = 1;
     gw_server_stop_accepting(gw);
     drain_deadline = mono_ms() + gw->cfg.shutdown_grace_ms;
