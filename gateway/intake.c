@@ -90,7 +90,7 @@ struct gw_body {
     int reading, socket_reading, err_set;
     enum s3_err err;
     int64_t last_ms;
-    struct gw_body *next, *dnext;
+    struct gw_body *next; /* on bodies (reading) or deferred (done, callback due) */
     int listed, deferred;
     int complete; /* the last byte was read */
 };
@@ -256,27 +256,27 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
 
 /* ---- the body ------------------------------------------------------------------ */
 
+/* A body is on at most one list at a time, by its next link. */
+static void unlink_body(struct gw_body **head, struct gw_body *b)
+{
+    while (*head && *head != b)
+        head = &(*head)->next;
+    if (*head)
+        *head = b->next;
+    b->next = NULL;
+}
+
 static void list_remove(struct gw_body *b)
 {
-    if (!b->listed)
-        return;
-    struct gw_body **pp = &bodies;
-    while (*pp && *pp != b)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = b->next;
+    if (b->listed)
+        unlink_body(&bodies, b);
     b->listed = 0;
 }
 
 static void defer_remove(struct gw_body *b)
 {
-    if (!b->deferred)
-        return;
-    struct gw_body **pp = &deferred;
-    while (*pp && *pp != b)
-        pp = &(*pp)->dnext;
-    if (*pp)
-        *pp = b->dnext;
+    if (b->deferred)
+        unlink_body(&deferred, b);
     b->deferred = 0;
 }
 
@@ -355,7 +355,7 @@ static void defer(struct gw_body *b)
     if (b->deferred)
         return;
     b->deferred = 1;
-    b->dnext = deferred;
+    b->next = deferred;
     deferred = b;
     if (started)
         uv_idle_start(&idle, on_idle);
@@ -365,7 +365,8 @@ static void on_idle(uv_idle_t *h)
 {
     while (deferred != NULL) {
         struct gw_body *b = deferred;
-        deferred = b->dnext;
+        deferred = b->next;
+        b->next = NULL;
         b->deferred = 0;
         finish_read(b);
     }

@@ -299,13 +299,18 @@ def case_stream_bad_md5(b):
     return expect(send("HEAD", "/%s/sbadmd5" % b), 404) and ok
 
 
+def start_partial_put(path):
+    """Sends the head of an 8 MiB PUT and its first MiB; returns the socket."""
+    body = os.urandom(8 << 20)
+    s = socket.create_connection(ADDR)
+    s.sendall(raw_head("PUT", path, "", signed_headers("PUT", path, body=body), len(body)) + body[: 1 << 20])
+    return s
+
+
 def case_stream_cut(b):
     """The client goes away after 1 MiB of an 8 MiB body: nothing is stored."""
-    body = os.urandom(8 << 20)
     path = "/%s/scut" % b
-    h = signed_headers("PUT", path, body=body)
-    s = socket.create_connection(ADDR)
-    s.sendall(raw_head("PUT", path, "", h, len(body)) + body[: 1 << 20])
+    s = start_partial_put(path)
     time.sleep(0.5)
     s.close()
     time.sleep(1)
@@ -314,11 +319,8 @@ def case_stream_cut(b):
 
 def case_stream_stall(b):
     """The body stops arriving: RequestTimeout after --req-timeout, nothing stored."""
-    body = os.urandom(8 << 20)
     path = "/%s/sstall" % b
-    h = signed_headers("PUT", path, body=body)
-    s = socket.create_connection(ADDR)
-    s.sendall(raw_head("PUT", path, "", h, len(body)) + body[: 1 << 20])
+    s = start_partial_put(path)
     r = raw_reply(s, limit=60)
     s.close()
     ok = expect(r, 400, "RequestTimeout") and r.headers.get("connection", "").lower() == "close"
