@@ -9,6 +9,16 @@
  * the pool) and the least recently used files are removed past
  * --cache-size.
  *
+ * Admission: a read that will take more than a quarter of --cache-size
+ * (a GET's response length, gw_cache_admits) still reads cached blocks, but
+ * the blocks it fetches are not written. Under strict LRU a sequential read
+ * as large as the cache evicts every other block and then its own first
+ * blocks before it comes back to them, so a repeated read of it would miss
+ * every time and pay a disk write per block; this way the cache keeps what
+ * fits (small objects, ranges, packs) and large objects stream straight
+ * from Telegram. A flight writes its document when any of its readers
+ * admits it.
+ *
  * DESIGN
  *   What is cached is exactly what Telegram holds: sealed bytes, so the
  *   engine verifies every block read from here as it verifies a fetched one
@@ -23,7 +33,8 @@
  *   used first by mtime, which reads refresh); until the scan is in, reads
  *   miss. Leftover temporary files are removed by the scan.
  *   Limits: --cache-size bytes of files (0 turns the disk part off; flights
- *   still coalesce); at most MAX_WRITES documents being written at once (a
+ *   still coalesce); reads longer than --cache-size / 4 are not admitted; at
+ *   most MAX_WRITES documents being written at once (a
  *   fetched block beyond that is served but not cached), each an extra copy
  *   of one block held until its write ends.
  */
@@ -55,6 +66,7 @@ struct flight {
     struct store_block blk;
     struct gw_read *call;
     struct gw_cache_read *waiters;
+    int admit;                    /* some reader lets the document into the cache */
     struct flight *next;
 };
 
@@ -73,6 +85,7 @@ struct gw_cache_read {
     uv_work_t work;
     int on_pool;                  /* a hit read is running, or waiting for a write's buffer (handoff) */
     int cancelled;
+    int admit;                    /* a fetched document may be written to the cache */
     unsigned char *data;          /* pool result */
     size_t len;
     int err;                      /* errno of the pool read, 0 ok */
@@ -685,7 +698,7 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
     int ok = res->status == TG_OK && data != NULL && (int64_t)len == f->blk.stored_size;
     /* The cache write keeps the original; waiters get copies. Without a
      * write the last waiter takes the original. */
-    int keep = ok && cache_write(c, f->key, data, len);
+    int keep = ok && f->admit && cache_write(c, f->key, data, len);
     /* Callbacks may cancel other waiters of f (a failed response frees its
      * request): cancel unlinks them from f->waiters, so pop one at a time. */
     while (f->waiters != NULL) {
@@ -727,6 +740,7 @@ static void join_flight(struct gw_cache *c, struct gw_cache_read *r)
         f = f->next;
     if (f != NULL) {
         c->joined++;
+        f->admit |= r->admit;
         struct gw_cache_read **pp = &f->waiters;
         while (*pp)
             pp = &(*pp)->wnext;
@@ -737,6 +751,7 @@ static void join_flight(struct gw_cache *c, struct gw_cache_read *r)
         f->c = c;
         snprintf(f->key, sizeof(f->key), "%s", r->key);
         f->blk = r->blk;
+        f->admit = r->admit;
         f->waiters = r;
         f->next = c->flights;
         c->flights = f;
@@ -837,13 +852,21 @@ static void after_hit(uv_work_t *w, int status)
     deliver(r);
 }
 
-struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud)
+int gw_cache_admits(const struct gw *gw, uint64_t len)
+{
+    const struct gw_cache *c = gw->cache;
+    return c != NULL && c->max > 0 && len <= (uint64_t)c->max / 4;
+}
+
+struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, tg_fetch_cb cb,
+                                     void *ud)
 {
     struct gw_cache *c = gw->cache;
     ASSERT(c != NULL);
     struct gw_cache_read *r = xcalloc(1, sizeof(*r));
     r->c = c;
     r->blk = *blk;
+    r->admit = admit;
     r->cb = cb;
     r->ud = ud;
     block_key(blk, r->key);

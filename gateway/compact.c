@@ -191,7 +191,7 @@ static void find_done(void *arg)
         run_end(run);
         return;
     }
-    run->fetch = gw_fetch_start(c->gw, &run->blk, 1, on_block, run);
+    run->fetch = gw_fetch_start(c->gw, &run->blk, GW_FETCH_AHEAD, on_block, run);
     if (run->fetch == NULL) { /* every read slot is busy: readers first */
         run_end(run);
         return;

@@ -1075,6 +1075,7 @@ struct gw_fetch {
     int holding;
     int waiting;
     struct gw_fetch *wait_next;
+    unsigned flags;      /* GW_FETCH_* */
 };
 
 static void fetch_release(struct gw_fetch *f);
@@ -1178,7 +1179,7 @@ static void after_open(uv_work_t *w, int status)
             f->data = NULL;
             f->len = 0;
             f->refetched = 1;
-            f->call = gw_cache_fetch(f->gw, &f->blk, on_fetched, f);
+            f->call = gw_cache_fetch(f->gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), on_fetched, f);
             return;
         }
         log_error("block %lld/%lld (id %s, key %d, %lld bytes) failed verification: %s; not served",
@@ -1245,7 +1246,7 @@ static void fetch_begin(struct gw_fetch *f)
     struct gw *gw = f->gw;
     f->holding = 1;
     gw->fetch_held++;
-    f->call = gw_cache_fetch(gw, &f->blk, on_fetched, f);
+    f->call = gw_cache_fetch(gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), on_fetched, f);
 }
 
 static void fetch_pump(struct gw *gw)
@@ -1261,7 +1262,7 @@ static void fetch_pump(struct gw *gw)
     }
 }
 
-struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, int opportunistic, gw_fetch_cb cb,
+struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, unsigned flags, gw_fetch_cb cb,
                                 void *ud)
 {
     struct gw_opened *kept = gw_cache_opened_get(gw, blk);
@@ -1280,13 +1281,14 @@ struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, in
     while (l && !same_blk(&l->blk, blk))
         l = l->lnext;
     int free_slot = gw->fetch_held < gw->cfg.max_fetch_blocks && gw->fetch_wait_head == NULL;
-    if (l == NULL && !free_slot && (opportunistic || gw->fetch_waiting >= gw->cfg.max_waiting))
+    if (l == NULL && !free_slot && ((flags & GW_FETCH_AHEAD) || gw->fetch_waiting >= gw->cfg.max_waiting))
         return NULL;
     struct gw_fetch *f = xcalloc(1, sizeof(*f));
     f->gw = gw;
     f->blk = *blk;
     f->cb = cb;
     f->ud = ud;
+    f->flags = flags;
     fetch_dispatch(f);
     return f;
 }

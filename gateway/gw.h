@@ -385,10 +385,16 @@ int gw_cache_start(struct gw *gw);
 void gw_cache_free(struct gw *gw); /* after the loop has drained */
 /* Reads blk's sealed document: from the cache when it holds it, else
  * through gw_read_start, shared with every concurrent read of the same
- * block; a fetched document is then cached. cb as for tg_fetch_file (it
- * owns data), exactly once unless cancelled. Loop thread. */
+ * block; a fetched document is then cached when admit is 1 (or another
+ * reader of the same flight admits it). cb as for tg_fetch_file (it owns
+ * data), exactly once unless cancelled. Loop thread. */
 struct gw_cache_read;
-struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
+struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, tg_fetch_cb cb,
+                                     void *ud);
+/* Admission: 1 when a read of len bytes may write the blocks it fetches to
+ * the cache, 0 when it reads more than a quarter of --cache-size (a large
+ * sequential read would evict everything else and then itself). */
+int gw_cache_admits(const struct gw *gw, uint64_t len);
 void gw_cache_cancel(struct gw_cache_read *r);
 void gw_cache_counters(const struct gw *gw, uint64_t *hits, uint64_t *misses, uint64_t *joined);
 /* Caches a sealed document just posted (blk's identity); takes data and
@@ -488,9 +494,10 @@ void gw_put_free(struct gw_put *p);
 
 /* Block fetching for GET. */
 typedef void (*gw_fetch_cb)(struct gw_fetch *f, enum s3_err err, void *ud);
-/* Fetches the block of ext (waiting for a read budget slot unless
- * opportunistic, in which case NULL is returned when no slot is free). */
-struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, int opportunistic, gw_fetch_cb cb,
+#define GW_FETCH_AHEAD 1u    /* opportunistic: NULL at once when no read slot is free */
+#define GW_FETCH_NO_CACHE 2u /* a fetched document is not written to the block cache */
+/* Fetches blk (waiting for a read budget slot unless GW_FETCH_AHEAD). */
+struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, unsigned flags, gw_fetch_cb cb,
                                 void *ud);
 const unsigned char *gw_fetch_data(const struct gw_fetch *f, size_t *len);
 /* Releases the buffer and the budget slot; cancels if still running. */

@@ -347,6 +347,7 @@ struct get_op {
     size_t ahead_ext[READ_AHEAD];
     size_t n_ahead;
     size_t sent_len;     /* bytes of the outstanding h2o_send */
+    unsigned fetch_flags; /* GW_FETCH_NO_CACHE for a read too long for the block cache */
     int started, sending, stopped;
 };
 
@@ -455,7 +456,7 @@ static void get_pump(struct get_op *op)
     }
     const struct store_extent *e = &o->extents[op->ext];
     if (op->cur == NULL) {
-        op->cur = gw_fetch_start(r->gw, &e->block, 0, on_block, op);
+        op->cur = gw_fetch_start(r->gw, &e->block, op->fetch_flags, on_block, op);
         if (op->cur == NULL) {
             if (!op->started)
                 gw_respond_error(r, S3E_SLOW_DOWN, "read budget exhausted");
@@ -481,7 +482,7 @@ static void get_pump(struct get_op *op)
             kstart += (uint64_t)o->extents[j].length;
         if (k >= o->n_extents || kstart >= op->end)
             break;
-        struct gw_fetch *a = gw_fetch_start(r->gw, &o->extents[k].block, 1, on_block, op);
+        struct gw_fetch *a = gw_fetch_start(r->gw, &o->extents[k].block, op->fetch_flags | GW_FETCH_AHEAD, on_block, op);
         if (a == NULL)
             break; /* no free slot: try again on the next pump */
         op->ahead[op->n_ahead] = a;
@@ -663,6 +664,8 @@ static void get_done(void *arg)
         return;
     }
     req->res.status = status; /* start_headers reads it */
+    if (!gw_cache_admits(r->gw, op->end - op->pos))
+        op->fetch_flags = GW_FETCH_NO_CACHE;
     /* Position on the first extent; its block is fetched before headers go out. */
     while (op->ext < o->n_extents && op->pos >= op->ext_start + (uint64_t)o->extents[op->ext].length) {
         op->ext_start += (uint64_t)o->extents[op->ext].length;

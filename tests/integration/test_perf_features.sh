@@ -3,7 +3,8 @@
 #
 # Cache: a second GET of a multi-block object makes no getFile call, nor does a GET after a
 # gateway restart (the cache directory is scanned at start); concurrent GETs of a fresh
-# object fetch each block once. Packing (when built in): many small objects become a
+# object fetch each block once; a GET longer than a quarter of --cache-size writes none of
+# its blocks to the cache, so it evicts nothing. Packing (when built in): many small objects become a
 # handful of documents, all read back identical, also after a restart before the pack delay.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +43,35 @@ check "four concurrent GETs identical" bash -c "
 after=$(getfile_calls)
 check "concurrent GETs fetched each of the 3 blocks once ($before -> $after)" test "$((after - before))" -eq 3
 rm -f "$TEST_TMP"/d? "$TEST_TMP"/c?
+
+# Admission: with a 24 MiB cache, a 3 MiB object is cached; a 24 MiB one (more than 6 MiB)
+# reads through (its second GET may come from the verified blocks kept in memory) and the
+# small object's block stays.
+cache_files() { find "$GW_DIR/cache" -type f ! -name '.tmp-*' -printf '%f\n' | sort | tr '\n' ' '; }
+stop_gateway
+GW_BLOCK_SIZE=4M check "gateway restarts with a 24 MiB cache" start_gateway --cache-size 24M || finish
+rand_file "$TEST_TMP/small3.bin" 3M
+rand_file "$TEST_TMP/large.bin" 24M
+check "PUT 3 MiB and 24 MiB" bash -c "s3curl -fT '$TEST_TMP/small3.bin' '$S3_URL/$B/small3.bin' &&
+    s3curl -fT '$TEST_TMP/large.bin' '$S3_URL/$B/large.bin'"
+check "GET 3 MiB identical" bash -c "s3curl -f -o '$TEST_TMP/s1' '$S3_URL/$B/small3.bin' && cmp '$TEST_TMP/small3.bin' '$TEST_TMP/s1'"
+before=$(getfile_calls)
+check "GET 3 MiB again identical" bash -c "s3curl -f -o '$TEST_TMP/s1' '$S3_URL/$B/small3.bin' && cmp '$TEST_TMP/small3.bin' '$TEST_TMP/s1'"
+check "the 3 MiB object is cached ($before -> $(getfile_calls))" test "$(getfile_calls)" -eq "$before"
+files=$(cache_files)
+before=$(getfile_calls)
+check "GET 24 MiB identical" bash -c "s3curl -f -o '$TEST_TMP/l1' '$S3_URL/$B/large.bin' && cmp '$TEST_TMP/large.bin' '$TEST_TMP/l1'"
+after=$(getfile_calls)
+check "the 24 MiB GET read its 6 blocks from Telegram ($before -> $after)" test "$((after - before))" -eq 6
+check "GET 24 MiB again identical" bash -c "s3curl -f -o '$TEST_TMP/l1' '$S3_URL/$B/large.bin' && cmp '$TEST_TMP/large.bin' '$TEST_TMP/l1'"
+check "no block of the 24 MiB object was written to the cache" test "$(cache_files)" = "$files"
+stop_gateway # the verified blocks kept in memory go; the cache directory stays
+GW_BLOCK_SIZE=4M check "gateway restarts with a 24 MiB cache" start_gateway --cache-size 24M || finish
+before=$(getfile_calls)
+check "GET 3 MiB after the large reads identical" bash -c "s3curl -f -o '$TEST_TMP/s1' '$S3_URL/$B/small3.bin' &&
+    cmp '$TEST_TMP/small3.bin' '$TEST_TMP/s1'"
+check "the 3 MiB object's block is still cached ($before -> $(getfile_calls))" test "$(getfile_calls)" -eq "$before"
+rm -f "$TEST_TMP"/s1 "$TEST_TMP"/l1
 
 # ---- packing ----
 cat >"$TEST_TMP/small.py" <<'PY'
