@@ -1,7 +1,8 @@
 /* common.c — allocation, assert, bounded buffer, log sink, small helpers.
  *
  * See common.h. The log sink serialises lines with a mutex so that threads
- * never interleave partial lines; it is the only global state here.
+ * never interleave partial lines; the block-buffer recycler's idle list has a
+ * mutex of its own. Those two are the only global state here.
  */
 #include "common/common.h"
 
@@ -71,6 +72,123 @@ void *xrealloc(void *p, size_t n)
         oom(n);
     huge_hint(q, n);
     return q;
+}
+
+/* ---- block buffers ---------------------------------------------------------- */
+
+/* In front of every bigbuf; 64 bytes keep the caller's bytes aligned as
+ * malloc's are, and more (cache lines, AES-NI loads). */
+struct bigbuf_hdr {
+    uint64_t magic;
+    size_t cap; /* bytes usable after the header */
+    struct bigbuf_hdr *next; /* idle list: the most recently returned first */
+    unsigned char pad[64 - sizeof(uint64_t) - sizeof(size_t) - sizeof(void *)];
+};
+_Static_assert(sizeof(struct bigbuf_hdr) == 64, "bigbuf header is 64 bytes");
+
+#define BIGBUF_LIVE 0x7467733362756621ull /* handed out */
+#define BIGBUF_IDLE 0x7467733369646c65ull /* in the idle list */
+
+static pthread_mutex_t bigbuf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bigbuf_hdr *bigbuf_head; /* idle buffers */
+static size_t bigbuf_n, bigbuf_bytes;
+
+unsigned char *bigbuf_new(size_t n)
+{
+    size_t cap = n;
+    if (n >= BIGBUF_MIN) {
+        if (n > SIZE_MAX - BIGBUF_STEP - sizeof(struct bigbuf_hdr))
+            oom(n);
+        cap = (n + BIGBUF_STEP - 1) / BIGBUF_STEP * BIGBUF_STEP;
+        /* The smallest idle buffer that holds n and is at most 1/8 larger. */
+        struct bigbuf_hdr *h = NULL, **hp = NULL;
+        pthread_mutex_lock(&bigbuf_lock);
+        for (struct bigbuf_hdr **pp = &bigbuf_head; *pp; pp = &(*pp)->next) {
+            size_t c = (*pp)->cap;
+            if (c >= n && c - n <= n / 8 && (h == NULL || c < h->cap)) {
+                h = *pp;
+                hp = pp;
+            }
+        }
+        if (h != NULL) {
+            *hp = h->next;
+            bigbuf_n--;
+            bigbuf_bytes -= h->cap;
+        }
+        pthread_mutex_unlock(&bigbuf_lock);
+        if (h != NULL) {
+            ASSERT(h->magic == BIGBUF_IDLE);
+            h->magic = BIGBUF_LIVE;
+            h->next = NULL;
+            return (unsigned char *)(h + 1);
+        }
+    } else if (n > SIZE_MAX - sizeof(struct bigbuf_hdr)) {
+        oom(n);
+    }
+    struct bigbuf_hdr *h = xmalloc(sizeof(*h) + cap);
+    h->magic = BIGBUF_LIVE;
+    h->cap = cap;
+    h->next = NULL;
+    return (unsigned char *)(h + 1);
+}
+
+void bigbuf_free(void *p)
+{
+    if (p == NULL)
+        return;
+    struct bigbuf_hdr *h = (struct bigbuf_hdr *)p - 1;
+    ASSERT(h->magic == BIGBUF_LIVE);
+    if (h->cap < BIGBUF_MIN) {
+        h->magic = 0;
+        free(h);
+        return;
+    }
+    struct bigbuf_hdr *drop = NULL;
+    h->magic = BIGBUF_IDLE;
+    pthread_mutex_lock(&bigbuf_lock);
+    h->next = bigbuf_head;
+    bigbuf_head = h;
+    bigbuf_n++;
+    bigbuf_bytes += h->cap;
+    if (bigbuf_n > BIGBUF_KEEP) { /* the oldest goes */
+        struct bigbuf_hdr **pp = &bigbuf_head;
+        while ((*pp)->next != NULL)
+            pp = &(*pp)->next;
+        drop = *pp;
+        *pp = NULL;
+        bigbuf_n--;
+        bigbuf_bytes -= drop->cap;
+    }
+    pthread_mutex_unlock(&bigbuf_lock);
+    if (drop != NULL) {
+        drop->magic = 0;
+        free(drop);
+    }
+}
+
+void bigbuf_drain(void)
+{
+    pthread_mutex_lock(&bigbuf_lock);
+    struct bigbuf_hdr *h = bigbuf_head;
+    bigbuf_head = NULL;
+    bigbuf_n = bigbuf_bytes = 0;
+    pthread_mutex_unlock(&bigbuf_lock);
+    while (h != NULL) {
+        struct bigbuf_hdr *nx = h->next;
+        h->magic = 0;
+        free(h);
+        h = nx;
+    }
+}
+
+size_t bigbuf_idle(size_t *bytes)
+{
+    pthread_mutex_lock(&bigbuf_lock);
+    size_t n = bigbuf_n;
+    if (bytes != NULL)
+        *bytes = bigbuf_bytes;
+    pthread_mutex_unlock(&bigbuf_lock);
+    return n;
 }
 
 char *xstrdup(const char *s)

@@ -1,8 +1,8 @@
 /* common.h — the tiny primitives every module shares.
  *
- * Allocation that aborts on out-of-memory (as redis and h2o do), an always-on
- * assert for programmer errors, a bounded growable buffer (after curl's dynbuf)
- * and a log sink. Libraries never log themselves; only the programs call
+ * Allocation that aborts on out-of-memory (as redis and h2o do), a bounded
+ * recycler of block-sized buffers, an always-on assert for programmer errors,
+ * a bounded growable buffer (after curl's dynbuf) and a log sink. Libraries never log themselves; only the programs call
  * log_*(). Everything here is thread-safe.
  */
 #ifndef TGS3_COMMON_H
@@ -27,6 +27,27 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Overwrites n bytes in a way the compiler cannot elide (for secrets). */
 void secure_zero(void *p, size_t n);
+
+/* Block buffers: large buffers recycled, so a steady stream of block reads
+ * reuses memory already faulted in (huge pages where THP allows) instead of
+ * mapping, zeroing and unmapping a fresh block-sized buffer each time.
+ * bigbuf_new(n) returns at least n usable bytes, aborting on out-of-memory;
+ * bigbuf_free(p) gives it back (NULL: no-op). A bigbuf goes back through
+ * bigbuf_free only, never free(), and nothing else goes through bigbuf_free
+ * (a header in front of the bytes tells; a mix aborts or ASan reports it).
+ * Buffers of at least BIGBUF_MIN bytes are kept for reuse in capacity steps
+ * of BIGBUF_STEP; at most BIGBUF_KEEP idle ones are kept (the oldest is freed
+ * when one more comes back), so idle memory stays below BIGBUF_KEEP times the
+ * largest buffer in use. A request reuses an idle buffer at most 1/8 larger
+ * than it. Any thread. bigbuf_drain frees every idle buffer (at exit). */
+#define BIGBUF_MIN ((size_t)1 << 20)   /* bytes */
+#define BIGBUF_STEP ((size_t)64 << 10) /* bytes */
+#define BIGBUF_KEEP 2
+unsigned char *bigbuf_new(size_t n);
+void bigbuf_free(void *p);
+void bigbuf_drain(void);
+/* Buffers now idle in the recycler, and their bytes (for tests). */
+size_t bigbuf_idle(size_t *bytes);
 
 /* Bounded buffer: grows up to max bytes; appends beyond max fail and leave it unchanged.
  * Always NUL-terminated after a successful append (the NUL is not counted in len). */

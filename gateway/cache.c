@@ -357,7 +357,7 @@ void gw_cache_free(struct gw *gw)
     }
     for (struct gw_opened *o = c->op_head; o;) {
         struct gw_opened *nx = o->next;
-        free(o->buf);
+        bigbuf_free(o->buf);
         free(o);
         o = nx;
     }
@@ -386,7 +386,8 @@ struct write_job {
     struct gw_cache *c;
     uv_work_t work;
     char key[KEY_LEN];
-    unsigned char *data;
+    unsigned char *data;    /* a bigbuf (a fetched document), or malloc'd (gw_cache_put) */
+    int big;                /* data came from bigbuf_new */
     size_t len;
     int err;
     int refs;               /* the write, and readers copying data on the pool */
@@ -397,7 +398,10 @@ struct write_job {
 static void write_unref(struct write_job *j)
 {
     if (--j->refs == 0) {
-        free(j->data);
+        if (j->big)
+            bigbuf_free(j->data);
+        else
+            free(j->data);
         free(j);
     }
 }
@@ -482,9 +486,10 @@ static void handoff(struct write_job *j)
     if (j->refs > 1) {
         if (copy_from_write(r, j) == 0)
             return;
-        r->data = xmalloc(j->len ? j->len : 1); /* cannot queue: copy here, once */
+        r->data = bigbuf_new(j->len); /* cannot queue: copy here, once */
         memcpy(r->data, j->data, j->len);
     } else {
+        ASSERT(j->big); /* only fetched documents are handed off */
         r->data = j->data;
         j->data = NULL;
     }
@@ -513,8 +518,8 @@ static void after_write(uv_work_t *w, int status)
     write_unref(j);
 }
 
-/* Takes ownership of data when it returns 1. */
-static int cache_write(struct gw_cache *c, const char *key, unsigned char *data, size_t len)
+/* Takes ownership of data (a bigbuf when big, else malloc'd) when it returns 1. */
+static int cache_write(struct gw_cache *c, const char *key, unsigned char *data, int big, size_t len)
 {
     if (c->dir == NULL || c->writes >= MAX_WRITES || (int64_t)len > c->max || find(c, key) != NULL)
         return 0;
@@ -522,6 +527,7 @@ static int cache_write(struct gw_cache *c, const char *key, unsigned char *data,
     j->c = c;
     snprintf(j->key, sizeof(j->key), "%s", key);
     j->data = data;
+    j->big = big;
     j->len = len;
     j->refs = 1;
     j->work.data = j;
@@ -541,7 +547,7 @@ int gw_cache_put(struct gw *gw, const struct store_block *blk, unsigned char *da
     if (gw->cache == NULL)
         return 0;
     block_key(blk, key);
-    return cache_write(gw->cache, key, data, len);
+    return cache_write(gw->cache, key, data, 0, len);
 }
 
 int gw_cache_drop(struct gw *gw, const struct store_block *blk)
@@ -596,7 +602,7 @@ static void op_evict(struct gw_cache *c)
         if (o->refs == 0) {
             op_unlink(c, o);
             c->op_bytes -= o->len;
-            free(o->buf);
+            bigbuf_free(o->buf);
             free(o);
         }
         o = prev;
@@ -698,7 +704,7 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
     int ok = res->status == TG_OK && data != NULL && (int64_t)len == f->blk.stored_size;
     /* The cache write keeps the original; waiters get copies. Without a
      * write the last waiter takes the original. */
-    int keep = ok && f->admit && cache_write(c, f->key, data, len);
+    int keep = ok && f->admit && cache_write(c, f->key, data, 1, len);
     /* Callbacks may cancel other waiters of f (a failed response frees its
      * request): cancel unlinks them from f->waiters, so pop one at a time. */
     while (f->waiters != NULL) {
@@ -722,14 +728,14 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
             mine = data;
             data = NULL;
         } else if (data != NULL) {
-            mine = xmalloc(len ? len : 1);
+            mine = bigbuf_new(len);
             memcpy(mine, data, len);
         }
         free(r);
         cb(rud, res, mine, mine ? len : 0);
     }
     if (!keep)
-        free(data);
+        bigbuf_free(data);
     free(f);
 }
 
@@ -770,7 +776,7 @@ static void hit_work(uv_work_t *w)
     r->err = 0;
     if (r->from != NULL) { /* the writer only reads its buffer too */
         r->len = r->from->len;
-        r->data = xmalloc(r->len ? r->len : 1);
+        r->data = bigbuf_new(r->len);
         memcpy(r->data, r->from->data, r->len);
         return;
     }
@@ -790,7 +796,7 @@ static void hit_work(uv_work_t *w)
         return;
     }
     r->len = (size_t)sb.st_size;
-    r->data = xmalloc(r->len ? r->len : 1);
+    r->data = bigbuf_new(r->len);
     size_t got = 0;
     while (got < r->len) {
         ssize_t k = pread(fd, r->data + got, r->len - got, (off_t)got);
@@ -806,7 +812,7 @@ static void hit_work(uv_work_t *w)
         futimens(fd, NULL); /* recency survives a restart */
     close(fd);
     if (r->err != 0) {
-        free(r->data);
+        bigbuf_free(r->data);
         r->data = NULL;
     }
 }
@@ -821,7 +827,7 @@ static void after_hit(uv_work_t *w, int status)
         r->from = NULL;
     }
     if (r->cancelled) {
-        free(r->data);
+        bigbuf_free(r->data);
         free(r->spool);
         free(r);
         return;

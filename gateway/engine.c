@@ -42,7 +42,8 @@
  * never waits, so it cannot starve a request's first block.
  *
  * Memory: at most max_upload_blocks sealed buffers (block_size + 52 bytes
- * each) and at most max_fetch_blocks × block_size of fetched blocks.
+ * each) and at most max_fetch_blocks × block_size of fetched blocks, in
+ * bigbufs (common.h): recycled, at most BIGBUF_KEEP of them idle.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -1063,7 +1064,7 @@ struct gw_fetch {
     int leader;                 /* others of the same block park behind it (gw->fetch_leaders) */
     int parked;                 /* waits for a leader's block (gw->fetch_parked) */
     struct gw_fetch *lnext;     /* in one of those two lists */
-    unsigned char *data; /* the document as fetched; plaintext at data + off once verified */
+    unsigned char *data; /* bigbuf: the document as fetched; plaintext at data + off once verified */
     size_t len;          /* bytes of plaintext once verified */
     size_t off;
     int verified;
@@ -1175,7 +1176,7 @@ static void after_open(uv_work_t *w, int status)
             log_warn("block %lld/%lld (id %s): the cached copy failed verification (%s); removed, reading it "
                      "from Telegram",
                      (long long)f->blk.chat_id, (long long)f->blk.message_id, id, blk_status_name(f->open_st));
-            free(f->data);
+            bigbuf_free(f->data);
             f->data = NULL;
             f->len = 0;
             f->refetched = 1;
@@ -1185,7 +1186,7 @@ static void after_open(uv_work_t *w, int status)
         log_error("block %lld/%lld (id %s, key %d, %lld bytes) failed verification: %s; not served",
                   (long long)f->blk.chat_id, (long long)f->blk.message_id, id, f->blk.key_id,
                   (long long)f->blk.plain_size, status != 0 ? "cancelled" : blk_status_name(f->open_st));
-        free(f->data);
+        bigbuf_free(f->data);
         f->data = NULL;
         f->len = 0;
         unlead(f);
@@ -1215,12 +1216,12 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
         e = tg_to_s3(res);
         if (e == S3E_ENTITY_TOO_LARGE)
             e = S3E_INTERNAL_ERROR;
-        free(data);
+        bigbuf_free(data);
     } else if (f->blk.chat_id != 0 && (int64_t)len != f->blk.stored_size) { /* chat 0: a pack in the spool */
         log_error("block %lld/%lld: got %zu bytes, index says %lld; not served", (long long)f->blk.chat_id,
                   (long long)f->blk.message_id, len, (long long)f->blk.stored_size);
         e = S3E_INTERNAL_ERROR;
-        free(data);
+        bigbuf_free(data);
     } else {
         f->data = data;
         f->len = len;
@@ -1376,7 +1377,7 @@ static void fetch_release(struct gw_fetch *f)
     if (f->kept != NULL)
         gw_cache_opened_unref(gw, f->kept);
     else if (!f->verified || f->data == NULL || !gw_cache_opened_keep(gw, &f->blk, f->data, f->off, f->len))
-        free(f->data);
+        bigbuf_free(f->data);
     if (f->holding) {
         gw->fetch_held--;
         fetch_pump(gw);

@@ -85,7 +85,7 @@ static void on_block(void *ud, const struct tg_result *res, unsigned char *data,
     }
     if (data) {
         secure_zero(data, len);
-        free(data);
+        bigbuf_free(data);
     }
     free(x);
     start_more(f);

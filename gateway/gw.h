@@ -406,9 +406,9 @@ int gw_cache_drop(struct gw *gw, const struct store_block *blk);
 /* Verified plaintext of recently read blocks, kept in memory (at most
  * GW_OPENED_MAX bytes of unreferenced ones) and shared by reference, so
  * many small reads from one pack authenticate it once. _get takes a
- * reference (NULL on a miss); _keep takes buf (plaintext at buf + off, len
- * bytes) and returns 1, or 0 leaving buf to the caller. Never for blocks in
- * the spool (chat_id 0): they grow. Loop thread. */
+ * reference (NULL on a miss); _keep takes buf (a bigbuf, plaintext at
+ * buf + off, len bytes) and returns 1, or 0 leaving buf to the caller.
+ * Never for blocks in the spool (chat_id 0): they grow. Loop thread. */
 #define GW_OPENED_MAX (64 << 20)
 struct gw_opened;
 struct gw_opened *gw_cache_opened_get(struct gw *gw, const struct store_block *blk);

@@ -405,6 +405,7 @@ out:
     uv_run(gw.loop, UV_RUN_DEFAULT);
     gw_cache_free(&gw);
     gw_pack_free(&gw);
+    bigbuf_drain(); /* idle block buffers */
     uv_loop_close(gw.loop);
     free(gw.bots);
     gw_keys_free(&gw);

@@ -62,7 +62,7 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
     struct gw_read *r = ud;
     r->call = NULL;
     if (res->status != TG_OK && refused_file_id(res) && r->stage != ST_FORWARDED) {
-        free(data);
+        bigbuf_free(data);
         next_stage(r, res->description);
         return;
     }

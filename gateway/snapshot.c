@@ -405,7 +405,7 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
     if (res->status != TG_OK) {
         fprintf(stderr, "tgs3 recover: cannot download the snapshot: %s (%s)\n", tg_status_name(res->status),
                 res->description);
-        free(data);
+        bigbuf_free(data);
         return;
     }
     rc->data = data;
@@ -559,7 +559,7 @@ int gw_cmd_recover(int argc, char **argv)
 out:
     if (r.data) {
         secure_zero(r.data, r.len);
-        free(r.data);
+        bigbuf_free(r.data);
     }
     gw_tool_close(&gw);
     remove_scratch(tmp);

@@ -49,7 +49,7 @@ void fetch_release(struct tg_call *call)
     if (f == NULL)
         return;
     free(f->path);
-    free(f->buf);
+    bigbuf_free(f->buf);
     free(f);
     call->fetch = NULL;
 }
@@ -214,7 +214,7 @@ static void on_fstat(uv_fs_t *req)
     }
     f->size = (size_t)size;
     f->got = 0;
-    f->buf = xmalloc(f->size ? f->size : 1);
+    f->buf = bigbuf_new(f->size); /* recycled: warm memory, no fresh faults per block */
     read_next(call);
 }
 
@@ -320,9 +320,12 @@ void fetch_on_download(struct tg_call *call, struct tg_result *res)
         call_finish_error(call, res);
         return;
     }
-    size_t len = 0;
-    unsigned char *buf = (unsigned char *)dbuf_take(&call->answer, &len);
-    if (buf == NULL)
-        buf = xmalloc(1);
+    /* Callers get a bigbuf: one copy of at most TG_CLOUD_MAX_DOWNLOAD bytes,
+     * small beside the download itself. */
+    size_t len = call->answer.len;
+    unsigned char *buf = bigbuf_new(len);
+    if (len > 0)
+        memcpy(buf, call->answer.ptr, len);
+    dbuf_release(&call->answer);
     deliver(call, res, buf, len);
 }

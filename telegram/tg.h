@@ -144,7 +144,8 @@ struct tg_call *tg_send_document_path(struct tg_client *c, const char *token, in
  * file_path from disk (uv_fs) and unlinks it; in cloud mode downloads
  * /file/bot<token>/<file_path>. Retries "wrong file_id or the file is
  * temporarily unavailable". expected_size (≥ 0) is checked; max_size bounds
- * the buffer. On success the callback receives a malloc'd buffer it owns. */
+ * the buffer. On success the callback receives a buffer it owns, from
+ * bigbuf_new: it goes back through bigbuf_free (common.h), never free(). */
 typedef void (*tg_fetch_cb)(void *ud, const struct tg_result *res, unsigned char *data, size_t len);
 struct tg_call *tg_fetch_file(struct tg_client *c, const char *token, const char *file_id, int64_t expected_size,
                               size_t max_size, tg_fetch_cb cb, void *ud);

@@ -541,7 +541,7 @@ static void test_fetch_local(struct tg_client *c)
     CHECK(cap.res.attempts == 2);
     CHECK(cap.len == n && cap.data && memcmp(cap.data, data, n) == 0);
     CHECK(access(path, F_OK) != 0); /* unlinked */
-    free(cap.data);
+    bigbuf_free(cap.data);
     CHECK(srv.nreq >= 1 && strstr(srv.reqs[0], "\"file_id\":\"BQACfid\"") != NULL);
     free(path);
 
@@ -594,7 +594,7 @@ static void test_fetch_local(struct tg_client *c)
     for (int i = 0; i < 50; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
     CHECK(cap.calls == 0 || cap.res.status == TG_OK);
-    free(cap.data);
+    bigbuf_free(cap.data);
     unlink(path);
     free(path);
     free(data);
@@ -615,7 +615,7 @@ static void test_fetch_cloud(void)
     CHECK(cap.res.status == TG_OK);
     CHECK(cap.res.attempts == 3);
     CHECK(cap.len == 11 && cap.data && memcmp(cap.data, "hello world", 11) == 0);
-    free(cap.data);
+    bigbuf_free(cap.data);
     CHECK(srv.nreq == 3 && strncmp(srv.reqs[2], "GET /file/bot123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ/documents/file_1.bin ", 76) == 0);
 
     /* download over max_size */
@@ -740,7 +740,7 @@ static void test_emulator(const char *url, int64_t chat, enum tg_mode mode)
     if (cap.res.status != TG_OK)
         printf("  fetch: %s %d %s\n", tg_status_name(cap.res.status), cap.res.http_status, cap.res.description);
     CHECK(cap.len == n && cap.data && memcmp(cap.data, data, n) == 0);
-    free(cap.data);
+    bigbuf_free(cap.data);
 
     memset(&cap, 0, sizeof(cap));
     tg_pin_message(c, token, chat, doc.message_id, on_bool, &cap);

@@ -1,0 +1,102 @@
+/* test_common_bigbuf.c — the block-buffer recycler: reuse, bounds, threads. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "tests/unit/check.h"
+
+#define MIB ((size_t)1 << 20)
+
+static void test_reuse(void)
+{
+    bigbuf_drain();
+    unsigned char *a = bigbuf_new(16 * MIB + 52);
+    memset(a, 0xab, 16 * MIB + 52);
+    bigbuf_free(a);
+    size_t bytes = 0;
+    CHECK(bigbuf_idle(&bytes) == 1 && bytes >= 16 * MIB + 52);
+    unsigned char *b = bigbuf_new(16 * MIB + 52);
+    CHECK(b == a); /* the same warm buffer */
+    CHECK(bigbuf_idle(NULL) == 0);
+    /* A smaller block of about the same size reuses it too; a much smaller one does not. */
+    bigbuf_free(b);
+    unsigned char *c = bigbuf_new(15 * MIB);
+    CHECK(c == a);
+    bigbuf_free(c);
+    unsigned char *d = bigbuf_new(2 * MIB);
+    CHECK(d != a && bigbuf_idle(NULL) == 1);
+    memset(d, 1, 2 * MIB);
+    bigbuf_free(d);
+    CHECK(bigbuf_idle(NULL) == 2);
+    /* Larger than anything idle: a new one. */
+    unsigned char *e = bigbuf_new(17 * MIB);
+    CHECK(e != a && e != d);
+    bigbuf_free(e);
+    bigbuf_drain();
+    CHECK(bigbuf_idle(&bytes) == 0 && bytes == 0);
+}
+
+static void test_bounds(void)
+{
+    unsigned char *v[BIGBUF_KEEP + 3];
+    for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+        v[i] = bigbuf_new(MIB + i * BIGBUF_STEP);
+    for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+        bigbuf_free(v[i]);
+    size_t bytes = 0;
+    CHECK(bigbuf_idle(&bytes) == BIGBUF_KEEP);
+    CHECK(bytes <= BIGBUF_KEEP * (MIB + ARRAY_SIZE(v) * BIGBUF_STEP));
+    /* The most recent ones stayed: the last returned is found again. */
+    unsigned char *again = bigbuf_new(MIB + (ARRAY_SIZE(v) - 1) * BIGBUF_STEP);
+    CHECK(again == v[ARRAY_SIZE(v) - 1]);
+    bigbuf_free(again);
+    bigbuf_drain();
+    /* Small ones are plain allocations, never kept. */
+    unsigned char *s = bigbuf_new(100);
+    memset(s, 7, 100);
+    bigbuf_free(s);
+    unsigned char *z = bigbuf_new(0);
+    bigbuf_free(z);
+    bigbuf_free(NULL);
+    CHECK(bigbuf_idle(NULL) == 0);
+    /* Alignment: as malloc's, and more. */
+    unsigned char *al = bigbuf_new(3 * MIB);
+    CHECK(((uintptr_t)al & 63) == 0);
+    bigbuf_free(al);
+    bigbuf_drain();
+}
+
+static void *churn(void *arg)
+{
+    size_t seed = (size_t)(uintptr_t)arg;
+    for (int i = 0; i < 200; i++) {
+        size_t n = MIB + ((seed + (size_t)i) % 3) * MIB;
+        unsigned char *p = bigbuf_new(n);
+        p[0] = (unsigned char)i;
+        p[n - 1] = (unsigned char)i;
+        bigbuf_free(p);
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    pthread_t t[4];
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+        pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)i);
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+        pthread_join(t[i], NULL);
+    CHECK(bigbuf_idle(NULL) <= BIGBUF_KEEP);
+    bigbuf_drain();
+    CHECK(bigbuf_idle(NULL) == 0);
+}
+
+int main(void)
+{
+    test_reuse();
+    test_bounds();
+    test_threads();
+    return check_summary();
+}
