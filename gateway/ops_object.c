@@ -467,11 +467,9 @@ static void get_pump(struct get_op *op)
             return;
         }
     }
-    size_t blen;
-    const unsigned char *data = gw_fetch_data(op->cur, &blen);
-    if (data == NULL)
-        return; /* on_block resumes */
-    /* Read ahead: the next extents that live in other blocks, up to READ_AHEAD. */
+    /* Read ahead: the next extents that live in other blocks, up to READ_AHEAD,
+     * asked for while the current block is still being fetched too, so the
+     * first blocks of a response are read side by side. */
     while (op->n_ahead < READ_AHEAD) {
         size_t from = op->n_ahead ? op->ahead_ext[op->n_ahead - 1] : op->ext;
         size_t k = from + 1;
@@ -482,13 +480,18 @@ static void get_pump(struct get_op *op)
             kstart += (uint64_t)o->extents[j].length;
         if (k >= o->n_extents || kstart >= op->end)
             break;
-        struct gw_fetch *a = gw_fetch_start(r->gw, &o->extents[k].block, op->fetch_flags | GW_FETCH_AHEAD, on_block, op);
+        struct gw_fetch *a =
+            gw_fetch_start(r->gw, &o->extents[k].block, op->fetch_flags | GW_FETCH_AHEAD, on_block, op);
         if (a == NULL)
             break; /* no free slot: try again on the next pump */
         op->ahead[op->n_ahead] = a;
         op->ahead_ext[op->n_ahead] = k;
         op->n_ahead++;
     }
+    size_t blen;
+    const unsigned char *data = gw_fetch_data(op->cur, &blen);
+    if (data == NULL)
+        return; /* on_block resumes */
     if (!op->started)
         start_headers(op, (r->req->res.status == 206) ? 206 : 200);
     uint64_t in_ext = op->pos - op->ext_start;
