@@ -43,7 +43,8 @@
  *
  * Memory: at most max_upload_blocks sealed buffers (block_size + 52 bytes
  * each) and at most max_fetch_blocks × block_size of fetched blocks, in
- * bigbufs (common.h): recycled, at most BIGBUF_KEEP of them idle.
+ * bigbufs (common.h): recycled while reads go on, at most BIGBUF_KEEP of
+ * them idle, and all idle ones freed whenever no read slot is held.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -1381,6 +1382,8 @@ static void fetch_release(struct gw_fetch *f)
     if (f->holding) {
         gw->fetch_held--;
         fetch_pump(gw);
+        if (gw->fetch_held == 0)
+            bigbuf_drain(); /* no read under way: idle block buffers go back to the system */
     }
     free(f);
 }
