@@ -308,7 +308,7 @@ static void slot_release(struct put_blk *b)
         b->slot = 0;
         b->p->gw->up_inflight--;
     }
-    free(b->buf);
+    bigbuf_free(b->buf);
     b->buf = NULL;
 }
 
@@ -514,11 +514,11 @@ static void seal_work(uv_work_t *w)
         else
             b->key_id = 0;
     } else if (gw->keys != NULL && !gw->cfg.no_encryption) {
-        c->buf = xmalloc(n + BLK_OVERHEAD);
+        c->buf = bigbuf_new(n + BLK_OVERHEAD);
         c->buf_len = n + BLK_OVERHEAD;
         c->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, c->buf, &b->key_id, b->nonce);
     } else {
-        c->buf = xmalloc(n);
+        c->buf = bigbuf_new(n);
         c->buf_len = n;
         memcpy(c->buf, plain, n);
         b->key_id = 0;
@@ -614,7 +614,7 @@ static void read_block(struct gw_put *p, struct put_blk *c)
     size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
     int seal = gw->keys != NULL && !gw->cfg.no_encryption;
     c->buf_len = n + (seal ? BLK_OVERHEAD : 0);
-    c->buf = xmalloc(c->buf_len);
+    c->buf = bigbuf_new(c->buf_len);
     c->plain = c->buf + (seal ? BLK_HEADER_LEN : 0);
     p->reading = c;
     gw_body_read(p->body, c->plain, n, on_block_read, c);
@@ -734,7 +734,7 @@ static void free_now(struct gw_put *p)
     EVP_MD_CTX_free(p->md5_ctx);
     EVP_MD_CTX_free(p->sha_ctx);
     for (size_t i = 0; p->bl && i < p->n_blocks; i++)
-        free(p->bl[i].buf);
+        bigbuf_free(p->bl[i].buf);
     free(p->blocks);
     free(p->bl);
     free(p);
