@@ -197,6 +197,7 @@ typedef void (*gw_body_cb)(struct gw_body *b, enum s3_err err, void *ud);
 void gw_intake_start(struct gw *gw);
 void gw_intake_stop(struct gw *gw);
 void gw_intake_register(struct gw_conn *c);   /* before h2o_accept */
+void gw_intake_accepted(struct gw_conn *c);   /* after h2o_accept: warns once if h2o bypassed the intake */
 void gw_intake_unregister(struct gw_conn *c); /* the connection closed */
 /* In the handler: the streamed body of req, or NULL when h2o buffered it
  * (req->entity). Owned by the caller (gw_body_free). */

@@ -117,6 +117,19 @@ void gw_intake_register(struct gw_conn *c)
     c->fresh = 1;
 }
 
+/* h2o_http1_accept starts reading through h2o_socket_read_start; if that
+ * call did not come here (a libh2o built to bind its own calls), every body
+ * is buffered by h2o as before: correct, only slower. Said once. */
+void gw_intake_accepted(struct gw_conn *c)
+{
+    static int warned;
+    if (c->fresh && !warned) {
+        warned = 1;
+        log_warn("libh2o reads requests without h2o_socket_read_start reaching tgs3: large PUT bodies are buffered "
+                 "by h2o (slower, not streamed)");
+    }
+}
+
 static void finish_read(struct gw_body *b);
 static void defer_remove(struct gw_body *b);
 

@@ -345,6 +345,7 @@ static void on_accept(uv_stream_t *listener, int status)
         gw->conns->prev = c;
     gw->conns = c;
     h2o_accept(&gw->accept_ctx, sock);
+    gw_intake_accepted(c);
 }
 
 int gw_server_start(struct gw *gw)
