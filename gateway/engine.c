@@ -583,20 +583,13 @@ static void on_block_read(struct gw_body *body, enum s3_err err, void *ud)
     struct gw *gw = p->gw;
     (void)body;
     p->reading = NULL;
-    p->jobs--;
-    if (err != S3E_OK) {
+    if (err != S3E_OK || p->failed || p->freeing) {
+        p->jobs--;
         slot_release(c);
-        put_fail(p, err);
-    } else if (p->failed || p->freeing) {
-        slot_release(c);
+        if (err != S3E_OK)
+            put_fail(p, err);
     } else {
-        c->parked = 0;
-        c->plain_len = c->buf_len - (c->plain != c->buf ? BLK_OVERHEAD : 0);
-        p->jobs++; /* the block is the lane's until it is hashed */
-        c->dedup = 0;
-        c->seal_st = BLK_OK;
-        c->st = STORE_OK;
-        c->call = NULL;
+        /* The read's job goes on as the lane's, then the seal's. */
         lane_kick(p);
         if (p->next < p->n_blocks && !p->waiting)
             wait_append(gw, p);
@@ -616,6 +609,7 @@ static void read_block(struct gw_put *p, struct put_blk *c)
     c->buf_len = n + (seal ? BLK_OVERHEAD : 0);
     c->buf = bigbuf_new(c->buf_len);
     c->plain = c->buf + (seal ? BLK_HEADER_LEN : 0);
+    c->plain_len = n;
     p->reading = c;
     gw_body_read(p->body, c->plain, n, on_block_read, c);
 }

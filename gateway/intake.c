@@ -74,7 +74,6 @@ static int arriving; /* claimed bodies not read to the end */
 static void on_idle(uv_idle_t *h);
 
 struct gw_body {
-    struct gw *gw;
     struct gw_conn *c;     /* NULL once the connection closed */
     h2o_req_t *req;        /* NULL once h2o disposed the request */
     int persistent;        /* h2o's keep-alive decision, given back once the body is read */
@@ -87,8 +86,8 @@ struct gw_body {
     size_t want, have;
     gw_body_cb cb;
     void *ud;
-    int reading, socket_reading, err_set;
-    enum s3_err err;
+    int reading, socket_reading;
+    enum s3_err err; /* the first failure, S3E_OK while none */
     int64_t last_ms;
     struct gw_body *next; /* on bodies (reading) or deferred (done, callback due) */
     int listed, deferred;
@@ -148,10 +147,8 @@ void gw_intake_unregister(struct gw_conn *c)
         b->socket_reading = 0; /* the handle is closing */
         c->body = NULL;
         if (b->reading) { /* its read ends now (a close callback: nothing of the caller's is on the stack) */
-            if (!b->err_set) {
-                b->err_set = 1;
+            if (b->err == S3E_OK)
                 b->err = S3E_INCOMPLETE_BODY;
-            }
             defer_remove(b);
             finish_read(b);
         }
@@ -300,7 +297,6 @@ struct gw_body *gw_body_claim(struct gw *gw, h2o_req_t *req)
         return NULL;
     pending = NULL;
     struct gw_body *b = xcalloc(1, sizeof(*b));
-    b->gw = gw;
     b->c = c;
     b->req = req;
     b->len = c->body_len;
@@ -348,7 +344,7 @@ static void finish_read(struct gw_body *b)
 {
     gw_body_cb cb = b->cb;
     void *ud = b->ud;
-    enum s3_err err = b->err_set ? b->err : S3E_OK;
+    enum s3_err err = b->err;
     b->reading = 0;
     b->cb = NULL;
     list_remove(b);
@@ -419,7 +415,6 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == UV_ENOBUFS || n == 0)
         return;
     if (n < 0) {
-        b->err_set = 1;
         b->err = S3E_INCOMPLETE_BODY; /* the client went away before its body ended */
         stop_socket(b);
         finish_read(b);
@@ -462,10 +457,8 @@ void gw_body_read(struct gw_body *b, unsigned char *dst, size_t n, gw_body_cb cb
         }
     }
     if (b->have == b->want || b->c == NULL) {
-        if (b->have < b->want && !b->err_set) {
-            b->err_set = 1;
+        if (b->have < b->want && b->err == S3E_OK)
             b->err = S3E_INCOMPLETE_BODY;
-        }
         defer(b); /* never call back from inside the caller */
         return;
     }
@@ -475,7 +468,6 @@ void gw_body_read(struct gw_body *b, unsigned char *dst, size_t n, gw_body_cb cb
         uv_buf_t ub = uv_buf_init(cont, sizeof(cont) - 1);
         b->continue_sent = 1;
         if (uv_write(&c->cont_write, (uv_stream_t *)&c->tcp, &ub, 1, on_continue_written) != 0) {
-            b->err_set = 1;
             b->err = S3E_INCOMPLETE_BODY;
             defer(b);
             return;
@@ -489,7 +481,6 @@ void gw_body_read(struct gw_body *b, unsigned char *dst, size_t n, gw_body_cb cb
     }
     if (!b->socket_reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
-            b->err_set = 1;
             b->err = S3E_INCOMPLETE_BODY;
             defer(b);
             return;
@@ -536,7 +527,6 @@ static void on_tick(uv_timer_t *t)
     for (struct gw_body *b = bodies, *next; b != NULL; b = next) {
         next = b->next;
         if (b->reading && now - b->last_ms > gw->cfg.req_timeout_ms) {
-            b->err_set = 1;
             b->err = S3E_REQUEST_TIMEOUT;
             stop_socket(b);
             finish_read(b);
