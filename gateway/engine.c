@@ -123,8 +123,7 @@ struct gw_put {
     struct gw_body *body;    /* NULL once gw_put_free let go of it */
     struct put_blk *reading; /* the block being read, or NULL */
     EVP_MD_CTX *md5_ctx, *sha_ctx;
-    size_t lane_next;        /* next block the lane hashes */
-    int lane_busy;
+    size_t lane_next;        /* next block the lane hashes (running while verifying > 0) */
     uv_work_t lane_work;
     enum s3_err lane_err;
     int64_t pack_block, pack_off;
@@ -647,16 +646,11 @@ static void lane_done(uv_work_t *w, int status)
     struct gw_put *p = w->data;
     struct gw *gw = p->gw;
     struct put_blk *c = &p->bl[p->lane_next++];
-    p->lane_busy = 0;
     p->verifying--;
     if (status != 0 && p->lane_err == S3E_OK)
         p->lane_err = S3E_INTERNAL_ERROR;
     if (p->lane_err != S3E_OK)
         put_fail(p, p->lane_err);
-    if (p->lane_next == p->n_blocks) {
-        secure_zero(p->auth.signing_key, sizeof(p->auth.signing_key));
-        p->verified = p->lane_err == S3E_OK;
-    }
     if (p->failed || p->freeing) {
         p->jobs--;
         slot_release(c);
@@ -673,8 +667,8 @@ static void lane_done(uv_work_t *w, int status)
  * failed put gives the slots of read blocks back instead. */
 static void lane_kick(struct gw_put *p)
 {
-    if (p->lane_busy)
-        return;
+    if (p->verifying > 0)
+        return; /* the lane is hashing a block */
     if (p->failed || p->freeing) {
         while (p->lane_next < p->next && p->bl[p->lane_next].buf != NULL && &p->bl[p->lane_next] != p->reading) {
             p->jobs--;
@@ -684,7 +678,6 @@ static void lane_kick(struct gw_put *p)
     }
     if (p->lane_next >= p->next || &p->bl[p->lane_next] == p->reading)
         return;
-    p->lane_busy = 1;
     p->verifying++;
     p->lane_work.data = p;
     uv_queue_work(p->gw->loop, &p->lane_work, lane_run, lane_done);
@@ -824,18 +817,25 @@ static void queue_check(struct gw_put *p, int kind)
  * ETag then), else they wait sealed, in their budget slots, for all checks
  * to pass. An aws-chunked body is decoded in place first, so its checks run
  * as one job before any block starts. */
-struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
-                            char *data, size_t len, const char *tag, gw_put_cb cb, void *ud)
+static struct gw_put *put_new(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                              size_t len, const char *tag, gw_put_cb cb, void *ud)
 {
     struct gw_put *p = xcalloc(1, sizeof(*p));
     p->gw = gw;
-    p->data = data;
     p->len = len;
     p->auth = *auth;
     p->chk = *chk;
     snprintf(p->tag, sizeof(p->tag), "%s", tag);
     p->cb = cb;
     p->ud = ud;
+    return p;
+}
+
+struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                            char *data, size_t len, const char *tag, gw_put_cb cb, void *ud)
+{
+    struct gw_put *p = put_new(gw, auth, chk, len, tag, cb, ud);
+    p->data = data;
     if (p->chk.chunked || (p->chk.may_pack && gw_pack_wants(gw, len))) {
         queue_check(p, CHECK_ALL);
         return p;
@@ -859,17 +859,9 @@ struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, cons
         *err = S3E_NOT_IMPLEMENTED; /* the intake never streams those */
         return NULL;
     }
-    struct gw_put *p = xcalloc(1, sizeof(*p));
-    p->gw = gw;
+    struct gw_put *p = put_new(gw, auth, chk, (size_t)len, tag, cb, ud);
     p->streamed = 1;
     p->body = body;
-    p->len = (size_t)len;
-    p->auth = *auth;
-    p->chk = *chk;
-    snprintf(p->tag, sizeof(p->tag), "%s", tag);
-    p->cb = cb;
-    p->ud = ud;
-    p->early = 1;
     p->md5_ctx = EVP_MD_CTX_new();
     if (p->chk.verify_sha256)
         p->sha_ctx = EVP_MD_CTX_new();

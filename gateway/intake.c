@@ -173,6 +173,8 @@ static int name_starts(const struct phr_header *h, const char *prefix)
  * Content-Length renamed; c remembers what h2o will not see. */
 static void inspect(struct gw_conn *c)
 {
+    if (pending == c)
+        pending = NULL; /* a head h2o answered without the handler: this is a new one */
     h2o_buffer_t *in = c->sock->input;
     if (in == NULL || in->size < 4 || memcmp(in->bytes, "PUT ", 4) != 0)
         return;
