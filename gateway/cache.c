@@ -386,8 +386,7 @@ struct write_job {
     struct gw_cache *c;
     uv_work_t work;
     char key[KEY_LEN];
-    unsigned char *data;    /* a bigbuf (a fetched document), or malloc'd (gw_cache_put) */
-    int big;                /* data came from bigbuf_new */
+    unsigned char *data;    /* a bigbuf */
     size_t len;
     int err;
     int refs;               /* the write, and readers copying data on the pool */
@@ -398,10 +397,7 @@ struct write_job {
 static void write_unref(struct write_job *j)
 {
     if (--j->refs == 0) {
-        if (j->big)
-            bigbuf_free(j->data);
-        else
-            free(j->data);
+        bigbuf_free(j->data);
         free(j);
     }
 }
@@ -489,7 +485,6 @@ static void handoff(struct write_job *j)
         r->data = bigbuf_new(j->len); /* cannot queue: copy here, once */
         memcpy(r->data, j->data, j->len);
     } else {
-        ASSERT(j->big); /* only fetched documents are handed off */
         r->data = j->data;
         j->data = NULL;
     }
@@ -518,8 +513,8 @@ static void after_write(uv_work_t *w, int status)
     write_unref(j);
 }
 
-/* Takes ownership of data (a bigbuf when big, else malloc'd) when it returns 1. */
-static int cache_write(struct gw_cache *c, const char *key, unsigned char *data, int big, size_t len)
+/* Takes ownership of data (a bigbuf) when it returns 1. */
+static int cache_write(struct gw_cache *c, const char *key, unsigned char *data, size_t len)
 {
     if (c->dir == NULL || c->writes >= MAX_WRITES || (int64_t)len > c->max || find(c, key) != NULL)
         return 0;
@@ -527,7 +522,6 @@ static int cache_write(struct gw_cache *c, const char *key, unsigned char *data,
     j->c = c;
     snprintf(j->key, sizeof(j->key), "%s", key);
     j->data = data;
-    j->big = big;
     j->len = len;
     j->refs = 1;
     j->work.data = j;
@@ -547,7 +541,7 @@ int gw_cache_put(struct gw *gw, const struct store_block *blk, unsigned char *da
     if (gw->cache == NULL)
         return 0;
     block_key(blk, key);
-    return cache_write(gw->cache, key, data, 0, len);
+    return cache_write(gw->cache, key, data, len);
 }
 
 int gw_cache_drop(struct gw *gw, const struct store_block *blk)
@@ -704,7 +698,7 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
     int ok = res->status == TG_OK && data != NULL && (int64_t)len == f->blk.stored_size;
     /* The cache write keeps the original; waiters get copies. Without a
      * write the last waiter takes the original. */
-    int keep = ok && f->admit && cache_write(c, f->key, data, 1, len);
+    int keep = ok && f->admit && cache_write(c, f->key, data, len);
     /* Callbacks may cancel other waiters of f (a failed response frees its
      * request): cancel unlinks them from f->waiters, so pop one at a time. */
     while (f->waiters != NULL) {

@@ -398,8 +398,8 @@ struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *bl
 int gw_cache_admits(const struct gw *gw, uint64_t len);
 void gw_cache_cancel(struct gw_cache_read *r);
 void gw_cache_counters(const struct gw *gw, uint64_t *hits, uint64_t *misses, uint64_t *joined);
-/* Caches a sealed document just posted (blk's identity); takes data and
- * returns 1, or returns 0 and leaves data to the caller. */
+/* Caches a sealed document just posted (blk's identity); takes data (a
+ * bigbuf) and returns 1, or returns 0 and leaves data to the caller. */
 int gw_cache_put(struct gw *gw, const struct store_block *blk, unsigned char *data, size_t len);
 /* A document of blk failed verification: its cache file, if any, is removed
  * (so the next read asks Telegram). 1 if there was one. Loop thread. */

@@ -109,7 +109,7 @@ static void on_timer_closed(uv_handle_t *h)
 /* Frees a pack nothing else refers to (its timer first). */
 static void pack_discard(struct pack *pk)
 {
-    free(pk->buf);
+    bigbuf_free(pk->buf);
     pk->buf = NULL;
     pk->timer.data = pk;
     uv_close((uv_handle_t *)&pk->timer, on_timer_closed);
@@ -340,7 +340,10 @@ static void seal_work(uv_work_t *w)
     struct gw *gw = pk->pk->gw;
     struct store_block *b = &pk->blk;
     size_t n = pk->len;
-    unsigned char *plain = xmalloc(n ? n : 1);
+    /* Read where the plaintext of a sealed document sits, and sealed in place. */
+    int seal = gw->keys != NULL && !gw->cfg.no_encryption;
+    unsigned char *buf = bigbuf_new(n + (seal ? BLK_OVERHEAD : 0));
+    unsigned char *plain = buf + (seal ? BLK_HEADER_LEN : 0);
     pk->read_err = 0;
     pk->seal_st = BLK_OK;
     int fd = open(pk->path, O_RDONLY | O_CLOEXEC);
@@ -366,23 +369,18 @@ static void seal_work(uv_work_t *w)
         close(fd);
     }
     if (pk->read_err != 0) {
-        free(plain);
+        bigbuf_free(buf);
         return;
     }
     b->plain_size = (int64_t)n;
     memset(b->hash, 0, sizeof(b->hash));
     if (gw->keys != NULL)
         pk->seal_st = blk_hash(gw->keys, plain, n, b->hash);
-    if (pk->seal_st == BLK_OK && gw->keys != NULL && !gw->cfg.no_encryption) {
-        pk->buf = xmalloc(n + BLK_OVERHEAD);
-        pk->buf_len = n + BLK_OVERHEAD;
-        pk->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, pk->buf, &b->key_id, b->nonce);
-        free(plain);
-    } else {
-        pk->buf = plain;
-        pk->buf_len = n;
-        b->key_id = 0;
-    }
+    pk->buf = buf;
+    pk->buf_len = n + (seal ? BLK_OVERHEAD : 0);
+    b->key_id = 0;
+    if (pk->seal_st == BLK_OK && seal)
+        pk->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, buf, &b->key_id, b->nonce);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -394,7 +392,7 @@ static void on_retry(uv_timer_t *t)
 
 static void retry_later(struct pack *pk)
 {
-    free(pk->buf);
+    bigbuf_free(pk->buf);
     pk->buf = NULL;
     if (pk->pk->stopping)
         return; /* a restart resumes it */
@@ -481,7 +479,7 @@ static void posted_done(void *arg)
         if (gw_cache_put(pk->pk->gw, &pk->blk, pk->buf, pk->buf_len))
             pk->buf = NULL;
     }
-    free(pk->buf);
+    bigbuf_free(pk->buf);
     pk->buf = NULL;
     flush_check(pk->pk);
     if (pk->pk->stopping) {
@@ -793,7 +791,7 @@ void gw_pack_free(struct gw *gw)
     while (p->packs != NULL) {
         struct pack *pk = p->packs;
         p->packs = pk->next;
-        free(pk->buf);
+        bigbuf_free(pk->buf);
         free(pk);
     }
     free(p->dir);
