@@ -76,13 +76,17 @@ void *xrealloc(void *p, size_t n)
 
 /* ---- block buffers ---------------------------------------------------------- */
 
-/* In front of every bigbuf; 64 bytes keep the caller's bytes aligned as
- * malloc's are, and more (cache lines, AES-NI loads). */
+/* In front of every bigbuf, in the last 64 bytes before its first byte. A
+ * bigbuf of at least BIGBUF_MIN bytes starts on a page boundary (2 MiB when it
+ * is large enough for huge pages), so it can be the buffer of O_DIRECT
+ * reads and writes and covers as few partial huge pages as its size allows;
+ * raw is what the allocator returned. */
 struct bigbuf_hdr {
     uint64_t magic;
     size_t cap; /* bytes usable after the header */
     struct bigbuf_hdr *next; /* idle list: the most recently returned first */
-    unsigned char pad[64 - sizeof(uint64_t) - sizeof(size_t) - sizeof(void *)];
+    void *raw;               /* to free */
+    unsigned char pad[64 - sizeof(uint64_t) - sizeof(size_t) - 2 * sizeof(void *)];
 };
 _Static_assert(sizeof(struct bigbuf_hdr) == 64, "bigbuf header is 64 bytes");
 
@@ -97,7 +101,7 @@ unsigned char *bigbuf_new(size_t n)
 {
     size_t cap = n;
     if (n >= BIGBUF_MIN) {
-        if (n > SIZE_MAX - BIGBUF_STEP - sizeof(struct bigbuf_hdr))
+        if (n > SIZE_MAX - BIGBUF_STEP - HUGE_PAGE)
             oom(n);
         cap = (n + BIGBUF_STEP - 1) / BIGBUF_STEP * BIGBUF_STEP;
         /* The smallest idle buffer that holds n and is at most 1/8 larger. */
@@ -125,10 +129,16 @@ unsigned char *bigbuf_new(size_t n)
     } else if (n > SIZE_MAX - sizeof(struct bigbuf_hdr)) {
         oom(n);
     }
-    struct bigbuf_hdr *h = xmalloc(sizeof(*h) + cap);
+    size_t align = n < BIGBUF_MIN ? sizeof(struct bigbuf_hdr) : cap >= HUGE_HINT_MIN ? (size_t)HUGE_PAGE : BIGBUF_ALIGN;
+    void *raw = NULL;
+    if (posix_memalign(&raw, align, align + cap) != 0)
+        oom(cap);
+    struct bigbuf_hdr *h = (struct bigbuf_hdr *)((unsigned char *)raw + align) - 1;
+    huge_hint(h + 1, cap);
     h->magic = BIGBUF_LIVE;
     h->cap = cap;
     h->next = NULL;
+    h->raw = raw;
     return (unsigned char *)(h + 1);
 }
 
@@ -140,7 +150,7 @@ void bigbuf_free(void *p)
     ASSERT(h->magic == BIGBUF_LIVE);
     if (h->cap < BIGBUF_MIN) {
         h->magic = 0;
-        free(h);
+        free(h->raw);
         return;
     }
     struct bigbuf_hdr *drop = NULL;
@@ -162,7 +172,7 @@ void bigbuf_free(void *p)
     pthread_mutex_unlock(&bigbuf_lock);
     if (drop != NULL) {
         drop->magic = 0;
-        free(drop);
+        free(drop->raw);
     }
 }
 
@@ -176,7 +186,7 @@ void bigbuf_drain(void)
     while (h != NULL) {
         struct bigbuf_hdr *nx = h->next;
         h->magic = 0;
-        free(h);
+        free(h->raw);
         h = nx;
     }
 }

@@ -39,10 +39,13 @@ void secure_zero(void *p, size_t n);
  * of BIGBUF_STEP; at most BIGBUF_KEEP idle ones are kept (the oldest is freed
  * when one more comes back), so idle memory stays below BIGBUF_KEEP times the
  * largest buffer in use. A request reuses an idle buffer at most 1/8 larger
- * than it. Any thread. bigbuf_drain frees every idle buffer (at exit). */
+ * than it. Any thread. bigbuf_drain frees every idle buffer (at exit).
+ * A buffer of at least BIGBUF_MIN bytes starts on a BIGBUF_ALIGN boundary
+ * (a page: O_DIRECT reads and writes may use it as it is). */
 #define BIGBUF_MIN ((size_t)1 << 20)   /* bytes */
 #define BIGBUF_STEP ((size_t)64 << 10) /* bytes */
 #define BIGBUF_KEEP 2
+#define BIGBUF_ALIGN ((size_t)4096) /* bytes */
 unsigned char *bigbuf_new(size_t n);
 void bigbuf_free(void *p);
 void bigbuf_drain(void);

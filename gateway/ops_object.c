@@ -331,7 +331,7 @@ void gw_op_put_object(struct gw_req *r)
 
 /* Blocks fetched ahead of the one streaming, when read budget slots are free
  * (read-ahead never waits for a slot, so it cannot starve first blocks). */
-#define READ_AHEAD 2
+#define READ_AHEAD 4
 
 struct get_op {
     h2o_generator_t super;

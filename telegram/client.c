@@ -15,7 +15,7 @@
  *   jitter, capped at 8 s; a 429 is waited for only if retry_after ≤
  *   max_retry_wait; answers ≤ TG_MAX_JSON_ANSWER bytes.
  *   Lifetimes: uv handles are freed in their close callbacks; a call with a
- *   uv_fs request running is freed from that request's callback, so
+ *   local file read running on the pool is freed from its completion, so
  *   cancellation never waits and callbacks never run after it.
  */
 #include <stdio.h>
@@ -336,7 +336,7 @@ void call_destroy(struct tg_call *call)
     dbuf_release(&call->answer);
     dbuf_release(&call->errbody);
     if (call->fs_busy) {
-        /* fetch.c frees the call when the running uv_fs request completes */
+        /* fetch.c frees the call when its local read on the pool completes */
         call->cancelled = 1;
         return;
     }

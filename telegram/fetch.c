@@ -2,26 +2,29 @@
  *
  * Local mode (the self-hosted server with --local): getFile answers only
  * after the server has downloaded the whole file, and file_path is an
- * absolute path on a disk we share. We read it with uv_fs_* (libuv's pool,
- * so the loop never blocks) into one buffer of the file's size, then unlink
+ * absolute path on a disk we share. One job on libuv's pool (so the loop
+ * never blocks) reads it into one buffer of the file's size, then unlinks
  * it: the server keeps downloaded copies up to a day and allows clients to
  * delete them (tdlib/telegram-bot-api#303). The server has no /file/
  * endpoint in either mode. Cloud mode downloads /file/bot<token>/<path>.
  *
- * While a uv_fs request runs the call cannot be freed (the request lives in
- * it); a cancel marks it and the request's callback closes and frees.
+ * While that job runs the call cannot be freed (the job's state lives in
+ * it); a cancel marks it and the job's completion frees it.
  */
+#define _GNU_SOURCE /* O_DIRECT */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "telegram/tg_int.h"
 
 #define READ_CHUNK (4u << 20) /* bytes per uv_fs_read */
 
-static void read_next(struct tg_call *call);
-static void local_finish(struct tg_call *call);
 
 struct tg_call *tg_fetch_file(struct tg_client *c, const char *token, const char *file_id, int64_t expected_size,
                               size_t max_size, tg_fetch_cb cb, void *ud)
@@ -34,7 +37,6 @@ struct tg_call *tg_fetch_file(struct tg_client *c, const char *token, const char
     call->fetch = xcalloc(1, sizeof(*call->fetch));
     call->fetch->expected_size = expected_size;
     call->fetch->max_size = max_size;
-    call->fetch->fd = -1;
     if (expected_size >= 0 && (uint64_t)expected_size > max_size) {
         call_fail_later(call, TG_ERR_TOO_BIG, "expected size exceeds max_size");
         return call;
@@ -63,52 +65,143 @@ static void deliver(struct tg_call *call, struct tg_result *res, unsigned char *
 
 /* ---- local mode ------------------------------------------------------------- */
 
-static void local_fail(struct tg_call *call, enum tg_status st, const char *what, int uverr)
+/* Pages of the file [0, size) all in the page cache? (mincore over a mapping
+ * that is never touched, so nothing is read or faulted.) 0 when unknown. */
+static int all_cached(int fd, size_t size)
 {
-    char desc[TG_MAX_DESCRIPTION];
-    snprintf(desc, sizeof(desc), "%s: %s", what, uv_strerror(uverr));
-    result_set(&call->fetch->res, st, uverr ? desc : what);
-    local_finish(call);
-}
-
-/* Frees a call that was cancelled while its fs request ran. Returns 1 if it did. */
-static int reap_cancelled(struct tg_call *call, uv_fs_cb close_cb)
-{
-    struct fetch_state *f = call->fetch;
-    if (!call->cancelled)
+    long pg = sysconf(_SC_PAGESIZE);
+    if (size == 0 || pg <= 0)
         return 0;
-    if (f->fd >= 0) {
-        uv_file fd = f->fd;
-        f->fd = -1;
-        uv_fs_close(call->loop, &f->req, fd, close_cb);
-        return 1;
+    size_t pages = (size + (size_t)pg - 1) / (size_t)pg;
+    void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        return 0;
+    unsigned char *vec = xmalloc(pages);
+    int all = mincore(m, size, vec) == 0;
+    for (size_t i = 0; all && i < pages; i++)
+        all = vec[i] & 1;
+    free(vec);
+    munmap(m, size);
+    return all;
+}
+
+/* Reads [from, f->size) of fd into f->buf in READ_CHUNK pieces; direct: fd
+ * is O_DIRECT, so every read is whole pages (the buffer has room past the
+ * end, the kernel stops at end of file). Returns 0 or an errno, EINVAL when
+ * O_DIRECT was refused; f->got counts what arrived. */
+static int read_range(struct fetch_state *f, int fd, int direct)
+{
+    while (f->got < f->size) {
+        size_t want = f->size - f->got;
+        if (direct) /* one call: the device gets all of it at once */
+            want = (want + BIGBUF_ALIGN - 1) / BIGBUF_ALIGN * BIGBUF_ALIGN;
+        else if (want > READ_CHUNK)
+            want = READ_CHUNK;
+        ssize_t n = pread(fd, f->buf + f->got, want, (off_t)f->got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        if (n == 0)
+            return ENODATA;
+        f->got += (size_t)n;
+        if (f->got > f->size) /* the file grew meanwhile */
+            f->got = f->size;
     }
-    call->fs_busy = 0;
-    fetch_release(call);
-    free(call);
-    return 1;
+    return 0;
 }
 
-static void on_reap_closed(uv_fs_t *req)
+/* libuv pool thread: opens the server's copy, checks its size, reads it
+ * into a block buffer, closes and removes it; the outcome goes to f->res.
+ * Touches only f.
+ *
+ * The server has just downloaded the file: usually it is in the page cache
+ * and read from there. When it is not (the server wrote it straight to disk,
+ * or it was evicted), it is read with O_DIRECT into the buffer instead:
+ * reading through the page cache would fill fresh cache pages only to drop
+ * them with the unlink (measured on a 2-CPU VM: 2.3 CPU-seconds per GiB
+ * against 0.05). */
+static void local_work(uv_work_t *w)
 {
-    struct tg_call *call = req->data;
-    uv_fs_req_cleanup(req);
-    reap_cancelled(call, on_reap_closed);
+    struct fetch_state *f = w->data;
+    char desc[TG_MAX_DESCRIPTION];
+    struct stat stbuf;
+    int fd = -1, dfd = -1, err = 0;
+    const char *what = "open";
+    fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err = errno;
+        goto out;
+    }
+    what = "fstat";
+    if (fstat(fd, &stbuf) != 0) {
+        err = errno;
+        goto out;
+    }
+    if ((uint64_t)stbuf.st_size > f->max_size) {
+        result_set(&f->res, TG_ERR_TOO_BIG, "file exceeds max_size");
+        goto out;
+    }
+    if (f->expected_size >= 0 && (uint64_t)stbuf.st_size != (uint64_t)f->expected_size) {
+        snprintf(desc, sizeof(desc), "size mismatch: file has %llu bytes, expected %lld",
+                 (unsigned long long)stbuf.st_size, (long long)f->expected_size);
+        result_set(&f->res, TG_ERR_IO, desc);
+        goto out;
+    }
+    f->size = (size_t)stbuf.st_size;
+    f->got = 0;
+    /* Room for O_DIRECT's whole last page; recycled: warm memory, no fresh faults per block. */
+    f->buf = bigbuf_new((f->size + BIGBUF_ALIGN - 1) / BIGBUF_ALIGN * BIGBUF_ALIGN);
+    what = "read";
+    if (f->size >= BIGBUF_MIN && !all_cached(fd, f->size)) {
+        dfd = open(f->path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+        if (dfd >= 0) {
+            err = read_range(f, dfd, 1);
+            if (err == EINVAL) {
+                f->got = f->got / BIGBUF_ALIGN * BIGBUF_ALIGN; /* refused after all: the rest buffered */
+                err = 0;
+            }
+        }
+    }
+    if (err == 0)
+        err = read_range(f, fd, 0);
+    if (err == ENODATA) {
+        result_set(&f->res, TG_ERR_IO, "file shorter than its size");
+        err = 0;
+        goto out;
+    }
+    if (err == 0) {
+        result_set(&f->res, TG_OK, NULL);
+        f->res.http_status = 200;
+    }
+out:
+    if (err != 0) {
+        snprintf(desc, sizeof(desc), "%s: %s", what, strerror(err));
+        result_set(&f->res, TG_ERR_IO, desc);
+    }
+    if (dfd >= 0)
+        close(dfd);
+    if (fd >= 0) {
+        close(fd);
+        /* An unlink failure is not the caller's problem: the bytes were read. */
+        (void)unlink(f->path);
+    }
 }
 
-static void on_unlinked(uv_fs_t *req)
+static void after_local(uv_work_t *w, int status)
 {
-    struct tg_call *call = req->data;
-    struct fetch_state *f = call->fetch;
-    uv_fs_req_cleanup(req);
+    struct fetch_state *f = w->data;
+    struct tg_call *call = f->call;
     call->fs_busy = 0;
     if (call->cancelled) {
-        reap_cancelled(call, on_reap_closed);
+        fetch_release(call);
+        free(call);
         return;
     }
-    /* An unlink failure is not the caller's problem: the bytes were read. */
     struct tg_result res = f->res;
     res.attempts = call->attempts;
+    if (status != 0)
+        result_set(&res, TG_ERR_IO, "read: cancelled");
     if (res.status == TG_OK) {
         unsigned char *buf = f->buf;
         size_t len = f->got;
@@ -119,138 +212,14 @@ static void on_unlinked(uv_fs_t *req)
     }
 }
 
-static void on_closed(uv_fs_t *req)
-{
-    struct tg_call *call = req->data;
-    struct fetch_state *f = call->fetch;
-    uv_fs_req_cleanup(req);
-    if (call->cancelled) {
-        reap_cancelled(call, on_reap_closed);
-        return;
-    }
-    f->req.data = call;
-    if (uv_fs_unlink(call->loop, &f->req, f->path, on_unlinked) != 0)
-        on_unlinked(&f->req);
-}
-
-/* Closes the file (if open), unlinks it, then delivers f->res. */
-static void local_finish(struct tg_call *call)
-{
-    struct fetch_state *f = call->fetch;
-    f->req.data = call;
-    if (f->fd >= 0) {
-        uv_file fd = f->fd;
-        f->fd = -1;
-        if (uv_fs_close(call->loop, &f->req, fd, on_closed) == 0)
-            return;
-    }
-    on_closed(&f->req);
-}
-
-static void on_read(uv_fs_t *req)
-{
-    struct tg_call *call = req->data;
-    struct fetch_state *f = call->fetch;
-    ssize_t n = req->result;
-    uv_fs_req_cleanup(req);
-    if (reap_cancelled(call, on_reap_closed))
-        return;
-    if (n < 0) {
-        local_fail(call, TG_ERR_IO, "read", (int)n);
-        return;
-    }
-    if (n == 0) {
-        local_fail(call, TG_ERR_IO, "file shorter than its size", 0);
-        return;
-    }
-    f->got += (size_t)n;
-    read_next(call);
-}
-
-static void read_next(struct tg_call *call)
-{
-    struct fetch_state *f = call->fetch;
-    if (f->got == f->size) {
-        result_set(&f->res, TG_OK, NULL);
-        f->res.http_status = 200;
-        local_finish(call);
-        return;
-    }
-    size_t want = f->size - f->got;
-    if (want > READ_CHUNK)
-        want = READ_CHUNK;
-    uv_buf_t b = uv_buf_init((char *)f->buf + f->got, (unsigned int)want);
-    f->req.data = call;
-    int rc = uv_fs_read(call->loop, &f->req, f->fd, &b, 1, (int64_t)f->got, on_read);
-    if (rc != 0)
-        local_fail(call, TG_ERR_IO, "read", rc);
-}
-
-static void on_fstat(uv_fs_t *req)
-{
-    struct tg_call *call = req->data;
-    struct fetch_state *f = call->fetch;
-    ssize_t r = req->result;
-    uint64_t size = req->statbuf.st_size;
-    uv_fs_req_cleanup(req);
-    if (reap_cancelled(call, on_reap_closed))
-        return;
-    if (r < 0) {
-        local_fail(call, TG_ERR_IO, "fstat", (int)r);
-        return;
-    }
-    if (size > f->max_size) {
-        result_set(&f->res, TG_ERR_TOO_BIG, "file exceeds max_size");
-        local_finish(call);
-        return;
-    }
-    if (f->expected_size >= 0 && size != (uint64_t)f->expected_size) {
-        char desc[TG_MAX_DESCRIPTION];
-        snprintf(desc, sizeof(desc), "size mismatch: file has %llu bytes, expected %lld",
-                 (unsigned long long)size, (long long)f->expected_size);
-        result_set(&f->res, TG_ERR_IO, desc);
-        local_finish(call);
-        return;
-    }
-    f->size = (size_t)size;
-    f->got = 0;
-    f->buf = bigbuf_new(f->size); /* recycled: warm memory, no fresh faults per block */
-    read_next(call);
-}
-
-static void on_open(uv_fs_t *req)
-{
-    struct tg_call *call = req->data;
-    struct fetch_state *f = call->fetch;
-    ssize_t r = req->result;
-    uv_fs_req_cleanup(req);
-    if (r >= 0)
-        f->fd = (uv_file)r;
-    if (reap_cancelled(call, on_reap_closed))
-        return;
-    if (r < 0) {
-        char desc[TG_MAX_DESCRIPTION];
-        call->fs_busy = 0;
-        struct tg_result res;
-        memset(&res, 0, sizeof(res));
-        snprintf(desc, sizeof(desc), "open: %s", uv_strerror((int)r));
-        result_set(&res, TG_ERR_IO, desc);
-        res.attempts = call->attempts;
-        deliver(call, &res, NULL, 0);
-        return;
-    }
-    f->req.data = call;
-    int rc = uv_fs_fstat(call->loop, &f->req, f->fd, on_fstat);
-    if (rc != 0)
-        local_fail(call, TG_ERR_IO, "fstat", rc);
-}
-
 static void local_start(struct tg_call *call)
 {
     struct fetch_state *f = call->fetch;
-    f->req.data = call;
+    f->call = call;
+    f->work.data = f;
+    memset(&f->res, 0, sizeof(f->res));
     call->fs_busy = 1;
-    int rc = uv_fs_open(call->loop, &f->req, f->path, O_RDONLY, 0, on_open);
+    int rc = uv_queue_work(call->loop, &f->work, local_work, after_local);
     if (rc != 0) {
         struct tg_result res;
         call->fs_busy = 0;

@@ -28,9 +28,9 @@ struct fetch_state {
     int64_t expected_size; /* bytes, or < 0 when unknown */
     size_t max_size;       /* bytes */
     char *path;            /* local mode: absolute file_path */
-    uv_fs_t req;
-    uv_file fd;            /* -1 when closed */
-    unsigned char *buf;
+    uv_work_t work;        /* local mode: the read on libuv's pool */
+    struct tg_call *call;  /* the call this state belongs to */
+    unsigned char *buf;    /* bigbuf */
     size_t size;           /* bytes: the file's size from fstat */
     size_t got;            /* bytes read so far */
     struct tg_result res;  /* outcome of the local read, delivered after close/unlink */
@@ -96,7 +96,7 @@ struct tg_call {
     struct tg_result pending;
 
     struct fetch_state *fetch;
-    int fs_busy;   /* a uv_fs request is running: memory is freed from its callback */
+    int fs_busy;   /* a local read runs on the pool: memory is freed from its completion */
     int cancelled; /* detached while fs_busy */
 };
 

@@ -13,6 +13,7 @@ static void test_reuse(void)
 {
     bigbuf_drain();
     unsigned char *a = bigbuf_new(16 * MIB + 52);
+    CHECK((uintptr_t)a % BIGBUF_ALIGN == 0); /* O_DIRECT may use it */
     memset(a, 0xab, 16 * MIB + 52);
     bigbuf_free(a);
     size_t bytes = 0;
@@ -27,6 +28,7 @@ static void test_reuse(void)
     bigbuf_free(c);
     unsigned char *d = bigbuf_new(2 * MIB);
     CHECK(d != a && bigbuf_idle(NULL) == 1);
+    CHECK((uintptr_t)d % BIGBUF_ALIGN == 0);
     memset(d, 1, 2 * MIB);
     bigbuf_free(d);
     CHECK(bigbuf_idle(NULL) == 2);
