@@ -18,6 +18,7 @@
  *                   the real server's 500 s idle timer does (at once here, so tests stay fast)
  *   --fail-429/--fail-5xx/--fail-getfile   answers of methods.c
  *   --file-ttl      a 1 s timer removes downloaded files past their time (local mode)
+ *   --store-ram     documents in memory taken once before listening (ram.c)
  * State lives under --dir and survives restarts (state.c). SIGTERM/SIGINT stop the loop and
  * free everything.
  */
@@ -583,7 +584,8 @@ static void usage(void)
             "  faults, fractions in [0,1]: --fail-429 P --fail-5xx P --fail-drop P (connection closed, the method\n"
             "  does not run) --fail-lost P (sendDocument posts, no answer comes) --fail-getfile P (transient)\n"
             "  --seed N --clock-offset S --file-ttl S (local: downloaded files removed after S)\n"
-            "  --spill-threshold SIZE --revoked-bot ID ... --verbose\n");
+            "  --store-ram BYTES (documents in memory taken once at start, in places of --store-ram-doc BYTES,\n"
+            "  default 16M+64K; for a DIR on tmpfs) --spill-threshold SIZE --revoked-bot ID ... --verbose\n");
 }
 
 /* A fraction in [0,1]; -1 when v is not one. */
@@ -612,6 +614,7 @@ static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
     emu_cfg.rate_chat = 20;
     emu_cfg.rate_bot = 30;
     emu_cfg.flood_wait_max = 60;
+    emu_cfg.store_ram_doc = (16 << 20) + (64 << 10);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -693,6 +696,14 @@ static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
         } else if (strcmp(a, "--seed") == 0) {
             NEED_VALUE;
             emu_cfg.seed = strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--store-ram") == 0 || strcmp(a, "--store-ram-doc") == 0) {
+            NEED_VALUE;
+            int64_t n = parse_size(v);
+            if (n <= 0) {
+                fprintf(stderr, "tgs3-botapi: bad size %s\n", v);
+                return -1;
+            }
+            *(strcmp(a, "--store-ram") == 0 ? &emu_cfg.store_ram : &emu_cfg.store_ram_doc) = n;
         } else if (strcmp(a, "--spill-threshold") == 0) {
             NEED_VALUE;
             emu_cfg.spill_threshold = parse_size(v);
@@ -790,6 +801,8 @@ int main(int argc, char **argv)
              "%s/tmp/h2o.b.XXXXXX", dir_abs);
     if (emu_cfg.spill_threshold > 0)
         h2o_socket_buffer_mmap_settings.threshold = (size_t)emu_cfg.spill_threshold;
+    if (ram_open(dir_abs, emu_cfg.store_ram, emu_cfg.store_ram_doc) != 0)
+        goto out;
     if (state_open(&state, dir_abs, emu_cfg.chats, emu_cfg.nchats) != 0)
         goto out;
     methods_init(&state);
@@ -841,6 +854,7 @@ out:
         uv_loop_close(&loop);
     methods_release();
     state_close(&state);
+    ram_close();
     free(emu_cfg.chats);
     free(emu_cfg.revoked);
     free(listen_s);

@@ -777,9 +777,12 @@ static void m_send_document(struct emu_call *c)
         uint64_t id = state_doc_reserve(S);
         char dst[4096];
         state_doc_path(S, id, dst, sizeof(dst));
-        /* A file:// document is read once and stored on the disk (copy_direct);
-         * where O_DIRECT is refused, copied through the page cache. */
-        int rc = in >= 0 ? copy_direct(in, dst, size) : -1;
+        /* In a slot of the RAM store if there is one (ram.c); else a file://
+         * document is read once and stored on the disk (copy_direct), where
+         * O_DIRECT is refused copied through the page cache. */
+        int rc = ram_store(in, in >= 0 ? NULL : doc->val, size, dst);
+        if (rc != 0 && in >= 0)
+            rc = copy_direct(in, dst, size);
         if (rc != 0) {
             int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
             rc = fd < 0 ? -1 : in >= 0 ? copy_file(in, fd, size) : write_all(fd, doc->val, doc->len);

@@ -2,6 +2,10 @@
  *
  * One run measures, on this machine and in this order:
  *   ceilings: single-core MD5, SHA-256 and AES-256-GCM (OpenSSL EVP, in process);
+ *   where the emulator keeps its documents: in RAM it takes at its start
+ *     (--store-ram on /dev/shm) when there is room, so that neither the
+ *     disk nor the kernel's price for fresh memory stands in for Telegram;
+ *     else on the disk, whose O_DIRECT rates are measured;
  *   nginx from Debian (one worker, static GET, WebDAV PUT) as the HTTP ceiling;
  *   tgs3 against tgs3-botapi --local without limits (blocks uploaded by
  *     file:// from a staging dir): large objects (1 GiB, TGS3_BENCH_LARGE to
@@ -20,12 +24,17 @@
  * Telegram-shaped runs, TGS3_BENCH_KEEP=1 keeps the
  * temporary directory, BUILD (binaries, default build).
  */
+#define _GNU_SOURCE /* O_DIRECT */
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +136,78 @@ static double gcm_rate(const unsigned char *buf, size_t len)
     return (double)bytes / MIB / t;
 }
 
+/* The disk under the run's directory, as the emulator's store uses it:
+ * len bytes written with O_DIRECT in blocks of block_size, then read back the
+ * same way by DISK_READERS threads side by side (a GET reads the block it
+ * streams and up to four ahead), MiB/s each; 0 where O_DIRECT is refused.
+ * The emulator keeps Telegram's copy of every document there, so a GET of
+ * blocks in no cache cannot read faster. */
+#define DISK_READERS 5
+struct disk_reader {
+    pthread_t th;
+    int fd, err;
+    size_t first, len, bs;
+};
+
+static void *disk_read_main(void *arg)
+{
+    struct disk_reader *d = arg;
+    void *tmp = NULL;
+    if (posix_memalign(&tmp, 4096, d->bs) != 0) {
+        d->err = 1;
+        return NULL;
+    }
+    for (size_t off = d->first * d->bs; off < d->len; off += DISK_READERS * d->bs)
+        if (pread(d->fd, tmp, d->bs, (off_t)off) != (ssize_t)d->bs)
+            d->err = 1;
+    free(tmp);
+    return NULL;
+}
+
+static void disk_rates(const unsigned char *buf, size_t len, double *wr, double *rd)
+{
+    progress("ceilings: the disk, O_DIRECT, %zu MiB", len >> 20);
+    char path[4200];
+    size_t bs = (size_t)block_size;
+    void *tmp = NULL;
+    struct disk_reader rdr[DISK_READERS];
+    *wr = *rd = 0;
+    snprintf(path, sizeof(path), "%s/disk-ceiling", root);
+    if (posix_memalign(&tmp, 4096, bs) != 0)
+        return;
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+    if (fd < 0)
+        goto out;
+    len = len / bs * bs;
+    double t0 = bench_now();
+    for (size_t off = 0; off < len; off += bs) {
+        memcpy(tmp, buf + off, bs);
+        if (pwrite(fd, tmp, bs, (off_t)off) != (ssize_t)bs)
+            goto out;
+    }
+    *wr = (double)len / MIB / (bench_now() - t0);
+    t0 = bench_now();
+    int err = 0;
+    size_t started = 0;
+    for (size_t i = 0; i < DISK_READERS; i++) {
+        rdr[i] = (struct disk_reader){.fd = fd, .first = i, .len = len, .bs = bs};
+        if (pthread_create(&rdr[i].th, NULL, disk_read_main, &rdr[i]) != 0)
+            break;
+        started++;
+    }
+    for (size_t i = 0; i < started; i++) {
+        pthread_join(rdr[i].th, NULL);
+        err |= rdr[i].err;
+    }
+    if (started == DISK_READERS && !err)
+        *rd = (double)len / MIB / (bench_now() - t0);
+out:
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    free(tmp);
+}
+
 /* Random bytes (AES-128-CTR keystream): incompressible, no two blocks alike. */
 static unsigned char *random_data(size_t len)
 {
@@ -202,18 +283,29 @@ static int start_nginx(struct server *s)
     return bench_wait_port(&s->proc, s->port, 20, s->log);
 }
 
-static int start_emulator(struct server *s, const char *name, int limits, int nchats)
+/* The emulator's RAM store for the run without limits (ram.c): a directory on
+ * tmpfs and the bytes to take there, or none (ram_dir empty: documents on
+ * the disk). */
+static char ram_dir[4096];
+static int64_t ram_bytes;
+#define RAM_DOC ((int64_t)(16 << 20) + (64 << 10)) /* one place: a 16 MiB block and its header */
+
+/* ram: keep the documents in the RAM store (when there is one). */
+static int start_emulator(struct server *s, const char *name, int limits, int nchats, int ram)
 {
-    char listen[64], dir[4300];
+    char listen[64], dir[4300], ram_s[32];
     snprintf(s->dir, sizeof(s->dir), "%s/%s", root, name);
     mkdir(s->dir, 0755);
-    snprintf(dir, sizeof(dir), "%s/docs", s->dir);
+    if (ram && ram_dir[0])
+        snprintf(dir, sizeof(dir), "%s/%s", ram_dir, name);
+    else
+        snprintf(dir, sizeof(dir), "%s/docs", s->dir);
     snprintf(s->log, sizeof(s->log), "%s/botapi.log", s->dir);
     s->port = bench_free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
     char exe[4200];
     snprintf(exe, sizeof(exe), "%s/tgs3-botapi", bindir);
-    char *argv[16];
+    char *argv[20];
     int a = 0;
     argv[a++] = exe;
     argv[a++] = (char *)"--listen";
@@ -233,11 +325,40 @@ static int start_emulator(struct server *s, const char *name, int limits, int nc
         argv[a++] = (char *)"--rate-bot";
         argv[a++] = (char *)"0";
     }
+    int wait_s = 30;
+    if (ram && ram_dir[0]) {
+        snprintf(ram_s, sizeof(ram_s), "%lld", (long long)ram_bytes);
+        argv[a++] = (char *)"--store-ram";
+        argv[a++] = ram_s;
+        wait_s += (int)(ram_bytes >> 30) * 10; /* it touches that memory before it listens */
+    }
     argv[a] = NULL;
     if (bench_spawn(&s->proc, "tgs3-botapi", argv, s->log) != 0)
         return -1;
     snprintf(s->host_port, sizeof(s->host_port), "127.0.0.1:%d", s->port);
-    return bench_wait_port(&s->proc, s->port, 30, s->log);
+    return bench_wait_port(&s->proc, s->port, wait_s, s->log);
+}
+
+/* Sizes the RAM store: a place for every 16 MiB block the large and small
+ * runs store (warm-up, one object, four, packs), if /dev/shm has that room
+ * and the machine half of it free; else ram_dir stays empty. */
+static void plan_ram(void)
+{
+    uint64_t warm = large < (256u << 20) ? large : (256u << 20);
+    uint64_t per = (uint64_t)block_size;
+    uint64_t blocks = (warm + per - 1) / per + 5 * ((large + per - 1) / per) + 8;
+    int64_t need = (int64_t)blocks * RAM_DOC;
+    struct statvfs vs;
+    long avail_kb = bench_mem_available_kb();
+    if (statvfs("/dev/shm", &vs) != 0 || (double)vs.f_bavail * (double)vs.f_frsize < 1.25 * (double)need ||
+        avail_kb <= 0 || (double)avail_kb * 1024.0 < 2.0 * (double)need)
+        return;
+    snprintf(ram_dir, sizeof(ram_dir), "/dev/shm/tgs3-bench.XXXXXX");
+    if (mkdtemp(ram_dir) == NULL) {
+        ram_dir[0] = '\0';
+        return;
+    }
+    ram_bytes = need;
 }
 
 /* extra: NULL-terminated extra flags. */
@@ -449,6 +570,16 @@ static void small_release(struct small_res *S)
     }
 }
 
+/* A large GET row; disk: the disk's read rate when the emulator's store is there (else 0). */
+static void get_row(const char *what, double v, double ngx, double disk)
+{
+    if (disk > 0)
+        row("  %-23s %9.0f  | nginx GET %6.0f  disk %6.0f | %.2fx nginx, %.2fx disk\n", what, v, ngx, disk,
+            ratio(v, ngx), ratio(v, disk));
+    else
+        row("  %-23s %9.0f  | nginx GET %6.0f             | %.2fx\n", what, v, ngx, ratio(v, ngx));
+}
+
 static void small_row(const char *what, int c, const struct bench_run *g, const struct bench_run *n)
 {
     row("  %-26s c=%-3d %9.0f/s  p50 %6.2f ms  p99 %7.2f ms | nginx %7.0f/s  p50 %5.2f  p99 %6.2f | %5.2fx%s\n",
@@ -545,7 +676,7 @@ static void tg_large(void)
     memset(&gw, 0, sizeof(gw));
     int64_t saved_block = block_size;
     block_size = TG_BLOCK;
-    if (start_emulator(&emu, "tg-large-emu", 1, 2) != 0 || start_gateway(&gw, "tg-large-gw", &emu, 4, 2, NULL) != 0 ||
+    if (start_emulator(&emu, "tg-large-emu", 1, 2, 0) != 0 || start_gateway(&gw, "tg-large-gw", &emu, 4, 2, NULL) != 0 ||
         make_bucket(&gw) != 0) {
         row("  telegram 4 bots x 2 chats: could not start\n");
         goto out;
@@ -577,7 +708,7 @@ static void tg_small(void)
     memset(&emu, 0, sizeof(emu));
     memset(&gw, 0, sizeof(gw));
     static const char *const extra[] = {"--max-schedule-wait", "30", NULL};
-    if (start_emulator(&emu, "tg-small-emu", 1, 1) != 0 || start_gateway(&gw, "tg-small-gw", &emu, 1, 1, extra) != 0 ||
+    if (start_emulator(&emu, "tg-small-emu", 1, 1, 0) != 0 || start_gateway(&gw, "tg-small-gw", &emu, 1, 1, extra) != 0 ||
         make_bucket(&gw) != 0) {
         row("  telegram 1 bot x 1 chat: could not start\n");
         goto out;
@@ -631,6 +762,15 @@ static void on_exit_cleanup(void)
 static void on_signal(int sig)
 {
     bench_kill_all_now();
+    if (ram_dir[0]) { /* memory on tmpfs: not left behind (fork, exec and waitpid are async-signal-safe) */
+        pid_t pid = fork();
+        if (pid == 0) {
+            execlp("rm", "rm", "-rf", ram_dir, (char *)NULL);
+            _exit(127);
+        }
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+    }
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -679,6 +819,10 @@ int main(void)
     double md5 = digest_rate(EVP_md5(), buf, clen);
     double sha = digest_rate(EVP_sha256(), buf, clen);
     double gcm = gcm_rate(buf, clen);
+    double disk_wr = 0, disk_rd = 0;
+    plan_ram();
+    if (!ram_dir[0])
+        disk_rates(buf, (size_t)large, &disk_wr, &disk_rd);
 
     struct server ngx, emu, gw;
     memset(&ngx, 0, sizeof(ngx));
@@ -701,7 +845,7 @@ int main(void)
 
     /* Without Telegram's limits the gateway's own rate model is lifted too. */
     static const char *const unlimited[] = {"--rate-pair-per-min", "1000000", "--rate-bot-per-sec", "1000000", NULL};
-    if (start_emulator(&emu, "emu", 0, 1) != 0 || start_gateway(&gw, "gw", &emu, 1, 1, unlimited) != 0 ||
+    if (start_emulator(&emu, "emu", 0, 1, 1) != 0 || start_gateway(&gw, "gw", &emu, 1, 1, unlimited) != 0 ||
         make_bucket(&gw) != 0) {
         rc = 1;
         goto out;
@@ -722,17 +866,22 @@ int main(void)
     row("ceilings (one core, OpenSSL EVP): MD5 %.0f MiB/s, SHA-256 %.0f MiB/s, AES-256-GCM %.0f MiB/s; HTTP: nginx "
         "1.22 (one worker, sendfile, WebDAV PUT)\n",
         md5, sha, gcm);
+    if (ram_dir[0])
+        row("emulator's store: RAM, %lld places of 16 MiB + 64 KiB on /dev/shm taken at its start (Telegram's "
+            "storage out of the way)\n",
+            (long long)(ram_bytes / RAM_DOC));
+    else
+        row("emulator's store: the disk (no room in /dev/shm); O_DIRECT in %lld MiB blocks: write %.0f MiB/s, read "
+            "%.0f MiB/s (%d blocks at a time)\n",
+            (long long)(block_size >> 20), disk_wr, disk_rd, DISK_READERS);
     row("\nlarge objects (MiB/s)           tgs3  | baseline                    | ratio\n");
     row("  PUT 1 stream            %9.0f  | MD5 %6.0f  nginx PUT %6.0f | %.2fx MD5, %.2fx nginx\n", gL.put1, md5,
         nL.put1, ratio(gL.put1, md5), ratio(gL.put1, nL.put1));
     row("  PUT 4 streams           %9.0f  | MD5 %6.0f  nginx PUT %6.0f | %.2fx MD5, %.2fx nginx\n", gL.put4, md5,
         nL.put4, ratio(gL.put4, md5), ratio(gL.put4, nL.put4));
-    row("  GET 1 stream (first)    %9.0f  | nginx GET %6.0f             | %.2fx\n", gL.get1, nL.get1,
-        ratio(gL.get1, nL.get1));
-    row("  GET 1 stream (again)    %9.0f  | nginx GET %6.0f             | %.2fx\n", gL.get1_warm, nL.get1_warm,
-        ratio(gL.get1_warm, nL.get1_warm));
-    row("  GET 4 streams           %9.0f  | nginx GET %6.0f             | %.2fx\n", gL.get4, nL.get4,
-        ratio(gL.get4, nL.get4));
+    get_row("GET 1 stream (first)", gL.get1, nL.get1, disk_rd);
+    get_row("GET 1 stream (again)", gL.get1_warm, nL.get1_warm, disk_rd);
+    get_row("GET 4 streams", gL.get4, nL.get4, disk_rd);
     if (gL.errors || nL.errors)
         row("  (errors: tgs3 %d, nginx %d)\n", gL.errors, nL.errors);
     row("\nsmall objects (4 KiB)              tgs3 ops/s and latency        | nginx                           | ratio\n");
@@ -770,6 +919,12 @@ out:
     if (rc == 0) {
         printf("%s", table);
         fflush(stdout);
+    }
+    if (ram_dir[0]) { /* tmpfs: memory, never kept */
+        char cmd[4200];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ram_dir);
+        if (system(cmd) != 0)
+            progress("could not remove %s", ram_dir);
     }
     if (getenv("TGS3_BENCH_KEEP") == NULL || strcmp(getenv("TGS3_BENCH_KEEP"), "1") != 0) {
         char cmd[4200];

@@ -29,6 +29,7 @@ void bench_stop(struct bench_proc *p); /* SIGTERM, then SIGKILL after 15 s; wait
 void bench_stop_all(void);             /* every process still running (exit paths) */
 void bench_kill_all_now(void);         /* SIGKILL to every child (signal handlers) */
 long bench_rss_anon_kb(pid_t pid);     /* RssAnon from /proc/PID/status, or -1 */
+long bench_mem_available_kb(void);      /* MemAvailable from /proc/meminfo, or -1 */
 
 /* ---- HTTP load (http.c) -------------------------------------------------- */
 

@@ -168,3 +168,19 @@ long bench_rss_anon_kb(pid_t pid)
     fclose(fp);
     return kb;
 }
+
+long bench_mem_available_kb(void)
+{
+    char line[256];
+    long kb = -1;
+    FILE *fp = fopen("/proc/meminfo", "r");
+    if (fp == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), fp) != NULL)
+        if (strncmp(line, "MemAvailable:", 13) == 0) {
+            kb = strtol(line + 13, NULL, 10);
+            break;
+        }
+    fclose(fp);
+    return kb;
+}

@@ -117,17 +117,27 @@ unset EMU_DIR GW_DIR
 section "local mode, --staging-dir: blocks by file://"
 EMU_DIR=$TEST_TMP/botapi-staging GW_DIR=$TEST_TMP/gw-staging
 mkdir -p "$TEST_TMP/staging"
-start_emulator --local
-start_gateway $(admin) --block-size 2M --staging-dir "$TEST_TMP/staging"
-# 2 MiB blocks and a size that is no multiple of a page: the emulator stores each
-# document with O_DIRECT (the last partial page buffered), and the gateway reads
-# the downloaded copies, not in the page cache, with O_DIRECT.
+# The emulator's RAM store has two places of 2 MiB + 64 KiB: two of the three whole
+# 2 MiB blocks go there, the third and the last, short one (less than half a place)
+# to the disk with O_DIRECT (the last partial page buffered); the gateway reads the
+# downloaded copies of those, not in the page cache, with O_DIRECT.
+start_emulator --local --store-ram 4224K --store-ram-doc 2112K
+start_gateway $(admin) --block-size 2M --gc-grace 0 --staging-dir "$TEST_TMP/staging"
 rand_file "$TEST_TMP/staged.bin" 7345678
+rand_file "$TEST_TMP/staged2.bin" 7345678
+check "the RAM store made its two places" test "$(ls "$EMU_DIR/ram" | wc -l)" = 2
 check "upload through the staging dir" bash -c 'mkb staged && put "$TEST_TMP/staged.bin" staged/x'
 check "the emulator stores 4 documents, every byte of them" \
     test "$(find "$EMU_DIR/cloud" -type f | wc -l) $(find "$EMU_DIR/cloud" -type f -printf '%s\n' | awk '{s += $1} END {print s}')" = "4 $((7345678 + 4 * 52))"
+check "two of them in the RAM store's places" test "$(ls "$EMU_DIR/ram" | wc -l)" = 0
 check "and back identical" bash -c 'get staged/x "$TEST_TMP/staged.back" && cmp "$TEST_TMP/staged.bin" "$TEST_TMP/staged.back"'
 check "the staged files were removed" test -z "$(ls -A "$TEST_TMP/staging")"
+check "delete the object" s3curl -f -X DELETE "$S3_URL/staged/x" -o /dev/null
+sleep 6 # one GC interval after the grace of 0
+check "its documents are gone" test -z "$(ls -A "$EMU_DIR/cloud")"
+check "and the places are free again" test "$(ls "$EMU_DIR/ram" | wc -l)" = 2
+check "other data takes them again, and reads back identical" bash -c 'put "$TEST_TMP/staged2.bin" staged/y &&
+    test "$(ls "$EMU_DIR/ram" | wc -l)" = 0 && get staged/y "$TEST_TMP/staged.back2" && cmp "$TEST_TMP/staged2.bin" "$TEST_TMP/staged.back2"'
 stop_gateway
 stop_emulator
 unset EMU_DIR GW_DIR
