@@ -10,8 +10,8 @@
  *   tgs3 against tgs3-botapi --local without limits (blocks uploaded by
  *     file:// from a staging dir): large objects (1 GiB, TGS3_BENCH_LARGE to
  *     change) one stream and four, after sync() and one unmeasured 256 MiB
- *     warm-up PUT (nginx gets the same), 4 KiB objects at concurrency 16
- *     and 64;
+ *     warm-up PUT (nginx gets the same), the GET "again" row the median of
+ *     three reads, 4 KiB objects at concurrency 16 and 64;
  *   Telegram-shaped: the emulator's limits on, 4 bots x 2 chats for a large
  *     upload against the rate model, 1 bot x 1 chat for 10,000 4 KiB objects;
  *   the gateway's peak RssAnon (/proc/PID/status, sampled every 100 ms).
@@ -494,6 +494,14 @@ struct small_res {
 
 static const int conc[2] = {16, 64};
 
+#define AGAIN_RUNS 3 /* reads of the "again" row; the median is shown */
+
+static int cmp_rate(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void large_suite(const struct server *s, struct large_res *L, const char *who, long *rss_put4_kb)
 {
     struct bench_run r;
@@ -527,11 +535,18 @@ static void large_suite(const struct server *s, struct large_res *L, const char 
     L->get1 = mibs(&r);
     L->errors += (int)r.errors;
     bench_run_release(&r);
-    progress("%s: GET one stream again", who);
-    run(&r, s, BENCH_GET, 1, 1, "/bench/large-1-", large);
-    L->get1_warm = mibs(&r);
-    L->errors += (int)r.errors;
-    bench_run_release(&r);
+    /* Read again AGAIN_RUNS times, the median kept: on a shared VM one read now
+     * and then runs at twice or half the rate of its neighbours, for either server. */
+    double again[AGAIN_RUNS];
+    for (int i = 0; i < AGAIN_RUNS; i++) {
+        progress("%s: GET one stream again (%d of %d)", who, i + 1, AGAIN_RUNS);
+        run(&r, s, BENCH_GET, 1, 1, "/bench/large-1-", large);
+        again[i] = mibs(&r);
+        L->errors += (int)r.errors;
+        bench_run_release(&r);
+    }
+    qsort(again, AGAIN_RUNS, sizeof(again[0]), cmp_rate);
+    L->get1_warm = again[AGAIN_RUNS / 2];
     progress("%s: GET four streams", who);
     run(&r, s, BENCH_GET, 4, 4, "/bench/large-4-", large);
     L->get4 = mibs(&r);
@@ -880,8 +895,9 @@ int main(void)
     row("  PUT 4 streams           %9.0f  | MD5 %6.0f  nginx PUT %6.0f | %.2fx MD5, %.2fx nginx\n", gL.put4, md5,
         nL.put4, ratio(gL.put4, md5), ratio(gL.put4, nL.put4));
     get_row("GET 1 stream (first)", gL.get1, nL.get1, disk_rd);
-    get_row("GET 1 stream (again)", gL.get1_warm, nL.get1_warm, disk_rd);
+    get_row("GET 1 stream (again)*", gL.get1_warm, nL.get1_warm, disk_rd);
     get_row("GET 4 streams", gL.get4, nL.get4, disk_rd);
+    row("  * the median of %d reads\n", AGAIN_RUNS);
     if (gL.errors || nL.errors)
         row("  (errors: tgs3 %d, nginx %d)\n", gL.errors, nL.errors);
     row("\nsmall objects (4 KiB)              tgs3 ops/s and latency        | nginx                           | ratio\n");

@@ -152,35 +152,32 @@ void bench_kill_all_now(void)
             kill(procs[i]->pid, SIGKILL);
 }
 
-long bench_rss_anon_kb(pid_t pid)
+/* The number after "key" in a /proc file of "key value kB" lines, or -1. */
+static long proc_kb(const char *path, const char *key)
 {
-    char path[64], line[256];
+    char line[256];
+    size_t klen = strlen(key);
     long kb = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     FILE *fp = fopen(path, "r");
     if (fp == NULL)
         return -1;
     while (fgets(line, sizeof(line), fp) != NULL)
-        if (strncmp(line, "RssAnon:", 8) == 0) {
-            kb = strtol(line + 8, NULL, 10);
+        if (strncmp(line, key, klen) == 0) {
+            kb = strtol(line + klen, NULL, 10);
             break;
         }
     fclose(fp);
     return kb;
 }
 
+long bench_rss_anon_kb(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    return proc_kb(path, "RssAnon:");
+}
+
 long bench_mem_available_kb(void)
 {
-    char line[256];
-    long kb = -1;
-    FILE *fp = fopen("/proc/meminfo", "r");
-    if (fp == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), fp) != NULL)
-        if (strncmp(line, "MemAvailable:", 13) == 0) {
-            kb = strtol(line + 13, NULL, 10);
-            break;
-        }
-    fclose(fp);
-    return kb;
+    return proc_kb("/proc/meminfo", "MemAvailable:");
 }
