@@ -76,6 +76,7 @@ struct gw_cache_read {
     struct gw_cache *c;
     struct write_job *from;       /* copying from a document being written, or NULL */
     char *spool;                  /* reading an unposted pack from this spool file, or NULL */
+    uint64_t spool_off, spool_len; /* bytes of it to read (len 0: the whole file) */
     char key[KEY_LEN];
     struct store_block blk;
     tg_fetch_cb cb;
@@ -784,16 +785,19 @@ static void hit_work(uv_work_t *w)
         return;
     }
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || (r->spool == NULL && (int64_t)sb.st_size != r->blk.stored_size)) {
+    if (fstat(fd, &sb) != 0 || (r->spool == NULL && (int64_t)sb.st_size != r->blk.stored_size) ||
+        (r->spool_len > 0 && (uint64_t)sb.st_size < r->spool_off + r->spool_len)) {
         r->err = EIO;
         close(fd);
         return;
     }
-    r->len = (size_t)sb.st_size;
+    /* A range of a spool file (a small object in an unposted pack), or all of the file. */
+    uint64_t from = r->spool_len > 0 ? r->spool_off : 0;
+    r->len = r->spool_len > 0 ? (size_t)r->spool_len : (size_t)sb.st_size;
     r->data = bigbuf_new(r->len);
     size_t got = 0;
     while (got < r->len) {
-        ssize_t k = pread(fd, r->data + got, r->len - got, (off_t)got);
+        ssize_t k = pread(fd, r->data + got, r->len - got, (off_t)(from + got));
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {
@@ -858,8 +862,8 @@ int gw_cache_admits(const struct gw *gw, uint64_t len)
     return c != NULL && c->max > 0 && len <= (uint64_t)c->max / 4;
 }
 
-struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, tg_fetch_cb cb,
-                                     void *ud)
+struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, uint64_t spool_off,
+                                     uint64_t spool_len, tg_fetch_cb cb, void *ud)
 {
     struct gw_cache *c = gw->cache;
     ASSERT(c != NULL);
@@ -872,8 +876,11 @@ struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *bl
     block_key(blk, r->key);
     char spool[4096];
     if (blk->chat_id == 0 && gw_pack_path(gw, blk->id, spool, sizeof(spool)) == 0) {
-        /* An unposted pack (pack.c): plaintext in the spool, never cached. */
+        /* An unposted pack (pack.c): plaintext in the spool, never cached;
+         * a reader of one object in it reads only that object's bytes. */
         r->spool = xstrdup(spool);
+        r->spool_off = spool_off;
+        r->spool_len = spool_len;
         r->work.data = r;
         r->on_pool = 1;
         if (uv_queue_work(gw->loop, &r->work, hit_work, after_hit) != 0) {

@@ -1064,6 +1064,8 @@ struct gw_fetch {
     int waiting;
     struct gw_fetch *wait_next;
     unsigned flags;      /* GW_FETCH_* */
+    uint64_t range_off, range_len; /* bytes of the plaintext wanted (len 0: all), for spool reads */
+    uint64_t base;       /* the block's byte at data + off: range_off when the spool served the range */
 };
 
 static void fetch_release(struct gw_fetch *f);
@@ -1127,6 +1129,8 @@ static void open_work(uv_work_t *w)
     static const unsigned char zero[32];
     f->open_st = BLK_OK;
     f->off = 0;
+    if (f->blk.chat_id == 0 && f->range_len > 0)
+        return; /* a range of a spool file: our own plaintext, neither sealed nor hashed yet */
     if (f->blk.key_id != 0) {
         size_t plen = 0;
         if (keys == NULL) {
@@ -1167,7 +1171,7 @@ static void after_open(uv_work_t *w, int status)
             f->data = NULL;
             f->len = 0;
             f->refetched = 1;
-            f->call = gw_cache_fetch(f->gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), on_fetched, f);
+            f->call = gw_cache_fetch(f->gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), 0, 0, on_fetched, f);
             return;
         }
         log_error("block %lld/%lld (id %s, key %d, %lld bytes) failed verification: %s; not served",
@@ -1212,6 +1216,8 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
     } else {
         f->data = data;
         f->len = len;
+        if (f->blk.chat_id == 0 && f->range_len > 0)
+            f->base = f->range_off; /* the spool gave just the range asked for */
         f->opening = 1;
         f->work.data = f;
         uv_queue_work(f->gw->loop, &f->work, open_work, after_open);
@@ -1234,7 +1240,7 @@ static void fetch_begin(struct gw_fetch *f)
     struct gw *gw = f->gw;
     f->holding = 1;
     gw->fetch_held++;
-    f->call = gw_cache_fetch(gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), on_fetched, f);
+    f->call = gw_cache_fetch(gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), f->range_off, f->range_len, on_fetched, f);
 }
 
 static void fetch_pump(struct gw *gw)
@@ -1252,6 +1258,12 @@ static void fetch_pump(struct gw *gw)
 
 struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, unsigned flags, gw_fetch_cb cb,
                                 void *ud)
+{
+    return gw_fetch_start_range(gw, blk, flags, 0, 0, cb, ud);
+}
+
+struct gw_fetch *gw_fetch_start_range(struct gw *gw, const struct store_block *blk, unsigned flags, uint64_t off,
+                                      uint64_t len, gw_fetch_cb cb, void *ud)
 {
     struct gw_opened *kept = gw_cache_opened_get(gw, blk);
     if (kept != NULL) { /* verified a moment ago and still in memory: no slot, no callback needed */
@@ -1277,8 +1289,15 @@ struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, un
     f->cb = cb;
     f->ud = ud;
     f->flags = flags;
+    f->range_off = off;
+    f->range_len = len;
     fetch_dispatch(f);
     return f;
+}
+
+uint64_t gw_fetch_base(const struct gw_fetch *f)
+{
+    return f->kept != NULL ? 0 : f->base;
 }
 
 /* Parks f behind a leader of its block, or makes it the leader and starts

@@ -388,10 +388,12 @@ void gw_cache_free(struct gw *gw); /* after the loop has drained */
  * through gw_read_start, shared with every concurrent read of the same
  * block; a fetched document is then cached when admit is 1 (or another
  * reader of the same flight admits it). cb as for tg_fetch_file (it owns
- * data), exactly once unless cancelled. Loop thread. */
+ * data), exactly once unless cancelled. An unposted pack is read from its
+ * spool file (plaintext), only bytes [spool_off, spool_off + spool_len)
+ * when spool_len > 0: cb then gets just those. Loop thread. */
 struct gw_cache_read;
-struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, tg_fetch_cb cb,
-                                     void *ud);
+struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, uint64_t spool_off,
+                                     uint64_t spool_len, tg_fetch_cb cb, void *ud);
 /* Admission: 1 when a read of len bytes may write the blocks it fetches to
  * the cache, 0 when it reads more than a quarter of --cache-size (a large
  * sequential read would evict everything else and then itself). */
@@ -500,7 +502,16 @@ typedef void (*gw_fetch_cb)(struct gw_fetch *f, enum s3_err err, void *ud);
 /* Fetches blk (waiting for a read budget slot unless GW_FETCH_AHEAD). */
 struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, unsigned flags, gw_fetch_cb cb,
                                 void *ud);
+/* The same, for a reader that needs only bytes [off, off + len) of the
+ * block's plaintext: a block still in the spool (an unposted pack) is then
+ * read just there, any other block whole. */
+struct gw_fetch *gw_fetch_start_range(struct gw *gw, const struct store_block *blk, unsigned flags, uint64_t off,
+                                      uint64_t len, gw_fetch_cb cb, void *ud);
+/* The verified plaintext (NULL until on the callback with S3E_OK), which
+ * starts at byte gw_fetch_base of the block: 0, or the off of a ranged read
+ * that was served from the spool. */
 const unsigned char *gw_fetch_data(const struct gw_fetch *f, size_t *len);
+uint64_t gw_fetch_base(const struct gw_fetch *f);
 /* Releases the buffer and the budget slot; cancels if still running. */
 void gw_fetch_free(struct gw_fetch *f);
 

@@ -425,6 +425,23 @@ static void start_headers(struct get_op *op, int status)
     op->started = 1;
 }
 
+/* The bytes of a block that extents ext, ext+1, ... of o (as long as they
+ * stay in that block) hold, from byte skip of extent ext on: all that a
+ * reader of them needs, and all that is read of a block still in the spool
+ * (a small object in an unposted pack). */
+static void block_span(const struct store_object *o, size_t ext, uint64_t skip, uint64_t *off, uint64_t *len)
+{
+    uint64_t lo = (uint64_t)o->extents[ext].offset + skip, hi = (uint64_t)o->extents[ext].offset +
+                                                                 (uint64_t)o->extents[ext].length;
+    for (size_t j = ext + 1; j < o->n_extents && o->extents[j].block_id == o->extents[ext].block_id; j++) {
+        uint64_t a = (uint64_t)o->extents[j].offset, b = a + (uint64_t)o->extents[j].length;
+        lo = a < lo ? a : lo;
+        hi = b > hi ? b : hi;
+    }
+    *off = lo;
+    *len = hi > lo ? hi - lo : 0;
+}
+
 static void get_pump(struct get_op *op)
 {
     struct gw_req *r = op->r;
@@ -456,7 +473,9 @@ static void get_pump(struct get_op *op)
     }
     const struct store_extent *e = &o->extents[op->ext];
     if (op->cur == NULL) {
-        op->cur = gw_fetch_start(r->gw, &e->block, op->fetch_flags, on_block, op);
+        uint64_t off, len;
+        block_span(o, op->ext, op->pos - op->ext_start, &off, &len);
+        op->cur = gw_fetch_start_range(r->gw, &e->block, op->fetch_flags, off, len, on_block, op);
         if (op->cur == NULL) {
             if (!op->started)
                 gw_respond_error(r, S3E_SLOW_DOWN, "read budget exhausted");
@@ -480,8 +499,10 @@ static void get_pump(struct get_op *op)
             kstart += (uint64_t)o->extents[j].length;
         if (k >= o->n_extents || kstart >= op->end)
             break;
-        struct gw_fetch *a =
-            gw_fetch_start(r->gw, &o->extents[k].block, op->fetch_flags | GW_FETCH_AHEAD, on_block, op);
+        uint64_t koff, klen;
+        block_span(o, k, 0, &koff, &klen);
+        struct gw_fetch *a = gw_fetch_start_range(r->gw, &o->extents[k].block, op->fetch_flags | GW_FETCH_AHEAD,
+                                                  koff, klen, on_block, op);
         if (a == NULL)
             break; /* no free slot: try again on the next pump */
         op->ahead[op->n_ahead] = a;
@@ -498,15 +519,15 @@ static void get_pump(struct get_op *op)
     uint64_t n = (uint64_t)e->length - in_ext;
     if (n > op->end - op->pos)
         n = op->end - op->pos;
-    uint64_t boff = (uint64_t)e->offset + in_ext;
-    if (boff + n > blen) {
-        log_error("req %s: extent beyond its block (%llu+%llu > %zu)", r->id, (unsigned long long)boff,
-                  (unsigned long long)n, blen);
+    uint64_t boff = (uint64_t)e->offset + in_ext, base = gw_fetch_base(op->cur);
+    if (boff < base || boff - base + n > blen) {
+        log_error("req %s: extent beyond its block (%llu+%llu > %llu+%zu)", r->id, (unsigned long long)boff,
+                  (unsigned long long)n, (unsigned long long)base, blen);
         op->stopped = 1;
         h2o_send(r->req, NULL, 0, H2O_SEND_STATE_ERROR);
         return;
     }
-    h2o_iovec_t buf = h2o_iovec_init(data + boff, (size_t)n);
+    h2o_iovec_t buf = h2o_iovec_init(data + (boff - base), (size_t)n);
     op->sending = 1;
     op->sent_len = (size_t)n;
     int final = op->pos + n >= op->end;

@@ -106,6 +106,12 @@ GW_BLOCK_SIZE=4M check "gateway starts with a long pack delay" start_gateway --p
 docs_before=$(emu_docs)
 check "100 small PUTs" "$PY" "$TEST_TMP/small.py" put "$S3_URL" "$B" late 100
 check "nothing posted yet ($docs_before -> $(emu_docs))" test "$(emu_docs)" -eq "$docs_before"
+check "100 small GETs identical from the spool" "$PY" "$TEST_TMP/small.py" get "$S3_URL" "$B" late 100
+# A reader of a packed object in the spool reads that object's bytes only: a range
+# of one, and the whole of it, come back as they went in.
+check "a range of an object in the spool" bash -c "s3curl -fsS '$S3_URL/$B/late/0050' -o '$TEST_TMP/late50' &&
+    s3curl -fsS -H 'Range: bytes=10-1000' '$S3_URL/$B/late/0050' -o '$TEST_TMP/late50.r' &&
+    tail -c +11 '$TEST_TMP/late50' | head -c 991 | cmp - '$TEST_TMP/late50.r' && test \$(wc -c <'$TEST_TMP/late50') = 1632"
 kill -TERM "$GW_PID"
 stop_gateway
 GW_BLOCK_SIZE=4M check "gateway restarts" start_gateway || finish
