@@ -7,7 +7,8 @@
  * asked once (gw_read_start) and every waiter gets the document. A fetched
  * document is then written to the cache (a temporary name, then rename, on
  * the pool) and the least recently used files are removed past
- * --cache-size.
+ * --cache-size. A block still in the spool (an unposted pack) is read from
+ * there, never cached, and only in the range its reader asked for.
  *
  * Admission: a read that will take more than a quarter of --cache-size
  * (a GET's response length, gw_cache_admits) still reads cached blocks, but

@@ -13,7 +13,8 @@
  *   and a negative message id mark it unposted, and the pack holds one
  *   reference of its own (so deleting every object in it cannot remove the
  *   row under later appends) until the row is filled in after the post.
- *   Reads of an unposted pack come from the spool file (cache.c); the file
+ *   Reads of an unposted pack come from the spool file (cache.c), each of
+ *   only the bytes its object holds (gw_fetch_start_range); the file
  *   is removed a minute after the post, when no read can still be using the
  *   old row. A restart finds the spool files left and posts them (resume),
  *   after the search for strays of the crash (strays.c): a post of the pack
