@@ -176,7 +176,7 @@ static void local_work(uv_work_t *w)
     }
 out:
     if (err != 0) {
-        snprintf(desc, sizeof(desc), "%s: %s", what, strerror(err));
+        snprintf(desc, sizeof(desc), "%s: %s", what, uv_strerror(-err)); /* strerror is not for threads */
         result_set(&f->res, TG_ERR_IO, desc);
     }
     if (dfd >= 0)
