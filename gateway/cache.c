@@ -10,13 +10,14 @@
  * --cache-size. A block still in the spool (an unposted pack) is read from
  * there, never cached, and only in the range its reader asked for.
  *
- * Admission: a read that will take more than a quarter of --cache-size
- * (a GET's response length, gw_cache_admits) still reads cached blocks, but
- * the blocks it fetches are not written. Under strict LRU a sequential read
+ * Admission: a read of an object larger than a quarter of --cache-size
+ * (gw_cache_admits; whole or a range of it: clients download large objects
+ * in ranges) still reads cached blocks, but the blocks it fetches are not
+ * written. Under strict LRU a sequential read
  * as large as the cache evicts every other block and then its own first
  * blocks before it comes back to them, so a repeated read of it would miss
  * every time and pay a disk write per block; this way the cache keeps what
- * fits (small objects, ranges, packs) and large objects stream straight
+ * fits (small objects, packs) and large objects stream straight
  * from Telegram. A flight writes its document when any of its readers
  * admits it.
  *

@@ -394,9 +394,10 @@ void gw_cache_free(struct gw *gw); /* after the loop has drained */
 struct gw_cache_read;
 struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, uint64_t spool_off,
                                      uint64_t spool_len, tg_fetch_cb cb, void *ud);
-/* Admission: 1 when a read of len bytes may write the blocks it fetches to
- * the cache, 0 when it reads more than a quarter of --cache-size (a large
- * sequential read would evict everything else and then itself). */
+/* Admission: 1 when a read of an object of len bytes may write the blocks it
+ * fetches to the cache, 0 when the object is larger than a quarter of
+ * --cache-size (reading it, whole or in ranges, would evict everything else
+ * and then itself). */
 int gw_cache_admits(const struct gw *gw, uint64_t len);
 void gw_cache_cancel(struct gw_cache_read *r);
 void gw_cache_counters(const struct gw *gw, uint64_t *hits, uint64_t *misses, uint64_t *joined);

@@ -688,7 +688,10 @@ static void get_done(void *arg)
         return;
     }
     req->res.status = status; /* start_headers reads it */
-    if (!gw_cache_admits(r->gw, op->end - op->pos))
+    /* Admission goes by the object, not this response: a client that downloads
+     * a large object in ranges (aws s3 cp in 8 MiB parts, rclone's threads)
+     * reads all of it, a piece at a time, and would push everything else out. */
+    if (!gw_cache_admits(r->gw, (uint64_t)o->size))
         op->fetch_flags = GW_FETCH_NO_CACHE;
     /* Position on the first extent; its block is fetched before headers go out. */
     while (op->ext < o->n_extents && op->pos >= op->ext_start + (uint64_t)o->extents[op->ext].length) {
