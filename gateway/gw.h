@@ -323,6 +323,10 @@ void gw_storeq_free(struct gw_storeq *q);
 void gw_store_call(struct gw *gw, gw_store_run_fn run, gw_store_done_fn done, void *arg);
 /* Synchronous use before the loop runs (start-up checks, sub-commands). */
 struct store *gw_storeq_store(struct gw_storeq *q);
+/* From now on commits are synced a batch at a time (group commit: a job's
+ * done still runs only after its commit is durable). Call it once nothing
+ * uses gw_storeq_store any more. */
+void gw_storeq_defer_sync(struct gw_storeq *q);
 
 /* ---- engine (engine.c) ---------------------------------------------------- */
 

@@ -370,6 +370,7 @@ static int serve(int argc, char **argv)
     uv_signal_start(&sig_hup, on_hup, SIGHUP);
     uv_timer_init(gw.loop, &drain_timer);
     drain_timer.data = &gw;
+    gw_storeq_defer_sync(gw.storeq); /* start-up is done with the store */
     signal(SIGPIPE, SIG_IGN);
 
     printf("tgs3 listening on %s (mode %s, block size %lld, %zu bot(s), %zu chat(s))\n", gw.cfg.listen,

@@ -6,11 +6,24 @@
  * the submitter throughout: `run` may only touch what `arg` owns (never an
  * h2o request). The queue is unbounded in jobs but each job is small; the
  * callers bound how many they start (budgets in engine.c, connections).
+ *
+ * Group commit (serve, once start-up has stopped using the store
+ * directly: gw_storeq_defer_sync): the store thread takes every job queued
+ * (at most BATCH_MAX), runs them, each committing on its own, then syncs
+ * the WAL once (store_sync) and only then hands them back. A commit no longer
+ * waits for the disk by itself (store_defer_sync), so a `done` still never
+ * runs before its commit is durable, and many small PUTs at once share one
+ * sync instead of queueing for one each. A failed sync aborts the process
+ * before any of those jobs is handed back: nothing was acknowledged, and
+ * SQLite recovers from the WAL as it is on the disk at the next start
+ * (retrying a failed fsync is not safe).
  */
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "gateway/gw.h"
+
+#define BATCH_MAX 256 /* jobs run between two syncs of the WAL */
 
 struct job {
     gw_store_run_fn run;
@@ -28,6 +41,7 @@ struct gw_storeq {
     struct job *todo_head, *todo_tail;
     struct job *done_head, *done_tail;
     int stop;
+    int defer; /* gw_storeq_defer_sync asked for group commit */
     uv_async_t async;
 };
 
@@ -44,20 +58,45 @@ static void push(struct job **head, struct job **tail, struct job *j)
 static void *thread_main(void *arg)
 {
     struct gw_storeq *q = arg;
+    int deferred = 0;
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (q->todo_head == NULL && !q->stop)
             pthread_cond_wait(&q->cond, &q->lock);
         if (q->todo_head == NULL && q->stop)
             break;
-        struct job *j = q->todo_head;
-        q->todo_head = j->next;
+        if (q->defer && !deferred) {
+            q->defer = 0;
+            deferred = store_defer_sync(q->st) == STORE_OK;
+            if (!deferred)
+                log_warn("index: commits stay synced one by one (%s)", store_errmsg(q->st));
+        }
+        /* Take the jobs queued now (up to BATCH_MAX), in order. */
+        struct job *batch = q->todo_head, *last = batch;
+        for (int n = 1; n < BATCH_MAX && last->next != NULL; n++)
+            last = last->next;
+        q->todo_head = last->next;
         if (q->todo_head == NULL)
             q->todo_tail = NULL;
+        last->next = NULL;
         pthread_mutex_unlock(&q->lock);
-        j->run(q->st, j->arg);
+        for (struct job *j = batch; j != NULL; j = j->next)
+            j->run(q->st, j->arg);
+        if (deferred) {
+            enum store_status ss = store_sync(q->st);
+            if (ss != STORE_OK) {
+                log_error("index: syncing the write-ahead log failed (%s: %s); stopping before anything of it is "
+                          "acknowledged",
+                          store_status_name(ss), store_errmsg(q->st));
+                abort();
+            }
+        }
         pthread_mutex_lock(&q->lock);
-        push(&q->done_head, &q->done_tail, j);
+        while (batch != NULL) {
+            struct job *next = batch->next;
+            push(&q->done_head, &q->done_tail, batch);
+            batch = next;
+        }
         uv_async_send(&q->async);
     }
     pthread_mutex_unlock(&q->lock);
@@ -99,6 +138,13 @@ struct gw_storeq *gw_storeq_new(struct gw *gw, struct store *st)
 struct store *gw_storeq_store(struct gw_storeq *q)
 {
     return q->st;
+}
+
+void gw_storeq_defer_sync(struct gw_storeq *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->defer = 1;
+    pthread_mutex_unlock(&q->lock);
 }
 
 static void on_async_closed(uv_handle_t *h)

@@ -1,6 +1,7 @@
 /* store.c — opening the index, migrations, statements, transactions, errors.
  *
- * The connection is configured once (WAL, synchronous=FULL, busy timeout,
+ * The connection is configured once (WAL, synchronous=FULL until
+ * store_defer_sync hands syncing to the caller's store_sync, busy timeout,
  * foreign keys off: reference counts are kept by this module), then brought
  * to the newest schema by running the migrations it lacks, each in its own
  * transaction. Prepared statements are cached by the address of their SQL
@@ -325,6 +326,23 @@ static enum store_status exec_script(struct store *st, const char *sql)
 {
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 
+    return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc);
+}
+
+enum store_status store_defer_sync(struct store *st)
+{
+    return exec_script(st, "PRAGMA synchronous=NORMAL;");
+}
+
+enum store_status store_sync(struct store *st)
+{
+    sqlite3_file *wal = NULL;
+    int rc = sqlite3_file_control(st->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+    if (rc != SQLITE_OK)
+        return store_fail(st, rc);
+    if (wal == NULL || wal->pMethods == NULL)
+        return STORE_OK; /* no WAL open yet: nothing written */
+    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
     return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc);
 }
 

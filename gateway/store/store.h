@@ -51,6 +51,16 @@ void store_close(struct store *st); /* NULL ok */
 /* The last SQLite error text (for logs). */
 const char *store_errmsg(struct store *st);
 
+/* Group commit. After store_defer_sync a COMMIT no longer waits for the disk
+ * (synchronous=NORMAL: the WAL is written, not synced); store_sync then
+ * makes every commit so far durable with one sync of the WAL. The caller
+ * must call store_sync before it lets anything depend on those commits
+ * (an answer to a client, a post to Telegram). SQLite still syncs around
+ * its checkpoints. On a store_sync failure nothing since the last good one
+ * may be treated as durable. */
+enum store_status store_defer_sync(struct store *st) WARN_UNUSED;
+enum store_status store_sync(struct store *st) WARN_UNUSED;
+
 /* Explicit transactions, for a sequence of calls that must commit together.
  * They do not nest. Inside one, each call runs in a savepoint: a call that
  * fails is undone alone and the transaction goes on. */
