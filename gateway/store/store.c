@@ -331,19 +331,28 @@ static enum store_status exec_script(struct store *st, const char *sql)
 
 enum store_status store_defer_sync(struct store *st)
 {
+    st->synced_changes = (int64_t)sqlite3_total_changes64(st->db); /* committed so far: synced (FULL) */
     return exec_script(st, "PRAGMA synchronous=NORMAL;");
 }
 
 enum store_status store_sync(struct store *st)
 {
+    /* Reads alone (most GETs) changed nothing: no sync. Every statement that
+     * writes here changes rows, so the count tells. */
+    int64_t changes = (int64_t)sqlite3_total_changes64(st->db);
+    if (changes == st->synced_changes)
+        return STORE_OK;
     sqlite3_file *wal = NULL;
     int rc = sqlite3_file_control(st->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
     if (rc != SQLITE_OK)
         return store_fail(st, rc);
-    if (wal == NULL || wal->pMethods == NULL)
-        return STORE_OK; /* no WAL open yet: nothing written */
-    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
-    return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc);
+    if (wal != NULL && wal->pMethods != NULL) { /* else no WAL open yet: nothing written */
+        rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+        if (rc != SQLITE_OK)
+            return store_fail(st, rc);
+    }
+    st->synced_changes = changes;
+    return STORE_OK;
 }
 
 static enum store_status migrate(struct store *st)

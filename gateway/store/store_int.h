@@ -23,6 +23,7 @@ struct store {
     sqlite3 *db;
     int explicit_tx;      /* store_tx_begin is open: calls use savepoints */
     int64_t gc_grace_ms;  /* ms between a block's last reference and its deletion */
+    int64_t synced_changes; /* sqlite3_total_changes64 at the last store_sync */
     char err[256];        /* last SQLite error text */
     struct store_stmt_slot stmts[STORE_STMT_SLOTS];
 };
