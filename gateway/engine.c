@@ -1070,6 +1070,13 @@ struct gw_fetch {
 
 static void fetch_release(struct gw_fetch *f);
 static void fetch_dispatch(struct gw_fetch *f);
+
+/* A ranged read of a block still in the spool: the cache serves just that
+ * range, our own plaintext (neither sealed nor hashed yet). */
+static int spool_range(const struct gw_fetch *f)
+{
+    return f->blk.chat_id == 0 && f->range_len > 0;
+}
 static void on_fetched(void *ud, const struct tg_result *res, unsigned char *data, size_t len);
 
 /* ---- one fetch per block: concurrent readers park behind the first ---------- */
@@ -1129,8 +1136,8 @@ static void open_work(uv_work_t *w)
     static const unsigned char zero[32];
     f->open_st = BLK_OK;
     f->off = 0;
-    if (f->blk.chat_id == 0 && f->range_len > 0)
-        return; /* a range of a spool file: our own plaintext, neither sealed nor hashed yet */
+    if (spool_range(f))
+        return; /* nothing to authenticate */
     if (f->blk.key_id != 0) {
         size_t plen = 0;
         if (keys == NULL) {
@@ -1216,8 +1223,8 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
     } else {
         f->data = data;
         f->len = len;
-        if (f->blk.chat_id == 0 && f->range_len > 0)
-            f->base = f->range_off; /* the spool gave just the range asked for */
+        if (spool_range(f))
+            f->base = f->range_off;
         f->opening = 1;
         f->work.data = f;
         uv_queue_work(f->gw->loop, &f->work, open_work, after_open);

@@ -23,8 +23,7 @@
 
 #include "telegram/tg_int.h"
 
-#define READ_CHUNK (4u << 20) /* bytes per uv_fs_read */
-
+#define READ_CHUNK (4u << 20) /* bytes per buffered read of a local file */
 
 struct tg_call *tg_fetch_file(struct tg_client *c, const char *token, const char *file_id, int64_t expected_size,
                               size_t max_size, tg_fetch_cb cb, void *ud)

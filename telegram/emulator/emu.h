@@ -5,7 +5,7 @@
  *   params.c   request parameters: query string, urlencoded, JSON and multipart bodies
  *   state.c    chats, messages, documents, pins; the append-only journal; file ids
  *   methods.c  the Bot API methods, rate limits, fault injection
- *   ram.c      --store-ram: documents in memory touched once at start
+ *   docs.c     the copies of posted documents: RAM places (--store-ram) or the disk
  * Everything runs on the loop thread, so nothing here locks.
  */
 #ifndef TGS3_EMU_H
@@ -53,7 +53,7 @@ struct emu_config {
     int64_t spill_threshold; /* bytes: request buffers past this spill to DIR/tmp (h2o mmap) */
     int64_t *revoked; /* bot ids whose tokens are refused with 401 (a revoked or wrong token) */
     size_t nrevoked;
-    int64_t store_ram; /* bytes of documents kept in memory touched at start (ram.c); 0 = off */
+    int64_t store_ram; /* bytes of documents kept in memory touched at start (docs.c); 0 = off */
     int64_t store_ram_doc; /* bytes: the size of one such place (a document up to it, over half of it) */
 };
 
@@ -62,20 +62,22 @@ extern struct emu_config emu_cfg;
 /* Emulated wall clock in seconds (wall clock plus --clock-offset). */
 int64_t emu_now(void);
 
-/* ---- RAM store (ram.c) ---- */
+/* ---- the copies of posted documents (docs.c) ---- */
 
-/* Makes bytes / doc slots of doc bytes in DIR/ram, each written through once
- * (before the emulator listens). 0, or -1 when DIR/ram cannot be made; fewer
- * slots than asked is a warning. bytes <= 0: nothing. */
-int ram_open(const char *dir, int64_t bytes, int64_t doc);
+/* Takes the copy buffer and, bytes > 0, makes bytes / doc RAM places of doc
+ * bytes in DIR/ram, each written through once (before the emulator
+ * listens). 0, or -1 when the buffer or DIR/ram cannot be had; fewer places
+ * than asked is a warning. */
+int docs_open(const char *dir, int64_t bytes, int64_t doc);
 /* Stores size bytes, read from the file in (or from mem when in < 0), as the
- * new file dst, in a free slot. 0, or -1 when no slot fits (the caller stores
- * it elsewhere; nothing was created at dst). */
-int ram_store(int in, const char *mem, int64_t size, const char *dst);
-/* Removes the document file at path: a slot no other link shares goes back
- * to the pool, anything else is unlinked. */
-void ram_remove(const char *path);
-void ram_close(void);
+ * new file dst: in a free RAM place when one fits, else with O_DIRECT, else
+ * through the page cache. 0, or -1 with errno (dst then holds nothing to
+ * rely on). */
+int docs_store(int in, const char *mem, int64_t size, const char *dst);
+/* Removes the document file at path: a RAM place no other link shares goes
+ * back to the pool, anything else is unlinked. */
+void docs_remove(const char *path);
+void docs_close(void);
 
 /* ---- parameters (params.c) ---- */
 

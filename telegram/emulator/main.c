@@ -18,7 +18,7 @@
  *                   the real server's 500 s idle timer does (at once here, so tests stay fast)
  *   --fail-429/--fail-5xx/--fail-getfile   answers of methods.c
  *   --file-ttl      a 1 s timer removes downloaded files past their time (local mode)
- *   --store-ram     documents in memory taken once before listening (ram.c)
+ *   --store-ram     documents in memory taken once before listening (docs.c)
  * State lives under --dir and survives restarts (state.c). SIGTERM/SIGINT stop the loop and
  * free everything.
  */
@@ -801,7 +801,7 @@ int main(int argc, char **argv)
              "%s/tmp/h2o.b.XXXXXX", dir_abs);
     if (emu_cfg.spill_threshold > 0)
         h2o_socket_buffer_mmap_settings.threshold = (size_t)emu_cfg.spill_threshold;
-    if (ram_open(dir_abs, emu_cfg.store_ram, emu_cfg.store_ram_doc) != 0)
+    if (docs_open(dir_abs, emu_cfg.store_ram, emu_cfg.store_ram_doc) != 0)
         goto out;
     if (state_open(&state, dir_abs, emu_cfg.chats, emu_cfg.nchats) != 0)
         goto out;
@@ -854,7 +854,7 @@ out:
         uv_loop_close(&loop);
     methods_release();
     state_close(&state);
-    ram_close();
+    docs_close();
     free(emu_cfg.chats);
     free(emu_cfg.revoked);
     free(listen_s);

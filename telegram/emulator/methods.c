@@ -6,7 +6,6 @@
  * per (bot, chat) per minute and per bot per second. Every configured chat is a channel where
  * every bot is an administrator with all rights.
  */
-#define _GNU_SOURCE /* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -607,21 +606,6 @@ static char *clean_filename(const char *in)
     return s;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Local mode file:// → a path, as the real server parses it (§2). */
 static char *file_uri_path(h2o_mem_pool_t *pool, const char *uri)
 {
@@ -645,62 +629,6 @@ static int copy_file(int in, int out, int64_t size)
             return -1;
     }
     return 0;
-}
-
-#define STORE_CHUNK ((size_t)4 << 20) /* bytes per read and write of a stored copy */
-#define STORE_ALIGN ((size_t)4096)    /* O_DIRECT: buffer, offsets and lengths */
-
-/* Stores [0, size) of in as dst, written with O_DIRECT (the last partial
- * page through the page cache). Returns 0, or -1 with nothing at dst to
- * rely on (errno EINVAL: the file system refuses O_DIRECT).
- *
- * Telegram keeps a posted document on its own servers, not in the memory
- * of the machine that posted it. Linking the posted file, or copying it
- * through the page cache, kept every stored byte in this machine's RAM:
- * filling fresh page cache was the dearest part of a PUT on a VM that hands
- * out memory slowly, and the poster's staged file could never give its
- * pages back. So the copy goes to the disk, as an upload leaves the
- * machine, and the posted file is read once, as the real server reads it
- * to upload it. */
-static int copy_direct(int in, const char *dst, int64_t size)
-{
-    void *buf = NULL;
-    int out = -1, rc = -1, saved = 0;
-    if (posix_memalign(&buf, STORE_ALIGN, STORE_CHUNK) != 0)
-        return -1;
-    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0640);
-    if (out < 0)
-        goto out;
-    for (off_t off = 0; off < size;) {
-        size_t want = (size_t)(size - off) > STORE_CHUNK ? STORE_CHUNK : (size_t)(size - off);
-        ssize_t n = pread(in, buf, want, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            goto out;
-        if ((size_t)n % STORE_ALIGN != 0) { /* the last page: through the page cache */
-            int fl = fcntl(out, F_GETFL);
-            if (fl == -1 || fcntl(out, F_SETFL, fl & ~O_DIRECT) == -1)
-                goto out;
-        }
-        for (size_t done = 0; done < (size_t)n;) {
-            ssize_t k = pwrite(out, (char *)buf + done, (size_t)n - done, off + (off_t)done);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                goto out;
-            done += (size_t)k;
-        }
-        off += n;
-    }
-    rc = 0;
-out:
-    saved = errno;
-    if (out >= 0 && close(out) != 0 && rc == 0)
-        rc = -1;
-    free(buf);
-    errno = saved;
-    return rc;
 }
 
 static void m_send_document(struct emu_call *c)
@@ -777,18 +705,7 @@ static void m_send_document(struct emu_call *c)
         uint64_t id = state_doc_reserve(S);
         char dst[4096];
         state_doc_path(S, id, dst, sizeof(dst));
-        /* In a slot of the RAM store if there is one (ram.c); else a file://
-         * document is read once and stored on the disk (copy_direct), where
-         * O_DIRECT is refused copied through the page cache. */
-        int rc = ram_store(in, in >= 0 ? NULL : doc->val, size, dst);
-        if (rc != 0 && in >= 0)
-            rc = copy_direct(in, dst, size);
-        if (rc != 0) {
-            int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-            rc = fd < 0 ? -1 : in >= 0 ? copy_file(in, fd, size) : write_all(fd, doc->val, doc->len);
-            if (fd >= 0 && close(fd) != 0)
-                rc = -1;
-        }
+        int rc = docs_store(in, in >= 0 ? NULL : doc->val, size, dst); /* docs.c: where Telegram's copy lives */
         if (rc != 0) {
             log_error("store %s: %s", dst, strerror(errno));
             unlink(dst);

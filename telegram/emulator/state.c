@@ -184,7 +184,7 @@ static void doc_free(struct emu_state *st, struct emu_doc *d, int remove_files)
     if (remove_files) {
         char path[4096];
         state_doc_path(st, d->id, path, sizeof(path));
-        ram_remove(path);
+        docs_remove(path);
     }
     struct emu_link *l = d->links;
     while (l) {

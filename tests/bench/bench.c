@@ -284,7 +284,7 @@ static int start_nginx(struct server *s)
     return bench_wait_port(&s->proc, s->port, 20, s->log);
 }
 
-/* The emulator's RAM store for the run without limits (ram.c): a directory on
+/* The emulator's RAM store for the run without limits (docs.c): a directory on
  * tmpfs and the bytes to take there, or none (ram_dir empty: documents on
  * the disk). */
 static char ram_dir[4096];
