@@ -62,11 +62,12 @@ start() {
     [ "${DEFAULT_RATES:-0}" = 1 ] && rates=()
     PORT=$(free_port)
     B="http://127.0.0.1:$PORT"
+    rm -f "$WORK/emu.out" # the background child truncates it only once it runs: the last start's line would do
     "$BIN" --listen "127.0.0.1:$PORT" --dir "$dir" --chat "$CHAT" --chat "$CHAT2" "${rates[@]}" "$@" \
         >"$WORK/emu.out" 2>>"$WORK/emu.err" &
     PID=$!
     for _ in $(seq 1 100); do
-        grep -q "listening on" "$WORK/emu.out" 2>/dev/null && return 0
+        grep -q "listening on 127.0.0.1:$PORT" "$WORK/emu.out" 2>/dev/null && return 0
         sleep 0.05
     done
     echo "# emulator did not start"
