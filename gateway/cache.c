@@ -591,10 +591,20 @@ static void op_push(struct gw_cache *c, struct gw_opened *o)
         c->op_tail = o;
 }
 
+/* Uploads come first: while blocks upload, the verified blocks kept are at
+ * most GW_OPENED_MAX less the upload buffers held (none from 4 blocks of
+ * 16 MiB up), so a PUT right after a read does not hold both. */
+static size_t op_limit(const struct gw_cache *c)
+{
+    size_t up = (size_t)c->gw->up_inflight * (size_t)c->gw->cfg.block_size;
+    return up >= GW_OPENED_MAX ? 0 : GW_OPENED_MAX - up;
+}
+
 static void op_evict(struct gw_cache *c)
 {
+    size_t limit = op_limit(c);
     struct gw_opened *o = c->op_tail;
-    while (o != NULL && c->op_bytes > GW_OPENED_MAX) {
+    while (o != NULL && c->op_bytes > limit) {
         struct gw_opened *prev = o->prev;
         if (o->refs == 0) {
             op_unlink(c, o);
@@ -604,6 +614,17 @@ static void op_evict(struct gw_cache *c)
         }
         o = prev;
     }
+}
+
+size_t gw_cache_opened_bytes(const struct gw *gw)
+{
+    return gw->cache != NULL ? gw->cache->op_bytes : 0;
+}
+
+void gw_cache_opened_trim(struct gw *gw)
+{
+    if (gw->cache != NULL)
+        op_evict(gw->cache);
 }
 
 struct gw_opened *gw_cache_opened_get(struct gw *gw, const struct store_block *blk)

@@ -427,6 +427,10 @@ void gw_cache_opened_unref(struct gw *gw, struct gw_opened *o);
 struct gw_opened *gw_cache_opened_adopt(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off,
                                         size_t len);
 int gw_cache_opened_keep(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off, size_t len);
+/* Frees unreferenced verified blocks past what uploads leave them (GW_OPENED_MAX
+ * less the upload buffers held): called as an upload takes its buffer. */
+void gw_cache_opened_trim(struct gw *gw);
+size_t gw_cache_opened_bytes(const struct gw *gw); /* kept, referenced or not */
 
 /* ---- small-object packing (pack.c) ------------------------------------------ */
 

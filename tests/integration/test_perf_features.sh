@@ -81,6 +81,21 @@ check "GET 3 MiB after the large reads identical" bash -c "s3curl -f -o '$TEST_T
 check "the 3 MiB object's block is still cached ($before -> $(getfile_calls))" test "$(getfile_calls)" -eq "$before"
 rm -f "$TEST_TMP"/s1 "$TEST_TMP"/l1 "$TEST_TMP"/l2
 
+# Verified blocks kept in memory (at most 64 MiB) give way to uploads: a PUT that takes an
+# upload buffer of 4 MiB leaves them at most 60 MiB, so a PUT right after a large GET does
+# not hold both.
+kept() { curl -sS --max-time 10 "$GW_ADMIN_URL/metrics" | awk '$1 == "tgs3_verified_block_bytes" { print $2 }'; }
+rand_file "$TEST_TMP/large64.bin" 64M
+check "PUT 64 MiB" s3curl -fT "$TEST_TMP/large64.bin" "$S3_URL/$B/large64.bin"
+check "GET 64 MiB identical" bash -c "s3curl -f -o '$TEST_TMP/l1' '$S3_URL/$B/large64.bin' && cmp '$TEST_TMP/large64.bin' '$TEST_TMP/l1'"
+k=$(kept)
+check "its 16 verified blocks are kept in memory ($k bytes)" test "$k" -eq $((64 << 20))
+rand_file "$TEST_TMP/two.bin" 2M
+check "PUT 2 MiB (one upload buffer)" s3curl -fT "$TEST_TMP/two.bin" "$S3_URL/$B/two.bin"
+k=$(kept)
+check "the verified blocks kept gave way to it ($k bytes <= 60 MiB)" test "$k" -le $((60 << 20))
+rm -f "$TEST_TMP"/l1 "$TEST_TMP"/large64.bin "$TEST_TMP"/two.bin
+
 # ---- packing ----
 cat >"$TEST_TMP/small.py" <<'PY'
 import boto3, hashlib, sys
