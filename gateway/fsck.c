@@ -216,6 +216,10 @@ int gw_cmd_fsck(int argc, char **argv)
         gw_config_release(&gw.cfg);
         return prc == 1 ? 0 : 2;
     }
+    if (repair && gw_data_dir_lock(gw.cfg.data_dir, "fsck") != 0) {
+        rc = 2;
+        goto out;
+    }
     if (gw_keys_load(&gw, 0) != 0)
         printf("note: no key file; documents are checked for presence and size only\n");
     if (gw_tool_open(&gw, &loop, "fsck") != 0)

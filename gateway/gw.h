@@ -250,6 +250,10 @@ void gw_keys_free(struct gw *gw);
  * client into gw; 0 or -1 (printed). gw_tool_close undoes whatever was done. */
 int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name);
 void gw_tool_close(struct gw *gw);
+/* Takes DATA_DIR/tgs3.lock (flock, exclusive, held until exit) for what must
+ * have the data dir alone: serve, recover, fsck --repair. Another holder:
+ * -1 with a message naming the dir (logged). */
+int gw_data_dir_lock(const char *dir, const char *name);
 /* Journal sweep at start-up (store thread not running yet): posted blocks of
  * unfinished puts are queued for deletion, dedup holds released; the posts
  * never answered stay journaled and are returned (*unconfirmed malloc'd, the

@@ -289,6 +289,10 @@ static int serve(int argc, char **argv)
         gw_config_release(&gw.cfg);
         return 1;
     }
+    if (gw_data_dir_lock(gw.cfg.data_dir, "serve") != 0) {
+        gw_config_release(&gw.cfg);
+        return 1;
+    }
     snprintf(path, sizeof(path), "%s/index.db", gw.cfg.data_dir);
     enum store_status ss = store_open(path, &st);
     if (ss != STORE_OK) {

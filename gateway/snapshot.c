@@ -499,6 +499,8 @@ int gw_cmd_recover(int argc, char **argv)
         goto out;
     }
     mkdir(gw.cfg.data_dir, 0700);
+    if (gw_data_dir_lock(gw.cfg.data_dir, "recover") != 0)
+        goto out;
     char scratch[4096];
     snprintf(scratch, sizeof(scratch), "%s/tmp", gw.cfg.data_dir);
     mkdir(scratch, 0700);

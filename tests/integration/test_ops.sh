@@ -154,6 +154,17 @@ gc_once() {
     "$BUILD/tgs3" stats --data-dir "$GW_DIR" | grep -Eq '^gc backlog +0 messages'
 }
 check "tgs3 gc --all empties the delete queue" gc_once
+# What must have the data dir alone is refused while the gateway holds it (DATA_DIR/tgs3.lock).
+refused() { # WHAT ARGS... — fails, naming the data dir in use
+    local out
+    out=$("$BUILD/tgs3" "$@" --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" \
+        --chat-id "$CHAT_ID" 2>&1) && { echo "succeeded: $out"; return 1; }
+    echo "$out" | tail -n 3
+    echo "$out" | grep -q "the data dir $GW_DIR is in use by another tgs3"
+}
+check "a second tgs3 serve on the same data dir is refused" refused serve --access-key a --secret-key b \
+    --listen "127.0.0.1:$(free_port)" --admin-listen "127.0.0.1:$(free_port)"
+check "tgs3 fsck --repair beside the running gateway is refused" refused fsck --repair
 
 # ---- configuration: file < environment < flag ----
 CONF=$TEST_TMP/tgs3.conf
