@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, start the gateway (embedded emulator)
 #   make test       install missing packages, build with ASan/UBSan into build/san, run every test
 #   make bench      build optimised and run the benchmark program
+#   make tsan       ThreadSanitizer build into build/tsan (BUILD=build/tsan tests/run_all.sh runs the tests on it)
 #
 # Sources are found by wildcard, so adding a file to a module needs no edit here.
 
@@ -18,6 +19,10 @@ SANFLAGS :=
 ifeq ($(SAN),1)
 OPT      := -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+ifeq ($(SAN),thread)
+OPT      := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=thread
 endif
 ifeq ($(WERROR),1)
 WARN += -Werror
@@ -84,7 +89,7 @@ bench: deps
 	@$(BUILD)/tgs3-bench
 
 tsan:
-	@$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g -fsanitize=thread" all
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all unit-bins
 
 clean:
 	rm -rf build
