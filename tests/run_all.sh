@@ -83,13 +83,14 @@ run_one() {
     TGS3_TEST_LOGDIR=$logdir \
         ASAN_OPTIONS="$UNIT_ASAN:log_path=$logdir/asan" \
         UBSAN_OPTIONS="print_stacktrace=1:log_path=$logdir/asan" \
+        TSAN_OPTIONS="${TSAN_OPTIONS:-second_deadlock_stack=1}:log_path=$logdir/asan" \
         timeout --kill-after=15 "$INTEGRATION_TIMEOUT" bash "tests/integration/$name.sh" >"$log" 2>&1
     rc=$?
     # Sanitizer reports of the daemons: errors fail the test, leaks are only shown.
     : >"$LOGS/$name.san"
     for f in "$logdir"/asan.*; do
         [ -f "$f" ] || continue
-        if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$f"; then
+        if grep -qE 'ERROR: AddressSanitizer|runtime error:|WARNING: ThreadSanitizer' "$f"; then
             extra=$((extra + 1))
             { echo "---- sanitizer error report $f ----"; cat "$f"; } >>"$LOGS/$name.san"
         elif grep -q 'LeakSanitizer' "$f"; then
