@@ -311,12 +311,15 @@ rand_file() {
 
 # rss_start PID — samples the process's anonymous resident memory every 0.2 s in the
 # background (tests/integration/rss.py). In a sanitized build the figure that counts leaves
-# out ASan's shadow, which grows by 1/8 of every byte the program touches, mmapped files too.
+# out the sanitizer's shadow (ASan's grows by 1/8 of every byte the program touches, mmapped
+# files too; TSan's by several times it).
 rss_start() {
     RSS_FILE=$TEST_TMP/rss.$1
-    RSS_ASAN=0
-    grep -q __asan_init "/proc/$1/exe" 2>/dev/null && RSS_ASAN=1
-    "$PY" "$TGS3_ROOT/tests/integration/rss.py" "$1" "$RSS_FILE" 0.2 &
+    local san=asan
+    RSS_SAN=0
+    grep -q __asan_init "/proc/$1/exe" 2>/dev/null && RSS_SAN=1
+    grep -q __tsan_init "/proc/$1/exe" 2>/dev/null && RSS_SAN=1 san=tsan
+    "$PY" "$TGS3_ROOT/tests/integration/rss.py" "$1" "$RSS_FILE" 0.2 $san &
     RSS_SAMPLER_PID=$!
 }
 
@@ -333,15 +336,15 @@ rss_stop() {
 rss_peak() {
     local anon noshadow n
     read -r anon noshadow n <"$RSS_FILE" || return 1
-    if [ "$RSS_ASAN" = 1 ]; then echo $((noshadow / 1024)); else echo $((anon / 1024)); fi
+    if [ "$RSS_SAN" = 1 ]; then echo $((noshadow / 1024)); else echo $((anon / 1024)); fi
 }
 
 # rss_report — one line describing the peaks seen.
 rss_report() {
     local anon noshadow n
     read -r anon noshadow n <"$RSS_FILE" || return 1
-    if [ "$RSS_ASAN" = 1 ]; then
-        echo "$((noshadow / 1024)) MiB without ASan shadow ($((anon / 1024)) MiB RssAnon with it; $n samples)"
+    if [ "$RSS_SAN" = 1 ]; then
+        echo "$((noshadow / 1024)) MiB without the sanitizer's shadow ($((anon / 1024)) MiB RssAnon with it; $n samples)"
     else
         echo "$((anon / 1024)) MiB ($n samples)"
     fi
