@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -795,6 +796,16 @@ int main(int argc, char **argv)
     snprintf(tmp, sizeof(tmp), "%s/tmp", dir_abs);
     if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
         fprintf(stderr, "tgs3-botapi: mkdir %s: %s\n", tmp, strerror(errno));
+        goto out;
+    }
+    /* One server per --dir, as the real one's binlog lock (another would sweep and
+     * overwrite this one's documents). The descriptor stays open until exit. */
+    snprintf(tmp, sizeof(tmp), "%s/state.lock", dir_abs);
+    int lock_fd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "tgs3-botapi: can't lock file \"%s\", because it is already in use; check for another "
+                        "program instance running (%s)\n",
+                tmp, strerror(errno));
         goto out;
     }
     snprintf(h2o_socket_buffer_mmap_settings.fn_template, sizeof(h2o_socket_buffer_mmap_settings.fn_template),

@@ -174,6 +174,12 @@ curl -s "$B/_emulator/stats" >"$WORK/stats.json"
 check "stats counts live document messages and bytes" "$(is "$(jget "$WORK/stats.json" '[d["chats"]["'$CHAT'"]["messages"],d["chats"]["'$CHAT'"]["bytes"],d["chats"]["'$CHAT2'"]["messages"],d["methods"]["sendDocument"]["calls"]]')" "[2, 370000, 2, 7]")"
 check "stats counts errors per method" "$(is "$(jget "$WORK/stats.json" 'd["methods"]["getFile"]["errors"]')" 2)"
 
+P2=$(free_port)
+"$BIN" --listen "127.0.0.1:$P2" --dir "$WORK/local" --local --chat "$CHAT" >"$WORK/second.out" 2>&1
+rc=$?
+check "a second server on the same --dir is refused (its lock is held)" "$( [ $rc -ne 0 ] && grep -q "already in use; check for another program instance running" "$WORK/second.out"; echo $?)"
+check "and the first one's documents are all still there" "$(is "$(curl -s "$B/_emulator/stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["chats"]["'$CHAT'"]["bytes"])')" 370000)"
+
 stop
 check "SIGTERM exits cleanly (local)" $?
 
