@@ -2,7 +2,8 @@
  *
  * Allocation that aborts on out-of-memory (as redis and h2o do), a bounded
  * recycler of block-sized buffers, an always-on assert for programmer errors,
- * a bounded growable buffer (after curl's dynbuf) and a log sink. Libraries never log themselves; only the programs call
+ * a bounded growable buffer (after curl's dynbuf), whole-buffer file I/O, a
+ * file lock and a log sink. Libraries never log themselves; only the programs call
  * log_*(). Everything here is thread-safe.
  */
 #ifndef TGS3_COMMON_H
@@ -11,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define WARN_UNUSED __attribute__((warn_unused_result))
@@ -27,6 +29,18 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Overwrites n bytes in a way the compiler cannot elide (for secrets). */
 void secure_zero(void *p, size_t n);
+
+/* File I/O on through short transfers and EINTR. pwrite_all writes all n
+ * bytes at off: 0, or -1 with errno (EIO when nothing could be written).
+ * pread_full reads at off until n bytes or the end of the file: the bytes
+ * read, or -1 with errno. */
+int pwrite_all(int fd, const void *buf, size_t n, off_t off) WARN_UNUSED;
+ssize_t pread_full(int fd, void *buf, size_t n, off_t off) WARN_UNUSED;
+/* Opens path (created 0600 if missing) and takes an exclusive flock on it
+ * without waiting: the descriptor, to keep open as long as the lock should
+ * last (it goes with the process), or -1 with errno (EWOULDBLOCK: another
+ * process holds it). */
+int lock_file(const char *path) WARN_UNUSED;
 
 /* Block buffers: large buffers recycled, so a steady stream of block reads
  * reuses memory already faulted in (huge pages where THP allows) instead of

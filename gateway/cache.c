@@ -417,19 +417,8 @@ static void write_work(uv_work_t *w)
         j->err = errno;
         return;
     }
-    const unsigned char *p = j->data;
-    size_t n = j->len;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            j->err = k < 0 ? errno : EIO;
-            break;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
+    if (pwrite_all(fd, j->data, j->len, 0) != 0)
+        j->err = errno;
     if (close(fd) != 0 && j->err == 0)
         j->err = errno;
     if (j->err == 0 && rename(tmp, path) != 0)
@@ -818,17 +807,9 @@ static void hit_work(uv_work_t *w)
     uint64_t from = r->spool_len > 0 ? r->spool_off : 0;
     r->len = r->spool_len > 0 ? (size_t)r->spool_len : (size_t)sb.st_size;
     r->data = bigbuf_new(r->len);
-    size_t got = 0;
-    while (got < r->len) {
-        ssize_t k = pread(fd, r->data + got, r->len - got, (off_t)(from + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            r->err = k < 0 ? errno : EIO;
-            break;
-        }
-        got += (size_t)k;
-    }
+    ssize_t got = pread_full(fd, r->data, r->len, (off_t)from);
+    if (got < 0 || (size_t)got < r->len)
+        r->err = got < 0 ? errno : EIO;
     if (r->spool == NULL)
         futimens(fd, NULL); /* recency survives a restart */
     close(fd);

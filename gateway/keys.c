@@ -9,10 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "gateway/blocks/blk.h"
 #include "gateway/gw.h"
@@ -78,24 +75,14 @@ int gw_data_dir_lock(const char *dir, const char *name)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/tgs3.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        log_error("tgs3 %s: cannot open %s: %s", name, path, strerror(errno));
-        return -1;
-    }
-    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EINTR)
-            continue;
-        if (errno == EWOULDBLOCK)
-            log_error("tgs3 %s: the data dir %s is in use by another tgs3 (serve, recover or fsck --repair); "
-                      "stop it first",
-                      name, dir);
-        else
-            log_error("tgs3 %s: cannot lock %s: %s", name, path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return 0; /* fd stays open: the lock goes with the process */
+    if (lock_file(path) >= 0)
+        return 0; /* its descriptor stays open: the lock goes with the process */
+    if (errno == EWOULDBLOCK)
+        log_error("tgs3 %s: the data dir %s is in use by another tgs3 (serve, recover or fsck --repair); stop it first",
+                  name, dir);
+    else
+        log_error("tgs3 %s: cannot lock %s: %s", name, path, strerror(errno));
+    return -1;
 }
 
 int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name)

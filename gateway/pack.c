@@ -142,21 +142,8 @@ static void append_work(uv_work_t *w)
         a->err = errno;
         return;
     }
-    const char *q = a->data;
-    size_t n = a->len;
-    off_t at = (off_t)a->off;
-    while (n > 0) {
-        ssize_t k = pwrite(fd, q, n, at);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            a->err = k < 0 ? errno : EIO;
-            break;
-        }
-        q += k;
-        n -= (size_t)k;
-        at += k;
-    }
+    if (pwrite_all(fd, a->data, a->len, (off_t)a->off) != 0)
+        a->err = errno;
     if (a->err == 0 && fdatasync(fd) != 0)
         a->err = errno;
     if (close(fd) != 0 && a->err == 0)
@@ -348,25 +335,14 @@ static void seal_work(uv_work_t *w)
     pk->read_err = 0;
     pk->seal_st = BLK_OK;
     int fd = open(pk->path, O_RDONLY | O_CLOEXEC);
-    size_t got = 0;
     if (fd < 0) {
         pk->read_err = errno;
     } else {
-        while (got < n) {
-            ssize_t k = pread(fd, plain + got, n - got, (off_t)got);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0) {
-                pk->read_err = errno;
-                break;
-            }
-            if (k == 0) { /* appends that never completed: zeros, referenced by nothing */
-                memset(plain + got, 0, n - got);
-                got = n;
-                break;
-            }
-            got += (size_t)k;
-        }
+        ssize_t got = pread_full(fd, plain, n, 0);
+        if (got < 0)
+            pk->read_err = errno;
+        else if ((size_t)got < n) /* appends that never completed: zeros, referenced by nothing */
+            memset(plain + got, 0, n - (size_t)got);
         close(fd);
     }
     if (pk->read_err != 0) {

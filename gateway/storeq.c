@@ -45,14 +45,14 @@ struct gw_storeq {
     uv_async_t async;
 };
 
-static void push(struct job **head, struct job **tail, struct job *j)
+/* Appends the chain first..last (last->next NULL) to a list. */
+static void append(struct job **head, struct job **tail, struct job *first, struct job *last)
 {
-    j->next = NULL;
     if (*tail)
-        (*tail)->next = j;
+        (*tail)->next = first;
     else
-        *head = j;
-    *tail = j;
+        *head = first;
+    *tail = last;
 }
 
 static void *thread_main(void *arg)
@@ -92,11 +92,7 @@ static void *thread_main(void *arg)
             }
         }
         pthread_mutex_lock(&q->lock);
-        while (batch != NULL) {
-            struct job *next = batch->next;
-            push(&q->done_head, &q->done_tail, batch);
-            batch = next;
-        }
+        append(&q->done_head, &q->done_tail, batch, last);
         uv_async_send(&q->async);
     }
     pthread_mutex_unlock(&q->lock);
@@ -178,7 +174,8 @@ void gw_store_call(struct gw *gw, gw_store_run_fn run, gw_store_done_fn done, vo
     j->done = done;
     j->arg = arg;
     pthread_mutex_lock(&q->lock);
-    push(&q->todo_head, &q->todo_tail, j);
+    j->next = NULL;
+    append(&q->todo_head, &q->todo_tail, j, j);
     pthread_cond_signal(&q->cond);
     pthread_mutex_unlock(&q->lock);
 }

@@ -111,21 +111,6 @@ int blk_keyring_current(const struct blk_keyring *kr)
     return (int)kr->n;
 }
 
-/* Writes all of buf to fd; 0 or -1 (errno set). */
-static int write_all(int fd, const unsigned char *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int fsync_dir_of(const char *path)
 {
     char dir[4096];
@@ -160,7 +145,7 @@ static enum blk_status create_key_file(const char *path, char *err, size_t errle
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         goto out;
     }
-    if (write_all(fd, key, sizeof(key)) != 0 || fsync(fd) != 0) {
+    if (pwrite_all(fd, key, sizeof(key), 0) != 0 || fsync(fd) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         close(fd);
         fd = -1;

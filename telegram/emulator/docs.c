@@ -55,21 +55,6 @@ static void place_path(size_t i, char *out, size_t outsz)
     snprintf(out, outsz, "%s/slot-%zu", docs.dir, i);
 }
 
-static int put_all(int fd, const unsigned char *p, size_t n, off_t at)
-{
-    while (n > 0) {
-        ssize_t k = pwrite(fd, p, n, at);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-        at += k;
-    }
-    return 0;
-}
-
 /* Writes size bytes to out at 0: read from the file in, or from mem when
  * in < 0 (NULL mem: zeros). direct: out is O_DIRECT, so every write goes
  * from the page-aligned buffer and the last partial page goes after turning
@@ -80,14 +65,11 @@ static int copy_in(int out, int in, const unsigned char *mem, int64_t size, int 
         size_t k = size - off < (int64_t)CHUNK ? (size_t)(size - off) : CHUNK;
         const unsigned char *p = docs.buf;
         if (in >= 0) {
-            ssize_t n = pread(in, docs.buf, k, (off_t)off);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                errno = n == 0 ? EIO : errno;
+            ssize_t n = pread_full(in, docs.buf, k, (off_t)off);
+            if (n < 0 || (size_t)n < k) {
+                errno = n < 0 ? errno : EIO; /* the file is shorter than its size */
                 return -1;
             }
-            k = (size_t)n;
         } else if (mem == NULL) {
             memset(docs.buf, 0, k);
         } else if (direct) {
@@ -100,7 +82,7 @@ static int copy_in(int out, int in, const unsigned char *mem, int64_t size, int 
             if (fl == -1 || fcntl(out, F_SETFL, fl & ~O_DIRECT) == -1)
                 return -1;
         }
-        if (put_all(out, p, k, (off_t)off) != 0)
+        if (pwrite_all(out, p, k, (off_t)off) != 0)
             return -1;
         off += (int64_t)k;
     }

@@ -27,7 +27,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -801,8 +800,7 @@ int main(int argc, char **argv)
     /* One server per --dir, as the real one's binlog lock (another would sweep and
      * overwrite this one's documents). The descriptor stays open until exit. */
     snprintf(tmp, sizeof(tmp), "%s/state.lock", dir_abs);
-    int lock_fd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (lock_file(tmp) < 0) {
         fprintf(stderr, "tgs3-botapi: can't lock file \"%s\", because it is already in use; check for another "
                         "program instance running (%s)\n",
                 tmp, strerror(errno));
