@@ -788,18 +788,23 @@ static void on_exit_cleanup(void)
     bench_stop_all();
 }
 
+/* rm -rf dir; 0 when it went. Async-signal-safe (fork, exec, waitpid). */
+static int remove_tree(const char *dir)
+{
+    int st = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 static void on_signal(int sig)
 {
     bench_kill_all_now();
-    if (ram_dir[0]) { /* memory on tmpfs: not left behind (fork, exec and waitpid are async-signal-safe) */
-        pid_t pid = fork();
-        if (pid == 0) {
-            execlp("rm", "rm", "-rf", ram_dir, (char *)NULL);
-            _exit(127);
-        }
-        if (pid > 0)
-            waitpid(pid, NULL, 0);
-    }
+    if (ram_dir[0]) /* memory on tmpfs: not left behind */
+        (void)remove_tree(ram_dir);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -950,16 +955,10 @@ out:
         printf("%s", table);
         fflush(stdout);
     }
-    if (ram_dir[0]) { /* tmpfs: memory, never kept */
-        char cmd[4200];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ram_dir);
-        if (system(cmd) != 0)
-            progress("could not remove %s", ram_dir);
-    }
+    if (ram_dir[0] && remove_tree(ram_dir) != 0) /* tmpfs: memory, never kept */
+        progress("could not remove %s", ram_dir);
     if (getenv("TGS3_BENCH_KEEP") == NULL || strcmp(getenv("TGS3_BENCH_KEEP"), "1") != 0) {
-        char cmd[4200];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        if (system(cmd) != 0)
+        if (remove_tree(root) != 0)
             progress("could not remove %s", root);
     } else {
         progress("kept %s", root);
