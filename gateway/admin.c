@@ -12,6 +12,14 @@
  * the loop; /metrics shows the last figures read. At most one of each is
  * outstanding.
  *
+ * The getMe has its own deadline, 3/4 of the interval and at most
+ * PROBE_MAX_MS, not the client's transfer timeout (600 s by default): a
+ * server that is alive but hung (stopped, deadlocked) accepts connections
+ * and never answers, and must still show as not ready. A probe sent at a
+ * tick thus ends before the next tick, so a hang is seen within two
+ * intervals and recovery within one after the server answers again. Only
+ * the probe's own connection is closed when it times out.
+ *
  * Counters live here and are touched on the loop thread only: requests by
  * (operation, status), bytes in (request bodies) and out (response bodies).
  * The Bot API client keeps its own counters (tg_client_stats); the engine's
@@ -32,6 +40,7 @@
 #define ADMIN_MAX_CONNECTIONS 64
 #define ADMIN_MAX_BODY (1u << 20) /* bytes: the largest /metrics answer */
 #define REQ_SLOTS 512             /* distinct (operation, status) pairs counted */
+#define PROBE_MAX_MS 10000        /* ms: the longest a getMe probe may take */
 
 struct req_count {
     uint16_t op;
@@ -58,6 +67,7 @@ struct gw_admin {
     int handles_open; /* timer and listener not yet through their close callbacks */
 
     struct tg_call *me_call; /* getMe in flight */
+    long probe_timeout_ms;   /* ms: deadline of each getMe */
     int ready;               /* the last getMe succeeded */
     int64_t ready_changed_ms;
     int stats_busy;          /* a store_stats_get job is queued */
@@ -357,8 +367,8 @@ static void on_me(void *ud, const struct tg_result *res, const struct tg_bot_inf
         if (ok)
             log_info("Bot API server answers getMe again: ready");
         else
-            log_warn("Bot API server check failed: %s (%s): not ready", tg_status_name(res->status),
-                     res->description);
+            log_warn("Bot API server check failed: %s (%s; getMe deadline %ld ms): not ready",
+                     tg_status_name(res->status), res->description, a->probe_timeout_ms);
         a->ready = ok;
         a->ready_changed_ms = mono_ms();
     }
@@ -397,7 +407,7 @@ static void on_tick(uv_timer_t *t)
     if (gw->stopping)
         return;
     if (a->me_call == NULL && gw->tg != NULL && gw->n_bots > 0)
-        a->me_call = tg_get_me(gw->tg, gw->bots[0].token, on_me, a);
+        a->me_call = tg_get_me_within(gw->tg, gw->bots[0].token, a->probe_timeout_ms, on_me, a);
     if (!a->stats_busy && gw->storeq != NULL) {
         struct stats_job *j = xcalloc(1, sizeof(*j));
         j->a = a;
@@ -408,12 +418,22 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- lifecycle -------------------------------------------------------------------- */
 
+/* The getMe deadline for a health interval (see the note at the top). */
+static long probe_timeout(int64_t interval_ms)
+{
+    int64_t t = interval_ms * 3 / 4;
+    if (t > PROBE_MAX_MS)
+        t = PROBE_MAX_MS;
+    return t < 1 ? 1 : (long)t;
+}
+
 int gw_admin_start(struct gw *gw)
 {
     struct gw_admin *a = xcalloc(1, sizeof(*a));
     gw->admin = a;
     a->gw = gw;
     a->ready = 1; /* the start-up checks have just passed */
+    a->probe_timeout_ms = probe_timeout(gw->cfg.health_interval_ms);
 
     uv_timer_init(gw->loop, &a->timer);
     a->timer.data = a;

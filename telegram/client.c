@@ -13,7 +13,9 @@
  *   Threads: everything runs on the loop thread that owns the client.
  *   Limits: max_attempts HTTP attempts per stage; backoff 250 ms × 2^n with
  *   jitter, capped at 8 s; a 429 is waited for only if retry_after ≤
- *   max_retry_wait; answers ≤ TG_MAX_JSON_ANSWER bytes.
+ *   max_retry_wait; answers ≤ TG_MAX_JSON_ANSWER bytes. Each attempt is
+ *   bounded by timeout_ms, or by the time left to the call's deadline when it
+ *   has one (tg_get_me_within), and no retry is waited for past the deadline.
  *   Lifetimes: uv handles are freed in their close callbacks; a call with a
  *   local file read running on the pool is freed from its completion, so
  *   cancellation never waits and callbacks never run after it.
@@ -475,9 +477,21 @@ static void build_mime(struct tg_call *call)
 static void attempt_start(struct tg_call *call)
 {
     struct tg_client *c = call->c;
-    CURL *e = curl_easy_init();
+    long timeout_ms;
+    CURL *e;
 
     ASSERT(c != NULL && call->easy == NULL);
+    timeout_ms = c->cfg.timeout_ms;
+    if (call->deadline_ms != 0) {
+        int64_t left = call->deadline_ms - mono_ms();
+        if (left <= 0) {
+            call_fail_later(call, TG_ERR_TRANSPORT, "no answer before the call's deadline");
+            return;
+        }
+        if (left < timeout_ms)
+            timeout_ms = (long)left;
+    }
+    e = curl_easy_init();
     if (e == NULL) {
         call_fail_later(call, TG_ERR_TRANSPORT, "curl_easy_init failed");
         return;
@@ -496,7 +510,7 @@ static void attempt_start(struct tg_call *call)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->cfg.connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->cfg.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms); /* curl caps the connect timeout by it */
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
@@ -521,6 +535,12 @@ static void attempt_start(struct tg_call *call)
         attempt_release(call);
         call_fail_later(call, TG_ERR_TRANSPORT, "curl_multi_add_handle failed");
     }
+}
+
+void call_set_timeout(struct tg_call *call, long timeout_ms)
+{
+    ASSERT(timeout_ms > 0 && call->easy == NULL);
+    call->deadline_ms = mono_ms() + timeout_ms;
 }
 
 void call_start(struct tg_call *call)
@@ -689,6 +709,8 @@ static void attempt_done(struct tg_call *call, CURLcode rc)
         call->c->stats.rate_limited++;
 
     int64_t wait = res.status == TG_OK ? -1 : retry_delay(call, &res, transport_retryable(rc));
+    if (wait >= 0 && call->deadline_ms != 0 && mono_ms() + wait >= call->deadline_ms)
+        wait = -1; /* no time left for another attempt: this failure is the answer */
     if (wait >= 0 && res.status == TG_ERR_RATE_LIMITED)
         call->c->stats.wait_ms += (uint64_t)wait;
     if (wait >= 0) {

@@ -155,6 +155,17 @@ struct tg_call *tg_get_me(struct tg_client *c, const char *token, tg_get_me_cb c
     return call;
 }
 
+struct tg_call *tg_get_me_within(struct tg_client *c, const char *token, long timeout_ms, tg_get_me_cb cb,
+                                 void *ud)
+{
+    ASSERT(timeout_ms > 0);
+    struct tg_call *call = json_call(c, CALL_GET_ME, token, "getMe", json_object(), ud);
+    call->cb.get_me = cb;
+    call_set_timeout(call, timeout_ms);
+    call_start(call);
+    return call;
+}
+
 struct tg_call *tg_send_document(struct tg_client *c, const char *token, int64_t chat_id, const void *data,
                                  size_t len, const char *filename, const char *caption, tg_send_cb cb,
                                  void *ud)

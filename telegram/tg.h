@@ -114,6 +114,13 @@ struct tg_bot_info {
 };
 typedef void (*tg_get_me_cb)(void *ud, const struct tg_result *res, const struct tg_bot_info *bot);
 struct tg_call *tg_get_me(struct tg_client *c, const char *token, tg_get_me_cb cb, void *ud);
+/* getMe that ends within timeout_ms (> 0) instead of the client's timeout_ms:
+ * one deadline bounds every attempt and retry wait, and a call that reaches
+ * it ends with TG_ERR_TRANSPORT. For liveness probes, which must notice a
+ * server that accepts connections but never answers; a timed-out attempt
+ * closes only its own connection. */
+struct tg_call *tg_get_me_within(struct tg_client *c, const char *token, long timeout_ms, tg_get_me_cb cb,
+                                 void *ud);
 
 struct tg_document {
     int64_t chat_id;

@@ -85,6 +85,7 @@ struct tg_call {
     int overflow;       /* the answer exceeded answer.max */
     char retry_hdr[16]; /* Retry-After header value of the current attempt, "" if none */
 
+    int64_t deadline_ms; /* monotonic ms by which the call ends, whatever its attempts; 0: none */
     int attempts;       /* HTTP attempts over the call's life */
     int stage_attempts; /* HTTP attempts in the current stage that failed for another reason than a 429 */
     int stage_waits;    /* 429 answers waited out in the current stage */
@@ -106,6 +107,8 @@ struct tg_call *call_new(struct tg_client *c, enum call_kind kind, const char *t
 /* Sets the JSON body (takes ownership of a json_t, decref'd here). */
 void call_set_json(struct tg_call *call, json_t *body);
 void call_start(struct tg_call *call);
+/* Bounds the whole call (attempts, retry waits, stages) by timeout_ms from now; before call_start. */
+void call_set_timeout(struct tg_call *call, long timeout_ms);
 /* Replaces the URL and starts a fresh stage (attempt counter of the stage reset). */
 void call_restart(struct tg_call *call, char *url);
 /* Delivers res from the loop later (never synchronously from the starting function). */

@@ -502,6 +502,55 @@ static void test_cancel(struct tg_client *c)
     CHECK(cap.calls == 0);
 }
 
+/* tg_get_me_within: a server that accepts and never answers ends the call at
+ * its deadline, not at the client's 20 s timeout, without retrying past it,
+ * and leaves other calls alone. */
+static void test_deadline(struct tg_client *c)
+{
+    struct cap probe = {0}, other = {0};
+    script_reset();
+    script_add(xstrdup(HANG));
+    script_add(resp(200, NULL, "{\"ok\":true,\"result\":{\"id\":42,\"is_bot\":true,\"first_name\":\"B\"}}"));
+    int64_t t0 = mono_ms();
+    tg_get_me_within(c, TOKEN, 400, on_me, &probe);
+    while (srv.nreq == 0)
+        uv_run(&loop, UV_RUN_ONCE);
+    /* a call started while the probe hangs gets its answer on another connection */
+    tg_get_me(c, TOKEN, on_me, &other);
+    wait_for(&other);
+    CHECK(other.res.status == TG_OK && other.bot.id == 42);
+    CHECK(probe.calls == 0);
+    wait_for(&probe);
+    int64_t dt = mono_ms() - t0;
+    CHECK(probe.res.status == TG_ERR_TRANSPORT);
+    CHECK(probe.res.attempts == 1);
+    CHECK(dt >= 350 && dt < 5000);
+    CHECK(strstr(probe.res.description, "AAbbCC") == NULL);
+    CHECK(tg_client_inflight(c) == 0);
+
+    /* the deadline covers the retries: a 502, then a hang, ends at the one deadline */
+    memset(&probe, 0, sizeof(probe));
+    script_reset();
+    script_add(resp(502, NULL, ""));
+    script_add(xstrdup(HANG));
+    t0 = mono_ms();
+    tg_get_me_within(c, TOKEN, 1500, on_me, &probe);
+    wait_for(&probe);
+    dt = mono_ms() - t0;
+    CHECK(probe.res.status == TG_ERR_TRANSPORT);
+    CHECK(probe.res.attempts == 2);
+    CHECK(srv.nreq == 2);
+    CHECK(dt >= 1400 && dt < 6000);
+
+    /* a server that answers in time: the deadline changes nothing */
+    memset(&probe, 0, sizeof(probe));
+    script_reset();
+    script_add(resp(200, NULL, "{\"ok\":true,\"result\":{\"id\":43,\"is_bot\":true,\"first_name\":\"B\"}}"));
+    tg_get_me_within(c, TOKEN, 5000, on_me, &probe);
+    wait_for(&probe);
+    CHECK(probe.res.status == TG_OK && probe.bot.id == 43 && probe.res.attempts == 1);
+}
+
 static char *write_temp(const unsigned char *data, size_t len)
 {
     char *path = xstrdup("/tmp/tgs3-test-XXXXXX");
@@ -832,6 +881,7 @@ int main(void)
     test_drop_then_ok(c);
     test_empty_document(c);
     test_cancel(c);
+    test_deadline(c);
     test_fetch_local(c);
     test_refused();
     test_fetch_cloud();
