@@ -6,7 +6,13 @@
  * "tags": [[key, value]…] (object tags), "ck": {"alg": "crc32"…, "v": base64}
  * (the verified x-amz-checksum of the whole object)}.
  * Bounded: user metadata is capped at S3's 2 KiB by the handler before it
- * gets here; header values are copied as sent.
+ * gets here; header values are copied as sent. JSON holds UTF-8 only, so a
+ * value that is not UTF-8 is read as ISO-8859-1 (what HTTP/1.1 header bytes
+ * historically meant) and stored converted. On the way out a value that is
+ * not printable US-ASCII is RFC 2047-encoded (=?UTF-8?B?…?=), as S3 returns
+ * non-ASCII user metadata ("User-defined object metadata"), so every emitted
+ * value passes s3_header_value_ok. Control bytes never get here: routing
+ * refuses them (s3/route.c).
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -19,13 +25,61 @@ static const char *const stored_headers[] = {
     "content-encoding", "content-disposition", "content-language", "cache-control", "expires",
 };
 
+/* A header value as a JSON string: UTF-8 as is, anything else read as
+ * ISO-8859-1 (each byte is the code point). Never NULL, so nothing sent is dropped. */
+static json_t *value_json(const char *v, size_t len)
+{
+    if (s3_utf8_valid(v, len))
+        return json_stringn(v, len);
+    char *u = xmalloc(2 * len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x80) {
+            u[o++] = (char)c;
+        } else {
+            u[o++] = (char)(0xc0 | c >> 6);
+            u[o++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    json_t *j = json_stringn(u, o);
+    free(u);
+    return j;
+}
+
+/* x-amz-meta-<name>: S3 joins repeated names with ',' (user metadata is
+ * case-insensitive, names are stored lower-case). */
+static void add_user_meta(json_t *m, const char *hname, size_t hlen, const char *v, size_t vlen)
+{
+    char *name = xmalloc(hlen + 1);
+    for (size_t k = 0; k < hlen; k++) {
+        char c = hname[k];
+        name[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    name[hlen] = '\0';
+    json_t *nv = value_json(v, vlen);
+    json_t *old = json_object_get(m, name);
+    if (json_is_string(old)) {
+        size_t ol = json_string_length(old), nl = json_string_length(nv);
+        char *joined = xmalloc(ol + 1 + nl);
+        memcpy(joined, json_string_value(old), ol);
+        joined[ol] = ',';
+        memcpy(joined + ol + 1, json_string_value(nv), nl);
+        json_decref(nv);
+        nv = json_stringn(joined, ol + 1 + nl);
+        free(joined);
+    }
+    json_object_set_new(m, name, nv);
+    free(name);
+}
+
 char *gw_meta_from_request(struct gw_req *r)
 {
     json_t *root = json_object(), *h = json_object(), *m = json_object();
     size_t len;
     const char *ct = gw_req_header(r, "content-type", &len);
     if (ct != NULL && len > 0)
-        json_object_set_new(root, "ct", json_stringn(ct, len));
+        json_object_set_new(root, "ct", value_json(ct, len));
     for (size_t i = 0; i < ARRAY_SIZE(stored_headers); i++) {
         const char *v = gw_req_header(r, stored_headers[i], &len);
         if (v == NULL)
@@ -41,20 +95,12 @@ char *gw_meta_from_request(struct gw_req *r)
                     v++, len--;
             }
         }
-        json_object_set_new(h, stored_headers[i], json_stringn(v, len));
+        json_object_set_new(h, stored_headers[i], value_json(v, len));
     }
     for (size_t i = 0; i < r->s3.n_headers; i++) {
         const struct s3_header *hd = &r->s3.headers[i];
-        if (hd->name_len > 11 && !strncasecmp(hd->name, "x-amz-meta-", 11)) {
-            char name[256];
-            size_t n = hd->name_len - 11 < sizeof(name) - 1 ? hd->name_len - 11 : sizeof(name) - 1;
-            for (size_t k = 0; k < n; k++) {
-                char c = hd->name[11 + k];
-                name[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-            }
-            name[n] = '\0';
-            json_object_set_new(m, name, json_stringn(hd->value, hd->value_len));
-        }
+        if (hd->name_len > 11 && !strncasecmp(hd->name, "x-amz-meta-", 11))
+            add_user_meta(m, hd->name + 11, hd->name_len - 11, hd->value ? hd->value : "", hd->value_len);
     }
     json_object_set_new(root, "h", h);
     json_object_set_new(root, "m", m);
@@ -73,13 +119,34 @@ char *gw_meta_from_request(struct gw_req *r)
     return out ? out : xstrdup("{}");
 }
 
+/* Printable US-ASCII (and HT) goes out as stored; anything else as one RFC 2047
+ * encoded-word, which is US-ASCII and passes s3_header_value_ok. */
+static void add_stored(struct gw_req *r, const char *name, const char *v, size_t len)
+{
+    size_t i = 0;
+    while (i < len && ((v[i] >= 0x20 && v[i] < 0x7f) || v[i] == '\t'))
+        i++;
+    if (i == len) {
+        gw_add_header(r, name, v, len);
+        return;
+    }
+    size_t cap = 10 + (len + 2) / 3 * 4 + 3;
+    char *enc = xmalloc(cap);
+    memcpy(enc, "=?UTF-8?B?", 10);
+    size_t n = s3_base64_encode((const unsigned char *)v, len, enc + 10, cap - 10);
+    memcpy(enc + 10 + n, "?=", 3);
+    gw_add_header(r, name, enc, 10 + n + 2);
+    free(enc);
+}
+
 void gw_meta_to_response(struct gw_req *r, const char *meta_json)
 {
     json_t *root = meta_json ? json_loads(meta_json, 0, NULL) : NULL;
-    const char *ct = root ? json_string_value(json_object_get(root, "ct")) : NULL;
-    if (ct == NULL)
-        ct = "binary/octet-stream";
-    gw_add_header(r, "content-type", ct, strlen(ct));
+    json_t *ctj = root ? json_object_get(root, "ct") : NULL;
+    if (json_is_string(ctj))
+        add_stored(r, "content-type", json_string_value(ctj), json_string_length(ctj));
+    else
+        gw_add_header(r, "content-type", "binary/octet-stream", 19);
     if (root == NULL)
         return;
     const char *k;
@@ -87,14 +154,18 @@ void gw_meta_to_response(struct gw_req *r, const char *meta_json)
     json_object_foreach(json_object_get(root, "h"), k, v)
     {
         if (json_is_string(v))
-            gw_add_header(r, k, json_string_value(v), json_string_length(v));
+            add_stored(r, k, json_string_value(v), json_string_length(v));
     }
     json_object_foreach(json_object_get(root, "m"), k, v)
     {
-        char name[300];
-        snprintf(name, sizeof(name), "x-amz-meta-%s", k);
-        if (json_is_string(v))
-            gw_add_header(r, name, json_string_value(v), json_string_length(v));
+        if (!json_is_string(v))
+            continue;
+        size_t kl = strlen(k);
+        char *name = xmalloc(11 + kl + 1);
+        memcpy(name, "x-amz-meta-", 11);
+        memcpy(name + 11, k, kl + 1);
+        add_stored(r, name, json_string_value(v), json_string_length(v));
+        free(name);
     }
     json_decref(root);
 }

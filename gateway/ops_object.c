@@ -586,25 +586,39 @@ static enum s3_err part_range(struct gw_req *r, const struct store_object *o, co
     return S3E_OK;
 }
 
+static const char *const override_names[][2] = {
+    {"response-content-type", "content-type"},
+    {"response-content-language", "content-language"},
+    {"response-expires", "expires"},
+    {"response-cache-control", "cache-control"},
+    {"response-content-disposition", "content-disposition"},
+    {"response-content-encoding", "content-encoding"},
+};
+
+/* response-* values are decoded from the query, so %0D%0A would become a
+ * line break in the response headers: refuse them before any work is done. */
+static enum s3_err response_overrides_check(const struct gw_req *r)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(override_names); i++) {
+        const char *v = s3_route_param(&r->route, override_names[i][0]);
+        if (v != NULL && !s3_header_value_ok(v, strlen(v)))
+            return S3E_INVALID_ARGUMENT;
+    }
+    return S3E_OK;
+}
+
 static void response_overrides(struct gw_req *r)
 {
-    static const char *const names[][2] = {
-        {"response-content-type", "content-type"},
-        {"response-content-language", "content-language"},
-        {"response-expires", "expires"},
-        {"response-cache-control", "cache-control"},
-        {"response-content-disposition", "content-disposition"},
-        {"response-content-encoding", "content-encoding"},
-    };
     h2o_req_t *req = r->req;
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-        const char *v = s3_route_param(&r->route, names[i][0]);
-        if (v == NULL)
+    for (size_t i = 0; i < ARRAY_SIZE(override_names); i++) {
+        const char *v = s3_route_param(&r->route, override_names[i][0]);
+        if (v == NULL || !s3_header_value_ok(v, strlen(v))) /* checked at the start already */
             continue;
+        const char *name = override_names[i][1];
         ssize_t at;
-        while ((at = h2o_find_header_by_str(&req->res.headers, names[i][1], strlen(names[i][1]), -1)) != -1)
+        while ((at = h2o_find_header_by_str(&req->res.headers, name, strlen(name), -1)) != -1)
             h2o_delete_header(&req->res.headers, at);
-        gw_add_header(r, names[i][1], v, strlen(v));
+        gw_add_header(r, name, v, strlen(v));
     }
 }
 
@@ -707,6 +721,11 @@ static void get_done(void *arg)
 
 void gw_op_get_object(struct gw_req *r)
 {
+    enum s3_err e = response_overrides_check(r);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, "response-* override values must not hold control characters");
+        return;
+    }
     struct get_op *op = xcalloc(1, sizeof(*op));
     op->r = r;
     r->op = op;

@@ -216,6 +216,31 @@ static enum s3_err parse_trailer(const char *buf, size_t len, size_t r, struct d
     return S3E_OK;
 }
 
+/* The trailer must be exactly the one x-amz-trailer declared (a single name,
+ * as S3 allows one checksum): with the declared line missing, a checksum the
+ * client asked for would silently go unchecked, since the trailer of
+ * STREAMING-UNSIGNED-PAYLOAD-TRAILER is covered by no signature. A missing,
+ * repeated or undeclared trailer is AWS's MalformedTrailerError. lines holds
+ * lower-case "name:value\n" lines without the trailer signature. */
+static enum s3_err check_trailer_declared(const struct dbuf *lines, const struct s3_auth *auth)
+{
+    const char *declared = auth->trailer;
+    size_t dl = strnlen(declared, sizeof(auth->trailer)), i = 0;
+    int seen = 0;
+    while (i < lines->len) {
+        const char *line = lines->ptr + i;
+        const char *nl = memchr(line, '\n', lines->len - i);
+        size_t ll = nl ? (size_t)(nl - line) : lines->len - i;
+        const char *colon = memchr(line, ':', ll);
+        size_t namel = colon ? (size_t)(colon - line) : ll;
+        if (dl == 0 || namel != dl || memcmp(line, declared, dl) != 0 || seen)
+            return S3E_MALFORMED_TRAILER;
+        seen = 1;
+        i += ll + 1;
+    }
+    return dl && !seen ? S3E_MALFORMED_TRAILER : S3E_OK;
+}
+
 /* Verifies every x-amz-checksum-* line against the decoded data. */
 static enum s3_err check_trailer_checksums(const struct dbuf *lines, const char *data, size_t n)
 {
@@ -336,6 +361,9 @@ enum s3_err s3_chunked_decode(const struct s3_auth *auth, char *buf, size_t len,
         int has_sig = 0;
         char tsig[65];
         err = parse_trailer(buf, len, r, &lines, tsig, &has_sig);
+        if (err != S3E_OK)
+            goto out;
+        err = check_trailer_declared(&lines, auth);
         if (err != S3E_OK)
             goto out;
         if (auth->payload == S3_PAYLOAD_STREAMING_SIGNED_TRAILER) {

@@ -42,6 +42,10 @@ enum s3_err s3_copy_source_parse(const char *v, size_t len, char bucket[S3_MAX_B
         err = S3E_KEY_TOO_LONG;
         goto out;
     }
+    if (!s3_utf8_valid(slash + 1, kl)) { /* no such key can exist (route.c) */
+        err = S3E_INVALID_ARGUMENT;
+        goto out;
+    }
     memcpy(bucket, dec, bl);
     bucket[bl] = '\0';
     *key = xmalloc(kl + 1);
@@ -193,6 +197,9 @@ enum s3_err s3_tagging_parse_query(const char *v, size_t len, struct s3_tag *tag
                 return S3E_INVALID_TAG;
             t->value[0] = '\0';
             if (eq && form_decode(eq + 1, (size_t)(v + j - eq - 1), t->value, sizeof(t->value) - 1) != 0)
+                return S3E_INVALID_TAG;
+            /* Tags are returned in XML (GetObjectTagging): UTF-8 only. */
+            if (!s3_xml_text_ok(t->key, strlen(t->key)) || !s3_xml_text_ok(t->value, strlen(t->value)))
                 return S3E_INVALID_TAG;
             for (size_t k = 0; k < *n; k++)
                 if (strcmp(tags[k].key, t->key) == 0)

@@ -46,6 +46,7 @@ static const struct err_row errors[S3E__COUNT] = {
                                 "number."},
     [S3E_INVALID_RANGE] = {"InvalidRange", 416, "The requested range is not satisfiable"},
     [S3E_INVALID_REQUEST] = {"InvalidRequest", 400, "Invalid Request"},
+    [S3E_INVALID_URI] = {"InvalidURI", 400, "Couldn't parse the specified URI."},
     [S3E_KEY_TOO_LONG] = {"KeyTooLongError", 400, "Your key is too long"},
     [S3E_MALFORMED_XML] = {"MalformedXML", 400,
                            "The XML you provided was not well-formed or did not validate against our published "
@@ -87,6 +88,19 @@ static const struct err_row errors[S3E__COUNT] = {
                             "This copy request is illegal because it is trying to copy an object to itself "
                             "without changing the object's metadata, storage class, website redirect location or "
                             "encryption attributes."},
+    /* AWS's wording for these four, as S3 answers them (the service messages
+     * leave out the client's service name: the table holds fixed text). */
+    [S3E_HEADERS_NOT_SIGNED] = {"AccessDenied", 403,
+                                "There were headers present in the request which were not signed"},
+    [S3E_AUTH_HEADER_WRONG_SERVICE] = {"AuthorizationHeaderMalformed", 400,
+                                       "The authorization header is malformed; incorrect service. This endpoint "
+                                       "belongs to \"s3\"."},
+    [S3E_AUTH_QUERY_WRONG_SERVICE] = {"AuthorizationQueryParametersError", 400,
+                                      "Error parsing the X-Amz-Credential parameter; incorrect service. This "
+                                      "endpoint belongs to \"s3\"."},
+    [S3E_MALFORMED_TRAILER] = {"MalformedTrailerError", 400,
+                               "The request contained trailing data that was not well-formed or did not conform "
+                               "to our published schema."},
 };
 
 static const struct err_row *row(enum s3_err e)

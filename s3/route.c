@@ -6,7 +6,9 @@
  * set; the operation is then the first row of the table whose method,
  * key-presence, keyword and header conditions all hold. Keywords we know but
  * do not serve route to S3_OP_NOT_IMPLEMENTED so they never fall through to
- * a listing.
+ * a listing. Keys and query values must be UTF-8 (InvalidURI otherwise); a
+ * request that creates an object must name a key XML can carry and send
+ * metadata that can be returned as headers (InvalidArgument otherwise).
  *
  * DESIGN (the s3/ module): every function is a pure transformation of
  * caller-provided views and buffers; there is no global mutable state, no
@@ -278,6 +280,9 @@ static enum s3_err parse_query(const struct s3_request *req, struct s3_route *ou
             out->params[out->n_params].name = name;
             out->params[out->n_params].value = value;
             out->n_params++;
+            /* prefix, marker, delimiter… are echoed in listings, which are UTF-8. */
+            if (!s3_utf8_valid(name, strlen(name)) || !s3_utf8_valid(value, strlen(value)))
+                return S3E_INVALID_URI;
             for (size_t k = 0; k < KW__COUNT; k++)
                 if (strcmp(name, kw_names[k]) == 0)
                     *kw |= BIT(k);
@@ -306,6 +311,32 @@ void s3_route_release(struct s3_route *r)
         free(r->params[i].value);
     }
     r->n_params = 0;
+}
+
+/* Headers an object keeps and returns (gateway/meta.c), besides x-amz-meta-*. */
+static const char *const stored_headers[] = {
+    "content-type", "content-encoding", "content-disposition", "content-language", "cache-control", "expires",
+};
+
+/* Operations that create a key and store the request's metadata with it. */
+static int creates_object(enum s3_op op)
+{
+    return op == S3_OP_PUT_OBJECT || op == S3_OP_COPY_OBJECT || op == S3_OP_CREATE_MULTIPART_UPLOAD;
+}
+
+/* A stored value is returned as a response header later: refuse now what
+ * could not be (control bytes), rather than store it and lose it. */
+static int metadata_returnable(const struct s3_request *req)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct s3_header *h = &req->headers[i];
+        int stored = h->name_len > 11 && s3_memieq(h->name, 11, "x-amz-meta-");
+        for (size_t k = 0; !stored && k < ARRAY_SIZE(stored_headers); k++)
+            stored = s3_memieq(h->name, h->name_len, stored_headers[k]);
+        if (stored && !s3_header_value_ok(h->value ? h->value : "", h->value_len))
+            return 0;
+    }
+    return 1;
 }
 
 /* Bucket from a virtual-hosted Host header ("bucket.s3.example.com[:port]"). */
@@ -424,6 +455,27 @@ enum s3_err s3_route_parse(const struct s3_request *req, const char *vhost_domai
     }
     if (out->op == S3_OP_CREATE_BUCKET && !s3_bucket_name_valid(out->bucket)) {
         err = S3E_INVALID_BUCKET_NAME;
+        goto out;
+    }
+    if (out->key != NULL) {
+        size_t kl = strlen(out->key);
+        /* S3 answers 400 InvalidURI to a key that is not UTF-8: such a key
+         * could never be listed. Deleting one stays possible, so that a key
+         * stored before this rule can be removed. */
+        if (!s3_utf8_valid(out->key, kl) && out->op != S3_OP_DELETE_OBJECT &&
+            out->op != S3_OP_ABORT_MULTIPART_UPLOAD) {
+            err = S3E_INVALID_URI;
+            goto out;
+        }
+        /* S3 stores keys holding U+0001..U+0008 and the like, then lists them
+         * as references no XML 1.0 parser accepts. We refuse to create them. */
+        if (creates_object(out->op) && !s3_xml_text_ok(out->key, kl)) {
+            err = S3E_INVALID_ARGUMENT;
+            goto out;
+        }
+    }
+    if (creates_object(out->op) && !metadata_returnable(req)) {
+        err = S3E_INVALID_ARGUMENT;
         goto out;
     }
 out:

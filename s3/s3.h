@@ -71,6 +71,11 @@ enum s3_err {
     S3E_INVALID_TAG,            /* InvalidTag 400 (x-amz-tagging, PutObjectTagging) */
     S3E_COPY_TO_ITSELF,         /* InvalidRequest 400: self-copy without REPLACE */
     S3E_REQUEST_TIMEOUT,        /* RequestTimeout 400: a streamed body stopped arriving */
+    S3E_HEADERS_NOT_SIGNED,     /* AccessDenied 403: an x-amz-* header outside SignedHeaders */
+    S3E_AUTH_HEADER_WRONG_SERVICE, /* AuthorizationHeaderMalformed 400: scope service is not "s3" */
+    S3E_AUTH_QUERY_WRONG_SERVICE,  /* AuthorizationQueryParametersError 400: the same, presigned */
+    S3E_MALFORMED_TRAILER,      /* MalformedTrailerError 400: declared trailer missing or another sent */
+    S3E_INVALID_URI,            /* InvalidURI 400: a key or query value that is not UTF-8 */
     S3E__COUNT
 };
 
@@ -104,6 +109,13 @@ struct s3_request {
 
 /* Finds a header (case-insensitive); returns the first value or NULL. */
 const char *s3_header_get(const struct s3_request *req, const char *name, size_t *value_len);
+/* May v be sent as an HTTP header value? 1 when it holds no CR, LF, NUL or
+ * other control byte (0x00-0x1f except HT, and 0x7f); bytes >= 0x80 are
+ * allowed. Every value the gateway emits passes through this (RFC 9110 §5.5). */
+int s3_header_value_ok(const char *v, size_t len);
+/* Is s well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF)? 1 or 0. */
+int s3_utf8_valid(const char *s, size_t len);
 
 /* ---- routing -------------------------------------------------------------- */
 
@@ -196,17 +208,28 @@ struct s3_auth {
     char scope[128];          /* yyyymmdd/region/s3/aws4_request */
     char region[64];
     int64_t decoded_content_length; /* x-amz-decoded-content-length or -1 */
+    char trailer[64]; /* x-amz-trailer, lower case: the one trailer the body must end with; "" if none */
 };
 
 /* Verifies the request's SigV4 signature, in the Authorization header or as a
- * presigned query. now: unix seconds. Any region in the scope is accepted.
- * Requests with neither form → S3E_ACCESS_DENIED. Other errors:
- * S3E_AUTH_HEADER_MALFORMED (unparsable Authorization/credential/query, host
- * not signed, X-Amz-Expires outside 1..604800), S3E_INVALID_ACCESS_KEY_ID,
+ * presigned query. now: unix seconds. Any region in the scope is accepted;
+ * the service must be "s3". Every x-amz-* request header must be named in
+ * SignedHeaders (X-Amz-SignedHeaders when presigned; x-amz-* query
+ * parameters are covered by the query signature), x-amz-content-sha256 and
+ * x-amz-date included. Requests with neither form → S3E_ACCESS_DENIED.
+ * Other errors: S3E_AUTH_HEADER_MALFORMED (unparsable Authorization/
+ * credential/query, host not signed, X-Amz-Expires outside 1..604800),
+ * S3E_AUTH_HEADER_WRONG_SERVICE / S3E_AUTH_QUERY_WRONG_SERVICE (scope
+ * service not "s3", header / presigned form), S3E_HEADERS_NOT_SIGNED (an
+ * x-amz-* header not signed), S3E_INVALID_ACCESS_KEY_ID,
  * S3E_REQUEST_TIME_TOO_SKEWED, S3E_REQUEST_EXPIRED (presigned),
  * S3E_MISSING_CONTENT_SHA256 (header form without x-amz-content-sha256),
  * S3E_INVALID_ARGUMENT (unknown x-amz-content-sha256 value),
- * S3E_SIGNATURE_DOES_NOT_MATCH. out is filled on success (zeroed on failure);
+ * S3E_SIGNATURE_DOES_NOT_MATCH; after the signature matched,
+ * S3E_INVALID_REQUEST (x-amz-trailer naming more than one trailer) and
+ * S3E_MALFORMED_TRAILER (x-amz-trailer empty, too long, or with a payload
+ * that carries no trailer). out is filled on success (zeroed on failure),
+ * out->trailer with the declared trailer for s3_chunked_decode;
  * out->signing_key is a secret: secure_zero it when done. */
 enum s3_err s3_sigv4_verify(const struct s3_request *req, s3_secret_lookup_fn lookup, void *ud, int64_t now,
                             struct s3_auth *out) WARN_UNUSED;
@@ -228,7 +251,10 @@ int s3_sigv4_sign(const struct s3_request *req, const char *access_key, const ch
  * checksum/signature for the trailer forms. Chunk framing errors →
  * S3E_INCOMPLETE_BODY or S3E_INVALID_REQUEST; a bad chunk signature →
  * S3E_SIGNATURE_DOES_NOT_MATCH; length differing from
- * auth->decoded_content_length (when ≥ 0) → S3E_INCOMPLETE_BODY. On success
+ * auth->decoded_content_length (when ≥ 0) → S3E_INCOMPLETE_BODY. For the
+ * trailer forms the trailer must be exactly the one auth->trailer declares:
+ * missing, repeated, or any other (or any at all when none was declared) →
+ * S3E_MALFORMED_TRAILER, so a checksum cannot be dropped in transit. On success
  * *out_len is the decoded length and trailer (if non-NULL) receives the
  * trailer header lines ("x-amz-checksum-crc32:<b64>\n"). Runs on any thread. */
 enum s3_err s3_chunked_decode(const struct s3_auth *auth, char *buf, size_t len, size_t *out_len,
@@ -247,7 +273,8 @@ enum s3_err s3_checksum_check(const char *alg, size_t alg_len, const char *b64, 
 /* Parses x-amz-copy-source ("[/]bucket/key[?versionId=…]", percent-encoded;
  * the version is ignored: objects have only the "null" version). bucket gets
  * the decoded name, *key a malloc'd decoded key (NULL on failure). Errors:
- * S3E_INVALID_ARGUMENT (no bucket or key, bad escape), S3E_KEY_TOO_LONG. */
+ * S3E_INVALID_ARGUMENT (no bucket or key, bad escape, key not UTF-8),
+ * S3E_KEY_TOO_LONG. */
 enum s3_err s3_copy_source_parse(const char *v, size_t len, char bucket[S3_MAX_BUCKET_LEN + 1], char **key)
     WARN_UNUSED;
 /* x-amz-copy-source-range "bytes=first-last" within a source of size bytes;
@@ -277,7 +304,15 @@ void s3_xml_elem(struct s3_xml *x, const char *name, const char *text);     /* <
 void s3_xml_elemn(struct s3_xml *x, const char *name, const char *text, size_t len);
 void s3_xml_elem_i64(struct s3_xml *x, const char *name, int64_t v);
 int s3_xml_end(struct s3_xml *x, const char *root) WARN_UNUSED; /* 0, or -1 if anything overflowed */
+/* Escapes text for XML 1.0 element content: & < > " ' as entities, TAB, LF,
+ * CR and DEL as references (&#9; &#10; &#13; &#127;, as S3 writes CR and LF).
+ * What XML 1.0 cannot carry even as a reference (other C0 controls, U+FFFE,
+ * U+FFFF) and bytes that are not UTF-8 become U+FFFD, so the document always
+ * parses. */
 void s3_xml_escape(struct dbuf *out, const char *s, size_t len);
+/* 1 when s is UTF-8 made only of characters XML 1.0 can carry, so that
+ * s3_xml_escape writes it without loss (keys must be, to be listed). */
+int s3_xml_text_ok(const char *s, size_t len);
 
 struct s3_complete_part {
     int part_number;
@@ -307,8 +342,8 @@ struct s3_tag {
 enum s3_err s3_xml_parse_tagging(const char *body, size_t len, struct s3_tag *tags, size_t max, size_t *n)
     WARN_UNUSED;
 /* Parses the x-amz-tagging header ("k1=v1&k2=v2", URL-encoded, '+' = space):
- * at most max tags, keys 1..128 and values ≤ 256 bytes, keys unique;
- * S3E_INVALID_TAG otherwise (copy.c). */
+ * at most max tags, keys 1..128 and values ≤ 256 bytes, keys unique, both
+ * UTF-8 that XML can carry (s3_xml_text_ok); S3E_INVALID_TAG otherwise (copy.c). */
 enum s3_err s3_tagging_parse_query(const char *v, size_t len, struct s3_tag *tags, size_t max, size_t *n)
     WARN_UNUSED;
 

@@ -6,7 +6,10 @@
  * re-encoded with the unreserved set A-Za-z0-9-_.~ and sorted, header values
  * are trimmed with inner whitespace runs collapsed, and repeated headers are
  * joined with ','. Any region in the credential scope is accepted: the signing
- * key is derived from the scope the client chose.
+ * key is derived from the scope the client chose. The service must be "s3",
+ * and every x-amz-* header must be signed: an unsigned one could otherwise be
+ * added or changed in transit and still be acted on (metadata, ACLs, copy
+ * sources, the declared trailer).
  */
 #include <stdlib.h>
 #include <stdio.h>
@@ -428,6 +431,81 @@ static enum s3_err split_credential(const char *cred, struct s3_auth *out, char 
     return S3E_OK;
 }
 
+/* Is the header name (any case) one of the lower-case, ';'-separated names in sh? */
+static int signed_list_has(const char *sh, const char *name, size_t nl)
+{
+    size_t n = strlen(sh), i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && sh[j] != ';')
+            j++;
+        if (j - i == nl) {
+            size_t k = 0;
+            while (k < nl) {
+                char c = name[k];
+                if (c >= 'A' && c <= 'Z')
+                    c = (char)(c + 32);
+                if (c != sh[i + k])
+                    break;
+                k++;
+            }
+            if (k == nl)
+                return 1;
+        }
+        i = j + 1;
+    }
+    return 0;
+}
+
+/* S3 refuses a request carrying an x-amz-* header that the signature does not
+ * cover ("There were headers present in the request which were not signed"):
+ * those headers carry meaning (x-amz-meta-*, x-amz-acl, x-amz-copy-source,
+ * x-amz-trailer…), so an unsigned one could be injected in transit. Only
+ * headers count here; x-amz-* query parameters are part of the canonical
+ * query and so already signed. */
+static int amz_headers_signed(const struct s3_request *req, const char *sh)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct s3_header *h = &req->headers[i];
+        if (h->name_len < 6 || !s3_memieq(h->name, 6, "x-amz-"))
+            continue;
+        if (!signed_list_has(sh, h->name, h->name_len))
+            return 0;
+    }
+    return 1;
+}
+
+/* x-amz-trailer → out->trailer (lower case), for s3_chunked_decode to hold the
+ * body to. AWS answers a declared trailer on a payload that carries none with
+ * MalformedTrailerError, and more than one declared trailer with
+ * InvalidRequest ("Expecting a single x-amz-checksum- header"). */
+static enum s3_err declared_trailer(const struct s3_request *req, struct s3_auth *out)
+{
+    size_t l;
+    const char *v = s3_header_get(req, "x-amz-trailer", &l);
+    if (v == NULL)
+        return S3E_OK;
+    while (l && (*v == ' ' || *v == '\t')) {
+        v++;
+        l--;
+    }
+    while (l && (v[l - 1] == ' ' || v[l - 1] == '\t'))
+        l--;
+    if (memchr(v, ',', l) != NULL)
+        return S3E_INVALID_REQUEST;
+    if (l == 0 || l >= sizeof(out->trailer) ||
+        (out->payload != S3_PAYLOAD_STREAMING_SIGNED_TRAILER && out->payload != S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER))
+        return S3E_MALFORMED_TRAILER;
+    for (size_t i = 0; i < l; i++) {
+        char c = v[i];
+        if ((unsigned char)c <= ' ' || c == ':' || c == 0x7f)
+            return S3E_MALFORMED_TRAILER;
+        out->trailer[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    out->trailer[l] = '\0';
+    return S3E_OK;
+}
+
 static int signed_headers_ok(const char *sh)
 {
     size_t n = strlen(sh), i = 0;
@@ -500,8 +578,18 @@ enum s3_err s3_sigv4_verify(const struct s3_request *req, s3_secret_lookup_fn lo
     err = split_credential(sp->cred, out, date8, service);
     if (err != S3E_OK)
         goto out;
+    /* A scope for another service is malformed to S3, whose error names the
+     * form the credential came in. */
+    if (strcmp(service, "s3") != 0) {
+        err = out->presigned ? S3E_AUTH_QUERY_WRONG_SERVICE : S3E_AUTH_HEADER_WRONG_SERVICE;
+        goto out;
+    }
     if (!signed_headers_ok(sp->signed_headers)) {
         err = S3E_AUTH_HEADER_MALFORMED;
+        goto out;
+    }
+    if (!amz_headers_signed(req, sp->signed_headers)) {
+        err = S3E_HEADERS_NOT_SIGNED;
         goto out;
     }
     int64_t t = s3_time_parse_amz(sp->date, strlen(sp->date));
@@ -602,7 +690,9 @@ enum s3_err s3_sigv4_verify(const struct s3_request *req, s3_secret_lookup_fn lo
         }
         out->decoded_content_length = n;
     }
-    err = S3E_OK;
+    err = declared_trailer(req, out);
+    if (err != S3E_OK)
+        goto out;
 out:
     if (err != S3E_OK) {
         /* Leave nothing secret behind on failure. */

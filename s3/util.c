@@ -1,5 +1,5 @@
-/* util.c — the small S3 rules: headers, ranges, dates, URI coding, base64,
- * multipart ETags, conditional requests, hashes.
+/* util.c — the small S3 rules: headers, UTF-8, ranges, dates, URI coding,
+ * base64, multipart ETags, conditional requests, hashes.
  *
  * All pure functions over caller buffers. Dates use our own civil-calendar
  * arithmetic (no timezone database, no locale).
@@ -87,6 +87,57 @@ const char *s3_header_get(const struct s3_request *req, const char *name, size_t
 static int is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int s3_header_value_ok(const char *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- UTF-8 ----------------------------------------------------------------- */
+
+int s3_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned lo = 0x80, hi = 0xbf; /* RFC 3629 §4: the second byte's range */
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 3;
+            if (c == 0xe0)
+                lo = 0xa0; /* overlong */
+            else if (c == 0xed)
+                hi = 0x9f; /* surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 4;
+            if (c == 0xf0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xf4)
+                hi = 0x8f; /* above U+10FFFF */
+        } else {
+            return 0;
+        }
+        if (len - i < n || p[i + 1] < lo || p[i + 1] > hi)
+            return 0;
+        for (size_t k = 2; k < n; k++)
+            if (p[i + k] < 0x80 || p[i + k] > 0xbf)
+                return 0;
+        i += n;
+    }
+    return 1;
 }
 
 int s3_header_canonical_value(const struct s3_request *req, const char *name, size_t name_len, struct dbuf *out)

@@ -21,48 +21,96 @@
 
 /* ---- writer ------------------------------------------------------------------ */
 
-void s3_xml_escape(struct dbuf *out, const char *s, size_t len)
+/* Length of the UTF-8 sequence at s (at most len bytes), and its code point;
+ * 0 when the bytes there are not well-formed UTF-8. */
+static size_t utf8_char(const char *s, size_t len, unsigned long *cp)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t n = c < 0x80 ? 1 : c < 0xc0 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf8 ? 4 : 0;
+    if (n == 0 || n > len || !s3_utf8_valid(s, n))
+        return 0;
+    unsigned long v = n == 1 ? c : n == 2 ? c & 0x1fu : n == 3 ? c & 0x0fu : c & 0x07u;
+    for (size_t k = 1; k < n; k++)
+        v = v << 6 | ((unsigned char)s[k] & 0x3fu);
+    *cp = v;
+    return n;
+}
+
+/* XML 1.0 §2.2 Char, for code points that are valid UTF-8 (no surrogates). */
+static int xml_char(unsigned long cp)
+{
+    if (cp < 0x20)
+        return cp == '\t' || cp == '\n' || cp == '\r';
+    return cp != 0xfffe && cp != 0xffff;
+}
+
+int s3_xml_text_ok(const char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
-        size_t j = i;
+        unsigned long cp;
+        size_t n = utf8_char(s + i, len - i, &cp);
+        if (n == 0 || !xml_char(cp))
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+/* The escaper behind s3_xml_escape; -1 when out is full (out then holds a prefix). */
+static int escape(struct dbuf *out, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i, n = 0;
+        unsigned long cp = 0;
         while (j < len) {
             unsigned char c = (unsigned char)s[j];
             if (c == '&' || c == '<' || c == '>' || c == '"' || c == '\'' || c < 0x20 || c == 0x7f)
                 break;
-            j++;
+            if (c < 0x80) {
+                j++;
+                continue;
+            }
+            n = utf8_char(s + j, len - j, &cp);
+            if (n == 0 || !xml_char(cp))
+                break;
+            j += n;
         }
         if (j > i && dbuf_add(out, s + i, j - i) != 0)
-            return;
+            return -1;
         if (j >= len)
             break;
         const char *e;
-        char num[16];
+        size_t skip = 1;
         switch (s[j]) {
-        case '&':
-            e = "&amp;";
-            break;
-        case '<':
-            e = "&lt;";
-            break;
-        case '>':
-            e = "&gt;";
-            break;
-        case '"':
-            e = "&quot;";
-            break;
-        case '\'':
-            e = "&apos;";
-            break;
+        case '&': e = "&amp;"; break;
+        case '<': e = "&lt;"; break;
+        case '>': e = "&gt;"; break;
+        case '"': e = "&quot;"; break;
+        case '\'': e = "&apos;"; break;
+        case '\t': e = "&#9;"; break;
+        case '\n': e = "&#10;"; break; /* S3, "XML related object key constraints" */
+        case '\r': e = "&#13;"; break; /* a literal CR would be read back as LF */
+        case 0x7f: e = "&#127;"; break;
         default:
-            snprintf(num, sizeof(num), "&#x%X;", (unsigned)(unsigned char)s[j]);
-            e = num;
+            /* Not representable in XML 1.0, not even as a reference: the
+             * replacement character keeps the document well-formed. */
+            e = "&#65533;";
+            if ((unsigned char)s[j] >= 0x80 && n > 0)
+                skip = n; /* U+FFFE, U+FFFF: the whole sequence */
             break;
         }
         if (dbuf_adds(out, e) != 0)
-            return;
-        i = j + 1;
+            return -1;
+        i = j + skip;
     }
+    return 0;
+}
+
+void s3_xml_escape(struct dbuf *out, const char *s, size_t len)
+{
+    (void)escape(out, s, len);
 }
 
 static void put(struct s3_xml *x, const char *s, size_t n)
@@ -78,27 +126,7 @@ static void puts_(struct s3_xml *x, const char *s)
 
 static void text(struct s3_xml *x, const char *s, size_t n)
 {
-    if (x->failed)
-        return;
-    size_t before = x->out->len;
-    s3_xml_escape(x->out, s, n);
-    /* The escaper stops at the first append that does not fit; detect it by
-     * re-measuring what the escaped form must be. */
-    size_t need = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '&')
-            need += 5;
-        else if (c == '<' || c == '>')
-            need += 4;
-        else if (c == '"' || c == '\'')
-            need += 6;
-        else if (c < 0x20 || c == 0x7f)
-            need += c < 0x10 ? 5 : 6;
-        else
-            need += 1;
-    }
-    if (x->out->len - before != need)
+    if (!x->failed && escape(x->out, s, n) != 0)
         x->failed = 1;
 }
 

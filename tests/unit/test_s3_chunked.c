@@ -169,6 +169,7 @@ static void test_signed_trailer(void)
     example_auth(&a);
     a.payload = S3_PAYLOAD_STREAMING_SIGNED_TRAILER;
     a.decoded_content_length = 9;
+    snprintf(a.trailer, sizeof(a.trailer), "x-amz-checksum-crc32");
     char s1[65], s2[65], ts[65], h[65], sts[512];
     unsigned char mac[32];
     sign_chunk(&a, a.seed_signature, "123456789", 9, s1);
@@ -213,6 +214,7 @@ static void test_unsigned_trailer(void)
     memset(&a, 0, sizeof(a));
     a.payload = S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER;
     a.decoded_content_length = -1;
+    snprintf(a.trailer, sizeof(a.trailer), "x-amz-checksum-crc32");
     size_t out;
     struct dbuf tr;
 
@@ -226,16 +228,21 @@ static void test_unsigned_trailer(void)
 
     /* Bare \n line ends, and no final empty line. */
     char b2[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32c:4waSgw==\n";
+    snprintf(a.trailer, sizeof(a.trailer), "x-amz-checksum-crc32c");
     CHECK_ERR(s3_chunked_decode(&a, b2, strlen(b2), &out, NULL), S3E_OK);
     /* Wrong checksum. */
     char b3[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jw==\r\n\r\n";
+    snprintf(a.trailer, sizeof(a.trailer), "x-amz-checksum-crc32");
     CHECK_ERR(s3_chunked_decode(&a, b3, strlen(b3), &out, NULL), S3E_BAD_DIGEST);
     /* sha256 and crc64nvme trailers. */
     char b4[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-sha256:FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=\r\n\r\n";
+    snprintf(a.trailer, sizeof(a.trailer), "x-amz-checksum-sha256");
     CHECK_ERR(s3_chunked_decode(&a, b4, strlen(b4), &out, NULL), S3E_OK);
     char b5[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc64nvme:rosUhgp5mIg=\r\n\r\n";
+    snprintf(a.trailer, sizeof(a.trailer), "x-amz-checksum-crc64nvme");
     CHECK_ERR(s3_chunked_decode(&a, b5, strlen(b5), &out, NULL), S3E_OK);
-    /* No trailer at all. */
+    /* No trailer at all, none declared. */
+    a.trailer[0] = '\0';
     char b6[] = "9\r\n123456789\r\n0\r\n\r\n";
     CHECK_ERR(s3_chunked_decode(&a, b6, strlen(b6), &out, NULL), S3E_OK);
     CHECK(out == 9);
@@ -245,6 +252,115 @@ static void test_unsigned_trailer(void)
     /* Missing CRLF after data. */
     char b8[] = "9\r\n123456789XX0\r\n\r\n";
     CHECK_ERR(s3_chunked_decode(&a, b8, strlen(b8), &out, NULL), S3E_INVALID_REQUEST);
+}
+
+/* The body must end with the trailer x-amz-trailer declared: dropping it, or
+ * sending another, would let a body through with its checksum unchecked. */
+static void test_declared_trailer(void)
+{
+    struct s3_auth a;
+    size_t out;
+    memset(&a, 0, sizeof(a));
+    a.payload = S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER;
+    a.decoded_content_length = -1;
+    snprintf(a.trailer, sizeof(a.trailer), "x-amz-checksum-crc32");
+
+    char ok[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jg==\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, ok, strlen(ok), &out, NULL), S3E_OK);
+    /* The name in any case. */
+    char upper[] = "9\r\n123456789\r\n0\r\nX-Amz-Checksum-CRC32:y/Q5Jg==\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, upper, strlen(upper), &out, NULL), S3E_OK);
+    /* Declared, never sent: with and without the final empty line. */
+    char none[] = "9\r\n123456789\r\n0\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, none, strlen(none), &out, NULL), S3E_MALFORMED_TRAILER);
+    char none2[] = "9\r\n123456789\r\n0\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, none2, strlen(none2), &out, NULL), S3E_MALFORMED_TRAILER);
+    CHECK_STR(s3_err_code(S3E_MALFORMED_TRAILER), "MalformedTrailerError");
+    CHECK(s3_err_status(S3E_MALFORMED_TRAILER) == 400);
+    CHECK_STR(s3_err_message(S3E_MALFORMED_TRAILER), "The request contained trailing data that was not well-formed "
+                                                      "or did not conform to our published schema.");
+    /* Another checksum than the declared one, even a correct one. */
+    char other[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32c:4waSgw==\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, other, strlen(other), &out, NULL), S3E_MALFORMED_TRAILER);
+    /* A name that only starts like the declared one. */
+    char longer[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32c:y/Q5Jg==\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, longer, strlen(longer), &out, NULL), S3E_MALFORMED_TRAILER);
+    /* The declared one plus an undeclared one, or the declared one twice. */
+    char extra[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jg==\r\nx-amz-meta-a:1\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, extra, strlen(extra), &out, NULL), S3E_MALFORMED_TRAILER);
+    char twice[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jg==\r\nx-amz-checksum-crc32:y/Q5Jg==\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, twice, strlen(twice), &out, NULL), S3E_MALFORMED_TRAILER);
+    /* None declared: a trailer is not expected. */
+    a.trailer[0] = '\0';
+    char undeclared[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jg==\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, undeclared, strlen(undeclared), &out, NULL), S3E_MALFORMED_TRAILER);
+}
+
+/* The signed form: a trailer signature over an empty trailer does not make up
+ * for the missing checksum. */
+static void test_declared_trailer_signed(void)
+{
+    struct s3_auth a;
+    char s1[65], s2[65], ts[65], h[65], sts[512], body[1024];
+    unsigned char mac[32];
+    size_t out;
+    example_auth(&a);
+    a.payload = S3_PAYLOAD_STREAMING_SIGNED_TRAILER;
+    a.decoded_content_length = 9;
+    snprintf(a.trailer, sizeof(a.trailer), "x-amz-checksum-crc32");
+    sign_chunk(&a, a.seed_signature, "123456789", 9, s1);
+    sign_chunk(&a, s1, "", 0, s2);
+    s3_sha256_hex("", 0, h);
+    snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256-TRAILER\n%s\n%s\n%s\n%s", a.amz_date, a.scope, s2, h);
+    s3_hmac_sha256(a.signing_key, 32, sts, strlen(sts), mac);
+    hex_encode(mac, 32, ts);
+
+    snprintf(body, sizeof(body),
+             "9;chunk-signature=%s\r\n123456789\r\n0;chunk-signature=%s\r\nx-amz-trailer-signature:%s\r\n\r\n", s1, s2,
+             ts);
+    CHECK_ERR(s3_chunked_decode(&a, body, strlen(body), &out, NULL), S3E_MALFORMED_TRAILER);
+    /* Nothing after the final chunk at all. */
+    snprintf(body, sizeof(body), "9;chunk-signature=%s\r\n123456789\r\n0;chunk-signature=%s\r\n\r\n", s1, s2);
+    CHECK_ERR(s3_chunked_decode(&a, body, strlen(body), &out, NULL), S3E_MALFORMED_TRAILER);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+}
+
+/* From the request's headers to the body: x-amz-trailer, signed, reaches the
+ * decoder through the s3_auth that s3_sigv4_verify fills. */
+static void test_declared_trailer_end_to_end(void)
+{
+    const char *date = "20260101T101010Z";
+    int64_t now = 1767262210; /* 2026-01-01T10:10:10Z */
+    char authz[512];
+    struct s3_header h[] = {
+        H("Host", "127.0.0.1:9000"),
+        H("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        H("x-amz-date", "20260101T101010Z"),
+        H("x-amz-decoded-content-length", "9"),
+        H("x-amz-trailer", "x-amz-checksum-crc32"),
+        {"Authorization", 13, authz, 0},
+    };
+    struct s3_request r = {"PUT", 3, "/b/k", 4, NULL, 0, h, 6};
+    struct dbuf auth;
+    struct s3_auth a;
+    size_t out;
+    dbuf_init(&auth, 4096);
+    CHECK(s3_sigv4_sign(&r, "AKIAIOSFODNN7EXAMPLE", S3_SECRET, "us-east-1", date,
+                        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                        "host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-trailer",
+                        &auth) == 0);
+    snprintf(authz, sizeof(authz), "%s", auth.ptr ? auth.ptr : "");
+    h[5].value_len = strlen(authz);
+    dbuf_release(&auth);
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, now, &a), S3E_OK);
+
+    char good[] = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jg==\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, good, strlen(good), &out, NULL), S3E_OK);
+    CHECK(out == 9);
+    /* The checksum stripped in transit; before, this stored the body unchecked. */
+    char stripped[] = "9\r\n123456789\r\n0\r\n\r\n";
+    CHECK_ERR(s3_chunked_decode(&a, stripped, strlen(stripped), &out, NULL), S3E_MALFORMED_TRAILER);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
 }
 
 static void test_checksums(void)
@@ -310,6 +426,7 @@ static void test_mutations(void)
     memset(&u, 0, sizeof(u));
     u.payload = S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER;
     u.decoded_content_length = -1;
+    snprintf(u.trailer, sizeof(u.trailer), "x-amz-checksum-crc32");
     const char *t = "4\r\n1234\r\n5\r\n56789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jg==\r\n\r\n";
     size_t tl = strlen(t);
     char buf[128];
@@ -337,6 +454,9 @@ int main(void)
     test_signed_example();
     test_signed_trailer();
     test_unsigned_trailer();
+    test_declared_trailer();
+    test_declared_trailer_signed();
+    test_declared_trailer_end_to_end();
     test_checksums();
     test_mutations();
     printf("%d passed, %d failed\n", passed, failed);

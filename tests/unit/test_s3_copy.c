@@ -33,6 +33,9 @@ static void test_source(void)
     CHECK(source("", b, &k) == S3E_INVALID_ARGUMENT);
     CHECK(source("b/%zz", b, &k) == S3E_INVALID_ARGUMENT);
     CHECK(source("b/%00", b, &k) == S3E_INVALID_ARGUMENT);
+    /* A key that is not UTF-8 cannot exist (routing refuses it). */
+    CHECK(source("b/a%FF%FEb", b, &k) == S3E_INVALID_ARGUMENT && k == NULL);
+    CHECK(source("b/caf%E9", b, &k) == S3E_INVALID_ARGUMENT && k == NULL);
     char *longk = malloc(1100);
     memcpy(longk, "b/", 2);
     memset(longk + 2, 'k', 1025);
@@ -149,6 +152,15 @@ static void test_tagging(void)
     CHECK(s3_tagging_parse_query(q, strlen(q), t, S3_MAX_TAGS, &n) == S3E_INVALID_TAG);
     q = "k=%4";
     CHECK(s3_tagging_parse_query(q, strlen(q), t, S3_MAX_TAGS, &n) == S3E_INVALID_TAG);
+    /* Tags come back in XML: not UTF-8, or not XML 1.0 characters, is refused. */
+    q = "k=caf%E9";
+    CHECK(s3_tagging_parse_query(q, strlen(q), t, S3_MAX_TAGS, &n) == S3E_INVALID_TAG);
+    q = "%FF=v";
+    CHECK(s3_tagging_parse_query(q, strlen(q), t, S3_MAX_TAGS, &n) == S3E_INVALID_TAG);
+    q = "k=a%01b";
+    CHECK(s3_tagging_parse_query(q, strlen(q), t, S3_MAX_TAGS, &n) == S3E_INVALID_TAG);
+    q = "k=caf%C3%A9";
+    CHECK(s3_tagging_parse_query(q, strlen(q), t, S3_MAX_TAGS, &n) == S3E_OK && !strcmp(t[0].value, "caf\xc3\xa9"));
     q = "a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11";
     CHECK(s3_tagging_parse_query(q, strlen(q), t, S3_MAX_TAGS, &n) == S3E_INVALID_TAG);
     char big[400];

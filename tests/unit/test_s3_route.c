@@ -175,6 +175,62 @@ static void test_params(void)
     s3_route_release(&rt_);
 }
 
+/* Keys and query values that are not UTF-8: 400 InvalidURI, as S3 answers. */
+static void test_utf8(void)
+{
+    ERR("PUT", "/bkt/a%FF%FEb", NULL, S3E_INVALID_URI);
+    ERR("GET", "/bkt/a%FF%FEb", NULL, S3E_INVALID_URI);
+    ERR("HEAD", "/bkt/caf%E9", NULL, S3E_INVALID_URI);
+    ERR("POST", "/bkt/caf%E9", "uploads", S3E_INVALID_URI);
+    ERR("PUT", "/bkt/%ED%A0%80", NULL, S3E_INVALID_URI); /* a UTF-16 surrogate */
+    ERR("PUT", "/bkt/%C0%AF", NULL, S3E_INVALID_URI);    /* overlong */
+    /* A key stored before the rule can still be deleted. */
+    OK("DELETE", "/bkt/a%FF%FEb", NULL, S3_OP_DELETE_OBJECT, "bkt", "a\xff\xfe" "b");
+    OK("PUT", "/bkt/caf%C3%A9", NULL, S3_OP_PUT_OBJECT, "bkt", "caf\xc3\xa9");
+    ERR("GET", "/bkt", "prefix=%FF", S3E_INVALID_URI);
+    ERR("GET", "/bkt", "list-type=2&start-after=a%E9", S3E_INVALID_URI);
+    ERR("GET", "/bkt", "marker=%FE", S3E_INVALID_URI);
+    ERR("GET", "/bkt", "versions&key-marker=%C3", S3E_INVALID_URI);
+    ERR("GET", "/bkt", "delimiter=%80", S3E_INVALID_URI);
+    ERR("GET", "/bkt", "%FF=1", S3E_INVALID_URI);
+    OK("GET", "/bkt", "prefix=caf%C3%A9&delimiter=%2F", S3_OP_LIST_OBJECTS, "bkt", NULL);
+
+    /* Keys XML 1.0 cannot carry are not created; existing ones stay readable. */
+    ERR("PUT", "/bkt/a%01b", NULL, S3E_INVALID_ARGUMENT);
+    ERR("PUT", "/bkt/a%1Fb", NULL, S3E_INVALID_ARGUMENT);
+    ERR("POST", "/bkt/a%08", "uploads", S3E_INVALID_ARGUMENT);
+    ERR("PUT", "/bkt/%EF%BF%BF", NULL, S3E_INVALID_ARGUMENT); /* U+FFFF */
+    rt(__LINE__, "PUT", "/bkt/a%0B", NULL, "src/key", S3E_INVALID_ARGUMENT, S3_OP_UNKNOWN, NULL, NULL);
+    OK("GET", "/bkt/a%01b", NULL, S3_OP_GET_OBJECT, "bkt", "a\x01" "b");
+    OK("PUT", "/bkt/tab%09cr%0Dlf%0Adel%7F", NULL, S3_OP_PUT_OBJECT, "bkt", "tab\tcr\rlf\ndel\x7f");
+}
+
+/* Metadata a PUT would store must be returnable as a header value. */
+static enum s3_err put_with(const char *method, const char *query, const char *name, const char *value)
+{
+    struct s3_header h[2] = {{"Host", 4, "x", 1}, {name, strlen(name), value, strlen(value)}};
+    struct s3_request r = {method, strlen(method), "/b/k", 4, query, query ? strlen(query) : 0, h, 2};
+    struct s3_route rt_;
+    enum s3_err e = s3_route_parse(&r, NULL, &rt_);
+    s3_route_release(&rt_);
+    return e;
+}
+
+static void test_metadata(void)
+{
+    CHECK_ERR(put_with("PUT", NULL, "x-amz-meta-city", "caf\xe9"), S3E_OK);
+    CHECK_ERR(put_with("PUT", NULL, "X-Amz-Meta-City", "a\tb"), S3E_OK);
+    CHECK_ERR(put_with("PUT", NULL, "x-amz-meta-a", "x\r\nSet-Cookie: y"), S3E_INVALID_ARGUMENT);
+    CHECK_ERR(put_with("PUT", NULL, "X-Amz-Meta-A", "x\ny"), S3E_INVALID_ARGUMENT);
+    CHECK_ERR(put_with("PUT", NULL, "Content-Type", "text/html\x01"), S3E_INVALID_ARGUMENT);
+    CHECK_ERR(put_with("PUT", NULL, "content-disposition", "a\x7f"), S3E_INVALID_ARGUMENT);
+    CHECK_ERR(put_with("PUT", NULL, "cache-control", "a\rb"), S3E_INVALID_ARGUMENT);
+    CHECK_ERR(put_with("POST", "uploads", "x-amz-meta-a", "x\ny"), S3E_INVALID_ARGUMENT);
+    /* Headers that are not stored are not this rule's business. */
+    CHECK_ERR(put_with("PUT", NULL, "x-other", "x\ny"), S3E_OK);
+    CHECK_ERR(put_with("GET", NULL, "x-amz-meta-a", "x\ny"), S3E_OK);
+}
+
 static void test_vhost(void)
 {
     struct s3_header h = {"Host", 4, "mybucket.s3.example.com:9000", 28};
@@ -261,6 +317,8 @@ int main(void)
     test_keys();
     test_params();
     test_vhost();
+    test_utf8();
+    test_metadata();
     test_names();
     test_random();
     printf("%d passed, %d failed\n", passed, failed);

@@ -388,7 +388,8 @@ static void test_roundtrip(void)
     struct s3_request rd = mkreq("PUT", "/b/k", NULL, hd, 5);
     dbuf_init(&auth, 4096);
     CHECK(s3_sigv4_sign(&rd, "AKIAIOSFODNN7EXAMPLE", S3_SECRET, "us-east-1", date,
-                        "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "date;host;x-amz-content-sha256", &auth) == 0);
+                        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                        "date;host;x-amz-content-sha256;x-amz-decoded-content-length", &auth) == 0);
     snprintf(authz, sizeof(authz), "%s", auth.ptr);
     hd[4].value = authz;
     hd[4].value_len = strlen(authz);
@@ -396,6 +397,241 @@ static void test_roundtrip(void)
     CHECK(a.payload == S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER);
     CHECK(a.decoded_content_length == 12345);
     dbuf_release(&auth);
+}
+
+/* ---- every x-amz-* header signed, service "s3", declared trailer ------------- */
+
+static const char *T26_DATE = "20260101T101010Z";
+static const int64_t T26 = 1767262210; /* 2026-01-01T10:10:10Z */
+
+/* Signs r for service with the given SignedHeaders and payload hash and puts
+ * the Authorization value into slot (which must be one of r's headers). */
+static void sign_into(const struct s3_request *r, struct s3_header *slot, char *buf, size_t bufsz,
+                      const char *service, const char *payload, const char *signed_headers)
+{
+    struct dbuf auth;
+    dbuf_init(&auth, 4096);
+    CHECK(s3_sigv4_sign_ex(r, "AKIAIOSFODNN7EXAMPLE", S3_SECRET, "us-east-1", service, T26_DATE, payload,
+                           signed_headers, NULL, NULL, &auth) == 0);
+    snprintf(buf, bufsz, "%s", auth.ptr ? auth.ptr : "");
+    slot->name = "Authorization";
+    slot->name_len = 13;
+    slot->value = buf;
+    slot->value_len = strlen(buf);
+    dbuf_release(&auth);
+}
+
+static void test_unsigned_amz_headers(void)
+{
+    char authz[1024];
+    struct s3_auth a;
+    /* The last slot is the Authorization header; the one before it is swapped
+     * for the header under test. */
+    struct s3_header h[] = {
+        H("Host", "127.0.0.1:9000"),
+        H("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        H("X-Amz-Date", "20260101T101010Z"),
+        H("Content-Type", "text/plain"),
+        H("x-amz-meta-a", "1"),
+        {"Authorization", 13, "", 0},
+    };
+    struct s3_request r = mkreq("PUT", "/b/k", NULL, h, 6);
+
+    /* Everything x-amz-* signed (content-type need not be): accepted. */
+    sign_into(&r, &h[5], authz, sizeof(authz), "s3", "UNSIGNED-PAYLOAD",
+              "host;x-amz-content-sha256;x-amz-date;x-amz-meta-a");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+
+    /* Metadata added in transit, outside SignedHeaders: the signature still
+     * matches, but S3 refuses the request. */
+    sign_into(&r, &h[5], authz, sizeof(authz), "s3", "UNSIGNED-PAYLOAD",
+              "host;x-amz-content-sha256;x-amz-date");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_HEADERS_NOT_SIGNED);
+    CHECK(a.access_key[0] == '\0' && a.signing_key[0] == 0 && a.trailer[0] == '\0');
+    CHECK_STR(s3_err_code(S3E_HEADERS_NOT_SIGNED), "AccessDenied");
+    CHECK(s3_err_status(S3E_HEADERS_NOT_SIGNED) == 403);
+    CHECK_STR(s3_err_message(S3E_HEADERS_NOT_SIGNED),
+              "There were headers present in the request which were not signed");
+    /* Any case of the name, any x-amz-* header. */
+    h[4] = (struct s3_header)H("X-AMZ-ACL", "public-read");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_HEADERS_NOT_SIGNED);
+    h[4] = (struct s3_header)H("x-amz-copy-source", "/other/secret");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_HEADERS_NOT_SIGNED);
+    h[4] = (struct s3_header)H("x-amz-trailer", "x-amz-checksum-crc32");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_HEADERS_NOT_SIGNED);
+    /* Not x-amz-*: x-amzn-trace-id (left unsigned by botocore), other headers. */
+    h[4] = (struct s3_header)H("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+    h[4] = (struct s3_header)H("Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg==");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+
+    /* A signed name matches its header in any case. */
+    h[4] = (struct s3_header)H("X-Amz-Meta-A", "1");
+    sign_into(&r, &h[5], authz, sizeof(authz), "s3", "UNSIGNED-PAYLOAD",
+              "host;x-amz-content-sha256;x-amz-date;x-amz-meta-a");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+    /* A signed name that only prefixes the header's name does not cover it. */
+    h[4] = (struct s3_header)H("x-amz-meta-ab", "1");
+    sign_into(&r, &h[5], authz, sizeof(authz), "s3", "UNSIGNED-PAYLOAD",
+              "host;x-amz-content-sha256;x-amz-date;x-amz-meta-a");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_HEADERS_NOT_SIGNED);
+
+    /* x-amz-content-sha256 and x-amz-date are x-amz-* headers too. */
+    h[4] = (struct s3_header)H("Content-Type", "text/plain");
+    sign_into(&r, &h[5], authz, sizeof(authz), "s3", "UNSIGNED-PAYLOAD", "host;x-amz-date");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_HEADERS_NOT_SIGNED);
+    sign_into(&r, &h[5], authz, sizeof(authz), "s3", "UNSIGNED-PAYLOAD", "host;x-amz-content-sha256");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_HEADERS_NOT_SIGNED);
+    /* A repeated x-amz-* header is covered by its one name. */
+    struct s3_header hr[] = {
+        H("Host", "127.0.0.1:9000"),          H("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        H("X-Amz-Date", "20260101T101010Z"), H("x-amz-meta-a", "1"),
+        H("x-amz-meta-a", "2"),               {"Authorization", 13, "", 0},
+    };
+    struct s3_request rr = mkreq("PUT", "/b/k", NULL, hr, 6);
+    sign_into(&rr, &hr[5], authz, sizeof(authz), "s3", "UNSIGNED-PAYLOAD",
+              "host;x-amz-content-sha256;x-amz-date;x-amz-meta-a");
+    CHECK_ERR(s3_sigv4_verify(&rr, lookup, NULL, T26, &a), S3E_OK);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+}
+
+/* Builds a presigned query (service, signed headers) for r's method, path and
+ * headers into q, with the signature computed as a client would. */
+static void presign(struct s3_request *r, char *q, size_t qsz, const char *service, const char *signed_headers)
+{
+    char base[768], sh_enc[256];
+    size_t k = 0;
+    for (const char *p = signed_headers; *p && k + 4 < sizeof(sh_enc); p++) {
+        if (*p == ';') {
+            memcpy(sh_enc + k, "%3B", 3);
+            k += 3;
+        } else {
+            sh_enc[k++] = *p;
+        }
+    }
+    sh_enc[k] = '\0';
+    snprintf(base, sizeof(base),
+             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%%2F20260101%%2Fus-east-1%%2F%s"
+             "%%2Faws4_request&X-Amz-Date=%s&X-Amz-Expires=3600&X-Amz-SignedHeaders=%s",
+             service, T26_DATE, sh_enc);
+    r->query = base;
+    r->query_len = strlen(base);
+    struct dbuf auth;
+    dbuf_init(&auth, 4096);
+    CHECK(s3_sigv4_sign_ex(r, "AKIAIOSFODNN7EXAMPLE", S3_SECRET, "us-east-1", service, T26_DATE, "UNSIGNED-PAYLOAD",
+                           signed_headers, NULL, NULL, &auth) == 0);
+    const char *sig = auth.ptr ? strstr(auth.ptr, "Signature=") : NULL;
+    snprintf(q, qsz, "%s&X-Amz-Signature=%s", base, sig ? sig + 10 : "");
+    r->query = q;
+    r->query_len = strlen(q);
+    dbuf_release(&auth);
+}
+
+static void test_unsigned_amz_headers_presigned(void)
+{
+    char q[1024];
+    struct s3_auth a;
+    struct s3_header h[] = {
+        H("Host", "127.0.0.1:9000"),
+        H("x-amz-acl", "public-read"),
+    };
+    struct s3_request r = mkreq("PUT", "/b/k", NULL, h, 2);
+
+    presign(&r, q, sizeof(q), "s3", "host;x-amz-acl");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    CHECK(a.presigned == 1);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+    /* The URL signs only host: an x-amz-* header sent with it is refused. */
+    presign(&r, q, sizeof(q), "s3", "host");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_HEADERS_NOT_SIGNED);
+    CHECK(a.presigned == 1);
+    h[1] = (struct s3_header)H("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_HEADERS_NOT_SIGNED);
+    /* Without the header the same URL is fine; x-amz-* query parameters are
+     * covered by the query signature itself. */
+    r.n_headers = 1;
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+}
+
+static void test_wrong_service(void)
+{
+    char authz[1024], q[1024];
+    struct s3_auth a;
+    struct s3_header h[] = {
+        H("Host", "127.0.0.1:9000"),
+        H("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        H("X-Amz-Date", "20260101T101010Z"),
+        {"Authorization", 13, "", 0},
+    };
+    struct s3_request r = mkreq("GET", "/b/k", NULL, h, 4);
+
+    /* A correct signature for another service's scope is still refused. */
+    sign_into(&r, &h[3], authz, sizeof(authz), "iam", "UNSIGNED-PAYLOAD", "host;x-amz-content-sha256;x-amz-date");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_AUTH_HEADER_WRONG_SERVICE);
+    CHECK_STR(s3_err_code(S3E_AUTH_HEADER_WRONG_SERVICE), "AuthorizationHeaderMalformed");
+    CHECK(s3_err_status(S3E_AUTH_HEADER_WRONG_SERVICE) == 400);
+    sign_into(&r, &h[3], authz, sizeof(authz), "S3", "UNSIGNED-PAYLOAD", "host;x-amz-content-sha256;x-amz-date");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_AUTH_HEADER_WRONG_SERVICE);
+    sign_into(&r, &h[3], authz, sizeof(authz), "s3", "UNSIGNED-PAYLOAD", "host;x-amz-content-sha256;x-amz-date");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+
+    r.n_headers = 1;
+    presign(&r, q, sizeof(q), "iam", "host");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_AUTH_QUERY_WRONG_SERVICE);
+    CHECK_STR(s3_err_code(S3E_AUTH_QUERY_WRONG_SERVICE), "AuthorizationQueryParametersError");
+    CHECK(s3_err_status(S3E_AUTH_QUERY_WRONG_SERVICE) == 400);
+    presign(&r, q, sizeof(q), "s3", "host");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+}
+
+static void test_declared_trailer(void)
+{
+    char authz[1024];
+    struct s3_auth a;
+    struct s3_header h[] = {
+        H("Host", "127.0.0.1:9000"),
+        H("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        H("X-Amz-Date", "20260101T101010Z"),
+        H("x-amz-trailer", " X-Amz-Checksum-CRC32 "),
+        {"Authorization", 13, "", 0},
+    };
+    struct s3_request r = mkreq("PUT", "/b/k", NULL, h, 5);
+    const char *sh = "host;x-amz-content-sha256;x-amz-date;x-amz-trailer";
+
+    /* The declaration reaches s3_chunked_decode through the auth, lower case. */
+    sign_into(&r, &h[4], authz, sizeof(authz), "s3", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", sh);
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    CHECK_STR(a.trailer, "x-amz-checksum-crc32");
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+    /* None declared. */
+    h[3] = (struct s3_header)H("Content-Type", "text/plain");
+    sign_into(&r, &h[4], authz, sizeof(authz), "s3", "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+              "host;x-amz-content-sha256;x-amz-date");
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_OK);
+    CHECK_STR(a.trailer, "");
+    secure_zero(a.signing_key, sizeof(a.signing_key));
+    /* A trailer declared on a payload that has none (AWS: MalformedTrailerError). */
+    h[1] = (struct s3_header)H("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+    h[3] = (struct s3_header)H("x-amz-trailer", "x-amz-checksum-crc32");
+    sign_into(&r, &h[4], authz, sizeof(authz), "s3", "UNSIGNED-PAYLOAD", sh);
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_MALFORMED_TRAILER);
+    CHECK_STR(s3_err_code(S3E_MALFORMED_TRAILER), "MalformedTrailerError");
+    CHECK(s3_err_status(S3E_MALFORMED_TRAILER) == 400);
+    /* More than one declared (AWS: InvalidRequest), or an empty declaration. */
+    h[1] = (struct s3_header)H("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+    h[3] = (struct s3_header)H("x-amz-trailer", "x-amz-checksum-crc32, x-amz-checksum-crc32c");
+    sign_into(&r, &h[4], authz, sizeof(authz), "s3", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", sh);
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_INVALID_REQUEST);
+    h[3] = (struct s3_header)H("x-amz-trailer", " ");
+    sign_into(&r, &h[4], authz, sizeof(authz), "s3", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", sh);
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T26, &a), S3E_MALFORMED_TRAILER);
 }
 
 static uint64_t rng = 0xda942042e4dd58b5ull;
@@ -455,6 +691,10 @@ int main(void)
     test_s3_get_object();
     test_s3_presigned();
     test_roundtrip();
+    test_unsigned_amz_headers();
+    test_unsigned_amz_headers_presigned();
+    test_wrong_service();
+    test_declared_trailer();
     test_mutations();
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);

@@ -233,6 +233,61 @@ static void test_headers(void)
     dbuf_release(&d);
 }
 
+/* Response splitting: what may go out as a header value. */
+static void test_header_value_ok(void)
+{
+    CHECK(s3_header_value_ok("", 0));
+    CHECK(s3_header_value_ok("text/html; charset=utf-8", 24));
+    CHECK(s3_header_value_ok("a\tb", 3));             /* HT is allowed */
+    CHECK(s3_header_value_ok("caf\xc3\xa9 \xe9", 7)); /* bytes >= 0x80 are not control bytes */
+    CHECK(s3_header_value_ok("~ !", 3));
+    CHECK(!s3_header_value_ok("text/html\r\nSet-Cookie: a=b", 26));
+    CHECK(!s3_header_value_ok("a\rb", 3));
+    CHECK(!s3_header_value_ok("a\nb", 3));
+    CHECK(!s3_header_value_ok("a\0b", 3)); /* the length counts, not the NUL */
+    CHECK(!s3_header_value_ok("\x01", 1));
+    CHECK(!s3_header_value_ok("\x1f", 1));
+    CHECK(!s3_header_value_ok("a\x7f", 2));
+    CHECK(s3_header_value_ok("a\r", 1)); /* only len bytes are looked at */
+}
+
+static void test_utf8(void)
+{
+    static const struct {
+        const char *s;
+        int ok;
+    } v[] = {
+        {"", 1},
+        {"plain ascii", 1},
+        {"caf\xc3\xa9", 1},
+        {"\xe2\x82\xac", 1},             /* U+20AC */
+        {"\xf0\x9f\x98\x80", 1},         /* U+1F600 */
+        {"\xef\xbf\xbf", 1},             /* U+FFFF is UTF-8 (XML refuses it, not UTF-8) */
+        {"\xf4\x8f\xbf\xbf", 1},         /* U+10FFFF */
+        {"a\xff\xfe" "b", 0},
+        {"caf\xe9", 0},                   /* ISO-8859-1 */
+        {"\xc3", 0},                       /* truncated */
+        {"\xe2\x82", 0},
+        {"\xc0\xaf", 0},                   /* overlong '/' */
+        {"\xe0\x80\xaf", 0},
+        {"\xf0\x80\x80\xaf", 0},
+        {"\xed\xa0\x80", 0},               /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", 0},           /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", 0},
+        {"\x80", 0},                       /* lone continuation */
+        {"\xc3\x28", 0},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        if (s3_utf8_valid(v[i].s, strlen(v[i].s)) != v[i].ok) {
+            failed++;
+            printf("FAIL utf8 case %zu\n", i);
+        } else {
+            passed++;
+        }
+    }
+    CHECK(s3_utf8_valid("\xc3\xa9", 1) == 0); /* cut inside a sequence */
+}
+
 int main(void)
 {
     test_range();
@@ -242,6 +297,8 @@ int main(void)
     test_etag();
     test_conditions();
     test_headers();
+    test_header_value_ok();
+    test_utf8();
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
     return failed ? 1 : 0;

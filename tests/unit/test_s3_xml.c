@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <expat.h>
+
 #include "s3/s3.h"
 #include "tests/unit/check.h"
 
@@ -22,7 +24,7 @@ static void test_writer(void)
     CHECK(s3_xml_end(&x, "ListBucketResult") == 0);
     CHECK_STR(d.ptr, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                      "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name><Contents>"
-                     "<Key>a&amp;b&lt;c&gt;&quot;d&apos;&#x1;&#x9;</Key><Size>-42</Size><ETag>&quot;abc&quot;</ETag>"
+                     "<Key>a&amp;b&lt;c&gt;&quot;d&apos;&#65533;&#9;</Key><Size>-42</Size><ETag>&quot;abc&quot;</ETag>"
                      "</Contents><Prefix></Prefix></ListBucketResult>");
     dbuf_release(&d);
 
@@ -40,6 +42,109 @@ static void test_writer(void)
     s3_xml_begin(&x, &d, "R");
     s3_xml_elem(&x, "K", "&&&&&&&&&&&&&&&&&&&&&&&&&&&&&&");
     CHECK(s3_xml_end(&x, "R") == -1);
+    dbuf_release(&d);
+}
+
+/* Expat (what Python's xml.etree and so boto3 use) reads doc, and the text
+ * of its first <Key> is want (NULL: do not compare). */
+struct key_text {
+    int in_key, done;
+    struct dbuf text;
+};
+
+static void XMLCALL kt_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+    struct key_text *k = ud;
+    (void)atts;
+    k->in_key = !k->done && strcmp(name, "Key") == 0;
+}
+
+static void XMLCALL kt_end(void *ud, const XML_Char *name)
+{
+    struct key_text *k = ud;
+    if (strcmp(name, "Key") == 0 && k->in_key)
+        k->done = 1;
+    k->in_key = 0;
+}
+
+static void XMLCALL kt_chars(void *ud, const XML_Char *s, int len)
+{
+    struct key_text *k = ud;
+    if (k->in_key && dbuf_add(&k->text, s, (size_t)len) != 0)
+        k->done = 1;
+}
+
+static int expat_reads(const char *doc, size_t len, const char *want)
+{
+    struct key_text k = {0};
+    dbuf_init(&k.text, 1 << 16);
+    XML_Parser p = XML_ParserCreate(NULL);
+    XML_SetUserData(p, &k);
+    XML_SetElementHandler(p, kt_start, kt_end);
+    XML_SetCharacterDataHandler(p, kt_chars);
+    int ok = XML_Parse(p, doc, (int)len, XML_TRUE) == XML_STATUS_OK;
+    if (ok && want != NULL)
+        ok = k.text.len == strlen(want) && memcmp(k.text.ptr, want, k.text.len) == 0;
+    XML_ParserFree(p);
+    dbuf_release(&k.text);
+    return ok;
+}
+
+/* Every key the store can hold gives a listing expat parses. */
+static void test_well_formed(void)
+{
+    static const struct {
+        const char *key, *escaped, *read_back; /* read_back NULL: same as key */
+    } v[] = {
+        {"a\rb\nc", "a&#13;b&#10;c", NULL}, /* S3: CR as &#13;, LF as &#10; */
+        {"t\tu", "t&#9;u", NULL},
+        {"del\x7f", "del&#127;", NULL},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", NULL},
+        {"a\x01" "b\x08", "a&#65533;b&#65533;", "a\xef\xbf\xbd" "b\xef\xbf\xbd"},
+        {"a\xff\xfe" "b", "a&#65533;&#65533;b", "a\xef\xbf\xbd\xef\xbf\xbd" "b"},
+        {"caf\xe9", "caf&#65533;", "caf\xef\xbf\xbd"},
+        {"\xef\xbf\xbf!", "&#65533;!", "\xef\xbf\xbd!"},           /* U+FFFF */
+        {"\xed\xa0\x80", "&#65533;&#65533;&#65533;", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+        {"x\xc3", "x&#65533;", "x\xef\xbf\xbd"},                     /* truncated at the end */
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        struct dbuf d;
+        struct s3_xml x;
+        dbuf_init(&d, 1 << 16);
+        s3_xml_begin(&x, &d, "ListBucketResult");
+        s3_xml_open(&x, "Contents");
+        s3_xml_elem(&x, "Key", v[i].key);
+        s3_xml_close(&x, "Contents");
+        CHECK(s3_xml_end(&x, "ListBucketResult") == 0);
+        const char *k = strstr(d.ptr, "<Key>");
+        size_t el = strlen(v[i].escaped);
+        if (k != NULL && strncmp(k + 5, v[i].escaped, el) == 0 && strncmp(k + 5 + el, "</Key>", 6) == 0) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL well-formed case %zu: %s\n", i, d.ptr);
+        }
+        if (expat_reads(d.ptr, d.len, v[i].read_back ? v[i].read_back : v[i].key)) {
+            passed++;
+        } else {
+            failed++;
+            printf("FAIL expat case %zu: %s\n", i, d.ptr);
+        }
+        dbuf_release(&d);
+    }
+    CHECK(s3_xml_text_ok("caf\xc3\xa9\t\r\n\x7f<&>", 12));
+    CHECK(s3_xml_text_ok("", 0));
+    CHECK(!s3_xml_text_ok("a\x01", 2));
+    CHECK(!s3_xml_text_ok("a\x1f", 2));
+    CHECK(!s3_xml_text_ok("caf\xe9", 4));
+    CHECK(!s3_xml_text_ok("\xef\xbf\xbe", 3)); /* U+FFFE */
+    CHECK(s3_xml_text_ok("\xef\xbf\xbd", 3));  /* U+FFFD */
+    /* The error document, whose Resource is the raw path, is well-formed too. */
+    struct dbuf d;
+    dbuf_init(&d, 4096);
+    CHECK(s3_err_render(&d, S3E_INVALID_URI, NULL, "/bkt/a\xff\x01", "id") == 0);
+    CHECK(expat_reads(d.ptr, d.len, NULL));
+    CHECK(strstr(d.ptr, "<Code>InvalidURI</Code>") != NULL && s3_err_status(S3E_INVALID_URI) == 400);
     dbuf_release(&d);
 }
 
@@ -325,6 +430,7 @@ static void test_mutations(void)
 int main(void)
 {
     test_writer();
+    test_well_formed();
     test_errors();
     test_complete();
     test_delete();
