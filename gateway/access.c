@@ -32,6 +32,8 @@ static void access_done(void *arg)
     struct access_check *ac = arg;
     struct gw_req *r = ac->r;
     int denied = ac->st == STORE_OK && strcmp(ac->b.owner, gw_req_user(r)) != 0;
+    if (ac->st == STORE_OK)
+        store_bucket_id_of(&ac->b, &r->bucket_id);
     void (*next)(struct gw_req *) = ac->next;
     free(ac);
     if (!gw_req_release(r))

@@ -47,7 +47,12 @@ static const struct opt options[] = {
     {"max-upload-blocks", OPT_INT, "8", "blocks uploading to Telegram at once"},
     {"max-fetch-blocks", OPT_INT, "8", "fetched blocks held in memory at once"},
     {"max-waiting", OPT_INT, "256", "requests queued for a budget before 503 SlowDown"},
-    {"max-connections", OPT_INT, "1024", "concurrent client connections"},
+    {"max-connections", OPT_INT, "1024", "concurrent client connections (at the cap, idle ones are closed first)"},
+    {"header-timeout", OPT_SECONDS, "10", "seconds a connection may take to send a complete request head"},
+    {"body-min-rate", OPT_SIZE, "16K",
+     "bytes per second a streamed body must keep arriving at to hold its upload slot (0: no floor)"},
+    {"max-spill", OPT_SIZE, "4G",
+     "bytes of request bodies the server buffers at once (aws-chunked, chunked, small PUTs; beyond: 503 SlowDown)"},
     {"gc-grace", OPT_SECONDS, "600", "seconds an unreferenced block waits before deletion"},
     {"gc-interval", OPT_SECONDS, "5", "seconds between delete-queue runs"},
     {"upload-expiry", OPT_SECONDS, "604800", "seconds before an unfinished multipart upload expires"},
@@ -203,7 +208,7 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
     }
     case OPT_SIZE:
         n = parse_size(v);
-        if (n < 0 || (n == 0 && strcmp(o->name, "cache-size") != 0))
+        if (n < 0 || (n == 0 && strcmp(o->name, "cache-size") != 0 && strcmp(o->name, "body-min-rate") != 0))
             goto bad;
         if (!strcmp(o->name, "block-size"))
             cfg->block_size = n;
@@ -211,6 +216,10 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->cache_size = n;
         else if (!strcmp(o->name, "pack-threshold"))
             cfg->pack_threshold = n;
+        else if (!strcmp(o->name, "body-min-rate"))
+            cfg->body_min_rate = n;
+        else if (!strcmp(o->name, "max-spill"))
+            cfg->max_spill = n;
         else
             cfg->max_body = n;
         return 0;
@@ -268,6 +277,8 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
             cfg->shutdown_grace_ms = ms;
         else if (!strcmp(o->name, "snapshot-interval"))
             cfg->snapshot_interval_ms = ms;
+        else if (!strcmp(o->name, "header-timeout"))
+            cfg->header_timeout_ms = ms > 0 ? ms : 1000;
         else
             cfg->req_timeout_ms = ms > 0 ? ms : 1000;
         return 0;

@@ -714,6 +714,8 @@ static void up_pump(struct gw *gw)
         if (!p->streamed && p->next < p->n_blocks && !p->failed)
             wait_append(gw, p);
     }
+    if (gw->up_wait_head != NULL)
+        gw_intake_reclaim(gw); /* stalled bodies holding slots give way */
 }
 
 static void free_now(struct gw_put *p)

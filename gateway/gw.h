@@ -65,7 +65,10 @@ struct gw_config {
     int max_upload_blocks;     /* blocks being uploaded at once, all requests */
     int max_fetch_blocks;      /* fetched blocks held in memory at once, all requests */
     int max_waiting;           /* requests queued for a budget before 503 SlowDown */
-    int max_connections;
+    int max_connections;       /* at the cap, the longest idle connection is closed for a new one */
+    int64_t header_timeout_ms; /* a request head must be complete this long after its first byte (or the accept) */
+    int64_t body_min_rate;     /* bytes/s a streamed body keeps arriving at, or loses its slot; 0 = no floor */
+    int64_t max_spill;         /* bytes of request bodies buffered by h2o at once, all requests */
     int64_t gc_grace_ms;
     int64_t gc_interval_ms;
     int64_t upload_expiry_ms;  /* unfinished multipart uploads expire after this */
@@ -162,6 +165,9 @@ struct gw {
     uint64_t req_seq;
     uint64_t bodies_streamed; /* claimed by the intake, since start */
     int connections;
+    int conns_closing; /* of them, closed by the gateway and not gone yet */
+    uint64_t spill_held;  /* bytes of request bodies h2o buffers (or may) for authenticated requests */
+    uint64_t heads_refused, header_timeouts, conns_evicted, bodies_too_slow; /* since start (metrics) */
     int active;    /* requests being processed */
     int stopping;
     struct gw_admin *admin; /* admin listener, counters (admin.c) */
@@ -188,6 +194,16 @@ struct gw_conn {
     int expect_continue;
     struct gw_body *body;           /* being streamed, or NULL */
     uv_write_t cont_write;          /* "100 Continue" */
+    /* the head in front of h2o (intake.c) */
+    int checked;                    /* the head at the front of the input was checked (its request is on) */
+    int handled;                    /* ... and reached the handler: the next head starts a new request */
+    int chunked;                    /* ... and h2o buffers its chunked body: its spill grows as it arrives */
+    int closing;                    /* closed by the gateway (header timeout, room for another) */
+    enum s3_err verdict;            /* the checked head is answered with this, unread (S3E_OK: it is not) */
+    int64_t head_since_ms;          /* an incomplete head's first byte (a new connection: its accept); 0: none */
+    int64_t idle_since_ms;          /* kept alive with no byte of a next head since; 0: not idle */
+    uint64_t spill;                 /* bytes of gw->spill_held reserved for the checked head's buffered body */
+    char *answer;                   /* an answer written by the intake itself, until the socket closes */
 };
 
 /* ---- intake (intake.c): large PUT bodies read as the engine asks --------------- */
@@ -207,6 +223,15 @@ uint64_t gw_body_received(const struct gw_body *b); /* bytes read so far */
 int gw_intake_arriving(void); /* claimed bodies whose last byte has not been read yet */
 /* The name the renamed Content-Length header has in h2o's view of a streamed request. */
 int gw_body_is_header(const char *name, size_t len);
+/* In the handler, first: the answer the intake gave req's head before its
+ * body was read (S3E_OK: none; else answer it, the connection then closes). */
+enum s3_err gw_intake_verdict(h2o_req_t *req);
+/* At the connection cap: closes the connection idle longest (no request on
+ * it, no byte of one), else the oldest incomplete head. 1 if one was closed. */
+int gw_intake_make_room(struct gw *gw);
+/* Uploads wait for a slot: streamed bodies that hold one below
+ * --body-min-rate give it up soon (RequestTimeout), not after a full window. */
+void gw_intake_reclaim(struct gw *gw);
 /* Reads the next n bytes of the body into dst; cb runs later on the loop
  * (never from inside this call) with S3E_OK, IncompleteBody (the client
  * went away) or RequestTimeout. One read at a time. */
@@ -218,6 +243,10 @@ void gw_body_free(struct gw_body *b);
 /* ---- server (server.c) ------------------------------------------------------ */
 
 int gw_server_start(struct gw *gw);           /* binds --listen; 0 or -1 (logged) */
+/* Authenticates a request from its head alone (the handler's own check,
+ * run by the intake before a body is read): S3E_OK or the S3 error. */
+enum s3_err gw_server_auth(struct gw *gw, const struct s3_request *s3);
+void gw_server_new_id(struct gw *gw, char out[17]); /* a new request id (hex) */
 void gw_server_stop_accepting(struct gw *gw); /* closes the listener; connections end after their response */
 /* Connections holding bytes of a request: one still arriving (h2o hands it
  * over only once its body is complete) or one being processed. */
@@ -298,6 +327,9 @@ struct gw_req {
     void *op;        /* operation state, owned by the handler */
     void (*op_free)(struct gw_req *r); /* releases op when the context dies */
     struct gw_body *body; /* a streamed body (intake.c), else h2o's req->entity */
+    /* The bucket as the request found it at its start (access.c, gw_with_bucket):
+     * a commit into it must find the same bucket, not one created since under its name. */
+    struct store_bucket_id bucket_id;
 };
 
 /* Async discipline: gw_req_hold before starting async work; in its

@@ -1,21 +1,38 @@
-/* intake.c — large PUT bodies read from the socket as the engine asks for them.
+/* intake.c — what arrives on an S3 connection: every request head checked
+ * before its body costs anything, and large PUT bodies read from the socket
+ * as the engine asks for them.
  *
- * h2o 2.2 has no streaming request body: it hands a request over only once
- * the whole body sits in the socket's input buffer, which past a few MiB is
- * a file-backed mapping that it grows by remapping. For a 1 GiB PUT that
- * means a second of page faults and zeroing on the loop thread before the
- * first byte can be hashed, and nothing overlaps with the receive.
+ * h2o 2.2 has no streaming request body and no hook before a body is read:
+ * it hands a request over only once the whole body sits in the socket's
+ * input buffer (past a few MiB a file-backed mapping in DATA_DIR/tmp), and
+ * answers "Expect: 100-continue" itself. Left alone, anyone could make it
+ * buffer gigabytes on the index's disk without a credential, and a 1 GiB PUT
+ * would cost a second of page faults on the loop before its first byte is
+ * hashed.
  *
  * DESIGN
  *   h2o reads every request through h2o_socket_read_start(sock, cb). This
  *   file defines that function (the executable's definition interposes the
  *   library's, which it then calls through dlsym(RTLD_NEXT)), so for the
  *   gateway's own S3 connections it sees each request head before h2o
- *   parses it. A head that qualifies (PUT, one Content-Length above
- *   INTAKE_MIN, no Transfer-Encoding, no aws-chunked payload, no
- *   x-amz-checksum) has its Content-Length header renamed in place to
- *   INTAKE_HEADER (same length): h2o then sees a request without a body,
- *   stops reading the socket and calls the handler at once. The handler
+ *   parses it, with the same parser (picohttpparser). Each complete head is
+ *   checked once, in this order:
+ *   - framing: more than one Content-Length that disagree, Content-Length
+ *     with Transfer-Encoding, or more than one Transfer-Encoding is refused
+ *     (behind a proxy, each is request smuggling);
+ *   - a PUT with one Content-Length above INTAKE_MIN, no Transfer-Encoding,
+ *     no aws-chunked payload and no x-amz-checksum is streamed (below);
+ *   - any other body above INTAKE_FREE (or chunked) is authenticated from
+ *     the head (gw_server_auth: the handler's own check) and must fit in
+ *     --max-spill with the bodies already buffered; chunked bodies grow
+ *     their share as they arrive and lose the connection past the cap.
+ *   A refused head has its framing headers renamed in place (same lengths):
+ *   h2o then sees a request without a body, calls the handler at once, the
+ *   handler answers the verdict (gw_intake_verdict) and the connection
+ *   closes with the body unread. Nothing of it reaches memory or disk.
+ *   Streamed: the head's Content-Length is renamed to INTAKE_HEADER (same
+ *   length): h2o sees a request without a body, stops reading the socket
+ *   and calls the handler at once. The handler authenticates the head,
  *   claims the body (gw_body_claim, synchronously inside that same read
  *   callback) and the engine reads it block by block (gw_body_read) with
  *   libuv directly on the connection's handle, straight into block buffers:
@@ -27,10 +44,17 @@
  *   wanted, so a client waits until a budget slot is free.
  *   Bytes h2o had already read past the head are taken over at the claim
  *   (anything past the body stays for h2o as the next request).
- *   Every other request, and every other socket, passes through untouched.
- * Limits: a read waits at most --req-timeout for bytes (RequestTimeout);
- *   one read at a time per body, into the caller's buffer; nothing buffered
- *   here beyond the bytes h2o read along with the head.
+ *   Every other socket passes through untouched.
+ * Connections: a head must be complete --header-timeout after its first
+ *   byte (a new connection: after its accept), else the connection is
+ *   closed; at --max-connections the connection idle longest makes room
+ *   (gw_intake_make_room). Closing goes through h2o's own read callback with
+ *   an error, which is how h2o closes on a socket error.
+ * Limits: a streamed body read that sees no byte for --req-timeout, or that
+ *   runs below --body-min-rate over a window (5 s; 1 s while other uploads
+ *   wait for a slot), ends with RequestTimeout and frees its slot; one read
+ *   at a time per body, into the caller's buffer; nothing buffered here
+ *   beyond the bytes h2o read along with the head.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -41,9 +65,16 @@
 #include "gateway/gw.h"
 
 #define INTAKE_MIN (4u << 20) /* smaller bodies go through h2o's buffer */
+#define INTAKE_FREE (64u << 10) /* bodies up to this are buffered (in memory) before authentication */
 #define INTAKE_HEADER "x-tgs3-clength" /* replaces "content-length" (14 bytes) in streamed heads */
+#define REFUSED_CL "x-tgs3-refused"    /* replaces "content-length" in refused heads */
+#define REFUSED_TE "x-tgs3-refused-te" /* replaces "transfer-encoding" (17 bytes) in refused heads */
 #define INTAKE_BUCKETS 1024
-#define INTAKE_MAX_HEADERS 100
+#define INTAKE_MAX_HEADERS 100 /* h2o's H2O_MAX_HEADERS: a head with more is h2o's 400 */
+#define INTAKE_MAX_HEAD (8192 + 4096 * 100) /* h2o's H2O_MAX_REQLEN: the longest head h2o parses */
+#define TICK_MS 250
+#define RATE_WINDOW_MS 5000    /* --body-min-rate is measured over this */
+#define RATE_WINDOW_BUSY_MS 1000 /* ... or this while uploads wait for a slot */
 
 /* picohttpparser, which libh2o carries and exports but does not install a
  * header for: the parser h2o reads heads with, so the intake and h2o agree
@@ -70,6 +101,7 @@ static uv_idle_t idle;
 static uv_timer_t tick;
 static int started;
 static int arriving; /* claimed bodies not read to the end */
+static int reclaim_due; /* a policing pass is scheduled right away */
 
 static void on_idle(uv_idle_t *h);
 
@@ -89,6 +121,8 @@ struct gw_body {
     int reading, socket_reading;
     enum s3_err err; /* the first failure, S3E_OK while none */
     int64_t last_ms;
+    int64_t rate_since_ms; /* the rate window's start */
+    uint64_t rate_bytes;   /* bytes since then */
     struct gw_body *next; /* on bodies (reading) or deferred (done, callback due) */
     int listed, deferred;
     int complete; /* the last byte was read */
@@ -114,6 +148,26 @@ void gw_intake_register(struct gw_conn *c)
     c->hnext = by_sock[b];
     by_sock[b] = c;
     c->fresh = 1;
+    c->head_since_ms = mono_ms(); /* a new connection owes its first head from now */
+}
+
+static void spill_release(struct gw_conn *c)
+{
+    ASSERT(c->gw->spill_held >= c->spill);
+    c->gw->spill_held -= c->spill;
+    c->spill = 0;
+}
+
+/* Closes c the way h2o closes on a socket error: through h2o's own read
+ * callback, which disposes its connection and closes the socket. Only for a
+ * connection h2o reads a head from (no request of it is being handled). */
+static void close_conn(struct gw_conn *c, const char *why)
+{
+    if (c->closing || c->h2o_read_cb == NULL)
+        return;
+    c->closing = 1;
+    c->gw->conns_closing++;
+    c->h2o_read_cb(c->sock, why);
 }
 
 /* h2o_http1_accept starts reading through h2o_socket_read_start; if that
@@ -141,6 +195,9 @@ void gw_intake_unregister(struct gw_conn *c)
         *pp = c->hnext;
     if (pending == c)
         pending = NULL;
+    spill_release(c);
+    free(c->answer);
+    c->answer = NULL;
     if (c->body != NULL) {
         struct gw_body *b = c->body;
         b->c = NULL;
@@ -169,57 +226,243 @@ static int name_starts(const struct phr_header *h, const char *prefix)
     return h->name_len >= n && strncasecmp(h->name, prefix, n) == 0;
 }
 
-/* A complete head at the start of sock->input that qualifies gets its
- * Content-Length renamed; c remembers what h2o will not see. */
+static int value_is(const struct phr_header *h, const char *v)
+{
+    size_t n = strlen(v);
+    return h->value_len == n && strncasecmp(h->value, v, n) == 0;
+}
+
+/* Content-Length's value: digits only, at most 15 of them; -1 otherwise. */
+static int64_t parse_length(const struct phr_header *h)
+{
+    if (h->value_len == 0 || h->value_len > 15)
+        return -1;
+    int64_t n = 0;
+    for (size_t i = 0; i < h->value_len; i++) {
+        if (h->value[i] < '0' || h->value[i] > '9')
+            return -1;
+        n = n * 10 + (h->value[i] - '0');
+    }
+    return n;
+}
+
+/* h2o sees no body in a refused head: it calls the handler at once, which
+ * answers c->verdict, and the body is never read. */
+static void refuse(struct gw_conn *c, struct phr_header *h, size_t num, enum s3_err verdict)
+{
+    for (size_t i = 0; i < num; i++) {
+        if (name_is(&h[i], "content-length"))
+            memcpy((char *)h[i].name, REFUSED_CL, 14);
+        else if (name_is(&h[i], "transfer-encoding"))
+            memcpy((char *)h[i].name, REFUSED_TE, 17);
+    }
+    c->verdict = verdict;
+    c->gw->heads_refused++;
+}
+
+/* The head's own authentication, as the handler will run it. */
+static enum s3_err authenticate(struct gw *gw, const char *method, size_t method_len, const char *path,
+                                size_t path_len, const struct phr_header *h, size_t num)
+{
+    struct s3_header hs[INTAKE_MAX_HEADERS];
+    for (size_t i = 0; i < num; i++) {
+        hs[i].name = h[i].name;
+        hs[i].name_len = h[i].name_len;
+        hs[i].value = h[i].value;
+        hs[i].value_len = h[i].value_len;
+    }
+    struct s3_request s3 = {.method = method, .method_len = method_len, .path = path, .path_len = path_len,
+                            .headers = hs, .n_headers = num};
+    const char *q = memchr(path, '?', path_len);
+    if (q != NULL) {
+        s3.path_len = (size_t)(q - path);
+        s3.query = q + 1;
+        s3.query_len = path_len - s3.path_len - 1;
+    }
+    return gw_server_auth(gw, &s3);
+}
+
+/* A complete head at the start of sock->input is checked once (the file's
+ * comment gives the order); an incomplete one starts the header timeout. */
 static void inspect(struct gw_conn *c)
 {
     if (pending == c)
         pending = NULL; /* a head h2o answered without the handler: this is a new one */
+    if (c->checked)
+        return; /* its body arriving, or read again after "100 Continue" */
+    struct gw *gw = c->gw;
     h2o_buffer_t *in = c->sock->input;
-    if (in == NULL || in->size < 4 || memcmp(in->bytes, "PUT ", 4) != 0)
+    if (in == NULL || in->size == 0) {
+        if (c->head_since_ms == 0 && c->idle_since_ms == 0)
+            c->idle_since_ms = mono_ms();
         return;
+    }
     const char *method, *path;
     size_t method_len, path_len, num = INTAKE_MAX_HEADERS;
     int minor;
     struct phr_header h[INTAKE_MAX_HEADERS];
-    size_t len = in->size < 65536 ? in->size : 65536;
+    size_t len = in->size < INTAKE_MAX_HEAD ? in->size : INTAKE_MAX_HEAD;
     int head = phr_parse_request(in->bytes, len, &method, &method_len, &path, &path_len, &minor, h, &num, 0);
-    if (head <= 0 || minor != 1)
+    c->idle_since_ms = 0;
+    if (head == -2) {
+        if (c->head_since_ms == 0)
+            c->head_since_ms = mono_ms();
         return;
+    }
+    c->head_since_ms = 0;
+    if (head < 0)
+        return; /* h2o answers 400 and closes */
+    c->checked = 1;
+    c->handled = 0;
+    c->chunked = 0;
+    c->verdict = S3E_OK;
+
     const struct phr_header *cl = NULL;
-    int expect = 0;
+    int n_cl = 0, n_te = 0, chunked = 0, expect = 0, stream_ok = 1;
+    int64_t n = 0;
     for (size_t i = 0; i < num; i++) {
         if (name_is(&h[i], "content-length")) {
-            if (cl != NULL)
+            int64_t v = parse_length(&h[i]);
+            if (v < 0 || (n_cl > 0 && v != n)) {
+                refuse(c, h, num, S3E_BAD_REQUEST); /* RFC 9112 §6.3: invalid or disagreeing lengths */
                 return;
+            }
+            n = v;
+            n_cl++;
             cl = &h[i];
-        } else if (name_is(&h[i], "transfer-encoding") || name_is(&h[i], INTAKE_HEADER) ||
-                   name_starts(&h[i], "x-amz-checksum-") || name_is(&h[i], "x-amz-trailer")) {
-            return;
+        } else if (name_is(&h[i], "transfer-encoding")) {
+            n_te++;
+            chunked = value_is(&h[i], "chunked");
+        } else if (name_is(&h[i], INTAKE_HEADER) || name_starts(&h[i], "x-amz-checksum-") ||
+                   name_is(&h[i], "x-amz-trailer")) {
+            stream_ok = 0;
         } else if (name_is(&h[i], "x-amz-content-sha256")) {
             if (h[i].value_len >= 10 && memcmp(h[i].value, "STREAMING-", 10) == 0)
-                return;
+                stream_ok = 0;
         } else if (name_is(&h[i], "expect")) {
-            if (h[i].value_len != 12 || strncasecmp(h[i].value, "100-continue", 12) != 0)
-                return; /* h2o answers 417 */
+            if (!value_is(&h[i], "100-continue"))
+                stream_ok = 0; /* h2o answers 417 */
             expect = 1;
         }
     }
-    if (cl == NULL || cl->value_len == 0 || cl->value_len > 15)
+    if ((n_te > 0 && n_cl > 0) || n_te > 1) {
+        refuse(c, h, num, S3E_BAD_REQUEST); /* RFC 9112 §6.1: a smuggling vector behind a proxy */
         return;
-    uint64_t n = 0;
-    for (size_t i = 0; i < cl->value_len; i++) {
-        if (cl->value[i] < '0' || cl->value[i] > '9')
-            return;
-        n = n * 10 + (uint64_t)(cl->value[i] - '0');
     }
-    if (n <= INTAKE_MIN)
+    if (n_te == 1 && !chunked)
+        return; /* h2o answers 400 "unknown transfer-encoding" and closes */
+    if (n_te == 0 && (uint64_t)n <= INTAKE_FREE)
+        return; /* no body, or a small one: buffered in memory, authenticated by the handler */
+
+    /* A large PUT body streamed into block buffers: the handler authenticates it before reading. */
+    if (stream_ok && n_te == 0 && minor == 1 && (uint64_t)n > INTAKE_MIN && method_len == 3 &&
+        memcmp(method, "PUT", 3) == 0) {
+        memcpy((char *)cl->name, INTAKE_HEADER, 14);
+        c->head_len = (size_t)head;
+        c->body_len = (uint64_t)n;
+        c->expect_continue = expect;
+        pending = c;
         return;
-    memcpy((char *)cl->name, INTAKE_HEADER, 14);
-    c->head_len = (size_t)head;
-    c->body_len = n;
-    c->expect_continue = expect;
-    pending = c;
+    }
+
+    /* Any other body is buffered by h2o: only for an authenticated request, and only within --max-spill. */
+    enum s3_err e = authenticate(gw, method, method_len, path, path_len, h, num);
+    if (e != S3E_OK) {
+        refuse(c, h, num, e);
+        return;
+    }
+    uint64_t want = chunked ? (uint64_t)in->size : (uint64_t)n;
+    if (gw->spill_held + want > (uint64_t)gw->cfg.max_spill) {
+        refuse(c, h, num, S3E_SLOW_DOWN);
+        return;
+    }
+    gw->spill_held += want;
+    c->spill = want;
+    c->chunked = chunked;
+}
+
+static void on_answer_written(h2o_socket_t *sock, const char *err)
+{
+    struct gw_conn *c = find(sock);
+    (void)err;
+    if (c != NULL)
+        close_conn(c, "answered");
+}
+
+/* Answers e on c's socket while h2o is still reading the request's body
+ * (it could only answer once the body is in), then closes the connection.
+ * h2o's read callback is not called again; were h2o to close the socket
+ * first (its request timeout), it drops the write's callback with it. */
+static void answer_raw(struct gw_conn *c, enum s3_err e)
+{
+    struct gw *gw = c->gw;
+    struct dbuf body;
+    char id[17];
+    gw_server_new_id(gw, id);
+    dbuf_init(&body, 4096);
+    if (s3_err_render(&body, e, NULL, NULL, id) != 0)
+        dbuf_reset(&body);
+    free(c->answer);
+    c->answer = xmalloc(512 + body.len);
+    int n = snprintf(c->answer, 512,
+                     "HTTP/1.1 %d %s\r\nServer: tgs3\r\nx-amz-request-id: %s\r\nContent-Type: application/xml\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                     s3_err_status(e), s3_err_code(e), id, body.len);
+    size_t len = (size_t)n;
+    if (body.len > 0)
+        memcpy(c->answer + len, body.ptr, body.len);
+    len += body.len;
+    dbuf_release(&body);
+    gw->heads_refused++;
+    h2o_socket_read_stop(c->sock);
+    h2o_iovec_t buf = h2o_iovec_init(c->answer, len);
+    h2o_socket_write(c->sock, &buf, 1, on_answer_written);
+}
+
+/* A chunked body h2o buffers takes its share of --max-spill as it arrives;
+ * past the cap the connection is closed (its answer could only come once
+ * the body is in). 0 when it was closed. */
+static int chunked_grows(struct gw_conn *c)
+{
+    struct gw *gw = c->gw;
+    uint64_t now_in = c->sock->input != NULL ? (uint64_t)c->sock->input->size : 0;
+    if (!c->chunked || c->handled || now_in <= c->spill)
+        return 1;
+    uint64_t more = now_in - c->spill;
+    if (gw->spill_held + more > (uint64_t)gw->cfg.max_spill) {
+        log_warn("a chunked request body passed --max-spill (%llu bytes buffered): 503, connection closed",
+                 (unsigned long long)gw->spill_held);
+        answer_raw(c, S3E_SLOW_DOWN);
+        return 0;
+    }
+    gw->spill_held += more;
+    c->spill += more;
+    return 1;
+}
+
+static struct gw_conn *conn_of(h2o_req_t *req)
+{
+    /* h2o's HTTP/1 connection (lib/http1.c, st_h2o_http1_conn_t) begins with
+     * its h2o_conn_t and the socket; the socket's data points back at it. */
+    struct http1_conn_head {
+        h2o_conn_t super;
+        h2o_socket_t *sock;
+    } *hc = (struct http1_conn_head *)(void *)req->conn;
+    struct gw_conn *c = find(hc->sock);
+    return c != NULL && c->sock != NULL && c->sock->data == (void *)req->conn ? c : NULL;
+}
+
+enum s3_err gw_intake_verdict(h2o_req_t *req)
+{
+    struct gw_conn *c = conn_of(req);
+    if (c == NULL)
+        return S3E_OK;
+    c->handled = 1;
+    enum s3_err v = c->verdict;
+    c->verdict = S3E_OK;
+    if (v != S3E_OK)
+        req->http1_is_persistent = 0; /* the body is still in the socket */
+    return v;
 }
 
 /* h2o's read callback for a registered connection goes through here. */
@@ -229,8 +472,11 @@ static void on_h2o_read(h2o_socket_t *sock, const char *err)
     if (c == NULL)
         return; /* cannot happen: reads stop before a socket is unregistered */
     h2o_socket_cb cb = c->h2o_read_cb;
-    if (err == NULL && cb == reqread_cb)
+    if (err == NULL && cb == reqread_cb) {
         inspect(c);
+        if (!chunked_grows(c))
+            return;
+    }
     cb(sock, err);
     if (pending == c)
         pending = NULL; /* not claimed: h2o answered by itself */
@@ -260,6 +506,13 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
             reqread_cb = cb;
     }
     c->h2o_read_cb = cb;
+    if (cb == reqread_cb && c->handled) {
+        /* The last request is done and its buffer consumed: a new one begins. */
+        spill_release(c);
+        c->checked = c->handled = c->chunked = 0;
+        c->head_since_ms = 0;
+        c->idle_since_ms = 0;
+    }
     /* Bytes already there (a pipelined request) are parsed right after this returns. */
     if (cb == reqread_cb)
         inspect(c);
@@ -424,6 +677,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     b->have += (size_t)n;
     b->got += (uint64_t)n;
+    b->rate_bytes += (uint64_t)n;
     b->last_ms = mono_ms();
     if (b->have == b->want) {
         stop_socket(b);
@@ -476,6 +730,8 @@ void gw_body_read(struct gw_body *b, unsigned char *dst, size_t n, gw_body_cb cb
         }
     }
     b->last_ms = mono_ms();
+    b->rate_since_ms = b->last_ms; /* the slot was just taken: the window starts with the read */
+    b->rate_bytes = 0;
     if (!b->listed) {
         b->listed = 1;
         b->next = bodies;
@@ -521,14 +777,26 @@ void gw_body_free(struct gw_body *b)
     free(b);
 }
 
-/* Reads that saw no byte for --req-timeout end with RequestTimeout. */
-static void on_tick(uv_timer_t *t)
+/* Streamed body reads hold an upload slot: one that saw no byte for
+ * --req-timeout, or that ran below --body-min-rate over its window, ends
+ * with RequestTimeout and gives the slot back. */
+static void police_bodies(struct gw *gw, int64_t now)
 {
-    struct gw *gw = t->data;
-    int64_t now = mono_ms();
+    int64_t window = gw->up_waiting > 0 ? RATE_WINDOW_BUSY_MS : RATE_WINDOW_MS;
     for (struct gw_body *b = bodies, *next; b != NULL; b = next) {
         next = b->next;
-        if (b->reading && now - b->last_ms > gw->cfg.req_timeout_ms) {
+        if (!b->reading)
+            continue;
+        int64_t span = now - b->rate_since_ms;
+        int slow = 0;
+        if (span >= window) {
+            slow = gw->cfg.body_min_rate > 0 && b->rate_bytes * 1000 < (uint64_t)gw->cfg.body_min_rate * (uint64_t)span;
+            b->rate_since_ms = now;
+            b->rate_bytes = 0;
+        }
+        if (slow || now - b->last_ms > gw->cfg.req_timeout_ms) {
+            if (slow)
+                gw->bodies_too_slow++;
             b->err = S3E_REQUEST_TIMEOUT;
             stop_socket(b);
             finish_read(b);
@@ -536,12 +804,66 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
+/* A head must be complete --header-timeout after its first byte (or the accept). */
+static void police_heads(struct gw *gw, int64_t now)
+{
+    for (struct gw_conn *c = gw->conns; c != NULL; c = c->next) {
+        if (c->sock == NULL || c->checked || c->closing || c->h2o_read_cb != reqread_cb || c->head_since_ms == 0)
+            continue;
+        if (now - c->head_since_ms > gw->cfg.header_timeout_ms) {
+            gw->header_timeouts++;
+            close_conn(c, "header timeout");
+        }
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct gw *gw = t->data;
+    int64_t now = mono_ms();
+    reclaim_due = 0;
+    police_bodies(gw, now);
+    police_heads(gw, now);
+}
+
+void gw_intake_reclaim(struct gw *gw)
+{
+    (void)gw;
+    if (!started || reclaim_due || bodies == NULL)
+        return;
+    reclaim_due = 1;
+    uv_timer_start(&tick, on_tick, 0, TICK_MS); /* now, outside the caller */
+}
+
+int gw_intake_make_room(struct gw *gw)
+{
+    struct gw_conn *idlest = NULL, *oldest_head = NULL;
+    for (struct gw_conn *c = gw->conns; c != NULL; c = c->next) {
+        if (c->sock == NULL || c->checked || c->closing || c->h2o_read_cb != reqread_cb)
+            continue; /* a request is on it (or h2o has not started reading) */
+        if (c->sock->input == NULL || c->sock->input->size == 0) {
+            int64_t since = c->idle_since_ms ? c->idle_since_ms : c->head_since_ms;
+            int64_t best = idlest == NULL ? 0 : idlest->idle_since_ms ? idlest->idle_since_ms : idlest->head_since_ms;
+            if (idlest == NULL || since < best)
+                idlest = c;
+        } else if (oldest_head == NULL || c->head_since_ms < oldest_head->head_since_ms) {
+            oldest_head = c;
+        }
+    }
+    struct gw_conn *victim = idlest != NULL ? idlest : oldest_head;
+    if (victim == NULL)
+        return 0;
+    gw->conns_evicted++;
+    close_conn(victim, "room for a new connection");
+    return 1;
+}
+
 void gw_intake_start(struct gw *gw)
 {
     uv_idle_init(gw->loop, &idle);
     uv_timer_init(gw->loop, &tick);
     tick.data = gw;
-    uv_timer_start(&tick, on_tick, 1000, 1000);
+    uv_timer_start(&tick, on_tick, TICK_MS, TICK_MS);
     uv_unref((uv_handle_t *)&tick);
     started = 1;
 }

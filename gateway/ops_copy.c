@@ -195,6 +195,7 @@ static enum s3_err copy_object(struct copy_op *op, struct store *st, const struc
         obj.key = r->route.key;
         obj.mtime_ms = op->mtime_ms;
         obj.meta_json = meta;
+        obj.bucket_id = r->bucket_id;
         s = store_object_put(st, &obj);
     }
     free(meta);

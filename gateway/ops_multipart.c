@@ -322,6 +322,7 @@ static void complete_run(struct store *st, void *arg)
     s3_etag_multipart((const char(*)[33])md5s, op->n, op->etag);
     snprintf(obj.bucket, sizeof(obj.bucket), "%s", u.bucket);
     obj.key = u.key;
+    obj.bucket_id = op->r->bucket_id;
     obj.size = total;
     snprintf(obj.etag, sizeof(obj.etag), "%s", op->etag);
     obj.mtime_ms = now_ms();

@@ -203,6 +203,7 @@ static void put_begin(struct gw_req *r)
 {
     struct put_op *op = r->op;
     struct gw_body_check chk;
+    op->obj.bucket_id = r->bucket_id; /* the commit goes into this bucket or nowhere */
     enum s3_err e = gw_body_check_init(r, &chk);
     if (e != S3E_OK) {
         gw_respond_error(r, e, NULL);
@@ -235,6 +236,8 @@ static void bucket_check_done(void *arg)
     struct gw_req *r = bc->r;
     enum store_status st = bc->st;
     void (*next)(struct gw_req *) = bc->next;
+    if (st == STORE_OK && r->bucket_id.owner[0] == '\0')
+        store_bucket_id_of(&bc->b, &r->bucket_id);
     free(bc);
     if (!gw_req_release(r))
         return;
@@ -276,6 +279,8 @@ static void put_precheck_run(struct store *st, void *arg)
         pc->err = s == STORE_NOT_FOUND ? S3E_NO_SUCH_BUCKET : gw_store_err(s);
         return;
     }
+    if (pc->r->bucket_id.owner[0] == '\0')
+        store_bucket_id_of(&b, &pc->r->bucket_id); /* read by put_begin once this job is back */
     pc->err = gw_write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
 }
 

@@ -99,6 +99,13 @@ const char *gw_req_user(struct gw_req *r)
 void gw_add_header(struct gw_req *r, const char *name, const char *value, size_t len)
 {
     h2o_req_t *req = r->req;
+    /* The one way out for a header: a value that would split the response
+     * (CR, LF) or carry other control bytes never goes out. Requests asking
+     * for such values are refused earlier (400); this is the last guard. */
+    if (!s3_header_value_ok(value, len)) {
+        log_warn("req %s: header %s not sent: its value holds control bytes", r->id, name);
+        return;
+    }
     size_t nlen = strlen(name);
     char *n = h2o_mem_alloc_pool(&req->pool, nlen);
     memcpy(n, name, nlen);
@@ -194,6 +201,20 @@ static const char *lookup_secret(void *ud, const char *access_key)
     return NULL;
 }
 
+void gw_server_new_id(struct gw *gw, char out[17])
+{
+    snprintf(out, 17, "%08llX%08llX", (unsigned long long)(now_ms() & 0xffffffff),
+             (unsigned long long)(++gw->req_seq & 0xffffffff));
+}
+
+enum s3_err gw_server_auth(struct gw *gw, const struct s3_request *s3)
+{
+    struct s3_auth auth;
+    enum s3_err e = s3_sigv4_verify(s3, lookup_secret, gw, now_ms() / 1000, &auth);
+    secure_zero(&auth, sizeof(auth));
+    return e;
+}
+
 static void dispatch(struct gw_req *r)
 {
     switch (r->route.op) {
@@ -238,8 +259,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r->gw = gw;
     r->req = req;
     gw->active++;
-    snprintf(r->id, sizeof(r->id), "%08llX%08llX", (unsigned long long)(now_ms() & 0xffffffff),
-             (unsigned long long)(++gw->req_seq & 0xffffffff));
+    gw_server_new_id(gw, r->id);
     struct anchor *a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_anchor_dispose);
     a->r = r;
     r->body = gw_body_claim(gw, req);
@@ -284,7 +304,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r->s3.n_headers++;
     }
 
-    enum s3_err e = s3_route_parse(&r->s3, gw->cfg.domain, &r->route);
+    /* A head the intake refused before reading its body (ambiguous framing,
+     * failed authentication, no room to buffer the body): the body was left
+     * unread, so the connection closes after this answer. */
+    enum s3_err e = gw_intake_verdict(req);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return 0;
+    }
+    e = s3_route_parse(&r->s3, gw->cfg.domain, &r->route);
     if (e != S3E_OK) {
         gw_respond_error(r, e, NULL);
         return 0;
@@ -313,6 +341,8 @@ static void on_sock_closed(uv_handle_t *h)
     if (c->sock != NULL)
         gw_intake_unregister(c);
     c->gw->connections--;
+    if (c->closing)
+        c->gw->conns_closing--;
     if (c->prev)
         c->prev->next = c->next;
     else if (c->gw->conns == c)
@@ -331,8 +361,12 @@ static void on_accept(uv_stream_t *listener, int status)
     c->gw = gw;
     uv_tcp_init(listener->loop, &c->tcp);
     gw->connections++;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 || gw->connections > gw->cfg.max_connections ||
-        gw->stopping) {
+    /* At the cap a new connection takes the place of the one idle longest;
+     * only when every connection is busy with a request is it refused. */
+    if (gw->connections - gw->conns_closing > gw->cfg.max_connections && !gw->stopping)
+        gw_intake_make_room(gw);
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 ||
+        gw->connections - gw->conns_closing > gw->cfg.max_connections || gw->stopping) {
         uv_close((uv_handle_t *)&c->tcp, on_sock_closed);
         return;
     }

@@ -39,6 +39,12 @@ static void read_bucket(sqlite3_stmt *s, struct store_bucket *b)
     b->created_ms = sqlite3_column_int64(s, 2);
 }
 
+void store_bucket_id_of(const struct store_bucket *b, struct store_bucket_id *out)
+{
+    snprintf(out->owner, sizeof(out->owner), "%s", b->owner);
+    out->created_ms = b->created_ms;
+}
+
 enum store_status store_bucket_get(struct store *st, const char *name, struct store_bucket *out)
 {
     static const char sql[] = "SELECT name, owner, created_ms FROM buckets WHERE name = ?1";

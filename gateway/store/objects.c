@@ -20,12 +20,19 @@ void store_object_free(struct store_object *o)
     free(o);
 }
 
-static enum store_status bucket_exists(struct store *st, const char *bucket)
+/* The object's bucket exists and, when obj names one, is still that one:
+ * a writer that found the bucket at its start never commits into another
+ * bucket created since under the same name (by another user, say). */
+static enum store_status bucket_exists(struct store *st, const struct store_object *obj)
 {
-    enum store_status ret = store_bucket_get(st, bucket, NULL);
+    struct store_bucket b;
+    enum store_status ret = store_bucket_get(st, obj->bucket, &b);
 
+    if (ret == STORE_OK && obj->bucket_id.owner[0] != '\0' &&
+        (strcmp(b.owner, obj->bucket_id.owner) != 0 || b.created_ms != obj->bucket_id.created_ms))
+        ret = STORE_NOT_FOUND;
     if (ret == STORE_NOT_FOUND)
-        snprintf(st->err, sizeof st->err, "no bucket %s", bucket);
+        snprintf(st->err, sizeof st->err, "no bucket %s", obj->bucket);
     return ret;
 }
 
@@ -94,7 +101,7 @@ enum store_status store_object_write(struct store *st, const struct store_object
     enum store_status ret;
     int64_t id;
 
-    ret = bucket_exists(st, obj->bucket);
+    ret = bucket_exists(st, obj);
     if (ret != STORE_OK)
         goto out;
     ret = store_extents_ref(st, ext, n);

@@ -77,6 +77,13 @@ struct store_bucket {
     char owner[129];    /* access key of the creator */
     int64_t created_ms;
 };
+/* Which bucket of a name: a bucket deleted and created again (by another
+ * user, say) has another owner or creation time. owner[0] == 0: any. */
+struct store_bucket_id {
+    char owner[129];
+    int64_t created_ms;
+};
+void store_bucket_id_of(const struct store_bucket *b, struct store_bucket_id *out);
 enum store_status store_bucket_create(struct store *st, const char *name, const char *owner, int64_t now_ms)
     WARN_UNUSED; /* STORE_EXISTS (store_bucket_get tells whose) */
 /* out may be NULL to test existence only. */
@@ -146,6 +153,7 @@ struct store_object {
     char *meta_json;    /* malloc'd JSON object text chosen by the gateway (headers, user metadata, tags, part sizes) */
     struct store_extent *extents; /* malloc'd, in object order */
     size_t n_extents;
+    struct store_bucket_id bucket_id; /* writes: the bucket must still be this one (else NOT_FOUND) */
 };
 void store_object_free(struct store_object *o); /* frees the members and o itself; NULL ok */
 

@@ -156,6 +156,50 @@ static void test_buckets(void)
     store_close(st);
 }
 
+/* A writer that found a bucket at its start commits into that bucket or
+ * nowhere: the same name created again (by another user) is another bucket. */
+static void test_bucket_identity(void)
+{
+    struct store *st = fresh();
+    struct store_bucket b;
+    struct store_bucket_id first;
+    struct store_extent ext = {0};
+    struct store_object o;
+
+    CHECK_ST(store_bucket_create(st, "race", "AKB", 100), STORE_OK);
+    CHECK_ST(store_bucket_get(st, "race", &b), STORE_OK);
+    store_bucket_id_of(&b, &first);
+    CHECK(strcmp(first.owner, "AKB") == 0 && first.created_ms == 100);
+    CHECK_ST(store_bucket_delete(st, "race"), STORE_OK);
+    CHECK_ST(store_bucket_create(st, "race", "AKA", 200), STORE_OK);
+
+    ext.block_id = add_block(st, 1);
+    ext.length = 10;
+    memset(&o, 0, sizeof o);
+    snprintf(o.bucket, sizeof o.bucket, "race");
+    o.key = (char *)"obj";
+    o.size = 10;
+    o.meta_json = (char *)"{}";
+    o.extents = &ext;
+    o.n_extents = 1;
+    o.bucket_id = first;
+    CHECK_ST(store_object_put(st, &o), STORE_NOT_FOUND);
+    struct store_object *got = NULL;
+    CHECK_ST(store_object_head(st, "race", "obj", &got), STORE_NOT_FOUND);
+    store_object_free(got);
+    CHECK(refcount(st, ext.block_id) == 0);
+    /* The same owner's bucket created again at another time is another bucket too. */
+    o.bucket_id.created_ms = 200;
+    CHECK_ST(store_object_put(st, &o), STORE_NOT_FOUND);
+    /* The bucket it found: committed. No identity: any bucket of the name. */
+    snprintf(o.bucket_id.owner, sizeof o.bucket_id.owner, "AKA");
+    CHECK_ST(store_object_put(st, &o), STORE_OK);
+    o.bucket_id.owner[0] = '\0';
+    o.key = (char *)"obj2";
+    CHECK_ST(store_object_put(st, &o), STORE_OK);
+    store_close(st);
+}
+
 static void test_blocks(void)
 {
     struct store *st = fresh();
@@ -726,6 +770,7 @@ int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/test_store_%ld.db", (long)getpid());
     test_buckets();
+    test_bucket_identity();
     test_blocks();
     test_objects();
     test_transactions();
