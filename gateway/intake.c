@@ -51,8 +51,9 @@
  *   (gw_intake_make_room). Closing goes through h2o's own read callback with
  *   an error, which is how h2o closes on a socket error.
  * Limits: a streamed body read that sees no byte for --req-timeout, or that
- *   runs below --body-min-rate over a window (5 s; 1 s while other uploads
- *   wait for a slot), ends with RequestTimeout and frees its slot; one read
+ *   runs below --body-min-rate over a window (5 s; while other uploads wait
+ *   for a slot, anything from 0.5 s), ends with RequestTimeout and frees its
+ *   slot; one read
  *   at a time per body, into the caller's buffer; nothing buffered here
  *   beyond the bytes h2o read along with the head.
  */
@@ -74,7 +75,7 @@
 #define INTAKE_MAX_HEAD (8192 + 4096 * 100) /* h2o's H2O_MAX_REQLEN: the longest head h2o parses */
 #define TICK_MS 250
 #define RATE_WINDOW_MS 5000    /* --body-min-rate is measured over this */
-#define RATE_WINDOW_BUSY_MS 1000 /* ... or this while uploads wait for a slot */
+#define RATE_WINDOW_BUSY_MS 500 /* ... or, while uploads wait for a slot, over at least this */
 
 /* picohttpparser, which libh2o carries and exports but does not install a
  * header for: the parser h2o reads heads with, so the intake and h2o agree
@@ -782,15 +783,18 @@ void gw_body_free(struct gw_body *b)
  * with RequestTimeout and gives the slot back. */
 static void police_bodies(struct gw *gw, int64_t now)
 {
-    int64_t window = gw->up_waiting > 0 ? RATE_WINDOW_BUSY_MS : RATE_WINDOW_MS;
+    int wanted = gw->up_waiting; /* slots uploads wait for: as many slow bodies give theirs up now */
     for (struct gw_body *b = bodies, *next; b != NULL; b = next) {
         next = b->next;
         if (!b->reading)
             continue;
         int64_t span = now - b->rate_since_ms;
-        int slow = 0;
-        if (span >= window) {
+        int full = span >= RATE_WINDOW_MS, slow = 0;
+        if (full || (wanted > 0 && span >= RATE_WINDOW_BUSY_MS))
             slow = gw->cfg.body_min_rate > 0 && b->rate_bytes * 1000 < (uint64_t)gw->cfg.body_min_rate * (uint64_t)span;
+        if (slow && !full)
+            wanted--;
+        if (full) {
             b->rate_since_ms = now;
             b->rate_bytes = 0;
         }
