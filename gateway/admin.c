@@ -233,6 +233,17 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= dbuf_printf(b, "tgs3_pack_compacted_objects_total %llu\n", (unsigned long long)gw_compact_moved(gw));
     rc |= metric(b, "tgs3_streamed_bodies_total", "counter", "PUT and part bodies read from the socket as they arrived");
     rc |= dbuf_printf(b, "tgs3_streamed_bodies_total %llu\n", (unsigned long long)gw->bodies_streamed);
+    rc |= metric(b, "tgs3_heads_refused_total", "counter",
+                 "requests answered before their body was read (framing, authentication, --max-spill)");
+    rc |= dbuf_printf(b, "tgs3_heads_refused_total %llu\n", (unsigned long long)gw->heads_refused);
+    rc |= metric(b, "tgs3_header_timeouts_total", "counter", "connections closed for a head not complete in --header-timeout");
+    rc |= dbuf_printf(b, "tgs3_header_timeouts_total %llu\n", (unsigned long long)gw->header_timeouts);
+    rc |= metric(b, "tgs3_connections_evicted_total", "counter", "idle connections closed to make room at --max-connections");
+    rc |= dbuf_printf(b, "tgs3_connections_evicted_total %llu\n", (unsigned long long)gw->conns_evicted);
+    rc |= metric(b, "tgs3_bodies_too_slow_total", "counter", "streamed bodies ended below --body-min-rate");
+    rc |= dbuf_printf(b, "tgs3_bodies_too_slow_total %llu\n", (unsigned long long)gw->bodies_too_slow);
+    rc |= metric(b, "tgs3_spill_bytes", "gauge", "bytes of request bodies buffered (or reserved) for authenticated requests");
+    rc |= dbuf_printf(b, "tgs3_spill_bytes %llu\n", (unsigned long long)gw->spill_held);
     rc |= metric(b, "tgs3_gc_failed_total", "counter", "message deletions that failed (retried later)");
     rc |= dbuf_printf(b, "tgs3_gc_failed_total %llu\n", (unsigned long long)gw->gc_failed);
     rc |= metric(b, "tgs3_gc_unreclaimable_total", "counter", "messages Telegram would no longer delete");

@@ -5,7 +5,9 @@
  * runs h2o and curl. Files:
  *   main.c       command line, sub-commands, start-up and shutdown
  *   config.c     options: flags and TGS3_* environment, defaults, checks
- *   server.c     h2o listener, request context, auth, dispatch, responses
+ *   server.c     h2o listener, request context, dispatch, responses
+ *   intake.c     request heads checked before their bodies; large PUT bodies streamed
+ *   auth.c       SigV4 against the configured users; request ids
  *   storeq.c     the store thread: SQLite jobs off the loop, completions back on it
  *   engine.c     block pipeline: verify and split bodies, upload blocks under
  *                a global budget; fetch blocks for GETs under a read budget
@@ -240,13 +242,18 @@ void gw_body_cancel(struct gw_body *b);       /* the outstanding read's cb will 
 void gw_body_request_gone(struct gw_body *b); /* h2o disposed the request */
 void gw_body_free(struct gw_body *b);
 
+/* ---- authentication (auth.c) ---------------------------------------------- */
+
+/* Verifies s3's SigV4 signature (header or presigned) against the configured
+ * users at the current time: S3E_OK, or the S3 error. out (may be NULL) gets
+ * the verified credentials; it holds a signing key: the caller cleanses it. */
+enum s3_err gw_auth_verify(struct gw *gw, const struct s3_request *s3, struct s3_auth *out);
+void gw_request_id_new(struct gw *gw, char out[17]); /* a new request id (16 hex digits) */
+
 /* ---- server (server.c) ------------------------------------------------------ */
 
 int gw_server_start(struct gw *gw);           /* binds --listen; 0 or -1 (logged) */
-/* Authenticates a request from its head alone (the handler's own check,
- * run by the intake before a body is read): S3E_OK or the S3 error. */
-enum s3_err gw_server_auth(struct gw *gw, const struct s3_request *s3);
-void gw_server_new_id(struct gw *gw, char out[17]); /* a new request id (hex) */
+
 void gw_server_stop_accepting(struct gw *gw); /* closes the listener; connections end after their response */
 /* Connections holding bytes of a request: one still arriving (h2o hands it
  * over only once its body is complete) or one being processed. */

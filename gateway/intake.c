@@ -23,7 +23,7 @@
  *   - a PUT with one Content-Length above INTAKE_MIN, no Transfer-Encoding,
  *     no aws-chunked payload and no x-amz-checksum is streamed (below);
  *   - any other body above INTAKE_FREE (or chunked) is authenticated from
- *     the head (gw_server_auth: the handler's own check) and must fit in
+ *     the head (gw_auth_verify: the handler's own check) and must fit in
  *     --max-spill with the bodies already buffered; chunked bodies grow
  *     their share as they arrive and lose the connection past the cap.
  *   A refused head has its framing headers renamed in place (same lengths):
@@ -280,7 +280,7 @@ static enum s3_err authenticate(struct gw *gw, const char *method, size_t method
         s3.query = q + 1;
         s3.query_len = path_len - s3.path_len - 1;
     }
-    return gw_server_auth(gw, &s3);
+    return gw_auth_verify(gw, &s3, NULL);
 }
 
 /* A complete head at the start of sock->input is checked once (the file's
@@ -399,7 +399,7 @@ static void answer_raw(struct gw_conn *c, enum s3_err e)
     struct gw *gw = c->gw;
     struct dbuf body;
     char id[17];
-    gw_server_new_id(gw, id);
+    gw_request_id_new(gw, id);
     dbuf_init(&body, 4096);
     if (s3_err_render(&body, e, NULL, NULL, id) != 0)
         dbuf_reset(&body);

@@ -192,29 +192,6 @@ enum s3_err gw_store_err(enum store_status s)
     return S3E_INTERNAL_ERROR;
 }
 
-static const char *lookup_secret(void *ud, const char *access_key)
-{
-    struct gw *gw = ud;
-    for (size_t i = 0; i < gw->cfg.n_users; i++)
-        if (gw->cfg.users[i].access_key && !strcmp(gw->cfg.users[i].access_key, access_key))
-            return gw->cfg.users[i].secret_key;
-    return NULL;
-}
-
-void gw_server_new_id(struct gw *gw, char out[17])
-{
-    snprintf(out, 17, "%08llX%08llX", (unsigned long long)(now_ms() & 0xffffffff),
-             (unsigned long long)(++gw->req_seq & 0xffffffff));
-}
-
-enum s3_err gw_server_auth(struct gw *gw, const struct s3_request *s3)
-{
-    struct s3_auth auth;
-    enum s3_err e = s3_sigv4_verify(s3, lookup_secret, gw, now_ms() / 1000, &auth);
-    secure_zero(&auth, sizeof(auth));
-    return e;
-}
-
 static void dispatch(struct gw_req *r)
 {
     switch (r->route.op) {
@@ -259,7 +236,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r->gw = gw;
     r->req = req;
     gw->active++;
-    gw_server_new_id(gw, r->id);
+    gw_request_id_new(gw, r->id);
     struct anchor *a = h2o_mem_alloc_shared(&req->pool, sizeof(*a), on_anchor_dispose);
     a->r = r;
     r->body = gw_body_claim(gw, req);
@@ -317,7 +294,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         gw_respond_error(r, e, NULL);
         return 0;
     }
-    e = s3_sigv4_verify(&r->s3, lookup_secret, gw, now_ms() / 1000, &r->auth);
+    e = gw_auth_verify(gw, &r->s3, &r->auth);
     if (e != S3E_OK) {
         gw_respond_error(r, e, NULL);
         return 0;

@@ -56,6 +56,14 @@ check "8 stalled 64 MiB PUTs: an 8 MiB PUT and a GET within 2x unloaded; stalls 
 
 # 5: bodies of requests that fail authentication never reach the disk
 check "unauthenticated / bad-signature 256 MiB bodies (length and chunked) -> 403, 0 bytes spilled" S fill_unauth
+metric() { curl -sS --max-time 10 "$GW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+metrics_say() {
+    local refused spill slow
+    refused=$(metric tgs3_heads_refused_total) spill=$(metric tgs3_spill_bytes) slow=$(metric tgs3_bodies_too_slow_total)
+    echo "heads refused $refused, spill bytes $spill, bodies too slow $slow"
+    [ "${refused:-0}" -ge 3 ] && [ "$spill" = 0 ] && [ "${slow:-0}" -ge 1 ]
+}
+check "metrics: refused heads and slow bodies counted, no spill left held" metrics_say
 stop_gateway
 
 if check "gateway starts with --max-spill 8M" gw_up --max-spill 8M; then

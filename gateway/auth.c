@@ -1,0 +1,36 @@
+/* auth.c — who sent a request: SigV4 against the configured users, and request ids.
+ *
+ * One check for every place that authenticates: the handler (server.c) on
+ * each request, and the intake (intake.c) on a head whose body h2o would
+ * otherwise buffer before the handler runs. Both must agree, so both call
+ * this. Runs on the loop thread; touches only the configuration.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+
+static const char *lookup_secret(void *ud, const char *access_key)
+{
+    struct gw *gw = ud;
+    for (size_t i = 0; i < gw->cfg.n_users; i++)
+        if (gw->cfg.users[i].access_key && !strcmp(gw->cfg.users[i].access_key, access_key))
+            return gw->cfg.users[i].secret_key;
+    return NULL;
+}
+
+enum s3_err gw_auth_verify(struct gw *gw, const struct s3_request *s3, struct s3_auth *out)
+{
+    struct s3_auth scratch;
+    struct s3_auth *a = out != NULL ? out : &scratch;
+    enum s3_err e = s3_sigv4_verify(s3, lookup_secret, gw, now_ms() / 1000, a);
+    if (out == NULL)
+        secure_zero(&scratch, sizeof(scratch)); /* it holds the signing key */
+    return e;
+}
+
+void gw_request_id_new(struct gw *gw, char out[17])
+{
+    snprintf(out, 17, "%08llX%08llX", (unsigned long long)(now_ms() & 0xffffffff),
+             (unsigned long long)(++gw->req_seq & 0xffffffff));
+}
