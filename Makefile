@@ -5,8 +5,13 @@
 #   make test       install missing packages, build with ASan/UBSan into build/san, run every test
 #   make bench      build optimised and run the benchmark program
 #   make tsan       ThreadSanitizer build into build/tsan (BUILD=build/tsan tests/run_all.sh runs the tests on it)
+#   make fuzz       build the libFuzzer targets (clang, ASan/UBSan) into build/fuzz and run each for
+#                   FUZZ_SECONDS (default 60) on a copy of its corpus; fails if any crashed
+#   make unit-bins  the unit test programs, and build/tests/test_fuzz_<name>: each fuzz target linked
+#                   with tests/fuzz/replay.c (gcc), which replays tests/fuzz/corpus/<name>/ in make test
 #
-# Sources are found by wildcard, so adding a file to a module needs no edit here.
+# Sources are found by wildcard, so adding a file to a module needs no edit here; a new
+# tests/fuzz/fuzz_<name>.c is a new fuzz target (its seeds go in tests/fuzz/corpus/<name>/).
 
 CC      ?= gcc
 BUILD   ?= build
@@ -23,6 +28,11 @@ endif
 ifeq ($(SAN),thread)
 OPT      := -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=thread
+endif
+# make fuzz builds with CC=clang SAN=fuzz: coverage for libFuzzer, whose runtime the targets add at link.
+ifeq ($(SAN),fuzz)
+OPT      := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 ifeq ($(WERROR),1)
 WARN += -Werror
@@ -42,14 +52,22 @@ GW_SRC      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 LIB_SRC     := $(COMMON_SRC) $(S3_SRC) $(TG_SRC) $(STORE_SRC) $(BLOCKS_SRC)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 BENCH_SRC   := $(wildcard tests/bench/*.c)
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ   := $(call obj,$(LIB_SRC))
 GW_OBJ    := $(call obj,$(GW_SRC))
 EMU_OBJ   := $(call obj,$(EMU_SRC)) $(call obj,$(COMMON_SRC))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# What a fuzz target links besides its own file: the libraries, the gateway's non-main
+# objects (the config parser) and the emulator's parameter parser.
+FUZZ_DEP_OBJ := $(LIB_OBJ) $(GW_OBJ) $(call obj,telegram/emulator/params.c)
+FUZZ_REPLAY  := $(patsubst %,$(BUILD)/tests/test_fuzz_%,$(FUZZ_NAMES))
+FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz_%,$(FUZZ_NAMES))
 
-.PHONY: all run test unit integration bench deps clean tsan
+.PHONY: all run test unit integration bench deps clean tsan unit-bins fuzz fuzz-bins
 all: $(BUILD)/tgs3 $(BUILD)/tgs3-botapi
 
 $(BUILD)/obj/%.o: %.c
@@ -67,6 +85,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(GW_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(GW_OBJ) $(LDLIBS)
 
+# A fuzz target with the replay driver: an ordinary test program for make test.
+$(FUZZ_REPLAY): $(BUILD)/tests/test_fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o \
+                $(FUZZ_DEP_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# A fuzz target with libFuzzer's main (only in the make fuzz build: CC=clang SAN=fuzz).
+$(FUZZ_BIN): $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_DEP_OBJ)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tgs3-bench: $(call obj,$(BENCH_SRC)) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -82,7 +110,15 @@ test: deps
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 WERROR=1 all unit-bins
 	@BUILD=build/san tests/run_all.sh
 
-unit-bins: $(UNIT_BIN)
+unit-bins: $(UNIT_BIN) $(FUZZ_REPLAY)
+
+# make fuzz: clang + libFuzzer + ASan/UBSan in build/fuzz; new inputs go to build/fuzz/corpus/<name>.
+fuzz:
+	@tests/deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang SAN=fuzz fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build/fuzz $(FUZZ_NAMES)
+
+fuzz-bins: $(FUZZ_BIN)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tgs3-bench
