@@ -48,7 +48,9 @@ TG_SRC      := $(wildcard telegram/*.c)
 EMU_SRC     := $(wildcard telegram/emulator/*.c)
 STORE_SRC   := $(wildcard gateway/store/*.c)
 BLOCKS_SRC  := $(wildcard gateway/blocks/*.c)
-GW_SRC      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+# The gateway's layers (DESIGN.md): the program's top floor, then http/, ops/, engine/, safety/.
+GW_DIRS     := gateway gateway/http gateway/ops gateway/engine gateway/safety
+GW_SRC      := $(filter-out gateway/main.c,$(wildcard $(addsuffix /*.c,$(GW_DIRS))))
 LIB_SRC     := $(COMMON_SRC) $(S3_SRC) $(TG_SRC) $(STORE_SRC) $(BLOCKS_SRC)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 BENCH_SRC   := $(wildcard tests/bench/*.c)

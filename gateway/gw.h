@@ -2,28 +2,40 @@
  *
  * The gateway glues the pure S3 library (s3/), the Bot API client
  * (telegram/) and the index (gateway/store/) together on one libuv loop that
- * runs h2o and curl. Files:
+ * runs h2o and curl. Its layers, each a folder, calls pointing down
+ * (main -> server/admin -> ops -> engine -> http helpers -> store thread;
+ * safety beside ops, using the engine):
  *   main.c       command line, sub-commands, start-up and shutdown
  *   config.c     options: flags and TGS3_* environment, defaults, checks
  *   server.c     h2o listener, request context, dispatch, responses
- *   intake.c     request heads checked before their bodies; large PUT bodies streamed
- *   auth.c       SigV4 against the configured users; request ids
- *   storeq.c     the store thread: SQLite jobs off the loop, completions back on it
- *   engine.c     block pipeline: verify and split bodies, upload blocks under
- *                a global budget; fetch blocks for GETs under a read budget
- *   meta.c       stored object headers and user metadata (meta_json)
- *   ops_bucket.c bucket operations, listings (V1, V2, object versions), DeleteObjects
- *   ops_object.c PUT/GET/HEAD/DELETE object
- *   ops_multipart.c multipart uploads
- *   ops_copy.c   CopyObject and UploadPartCopy (extents shared, nothing uploaded)
- *   ops_tagging.c object tags (Put/Get/DeleteObjectTagging)
- *   access.c     bucket ownership checks when several users are configured
- *   gc.c         the delete queue runner
  *   admin.c      admin listener: /metrics, /healthz, /readyz; access log
- *   cmd_stats.c  tgs3 stats (read-only look at the index)
- *   cmd_gc.c     tgs3 gc (the delete queue, once)
- *   cache.c      block cache on local disk; one Telegram read per block at a time
- *   strays.c     after a crash: finds the posts whose answers it swallowed, deletes them
+ *   storeq.c     the store thread: SQLite jobs off the loop, completions back on it
+ *   http/        what a request is before an operation runs:
+ *     intake.c   request heads checked before their bodies; large PUT bodies streamed
+ *     auth.c     SigV4 against the configured users; request ids
+ *     access.c   bucket ownership checks when several users are configured
+ *     meta.c     stored object headers and user metadata (meta_json)
+ *   ops/         S3 operations, one file per family (ops.h: their shared helpers):
+ *     bucket.c   bucket operations, listings (V1, V2, object versions), DeleteObjects
+ *     object.c   PUT/GET/HEAD/DELETE object
+ *     multipart.c multipart uploads
+ *     copy.c     CopyObject and UploadPartCopy (extents shared, nothing uploaded)
+ *     tagging.c  object tags (Put/Get/DeleteObjectTagging)
+ *   engine/      the block pipeline:
+ *     engine.c   verify and split bodies, upload blocks under a global budget;
+ *                fetch blocks for GETs under a read budget
+ *     cache.c    block cache on local disk; one Telegram read per block at a time
+ *     reader.c   reading a block through whichever bot can
+ *     sched.c    which (bot, chat) pair posts each block, and when
+ *     pack.c     small-object packing; compact.c moves live objects out of dead packs
+ *     gc.c       the delete queue runner
+ *   safety/      what keeps the index and Telegram in step:
+ *     keys.c     the master key, the journal sweep, the tools' set-up
+ *     strays.c   after a crash: finds the posts whose answers it swallowed, deletes them
+ *     snapshot.c sealed index snapshots; tgs3 snapshot and recover
+ *     fsck.c     tgs3 fsck [--repair]
+ *     cmd_stats.c, cmd_gc.c  tgs3 stats, tgs3 gc
+ *   store/, blocks/  the SQLite index (store_*) and the block format (blk_*)
  *
  * Threads: the loop thread owns every h2o and curl object and every struct
  * gw_req; the store thread only runs store jobs over job-owned copies; libuv's
@@ -629,11 +641,11 @@ void gw_op_complete_multipart(struct gw_req *r);
 void gw_op_abort_multipart(struct gw_req *r);
 void gw_op_list_parts(struct gw_req *r);
 void gw_op_list_uploads(struct gw_req *r);
-void gw_op_copy_object(struct gw_req *r);      /* ops_copy.c */
-void gw_op_upload_part_copy(struct gw_req *r); /* ops_copy.c */
-void gw_op_get_object_tagging(struct gw_req *r);    /* ops_tagging.c */
-void gw_op_put_object_tagging(struct gw_req *r);    /* ops_tagging.c */
-void gw_op_delete_object_tagging(struct gw_req *r); /* ops_tagging.c */
+void gw_op_copy_object(struct gw_req *r);      /* ops/copy.c */
+void gw_op_upload_part_copy(struct gw_req *r); /* ops/copy.c */
+void gw_op_get_object_tagging(struct gw_req *r);    /* ops/tagging.c */
+void gw_op_put_object_tagging(struct gw_req *r);    /* ops/tagging.c */
+void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
 
 /* Bucket ownership with several users (access.c). gw_access_needed: does
  * this request need the check; gw_access_check runs next(r) unless the

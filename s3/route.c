@@ -313,7 +313,7 @@ void s3_route_release(struct s3_route *r)
     r->n_params = 0;
 }
 
-/* Headers an object keeps and returns (gateway/meta.c), besides x-amz-meta-*. */
+/* Headers an object keeps and returns (gateway/http/meta.c), besides x-amz-meta-*. */
 static const char *const stored_headers[] = {
     "content-type", "content-encoding", "content-disposition", "content-language", "cache-control", "expires",
 };

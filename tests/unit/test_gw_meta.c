@@ -1,5 +1,5 @@
 /* test_gw_meta.c — meta_json from request headers and back to response headers, and the edits
- * behind CopyObject, tagging and checksums (gateway/meta.c). */
+ * behind CopyObject, tagging and checksums (gateway/http/meta.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

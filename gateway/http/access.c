@@ -6,7 +6,7 @@
  * AccessDenied; a missing bucket goes on to the handler, which answers
  * NoSuchBucket (or creates it). With a single user nothing is checked: every
  * bucket is that user's. CopyObject and UploadPartCopy check their source
- * bucket themselves (ops_copy.c).
+ * bucket themselves (ops/copy.c).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* ops_multipart.c — CreateMultipartUpload, UploadPart, Complete, Abort, ListParts, ListMultipartUploads.
+/* multipart.c — CreateMultipartUpload, UploadPart, Complete, Abort, ListParts, ListMultipartUploads.
  *
  * A part is stored like an object body: verified, split into blocks and
  * posted; its extents are kept under (upload id, part number). Complete
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
-#include "gateway/ops.h"
+#include "gateway/ops/ops.h"
 
 #define MIN_PART_SIZE (5 * 1024 * 1024) /* bytes: S3's minimum for all parts but the last */
 #define XML_MAX (8u << 20)

@@ -1,4 +1,4 @@
-/* ops_copy.c — CopyObject and UploadPartCopy: server-side copies that share blocks.
+/* copy.c — CopyObject and UploadPartCopy: server-side copies that share blocks.
  *
  * A copy uploads nothing: the destination (object or part) gets extents that
  * point at the source's blocks, and the store counts the new references, so
@@ -28,7 +28,7 @@
 #include <openssl/evp.h>
 
 #include "gateway/gw.h"
-#include "gateway/ops.h"
+#include "gateway/ops/ops.h"
 
 /* ---- header snapshots (ops.h) ------------------------------------------------- */
 

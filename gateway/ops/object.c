@@ -1,4 +1,4 @@
-/* ops_object.c — PutObject, GetObject, HeadObject, DeleteObject and the object stubs.
+/* object.c — PutObject, GetObject, HeadObject, DeleteObject and the object stubs.
  *
  * PUT: bucket checked first (so a missing bucket stores nothing), then the
  * body goes through the engine (verify, then blocks), then one store
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
-#include "gateway/ops.h"
+#include "gateway/ops/ops.h"
 
 /* ---- shared helpers (ops.h) ----------------------------------------------- */
 

@@ -24,15 +24,15 @@ void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner);
 
 /* Conditional writes (If-Match / If-None-Match of a gw_req_snapshot of
  * gw_write_cond_headers; cond NULL = none) against bucket/key's current
- * state. Store thread; call inside the transaction that writes. (ops_object.c) */
+ * state. Store thread; call inside the transaction that writes. (ops/object.c) */
 extern const char *const gw_write_cond_headers[2];
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key);
-/* 400 InvalidTag when the request's x-amz-tagging header is malformed. (ops_object.c) */
+/* 400 InvalidTag when the request's x-amz-tagging header is malformed. (ops/object.c) */
 enum s3_err gw_tagging_header_check(struct gw_req *r);
 /* A malloc'd copy of the request's method and of the named headers (names
  * must be static strings, at most 16), for s3_ rules evaluated on the store
- * thread after h2o may have freed the request. free() it. (ops_copy.c) */
+ * thread after h2o may have freed the request. free() it. (ops/copy.c) */
 struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, size_t n);
 
 #endif

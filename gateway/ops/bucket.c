@@ -1,4 +1,4 @@
-/* ops_bucket.c — bucket operations, listings (V1 and V2), DeleteObjects, bucket probes.
+/* bucket.c — bucket operations, listings (V1 and V2), DeleteObjects, bucket probes.
  *
  * Listings run on the store thread (store_object_list) and are rendered on
  * the loop with the one XML writer; max-keys is capped at 1000. V2
@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 
 #include "gateway/gw.h"
-#include "gateway/ops.h"
+#include "gateway/ops/ops.h"
 
 #define XML_MAX (8u << 20) /* bytes: largest XML answer (1000 keys of 1 KiB, escaped) */
 

@@ -1,4 +1,4 @@
-/* ops_tagging.c — PutObjectTagging, GetObjectTagging, DeleteObjectTagging.
+/* tagging.c — PutObjectTagging, GetObjectTagging, DeleteObjectTagging.
  *
  * Tags live in the object's meta_json ("tags": [[key, value]…], meta.c),
  * at most S3_MAX_TAGS. A tagging change rewrites meta_json only, in one store
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
-#include "gateway/ops.h"
+#include "gateway/ops/ops.h"
 
 struct tag_op {
     struct gw_req *r;
