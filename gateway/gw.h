@@ -22,8 +22,8 @@
  *     copy.c     CopyObject and UploadPartCopy (extents shared, nothing uploaded)
  *     tagging.c  object tags (Put/Get/DeleteObjectTagging)
  *   engine/      the block pipeline:
- *     engine.c   verify and split bodies, upload blocks under a global budget;
- *                fetch blocks for GETs under a read budget
+ *     put.c      verify and split bodies, upload blocks under a global budget
+ *     fetch.c    fetch and verify blocks for GETs under a read budget
  *     cache.c    block cache on local disk; one Telegram read per block at a time
  *     reader.c   reading a block through whichever bot can
  *     sched.c    which (bot, chat) pair posts each block, and when
@@ -383,7 +383,76 @@ struct store *gw_storeq_store(struct gw_storeq *q);
  * uses gw_storeq_store any more. */
 void gw_storeq_defer_sync(struct gw_storeq *q);
 
-/* ---- engine (engine.c) ---------------------------------------------------- */
+/* ---- uploads (engine/put.c): body verification, blocks into Telegram ------- */
+
+struct gw_body_check {
+    int chunked;               /* aws-chunked: decode in place first */
+    int verify_sha256;         /* compare against auth payload hash */
+    int has_md5;               /* Content-MD5 given */
+    unsigned char md5[16];
+    /* x-amz-checksum-<alg>: the header's to verify (alg "" = none). After a
+     * successful verification it holds the object's checksum, from the
+     * header or else from an aws-chunked trailer (gw_put_checksum). */
+    char ck_alg[12];           /* "crc32", "crc32c", "crc64nvme", "sha1", "sha256" */
+    char ck_value[64];         /* base64 */
+    int may_pack;              /* PutObject: a small body may go into a pack */
+};
+typedef void (*gw_put_cb)(struct gw_put *p, enum s3_err err, void *ud);
+/* Starts verifying data (in place if chunked) and uploading it as blocks.
+ * data must stay valid until the callback. On success the callback gets
+ * gw_put_md5_hex/gw_put_extents; on failure nothing is referenced and the
+ * blocks already posted are queued for deletion. */
+struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                            char *data, size_t len, const char *tag, gw_put_cb cb, void *ud);
+/* The same for a streamed body of len bytes: each block is read into its
+ * own buffer when it gets a budget slot, hashed in order (MD5, SHA-256),
+ * sealed in place and posted; Content-MD5 and a signed payload hash are
+ * compared at the end, and a mismatch fails the put (what was posted is
+ * queued for deletion). body must outlive the put or be cancelled by
+ * gw_put_free. NULL (and *err) when it cannot start (SlowDown: too many
+ * puts wait for budget). */
+struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                                 struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
+                                 enum s3_err *err);
+const char *gw_put_md5_hex(const struct gw_put *p);
+/* The verified x-amz-checksum (header or trailer): its algorithm, or NULL
+ * when the request carried none; *b64 receives its value. */
+const char *gw_put_checksum(const struct gw_put *p, const char **b64);
+size_t gw_put_size(const struct gw_put *p);
+/* In the store thread: inserts the put's blocks and fills extents (malloc'd). */
+enum store_status gw_put_commit_blocks(struct gw_put *p, struct store *st, struct store_extent **ext, size_t *n);
+/* On a failed commit: queue the posted blocks for deletion (store thread). */
+void gw_put_orphan_blocks(struct gw_put *p, struct store *st);
+/* After the caller's transaction with gw_put_commit_blocks committed. */
+void gw_put_mark_committed(struct gw_put *p);
+/* Cancels outstanding uploads (request gone) or frees a finished put; posted
+ * blocks not committed to the index are queued for deletion. */
+void gw_put_free(struct gw_put *p);
+
+/* The S3 error for a Telegram failure that outlasted its retries. */
+enum s3_err gw_tg_err(const struct tg_result *res);
+
+/* ---- reads (engine/fetch.c): blocks out of Telegram, verified --------------- */
+
+typedef void (*gw_fetch_cb)(struct gw_fetch *f, enum s3_err err, void *ud);
+#define GW_FETCH_AHEAD 1u    /* opportunistic: NULL at once when no read slot is free */
+#define GW_FETCH_NO_CACHE 2u /* a fetched document is not written to the block cache */
+/* Fetches blk (waiting for a read budget slot unless GW_FETCH_AHEAD). */
+struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, unsigned flags, gw_fetch_cb cb,
+                                void *ud);
+/* The same, for a reader that needs only bytes [off, off + len) of the
+ * block's plaintext: a block still in the spool (an unposted pack) is then
+ * read just there, any other block whole. */
+struct gw_fetch *gw_fetch_start_range(struct gw *gw, const struct store_block *blk, unsigned flags, uint64_t off,
+                                      uint64_t len, gw_fetch_cb cb, void *ud);
+/* The verified plaintext (NULL until on the callback with S3E_OK), which
+ * starts at byte gw_fetch_base of the block: 0, or the off of a ranged read
+ * that was served from the spool. */
+const unsigned char *gw_fetch_data(const struct gw_fetch *f, size_t *len);
+uint64_t gw_fetch_base(const struct gw_fetch *f);
+/* Releases the buffer and the budget slot; cancels if still running. */
+void gw_fetch_free(struct gw_fetch *f);
+
 
 /* ---- scheduler (sched.c) ---------------------------------------------------- */
 
@@ -436,6 +505,8 @@ void gw_post_document(struct gw *gw, size_t bot, size_t chat, const void *buf, s
 struct gw_read;
 struct gw_read *gw_read_start(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
 void gw_read_cancel(struct gw_read *r);
+/* The configured bot with this id, or NULL. */
+struct gw_bot *gw_bot_by_id(struct gw *gw, int64_t bot_id);
 
 /* ---- block cache (cache.c) ------------------------------------------------ */
 
@@ -512,73 +583,6 @@ void gw_pack_flush(struct gw *gw, int64_t timeout_ms, gw_pack_flush_cb cb, void 
  * (a repost would carry the caption the probe deletes copies of). */
 void gw_pack_release_resumed(struct gw *gw);
 
-/* Body verification + block upload for PUT and UploadPart. */
-struct gw_body_check {
-    int chunked;               /* aws-chunked: decode in place first */
-    int verify_sha256;         /* compare against auth payload hash */
-    int has_md5;               /* Content-MD5 given */
-    unsigned char md5[16];
-    /* x-amz-checksum-<alg>: the header's to verify (alg "" = none). After a
-     * successful verification it holds the object's checksum, from the
-     * header or else from an aws-chunked trailer (gw_put_checksum). */
-    char ck_alg[12];           /* "crc32", "crc32c", "crc64nvme", "sha1", "sha256" */
-    char ck_value[64];         /* base64 */
-    int may_pack;              /* PutObject: a small body may go into a pack */
-};
-typedef void (*gw_put_cb)(struct gw_put *p, enum s3_err err, void *ud);
-/* Starts verifying data (in place if chunked) and uploading it as blocks.
- * data must stay valid until the callback. On success the callback gets
- * gw_put_md5_hex/gw_put_extents; on failure nothing is referenced and the
- * blocks already posted are queued for deletion. */
-struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
-                            char *data, size_t len, const char *tag, gw_put_cb cb, void *ud);
-/* The same for a streamed body of len bytes: each block is read into its
- * own buffer when it gets a budget slot, hashed in order (MD5, SHA-256),
- * sealed in place and posted; Content-MD5 and a signed payload hash are
- * compared at the end, and a mismatch fails the put (what was posted is
- * queued for deletion). body must outlive the put or be cancelled by
- * gw_put_free. NULL (and *err) when it cannot start (SlowDown: too many
- * puts wait for budget). */
-struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
-                                 struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
-                                 enum s3_err *err);
-const char *gw_put_md5_hex(const struct gw_put *p);
-/* The verified x-amz-checksum (header or trailer): its algorithm, or NULL
- * when the request carried none; *b64 receives its value. */
-const char *gw_put_checksum(const struct gw_put *p, const char **b64);
-size_t gw_put_size(const struct gw_put *p);
-/* New blocks with extents covering the body in order (block ids unset). */
-size_t gw_put_blocks(const struct gw_put *p, struct store_block **blocks);
-/* In the store thread: inserts the put's blocks and fills extents (malloc'd). */
-enum store_status gw_put_commit_blocks(struct gw_put *p, struct store *st, struct store_extent **ext, size_t *n);
-/* On a failed commit: queue the posted blocks for deletion (store thread). */
-void gw_put_orphan_blocks(struct gw_put *p, struct store *st);
-/* After the caller's transaction with gw_put_commit_blocks committed. */
-void gw_put_mark_committed(struct gw_put *p);
-/* Cancels outstanding uploads (request gone) or frees a finished put; posted
- * blocks not committed to the index are queued for deletion. */
-void gw_put_free(struct gw_put *p);
-
-/* Block fetching for GET. */
-typedef void (*gw_fetch_cb)(struct gw_fetch *f, enum s3_err err, void *ud);
-#define GW_FETCH_AHEAD 1u    /* opportunistic: NULL at once when no read slot is free */
-#define GW_FETCH_NO_CACHE 2u /* a fetched document is not written to the block cache */
-/* Fetches blk (waiting for a read budget slot unless GW_FETCH_AHEAD). */
-struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, unsigned flags, gw_fetch_cb cb,
-                                void *ud);
-/* The same, for a reader that needs only bytes [off, off + len) of the
- * block's plaintext: a block still in the spool (an unposted pack) is then
- * read just there, any other block whole. */
-struct gw_fetch *gw_fetch_start_range(struct gw *gw, const struct store_block *blk, unsigned flags, uint64_t off,
-                                      uint64_t len, gw_fetch_cb cb, void *ud);
-/* The verified plaintext (NULL until on the callback with S3E_OK), which
- * starts at byte gw_fetch_base of the block: 0, or the off of a ranged read
- * that was served from the spool. */
-const unsigned char *gw_fetch_data(const struct gw_fetch *f, size_t *len);
-uint64_t gw_fetch_base(const struct gw_fetch *f);
-/* Releases the buffer and the budget slot; cancels if still running. */
-void gw_fetch_free(struct gw_fetch *f);
-
 /* Pack compaction (compact.c): every --gc-interval, the posted pack with the
  * most dead bytes (at least --pack-compact %) has its live objects copied
  * into the open pack and repointed; the old pack then goes the way of any
@@ -593,7 +597,6 @@ void gw_gc_stop(struct gw *gw);
 /* Runs the delete queue now until no item is due (the loop must not be
  * running: this runs it). 0, or -1 if some deletions failed (retried later). */
 int gw_gc_run_now(struct gw *gw);
-struct gw_bot *gw_bot_by_id(struct gw *gw, int64_t bot_id);
 
 /* ---- metadata (meta.c) ---------------------------------------------------- */
 

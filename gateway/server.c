@@ -3,7 +3,7 @@
  * DESIGN: one h2o context on the gateway's loop. HTTP/1.1 only (no h2c
  * upgrade): h2o 2.2 buffers whole bodies and stops reading the socket while a
  * request is processed, which is what keeps req->entity valid for the body
- * pipeline (engine.c), and lets the intake (intake.c) read a large PUT's body
+ * pipeline (engine/put.c), and lets the intake (intake.c) read a large PUT's body
  * itself, as the engine asks for it. Limits set here: max body (--max-body), the request
  * timeout (--req-timeout; it also bounds keep-alive idle time), body spill
  * files in <data-dir>/tmp, and at most --max-connections connections (new

@@ -5,7 +5,7 @@
  * through a uv_async, where `done` runs on the loop thread. `arg` belongs to
  * the submitter throughout: `run` may only touch what `arg` owns (never an
  * h2o request). The queue is unbounded in jobs but each job is small; the
- * callers bound how many they start (budgets in engine.c, connections).
+ * callers bound how many they start (budgets in engine/put.c and engine/fetch.c, connections).
  *
  * Group commit (serve, once start-up has stopped using the store
  * directly: gw_storeq_defer_sync): the store thread takes every job queued

@@ -220,3 +220,11 @@ void gw_read_cancel(struct gw_read *r)
     }
     free(r);
 }
+
+struct gw_bot *gw_bot_by_id(struct gw *gw, int64_t bot_id)
+{
+    for (size_t i = 0; i < gw->n_bots; i++)
+        if (gw->bots[i].id == bot_id)
+            return &gw->bots[i];
+    return NULL;
+}

@@ -15,7 +15,7 @@
  * the client's own retries, at most MAX_FAILURES times. A block that waits
  * longer than --max-schedule-wait for a pair is handed back (expired): its
  * request fails with 503 SlowDown rather than queueing without bound. The
- * global in-flight budget (--max-upload-blocks, engine.c) bounds how many
+ * global in-flight budget (--max-upload-blocks, put.c) bounds how many
  * blocks wait here at all.
  *
  * Rollover: every confirmed post counts against its chat; a chat holding
