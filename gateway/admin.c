@@ -445,6 +445,7 @@ int gw_admin_start(struct gw *gw)
     a->gw = gw;
     a->ready = 1; /* the start-up checks have just passed */
     a->probe_timeout_ms = probe_timeout(gw->cfg.health_interval_ms);
+    gw->request_done = gw_admin_request_done;
 
     uv_timer_init(gw->loop, &a->timer);
     a->timer.data = a;

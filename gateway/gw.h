@@ -11,6 +11,7 @@
  *   admin.c      admin listener: /metrics, /healthz, /readyz; access log
  *   storeq.c     the store thread: SQLite jobs off the loop, completions back on it
  *   http/        what a request is before an operation runs:
+ *     req.c      the request context and its answers (headers, XML, errors)
  *     intake.c   request heads checked before their bodies; large PUT bodies streamed
  *     auth.c     SigV4 against the configured users; request ids
  *     access.c   bucket ownership checks when several users are configured
@@ -129,6 +130,7 @@ struct gw_bot {
 };
 
 struct gw_storeq;
+struct gw_req;
 struct gw_put;
 struct gw_fetch;
 struct gw_cache;
@@ -190,6 +192,7 @@ struct gw {
     struct gw_compact *compact; /* pack compaction (compact.c) */
     struct gw_strays *strays; /* the start-up search for strays of a crash, NULL when none (strays.c) */
     struct gw_conn *conns;  /* accepted S3 connections (server.c) */
+    void (*request_done)(struct gw_req *r); /* each request as h2o disposes it (admin.c's access log), or NULL */
 };
 
 /* An accepted S3 connection (server.c); h2o owns handle->data, so the
@@ -351,11 +354,16 @@ struct gw_req {
     struct store_bucket_id bucket_id;
 };
 
+/* The context of a new request (http/req.c): its id, its streamed body if
+ * the intake kept one, and the S3 library's view of it (views into h2o's
+ * memory, valid on the loop thread while r->req is). Freed by itself. */
+struct gw_req *gw_req_new(struct gw *gw, h2o_req_t *req);
 /* Async discipline: gw_req_hold before starting async work; in its
  * completion call gw_req_release, and only if it returns 1 is r->req alive. */
 void gw_req_hold(struct gw_req *r);
 int gw_req_release(struct gw_req *r) WARN_UNUSED;
-/* Counts a finished request and writes its access-log line (admin.c). */
+/* Counts a finished request and writes its access-log line (admin.c; called
+ * through gw->request_done, which gw_admin_start sets). */
 void gw_admin_request_done(struct gw_req *r);
 
 const char *gw_req_header(struct gw_req *r, const char *name, size_t *len);
