@@ -15,32 +15,6 @@
 
 #define XML_MAX (8u << 20) /* bytes: largest XML answer (1000 keys of 1 KiB, escaped) */
 
-static void owner_xml(struct s3_xml *x, const char *owner)
-{
-    s3_xml_open(x, "Owner");
-    s3_xml_elem(x, "ID", owner);
-    s3_xml_elem(x, "DisplayName", owner);
-    s3_xml_close(x, "Owner");
-}
-
-void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner)
-{
-    s3_xml_begin(x, out, "AccessControlPolicy");
-    owner_xml(x, owner);
-    s3_xml_open(x, "AccessControlList");
-    if (dbuf_adds(out, "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-                       "xsi:type=\"CanonicalUser\">") != 0)
-        x->failed = 1;
-    s3_xml_elem(x, "ID", owner);
-    s3_xml_elem(x, "DisplayName", owner);
-    s3_xml_close(x, "Grantee");
-    s3_xml_elem(x, "Permission", "FULL_CONTROL");
-    s3_xml_close(x, "Grant");
-    s3_xml_close(x, "AccessControlList");
-    if (s3_xml_end(x, "AccessControlPolicy") != 0)
-        x->failed = 1;
-}
-
 static void respond_dbuf(struct gw_req *r, struct dbuf *out, int failed)
 {
     if (failed)
@@ -104,7 +78,7 @@ static void list_buckets_done(void *arg)
     struct s3_xml x;
     dbuf_init(&out, XML_MAX);
     s3_xml_begin(&x, &out, "ListAllMyBucketsResult");
-    owner_xml(&x, gw_req_user(r));
+    gw_owner_xml(&x, gw_req_user(r));
     s3_xml_open(&x, "Buckets");
     for (size_t i = 0; i < op->n; i++) {
         char t[32];
@@ -156,35 +130,6 @@ static void create_bucket_done(void *arg)
     int n = snprintf(loc, sizeof(loc), "/%s", r->route.bucket);
     gw_add_header(r, "location", loc, (size_t)n);
     gw_respond_empty(r, 200);
-}
-
-/* Small request bodies (XML) are checked on the loop: they are at most S3_MAX_XML_BODY. */
-enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len)
-{
-    h2o_req_t *req = r->req;
-    *body = req->entity.base ? req->entity.base : "";
-    *len = req->entity.base ? req->entity.len : 0;
-    if (*len > S3_MAX_XML_BODY)
-        return S3E_MALFORMED_XML;
-    if (r->auth.payload != S3_PAYLOAD_HEX_SHA256 && r->auth.payload != S3_PAYLOAD_UNSIGNED)
-        return S3E_NOT_IMPLEMENTED;
-    unsigned char d[32];
-    unsigned int dl = 0;
-    if (r->auth.payload == S3_PAYLOAD_HEX_SHA256) {
-        if (!EVP_Digest(*body, *len, d, &dl, EVP_sha256(), NULL) || memcmp(d, r->auth.payload_sha256, 32) != 0)
-            return S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
-    }
-    size_t ml;
-    const char *md5 = gw_req_header(r, "content-md5", &ml);
-    if (md5 != NULL) {
-        unsigned char want[16];
-        size_t wn = 0;
-        if (s3_base64_decode(md5, ml, want, sizeof(want), &wn) != 0 || wn != 16)
-            return S3E_INVALID_DIGEST;
-        if (!EVP_Digest(*body, *len, d, &dl, EVP_md5(), NULL) || memcmp(d, want, 16) != 0)
-            return S3E_BAD_DIGEST;
-    }
-    return S3E_OK;
 }
 
 void gw_op_create_bucket(struct gw_req *r)
@@ -387,7 +332,7 @@ static void render_versions(struct list_op *op)
         s3_xml_elem(&x, "LastModified", t);
         s3_xml_elem(&x, "ETag", etag);
         s3_xml_elem_i64(&x, "Size", e->size);
-        owner_xml(&x, owner);
+        gw_owner_xml(&x, owner);
         s3_xml_elem(&x, "StorageClass", "STANDARD");
         s3_xml_close(&x, "Version");
     }
@@ -464,7 +409,7 @@ static void list_done(void *arg)
         s3_xml_elem(&x, "ETag", etag);
         s3_xml_elem_i64(&x, "Size", e->size);
         if (!op->v2 || op->fetch_owner)
-            owner_xml(&x, gw_req_user(r));
+            gw_owner_xml(&x, gw_req_user(r));
         s3_xml_elem(&x, "StorageClass", "STANDARD");
         s3_xml_close(&x, "Contents");
     }

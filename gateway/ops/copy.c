@@ -30,44 +30,6 @@
 #include "gateway/gw.h"
 #include "gateway/ops/ops.h"
 
-/* ---- header snapshots (ops.h) ------------------------------------------------- */
-
-struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, size_t n)
-{
-    size_t total = sizeof(struct s3_request) + n * sizeof(struct s3_header) + r->s3.method_len + 1;
-    size_t lens[16];
-    const char *vals[16];
-    ASSERT(n <= ARRAY_SIZE(lens));
-    for (size_t i = 0; i < n; i++) {
-        vals[i] = gw_req_header(r, names[i], &lens[i]);
-        if (vals[i] != NULL)
-            total += lens[i] + 1;
-    }
-    char *mem = xcalloc(1, total);
-    struct s3_request *req = (struct s3_request *)(void *)mem;
-    struct s3_header *h = (struct s3_header *)(void *)(mem + sizeof(*req));
-    char *p = (char *)(h + n);
-    memcpy(p, r->s3.method, r->s3.method_len);
-    req->method = p;
-    req->method_len = r->s3.method_len;
-    p += r->s3.method_len + 1;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (vals[i] == NULL)
-            continue;
-        memcpy(p, vals[i], lens[i]);
-        h[k].name = names[i];
-        h[k].name_len = strlen(names[i]);
-        h[k].value = p;
-        h[k].value_len = lens[i];
-        p += lens[i] + 1;
-        k++;
-    }
-    req->headers = h;
-    req->n_headers = k;
-    return req;
-}
-
 /* ---- the copy job --------------------------------------------------------------- */
 
 struct copy_op {

@@ -20,77 +20,6 @@
 #include "gateway/gw.h"
 #include "gateway/ops/ops.h"
 
-/* ---- shared helpers (ops.h) ----------------------------------------------- */
-
-enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk)
-{
-    memset(chk, 0, sizeof(*chk));
-    switch (r->auth.payload) {
-    case S3_PAYLOAD_HEX_SHA256: chk->verify_sha256 = 1; break;
-    case S3_PAYLOAD_UNSIGNED: break;
-    case S3_PAYLOAD_STREAMING_SIGNED:
-    case S3_PAYLOAD_STREAMING_SIGNED_TRAILER:
-    case S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER: chk->chunked = 1; break;
-    }
-    size_t len;
-    const char *md5 = gw_req_header(r, "content-md5", &len);
-    if (md5 != NULL) {
-        size_t n = 0;
-        if (s3_base64_decode(md5, len, chk->md5, sizeof(chk->md5), &n) != 0 || n != 16)
-            return S3E_INVALID_DIGEST;
-        chk->has_md5 = 1;
-    }
-    static const char *const algs[] = {"crc32", "crc32c", "crc64nvme", "sha1", "sha256"};
-    for (size_t i = 0; i < ARRAY_SIZE(algs); i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "x-amz-checksum-%s", algs[i]);
-        const char *v = gw_req_header(r, name, &len);
-        if (v == NULL)
-            continue;
-        if (chk->ck_alg[0] != '\0' || len == 0 || len >= sizeof(chk->ck_value))
-            return S3E_INVALID_REQUEST; /* more than one checksum, or a malformed one */
-        snprintf(chk->ck_alg, sizeof(chk->ck_alg), "%s", algs[i]);
-        memcpy(chk->ck_value, v, len);
-        chk->ck_value[len] = '\0';
-    }
-    h2o_req_t *req = r->req;
-    uint64_t body = r->body ? gw_body_len(r->body) : req->entity.base ? req->entity.len : 0;
-    if (body > (uint64_t)r->gw->cfg.max_body + (chk->chunked ? (size_t)r->gw->cfg.max_body / 64 + 4096 : 0))
-        return S3E_ENTITY_TOO_LARGE;
-    return S3E_OK;
-}
-
-struct gw_put *gw_put_start_req(struct gw_req *r, const struct gw_body_check *chk, gw_put_cb cb, void *ud,
-                                enum s3_err *err)
-{
-    h2o_req_t *req = r->req;
-    if (r->body != NULL)
-        return gw_put_start_body(r->gw, &r->auth, chk, r->body, gw_body_len(r->body), r->id, cb, ud, err);
-    return gw_put_start(r->gw, &r->auth, chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id, cb,
-                        ud);
-}
-
-void gw_add_etag(struct gw_req *r, const char *etag)
-{
-    char q[96];
-    int n = snprintf(q, sizeof(q), "\"%s\"", etag);
-    gw_add_header(r, "etag", q, (size_t)n);
-}
-
-/* The answer to a body that is now stored: its ETag, the checksum it was verified
- * against (if any) and 200. Shared by PutObject and UploadPart. */
-void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *put)
-{
-    gw_add_etag(r, etag);
-    const char *ckv, *ck = gw_put_checksum(put, &ckv);
-    if (ck != NULL) {
-        char name[48];
-        snprintf(name, sizeof(name), "x-amz-checksum-%s", ck);
-        gw_add_header(r, name, ckv, strlen(ckv));
-    }
-    gw_respond_empty(r, 200);
-}
-
 /* ---- PutObject ---------------------------------------------------------------- */
 
 struct put_op {
@@ -101,22 +30,6 @@ struct put_op {
     struct s3_request *cond; /* If-Match / If-None-Match snapshot, or NULL */
     enum s3_err cond_err;    /* conditional write failed at commit */
 };
-
-const char *const gw_write_cond_headers[2] = {"if-match", "if-none-match"};
-
-enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
-                                const char *key)
-{
-    struct store_object *cur = NULL;
-    if (cond == NULL)
-        return S3E_OK;
-    enum store_status s = store_object_head(st, bucket, key, &cur);
-    if (s != STORE_OK && s != STORE_NOT_FOUND)
-        return gw_store_err(s);
-    enum s3_err e = s3_write_conditions_check(cond, s == STORE_OK, cur ? cur->etag : NULL);
-    store_object_free(cur);
-    return e;
-}
 
 static void put_free(struct gw_req *r)
 {
@@ -216,54 +129,6 @@ static void put_begin(struct gw_req *r)
         gw_respond_error(r, e, NULL);
 }
 
-struct bucket_check {
-    struct gw_req *r;
-    char bucket[STORE_MAX_BUCKET + 1];
-    struct store_bucket b;
-    enum store_status st;
-    void (*next)(struct gw_req *r);
-};
-
-static void bucket_check_run(struct store *st, void *arg)
-{
-    struct bucket_check *bc = arg;
-    bc->st = store_bucket_get(st, bc->bucket, &bc->b);
-}
-
-static void bucket_check_done(void *arg)
-{
-    struct bucket_check *bc = arg;
-    struct gw_req *r = bc->r;
-    enum store_status st = bc->st;
-    void (*next)(struct gw_req *) = bc->next;
-    if (st == STORE_OK && r->bucket_id.owner[0] == '\0')
-        store_bucket_id_of(&bc->b, &r->bucket_id);
-    free(bc);
-    if (!gw_req_release(r))
-        return;
-    if (st == STORE_NOT_FOUND) {
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-        return;
-    }
-    if (st != STORE_OK) {
-        gw_respond_error(r, gw_store_err(st), NULL);
-        return;
-    }
-    next(r);
-}
-
-void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r))
-{
-    struct bucket_check *bc = xcalloc(1, sizeof(*bc));
-    bc->r = r;
-    snprintf(bc->bucket, sizeof(bc->bucket), "%s", r->route.bucket);
-    bc->next = next;
-    gw_req_hold(r);
-    gw_store_call(r->gw, bucket_check_run, bucket_check_done, bc);
-}
-
-/* Conditional PUT: checked once before the upload (no wasted blocks) and
- * again in the commit transaction (the one that counts). */
 struct put_precheck {
     struct gw_req *r;
     enum s3_err err;
@@ -297,14 +162,6 @@ static void put_precheck_done(void *arg)
         return;
     }
     put_begin(r);
-}
-
-enum s3_err gw_tagging_header_check(struct gw_req *r)
-{
-    size_t l, n;
-    struct s3_tag tags[S3_MAX_TAGS];
-    const char *tg = gw_req_header(r, "x-amz-tagging", &l);
-    return tg == NULL ? S3E_OK : s3_tagging_parse_query(tg, l, tags, S3_MAX_TAGS, &n);
 }
 
 void gw_op_put_object(struct gw_req *r)
@@ -805,48 +662,3 @@ void gw_op_object_stub(struct gw_req *r)
     gw_with_object(r, object_acl_next);
 }
 
-struct obj_check {
-    struct gw_req *r;
-    enum store_status st;
-    int bucket_missing;
-    void (*next)(struct gw_req *r);
-};
-
-static void obj_check_run(struct store *st, void *arg)
-{
-    struct obj_check *oc = arg;
-    struct store_object *o = NULL;
-    oc->st = store_object_head(st, oc->r->route.bucket, oc->r->route.key, &o);
-    store_object_free(o);
-    if (oc->st == STORE_NOT_FOUND) {
-        struct store_bucket b;
-        oc->bucket_missing = store_bucket_get(st, oc->r->route.bucket, &b) == STORE_NOT_FOUND;
-    }
-}
-
-static void obj_check_done(void *arg)
-{
-    struct obj_check *oc = arg;
-    struct gw_req *r = oc->r;
-    enum store_status st = oc->st;
-    int missing = oc->bucket_missing;
-    void (*next)(struct gw_req *) = oc->next;
-    free(oc);
-    if (!gw_req_release(r))
-        return;
-    if (st == STORE_NOT_FOUND)
-        gw_respond_error(r, missing ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY, NULL);
-    else if (st != STORE_OK)
-        gw_respond_error(r, gw_store_err(st), NULL);
-    else
-        next(r);
-}
-
-void gw_with_object(struct gw_req *r, void (*next)(struct gw_req *r))
-{
-    struct obj_check *oc = xcalloc(1, sizeof(*oc));
-    oc->r = r;
-    oc->next = next;
-    gw_req_hold(r);
-    gw_store_call(r->gw, obj_check_run, obj_check_done, oc);
-}

@@ -1,4 +1,4 @@
-/* ops.h — helpers shared by the operation handlers (ops_*.c) only. */
+/* ops.h — helpers shared by the operation handlers of ops/, defined in ops/common.c. */
 #ifndef TGS3_GW_OPS_H
 #define TGS3_GW_OPS_H
 
@@ -19,20 +19,21 @@ void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r));
 void gw_with_object(struct gw_req *r, void (*next)(struct gw_req *r));
 /* Verifies a small (XML) body against x-amz-content-sha256 and Content-MD5 on the loop. */
 enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
-/* <AccessControlPolicy> granting the owner FULL_CONTROL. */
+/* <AccessControlPolicy> granting the owner FULL_CONTROL; <Owner> alone. */
 void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner);
+void gw_owner_xml(struct s3_xml *x, const char *owner);
 
 /* Conditional writes (If-Match / If-None-Match of a gw_req_snapshot of
  * gw_write_cond_headers; cond NULL = none) against bucket/key's current
- * state. Store thread; call inside the transaction that writes. (ops/object.c) */
+ * state. Store thread; call inside the transaction that writes. */
 extern const char *const gw_write_cond_headers[2];
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key);
-/* 400 InvalidTag when the request's x-amz-tagging header is malformed. (ops/object.c) */
+/* 400 InvalidTag when the request's x-amz-tagging header is malformed. */
 enum s3_err gw_tagging_header_check(struct gw_req *r);
 /* A malloc'd copy of the request's method and of the named headers (names
  * must be static strings, at most 16), for s3_ rules evaluated on the store
- * thread after h2o may have freed the request. free() it. (ops/copy.c) */
+ * thread after h2o may have freed the request. free() it. */
 struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, size_t n);
 
 #endif

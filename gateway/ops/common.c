@@ -1,0 +1,299 @@
+/* common.c — what the operation handlers share: body checks, bucket and
+ * object probes, conditional writes, header snapshots, small XML bodies, ACLs.
+ *
+ * Handlers (bucket.c, object.c, multipart.c, copy.c, tagging.c) call these
+ * and never each other. Loop thread, except where a comment says store thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+#include "gateway/ops/ops.h"
+
+/* ---- bodies -------------------------------------------------------------------- */
+
+enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk)
+{
+    memset(chk, 0, sizeof(*chk));
+    switch (r->auth.payload) {
+    case S3_PAYLOAD_HEX_SHA256: chk->verify_sha256 = 1; break;
+    case S3_PAYLOAD_UNSIGNED: break;
+    case S3_PAYLOAD_STREAMING_SIGNED:
+    case S3_PAYLOAD_STREAMING_SIGNED_TRAILER:
+    case S3_PAYLOAD_STREAMING_UNSIGNED_TRAILER: chk->chunked = 1; break;
+    }
+    size_t len;
+    const char *md5 = gw_req_header(r, "content-md5", &len);
+    if (md5 != NULL) {
+        size_t n = 0;
+        if (s3_base64_decode(md5, len, chk->md5, sizeof(chk->md5), &n) != 0 || n != 16)
+            return S3E_INVALID_DIGEST;
+        chk->has_md5 = 1;
+    }
+    static const char *const algs[] = {"crc32", "crc32c", "crc64nvme", "sha1", "sha256"};
+    for (size_t i = 0; i < ARRAY_SIZE(algs); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", algs[i]);
+        const char *v = gw_req_header(r, name, &len);
+        if (v == NULL)
+            continue;
+        if (chk->ck_alg[0] != '\0' || len == 0 || len >= sizeof(chk->ck_value))
+            return S3E_INVALID_REQUEST; /* more than one checksum, or a malformed one */
+        snprintf(chk->ck_alg, sizeof(chk->ck_alg), "%s", algs[i]);
+        memcpy(chk->ck_value, v, len);
+        chk->ck_value[len] = '\0';
+    }
+    h2o_req_t *req = r->req;
+    uint64_t body = r->body ? gw_body_len(r->body) : req->entity.base ? req->entity.len : 0;
+    if (body > (uint64_t)r->gw->cfg.max_body + (chk->chunked ? (size_t)r->gw->cfg.max_body / 64 + 4096 : 0))
+        return S3E_ENTITY_TOO_LARGE;
+    return S3E_OK;
+}
+
+struct gw_put *gw_put_start_req(struct gw_req *r, const struct gw_body_check *chk, gw_put_cb cb, void *ud,
+                                enum s3_err *err)
+{
+    h2o_req_t *req = r->req;
+    if (r->body != NULL)
+        return gw_put_start_body(r->gw, &r->auth, chk, r->body, gw_body_len(r->body), r->id, cb, ud, err);
+    return gw_put_start(r->gw, &r->auth, chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id, cb,
+                        ud);
+}
+
+void gw_add_etag(struct gw_req *r, const char *etag)
+{
+    char q[96];
+    int n = snprintf(q, sizeof(q), "\"%s\"", etag);
+    gw_add_header(r, "etag", q, (size_t)n);
+}
+
+/* The answer to a body that is now stored: its ETag, the checksum it was verified
+ * against (if any) and 200. Shared by PutObject and UploadPart. */
+void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *put)
+{
+    gw_add_etag(r, etag);
+    const char *ckv, *ck = gw_put_checksum(put, &ckv);
+    if (ck != NULL) {
+        char name[48];
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", ck);
+        gw_add_header(r, name, ckv, strlen(ckv));
+    }
+    gw_respond_empty(r, 200);
+}
+
+/* Small request bodies (XML) are checked on the loop: they are at most S3_MAX_XML_BODY. */
+enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len)
+{
+    h2o_req_t *req = r->req;
+    *body = req->entity.base ? req->entity.base : "";
+    *len = req->entity.base ? req->entity.len : 0;
+    if (*len > S3_MAX_XML_BODY)
+        return S3E_MALFORMED_XML;
+    if (r->auth.payload != S3_PAYLOAD_HEX_SHA256 && r->auth.payload != S3_PAYLOAD_UNSIGNED)
+        return S3E_NOT_IMPLEMENTED;
+    unsigned char d[32];
+    unsigned int dl = 0;
+    if (r->auth.payload == S3_PAYLOAD_HEX_SHA256) {
+        if (!EVP_Digest(*body, *len, d, &dl, EVP_sha256(), NULL) || memcmp(d, r->auth.payload_sha256, 32) != 0)
+            return S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
+    }
+    size_t ml;
+    const char *md5 = gw_req_header(r, "content-md5", &ml);
+    if (md5 != NULL) {
+        unsigned char want[16];
+        size_t wn = 0;
+        if (s3_base64_decode(md5, ml, want, sizeof(want), &wn) != 0 || wn != 16)
+            return S3E_INVALID_DIGEST;
+        if (!EVP_Digest(*body, *len, d, &dl, EVP_md5(), NULL) || memcmp(d, want, 16) != 0)
+            return S3E_BAD_DIGEST;
+    }
+    return S3E_OK;
+}
+
+/* ---- bucket and object probes ------------------------------------------------------ */
+
+struct bucket_check {
+    struct gw_req *r;
+    char bucket[STORE_MAX_BUCKET + 1];
+    struct store_bucket b;
+    enum store_status st;
+    void (*next)(struct gw_req *r);
+};
+
+static void bucket_check_run(struct store *st, void *arg)
+{
+    struct bucket_check *bc = arg;
+    bc->st = store_bucket_get(st, bc->bucket, &bc->b);
+}
+
+static void bucket_check_done(void *arg)
+{
+    struct bucket_check *bc = arg;
+    struct gw_req *r = bc->r;
+    enum store_status st = bc->st;
+    void (*next)(struct gw_req *) = bc->next;
+    if (st == STORE_OK && r->bucket_id.owner[0] == '\0')
+        store_bucket_id_of(&bc->b, &r->bucket_id);
+    free(bc);
+    if (!gw_req_release(r))
+        return;
+    if (st == STORE_NOT_FOUND) {
+        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
+        return;
+    }
+    if (st != STORE_OK) {
+        gw_respond_error(r, gw_store_err(st), NULL);
+        return;
+    }
+    next(r);
+}
+
+void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r))
+{
+    struct bucket_check *bc = xcalloc(1, sizeof(*bc));
+    bc->r = r;
+    snprintf(bc->bucket, sizeof(bc->bucket), "%s", r->route.bucket);
+    bc->next = next;
+    gw_req_hold(r);
+    gw_store_call(r->gw, bucket_check_run, bucket_check_done, bc);
+}
+
+/* Conditional PUT: checked once before the upload (no wasted blocks) and
+ * again in the commit transaction (the one that counts). */
+
+struct obj_check {
+    struct gw_req *r;
+    enum store_status st;
+    int bucket_missing;
+    void (*next)(struct gw_req *r);
+};
+
+static void obj_check_run(struct store *st, void *arg)
+{
+    struct obj_check *oc = arg;
+    struct store_object *o = NULL;
+    oc->st = store_object_head(st, oc->r->route.bucket, oc->r->route.key, &o);
+    store_object_free(o);
+    if (oc->st == STORE_NOT_FOUND) {
+        struct store_bucket b;
+        oc->bucket_missing = store_bucket_get(st, oc->r->route.bucket, &b) == STORE_NOT_FOUND;
+    }
+}
+
+static void obj_check_done(void *arg)
+{
+    struct obj_check *oc = arg;
+    struct gw_req *r = oc->r;
+    enum store_status st = oc->st;
+    int missing = oc->bucket_missing;
+    void (*next)(struct gw_req *) = oc->next;
+    free(oc);
+    if (!gw_req_release(r))
+        return;
+    if (st == STORE_NOT_FOUND)
+        gw_respond_error(r, missing ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY, NULL);
+    else if (st != STORE_OK)
+        gw_respond_error(r, gw_store_err(st), NULL);
+    else
+        next(r);
+}
+
+void gw_with_object(struct gw_req *r, void (*next)(struct gw_req *r))
+{
+    struct obj_check *oc = xcalloc(1, sizeof(*oc));
+    oc->r = r;
+    oc->next = next;
+    gw_req_hold(r);
+    gw_store_call(r->gw, obj_check_run, obj_check_done, oc);
+}
+
+/* ---- conditional writes, header snapshots, tagging headers ---------------------------- */
+
+const char *const gw_write_cond_headers[2] = {"if-match", "if-none-match"};
+
+enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
+                                const char *key)
+{
+    struct store_object *cur = NULL;
+    if (cond == NULL)
+        return S3E_OK;
+    enum store_status s = store_object_head(st, bucket, key, &cur);
+    if (s != STORE_OK && s != STORE_NOT_FOUND)
+        return gw_store_err(s);
+    enum s3_err e = s3_write_conditions_check(cond, s == STORE_OK, cur ? cur->etag : NULL);
+    store_object_free(cur);
+    return e;
+}
+
+struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, size_t n)
+{
+    size_t total = sizeof(struct s3_request) + n * sizeof(struct s3_header) + r->s3.method_len + 1;
+    size_t lens[16];
+    const char *vals[16];
+    ASSERT(n <= ARRAY_SIZE(lens));
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = gw_req_header(r, names[i], &lens[i]);
+        if (vals[i] != NULL)
+            total += lens[i] + 1;
+    }
+    char *mem = xcalloc(1, total);
+    struct s3_request *req = (struct s3_request *)(void *)mem;
+    struct s3_header *h = (struct s3_header *)(void *)(mem + sizeof(*req));
+    char *p = (char *)(h + n);
+    memcpy(p, r->s3.method, r->s3.method_len);
+    req->method = p;
+    req->method_len = r->s3.method_len;
+    p += r->s3.method_len + 1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (vals[i] == NULL)
+            continue;
+        memcpy(p, vals[i], lens[i]);
+        h[k].name = names[i];
+        h[k].name_len = strlen(names[i]);
+        h[k].value = p;
+        h[k].value_len = lens[i];
+        p += lens[i] + 1;
+        k++;
+    }
+    req->headers = h;
+    req->n_headers = k;
+    return req;
+}
+
+enum s3_err gw_tagging_header_check(struct gw_req *r)
+{
+    size_t l, n;
+    struct s3_tag tags[S3_MAX_TAGS];
+    const char *tg = gw_req_header(r, "x-amz-tagging", &l);
+    return tg == NULL ? S3E_OK : s3_tagging_parse_query(tg, l, tags, S3_MAX_TAGS, &n);
+}
+
+/* ---- ACLs: the owner holds FULL_CONTROL -------------------------------------------------- */
+
+void gw_owner_xml(struct s3_xml *x, const char *owner)
+{
+    s3_xml_open(x, "Owner");
+    s3_xml_elem(x, "ID", owner);
+    s3_xml_elem(x, "DisplayName", owner);
+    s3_xml_close(x, "Owner");
+}
+
+void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner)
+{
+    s3_xml_begin(x, out, "AccessControlPolicy");
+    gw_owner_xml(x, owner);
+    s3_xml_open(x, "AccessControlList");
+    if (dbuf_adds(out, "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                       "xsi:type=\"CanonicalUser\">") != 0)
+        x->failed = 1;
+    s3_xml_elem(x, "ID", owner);
+    s3_xml_elem(x, "DisplayName", owner);
+    s3_xml_close(x, "Grantee");
+    s3_xml_elem(x, "Permission", "FULL_CONTROL");
+    s3_xml_close(x, "Grant");
+    s3_xml_close(x, "AccessControlList");
+    if (s3_xml_end(x, "AccessControlPolicy") != 0)
+        x->failed = 1;
+}
