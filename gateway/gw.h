@@ -527,11 +527,12 @@ void gw_cache_free(struct gw *gw); /* after the loop has drained */
  * block; a fetched document is then cached when admit is 1 (or another
  * reader of the same flight admits it). cb as for tg_fetch_file (it owns
  * data), exactly once unless cancelled. An unposted pack is read from its
- * spool file (plaintext), only bytes [spool_off, spool_off + spool_len)
- * when spool_len > 0: cb then gets just those. Loop thread. */
+ * spool file (spool: its path, from gw_pack_path; else NULL), plaintext,
+ * only bytes [spool_off, spool_off + spool_len) when spool_len > 0: cb then
+ * gets just those. Loop thread. */
 struct gw_cache_read;
-struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, uint64_t spool_off,
-                                     uint64_t spool_len, tg_fetch_cb cb, void *ud);
+struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, const char *spool,
+                                     uint64_t spool_off, uint64_t spool_len, tg_fetch_cb cb, void *ud);
 /* Admission: 1 when a read of an object of len bytes may write the blocks it
  * fetches to the cache, 0 when the object is larger than a quarter of
  * --cache-size (reading it, whole or in ranges, would evict everything else

@@ -866,8 +866,8 @@ int gw_cache_admits(const struct gw *gw, uint64_t len)
     return c != NULL && c->max > 0 && len <= (uint64_t)c->max / 4;
 }
 
-struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, uint64_t spool_off,
-                                     uint64_t spool_len, tg_fetch_cb cb, void *ud)
+struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, const char *spool,
+                                     uint64_t spool_off, uint64_t spool_len, tg_fetch_cb cb, void *ud)
 {
     struct gw_cache *c = gw->cache;
     ASSERT(c != NULL);
@@ -878,8 +878,7 @@ struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *bl
     r->cb = cb;
     r->ud = ud;
     block_key(blk, r->key);
-    char spool[4096];
-    if (blk->chat_id == 0 && gw_pack_path(gw, blk->id, spool, sizeof(spool)) == 0) {
+    if (spool != NULL) {
         /* An unposted pack (pack.c): plaintext in the spool, never cached;
          * a reader of one object in it reads only that object's bytes. */
         r->spool = xstrdup(spool);

@@ -61,6 +61,16 @@ static int spool_range(const struct gw_fetch *f)
 }
 static void on_fetched(void *ud, const struct tg_result *res, unsigned char *data, size_t len);
 
+/* The block's document through the cache; a block still in the spool (an
+ * unposted pack) is read from its file there, bytes [off, off + len) of it. */
+static struct gw_cache_read *cache_fetch(struct gw_fetch *f, uint64_t off, uint64_t len)
+{
+    char spool[4096];
+    int in_spool = f->blk.chat_id == 0 && gw_pack_path(f->gw, f->blk.id, spool, sizeof(spool)) == 0;
+    return gw_cache_fetch(f->gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), in_spool ? spool : NULL, off, len,
+                          on_fetched, f);
+}
+
 /* ---- one fetch per block: concurrent readers park behind the first ---------- */
 
 static int same_blk(const struct store_block *a, const struct store_block *b)
@@ -160,7 +170,7 @@ static void after_open(uv_work_t *w, int status)
             f->data = NULL;
             f->len = 0;
             f->refetched = 1;
-            f->call = gw_cache_fetch(f->gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), 0, 0, on_fetched, f);
+            f->call = cache_fetch(f, 0, 0);
             return;
         }
         log_error("block %lld/%lld (id %s, key %d, %lld bytes) failed verification: %s; not served",
@@ -221,7 +231,7 @@ static void fetch_begin(struct gw_fetch *f)
     struct gw *gw = f->gw;
     f->holding = 1;
     gw->fetch_held++;
-    f->call = gw_cache_fetch(gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), f->range_off, f->range_len, on_fetched, f);
+    f->call = cache_fetch(f, f->range_off, f->range_len);
 }
 
 static void fetch_pump(struct gw *gw)
