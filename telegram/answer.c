@@ -13,6 +13,23 @@
 
 #include "telegram/tg_int.h"
 
+int tg_result_temporary(const struct tg_result *res)
+{
+    switch (res->status) {
+    case TG_ERR_RATE_LIMITED:
+    case TG_ERR_TRANSPORT:
+    case TG_ERR_HTTP:
+        return 1;
+    case TG_ERR_API:
+        /* The Bot API server's own trouble ("Internal Server Error: restart"), or a
+         * getFile whose download from Telegram failed or is still running (§5.3). */
+        return res->http_status >= 500 || res->error_code >= 500 ||
+               strstr(res->description, "temporarily unavailable") != NULL;
+    default:
+        return 0;
+    }
+}
+
 const char *tg_status_name(enum tg_status s)
 {
     switch (s) {

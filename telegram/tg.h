@@ -59,6 +59,13 @@ struct tg_result {
 };
 
 const char *tg_status_name(enum tg_status s);
+/* The one rule for "is this failure temporary": 1 when the same request may
+ * succeed later, or through another bot or chat (rate limits, lost
+ * connections, answers that are not the Bot API's, the server's own 5xx
+ * trouble, a download it has not finished); 0 for a refusal of the request
+ * itself (bad token, missing chat or message, too big) and for success.
+ * Callers decide what to do with it: retry, try another pair, answer 503. */
+int tg_result_temporary(const struct tg_result *res);
 
 enum tg_mode { TG_MODE_LOCAL = 0, TG_MODE_CLOUD };
 

@@ -275,20 +275,14 @@ static void wait_append(struct gw *gw, struct gw_put *p)
 
 enum s3_err gw_tg_err(const struct tg_result *res)
 {
-    switch (res->status) {
-    case TG_OK: return S3E_OK;
-    case TG_ERR_RATE_LIMITED: return S3E_SLOW_DOWN;
-    case TG_ERR_TOO_BIG: return S3E_ENTITY_TOO_LARGE;
-    case TG_ERR_TRANSPORT:
-    case TG_ERR_HTTP: return S3E_SERVICE_UNAVAILABLE;
-    case TG_ERR_API:
-        /* The Bot API server's own trouble ("Internal Server Error: restart", a getFile
-         * download that keeps failing) outlasted the retries: passing, so 503, not ours. */
-        if (res->http_status >= 500 || res->error_code >= 500 || strstr(res->description, "temporarily unavailable"))
-            return S3E_SERVICE_UNAVAILABLE;
-        return S3E_INTERNAL_ERROR;
-    default: return S3E_INTERNAL_ERROR;
-    }
+    if (res->status == TG_OK)
+        return S3E_OK;
+    if (res->status == TG_ERR_RATE_LIMITED)
+        return S3E_SLOW_DOWN;
+    if (res->status == TG_ERR_TOO_BIG)
+        return S3E_ENTITY_TOO_LARGE;
+    /* Passing trouble of the Bot API server that outlasted the retries: 503, not ours. */
+    return tg_result_temporary(res) ? S3E_SERVICE_UNAVAILABLE : S3E_INTERNAL_ERROR;
 }
 
 static void slot_release(struct put_blk *b)

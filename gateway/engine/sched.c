@@ -165,20 +165,6 @@ static void sched_pump(struct gw *gw)
     }
 }
 
-/* Failures another pair (or a later turn) may not see: rate limits, 5xx, lost connections. */
-static int retry_elsewhere(const struct tg_result *res)
-{
-    switch (res->status) {
-    case TG_ERR_RATE_LIMITED:
-    case TG_ERR_TRANSPORT:
-    case TG_ERR_HTTP:
-        return 1;
-    case TG_ERR_API:
-        return res->http_status >= 500 || res->error_code >= 500;
-    default:
-        return 0;
-    }
-}
 
 static void count_chat(struct gw *gw, size_t ci)
 {
@@ -204,7 +190,7 @@ int gw_sched_done(struct gw *gw, struct gw_post_slot *s, const struct tg_result 
     }
     if (res->status == TG_ERR_RATE_LIMITED)
         tg_pool_pause(gw->pool, s->bot, s->chat, res->retry_after, mono_ms());
-    if (give_up || !retry_elsewhere(res))
+    if (give_up || !tg_result_temporary(res))
         return 0;
     /* A 429 is Telegram asking to wait, not a failure: the block waits for the
      * next free pair as long as --max-schedule-wait allows (then SlowDown). */
@@ -493,9 +479,7 @@ static void on_probe(void *ud, const struct tg_result *res, const struct tg_docu
                      (long long)chat_id, (long long)hu->cand, hu->caption);
         }
         gw_store_call(gw, probe_gc_run, probe_gc_done, g);
-    } else if (++hu->tries < HUNT_RETRIES && (res->status == TG_ERR_RATE_LIMITED || res->status == TG_ERR_HTTP ||
-                                                res->status == TG_ERR_TRANSPORT ||
-                                                (res->status == TG_ERR_API && res->http_status >= 500))) {
+    } else if (++hu->tries < HUNT_RETRIES && tg_result_temporary(res)) {
         hu->cand--; /* the same candidate again */
     }
     hunt_next(hu);

@@ -252,6 +252,41 @@ static void test_status_names(void)
     CHECK(strcmp(tg_status_name(TG_ERR_CANCELLED), "cancelled") == 0);
 }
 
+/* The one rule for temporary failures: what callers retry, move to another pair, or answer 503 for. */
+static void test_temporary(void)
+{
+    struct tg_result r;
+    memset(&r, 0, sizeof(r));
+    r.status = TG_OK;
+    CHECK(!tg_result_temporary(&r));
+    r.status = TG_ERR_RATE_LIMITED;
+    CHECK(tg_result_temporary(&r));
+    r.status = TG_ERR_TRANSPORT;
+    CHECK(tg_result_temporary(&r));
+    r.status = TG_ERR_HTTP;
+    CHECK(tg_result_temporary(&r));
+    r.status = TG_ERR_API;
+    r.http_status = 400;
+    r.error_code = 400;
+    snprintf(r.description, sizeof(r.description), "Bad Request: chat not found");
+    CHECK(!tg_result_temporary(&r));
+    snprintf(r.description, sizeof(r.description), "Bad Request: file is temporarily unavailable");
+    CHECK(tg_result_temporary(&r));
+    r.description[0] = '\0';
+    r.http_status = 500;
+    CHECK(tg_result_temporary(&r));
+    r.http_status = 200;
+    r.error_code = 502;
+    CHECK(tg_result_temporary(&r));
+    r.error_code = 0;
+    r.status = TG_ERR_NOT_FOUND;
+    CHECK(!tg_result_temporary(&r));
+    r.status = TG_ERR_UNAUTHORIZED;
+    CHECK(!tg_result_temporary(&r));
+    r.status = TG_ERR_TOO_BIG;
+    CHECK(!tg_result_temporary(&r));
+}
+
 int main(void)
 {
     test_ok();
@@ -260,6 +295,7 @@ int main(void)
     test_bare_and_garbage();
     test_message();
     test_status_names();
+    test_temporary();
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
     return failed ? 1 : 0;
