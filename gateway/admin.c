@@ -257,7 +257,7 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= metric(b, "tgs3_cache_joined_total", "counter", "block reads that joined a fetch already running");
     rc |= dbuf_printf(b, "tgs3_cache_joined_total %llu\n", (unsigned long long)joined);
     rc |= metric(b, "tgs3_verified_block_bytes", "gauge", "plaintext of verified blocks kept in memory for re-reading");
-    rc |= dbuf_printf(b, "tgs3_verified_block_bytes %zu\n", gw_cache_opened_bytes(gw));
+    rc |= dbuf_printf(b, "tgs3_verified_block_bytes %zu\n", gw_opened_bytes(gw));
 
     if (a->have_stats) {
         rc |= metric(b, "tgs3_gc_backlog", "gauge", "messages on the delete queue");

@@ -26,6 +26,7 @@
  *     put.c      verify and split bodies, upload blocks under a global budget
  *     fetch.c    fetch and verify blocks for GETs under a read budget
  *     cache.c    block cache on local disk; one Telegram read per block at a time
+ *     opened.c   verified blocks kept in memory, shared by reference
  *     reader.c   reading a block through whichever bot can
  *     sched.c    which (bot, chat) pair posts each block, and when
  *     pack.c     small-object packing; compact.c moves live objects out of dead packs
@@ -134,6 +135,7 @@ struct gw_req;
 struct gw_put;
 struct gw_fetch;
 struct gw_cache;
+struct gw_opened_set;
 struct gw_packer;
 
 struct gw {
@@ -188,6 +190,7 @@ struct gw {
     int stopping;
     struct gw_admin *admin; /* admin listener, counters (admin.c) */
     struct gw_cache *cache; /* block cache and read coalescing (cache.c) */
+    struct gw_opened_set *opened; /* verified blocks kept in memory (opened.c) */
     struct gw_packer *packer; /* small-object packing, NULL when off (pack.c) */
     struct gw_compact *compact; /* pack compaction (compact.c) */
     struct gw_strays *strays; /* the start-up search for strays of a crash, NULL when none (strays.c) */
@@ -546,6 +549,10 @@ int gw_cache_put(struct gw *gw, const struct store_block *blk, unsigned char *da
 /* A document of blk failed verification: its cache file, if any, is removed
  * (so the next read asks Telegram). 1 if there was one. Loop thread. */
 int gw_cache_drop(struct gw *gw, const struct store_block *blk);
+/* ---- verified blocks kept in memory (engine/opened.c) ------------------------ */
+
+void gw_opened_init(struct gw *gw); /* start-up; without it nothing is kept */
+void gw_opened_free(struct gw *gw); /* after the loop has drained */
 /* Verified plaintext of recently read blocks, kept in memory (at most
  * GW_OPENED_MAX bytes of unreferenced ones) and shared by reference, so
  * many small reads from one pack authenticate it once. _get takes a
@@ -554,18 +561,18 @@ int gw_cache_drop(struct gw *gw, const struct store_block *blk);
  * Never for blocks in the spool (chat_id 0): they grow. Loop thread. */
 #define GW_OPENED_MAX (64 << 20)
 struct gw_opened;
-struct gw_opened *gw_cache_opened_get(struct gw *gw, const struct store_block *blk);
-const unsigned char *gw_cache_opened_data(const struct gw_opened *o, size_t *len);
-void gw_cache_opened_unref(struct gw *gw, struct gw_opened *o);
+struct gw_opened *gw_opened_get(struct gw *gw, const struct store_block *blk);
+const unsigned char *gw_opened_data(const struct gw_opened *o, size_t *len);
+void gw_opened_unref(struct gw *gw, struct gw_opened *o);
 /* Like _keep for a block still in use: takes buf and returns it shared with
  * one reference for the caller, or NULL leaving buf to the caller. */
-struct gw_opened *gw_cache_opened_adopt(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off,
-                                        size_t len);
-int gw_cache_opened_keep(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off, size_t len);
+struct gw_opened *gw_opened_adopt(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off,
+                                  size_t len);
+int gw_opened_keep(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off, size_t len);
 /* Frees unreferenced verified blocks past what uploads leave them (GW_OPENED_MAX
  * less the upload buffers held): called as an upload takes its buffer. */
-void gw_cache_opened_trim(struct gw *gw);
-size_t gw_cache_opened_bytes(const struct gw *gw); /* kept, referenced or not */
+void gw_opened_trim(struct gw *gw);
+size_t gw_opened_bytes(const struct gw *gw); /* kept, referenced or not */
 
 /* ---- small-object packing (pack.c) ------------------------------------------ */
 

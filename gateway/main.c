@@ -353,6 +353,7 @@ static int serve(int argc, char **argv)
         goto out;
     gw_strays_plan(&gw, unconfirmed, n_unconfirmed); /* before the packer resumes */
     unconfirmed = NULL;
+    gw_opened_init(&gw);
     if (gw_cache_start(&gw) != 0 || gw_pack_start(&gw) != 0)
         goto out;
     if (gw_server_start(&gw) != 0)
@@ -409,6 +410,7 @@ out:
     uv_walk(gw.loop, close_walk, NULL);
     uv_run(gw.loop, UV_RUN_DEFAULT);
     gw_cache_free(&gw);
+    gw_opened_free(&gw);
     gw_pack_free(&gw);
     bigbuf_drain(); /* idle block buffers */
     uv_loop_close(gw.loop);

@@ -94,19 +94,8 @@ struct gw_cache_read {
     int err;                      /* errno of the pool read, 0 ok */
 };
 
-struct gw_opened {
-    int64_t id, chat_id, message_id; /* with uuid: the block's identity (ids can be reused) */
-    unsigned char uuid[16];
-    unsigned char *buf;
-    size_t off, len;
-    int refs;
-    struct gw_opened *prev, *next; /* head: most recent */
-};
-
 struct gw_cache {
     struct gw *gw;
-    struct gw_opened *op_head, *op_tail;
-    size_t op_bytes;
     char *dir;                    /* NULL: no disk cache */
     int64_t max, used;            /* bytes */
     struct entry **buckets;
@@ -358,12 +347,6 @@ void gw_cache_free(struct gw *gw)
         }
         free(f);
     }
-    for (struct gw_opened *o = c->op_head; o;) {
-        struct gw_opened *nx = o->next;
-        bigbuf_free(o->buf);
-        free(o);
-        o = nx;
-    }
     for (struct entry *e = c->head; e;) {
         struct entry *nx = e->next;
         free(e);
@@ -546,147 +529,6 @@ int gw_cache_drop(struct gw *gw, const struct store_block *blk)
     if (e == NULL)
         return 0;
     remove_entry(gw->cache, e, 1);
-    return 1;
-}
-
-/* ---- verified blocks in memory ------------------------------------------------------ */
-
-static int same_block(const struct gw_opened *o, const struct store_block *b)
-{
-    return o->id == b->id && o->chat_id == b->chat_id && o->message_id == b->message_id &&
-           memcmp(o->uuid, b->uuid, sizeof(o->uuid)) == 0;
-}
-
-static void op_unlink(struct gw_cache *c, struct gw_opened *o)
-{
-    if (o->prev)
-        o->prev->next = o->next;
-    else
-        c->op_head = o->next;
-    if (o->next)
-        o->next->prev = o->prev;
-    else
-        c->op_tail = o->prev;
-    o->prev = o->next = NULL;
-}
-
-static void op_push(struct gw_cache *c, struct gw_opened *o)
-{
-    o->next = c->op_head;
-    if (c->op_head)
-        c->op_head->prev = o;
-    c->op_head = o;
-    if (c->op_tail == NULL)
-        c->op_tail = o;
-}
-
-/* Uploads come first: while blocks upload, the verified blocks kept are at
- * most GW_OPENED_MAX less the upload buffers held (none from 4 blocks of
- * 16 MiB up), so a PUT right after a read does not hold both. */
-static size_t op_limit(const struct gw_cache *c)
-{
-    size_t up = (size_t)c->gw->up_inflight * (size_t)c->gw->cfg.block_size;
-    return up >= GW_OPENED_MAX ? 0 : GW_OPENED_MAX - up;
-}
-
-static void op_evict(struct gw_cache *c)
-{
-    size_t limit = op_limit(c);
-    struct gw_opened *o = c->op_tail;
-    while (o != NULL && c->op_bytes > limit) {
-        struct gw_opened *prev = o->prev;
-        if (o->refs == 0) {
-            op_unlink(c, o);
-            c->op_bytes -= o->len;
-            bigbuf_free(o->buf);
-            free(o);
-        }
-        o = prev;
-    }
-}
-
-size_t gw_cache_opened_bytes(const struct gw *gw)
-{
-    return gw->cache != NULL ? gw->cache->op_bytes : 0;
-}
-
-void gw_cache_opened_trim(struct gw *gw)
-{
-    if (gw->cache != NULL)
-        op_evict(gw->cache);
-}
-
-struct gw_opened *gw_cache_opened_get(struct gw *gw, const struct store_block *blk)
-{
-    struct gw_cache *c = gw->cache;
-    if (c == NULL || blk->chat_id == 0)
-        return NULL;
-    for (struct gw_opened *o = c->op_head; o; o = o->next)
-        if (same_block(o, blk)) {
-            o->refs++;
-            op_unlink(c, o);
-            op_push(c, o);
-            return o;
-        }
-    return NULL;
-}
-
-const unsigned char *gw_cache_opened_data(const struct gw_opened *o, size_t *len)
-{
-    *len = o->len;
-    return o->buf + o->off;
-}
-
-void gw_cache_opened_unref(struct gw *gw, struct gw_opened *o)
-{
-    ASSERT(o->refs > 0);
-    o->refs--;
-    op_evict(gw->cache);
-}
-
-struct gw_opened *gw_cache_opened_adopt(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off,
-                                        size_t len)
-{
-    struct gw_cache *c = gw->cache;
-    if (c == NULL || blk->chat_id == 0 || len > GW_OPENED_MAX / 2)
-        return NULL;
-    for (struct gw_opened *o = c->op_head; o; o = o->next)
-        if (same_block(o, blk))
-            return NULL;
-    struct gw_opened *o = xcalloc(1, sizeof(*o));
-    o->id = blk->id;
-    o->chat_id = blk->chat_id;
-    o->message_id = blk->message_id;
-    memcpy(o->uuid, blk->uuid, sizeof(o->uuid));
-    o->buf = buf;
-    o->off = off;
-    o->len = len;
-    o->refs = 1;
-    op_push(c, o);
-    c->op_bytes += len;
-    op_evict(c);
-    return o;
-}
-
-int gw_cache_opened_keep(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off, size_t len)
-{
-    struct gw_cache *c = gw->cache;
-    if (c == NULL || blk->chat_id == 0 || len > GW_OPENED_MAX / 2)
-        return 0;
-    for (struct gw_opened *o = c->op_head; o; o = o->next)
-        if (same_block(o, blk))
-            return 0; /* kept already (two reads raced) */
-    struct gw_opened *o = xcalloc(1, sizeof(*o));
-    o->id = blk->id;
-    o->chat_id = blk->chat_id;
-    o->message_id = blk->message_id;
-    memcpy(o->uuid, blk->uuid, sizeof(o->uuid));
-    o->buf = buf;
-    o->off = off;
-    o->len = len;
-    op_push(c, o);
-    c->op_bytes += len;
-    op_evict(c);
     return 1;
 }
 

@@ -106,7 +106,7 @@ static void unlead(struct gw_fetch *f)
             break;
         list_remove(&gw->fetch_parked, p);
         p->parked = 0;
-        struct gw_opened *o = f->kept ? gw_cache_opened_get(gw, &p->blk) : NULL;
+        struct gw_opened *o = f->kept ? gw_opened_get(gw, &p->blk) : NULL;
         if (o != NULL) {
             p->kept = o;
             p->verified = 1;
@@ -185,7 +185,7 @@ static void after_open(uv_work_t *w, int status)
     }
     f->verified = 1;
     if (f->leader) { /* share it with the readers parked behind it */
-        struct gw_opened *o = gw_cache_opened_adopt(f->gw, &f->blk, f->data, f->off, f->len);
+        struct gw_opened *o = gw_opened_adopt(f->gw, &f->blk, f->data, f->off, f->len);
         if (o != NULL) {
             f->kept = o;
             f->data = NULL;
@@ -256,7 +256,7 @@ struct gw_fetch *gw_fetch_start(struct gw *gw, const struct store_block *blk, un
 struct gw_fetch *gw_fetch_start_range(struct gw *gw, const struct store_block *blk, unsigned flags, uint64_t off,
                                       uint64_t len, gw_fetch_cb cb, void *ud)
 {
-    struct gw_opened *kept = gw_cache_opened_get(gw, blk);
+    struct gw_opened *kept = gw_opened_get(gw, blk);
     if (kept != NULL) { /* verified a moment ago and still in memory: no slot, no callback needed */
         struct gw_fetch *f = xcalloc(1, sizeof(*f));
         f->gw = gw;
@@ -326,7 +326,7 @@ static void fetch_dispatch(struct gw_fetch *f)
 const unsigned char *gw_fetch_data(const struct gw_fetch *f, size_t *len)
 {
     if (f->kept != NULL)
-        return gw_cache_opened_data(f->kept, len);
+        return gw_opened_data(f->kept, len);
     if (!f->verified || f->data == NULL) {
         *len = 0;
         return NULL;
@@ -372,8 +372,8 @@ static void fetch_release(struct gw_fetch *f)
 {
     struct gw *gw = f->gw;
     if (f->kept != NULL)
-        gw_cache_opened_unref(gw, f->kept);
-    else if (!f->verified || f->data == NULL || !gw_cache_opened_keep(gw, &f->blk, f->data, f->off, f->len))
+        gw_opened_unref(gw, f->kept);
+    else if (!f->verified || f->data == NULL || !gw_opened_keep(gw, &f->blk, f->data, f->off, f->len))
         bigbuf_free(f->data);
     if (f->holding) {
         gw->fetch_held--;

@@ -677,7 +677,7 @@ static void prepare_block(struct gw_put *p)
     c->i = i;
     c->slot = 1;
     gw->up_inflight++;
-    gw_cache_opened_trim(gw); /* verified blocks kept give way to the upload's buffer */
+    gw_opened_trim(gw); /* verified blocks kept give way to the upload's buffer */
     c->work.data = c;
     p->jobs++;
     if (p->streamed) {
