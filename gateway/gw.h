@@ -24,6 +24,7 @@
  *     tagging.c  object tags (Put/Get/DeleteObjectTagging)
  *   engine/      the block pipeline:
  *     put.c      verify and split bodies, upload blocks under a global budget
+ *                (put_work.c: its jobs on libuv's pool; put_int.h: their shared state)
  *     fetch.c    fetch and verify blocks for GETs under a read budget
  *     cache.c    block cache on local disk; one Telegram read per block at a time
  *     opened.c   verified blocks kept in memory, shared by reference

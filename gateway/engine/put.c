@@ -45,183 +45,12 @@
 #include <openssl/evp.h>
 
 #include "gateway/blocks/blk.h"
+#include "gateway/engine/put_int.h"
 #include "gateway/gw.h"
 
 /* ---- PUT -------------------------------------------------------------------- */
 
-/* One block of a put on its way through seal → journal → post. */
-struct put_blk {
-    struct gw_put *p;
-    size_t i;
-    uv_work_t work;
-    unsigned char *buf;      /* job-owned document bytes (sealed, or a plain copy) */
-    size_t buf_len;          /* bytes */
-    enum blk_status seal_st; /* pool result */
-    int slot;                /* holds an upload budget slot */
-    int dedup;               /* reuses a live block through a journaled hold */
-    int parked;              /* sealed, waiting for the body's verification */
-    unsigned char *plain;    /* streamed: where the plaintext sits in buf (sealed in place) */
-    size_t plain_len;
-    enum store_status st;    /* journal result */
-    struct store_block found;
-    struct tg_call *call;
-    struct gw_post_slot post; /* waiting for a (bot, chat) pair (sched.c) */
-};
-
-struct gw_put {
-    struct gw *gw;
-    char *data;
-    size_t len;
-    struct s3_auth auth; /* copy: the chunk-signature key lives here until verified */
-    struct gw_body_check chk;
-    char tag[40];
-    gw_put_cb cb;
-    void *ud;
-
-    struct put_check {
-        uv_work_t work;
-        struct gw_put *p;
-        int kind; /* CHECK_* */
-        enum s3_err err;
-    } checks[3];
-    int verifying; /* check jobs outstanding */
-    int verified;  /* every check passed */
-    int early;     /* blocks started while the checks run */
-    int gated;     /* a check can fail: sealed blocks wait for it before posting */
-    enum s3_err verify_err;
-    char md5_hex[33];
-
-    size_t n_blocks;
-    struct store_block *blocks;
-    struct put_blk *bl;
-    size_t next;     /* next block to start */
-    size_t jobs;     /* seal jobs, journal jobs and posts outstanding */
-    size_t done;     /* blocks posted or reused */
-    size_t reused;   /* blocks found by dedup */
-    size_t parked;   /* sealed blocks waiting for the checks */
-    int failed;
-    enum s3_err err;
-    int finished;    /* callback delivered */
-    int committed;   /* blocks belong to the index now */
-    int freeing;     /* gw_put_free called: finish outstanding work, then clean up */
-    int waiting;     /* in the upload FIFO */
-    struct gw_put *wait_next;
-    int packed;      /* went into a pack (pack.c): one extent, no blocks of its own */
-    /* A streamed body (gw_put_start_body): blocks are read one at a time,
-     * hashed in order by the lane (MD5, SHA-256), then sealed in place. */
-    int streamed;
-    struct gw_body *body;    /* NULL once gw_put_free let go of it */
-    struct put_blk *reading; /* the block being read, or NULL */
-    EVP_MD_CTX *md5_ctx, *sha_ctx;
-    size_t lane_next;        /* next block the lane hashes (running while verifying > 0) */
-    uv_work_t lane_work;
-    enum s3_err lane_err;
-    int64_t pack_block, pack_off;
-};
-
 static void up_pump(struct gw *gw);
-
-static int digest(const EVP_MD *md, const char *data, size_t len, unsigned char *out)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int n = 0;
-    int ok = ctx && EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, data, len) &&
-             EVP_DigestFinal_ex(ctx, out, &n);
-    EVP_MD_CTX_free(ctx);
-    return ok ? 0 : -1;
-}
-
-/* The first x-amz-checksum-<alg>:<b64> line of a decoded trailer into chk. */
-static void trailer_checksum(const struct dbuf *t, struct gw_body_check *chk)
-{
-    size_t i = 0;
-    while (t->ptr && i < t->len) {
-        const char *line = t->ptr + i;
-        const char *nl = memchr(line, '\n', t->len - i);
-        size_t ll = nl ? (size_t)(nl - line) : t->len - i;
-        const char *colon = memchr(line, ':', ll);
-        size_t al = colon ? (size_t)(colon - line) : 0;
-        if (al > 15 && al - 15 < sizeof(chk->ck_alg) && memcmp(line, "x-amz-checksum-", 15) == 0 &&
-            ll - al - 1 < sizeof(chk->ck_value)) {
-            memcpy(chk->ck_alg, line + 15, al - 15);
-            chk->ck_alg[al - 15] = '\0';
-            memcpy(chk->ck_value, colon + 1, ll - al - 1);
-            chk->ck_value[ll - al - 1] = '\0';
-            return;
-        }
-        i += ll + 1;
-    }
-}
-
-enum { CHECK_ALL, CHECK_MD5, CHECK_SUM, CHECK_SHA256 };
-
-/* MD5 (the ETag) and the Content-MD5 comparison. */
-static enum s3_err check_md5(struct gw_put *p)
-{
-    unsigned char md5[16];
-    if (digest(EVP_md5(), p->data, p->len, md5) != 0)
-        return S3E_INTERNAL_ERROR;
-    hex_encode(md5, 16, p->md5_hex);
-    if (p->chk.has_md5 && memcmp(md5, p->chk.md5, 16) != 0)
-        return S3E_BAD_DIGEST;
-    return S3E_OK;
-}
-
-/* The x-amz-checksum-<alg> of the request, if any. */
-static enum s3_err check_sum(const struct gw_put *p)
-{
-    if (p->chk.ck_alg[0] == '\0')
-        return S3E_OK;
-    enum s3_err e = s3_checksum_check(p->chk.ck_alg, strlen(p->chk.ck_alg), p->chk.ck_value,
-                                      strlen(p->chk.ck_value), p->data, p->len);
-    return e == S3E_INVALID_DIGEST ? S3E_INVALID_REQUEST : e;
-}
-
-/* A hex x-amz-content-sha256 against the body. */
-static enum s3_err check_sha256(const struct gw_put *p)
-{
-    unsigned char sha[32];
-    if (!p->chk.verify_sha256)
-        return S3E_OK;
-    if (digest(EVP_sha256(), p->data, p->len, sha) != 0)
-        return S3E_INTERNAL_ERROR;
-    return memcmp(sha, p->auth.payload_sha256, 32) == 0 ? S3E_OK : S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
-}
-
-/* libuv pool thread: one check of the body. The checks of one put run in
- * parallel and only read the body, except CHECK_ALL (aws-chunked), which
- * decodes it in place first and runs alone. Each writes only its own err
- * (and CHECK_MD5/CHECK_ALL md5_hex). */
-static void verify_work(uv_work_t *w)
-{
-    struct put_check *k = w->data;
-    struct gw_put *p = k->p;
-    switch (k->kind) {
-    case CHECK_MD5: k->err = check_md5(p); return;
-    case CHECK_SUM: k->err = check_sum(p); return;
-    case CHECK_SHA256: k->err = check_sha256(p); return;
-    default: break;
-    }
-    if (p->chk.chunked) {
-        size_t out = 0;
-        struct dbuf trailer;
-        dbuf_init(&trailer, 4096);
-        enum s3_err e = s3_chunked_decode(&p->auth, p->data, p->len, &out, &trailer);
-        if (e == S3E_OK && p->chk.ck_alg[0] == '\0')
-            trailer_checksum(&trailer, &p->chk); /* verified by the decoder */
-        dbuf_release(&trailer);
-        if (e != S3E_OK) {
-            k->err = e;
-            return;
-        }
-        p->len = out;
-    }
-    k->err = check_md5(p);
-    if (k->err == S3E_OK)
-        k->err = check_sum(p);
-    if (k->err == S3E_OK)
-        k->err = check_sha256(p);
-}
 
 static void put_cleanup(struct gw_put *p);
 
@@ -474,40 +303,6 @@ static void journal_done(void *arg)
     finish(p);
 }
 
-/* libuv pool: keyed hash, identity and seal of block c->i into a job-owned buffer. */
-static void seal_work(uv_work_t *w)
-{
-    struct put_blk *c = w->data;
-    struct gw_put *p = c->p;
-    struct gw *gw = p->gw;
-    struct store_block *b = &p->blocks[c->i];
-    size_t bs = (size_t)gw->cfg.block_size;
-    size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
-    const unsigned char *plain = p->streamed ? c->plain : (const unsigned char *)p->data + off;
-    b->plain_size = (int64_t)n;
-    c->seal_st = blk_random(b->uuid, sizeof(b->uuid));
-    if (c->seal_st == BLK_OK && gw->keys != NULL)
-        c->seal_st = blk_hash(gw->keys, plain, n, b->hash);
-    if (c->seal_st != BLK_OK)
-        return;
-    if (p->streamed) {
-        /* Read into buf already: sealed in place (plain == buf + BLK_HEADER_LEN) or posted as is. */
-        if (c->plain != c->buf)
-            c->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, c->buf, &b->key_id, b->nonce);
-        else
-            b->key_id = 0;
-    } else if (gw->keys != NULL && !gw->cfg.no_encryption) {
-        c->buf = bigbuf_new(n + BLK_OVERHEAD);
-        c->buf_len = n + BLK_OVERHEAD;
-        c->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, c->buf, &b->key_id, b->nonce);
-    } else {
-        c->buf = bigbuf_new(n);
-        c->buf_len = n;
-        memcpy(c->buf, plain, n);
-        b->key_id = 0;
-    }
-}
-
 static void after_seal(uv_work_t *w, int status)
 {
     struct put_blk *c = w->data;
@@ -597,34 +392,6 @@ static void read_block(struct gw_put *p, struct put_blk *c)
     gw_body_read(p->body, c->plain, n, on_block_read, c);
 }
 
-/* libuv pool: the running hashes over the next block in body order; the last
- * block finishes them and compares Content-MD5 and the signed payload hash. */
-static void lane_run(uv_work_t *w)
-{
-    struct gw_put *p = w->data;
-    struct put_blk *c = &p->bl[p->lane_next];
-    int ok = EVP_DigestUpdate(p->md5_ctx, c->plain, c->plain_len) &&
-             (p->sha_ctx == NULL || EVP_DigestUpdate(p->sha_ctx, c->plain, c->plain_len));
-    if (!ok) {
-        p->lane_err = S3E_INTERNAL_ERROR;
-        return;
-    }
-    if (p->lane_next + 1 < p->n_blocks)
-        return;
-    unsigned char md5[16], sha[32];
-    unsigned int n = 0;
-    if (!EVP_DigestFinal_ex(p->md5_ctx, md5, &n) ||
-        (p->sha_ctx != NULL && !EVP_DigestFinal_ex(p->sha_ctx, sha, &n))) {
-        p->lane_err = S3E_INTERNAL_ERROR;
-        return;
-    }
-    hex_encode(md5, 16, p->md5_hex);
-    if (p->chk.has_md5 && memcmp(md5, p->chk.md5, 16) != 0)
-        p->lane_err = S3E_BAD_DIGEST;
-    else if (p->sha_ctx != NULL && memcmp(sha, p->auth.payload_sha256, 32) != 0)
-        p->lane_err = S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
-}
-
 static void lane_done(uv_work_t *w, int status)
 {
     struct gw_put *p = w->data;
@@ -640,7 +407,7 @@ static void lane_done(uv_work_t *w, int status)
         slot_release(c);
     } else {
         /* Hashed: now the keyed hash, identity and seal (in place) on the pool. */
-        uv_queue_work(gw->loop, &c->work, seal_work, after_seal);
+        uv_queue_work(gw->loop, &c->work, put_seal_work, after_seal);
     }
     lane_kick(p);
     up_pump(gw);
@@ -664,7 +431,7 @@ static void lane_kick(struct gw_put *p)
         return;
     p->verifying++;
     p->lane_work.data = p;
-    uv_queue_work(p->gw->loop, &p->lane_work, lane_run, lane_done);
+    uv_queue_work(p->gw->loop, &p->lane_work, put_lane_work, lane_done);
 }
 
 /* Takes a budget slot (the caller checked one is free) and seals the next block. */
@@ -684,7 +451,7 @@ static void prepare_block(struct gw_put *p)
         read_block(p, c);
         return;
     }
-    uv_queue_work(gw->loop, &c->work, seal_work, after_seal);
+    uv_queue_work(gw->loop, &c->work, put_seal_work, after_seal);
 }
 
 static void up_pump(struct gw *gw)
@@ -794,7 +561,7 @@ static void queue_check(struct gw_put *p, int kind)
     k->kind = kind;
     k->err = S3E_OK;
     k->work.data = k;
-    uv_queue_work(p->gw->loop, &k->work, verify_work, after_verify);
+    uv_queue_work(p->gw->loop, &k->work, put_verify_work, after_verify);
 }
 
 /* A plain body (not aws-chunked) that will not go into a pack is split and
