@@ -11,18 +11,7 @@
 #include <unistd.h>
 
 #include "gateway/blocks/blk.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                    \
-    do {                                                                                               \
-        if (cond) {                                                                                    \
-            passed++;                                                                                  \
-        } else {                                                                                       \
-            failed++;                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                      \
-        }                                                                                              \
-    } while (0)
+#include "tests/unit/check.h"
 
 static unsigned char master[3 * BLK_KEY_LEN];
 

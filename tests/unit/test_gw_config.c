@@ -6,30 +6,7 @@
 #include <unistd.h>
 
 #include "gateway/gw.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                     \
-        }                                                                                                              \
-    } while (0)
-
-#define CHECK_STR(a, b)                                                                                                \
-    do {                                                                                                               \
-        const char *a_ = (a), *b_ = (b);                                                                               \
-        if (a_ && b_ && strcmp(a_, b_) == 0) {                                                                         \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: %s\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, #a, a_ ? a_ : "(null)",          \
-                   b_ ? b_ : "(null)");                                                                                \
-        }                                                                                                              \
-    } while (0)
+#include "tests/unit/check.h"
 
 static char dir[] = "/tmp/tgs3-config-test.XXXXXX";
 

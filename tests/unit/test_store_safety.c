@@ -11,18 +11,8 @@
 #include <unistd.h>
 
 #include "gateway/store/store.h"
+#include "tests/unit/check.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                    \
-    do {                                                                                               \
-        if (cond) {                                                                                    \
-            passed++;                                                                                  \
-        } else {                                                                                       \
-            failed++;                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                      \
-        }                                                                                              \
-    } while (0)
 #define CHECK_ST(expr, want) CHECK((expr) == (want))
 
 static char db_path[64], snap_path[80];

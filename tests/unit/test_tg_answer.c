@@ -5,18 +5,7 @@
 #include <string.h>
 
 #include "telegram/tg.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (cond) {                                                                                                \
-            passed++;                                                                                              \
-        } else {                                                                                                   \
-            failed++;                                                                                              \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                 \
-        }                                                                                                          \
-    } while (0)
+#include "tests/unit/check.h"
 
 static void parse(int status, const char *body, const char *hdr, struct tg_result *res, json_t **out)
 {

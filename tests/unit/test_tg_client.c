@@ -14,19 +14,7 @@
 #include <unistd.h>
 
 #include "telegram/tg.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (cond) {                                                                                                \
-            passed++;                                                                                              \
-        } else {                                                                                                   \
-            failed++;                                                                                              \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                 \
-            fflush(stdout);                                                                                        \
-        }                                                                                                          \
-    } while (0)
+#include "tests/unit/check.h"
 
 static uv_loop_t loop;
 static const char *TOKEN = "123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ";

@@ -3,18 +3,7 @@
 #include <stdlib.h>
 
 #include "telegram/tg.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (cond) {                                                                                                \
-            passed++;                                                                                              \
-        } else {                                                                                                   \
-            failed++;                                                                                              \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                 \
-        }                                                                                                          \
-    } while (0)
+#include "tests/unit/check.h"
 
 /* Posts as fast as the pool allows for `ms` of simulated time; returns the number of posts. */
 static int run(struct tg_pool *p, int64_t start, int64_t ms, int *per_pair, size_t n_chats)
