@@ -9,6 +9,7 @@
  *   config.c     options: flags and TGS3_* environment, defaults, checks
  *   server.c     h2o listener, request context, dispatch, responses
  *   admin.c      admin listener: /metrics, /healthz, /readyz; access log
+ *   setup.c      the one start-up: data-dir lock, index, store thread, bots, Bot API client
  *   storeq.c     the store thread: SQLite jobs off the loop, completions back on it
  *   http/        what a request is before an operation runs:
  *     req.c      the request context and its answers (headers, XML, errors)
@@ -300,10 +301,19 @@ int gw_cmd_gc(int argc, char **argv);    /* tgs3 gc: exit status */
  * The key bytes are never logged; gw_keys_free cleanses them. */
 int gw_keys_load(struct gw *gw, int create);
 void gw_keys_free(struct gw *gw);
-/* For sub-commands: after gw->cfg is parsed, opens the index (create_dir:
- * also the data dir), the store thread, the loop, the bots and the Bot API
- * client into gw; 0 or -1 (printed). gw_tool_close undoes whatever was done. */
-int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name);
+/* ---- the one start-up (setup.c) -------------------------------------------- */
+
+/* The index of DATA_DIR (migrated, with --gc-grace), or NULL (logged). */
+struct store *gw_setup_index(const struct gw *gw, const char *name);
+void gw_setup_bots(struct gw *gw); /* gw->bots from the configured tokens */
+/* The Bot API client on gw->loop: each call at most timeout_ms, at most
+ * max_connections connections; send_no_wait_429 hands a rate-limited post
+ * back at once (the scheduler moves it to another pair). 0, or -1 (logged). */
+int gw_setup_client(struct gw *gw, const char *name, long timeout_ms, int max_connections, int send_no_wait_429);
+/* For sub-commands: after gw->cfg is parsed, opens the index, the store
+ * thread, the loop, the bots and the Bot API client (calls of at most
+ * timeout_ms) into gw; 0 or -1 (logged). gw_tool_close undoes whatever was done. */
+int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_ms);
 void gw_tool_close(struct gw *gw);
 /* Takes DATA_DIR/tgs3.lock (flock, exclusive, held until exit) for what must
  * have the data dir alone: serve, recover, fsck --repair. Another holder:

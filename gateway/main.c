@@ -293,14 +293,11 @@ static int serve(int argc, char **argv)
         gw_config_release(&gw.cfg);
         return 1;
     }
-    snprintf(path, sizeof(path), "%s/index.db", gw.cfg.data_dir);
-    enum store_status ss = store_open(path, &st);
-    if (ss != STORE_OK) {
-        log_error("cannot open the index %s: %s", path, store_status_name(ss));
+    st = gw_setup_index(&gw, "serve");
+    if (st == NULL) {
         gw_config_release(&gw.cfg);
         return 1;
     }
-    store_set_gc_grace(st, gw.cfg.gc_grace_ms);
     if (gw_keys_load(&gw, 1) != 0) {
         store_close(st);
         gw_config_release(&gw.cfg);
@@ -322,29 +319,12 @@ static int serve(int argc, char **argv)
     gw.loop = &loop;
     gw.storeq = gw_storeq_new(&gw, st);
 
-    gw.n_bots = gw.cfg.n_bot_tokens;
-    gw.bots = xcalloc(gw.n_bots, sizeof(*gw.bots));
-    for (size_t i = 0; i < gw.n_bots; i++) {
-        gw.bots[i].token = gw.cfg.bot_tokens[i];
-        gw.bots[i].id = strtoll(gw.cfg.bot_tokens[i], NULL, 10);
-    }
-    struct tg_config tc = {
-        .api_url = gw.cfg.botapi_url,
-        .mode = gw.cfg.mode,
-        .max_attempts = 5,
-        .max_retry_wait = 60,
-        .connect_timeout_ms = 10000,
-        .timeout_ms = 600000,
-        /* Posts and reads each have their own budget; connections cover both, so
-         * uploads can never hold every connection a read needs. */
-        .max_connections = gw.cfg.max_upload_blocks + gw.cfg.max_fetch_blocks + 8,
-        .send_no_wait_429 = 1, /* the scheduler moves a rate-limited post to another pair */
-    };
-    gw.tg = tg_client_new(gw.loop, &tc);
-    if (gw.tg == NULL) {
-        log_error("cannot initialise the Bot API client");
+    gw_setup_bots(&gw);
+    /* Posts and reads each have their own budget; connections cover both, so
+     * uploads can never hold every connection a read needs. A rate-limited
+     * post comes back at once: the scheduler moves it to another pair. */
+    if (gw_setup_client(&gw, "serve", 600000, gw.cfg.max_upload_blocks + gw.cfg.max_fetch_blocks + 8, 1) != 0)
         goto out;
-    }
     if (startup_checks(&gw) != 0) {
         log_error("start-up checks failed; not serving");
         goto out;

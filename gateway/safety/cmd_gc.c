@@ -16,19 +16,10 @@
 
 #include "gateway/gw.h"
 
-static void close_handle(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
 int gw_cmd_gc(int argc, char **argv)
 {
     struct gw gw;
-    struct store *st = NULL;
     uv_loop_t loop;
-    char path[4096];
     int rc = 1;
 
     memset(&gw, 0, sizeof(gw));
@@ -57,36 +48,8 @@ int gw_cmd_gc(int argc, char **argv)
         gw_config_release(&gw.cfg);
         return 2;
     }
-    snprintf(path, sizeof(path), "%s/index.db", gw.cfg.data_dir);
-    enum store_status ss = store_open(path, &st);
-    if (ss != STORE_OK) {
-        fprintf(stderr, "tgs3 gc: cannot open the index %s: %s\n", path, store_status_name(ss));
-        gw_config_release(&gw.cfg);
-        return 1;
-    }
-    uv_loop_init(&loop);
-    gw.loop = &loop;
-    gw.storeq = gw_storeq_new(&gw, st);
-    gw.n_bots = gw.cfg.n_bot_tokens;
-    gw.bots = xcalloc(gw.n_bots, sizeof(*gw.bots));
-    for (size_t i = 0; i < gw.n_bots; i++) {
-        gw.bots[i].token = gw.cfg.bot_tokens[i];
-        gw.bots[i].id = strtoll(gw.cfg.bot_tokens[i], NULL, 10);
-    }
-    struct tg_config tc = {
-        .api_url = gw.cfg.botapi_url,
-        .mode = gw.cfg.mode,
-        .max_attempts = 5,
-        .max_retry_wait = 60,
-        .connect_timeout_ms = 10000,
-        .timeout_ms = 120000,
-        .max_connections = 8,
-    };
-    gw.tg = tg_client_new(gw.loop, &tc);
-    if (gw.tg == NULL) {
-        fprintf(stderr, "tgs3 gc: cannot initialise the Bot API client\n");
+    if (gw_tool_open(&gw, &loop, "gc", 120000) != 0)
         goto out;
-    }
     int r = gw_gc_run_now(&gw);
     printf("gc: %llu messages deleted, %llu past Telegram's 48 h window (dropped from the queue), "
            "%llu failed (retried later)\n",
@@ -94,13 +57,7 @@ int gw_cmd_gc(int argc, char **argv)
            (unsigned long long)gw.gc_failed);
     rc = r == 0 ? 0 : 1;
 out:
-    tg_client_free(gw.tg);
-    gw.tg = NULL;
-    gw_storeq_free(gw.storeq); /* closes the index */
-    uv_walk(gw.loop, close_handle, NULL);
-    uv_run(gw.loop, UV_RUN_DEFAULT);
-    uv_loop_close(gw.loop);
-    free(gw.bots);
+    gw_tool_close(&gw);
     gw_config_release(&gw.cfg);
     fflush(stdout);
     return rc;

@@ -222,7 +222,7 @@ int gw_cmd_fsck(int argc, char **argv)
     }
     if (gw_keys_load(&gw, 0) != 0)
         printf("note: no key file; documents are checked for presence and size only\n");
-    if (gw_tool_open(&gw, &loop, "fsck") != 0)
+    if (gw_tool_open(&gw, &loop, "fsck", 600000) != 0)
         goto out;
     f.gw = &gw;
     f.repair = repair;

@@ -1,4 +1,4 @@
-/* keys.c — the master key file, the journal sweep at start-up, and the set-up shared by the safety tools.
+/* keys.c — the master key file and the journal sweep at start-up.
  *
  * The key file (--key-file, default DATA_DIR/master.key) is created on the
  * first start with 32 random bytes, mode 0600, and never leaves the
@@ -62,79 +62,4 @@ void gw_journal_sweep(struct store *st, struct store_inflight **unconfirmed, siz
         log_warn("journal: %zu blocks were left in flight by the last run: %zu posted ones queued for deletion "
                  "or holds released; %zu posts were never answered (the stray probe looks for them)",
                  swept + *n, swept, *n);
-}
-
-static void close_handle(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-int gw_data_dir_lock(const char *dir, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/tgs3.lock", dir);
-    if (lock_file(path) >= 0)
-        return 0; /* its descriptor stays open: the lock goes with the process */
-    if (errno == EWOULDBLOCK)
-        log_error("tgs3 %s: the data dir %s is in use by another tgs3 (serve, recover or fsck --repair); stop it first",
-                  name, dir);
-    else
-        log_error("tgs3 %s: cannot lock %s: %s", name, path, strerror(errno));
-    return -1;
-}
-
-int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name)
-{
-    char path[4096];
-    struct store *st = NULL;
-    snprintf(path, sizeof(path), "%s/index.db", gw->cfg.data_dir);
-    enum store_status ss = store_open(path, &st);
-    if (ss != STORE_OK) {
-        fprintf(stderr, "tgs3 %s: cannot open the index %s: %s\n", name, path, store_status_name(ss));
-        return -1;
-    }
-    store_set_gc_grace(st, gw->cfg.gc_grace_ms);
-    uv_loop_init(loop);
-    gw->loop = loop;
-    gw->storeq = gw_storeq_new(gw, st);
-    gw->n_bots = gw->cfg.n_bot_tokens;
-    gw->bots = xcalloc(gw->n_bots ? gw->n_bots : 1, sizeof(*gw->bots));
-    for (size_t i = 0; i < gw->n_bots; i++) {
-        gw->bots[i].token = gw->cfg.bot_tokens[i];
-        gw->bots[i].id = strtoll(gw->cfg.bot_tokens[i], NULL, 10);
-    }
-    struct tg_config tc = {
-        .api_url = gw->cfg.botapi_url,
-        .mode = gw->cfg.mode,
-        .max_attempts = 5,
-        .max_retry_wait = 60,
-        .connect_timeout_ms = 10000,
-        .timeout_ms = 600000,
-        .max_connections = 8,
-    };
-    gw->tg = tg_client_new(gw->loop, &tc);
-    if (gw->tg == NULL) {
-        fprintf(stderr, "tgs3 %s: cannot initialise the Bot API client\n", name);
-        return -1;
-    }
-    return 0;
-}
-
-void gw_tool_close(struct gw *gw)
-{
-    tg_client_free(gw->tg);
-    gw->tg = NULL;
-    if (gw->storeq)
-        gw_storeq_free(gw->storeq); /* closes the index */
-    gw->storeq = NULL;
-    if (gw->loop) {
-        uv_walk(gw->loop, close_handle, NULL);
-        uv_run(gw->loop, UV_RUN_DEFAULT);
-        uv_loop_close(gw->loop);
-    }
-    free(gw->bots);
-    gw->bots = NULL;
-    gw_keys_free(gw);
 }

@@ -361,7 +361,7 @@ int gw_cmd_snapshot(int argc, char **argv)
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s/tmp", gw.cfg.data_dir);
     mkdir(tmp, 0700);
-    if (gw_keys_load(&gw, 0) != 0 || gw_tool_open(&gw, &loop, "snapshot") != 0)
+    if (gw_keys_load(&gw, 0) != 0 || gw_tool_open(&gw, &loop, "snapshot", 600000) != 0)
         goto out;
     struct store_stats_extra stats;
     if (store_stats_extra(gw_storeq_store(gw.storeq), &stats) == STORE_OK && stats.unposted > 0)
@@ -509,7 +509,7 @@ int gw_cmd_recover(int argc, char **argv)
     mkdir(tmp, 0700);
     char *real_dir = gw.cfg.data_dir;
     gw.cfg.data_dir = tmp;
-    int opened = gw_tool_open(&gw, &loop, "recover");
+    int opened = gw_tool_open(&gw, &loop, "recover", 600000);
     gw.cfg.data_dir = real_dir;
     if (opened != 0)
         goto out;

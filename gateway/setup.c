@@ -1,0 +1,107 @@
+/* setup.c — the one start-up of what every sub-command needs: the data-dir
+ * lock, the index and its store thread, the bots, the Bot API client.
+ *
+ * `tgs3 serve` (main.c) and the tools (fsck, snapshot, recover, gc) build
+ * their gateway from these pieces, so each is written once. Messages go to
+ * the log (stderr unless --log-file); nothing here logs a token.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int gw_data_dir_lock(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tgs3.lock", dir);
+    if (lock_file(path) >= 0)
+        return 0; /* its descriptor stays open: the lock goes with the process */
+    if (errno == EWOULDBLOCK)
+        log_error("tgs3 %s: the data dir %s is in use by another tgs3 (serve, recover or fsck --repair); stop it first",
+                  name, dir);
+    else
+        log_error("tgs3 %s: cannot lock %s: %s", name, path, strerror(errno));
+    return -1;
+}
+
+struct store *gw_setup_index(const struct gw *gw, const char *name)
+{
+    char path[4096];
+    struct store *st = NULL;
+    snprintf(path, sizeof(path), "%s/index.db", gw->cfg.data_dir);
+    enum store_status ss = store_open(path, &st);
+    if (ss != STORE_OK) {
+        log_error("tgs3 %s: cannot open the index %s: %s", name, path, store_status_name(ss));
+        return NULL;
+    }
+    store_set_gc_grace(st, gw->cfg.gc_grace_ms);
+    return st;
+}
+
+void gw_setup_bots(struct gw *gw)
+{
+    gw->n_bots = gw->cfg.n_bot_tokens;
+    gw->bots = xcalloc(gw->n_bots ? gw->n_bots : 1, sizeof(*gw->bots));
+    for (size_t i = 0; i < gw->n_bots; i++) {
+        gw->bots[i].token = gw->cfg.bot_tokens[i];
+        gw->bots[i].id = strtoll(gw->cfg.bot_tokens[i], NULL, 10);
+    }
+}
+
+int gw_setup_client(struct gw *gw, const char *name, long timeout_ms, int max_connections, int send_no_wait_429)
+{
+    struct tg_config tc = {
+        .api_url = gw->cfg.botapi_url,
+        .mode = gw->cfg.mode,
+        .max_attempts = 5,
+        .max_retry_wait = 60,
+        .connect_timeout_ms = 10000,
+        .timeout_ms = timeout_ms,
+        .max_connections = max_connections,
+        .send_no_wait_429 = send_no_wait_429,
+    };
+    gw->tg = tg_client_new(gw->loop, &tc);
+    if (gw->tg == NULL) {
+        log_error("tgs3 %s: cannot initialise the Bot API client", name);
+        return -1;
+    }
+    return 0;
+}
+
+int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_ms)
+{
+    struct store *st = gw_setup_index(gw, name);
+    if (st == NULL)
+        return -1;
+    uv_loop_init(loop);
+    gw->loop = loop;
+    gw->storeq = gw_storeq_new(gw, st);
+    gw_setup_bots(gw);
+    return gw_setup_client(gw, name, timeout_ms, 8, 0);
+}
+
+void gw_tool_close(struct gw *gw)
+{
+    tg_client_free(gw->tg);
+    gw->tg = NULL;
+    if (gw->storeq)
+        gw_storeq_free(gw->storeq); /* closes the index */
+    gw->storeq = NULL;
+    if (gw->loop) {
+        uv_walk(gw->loop, close_handle, NULL);
+        uv_run(gw->loop, UV_RUN_DEFAULT);
+        uv_loop_close(gw->loop);
+    }
+    free(gw->bots);
+    gw->bots = NULL;
+    gw_keys_free(gw);
+}
