@@ -6,7 +6,8 @@
  * a Message (sendDocument, forwardMessage), as getChat's pinned_message, and
  * element by element when it is an array.
  * Checked: the status is a known one, descriptions stay NUL-terminated
- * within their buffers, retry_after is never negative.
+ * within their buffers, retry_after is never negative, a success is never
+ * classed as temporary (tg_result_temporary).
  */
 #include <jansson.h>
 
@@ -51,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(memchr(res.description, '\0', sizeof(res.description)) != NULL);
     FUZZ_CHECK(res.retry_after >= 0 && res.http_status == status);
     FUZZ_CHECK(result == NULL || res.status == TG_OK);
+    FUZZ_CHECK(!tg_result_temporary(&res) || res.status != TG_OK);
     if (result != NULL) {
         json_t *r = result;
         message(r);
