@@ -31,6 +31,7 @@
  *     opened.c   verified blocks kept in memory, shared by reference
  *     reader.c   reading a block through whichever bot can
  *     sched.c    which (bot, chat) pair posts each block, and when
+ *     post.c     sending a block's document; finding posts whose answer was lost
  *     pack.c     small-object packing; compact.c moves live objects out of dead packs
  *     gc.c       the delete queue runner
  *   safety/      what keeps the index and Telegram in step:
@@ -160,7 +161,7 @@ struct gw {
     uv_timer_t sched_timer; /* wakes the scheduler when a pair's bucket refills */
     int sched_started;
     struct gw_post_slot *post_head, *post_tail; /* blocks waiting for a (bot, chat) pair */
-    struct gw_hunts *hunts;  /* searches for orphans of lost answers (sched.c) */
+    struct gw_hunts *hunts;  /* searches for orphans of lost answers (post.c) */
     size_t post_waiting;
     uint64_t sched_wait_ms; /* ms blocks waited for a (bot, chat) pair, summed (metrics) */
 
@@ -511,6 +512,8 @@ void gw_sched_cancel(struct gw *gw, struct gw_post_slot *s);
  * pair (a 429, a 5xx or a lost connection, at most a few times, unless
  * give_up): the caller then waits for go again. */
 int gw_sched_done(struct gw *gw, struct gw_post_slot *s, const struct tg_result *res, int give_up);
+/* Ends the searches for orphans of lost answers (post.c); at shutdown. */
+void gw_post_stop(struct gw *gw);
 /* Posts buf as a document by (bot, chat): from memory, or in local mode
  * with --staging-dir by file:// (written there on the pool, removed after
  * the answer). buf must stay valid until cb. */
