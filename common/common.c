@@ -484,6 +484,17 @@ void hex_encode(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+int hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int64_t parse_size(const char *s)
 {
     if (s == NULL || !isdigit((unsigned char)*s))

@@ -107,6 +107,9 @@ int parse_port(const char *s);
 
 /* Hex encode n bytes into out (2n+1 bytes). */
 void hex_encode(const unsigned char *in, size_t n, char *out);
+/* The value of one hex digit ('0'-'9', 'a'-'f', 'A'-'F'): 0-15, or -1 for any
+ * other c (a plain char above 0x7f included). */
+int hex_digit(int c);
 /* Parses "16M", "1G", "4096", "512K" → bytes; -1 on bad input or overflow. */
 int64_t parse_size(const char *s);
 

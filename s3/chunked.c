@@ -102,17 +102,6 @@ enum s3_err s3_checksum_check(const char *alg, size_t alg_len, const char *b64, 
 
 /* ---- framing ----------------------------------------------------------------- */
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Finds the end of a line starting at p (at most max bytes). Returns the
  * length of the line without its terminator and sets *term to 1 (\n) or 2
  * (\r\n); -1 when no terminator is within reach. */
@@ -216,6 +205,33 @@ static enum s3_err parse_trailer(const char *buf, size_t len, size_t r, struct d
     return S3E_OK;
 }
 
+/* One "name:value" line of the collected trailer lines. */
+struct trailer_line {
+    const char *name;
+    size_t name_len;   /* bytes up to the colon, or the whole line without one */
+    const char *value; /* after the colon; NULL when the line has none */
+    size_t value_len;  /* bytes */
+};
+
+/* Steps through lines (lower-case "name:value\n" lines, as parse_trailer
+ * collects them) from *pos: fills tl with the line there and moves *pos past
+ * its newline. Returns 0 when no line is left. */
+static int trailer_line_next(const struct dbuf *lines, size_t *pos, struct trailer_line *tl)
+{
+    if (*pos >= lines->len)
+        return 0;
+    const char *line = lines->ptr + *pos;
+    const char *nl = memchr(line, '\n', lines->len - *pos);
+    size_t ll = nl ? (size_t)(nl - line) : lines->len - *pos;
+    const char *colon = memchr(line, ':', ll);
+    tl->name = line;
+    tl->name_len = colon ? (size_t)(colon - line) : ll;
+    tl->value = colon ? colon + 1 : NULL;
+    tl->value_len = colon ? ll - tl->name_len - 1 : 0;
+    *pos += ll + 1;
+    return 1;
+}
+
 /* The trailer must be exactly the one x-amz-trailer declared (a single name,
  * as S3 allows one checksum): with the declared line missing, a checksum the
  * client asked for would silently go unchecked, since the trailer of
@@ -225,18 +241,13 @@ static enum s3_err parse_trailer(const char *buf, size_t len, size_t r, struct d
 static enum s3_err check_trailer_declared(const struct dbuf *lines, const struct s3_auth *auth)
 {
     const char *declared = auth->trailer;
-    size_t dl = strnlen(declared, sizeof(auth->trailer)), i = 0;
+    size_t dl = strnlen(declared, sizeof(auth->trailer)), pos = 0;
+    struct trailer_line tl;
     int seen = 0;
-    while (i < lines->len) {
-        const char *line = lines->ptr + i;
-        const char *nl = memchr(line, '\n', lines->len - i);
-        size_t ll = nl ? (size_t)(nl - line) : lines->len - i;
-        const char *colon = memchr(line, ':', ll);
-        size_t namel = colon ? (size_t)(colon - line) : ll;
-        if (dl == 0 || namel != dl || memcmp(line, declared, dl) != 0 || seen)
+    while (trailer_line_next(lines, &pos, &tl)) {
+        if (dl == 0 || tl.name_len != dl || memcmp(tl.name, declared, dl) != 0 || seen)
             return S3E_MALFORMED_TRAILER;
         seen = 1;
-        i += ll + 1;
     }
     return dl && !seen ? S3E_MALFORMED_TRAILER : S3E_OK;
 }
@@ -244,24 +255,146 @@ static enum s3_err check_trailer_declared(const struct dbuf *lines, const struct
 /* Verifies every x-amz-checksum-* line against the decoded data. */
 static enum s3_err check_trailer_checksums(const struct dbuf *lines, const char *data, size_t n)
 {
-    size_t i = 0;
-    while (i < lines->len) {
-        const char *line = lines->ptr + i;
-        const char *nl = memchr(line, '\n', lines->len - i);
-        size_t ll = nl ? (size_t)(nl - line) : lines->len - i;
-        const char *colon = memchr(line, ':', ll);
-        if (colon && (size_t)(colon - line) > 15 && memcmp(line, "x-amz-checksum-", 15) == 0) {
-            const char *alg = line + 15;
-            size_t al = (size_t)(colon - alg);
-            enum s3_err e = s3_checksum_check(alg, al, colon + 1, ll - (size_t)(colon + 1 - line), data, n);
+    size_t pos = 0;
+    struct trailer_line tl;
+    while (trailer_line_next(lines, &pos, &tl)) {
+        if (tl.value && tl.name_len > 15 && memcmp(tl.name, "x-amz-checksum-", 15) == 0) {
+            enum s3_err e = s3_checksum_check(tl.name + 15, tl.name_len - 15, tl.value, tl.value_len, data, n);
             if (e == S3E_INVALID_ARGUMENT) /* unknown algorithm */
                 return S3E_INVALID_REQUEST;
             if (e != S3E_OK)
                 return e == S3E_INVALID_DIGEST ? S3E_INVALID_REQUEST : e;
         }
-        i += ll + 1;
     }
     return S3E_OK;
+}
+
+/* Parses a chunk header line (without its terminator): the hex size and,
+ * when present, the view of its chunk-signature extension (*csig NULL when
+ * there is none). */
+static enum s3_err parse_chunk_header(const char *line, size_t n, uint64_t *size, const char **csig, size_t *csl)
+{
+    size_t i = 0;
+    *size = 0;
+    *csig = NULL;
+    *csl = 0;
+    while (i < n && hex_digit(line[i]) >= 0) {
+        if (*size >> 56)
+            return S3E_INVALID_REQUEST;
+        *size = *size << 4 | (uint64_t)hex_digit(line[i]);
+        i++;
+    }
+    if (i == 0)
+        return S3E_INVALID_REQUEST;
+    if (i < n) {
+        static const char ext[] = ";chunk-signature=";
+        if (line[i] != ';')
+            return S3E_INVALID_REQUEST;
+        if (n - i >= sizeof(ext) - 1 && memcmp(line + i, ext, sizeof(ext) - 1) == 0) {
+            *csig = line + i + sizeof(ext) - 1;
+            *csl = n - i - (sizeof(ext) - 1);
+        }
+    }
+    return S3E_OK;
+}
+
+/* Decodes the chunks of buf[0..len) up to and including the final empty
+ * one, moving their data to the front: *r ends past the final chunk's
+ * header, *w is the decoded length. For signed chunks each signature is
+ * checked, chained from prev, which ends as the final chunk's signature
+ * (sig is scratch space for the caller to wipe). */
+static enum s3_err decode_chunks(const struct s3_auth *auth, int signed_chunks, char *buf, size_t len, size_t *r,
+                                 size_t *w, char prev[65], char sig[65])
+{
+    for (;;) {
+        size_t term;
+        if (*r >= len)
+            return S3E_INCOMPLETE_BODY;
+        long ll = find_eol(buf + *r, len - *r, MAX_CHUNK_LINE, &term);
+        if (ll < 0)
+            return len - *r < MAX_CHUNK_LINE ? S3E_INCOMPLETE_BODY : S3E_INVALID_REQUEST;
+        size_t n = (size_t)ll;
+        uint64_t size;
+        const char *csig;
+        size_t csl;
+        enum s3_err err = parse_chunk_header(buf + *r, n, &size, &csig, &csl);
+        if (err != S3E_OK)
+            return err;
+        *r += n + term;
+        if (signed_chunks && csig == NULL)
+            return S3E_INVALID_REQUEST;
+        if (size > len - *r)
+            return S3E_INCOMPLETE_BODY;
+        if (signed_chunks) {
+            chunk_signature(auth, prev, buf + *r, (size_t)size, sig);
+            if (!sig_eq(csig, csl, sig))
+                return S3E_SIGNATURE_DOES_NOT_MATCH;
+            memcpy(prev, sig, 65);
+        }
+        if (size == 0)
+            return S3E_OK;
+        memmove(buf + *w, buf + *r, (size_t)size);
+        *w += (size_t)size;
+        *r += (size_t)size;
+        /* Each chunk's data ends with CRLF. */
+        if (len - *r < 2)
+            return S3E_INCOMPLETE_BODY;
+        if (buf[*r] == '\r' && buf[*r + 1] == '\n')
+            *r += 2;
+        else if (buf[*r] == '\n')
+            *r += 1;
+        else
+            return S3E_INVALID_REQUEST;
+    }
+}
+
+/* The trailer signature (AWS4-HMAC-SHA256-TRAILER string to sign, chained
+ * from the final chunk's signature prev) over the collected lines. */
+static enum s3_err check_trailer_signature(const struct s3_auth *auth, const struct dbuf *lines, const char *prev,
+                                           const char *tsig, int has_sig, char sig[65])
+{
+    char sts[512], h[65];
+    unsigned char mac[32];
+    if (!has_sig)
+        return S3E_SIGNATURE_DOES_NOT_MATCH;
+    s3_sha256_hex(lines->ptr ? lines->ptr : "", lines->len, h);
+    int sl = snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256-TRAILER\n%s\n%s\n%s\n%s", auth->amz_date, auth->scope,
+                      prev, h);
+    ASSERT(sl > 0 && (size_t)sl < sizeof(sts));
+    s3_hmac_sha256(auth->signing_key, 32, sts, (size_t)sl, mac);
+    hex_encode(mac, 32, sig);
+    return sig_eq(tsig, 64, sig) ? S3E_OK : S3E_SIGNATURE_DOES_NOT_MATCH;
+}
+
+/* The trailer section at buf[r..len) of a trailer payload: parsed into
+ * lines, held to the declared trailer, its signature checked (signed form)
+ * and its checksums verified against the decoded data buf[0..w). */
+static enum s3_err check_trailer(const struct s3_auth *auth, const char *buf, size_t len, size_t r, size_t w,
+                                 const char *prev, char sig[65], struct dbuf *lines)
+{
+    int has_sig = 0;
+    char tsig[65];
+    enum s3_err err = parse_trailer(buf, len, r, lines, tsig, &has_sig);
+    if (err != S3E_OK)
+        return err;
+    err = check_trailer_declared(lines, auth);
+    if (err != S3E_OK)
+        return err;
+    if (auth->payload == S3_PAYLOAD_STREAMING_SIGNED_TRAILER) {
+        err = check_trailer_signature(auth, lines, prev, tsig, has_sig, sig);
+        if (err != S3E_OK)
+            return err;
+    }
+    return check_trailer_checksums(lines, buf, w);
+}
+
+/* What may follow the final chunk of a payload without trailer: nothing or
+ * one empty line. */
+static int body_end_ok(const char *buf, size_t len, size_t r)
+{
+    /* Signed chunks end with an empty line; tolerate its absence. */
+    size_t rest = len - r;
+    return rest == 0 || (rest == 2 && buf[r] == '\r' && buf[r + 1] == '\n') || (rest == 1 && buf[r] == '\n');
 }
 
 enum s3_err s3_chunked_decode(const struct s3_auth *auth, char *buf, size_t len, size_t *out_len,
@@ -281,120 +414,16 @@ enum s3_err s3_chunked_decode(const struct s3_auth *auth, char *buf, size_t len,
     prev[64] = '\0';
     *out_len = 0;
 
-    for (;;) {
-        size_t term;
-        if (r >= len) {
-            err = S3E_INCOMPLETE_BODY;
-            goto out;
-        }
-        long ll = find_eol(buf + r, len - r, MAX_CHUNK_LINE, &term);
-        if (ll < 0) {
-            err = len - r < MAX_CHUNK_LINE ? S3E_INCOMPLETE_BODY : S3E_INVALID_REQUEST;
-            goto out;
-        }
-        const char *line = buf + r;
-        size_t n = (size_t)ll, i = 0;
-        uint64_t size = 0;
-        while (i < n && hexv(line[i]) >= 0) {
-            if (size >> 56) {
-                err = S3E_INVALID_REQUEST;
-                goto out;
-            }
-            size = size << 4 | (uint64_t)hexv(line[i]);
-            i++;
-        }
-        if (i == 0) {
-            err = S3E_INVALID_REQUEST;
-            goto out;
-        }
-        const char *csig = NULL;
-        size_t csl = 0;
-        if (i < n) {
-            static const char ext[] = ";chunk-signature=";
-            if (line[i] != ';') {
-                err = S3E_INVALID_REQUEST;
-                goto out;
-            }
-            if (n - i >= sizeof(ext) - 1 && memcmp(line + i, ext, sizeof(ext) - 1) == 0) {
-                csig = line + i + sizeof(ext) - 1;
-                csl = n - i - (sizeof(ext) - 1);
-            }
-        }
-        r += n + term;
-        if (signed_chunks && csig == NULL) {
-            err = S3E_INVALID_REQUEST;
-            goto out;
-        }
-        if (size > len - r) {
-            err = S3E_INCOMPLETE_BODY;
-            goto out;
-        }
-        if (signed_chunks) {
-            chunk_signature(auth, prev, buf + r, (size_t)size, sig);
-            if (!sig_eq(csig, csl, sig)) {
-                err = S3E_SIGNATURE_DOES_NOT_MATCH;
-                goto out;
-            }
-            memcpy(prev, sig, 65);
-        }
-        if (size == 0)
-            break;
-        memmove(buf + w, buf + r, (size_t)size);
-        w += (size_t)size;
-        r += (size_t)size;
-        /* Each chunk's data ends with CRLF. */
-        if (len - r < 2) {
-            err = S3E_INCOMPLETE_BODY;
-            goto out;
-        }
-        if (buf[r] == '\r' && buf[r + 1] == '\n') {
-            r += 2;
-        } else if (buf[r] == '\n') {
-            r += 1;
-        } else {
-            err = S3E_INVALID_REQUEST;
-            goto out;
-        }
-    }
-
+    err = decode_chunks(auth, signed_chunks, buf, len, &r, &w, prev, sig);
+    if (err != S3E_OK)
+        goto out;
     if (has_trailer) {
-        int has_sig = 0;
-        char tsig[65];
-        err = parse_trailer(buf, len, r, &lines, tsig, &has_sig);
+        err = check_trailer(auth, buf, len, r, w, prev, sig, &lines);
         if (err != S3E_OK)
             goto out;
-        err = check_trailer_declared(&lines, auth);
-        if (err != S3E_OK)
-            goto out;
-        if (auth->payload == S3_PAYLOAD_STREAMING_SIGNED_TRAILER) {
-            /* AWS4-HMAC-SHA256-TRAILER string to sign, chained from the final chunk. */
-            char sts[512], h[65];
-            unsigned char mac[32];
-            if (!has_sig) {
-                err = S3E_SIGNATURE_DOES_NOT_MATCH;
-                goto out;
-            }
-            s3_sha256_hex(lines.ptr ? lines.ptr : "", lines.len, h);
-            int sl = snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256-TRAILER\n%s\n%s\n%s\n%s", auth->amz_date,
-                              auth->scope, prev, h);
-            ASSERT(sl > 0 && (size_t)sl < sizeof(sts));
-            s3_hmac_sha256(auth->signing_key, 32, sts, (size_t)sl, mac);
-            hex_encode(mac, 32, sig);
-            if (!sig_eq(tsig, 64, sig)) {
-                err = S3E_SIGNATURE_DOES_NOT_MATCH;
-                goto out;
-            }
-        }
-        err = check_trailer_checksums(&lines, buf, w);
-        if (err != S3E_OK)
-            goto out;
-    } else {
-        /* Signed chunks end with an empty line; tolerate its absence. */
-        size_t rest = len - r;
-        if (!(rest == 0 || (rest == 2 && buf[r] == '\r' && buf[r + 1] == '\n') || (rest == 1 && buf[r] == '\n'))) {
-            err = S3E_INVALID_REQUEST;
-            goto out;
-        }
+    } else if (!body_end_ok(buf, len, r)) {
+        err = S3E_INVALID_REQUEST;
+        goto out;
     }
     if (auth->decoded_content_length >= 0 && (uint64_t)auth->decoded_content_length != w) {
         err = S3E_INCOMPLETE_BODY;

@@ -143,17 +143,6 @@ enum s3_err s3_write_conditions_check(const struct s3_request *req, int exists, 
     return S3E_OK;
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Form decoding of one query component into out (cap bytes + NUL): '+' is a space. */
 static int form_decode(const char *s, size_t n, char *out, size_t cap)
 {
@@ -165,7 +154,7 @@ static int form_decode(const char *s, size_t n, char *out, size_t cap)
         } else if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int hi = hexv(s[i + 1]), lo = hexv(s[i + 2]);
+            int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi << 4 | lo);

@@ -361,11 +361,6 @@ static int is_hex64(const char *s, size_t n)
     return 1;
 }
 
-static int hexnib(char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
 static int view_eq(const char *v, size_t n, const char *lit)
 {
     return strlen(lit) == n && memcmp(v, lit, n) == 0;
@@ -376,7 +371,7 @@ static enum s3_err classify_payload(const char *v, size_t n, struct s3_auth *out
 {
     if (is_hex64(v, n)) {
         for (size_t i = 0; i < 32; i++)
-            out->payload_sha256[i] = (unsigned char)(hexnib(v[2 * i]) << 4 | hexnib(v[2 * i + 1]));
+            out->payload_sha256[i] = (unsigned char)(hex_digit(v[2 * i]) << 4 | hex_digit(v[2 * i + 1]));
         out->payload = S3_PAYLOAD_HEX_SHA256;
     } else if (view_eq(v, n, "UNSIGNED-PAYLOAD")) {
         out->payload = S3_PAYLOAD_UNSIGNED;
@@ -528,6 +523,133 @@ static int signed_headers_ok(const char *sh)
     return host;
 }
 
+/* Reads the signature material from the query (presigned) or from the
+ * Authorization header with its x-amz-date (or Date) header. */
+static enum s3_err read_sigparts(const struct s3_request *req, struct sigparts *sp, struct s3_auth *out)
+{
+    char alg[32];
+    size_t l;
+    const char *v;
+
+    int q = query_get(req, "X-Amz-Algorithm", alg, sizeof(alg));
+    if (q != 0) {
+        out->presigned = 1;
+        return q < 0 ? S3E_AUTH_HEADER_MALFORMED : parse_presigned(req, sp);
+    }
+    v = s3_header_get(req, "authorization", &l);
+    if (v == NULL)
+        return S3E_ACCESS_DENIED;
+    enum s3_err err = parse_authorization(v, l, sp);
+    if (err != S3E_OK)
+        return err;
+    v = s3_header_get(req, "x-amz-date", &l);
+    if (v != NULL)
+        return copy_view(sp->date, sizeof(sp->date), v, l) != 0 ? S3E_ACCESS_DENIED : S3E_OK;
+    v = s3_header_get(req, "date", &l);
+    int64_t t = v ? s3_time_parse_http(v, l) : -1;
+    if (t < 0)
+        return S3E_ACCESS_DENIED;
+    s3_time_amz(t, sp->date);
+    return S3E_OK;
+}
+
+/* Checks the credential scope, the signed-header list and the request date
+ * against each other; fills out's key, region, scope and amz_date, and the
+ * request time into *t. */
+static enum s3_err check_scope(const struct s3_request *req, const struct sigparts *sp, struct s3_auth *out,
+                               char date8[9], char service[32], int64_t *t)
+{
+    enum s3_err err = split_credential(sp->cred, out, date8, service);
+    if (err != S3E_OK)
+        return err;
+    /* A scope for another service is malformed to S3, whose error names the
+     * form the credential came in. */
+    if (strcmp(service, "s3") != 0)
+        return out->presigned ? S3E_AUTH_QUERY_WRONG_SERVICE : S3E_AUTH_HEADER_WRONG_SERVICE;
+    if (!signed_headers_ok(sp->signed_headers))
+        return S3E_AUTH_HEADER_MALFORMED;
+    if (!amz_headers_signed(req, sp->signed_headers))
+        return S3E_HEADERS_NOT_SIGNED;
+    *t = s3_time_parse_amz(sp->date, strlen(sp->date));
+    if (*t < 0)
+        return S3E_ACCESS_DENIED;
+    if (memcmp(sp->date, date8, 8) != 0)
+        return S3E_AUTH_HEADER_MALFORMED;
+    memcpy(out->amz_date, sp->date, 17);
+    return S3E_OK;
+}
+
+/* The request time t (seconds) against now: within the clock skew, and for a
+ * presigned URL not past its expiry. */
+static enum s3_err check_time(int presigned, int64_t t, int64_t expires, int64_t now)
+{
+    if (presigned) {
+        if (t > now + S3_MAX_CLOCK_SKEW)
+            return S3E_REQUEST_TIME_TOO_SKEWED;
+        if (t + expires < now)
+            return S3E_REQUEST_EXPIRED;
+        return S3E_OK;
+    }
+    if (t > now + S3_MAX_CLOCK_SKEW || t < now - S3_MAX_CLOCK_SKEW)
+        return S3E_REQUEST_TIME_TOO_SKEWED;
+    return S3E_OK;
+}
+
+/* The payload-hash line of the canonical request: X-Amz-Content-Sha256 of a
+ * presigned URL (UNSIGNED-PAYLOAD when absent, decoded into ph) or the
+ * x-amz-content-sha256 header; classified into out. */
+static enum s3_err read_payload_hash(const struct s3_request *req, struct s3_auth *out, char *ph, size_t phsz,
+                                     const char **payload_hash, size_t *phl)
+{
+    if (out->presigned) {
+        int r = query_get(req, "X-Amz-Content-Sha256", ph, phsz);
+        if (r < 0)
+            return S3E_INVALID_ARGUMENT;
+        *payload_hash = r ? ph : "UNSIGNED-PAYLOAD";
+        *phl = strlen(*payload_hash);
+    } else {
+        *payload_hash = s3_header_get(req, "x-amz-content-sha256", phl);
+        if (*payload_hash == NULL)
+            return S3E_MISSING_CONTENT_SHA256;
+    }
+    return classify_payload(*payload_hash, *phl, out);
+}
+
+/* The signature the client gave against the one computed (lower-case hex). */
+static int signature_matches(const char *given_sig, const char sig[65])
+{
+    /* Clients send lower-case hex; tolerate upper case. */
+    char given[65];
+    size_t gl = strlen(given_sig);
+    if (gl != 64)
+        return 0;
+    for (size_t i = 0; i < 64; i++) {
+        char c = given_sig[i];
+        given[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    given[64] = '\0';
+    return CRYPTO_memcmp(given, sig, 64) == 0;
+}
+
+/* x-amz-decoded-content-length, when sent, into out (-1 stays when absent). */
+static enum s3_err read_decoded_length(const struct s3_request *req, struct s3_auth *out)
+{
+    size_t l;
+    const char *v = s3_header_get(req, "x-amz-decoded-content-length", &l);
+    if (v == NULL)
+        return S3E_OK;
+    int64_t n = 0;
+    if (l == 0 || l > 18)
+        return S3E_INVALID_ARGUMENT;
+    for (size_t i = 0; i < l; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return S3E_INVALID_ARGUMENT;
+        n = n * 10 + (v[i] - '0');
+    }
+    out->decoded_content_length = n;
+    return S3E_OK;
+}
+
 enum s3_err s3_sigv4_verify(const struct s3_request *req, s3_secret_lookup_fn lookup, void *ud, int64_t now,
                             struct s3_auth *out)
 {
@@ -535,114 +657,32 @@ enum s3_err s3_sigv4_verify(const struct s3_request *req, s3_secret_lookup_fn lo
     struct dbuf cq;
     enum s3_err err;
     char date8[9], service[32], sig[65];
-    char alg[32];
-    size_t l;
-    const char *v;
+    int64_t t = 0;
 
     dbuf_init(&cq, CANON_MAX);
     memset(out, 0, sizeof(*out));
     out->decoded_content_length = -1;
 
-    int q = query_get(req, "X-Amz-Algorithm", alg, sizeof(alg));
-    if (q != 0) {
-        out->presigned = 1;
-        err = q < 0 ? S3E_AUTH_HEADER_MALFORMED : parse_presigned(req, sp);
-        if (err != S3E_OK)
-            goto out;
-    } else {
-        v = s3_header_get(req, "authorization", &l);
-        if (v == NULL) {
-            err = S3E_ACCESS_DENIED;
-            goto out;
-        }
-        err = parse_authorization(v, l, sp);
-        if (err != S3E_OK)
-            goto out;
-        v = s3_header_get(req, "x-amz-date", &l);
-        if (v != NULL) {
-            if (copy_view(sp->date, sizeof(sp->date), v, l) != 0) {
-                err = S3E_ACCESS_DENIED;
-                goto out;
-            }
-        } else {
-            v = s3_header_get(req, "date", &l);
-            int64_t t = v ? s3_time_parse_http(v, l) : -1;
-            if (t < 0) {
-                err = S3E_ACCESS_DENIED;
-                goto out;
-            }
-            s3_time_amz(t, sp->date);
-        }
-    }
-
-    err = split_credential(sp->cred, out, date8, service);
+    err = read_sigparts(req, sp, out);
     if (err != S3E_OK)
         goto out;
-    /* A scope for another service is malformed to S3, whose error names the
-     * form the credential came in. */
-    if (strcmp(service, "s3") != 0) {
-        err = out->presigned ? S3E_AUTH_QUERY_WRONG_SERVICE : S3E_AUTH_HEADER_WRONG_SERVICE;
+    err = check_scope(req, sp, out, date8, service, &t);
+    if (err != S3E_OK)
         goto out;
-    }
-    if (!signed_headers_ok(sp->signed_headers)) {
-        err = S3E_AUTH_HEADER_MALFORMED;
-        goto out;
-    }
-    if (!amz_headers_signed(req, sp->signed_headers)) {
-        err = S3E_HEADERS_NOT_SIGNED;
-        goto out;
-    }
-    int64_t t = s3_time_parse_amz(sp->date, strlen(sp->date));
-    if (t < 0) {
-        err = S3E_ACCESS_DENIED;
-        goto out;
-    }
-    if (memcmp(sp->date, date8, 8) != 0) {
-        err = S3E_AUTH_HEADER_MALFORMED;
-        goto out;
-    }
-    memcpy(out->amz_date, sp->date, 17);
 
     const char *secret = lookup(ud, out->access_key);
     if (secret == NULL) {
         err = S3E_INVALID_ACCESS_KEY_ID;
         goto out;
     }
-
-    if (out->presigned) {
-        if (t > now + S3_MAX_CLOCK_SKEW) {
-            err = S3E_REQUEST_TIME_TOO_SKEWED;
-            goto out;
-        }
-        if (t + sp->expires < now) {
-            err = S3E_REQUEST_EXPIRED;
-            goto out;
-        }
-    } else if (t > now + S3_MAX_CLOCK_SKEW || t < now - S3_MAX_CLOCK_SKEW) {
-        err = S3E_REQUEST_TIME_TOO_SKEWED;
+    err = check_time(out->presigned, t, sp->expires, now);
+    if (err != S3E_OK)
         goto out;
-    }
 
-    /* The payload-hash line of the canonical request. */
     char ph[80];
     const char *payload_hash;
     size_t phl;
-    if (out->presigned) {
-        int r = query_get(req, "X-Amz-Content-Sha256", ph, sizeof(ph));
-        if (r < 0) {
-            err = S3E_INVALID_ARGUMENT;
-            goto out;
-        }
-        payload_hash = r ? ph : "UNSIGNED-PAYLOAD";
-        phl = strlen(payload_hash);
-    } else {
-        payload_hash = s3_header_get(req, "x-amz-content-sha256", &phl);
-        if (payload_hash == NULL) {
-            err = S3E_MISSING_CONTENT_SHA256;
-            goto out;
-        }
-    }
-    err = classify_payload(payload_hash, phl, out);
+    err = read_payload_hash(req, out, ph, sizeof(ph), &payload_hash, &phl);
     if (err != S3E_OK)
         goto out;
 
@@ -656,40 +696,15 @@ enum s3_err s3_sigv4_verify(const struct s3_request *req, s3_secret_lookup_fn lo
         err = S3E_SIGNATURE_DOES_NOT_MATCH;
         goto out;
     }
-    /* Clients send lower-case hex; tolerate upper case. */
-    char given[65];
-    size_t gl = strlen(sp->signature);
-    if (gl != 64) {
-        err = S3E_SIGNATURE_DOES_NOT_MATCH;
-        goto out;
-    }
-    for (size_t i = 0; i < 64; i++) {
-        char c = sp->signature[i];
-        given[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-    }
-    given[64] = '\0';
-    if (CRYPTO_memcmp(given, sig, 64) != 0) {
+    if (!signature_matches(sp->signature, sig)) {
         err = S3E_SIGNATURE_DOES_NOT_MATCH;
         goto out;
     }
     memcpy(out->seed_signature, sig, 65);
 
-    v = s3_header_get(req, "x-amz-decoded-content-length", &l);
-    if (v != NULL) {
-        int64_t n = 0;
-        if (l == 0 || l > 18) {
-            err = S3E_INVALID_ARGUMENT;
-            goto out;
-        }
-        for (size_t i = 0; i < l; i++) {
-            if (v[i] < '0' || v[i] > '9') {
-                err = S3E_INVALID_ARGUMENT;
-                goto out;
-            }
-            n = n * 10 + (v[i] - '0');
-        }
-        out->decoded_content_length = n;
-    }
+    err = read_decoded_length(req, out);
+    if (err != S3E_OK)
+        goto out;
     err = declared_trailer(req, out);
     if (err != S3E_OK)
         goto out;

@@ -449,17 +449,6 @@ void s3_uri_encode(struct dbuf *out, const char *s, size_t len, int encode_slash
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int s3_uri_decode(const char *s, size_t len, char *out, size_t outsz, size_t *out_len)
 {
     size_t o = 0;
@@ -468,7 +457,7 @@ int s3_uri_decode(const char *s, size_t len, char *out, size_t outsz, size_t *ou
         if (c == '%') {
             if (i + 2 >= len)
                 return -1;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi << 4 | lo);
@@ -579,7 +568,7 @@ void s3_etag_multipart(const char (*part_md5_hex)[33], size_t n, char out[48])
     for (size_t i = 0; i < n; i++) {
         unsigned char bin[16] = {0};
         for (size_t k = 0; k < 16; k++) {
-            int hi = hexval(part_md5_hex[i][2 * k]), lo = hexval(part_md5_hex[i][2 * k + 1]);
+            int hi = hex_digit(part_md5_hex[i][2 * k]), lo = hex_digit(part_md5_hex[i][2 * k + 1]);
             if (hi < 0 || lo < 0)
                 break;
             bin[k] = (unsigned char)(hi << 4 | lo);

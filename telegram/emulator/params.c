@@ -48,17 +48,6 @@ static const char *find(const char *hay, size_t n, const char *needle, size_t m)
     return NULL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *emu_url_decode(h2o_mem_pool_t *pool, const char *s, size_t len, size_t *outlen)
 {
     char *out = h2o_mem_alloc_pool(pool, len + 1);
@@ -66,9 +55,9 @@ char *emu_url_decode(h2o_mem_pool_t *pool, const char *s, size_t len, size_t *ou
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '+') {
             out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hexval((unsigned char)s[i + 1]) >= 0 &&
-                   hexval((unsigned char)s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < len && hex_digit((unsigned char)s[i + 1]) >= 0 &&
+                   hex_digit((unsigned char)s[i + 2]) >= 0) {
+            out[o++] = (char)(hex_digit((unsigned char)s[i + 1]) * 16 + hex_digit((unsigned char)s[i + 2]));
             i += 2;
         } else {
             out[o++] = s[i];
