@@ -259,6 +259,12 @@ void gw_sched_stop(struct gw *gw)
     gw->chat_blocks = NULL;
 }
 
+void gw_sched_counters(const struct gw *gw, struct gw_sched_counters *out)
+{
+    out->wait_ms = gw->sched_wait_ms;
+    out->post_waiting = gw->post_waiting;
+}
+
 /* ---- posting, from memory or from the staging directory --------------------- */
 
 struct post_job {
