@@ -22,8 +22,9 @@
  *
  * Counters live here and are touched on the loop thread only: requests by
  * (operation, status), bytes in (request bodies) and out (response bodies).
- * The Bot API client keeps its own counters (tg_client_stats); the engine's
- * budgets are read straight from struct gw.
+ * The Bot API client keeps its own counters (tg_client_stats); the intake,
+ * the budgets, the scheduler, the delete queue and the cache each hand theirs
+ * over through an accessor (gw_intake_counters and friends, gw.h).
  *
  * Lifetime: gw_admin_start after the S3 listener; gw_admin_stop when the
  * loop has stopped (closes the listener, cancels the getMe); the store job,
@@ -146,16 +147,11 @@ static int metric(struct dbuf *b, const char *name, const char *type, const char
     return dbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static int render_metrics(struct gw_admin *a, struct dbuf *b)
+/* Requests by operation and status, their durations, bytes in and out, requests and connections open. */
+static int render_requests(const struct gw_admin *a, struct dbuf *b)
 {
-    struct gw *gw = a->gw;
-    struct tg_stats ts;
+    const struct gw *gw = a->gw;
     int rc = 0;
-
-    memset(&ts, 0, sizeof(ts));
-    if (gw->tg != NULL)
-        tg_client_stats(gw->tg, &ts);
-
     rc |= metric(b, "tgs3_requests_total", "counter", "S3 requests by operation and HTTP status");
     for (size_t i = 0; i < REQ_SLOTS; i++)
         if (a->reqs[i].status != 0)
@@ -179,7 +175,21 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= dbuf_printf(b, "tgs3_requests_active %d\n", gw->active);
     rc |= metric(b, "tgs3_connections", "gauge", "open S3 client connections");
     rc |= dbuf_printf(b, "tgs3_connections %d\n", gw->connections);
+    return rc;
+}
 
+/* The Bot API client's calls, 429s and waits, the scheduler's wait, and the last getMe. */
+static int render_telegram(const struct gw_admin *a, struct dbuf *b)
+{
+    struct gw *gw = a->gw;
+    struct tg_stats ts;
+    struct gw_sched_counters sc;
+    int rc = 0;
+
+    memset(&ts, 0, sizeof(ts));
+    if (gw->tg != NULL)
+        tg_client_stats(gw->tg, &ts);
+    gw_sched_counters(gw, &sc);
     rc |= metric(b, "tgs3_telegram_calls_total", "counter", "Bot API HTTP attempts by method and result");
     for (size_t m = 0; m < TG_STATS_METHODS; m++)
         for (size_t s = 0; s < TG_STATS_RESULTS; s++)
@@ -193,20 +203,32 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= dbuf_printf(b, "tgs3_telegram_wait_seconds_total %.3f\n", (double)ts.wait_ms / 1000.0);
     rc |= metric(b, "tgs3_schedule_wait_seconds_total", "counter",
                  "seconds blocks waited for a (bot, chat) pair under the rate limits, summed");
-    rc |= dbuf_printf(b, "tgs3_schedule_wait_seconds_total %.3f\n", (double)gw->sched_wait_ms / 1000.0);
+    rc |= dbuf_printf(b, "tgs3_schedule_wait_seconds_total %.3f\n", (double)sc.wait_ms / 1000.0);
     rc |= metric(b, "tgs3_telegram_inflight_calls", "gauge", "Bot API calls in flight");
     rc |= dbuf_printf(b, "tgs3_telegram_inflight_calls %zu\n", gw->tg ? tg_client_inflight(gw->tg) : (size_t)0);
     rc |= metric(b, "tgs3_botapi_up", "gauge", "1 if the last periodic getMe succeeded");
     rc |= dbuf_printf(b, "tgs3_botapi_up %d\n", a->ready);
+    return rc;
+}
 
+/* The upload and fetch budgets, the queues, and the scheduler's pairs and chats. */
+static int render_budgets(const struct gw *gw, struct dbuf *b)
+{
+    struct gw_budget_counters up, fetch;
+    struct gw_sched_counters sc;
+    int rc = 0;
+
+    gw_put_counters(gw, &up);
+    gw_fetch_counters(gw, &fetch);
+    gw_sched_counters(gw, &sc);
     rc |= metric(b, "tgs3_inflight_upload_blocks", "gauge", "blocks being posted to Telegram");
-    rc |= dbuf_printf(b, "tgs3_inflight_upload_blocks %d\n", gw->up_inflight);
+    rc |= dbuf_printf(b, "tgs3_inflight_upload_blocks %d\n", up.held);
     rc |= metric(b, "tgs3_inflight_fetch_blocks", "gauge", "fetched block buffers held (fetching or fetched)");
-    rc |= dbuf_printf(b, "tgs3_inflight_fetch_blocks %d\n", gw->fetch_held);
+    rc |= dbuf_printf(b, "tgs3_inflight_fetch_blocks %d\n", fetch.held);
     rc |= metric(b, "tgs3_queue_waiting", "gauge", "requests waiting for a budget slot, blocks waiting for a pair");
     rc |= dbuf_printf(b, "tgs3_queue_waiting{kind=\"upload\"} %d\ntgs3_queue_waiting{kind=\"fetch\"} %d\n",
-                      gw->up_waiting, gw->fetch_waiting);
-    rc |= dbuf_printf(b, "tgs3_queue_waiting{kind=\"post\"} %zu\n", gw->post_waiting);
+                      up.waiting, fetch.waiting);
+    rc |= dbuf_printf(b, "tgs3_queue_waiting{kind=\"post\"} %zu\n", sc.post_waiting);
     if (gw->pool != NULL) {
         rc |= metric(b, "tgs3_telegram_posts_total", "counter", "posts scheduled per (bot, chat) pair");
         for (size_t i = 0; i < gw->n_bots; i++)
@@ -227,29 +249,41 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
             rc |= dbuf_printf(b, "tgs3_chat_blocks{chat=\"%lld\"} %lld\n", (long long)gw->cfg.chat_ids[k],
                               (long long)gw->chat_blocks[k]);
     }
+    return rc;
+}
+
+/* The delete queue, compaction, the intake's refusals and spill, the block cache and verified blocks. */
+static int render_engine(const struct gw *gw, struct dbuf *b)
+{
+    struct gw_gc_counters gc;
+    struct gw_intake_counters in;
+    uint64_t hits = 0, misses = 0, joined = 0;
+    int rc = 0;
+
+    gw_gc_counters(gw, &gc);
+    gw_intake_counters(gw, &in);
+    gw_cache_counters(gw, &hits, &misses, &joined);
     rc |= metric(b, "tgs3_gc_deleted_total", "counter", "messages deleted by the delete queue");
-    rc |= dbuf_printf(b, "tgs3_gc_deleted_total %llu\n", (unsigned long long)gw->gc_deleted);
+    rc |= dbuf_printf(b, "tgs3_gc_deleted_total %llu\n", (unsigned long long)gc.deleted);
     rc |= metric(b, "tgs3_pack_compacted_objects_total", "counter", "packed objects moved out of mostly dead packs");
     rc |= dbuf_printf(b, "tgs3_pack_compacted_objects_total %llu\n", (unsigned long long)gw_compact_moved(gw));
     rc |= metric(b, "tgs3_streamed_bodies_total", "counter", "PUT and part bodies read from the socket as they arrived");
-    rc |= dbuf_printf(b, "tgs3_streamed_bodies_total %llu\n", (unsigned long long)gw->bodies_streamed);
+    rc |= dbuf_printf(b, "tgs3_streamed_bodies_total %llu\n", (unsigned long long)in.bodies_streamed);
     rc |= metric(b, "tgs3_heads_refused_total", "counter",
                  "requests answered before their body was read (framing, authentication, --max-spill)");
-    rc |= dbuf_printf(b, "tgs3_heads_refused_total %llu\n", (unsigned long long)gw->heads_refused);
+    rc |= dbuf_printf(b, "tgs3_heads_refused_total %llu\n", (unsigned long long)in.heads_refused);
     rc |= metric(b, "tgs3_header_timeouts_total", "counter", "connections closed for a head not complete in --header-timeout");
-    rc |= dbuf_printf(b, "tgs3_header_timeouts_total %llu\n", (unsigned long long)gw->header_timeouts);
+    rc |= dbuf_printf(b, "tgs3_header_timeouts_total %llu\n", (unsigned long long)in.header_timeouts);
     rc |= metric(b, "tgs3_connections_evicted_total", "counter", "idle connections closed to make room at --max-connections");
-    rc |= dbuf_printf(b, "tgs3_connections_evicted_total %llu\n", (unsigned long long)gw->conns_evicted);
+    rc |= dbuf_printf(b, "tgs3_connections_evicted_total %llu\n", (unsigned long long)in.conns_evicted);
     rc |= metric(b, "tgs3_bodies_too_slow_total", "counter", "streamed bodies ended below --body-min-rate");
-    rc |= dbuf_printf(b, "tgs3_bodies_too_slow_total %llu\n", (unsigned long long)gw->bodies_too_slow);
+    rc |= dbuf_printf(b, "tgs3_bodies_too_slow_total %llu\n", (unsigned long long)in.bodies_too_slow);
     rc |= metric(b, "tgs3_spill_bytes", "gauge", "bytes of request bodies buffered (or reserved) for authenticated requests");
-    rc |= dbuf_printf(b, "tgs3_spill_bytes %llu\n", (unsigned long long)gw->spill_held);
+    rc |= dbuf_printf(b, "tgs3_spill_bytes %llu\n", (unsigned long long)in.spill_held);
     rc |= metric(b, "tgs3_gc_failed_total", "counter", "message deletions that failed (retried later)");
-    rc |= dbuf_printf(b, "tgs3_gc_failed_total %llu\n", (unsigned long long)gw->gc_failed);
+    rc |= dbuf_printf(b, "tgs3_gc_failed_total %llu\n", (unsigned long long)gc.failed);
     rc |= metric(b, "tgs3_gc_unreclaimable_total", "counter", "messages Telegram would no longer delete");
-    rc |= dbuf_printf(b, "tgs3_gc_unreclaimable_total %llu\n", (unsigned long long)gw->gc_unreclaimable);
-    uint64_t hits = 0, misses = 0, joined = 0;
-    gw_cache_counters(gw, &hits, &misses, &joined);
+    rc |= dbuf_printf(b, "tgs3_gc_unreclaimable_total %llu\n", (unsigned long long)gc.unreclaimable);
     rc |= metric(b, "tgs3_cache_hits_total", "counter", "block reads served from the disk cache");
     rc |= dbuf_printf(b, "tgs3_cache_hits_total %llu\n", (unsigned long long)hits);
     rc |= metric(b, "tgs3_cache_misses_total", "counter", "block reads that went to Telegram");
@@ -258,23 +292,41 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= dbuf_printf(b, "tgs3_cache_joined_total %llu\n", (unsigned long long)joined);
     rc |= metric(b, "tgs3_verified_block_bytes", "gauge", "plaintext of verified blocks kept in memory for re-reading");
     rc |= dbuf_printf(b, "tgs3_verified_block_bytes %zu\n", gw_opened_bytes(gw));
+    return rc;
+}
 
-    if (a->have_stats) {
-        rc |= metric(b, "tgs3_gc_backlog", "gauge", "messages on the delete queue");
-        rc |= dbuf_printf(b, "tgs3_gc_backlog %lld\n", (long long)a->index.gc_pending);
-        rc |= metric(b, "tgs3_index_buckets", "gauge", "buckets in the index");
-        rc |= dbuf_printf(b, "tgs3_index_buckets %lld\n", (long long)a->index.buckets);
-        rc |= metric(b, "tgs3_index_objects", "gauge", "objects in the index");
-        rc |= dbuf_printf(b, "tgs3_index_objects %lld\n", (long long)a->index.objects);
-        rc |= metric(b, "tgs3_index_bytes", "gauge", "bytes of all objects");
-        rc |= dbuf_printf(b, "tgs3_index_bytes %lld\n", (long long)a->index.bytes);
-        rc |= metric(b, "tgs3_index_blocks", "gauge", "blocks (Telegram documents) referenced");
-        rc |= dbuf_printf(b, "tgs3_index_blocks %lld\n", (long long)a->index.blocks);
-        rc |= metric(b, "tgs3_index_block_bytes", "gauge", "stored bytes of all blocks");
-        rc |= dbuf_printf(b, "tgs3_index_block_bytes %lld\n", (long long)a->index.block_bytes);
-        rc |= metric(b, "tgs3_index_uploads", "gauge", "unfinished multipart uploads");
-        rc |= dbuf_printf(b, "tgs3_index_uploads %lld\n", (long long)a->index.uploads);
-    }
+/* The index totals last read on the store thread (none until the first read). */
+static int render_index(const struct gw_admin *a, struct dbuf *b)
+{
+    int rc = 0;
+    if (!a->have_stats)
+        return 0;
+    rc |= metric(b, "tgs3_gc_backlog", "gauge", "messages on the delete queue");
+    rc |= dbuf_printf(b, "tgs3_gc_backlog %lld\n", (long long)a->index.gc_pending);
+    rc |= metric(b, "tgs3_index_buckets", "gauge", "buckets in the index");
+    rc |= dbuf_printf(b, "tgs3_index_buckets %lld\n", (long long)a->index.buckets);
+    rc |= metric(b, "tgs3_index_objects", "gauge", "objects in the index");
+    rc |= dbuf_printf(b, "tgs3_index_objects %lld\n", (long long)a->index.objects);
+    rc |= metric(b, "tgs3_index_bytes", "gauge", "bytes of all objects");
+    rc |= dbuf_printf(b, "tgs3_index_bytes %lld\n", (long long)a->index.bytes);
+    rc |= metric(b, "tgs3_index_blocks", "gauge", "blocks (Telegram documents) referenced");
+    rc |= dbuf_printf(b, "tgs3_index_blocks %lld\n", (long long)a->index.blocks);
+    rc |= metric(b, "tgs3_index_block_bytes", "gauge", "stored bytes of all blocks");
+    rc |= dbuf_printf(b, "tgs3_index_block_bytes %lld\n", (long long)a->index.block_bytes);
+    rc |= metric(b, "tgs3_index_uploads", "gauge", "unfinished multipart uploads");
+    rc |= dbuf_printf(b, "tgs3_index_uploads %lld\n", (long long)a->index.uploads);
+    return rc;
+}
+
+/* The whole /metrics answer into b: 0, or -1 when it outgrew b's limit. */
+static int render_metrics(struct gw_admin *a, struct dbuf *b)
+{
+    int rc = 0;
+    rc |= render_requests(a, b);
+    rc |= render_telegram(a, b);
+    rc |= render_budgets(a->gw, b);
+    rc |= render_engine(a->gw, b);
+    rc |= render_index(a, b);
     return rc == 0 ? 0 : -1;
 }
 

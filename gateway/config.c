@@ -168,184 +168,251 @@ static struct gw_user *user0(struct gw_config *cfg)
     return &cfg->users[0];
 }
 
-static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, const char *src)
+/* The string option o->name, copied into its slot; --botapi-url loses its trailing slashes. */
+static void set_string(struct gw_config *cfg, const struct opt *o, const char *v)
+{
+    char **slot = NULL;
+    if (!strcmp(o->name, "listen"))
+        slot = &cfg->listen;
+    else if (!strcmp(o->name, "data-dir"))
+        slot = &cfg->data_dir;
+    else if (!strcmp(o->name, "botapi-url"))
+        slot = &cfg->botapi_url;
+    else if (!strcmp(o->name, "region"))
+        slot = &cfg->region;
+    else if (!strcmp(o->name, "staging-dir"))
+        slot = &cfg->staging_dir;
+    else if (!strcmp(o->name, "domain"))
+        slot = &cfg->domain;
+    else if (!strcmp(o->name, "log-level"))
+        slot = &cfg->log_level;
+    else if (!strcmp(o->name, "log-file"))
+        slot = &cfg->log_file;
+    else if (!strcmp(o->name, "admin-listen"))
+        slot = &cfg->admin_listen;
+    else if (!strcmp(o->name, "key-file"))
+        slot = &cfg->key_file;
+    else if (!strcmp(o->name, "cache-dir"))
+        slot = &cfg->cache_dir;
+    ASSERT(slot != NULL);
+    free(*slot);
+    *slot = xstrdup(v);
+    if (!strcmp(o->name, "botapi-url")) {
+        size_t l = strlen(*slot);
+        while (l > 0 && (*slot)[l - 1] == '/')
+            (*slot)[--l] = '\0';
+    }
+}
+
+/* A byte count (K/M/G); only --cache-size and --body-min-rate may be 0. 0, or -1: a bad value. */
+static int set_size(struct gw_config *cfg, const struct opt *o, const char *v)
+{
+    int64_t n = parse_size(v);
+    if (n < 0 || (n == 0 && strcmp(o->name, "cache-size") != 0 && strcmp(o->name, "body-min-rate") != 0))
+        return -1;
+    if (!strcmp(o->name, "block-size"))
+        cfg->block_size = n;
+    else if (!strcmp(o->name, "cache-size"))
+        cfg->cache_size = n;
+    else if (!strcmp(o->name, "pack-threshold"))
+        cfg->pack_threshold = n;
+    else if (!strcmp(o->name, "body-min-rate"))
+        cfg->body_min_rate = n;
+    else if (!strcmp(o->name, "max-spill"))
+        cfg->max_spill = n;
+    else
+        cfg->max_body = n;
+    return 0;
+}
+
+/* An integer within the option's range. 0, or -1: a bad value. */
+static int set_int(struct gw_config *cfg, const struct opt *o, const char *v)
 {
     int64_t n;
+    if (parse_int(v,
+                  !strcmp(o->name, "rate-chat-per-min") || !strcmp(o->name, "pack-compact") ||
+                          !strcmp(o->name, "stray-probe-max") || !strcmp(o->name, "stray-probe-delay")
+                      ? 0
+                      : 1,
+                  !strcmp(o->name, "chat-max-messages") ? 1000000000
+                  : !strcmp(o->name, "pack-compact")    ? 99
+                                                        : 1000000,
+                  &n) != 0)
+        return -1;
+    if (!strcmp(o->name, "rate-pair-per-min"))
+        cfg->rate_pair_per_min = (double)n;
+    else if (!strcmp(o->name, "rate-bot-per-sec"))
+        cfg->rate_bot_per_sec = (double)n;
+    else if (!strcmp(o->name, "rate-chat-per-min"))
+        cfg->rate_chat_per_min = (double)n;
+    else if (!strcmp(o->name, "chat-max-messages"))
+        cfg->chat_max_messages = n;
+    else if (!strcmp(o->name, "pack-delay"))
+        cfg->pack_delay_ms = n;
+    else if (!strcmp(o->name, "pack-compact"))
+        cfg->pack_compact_pct = (int)n;
+    else if (!strcmp(o->name, "stray-probe-max"))
+        cfg->stray_probe_max = n;
+    else if (!strcmp(o->name, "stray-probe-delay"))
+        cfg->stray_probe_delay_ms = n;
+    else if (!strcmp(o->name, "max-upload-blocks"))
+        cfg->max_upload_blocks = (int)n;
+    else if (!strcmp(o->name, "max-fetch-blocks"))
+        cfg->max_fetch_blocks = (int)n;
+    else if (!strcmp(o->name, "max-waiting"))
+        cfg->max_waiting = (int)n;
+    else
+        cfg->max_connections = (int)n;
+    return 0;
+}
+
+/* Seconds, kept in ms; the intervals and timeouts that must tick take 0 as 1 s. 0, or -1: a bad value. */
+static int set_seconds(struct gw_config *cfg, const struct opt *o, const char *v)
+{
+    int64_t n;
+    if (parse_int(v, 0, 100L * 365 * 86400, &n) != 0)
+        return -1;
+    int64_t ms = n * 1000;
+    if (!strcmp(o->name, "gc-grace"))
+        cfg->gc_grace_ms = ms;
+    else if (!strcmp(o->name, "gc-interval"))
+        cfg->gc_interval_ms = ms > 0 ? ms : 1000;
+    else if (!strcmp(o->name, "upload-expiry"))
+        cfg->upload_expiry_ms = ms;
+    else if (!strcmp(o->name, "max-schedule-wait"))
+        cfg->max_schedule_wait_ms = ms > 0 ? ms : 1000;
+    else if (!strcmp(o->name, "health-interval"))
+        cfg->health_interval_ms = ms > 0 ? ms : 1000;
+    else if (!strcmp(o->name, "shutdown-grace"))
+        cfg->shutdown_grace_ms = ms;
+    else if (!strcmp(o->name, "snapshot-interval"))
+        cfg->snapshot_interval_ms = ms;
+    else if (!strcmp(o->name, "header-timeout"))
+        cfg->header_timeout_ms = ms > 0 ? ms : 1000;
+    else
+        cfg->req_timeout_ms = ms > 0 ? ms : 1000;
+    return 0;
+}
+
+/* A boolean: 1/true/yes/on or 0/false/no/off. 0, or -1: a bad value. */
+static int set_flag(struct gw_config *cfg, const struct opt *o, const char *v)
+{
+    int *flag = !strcmp(o->name, "no-packing") ? &cfg->no_packing : &cfg->no_encryption;
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+        *flag = 1;
+    else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+        *flag = 0;
+    else
+        return -1;
+    return 0;
+}
+
+/* local or cloud. 0, or -1: a bad value. */
+static int set_mode(struct gw_config *cfg, const char *v)
+{
+    if (!strcmp(v, "local"))
+        cfg->mode = TG_MODE_LOCAL;
+    else if (!strcmp(v, "cloud"))
+        cfg->mode = TG_MODE_CLOUD;
+    else
+        return -1;
+    return 0;
+}
+
+/* Appends a bot token; a malformed one is refused with its own message. 0 or -1. */
+static int add_token(struct gw_config *cfg, const char *v, const char *src)
+{
+    if (!valid_token(v)) {
+        fprintf(stderr, "tgs3: %s: --bot-token: not a bot token (expected <digits>:<secret>)\n", src);
+        return -1;
+    }
+    cfg->bot_tokens = xrealloc(cfg->bot_tokens, (cfg->n_bot_tokens + 1) * sizeof(char *));
+    cfg->bot_tokens[cfg->n_bot_tokens++] = xstrdup(v);
+    return 0;
+}
+
+/* Appends a non-zero chat id. 0, or -1: a bad value. */
+static int add_chat(struct gw_config *cfg, const char *v)
+{
+    int64_t n;
+    if (parse_int(v, INT64_MIN + 1, INT64_MAX, &n) != 0 || n == 0)
+        return -1;
+    cfg->chat_ids = xrealloc(cfg->chat_ids, (cfg->n_chat_ids + 1) * sizeof(int64_t));
+    cfg->chat_ids[cfg->n_chat_ids++] = n;
+    return 0;
+}
+
+/* --secret-key of the first user; the old secret is cleansed. */
+static void set_secret_key(struct gw_config *cfg, const char *v)
+{
+    struct gw_user *u = user0(cfg);
+    if (u->secret_key) {
+        secure_zero(u->secret_key, strlen(u->secret_key));
+        free(u->secret_key);
+    }
+    u->secret_key = xstrdup(v);
+}
+
+/* Appends a user ACCESS_KEY:SECRET_KEY; a malformed one is refused with its own message. 0 or -1. */
+static int add_user(struct gw_config *cfg, const char *v, const char *src)
+{
+    const char *colon = strchr(v, ':');
+    if (colon == NULL || colon == v || colon[1] == '\0') {
+        fprintf(stderr, "tgs3: %s: --user: expected ACCESS_KEY:SECRET_KEY\n", src);
+        return -1;
+    }
+    if (cfg->n_users == 0)
+        user0(cfg); /* slot 0 stays for --access-key/--secret-key */
+    cfg->users = xrealloc(cfg->users, (cfg->n_users + 1) * sizeof(*cfg->users));
+    cfg->users[cfg->n_users].access_key = xstrndup(v, (size_t)(colon - v));
+    cfg->users[cfg->n_users].secret_key = xstrdup(colon + 1);
+    cfg->n_users++;
+    return 0;
+}
+
+/* Sets option o to v (src names the layer for messages). 0, or -1 after a
+ * message to stderr; a secret value is never printed. */
+static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, const char *src)
+{
+    int rc = -1;
     switch (o->kind) {
-    case OPT_STR: {
-        char **slot = NULL;
-        if (!strcmp(o->name, "listen"))
-            slot = &cfg->listen;
-        else if (!strcmp(o->name, "data-dir"))
-            slot = &cfg->data_dir;
-        else if (!strcmp(o->name, "botapi-url"))
-            slot = &cfg->botapi_url;
-        else if (!strcmp(o->name, "region"))
-            slot = &cfg->region;
-        else if (!strcmp(o->name, "staging-dir"))
-            slot = &cfg->staging_dir;
-        else if (!strcmp(o->name, "domain"))
-            slot = &cfg->domain;
-        else if (!strcmp(o->name, "log-level"))
-            slot = &cfg->log_level;
-        else if (!strcmp(o->name, "log-file"))
-            slot = &cfg->log_file;
-        else if (!strcmp(o->name, "admin-listen"))
-            slot = &cfg->admin_listen;
-        else if (!strcmp(o->name, "key-file"))
-            slot = &cfg->key_file;
-        else if (!strcmp(o->name, "cache-dir"))
-            slot = &cfg->cache_dir;
-        ASSERT(slot != NULL);
-        free(*slot);
-        *slot = xstrdup(v);
-        if (!strcmp(o->name, "botapi-url")) {
-            size_t l = strlen(*slot);
-            while (l > 0 && (*slot)[l - 1] == '/')
-                (*slot)[--l] = '\0';
-        }
+    case OPT_STR:
+        set_string(cfg, o, v);
         return 0;
-    }
     case OPT_SIZE:
-        n = parse_size(v);
-        if (n < 0 || (n == 0 && strcmp(o->name, "cache-size") != 0 && strcmp(o->name, "body-min-rate") != 0))
-            goto bad;
-        if (!strcmp(o->name, "block-size"))
-            cfg->block_size = n;
-        else if (!strcmp(o->name, "cache-size"))
-            cfg->cache_size = n;
-        else if (!strcmp(o->name, "pack-threshold"))
-            cfg->pack_threshold = n;
-        else if (!strcmp(o->name, "body-min-rate"))
-            cfg->body_min_rate = n;
-        else if (!strcmp(o->name, "max-spill"))
-            cfg->max_spill = n;
-        else
-            cfg->max_body = n;
-        return 0;
+        rc = set_size(cfg, o, v);
+        break;
     case OPT_INT:
-        if (parse_int(v,
-                      !strcmp(o->name, "rate-chat-per-min") || !strcmp(o->name, "pack-compact") ||
-                              !strcmp(o->name, "stray-probe-max") || !strcmp(o->name, "stray-probe-delay")
-                          ? 0
-                          : 1,
-                      !strcmp(o->name, "chat-max-messages") ? 1000000000
-                      : !strcmp(o->name, "pack-compact")    ? 99
-                                                            : 1000000,
-                      &n) != 0)
-            goto bad;
-        if (!strcmp(o->name, "rate-pair-per-min"))
-            cfg->rate_pair_per_min = (double)n;
-        else if (!strcmp(o->name, "rate-bot-per-sec"))
-            cfg->rate_bot_per_sec = (double)n;
-        else if (!strcmp(o->name, "rate-chat-per-min"))
-            cfg->rate_chat_per_min = (double)n;
-        else if (!strcmp(o->name, "chat-max-messages"))
-            cfg->chat_max_messages = n;
-        else if (!strcmp(o->name, "pack-delay"))
-            cfg->pack_delay_ms = n;
-        else if (!strcmp(o->name, "pack-compact"))
-            cfg->pack_compact_pct = (int)n;
-        else if (!strcmp(o->name, "stray-probe-max"))
-            cfg->stray_probe_max = n;
-        else if (!strcmp(o->name, "stray-probe-delay"))
-            cfg->stray_probe_delay_ms = n;
-        else if (!strcmp(o->name, "max-upload-blocks"))
-            cfg->max_upload_blocks = (int)n;
-        else if (!strcmp(o->name, "max-fetch-blocks"))
-            cfg->max_fetch_blocks = (int)n;
-        else if (!strcmp(o->name, "max-waiting"))
-            cfg->max_waiting = (int)n;
-        else
-            cfg->max_connections = (int)n;
-        return 0;
-    case OPT_SECONDS: {
-        if (parse_int(v, 0, 100L * 365 * 86400, &n) != 0)
-            goto bad;
-        int64_t ms = n * 1000;
-        if (!strcmp(o->name, "gc-grace"))
-            cfg->gc_grace_ms = ms;
-        else if (!strcmp(o->name, "gc-interval"))
-            cfg->gc_interval_ms = ms > 0 ? ms : 1000;
-        else if (!strcmp(o->name, "upload-expiry"))
-            cfg->upload_expiry_ms = ms;
-        else if (!strcmp(o->name, "max-schedule-wait"))
-            cfg->max_schedule_wait_ms = ms > 0 ? ms : 1000;
-        else if (!strcmp(o->name, "health-interval"))
-            cfg->health_interval_ms = ms > 0 ? ms : 1000;
-        else if (!strcmp(o->name, "shutdown-grace"))
-            cfg->shutdown_grace_ms = ms;
-        else if (!strcmp(o->name, "snapshot-interval"))
-            cfg->snapshot_interval_ms = ms;
-        else if (!strcmp(o->name, "header-timeout"))
-            cfg->header_timeout_ms = ms > 0 ? ms : 1000;
-        else
-            cfg->req_timeout_ms = ms > 0 ? ms : 1000;
-        return 0;
-    }
-    case OPT_FLAG: {
-        int *flag = !strcmp(o->name, "no-packing") ? &cfg->no_packing : &cfg->no_encryption;
-        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
-            *flag = 1;
-        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
-            *flag = 0;
-        else
-            goto bad;
-        return 0;
-    }
+        rc = set_int(cfg, o, v);
+        break;
+    case OPT_SECONDS:
+        rc = set_seconds(cfg, o, v);
+        break;
+    case OPT_FLAG:
+        rc = set_flag(cfg, o, v);
+        break;
     case OPT_MODE:
-        if (!strcmp(v, "local"))
-            cfg->mode = TG_MODE_LOCAL;
-        else if (!strcmp(v, "cloud"))
-            cfg->mode = TG_MODE_CLOUD;
-        else
-            goto bad;
-        return 0;
+        rc = set_mode(cfg, v);
+        break;
     case OPT_TOKENS:
-        if (!valid_token(v)) {
-            fprintf(stderr, "tgs3: %s: --bot-token: not a bot token (expected <digits>:<secret>)\n", src);
-            return -1;
-        }
-        cfg->bot_tokens = xrealloc(cfg->bot_tokens, (cfg->n_bot_tokens + 1) * sizeof(char *));
-        cfg->bot_tokens[cfg->n_bot_tokens++] = xstrdup(v);
-        return 0;
+        return add_token(cfg, v, src);
     case OPT_CHATS:
-        if (parse_int(v, INT64_MIN + 1, INT64_MAX, &n) != 0 || n == 0)
-            goto bad;
-        cfg->chat_ids = xrealloc(cfg->chat_ids, (cfg->n_chat_ids + 1) * sizeof(int64_t));
-        cfg->chat_ids[cfg->n_chat_ids++] = n;
-        return 0;
+        rc = add_chat(cfg, v);
+        break;
     case OPT_AK:
         free(user0(cfg)->access_key);
         user0(cfg)->access_key = xstrdup(v);
         return 0;
-    case OPT_SK: {
-        struct gw_user *u = user0(cfg);
-        if (u->secret_key) {
-            secure_zero(u->secret_key, strlen(u->secret_key));
-            free(u->secret_key);
-        }
-        u->secret_key = xstrdup(v);
+    case OPT_SK:
+        set_secret_key(cfg, v);
         return 0;
-    }
     case OPT_CONFIG:
         return 0; /* read before the other layers (gw_config_parse) */
-    case OPT_USER: {
-        const char *colon = strchr(v, ':');
-        if (colon == NULL || colon == v || colon[1] == '\0') {
-            fprintf(stderr, "tgs3: %s: --user: expected ACCESS_KEY:SECRET_KEY\n", src);
-            return -1;
-        }
-        if (cfg->n_users == 0)
-            user0(cfg); /* slot 0 stays for --access-key/--secret-key */
-        cfg->users = xrealloc(cfg->users, (cfg->n_users + 1) * sizeof(*cfg->users));
-        cfg->users[cfg->n_users].access_key = xstrndup(v, (size_t)(colon - v));
-        cfg->users[cfg->n_users].secret_key = xstrdup(colon + 1);
-        cfg->n_users++;
+    case OPT_USER:
+        return add_user(cfg, v, src);
+    }
+    if (rc == 0)
         return 0;
-    }
-    }
-bad:
     fprintf(stderr, "tgs3: %s: --%s: bad value '%s'\n", src, o->name,
             (o->kind == OPT_TOKENS || o->kind == OPT_SK) ? "<redacted>" : v);
     return -1;

@@ -290,6 +290,41 @@ int gw_admin_start(struct gw *gw);
 void gw_admin_stop(struct gw *gw);    /* closes the listener, stops the checks */
 void gw_admin_dispose(struct gw *gw); /* after the store thread has stopped */
 
+/* ---- counters read by /metrics (each from its subsystem; loop thread) -------- */
+
+/* The intake's (intake.c): since start, except spill_held. */
+struct gw_intake_counters {
+    uint64_t bodies_streamed; /* bodies claimed and read from the socket as they arrived */
+    uint64_t heads_refused;   /* requests answered before their body was read */
+    uint64_t header_timeouts; /* connections closed for a head not complete in --header-timeout */
+    uint64_t conns_evicted;   /* idle connections closed to make room at --max-connections */
+    uint64_t bodies_too_slow; /* streamed bodies ended below --body-min-rate */
+    uint64_t spill_held;      /* bytes of request bodies buffered (or reserved) now */
+};
+void gw_intake_counters(const struct gw *gw, struct gw_intake_counters *out);
+
+/* The delete queue's (gc.c): messages, since start. */
+struct gw_gc_counters {
+    uint64_t deleted, failed, unreclaimable;
+};
+void gw_gc_counters(const struct gw *gw, struct gw_gc_counters *out);
+
+/* The scheduler's (sched.c). */
+struct gw_sched_counters {
+    uint64_t wait_ms;    /* ms blocks waited for a (bot, chat) pair, summed since start */
+    size_t post_waiting; /* blocks waiting for a pair now */
+};
+void gw_sched_counters(const struct gw *gw, struct gw_sched_counters *out);
+
+/* A budget now: slots held and requests waiting for one. Uploads (put.c):
+ * blocks being posted; fetches (fetch.c): block buffers fetching or fetched. */
+struct gw_budget_counters {
+    int held;
+    int waiting;
+};
+void gw_put_counters(const struct gw *gw, struct gw_budget_counters *out);
+void gw_fetch_counters(const struct gw *gw, struct gw_budget_counters *out);
+
 /* ---- admin sub-commands (cmd_stats.c, cmd_gc.c) ---------------------------- */
 
 int gw_cmd_stats(int argc, char **argv); /* tgs3 stats: exit status */

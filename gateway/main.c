@@ -256,6 +256,147 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 /* ---- serve ---------------------------------------------------------------------- */
 
+/* Options, logging, the data dir and its lock, the index and the master key,
+ * before the loop exists. 0 with *out the index; else -1 with *status the
+ * exit status, everything opened here closed and the configuration released. */
+static int serve_prepare(struct gw *gw, int argc, char **argv, struct store **out, int *status)
+{
+    int prc = gw_config_parse(&gw->cfg, argc, argv);
+    if (prc != 0 || gw_config_check(&gw->cfg) != 0) {
+        gw_config_release(&gw->cfg);
+        *status = prc == 1 ? 0 : 2;
+        return -1;
+    }
+    if (!strcmp(gw->cfg.log_level, "debug"))
+        log_set_level(LOG_DEBUG);
+    else if (!strcmp(gw->cfg.log_level, "warn"))
+        log_set_level(LOG_WARN);
+    else if (!strcmp(gw->cfg.log_level, "error"))
+        log_set_level(LOG_ERROR);
+    if (gw->cfg.log_file && log_open_file(gw->cfg.log_file) != 0) {
+        fprintf(stderr, "tgs3: cannot open log file %s\n", gw->cfg.log_file);
+        gw_config_release(&gw->cfg);
+        *status = 2;
+        return -1;
+    }
+
+    *status = 1;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tmp", gw->cfg.data_dir);
+    if (mkdir_p(gw->cfg.data_dir) != 0 || mkdir_p(path) != 0) {
+        log_error("cannot create data dir %s: %s", gw->cfg.data_dir, strerror(errno));
+        gw_config_release(&gw->cfg);
+        return -1;
+    }
+    if (gw_data_dir_lock(gw->cfg.data_dir, "serve") != 0) {
+        gw_config_release(&gw->cfg);
+        return -1;
+    }
+    struct store *st = gw_setup_index(gw, "serve");
+    if (st == NULL) {
+        gw_config_release(&gw->cfg);
+        return -1;
+    }
+    if (gw_keys_load(gw, 1) != 0) {
+        store_close(st);
+        gw_config_release(&gw->cfg);
+        return -1;
+    }
+    *out = st;
+    return 0;
+}
+
+/* On the loop, in order: the Bot API client, the start-up checks, the
+ * scheduler, the stray plan (takes *unconfirmed, then NULL), the caches and
+ * the packer, both listeners and the periodic jobs. 0, or -1 (logged): the
+ * caller tears down whatever was started. */
+static int serve_start(struct gw *gw, struct store_inflight **unconfirmed, size_t n_unconfirmed)
+{
+    /* Posts and reads each have their own budget; connections cover both, so
+     * uploads can never hold every connection a read needs. A rate-limited
+     * post comes back at once: the scheduler moves it to another pair. */
+    if (gw_setup_client(gw, "serve", 600000, gw->cfg.max_upload_blocks + gw->cfg.max_fetch_blocks + 8, 1) != 0)
+        return -1;
+    if (startup_checks(gw) != 0) {
+        log_error("start-up checks failed; not serving");
+        return -1;
+    }
+    if (start_scheduler(gw) != 0)
+        return -1;
+    gw_strays_plan(gw, *unconfirmed, n_unconfirmed); /* before the packer resumes */
+    *unconfirmed = NULL;
+    gw_opened_init(gw);
+    if (gw_cache_start(gw) != 0 || gw_pack_start(gw) != 0)
+        return -1;
+    if (gw_server_start(gw) != 0)
+        return -1;
+    if (gw_admin_start(gw) != 0)
+        return -1;
+    gw_gc_start(gw);
+    gw_compact_start(gw);
+    gw_snapshot_start(gw);
+    gw_strays_start(gw);
+    return 0;
+}
+
+/* SIGTERM and SIGINT drain and stop, SIGHUP reopens the log file. */
+static void signals_start(struct gw *gw)
+{
+    uv_signal_init(gw->loop, &sig_term);
+    uv_signal_init(gw->loop, &sig_int);
+    sig_term.data = sig_int.data = gw;
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_init(gw->loop, &sig_hup);
+    sig_hup.data = gw;
+    uv_signal_start(&sig_hup, on_hup, SIGHUP);
+    uv_timer_init(gw->loop, &drain_timer);
+    drain_timer.data = gw;
+}
+
+/* After the loop has stopped: the periodic jobs and the packer stop, the signal handles close. */
+static void serve_stop(struct gw *gw)
+{
+    log_info("shutting down");
+    gw_gc_stop(gw);
+    gw_compact_stop(gw);
+    gw_snapshot_stop(gw);
+    gw_strays_stop(gw);
+    gw_pack_stop(gw);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
+    uv_close((uv_handle_t *)&drain_timer, NULL);
+}
+
+/* Undoes whatever serve started, in reverse, from any point after the loop
+ * was initialised: what still waits fails, the store thread closes the
+ * index, the loop drains and closes, and the configuration is released. */
+static void serve_teardown(struct gw *gw)
+{
+    gw_strays_stop(gw); /* no-op unless start-up failed after the plan */
+    gw_sched_stop(gw); /* blocks still waiting for a pair fail now */
+    gw_server_stop_accepting(gw);
+    gw_admin_stop(gw);
+    tg_client_free(gw->tg);
+    gw->tg = NULL;
+    gw_storeq_free(gw->storeq); /* closes the index */
+    uv_run(gw->loop, UV_RUN_NOWAIT);
+    if (gw->h2o_ctx.loop != NULL)
+        gw_server_dispose(gw);
+    gw_admin_dispose(gw);
+    uv_walk(gw->loop, close_walk, NULL);
+    uv_run(gw->loop, UV_RUN_DEFAULT);
+    gw_cache_free(gw);
+    gw_opened_free(gw);
+    gw_pack_free(gw);
+    bigbuf_drain(); /* idle block buffers */
+    uv_loop_close(gw->loop);
+    free(gw->bots);
+    gw_keys_free(gw);
+    gw_config_release(&gw->cfg);
+}
+
 static int serve(int argc, char **argv)
 {
     struct gw gw;
@@ -265,44 +406,9 @@ static int serve(int argc, char **argv)
     struct store *st = NULL;
     uv_loop_t loop;
 
-    int prc = gw_config_parse(&gw.cfg, argc, argv);
-    if (prc != 0 || gw_config_check(&gw.cfg) != 0) {
-        gw_config_release(&gw.cfg);
-        return prc == 1 ? 0 : 2;
-    }
-    if (!strcmp(gw.cfg.log_level, "debug"))
-        log_set_level(LOG_DEBUG);
-    else if (!strcmp(gw.cfg.log_level, "warn"))
-        log_set_level(LOG_WARN);
-    else if (!strcmp(gw.cfg.log_level, "error"))
-        log_set_level(LOG_ERROR);
-    if (gw.cfg.log_file && log_open_file(gw.cfg.log_file) != 0) {
-        fprintf(stderr, "tgs3: cannot open log file %s\n", gw.cfg.log_file);
-        gw_config_release(&gw.cfg);
-        return 2;
-    }
-
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/tmp", gw.cfg.data_dir);
-    if (mkdir_p(gw.cfg.data_dir) != 0 || mkdir_p(path) != 0) {
-        log_error("cannot create data dir %s: %s", gw.cfg.data_dir, strerror(errno));
-        gw_config_release(&gw.cfg);
-        return 1;
-    }
-    if (gw_data_dir_lock(gw.cfg.data_dir, "serve") != 0) {
-        gw_config_release(&gw.cfg);
-        return 1;
-    }
-    st = gw_setup_index(&gw, "serve");
-    if (st == NULL) {
-        gw_config_release(&gw.cfg);
-        return 1;
-    }
-    if (gw_keys_load(&gw, 1) != 0) {
-        store_close(st);
-        gw_config_release(&gw.cfg);
-        return 1;
-    }
+    if (serve_prepare(&gw, argc, argv, &st, &rc) != 0)
+        return rc;
+    rc = 1;
     /* Before anything is posted: settles what a crash left in flight. */
     struct store_inflight *unconfirmed = NULL;
     size_t n_unconfirmed = 0;
@@ -320,41 +426,9 @@ static int serve(int argc, char **argv)
     gw.storeq = gw_storeq_new(&gw, st);
 
     gw_setup_bots(&gw);
-    /* Posts and reads each have their own budget; connections cover both, so
-     * uploads can never hold every connection a read needs. A rate-limited
-     * post comes back at once: the scheduler moves it to another pair. */
-    if (gw_setup_client(&gw, "serve", 600000, gw.cfg.max_upload_blocks + gw.cfg.max_fetch_blocks + 8, 1) != 0)
+    if (serve_start(&gw, &unconfirmed, n_unconfirmed) != 0)
         goto out;
-    if (startup_checks(&gw) != 0) {
-        log_error("start-up checks failed; not serving");
-        goto out;
-    }
-    if (start_scheduler(&gw) != 0)
-        goto out;
-    gw_strays_plan(&gw, unconfirmed, n_unconfirmed); /* before the packer resumes */
-    unconfirmed = NULL;
-    gw_opened_init(&gw);
-    if (gw_cache_start(&gw) != 0 || gw_pack_start(&gw) != 0)
-        goto out;
-    if (gw_server_start(&gw) != 0)
-        goto out;
-    if (gw_admin_start(&gw) != 0)
-        goto out;
-    gw_gc_start(&gw);
-    gw_compact_start(&gw);
-    gw_snapshot_start(&gw);
-    gw_strays_start(&gw);
-
-    uv_signal_init(gw.loop, &sig_term);
-    uv_signal_init(gw.loop, &sig_int);
-    sig_term.data = sig_int.data = &gw;
-    uv_signal_start(&sig_term, on_signal, SIGTERM);
-    uv_signal_start(&sig_int, on_signal, SIGINT);
-    uv_signal_init(gw.loop, &sig_hup);
-    sig_hup.data = &gw;
-    uv_signal_start(&sig_hup, on_hup, SIGHUP);
-    uv_timer_init(gw.loop, &drain_timer);
-    drain_timer.data = &gw;
+    signals_start(&gw);
     gw_storeq_defer_sync(gw.storeq); /* start-up is done with the store */
     signal(SIGPIPE, SIG_IGN);
 
@@ -364,39 +438,10 @@ static int serve(int argc, char **argv)
     fflush(stdout);
     uv_run(gw.loop, UV_RUN_DEFAULT);
     rc = 0;
-    log_info("shutting down");
-    gw_gc_stop(&gw);
-    gw_compact_stop(&gw);
-    gw_snapshot_stop(&gw);
-    gw_strays_stop(&gw);
-    gw_pack_stop(&gw);
-    uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
-    uv_close((uv_handle_t *)&sig_hup, NULL);
-    uv_close((uv_handle_t *)&drain_timer, NULL);
+    serve_stop(&gw);
 out:
     free(unconfirmed);
-    gw_strays_stop(&gw); /* no-op unless start-up failed after the plan */
-    gw_sched_stop(&gw); /* blocks still waiting for a pair fail now */
-    gw_server_stop_accepting(&gw);
-    gw_admin_stop(&gw);
-    tg_client_free(gw.tg);
-    gw.tg = NULL;
-    gw_storeq_free(gw.storeq); /* closes the index */
-    uv_run(gw.loop, UV_RUN_NOWAIT);
-    if (gw.h2o_ctx.loop != NULL)
-        gw_server_dispose(&gw);
-    gw_admin_dispose(&gw);
-    uv_walk(gw.loop, close_walk, NULL);
-    uv_run(gw.loop, UV_RUN_DEFAULT);
-    gw_cache_free(&gw);
-    gw_opened_free(&gw);
-    gw_pack_free(&gw);
-    bigbuf_drain(); /* idle block buffers */
-    uv_loop_close(gw.loop);
-    free(gw.bots);
-    gw_keys_free(&gw);
-    gw_config_release(&gw.cfg);
+    serve_teardown(&gw);
     fflush(stdout);
     return rc;
 }

@@ -383,3 +383,9 @@ static void fetch_release(struct gw_fetch *f)
     }
     free(f);
 }
+
+void gw_fetch_counters(const struct gw *gw, struct gw_budget_counters *out)
+{
+    out->held = gw->fetch_held;
+    out->waiting = gw->fetch_waiting;
+}

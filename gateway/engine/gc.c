@@ -199,3 +199,10 @@ void gw_gc_stop(struct gw *gw)
     uv_timer_stop(&gw->gc_timer);
     uv_close((uv_handle_t *)&gw->gc_timer, NULL);
 }
+
+void gw_gc_counters(const struct gw *gw, struct gw_gc_counters *out)
+{
+    out->deleted = gw->gc_deleted;
+    out->failed = gw->gc_failed;
+    out->unreclaimable = gw->gc_unreclaimable;
+}

@@ -786,3 +786,9 @@ void gw_put_free(struct gw_put *p)
     if (p->jobs == 0 && p->verifying == 0)
         put_cleanup(p);
 }
+
+void gw_put_counters(const struct gw *gw, struct gw_budget_counters *out)
+{
+    out->held = gw->up_inflight;
+    out->waiting = gw->up_waiting;
+}

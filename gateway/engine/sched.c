@@ -249,3 +249,9 @@ void gw_sched_stop(struct gw *gw)
     free(gw->chat_blocks);
     gw->chat_blocks = NULL;
 }
+
+void gw_sched_counters(const struct gw *gw, struct gw_sched_counters *out)
+{
+    out->wait_ms = gw->sched_wait_ms;
+    out->post_waiting = gw->post_waiting;
+}

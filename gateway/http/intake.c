@@ -862,6 +862,16 @@ int gw_intake_make_room(struct gw *gw)
     return 1;
 }
 
+void gw_intake_counters(const struct gw *gw, struct gw_intake_counters *out)
+{
+    out->bodies_streamed = gw->bodies_streamed;
+    out->heads_refused = gw->heads_refused;
+    out->header_timeouts = gw->header_timeouts;
+    out->conns_evicted = gw->conns_evicted;
+    out->bodies_too_slow = gw->bodies_too_slow;
+    out->spill_held = gw->spill_held;
+}
+
 void gw_intake_start(struct gw *gw)
 {
     uv_idle_init(gw->loop, &idle);

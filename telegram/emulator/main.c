@@ -609,6 +609,142 @@ static long long parse_count(const char *v)
     return n;
 }
 
+/* What one command-line option did: not one of this group's, a flag (no
+ * value), took the next argument as its value, or was refused (a message
+ * went to stderr). */
+enum arg_use { ARG_UNKNOWN, ARG_FLAG, ARG_VALUE, ARG_BAD };
+
+static int need_value(const char *a, const char *v)
+{
+    if (!v) {
+        fprintf(stderr, "tgs3-botapi: %s needs a value\n", a);
+        return -1;
+    }
+    return 0;
+}
+
+/* The rate limits and failure knobs: whole numbers >= 0 and fractions in [0,1]. */
+static enum arg_use parse_knob(const char *a, const char *v)
+{
+    static const struct {
+        const char *name;
+        int *field;
+    } counts[] = {
+        {"--rate-chat", &emu_cfg.rate_chat},   {"--rate-bot", &emu_cfg.rate_bot},
+        {"--flood-wait-max", &emu_cfg.flood_wait_max}, {"--latency-ms", &emu_cfg.latency_ms},
+        {"--file-ttl", &emu_cfg.file_ttl},
+    };
+    static const struct {
+        const char *name;
+        double *field;
+    } fractions[] = {
+        {"--fail-429", &emu_cfg.fail_429},   {"--fail-5xx", &emu_cfg.fail_5xx},
+        {"--fail-drop", &emu_cfg.fail_drop}, {"--fail-lost", &emu_cfg.fail_lost},
+        {"--fail-getfile", &emu_cfg.fail_getfile},
+    };
+    for (size_t k = 0; k < ARRAY_SIZE(counts); k++) {
+        if (strcmp(a, counts[k].name) != 0)
+            continue;
+        if (need_value(a, v) != 0)
+            return ARG_BAD;
+        long long n = parse_count(v);
+        if (n < 0) {
+            fprintf(stderr, "tgs3-botapi: %s needs a whole number >= 0, not %s\n", a, v);
+            return ARG_BAD;
+        }
+        *counts[k].field = (int)n;
+        return ARG_VALUE;
+    }
+    for (size_t k = 0; k < ARRAY_SIZE(fractions); k++) {
+        if (strcmp(a, fractions[k].name) != 0)
+            continue;
+        if (need_value(a, v) != 0)
+            return ARG_BAD;
+        *fractions[k].field = parse_fraction(v);
+        if (*fractions[k].field < 0) {
+            fprintf(stderr, "tgs3-botapi: %s needs a fraction in [0,1], not %s\n", a, v);
+            return ARG_BAD;
+        }
+        return ARG_VALUE;
+    }
+    return ARG_UNKNOWN;
+}
+
+/* The byte sizes (K/M/G): --bandwidth may be 0 (unlimited), the others not. */
+static enum arg_use parse_size_opt(const char *a, const char *v)
+{
+    int64_t *field;
+    int64_t min;
+    if (strcmp(a, "--bandwidth") == 0) {
+        field = &emu_cfg.bandwidth;
+        min = 0;
+    } else if (strcmp(a, "--store-ram") == 0) {
+        field = &emu_cfg.store_ram;
+        min = 1;
+    } else if (strcmp(a, "--store-ram-doc") == 0) {
+        field = &emu_cfg.store_ram_doc;
+        min = 1;
+    } else if (strcmp(a, "--spill-threshold") == 0) {
+        field = &emu_cfg.spill_threshold;
+        min = 1;
+    } else {
+        return ARG_UNKNOWN;
+    }
+    if (need_value(a, v) != 0)
+        return ARG_BAD;
+    int64_t n = parse_size(v);
+    if (n < min) {
+        fprintf(stderr, "tgs3-botapi: bad size %s\n", v);
+        return ARG_BAD;
+    }
+    *field = n;
+    return ARG_VALUE;
+}
+
+/* Where it listens and keeps files, the chats, the clock, the seed, revoked bots, flags. */
+static enum arg_use parse_setup_opt(const char *a, const char *v, char **listen_s, char **dir_s)
+{
+    if (strcmp(a, "--local") == 0) {
+        emu_cfg.local = 1;
+        return ARG_FLAG;
+    }
+    if (strcmp(a, "--verbose") == 0) {
+        log_set_level(LOG_DEBUG);
+        return ARG_FLAG;
+    }
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        usage();
+        exit(0);
+    }
+    if (strcmp(a, "--listen") != 0 && strcmp(a, "--dir") != 0 && strcmp(a, "--chat") != 0 &&
+        strcmp(a, "--clock-offset") != 0 && strcmp(a, "--seed") != 0 && strcmp(a, "--revoked-bot") != 0)
+        return ARG_UNKNOWN;
+    if (need_value(a, v) != 0)
+        return ARG_BAD;
+    if (strcmp(a, "--listen") == 0) {
+        *listen_s = xstrdup(v);
+    } else if (strcmp(a, "--dir") == 0) {
+        *dir_s = xstrdup(v);
+    } else if (strcmp(a, "--chat") == 0) {
+        char *end;
+        long long id = strtoll(v, &end, 10);
+        if (*end || id == 0) {
+            fprintf(stderr, "tgs3-botapi: bad chat id %s\n", v);
+            return ARG_BAD;
+        }
+        emu_cfg.chats = xrealloc(emu_cfg.chats, (emu_cfg.nchats + 1) * sizeof(*emu_cfg.chats));
+        emu_cfg.chats[emu_cfg.nchats++] = id;
+    } else if (strcmp(a, "--clock-offset") == 0) {
+        emu_cfg.clock_offset = strtoll(v, NULL, 10);
+    } else if (strcmp(a, "--seed") == 0) {
+        emu_cfg.seed = strtoull(v, NULL, 10);
+    } else {
+        emu_cfg.revoked = xrealloc(emu_cfg.revoked, (emu_cfg.nrevoked + 1) * sizeof(*emu_cfg.revoked));
+        emu_cfg.revoked[emu_cfg.nrevoked++] = strtoll(v, NULL, 10);
+    }
+    return ARG_VALUE;
+}
+
 static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
 {
     emu_cfg.rate_chat = 20;
@@ -618,115 +754,19 @@ static int parse_args(int argc, char **argv, char **listen_s, char **dir_s)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE                                                                                                     \
-    do {                                                                                                               \
-        if (!v) {                                                                                                      \
-            fprintf(stderr, "tgs3-botapi: %s needs a value\n", a);                                                     \
-            return -1;                                                                                                 \
-        }                                                                                                              \
-        i++;                                                                                                           \
-    } while (0)
-#define COUNT(field)                                                                                                   \
-    do {                                                                                                               \
-        NEED_VALUE;                                                                                                    \
-        long long n_ = parse_count(v);                                                                                 \
-        if (n_ < 0) {                                                                                                  \
-            fprintf(stderr, "tgs3-botapi: %s needs a whole number >= 0, not %s\n", a, v);                              \
-            return -1;                                                                                                 \
-        }                                                                                                              \
-        field = (int)n_;                                                                                               \
-    } while (0)
-#define FRACTION(field)                                                                                                \
-    do {                                                                                                               \
-        NEED_VALUE;                                                                                                    \
-        field = parse_fraction(v);                                                                                     \
-        if (field < 0) {                                                                                               \
-            fprintf(stderr, "tgs3-botapi: %s needs a fraction in [0,1], not %s\n", a, v);                              \
-            return -1;                                                                                                 \
-        }                                                                                                              \
-    } while (0)
-        if (strcmp(a, "--listen") == 0) {
-            NEED_VALUE;
-            *listen_s = xstrdup(v);
-        } else if (strcmp(a, "--dir") == 0) {
-            NEED_VALUE;
-            *dir_s = xstrdup(v);
-        } else if (strcmp(a, "--local") == 0) {
-            emu_cfg.local = 1;
-        } else if (strcmp(a, "--chat") == 0) {
-            NEED_VALUE;
-            char *end;
-            long long id = strtoll(v, &end, 10);
-            if (*end || id == 0) {
-                fprintf(stderr, "tgs3-botapi: bad chat id %s\n", v);
-                return -1;
-            }
-            emu_cfg.chats = xrealloc(emu_cfg.chats, (emu_cfg.nchats + 1) * sizeof(*emu_cfg.chats));
-            emu_cfg.chats[emu_cfg.nchats++] = id;
-        } else if (strcmp(a, "--clock-offset") == 0) {
-            NEED_VALUE;
-            emu_cfg.clock_offset = strtoll(v, NULL, 10);
-        } else if (strcmp(a, "--rate-chat") == 0) {
-            COUNT(emu_cfg.rate_chat);
-        } else if (strcmp(a, "--rate-bot") == 0) {
-            COUNT(emu_cfg.rate_bot);
-        } else if (strcmp(a, "--flood-wait-max") == 0) {
-            COUNT(emu_cfg.flood_wait_max);
-        } else if (strcmp(a, "--bandwidth") == 0) {
-            NEED_VALUE;
-            emu_cfg.bandwidth = parse_size(v);
-            if (emu_cfg.bandwidth < 0) {
-                fprintf(stderr, "tgs3-botapi: bad size %s\n", v);
-                return -1;
-            }
-        } else if (strcmp(a, "--latency-ms") == 0) {
-            COUNT(emu_cfg.latency_ms);
-        } else if (strcmp(a, "--fail-429") == 0) {
-            FRACTION(emu_cfg.fail_429);
-        } else if (strcmp(a, "--fail-5xx") == 0) {
-            FRACTION(emu_cfg.fail_5xx);
-        } else if (strcmp(a, "--fail-drop") == 0) {
-            FRACTION(emu_cfg.fail_drop);
-        } else if (strcmp(a, "--fail-lost") == 0) {
-            FRACTION(emu_cfg.fail_lost);
-        } else if (strcmp(a, "--fail-getfile") == 0) {
-            FRACTION(emu_cfg.fail_getfile);
-        } else if (strcmp(a, "--file-ttl") == 0) {
-            COUNT(emu_cfg.file_ttl);
-        } else if (strcmp(a, "--seed") == 0) {
-            NEED_VALUE;
-            emu_cfg.seed = strtoull(v, NULL, 10);
-        } else if (strcmp(a, "--store-ram") == 0 || strcmp(a, "--store-ram-doc") == 0) {
-            NEED_VALUE;
-            int64_t n = parse_size(v);
-            if (n <= 0) {
-                fprintf(stderr, "tgs3-botapi: bad size %s\n", v);
-                return -1;
-            }
-            *(strcmp(a, "--store-ram") == 0 ? &emu_cfg.store_ram : &emu_cfg.store_ram_doc) = n;
-        } else if (strcmp(a, "--spill-threshold") == 0) {
-            NEED_VALUE;
-            emu_cfg.spill_threshold = parse_size(v);
-            if (emu_cfg.spill_threshold <= 0) {
-                fprintf(stderr, "tgs3-botapi: bad size %s\n", v);
-                return -1;
-            }
-        } else if (strcmp(a, "--revoked-bot") == 0) {
-            NEED_VALUE;
-            emu_cfg.revoked = xrealloc(emu_cfg.revoked, (emu_cfg.nrevoked + 1) * sizeof(*emu_cfg.revoked));
-            emu_cfg.revoked[emu_cfg.nrevoked++] = strtoll(v, NULL, 10);
-        } else if (strcmp(a, "--verbose") == 0) {
-            log_set_level(LOG_DEBUG);
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage();
-            exit(0);
-        } else {
+        enum arg_use use = parse_setup_opt(a, v, listen_s, dir_s);
+        if (use == ARG_UNKNOWN)
+            use = parse_knob(a, v);
+        if (use == ARG_UNKNOWN)
+            use = parse_size_opt(a, v);
+        if (use == ARG_UNKNOWN) {
             fprintf(stderr, "tgs3-botapi: unknown option %s\n", a);
             return -1;
         }
-#undef NEED_VALUE
-#undef COUNT
-#undef FRACTION
+        if (use == ARG_BAD)
+            return -1;
+        if (use == ARG_VALUE)
+            i++;
     }
     if (!*listen_s || !*dir_s) {
         usage();
