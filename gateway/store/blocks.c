@@ -337,29 +337,23 @@ out:
     return ret;
 }
 
+static enum store_row read_ref(sqlite3_stmt *s, void *row, void *ud)
+{
+    struct store_ref *r = row;
+
+    (void)ud;
+    r->block_id = sqlite3_column_int64(s, 0);
+    r->count = sqlite3_column_int64(s, 1);
+    return STORE_ROW_NEXT;
+}
+
 enum store_status store_refs_collect(struct store *st, sqlite3_stmt *s, struct store_refs *out)
 {
-    enum store_status ret = STORE_OK;
-    size_t cap = 0;
-    int rc;
+    struct store_rows rows;
+    enum store_status ret = store_rows_read(st, s, sizeof *out->v, SIZE_MAX, read_ref, NULL, NULL, &rows);
 
-    memset(out, 0, sizeof *out);
-    for (;;) {
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-            break;
-        if (out->n == cap) {
-            cap = cap ? 2 * cap : 8;
-            out->ids = xrealloc(out->ids, cap * sizeof *out->ids);
-            out->counts = xrealloc(out->counts, cap * sizeof *out->counts);
-        }
-        out->ids[out->n] = sqlite3_column_int64(s, 0);
-        out->counts[out->n] = sqlite3_column_int64(s, 1);
-        out->n++;
-    }
-    if (rc != SQLITE_DONE)
-        ret = store_fail(st, rc);
-    sqlite3_reset(s);
+    out->v = rows.v;
+    out->n = rows.n;
     return ret;
 }
 
@@ -368,48 +362,34 @@ enum store_status store_refs_drop(struct store *st, const struct store_refs *r, 
     enum store_status ret = STORE_OK;
 
     for (size_t i = 0; i < r->n && ret == STORE_OK; i++)
-        ret = store_block_unref(st, r->ids[i], r->counts[i], now_ms);
+        ret = store_block_unref(st, r->v[i].block_id, r->v[i].count, now_ms);
     return ret;
 }
 
 void store_refs_release(struct store_refs *r)
 {
-    free(r->ids);
-    free(r->counts);
+    free(r->v);
     memset(r, 0, sizeof *r);
+}
+
+static enum store_row read_extent(sqlite3_stmt *s, void *row, void *ud)
+{
+    struct store_extent *e = row;
+
+    (void)ud;
+    e->block_id = sqlite3_column_int64(s, 0);
+    e->offset = sqlite3_column_int64(s, 1);
+    e->length = sqlite3_column_int64(s, 2);
+    store_block_read(s, 3, &e->block);
+    return STORE_ROW_NEXT;
 }
 
 enum store_status store_extents_read(struct store *st, sqlite3_stmt *s, struct store_extent **out, size_t *n)
 {
-    struct store_extent *ext = NULL;
-    enum store_status ret = STORE_OK;
-    size_t cap = 0, len = 0;
-    int rc;
+    struct store_rows rows;
+    enum store_status ret = store_rows_read(st, s, sizeof **out, SIZE_MAX, read_extent, NULL, NULL, &rows);
 
-    *out = NULL;
-    *n = 0;
-    for (;;) {
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-            break;
-        if (len == cap) {
-            cap = cap ? 2 * cap : 4;
-            ext = xrealloc(ext, cap * sizeof *ext);
-        }
-        ext[len].block_id = sqlite3_column_int64(s, 0);
-        ext[len].offset = sqlite3_column_int64(s, 1);
-        ext[len].length = sqlite3_column_int64(s, 2);
-        store_block_read(s, 3, &ext[len].block);
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        free(ext);
-        goto out;
-    }
-    *out = ext;
-    *n = len;
-out:
-    sqlite3_reset(s);
+    *out = rows.v;
+    *n = rows.n;
     return ret;
 }

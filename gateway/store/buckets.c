@@ -106,39 +106,23 @@ out:
     return store_op_end(st, ret);
 }
 
+static enum store_row read_bucket_row(sqlite3_stmt *s, void *row, void *ud)
+{
+    (void)ud;
+    read_bucket(s, row);
+    return STORE_ROW_NEXT;
+}
+
 enum store_status store_bucket_list(struct store *st, struct store_bucket **out, size_t *n)
 {
     static const char sql[] = "SELECT name, owner, created_ms FROM buckets ORDER BY name";
-    struct store_bucket *v = NULL;
+    struct store_rows rows = {0};
     sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    size_t cap = 0, len = 0;
-    int rc;
+    enum store_status ret = store_stmt(st, sql, &s);
 
-    *out = NULL;
-    *n = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    for (;;) {
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-            break;
-        if (len == cap) {
-            cap = cap ? 2 * cap : 8;
-            v = xrealloc(v, cap * sizeof *v);
-        }
-        read_bucket(s, &v[len++]);
-    }
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    *out = v;
-    *n = len;
-    v = NULL;
-out:
-    free(v);
-    sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = store_rows_read(st, s, sizeof **out, SIZE_MAX, read_bucket_row, NULL, NULL, &rows);
+    *out = rows.v;
+    *n = rows.n;
     return ret;
 }

@@ -14,6 +14,17 @@
 
 #include "gateway/store/store_int.h"
 
+static enum store_row read_live(sqlite3_stmt *s, void *row, void *ud)
+{
+    struct store_pack_live *l = row;
+
+    (void)ud;
+    l->object_id = sqlite3_column_int64(s, 0);
+    l->offset = sqlite3_column_int64(s, 1);
+    l->length = sqlite3_column_int64(s, 2);
+    return STORE_ROW_NEXT;
+}
+
 enum store_status store_pack_candidate(struct store *st, int pct, int64_t max_object, size_t max_live,
                                        struct store_block *blk, struct store_pack_live **live, size_t *n)
 {
@@ -28,6 +39,7 @@ enum store_status store_pack_candidate(struct store *st, int pct, int64_t max_ob
         " ORDER BY x.live * 1.0 / b.plain_size LIMIT 1";
     static const char sql_live[] =
         "SELECT object_id, offset, length FROM extents WHERE block_id = ?1 ORDER BY offset LIMIT ?2";
+    struct store_rows rows;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
     int rc;
@@ -61,20 +73,9 @@ enum store_status store_pack_candidate(struct store *st, int pct, int64_t max_ob
         goto out;
     sqlite3_bind_int64(s, 1, blk->id);
     sqlite3_bind_int64(s, 2, store_limit(max_live));
-    size_t cap = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            *live = xrealloc(*live, cap * sizeof(**live));
-        }
-        struct store_pack_live *l = &(*live)[(*n)++];
-        l->object_id = sqlite3_column_int64(s, 0);
-        l->offset = sqlite3_column_int64(s, 1);
-        l->length = sqlite3_column_int64(s, 2);
-    }
-    if (rc != SQLITE_DONE)
-        ret = store_fail(st, rc);
-    sqlite3_reset(s);
+    ret = store_rows_read(st, s, sizeof **live, SIZE_MAX, read_live, NULL, NULL, &rows);
+    *live = rows.v;
+    *n = rows.n;
 out:
     store_read_end(st);
     if (ret != STORE_OK) {

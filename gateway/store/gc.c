@@ -32,42 +32,47 @@ out:
     return store_op_end(st, ret);
 }
 
+struct gc_due_walk {
+    struct store_gc_item *out; /* the caller's array of max items */
+    size_t max, n;
+};
+
+static enum store_row on_gc_due_row(sqlite3_stmt *s, void *ud)
+{
+    struct gc_due_walk *w = ud;
+    struct store_gc_item *it;
+
+    if (w->n == w->max)
+        return STORE_ROW_STOP;
+    it = &w->out[w->n++];
+    it->id = sqlite3_column_int64(s, 0);
+    it->chat_id = sqlite3_column_int64(s, 1);
+    it->message_id = sqlite3_column_int64(s, 2);
+    it->bot_id = sqlite3_column_int64(s, 3);
+    it->due_ms = sqlite3_column_int64(s, 4);
+    it->attempts = sqlite3_column_int(s, 5);
+    it->posted_ms = sqlite3_column_int64(s, 6);
+    return STORE_ROW_NEXT;
+}
+
 enum store_status store_gc_due(struct store *st, int64_t now_ms, size_t max, struct store_gc_item *out,
                                size_t *n)
 {
     static const char sql[] = "SELECT id, chat_id, message_id, bot_id, due_ms, attempts, posted_ms FROM gc_queue"
                               " WHERE due_ms <= ?1 ORDER BY bot_id, chat_id, message_id LIMIT ?2";
+    struct gc_due_walk w = {.out = out, .max = max};
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    size_t len = 0;
-    int rc;
 
     *n = 0;
     ret = store_stmt(st, sql, &s);
     if (ret != STORE_OK)
-        goto out;
+        return ret;
     sqlite3_bind_int64(s, 1, now_ms);
     sqlite3_bind_int64(s, 2, store_limit(max));
-    for (;;) {
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW || len == max)
-            break;
-        out[len].id = sqlite3_column_int64(s, 0);
-        out[len].chat_id = sqlite3_column_int64(s, 1);
-        out[len].message_id = sqlite3_column_int64(s, 2);
-        out[len].bot_id = sqlite3_column_int64(s, 3);
-        out[len].due_ms = sqlite3_column_int64(s, 4);
-        out[len].attempts = sqlite3_column_int(s, 5);
-        out[len].posted_ms = sqlite3_column_int64(s, 6);
-        len++;
-    }
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    *n = len;
-out:
-    sqlite3_reset(s);
+    ret = store_rows_each(st, s, on_gc_due_row, &w);
+    if (ret == STORE_OK)
+        *n = w.n;
     return ret;
 }
 

@@ -251,52 +251,32 @@ out:
     return ret;
 }
 
+static enum store_row read_part_row(sqlite3_stmt *s, void *row, void *ud)
+{
+    (void)ud;
+    read_part(s, row);
+    return STORE_ROW_NEXT;
+}
+
 enum store_status store_part_list(struct store *st, const char *upload_id, int after, size_t max,
                                   struct store_part **out, size_t *n, int *truncated)
 {
     static const char sql[] = "SELECT part_number, etag, size, mtime_ms FROM parts"
                               " WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3";
-    struct store_part *v = NULL;
+    struct store_rows rows = {0};
     sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    size_t len = 0, cap = 0;
-    int rc;
+    enum store_status ret = store_stmt(st, sql, &s);
 
-    *out = NULL;
-    *n = 0;
-    *truncated = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, after);
-    max = (size_t)store_limit(max);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)max + 1);
-    for (;;) {
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-            break;
-        if (len == max) {
-            *truncated = 1;
-            rc = SQLITE_DONE;
-            break;
-        }
-        if (len == cap) {
-            cap = cap ? 2 * cap : 16;
-            v = xrealloc(v, cap * sizeof *v);
-        }
-        read_part(s, &v[len++]);
+    if (ret == STORE_OK) {
+        sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, after);
+        max = (size_t)store_limit(max);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)max + 1);
+        ret = store_rows_read(st, s, sizeof **out, max, read_part_row, NULL, NULL, &rows);
     }
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    *out = v;
-    *n = len;
-    v = NULL;
-out:
-    sqlite3_reset(s);
-    free(v);
+    *out = rows.v;
+    *n = rows.n;
+    *truncated = rows.more;
     return ret;
 }
 
@@ -401,6 +381,28 @@ enum store_status store_upload_abort(struct store *st, const char *upload_id)
     return store_op_end(st, ret);
 }
 
+struct upload_walk {
+    const char *prefix;
+    size_t plen;
+};
+
+/* Reads an upload whose key starts with the walk's prefix; ends the walk at the first that does not. */
+static enum store_row read_upload_in_prefix(sqlite3_stmt *s, void *row, void *ud)
+{
+    const struct upload_walk *w = ud;
+    const char *key = (const char *)sqlite3_column_text(s, 2);
+
+    if (key == NULL || strncmp(key, w->prefix, w->plen) != 0)
+        return STORE_ROW_STOP;
+    read_upload(s, row);
+    return STORE_ROW_NEXT;
+}
+
+static void release_upload(void *row)
+{
+    store_upload_release(row);
+}
+
 enum store_status store_upload_list(struct store *st, const char *bucket, const char *prefix,
                                     const char *key_marker, const char *id_marker, size_t max,
                                     struct store_upload **out, size_t *n, int *truncated)
@@ -410,21 +412,20 @@ enum store_status store_upload_list(struct store *st, const char *bucket, const 
     static const char sql[] = "SELECT id, bucket, key, meta_json, created_ms FROM uploads"
                               " WHERE bucket = ?1 AND key >= ?5 AND (key > ?2 OR (key = ?2 AND id > ?3))"
                               " ORDER BY key, id LIMIT ?4";
-    struct store_upload *v = NULL;
+    struct store_upload *v;
+    struct store_rows rows;
+    struct upload_walk w;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    size_t len = 0, cap = 0, plen;
-    int rc;
 
     *out = NULL;
     *n = 0;
     *truncated = 0;
-    if (prefix == NULL)
-        prefix = "";
-    plen = strlen(prefix);
+    w.prefix = prefix ? prefix : "";
+    w.plen = strlen(w.prefix);
     ret = store_stmt(st, sql, &s);
     if (ret != STORE_OK)
-        goto out;
+        return ret;
     sqlite3_bind_text(s, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, key_marker ? key_marker : "", -1, SQLITE_STATIC);
     if (key_marker && *key_marker && id_marker && *id_marker)
@@ -434,82 +435,47 @@ enum store_status store_upload_list(struct store *st, const char *bucket, const 
     /* else ?3 stays NULL: nothing of key_marker itself */
     max = (size_t)store_limit(max);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)max + 1);
-    sqlite3_bind_text(s, 5, prefix, -1, SQLITE_STATIC);
-    for (;;) {
-        const char *key;
-
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-            break;
-        key = (const char *)sqlite3_column_text(s, 2);
-        if (key == NULL || strncmp(key, prefix, plen) != 0) {
-            rc = SQLITE_DONE;
-            break;
+    sqlite3_bind_text(s, 5, w.prefix, -1, SQLITE_STATIC);
+    ret = store_rows_read(st, s, sizeof *v, max + 1, read_upload_in_prefix, release_upload, &w, &rows);
+    if (ret != STORE_OK)
+        return ret;
+    v = rows.v;
+    if (rows.n > max) { /* a row past max still under the prefix: the listing goes on */
+        *truncated = 1;
+        store_upload_release(&v[--rows.n]);
+        if (rows.n == 0) {
+            free(v);
+            v = NULL;
         }
-        if (len == max) {
-            *truncated = 1;
-            rc = SQLITE_DONE;
-            break;
-        }
-        if (len == cap) {
-            cap = cap ? 2 * cap : 16;
-            v = xrealloc(v, cap * sizeof *v);
-        }
-        read_upload(s, &v[len++]);
-    }
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        goto out;
     }
     *out = v;
-    *n = len;
-    v = NULL;
-out:
-    sqlite3_reset(s);
-    if (v) {
-        for (size_t i = 0; i < len; i++)
-            store_upload_release(&v[i]);
-        free(v);
-    }
-    return ret;
+    *n = rows.n;
+    return STORE_OK;
+}
+
+static enum store_row read_upload_id(sqlite3_stmt *s, void *row, void *ud)
+{
+    char *id = row;
+
+    (void)ud;
+    store_col_text(s, 0, id, 64);
+    return STORE_ROW_NEXT;
 }
 
 enum store_status store_upload_expired(struct store *st, int64_t older_than_ms, size_t max, char (**out)[64],
                                        size_t *n)
 {
     static const char sql[] = "SELECT id FROM uploads WHERE created_ms < ?1 ORDER BY created_ms, id LIMIT ?2";
-    char(*v)[64] = NULL;
+    struct store_rows rows = {0};
     sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    size_t len = 0, cap = 0;
-    int rc;
+    enum store_status ret = store_stmt(st, sql, &s);
 
-    *out = NULL;
-    *n = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, older_than_ms);
-    sqlite3_bind_int64(s, 2, store_limit(max));
-    for (;;) {
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-            break;
-        if (len == cap) {
-            cap = cap ? 2 * cap : 16;
-            v = xrealloc(v, cap * sizeof *v);
-        }
-        store_col_text(s, 0, v[len++], sizeof v[0]);
+    if (ret == STORE_OK) {
+        sqlite3_bind_int64(s, 1, older_than_ms);
+        sqlite3_bind_int64(s, 2, store_limit(max));
+        ret = store_rows_read(st, s, sizeof **out, SIZE_MAX, read_upload_id, NULL, NULL, &rows);
     }
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    *out = v;
-    *n = len;
-    v = NULL;
-out:
-    sqlite3_reset(s);
-    free(v);
+    *out = rows.v;
+    *n = rows.n;
     return ret;
 }

@@ -162,6 +162,13 @@ static void read_inflight(sqlite3_stmt *s, struct store_inflight *r)
     r->started_ms = sqlite3_column_int64(s, 6);
 }
 
+static enum store_row read_inflight_row(sqlite3_stmt *s, void *row, void *ud)
+{
+    (void)ud;
+    read_inflight(s, row);
+    return STORE_ROW_NEXT;
+}
+
 /* Ends row r (already read); called inside an operation. */
 static enum store_status end_row(struct store *st, const struct store_inflight *r, int committed, int64_t now_ms)
 {
@@ -223,9 +230,9 @@ enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct 
     static const char sql[] = "SELECT " INFLIGHT_COLS " FROM inflight";
     sqlite3_stmt *s = NULL;
     struct store_inflight *rows = NULL, *unknown = NULL;
-    size_t len = 0, cap = 0, nu = 0;
+    struct store_rows got;
+    size_t len = 0, nu = 0;
     enum store_status ret;
-    int rc;
 
     *out = NULL;
     *n = 0;
@@ -236,18 +243,11 @@ enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct 
     ret = store_stmt(st, sql, &s);
     if (ret != STORE_OK)
         goto out;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? 2 * cap : 16;
-            rows = xrealloc(rows, cap * sizeof(*rows));
-        }
-        read_inflight(s, &rows[len++]);
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
+    ret = store_rows_read(st, s, sizeof(*rows), SIZE_MAX, read_inflight_row, NULL, NULL, &got);
+    if (ret != STORE_OK)
         goto out;
-    }
+    rows = got.v;
+    len = got.n;
     /* Unconfirmed rows stay: they name what the stray probe looks for, and
      * a crash before it is done must leave them for the next start. */
     for (size_t i = 0; i < len && ret == STORE_OK; i++)
@@ -332,23 +332,44 @@ enum store_status store_unreclaimable_count(struct store *st, int64_t *n)
     return count_sql(st, sql, n);
 }
 
-static void report(store_fsck_cb cb, void *ud, int64_t *problems, const char *fmt, ...) PRINTF_LIKE(4, 5);
-static void report(store_fsck_cb cb, void *ud, int64_t *problems, const char *fmt, ...)
+/* Where fsck's findings go. */
+struct fsck {
+    store_fsck_cb cb;
+    void *ud;
+    int64_t *problems;
+};
+
+static void report(struct fsck *f, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void report(struct fsck *f, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    (*problems)++;
-    if (cb)
-        cb(ud, line);
+    (*f->problems)++;
+    if (f->cb)
+        f->cb(f->ud, line);
 }
 
-enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms, store_fsck_cb cb, void *ud,
-                                   int64_t *problems, int64_t *repaired)
+/* Reports a block whose refcount differs from its references and keeps the count it should have. */
+static enum store_row read_bad_refcount(sqlite3_stmt *s, void *row, void *ud)
 {
-    /* Reference counts: extents of objects and of parts, plus journal holds. */
+    struct store_ref *r = row;
+    int64_t have = sqlite3_column_int64(s, 3);
+
+    r->block_id = sqlite3_column_int64(s, 0);
+    r->count = sqlite3_column_int64(s, 4);
+    report(ud, "block %lld (message %lld/%lld): refcount %lld, references %lld", (long long)r->block_id,
+           (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2), (long long)have,
+           (long long)r->count);
+    return STORE_ROW_NEXT;
+}
+
+/* Reference counts against the extents of objects and of parts plus journal holds; with repair, set right. */
+static enum store_status fsck_refcounts(struct store *st, struct fsck *f, int repair, int64_t now_ms,
+                                        int64_t *repaired)
+{
     static const char sql_refs[] =
         "SELECT b.id, b.chat_id, b.message_id, b.refcount,"
         " (SELECT count(*) FROM extents e WHERE e.block_id = b.id)"
@@ -357,6 +378,72 @@ enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms,
         " + (CASE WHEN b.chat_id = 0 THEN 1 ELSE 0 END) AS want" /* an unposted pack holds itself */
         " FROM blocks b WHERE b.refcount != want";
     static const char sql_set[] = "UPDATE blocks SET refcount = ?2 WHERE id = ?1";
+    struct store_rows rows;
+    struct store_ref *fix;
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    ret = store_stmt(st, sql_refs, &s);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_rows_read(st, s, sizeof(*fix), SIZE_MAX, read_bad_refcount, NULL, f, &rows);
+    if (ret != STORE_OK)
+        return ret;
+    fix = rows.v;
+    for (size_t i = 0; repair && i < rows.n && ret == STORE_OK; i++) {
+        /* Set the count to want + 1, then drop one: at zero the block is removed and queued. */
+        ret = store_stmt(st, sql_set, &s);
+        if (ret != STORE_OK)
+            break;
+        sqlite3_bind_int64(s, 1, fix[i].block_id);
+        sqlite3_bind_int64(s, 2, fix[i].count + 1);
+        ret = store_exec_stmt(st, s);
+        if (ret == STORE_OK)
+            ret = store_block_unref(st, fix[i].block_id, 1, now_ms);
+        if (ret == STORE_OK)
+            (*repaired)++;
+    }
+    free(fix);
+    return ret;
+}
+
+static enum store_row on_missing_block(sqlite3_stmt *s, void *ud)
+{
+    report(ud, "%s %s references missing block %lld", (const char *)sqlite3_column_text(s, 0),
+           (const char *)sqlite3_column_text(s, 1), (long long)sqlite3_column_int64(s, 2));
+    return STORE_ROW_NEXT;
+}
+
+static enum store_row on_extent_outside(sqlite3_stmt *s, void *ud)
+{
+    report(ud, "object %s extent %lld: block %lld [%lld, +%lld) outside its %lld bytes",
+           (const char *)sqlite3_column_text(s, 0), (long long)sqlite3_column_int64(s, 1),
+           (long long)sqlite3_column_int64(s, 2), (long long)sqlite3_column_int64(s, 3),
+           (long long)sqlite3_column_int64(s, 4), (long long)sqlite3_column_int64(s, 5));
+    return STORE_ROW_NEXT;
+}
+
+static enum store_row on_size_mismatch(sqlite3_stmt *s, void *ud)
+{
+    report(ud, "object %s: size %lld but its extents hold %lld bytes", (const char *)sqlite3_column_text(s, 0),
+           (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2));
+    return STORE_ROW_NEXT;
+}
+
+/* Reports each row of sql, a query for one kind of problem, with fn. */
+static enum store_status fsck_query(struct store *st, struct fsck *f, const char *sql, store_row_fn *fn)
+{
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_stmt(st, sql, &s);
+
+    if (ret != STORE_OK)
+        return ret;
+    return store_rows_each(st, s, fn, f);
+}
+
+enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms, store_fsck_cb cb, void *ud,
+                                   int64_t *problems, int64_t *repaired)
+{
     static const char sql_missing[] =
         "SELECT 'object', o.bucket || '/' || o.key, e.block_id FROM extents e JOIN objects o ON o.id = e.object_id"
         " WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = e.block_id)"
@@ -372,148 +459,60 @@ enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms,
         "SELECT o.bucket || '/' || o.key, o.size, coalesce((SELECT sum(e.length) FROM extents e"
         " WHERE e.object_id = o.id), 0) AS total FROM objects o WHERE o.size != total";
     static const char sql_inflight[] = "SELECT count(*) FROM inflight";
-    sqlite3_stmt *s = NULL;
+    struct fsck f = {.cb = cb, .ud = ud, .problems = problems};
     enum store_status ret;
-    int rc;
 
     *problems = 0;
     *repaired = 0;
     ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-
     /* 1. reference counts */
-    struct store_refs fix = {0};
-    size_t cap = 0;
-    ret = store_stmt(st, sql_refs, &s);
-    if (ret != STORE_OK)
-        goto out;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(s, 0), have = sqlite3_column_int64(s, 3), want = sqlite3_column_int64(s, 4);
-        report(cb, ud, problems, "block %lld (message %lld/%lld): refcount %lld, references %lld", (long long)id,
-               (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2), (long long)have,
-               (long long)want);
-        if (fix.n == cap) {
-            cap = cap ? 2 * cap : 16;
-            fix.ids = xrealloc(fix.ids, cap * sizeof(*fix.ids));
-            fix.counts = xrealloc(fix.counts, cap * sizeof(*fix.counts));
-        }
-        fix.ids[fix.n] = id;
-        fix.counts[fix.n] = want;
-        fix.n++;
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        store_refs_release(&fix);
-        goto out;
-    }
-    for (size_t i = 0; repair && i < fix.n && ret == STORE_OK; i++) {
-        /* Set the count to want + 1, then drop one: at zero the block is removed and queued. */
-        ret = store_stmt(st, sql_set, &s);
-        if (ret != STORE_OK)
-            break;
-        sqlite3_bind_int64(s, 1, fix.ids[i]);
-        sqlite3_bind_int64(s, 2, fix.counts[i] + 1);
-        ret = store_exec_stmt(st, s);
-        if (ret == STORE_OK)
-            ret = store_block_unref(st, fix.ids[i], 1, now_ms);
-        if (ret == STORE_OK)
-            (*repaired)++;
-    }
-    store_refs_release(&fix);
-    if (ret != STORE_OK)
-        goto out;
-
+    ret = fsck_refcounts(st, &f, repair, now_ms, repaired);
     /* 2. references to missing blocks (not repairable: the data is gone from the index) */
-    ret = store_stmt(st, sql_missing, &s);
-    if (ret != STORE_OK)
-        goto out;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        report(cb, ud, problems, "%s %s references missing block %lld", (const char *)sqlite3_column_text(s, 0),
-               (const char *)sqlite3_column_text(s, 1), (long long)sqlite3_column_int64(s, 2));
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-
+    if (ret == STORE_OK)
+        ret = fsck_query(st, &f, sql_missing, on_missing_block);
     /* 3. extents within their blocks */
-    ret = store_stmt(st, sql_bounds, &s);
-    if (ret != STORE_OK)
-        goto out;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        report(cb, ud, problems, "object %s extent %lld: block %lld [%lld, +%lld) outside its %lld bytes",
-               (const char *)sqlite3_column_text(s, 0), (long long)sqlite3_column_int64(s, 1),
-               (long long)sqlite3_column_int64(s, 2), (long long)sqlite3_column_int64(s, 3),
-               (long long)sqlite3_column_int64(s, 4), (long long)sqlite3_column_int64(s, 5));
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-
+    if (ret == STORE_OK)
+        ret = fsck_query(st, &f, sql_bounds, on_extent_outside);
     /* 4. object sizes = sum of extents */
-    ret = store_stmt(st, sql_sizes, &s);
-    if (ret != STORE_OK)
-        goto out;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        report(cb, ud, problems, "object %s: size %lld but its extents hold %lld bytes",
-               (const char *)sqlite3_column_text(s, 0), (long long)sqlite3_column_int64(s, 1),
-               (long long)sqlite3_column_int64(s, 2));
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
+    if (ret == STORE_OK)
+        ret = fsck_query(st, &f, sql_sizes, on_size_mismatch);
 
     /* 5. the journal is empty when no gateway runs (a running one sweeps it at start) */
     int64_t inflight = 0;
-    ret = count_sql(st, sql_inflight, &inflight);
-    if (ret == STORE_OK && inflight > 0)
-        if (cb) {
-            char line[128];
-            snprintf(line, sizeof(line), "note: %lld blocks in flight (swept at the next start)", (long long)inflight);
-            cb(ud, line);
-        }
-out:
-    ret = store_op_end(st, ret);
-    return ret;
+    if (ret == STORE_OK)
+        ret = count_sql(st, sql_inflight, &inflight);
+    if (ret == STORE_OK && inflight > 0 && cb) {
+        char line[128];
+        snprintf(line, sizeof(line), "note: %lld blocks in flight (swept at the next start)", (long long)inflight);
+        cb(ud, line);
+    }
+    return store_op_end(st, ret);
+}
+
+static enum store_row read_block_row(sqlite3_stmt *s, void *row, void *ud)
+{
+    (void)ud;
+    store_block_read(s, 0, row);
+    return STORE_ROW_NEXT;
 }
 
 enum store_status store_block_page(struct store *st, int64_t after_id, size_t max, struct store_block **out,
                                    size_t *n)
 {
     static const char sql[] = "SELECT " STORE_BLOCK_COLS " FROM blocks b WHERE b.id > ?1 ORDER BY b.id LIMIT ?2";
+    struct store_rows rows = {0};
     sqlite3_stmt *s = NULL;
-    struct store_block *v = NULL;
-    size_t len = 0;
-    enum store_status ret;
-    int rc = SQLITE_DONE;
+    enum store_status ret = store_stmt(st, sql, &s);
 
-    *out = NULL;
-    *n = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, after_id);
-    sqlite3_bind_int64(s, 2, store_limit(max));
-    v = xcalloc(max ? max : 1, sizeof(*v));
-    while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        store_block_read(s, 0, &v[len++]);
-    if (len < max && rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        free(v);
-        v = NULL;
-        len = 0;
+    if (ret == STORE_OK) {
+        sqlite3_bind_int64(s, 1, after_id);
+        sqlite3_bind_int64(s, 2, store_limit(max));
+        ret = store_rows_read(st, s, sizeof **out, max, read_block_row, NULL, NULL, &rows);
     }
-    sqlite3_reset(s);
-    if (len == 0) {
-        free(v);
-        v = NULL;
-    }
-    *out = v;
-    *n = len;
+    *out = rows.v;
+    *n = rows.n;
     return ret;
 }
 

@@ -50,6 +50,20 @@ out:
     return ret;
 }
 
+static enum store_row read_chat_stats(sqlite3_stmt *s, void *row, void *ud)
+{
+    struct store_chat_stats *c = row;
+
+    (void)ud;
+    c->chat_id = sqlite3_column_int64(s, 0);
+    c->blocks = sqlite3_column_int64(s, 1);
+    c->bytes = sqlite3_column_int64(s, 2);
+    c->bots = sqlite3_column_int64(s, 3);
+    c->gc_pending = sqlite3_column_int64(s, 4);
+    c->top_message_id = sqlite3_column_int64(s, 5);
+    return STORE_ROW_NEXT;
+}
+
 enum store_status store_stats_chats(struct store *st, struct store_chat_stats **out, size_t *n)
 {
     static const char sql[] =
@@ -59,76 +73,40 @@ enum store_status store_stats_chats(struct store *st, struct store_chat_stats **
         " UNION ALL"
         " SELECT chat_id, 0, 0, 0, count(*), max(message_id) FROM gc_queue GROUP BY chat_id)"
         " GROUP BY chat_id ORDER BY chat_id";
+    struct store_rows rows = {0};
     sqlite3_stmt *s = NULL;
-    struct store_chat_stats *arr = NULL;
-    size_t len = 0, cap = 0;
-    enum store_status ret;
-    int rc;
+    enum store_status ret = store_stmt(st, sql, &s);
 
-    *out = NULL;
-    *n = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            arr = xrealloc(arr, cap * sizeof(*arr));
-        }
-        struct store_chat_stats *c = &arr[len++];
-        c->chat_id = sqlite3_column_int64(s, 0);
-        c->blocks = sqlite3_column_int64(s, 1);
-        c->bytes = sqlite3_column_int64(s, 2);
-        c->bots = sqlite3_column_int64(s, 3);
-        c->gc_pending = sqlite3_column_int64(s, 4);
-        c->top_message_id = sqlite3_column_int64(s, 5);
-    }
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        free(arr);
-        arr = NULL;
-        len = 0;
-    }
-    sqlite3_reset(s);
-    *out = arr;
-    *n = len;
+    if (ret == STORE_OK)
+        ret = store_rows_read(st, s, sizeof **out, SIZE_MAX, read_chat_stats, NULL, NULL, &rows);
+    *out = rows.v;
+    *n = rows.n;
     return ret;
+}
+
+static enum store_row read_bucket_stats(sqlite3_stmt *s, void *row, void *ud)
+{
+    struct store_bucket_stats *b = row;
+
+    (void)ud;
+    store_col_text(s, 0, b->name, sizeof(b->name));
+    b->objects = sqlite3_column_int64(s, 1);
+    b->bytes = sqlite3_column_int64(s, 2);
+    return STORE_ROW_NEXT;
 }
 
 enum store_status store_stats_buckets(struct store *st, struct store_bucket_stats **out, size_t *n)
 {
     static const char sql[] = "SELECT b.name, count(o.id), coalesce(sum(o.size), 0) FROM buckets b"
                               " LEFT JOIN objects o ON o.bucket = b.name GROUP BY b.name ORDER BY b.name";
+    struct store_rows rows = {0};
     sqlite3_stmt *s = NULL;
-    struct store_bucket_stats *arr = NULL;
-    size_t len = 0, cap = 0;
-    enum store_status ret;
-    int rc;
+    enum store_status ret = store_stmt(st, sql, &s);
 
-    *out = NULL;
-    *n = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            arr = xrealloc(arr, cap * sizeof(*arr));
-        }
-        struct store_bucket_stats *b = &arr[len++];
-        store_col_text(s, 0, b->name, sizeof(b->name));
-        b->objects = sqlite3_column_int64(s, 1);
-        b->bytes = sqlite3_column_int64(s, 2);
-    }
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        free(arr);
-        arr = NULL;
-        len = 0;
-    }
-    sqlite3_reset(s);
-    *out = arr;
-    *n = len;
+    if (ret == STORE_OK)
+        ret = store_rows_read(st, s, sizeof **out, SIZE_MAX, read_bucket_stats, NULL, NULL, &rows);
+    *out = rows.v;
+    *n = rows.n;
     return ret;
 }
 

@@ -194,6 +194,73 @@ enum store_status store_exec_stmt(struct store *st, sqlite3_stmt *s)
     return ret;
 }
 
+enum store_status store_rows_each(struct store *st, sqlite3_stmt *s, store_row_fn *fn, void *ud)
+{
+    enum store_status ret = STORE_OK;
+    int rc;
+
+    for (;;) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+            break;
+        if (fn(s, ud) == STORE_ROW_STOP) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+struct rows_walk {
+    size_t size, max, cap;
+    store_row_read_fn *read;
+    void *ud;
+    struct store_rows *out;
+};
+
+static enum store_row on_rows_row(sqlite3_stmt *s, void *ud)
+{
+    struct rows_walk *w = ud;
+    struct store_rows *out = w->out;
+    unsigned char *row;
+
+    if (out->n == w->max) {
+        out->more = 1;
+        return STORE_ROW_STOP;
+    }
+    if (out->n == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 16;
+        out->v = xrealloc(out->v, w->cap * w->size);
+    }
+    row = (unsigned char *)out->v + out->n * w->size;
+    memset(row, 0, w->size);
+    if (w->read(s, row, w->ud) == STORE_ROW_STOP)
+        return STORE_ROW_STOP;
+    out->n++;
+    return STORE_ROW_NEXT;
+}
+
+enum store_status store_rows_read(struct store *st, sqlite3_stmt *s, size_t size, size_t max,
+                                  store_row_read_fn *read, store_row_release_fn *release, void *ud,
+                                  struct store_rows *out)
+{
+    struct rows_walk w = {.size = size, .max = max, .read = read, .ud = ud, .out = out};
+    enum store_status ret;
+
+    memset(out, 0, sizeof *out);
+    ret = store_rows_each(st, s, on_rows_row, &w);
+    for (size_t i = 0; ret != STORE_OK && release != NULL && i < out->n; i++)
+        release((unsigned char *)out->v + i * size);
+    if (ret != STORE_OK || out->n == 0) { /* a first row refused by read leaves an empty array behind */
+        free(out->v);
+        memset(out, 0, sizeof *out);
+    }
+    return ret;
+}
+
 static enum store_status exec_sql(struct store *st, const char *sql)
 {
     sqlite3_stmt *s = NULL;

@@ -1,8 +1,9 @@
 /* store_int.h — internals shared by the files of gateway/store/.
  *
- * The connection, the prepared-statement cache, error mapping, the
- * per-call transaction wrapper and block reference counting. Nothing here
- * is visible outside this directory.
+ * The connection, the prepared-statement cache, error mapping, walking a
+ * statement's rows (into a growing array), the per-call transaction wrapper
+ * and block reference counting. Nothing here is visible outside this
+ * directory.
  */
 #ifndef TGS3_STORE_INT_H
 #define TGS3_STORE_INT_H
@@ -36,6 +37,38 @@ enum store_status store_fail(struct store *st, int rc) WARN_UNUSED;
 /* Steps s once, expecting SQLITE_DONE, and resets it. */
 enum store_status store_exec_stmt(struct store *st, sqlite3_stmt *s) WARN_UNUSED;
 
+/* What a row callback asks of the walk over a statement's rows. */
+enum store_row { STORE_ROW_NEXT, STORE_ROW_STOP };
+
+/* Called by store_rows_each for each row of s: reads the current row and
+ * returns STORE_ROW_NEXT to go on, or STORE_ROW_STOP to end the walk there
+ * (an end, not an error). */
+typedef enum store_row store_row_fn(sqlite3_stmt *s, void *ud);
+/* Steps s, a bound statement, until its rows end or fn stops the walk, then
+ * resets it. STORE_OK unless a step fails. */
+enum store_status store_rows_each(struct store *st, sqlite3_stmt *s, store_row_fn *fn, void *ud) WARN_UNUSED;
+
+/* Rows gathered by store_rows_read into one growing array. */
+struct store_rows {
+    void *v;  /* malloc'd array of n elements; NULL while n is 0 */
+    size_t n;
+    int more; /* the walk stopped at max elements with another row waiting */
+};
+/* Called by store_rows_read for each row of s: fills row (zeroed, one
+ * element) from the current row and returns STORE_ROW_NEXT; or returns
+ * STORE_ROW_STOP, having put nothing in row that needs freeing, to end the
+ * walk before this row. */
+typedef enum store_row store_row_read_fn(sqlite3_stmt *s, void *row, void *ud);
+/* Releases what read put in row (NULL when rows own nothing). */
+typedef void store_row_release_fn(void *row);
+/* Steps s, a bound statement, reading each row with read into a new element
+ * of size bytes at the end of out (zeroed first), and resets it. At most max
+ * elements: a further row ends the walk with out->more set. On failure the
+ * rows read so far are released and out is left empty. */
+enum store_status store_rows_read(struct store *st, sqlite3_stmt *s, size_t size, size_t max,
+                                  store_row_read_fn *read, store_row_release_fn *release, void *ud,
+                                  struct store_rows *out) WARN_UNUSED;
+
 /* Every mutating call: store_op_begin opens BEGIN IMMEDIATE, or a savepoint
  * when the caller holds an explicit transaction; store_op_end commits or
  * releases on STORE_OK and rolls back otherwise, returning the final status. */
@@ -52,9 +85,12 @@ enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t 
 enum store_status store_extents_ref(struct store *st, const struct store_extent *ext, size_t n) WARN_UNUSED;
 
 /* A set of (block id, reference count) pairs, gathered before rows go away. */
+struct store_ref {
+    int64_t block_id;
+    int64_t count;
+};
 struct store_refs {
-    int64_t *ids;
-    int64_t *counts;
+    struct store_ref *v; /* malloc'd */
     size_t n;
 };
 /* Gathers the rows of s, a bound statement selecting (block_id, count), and resets it. */

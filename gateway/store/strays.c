@@ -40,6 +40,15 @@ enum store_status store_strays_floor(struct store *st, int64_t chat_id, int64_t 
     return ret;
 }
 
+static enum store_row read_message_id(sqlite3_stmt *s, void *row, void *ud)
+{
+    int64_t *id = row;
+
+    (void)ud;
+    *id = sqlite3_column_int64(s, 0);
+    return STORE_ROW_NEXT;
+}
+
 enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int64_t above, size_t max,
                                           int64_t **out, size_t *n)
 {
@@ -50,13 +59,14 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
         " UNION SELECT message_id FROM inflight WHERE chat_id = ?1 AND message_id > ?2"
         " ORDER BY 1 LIMIT ?3";
     static const char sql_snap[] = "SELECT v FROM meta WHERE k = 'last_snapshot'";
+    struct store_rows rows;
     sqlite3_stmt *s = NULL;
-    int64_t *v = NULL;
-    size_t len = 0, cap = 0;
+    int64_t *v;
+    size_t len;
     long long sc = 0, sm = 0, sb = 0, stm = 0;
     char snap[128];
     enum store_status ret;
-    int rc = SQLITE_DONE;
+    int rc;
 
     *out = NULL;
     *n = 0;
@@ -66,18 +76,11 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
     sqlite3_bind_int64(s, 1, chat_id);
     sqlite3_bind_int64(s, 2, above);
     sqlite3_bind_int64(s, 3, store_limit(max));
-    while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? 2 * cap : 64;
-            v = xrealloc(v, (cap + 1) * sizeof(*v)); /* + 1: room for the snapshot */
-        }
-        v[len++] = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_reset(s);
-    if (len < max && rc != SQLITE_DONE) {
-        free(v);
-        return store_fail(st, rc);
-    }
+    ret = store_rows_read(st, s, sizeof *v, max, read_message_id, NULL, NULL, &rows);
+    if (ret != STORE_OK)
+        return ret;
+    v = rows.v;
+    len = rows.n;
     /* The pinned snapshot is referenced from meta (k = 'last_snapshot', "chat:message:bot:ms"). */
     ret = store_stmt(st, sql_snap, &s);
     if (ret != STORE_OK) {
@@ -93,8 +96,7 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
     sqlite3_reset(s);
     if (sm > above && sc == chat_id) {
         size_t i = 0;
-        if (len == cap)
-            v = xrealloc(v, (cap + 1) * sizeof(*v));
+        v = xrealloc(v, (len + 1) * sizeof(*v));
         while (i < len && v[i] < sm)
             i++;
         if (i == len || v[i] != sm) {
@@ -112,43 +114,34 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
     return STORE_OK;
 }
 
+static enum store_row read_stray_pack(sqlite3_stmt *s, void *row, void *ud)
+{
+    struct store_stray_pack *p = row;
+    const void *u = sqlite3_column_blob(s, 1);
+
+    (void)ud;
+    p->block_id = sqlite3_column_int64(s, 0);
+    if (u != NULL && sqlite3_column_bytes(s, 1) == 16)
+        memcpy(p->uuid, u, 16);
+    p->created_ms = sqlite3_column_int64(s, 2);
+    return STORE_ROW_NEXT;
+}
+
 enum store_status store_strays_unposted(struct store *st, size_t max, struct store_stray_pack **out, size_t *n)
 {
     static const char sql[] = "SELECT id, uuid, created_ms FROM blocks WHERE chat_id = 0 AND file_id = '"
                               STORE_PACK_POSTING "' ORDER BY id LIMIT ?1";
+    struct store_rows rows = {0};
     sqlite3_stmt *s = NULL;
-    struct store_stray_pack *v = NULL;
-    size_t len = 0, cap = 0;
-    enum store_status ret;
-    int rc = SQLITE_DONE;
+    enum store_status ret = store_stmt(st, sql, &s);
 
-    *out = NULL;
-    *n = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, store_limit(max));
-    while (len < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? 2 * cap : 16;
-            v = xrealloc(v, cap * sizeof(*v));
-        }
-        struct store_stray_pack *p = &v[len++];
-        memset(p, 0, sizeof(*p));
-        p->block_id = sqlite3_column_int64(s, 0);
-        const void *u = sqlite3_column_blob(s, 1);
-        if (u != NULL && sqlite3_column_bytes(s, 1) == 16)
-            memcpy(p->uuid, u, 16);
-        p->created_ms = sqlite3_column_int64(s, 2);
+    if (ret == STORE_OK) {
+        sqlite3_bind_int64(s, 1, store_limit(max));
+        ret = store_rows_read(st, s, sizeof **out, max, read_stray_pack, NULL, NULL, &rows);
     }
-    sqlite3_reset(s);
-    if (len < max && rc != SQLITE_DONE) {
-        free(v);
-        return store_fail(st, rc);
-    }
-    *out = v;
-    *n = len;
-    return STORE_OK;
+    *out = rows.v;
+    *n = rows.n;
+    return ret;
 }
 
 enum store_status store_stray_collect(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
