@@ -142,8 +142,12 @@ void gw_opened_unref(struct gw *gw, struct gw_opened *o)
         op_evict(gw->opened);
 }
 
-struct gw_opened *gw_opened_adopt(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off,
-                                  size_t len)
+/* Takes buf (plaintext at buf + off, len bytes) as blk's with refs
+ * references, or returns NULL leaving buf to the caller: nothing is kept,
+ * a block in the spool grows, one this large would crowd out the rest, or it
+ * is kept already (two reads raced). The caller evicts afterwards. */
+static struct gw_opened *op_add(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off,
+                                size_t len, int refs)
 {
     struct gw_opened_set *c = gw->opened;
     if (c == NULL || blk->chat_id == 0 || len > GW_OPENED_MAX / 2)
@@ -159,31 +163,25 @@ struct gw_opened *gw_opened_adopt(struct gw *gw, const struct store_block *blk, 
     o->buf = buf;
     o->off = off;
     o->len = len;
-    o->refs = 1;
+    o->refs = refs;
     op_push(c, o);
     c->bytes += len;
-    op_evict(c);
+    return o;
+}
+
+struct gw_opened *gw_opened_adopt(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off,
+                                  size_t len)
+{
+    struct gw_opened *o = op_add(gw, blk, buf, off, len, 1);
+    if (o != NULL)
+        op_evict(gw->opened);
     return o;
 }
 
 int gw_opened_keep(struct gw *gw, const struct store_block *blk, unsigned char *buf, size_t off, size_t len)
 {
-    struct gw_opened_set *c = gw->opened;
-    if (c == NULL || blk->chat_id == 0 || len > GW_OPENED_MAX / 2)
+    if (op_add(gw, blk, buf, off, len, 0) == NULL)
         return 0;
-    for (struct gw_opened *o = c->head; o; o = o->next)
-        if (same_block(o, blk))
-            return 0; /* kept already (two reads raced) */
-    struct gw_opened *o = xcalloc(1, sizeof(*o));
-    o->id = blk->id;
-    o->chat_id = blk->chat_id;
-    o->message_id = blk->message_id;
-    memcpy(o->uuid, blk->uuid, sizeof(o->uuid));
-    o->buf = buf;
-    o->off = off;
-    o->len = len;
-    op_push(c, o);
-    c->bytes += len;
-    op_evict(c);
+    op_evict(gw->opened); /* may free it at once: no reference holds it */
     return 1;
 }
