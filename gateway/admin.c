@@ -147,6 +147,12 @@ static int metric(struct dbuf *b, const char *name, const char *type, const char
     return dbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A metric with one unlabelled value: its HELP and TYPE lines, then the value. */
+static int metric_u64(struct dbuf *b, const char *name, const char *type, const char *help, uint64_t v)
+{
+    return metric(b, name, type, help) | dbuf_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
 /* Requests by operation and status, their durations, bytes in and out, requests and connections open. */
 static int render_requests(const struct gw_admin *a, struct dbuf *b)
 {
@@ -167,10 +173,8 @@ static int render_requests(const struct gw_admin *a, struct dbuf *b)
                               "tgs3_request_duration_seconds_count{op=\"%s\"} %llu\n",
                               s3_op_name((enum s3_op)i), (double)a->dur_ms[i] / 1000.0,
                               s3_op_name((enum s3_op)i), (unsigned long long)a->dur_n[i]);
-    rc |= metric(b, "tgs3_bytes_in_total", "counter", "request body bytes received");
-    rc |= dbuf_printf(b, "tgs3_bytes_in_total %llu\n", (unsigned long long)a->bytes_in);
-    rc |= metric(b, "tgs3_bytes_out_total", "counter", "response body bytes sent");
-    rc |= dbuf_printf(b, "tgs3_bytes_out_total %llu\n", (unsigned long long)a->bytes_out);
+    rc |= metric_u64(b, "tgs3_bytes_in_total", "counter", "request body bytes received", a->bytes_in);
+    rc |= metric_u64(b, "tgs3_bytes_out_total", "counter", "response body bytes sent", a->bytes_out);
     rc |= metric(b, "tgs3_requests_active", "gauge", "requests being processed");
     rc |= dbuf_printf(b, "tgs3_requests_active %d\n", gw->active);
     rc |= metric(b, "tgs3_connections", "gauge", "open S3 client connections");
@@ -197,8 +201,7 @@ static int render_telegram(const struct gw_admin *a, struct dbuf *b)
                 rc |= dbuf_printf(b, "tgs3_telegram_calls_total{method=\"%s\",result=\"%s\"} %llu\n",
                                   tg_stats_method_name(m), tg_status_name((enum tg_status)s),
                                   (unsigned long long)ts.calls[m][s]);
-    rc |= metric(b, "tgs3_telegram_429_total", "counter", "Bot API answers 429 Too Many Requests");
-    rc |= dbuf_printf(b, "tgs3_telegram_429_total %llu\n", (unsigned long long)ts.rate_limited);
+    rc |= metric_u64(b, "tgs3_telegram_429_total", "counter", "Bot API answers 429 Too Many Requests", ts.rate_limited);
     rc |= metric(b, "tgs3_telegram_wait_seconds_total", "counter", "seconds waited on retry_after after 429s");
     rc |= dbuf_printf(b, "tgs3_telegram_wait_seconds_total %.3f\n", (double)ts.wait_ms / 1000.0);
     rc |= metric(b, "tgs3_schedule_wait_seconds_total", "counter",
@@ -263,33 +266,19 @@ static int render_engine(const struct gw *gw, struct dbuf *b)
     gw_gc_counters(gw, &gc);
     gw_intake_counters(gw, &in);
     gw_cache_counters(gw, &hits, &misses, &joined);
-    rc |= metric(b, "tgs3_gc_deleted_total", "counter", "messages deleted by the delete queue");
-    rc |= dbuf_printf(b, "tgs3_gc_deleted_total %llu\n", (unsigned long long)gc.deleted);
-    rc |= metric(b, "tgs3_pack_compacted_objects_total", "counter", "packed objects moved out of mostly dead packs");
-    rc |= dbuf_printf(b, "tgs3_pack_compacted_objects_total %llu\n", (unsigned long long)gw_compact_moved(gw));
-    rc |= metric(b, "tgs3_streamed_bodies_total", "counter", "PUT and part bodies read from the socket as they arrived");
-    rc |= dbuf_printf(b, "tgs3_streamed_bodies_total %llu\n", (unsigned long long)in.bodies_streamed);
-    rc |= metric(b, "tgs3_heads_refused_total", "counter",
-                 "requests answered before their body was read (framing, authentication, --max-spill)");
-    rc |= dbuf_printf(b, "tgs3_heads_refused_total %llu\n", (unsigned long long)in.heads_refused);
-    rc |= metric(b, "tgs3_header_timeouts_total", "counter", "connections closed for a head not complete in --header-timeout");
-    rc |= dbuf_printf(b, "tgs3_header_timeouts_total %llu\n", (unsigned long long)in.header_timeouts);
-    rc |= metric(b, "tgs3_connections_evicted_total", "counter", "idle connections closed to make room at --max-connections");
-    rc |= dbuf_printf(b, "tgs3_connections_evicted_total %llu\n", (unsigned long long)in.conns_evicted);
-    rc |= metric(b, "tgs3_bodies_too_slow_total", "counter", "streamed bodies ended below --body-min-rate");
-    rc |= dbuf_printf(b, "tgs3_bodies_too_slow_total %llu\n", (unsigned long long)in.bodies_too_slow);
-    rc |= metric(b, "tgs3_spill_bytes", "gauge", "bytes of request bodies buffered (or reserved) for authenticated requests");
-    rc |= dbuf_printf(b, "tgs3_spill_bytes %llu\n", (unsigned long long)in.spill_held);
-    rc |= metric(b, "tgs3_gc_failed_total", "counter", "message deletions that failed (retried later)");
-    rc |= dbuf_printf(b, "tgs3_gc_failed_total %llu\n", (unsigned long long)gc.failed);
-    rc |= metric(b, "tgs3_gc_unreclaimable_total", "counter", "messages Telegram would no longer delete");
-    rc |= dbuf_printf(b, "tgs3_gc_unreclaimable_total %llu\n", (unsigned long long)gc.unreclaimable);
-    rc |= metric(b, "tgs3_cache_hits_total", "counter", "block reads served from the disk cache");
-    rc |= dbuf_printf(b, "tgs3_cache_hits_total %llu\n", (unsigned long long)hits);
-    rc |= metric(b, "tgs3_cache_misses_total", "counter", "block reads that went to Telegram");
-    rc |= dbuf_printf(b, "tgs3_cache_misses_total %llu\n", (unsigned long long)misses);
-    rc |= metric(b, "tgs3_cache_joined_total", "counter", "block reads that joined a fetch already running");
-    rc |= dbuf_printf(b, "tgs3_cache_joined_total %llu\n", (unsigned long long)joined);
+    rc |= metric_u64(b, "tgs3_gc_deleted_total", "counter", "messages deleted by the delete queue", gc.deleted);
+    rc |= metric_u64(b, "tgs3_pack_compacted_objects_total", "counter", "packed objects moved out of mostly dead packs", gw_compact_moved(gw));
+    rc |= metric_u64(b, "tgs3_streamed_bodies_total", "counter", "PUT and part bodies read from the socket as they arrived", in.bodies_streamed);
+    rc |= metric_u64(b, "tgs3_heads_refused_total", "counter", "requests answered before their body was read (framing, authentication, --max-spill)", in.heads_refused);
+    rc |= metric_u64(b, "tgs3_header_timeouts_total", "counter", "connections closed for a head not complete in --header-timeout", in.header_timeouts);
+    rc |= metric_u64(b, "tgs3_connections_evicted_total", "counter", "idle connections closed to make room at --max-connections", in.conns_evicted);
+    rc |= metric_u64(b, "tgs3_bodies_too_slow_total", "counter", "streamed bodies ended below --body-min-rate", in.bodies_too_slow);
+    rc |= metric_u64(b, "tgs3_spill_bytes", "gauge", "bytes of request bodies buffered (or reserved) for authenticated requests", in.spill_held);
+    rc |= metric_u64(b, "tgs3_gc_failed_total", "counter", "message deletions that failed (retried later)", gc.failed);
+    rc |= metric_u64(b, "tgs3_gc_unreclaimable_total", "counter", "messages Telegram would no longer delete", gc.unreclaimable);
+    rc |= metric_u64(b, "tgs3_cache_hits_total", "counter", "block reads served from the disk cache", hits);
+    rc |= metric_u64(b, "tgs3_cache_misses_total", "counter", "block reads that went to Telegram", misses);
+    rc |= metric_u64(b, "tgs3_cache_joined_total", "counter", "block reads that joined a fetch already running", joined);
     rc |= metric(b, "tgs3_verified_block_bytes", "gauge", "plaintext of verified blocks kept in memory for re-reading");
     rc |= dbuf_printf(b, "tgs3_verified_block_bytes %zu\n", gw_opened_bytes(gw));
     return rc;
