@@ -839,6 +839,13 @@ void gw_intake_reclaim(struct gw *gw)
     uv_timer_start(&tick, on_tick, 0, TICK_MS); /* now, outside the caller */
 }
 
+/* Since when a connection with no byte of a head has been quiet: its last
+ * response (kept alive), or its accept (new). */
+static int64_t quiet_since(const struct gw_conn *c)
+{
+    return c->idle_since_ms ? c->idle_since_ms : c->head_since_ms;
+}
+
 int gw_intake_make_room(struct gw *gw)
 {
     struct gw_conn *idlest = NULL, *oldest_head = NULL;
@@ -846,9 +853,7 @@ int gw_intake_make_room(struct gw *gw)
         if (c->sock == NULL || c->checked || c->closing || c->h2o_read_cb != reqread_cb)
             continue; /* a request is on it (or h2o has not started reading) */
         if (c->sock->input == NULL || c->sock->input->size == 0) {
-            int64_t since = c->idle_since_ms ? c->idle_since_ms : c->head_since_ms;
-            int64_t best = idlest == NULL ? 0 : idlest->idle_since_ms ? idlest->idle_since_ms : idlest->head_since_ms;
-            if (idlest == NULL || since < best)
+            if (idlest == NULL || quiet_since(c) < quiet_since(idlest))
                 idlest = c;
         } else if (oldest_head == NULL || c->head_since_ms < oldest_head->head_since_ms) {
             oldest_head = c;
