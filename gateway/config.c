@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/blocks/shard.h"
 #include "gateway/gw.h"
 
 enum opt_kind {
@@ -42,6 +43,8 @@ static const struct opt options[] = {
     {"user", OPT_USER, NULL, "another user ACCESS_KEY:SECRET_KEY (repeatable)"},
     {"region", OPT_STR, "us-east-1", "region reported to clients"},
     {"staging-dir", OPT_STR, NULL, "local mode: upload blocks by file:// from this directory"},
+    {"redundancy", OPT_STR, "auto",
+     "none, mirror, rs:K+M, or auto: survive 1 lost channel with 2-5 channels, 2 with 6 or more"},
     {"domain", OPT_STR, NULL, "base domain for virtual-hosted-style requests"},
     {"max-body", OPT_SIZE, "5G", "largest single PUT or part body"},
     {"max-upload-blocks", OPT_INT, "8", "blocks uploading to Telegram at once"},
@@ -119,7 +122,13 @@ void gw_config_release(struct gw_config *cfg)
     free(cfg->admin_listen);
     free(cfg->key_file);
     free(cfg->cache_dir);
+    free(cfg->redundancy);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *gw_config_redundancy(const struct gw_config *cfg)
+{
+    return cfg->redundancy != NULL ? cfg->redundancy : "auto";
 }
 
 void gw_config_usage(FILE *fp)
@@ -194,6 +203,8 @@ static void set_string(struct gw_config *cfg, const struct opt *o, const char *v
         slot = &cfg->key_file;
     else if (!strcmp(o->name, "cache-dir"))
         slot = &cfg->cache_dir;
+    else if (!strcmp(o->name, "redundancy"))
+        slot = &cfg->redundancy;
     ASSERT(slot != NULL);
     free(*slot);
     *slot = xstrdup(v);
@@ -694,6 +705,13 @@ int gw_config_check(const struct gw_config *cfg)
         fprintf(stderr, "tgs3: --block-size %lld does not fit %s mode (4 KiB to %lld bytes%s)\n",
                 (long long)cfg->block_size, cfg->mode == TG_MODE_LOCAL ? "local" : "cloud", (long long)max,
                 cfg->mode == TG_MODE_CLOUD ? ": the cloud Bot API downloads at most 20 MiB" : "");
+        return -1;
+    }
+    int k, m;
+    if (blk_layout_parse(gw_config_redundancy(cfg), (int)cfg->n_chat_ids, &k, &m) != 0) {
+        fprintf(stderr, "tgs3: --redundancy %s: expected none, mirror, auto or rs:K+M with K + M at most the %zu "
+                        "configured chats (and at most %d)\n",
+                gw_config_redundancy(cfg), cfg->n_chat_ids, BLK_MAX_SHARDS);
         return -1;
     }
     if (strchr(cfg->listen, ':') == NULL) {

@@ -54,6 +54,8 @@
 #include <h2o.h>
 
 #include "common/common.h"
+#include "gateway/blocks/blk.h"
+#include "gateway/blocks/shard.h"
 #include "gateway/store/store.h"
 #include "s3/s3.h"
 #include "telegram/tg.h"
@@ -106,6 +108,7 @@ struct gw_config {
     int64_t health_interval_ms; /* between periodic getMe and index-statistics reads */
     int64_t shutdown_grace_ms;  /* SIGTERM: how long requests in flight may take to finish */
     char *cache_dir;            /* block cache (default DATA_DIR/cache) */
+    char *redundancy;           /* none | mirror | rs:K+M | auto (gw_config_redundancy) */
     int64_t cache_size;         /* bytes of cached blocks; 0 = no disk cache */
     int64_t pack_threshold;     /* bytes: PUT bodies under this are packed */
     int64_t pack_delay_ms;      /* a pack is posted this long after its first object at the latest */
@@ -122,6 +125,8 @@ void gw_config_release(struct gw_config *cfg);
  * the result (the caller exits 0); or -1 after printing a clear message to
  * stderr. --help prints the options and exits. */
 int gw_config_parse(struct gw_config *cfg, int argc, char **argv);
+/* --redundancy as given, "auto" when unset. */
+const char *gw_config_redundancy(const struct gw_config *cfg);
 void gw_config_usage(FILE *fp);
 /* Checks cross-option rules (block size vs mode, at least one user…). */
 int gw_config_check(const struct gw_config *cfg);
@@ -156,6 +161,13 @@ struct gw {
     struct blk_keyring *keys; /* sealing, dedup and snapshot keys (gateway/blocks); NULL only in tests */
     struct gw_snap *snap;     /* periodic index snapshots (snapshot.c) */
     size_t rr_next; /* round-robin cursor over bots for reads that need another bot */
+    struct blk_ec *ec;      /* Reed–Solomon tables of the stripe layout (NULL: unprotected) */
+    struct gw_ec_slot {     /* tables of every layout met so far (gw_ec_for) */
+        int k, m;
+        struct blk_ec *ec;
+    } ecs[8];
+    size_t n_ecs;
+    int red_k, red_m;       /* --redundancy: K data + M parity shards per block (1 + 0: one document) */
     struct tg_pool *pool;   /* upload scheduler over bots × chats (sched.c) */
     int64_t *chat_blocks;   /* blocks per configured chat, for rollover */
     uv_timer_t sched_timer; /* wakes the scheduler when a pair's bucket refills */
@@ -530,6 +542,7 @@ struct gw_post_slot {
     void (*go)(struct gw_post_slot *s, size_t bot, size_t chat);
     /* No pair could take it within --max-schedule-wait: the caller fails it (503 SlowDown). */
     void (*expired)(struct gw_post_slot *s);
+    const unsigned char *avoid; /* one byte per chat: 1 = may not post there (NULL: any chat) */
     size_t bot, chat;  /* the pair of the last go */
     int placements;    /* pairs it was handed to */
     int failures;      /* 5xx answers and lost connections so far (429s are not failures) */
@@ -554,6 +567,78 @@ void gw_post_stop(struct gw *gw);
  * the answer). buf must stay valid until cb. */
 void gw_post_document(struct gw *gw, size_t bot, size_t chat, const void *buf, size_t len, const char *fname,
                       const char *caption, tg_send_cb cb, void *ud);
+
+/* The same document sent from iov[0..n) (a shard's header, body and tag), in order. */
+void gw_post_document_iov(struct gw *gw, size_t bot, size_t chat, const struct tg_iov *iov, int n, const char *fname,
+                          const char *caption, tg_send_cb cb, void *ud);
+
+/* ---- stripes: a block as K data + M parity shards in different chats (stripe_send.c, stripe_read.c) ---- */
+
+struct gw_stripe_send;
+struct gw_stripe_shard { /* one shard's way to a pair (private to stripe_send.c) */
+    struct gw_stripe_send *ss;
+    int idx;
+    size_t chat;     /* the chat of its last placement (index) */
+    int64_t bot_id;
+    struct gw_post_slot post;
+};
+/* Posting one stripe. The caller sets gw, k, m, name, posted, done and ud,
+ * encodes the sealed block into it (gw_stripe_encode, on the pool) and
+ * starts it (loop). posted runs for each shard Telegram confirmed, in the
+ * order of the answers (journal it there); done once every shard has an
+ * answer: gw_stripe_stored then says whether at least K shards landed. */
+struct gw_stripe_send {
+    struct gw *gw;
+    int k, m;
+    char name[96];   /* "put=TAG blk=I/N": captions, file names and logs */
+    void (*posted)(struct gw_stripe_send *ss, const struct store_shard *sh);
+    void (*done)(struct gw_stripe_send *ss);
+    void *ud;
+    /* set by gw_stripe_encode */
+    unsigned char *bodies; /* the caller's buffer: K + M bodies of shard_len bytes */
+    size_t shard_len, sealed_len;
+    unsigned char hdr[STORE_MAX_SHARDS][BLK_SHARD_HEADER_LEN];
+    unsigned char tag[STORE_MAX_SHARDS][BLK_SHARD_TAG_LEN];
+    unsigned char keys[STORE_MAX_SHARDS][16]; /* each shard's journal identity, named in its caption */
+    /* results */
+    struct store_shard sh[STORE_MAX_SHARDS]; /* shards posted, in answer order */
+    int n_posted;
+    int broken;      /* Telegram recorded a shard with another size */
+    enum s3_err err; /* why a shard was not stored */
+    /* private */
+    struct gw_stripe_shard slots[STORE_MAX_SHARDS];
+    unsigned char *avoid; /* per chat: a shard of this stripe is there or on its way */
+    int outstanding, abandon;
+};
+/* The Reed–Solomon tables for k + m, made on first use and kept (at most 8
+ * layouts; NULL beyond, or for an invalid one). Loop thread; the tables
+ * themselves are immutable and used on the pool. */
+struct blk_ec *gw_ec_for(struct gw *gw, int k, int m);
+/* Frees every table gw_ec_for made (at shutdown). */
+void gw_ec_free_all(struct gw *gw);
+/* Reads blk's sealed document: one document through reader.c, or, for a
+ * block stored as a stripe, any K good shards, rebuilt. cb as for
+ * tg_fetch_file, exactly once unless cancelled. */
+struct gw_block_read;
+struct gw_block_read *gw_block_read_start(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
+void gw_block_read_cancel(struct gw_block_read *br);
+/* Bytes a block buffer needs for a sealed document of sealed_len bytes under the configured layout. */
+size_t gw_stripe_capacity(const struct gw *gw, size_t sealed_len);
+/* 1 when blocks are written as stripes (--redundancy other than none). */
+int gw_stripe_wanted(const struct gw *gw);
+/* Pool thread: pads, computes parity and seals every shard of the sealed
+ * document buf[0..sealed_len) (buf holds gw_stripe_capacity bytes). */
+enum blk_status gw_stripe_encode(struct gw_stripe_send *ss, const struct blk_keyring *kr, const unsigned char *id,
+                                 unsigned char *buf, size_t sealed_len) WARN_UNUSED;
+void gw_stripe_send_start(struct gw_stripe_send *ss);
+/* The owner is failing: shards still waiting for a pair are not posted. */
+void gw_stripe_send_abandon(struct gw_stripe_send *ss);
+/* Frees what the stripe allocated (not the struct, not the bodies). */
+void gw_stripe_send_release(struct gw_stripe_send *ss);
+int gw_stripe_stored(const struct gw_stripe_send *ss);
+/* Fills blk's document fields from the stripe's lowest shard (its row in blocks) and
+ * out with the stripe as the index records it (shards in idx order). */
+void gw_stripe_result(const struct gw_stripe_send *ss, struct store_block *blk, struct store_stripe *out);
 
 /* ---- reads through any bot (reader.c) ---------------------------------------- */
 

@@ -179,6 +179,29 @@ static int startup_checks(struct gw *gw)
     return c.failed ? -1 : 0;
 }
 
+/* The stripe layout of new blocks (--redundancy) and its Reed–Solomon tables. */
+static int start_redundancy(struct gw *gw)
+{
+    if (blk_layout_parse(gw_config_redundancy(&gw->cfg), (int)gw->cfg.n_chat_ids, &gw->red_k, &gw->red_m) != 0)
+        return -1; /* validated before */
+    if (gw->red_k == 1 && gw->red_m == 0) {
+        if (gw->cfg.n_chat_ids < 2)
+            log_warn("one storage chat: blocks are stored unprotected; if the channel is deleted or banned they are "
+                     "lost (add --chat-id channels for redundancy)");
+        else
+            log_warn("--redundancy none: blocks are stored unprotected in %zu chats", gw->cfg.n_chat_ids);
+        return 0;
+    }
+    gw->ec = gw_ec_for(gw, gw->red_k, gw->red_m);
+    if (gw->ec == NULL) {
+        log_error("cannot set up Reed-Solomon tables for %d+%d", gw->red_k, gw->red_m);
+        return -1;
+    }
+    log_info("redundancy: each block is %d data + %d parity shards in %d different chats of %zu (survives %d lost)",
+             gw->red_k, gw->red_m, gw->red_k + gw->red_m, gw->cfg.n_chat_ids, gw->red_m);
+    return 0;
+}
+
 /* Blocks per storage chat from the index, for rollover; then the scheduler. */
 static int start_scheduler(struct gw *gw)
 {
@@ -196,6 +219,8 @@ static int start_scheduler(struct gw *gw)
     if (rc == 0)
         rc = gw_sched_start(gw, counts);
     free(counts);
+    if (rc == 0)
+        rc = start_redundancy(gw);
     return rc;
 }
 
@@ -388,6 +413,7 @@ static void serve_teardown(struct gw *gw)
     uv_walk(gw->loop, close_walk, NULL);
     uv_run(gw->loop, UV_RUN_DEFAULT);
     gw_cache_free(gw);
+    gw_ec_free_all(gw);
     gw_opened_free(gw);
     gw_pack_free(gw);
     bigbuf_drain(); /* idle block buffers */

@@ -403,15 +403,22 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 static size_t on_doc_read(char *buf, size_t size, size_t n, void *arg)
 {
     struct doc_part *d = arg;
-    size_t want = size * n;
-    size_t left = d->len - d->pos;
-    if (want > left)
-        want = left;
-    memcpy(buf, d->data + d->pos, want);
-    d->pos += want;
+    size_t want = size * n, got = 0, at = 0;
+    for (int i = 0; i < d->n_iov && got < want; i++) {
+        const struct tg_iov *v = &d->iov[i];
+        if (d->pos < at + v->len) {
+            size_t from = d->pos - at, k = v->len - from;
+            if (k > want - got)
+                k = want - got;
+            memcpy(buf + got, (const unsigned char *)v->base + from, k);
+            got += k;
+            d->pos += k;
+        }
+        at += v->len;
+    }
     if (d->pos == d->len)
         d->done = 1;
-    return want;
+    return got;
 }
 
 static int on_doc_seek(void *arg, curl_off_t offset, int origin)

@@ -170,10 +170,24 @@ struct tg_call *tg_send_document(struct tg_client *c, const char *token, int64_t
                                  size_t len, const char *filename, const char *caption, tg_send_cb cb,
                                  void *ud)
 {
+    struct tg_iov one = {data, len};
+    return tg_send_document_iov(c, token, chat_id, &one, 1, filename, caption, cb, ud);
+}
+
+struct tg_call *tg_send_document_iov(struct tg_client *c, const char *token, int64_t chat_id,
+                                     const struct tg_iov *iov, int n_iov, const char *filename, const char *caption,
+                                     tg_send_cb cb, void *ud)
+{
     struct tg_call *call = call_new(c, CALL_SEND, token, "sendDocument", ud);
+    size_t len = 0;
+    ASSERT(n_iov >= 1 && n_iov <= TG_MAX_IOV);
     call->cb.send = cb;
     call->has_doc = 1;
-    call->doc.data = data;
+    for (int i = 0; i < n_iov; i++) {
+        call->doc.iov[i] = iov[i];
+        len += iov[i].len;
+    }
+    call->doc.n_iov = n_iov;
     call->doc.len = len;
     call->chat_id = chat_id;
     call->filename = xstrdup(filename && filename[0] ? filename : "file");

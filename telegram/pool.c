@@ -150,13 +150,18 @@ int64_t tg_pool_wait(struct tg_pool *p, size_t bot, size_t chat, int64_t now_ms)
 
 int64_t tg_pool_pick(struct tg_pool *p, int64_t now_ms, size_t *bot, size_t *chat)
 {
+    return tg_pool_pick_avoid(p, now_ms, NULL, bot, chat);
+}
+
+int64_t tg_pool_pick_avoid(struct tg_pool *p, int64_t now_ms, const unsigned char *avoid, size_t *bot, size_t *chat)
+{
     size_t np = p->cfg.n_bots * p->cfg.n_chats;
     int64_t best = -1;
     size_t best_i = 0;
     for (size_t k = 0; k < np; k++) {
         size_t i = (p->cursor + k) % np;
         size_t b = i / p->cfg.n_chats, c = i % p->cfg.n_chats;
-        if (!p->open[c])
+        if (!p->open[c] || (avoid != NULL && avoid[c]))
             continue;
         int64_t w = tg_pool_wait(p, b, c, now_ms);
         if (best < 0 || w < best) {

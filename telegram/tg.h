@@ -150,6 +150,16 @@ typedef void (*tg_send_cb)(void *ud, const struct tg_result *res, const struct t
 struct tg_call *tg_send_document(struct tg_client *c, const char *token, int64_t chat_id, const void *data,
                                  size_t len, const char *filename, const char *caption, tg_send_cb cb,
                                  void *ud);
+/* A document sent from several pieces of memory, in order (a shard's header,
+ * body and tag): the same as tg_send_document of their concatenation. */
+#define TG_MAX_IOV 4
+struct tg_iov {
+    const void *base;
+    size_t len;
+};
+struct tg_call *tg_send_document_iov(struct tg_client *c, const char *token, int64_t chat_id,
+                                     const struct tg_iov *iov, int n_iov, const char *filename, const char *caption,
+                                     tg_send_cb cb, void *ud);
 /* sendDocument by "file://<abs path>" (local mode only): the server reads the file. */
 struct tg_call *tg_send_document_path(struct tg_client *c, const char *token, int64_t chat_id, const char *path,
                                       const char *caption, tg_send_cb cb, void *ud);
@@ -227,6 +237,9 @@ void tg_pool_free(struct tg_pool *p); /* NULL ok */
  * before it may post (0 = now), or -1 when no chat is open. Ties go
  * round-robin so load spreads over all pairs. */
 int64_t tg_pool_pick(struct tg_pool *p, int64_t now_ms, size_t *bot, size_t *chat);
+/* The same among the chats c with avoid[c] == 0 (avoid: one byte per chat, or NULL):
+ * the shards of one stripe go to different chats. */
+int64_t tg_pool_pick_avoid(struct tg_pool *p, int64_t now_ms, const unsigned char *avoid, size_t *bot, size_t *chat);
 /* Ms until (bot, chat) may post, ignoring whether the chat is open. */
 int64_t tg_pool_wait(struct tg_pool *p, size_t bot, size_t chat, int64_t now_ms);
 /* Spends one post of the pair, its bot and its chat (may go into debt). */

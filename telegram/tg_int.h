@@ -18,8 +18,9 @@ enum call_kind { CALL_GET_ME, CALL_SEND, CALL_FORWARD, CALL_BOOL, CALL_GET_CHAT,
 
 /* The sendDocument file part, read by curl straight from the caller's buffer. */
 struct doc_part {
-    const unsigned char *data;
-    size_t len; /* bytes */
+    struct tg_iov iov[TG_MAX_IOV]; /* the document is these pieces, in order */
+    int n_iov;
+    size_t len; /* bytes, all pieces */
     size_t pos; /* bytes already handed to curl in this attempt */
     int done;   /* the last byte was handed to curl in this attempt */
 };

@@ -66,7 +66,7 @@ struct flight {
     struct gw_cache *c;
     char key[KEY_LEN];
     struct store_block blk;
-    struct gw_read *call;
+    struct gw_block_read *call;
     struct gw_cache_read *waiters;
     int admit;                    /* some reader lets the document into the cache */
     struct flight *next;
@@ -610,7 +610,7 @@ static void join_flight(struct gw_cache *c, struct gw_cache_read *r)
         f->waiters = r;
         f->next = c->flights;
         c->flights = f;
-        f->call = gw_read_start(c->gw, &f->blk, on_flight_fetched, f);
+        f->call = gw_block_read_start(c->gw, &f->blk, on_flight_fetched, f);
     }
     r->wnext = NULL;
     r->flight = f;
@@ -775,7 +775,7 @@ void gw_cache_cancel(struct gw_cache_read *r)
             *pp = r->wnext;
         if (f->waiters == NULL && f->call != NULL) {
             /* Nobody waits any more: stop reading the block. */
-            gw_read_cancel(f->call);
+            gw_block_read_cancel(f->call);
             flight_unlink(f->c, f);
             free(f);
         }

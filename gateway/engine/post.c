@@ -24,7 +24,8 @@
 struct post_job {
     struct gw *gw;
     size_t bot, chat;
-    const unsigned char *buf;
+    struct tg_iov iov[TG_MAX_IOV]; /* the document's pieces, in order */
+    int n_iov;
     size_t len;
     char *fname, *caption;
     char *path;    /* staging file, or NULL */
@@ -435,31 +436,33 @@ static void send_job(struct post_job *j)
     if (j->path)
         tg_send_document_path(gw->tg, token, chat, j->path, j->caption, on_posted, j);
     else
-        tg_send_document(gw->tg, token, chat, j->buf, j->len, j->fname, j->caption, on_posted, j);
+        tg_send_document_iov(gw->tg, token, chat, j->iov, j->n_iov, j->fname, j->caption, on_posted, j);
 }
 
 /* libuv pool thread: writes the block to its staging file. Touches only j. */
 static void stage_work(uv_work_t *w)
 {
     struct post_job *j = w->data;
-    const unsigned char *q = j->buf;
-    size_t n = j->len;
     int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     j->err = 0;
     if (fd < 0) {
         j->err = errno;
         return;
     }
-    while (n > 0) {
-        ssize_t k = write(fd, q, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            j->err = k < 0 ? errno : EIO;
-            break;
+    for (int i = 0; i < j->n_iov && j->err == 0; i++) {
+        const unsigned char *q = j->iov[i].base;
+        size_t n = j->iov[i].len;
+        while (n > 0) {
+            ssize_t k = write(fd, q, n);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                j->err = k < 0 ? errno : EIO;
+                break;
+            }
+            q += k;
+            n -= (size_t)k;
         }
-        q += k;
-        n -= (size_t)k;
     }
     if (close(fd) != 0 && j->err == 0)
         j->err = errno;
@@ -480,13 +483,25 @@ static void after_stage(uv_work_t *w, int status)
 void gw_post_document(struct gw *gw, size_t bot, size_t chat, const void *buf, size_t len, const char *fname,
                       const char *caption, tg_send_cb cb, void *ud)
 {
+    struct tg_iov one = {buf, len};
+    gw_post_document_iov(gw, bot, chat, &one, 1, fname, caption, cb, ud);
+}
+
+void gw_post_document_iov(struct gw *gw, size_t bot, size_t chat, const struct tg_iov *iov, int n, const char *fname,
+                          const char *caption, tg_send_cb cb, void *ud)
+{
     static uint64_t seq;
     struct post_job *j = xcalloc(1, sizeof(*j));
+    ASSERT(n >= 1 && n <= TG_MAX_IOV);
     j->gw = gw;
     j->bot = bot;
     j->chat = chat;
-    j->buf = buf;
-    j->len = len;
+    for (int i = 0; i < n; i++) {
+        j->iov[i] = iov[i];
+        j->len += iov[i].len;
+    }
+    j->n_iov = n;
+    size_t len = j->len;
     j->fname = xstrdup(fname);
     j->caption = caption ? xstrdup(caption) : NULL;
     j->cb = cb;

@@ -124,12 +124,21 @@ static void slot_release(struct put_blk *b)
     b->buf = NULL;
 }
 
+/* Shards of the put's stripes still waiting for a pair are not posted. */
+static void abandon_stripes(struct gw_put *p)
+{
+    for (size_t i = 0; p->bl != NULL && i < p->next; i++)
+        if (p->bl[i].ss != NULL)
+            gw_stripe_send_abandon(p->bl[i].ss);
+}
+
 static void put_fail(struct gw_put *p, enum s3_err err)
 {
     if (!p->failed) {
         p->failed = 1;
         p->err = err;
         wait_remove(p->gw, p);
+        abandon_stripes(p);
     }
 }
 
@@ -199,6 +208,42 @@ static void on_block_sent(void *ud, const struct tg_result *res, const struct tg
     finish(p);
 }
 
+/* A shard of block c's stripe landed: journal its message under the shard's own identity. */
+static void on_shard_posted(struct gw_stripe_send *ss, const struct store_shard *sh)
+{
+    struct put_blk *c = ss->ud;
+    struct posted_job *j = xcalloc(1, sizeof(*j));
+    memcpy(j->uuid, ss->keys[sh->idx], sizeof(j->uuid));
+    j->chat_id = sh->chat_id;
+    j->bot_id = sh->bot_id;
+    j->message_id = sh->message_id;
+    gw_store_call(c->p->gw, posted_run, posted_done, j);
+}
+
+/* Every shard of block c has its answer. */
+static void on_stripe_done(struct gw_stripe_send *ss)
+{
+    struct put_blk *c = ss->ud;
+    struct gw_put *p = c->p;
+    struct gw *gw = p->gw;
+    p->jobs--;
+    slot_release(c);
+    if (gw_stripe_stored(ss)) {
+        struct store_stripe tmp;
+        gw_stripe_result(ss, &p->blocks[c->i], &tmp);
+        if (ss->n_posted < ss->k + ss->m)
+            log_warn("put %s: block %zu/%zu stored with %d of %d shards (degraded)", p->tag, c->i + 1, p->n_blocks,
+                     ss->n_posted, ss->k + ss->m);
+        p->done++;
+    } else if (!p->failed) {
+        log_warn("put %s: block %zu/%zu not stored: %d of %d shards landed, %d needed", p->tag, c->i + 1,
+                 p->n_blocks, ss->n_posted, ss->k + ss->m, ss->k);
+        put_fail(p, ss->broken || ss->err == S3E_OK ? S3E_INTERNAL_ERROR : ss->err);
+    }
+    up_pump(gw);
+    finish(p);
+}
+
 /* The scheduler found a free pair for block c (sched.c). */
 static void on_pair(struct gw_post_slot *s, size_t bot_i, size_t chat_i)
 {
@@ -246,6 +291,13 @@ static void start_block(struct gw_put *p, size_t i)
 {
     struct put_blk *c = &p->bl[i];
     p->jobs++;
+    if (c->ss != NULL) {
+        c->ss->posted = on_shard_posted;
+        c->ss->done = on_stripe_done;
+        c->ss->ud = c;
+        gw_stripe_send_start(c->ss);
+        return;
+    }
     c->post.go = on_pair;
     c->post.expired = on_post_expired;
     gw_sched_enqueue(p->gw, &c->post);
@@ -269,7 +321,14 @@ static void journal_run(struct store *st, void *arg)
         if (c->st != STORE_NOT_FOUND)
             return;
     }
-    c->st = store_inflight_begin(st, b->uuid, p->tag, 0, 0, now_ms());
+    if (c->ss == NULL) {
+        c->st = store_inflight_begin(st, b->uuid, p->tag, 0, 0, now_ms());
+        return;
+    }
+    /* A stripe: one journal row per shard, under the shard's own identity. */
+    c->st = STORE_OK;
+    for (int k = 0; k < c->ss->k + c->ss->m && c->st == STORE_OK; k++)
+        c->st = store_inflight_begin(st, c->ss->keys[k], p->tag, 0, 0, now_ms());
 }
 
 static void journal_done(void *arg)
@@ -385,7 +444,7 @@ static void read_block(struct gw_put *p, struct put_blk *c)
     size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
     int seal = gw->keys != NULL && !gw->cfg.no_encryption;
     c->buf_len = n + (seal ? BLK_OVERHEAD : 0);
-    c->buf = bigbuf_new(c->buf_len);
+    c->buf = bigbuf_new(gw_stripe_capacity(gw, c->buf_len));
     c->plain = c->buf + (seal ? BLK_HEADER_LEN : 0);
     c->plain_len = n;
     p->reading = c;
@@ -443,6 +502,13 @@ static void prepare_block(struct gw_put *p)
     c->p = p;
     c->i = i;
     c->slot = 1;
+    if (gw_stripe_wanted(gw) && c->ss == NULL) {
+        c->ss = xcalloc(1, sizeof(*c->ss));
+        c->ss->gw = gw;
+        c->ss->k = gw->red_k;
+        c->ss->m = gw->red_m;
+        snprintf(c->ss->name, sizeof(c->ss->name), "put=%s blk=%zu/%zu", p->tag, i + 1, p->n_blocks);
+    }
     gw->up_inflight++;
     gw_opened_trim(gw); /* verified blocks kept give way to the upload's buffer */
     c->work.data = c;
@@ -474,8 +540,11 @@ static void free_now(struct gw_put *p)
     secure_zero(&p->auth, sizeof(p->auth));
     EVP_MD_CTX_free(p->md5_ctx);
     EVP_MD_CTX_free(p->sha_ctx);
-    for (size_t i = 0; p->bl && i < p->n_blocks; i++)
+    for (size_t i = 0; p->bl && i < p->n_blocks; i++) {
         bigbuf_free(p->bl[i].buf);
+        gw_stripe_send_release(p->bl[i].ss);
+        free(p->bl[i].ss);
+    }
     free(p->blocks);
     free(p->bl);
     free(p);
@@ -648,6 +717,20 @@ size_t gw_put_size(const struct gw_put *p)
     return p->len;
 }
 
+/* Store thread: block_id's stripe into the index, its shards' journal rows ended. */
+static enum store_status commit_stripe(struct store *st, const struct put_blk *c, int64_t block_id)
+{
+    struct store_stripe *sp = xmalloc(sizeof(*sp));
+    struct store_block unused;
+    enum store_status s;
+    gw_stripe_result(c->ss, &unused, sp);
+    s = store_stripe_insert(st, block_id, sp);
+    for (int k = 0; s == STORE_OK && k < c->ss->k + c->ss->m; k++)
+        s = store_inflight_end(st, c->ss->keys[k], 1, now_ms());
+    free(sp);
+    return s;
+}
+
 enum store_status gw_put_commit_blocks(struct gw_put *p, struct store *st, struct store_extent **ext, size_t *n)
 {
     *ext = NULL;
@@ -668,8 +751,10 @@ enum store_status gw_put_commit_blocks(struct gw_put *p, struct store *st, struc
         enum store_status s = STORE_OK;
         if (!p->bl[i].dedup) {
             s = store_block_insert(st, &p->blocks[i]);
-            /* The block belongs to the index now: its journal row goes in the same transaction. */
-            if (s == STORE_OK)
+            /* The block belongs to the index now: its journal rows go in the same transaction. */
+            if (s == STORE_OK && p->bl[i].ss != NULL)
+                s = commit_stripe(st, &p->bl[i], p->blocks[i].id);
+            else if (s == STORE_OK)
                 s = store_inflight_end(st, p->blocks[i].uuid, 1, now_ms());
         }
         if (s != STORE_OK) {
@@ -695,6 +780,10 @@ void gw_put_orphan_blocks(struct gw_put *p, struct store *st)
             s = store_gc_enqueue_posted(st, b->chat_id, b->message_id, b->bot_id, b->created_ms, now);
         if (s == STORE_OK)
             s = store_inflight_end(st, b->uuid, 0, now); /* releases a dedup hold */
+        /* A stripe's shards: each journal row queues its posted message, if any. */
+        for (int k = 0; s == STORE_OK && p->bl[i].ss != NULL && !p->bl[i].dedup && k < p->bl[i].ss->k + p->bl[i].ss->m;
+             k++)
+            s = store_inflight_end(st, p->bl[i].ss->keys[k], 0, now);
         if (s != STORE_OK)
             log_error("put %s: cannot queue stray block %lld/%lld for deletion: %s (the start-up sweep retries)",
                       p->tag, (long long)b->chat_id, (long long)b->message_id, store_status_name(s));

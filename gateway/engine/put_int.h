@@ -28,6 +28,7 @@ struct put_blk {
     struct store_block found;
     struct tg_call *call;
     struct gw_post_slot post; /* waiting for a (bot, chat) pair (sched.c) */
+    struct gw_stripe_send *ss; /* a striped block's shards (stripe_send.c), or NULL: one document */
 };
 
 struct gw_put {

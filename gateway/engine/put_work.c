@@ -136,15 +136,18 @@ void put_seal_work(uv_work_t *w)
         else
             b->key_id = 0;
     } else if (gw->keys != NULL && !gw->cfg.no_encryption) {
-        c->buf = bigbuf_new(n + BLK_OVERHEAD);
         c->buf_len = n + BLK_OVERHEAD;
+        c->buf = bigbuf_new(gw_stripe_capacity(gw, c->buf_len));
         c->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, c->buf, &b->key_id, b->nonce);
     } else {
-        c->buf = bigbuf_new(n);
         c->buf_len = n;
+        c->buf = bigbuf_new(gw_stripe_capacity(gw, c->buf_len));
         memcpy(c->buf, plain, n);
         b->key_id = 0;
     }
+    /* A stripe: the sealed document cut into shards, parity computed, each shard sealed. */
+    if (c->seal_st == BLK_OK && c->ss != NULL)
+        c->seal_st = gw_stripe_encode(c->ss, gw->keys, b->uuid, c->buf, c->buf_len);
 }
 
 /* libuv pool: the running hashes over the next block in body order; the last

@@ -122,6 +122,14 @@ static void expire(struct gw *gw, int64_t now, int all)
         out[k]->expired(out[k]);
 }
 
+/* Hands one waiter back at once: no open chat it may use exists (a stripe's
+ * shard whose other shards took every open chat). */
+static void expire_one(struct gw *gw, struct gw_post_slot *s)
+{
+    q_remove(gw, s);
+    s->expired(s);
+}
+
 static void sched_pump(struct gw *gw)
 {
     int64_t now = mono_ms();
@@ -129,19 +137,28 @@ static void sched_pump(struct gw *gw)
     if (gw->pool == NULL)
         return;
     expire(gw, now, 0);
-    while (gw->post_head != NULL) {
+    /* In FIFO order, each waiter takes the pair that can post soonest among
+     * the chats it may use; one that must wait lets the next ones try. */
+    for (struct gw_post_slot *s = gw->post_head, *next; s != NULL; s = next) {
         size_t bot, chat;
-        int64_t w = tg_pool_pick(gw->pool, now, &bot, &chat);
+        next = s->next;
+        int64_t w = tg_pool_pick_avoid(gw->pool, now, s->avoid, &bot, &chat);
         if (w < 0) {
-            expire(gw, now, 1);
+            if (s->avoid == NULL) {
+                expire(gw, now, 1);
+                break;
+            }
+            expire_one(gw, s);
+            next = gw->post_head; /* the owner may have removed other waiters */
             continue;
         }
         if (w > 0) {
             if (w < sleep_ms)
                 sleep_ms = w;
-            break;
+            if (s->avoid == NULL)
+                break; /* every later waiter without a restriction would wait as long */
+            continue;
         }
-        struct gw_post_slot *s = gw->post_head;
         q_remove(gw, s);
         tg_pool_take(gw->pool, bot, chat, now);
         s->bot = bot;
@@ -149,6 +166,7 @@ static void sched_pump(struct gw *gw)
         s->placements++;
         gw->sched_wait_ms += (uint64_t)(now - s->since_ms); /* metrics: time spent waiting for a pair */
         s->go(s, bot, chat);
+        next = gw->post_head; /* go may have queued or removed waiters */
     }
     if (gw->sched_started) {
         if (gw->post_head != NULL)
@@ -157,7 +175,6 @@ static void sched_pump(struct gw *gw)
             uv_timer_stop(&gw->sched_timer);
     }
 }
-
 
 static void count_chat(struct gw *gw, size_t ci)
 {

@@ -309,6 +309,9 @@ enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t 
     if (ret != STORE_OK || refcount > 0)
         goto out;
 
+    ret = store_stripe_drop(st, block_id, now_ms); /* a stripe's other shards */
+    if (ret != STORE_OK)
+        goto out;
     ret = store_stmt(st, sql_del, &s);
     if (ret != STORE_OK)
         goto out;

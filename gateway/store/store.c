@@ -118,6 +118,25 @@ static const char *const migrations[] = {
     "  recorded_ms INTEGER NOT NULL,"
     "  reason TEXT NOT NULL,"
     "  PRIMARY KEY(chat_id, message_id)) WITHOUT ROWID;",
+    /* 3: redundancy — a block stored as a stripe of K data + M parity shards
+     * in different chats (shards.c); blocks without a stripes row are one document. */
+    "CREATE TABLE stripes("
+    "  block_id INTEGER PRIMARY KEY,"
+    "  k INTEGER NOT NULL,"
+    "  m INTEGER NOT NULL,"
+    "  sealed_size INTEGER NOT NULL);"
+    "CREATE TABLE shards("
+    "  block_id INTEGER NOT NULL,"
+    "  idx INTEGER NOT NULL,"
+    "  chat_id INTEGER NOT NULL,"
+    "  message_id INTEGER NOT NULL,"
+    "  bot_id INTEGER NOT NULL,"
+    "  file_id TEXT NOT NULL,"
+    "  file_unique_id TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(block_id, idx)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX shards_message ON shards(chat_id, message_id);",
 };
 
 const char *store_status_name(enum store_status s)

@@ -283,6 +283,39 @@ enum store_status store_gc_retry(struct store *st, int64_t id, int64_t retry_ms)
 enum store_status store_block_find_by_hash(struct store *st, const unsigned char hash[32], int key_id,
                                            int64_t plain_size, struct store_block *out) WARN_UNUSED;
 
+/* ---- stripes (shards.c) ---- */
+
+#define STORE_MAX_SHARDS 32 /* K + M at most (BLK_MAX_SHARDS) */
+/* One document of a stripe. */
+struct store_shard {
+    int idx;               /* 0..K-1 data, K..K+M-1 parity */
+    int64_t chat_id, message_id, bot_id;
+    char file_id[256];     /* valid for bot_id only */
+    char file_unique_id[64];
+    int64_t size;          /* bytes of the document */
+    int64_t created_ms;    /* when it was posted */
+};
+/* A block stored as K data + M parity shards, each in a different chat. */
+struct store_stripe {
+    int k, m;
+    int64_t sealed_size;   /* bytes of the sealed block the shards rebuild */
+    int n;                 /* shards held, ascending idx (fewer than K + M: degraded) */
+    struct store_shard sh[STORE_MAX_SHARDS];
+};
+/* Records block_id's stripe and its n shards (in the caller's transaction, after store_block_insert). */
+enum store_status store_stripe_insert(struct store *st, int64_t block_id, const struct store_stripe *sp) WARN_UNUSED;
+/* NOT_FOUND: the block is one document (unprotected). */
+enum store_status store_stripe_get(struct store *st, int64_t block_id, struct store_stripe *out) WARN_UNUSED;
+/* The block is gone: every shard's message is queued for deletion, the rows removed (store_block_unref). */
+enum store_status store_stripe_drop(struct store *st, int64_t block_id, int64_t now_ms) WARN_UNUSED;
+struct store_stripe_counts {
+    int64_t unprotected; /* posted blocks stored as one document */
+    int64_t healthy;     /* stripes holding all K + M shards */
+    int64_t degraded;    /* fewer than K + M, at least K: readable, not whole */
+    int64_t lost;        /* fewer than K */
+};
+enum store_status store_stripe_counts(struct store *st, struct store_stripe_counts *out) WARN_UNUSED;
+
 /* The journal of blocks in flight. A row is written BEFORE a block is
  * posted (uuid, put tag, chat, bot, start time), updated with the message
  * id once Telegram confirms it, and removed in the transaction that commits
