@@ -460,6 +460,7 @@ static void on_tick(uv_timer_t *t)
         return;
     if (a->me_call == NULL && gw->tg != NULL && gw->n_bots > 0)
         a->me_call = tg_get_me_within(gw->tg, gw->bots[0].token, a->probe_timeout_ms, on_me, a);
+    gw_chats_check(gw); /* chats that refused documents: back, or lost */
     if (!a->stats_busy && gw->storeq != NULL) {
         struct stats_job *j = xcalloc(1, sizeof(*j));
         j->a = a;

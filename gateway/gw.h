@@ -168,6 +168,7 @@ struct gw {
     } ecs[8];
     size_t n_ecs;
     int red_k, red_m;       /* --redundancy: K data + M parity shards per block (1 + 0: one document) */
+    struct gw_chats *chats; /* health of each storage chat (chats.c) */
     struct tg_pool *pool;   /* upload scheduler over bots × chats (sched.c) */
     int64_t *chat_blocks;   /* blocks per configured chat, for rollover */
     uv_timer_t sched_timer; /* wakes the scheduler when a pair's bucket refills */
@@ -571,6 +572,19 @@ void gw_post_document(struct gw *gw, size_t bot, size_t chat, const void *buf, s
 /* The same document sent from iov[0..n) (a shard's header, body and tag), in order. */
 void gw_post_document_iov(struct gw *gw, size_t bot, size_t chat, const struct tg_iov *iov, int n, const char *fname,
                           const char *caption, tg_send_cb cb, void *ud);
+
+/* ---- the health of each storage chat (chats.c) ---- */
+
+enum gw_chat_state { GW_CHAT_OK, GW_CHAT_REFUSING, GW_CHAT_LOST };
+/* 1 when res is a refusal because of the chat itself (deleted or banned, the bot kicked or without rights). */
+int gw_chat_refusal(const struct tg_result *res);
+/* Chat ci refused a document: no new document goes there until it answers getChat again. */
+void gw_chat_refused(struct gw *gw, size_t ci, const char *why);
+enum gw_chat_state gw_chat_state(const struct gw *gw, size_t ci);
+/* Health tick: asks every refusing chat whether it is back (reopens it), or lost. */
+void gw_chats_check(struct gw *gw);
+void gw_chats_free(struct gw *gw);
+void gw_chats_counters(const struct gw *gw, size_t *refusing, size_t *lost);
 
 /* ---- stripes: a block as K data + M parity shards in different chats (stripe_send.c, stripe_read.c) ---- */
 

@@ -401,6 +401,7 @@ static void serve_teardown(struct gw *gw)
 {
     gw_strays_stop(gw); /* no-op unless start-up failed after the plan */
     gw_sched_stop(gw); /* blocks still waiting for a pair fail now */
+    gw_chats_free(gw);
     gw_server_stop_accepting(gw);
     gw_admin_stop(gw);
     tg_client_free(gw->tg);

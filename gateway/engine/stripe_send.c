@@ -10,7 +10,7 @@
  * three pieces of memory: header, body, tag. A shard refused because its
  * chat is gone (deleted, banned, the bot kicked or without rights) closes
  * that chat to new posts (the health check reopens it) and is placed again
- * elsewhere; passing trouble is retried as for any post. When every shard
+ * elsewhere (chats.c); passing trouble is retried as for any post. When every shard
  * has an answer the stripe is done: with at least K shards posted it is
  * stored (degraded when fewer than K + M, to be made whole by repair), else
  * it failed and whatever it posted is the caller's to queue for deletion.
@@ -88,20 +88,6 @@ enum blk_status gw_stripe_encode(struct gw_stripe_send *ss, const struct blk_key
     for (int i = 0; i < n && st == BLK_OK; i++)
         st = blk_shard_seal(kr, id, i, ss->k, ss->m, sealed_len, buf + (size_t)i * s, s, ss->hdr[i], ss->tag[i]);
     return st;
-}
-
-/* A refusal that says the chat itself is unusable for this bot: deleted or
- * banned, the bot kicked, not a member, or without the right to post. */
-static int chat_refused(const struct tg_result *res)
-{
-    static const char *const texts[] = {"chat not found", "kicked", "not a member", "need administrator rights",
-                                        "have no write access", "CHAT_WRITE_FORBIDDEN"};
-    if (res->status == TG_OK || (res->http_status != 400 && res->http_status != 403))
-        return 0;
-    for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
-        if (strstr(res->description, texts[i]) != NULL)
-            return 1;
-    return 0;
 }
 
 static void shard_finish(struct gw_stripe_send *ss)
@@ -189,12 +175,9 @@ static void on_shard_sent(void *ud, const struct tg_result *res, const struct tg
         shard_finish(ss);
         return;
     }
-    int gone = chat_refused(res);
-    if (gone && gw->pool != NULL && tg_pool_chat_is_open(gw->pool, sh->chat)) {
-        tg_pool_set_chat_open(gw->pool, sh->chat, 0);
-        log_error("chat %lld refused a post (%s): no new documents go there until it answers again",
-                  (long long)gw->cfg.chat_ids[sh->chat], res->description);
-    }
+    int gone = gw_chat_refusal(res);
+    if (gone)
+        gw_chat_refused(gw, sh->chat, res->description);
     if (!gone)
         ss->avoid[sh->chat] = 0;
     if (!ss->abandon && gw_sched_done(gw, &sh->post, res, gone))

@@ -3,9 +3,10 @@
  * Against itself (store_fsck_index): reference counts equal the extents
  * (and journal holds) naming each block, no extent names a missing block,
  * extents lie within their blocks, object sizes equal the sum of their
- * extents. Against Telegram: every block's document is fetched with its
- * uploader bot (getFile; in local mode the server hands over the file), its
- * size compared with the index, and it is authenticated with the key file
+ * extents. Against Telegram: every block's document is fetched (through its
+ * uploader bot, else another; a stripe rebuilt from any K good shards,
+ * each shard authenticated), its size compared with the index, and it is
+ * authenticated with the key file
  * (blk_open, or the keyed hash for unsealed blocks), a few at a time.
  * --repair sets reference counts to the truth and queues blocks nobody
  * references for deletion; missing or corrupt documents cannot be repaired
@@ -149,17 +150,9 @@ static void start_more(struct fsck *f)
             free(x);
             continue;
         }
-        struct gw_bot *bot = gw_bot_by_id(gw, x->b.bot_id);
-        if (bot == NULL) {
-            printf("telegram: block %lld (message %lld/%lld): its bot %lld is not configured; not checked\n",
-                   (long long)x->b.id, (long long)x->b.chat_id, (long long)x->b.message_id,
-                   (long long)x->b.bot_id);
-            f->problems++;
-            free(x);
-            continue;
-        }
+        /* One document through its uploader (or another bot), or a stripe from any K good shards. */
         f->running++;
-        tg_fetch_file(gw->tg, bot->token, x->b.file_id, x->b.stored_size, (size_t)x->b.stored_size, on_block, x);
+        gw_block_read_start(gw, &x->b, on_block, x);
     }
     if (f->running == 0 && f->next >= f->n && !f->page_done) {
         f->running++;
