@@ -52,6 +52,7 @@ struct req_count {
 struct stats_job {
     struct gw_admin *a;
     struct store_stats s;
+    struct store_stripe_counts sc;
     enum store_status st;
 };
 
@@ -74,6 +75,7 @@ struct gw_admin {
     int stats_busy;          /* a store_stats_get job is queued */
     int have_stats;
     struct store_stats index;
+    struct store_stripe_counts stripes; /* read with index */
 
     struct req_count reqs[REQ_SLOTS];
     uint64_t reqs_dropped; /* pairs beyond REQ_SLOTS */
@@ -307,6 +309,35 @@ static int render_index(const struct gw_admin *a, struct dbuf *b)
     return rc;
 }
 
+/* Redundancy: the layout of new blocks, the chats' health, and how whole the stripes are. */
+static int render_redundancy(const struct gw_admin *a, struct dbuf *b)
+{
+    const struct gw *gw = a->gw;
+    size_t refusing, lost;
+    int rc = 0;
+    gw_chats_counters(gw, &refusing, &lost);
+    rc |= metric(b, "tgs3_redundancy_shards", "gauge",
+                 "layout of new blocks: data and parity shards per block (parity 0: unprotected)");
+    rc |= dbuf_printf(b, "tgs3_redundancy_shards{kind=\"data\"} %d\ntgs3_redundancy_shards{kind=\"parity\"} %d\n",
+                      gw->red_k, gw->red_m);
+    rc |= metric_u64(b, "tgs3_unprotected", "gauge",
+                     "1 when new blocks survive no lost channel (one chat, or --redundancy none)", gw->red_m == 0);
+    rc |= metric(b, "tgs3_chats", "gauge", "storage chats by health");
+    rc |= dbuf_printf(b, "tgs3_chats{state=\"ok\"} %zu\ntgs3_chats{state=\"refusing\"} %zu\ntgs3_chats{state=\"lost\"} %zu\n",
+                      gw->cfg.n_chat_ids - refusing - lost, refusing, lost);
+    if (!a->have_stats)
+        return rc;
+    rc |= metric(b, "tgs3_stripes", "gauge",
+                 "blocks by redundancy: healthy (all K+M shards), degraded (at least K), lost (fewer than K), "
+                 "unprotected (one document)");
+    rc |= dbuf_printf(b,
+                      "tgs3_stripes{state=\"healthy\"} %lld\ntgs3_stripes{state=\"degraded\"} %lld\n"
+                      "tgs3_stripes{state=\"lost\"} %lld\ntgs3_stripes{state=\"unprotected\"} %lld\n",
+                      (long long)a->stripes.healthy, (long long)a->stripes.degraded, (long long)a->stripes.lost,
+                      (long long)a->stripes.unprotected);
+    return rc;
+}
+
 /* The whole /metrics answer into b: 0, or -1 when it outgrew b's limit. */
 static int render_metrics(struct gw_admin *a, struct dbuf *b)
 {
@@ -316,6 +347,7 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= render_budgets(a->gw, b);
     rc |= render_engine(a->gw, b);
     rc |= render_index(a, b);
+    rc |= render_redundancy(a, b);
     return rc == 0 ? 0 : -1;
 }
 
@@ -430,6 +462,8 @@ static void stats_run(struct store *st, void *arg)
 {
     struct stats_job *j = arg;
     j->st = store_stats_get(st, &j->s);
+    if (j->st == STORE_OK)
+        j->st = store_stripe_counts(st, &j->sc);
 }
 
 static void stats_done(void *arg)
@@ -439,6 +473,7 @@ static void stats_done(void *arg)
     a->stats_busy = 0;
     if (j->st == STORE_OK) {
         a->index = j->s;
+        a->stripes = j->sc;
         a->have_stats = 1;
     } else {
         log_warn("metrics: cannot read index totals: %s", store_status_name(j->st));
