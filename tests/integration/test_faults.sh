@@ -93,9 +93,13 @@ gc_all() {
 }
 check "tgs3 gc --all runs the delete queue" gc_all
 msgs=$(stat 'sum(c["messages"] for c in d["chats"].values())')
-blocks=$(index "SELECT COUNT(*) FROM blocks")
-section "after GC: the emulator holds $msgs documents, the index names $blocks blocks"
-check "no orphan and no missing block: documents = blocks" test "$msgs" = "$blocks"
+# A block is one document, or (2 chats: mirrored, 1 + 1) one document per shard of its stripe.
+blocks=$(index "SELECT (SELECT COUNT(*) FROM blocks b WHERE NOT EXISTS(SELECT 1 FROM stripes p WHERE p.block_id = b.id))
+                     + (SELECT COUNT(*) FROM shards)")
+section "after GC: the emulator holds $msgs documents, the index names $blocks"
+check "no orphan and no missing document: documents = blocks' documents and shards" test "$msgs" = "$blocks"
+check "every stripe is whole, its shards in different chats" test "$(index "SELECT COUNT(*) FROM stripes p WHERE
+    (SELECT COUNT(DISTINCT chat_id) FROM shards s WHERE s.block_id = p.block_id) != p.k + p.m")" = 0
 fsck() {
     "$BUILD/tgs3" fsck --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" \
         --bot-token "$TOKEN2" --chat-id "$CHAT_ID" --chat-id "$CHAT2" --mode local
