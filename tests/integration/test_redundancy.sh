@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# test_redundancy.sh — blocks as Reed–Solomon stripes across channels; channels banned, messages deleted, documents corrupted.
+#
+# 1. 8 channels x 3 bots, the default redundancy (auto: 4 data + 2 parity, two spare channels):
+#    objects from 0 B to multipart sizes through aws and rclone; every block is a whole stripe
+#    in 6 different channels; fsck is clean. Two channels are banned while an upload runs: the
+#    upload succeeds, with new stripes only in live channels; a restart with the cache off
+#    reads everything back byte-identical from the other shards; /metrics shows the refusing
+#    channels. A data shard of one object deleted and one corrupted: the object still reads
+#    back identical (the bad shard is named in the log, never served).
+# 2. 2 channels (auto: mirrored, 1 + 1): one banned, nothing lost; a later upload is stored
+#    degraded (one shard) and said so in /metrics.
+# 3. --redundancy rs:K+M is validated against the channels configured.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+section() { say "[${SECONDS}s] $*"; }
+stat() { emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+metric() { curl -sS --max-time 10 "$GW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+emu_post() { curl -sS --max-time 10 -X POST "$EMU_URL/_emulator/$1"; }
+
+TOKENS=(123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw 223456789:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw
+    323456789:CCHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw)
+CHATS=()
+for i in 1 2 3 4 5 6 7 8; do CHATS+=("-100100000000$i"); done
+emu_chats() { for c in "$@"; do printf -- '--chat %s ' "$c"; done; }
+gw_chats() { for c in "$@"; do printf -- '--chat-id %s ' "$c"; done; }
+gw_bots() { printf -- '--bot-token %s --bot-token %s' "${TOKENS[1]}" "${TOKENS[2]}"; }
+
+# mkset DIR — objects of mixed sizes: empty, small, several 256 KiB blocks, multipart.
+mkset() {
+    "$PY" - "$1" <<'PY'
+import os, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+sizes = [0, 1, 1000, 65535, 262143, 262144, 262145, 1000000, 3 * 1048576 + 17, 7 * 1048576 + 3]
+for i, n in enumerate(sizes):
+    with open(os.path.join(d, "o%02d" % i), "wb") as f:
+        f.write(os.urandom(n))
+PY
+}
+cat >>"$AWS_CONFIG_FILE" <<CONF
+s3 =
+  multipart_threshold = 5MB
+  multipart_chunksize = 5MB
+CONF
+
+whole() { index "SELECT COUNT(*) FROM stripes p WHERE (SELECT COUNT(DISTINCT chat_id) FROM shards s WHERE s.block_id = p.block_id) != p.k + p.m"; }
+unstriped() { index "SELECT COUNT(*) FROM blocks b WHERE chat_id != 0 AND NOT EXISTS(SELECT 1 FROM stripes p WHERE p.block_id = b.id)"; }
+
+section "8 channels x 3 bots, default redundancy"
+start_emulator --local $(emu_chats "${CHATS[@]:1}")
+start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
+check "the layout is 4 data + 2 parity" test "$(metric 'tgs3_redundancy_shards{kind="data"}') $(metric 'tgs3_redundancy_shards{kind="parity"}')" = "4 2"
+check "and it is not unprotected" test "$(metric tgs3_unprotected)" = 0
+mkset "$TEST_TMP/a"
+mkset "$TEST_TMP/r"
+check "create the bucket" aws s3 mb s3://red
+check "aws uploads its set (one multipart)" aws s3 cp --recursive --only-show-errors "$TEST_TMP/a" s3://red/a/
+check "rclone uploads its set" rclone copy --no-check-dest --s3-no-check-bucket --s3-upload-cutoff 5M \
+    --s3-chunk-size 5M "$TEST_TMP/r" tgs3:red/r
+check "every block is a stripe of 4 + 2" test "$(unstriped) $(index "SELECT COUNT(*) FROM stripes WHERE k != 4 OR m != 2")" = "0 0"
+check "every stripe is whole, its 6 shards in 6 different channels" test "$(whole)" = 0
+check "each shard is one document in the emulator" test "$(stat 'sum(c["messages"] for c in d["chats"].values())')" = "$(index "SELECT COUNT(*) FROM shards")"
+shard_bots=$(index "SELECT COUNT(DISTINCT bot_id) FROM shards")
+check "all three bots posted shards" test "$shard_bots" = 3
+fsck() {
+    "$BUILD/tgs3" fsck --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" $(gw_bots) \
+        $(gw_chats "${CHATS[@]:1}") --mode local
+}
+stop_gateway
+check "tgs3 fsck: every stripe reads and verifies" fsck
+start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
+
+section "two channels banned while an upload runs"
+rand_file "$TEST_TMP/big" 12M
+aws s3 cp --only-show-errors "$TEST_TMP/big" s3://red/during >"$TEST_TMP/during.out" 2>&1 &
+up=$!
+sleep 0.3
+check "ban channel ${CHATS[2]}" emu_post "ban?chat=${CHATS[2]}"
+check "ban channel ${CHATS[5]}" emu_post "ban?chat=${CHATS[5]}"
+check "the upload during the bans succeeded" wait "$up"
+check "it reads back identical" bash -c "aws s3 cp --only-show-errors s3://red/during '$TEST_TMP/during.back' && cmp '$TEST_TMP/big' '$TEST_TMP/during.back'"
+check "an upload after the bans succeeds" aws s3 cp --only-show-errors "$TEST_TMP/big" s3://red/after
+check "its stripes avoid the banned channels" test "$(index "SELECT COUNT(*) FROM shards s JOIN extents e ON e.block_id = s.block_id JOIN objects o ON o.id = e.object_id WHERE o.key = 'after' AND s.chat_id IN (${CHATS[2]}, ${CHATS[5]})")" = 0
+check "and are whole in the 6 live channels" test "$(index "SELECT COUNT(*) FROM stripes p JOIN extents e ON e.block_id = p.block_id JOIN objects o ON o.id = e.object_id WHERE o.key = 'after' AND (SELECT COUNT(*) FROM shards s WHERE s.block_id = p.block_id) != 6")" = 0
+check "/metrics shows the two channels refusing" test "$(metric 'tgs3_chats{state="refusing"}')" = 2
+stop_gateway
+start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
+check "after a restart, aws reads every object back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://red/a/ '$TEST_TMP/a.back' && diff -r '$TEST_TMP/a' '$TEST_TMP/a.back'"
+check "rclone check --download: its set identical" rclone check --download --one-way "$TEST_TMP/r" tgs3:red/r
+check "the big object too" bash -c "aws s3 cp --only-show-errors s3://red/after '$TEST_TMP/after.back' && cmp '$TEST_TMP/big' '$TEST_TMP/after.back'"
+
+section "a deleted message and a corrupted document"
+# o08 is 3 MiB + 17: 13 blocks; its first block's data shards 0 and 1.
+sh0=$(index "SELECT s.chat_id || ' ' || s.message_id FROM shards s JOIN extents e ON e.block_id = s.block_id JOIN objects o ON o.id = e.object_id WHERE o.key = 'a/o08' AND e.seq = 0 AND s.idx = 0")
+sh1=$(index "SELECT s.chat_id || ' ' || s.message_id FROM shards s JOIN extents e ON e.block_id = s.block_id JOIN objects o ON o.id = e.object_id WHERE o.key = 'a/o08' AND e.seq = 1 AND s.idx = 1")
+set -- $sh0
+check "delete message $2 in chat $1" emu_post "delete?chat=$1&message=$2"
+set -- $sh1
+check "corrupt message $2 in chat $1" emu_post "corrupt?chat=$1&message=$2"
+stop_gateway
+start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
+check "the object reads back identical" bash -c "aws s3 cp --only-show-errors s3://red/a/o08 '$TEST_TMP/o08.back' && cmp '$TEST_TMP/a/o08' '$TEST_TMP/o08.back'"
+check "the corrupted shard was named, never served" grep -q "shard 1 (message $1/$2) failed verification" "$LOG_DIR/gateway.log"
+stop_gateway
+
+section "2 channels: mirrored"
+stop_emulator
+EMU_DIR=$TEST_TMP/botapi2
+GW_DIR=$TEST_TMP/gateway2
+start_emulator --local --chat "${CHATS[1]}"
+start_gateway --block-size 256K --no-packing --cache-size 0 --chat-id "${CHATS[1]}"
+check "the layout is 1 + 1" test "$(metric 'tgs3_redundancy_shards{kind="data"}') $(metric 'tgs3_redundancy_shards{kind="parity"}')" = "1 1"
+check "create the bucket" aws s3 mb s3://two
+check "aws uploads its set" aws s3 cp --recursive --only-show-errors "$TEST_TMP/a" s3://two/a/
+check "every stripe is whole in the 2 channels" test "$(whole) $(unstriped)" = "0 0"
+check "ban channel ${CHATS[1]}" emu_post "ban?chat=${CHATS[1]}"
+stop_gateway
+start_gateway --block-size 256K --no-packing --cache-size 0 --chat-id "${CHATS[1]}"
+check "everything reads back identical from the other channel" bash -c "aws s3 cp --recursive --only-show-errors s3://two/a/ '$TEST_TMP/two.back' && diff -r '$TEST_TMP/a' '$TEST_TMP/two.back'"
+check "an upload still succeeds, stored degraded" aws s3 cp --only-show-errors "$TEST_TMP/a/o07" s3://two/late
+check "the late object reads back" bash -c "aws s3 cp --only-show-errors s3://two/late '$TEST_TMP/late.back' && cmp '$TEST_TMP/a/o07' '$TEST_TMP/late.back'"
+sleep 1
+check "/metrics: degraded stripes" test "$(metric 'tgs3_stripes{state="degraded"}')" -gt 0
+stop_gateway
+
+section "--redundancy is checked against the channels"
+# refused LAYOUT CHATS... — tgs3 serve exits 2 naming --redundancy, before it listens.
+refused() {
+    local layout=$1 out rc
+    shift
+    out=$("$BUILD/tgs3" serve --listen "127.0.0.1:$(free_port)" --data-dir "$TEST_TMP/x" --botapi-url "$EMU_URL" \
+        --bot-token "$BOT_TOKEN" $(gw_chats "$@") --redundancy "$layout" --access-key a --secret-key b 2>&1)
+    rc=$?
+    [ $rc != 0 ] && grep -q -- '--redundancy' <<<"$out" || { echo "rc $rc: $out"; return 1; }
+}
+check "rs:2+1 with 2 channels is refused" refused rs:2+1 "${CHATS[1]}" "${CHATS[2]}"
+check "rs:0+1 is refused" refused rs:0+1 "${CHATS[1]}" "${CHATS[2]}"
+check "an unknown layout is refused" refused bogus "${CHATS[1]}"
+finish
