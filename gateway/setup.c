@@ -103,5 +103,6 @@ void gw_tool_close(struct gw *gw)
     }
     free(gw->bots);
     gw->bots = NULL;
+    gw_ec_free_all(gw); /* Reed–Solomon tables of the stripes read */
     gw_keys_free(gw);
 }
