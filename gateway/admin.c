@@ -53,6 +53,7 @@ struct stats_job {
     struct gw_admin *a;
     struct store_stats s;
     struct store_stripe_counts sc;
+    int64_t repair_shards, repair_blocks;
     enum store_status st;
 };
 
@@ -76,6 +77,7 @@ struct gw_admin {
     int have_stats;
     struct store_stats index;
     struct store_stripe_counts stripes; /* read with index */
+    int64_t repair_shards;              /* the repair queue's length, read with index */
 
     struct req_count reqs[REQ_SLOTS];
     uint64_t reqs_dropped; /* pairs beyond REQ_SLOTS */
@@ -325,8 +327,14 @@ static int render_redundancy(const struct gw_admin *a, struct dbuf *b)
     rc |= metric(b, "tgs3_chats", "gauge", "storage chats by health");
     rc |= dbuf_printf(b, "tgs3_chats{state=\"ok\"} %zu\ntgs3_chats{state=\"refusing\"} %zu\ntgs3_chats{state=\"lost\"} %zu\n",
                       gw->cfg.n_chat_ids - refusing - lost, refusing, lost);
+    struct gw_repair_counters rp;
+    gw_repair_counters(gw, &rp);
+    rc |= metric_u64(b, "tgs3_repaired_shards_total", "counter", "shards rebuilt into live chats", rp.shards_repaired);
+    rc |= metric_u64(b, "tgs3_repaired_blocks_total", "counter", "stripes made whole again", rp.blocks_repaired);
+    rc |= metric_u64(b, "tgs3_repair_failures_total", "counter", "repairs put back for later", rp.failed);
     if (!a->have_stats)
         return rc;
+    rc |= metric_u64(b, "tgs3_repair_backlog", "gauge", "shards queued for rebuilding", (uint64_t)a->repair_shards);
     rc |= metric(b, "tgs3_stripes", "gauge",
                  "blocks by redundancy: healthy (all K+M shards), degraded (at least K), lost (fewer than K), "
                  "unprotected (one document)");
@@ -464,6 +472,8 @@ static void stats_run(struct store *st, void *arg)
     j->st = store_stats_get(st, &j->s);
     if (j->st == STORE_OK)
         j->st = store_stripe_counts(st, &j->sc);
+    if (j->st == STORE_OK)
+        j->st = store_repair_backlog(st, &j->repair_shards, &j->repair_blocks);
 }
 
 static void stats_done(void *arg)
@@ -474,6 +484,7 @@ static void stats_done(void *arg)
     if (j->st == STORE_OK) {
         a->index = j->s;
         a->stripes = j->sc;
+        a->repair_shards = j->repair_shards;
         a->have_stats = 1;
     } else {
         log_warn("metrics: cannot read index totals: %s", store_status_name(j->st));

@@ -109,6 +109,7 @@ struct gw_config {
     int64_t shutdown_grace_ms;  /* SIGTERM: how long requests in flight may take to finish */
     char *cache_dir;            /* block cache (default DATA_DIR/cache) */
     char *redundancy;           /* none | mirror | rs:K+M | auto (gw_config_redundancy) */
+    int64_t chat_lost_after_ms; /* a chat refusing this long is lost (its shards rebuilt elsewhere) */
     int64_t cache_size;         /* bytes of cached blocks; 0 = no disk cache */
     int64_t pack_threshold;     /* bytes: PUT bodies under this are packed */
     int64_t pack_delay_ms;      /* a pack is posted this long after its first object at the latest */
@@ -169,6 +170,7 @@ struct gw {
     size_t n_ecs;
     int red_k, red_m;       /* --redundancy: K data + M parity shards per block (1 + 0: one document) */
     struct gw_chats *chats; /* health of each storage chat (chats.c) */
+    struct gw_repair *repair; /* the runner of the repair queue (repair.c) */
     struct tg_pool *pool;   /* upload scheduler over bots × chats (sched.c) */
     int64_t *chat_blocks;   /* blocks per configured chat, for rollover */
     uv_timer_t sched_timer; /* wakes the scheduler when a pair's bucket refills */
@@ -586,6 +588,21 @@ void gw_chats_check(struct gw *gw);
 void gw_chats_free(struct gw *gw);
 void gw_chats_counters(const struct gw *gw, size_t *refusing, size_t *lost);
 
+/* ---- repair: missing or damaged shards rebuilt into live chats (repair.c) ---- */
+
+struct gw_repair_counters {
+    uint64_t shards_repaired, blocks_repaired, failed;
+};
+void gw_repair_start(struct gw *gw);
+/* Queues shard idx of block_id (a read or a scrub found it missing or corrupt). Loop thread. */
+void gw_repair_shard(struct gw *gw, int64_t block_id, int idx, const char *reason);
+/* Queues every shard held in chat_id (the chat is lost). */
+void gw_repair_chat(struct gw *gw, int64_t chat_id, const char *reason);
+/* Something was queued: look now rather than at the next tick. */
+void gw_repair_kick(struct gw *gw);
+void gw_repair_stop(struct gw *gw);
+void gw_repair_counters(const struct gw *gw, struct gw_repair_counters *out);
+
 /* ---- stripes: a block as K data + M parity shards in different chats (stripe_send.c, stripe_read.c) ---- */
 
 struct gw_stripe_send;
@@ -596,16 +613,21 @@ struct gw_stripe_shard { /* one shard's way to a pair (private to stripe_send.c)
     int64_t bot_id;
     struct gw_post_slot post;
 };
-/* Posting one stripe. The caller sets gw, k, m, name, posted, done and ud,
- * encodes the sealed block into it (gw_stripe_encode, on the pool) and
- * starts it (loop). posted runs for each shard Telegram confirmed, in the
- * order of the answers (journal it there); done once every shard has an
- * answer: gw_stripe_stored then says whether at least K shards landed. */
+/* Posting one stripe. The caller sets gw, k, m, ec, name, done and ud (and
+ * skip, held_chats for a repair), encodes the sealed block into it
+ * (gw_stripe_encode, on the pool), journals a row per shard under keys[i]
+ * and starts it (loop). Each shard Telegram confirms is journaled
+ * (store_inflight_posted) before anything else happens to it; done runs
+ * once every shard has an answer: gw_stripe_stored then says whether at
+ * least K shards landed. */
 struct gw_stripe_send {
     struct gw *gw;
     int k, m;
+    struct blk_ec *ec; /* gw_ec_for(k, m) */
     char name[96];   /* "put=TAG blk=I/N": captions, file names and logs */
-    void (*posted)(struct gw_stripe_send *ss, const struct store_shard *sh);
+    unsigned char skip[STORE_MAX_SHARDS]; /* 1: not posted (a repair posts only the missing shards) */
+    int64_t held_chats[STORE_MAX_SHARDS]; /* chats already holding a shard of the stripe */
+    int n_held;
     void (*done)(struct gw_stripe_send *ss);
     void *ud;
     /* set by gw_stripe_encode */

@@ -361,6 +361,7 @@ static int serve_start(struct gw *gw, struct store_inflight **unconfirmed, size_
     gw_compact_start(gw);
     gw_snapshot_start(gw);
     gw_strays_start(gw);
+    gw_repair_start(gw);
     return 0;
 }
 
@@ -399,6 +400,7 @@ static void serve_stop(struct gw *gw)
  * index, the loop drains and closes, and the configuration is released. */
 static void serve_teardown(struct gw *gw)
 {
+    gw_repair_stop(gw);
     gw_strays_stop(gw); /* no-op unless start-up failed after the plan */
     gw_sched_stop(gw); /* blocks still waiting for a pair fail now */
     gw_chats_free(gw);

@@ -6,7 +6,8 @@
  * the chat refusing: the scheduler stops placing documents there at once.
  * At every health tick each refusing chat is asked about (getChat through
  * the first bot); an answer reopens it (unless --chat-max-messages closed it
- * since), a refusal that lasts LOST_AFTER_MS makes it lost. The state is
+ * since), a refusal that lasts --chat-lost-after makes it lost, and every
+ * shard it holds is queued for repair (repair.c). The state is
  * in memory: after a restart a chat is tried again and, if it still
  * refuses, marked again by its first refusal.
  *
@@ -17,8 +18,6 @@
 #include <string.h>
 
 #include "gateway/gw.h"
-
-#define LOST_AFTER_MS (10 * 60 * 1000) /* a chat refusing this long is lost */
 
 struct chat_health {
     enum gw_chat_state state;
@@ -91,10 +90,11 @@ static void on_chat(void *ud, const struct tg_result *res, const struct tg_chat_
         log_info("chat %lld answers again: documents go there again", (long long)gw->cfg.chat_ids[h->i]);
         return;
     }
-    if (!tg_result_temporary(res) && h->state == GW_CHAT_REFUSING && mono_ms() - h->since_ms >= LOST_AFTER_MS) {
+    if (!tg_result_temporary(res) && h->state == GW_CHAT_REFUSING && mono_ms() - h->since_ms >= gw->cfg.chat_lost_after_ms) {
         h->state = GW_CHAT_LOST;
-        log_error("chat %lld is lost (%s for %lld s): its shards are read from the other chats; add a chat",
-                  (long long)gw->cfg.chat_ids[h->i], res->description, (long long)(LOST_AFTER_MS / 1000));
+        log_error("chat %lld is lost (%s for %lld s): its shards are rebuilt in the other chats",
+                  (long long)gw->cfg.chat_ids[h->i], res->description, (long long)(gw->cfg.chat_lost_after_ms / 1000));
+        gw_repair_chat(gw, gw->cfg.chat_ids[h->i], "chat lost");
     }
 }
 

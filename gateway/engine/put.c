@@ -208,18 +208,6 @@ static void on_block_sent(void *ud, const struct tg_result *res, const struct tg
     finish(p);
 }
 
-/* A shard of block c's stripe landed: journal its message under the shard's own identity. */
-static void on_shard_posted(struct gw_stripe_send *ss, const struct store_shard *sh)
-{
-    struct put_blk *c = ss->ud;
-    struct posted_job *j = xcalloc(1, sizeof(*j));
-    memcpy(j->uuid, ss->keys[sh->idx], sizeof(j->uuid));
-    j->chat_id = sh->chat_id;
-    j->bot_id = sh->bot_id;
-    j->message_id = sh->message_id;
-    gw_store_call(c->p->gw, posted_run, posted_done, j);
-}
-
 /* Every shard of block c has its answer. */
 static void on_stripe_done(struct gw_stripe_send *ss)
 {
@@ -292,7 +280,6 @@ static void start_block(struct gw_put *p, size_t i)
     struct put_blk *c = &p->bl[i];
     p->jobs++;
     if (c->ss != NULL) {
-        c->ss->posted = on_shard_posted;
         c->ss->done = on_stripe_done;
         c->ss->ud = c;
         gw_stripe_send_start(c->ss);
@@ -507,6 +494,7 @@ static void prepare_block(struct gw_put *p)
         c->ss->gw = gw;
         c->ss->k = gw->red_k;
         c->ss->m = gw->red_m;
+        c->ss->ec = gw->ec;
         snprintf(c->ss->name, sizeof(c->ss->name), "put=%s blk=%zu/%zu", p->tag, i + 1, p->n_blocks);
     }
     gw->up_inflight++;
@@ -723,8 +711,15 @@ static enum store_status commit_stripe(struct store *st, const struct put_blk *c
     struct store_stripe *sp = xmalloc(sizeof(*sp));
     struct store_block unused;
     enum store_status s;
+    unsigned char have[STORE_MAX_SHARDS] = {0};
     gw_stripe_result(c->ss, &unused, sp);
     s = store_stripe_insert(st, block_id, sp);
+    /* Stored degraded: the shards that found no chat are rebuilt by repair. */
+    for (int k = 0; k < sp->n; k++)
+        have[sp->sh[k].idx] = 1;
+    for (int k = 0; s == STORE_OK && k < sp->k + sp->m; k++)
+        if (!have[k])
+            s = store_repair_add(st, block_id, k, "stored degraded", now_ms());
     for (int k = 0; s == STORE_OK && k < c->ss->k + c->ss->m; k++)
         s = store_inflight_end(st, c->ss->keys[k], 1, now_ms());
     free(sp);

@@ -13,7 +13,8 @@
  * sealed document is put together on the pool (the data shards' bodies in
  * order, missing ones rebuilt by Reed–Solomon from ISA-L) and handed to the
  * caller exactly as reader.c hands over a single document, so the cache and
- * the fetch above verify and serve it the same way.
+ * the fetch above verify and serve it the same way. A shard that fails to
+ * verify, or that Telegram refuses for good, is queued for repair.
  *
  * Memory: the K (+ hedged) shard documents of a block in flight and the
  * document they rebuild, freed as soon as it is handed over.
@@ -165,6 +166,7 @@ static void after_verify(uv_work_t *w, int status)
         log_error("block %lld: shard %d (message %lld/%lld) failed verification: %s; reading another shard",
                   (long long)br->blk.id, sh->idx, (long long)sh->chat_id, (long long)sh->message_id,
                   status != 0 ? "cancelled" : blk_status_name(r->st));
+        gw_repair_shard(br->gw, br->blk.id, sh->idx, "failed verification");
         memset(&br->last, 0, sizeof(br->last));
         br->last.status = TG_ERR_API;
         snprintf(br->last.description, sizeof(br->last.description), "a shard failed verification");
@@ -185,6 +187,8 @@ static void on_shard(void *ud, const struct tg_result *res, unsigned char *data,
         log_warn("block %lld: shard %d (message %lld/%lld) cannot be read: %s (%s); reading another shard",
                  (long long)br->blk.id, sh->idx, (long long)sh->chat_id, (long long)sh->message_id,
                  tg_status_name(res->status), res->description);
+        if (!tg_result_temporary(res))
+            gw_repair_shard(br->gw, br->blk.id, sh->idx, "cannot be read");
         settle(br);
         return;
     }

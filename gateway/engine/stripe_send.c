@@ -83,7 +83,7 @@ enum blk_status gw_stripe_encode(struct gw_stripe_send *ss, const struct blk_key
     for (int j = 0; j < ss->m; j++)
         parity[j] = buf + (size_t)(ss->k + j) * s;
     if (ss->m > 0)
-        blk_ec_encode(ss->gw->ec, s, data, parity);
+        blk_ec_encode(ss->ec, s, data, parity);
     st = blk_random(ss->keys, sizeof(ss->keys[0]) * (size_t)n);
     for (int i = 0; i < n && st == BLK_OK; i++)
         st = blk_shard_seal(kr, id, i, ss->k, ss->m, sealed_len, buf + (size_t)i * s, s, ss->hdr[i], ss->tag[i]);
@@ -145,6 +145,39 @@ static void shard_place(struct gw_stripe_shard *sh)
     gw_sched_enqueue(sh->ss->gw, &sh->post);
 }
 
+struct posted_job {
+    unsigned char key[16];
+    int64_t chat_id, bot_id, message_id;
+    enum store_status st;
+};
+
+static void posted_run(struct store *st, void *arg)
+{
+    struct posted_job *j = arg;
+    j->st = store_inflight_posted(st, j->key, j->chat_id, j->bot_id, j->message_id);
+}
+
+static void posted_done(void *arg)
+{
+    struct posted_job *j = arg;
+    if (j->st != STORE_OK)
+        log_error("journal: cannot record posted shard %lld/%lld: %s", (long long)j->chat_id,
+                  (long long)j->message_id, store_status_name(j->st));
+    free(j);
+}
+
+/* The shard's journal row learns its message (the store thread runs jobs in
+ * order, so this lands before any commit or clean-up of the stripe). */
+static void journal_posted(struct gw_stripe_send *ss, const struct store_shard *sh)
+{
+    struct posted_job *j = xcalloc(1, sizeof(*j));
+    memcpy(j->key, ss->keys[sh->idx], sizeof(j->key));
+    j->chat_id = sh->chat_id;
+    j->bot_id = sh->bot_id;
+    j->message_id = sh->message_id;
+    gw_store_call(ss->gw, posted_run, posted_done, j);
+}
+
 static void on_shard_sent(void *ud, const struct tg_result *res, const struct tg_document *doc)
 {
     struct gw_stripe_shard *sh = ud;
@@ -170,8 +203,7 @@ static void on_shard_sent(void *ud, const struct tg_result *res, const struct tg
             ss->broken = 1;
         }
         ss->n_posted++;
-        if (ss->posted != NULL)
-            ss->posted(ss, out); /* journal it before anything else can happen to the stripe */
+        journal_posted(ss, out);
         shard_finish(ss);
         return;
     }
@@ -197,7 +229,12 @@ void gw_stripe_send_start(struct gw_stripe_send *ss)
 {
     int n = ss->k + ss->m;
     ss->avoid = xcalloc(ss->gw->cfg.n_chat_ids ? ss->gw->cfg.n_chat_ids : 1, 1);
-    ss->outstanding = n;
+    for (int i = 0; i < ss->n_held; i++) {
+        int ci = gw_chat_index(ss->gw, ss->held_chats[i]);
+        if (ci >= 0)
+            ss->avoid[ci] = 1;
+    }
+    ss->outstanding = 1; /* held until every shard is placed: done runs after the loop at the earliest */
     ss->n_posted = 0;
     ss->err = S3E_OK;
     for (int i = 0; i < n; i++) {
@@ -205,8 +242,12 @@ void gw_stripe_send_start(struct gw_stripe_send *ss)
         memset(sh, 0, sizeof(*sh));
         sh->ss = ss;
         sh->idx = i;
+        if (ss->skip[i])
+            continue;
+        ss->outstanding++;
         shard_place(sh);
     }
+    shard_finish(ss);
 }
 
 void gw_stripe_send_abandon(struct gw_stripe_send *ss)

@@ -52,6 +52,11 @@ static enum store_status insert_shard(struct store *st, int64_t block_id, const 
     return store_exec_stmt(st, s);
 }
 
+enum store_status store_stripe_add_shard(struct store *st, int64_t block_id, const struct store_shard *sh)
+{
+    return insert_shard(st, block_id, sh);
+}
+
 enum store_status store_stripe_insert(struct store *st, int64_t block_id, const struct store_stripe *sp)
 {
     static const char sql[] = "INSERT INTO stripes(block_id, k, m, sealed_size) VALUES (?1, ?2, ?3, ?4)";
@@ -119,7 +124,8 @@ enum store_status store_stripe_drop(struct store *st, int64_t block_id, int64_t 
         " SELECT chat_id, message_id, bot_id, ?2, 0, created_ms FROM shards WHERE block_id = ?1";
     static const char sql_shards[] = "DELETE FROM shards WHERE block_id = ?1";
     static const char sql_stripe[] = "DELETE FROM stripes WHERE block_id = ?1";
-    const char *const sqls[] = {sql_queue, sql_shards, sql_stripe};
+    static const char sql_repairs[] = "DELETE FROM repairs WHERE block_id = ?1";
+    const char *const sqls[] = {sql_queue, sql_shards, sql_stripe, sql_repairs};
     sqlite3_stmt *s = NULL;
     enum store_status ret = STORE_OK;
 

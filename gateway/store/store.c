@@ -136,7 +136,16 @@ static const char *const migrations[] = {
     "  size INTEGER NOT NULL,"
     "  created_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(block_id, idx)) WITHOUT ROWID;"
-    "CREATE UNIQUE INDEX shards_message ON shards(chat_id, message_id);",
+    "CREATE UNIQUE INDEX shards_message ON shards(chat_id, message_id);"
+    "CREATE TABLE repairs("
+    "  block_id INTEGER NOT NULL,"
+    "  idx INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  added_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(block_id, idx)) WITHOUT ROWID;"
+    "CREATE INDEX repairs_due ON repairs(due_ms);",
 };
 
 const char *store_status_name(enum store_status s)

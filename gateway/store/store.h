@@ -308,6 +308,32 @@ enum store_status store_stripe_insert(struct store *st, int64_t block_id, const 
 enum store_status store_stripe_get(struct store *st, int64_t block_id, struct store_stripe *out) WARN_UNUSED;
 /* The block is gone: every shard's message is queued for deletion, the rows removed (store_block_unref). */
 enum store_status store_stripe_drop(struct store *st, int64_t block_id, int64_t now_ms) WARN_UNUSED;
+/* Adds one shard row (a rebuilt shard, inside store_repair_swap). */
+enum store_status store_stripe_add_shard(struct store *st, int64_t block_id, const struct store_shard *sh) WARN_UNUSED;
+
+/* ---- the repair queue (repair.c) ---- */
+
+/* Queues shard idx of block_id for rebuilding (a stripe only; once per shard). */
+enum store_status store_repair_add(struct store *st, int64_t block_id, int idx, const char *reason, int64_t now_ms)
+    WARN_UNUSED;
+/* Queues every shard held in chat_id (the chat is lost); *added: rows queued. */
+enum store_status store_repair_add_chat(struct store *st, int64_t chat_id, const char *reason, int64_t now_ms,
+                                        int64_t *added) WARN_UNUSED;
+/* The next block due: its row, its stripe and the shard indexes to rebuild
+ * (queued ones and those it holds no shard for), ascending. NOT_FOUND when
+ * nothing is due. Rows of blocks that are gone or whole are dropped. */
+enum store_status store_repair_next(struct store *st, int64_t now_ms, struct store_block *blk, struct store_stripe *sp,
+                                    int *want, int *n_want) WARN_UNUSED;
+/* Shard sh (posted under journal identity key) replaces shard sh->idx of
+ * block_id: the old shard's message is queued for deletion, the block row
+ * follows it if it named the old one, the repair row and the journal row
+ * end, all in one transaction. NOT_FOUND when the block is gone. */
+enum store_status store_repair_swap(struct store *st, int64_t block_id, const struct store_shard *sh,
+                                    const unsigned char key[16], int64_t now_ms) WARN_UNUSED;
+/* Tries block_id again at due_ms (attempts + 1). */
+enum store_status store_repair_later(struct store *st, int64_t block_id, int64_t due_ms) WARN_UNUSED;
+enum store_status store_repair_backlog(struct store *st, int64_t *shards, int64_t *blocks) WARN_UNUSED;
+
 struct store_stripe_counts {
     int64_t unprotected; /* posted blocks stored as one document */
     int64_t healthy;     /* stripes holding all K + M shards */
