@@ -18,6 +18,7 @@ section() { say "[${SECONDS}s] $*"; }
 stat() { emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 metric() { curl -sS --max-time 10 "$GW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 emu_post() { curl -fsS --max-time 10 -X POST "$EMU_URL/_emulator/$1"; }
+export -f emu_post
 
 TOKENS=(123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw 223456789:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw
     323456789:CCHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw)
@@ -90,6 +91,33 @@ start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chat
 check "after a restart, aws reads every object back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://red/a/ '$TEST_TMP/a.back' && diff -r '$TEST_TMP/a' '$TEST_TMP/a.back'"
 check "rclone check --download: its set identical" rclone check --download --one-way "$TEST_TMP/r" tgs3:red/r
 check "the big object too" bash -c "aws s3 cp --only-show-errors s3://red/after '$TEST_TMP/after.back' && cmp '$TEST_TMP/big' '$TEST_TMP/after.back'"
+
+section "the banned channels are lost: repair makes every stripe whole in the live ones"
+stop_gateway
+start_gateway --block-size 256K --no-packing --cache-size 0 --chat-lost-after 2 --health-interval 1 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
+# A write finds the banned channels refusing; two seconds later they are lost and their shards queued.
+check "an upload marks the banned channels" aws s3 cp --only-show-errors "$TEST_TMP/a/o07" s3://red/mark
+banned="${CHATS[2]}, ${CHATS[5]}"
+in_banned() { index "SELECT COUNT(*) FROM shards WHERE chat_id IN ($banned)"; }
+repaired() {
+    local i=0
+    while [ $i -lt 240 ]; do
+        [ "$(in_banned)" = 0 ] && [ "$(whole)" = 0 ] && return 0
+        sleep 0.5
+        i=$((i + 1))
+    done
+    echo "still $(in_banned) shards in banned channels, $(whole) stripes not whole; repair backlog $(metric tgs3_repair_backlog)"
+    return 1
+}
+check "repair moves every shard out of the banned channels, every stripe whole" repaired
+check "/metrics: the two channels lost, stripes all healthy" test "$(metric 'tgs3_chats{state="lost"}') $(metric 'tgs3_stripes{state="degraded"}')" = "2 0"
+check "/metrics counts the rebuilt shards" test "$(metric tgs3_repaired_shards_total)" -gt 0
+check "ban two more channels: ${CHATS[3]} ${CHATS[6]}" bash -c "emu_post 'ban?chat=${CHATS[3]}' && emu_post 'ban?chat=${CHATS[6]}'"
+stop_gateway
+start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
+check "still everything reads back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://red/a/ '$TEST_TMP/a.back2' && diff -r '$TEST_TMP/a' '$TEST_TMP/a.back2'"
+check "rclone too" rclone check --download --one-way "$TEST_TMP/r" tgs3:red/r
+check "emulator: unban the last two" bash -c "emu_post 'unban?chat=${CHATS[3]}' && emu_post 'unban?chat=${CHATS[6]}'"
 
 section "a deleted message and a corrupted document"
 # o08 is 3 MiB + 17: 13 blocks; its first block's data shards 0 and 1.
