@@ -45,6 +45,8 @@ static const struct opt options[] = {
     {"staging-dir", OPT_STR, NULL, "local mode: upload blocks by file:// from this directory"},
     {"chat-lost-after", OPT_SECONDS, "600",
      "seconds a chat may refuse documents before it is lost and its shards are rebuilt elsewhere"},
+    {"scrub-interval", OPT_SECONDS, "1814400",
+     "seconds one background pass reading back every shard takes (0: no background scrub)"},
     {"redundancy", OPT_STR, "auto",
      "none, mirror, rs:K+M, or auto: survive 1 lost channel with 2-5 channels, 2 with 6 or more"},
     {"domain", OPT_STR, NULL, "base domain for virtual-hosted-style requests"},
@@ -300,6 +302,8 @@ static int set_seconds(struct gw_config *cfg, const struct opt *o, const char *v
         cfg->shutdown_grace_ms = ms;
     else if (!strcmp(o->name, "snapshot-interval"))
         cfg->snapshot_interval_ms = ms;
+    else if (!strcmp(o->name, "scrub-interval"))
+        cfg->scrub_interval_ms = ms;
     else if (!strcmp(o->name, "chat-lost-after"))
         cfg->chat_lost_after_ms = ms;
     else if (!strcmp(o->name, "header-timeout"))

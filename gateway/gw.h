@@ -110,6 +110,7 @@ struct gw_config {
     char *cache_dir;            /* block cache (default DATA_DIR/cache) */
     char *redundancy;           /* none | mirror | rs:K+M | auto (gw_config_redundancy) */
     int64_t chat_lost_after_ms; /* a chat refusing this long is lost (its shards rebuilt elsewhere) */
+    int64_t scrub_interval_ms;  /* one background scrub pass over every shard takes this long (0 = off) */
     int64_t cache_size;         /* bytes of cached blocks; 0 = no disk cache */
     int64_t pack_threshold;     /* bytes: PUT bodies under this are packed */
     int64_t pack_delay_ms;      /* a pack is posted this long after its first object at the latest */
@@ -171,6 +172,7 @@ struct gw {
     int red_k, red_m;       /* --redundancy: K data + M parity shards per block (1 + 0: one document) */
     struct gw_chats *chats; /* health of each storage chat (chats.c) */
     struct gw_repair *repair; /* the runner of the repair queue (repair.c) */
+    struct gw_scrub *scrub;   /* the background scrub (scrub.c) */
     struct tg_pool *pool;   /* upload scheduler over bots × chats (sched.c) */
     int64_t *chat_blocks;   /* blocks per configured chat, for rollover */
     uv_timer_t sched_timer; /* wakes the scheduler when a pair's bucket refills */
@@ -344,6 +346,7 @@ void gw_fetch_counters(const struct gw *gw, struct gw_budget_counters *out);
 
 int gw_cmd_stats(int argc, char **argv); /* tgs3 stats: exit status */
 int gw_cmd_gc(int argc, char **argv);    /* tgs3 gc: exit status */
+int gw_cmd_scrub(int argc, char **argv); /* tgs3 scrub: exit status */
 
 /* ---- data safety (keys.c, snapshot.c, fsck.c) ---------------------------- */
 
@@ -588,6 +591,11 @@ void gw_chats_check(struct gw *gw);
 void gw_chats_free(struct gw *gw);
 void gw_chats_counters(const struct gw *gw, size_t *refusing, size_t *lost);
 
+/* Authenticates blk's fetched document data[0..len) (blk_open in place, or the keyed hash of an unsealed block);
+ * on BLK_OK the plaintext is data[*off .. *off + *plain_len). Any thread. */
+enum blk_status gw_block_open(const struct blk_keyring *keys, const struct store_block *blk, unsigned char *data,
+                              size_t len, size_t *off, size_t *plain_len) WARN_UNUSED;
+
 /* ---- repair: missing or damaged shards rebuilt into live chats (repair.c) ---- */
 
 struct gw_repair_counters {
@@ -602,6 +610,17 @@ void gw_repair_chat(struct gw *gw, int64_t chat_id, const char *reason);
 void gw_repair_kick(struct gw *gw);
 void gw_repair_stop(struct gw *gw);
 void gw_repair_counters(const struct gw *gw, struct gw_repair_counters *out);
+
+/* ---- scrub: every shard read back and verified (scrub.c) ---- */
+
+struct gw_scrub_counters {
+    uint64_t passes, blocks_checked, docs_ok, shards_bad, blocks_bad;
+};
+/* Starts a pass (foreground: at once, pass_done called at its end; else
+ * paced over --scrub-interval, passes one after another; 0 = off). */
+void gw_scrub_start(struct gw *gw, int foreground, void (*pass_done)(struct gw *gw));
+void gw_scrub_stop(struct gw *gw);
+void gw_scrub_counters(const struct gw *gw, struct gw_scrub_counters *out);
 
 /* ---- stripes: a block as K data + M parity shards in different chats (stripe_send.c, stripe_read.c) ---- */
 

@@ -27,6 +27,7 @@ static void usage(FILE *fp)
                 "  stats     index figures: buckets, objects, bytes, blocks per chat, GC backlog\n"
                 "  gc        run the delete queue once, now\n"
                 "  fsck      check the index against itself and Telegram (--repair fixes what it can)\n"
+                "  scrub     read every shard back, verify it, queue the bad ones for repair\n"
                 "  snapshot  seal a copy of the index, post it to the first chat and pin it\n"
                 "  recover   rebuild the data dir's index from the pinned snapshot\n"
                 "  version   print the version\n");
@@ -362,6 +363,7 @@ static int serve_start(struct gw *gw, struct store_inflight **unconfirmed, size_
     gw_snapshot_start(gw);
     gw_strays_start(gw);
     gw_repair_start(gw);
+    gw_scrub_start(gw, 0, NULL);
     return 0;
 }
 
@@ -400,6 +402,7 @@ static void serve_stop(struct gw *gw)
  * index, the loop drains and closes, and the configuration is released. */
 static void serve_teardown(struct gw *gw)
 {
+    gw_scrub_stop(gw);
     gw_repair_stop(gw);
     gw_strays_stop(gw); /* no-op unless start-up failed after the plan */
     gw_sched_stop(gw); /* blocks still waiting for a pair fail now */
@@ -491,6 +494,8 @@ int main(int argc, char **argv)
         return gw_cmd_stats(argc - 2, argv + 2);
     if (!strcmp(argv[1], "gc"))
         return gw_cmd_gc(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "scrub"))
+        return gw_cmd_scrub(argc - 2, argv + 2);
     if (!strcmp(argv[1], "fsck"))
         return gw_cmd_fsck(argc - 2, argv + 2);
     if (!strcmp(argv[1], "snapshot"))

@@ -125,28 +125,34 @@ static void open_work(uv_work_t *w)
 {
     struct gw_fetch *f = w->data;
     const struct blk_keyring *keys = f->gw->keys;
-    static const unsigned char zero[32];
     f->open_st = BLK_OK;
     f->off = 0;
     if (spool_range(f))
         return; /* nothing to authenticate */
-    if (f->blk.key_id != 0) {
-        size_t plen = 0;
-        if (keys == NULL) {
-            f->open_st = BLK_ERR_KEY;
-            return;
-        }
-        f->open_st = blk_open(keys, BLK_KIND_DATA, f->blk.uuid, f->blk.key_id, (size_t)f->blk.plain_size, f->data,
-                              f->len, &plen);
-        f->off = BLK_HEADER_LEN;
-        f->len = plen;
-    } else if (keys != NULL && memcmp(f->blk.hash, zero, sizeof(zero)) != 0) {
+    f->open_st = gw_block_open(keys, &f->blk, f->data, f->len, &f->off, &f->len);
+}
+
+enum blk_status gw_block_open(const struct blk_keyring *keys, const struct store_block *b, unsigned char *data,
+                              size_t len, size_t *off, size_t *plain_len)
+{
+    static const unsigned char zero[32];
+    *off = 0;
+    *plain_len = len;
+    if (b->key_id != 0) {
+        if (keys == NULL)
+            return BLK_ERR_KEY;
+        *off = BLK_HEADER_LEN;
+        return blk_open(keys, BLK_KIND_DATA, b->uuid, b->key_id, (size_t)b->plain_size, data, len, plain_len);
+    }
+    if (keys != NULL && memcmp(b->hash, zero, sizeof(zero)) != 0) {
         /* Unsealed (--no-encryption) blocks are checked against their keyed hash. */
         unsigned char h[BLK_HASH_LEN];
-        f->open_st = blk_hash(keys, f->data, f->len, h);
-        if (f->open_st == BLK_OK && CRYPTO_memcmp(h, f->blk.hash, sizeof(h)) != 0)
-            f->open_st = BLK_ERR_AUTH;
+        enum blk_status st = blk_hash(keys, data, len, h);
+        if (st == BLK_OK && CRYPTO_memcmp(h, b->hash, sizeof(h)) != 0)
+            st = BLK_ERR_AUTH;
+        return st;
     }
+    return BLK_OK;
 }
 
 static void after_open(uv_work_t *w, int status)

@@ -67,17 +67,8 @@ static void on_block(void *ud, const struct tg_result *res, unsigned char *data,
                (long long)b->chat_id, (long long)b->message_id, len, (long long)b->stored_size);
         f->problems++;
     } else if (f->gw->keys != NULL) {
-        enum blk_status s = BLK_OK;
-        static const unsigned char zero[32];
-        size_t plen = 0;
-        if (b->key_id != 0) {
-            s = blk_open(f->gw->keys, BLK_KIND_DATA, b->uuid, b->key_id, (size_t)b->plain_size, data, len, &plen);
-        } else if (memcmp(b->hash, zero, sizeof(zero)) != 0) {
-            unsigned char h[BLK_HASH_LEN];
-            s = blk_hash(f->gw->keys, data, len, h);
-            if (s == BLK_OK && CRYPTO_memcmp(h, b->hash, sizeof(h)) != 0)
-                s = BLK_ERR_AUTH;
-        }
+        size_t off, plen;
+        enum blk_status s = gw_block_open(f->gw->keys, b, data, len, &off, &plen);
         if (s != BLK_OK) {
             printf("telegram: block %lld (message %lld/%lld): %s\n", (long long)b->id, (long long)b->chat_id,
                    (long long)b->message_id, blk_status_name(s));

@@ -233,3 +233,74 @@ enum store_status store_repair_backlog(struct store *st, int64_t *shards, int64_
     sqlite3_reset(s);
     return ret;
 }
+
+/* ---- scrub: the walk over every block, and its place in it ---- */
+
+enum store_status store_scrub_next(struct store *st, int64_t after, struct store_block *blk, struct store_stripe *sp,
+                                   int *is_stripe, int64_t *total)
+{
+    static const char sql_next[] = "SELECT id FROM blocks WHERE id > ?1 ORDER BY id LIMIT 1";
+    static const char sql_total[] = "SELECT count(*) FROM blocks";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    int64_t id = 0;
+    int rc;
+
+    ret = store_stmt(st, sql_total, &s);
+    if (ret != STORE_OK)
+        return ret;
+    rc = sqlite3_step(s);
+    *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    ret = store_stmt(st, sql_next, &s);
+    if (ret != STORE_OK)
+        return ret;
+    sqlite3_bind_int64(s, 1, after);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(st, rc);
+    ret = store_block_get(st, id, blk);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stripe_get(st, id, sp);
+    *is_stripe = ret == STORE_OK;
+    return ret == STORE_NOT_FOUND ? STORE_OK : ret;
+}
+
+enum store_status store_scrub_cursor_get(struct store *st, int64_t *cursor)
+{
+    static const char sql[] = "SELECT v FROM meta WHERE k = 'scrub_cursor'";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_stmt(st, sql, &s);
+    int rc;
+
+    *cursor = 0;
+    if (ret != STORE_OK)
+        return ret;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *cursor = sqlite3_column_int64(s, 0);
+    else if (rc != SQLITE_DONE)
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+    return ret;
+}
+
+enum store_status store_scrub_cursor_set(struct store *st, int64_t cursor)
+{
+    static const char sql[] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('scrub_cursor', ?1)";
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = store_op_begin(st);
+
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_stmt(st, sql, &s);
+    if (ret == STORE_OK) {
+        sqlite3_bind_int64(s, 1, cursor);
+        ret = store_exec_stmt(st, s);
+    }
+    return store_op_end(st, ret);
+}

@@ -334,6 +334,14 @@ enum store_status store_repair_swap(struct store *st, int64_t block_id, const st
 enum store_status store_repair_later(struct store *st, int64_t block_id, int64_t due_ms) WARN_UNUSED;
 enum store_status store_repair_backlog(struct store *st, int64_t *shards, int64_t *blocks) WARN_UNUSED;
 
+/* Scrub: the first block after `after` (id order), its stripe if it has one
+ * (*is_stripe), and the number of blocks. NOT_FOUND past the last block. */
+enum store_status store_scrub_next(struct store *st, int64_t after, struct store_block *blk, struct store_stripe *sp,
+                                   int *is_stripe, int64_t *total) WARN_UNUSED;
+/* The last block id the scrub checked (0: a pass starts over), kept across restarts. */
+enum store_status store_scrub_cursor_get(struct store *st, int64_t *cursor) WARN_UNUSED;
+enum store_status store_scrub_cursor_set(struct store *st, int64_t cursor) WARN_UNUSED;
+
 struct store_stripe_counts {
     int64_t unprotected; /* posted blocks stored as one document */
     int64_t healthy;     /* stripes holding all K + M shards */
