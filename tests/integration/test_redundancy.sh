@@ -128,10 +128,26 @@ check "delete message $2 in chat $1" emu_post "delete?chat=$1&message=$2"
 set -- $sh1
 check "corrupt message $2 in chat $1" emu_post "corrupt?chat=$1&message=$2"
 stop_gateway
+scrub() {
+    "$BUILD/tgs3" scrub --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" $(gw_bots) \
+        $(gw_chats "${CHATS[@]:1}") --mode local --admin-listen off
+}
+scrub >"$TEST_TMP/scrub1.out" 2>&1
+check "tgs3 scrub finds both bad shards (exit 1)" bash -c "[ $? = 1 ] && grep -q '2 bad shard(s) queued for repair' '$TEST_TMP/scrub1.out' || { cat '$TEST_TMP/scrub1.out'; false; }"
 start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
 check "the object reads back identical" bash -c "aws s3 cp --only-show-errors s3://red/a/o08 '$TEST_TMP/o08.back' && cmp '$TEST_TMP/a/o08' '$TEST_TMP/o08.back'"
-check "the corrupted shard was named, never served" grep -q "shard 1 (message $1/$2) failed verification" "$LOG_DIR/gateway.log"
+drained() {
+    local i=0
+    while [ $i -lt 120 ]; do
+        [ "$(index 'SELECT COUNT(*) FROM repairs')" = 0 ] && return 0
+        sleep 0.5
+        i=$((i + 1))
+    done
+    return 1
+}
+check "the gateway rebuilds both shards" drained
 stop_gateway
+check "tgs3 scrub: clean now" scrub
 
 section "2 channels: mirrored"
 stop_emulator
