@@ -133,7 +133,8 @@ scrub() {
         $(gw_chats "${CHATS[@]:1}") --mode local --admin-listen off
 }
 scrub >"$TEST_TMP/scrub1.out" 2>&1
-check "tgs3 scrub finds both bad shards (exit 1)" bash -c "[ $? = 1 ] && grep -q '2 bad shard(s) queued for repair' '$TEST_TMP/scrub1.out' || { cat '$TEST_TMP/scrub1.out'; false; }"
+rc=$?
+check "tgs3 scrub finds both bad shards (exit 1)" bash -c "[ $rc = 1 ] && grep -q '2 bad shard(s) queued for repair' '$TEST_TMP/scrub1.out' || { cat '$TEST_TMP/scrub1.out'; false; }"
 start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
 check "the object reads back identical" bash -c "aws s3 cp --only-show-errors s3://red/a/o08 '$TEST_TMP/o08.back' && cmp '$TEST_TMP/a/o08' '$TEST_TMP/o08.back'"
 drained() {
