@@ -1,7 +1,10 @@
 /* emu.h — internal interfaces of tgs3-botapi, the local Bot API emulator.
  *
  * The emulator is one process, one libuv loop, one thread. Modules:
- *   main.c     command line, h2o server, routing, answers (latency, drops), downloads, stats
+ *   main.c     command line, start-up, the h2o server and the loop
+ *   serve.c    the request entry: routing, Bot API calls and their answers (latency, drops)
+ *   download.c /file/ downloads (non-local mode)
+ *   admin.c    /_emulator/...: stats for tests and benchmarks
  *   params.c   request parameters: query string, urlencoded, JSON and multipart bodies
  *   state.c    chats, messages, documents, pins; the append-only journal; file ids
  *   methods.c  the Bot API methods, rate limits, fault injection
@@ -186,6 +189,26 @@ void state_file_id(const struct emu_doc *d, int64_t bot_id, char *out, size_t ou
 void state_file_unique_id(const struct emu_doc *d, char *out, size_t outsz);
 /* Decodes a file_id: 0 and *doc_id on success for this bot; -1 garbage; -2 another bot's or forged. */
 int state_file_id_parse(struct emu_state *st, const char *s, int64_t bot_id, uint64_t *doc_id);
+
+/* ---- the request entry (serve.c), downloads (download.c), the test surface (admin.c) ---- */
+
+/* h2o's handler: routes every request (GET and POST; others get a bare 501). */
+int serve_on_req(h2o_handler_t *self, h2o_req_t *req);
+/* Answers now, without latency: body (JSON when len > 0) with a Retry-After header when
+ * retry_after > 0; drop shuts the socket first, so no answer arrives. */
+void serve_send_now(h2o_req_t *req, int status, int retry_after, int drop, const char *body, size_t len);
+/* Answers doc (its reference taken) now, without latency. */
+void serve_send_json_now(h2o_req_t *req, int status, json_t *doc);
+/* Answers a Bot API error after --latency-ms. */
+void serve_answer_error(h2o_req_t *req, int status, const char *desc, int retry_after, int drop);
+/* {"ok":false,"error_code":status,"description":desc[,"parameters":{"retry_after":N}]}, new reference. */
+json_t *serve_error_doc(int status, const char *desc, int retry_after);
+/* A token of the real server's shape (§3): "<id>:<secret>", 0 < id < 2^54, at most 80 bytes. */
+int serve_token_ok(const char *t, size_t len);
+/* path[0..len) starts with "/file/bot". */
+void download_serve(h2o_req_t *req, const char *path, size_t len);
+/* path[0..len) starts with "/_emulator/". */
+void admin_serve(h2o_req_t *req, const char *path, size_t len);
 
 /* ---- methods (methods.c) ---- */
 
