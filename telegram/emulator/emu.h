@@ -7,7 +7,11 @@
  *   admin.c    /_emulator/...: stats for tests and benchmarks
  *   params.c   request parameters: query string, urlencoded, JSON and multipart bodies
  *   state.c    chats, messages, documents, pins; the append-only journal; file ids
- *   methods.c  the Bot API methods, rate limits, fault injection
+ *   methods.c  Bot API dispatch, fault dice, what the methods share, the local methods
+ *   files.c    sendDocument, getFile, --file-ttl
+ *   messages.c deleteMessage(s), forwardMessage, copyMessage, editMessageCaption, captions
+ *   chats.c    getChat, getChatMember, pins
+ *   rate.c     flood limits (sliding windows) and the per-(bot, chat) counters
  *   docs.c     the copies of posted documents: RAM places (--store-ram) or the disk
  * Everything runs on the loop thread, so nothing here locks.
  */
@@ -227,11 +231,13 @@ struct emu_call {
     int64_t bot_id;
     struct emu_params params;
     struct emu_reply r;
+    struct emu_state *st; /* set by methods_call */
     int reserved; /* a flood wait reserved this call's post: it runs without rolling dice or taking a slot */
     int64_t waited_ms; /* flood wait served so far */
 };
 
 void methods_init(struct emu_state *st);
+/* Frees what the methods keep (rate windows, counters, the --file-ttl queue). */
 void methods_release(void);
 /* Canonical name of a method given in any case, or NULL if unknown. */
 const char *methods_lookup(const char *name_lc);
@@ -242,9 +248,63 @@ void methods_call(const char *canonical, struct emu_call *call);
 json_t *methods_stats(void);
 /* Fault dice (deterministic, --seed): 1 with probability p in [0,1]. */
 int methods_roll(double p);
-/* Counts an injected fault for the stats: "dropped" or "lost". */
+/* Counts an injected fault for the stats: "dropped", "lost" or "getfile". */
 void methods_count_fault(const char *what);
+
+/* ---- what the method files share (methods.c) ---- */
+
+/* One Bot API method; each method file ends its table with a NULL name. */
+struct emu_method {
+    const char *name; /* canonical spelling */
+    void (*fn)(struct emu_call *c);
+    uint64_t calls, errors; /* counted by methods_call, for the stats */
+};
+
+extern struct emu_method emu_file_methods[]; /* files.c */
+extern struct emu_method emu_message_methods[]; /* messages.c */
+extern struct emu_method emu_chat_methods[]; /* chats.c */
+
+/* The reply: an error (the description formatted), a result (owned by the call from now on),
+ * or 429 with retry_after. */
+void call_fail(struct emu_call *c, int status, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void call_ok(struct emu_call *c, json_t *result);
+void call_too_many(struct emu_call *c, int retry_after);
+/* The chat the parameter names, or NULL with the reply set: "Bad Request: <missing>" when the
+ * parameter is absent or empty, "chat not found" when it names no configured chat. */
+struct emu_chat *call_chat(struct emu_call *c, const char *param, const char *missing);
+/* The integer parameter (a message or user id), 0 when absent or not a number. */
+int64_t call_msg_id(struct emu_call *c, const char *param);
+/* The Message id of chat ch as the call's bot sees it (its file_ids), a new reference. */
+json_t *call_msg_json(struct emu_call *c, struct emu_chat *ch, int64_t id);
+/* The Chat of a channel ({id, title, type}) and the User of a bot, new references. */
+json_t *emu_chat_json(int64_t id);
+json_t *emu_user_json(int64_t id);
+/* A decimal integer, spaces around allowed: 0, or -1 when s is NULL or not one. */
+int emu_parse_i64(const char *s, int64_t *out);
+/* The caption parameter under the caption rules (§5.2, messages.c): 1 when given (*out NULL
+ * for an empty caption, else malloc'ed), 0 when absent (*out NULL), -1 when refused (the
+ * reply set: not UTF-8, too long). */
+int call_caption(struct emu_call *c, char **out);
+
+/* ---- flood limits (rate.c) ---- */
+
+struct rate_totals {
+    uint64_t rate_limited, injected_429, flood_waits, flood_wait_ms; /* flood_wait_ms: ms */
+};
+
+/* A post by the call's bot into chat: 1 when it goes ahead now (its slot taken); else 0 with
+ * the reply set: 429 with retry_after, or defer_ms for a flood wait served as latency. */
+int rate_ok(struct emu_call *c, int64_t chat);
+/* Counts a --fail-429 answer for (bot, chat). */
+void rate_count_injected(int64_t bot, int64_t chat);
+/* The per-(bot, chat) counters as a JSON array (new reference), their sums in *tot. */
+json_t *rate_stats(struct rate_totals *tot);
+void rate_release(void);
+
+/* ---- downloaded copies (files.c) ---- */
+
 /* Removes downloaded files older than --file-ttl (local mode); called from a timer. */
-void methods_expire_files(void);
+void files_expire(void);
+void files_release(void);
 
 #endif

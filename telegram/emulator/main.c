@@ -12,7 +12,7 @@
  *   --bandwidth     a request with a body runs only after the body would have arrived at that
  *                   rate; /file/ downloads are paced to it; a local getFile answers after the
  *                   file would have downloaded
- *   --rate-chat/--rate-bot with --flood-wait-max   sliding windows (methods.c); a flood wait
+ *   --rate-chat/--rate-bot with --flood-wait-max   sliding windows (rate.c); a flood wait
  *                   within the maximum runs the call again later instead of answering 429
  *   --latency-ms    every API answer waits this long
  *   --fail-drop     the connection is closed before the method runs (h2o 2.2 has buffered the
@@ -79,7 +79,7 @@ static void on_accept(uv_stream_t *server, int status)
 static void on_ttl_timer(uv_timer_t *t)
 {
     (void)t;
-    methods_expire_files();
+    files_expire();
 }
 
 static void on_signal(uv_signal_t *h, int signum)
