@@ -133,7 +133,9 @@ void download_serve(h2o_req_t *req, const char *path, size_t len)
     snprintf(full, sizeof(full), "%s/%.*s/%s", emu_cfg.dir, (int)(slash - tok), tok, rel);
     int fd = open(full, O_RDONLY | O_CLOEXEC);
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    /* A copy of a document whose channel is gone, or whose bot was kicked, is no longer served. */
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        !methods_file_served(strtoll(tok, NULL, 10), full, &sb)) {
         if (fd >= 0)
             close(fd);
         serve_answer_error(req, 404, "Not Found", 0, 0);

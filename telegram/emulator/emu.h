@@ -4,7 +4,7 @@
  *   main.c     command line, start-up, the h2o server and the loop
  *   serve.c    the request entry: routing, Bot API calls and their answers (latency, drops)
  *   download.c /file/ downloads (non-local mode)
- *   admin.c    /_emulator/...: stats for tests and benchmarks
+ *   admin.c    /_emulator/...: stats, and run-time faults of a channel for tests
  *   params.c   request parameters: query string, urlencoded, JSON and multipart bodies
  *   state.c    chats, messages, documents, pins; the append-only journal; file ids
  *   methods.c  Bot API dispatch, fault dice, what the methods share, the local methods
@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <h2o.h>
 #include <jansson.h>
@@ -84,6 +85,9 @@ int docs_store(int in, const char *mem, int64_t size, const char *dst);
 /* Removes the document file at path: a RAM place no other link shares goes
  * back to the pool, anything else is unlinked. */
 void docs_remove(const char *path);
+/* Flips up to 16 bytes in the middle of the file at path, in place (size unchanged): a
+ * document Telegram damaged. 0, or -1 with errno. */
+int docs_damage(const char *path);
 void docs_close(void);
 
 /* ---- parameters (params.c) ---- */
@@ -132,6 +136,7 @@ struct emu_doc {
     char *name; /* file_name, may be NULL */
     char *mime; /* mime_type, may be NULL */
     int refs; /* live messages holding it */
+    int lost; /* its bytes are gone (an admin deleted its last message): file_ids parse, nothing is served */
     struct emu_link *links;
 };
 
@@ -155,6 +160,9 @@ struct emu_chat {
     size_t npins, pincap;
     int64_t live_docs; /* live messages holding documents */
     int64_t live_bytes;
+    int banned; /* the channel is gone (/_emulator/ban): "chat not found" for every bot */
+    int64_t *kicked; /* bots kicked from it (/_emulator/kick) */
+    size_t nkicked, kickcap;
 };
 
 struct emu_state {
@@ -182,11 +190,30 @@ void state_doc_add(struct emu_state *st, uint64_t id, int64_t size, const char *
 /* Appends a message; returns its id. doc may be 0 (service), pinned > 0 marks a pin service message. */
 int64_t state_msg_add(struct emu_state *st, struct emu_chat *c, uint64_t doc, const char *caption,
                       int64_t fwd_chat, int64_t fwd_id, int64_t fwd_date, int64_t pinned);
+/* Deletes a live message as the bot does: a document no message holds any more goes. */
 void state_msg_delete(struct emu_state *st, struct emu_chat *c, int64_t id);
+/* Deletes a live message as an admin does (/_emulator/delete): a document no message holds
+ * any more loses its bytes but stays known (lost), so its file_ids still parse. */
+void state_msg_remove(struct emu_state *st, struct emu_chat *c, int64_t id);
 void state_msg_edit(struct emu_state *st, struct emu_chat *c, int64_t id, const char *caption);
 void state_pin(struct emu_state *st, struct emu_chat *c, int64_t id);
 void state_unpin(struct emu_state *st, struct emu_chat *c, int64_t id);
 void state_doc_link_add(struct emu_doc *d, const char *token, const char *path);
+
+/* Faults, journaled like every mutation. A banned chat is gone for every bot; a kicked bot
+ * is out of one chat. Setting what is already set changes nothing. */
+void state_ban(struct emu_state *st, struct emu_chat *c, int banned);
+void state_kick(struct emu_state *st, struct emu_chat *c, int64_t bot, int kicked);
+int state_kicked(const struct emu_chat *c, int64_t bot);
+/* 1 when some chat is banned or has a kicked bot. */
+int state_restricted(const struct emu_state *st);
+/* Telegram serves d to bot while a live message holding it is in a chat that is not banned
+ * and that bot was not kicked from; a lost document never. 1 or 0. */
+int state_doc_served(const struct emu_state *st, const struct emu_doc *d, int64_t bot);
+/* The document whose getFile copy (or stored file) the file at path, sb is, or NULL. */
+struct emu_doc *state_doc_of_file(const struct emu_state *st, const char *path, const struct stat *sb);
+/* Damages d's bytes in place (docs_damage), its getFile copies included. 0 or -1. */
+int state_doc_damage(const struct emu_state *st, const struct emu_doc *d);
 
 /* file_id / file_unique_id. out needs 96 bytes. */
 void state_file_id(const struct emu_doc *d, int64_t bot_id, char *out, size_t outsz);
@@ -211,7 +238,10 @@ json_t *serve_error_doc(int status, const char *desc, int retry_after);
 int serve_token_ok(const char *t, size_t len);
 /* path[0..len) starts with "/file/bot". */
 void download_serve(h2o_req_t *req, const char *path, size_t len);
-/* path[0..len) starts with "/_emulator/". */
+/* The state the faults of /_emulator/ change. */
+void admin_init(struct emu_state *st);
+/* path[0..len) starts with "/_emulator/": stats, and the faults ban, unban, kick, unkick,
+ * delete and corrupt (admin.c). */
 void admin_serve(h2o_req_t *req, const char *path, size_t len);
 
 /* ---- methods (methods.c) ---- */
@@ -248,6 +278,9 @@ void methods_call(const char *canonical, struct emu_call *call);
 json_t *methods_stats(void);
 /* Fault dice (deterministic, --seed): 1 with probability p in [0,1]. */
 int methods_roll(double p);
+/* Whether the file at path, sb (a getFile copy, for /file/ downloads) may be served to the
+ * bot: not when it is a copy of a document Telegram no longer serves to it. */
+int methods_file_served(int64_t bot_id, const char *path, const struct stat *sb);
 /* Counts an injected fault for the stats: "dropped", "lost" or "getfile". */
 void methods_count_fault(const char *what);
 
@@ -270,7 +303,8 @@ void call_fail(struct emu_call *c, int status, const char *fmt, ...) PRINTF_LIKE
 void call_ok(struct emu_call *c, json_t *result);
 void call_too_many(struct emu_call *c, int retry_after);
 /* The chat the parameter names, or NULL with the reply set: "Bad Request: <missing>" when the
- * parameter is absent or empty, "chat not found" when it names no configured chat. */
+ * parameter is absent or empty, "chat not found" when it names no configured chat or a
+ * banned one, 403 "bot was kicked from the channel chat" when the call's bot was kicked. */
 struct emu_chat *call_chat(struct emu_call *c, const char *param, const char *missing);
 /* The integer parameter (a message or user id), 0 when absent or not a number. */
 int64_t call_msg_id(struct emu_call *c, const char *param);

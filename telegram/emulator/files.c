@@ -180,6 +180,10 @@ static void send_document(struct emu_call *c)
     } else if (state_file_id_parse(c->st, doc->val, c->bot_id, &reuse) != 0) {
         call_fail(c, 400, "Bad Request: wrong remote file identifier specified: can't unserialize it");
         goto out;
+    } else if (!state_doc_served(c->st, state_doc(c->st, reuse), c->bot_id)) {
+        /* MEDIA_EMPTY (§4): the document is no longer served (a lost channel or message). */
+        call_fail(c, 400, "Bad Request: wrong file identifier/HTTP URL specified");
+        goto out;
     }
     if (!reuse) {
         if (size == 0) {
@@ -313,6 +317,11 @@ static void get_file(struct emu_call *c)
         return;
     }
     char path[4096];
+    if (!state_doc_served(c->st, d, c->bot_id)) {
+        /* Its channel is gone, the bot was kicked from it, or its message was deleted. */
+        call_fail(c, 400, "Bad Request: wrong file_id or the file is temporarily unavailable");
+        return;
+    }
     if (methods_roll(emu_cfg.fail_getfile)) {
         /* The server's own download from Telegram failed (§5.3): a client retries. */
         methods_count_fault("getfile");

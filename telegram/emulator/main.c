@@ -7,7 +7,10 @@
  *   /bot<token>/<method>          Bot API methods (methods.c and the method files), JSON answers
  *   /file/bot<token>/<file_path>  downloads, non-local mode only (download.c; the real local
  *                                 server has none)
- *   /_emulator/stats              counters for tests and benchmarks (admin.c)
+ *   /_emulator/...                for tests and benchmarks (admin.c): stats, and run-time
+ *                                 faults of a channel: ban/unban (the channel is gone),
+ *                                 kick/unkick (a bot was kicked), delete (an admin deleted a
+ *                                 message), corrupt (a document's bytes damaged)
  * Telegram's behaviour on demand, all on uv timers (nothing blocks the loop):
  *   --bandwidth     a request with a body runs only after the body would have arrived at that
  *                   rate; /file/ downloads are paced to it; a local getFile answers after the
@@ -100,7 +103,11 @@ static void usage(void)
             "  does not run) --fail-lost P (sendDocument posts, no answer comes) --fail-getfile P (transient)\n"
             "  --seed N --clock-offset S --file-ttl S (local: downloaded files removed after S)\n"
             "  --store-ram BYTES (documents in memory taken once at start, in places of --store-ram-doc BYTES,\n"
-            "  default 16M+64K; for a DIR on tmpfs) --spill-threshold SIZE --revoked-bot ID ... --verbose\n");
+            "  default 16M+64K; for a DIR on tmpfs) --spill-threshold SIZE --revoked-bot ID ... --verbose\n"
+            "  at run time (not Bot API: no latency, no faults): GET /_emulator/stats; POST /_emulator/ban?chat=ID\n"
+            "  (the channel is gone: chat not found) /_emulator/unban?chat=ID /_emulator/kick?chat=ID&bot=BOTID\n"
+            "  (403 bot was kicked) /_emulator/unkick?chat=ID&bot=BOTID /_emulator/delete?chat=ID&message=MID\n"
+            "  (an admin deleted it) /_emulator/corrupt?chat=ID&message=MID (its document's bytes damaged)\n");
 }
 
 /* A fraction in [0,1]; -1 when v is not one. */
@@ -367,6 +374,7 @@ int main(int argc, char **argv)
     if (state_open(&state, dir_abs, emu_cfg.chats, emu_cfg.nchats) != 0)
         goto out;
     methods_init(&state);
+    admin_init(&state);
 
     h2o_config_init(&config);
     config.max_request_entity_size = (size_t)2200 * 1024 * 1024;

@@ -88,8 +88,14 @@ struct emu_chat *call_chat(struct emu_call *c, const char *param, const char *mi
         return NULL;
     }
     struct emu_chat *ch = emu_parse_i64(s, &id) == 0 ? state_chat(c->st, id) : NULL;
-    if (!ch)
+    if (!ch || ch->banned) {
         call_fail(c, 400, "Bad Request: chat not found");
+        return NULL;
+    }
+    if (state_kicked(ch, c->bot_id)) {
+        call_fail(c, 403, "Forbidden: bot was kicked from the channel chat");
+        return NULL;
+    }
     return ch;
 }
 
@@ -237,6 +243,14 @@ void methods_release(void)
     rate_release();
     files_release();
     S = NULL;
+}
+
+int methods_file_served(int64_t bot_id, const char *path, const struct stat *sb)
+{
+    if (!state_restricted(S))
+        return 1; /* lost documents have no copies left */
+    const struct emu_doc *d = state_doc_of_file(S, path, sb);
+    return !d || state_doc_served(S, d, bot_id);
 }
 
 void methods_count_fault(const char *what)
