@@ -20,6 +20,8 @@
  *     page cache), as an upload leaves the machine;
  *   - else, where the file system refuses O_DIRECT, through the page cache.
  *
+ * docs_damage flips bytes of a stored document in place (/_emulator/corrupt).
+ *
  * Limits: --store-ram / --store-ram-doc places (at most MAX_PLACES); copies
  * go through one buffer of CHUNK bytes.
  * Threads: the loop thread only.
@@ -38,6 +40,7 @@
 #define MAX_PLACES 65536
 #define CHUNK ((size_t)4 << 20) /* bytes per read and write of a copy */
 #define PAGE ((size_t)4096)     /* O_DIRECT: buffer, offsets and lengths */
+#define DAMAGE 16               /* bytes docs_damage flips */
 
 static struct {
     char dir[4096];      /* DIR/ram */
@@ -196,6 +199,26 @@ void docs_remove(const char *path)
         }
     }
     unlink(path);
+}
+
+int docs_damage(const char *path)
+{
+    unsigned char b[DAMAGE];
+    struct stat sb;
+    int rc = -1, fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size <= 0)
+        goto out;
+    size_t n = sb.st_size < DAMAGE ? (size_t)sb.st_size : DAMAGE;
+    off_t off = (off_t)((size_t)sb.st_size - n) / 2;
+    if (pread_full(fd, b, n, off) != (ssize_t)n)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        b[i] ^= 0xFF;
+    rc = pwrite_all(fd, b, n, off);
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
 }
 
 void docs_close(void)

@@ -7,6 +7,9 @@
  * removed when its last live message goes. Message ids are per chat and sequential from 2
  * (1 is the channel creation). file_ids encode (bot id, doc id) plus a check keyed with the
  * document's random secret, so a file_id works only for the bot it was given to.
+ * Faults of /_emulator/ are journaled the same way: a banned chat, bots kicked from a chat,
+ * and messages an admin deleted ("gone"): a document only such messages held keeps its
+ * record (lost, its bytes removed), so its file_ids still parse but it is never served.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -177,15 +180,9 @@ void state_doc_path(const struct emu_state *st, uint64_t id, char *out, size_t o
     snprintf(out, outsz, "%s/cloud/%" PRIu64, st->dir, id);
 }
 
-static void doc_free(struct emu_state *st, struct emu_doc *d, int remove_files)
+/* Frees d's getFile copies: the list, and with remove_files the files too. */
+static void links_free(struct emu_doc *d, int remove_files)
 {
-    if (!d)
-        return;
-    if (remove_files) {
-        char path[4096];
-        state_doc_path(st, d->id, path, sizeof(path));
-        docs_remove(path);
-    }
     struct emu_link *l = d->links;
     while (l) {
         struct emu_link *next = l->next;
@@ -196,6 +193,28 @@ static void doc_free(struct emu_state *st, struct emu_doc *d, int remove_files)
         free(l);
         l = next;
     }
+    d->links = NULL;
+}
+
+/* Removes d's bytes and copies but keeps d, lost: its file_ids still parse, and name a
+ * document Telegram no longer serves. */
+static void doc_lose(struct emu_state *st, struct emu_doc *d)
+{
+    char path[4096];
+    state_doc_path(st, d->id, path, sizeof(path));
+    docs_remove(path);
+    links_free(d, 1);
+    d->lost = 1;
+}
+
+static void doc_free(struct emu_state *st, struct emu_doc *d, int remove_files)
+{
+    if (!d)
+        return;
+    if (remove_files)
+        doc_lose(st, d);
+    else
+        links_free(d, 0);
     free(d->name);
     free(d->mime);
     free(d);
@@ -348,7 +367,9 @@ static void apply_pin(struct emu_chat *c, int64_t id)
     c->pins[c->npins++] = id;
 }
 
-static void apply_delete(struct emu_state *st, struct emu_chat *c, int64_t id)
+/* A deletion by the bot (lose 0): a document no message holds any more goes with its
+ * file_ids. One by an admin (lose 1, /_emulator/delete): the document stays known, lost. */
+static void apply_delete(struct emu_state *st, struct emu_chat *c, int64_t id, int lose)
 {
     struct emu_msg *m = state_msg(c, id);
     if (!m || id <= 1)
@@ -361,7 +382,11 @@ static void apply_delete(struct emu_state *st, struct emu_chat *c, int64_t id)
     if (d) {
         c->live_docs--;
         c->live_bytes -= d->size;
-        if (--d->refs == 0) {
+        if (--d->refs > 0)
+            return;
+        if (lose) {
+            doc_lose(st, d);
+        } else {
             doc_free(st, d, 1);
             st->docs[m->doc] = NULL;
         }
@@ -376,7 +401,13 @@ static json_t *rec_ref(const char *t, const struct emu_chat *c, int64_t id)
 void state_msg_delete(struct emu_state *st, struct emu_chat *c, int64_t id)
 {
     journal(st, rec_ref("del", c, id));
-    apply_delete(st, c, id);
+    apply_delete(st, c, id, 0);
+}
+
+void state_msg_remove(struct emu_state *st, struct emu_chat *c, int64_t id)
+{
+    journal(st, rec_ref("gone", c, id));
+    apply_delete(st, c, id, 1);
 }
 
 static void apply_edit(struct emu_chat *c, int64_t id, const char *caption, int64_t edit_date)
@@ -421,6 +452,107 @@ void state_doc_link_add(struct emu_doc *d, const char *token, const char *path)
     d->links = l;
 }
 
+/* ---- faults: a lost channel, a kicked bot, damaged bytes ---- */
+
+int state_kicked(const struct emu_chat *c, int64_t bot)
+{
+    for (size_t i = 0; i < c->nkicked; i++)
+        if (c->kicked[i] == bot)
+            return 1;
+    return 0;
+}
+
+static void apply_kick(struct emu_chat *c, int64_t bot, int kicked)
+{
+    if (kicked == state_kicked(c, bot))
+        return;
+    if (!kicked) {
+        size_t o = 0;
+        for (size_t i = 0; i < c->nkicked; i++)
+            if (c->kicked[i] != bot)
+                c->kicked[o++] = c->kicked[i];
+        c->nkicked = o;
+        return;
+    }
+    if (c->nkicked == c->kickcap) {
+        c->kickcap = c->kickcap ? c->kickcap * 2 : 4;
+        c->kicked = xrealloc(c->kicked, c->kickcap * sizeof(*c->kicked));
+    }
+    c->kicked[c->nkicked++] = bot;
+}
+
+void state_ban(struct emu_state *st, struct emu_chat *c, int banned)
+{
+    json_t *rec = json_pack("{s:s,s:I}", "t", banned ? "ban" : "unban", "chat", (json_int_t)c->id);
+    journal(st, rec);
+    c->banned = banned != 0;
+}
+
+void state_kick(struct emu_state *st, struct emu_chat *c, int64_t bot, int kicked)
+{
+    json_t *rec = json_pack("{s:s,s:I,s:I}", "t", kicked ? "kick" : "unkick", "chat", (json_int_t)c->id, "bot",
+                            (json_int_t)bot);
+    journal(st, rec);
+    apply_kick(c, bot, kicked);
+}
+
+int state_restricted(const struct emu_state *st)
+{
+    for (size_t i = 0; i < st->nchats; i++)
+        if (st->chats[i].banned || st->chats[i].nkicked > 0)
+            return 1;
+    return 0;
+}
+
+int state_doc_served(const struct emu_state *st, const struct emu_doc *d, int64_t bot)
+{
+    if (d->lost)
+        return 0;
+    if (!state_restricted(st))
+        return d->refs > 0; /* every live message is in a chat the bot sees */
+    for (size_t i = 0; i < st->nchats; i++) {
+        const struct emu_chat *c = &st->chats[i];
+        if (c->banned || state_kicked(c, bot))
+            continue;
+        for (size_t j = 2; j < c->nmsgs; j++)
+            if (c->msgs[j].exists && !c->msgs[j].deleted && c->msgs[j].doc == d->id)
+                return 1;
+    }
+    return 0;
+}
+
+struct emu_doc *state_doc_of_file(const struct emu_state *st, const char *path, const struct stat *sb)
+{
+    char cloud[4096];
+    struct stat csb;
+    for (size_t i = 0; i < st->ndocs; i++) {
+        struct emu_doc *d = st->docs[i];
+        if (!d || d->lost)
+            continue;
+        for (const struct emu_link *l = d->links; l; l = l->next)
+            if (strcmp(l->path, path) == 0)
+                return d;
+        state_doc_path(st, d->id, cloud, sizeof(cloud));
+        if (stat(cloud, &csb) == 0 && csb.st_dev == sb->st_dev && csb.st_ino == sb->st_ino)
+            return d;
+    }
+    return NULL;
+}
+
+int state_doc_damage(const struct emu_state *st, const struct emu_doc *d)
+{
+    char cloud[4096];
+    struct stat csb, lsb;
+    state_doc_path(st, d->id, cloud, sizeof(cloud));
+    if (stat(cloud, &csb) != 0 || docs_damage(cloud) != 0)
+        return -1;
+    /* A hard-linked getFile copy is the same file; one copied across file systems is not. */
+    for (const struct emu_link *l = d->links; l; l = l->next)
+        if (stat(l->path, &lsb) == 0 && (lsb.st_dev != csb.st_dev || lsb.st_ino != csb.st_ino))
+            docs_damage(l->path);
+    return 0;
+}
+
 /* ---- replay ---- */
 
 static int64_t jint(json_t *o, const char *k)
@@ -452,7 +584,13 @@ static void replay_one(struct emu_state *st, json_t *rec)
         apply_msg(st, c, id, jint(rec, "date"), (uint64_t)jint(rec, "doc"), jstr(rec, "caption"),
                   jint(rec, "fwd_chat"), jint(rec, "fwd_id"), jint(rec, "fwd_date"), jint(rec, "pinned"));
     else if (strcmp(t, "del") == 0)
-        apply_delete(st, c, id);
+        apply_delete(st, c, id, 0);
+    else if (strcmp(t, "gone") == 0)
+        apply_delete(st, c, id, 1);
+    else if (strcmp(t, "ban") == 0 || strcmp(t, "unban") == 0)
+        c->banned = strcmp(t, "ban") == 0;
+    else if (strcmp(t, "kick") == 0 || strcmp(t, "unkick") == 0)
+        apply_kick(c, jint(rec, "bot"), strcmp(t, "kick") == 0);
     else if (strcmp(t, "edit") == 0)
         apply_edit(c, id, jstr(rec, "caption"), jint(rec, "edit_date"));
     else if (strcmp(t, "pin") == 0)
@@ -461,11 +599,12 @@ static void replay_one(struct emu_state *st, json_t *rec)
         pins_remove(c, id);
 }
 
-/* Drops unreferenced documents and stray files in cloud/ (a crash between write and journal). */
+/* Drops unreferenced documents (but the lost ones) and stray files in cloud/ (a crash
+ * between write and journal). */
 static void sweep(struct emu_state *st)
 {
     for (size_t i = 0; i < st->ndocs; i++) {
-        if (st->docs[i] && st->docs[i]->refs == 0) {
+        if (st->docs[i] && st->docs[i]->refs == 0 && !st->docs[i]->lost) {
             doc_free(st, st->docs[i], 1);
             st->docs[i] = NULL;
         }
@@ -550,6 +689,7 @@ void state_close(struct emu_state *st)
             free(c->msgs[j].caption);
         free(c->msgs);
         free(c->pins);
+        free(c->kicked);
     }
     free(st->chats);
     free(st->dir);

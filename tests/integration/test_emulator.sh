@@ -2,7 +2,8 @@
 # test_emulator.sh — drives tgs3-botapi (the local Bot API emulator) with curl.
 #
 # Starts the emulator on free loopback ports in a temp dir, in --local and non-local mode,
-# and checks the observable Bot API behaviour the client library relies on. Prints one
+# and checks the observable Bot API behaviour the client library relies on, Telegram's limits,
+# the fault knobs and the run-time faults of /_emulator/ (ban, kick, delete, corrupt). Prints one
 # "ok - name" / "not ok - name" line per check and a final "N passed, N failed" line.
 set -u
 
@@ -380,7 +381,204 @@ cmp -s "$(fpath t3)" "$WORK/a.bin"
 check "getFile downloads it again" $?
 stop
 
+# ---------------- run-time faults: /_emulator/ ----------------
+# fault NAME ENDPOINT curl-args... — POST /_emulator/ENDPOINT: body in $WORK/NAME.json, status in $WORK/NAME.code
+fault() {
+    local name=$1 ep=$2
+    shift 2
+    curl -s -o "$WORK/$name.json" -w '%{http_code}' -X POST "$@" "$B/_emulator/$ep" >"$WORK/$name.code"
+}
+said() { echo "$(code "$1"):$(jget "$WORK/$1.json" 'd["description"]')"; } # "400:Bad Request: ..."
+# every_call_says EXPECT TOKEN CALL... — each CALL is "method curl-args" (no spaces inside an
+# argument); prints each call that answered other than EXPECT ("code:description"), else nothing.
+every_call_says() {
+    local want=$1 tok=$2 call words
+    shift 2
+    for call in "$@"; do
+        read -r -a words <<<"$call"
+        api every "$tok" "${words[@]}"
+        [ "$(said every)" = "$want" ] || echo "[${words[0]} $(said every)]"
+    done
+}
+# on_chat C OTHER MID OTHER_MID USER — CALLS: one of every method that names chat C (MID is a
+# message of C with a document, OTHER_MID one of OTHER).
+on_chat() {
+    CALLS=("sendDocument -F chat_id=$1 -F document=@$WORK/b.bin"
+        "copyMessage -d chat_id=$2 -d from_chat_id=$1 -d message_id=$3"
+        "copyMessage -d chat_id=$1 -d from_chat_id=$2 -d message_id=$4"
+        "forwardMessage -d chat_id=$2 -d from_chat_id=$1 -d message_id=$3"
+        "forwardMessage -d chat_id=$1 -d from_chat_id=$2 -d message_id=$4"
+        "deleteMessage -d chat_id=$1 -d message_id=$3"
+        "deleteMessages -d chat_id=$1 -d message_ids=[$3]"
+        "editMessageCaption -d chat_id=$1 -d message_id=$3 -d caption=new"
+        "pinChatMessage -d chat_id=$1 -d message_id=$3"
+        "unpinChatMessage -d chat_id=$1"
+        "unpinAllChatMessages -d chat_id=$1"
+        "getChat -d chat_id=$1"
+        "getChatMember -d chat_id=$1 -d user_id=$5")
+}
+got_file() { # NAME TOKEN FILE_ID SAME_AS — getFile, then "code:bytes identical (0) or not (1)"
+    api "$1" "$2" getFile -d "file_id=$3"
+    cmp -s "$(jget "$WORK/$1.json" 'd["result"]["file_path"]')" "$4"
+    echo "$(code "$1"):$?"
+}
+GONE="400:Bad Request: wrong file_id or the file is temporarily unavailable"
+KICKED="403:Forbidden: bot was kicked from the channel chat"
+
+start "$WORK/faults" --local || exit 1
+send fx "$TA" $CHAT "$WORK/a.bin"
+send fy "$TA" $CHAT2 "$WORK/b.bin"
+send fz "$TA" $CHAT "$WORK/b.bin"
+send fb "$TB" $CHAT "$WORK/b.bin"
+send fb2 "$TB" $CHAT2 "$WORK/a.bin"
+M_X=$(jget "$WORK/fx.json" 'd["result"]["message_id"]')
+M_Y=$(jget "$WORK/fy.json" 'd["result"]["message_id"]')
+M_Z=$(jget "$WORK/fz.json" 'd["result"]["message_id"]')
+F_X=$(jget "$WORK/fx.json" 'd["result"]["document"]["file_id"]')
+F_Y=$(jget "$WORK/fy.json" 'd["result"]["document"]["file_id"]')
+F_Z=$(jget "$WORK/fz.json" 'd["result"]["document"]["file_id"]')
+F_B=$(jget "$WORK/fb.json" 'd["result"]["document"]["file_id"]')
+F_B2=$(jget "$WORK/fb2.json" 'd["result"]["document"]["file_id"]')
+check "fault setup: five documents posted" "$(is "$(code fx)$(code fy)$(code fz)$(code fb)$(code fb2)" 200200200200200)"
+
+api gm "$TA" getChatMember -d chat_id=$CHAT -d user_id=123456
+check "getChatMember of the bot itself: an administrator that may post" "$(is "$(code gm):$(jget "$WORK/gm.json" '[d["result"]["status"],d["result"]["user"]["id"],d["result"]["user"]["is_bot"],d["result"]["can_post_messages"],d["result"]["can_edit_messages"],d["result"]["can_delete_messages"]]')" '200:["administrator", 123456, true, true, true, true]')"
+api gc "$TA" getChat -d chat_id=$CHAT
+check "getChat of a normal channel: id, title, type channel" "$(is "$(code gc):$(jget "$WORK/gc.json" '[d["result"]["id"],d["result"]["type"],d["result"]["title"]!=""]')" "200:[$CHAT, \"channel\", true]")"
+
+curl -s -o "$WORK/fget.json" -w '%{http_code}' "$B/_emulator/ban?chat=$CHAT" >"$WORK/fget.code"
+check "a fault endpoint wants POST (405)" "$(is "$(said fget)" "405:Method Not Allowed: use POST")"
+fault fe1 ban
+fault fe2 ban -d chat=abc
+fault fe3 ban -d chat=-100555
+fault fe4 ban -d chat=$CHAT -d bogus=1
+fault fe5 kick -d chat=$CHAT
+fault fe6 kick -d chat=$CHAT -d bot=0
+fault fe7 delete -d chat=$CHAT -d message=99999
+fault fe8 corrupt -d chat=$CHAT -d message=1
+fault fe9 nosuch -d chat=$CHAT
+check "bad fault parameters are 400 JSON errors" "$(is "$(said fe1)|$(said fe2)|$(said fe3)|$(said fe4)|$(said fe5)|$(said fe6)|$(said fe7)|$(said fe8)|$(jget "$WORK/fe1.json" 'd["ok"]')" \
+    '400:Bad Request: parameter "chat" is required|400:Bad Request: parameter "chat" is not an integer|400:Bad Request: chat -100555 is not one of the emulator'"'"'s chats (--chat)|400:Bad Request: unknown parameter "bogus"|400:Bad Request: parameter "bot" is required|400:Bad Request: parameter "bot" is not a bot id|400:Bad Request: no such message in the chat|400:Bad Request: no such message in the chat|false')"
+check "an unknown /_emulator/ endpoint is 404" "$(is "$(said fe9)" "404:Not Found")"
+check "and none of them changed anything" "$(is "$(stat_of '[d["banned"],d["kicked"],d["faults"]["deleted"]]')" "[[], [], 0]")"
+
+# delete: one message gone, as if an admin deleted it.
+got_file fz0 "$TA" "$F_Z" "$WORK/b.bin" >/dev/null
+fault fdel delete -d chat=$CHAT -d message=$M_Z
+check "/_emulator/delete answers {\"ok\":true}" "$(is "$(code fdel):$(cat "$WORK/fdel.json")" '200:{"ok":true}')"
+got_file fz1 "$TA" "$F_Z" "$WORK/b.bin" >/dev/null
+check "getFile of its document: temporarily unavailable" "$(is "$(said fz1)" "$GONE")"
+api fzc "$TA" copyMessage -d chat_id=$CHAT2 -d from_chat_id=$CHAT -d message_id=$M_Z
+api fzf "$TA" forwardMessage -d chat_id=$CHAT2 -d from_chat_id=$CHAT -d message_id=$M_Z
+api fzd "$TA" deleteMessage -d chat_id=$CHAT -d message_id=$M_Z
+api fze "$TA" editMessageCaption -d chat_id=$CHAT -d message_id=$M_Z -d caption=x
+api fzp "$TA" pinChatMessage -d chat_id=$CHAT -d message_id=$M_Z
+check "the deleted message: copy, forward, delete, edit and pin find nothing" "$(is "$(said fzc)|$(said fzf)|$(said fzd)|$(said fze)|$(said fzp)" \
+    "400:Bad Request: message to copy not found|400:Bad Request: message to forward not found|400:Bad Request: message to delete not found|400:Bad Request: message to edit not found|400:Bad Request: message to pin not found")"
+fault fdel2 delete -d chat=$CHAT -d message=$M_Z
+check "deleting it again is a 400" "$(is "$(said fdel2)" "400:Bad Request: no such message in the chat")"
+check "the chat's other documents are still served" "$(is "$(got_file fx0 "$TA" "$F_X" "$WORK/a.bin")" "200:0")"
+check "stats count the deletion and the chat's live documents" "$(is "$(stat_of '[d["faults"]["deleted"],d["chats"]["'$CHAT'"]["messages"]]')" "[1, 2]")"
+
+# ban: the channel is gone for every bot.
+fault fban ban -d chat=$CHAT
+check "/_emulator/ban answers {\"ok\":true}" "$(is "$(code fban):$(cat "$WORK/fban.json")" '200:{"ok":true}')"
+on_chat $CHAT $CHAT2 $M_X $M_Y 123456
+OUT=$(every_call_says "400:Bad Request: chat not found" "$TA" "${CALLS[@]}")
+check "banned: every method naming the chat is chat not found${OUT:+ $OUT}" "$(is "$OUT" "")"
+on_chat $CHAT $CHAT2 $M_X $M_Y 654321
+OUT=$(every_call_says "400:Bad Request: chat not found" "$TB" "${CALLS[@]}")
+check "for every bot${OUT:+ $OUT}" "$(is "$OUT" "")"
+got_file fbx "$TA" "$F_X" "$WORK/a.bin" >/dev/null
+got_file fbb "$TB" "$F_B" "$WORK/b.bin" >/dev/null
+check "banned: getFile of its documents is temporarily unavailable" "$(is "$(said fbx)|$(said fbb)" "$GONE|$GONE")"
+api fbr "$TA" sendDocument -d chat_id=$CHAT2 -d "document=$F_X"
+check "and their file_ids can't be sent again" "$(is "$(said fbr)" "400:Bad Request: wrong file identifier/HTTP URL specified")"
+send fbo "$TA" $CHAT2
+api fbc "$TA" getChat -d chat_id=$CHAT2
+check "banned: the other chat is unaffected" "$(is "$(got_file fby "$TA" "$F_Y" "$WORK/b.bin"):$(got_file fbb2 "$TB" "$F_B2" "$WORK/a.bin"):$(code fbo):$(code fbc)" "200:0:200:0:200:200")"
+check "stats list the banned chat" "$(is "$(stat_of '[d["banned"],d["kicked"]]')" "[[$CHAT], []]")"
+
+stop
+check "SIGTERM exits cleanly (faults)" $?
+start "$WORK/faults" --local || exit 1
+api frc "$TB" getChat -d chat_id=$CHAT
+check "a ban survives a restart" "$(is "$(said frc):$(stat_of 'd["banned"]')" "400:Bad Request: chat not found:[$CHAT]")"
+fault funban unban -d chat=$CHAT
+check "/_emulator/unban answers {\"ok\":true}" "$(is "$(code funban):$(cat "$WORK/funban.json")" '200:{"ok":true}')"
+check "unbanned: getFile serves the same bytes again" "$(is "$(got_file fux "$TA" "$F_X" "$WORK/a.bin"):$(got_file fub "$TB" "$F_B" "$WORK/b.bin")" "200:0:200:0")"
+send fus "$TA" $CHAT
+api fuc "$TB" getChat -d chat_id=$CHAT
+check "unbanned: posts and getChat work again" "$(is "$(code fus):$(code fuc):$(stat_of 'd["banned"]')" "200:200:[]")"
+got_file fz2 "$TA" "$F_Z" "$WORK/b.bin" >/dev/null
+check "an admin's deletion survives a restart (its file_id stays unavailable)" "$(is "$(said fz2)" "$GONE")"
+
+# kick: one bot is out of one chat.
+fault fkick kick -d chat=$CHAT -d bot=123456
+check "/_emulator/kick answers {\"ok\":true}" "$(is "$(code fkick):$(cat "$WORK/fkick.json")" '200:{"ok":true}')"
+on_chat $CHAT $CHAT2 $M_X $M_Y 123456
+OUT=$(every_call_says "$KICKED" "$TA" "${CALLS[@]}")
+check "kicked: every method of that bot naming the chat is 403${OUT:+ $OUT}" "$(is "$OUT" "")"
+got_file fkx "$TA" "$F_X" "$WORK/a.bin" >/dev/null
+check "kicked: that bot's getFile of the chat's documents is temporarily unavailable" "$(is "$(said fkx)" "$GONE")"
+send fko "$TA" $CHAT2
+check "kicked: the bot's other chat is unaffected" "$(is "$(got_file fky "$TA" "$F_Y" "$WORK/b.bin"):$(code fko)" "200:0:200")"
+api fkb "$TB" getChatMember -d chat_id=$CHAT -d user_id=654321
+send fks "$TB" $CHAT
+check "kicked: other bots are unaffected in that chat" "$(is "$(got_file fkbb "$TB" "$F_B" "$WORK/b.bin"):$(code fks):$(code fkb):$(jget "$WORK/fkb.json" 'd["result"]["status"]')" "200:0:200:200:administrator")"
+check "stats list the kicked (chat, bot)" "$(is "$(stat_of 'd["kicked"]')" "[{\"chat\": $CHAT, \"bot\": 123456}]")"
+stop
+start "$WORK/faults" --local || exit 1
+api fkr "$TA" getChat -d chat_id=$CHAT
+check "a kick survives a restart" "$(is "$(said fkr)" "$KICKED")"
+fault funkick unkick -d chat=$CHAT -d bot=123456
+api fku "$TA" getChat -d chat_id=$CHAT
+check "/_emulator/unkick lets the bot back in" "$(is "$(cat "$WORK/funkick.json"):$(code fku):$(got_file fkux "$TA" "$F_X" "$WORK/a.bin"):$(stat_of 'd["kicked"]')" '{"ok":true}:200:200:0:[]')"
+
+# corrupt: the bytes change in place, the size does not.
+fault fcor corrupt -d chat=$CHAT -d message=$M_X
+check "/_emulator/corrupt answers {\"ok\":true}" "$(is "$(code fcor):$(cat "$WORK/fcor.json")" '200:{"ok":true}')"
+got_file fcx "$TA" "$F_X" "$WORK/a.bin" >/dev/null
+P_C=$(jget "$WORK/fcx.json" 'd["result"]["file_path"]')
+DIFF=$(cmp -l "$P_C" "$WORK/a.bin" 2>/dev/null | awk 'NR==1{first=$1} END{print NR":"first}')
+check "corrupt: getFile succeeds, same size, 16 bytes flipped in the middle" "$(is "$(code fcx):$(jget "$WORK/fcx.json" 'd["result"]["file_size"]'):$(stat -c %s "$P_C"):$DIFF" "200:300000:300000:16:149993")"
+send fcm "$TA" $CHAT2
+M_P=$(jget "$WORK/fcm.json" 'd["result"]["message_id"]')
+api fcp "$TA" pinChatMessage -d chat_id=$CHAT2 -d message_id=$M_P
+fault fcs corrupt -d chat=$CHAT2 -d message=$((M_P + 1)) # the pin's service message
+check "corrupt: a message without a document is a 400" "$(is "$(said fcs)" "400:Bad Request: the message holds no document")"
+check "stats count the corruption" "$(is "$(stat_of 'd["faults"]["corrupted"]')" 1)"
+stop
+check "SIGTERM exits cleanly (faults, restarted)" $?
+
+# non-local mode: /file/ downloads of a lost channel's documents are 404.
+start "$WORK/faultsc" || exit 1
+send nc1 "$TA" $CHAT "$WORK/a.bin"
+M_C=$(jget "$WORK/nc1.json" 'd["result"]["message_id"]')
+api ncg "$TA" getFile -d "file_id=$(jget "$WORK/nc1.json" 'd["result"]["document"]["file_id"]')"
+CP=$(jget "$WORK/ncg.json" 'd["result"]["file_path"]')
+dl() { curl -s -o "$WORK/$1.bin" -w '%{http_code}' "$B/file/bot$TA/$CP"; }
+D1=$(dl ncd1)
+fault ncban ban -d chat=$CHAT
+D2=$(dl ncd2)
+fault ncunban unban -d chat=$CHAT
+D3=$(dl ncd3)
+cmp -s "$WORK/ncd3.bin" "$WORK/a.bin"
+check "non-local: a banned chat's downloads are 404, back after unban" "$(is "$D1:$D2:$D3:$?" "200:404:200:0")"
+fault nckick kick -d chat=$CHAT -d bot=123456
+D4=$(dl ncd4)
+fault ncunkick unkick -d chat=$CHAT -d bot=123456
+check "non-local: a kicked bot's downloads are 404" "$(is "$D4" "404")"
+fault nccor corrupt -d chat=$CHAT -d message=$M_C
+D5=$(dl ncd5)
+check "non-local: a corrupt document downloads whole with other bytes" "$(is "$D5:$(stat -c %s "$WORK/ncd5.bin"):$(cmp -l "$WORK/ncd5.bin" "$WORK/a.bin" 2>/dev/null | wc -l)" "200:300000:16")"
+stop
+
 start "$WORK/latency" --local --latency-ms 300 || exit 1
+# curl's time to the first byte of the answer, not counting its own start.
+TTFB=$(curl -s -o /dev/null -w '%{http_code} %{time_starttransfer}' -X POST -d chat=$CHAT "$B/_emulator/ban")
+curl -s -o /dev/null -X POST -d chat=$CHAT "$B/_emulator/unban"
+check "fault endpoints answer without --latency-ms ($TTFB s)" "$(is "$(awk '{print $1":"($2 < 0.25)}' <<<"$TTFB")" "200:1")"
 T0=$(date +%s%N)
 api lat "$TA" getMe
 T1=$(date +%s%N)
