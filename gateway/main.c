@@ -122,12 +122,34 @@ static void on_me(void *ud, const struct tg_result *res, const struct tg_bot_inf
     check_done(k);
 }
 
+/* A chat that refuses (deleted, banned, the bot kicked) does not stop a
+ * gateway whose stripes survive it: at most M of them, with redundancy. */
+static int tolerate(struct checks *c, size_t chat, const struct tg_result *res)
+{
+    struct gw *gw = c->gw;
+    int k = 1, m = 0;
+    if (!gw_chat_refusal(res) || blk_layout_parse(gw_config_redundancy(&gw->cfg), (int)gw->cfg.n_chat_ids, &k, &m) != 0)
+        return 0;
+    if (gw_chat_state(gw, chat) != GW_CHAT_OK)
+        return 1; /* counted already (another bot's answer) */
+    size_t refusing, lost;
+    gw_chats_counters(gw, &refusing, &lost);
+    if (m == 0 || (int)(refusing + lost) >= m)
+        return 0;
+    gw_chat_refused(gw, chat, res->description);
+    return 1;
+}
+
 static void on_chat(void *ud, const struct tg_result *res, const struct tg_chat_info *chat)
 {
     struct check *k = ud;
     struct checks *c = k->c;
     int64_t id = c->gw->cfg.chat_ids[k->chat];
-    if (res->status != TG_OK) {
+    if (res->status != TG_OK && tolerate(c, k->chat, res)) {
+        log_warn("storage chat %lld (--chat-id #%zu): %s (%s); its shards are read from the other chats and "
+                 "nothing new goes there until it answers again",
+                 (long long)id, k->chat + 1, tg_status_name(res->status), res->description);
+    } else if (res->status != TG_OK) {
         log_error("storage chat %lld (--chat-id #%zu): %s (%s); check the id (channels look like -100…) and add "
                   "bot %lld to the channel as an administrator",
                   (long long)id, k->chat + 1, tg_status_name(res->status), res->description,
@@ -146,7 +168,12 @@ static void on_member(void *ud, const struct tg_result *res, const struct tg_cha
     struct check *k = ud;
     struct checks *c = k->c;
     int64_t chat = c->gw->cfg.chat_ids[k->chat], bot = c->gw->bots[k->bot].id;
-    if (res->status != TG_OK) {
+    if (gw_chat_state(c->gw, k->chat) != GW_CHAT_OK && (res->status == TG_OK || tolerate(c, k->chat, res))) {
+        /* refusing already: nothing goes there */
+    } else if (res->status != TG_OK && tolerate(c, k->chat, res)) {
+        log_warn("bot %lld:… in storage chat %lld: %s; nothing new goes there until it answers again", (long long)bot,
+                 (long long)chat, res->description);
+    } else if (res->status != TG_OK) {
         log_error("bot %lld:… cannot read its rights in storage chat %lld: %s (%s); add it to the channel as an "
                   "administrator",
                   (long long)bot, (long long)chat, tg_status_name(res->status), res->description);
@@ -193,6 +220,9 @@ static int start_redundancy(struct gw *gw)
             log_warn("--redundancy none: blocks are stored unprotected in %zu chats", gw->cfg.n_chat_ids);
         return 0;
     }
+    for (size_t i = 0; i < gw->cfg.n_chat_ids; i++) /* chats that refused at start-up */
+        if (gw_chat_state(gw, i) != GW_CHAT_OK && gw->pool != NULL)
+            tg_pool_set_chat_open(gw->pool, i, 0);
     gw->ec = gw_ec_for(gw, gw->red_k, gw->red_m);
     if (gw->ec == NULL) {
         log_error("cannot set up Reed-Solomon tables for %d+%d", gw->red_k, gw->red_m);
