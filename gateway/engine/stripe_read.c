@@ -4,7 +4,8 @@
  * The index says how a block is stored (store_stripe_get, on the store
  * thread). A block stored as one document is read by reader.c as before.
  * A stripe is read from K of its shards in parallel, data shards first (so
- * when they all arrive nothing is decoded): each shard is fetched through
+ * when they all arrive nothing is decoded), shards in chats known to
+ * refuse last: each shard is fetched through
  * reader.c (its uploader's file_id, else another bot's) and authenticated
  * on libuv's pool (blk_shard_open: a damaged, truncated or swapped shard is
  * named, never used). A shard that fails to arrive or to verify is replaced
@@ -54,7 +55,8 @@ struct gw_block_read {
     struct blk_ec *ec;      /* the stripe's Reed–Solomon tables */
     enum store_status st;
     struct shard_read rd[STORE_MAX_SHARDS];
-    int next;               /* next shard of sp->sh to start */
+    int order[STORE_MAX_SHARDS]; /* positions in sp->sh, in the order they are tried */
+    int next;               /* next of order to start */
     int good;
     int on_pool;            /* pool jobs running for this read */
     int store_busy;
@@ -130,7 +132,7 @@ static int in_flight(const struct gw_block_read *br)
 {
     int n = 0;
     for (int i = 0; i < br->next; i++)
-        n += br->rd[i].state == SH_FETCHING || br->rd[i].state == SH_VERIFYING;
+        n += br->rd[br->order[i]].state == SH_FETCHING || br->rd[br->order[i]].state == SH_VERIFYING;
     return n;
 }
 
@@ -224,7 +226,7 @@ static void start_shard(struct gw_block_read *br, int pos)
 static void start_next(struct gw_block_read *br)
 {
     if (br->next < br->sp->n)
-        start_shard(br, br->next++);
+        start_shard(br, br->order[br->next++]);
 }
 
 static void on_hedge(uv_timer_t *t)
@@ -301,7 +303,7 @@ static void after_build(uv_work_t *w, int status)
 static void settle(struct gw_block_read *br)
 {
     if (br->good >= br->sp->k) {
-        for (int i = 0; i < br->next; i++) /* K good ones are enough: slower shards are not waited for */
+        for (int i = 0; i < br->sp->n; i++) /* K good ones are enough: slower shards are not waited for */
             if (br->rd[i].call != NULL) {
                 gw_read_cancel(br->rd[i].call);
                 br->rd[i].call = NULL;
@@ -325,6 +327,22 @@ static void settle(struct gw_block_read *br)
         if (in_flight(br) == 0)
             deliver(br, &br->last, NULL, 0);
     }
+}
+
+/* The order shards are tried in: data shards before parity (no decoding
+ * when they all arrive), and shards in chats known to refuse last. */
+static void plan(struct gw_block_read *br)
+{
+    int n = 0;
+    for (int pass = 0; pass < 4; pass++)
+        for (int i = 0; i < br->sp->n; i++) {
+            const struct store_shard *sh = &br->sp->sh[i];
+            int ci = gw_chat_index(br->gw, sh->chat_id);
+            int healthy = ci < 0 || gw_chat_state(br->gw, (size_t)ci) == GW_CHAT_OK;
+            int data = sh->idx < br->sp->k;
+            if (pass == (healthy ? 0 : 2) + (data ? 0 : 1))
+                br->order[n++] = i;
+        }
 }
 
 /* ---- the index says how the block is stored ------------------------------------ */
@@ -359,6 +377,7 @@ static void lookup_done(void *arg)
         fail_with(br, TG_ERR_IO, "the block's stripe cannot be looked up");
         return;
     }
+    plan(br);
     uv_timer_init(gw->loop, &br->hedge);
     br->hedge.data = br;
     br->hedge_init = 1;

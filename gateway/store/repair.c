@@ -147,9 +147,11 @@ enum store_status store_repair_swap(struct store *st, int64_t block_id, const st
     static const char sql_done[] = "DELETE FROM repairs WHERE block_id = ?1 AND idx = ?2";
     static const char sql_exists[] = "SELECT 1 FROM stripes WHERE block_id = ?1";
     sqlite3_stmt *s = NULL;
-    enum store_status ret = store_op_begin(st);
+    enum store_status ret;
     int rc;
 
+    /* One transaction around calls that open their own (store_inflight_end): theirs become savepoints. */
+    ret = store_tx_begin(st);
     if (ret != STORE_OK)
         return ret;
     ret = store_stmt(st, sql_exists, &s);
@@ -193,7 +195,10 @@ enum store_status store_repair_swap(struct store *st, int64_t block_id, const st
     if (ret == STORE_OK)
         ret = store_inflight_end(st, key, 1, now_ms);
 out:
-    return store_op_end(st, ret);
+    if (ret == STORE_OK)
+        return store_tx_commit(st);
+    store_tx_rollback(st);
+    return ret;
 }
 
 enum store_status store_repair_later(struct store *st, int64_t block_id, int64_t due_ms)
