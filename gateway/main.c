@@ -123,7 +123,8 @@ static void on_me(void *ud, const struct tg_result *res, const struct tg_bot_inf
 }
 
 /* A chat that refuses (deleted, banned, the bot kicked) does not stop a
- * gateway whose stripes survive it: at most M of them, with redundancy. */
+ * gateway with redundancy while at least K chats answer: reads take the
+ * shards in the others, new blocks go there. */
 static int tolerate(struct checks *c, size_t chat, const struct tg_result *res)
 {
     struct gw *gw = c->gw;
@@ -134,7 +135,8 @@ static int tolerate(struct checks *c, size_t chat, const struct tg_result *res)
         return 1; /* counted already (another bot's answer) */
     size_t refusing, lost;
     gw_chats_counters(gw, &refusing, &lost);
-    if (m == 0 || (int)(refusing + lost) >= m)
+    /* Unprotected, or too few chats left to hold K shards of a new block: a configuration to fix. */
+    if (m == 0 || (int)(gw->cfg.n_chat_ids - refusing - lost - 1) < k)
         return 0;
     gw_chat_refused(gw, chat, res->description);
     return 1;
