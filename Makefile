@@ -40,6 +40,8 @@ endif
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(SANFLAGS) $(WARN) \
            -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# Programs that link the blocks objects also need ISA-L's erasure code (gateway/blocks/shard.c).
+BLK_LDLIBS := -lisal $(LDLIBS)
 LDFLAGS := $(SANFLAGS)
 
 COMMON_SRC  := $(wildcard common/*.c)
@@ -77,7 +79,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tgs3: $(call obj,gateway/main.c) $(GW_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BLK_LDLIBS)
 
 $(BUILD)/tgs3-botapi: $(EMU_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -85,20 +87,20 @@ $(BUILD)/tgs3-botapi: $(EMU_OBJ)
 # Each unit test links the libraries and the gateway's non-main objects.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(GW_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(GW_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(GW_OBJ) $(BLK_LDLIBS)
 
 # A fuzz target with the replay driver: an ordinary test program for make test.
 $(FUZZ_REPLAY): $(BUILD)/tests/test_fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o \
                 $(FUZZ_DEP_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BLK_LDLIBS)
 
 # A fuzz target with libFuzzer's main (only in the make fuzz build: CC=clang SAN=fuzz).
 $(FUZZ_BIN): $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_DEP_OBJ)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(BLK_LDLIBS)
 
 $(BUILD)/tgs3-bench: $(call obj,$(BENCH_SRC)) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BLK_LDLIBS)
 
 deps:
 	@tests/deps.sh

@@ -2,8 +2,9 @@
  *
  * DESIGN: the keyring is built once (from the key file) and then only read,
  * so the sealing functions are safe on any thread. Each master key yields
- * three subkeys through HKDF-SHA256 with distinct info strings, so the AES
- * key never doubles as the HMAC key and a snapshot key cannot open a block.
+ * four subkeys through HKDF-SHA256 with distinct info strings, so the AES
+ * key never doubles as the HMAC key, a snapshot key cannot open a block and
+ * a shard tag (shard.c) is never computed under a sealing key.
  * Nonces are 96 random bits per seal: with at most a few billion blocks per
  * key the collision chance stays far below 2^-32 (NIST SP 800-38D, 8.3).
  * GCM lengths go to OpenSSL in chunks below INT_MAX.
@@ -24,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "gateway/blocks/blk.h"
+#include "gateway/blocks/blk_int.h"
 
 #define BLK_VERSION 1
 #define CHUNK (1u << 30) /* bytes per EVP update (its lengths are int) */
@@ -34,6 +36,7 @@ struct blk_keys {
     unsigned char seal[BLK_KEY_LEN];
     unsigned char dedup[BLK_KEY_LEN];
     unsigned char snap[BLK_KEY_LEN];
+    unsigned char shard[BLK_KEY_LEN]; /* GMAC of stripe shards (shard.c) */
 };
 
 struct blk_keyring {
@@ -86,7 +89,8 @@ enum blk_status blk_keyring_new(const unsigned char *keys, size_t n_keys, struct
         const unsigned char *m = keys + i * BLK_KEY_LEN;
         if (hkdf(m, "tgs3 block sealing v1", kr->keys[i].seal) != 0 ||
             hkdf(m, "tgs3 dedup hmac v1", kr->keys[i].dedup) != 0 ||
-            hkdf(m, "tgs3 index snapshot v1", kr->keys[i].snap) != 0) {
+            hkdf(m, "tgs3 index snapshot v1", kr->keys[i].snap) != 0 ||
+            hkdf(m, "tgs3 stripe shard v1", kr->keys[i].shard) != 0) {
             blk_keyring_free(kr);
             return BLK_ERR_CRYPTO;
         }
@@ -236,12 +240,26 @@ static void put_be64(unsigned char *p, uint64_t v)
     }
 }
 
+/* The key blk_seal and blk_open use for kind under key_id; NULL when the key
+ * id is unknown or the kind is not sealed whole (shards carry a tag only). */
 static const unsigned char *subkey(const struct blk_keyring *kr, enum blk_kind kind, int key_id)
 {
     if (key_id < 1 || (size_t)key_id > kr->n)
         return NULL;
     const struct blk_keys *k = &kr->keys[key_id - 1];
-    return kind == BLK_KIND_SNAPSHOT ? k->snap : k->seal;
+    switch (kind) {
+    case BLK_KIND_DATA: return k->seal;
+    case BLK_KIND_SNAPSHOT: return k->snap;
+    case BLK_KIND_SHARD: break;
+    }
+    return NULL;
+}
+
+const unsigned char *blk_keyring_shard_key(const struct blk_keyring *kr, int key_id)
+{
+    if (key_id < 1 || (size_t)key_id > kr->n)
+        return NULL;
+    return kr->keys[key_id - 1].shard;
 }
 
 /* GCM over in[0..len) into out (may equal in), AD = header + be64(len). */

@@ -7,7 +7,8 @@
  *   header (BLK_HEADER_LEN = 36 bytes)
  *     0..3   magic "TGS3"
  *     4      format version (1)
- *     5      kind (BLK_KIND_DATA or BLK_KIND_SNAPSHOT)
+ *     5      kind (BLK_KIND_DATA or BLK_KIND_SNAPSHOT; BLK_KIND_SHARD has
+ *            its own header, shard.h)
  *     6      key id (1..255)
  *     7      reserved, 0
  *     8..23  block id (16 random bytes chosen before upload, kept in the index)
@@ -23,7 +24,7 @@
  * Keys: the key file holds one or more 32-byte master keys (raw bytes; key
  * id i is bytes [32(i-1), 32i)); the last one seals new data, all of them
  * open. From each master key HKDF-SHA256 derives separate subkeys: sealing,
- * dedup HMAC and snapshot sealing. A struct blk_keyring owns the only copies
+ * dedup HMAC, snapshot sealing and stripe shard tags (shard.h). A struct blk_keyring owns the only copies
  * of the key material and cleanses it on free; nothing here logs, and key
  * bytes never appear in an error text.
  *
@@ -48,7 +49,9 @@
 #define BLK_OVERHEAD (BLK_HEADER_LEN + BLK_TAG_LEN) /* bytes a sealed buffer adds to its plaintext */
 #define BLK_MAX_KEYS 255
 
-enum blk_kind { BLK_KIND_DATA = 1, BLK_KIND_SNAPSHOT = 2 };
+/* The kind byte of every document tgs3 posts. blk_seal and blk_open take DATA
+ * and SNAPSHOT; a SHARD is one piece of a stripe (shard.h), never sealed whole. */
+enum blk_kind { BLK_KIND_DATA = 1, BLK_KIND_SNAPSHOT = 2, BLK_KIND_SHARD = 3 };
 
 enum blk_status {
     BLK_OK = 0,
@@ -81,7 +84,8 @@ int blk_keyring_current(const struct blk_keyring *kr);
 /* Fills out with n bytes from OpenSSL's CSPRNG. */
 enum blk_status blk_random(void *out, size_t n) WARN_UNUSED;
 
-/* Seals plain[0..len) of the given kind under the current key into out,
+/* Seals plain[0..len) of the given kind (DATA or SNAPSHOT; any other kind
+ * is BLK_ERR_KEY: it has no sealing key) under the current key into out,
  * which must hold len + BLK_OVERHEAD bytes (plain may be out +
  * BLK_HEADER_LEN, sealing in place; it must not overlap out otherwise).
  * id is the block's identity (BLK_ID_LEN bytes). On success *key_id and
