@@ -34,7 +34,7 @@
 #define SHARD_VERSION 1
 #define CHUNK (1u << 30) /* bytes per ISA-L or EVP call (their lengths are int) */
 #define GF_TABLE 32      /* bytes of ec_init_tables output per matrix coefficient */
-#define AUTO_MAX_K 8     /* data shards blk_layout_auto uses at most */
+#define AUTO_MAX_K 8     /* data shards blk_layout_auto uses at most: a read fetches k documents */
 
 /* Header offsets (shard.h). */
 #define H_KEY_ID 6
