@@ -1,9 +1,10 @@
 /* store_int.h — internals shared by the files of gateway/store/.
  *
- * The connection, the prepared-statement cache, error mapping, walking a
- * statement's rows (into a growing array), the per-call transaction wrapper
- * and block reference counting. Nothing here is visible outside this
- * directory.
+ * The connection, the prepared-statement cache, error mapping, statement
+ * helpers (bind from a format, step once, run, read one row's integers),
+ * walking a statement's rows (into a growing array), the per-call
+ * transaction wrapper and block reference counting.
+ * Nothing here is visible outside this directory.
  */
 #ifndef TGS3_STORE_INT_H
 #define TGS3_STORE_INT_H
@@ -29,6 +30,12 @@ struct store {
     struct store_stmt_slot stmts[STORE_STMT_SLOTS];
 };
 
+/* Opens path with flags (SQLITE_OPEN_*; NOMUTEX is added) as st->db, set up
+ * as every connection is: plain result codes, a 5 s busy timeout. */
+enum store_status store_connect(struct store *st, const char *path, int flags) WARN_UNUSED;
+/* Reads meta.schema_version into *out; 0 when none is recorded. */
+enum store_status store_schema_version(struct store *st, int64_t *out) WARN_UNUSED;
+
 /* Returns the cached statement for sql (a string literal), reset and with
  * bindings cleared, preparing it on first use. */
 enum store_status store_stmt(struct store *st, const char *sql, sqlite3_stmt **out) WARN_UNUSED;
@@ -36,6 +43,40 @@ enum store_status store_stmt(struct store *st, const char *sql, sqlite3_stmt **o
 enum store_status store_fail(struct store *st, int rc) WARN_UNUSED;
 /* Steps s once, expecting SQLITE_DONE, and resets it. */
 enum store_status store_exec_stmt(struct store *st, sqlite3_stmt *s) WARN_UNUSED;
+
+/* The statement helpers below take sql (a string literal: the cache key) and
+ * bind parameters ?1, ?2, ... from the arguments after fmt, one character of
+ * fmt each, in the manner of sqlite3_mprintf:
+ *   i  an int
+ *   I  an int64_t (not a size_t, an int or a sqlite3_int64: cast)
+ *   t  a const char *, NUL-terminated text kept by the caller until the
+ *      statement is reset (SQLITE_STATIC); NULL binds NULL
+ *   T  a const char * and an int length (-1: up to the NUL), text that is
+ *      copied (SQLITE_TRANSIENT)
+ *   b  a const void * and an int length, a blob kept by the caller until the
+ *      statement is reset (SQLITE_STATIC)
+ * Parameters past fmt stay NULL. */
+
+/* Returns in *out the cached statement for sql with its parameters bound. */
+enum store_status store_prep(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+    WARN_UNUSED;
+/* Prepares sql and steps it once: STORE_OK with *out on its first row (read
+ * it, then sqlite3_reset it), STORE_NOT_FOUND when it yields none, or the
+ * failure; on anything but STORE_OK the statement is already reset. */
+enum store_status store_query(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+    WARN_UNUSED;
+/* Runs sql, a query that always yields one row (aggregates, EXISTS), and
+ * copies the first n columns of that row, as integers, to out[0 .. n-1]
+ * (left as they were on failure). Resets the statement. */
+enum store_status store_scalars(struct store *st, int64_t *out, int n, const char *sql, const char *fmt, ...)
+    WARN_UNUSED;
+/* Runs sql to completion and resets it; sqlite3_changes tells what it did. */
+enum store_status store_exec(struct store *st, const char *sql, const char *fmt, ...) WARN_UNUSED;
+/* store_exec of a statement meant to change a row: STORE_NOT_FOUND if it changed none. */
+enum store_status store_exec_found(struct store *st, const char *sql, const char *fmt, ...) WARN_UNUSED;
+/* store_exec of an insert: a constraint violation (the row exists) is
+ * STORE_EXISTS, leaving the error text alone for the caller to set. */
+enum store_status store_insert(struct store *st, const char *sql, const char *fmt, ...) WARN_UNUSED;
 
 /* What a row callback asks of the walk over a statement's rows. */
 enum store_row { STORE_ROW_NEXT, STORE_ROW_STOP };
@@ -68,6 +109,10 @@ typedef void store_row_release_fn(void *row);
 enum store_status store_rows_read(struct store *st, sqlite3_stmt *s, size_t size, size_t max,
                                   store_row_read_fn *read, store_row_release_fn *release, void *ud,
                                   struct store_rows *out) WARN_UNUSED;
+/* Prepares sql and reads its rows into out as store_rows_read does (no
+ * release, no user data); out is left empty when sql cannot be prepared. */
+enum store_status store_rows_select(struct store *st, struct store_rows *out, size_t size, size_t max,
+                                    store_row_read_fn *read, const char *sql, const char *fmt, ...) WARN_UNUSED;
 
 /* Every mutating call: store_op_begin opens BEGIN IMMEDIATE, or a savepoint
  * when the caller holds an explicit transaction; store_op_end commits or
@@ -99,9 +144,9 @@ enum store_status store_refs_drop(struct store *st, const struct store_refs *r, 
 void store_refs_release(struct store_refs *r);
 
 /* A SQL LIMIT for a caller's count, clamped to what a page can sensibly hold. */
-static inline sqlite3_int64 store_limit(size_t max)
+static inline int64_t store_limit(size_t max)
 {
-    return max > 100000 ? 100000 : (sqlite3_int64)max;
+    return max > 100000 ? 100000 : (int64_t)max;
 }
 
 /* Fills b from columns col.. col+13 of s (the order of STORE_BLOCK_COLS). */
