@@ -3,7 +3,7 @@
  * The connection, the prepared-statement cache, error mapping, statement
  * helpers (bind from a format, step once, run, read one row's integers),
  * walking a statement's rows (into a growing array), the per-call
- * transaction wrapper and block reference counting.
+ * transaction wrapper, block reference counting and the GC queue's insert.
  * Nothing here is visible outside this directory.
  */
 #ifndef TGS3_STORE_INT_H
@@ -126,6 +126,10 @@ enum store_status store_block_ref(struct store *st, int64_t block_id) WARN_UNUSE
  * queued for deletion at now_ms + grace. */
 enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t count, int64_t now_ms)
     WARN_UNUSED;
+/* Queues message (chat_id, message_id), posted by bot_id at posted_ms, for
+ * deletion at due_ms; a message queued already stays as it is. */
+enum store_status store_gc_add(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                               int64_t posted_ms, int64_t due_ms) WARN_UNUSED;
 /* Takes one reference per extent. */
 enum store_status store_extents_ref(struct store *st, const struct store_extent *ext, size_t n) WARN_UNUSED;
 
