@@ -13,9 +13,6 @@
 
 void store_block_read(sqlite3_stmt *s, int col, struct store_block *b)
 {
-    const void *p;
-    int n;
-
     memset(b, 0, sizeof *b);
     b->id = sqlite3_column_int64(s, col);
     b->chat_id = sqlite3_column_int64(s, col + 1);
@@ -25,21 +22,12 @@ void store_block_read(sqlite3_stmt *s, int col, struct store_block *b)
     store_col_text(s, col + 5, b->file_unique_id, sizeof b->file_unique_id);
     b->plain_size = sqlite3_column_int64(s, col + 6);
     b->stored_size = sqlite3_column_int64(s, col + 7);
-    p = sqlite3_column_blob(s, col + 8);
-    n = sqlite3_column_bytes(s, col + 8);
-    if (p && n == (int)sizeof b->hash)
-        memcpy(b->hash, p, sizeof b->hash);
+    store_col_blob(s, col + 8, b->hash, sizeof b->hash);
     b->key_id = sqlite3_column_int(s, col + 9);
-    p = sqlite3_column_blob(s, col + 10);
-    n = sqlite3_column_bytes(s, col + 10);
-    if (p && n == (int)sizeof b->nonce)
-        memcpy(b->nonce, p, sizeof b->nonce);
+    store_col_blob(s, col + 10, b->nonce, sizeof b->nonce);
     b->refcount = sqlite3_column_int64(s, col + 11);
     b->created_ms = sqlite3_column_int64(s, col + 12);
-    p = sqlite3_column_blob(s, col + 13);
-    n = sqlite3_column_bytes(s, col + 13);
-    if (p && n == (int)sizeof b->uuid)
-        memcpy(b->uuid, p, sizeof b->uuid);
+    store_col_blob(s, col + 13, b->uuid, sizeof b->uuid);
 }
 
 /* Binds the eleven fields a posted block records (chat_id … created_ms, in table order)

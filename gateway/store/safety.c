@@ -88,10 +88,8 @@ enum store_status store_gc_enqueue_posted(struct store *st, int64_t chat_id, int
 
 static void read_inflight(sqlite3_stmt *s, struct store_inflight *r)
 {
-    const void *p = sqlite3_column_blob(s, 0);
     memset(r, 0, sizeof(*r));
-    if (p && sqlite3_column_bytes(s, 0) == 16)
-        memcpy(r->uuid, p, 16);
+    store_col_blob(s, 0, r->uuid, 16);
     store_col_text(s, 1, r->put, sizeof(r->put));
     r->chat_id = sqlite3_column_int64(s, 2);
     r->bot_id = sqlite3_column_int64(s, 3);

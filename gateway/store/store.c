@@ -522,6 +522,14 @@ void store_col_text(sqlite3_stmt *s, int col, char *out, size_t n)
     out[len] = '\0';
 }
 
+void store_col_blob(sqlite3_stmt *s, int col, void *out, size_t n)
+{
+    const void *p = sqlite3_column_blob(s, col);
+
+    if (p && (size_t)sqlite3_column_bytes(s, col) == n)
+        memcpy(out, p, n);
+}
+
 char *store_col_strdup(sqlite3_stmt *s, int col)
 {
     const unsigned char *t = sqlite3_column_text(s, col);

@@ -161,6 +161,9 @@ void store_block_read(sqlite3_stmt *s, int col, struct store_block *b);
 
 /* Copies the text of column col into a char array of size n (truncating). */
 void store_col_text(sqlite3_stmt *s, int col, char *out, size_t n);
+/* Copies the blob of column col into out when it is exactly n bytes; else
+ * leaves out as it is. */
+void store_col_blob(sqlite3_stmt *s, int col, void *out, size_t n);
 /* Returns a malloc'd copy of the text of column col ("" for NULL). */
 char *store_col_strdup(sqlite3_stmt *s, int col);
 /* Reads the rows of s, a bound statement selecting (block_id, offset, length,

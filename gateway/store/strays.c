@@ -102,12 +102,10 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
 static enum store_row read_stray_pack(sqlite3_stmt *s, void *row, void *ud)
 {
     struct store_stray_pack *p = row;
-    const void *u = sqlite3_column_blob(s, 1);
 
     (void)ud;
     p->block_id = sqlite3_column_int64(s, 0);
-    if (u != NULL && sqlite3_column_bytes(s, 1) == 16)
-        memcpy(p->uuid, u, 16);
+    store_col_blob(s, 1, p->uuid, 16);
     p->created_ms = sqlite3_column_int64(s, 2);
     return STORE_ROW_NEXT;
 }
