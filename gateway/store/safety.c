@@ -408,38 +408,43 @@ enum store_status store_snapshot_write(struct store *st, const char *path)
     return ret;
 }
 
+/* How a pin is written in meta: chat, message, bot, posted (ms). */
+#define PIN_FORMAT "%lld:%lld:%lld:%lld"
+
+void store_pin_read(sqlite3_stmt *s, int col, struct store_pin *out)
+{
+    char v[128];
+
+    memset(out, 0, sizeof(*out));
+    store_col_text(s, col, v, sizeof(v));
+    if (sscanf(v, PIN_FORMAT, &out->chat_id, &out->message_id, &out->bot_id, &out->posted_ms) != 4)
+        out->message_id = 0;
+}
+
 enum store_status store_snapshot_record(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
                                         int64_t now_ms)
 {
     static const char sql_get[] = "SELECT v FROM meta WHERE k = 'last_snapshot'";
     static const char sql_set[] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('last_snapshot', ?1)";
     sqlite3_stmt *s = NULL;
-    long long pc = 0, pm = 0, pb = 0, pt = 0;
+    struct store_pin prev = {0};
     char v[128];
     enum store_status ret = store_op_begin(st);
-    int rc;
 
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql_get, &s);
-    if (ret != STORE_OK)
-        goto out;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        store_col_text(s, 0, v, sizeof(v));
-        if (sscanf(v, "%lld:%lld:%lld:%lld", &pc, &pm, &pb, &pt) != 4)
-            pm = 0;
-    } else if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-    }
+    ret = store_query(st, &s, sql_get, "");
+    if (ret == STORE_OK)
+        store_pin_read(s, 0, &prev);
     sqlite3_reset(s);
+    if (ret == STORE_NOT_FOUND)
+        ret = STORE_OK; /* no snapshot pinned yet */
+    if (ret == STORE_OK && prev.message_id != 0 && !(prev.chat_id == chat_id && prev.message_id == message_id))
+        ret = store_gc_add(st, prev.chat_id, prev.message_id, prev.bot_id, prev.posted_ms,
+                           now_ms + st->gc_grace_ms);
     if (ret != STORE_OK)
         goto out;
-    if (pm != 0 && !(pc == chat_id && pm == message_id))
-        ret = store_gc_add(st, pc, pm, pb, pt, now_ms + st->gc_grace_ms);
-    if (ret != STORE_OK)
-        goto out;
-    snprintf(v, sizeof(v), "%lld:%lld:%lld:%lld", (long long)chat_id, (long long)message_id, (long long)bot_id,
+    snprintf(v, sizeof(v), PIN_FORMAT, (long long)chat_id, (long long)message_id, (long long)bot_id,
              (long long)now_ms);
     ret = store_exec(st, sql_set, "T", v, -1);
 out:

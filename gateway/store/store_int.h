@@ -176,6 +176,14 @@ enum store_status store_extents_read(struct store *st, sqlite3_stmt *s, struct s
  * store_op_begin and store_op_end. */
 enum store_status store_object_write(struct store *st, const struct store_object *obj,
                                      const struct store_extent *ext, size_t n) WARN_UNUSED;
+/* The snapshot pinned in meta (k = 'last_snapshot', "chat:message:bot:ms"):
+ * the message holding its document, never collected while pinned. */
+struct store_pin {
+    long long chat_id, message_id, bot_id, posted_ms;
+};
+/* Reads a pin from the text of column col of s; message_id 0 when it does not parse. */
+void store_pin_read(sqlite3_stmt *s, int col, struct store_pin *out);
+
 /* A consistent read of several statements: a savepoint (deferred transaction). */
 enum store_status store_read_begin(struct store *st) WARN_UNUSED;
 void store_read_end(struct store *st);

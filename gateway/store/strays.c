@@ -51,12 +51,10 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
     static const char sql_snap[] = "SELECT v FROM meta WHERE k = 'last_snapshot'";
     struct store_rows rows;
     sqlite3_stmt *s = NULL;
+    struct store_pin pin = {0};
     int64_t *v;
     size_t len;
-    long long sc = 0, sm = 0, sb = 0, stm = 0;
-    char snap[128];
     enum store_status ret;
-    int rc;
 
     *out = NULL;
     *n = 0;
@@ -72,21 +70,17 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
         free(v);
         return ret;
     }
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        store_col_text(s, 0, snap, sizeof(snap));
-        if (sscanf(snap, "%lld:%lld:%lld:%lld", &sc, &sm, &sb, &stm) != 4)
-            sm = 0;
-    }
+    if (sqlite3_step(s) == SQLITE_ROW) /* else none is pinned, or it cannot be read: nothing to add */
+        store_pin_read(s, 0, &pin);
     sqlite3_reset(s);
-    if (sm > above && sc == chat_id) {
+    if (pin.message_id > above && pin.chat_id == chat_id) {
         size_t i = 0;
         v = xrealloc(v, (len + 1) * sizeof(*v));
-        while (i < len && v[i] < sm)
+        while (i < len && v[i] < pin.message_id)
             i++;
-        if (i == len || v[i] != sm) {
+        if (i == len || v[i] != pin.message_id) {
             memmove(v + i + 1, v + i, (len - i) * sizeof(*v));
-            v[i] = sm;
+            v[i] = pin.message_id;
             len++;
         }
     }
