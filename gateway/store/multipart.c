@@ -71,6 +71,21 @@ enum store_status store_upload_get(struct store *st, const char *id, struct stor
     return ret;
 }
 
+/* Opens an operation (store_op_begin) on upload_id, which must exist; when
+ * it does not (STORE_NOT_FOUND) or the lookup fails, the operation is
+ * already ended. */
+static enum store_status upload_op_begin(struct store *st, const char *upload_id)
+{
+    enum store_status ret = store_op_begin(st);
+
+    if (ret == STORE_OK) {
+        ret = store_upload_get(st, upload_id, NULL);
+        if (ret != STORE_OK)
+            ret = store_op_end(st, ret);
+    }
+    return ret;
+}
+
 /* Gathers the references of part part_number of upload (all parts if part_number < 0)
  * and deletes their extents. */
 static enum store_status part_extents_remove(struct store *st, const char *upload_id, int part_number,
@@ -106,25 +121,19 @@ enum store_status store_part_put(struct store *st, const char *upload_id, int pa
     enum store_status ret;
 
     ASSERT(part_number >= 0);
-    ret = store_op_begin(st);
+    ret = upload_op_begin(st, upload_id);
     if (ret != STORE_OK)
         return ret;
-    ret = store_upload_get(st, upload_id, NULL);
-    if (ret != STORE_OK)
-        goto out;
     ret = store_extents_ref(st, ext, n);
-    if (ret != STORE_OK)
-        goto out;
-    ret = part_extents_remove(st, upload_id, part_number, &old);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_exec(st, sql_part, "titII", upload_id, part_number, etag, size, now_ms);
+    if (ret == STORE_OK)
+        ret = part_extents_remove(st, upload_id, part_number, &old);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_part, "titII", upload_id, part_number, etag, size, now_ms);
     for (size_t i = 0; i < n && ret == STORE_OK; i++)
         ret = store_exec(st, sql_extent, "tiIIII", upload_id, part_number, (int64_t)i, ext[i].block_id,
                          ext[i].offset, ext[i].length);
     if (ret == STORE_OK)
         ret = store_refs_drop(st, &old, now_ms);
-out:
     store_refs_release(&old);
     return store_op_end(st, ret);
 }
@@ -225,12 +234,9 @@ enum store_status store_upload_complete(struct store *st, const char *upload_id,
     sqlite3_stmt *s = NULL;
     enum store_status ret;
 
-    ret = store_op_begin(st);
+    ret = upload_op_begin(st, upload_id);
     if (ret != STORE_OK)
         return ret;
-    ret = store_upload_get(st, upload_id, NULL);
-    if (ret != STORE_OK)
-        goto out;
     for (size_t i = 0; i < n; i++) {
         ret = store_query(st, &s, sql_part, "ti", upload_id, part_numbers[i]);
         sqlite3_reset(s);
@@ -263,14 +269,11 @@ out:
 
 enum store_status store_upload_abort(struct store *st, const char *upload_id)
 {
-    enum store_status ret;
+    enum store_status ret = upload_op_begin(st, upload_id);
 
-    ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_upload_get(st, upload_id, NULL);
-    if (ret == STORE_OK)
-        ret = upload_remove(st, upload_id, now_ms());
+    ret = upload_remove(st, upload_id, now_ms());
     return store_op_end(st, ret);
 }
 
