@@ -2,9 +2,10 @@
  *
  * The connection, the prepared-statement cache, error mapping, statement
  * helpers (bind from a format, step once, run, read one row's integers),
- * walking a statement's rows (into a growing array), the per-call
- * transaction wrapper, block reference counting and the GC queue's insert.
- * Nothing here is visible outside this directory.
+ * column readers, walking a statement's rows (into a growing array), the
+ * per-call transaction wrapper, block reference counting, the GC queue's
+ * insert and the pinned snapshot's record. Nothing here is visible outside
+ * this directory.
  */
 #ifndef TGS3_STORE_INT_H
 #define TGS3_STORE_INT_H
