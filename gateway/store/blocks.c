@@ -13,9 +13,6 @@
 
 void store_block_read(sqlite3_stmt *s, int col, struct store_block *b)
 {
-    const void *p;
-    int n;
-
     memset(b, 0, sizeof *b);
     b->id = sqlite3_column_int64(s, col);
     b->chat_id = sqlite3_column_int64(s, col + 1);
@@ -25,21 +22,12 @@ void store_block_read(sqlite3_stmt *s, int col, struct store_block *b)
     store_col_text(s, col + 5, b->file_unique_id, sizeof b->file_unique_id);
     b->plain_size = sqlite3_column_int64(s, col + 6);
     b->stored_size = sqlite3_column_int64(s, col + 7);
-    p = sqlite3_column_blob(s, col + 8);
-    n = sqlite3_column_bytes(s, col + 8);
-    if (p && n == (int)sizeof b->hash)
-        memcpy(b->hash, p, sizeof b->hash);
+    store_col_blob(s, col + 8, b->hash, sizeof b->hash);
     b->key_id = sqlite3_column_int(s, col + 9);
-    p = sqlite3_column_blob(s, col + 10);
-    n = sqlite3_column_bytes(s, col + 10);
-    if (p && n == (int)sizeof b->nonce)
-        memcpy(b->nonce, p, sizeof b->nonce);
+    store_col_blob(s, col + 10, b->nonce, sizeof b->nonce);
     b->refcount = sqlite3_column_int64(s, col + 11);
     b->created_ms = sqlite3_column_int64(s, col + 12);
-    p = sqlite3_column_blob(s, col + 13);
-    n = sqlite3_column_bytes(s, col + 13);
-    if (p && n == (int)sizeof b->uuid)
-        memcpy(b->uuid, p, sizeof b->uuid);
+    store_col_blob(s, col + 13, b->uuid, sizeof b->uuid);
 }
 
 /* Binds the eleven fields a posted block records (chat_id … created_ms, in table order)
@@ -72,7 +60,7 @@ enum store_status store_block_insert(struct store *st, struct store_block *b)
     ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
+    ret = store_prep(st, &s, sql, "");
     if (ret != STORE_OK)
         goto out;
     bind_posted_fields(s, 1, b);
@@ -82,14 +70,12 @@ enum store_status store_block_insert(struct store *st, struct store_block *b)
         snprintf(st->err, sizeof st->err, "block (%lld, %lld) already recorded", (long long)b->chat_id,
                  (long long)b->message_id);
         ret = STORE_EXISTS;
-        goto out;
-    }
-    if (rc != SQLITE_DONE) {
+    } else if (rc != SQLITE_DONE) {
         ret = store_fail(st, rc);
-        goto out;
+    } else {
+        b->id = sqlite3_last_insert_rowid(st->db);
+        b->refcount = 0;
     }
-    b->id = sqlite3_last_insert_rowid(st->db);
-    b->refcount = 0;
 out:
     sqlite3_reset(s);
     return store_op_end(st, ret);
@@ -107,20 +93,15 @@ enum store_status store_block_set_posted(struct store *st, const struct store_bl
     ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, b->id);
-    bind_posted_fields(s, 2, b);
-    ret = store_exec_stmt(st, s);
+    ret = store_prep(st, &s, sql, "I", b->id);
+    if (ret == STORE_OK) {
+        bind_posted_fields(s, 2, b);
+        ret = store_exec_stmt(st, s);
+    }
     if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
         ret = STORE_NOT_FOUND;
-    sqlite3_reset(s);
     if (ret == STORE_OK)
         ret = store_block_unref(st, b->id, 1, b->created_ms); /* the pack's own hold */
-out:
-    if (s)
-        sqlite3_reset(s);
     return store_op_end(st, ret);
 }
 
@@ -143,24 +124,10 @@ enum store_status store_block_get(struct store *st, int64_t id, struct store_blo
 {
     static const char sql[] = "SELECT " STORE_BLOCK_COLS " FROM blocks b WHERE b.id = ?1";
     sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    int rc;
+    enum store_status ret = store_query(st, &s, sql, "I", id);
 
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        ret = STORE_NOT_FOUND;
-        goto out;
-    }
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    store_block_read(s, 0, out);
-out:
+    if (ret == STORE_OK)
+        store_block_read(s, 0, out);
     sqlite3_reset(s);
     return ret;
 }
@@ -172,46 +139,19 @@ enum store_status store_block_set_file(struct store *st, int64_t id, int64_t bot
     static const char sql_other[] = "INSERT OR REPLACE INTO block_files(block_id, bot_id, file_id) VALUES (?1, ?2, ?3)";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
     ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
     /* The uploader's own file_id lives in the block row. */
-    ret = store_stmt(st, sql_uploader, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, bot_id);
-    sqlite3_bind_text(s, 3, file_id, -1, SQLITE_STATIC);
-    ret = store_exec_stmt(st, s);
+    ret = store_exec(st, sql_uploader, "IIt", id, bot_id, file_id);
     if (ret != STORE_OK || sqlite3_changes(st->db) > 0)
         goto out;
-
-    ret = store_stmt(st, sql_exists, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        ret = STORE_NOT_FOUND;
-        goto out;
-    }
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
+    ret = store_query(st, &s, sql_exists, "I", id);
     sqlite3_reset(s);
-
-    ret = store_stmt(st, sql_other, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, bot_id);
-    sqlite3_bind_text(s, 3, file_id, -1, SQLITE_STATIC);
-    ret = store_exec_stmt(st, s);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_other, "IIt", id, bot_id, file_id);
 out:
-    sqlite3_reset(s);
     return store_op_end(st, ret);
 }
 
@@ -222,25 +162,11 @@ enum store_status store_block_file_for(struct store *st, int64_t block_id, int64
         " UNION ALL SELECT file_id FROM block_files WHERE block_id = ?1 AND bot_id = ?2";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
     out[0] = '\0';
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, block_id);
-    sqlite3_bind_int64(s, 2, bot_id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        ret = STORE_NOT_FOUND;
-        goto out;
-    }
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    store_col_text(s, 0, out, 256);
-out:
+    ret = store_query(st, &s, sql, "II", block_id, bot_id);
+    if (ret == STORE_OK)
+        store_col_text(s, 0, out, 256);
     sqlite3_reset(s);
     return ret;
 }
@@ -248,15 +174,9 @@ out:
 enum store_status store_block_ref(struct store *st, int64_t block_id)
 {
     static const char sql[] = "UPDATE blocks SET refcount = refcount + 1 WHERE id = ?1";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret;
+    enum store_status ret = store_exec_found(st, sql, "I", block_id);
 
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, block_id);
-    ret = store_exec_stmt(st, s);
-    if (ret == STORE_OK && sqlite3_changes(st->db) == 0) {
+    if (ret == STORE_NOT_FOUND) {
         snprintf(st->err, sizeof st->err, "block %lld does not exist", (long long)block_id);
         ret = STORE_CONFLICT;
     }
@@ -277,29 +197,17 @@ enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t 
     static const char sql_dec[] =
         "UPDATE blocks SET refcount = refcount - ?2 WHERE id = ?1"
         " RETURNING refcount, chat_id, message_id, bot_id, created_ms";
-    static const char sql_queue[] = "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts,"
-                                    " posted_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5)";
     static const char sql_del[] = "DELETE FROM blocks WHERE id = ?1";
     static const char sql_del_files[] = "DELETE FROM block_files WHERE block_id = ?1";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
     int64_t refcount, chat_id, message_id, bot_id, posted_ms;
-    int rc;
 
-    ret = store_stmt(st, sql_dec, &s);
+    ret = store_query(st, &s, sql_dec, "II", block_id, count);
+    if (ret == STORE_NOT_FOUND)
+        return STORE_OK; /* references never outlive their block: a missing row means nothing to drop */
     if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, block_id);
-    sqlite3_bind_int64(s, 2, count);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        /* References never outlive their block; a missing row means nothing to drop. */
-        goto out;
-    }
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
+        return ret;
     refcount = sqlite3_column_int64(s, 0);
     chat_id = sqlite3_column_int64(s, 1);
     message_id = sqlite3_column_int64(s, 2);
@@ -307,36 +215,14 @@ enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t 
     posted_ms = sqlite3_column_int64(s, 4);
     ret = store_exec_stmt(st, s); /* runs the statement to completion */
     if (ret != STORE_OK || refcount > 0)
-        goto out;
-
+        return ret;
     ret = store_stripe_drop(st, block_id, now_ms); /* a stripe's other shards */
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql_del, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, block_id);
-    ret = store_exec_stmt(st, s);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql_del_files, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, block_id);
-    ret = store_exec_stmt(st, s);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql_queue, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, chat_id);
-    sqlite3_bind_int64(s, 2, message_id);
-    sqlite3_bind_int64(s, 3, bot_id);
-    sqlite3_bind_int64(s, 4, now_ms + st->gc_grace_ms);
-    sqlite3_bind_int64(s, 5, posted_ms);
-    ret = store_exec_stmt(st, s);
-out:
-    sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_del, "I", block_id);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_del_files, "I", block_id);
+    if (ret == STORE_OK)
+        ret = store_gc_add(st, chat_id, message_id, bot_id, posted_ms, now_ms + st->gc_grace_ms);
     return ret;
 }
 

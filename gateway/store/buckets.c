@@ -8,26 +8,11 @@
 enum store_status store_bucket_create(struct store *st, const char *name, const char *owner, int64_t now_ms)
 {
     static const char sql[] = "INSERT INTO buckets(name, owner, created_ms) VALUES (?1, ?2, ?3)";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    int rc;
+    enum store_status ret = store_op_begin(st);
 
-    ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, now_ms);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_CONSTRAINT)
-        ret = STORE_EXISTS;
-    else if (rc != SQLITE_DONE)
-        ret = store_fail(st, rc);
-out:
-    sqlite3_reset(s);
+    ret = store_insert(st, sql, "ttI", name, owner, now_ms);
     return store_op_end(st, ret);
 }
 
@@ -49,21 +34,10 @@ enum store_status store_bucket_get(struct store *st, const char *name, struct st
 {
     static const char sql[] = "SELECT name, owner, created_ms FROM buckets WHERE name = ?1";
     sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    int rc;
+    enum store_status ret = store_query(st, &s, sql, "t", name);
 
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
-        ret = STORE_NOT_FOUND;
-    else if (rc != SQLITE_ROW)
-        ret = store_fail(st, rc);
-    else if (out)
+    if (ret == STORE_OK && out)
         read_bucket(s, out);
-out:
     sqlite3_reset(s);
     return ret;
 }
@@ -73,36 +47,16 @@ enum store_status store_bucket_delete(struct store *st, const char *name)
     static const char sql_used[] =
         "SELECT EXISTS(SELECT 1 FROM objects WHERE bucket = ?1) OR EXISTS(SELECT 1 FROM uploads WHERE bucket = ?1)";
     static const char sql_del[] = "DELETE FROM buckets WHERE name = ?1";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    int rc;
+    int64_t used = 0;
+    enum store_status ret = store_op_begin(st);
 
-    ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql_used, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    if (sqlite3_column_int(s, 0)) {
+    ret = store_scalars(st, &used, 1, sql_used, "t", name);
+    if (ret == STORE_OK && used)
         ret = STORE_NOT_EMPTY;
-        goto out;
-    }
-    sqlite3_reset(s);
-    ret = store_stmt(st, sql_del, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    ret = store_exec_stmt(st, s);
-    if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
-        ret = STORE_NOT_FOUND;
-out:
-    sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = store_exec_found(st, sql_del, "t", name);
     return store_op_end(st, ret);
 }
 
@@ -116,12 +70,9 @@ static enum store_row read_bucket_row(sqlite3_stmt *s, void *row, void *ud)
 enum store_status store_bucket_list(struct store *st, struct store_bucket **out, size_t *n)
 {
     static const char sql[] = "SELECT name, owner, created_ms FROM buckets ORDER BY name";
-    struct store_rows rows = {0};
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
+    struct store_rows rows;
+    enum store_status ret = store_rows_select(st, &rows, sizeof **out, SIZE_MAX, read_bucket_row, sql, "");
 
-    if (ret == STORE_OK)
-        ret = store_rows_read(st, s, sizeof **out, SIZE_MAX, read_bucket_row, NULL, NULL, &rows);
     *out = rows.v;
     *n = rows.n;
     return ret;

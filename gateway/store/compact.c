@@ -42,38 +42,19 @@ enum store_status store_pack_candidate(struct store *st, int pct, int64_t max_ob
     struct store_rows rows;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
     *live = NULL;
     *n = 0;
     ret = store_read_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql_find, &s);
+    ret = store_query(st, &s, sql_find, "iI", pct, max_object);
     if (ret != STORE_OK)
         goto out;
-    sqlite3_bind_int(s, 1, pct);
-    sqlite3_bind_int64(s, 2, max_object);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(s);
-        ret = STORE_NOT_FOUND;
-        goto out;
-    }
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        sqlite3_reset(s);
-        goto out;
-    }
     store_block_read(s, 0, blk);
     sqlite3_reset(s);
-
-    ret = store_stmt(st, sql_live, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, blk->id);
-    sqlite3_bind_int64(s, 2, store_limit(max_live));
-    ret = store_rows_read(st, s, sizeof **live, SIZE_MAX, read_live, NULL, NULL, &rows);
+    ret = store_rows_select(st, &rows, sizeof **live, SIZE_MAX, read_live, sql_live, "II", blk->id,
+                            store_limit(max_live));
     *live = rows.v;
     *n = rows.n;
 out:
@@ -91,7 +72,6 @@ enum store_status store_pack_move(struct store *st, int64_t old_block, const str
 {
     static const char sql[] = "UPDATE extents SET block_id = ?5, offset = ?6"
                               " WHERE object_id = ?1 AND block_id = ?2 AND offset = ?3 AND length = ?4";
-    sqlite3_stmt *s = NULL;
     enum store_status ret;
     size_t k = 0;
 
@@ -100,16 +80,8 @@ enum store_status store_pack_move(struct store *st, int64_t old_block, const str
     if (ret != STORE_OK)
         return ret;
     for (size_t i = 0; i < n && ret == STORE_OK; i++) {
-        ret = store_stmt(st, sql, &s);
-        if (ret != STORE_OK)
-            break;
-        sqlite3_bind_int64(s, 1, m[i].object_id);
-        sqlite3_bind_int64(s, 2, old_block);
-        sqlite3_bind_int64(s, 3, m[i].old_offset);
-        sqlite3_bind_int64(s, 4, m[i].length);
-        sqlite3_bind_int64(s, 5, m[i].new_block);
-        sqlite3_bind_int64(s, 6, m[i].new_offset);
-        ret = store_exec_stmt(st, s);
+        ret = store_exec(st, sql, "IIIIII", m[i].object_id, old_block, m[i].old_offset, m[i].length,
+                         m[i].new_block, m[i].new_offset);
         if (ret != STORE_OK || sqlite3_changes(st->db) == 0)
             continue; /* gone or rewritten meanwhile: its copy is dead bytes in the new pack */
         ret = store_block_ref(st, m[i].new_block);

@@ -14,22 +14,21 @@ enum store_status store_gc_enqueue(struct store *st, int64_t chat_id, int64_t me
 {
     static const char sql[] =
         "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts) VALUES (?1, ?2, ?3, ?4, 0)";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret;
+    enum store_status ret = store_op_begin(st);
 
-    ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, chat_id);
-    sqlite3_bind_int64(s, 2, message_id);
-    sqlite3_bind_int64(s, 3, bot_id);
-    sqlite3_bind_int64(s, 4, due_ms);
-    ret = store_exec_stmt(st, s);
-out:
+    ret = store_exec(st, sql, "IIII", chat_id, message_id, bot_id, due_ms);
     return store_op_end(st, ret);
+}
+
+enum store_status store_gc_add(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                               int64_t posted_ms, int64_t due_ms)
+{
+    static const char sql[] = "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts, posted_ms)"
+                              " VALUES (?1, ?2, ?3, ?4, 0, ?5)";
+
+    return store_exec(st, sql, "IIIII", chat_id, message_id, bot_id, due_ms, posted_ms);
 }
 
 struct gc_due_walk {
@@ -65,11 +64,9 @@ enum store_status store_gc_due(struct store *st, int64_t now_ms, size_t max, str
     enum store_status ret;
 
     *n = 0;
-    ret = store_stmt(st, sql, &s);
+    ret = store_prep(st, &s, sql, "II", now_ms, store_limit(max));
     if (ret != STORE_OK)
         return ret;
-    sqlite3_bind_int64(s, 1, now_ms);
-    sqlite3_bind_int64(s, 2, store_limit(max));
     ret = store_rows_each(st, s, on_gc_due_row, &w);
     if (ret == STORE_OK)
         *n = w.n;
@@ -79,39 +76,22 @@ enum store_status store_gc_due(struct store *st, int64_t now_ms, size_t max, str
 enum store_status store_gc_done(struct store *st, const int64_t *ids, size_t n)
 {
     static const char sql[] = "DELETE FROM gc_queue WHERE id = ?1";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret;
+    enum store_status ret = store_op_begin(st);
 
-    ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    for (size_t i = 0; i < n && ret == STORE_OK; i++) {
-        ret = store_stmt(st, sql, &s);
-        if (ret != STORE_OK)
-            break;
-        sqlite3_bind_int64(s, 1, ids[i]);
-        ret = store_exec_stmt(st, s);
-    }
+    for (size_t i = 0; i < n && ret == STORE_OK; i++)
+        ret = store_exec(st, sql, "I", ids[i]);
     return store_op_end(st, ret);
 }
 
 enum store_status store_gc_retry(struct store *st, int64_t id, int64_t retry_ms)
 {
     static const char sql[] = "UPDATE gc_queue SET attempts = attempts + 1, due_ms = ?2 WHERE id = ?1";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret;
+    enum store_status ret = store_op_begin(st);
 
-    ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, retry_ms);
-    ret = store_exec_stmt(st, s);
-    if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
-        ret = STORE_NOT_FOUND;
-out:
+    ret = store_exec_found(st, sql, "II", id, retry_ms);
     return store_op_end(st, ret);
 }

@@ -174,13 +174,12 @@ static enum store_status list_batch(struct store *st, const char *bucket, struct
     static const char sql_gt[] = "SELECT key, size, etag, mtime_ms FROM objects"
                                  " WHERE bucket = ?1 AND key > ?2 ORDER BY key LIMIT ?3";
     sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, w->lo_incl ? sql_ge : sql_gt, &s);
+    /* The bound is copied: a common prefix met during the walk replaces it. */
+    enum store_status ret = store_prep(st, &s, w->lo_incl ? sql_ge : sql_gt, "tTI", bucket, w->lo, (int)w->lo_len,
+                                       (int64_t)(w->max_keys - w->count + 1));
 
     if (ret != STORE_OK)
         return ret;
-    sqlite3_bind_text(s, 1, bucket, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, w->lo, (int)w->lo_len, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)(w->max_keys - w->count + 1));
     w->restarted = 0;
     ret = store_rows_each(st, s, on_list_row, w);
     if (!w->restarted)

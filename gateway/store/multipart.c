@@ -46,31 +46,13 @@ enum store_status store_upload_create(struct store *st, const char *id, const ch
 {
     static const char sql[] =
         "INSERT INTO uploads(id, bucket, key, meta_json, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    int rc;
+    enum store_status ret = store_op_begin(st);
 
-    ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
     ret = store_bucket_get(st, bucket, NULL);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, bucket, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, meta_json ? meta_json : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now_ms);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_CONSTRAINT)
-        ret = STORE_EXISTS;
-    else if (rc != SQLITE_DONE)
-        ret = store_fail(st, rc);
-out:
-    sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = store_insert(st, sql, "ttttI", id, bucket, key, meta_json ? meta_json : "{}", now_ms);
     return store_op_end(st, ret);
 }
 
@@ -79,23 +61,28 @@ enum store_status store_upload_get(struct store *st, const char *id, struct stor
     static const char sql[] = "SELECT id, bucket, key, meta_json, created_ms FROM uploads WHERE id = ?1";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
     if (out)
         memset(out, 0, sizeof *out);
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
-        ret = STORE_NOT_FOUND;
-    else if (rc != SQLITE_ROW)
-        ret = store_fail(st, rc);
-    else if (out)
+    ret = store_query(st, &s, sql, "t", id);
+    if (ret == STORE_OK && out)
         read_upload(s, out);
-out:
     sqlite3_reset(s);
+    return ret;
+}
+
+/* Opens an operation (store_op_begin) on upload_id, which must exist; when
+ * it does not (STORE_NOT_FOUND) or the lookup fails, the operation is
+ * already ended. */
+static enum store_status upload_op_begin(struct store *st, const char *upload_id)
+{
+    enum store_status ret = store_op_begin(st);
+
+    if (ret == STORE_OK) {
+        ret = store_upload_get(st, upload_id, NULL);
+        if (ret != STORE_OK)
+            ret = store_op_end(st, ret);
+    }
     return ret;
 }
 
@@ -110,27 +97,16 @@ static enum store_status part_extents_remove(struct store *st, const char *uploa
         "SELECT block_id, count(*) FROM part_extents WHERE upload_id = ?1 GROUP BY block_id";
     static const char sql_del_one[] = "DELETE FROM part_extents WHERE upload_id = ?1 AND part_number = ?2";
     static const char sql_del_all[] = "DELETE FROM part_extents WHERE upload_id = ?1";
+    /* All parts: the statements take the upload id alone. */
+    const char *fmt = part_number < 0 ? "t" : "ti";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
 
-    ret = store_stmt(st, part_number < 0 ? sql_refs_all : sql_refs_one, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-    if (part_number >= 0)
-        sqlite3_bind_int(s, 2, part_number);
-    ret = store_refs_collect(st, s, refs);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, part_number < 0 ? sql_del_all : sql_del_one, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-    if (part_number >= 0)
-        sqlite3_bind_int(s, 2, part_number);
-    ret = store_exec_stmt(st, s);
-out:
-    sqlite3_reset(s);
+    ret = store_prep(st, &s, part_number < 0 ? sql_refs_all : sql_refs_one, fmt, upload_id, part_number);
+    if (ret == STORE_OK)
+        ret = store_refs_collect(st, s, refs);
+    if (ret == STORE_OK)
+        ret = store_exec(st, part_number < 0 ? sql_del_all : sql_del_one, fmt, upload_id, part_number);
     return ret;
 }
 
@@ -142,50 +118,22 @@ enum store_status store_part_put(struct store *st, const char *upload_id, int pa
     static const char sql_extent[] = "INSERT INTO part_extents(upload_id, part_number, seq, block_id, offset, length)"
                                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
     struct store_refs old = {0};
-    sqlite3_stmt *s = NULL;
     enum store_status ret;
 
     ASSERT(part_number >= 0);
-    ret = store_op_begin(st);
+    ret = upload_op_begin(st, upload_id);
     if (ret != STORE_OK)
         return ret;
-    ret = store_upload_get(st, upload_id, NULL);
-    if (ret != STORE_OK)
-        goto out;
     ret = store_extents_ref(st, ext, n);
-    if (ret != STORE_OK)
-        goto out;
-    ret = part_extents_remove(st, upload_id, part_number, &old);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql_part, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, part_number);
-    sqlite3_bind_text(s, 3, etag, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, size);
-    sqlite3_bind_int64(s, 5, now_ms);
-    ret = store_exec_stmt(st, s);
-    if (ret != STORE_OK)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        ret = store_stmt(st, sql_extent, &s);
-        if (ret != STORE_OK)
-            goto out;
-        sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 2, part_number);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)i);
-        sqlite3_bind_int64(s, 4, ext[i].block_id);
-        sqlite3_bind_int64(s, 5, ext[i].offset);
-        sqlite3_bind_int64(s, 6, ext[i].length);
-        ret = store_exec_stmt(st, s);
-        if (ret != STORE_OK)
-            goto out;
-    }
-    ret = store_refs_drop(st, &old, now_ms);
-out:
-    sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = part_extents_remove(st, upload_id, part_number, &old);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_part, "titII", upload_id, part_number, etag, size, now_ms);
+    for (size_t i = 0; i < n && ret == STORE_OK; i++)
+        ret = store_exec(st, sql_extent, "tiIIII", upload_id, part_number, (int64_t)i, ext[i].block_id,
+                         ext[i].offset, ext[i].length);
+    if (ret == STORE_OK)
+        ret = store_refs_drop(st, &old, now_ms);
     store_refs_release(&old);
     return store_op_end(st, ret);
 }
@@ -206,13 +154,10 @@ static enum store_status part_extents_read(struct store *st, const char *upload_
     static const char sql[] = "SELECT " PART_EXTENT_COLS " FROM part_extents e JOIN blocks b ON b.id = e.block_id"
                               " WHERE e.upload_id = ?1 AND e.part_number = ?2 ORDER BY e.seq";
     sqlite3_stmt *s = NULL;
-    enum store_status ret;
+    enum store_status ret = store_prep(st, &s, sql, "ti", upload_id, part_number);
 
-    ret = store_stmt(st, sql, &s);
     if (ret != STORE_OK)
         return ret;
-    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, part_number);
     return store_extents_read(st, s, out, n);
 }
 
@@ -222,31 +167,17 @@ enum store_status store_part_get(struct store *st, const char *upload_id, int pa
         "SELECT part_number, etag, size, mtime_ms FROM parts WHERE upload_id = ?1 AND part_number = ?2";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
     memset(out, 0, sizeof *out);
     ret = store_read_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, part_number);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        ret = STORE_NOT_FOUND;
-        goto out;
+    ret = store_query(st, &s, sql, "ti", upload_id, part_number);
+    if (ret == STORE_OK) {
+        read_part(s, out);
+        sqlite3_reset(s);
+        ret = part_extents_read(st, upload_id, part_number, &out->extents, &out->n_extents);
     }
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    read_part(s, out);
-    sqlite3_reset(s);
-    ret = part_extents_read(st, upload_id, part_number, &out->extents, &out->n_extents);
-out:
-    sqlite3_reset(s);
     store_read_end(st);
     return ret;
 }
@@ -263,17 +194,12 @@ enum store_status store_part_list(struct store *st, const char *upload_id, int a
 {
     static const char sql[] = "SELECT part_number, etag, size, mtime_ms FROM parts"
                               " WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3";
-    struct store_rows rows = {0};
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
+    struct store_rows rows;
+    enum store_status ret;
 
-    if (ret == STORE_OK) {
-        sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 2, after);
-        max = (size_t)store_limit(max);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)max + 1);
-        ret = store_rows_read(st, s, sizeof **out, max, read_part_row, NULL, NULL, &rows);
-    }
+    max = (size_t)store_limit(max);
+    ret = store_rows_select(st, &rows, sizeof **out, max, read_part_row, sql, "tiI", upload_id, after,
+                            (int64_t)max + 1);
     *out = rows.v;
     *n = rows.n;
     *truncated = rows.more;
@@ -286,29 +212,15 @@ static enum store_status upload_remove(struct store *st, const char *upload_id, 
     static const char sql_parts[] = "DELETE FROM parts WHERE upload_id = ?1";
     static const char sql_upload[] = "DELETE FROM uploads WHERE id = ?1";
     struct store_refs old = {0};
-    sqlite3_stmt *s = NULL;
     enum store_status ret;
 
     ret = part_extents_remove(st, upload_id, -1, &old);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql_parts, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-    ret = store_exec_stmt(st, s);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql_upload, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-    ret = store_exec_stmt(st, s);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_refs_drop(st, &old, now_ms);
-out:
-    sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_parts, "t", upload_id);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_upload, "t", upload_id);
+    if (ret == STORE_OK)
+        ret = store_refs_drop(st, &old, now_ms);
     store_refs_release(&old);
     return ret;
 }
@@ -321,31 +233,19 @@ enum store_status store_upload_complete(struct store *st, const char *upload_id,
     size_t n_all = 0, n_ext = 0;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
-    ret = store_op_begin(st);
+    ret = upload_op_begin(st, upload_id);
     if (ret != STORE_OK)
         return ret;
-    ret = store_upload_get(st, upload_id, NULL);
-    if (ret != STORE_OK)
-        goto out;
     for (size_t i = 0; i < n; i++) {
-        ret = store_stmt(st, sql_part, &s);
-        if (ret != STORE_OK)
-            goto out;
-        sqlite3_bind_text(s, 1, upload_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 2, part_numbers[i]);
-        rc = sqlite3_step(s);
+        ret = store_query(st, &s, sql_part, "ti", upload_id, part_numbers[i]);
         sqlite3_reset(s);
-        if (rc == SQLITE_DONE) {
+        if (ret == STORE_NOT_FOUND) {
             snprintf(st->err, sizeof st->err, "upload %s has no part %d", upload_id, part_numbers[i]);
             ret = STORE_CONFLICT;
-            goto out;
         }
-        if (rc != SQLITE_ROW) {
-            ret = store_fail(st, rc);
+        if (ret != STORE_OK)
             goto out;
-        }
         ret = part_extents_read(st, upload_id, part_numbers[i], &ext, &n_ext);
         if (ret != STORE_OK)
             goto out;
@@ -362,7 +262,6 @@ enum store_status store_upload_complete(struct store *st, const char *upload_id,
         goto out;
     ret = upload_remove(st, upload_id, obj->mtime_ms);
 out:
-    sqlite3_reset(s);
     free(ext);
     free(all);
     return store_op_end(st, ret);
@@ -370,14 +269,11 @@ out:
 
 enum store_status store_upload_abort(struct store *st, const char *upload_id)
 {
-    enum store_status ret;
+    enum store_status ret = upload_op_begin(st, upload_id);
 
-    ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_upload_get(st, upload_id, NULL);
-    if (ret == STORE_OK)
-        ret = upload_remove(st, upload_id, now_ms());
+    ret = upload_remove(st, upload_id, now_ms());
     return store_op_end(st, ret);
 }
 
@@ -415,6 +311,7 @@ enum store_status store_upload_list(struct store *st, const char *bucket, const 
     struct store_upload *v;
     struct store_rows rows;
     struct upload_walk w;
+    const char *id_after = NULL;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
 
@@ -423,19 +320,16 @@ enum store_status store_upload_list(struct store *st, const char *bucket, const 
     *truncated = 0;
     w.prefix = prefix ? prefix : "";
     w.plen = strlen(w.prefix);
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_text(s, 1, bucket, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, key_marker ? key_marker : "", -1, SQLITE_STATIC);
     if (key_marker && *key_marker && id_marker && *id_marker)
-        sqlite3_bind_text(s, 3, id_marker, -1, SQLITE_STATIC);
+        id_after = id_marker;
     else if (!(key_marker && *key_marker))
-        sqlite3_bind_text(s, 3, "", -1, SQLITE_STATIC);
+        id_after = "";
     /* else ?3 stays NULL: nothing of key_marker itself */
     max = (size_t)store_limit(max);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)max + 1);
-    sqlite3_bind_text(s, 5, w.prefix, -1, SQLITE_STATIC);
+    ret = store_prep(st, &s, sql, "tttIt", bucket, key_marker ? key_marker : "", id_after, (int64_t)max + 1,
+                     w.prefix);
+    if (ret != STORE_OK)
+        return ret;
     ret = store_rows_read(st, s, sizeof *v, max + 1, read_upload_in_prefix, release_upload, &w, &rows);
     if (ret != STORE_OK)
         return ret;
@@ -466,15 +360,10 @@ enum store_status store_upload_expired(struct store *st, int64_t older_than_ms, 
                                        size_t *n)
 {
     static const char sql[] = "SELECT id FROM uploads WHERE created_ms < ?1 ORDER BY created_ms, id LIMIT ?2";
-    struct store_rows rows = {0};
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
+    struct store_rows rows;
+    enum store_status ret = store_rows_select(st, &rows, sizeof **out, SIZE_MAX, read_upload_id, sql, "II",
+                                              older_than_ms, store_limit(max));
 
-    if (ret == STORE_OK) {
-        sqlite3_bind_int64(s, 1, older_than_ms);
-        sqlite3_bind_int64(s, 2, store_limit(max));
-        ret = store_rows_read(st, s, sizeof **out, SIZE_MAX, read_upload_id, NULL, NULL, &rows);
-    }
     *out = rows.v;
     *n = rows.n;
     return ret;

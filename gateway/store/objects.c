@@ -42,22 +42,11 @@ static enum store_status object_id(struct store *st, const char *bucket, const c
     static const char sql[] = "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
     *id = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, bucket, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
-        ret = STORE_NOT_FOUND;
-    else if (rc != SQLITE_ROW)
-        ret = store_fail(st, rc);
-    else
+    ret = store_query(st, &s, sql, "tt", bucket, key);
+    if (ret == STORE_OK)
         *id = sqlite3_column_int64(s, 0);
-out:
     sqlite3_reset(s);
     return ret;
 }
@@ -68,22 +57,12 @@ static enum store_status extents_remove(struct store *st, int64_t id, struct sto
     static const char sql_refs[] = "SELECT block_id, count(*) FROM extents WHERE object_id = ?1 GROUP BY block_id";
     static const char sql_del[] = "DELETE FROM extents WHERE object_id = ?1";
     sqlite3_stmt *s = NULL;
-    enum store_status ret;
+    enum store_status ret = store_prep(st, &s, sql_refs, "I", id);
 
-    ret = store_stmt(st, sql_refs, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    ret = store_refs_collect(st, s, refs);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql_del, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    ret = store_exec_stmt(st, s);
-out:
-    sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = store_refs_collect(st, s, refs);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_del, "I", id);
     return ret;
 }
 
@@ -96,8 +75,8 @@ enum store_status store_object_write(struct store *st, const struct store_object
         "INSERT INTO objects(bucket, key, size, etag, mtime_ms, meta_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
     static const char sql_extent[] =
         "INSERT INTO extents(object_id, seq, block_id, offset, length) VALUES (?1, ?2, ?3, ?4, ?5)";
+    const char *meta = obj->meta_json ? obj->meta_json : "{}";
     struct store_refs old = {0};
-    sqlite3_stmt *s = NULL;
     enum store_status ret;
     int64_t id;
 
@@ -110,48 +89,18 @@ enum store_status store_object_write(struct store *st, const struct store_object
     ret = object_id(st, obj->bucket, obj->key, &id);
     if (ret == STORE_OK) {
         ret = extents_remove(st, id, &old);
-        if (ret != STORE_OK)
-            goto out;
-        ret = store_stmt(st, sql_update, &s);
-        if (ret != STORE_OK)
-            goto out;
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, obj->size);
-        sqlite3_bind_text(s, 3, obj->etag, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, obj->mtime_ms);
-        sqlite3_bind_text(s, 5, obj->meta_json ? obj->meta_json : "{}", -1, SQLITE_STATIC);
-        ret = store_exec_stmt(st, s);
+        if (ret == STORE_OK)
+            ret = store_exec(st, sql_update, "IItIt", id, obj->size, obj->etag, obj->mtime_ms, meta);
     } else if (ret == STORE_NOT_FOUND) {
-        ret = store_stmt(st, sql_insert, &s);
-        if (ret != STORE_OK)
-            goto out;
-        sqlite3_bind_text(s, 1, obj->bucket, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, obj->key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, obj->size);
-        sqlite3_bind_text(s, 4, obj->etag, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 5, obj->mtime_ms);
-        sqlite3_bind_text(s, 6, obj->meta_json ? obj->meta_json : "{}", -1, SQLITE_STATIC);
-        ret = store_exec_stmt(st, s);
+        ret = store_exec(st, sql_insert, "ttItIt", obj->bucket, obj->key, obj->size, obj->etag, obj->mtime_ms,
+                         meta);
         id = sqlite3_last_insert_rowid(st->db);
     }
-    if (ret != STORE_OK)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        ret = store_stmt(st, sql_extent, &s);
-        if (ret != STORE_OK)
-            goto out;
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
-        sqlite3_bind_int64(s, 3, ext[i].block_id);
-        sqlite3_bind_int64(s, 4, ext[i].offset);
-        sqlite3_bind_int64(s, 5, ext[i].length);
-        ret = store_exec_stmt(st, s);
-        if (ret != STORE_OK)
-            goto out;
-    }
-    ret = store_refs_drop(st, &old, obj->mtime_ms);
+    for (size_t i = 0; i < n && ret == STORE_OK; i++)
+        ret = store_exec(st, sql_extent, "IIIII", id, (int64_t)i, ext[i].block_id, ext[i].offset, ext[i].length);
+    if (ret == STORE_OK)
+        ret = store_refs_drop(st, &old, obj->mtime_ms);
 out:
-    sqlite3_reset(s);
     store_refs_release(&old);
     return ret;
 }
@@ -175,23 +124,11 @@ static enum store_status object_read(struct store *st, const char *bucket, const
     struct store_object *o = NULL;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
     *out = NULL;
-    ret = store_stmt(st, sql, &s);
+    ret = store_query(st, &s, sql, "tt", bucket, key);
     if (ret != STORE_OK)
         goto out;
-    sqlite3_bind_text(s, 1, bucket, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        ret = STORE_NOT_FOUND;
-        goto out;
-    }
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
     o = xcalloc(1, sizeof *o);
     snprintf(o->bucket, sizeof o->bucket, "%s", bucket);
     o->key = xstrdup(key);
@@ -224,10 +161,9 @@ enum store_status store_object_get(struct store *st, const char *bucket, const c
     ret = object_read(st, bucket, key, &o, &id);
     if (ret != STORE_OK)
         goto out;
-    ret = store_stmt(st, sql, &s);
+    ret = store_prep(st, &s, sql, "I", id);
     if (ret != STORE_OK)
         goto out;
-    sqlite3_bind_int64(s, 1, id);
     ret = store_extents_read(st, s, &o->extents, &o->n_extents);
     if (ret != STORE_OK)
         goto out;
@@ -252,24 +188,11 @@ enum store_status store_object_set_meta(struct store *st, const char *bucket, co
                                         const char *meta_json, int64_t mtime_ms)
 {
     static const char sql[] = "UPDATE objects SET meta_json = ?3, mtime_ms = ?4 WHERE bucket = ?1 AND key = ?2";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret;
+    enum store_status ret = store_op_begin(st);
 
-    ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, bucket, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, meta_json ? meta_json : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, mtime_ms);
-    ret = store_exec_stmt(st, s);
-    if (ret == STORE_OK && sqlite3_changes(st->db) == 0)
-        ret = STORE_NOT_FOUND;
-out:
-    sqlite3_reset(s);
+    ret = store_exec_found(st, sql, "tttI", bucket, key, meta_json ? meta_json : "{}", mtime_ms);
     return store_op_end(st, ret);
 }
 
@@ -277,7 +200,6 @@ enum store_status store_object_delete(struct store *st, const char *bucket, cons
 {
     static const char sql[] = "DELETE FROM objects WHERE id = ?1";
     struct store_refs old = {0};
-    sqlite3_stmt *s = NULL;
     enum store_status ret;
     int64_t id;
 
@@ -285,21 +207,12 @@ enum store_status store_object_delete(struct store *st, const char *bucket, cons
     if (ret != STORE_OK)
         return ret;
     ret = object_id(st, bucket, key, &id);
-    if (ret != STORE_OK)
-        goto out;
-    ret = extents_remove(st, id, &old);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, id);
-    ret = store_exec_stmt(st, s);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_refs_drop(st, &old, now_ms());
-out:
-    sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = extents_remove(st, id, &old);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql, "I", id);
+    if (ret == STORE_OK)
+        ret = store_refs_drop(st, &old, now_ms());
     store_refs_release(&old);
     return store_op_end(st, ret);
 }

@@ -19,22 +19,10 @@ static enum store_status find_by_hash(struct store *st, const unsigned char hash
     static const char sql[] = "SELECT " STORE_BLOCK_COLS " FROM blocks b WHERE b.hash = ?1 AND b.key_id = ?2"
                               " AND b.plain_size = ?3 AND b.refcount > 0 ORDER BY b.id DESC LIMIT 1";
     sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    int rc;
+    enum store_status ret = store_query(st, &s, sql, "biI", hash, 32, key_id, plain_size);
 
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, key_id);
-    sqlite3_bind_int64(s, 3, plain_size);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    if (ret == STORE_OK)
         store_block_read(s, 0, out);
-    else if (rc == SQLITE_DONE)
-        ret = STORE_NOT_FOUND;
-    else
-        ret = store_fail(st, rc);
     sqlite3_reset(s);
     return ret;
 }
@@ -49,21 +37,11 @@ enum store_status store_inflight_begin(struct store *st, const unsigned char uui
                                        int64_t chat_id, int64_t bot_id, int64_t now_ms)
 {
     static const char sql[] = "INSERT INTO inflight(uuid, put, chat_id, bot_id, started_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, put, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, chat_id);
-    sqlite3_bind_int64(s, 4, bot_id);
-    sqlite3_bind_int64(s, 5, now_ms);
-    ret = store_exec_stmt(st, s);
-out:
+    ret = store_exec(st, sql, "btIII", uuid, 16, put, chat_id, bot_id, now_ms);
     return store_op_end(st, ret);
 }
 
@@ -71,20 +49,11 @@ enum store_status store_inflight_posted(struct store *st, const unsigned char uu
                                         int64_t bot_id, int64_t message_id)
 {
     static const char sql[] = "UPDATE inflight SET chat_id = ?2, message_id = ?3, bot_id = ?4 WHERE uuid = ?1";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, chat_id);
-    sqlite3_bind_int64(s, 3, message_id);
-    sqlite3_bind_int64(s, 4, bot_id);
-    ret = store_exec_stmt(st, s);
-out:
+    ret = store_exec(st, sql, "bIII", uuid, 16, chat_id, message_id, bot_id);
     return store_op_end(st, ret);
 }
 
@@ -94,47 +63,16 @@ enum store_status store_inflight_hold(struct store *st, const unsigned char uuid
 {
     static const char sql[] = "INSERT INTO inflight(uuid, put, chat_id, bot_id, message_id, hold_block_id, started_ms)"
                               " VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
     if (ret != STORE_OK)
         return ret;
     ret = find_by_hash(st, hash, key_id, plain_size, out);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_block_ref(st, out->id);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, put, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, out->chat_id);
-    sqlite3_bind_int64(s, 4, out->bot_id);
-    sqlite3_bind_int64(s, 5, out->id);
-    sqlite3_bind_int64(s, 6, now_ms);
-    ret = store_exec_stmt(st, s);
-out:
+    if (ret == STORE_OK)
+        ret = store_block_ref(st, out->id);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql, "btIIII", uuid, 16, put, out->chat_id, out->bot_id, out->id, now_ms);
     return store_op_end(st, ret);
-}
-
-static enum store_status enqueue(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
-                                 int64_t posted_ms, int64_t due_ms)
-{
-    static const char sql[] = "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts, posted_ms)"
-                              " VALUES (?1, ?2, ?3, ?4, 0, ?5)";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
-
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, chat_id);
-    sqlite3_bind_int64(s, 2, message_id);
-    sqlite3_bind_int64(s, 3, bot_id);
-    sqlite3_bind_int64(s, 4, due_ms);
-    sqlite3_bind_int64(s, 5, posted_ms);
-    return store_exec_stmt(st, s);
 }
 
 enum store_status store_gc_enqueue_posted(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
@@ -144,16 +82,14 @@ enum store_status store_gc_enqueue_posted(struct store *st, int64_t chat_id, int
 
     if (ret != STORE_OK)
         return ret;
-    ret = enqueue(st, chat_id, message_id, bot_id, posted_ms, due_ms);
+    ret = store_gc_add(st, chat_id, message_id, bot_id, posted_ms, due_ms);
     return store_op_end(st, ret);
 }
 
 static void read_inflight(sqlite3_stmt *s, struct store_inflight *r)
 {
-    const void *p = sqlite3_column_blob(s, 0);
     memset(r, 0, sizeof(*r));
-    if (p && sqlite3_column_bytes(s, 0) == 16)
-        memcpy(r->uuid, p, 16);
+    store_col_blob(s, 0, r->uuid, 16);
     store_col_text(s, 1, r->put, sizeof(r->put));
     r->chat_id = sqlite3_column_int64(s, 2);
     r->bot_id = sqlite3_column_int64(s, 3);
@@ -173,20 +109,15 @@ static enum store_row read_inflight_row(sqlite3_stmt *s, void *row, void *ud)
 static enum store_status end_row(struct store *st, const struct store_inflight *r, int committed, int64_t now_ms)
 {
     static const char sql_del[] = "DELETE FROM inflight WHERE uuid = ?1";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = STORE_OK;
 
     if (r->hold_block_id != 0)
         ret = store_block_unref(st, r->hold_block_id, 1, now_ms);
     if (ret == STORE_OK && !committed && r->message_id != 0)
-        ret = enqueue(st, r->chat_id, r->message_id, r->bot_id, r->started_ms, now_ms);
-    if (ret != STORE_OK)
-        return ret;
-    ret = store_stmt(st, sql_del, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_blob(s, 1, r->uuid, 16, SQLITE_STATIC);
-    return store_exec_stmt(st, s);
+        ret = store_gc_add(st, r->chat_id, r->message_id, r->bot_id, r->started_ms, now_ms);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_del, "b", r->uuid, 16);
+    return ret;
 }
 
 #define INFLIGHT_COLS "uuid, put, chat_id, bot_id, message_id, hold_block_id, started_ms"
@@ -199,28 +130,17 @@ enum store_status store_inflight_end(struct store *st, const unsigned char uuid[
     sqlite3_stmt *s = NULL;
     struct store_inflight r;
     enum store_status ret = store_op_begin(st);
-    int rc;
 
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
+    ret = store_query(st, &s, sql, "b", uuid, 16);
+    if (ret == STORE_OK) {
+        read_inflight(s, &r);
         sqlite3_reset(s);
-        goto out;
+        ret = end_row(st, &r, committed, now_ms);
+    } else if (ret == STORE_NOT_FOUND) {
+        ret = STORE_OK; /* no journal row: nothing to end */
     }
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        sqlite3_reset(s);
-        goto out;
-    }
-    read_inflight(s, &r);
-    sqlite3_reset(s);
-    ret = end_row(st, &r, committed, now_ms);
-out:
     return store_op_end(st, ret);
 }
 
@@ -228,7 +148,6 @@ enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct 
                                        size_t *swept)
 {
     static const char sql[] = "SELECT " INFLIGHT_COLS " FROM inflight";
-    sqlite3_stmt *s = NULL;
     struct store_inflight *rows = NULL, *unknown = NULL;
     struct store_rows got;
     size_t len = 0, nu = 0;
@@ -240,10 +159,7 @@ enum store_status store_inflight_sweep(struct store *st, int64_t now_ms, struct 
     ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_rows_read(st, s, sizeof(*rows), SIZE_MAX, read_inflight_row, NULL, NULL, &got);
+    ret = store_rows_select(st, &got, sizeof(*rows), SIZE_MAX, read_inflight_row, sql, "");
     if (ret != STORE_OK)
         goto out;
     rows = got.v;
@@ -281,55 +197,25 @@ enum store_status store_gc_unreclaimable(struct store *st, const struct store_gc
     static const char sql_add[] = "INSERT OR REPLACE INTO unreclaimable(chat_id, message_id, bot_id, posted_ms,"
                                   " recorded_ms, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
     static const char sql_del[] = "DELETE FROM gc_queue WHERE id = ?1";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
     if (ret != STORE_OK)
         return ret;
     for (size_t i = 0; i < n && ret == STORE_OK; i++) {
-        ret = store_stmt(st, sql_add, &s);
-        if (ret != STORE_OK)
-            break;
-        sqlite3_bind_int64(s, 1, items[i].chat_id);
-        sqlite3_bind_int64(s, 2, items[i].message_id);
-        sqlite3_bind_int64(s, 3, items[i].bot_id);
-        sqlite3_bind_int64(s, 4, items[i].posted_ms);
-        sqlite3_bind_int64(s, 5, now_ms);
-        sqlite3_bind_text(s, 6, reason, -1, SQLITE_STATIC);
-        ret = store_exec_stmt(st, s);
-        if (ret != STORE_OK)
-            break;
-        ret = store_stmt(st, sql_del, &s);
-        if (ret != STORE_OK)
-            break;
-        sqlite3_bind_int64(s, 1, items[i].id);
-        ret = store_exec_stmt(st, s);
+        ret = store_exec(st, sql_add, "IIIIIt", items[i].chat_id, items[i].message_id, items[i].bot_id,
+                         items[i].posted_ms, now_ms, reason);
+        if (ret == STORE_OK)
+            ret = store_exec(st, sql_del, "I", items[i].id);
     }
     return store_op_end(st, ret);
-}
-
-static enum store_status count_sql(struct store *st, const char *sql, int64_t *n)
-{
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
-    int rc;
-
-    *n = 0;
-    if (ret != STORE_OK)
-        return ret;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int64(s, 0);
-    else
-        ret = store_fail(st, rc);
-    sqlite3_reset(s);
-    return ret;
 }
 
 enum store_status store_unreclaimable_count(struct store *st, int64_t *n)
 {
     static const char sql[] = "SELECT count(*) FROM unreclaimable";
-    return count_sql(st, sql, n);
+
+    *n = 0;
+    return store_scalars(st, n, 1, sql, "");
 }
 
 /* Where fsck's findings go. */
@@ -392,12 +278,7 @@ static enum store_status fsck_refcounts(struct store *st, struct fsck *f, int re
     fix = rows.v;
     for (size_t i = 0; repair && i < rows.n && ret == STORE_OK; i++) {
         /* Set the count to want + 1, then drop one: at zero the block is removed and queued. */
-        ret = store_stmt(st, sql_set, &s);
-        if (ret != STORE_OK)
-            break;
-        sqlite3_bind_int64(s, 1, fix[i].block_id);
-        sqlite3_bind_int64(s, 2, fix[i].count + 1);
-        ret = store_exec_stmt(st, s);
+        ret = store_exec(st, sql_set, "II", fix[i].block_id, fix[i].count + 1);
         if (ret == STORE_OK)
             ret = store_block_unref(st, fix[i].block_id, 1, now_ms);
         if (ret == STORE_OK)
@@ -482,7 +363,7 @@ enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms,
     /* 5. the journal is empty when no gateway runs (a running one sweeps it at start) */
     int64_t inflight = 0;
     if (ret == STORE_OK)
-        ret = count_sql(st, sql_inflight, &inflight);
+        ret = store_scalars(st, &inflight, 1, sql_inflight, "");
     if (ret == STORE_OK && inflight > 0 && cb) {
         char line[128];
         snprintf(line, sizeof(line), "note: %lld blocks in flight (swept at the next start)", (long long)inflight);
@@ -502,15 +383,10 @@ enum store_status store_block_page(struct store *st, int64_t after_id, size_t ma
                                    size_t *n)
 {
     static const char sql[] = "SELECT " STORE_BLOCK_COLS " FROM blocks b WHERE b.id > ?1 ORDER BY b.id LIMIT ?2";
-    struct store_rows rows = {0};
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
+    struct store_rows rows;
+    enum store_status ret = store_rows_select(st, &rows, sizeof **out, max, read_block_row, sql, "II", after_id,
+                                              store_limit(max));
 
-    if (ret == STORE_OK) {
-        sqlite3_bind_int64(s, 1, after_id);
-        sqlite3_bind_int64(s, 2, store_limit(max));
-        ret = store_rows_read(st, s, sizeof **out, max, read_block_row, NULL, NULL, &rows);
-    }
     *out = rows.v;
     *n = rows.n;
     return ret;
@@ -532,44 +408,45 @@ enum store_status store_snapshot_write(struct store *st, const char *path)
     return ret;
 }
 
+/* How a pin is written in meta: chat, message, bot, posted (ms). */
+#define PIN_FORMAT "%lld:%lld:%lld:%lld"
+
+void store_pin_read(sqlite3_stmt *s, int col, struct store_pin *out)
+{
+    char v[128];
+
+    memset(out, 0, sizeof(*out));
+    store_col_text(s, col, v, sizeof(v));
+    if (sscanf(v, PIN_FORMAT, &out->chat_id, &out->message_id, &out->bot_id, &out->posted_ms) != 4)
+        out->message_id = 0;
+}
+
 enum store_status store_snapshot_record(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
                                         int64_t now_ms)
 {
     static const char sql_get[] = "SELECT v FROM meta WHERE k = 'last_snapshot'";
     static const char sql_set[] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('last_snapshot', ?1)";
     sqlite3_stmt *s = NULL;
-    long long pc = 0, pm = 0, pb = 0, pt = 0;
+    struct store_pin prev = {0};
     char v[128];
     enum store_status ret = store_op_begin(st);
-    int rc;
 
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql_get, &s);
-    if (ret != STORE_OK)
-        goto out;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        store_col_text(s, 0, v, sizeof(v));
-        if (sscanf(v, "%lld:%lld:%lld:%lld", &pc, &pm, &pb, &pt) != 4)
-            pm = 0;
-    } else if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-    }
+    ret = store_query(st, &s, sql_get, "");
+    if (ret == STORE_OK)
+        store_pin_read(s, 0, &prev);
     sqlite3_reset(s);
+    if (ret == STORE_NOT_FOUND)
+        ret = STORE_OK; /* no snapshot pinned yet */
+    if (ret == STORE_OK && prev.message_id != 0 && !(prev.chat_id == chat_id && prev.message_id == message_id))
+        ret = store_gc_add(st, prev.chat_id, prev.message_id, prev.bot_id, prev.posted_ms,
+                           now_ms + st->gc_grace_ms);
     if (ret != STORE_OK)
         goto out;
-    if (pm != 0 && !(pc == chat_id && pm == message_id))
-        ret = enqueue(st, pc, pm, pb, pt, now_ms + st->gc_grace_ms);
-    if (ret != STORE_OK)
-        goto out;
-    snprintf(v, sizeof(v), "%lld:%lld:%lld:%lld", (long long)chat_id, (long long)message_id, (long long)bot_id,
+    snprintf(v, sizeof(v), PIN_FORMAT, (long long)chat_id, (long long)message_id, (long long)bot_id,
              (long long)now_ms);
-    ret = store_stmt(st, sql_set, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
-    ret = store_exec_stmt(st, s);
+    ret = store_exec(st, sql_set, "T", v, -1);
 out:
     return store_op_end(st, ret);
 }
@@ -579,19 +456,7 @@ enum store_status store_block_extent_end(struct store *st, int64_t block_id, int
     static const char sql[] =
         "SELECT max(coalesce((SELECT max(offset + length) FROM extents WHERE block_id = ?1), 0),"
         " coalesce((SELECT max(offset + length) FROM part_extents WHERE block_id = ?1), 0))";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
-    int rc;
 
     *end = 0;
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, block_id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *end = sqlite3_column_int64(s, 0);
-    else
-        ret = store_fail(st, rc);
-    sqlite3_reset(s);
-    return ret;
+    return store_scalars(st, end, 1, sql, "I", block_id);
 }

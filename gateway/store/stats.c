@@ -14,38 +14,24 @@
 enum store_status store_open_readonly(const char *path, struct store **out)
 {
     struct store *st = xcalloc(1, sizeof *st);
-    sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
+    int64_t version;
 
     *out = NULL;
-    rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        ret = store_fail(st, rc);
+    ret = store_connect(st, path, SQLITE_OPEN_READONLY);
+    if (ret != STORE_OK)
         goto out;
-    }
-    sqlite3_extended_result_codes(st->db, 0);
-    rc = sqlite3_busy_timeout(st->db, 5000);
-    if (rc != SQLITE_OK) {
-        ret = store_fail(st, rc);
+    ret = store_schema_version(st, &version);
+    if (ret != STORE_OK)
         goto out;
-    }
-    rc = sqlite3_prepare_v2(st->db, "SELECT v FROM meta WHERE k = 'schema_version'", -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW || sqlite3_column_int64(s, 0) < 1) {
+    if (version < 1) {
         snprintf(st->err, sizeof st->err, "not a tgs3 index (no schema version)");
-        ret = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_SCHEMA : store_fail(st, rc);
+        ret = STORE_SCHEMA;
         goto out;
     }
-    ret = STORE_OK;
     *out = st;
     st = NULL;
 out:
-    sqlite3_finalize(s);
     store_close(st);
     return ret;
 }
@@ -73,12 +59,9 @@ enum store_status store_stats_chats(struct store *st, struct store_chat_stats **
         " UNION ALL"
         " SELECT chat_id, 0, 0, 0, count(*), max(message_id) FROM gc_queue GROUP BY chat_id)"
         " GROUP BY chat_id ORDER BY chat_id";
-    struct store_rows rows = {0};
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
+    struct store_rows rows;
+    enum store_status ret = store_rows_select(st, &rows, sizeof **out, SIZE_MAX, read_chat_stats, sql, "");
 
-    if (ret == STORE_OK)
-        ret = store_rows_read(st, s, sizeof **out, SIZE_MAX, read_chat_stats, NULL, NULL, &rows);
     *out = rows.v;
     *n = rows.n;
     return ret;
@@ -99,12 +82,9 @@ enum store_status store_stats_buckets(struct store *st, struct store_bucket_stat
 {
     static const char sql[] = "SELECT b.name, count(o.id), coalesce(sum(o.size), 0) FROM buckets b"
                               " LEFT JOIN objects o ON o.bucket = b.name GROUP BY b.name ORDER BY b.name";
-    struct store_rows rows = {0};
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
+    struct store_rows rows;
+    enum store_status ret = store_rows_select(st, &rows, sizeof **out, SIZE_MAX, read_bucket_stats, sql, "");
 
-    if (ret == STORE_OK)
-        ret = store_rows_read(st, s, sizeof **out, SIZE_MAX, read_bucket_stats, NULL, NULL, &rows);
     *out = rows.v;
     *n = rows.n;
     return ret;
@@ -117,23 +97,13 @@ enum store_status store_stats_extra(struct store *st, struct store_stats_extra *
         " (SELECT count(*) FROM blocks WHERE chat_id = 0),"
         " (SELECT count(*) FROM (SELECT block_id FROM extents GROUP BY block_id"
         "  HAVING count(DISTINCT object_id) > 1))";
-    sqlite3_stmt *s = NULL;
+    int64_t v[4];
     enum store_status ret;
-    int rc;
 
     memset(out, 0, sizeof(*out));
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        out->inflight = sqlite3_column_int64(s, 0);
-        out->unreclaimable = sqlite3_column_int64(s, 1);
-        out->unposted = sqlite3_column_int64(s, 2);
-        out->shared_blocks = sqlite3_column_int64(s, 3);
-    } else {
-        ret = store_fail(st, rc);
-    }
-    sqlite3_reset(s);
+    ret = store_scalars(st, v, 4, sql, "");
+    if (ret == STORE_OK)
+        *out = (struct store_stats_extra){.inflight = v[0], .unreclaimable = v[1], .unposted = v[2],
+                                          .shared_blocks = v[3]};
     return ret;
 }

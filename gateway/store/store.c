@@ -13,6 +13,7 @@
  * savepoint, so a failed call still leaves nothing behind while the caller's
  * transaction goes on.
  */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,160 @@ enum store_status store_exec_stmt(struct store *st, sqlite3_stmt *s)
     return ret;
 }
 
+/* Binds parameters 1, 2, ... of s from ap as fmt says (see store_int.h). */
+static void bind_va(sqlite3_stmt *s, const char *fmt, va_list ap)
+{
+    const void *p;
+    int len;
+
+    for (int i = 1; *fmt != '\0'; fmt++, i++) {
+        switch (*fmt) {
+        case 'i':
+            sqlite3_bind_int(s, i, va_arg(ap, int));
+            break;
+        case 'I':
+            sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
+            break;
+        case 't':
+            sqlite3_bind_text(s, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
+            break;
+        case 'T':
+            p = va_arg(ap, const char *);
+            len = va_arg(ap, int);
+            sqlite3_bind_text(s, i, p, len, SQLITE_TRANSIENT);
+            break;
+        case 'b':
+            p = va_arg(ap, const void *);
+            len = va_arg(ap, int);
+            sqlite3_bind_blob(s, i, p, len, SQLITE_STATIC);
+            break;
+        default:
+            ASSERT(!"unknown bind format");
+        }
+    }
+}
+
+static enum store_status prep_va(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt,
+                                 va_list ap)
+{
+    enum store_status ret = store_stmt(st, sql, out);
+
+    if (ret == STORE_OK)
+        bind_va(*out, fmt, ap);
+    return ret;
+}
+
+enum store_status store_prep(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+{
+    enum store_status ret;
+    va_list ap;
+
+    va_start(ap, fmt);
+    ret = prep_va(st, out, sql, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+enum store_status store_query(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+{
+    enum store_status ret;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    ret = prep_va(st, out, sql, fmt, ap);
+    va_end(ap);
+    if (ret != STORE_OK)
+        return ret;
+    rc = sqlite3_step(*out);
+    if (rc == SQLITE_ROW)
+        return STORE_OK;
+    ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(st, rc);
+    sqlite3_reset(*out);
+    return ret;
+}
+
+enum store_status store_scalars(struct store *st, int64_t *out, int n, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    ret = prep_va(st, &s, sql, fmt, ap);
+    va_end(ap);
+    if (ret != STORE_OK)
+        return ret;
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW)
+        ret = store_fail(st, rc);
+    for (int i = 0; i < n && ret == STORE_OK; i++)
+        out[i] = sqlite3_column_int64(s, i);
+    sqlite3_reset(s);
+    return ret;
+}
+
+/* What a statement run by exec_va must do beyond completing. */
+enum exec_want {
+    EXEC_RUN,    /* nothing */
+    EXEC_CHANGE, /* change a row (else STORE_NOT_FOUND) */
+    EXEC_INSERT, /* a constraint violation is STORE_EXISTS */
+};
+
+static enum store_status exec_va(struct store *st, enum exec_want want, const char *sql, const char *fmt,
+                                 va_list ap)
+{
+    sqlite3_stmt *s = NULL;
+    enum store_status ret = prep_va(st, &s, sql, fmt, ap);
+    int rc;
+
+    if (ret != STORE_OK)
+        return ret;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_CONSTRAINT && want == EXEC_INSERT)
+        ret = STORE_EXISTS;
+    else if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = store_fail(st, rc);
+    sqlite3_reset(s);
+    if (ret == STORE_OK && want == EXEC_CHANGE && sqlite3_changes(st->db) == 0)
+        ret = STORE_NOT_FOUND;
+    return ret;
+}
+
+enum store_status store_exec(struct store *st, const char *sql, const char *fmt, ...)
+{
+    enum store_status ret;
+    va_list ap;
+
+    va_start(ap, fmt);
+    ret = exec_va(st, EXEC_RUN, sql, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+enum store_status store_exec_found(struct store *st, const char *sql, const char *fmt, ...)
+{
+    enum store_status ret;
+    va_list ap;
+
+    va_start(ap, fmt);
+    ret = exec_va(st, EXEC_CHANGE, sql, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+enum store_status store_insert(struct store *st, const char *sql, const char *fmt, ...)
+{
+    enum store_status ret;
+    va_list ap;
+
+    va_start(ap, fmt);
+    ret = exec_va(st, EXEC_INSERT, sql, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
 enum store_status store_rows_each(struct store *st, sqlite3_stmt *s, store_row_fn *fn, void *ud)
 {
     enum store_status ret = STORE_OK;
@@ -289,14 +444,26 @@ enum store_status store_rows_read(struct store *st, sqlite3_stmt *s, size_t size
     return ret;
 }
 
-static enum store_status exec_sql(struct store *st, const char *sql)
+enum store_status store_rows_select(struct store *st, struct store_rows *out, size_t size, size_t max,
+                                    store_row_read_fn *read, const char *sql, const char *fmt, ...)
 {
     sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
+    enum store_status ret;
+    va_list ap;
 
+    memset(out, 0, sizeof *out);
+    va_start(ap, fmt);
+    ret = prep_va(st, &s, sql, fmt, ap);
+    va_end(ap);
     if (ret == STORE_OK)
-        ret = store_exec_stmt(st, s);
+        ret = store_rows_read(st, s, size, max, read, NULL, NULL, out);
     return ret;
+}
+
+/* Runs sql, which takes no parameters (transaction control). */
+static enum store_status exec_sql(struct store *st, const char *sql)
+{
+    return store_exec(st, sql, "");
 }
 
 enum store_status store_op_begin(struct store *st)
@@ -383,6 +550,14 @@ void store_col_text(sqlite3_stmt *s, int col, char *out, size_t n)
     out[len] = '\0';
 }
 
+void store_col_blob(sqlite3_stmt *s, int col, void *out, size_t n)
+{
+    const void *p = sqlite3_column_blob(s, col);
+
+    if (p && (size_t)sqlite3_column_bytes(s, col) == n)
+        memcpy(out, p, n);
+}
+
 char *store_col_strdup(sqlite3_stmt *s, int col)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
@@ -391,8 +566,7 @@ char *store_col_strdup(sqlite3_stmt *s, int col)
     return xstrndup(t ? (const char *)t : "", len);
 }
 
-/* Reads meta.schema_version; 0 for a fresh database. */
-static enum store_status schema_version(struct store *st, int64_t *out)
+enum store_status store_schema_version(struct store *st, int64_t *out)
 {
     sqlite3_stmt *s = NULL;
     enum store_status ret;
@@ -460,7 +634,7 @@ static enum store_status migrate(struct store *st)
     ret = exec_script(st, "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY NOT NULL, v)");
     if (ret != STORE_OK)
         goto out;
-    ret = schema_version(st, &version);
+    ret = store_schema_version(st, &version);
     if (ret != STORE_OK)
         goto out;
     if (version > newest || version < 0) {
@@ -491,24 +665,26 @@ out:
     return ret;
 }
 
+enum store_status store_connect(struct store *st, const char *path, int flags)
+{
+    int rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(st->db, 0);
+        rc = sqlite3_busy_timeout(st->db, 5000);
+    }
+    return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc);
+}
+
 enum store_status store_open(const char *path, struct store **out)
 {
     struct store *st = xcalloc(1, sizeof *st);
     enum store_status ret;
-    int rc;
 
     *out = NULL;
-    rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        ret = store_fail(st, rc);
+    ret = store_connect(st, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (ret != STORE_OK)
         goto out;
-    }
-    sqlite3_extended_result_codes(st->db, 0);
-    rc = sqlite3_busy_timeout(st->db, 5000);
-    if (rc != SQLITE_OK) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
     /* WAL with synchronous=FULL: a commit that acknowledges an object survives power loss. */
     ret = exec_script(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;");
     if (ret != STORE_OK)
@@ -542,27 +718,13 @@ enum store_status store_stats_get(struct store *st, struct store_stats *out)
         " (SELECT coalesce(sum(size), 0) FROM objects), (SELECT count(*) FROM blocks),"
         " (SELECT coalesce(sum(stored_size), 0) FROM blocks), (SELECT count(*) FROM uploads),"
         " (SELECT count(*) FROM gc_queue)";
-    sqlite3_stmt *s = NULL;
+    int64_t v[7];
     enum store_status ret;
-    int rc;
 
     memset(out, 0, sizeof *out);
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    out->buckets = sqlite3_column_int64(s, 0);
-    out->objects = sqlite3_column_int64(s, 1);
-    out->bytes = sqlite3_column_int64(s, 2);
-    out->blocks = sqlite3_column_int64(s, 3);
-    out->block_bytes = sqlite3_column_int64(s, 4);
-    out->uploads = sqlite3_column_int64(s, 5);
-    out->gc_pending = sqlite3_column_int64(s, 6);
-out:
-    sqlite3_reset(s);
+    ret = store_scalars(st, v, 7, sql, "");
+    if (ret == STORE_OK)
+        *out = (struct store_stats){.buckets = v[0], .objects = v[1], .bytes = v[2], .blocks = v[3],
+                                    .block_bytes = v[4], .uploads = v[5], .gc_pending = v[6]};
     return ret;
 }

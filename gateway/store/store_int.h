@@ -1,9 +1,11 @@
 /* store_int.h — internals shared by the files of gateway/store/.
  *
- * The connection, the prepared-statement cache, error mapping, walking a
- * statement's rows (into a growing array), the per-call transaction wrapper
- * and block reference counting. Nothing here is visible outside this
- * directory.
+ * The connection, the prepared-statement cache, error mapping, statement
+ * helpers (bind from a format, step once, run, read one row's integers),
+ * column readers, walking a statement's rows (into a growing array), the
+ * per-call transaction wrapper, block reference counting, the GC queue's
+ * insert and the pinned snapshot's record. Nothing here is visible outside
+ * this directory.
  */
 #ifndef TGS3_STORE_INT_H
 #define TGS3_STORE_INT_H
@@ -29,6 +31,12 @@ struct store {
     struct store_stmt_slot stmts[STORE_STMT_SLOTS];
 };
 
+/* Opens path with flags (SQLITE_OPEN_*; NOMUTEX is added) as st->db, set up
+ * as every connection is: plain result codes, a 5 s busy timeout. */
+enum store_status store_connect(struct store *st, const char *path, int flags) WARN_UNUSED;
+/* Reads meta.schema_version into *out; 0 when none is recorded. */
+enum store_status store_schema_version(struct store *st, int64_t *out) WARN_UNUSED;
+
 /* Returns the cached statement for sql (a string literal), reset and with
  * bindings cleared, preparing it on first use. */
 enum store_status store_stmt(struct store *st, const char *sql, sqlite3_stmt **out) WARN_UNUSED;
@@ -36,6 +44,40 @@ enum store_status store_stmt(struct store *st, const char *sql, sqlite3_stmt **o
 enum store_status store_fail(struct store *st, int rc) WARN_UNUSED;
 /* Steps s once, expecting SQLITE_DONE, and resets it. */
 enum store_status store_exec_stmt(struct store *st, sqlite3_stmt *s) WARN_UNUSED;
+
+/* The statement helpers below take sql (a string literal: the cache key) and
+ * bind parameters ?1, ?2, ... from the arguments after fmt, one character of
+ * fmt each, in the manner of sqlite3_mprintf:
+ *   i  an int
+ *   I  an int64_t (not a size_t, an int or a sqlite3_int64: cast)
+ *   t  a const char *, NUL-terminated text kept by the caller until the
+ *      statement is reset (SQLITE_STATIC); NULL binds NULL
+ *   T  a const char * and an int length (-1: up to the NUL), text that is
+ *      copied (SQLITE_TRANSIENT)
+ *   b  a const void * and an int length, a blob kept by the caller until the
+ *      statement is reset (SQLITE_STATIC)
+ * Parameters past fmt stay NULL. */
+
+/* Returns in *out the cached statement for sql with its parameters bound. */
+enum store_status store_prep(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+    WARN_UNUSED;
+/* Prepares sql and steps it once: STORE_OK with *out on its first row (read
+ * it, then sqlite3_reset it), STORE_NOT_FOUND when it yields none, or the
+ * failure; on anything but STORE_OK the statement is already reset. */
+enum store_status store_query(struct store *st, sqlite3_stmt **out, const char *sql, const char *fmt, ...)
+    WARN_UNUSED;
+/* Runs sql, a query that always yields one row (aggregates, EXISTS), and
+ * copies the first n columns of that row, as integers, to out[0 .. n-1]
+ * (left as they were on failure). Resets the statement. */
+enum store_status store_scalars(struct store *st, int64_t *out, int n, const char *sql, const char *fmt, ...)
+    WARN_UNUSED;
+/* Runs sql to completion and resets it; sqlite3_changes tells what it did. */
+enum store_status store_exec(struct store *st, const char *sql, const char *fmt, ...) WARN_UNUSED;
+/* store_exec of a statement meant to change a row: STORE_NOT_FOUND if it changed none. */
+enum store_status store_exec_found(struct store *st, const char *sql, const char *fmt, ...) WARN_UNUSED;
+/* store_exec of an insert: a constraint violation (the row exists) is
+ * STORE_EXISTS, leaving the error text alone for the caller to set. */
+enum store_status store_insert(struct store *st, const char *sql, const char *fmt, ...) WARN_UNUSED;
 
 /* What a row callback asks of the walk over a statement's rows. */
 enum store_row { STORE_ROW_NEXT, STORE_ROW_STOP };
@@ -68,6 +110,10 @@ typedef void store_row_release_fn(void *row);
 enum store_status store_rows_read(struct store *st, sqlite3_stmt *s, size_t size, size_t max,
                                   store_row_read_fn *read, store_row_release_fn *release, void *ud,
                                   struct store_rows *out) WARN_UNUSED;
+/* Prepares sql and reads its rows into out as store_rows_read does (no
+ * release, no user data); out is left empty when sql cannot be prepared. */
+enum store_status store_rows_select(struct store *st, struct store_rows *out, size_t size, size_t max,
+                                    store_row_read_fn *read, const char *sql, const char *fmt, ...) WARN_UNUSED;
 
 /* Every mutating call: store_op_begin opens BEGIN IMMEDIATE, or a savepoint
  * when the caller holds an explicit transaction; store_op_end commits or
@@ -81,6 +127,10 @@ enum store_status store_block_ref(struct store *st, int64_t block_id) WARN_UNUSE
  * queued for deletion at now_ms + grace. */
 enum store_status store_block_unref(struct store *st, int64_t block_id, int64_t count, int64_t now_ms)
     WARN_UNUSED;
+/* Queues message (chat_id, message_id), posted by bot_id at posted_ms, for
+ * deletion at due_ms; a message queued already stays as it is. */
+enum store_status store_gc_add(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                               int64_t posted_ms, int64_t due_ms) WARN_UNUSED;
 /* Takes one reference per extent. */
 enum store_status store_extents_ref(struct store *st, const struct store_extent *ext, size_t n) WARN_UNUSED;
 
@@ -99,9 +149,9 @@ enum store_status store_refs_drop(struct store *st, const struct store_refs *r, 
 void store_refs_release(struct store_refs *r);
 
 /* A SQL LIMIT for a caller's count, clamped to what a page can sensibly hold. */
-static inline sqlite3_int64 store_limit(size_t max)
+static inline int64_t store_limit(size_t max)
 {
-    return max > 100000 ? 100000 : (sqlite3_int64)max;
+    return max > 100000 ? 100000 : (int64_t)max;
 }
 
 /* Fills b from columns col.. col+13 of s (the order of STORE_BLOCK_COLS). */
@@ -112,6 +162,9 @@ void store_block_read(sqlite3_stmt *s, int col, struct store_block *b);
 
 /* Copies the text of column col into a char array of size n (truncating). */
 void store_col_text(sqlite3_stmt *s, int col, char *out, size_t n);
+/* Copies the blob of column col into out when it is exactly n bytes; else
+ * leaves out as it is. */
+void store_col_blob(sqlite3_stmt *s, int col, void *out, size_t n);
 /* Returns a malloc'd copy of the text of column col ("" for NULL). */
 char *store_col_strdup(sqlite3_stmt *s, int col);
 /* Reads the rows of s, a bound statement selecting (block_id, offset, length,
@@ -124,6 +177,14 @@ enum store_status store_extents_read(struct store *st, sqlite3_stmt *s, struct s
  * store_op_begin and store_op_end. */
 enum store_status store_object_write(struct store *st, const struct store_object *obj,
                                      const struct store_extent *ext, size_t n) WARN_UNUSED;
+/* The snapshot pinned in meta (k = 'last_snapshot', "chat:message:bot:ms"):
+ * the message holding its document, never collected while pinned. */
+struct store_pin {
+    long long chat_id, message_id, bot_id, posted_ms;
+};
+/* Reads a pin from the text of column col of s; message_id 0 when it does not parse. */
+void store_pin_read(sqlite3_stmt *s, int col, struct store_pin *out);
+
 /* A consistent read of several statements: a savepoint (deferred transaction). */
 enum store_status store_read_begin(struct store *st) WARN_UNUSED;
 void store_read_end(struct store *st);

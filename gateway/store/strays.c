@@ -17,27 +17,17 @@
 
 #include "gateway/store/store_int.h"
 
+/* Ends the journal row of a post that was never confirmed (no message id, no hold). */
+static const char sql_forget[] = "DELETE FROM inflight WHERE uuid = ?1 AND message_id = 0 AND hold_block_id = 0";
+
 enum store_status store_strays_floor(struct store *st, int64_t chat_id, int64_t before_ms, int64_t *floor)
 {
     /* A block's created_ms is taken after its post was answered, so a block
      * created before a post started holds a smaller message id. */
     static const char sql[] = "SELECT coalesce(max(message_id), 1) FROM blocks WHERE chat_id = ?1 AND created_ms < ?2";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
-    int rc;
 
     *floor = 1;
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, chat_id);
-    sqlite3_bind_int64(s, 2, before_ms);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *floor = sqlite3_column_int64(s, 0);
-    else
-        ret = store_fail(st, rc);
-    sqlite3_reset(s);
-    return ret;
+    return store_scalars(st, floor, 1, sql, "II", chat_id, before_ms);
 }
 
 static enum store_row read_message_id(sqlite3_stmt *s, void *row, void *ud)
@@ -61,22 +51,15 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
     static const char sql_snap[] = "SELECT v FROM meta WHERE k = 'last_snapshot'";
     struct store_rows rows;
     sqlite3_stmt *s = NULL;
+    struct store_pin pin = {0};
     int64_t *v;
     size_t len;
-    long long sc = 0, sm = 0, sb = 0, stm = 0;
-    char snap[128];
     enum store_status ret;
-    int rc;
 
     *out = NULL;
     *n = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, chat_id);
-    sqlite3_bind_int64(s, 2, above);
-    sqlite3_bind_int64(s, 3, store_limit(max));
-    ret = store_rows_read(st, s, sizeof *v, max, read_message_id, NULL, NULL, &rows);
+    ret = store_rows_select(st, &rows, sizeof *v, max, read_message_id, sql, "III", chat_id, above,
+                            store_limit(max));
     if (ret != STORE_OK)
         return ret;
     v = rows.v;
@@ -87,21 +70,17 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
         free(v);
         return ret;
     }
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        store_col_text(s, 0, snap, sizeof(snap));
-        if (sscanf(snap, "%lld:%lld:%lld:%lld", &sc, &sm, &sb, &stm) != 4)
-            sm = 0;
-    }
+    if (sqlite3_step(s) == SQLITE_ROW) /* else none is pinned, or it cannot be read: nothing to add */
+        store_pin_read(s, 0, &pin);
     sqlite3_reset(s);
-    if (sm > above && sc == chat_id) {
+    if (pin.message_id > above && pin.chat_id == chat_id) {
         size_t i = 0;
         v = xrealloc(v, (len + 1) * sizeof(*v));
-        while (i < len && v[i] < sm)
+        while (i < len && v[i] < pin.message_id)
             i++;
-        if (i == len || v[i] != sm) {
+        if (i == len || v[i] != pin.message_id) {
             memmove(v + i + 1, v + i, (len - i) * sizeof(*v));
-            v[i] = sm;
+            v[i] = pin.message_id;
             len++;
         }
     }
@@ -117,12 +96,10 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
 static enum store_row read_stray_pack(sqlite3_stmt *s, void *row, void *ud)
 {
     struct store_stray_pack *p = row;
-    const void *u = sqlite3_column_blob(s, 1);
 
     (void)ud;
     p->block_id = sqlite3_column_int64(s, 0);
-    if (u != NULL && sqlite3_column_bytes(s, 1) == 16)
-        memcpy(p->uuid, u, 16);
+    store_col_blob(s, 1, p->uuid, 16);
     p->created_ms = sqlite3_column_int64(s, 2);
     return STORE_ROW_NEXT;
 }
@@ -131,14 +108,10 @@ enum store_status store_strays_unposted(struct store *st, size_t max, struct sto
 {
     static const char sql[] = "SELECT id, uuid, created_ms FROM blocks WHERE chat_id = 0 AND file_id = '"
                               STORE_PACK_POSTING "' ORDER BY id LIMIT ?1";
-    struct store_rows rows = {0};
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
+    struct store_rows rows;
+    enum store_status ret = store_rows_select(st, &rows, sizeof **out, max, read_stray_pack, sql, "I",
+                                              store_limit(max));
 
-    if (ret == STORE_OK) {
-        sqlite3_bind_int64(s, 1, store_limit(max));
-        ret = store_rows_read(st, s, sizeof **out, max, read_stray_pack, NULL, NULL, &rows);
-    }
     *out = rows.v;
     *n = rows.n;
     return ret;
@@ -148,81 +121,40 @@ enum store_status store_stray_collect(struct store *st, int64_t chat_id, int64_t
                                       int64_t posted_ms, const unsigned char *uuid, int64_t now_ms)
 {
     static const char sql_ref[] = "SELECT 1 FROM blocks WHERE chat_id = ?1 AND message_id = ?2";
-    static const char sql_add[] = "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts,"
-                                  " posted_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5)";
-    static const char sql_end[] = "DELETE FROM inflight WHERE uuid = ?1 AND message_id = 0 AND hold_block_id = 0";
     sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
-    int rc;
 
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql_ref, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, chat_id);
-    sqlite3_bind_int64(s, 2, message_id);
-    rc = sqlite3_step(s);
+    ret = store_query(st, &s, sql_ref, "II", chat_id, message_id);
     sqlite3_reset(s);
-    if (rc == SQLITE_ROW) {
+    if (ret == STORE_OK)
         ret = STORE_EXISTS; /* a block references it: never deleted */
-        goto out;
-    }
-    if (rc != SQLITE_DONE) {
-        ret = store_fail(st, rc);
-        goto out;
-    }
-    ret = store_stmt(st, sql_add, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, chat_id);
-    sqlite3_bind_int64(s, 2, message_id);
-    sqlite3_bind_int64(s, 3, bot_id);
-    sqlite3_bind_int64(s, 4, now_ms);
-    sqlite3_bind_int64(s, 5, posted_ms);
-    ret = store_exec_stmt(st, s);
-    if (ret != STORE_OK || uuid == NULL)
-        goto out;
-    ret = store_stmt(st, sql_end, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_blob(s, 1, uuid, 16, SQLITE_STATIC);
-    ret = store_exec_stmt(st, s);
-out:
+    else if (ret == STORE_NOT_FOUND)
+        ret = store_gc_add(st, chat_id, message_id, bot_id, posted_ms, now_ms);
+    if (ret == STORE_OK && uuid != NULL)
+        ret = store_exec(st, sql_forget, "b", uuid, 16);
     return store_op_end(st, ret);
 }
 
 enum store_status store_inflight_forget(struct store *st, const unsigned char (*uuids)[16], size_t n)
 {
-    static const char sql[] = "DELETE FROM inflight WHERE uuid = ?1 AND message_id = 0 AND hold_block_id = 0";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
     if (ret != STORE_OK)
         return ret;
-    for (size_t i = 0; i < n && ret == STORE_OK; i++) {
-        ret = store_stmt(st, sql, &s);
-        if (ret != STORE_OK)
-            break;
-        sqlite3_bind_blob(s, 1, uuids[i], 16, SQLITE_STATIC);
-        ret = store_exec_stmt(st, s);
-    }
+    for (size_t i = 0; i < n && ret == STORE_OK; i++)
+        ret = store_exec(st, sql_forget, "b", uuids[i], 16);
     return store_op_end(st, ret);
 }
 
 enum store_status store_pack_posting(struct store *st, int64_t block_id)
 {
     static const char sql[] = "UPDATE blocks SET file_id = '" STORE_PACK_POSTING "' WHERE id = ?1 AND chat_id = 0";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, block_id);
-    ret = store_exec_stmt(st, s);
-out:
+    ret = store_exec(st, sql, "I", block_id);
     return store_op_end(st, ret);
 }
