@@ -9,6 +9,7 @@
  * Telegram holds.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway/store/store_int.h"
@@ -17,19 +18,10 @@ enum store_status store_repair_add(struct store *st, int64_t block_id, int idx, 
 {
     static const char sql[] = "INSERT OR IGNORE INTO repairs(block_id, idx, reason, due_ms, attempts, added_ms)"
                               " SELECT ?1, ?2, ?3, ?4, 0, ?4 WHERE EXISTS(SELECT 1 FROM stripes WHERE block_id = ?1)";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
-    if (ret != STORE_OK)
-        return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret == STORE_OK) {
-        sqlite3_bind_int64(s, 1, block_id);
-        sqlite3_bind_int(s, 2, idx);
-        sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, now_ms);
-        ret = store_exec_stmt(st, s);
-    }
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql, "IitI", block_id, idx, reason, now_ms);
     return store_op_end(st, ret);
 }
 
@@ -38,22 +30,21 @@ enum store_status store_repair_add_chat(struct store *st, int64_t chat_id, const
 {
     static const char sql[] = "INSERT OR IGNORE INTO repairs(block_id, idx, reason, due_ms, attempts, added_ms)"
                               " SELECT block_id, idx, ?2, ?3, 0, ?3 FROM shards WHERE chat_id = ?1";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
     *added = 0;
-    if (ret != STORE_OK)
-        return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret == STORE_OK) {
-        sqlite3_bind_int64(s, 1, chat_id);
-        sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, now_ms);
-        ret = store_exec_stmt(st, s);
-        if (ret == STORE_OK)
-            *added = sqlite3_changes(st->db);
-    }
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql, "ItI", chat_id, reason, now_ms);
+    if (ret == STORE_OK)
+        *added = sqlite3_changes(st->db);
     return store_op_end(st, ret);
+}
+
+static enum store_row read_idx(sqlite3_stmt *s, void *row, void *ud)
+{
+    (void)ud;
+    *(int *)row = sqlite3_column_int(s, 0);
+    return STORE_ROW_NEXT;
 }
 
 /* The repair rows of block_id into want (ascending), with every index its stripe lacks a shard for. */
@@ -62,26 +53,20 @@ static enum store_status wanted(struct store *st, int64_t block_id, const struct
 {
     static const char sql[] = "SELECT idx FROM repairs WHERE block_id = ?1";
     unsigned char need[STORE_MAX_SHARDS] = {0};
-    sqlite3_stmt *s = NULL;
+    struct store_rows rows;
     enum store_status ret;
-    int rc;
 
     for (int i = 0; i < sp->k + sp->m; i++)
         need[i] = 1;
     for (int i = 0; i < sp->n; i++)
         need[sp->sh[i].idx] = 0;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, block_id);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int idx = sqlite3_column_int(s, 0);
+    ret = store_rows_select(st, &rows, sizeof(int), STORE_MAX_SHARDS, read_idx, sql, "I", block_id);
+    for (size_t i = 0; ret == STORE_OK && i < rows.n; i++) {
+        int idx = ((int *)rows.v)[i];
         if (idx >= 0 && idx < sp->k + sp->m)
             need[idx] = 1;
     }
-    if (rc != SQLITE_DONE)
-        ret = store_fail(st, rc);
-    sqlite3_reset(s);
+    free(rows.v);
     *n_want = 0;
     for (int i = 0; i < sp->k + sp->m; i++)
         if (need[i])
@@ -97,18 +82,13 @@ enum store_status store_repair_next(struct store *st, int64_t now_ms, struct sto
     sqlite3_stmt *s = NULL;
     enum store_status ret;
     int64_t id;
-    int rc;
 
     for (;;) {
-        ret = store_stmt(st, sql_next, &s);
+        ret = store_query(st, &s, sql_next, "I", now_ms);
         if (ret != STORE_OK)
             return ret;
-        sqlite3_bind_int64(s, 1, now_ms);
-        rc = sqlite3_step(s);
-        id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        id = sqlite3_column_int64(s, 0);
         sqlite3_reset(s);
-        if (rc != SQLITE_ROW)
-            return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(st, rc);
         ret = store_block_get(st, id, blk);
         if (ret == STORE_OK)
             ret = store_stripe_get(st, id, sp);
@@ -120,13 +100,8 @@ enum store_status store_repair_next(struct store *st, int64_t now_ms, struct sto
             return ret;
         /* The block is gone, or its stripe is whole again: nothing to do for it. */
         ret = store_op_begin(st);
-        if (ret != STORE_OK)
-            return ret;
-        ret = store_stmt(st, sql_drop, &s);
-        if (ret == STORE_OK) {
-            sqlite3_bind_int64(s, 1, id);
-            ret = store_exec_stmt(st, s);
-        }
+        if (ret == STORE_OK)
+            ret = store_exec(st, sql_drop, "I", id);
         ret = store_op_end(st, ret);
         if (ret != STORE_OK)
             return ret;
@@ -136,6 +111,7 @@ enum store_status store_repair_next(struct store *st, int64_t now_ms, struct sto
 enum store_status store_repair_swap(struct store *st, int64_t block_id, const struct store_shard *sh,
                                     const unsigned char key[16], int64_t now_ms)
 {
+    static const char sql_exists[] = "SELECT 1 FROM stripes WHERE block_id = ?1";
     static const char sql_old_gc[] =
         "INSERT OR IGNORE INTO gc_queue(chat_id, message_id, bot_id, due_ms, attempts, posted_ms)"
         " SELECT chat_id, message_id, bot_id, ?3, 0, created_ms FROM shards WHERE block_id = ?1 AND idx = ?2";
@@ -145,56 +121,29 @@ enum store_status store_repair_swap(struct store *st, int64_t block_id, const st
         "                                             WHERE block_id = ?1 AND idx = ?2)";
     static const char sql_del[] = "DELETE FROM shards WHERE block_id = ?1 AND idx = ?2";
     static const char sql_done[] = "DELETE FROM repairs WHERE block_id = ?1 AND idx = ?2";
-    static const char sql_exists[] = "SELECT 1 FROM stripes WHERE block_id = ?1";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
     /* One transaction around calls that open their own (store_inflight_end): theirs become savepoints. */
     ret = store_tx_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql_exists, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, block_id);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW) {
-        ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(st, rc);
-        goto out;
-    }
-    const char *const sqls[] = {sql_old_gc, sql_block, sql_del};
-    for (size_t i = 0; i < ARRAY_SIZE(sqls) && ret == STORE_OK; i++) {
-        ret = store_stmt(st, sqls[i], &s);
-        if (ret != STORE_OK)
-            break;
-        sqlite3_bind_int64(s, 1, block_id);
-        sqlite3_bind_int(s, 2, sh->idx);
-        if (i == 0)
-            sqlite3_bind_int64(s, 3, now_ms + st->gc_grace_ms);
-        if (i == 1) {
-            sqlite3_bind_int64(s, 3, sh->chat_id);
-            sqlite3_bind_int64(s, 4, sh->message_id);
-            sqlite3_bind_int64(s, 5, sh->bot_id);
-            sqlite3_bind_text(s, 6, sh->file_id, -1, SQLITE_STATIC);
-            sqlite3_bind_text(s, 7, sh->file_unique_id, -1, SQLITE_STATIC);
-        }
-        ret = store_exec_stmt(st, s);
-    }
-    if (ret != STORE_OK)
-        goto out;
-    ret = store_stripe_add_shard(st, block_id, sh);
+    ret = store_query(st, &s, sql_exists, "I", block_id);
     if (ret == STORE_OK)
-        ret = store_stmt(st, sql_done, &s);
-    if (ret == STORE_OK) {
-        sqlite3_bind_int64(s, 1, block_id);
-        sqlite3_bind_int(s, 2, sh->idx);
-        ret = store_exec_stmt(st, s);
-    }
+        sqlite3_reset(s);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_old_gc, "IiI", block_id, sh->idx, now_ms + st->gc_grace_ms);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_block, "IiIIItt", block_id, sh->idx, sh->chat_id, sh->message_id, sh->bot_id,
+                         sh->file_id, sh->file_unique_id);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_del, "Ii", block_id, sh->idx);
+    if (ret == STORE_OK)
+        ret = store_stripe_add_shard(st, block_id, sh);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_done, "Ii", block_id, sh->idx);
     if (ret == STORE_OK)
         ret = store_inflight_end(st, key, 1, now_ms);
-out:
     if (ret == STORE_OK)
         return store_tx_commit(st);
     store_tx_rollback(st);
@@ -204,38 +153,21 @@ out:
 enum store_status store_repair_later(struct store *st, int64_t block_id, int64_t due_ms)
 {
     static const char sql[] = "UPDATE repairs SET attempts = attempts + 1, due_ms = ?2 WHERE block_id = ?1";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
-    if (ret != STORE_OK)
-        return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret == STORE_OK) {
-        sqlite3_bind_int64(s, 1, block_id);
-        sqlite3_bind_int64(s, 2, due_ms);
-        ret = store_exec_stmt(st, s);
-    }
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql, "II", block_id, due_ms);
     return store_op_end(st, ret);
 }
 
 enum store_status store_repair_backlog(struct store *st, int64_t *shards, int64_t *blocks)
 {
     static const char sql[] = "SELECT count(*), count(DISTINCT block_id) FROM repairs";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
-    int rc;
+    int64_t v[2] = {0, 0};
+    enum store_status ret = store_scalars(st, v, 2, sql, "");
 
-    *shards = *blocks = 0;
-    if (ret != STORE_OK)
-        return ret;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *shards = sqlite3_column_int64(s, 0);
-        *blocks = sqlite3_column_int64(s, 1);
-    } else {
-        ret = store_fail(st, rc);
-    }
-    sqlite3_reset(s);
+    *shards = v[0];
+    *blocks = v[1];
     return ret;
 }
 
@@ -247,26 +179,15 @@ enum store_status store_scrub_next(struct store *st, int64_t after, struct store
     static const char sql_next[] = "SELECT id FROM blocks WHERE id > ?1 ORDER BY id LIMIT 1";
     static const char sql_total[] = "SELECT count(*) FROM blocks";
     sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    int64_t id = 0;
-    int rc;
+    enum store_status ret = store_scalars(st, total, 1, sql_total, "");
+    int64_t id;
 
-    ret = store_stmt(st, sql_total, &s);
+    if (ret == STORE_OK)
+        ret = store_query(st, &s, sql_next, "I", after);
     if (ret != STORE_OK)
         return ret;
-    rc = sqlite3_step(s);
-    *total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    id = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    ret = store_stmt(st, sql_next, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, after);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(st, rc);
     ret = store_block_get(st, id, blk);
     if (ret != STORE_OK)
         return ret;
@@ -277,35 +198,18 @@ enum store_status store_scrub_next(struct store *st, int64_t after, struct store
 
 enum store_status store_scrub_cursor_get(struct store *st, int64_t *cursor)
 {
-    static const char sql[] = "SELECT v FROM meta WHERE k = 'scrub_cursor'";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
-    int rc;
+    static const char sql[] = "SELECT ifnull((SELECT v FROM meta WHERE k = 'scrub_cursor'), 0)";
 
     *cursor = 0;
-    if (ret != STORE_OK)
-        return ret;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *cursor = sqlite3_column_int64(s, 0);
-    else if (rc != SQLITE_DONE)
-        ret = store_fail(st, rc);
-    sqlite3_reset(s);
-    return ret;
+    return store_scalars(st, cursor, 1, sql, "");
 }
 
 enum store_status store_scrub_cursor_set(struct store *st, int64_t cursor)
 {
     static const char sql[] = "INSERT OR REPLACE INTO meta(k, v) VALUES ('scrub_cursor', ?1)";
-    sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
-    if (ret != STORE_OK)
-        return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret == STORE_OK) {
-        sqlite3_bind_int64(s, 1, cursor);
-        ret = store_exec_stmt(st, s);
-    }
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql, "I", cursor);
     return store_op_end(st, ret);
 }

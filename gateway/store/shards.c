@@ -10,16 +10,19 @@
  * last reference goes, every shard's message is queued for deletion.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway/store/store_int.h"
 
 #define SHARD_COLS "idx, chat_id, message_id, bot_id, file_id, file_unique_id, size, created_ms"
 
-static void read_shard(sqlite3_stmt *s, struct store_shard *sh)
+static enum store_row read_shard(sqlite3_stmt *s, void *row, void *ud)
 {
+    struct store_shard *sh = row;
     const unsigned char *t;
 
+    (void)ud;
     sh->idx = sqlite3_column_int(s, 0);
     sh->chat_id = sqlite3_column_int64(s, 1);
     sh->message_id = sqlite3_column_int64(s, 2);
@@ -30,37 +33,20 @@ static void read_shard(sqlite3_stmt *s, struct store_shard *sh)
     snprintf(sh->file_unique_id, sizeof(sh->file_unique_id), "%s", t ? (const char *)t : "");
     sh->size = sqlite3_column_int64(s, 6);
     sh->created_ms = sqlite3_column_int64(s, 7);
-}
-
-static enum store_status insert_shard(struct store *st, int64_t block_id, const struct store_shard *sh)
-{
-    static const char sql[] = "INSERT INTO shards(block_id, " SHARD_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = store_stmt(st, sql, &s);
-
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, block_id);
-    sqlite3_bind_int(s, 2, sh->idx);
-    sqlite3_bind_int64(s, 3, sh->chat_id);
-    sqlite3_bind_int64(s, 4, sh->message_id);
-    sqlite3_bind_int64(s, 5, sh->bot_id);
-    sqlite3_bind_text(s, 6, sh->file_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, sh->file_unique_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 8, sh->size);
-    sqlite3_bind_int64(s, 9, sh->created_ms);
-    return store_exec_stmt(st, s);
+    return STORE_ROW_NEXT;
 }
 
 enum store_status store_stripe_add_shard(struct store *st, int64_t block_id, const struct store_shard *sh)
 {
-    return insert_shard(st, block_id, sh);
+    static const char sql[] = "INSERT INTO shards(block_id, " SHARD_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+    return store_exec(st, sql, "IiIIIttII", block_id, sh->idx, sh->chat_id, sh->message_id, sh->bot_id, sh->file_id,
+                      sh->file_unique_id, sh->size, sh->created_ms);
 }
 
 enum store_status store_stripe_insert(struct store *st, int64_t block_id, const struct store_stripe *sp)
 {
     static const char sql[] = "INSERT INTO stripes(block_id, k, m, sealed_size) VALUES (?1, ?2, ?3, ?4)";
-    sqlite3_stmt *s = NULL;
     enum store_status ret;
 
     if (sp->k < 1 || sp->m < 0 || sp->k + sp->m > STORE_MAX_SHARDS || sp->n < 0 || sp->n > sp->k + sp->m)
@@ -68,17 +54,9 @@ enum store_status store_stripe_insert(struct store *st, int64_t block_id, const 
     ret = store_op_begin(st);
     if (ret != STORE_OK)
         return ret;
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        goto out;
-    sqlite3_bind_int64(s, 1, block_id);
-    sqlite3_bind_int(s, 2, sp->k);
-    sqlite3_bind_int(s, 3, sp->m);
-    sqlite3_bind_int64(s, 4, sp->sealed_size);
-    ret = store_exec_stmt(st, s);
+    ret = store_exec(st, sql, "IiiI", block_id, sp->k, sp->m, sp->sealed_size);
     for (int i = 0; ret == STORE_OK && i < sp->n; i++)
-        ret = insert_shard(st, block_id, &sp->sh[i]);
-out:
+        ret = store_stripe_add_shard(st, block_id, &sp->sh[i]);
     return store_op_end(st, ret);
 }
 
@@ -86,34 +64,25 @@ enum store_status store_stripe_get(struct store *st, int64_t block_id, struct st
 {
     static const char sql_stripe[] = "SELECT k, m, sealed_size FROM stripes WHERE block_id = ?1";
     static const char sql_shards[] = "SELECT " SHARD_COLS " FROM shards WHERE block_id = ?1 ORDER BY idx";
+    struct store_rows rows;
     sqlite3_stmt *s = NULL;
     enum store_status ret;
-    int rc;
 
     memset(out, 0, sizeof(*out));
-    ret = store_stmt(st, sql_stripe, &s);
+    ret = store_query(st, &s, sql_stripe, "I", block_id);
     if (ret != STORE_OK)
         return ret;
-    sqlite3_bind_int64(s, 1, block_id);
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : store_fail(st, rc);
-        sqlite3_reset(s);
-        return ret;
-    }
     out->k = sqlite3_column_int(s, 0);
     out->m = sqlite3_column_int(s, 1);
     out->sealed_size = sqlite3_column_int64(s, 2);
     sqlite3_reset(s);
-    ret = store_stmt(st, sql_shards, &s);
-    if (ret != STORE_OK)
-        return ret;
-    sqlite3_bind_int64(s, 1, block_id);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && out->n < STORE_MAX_SHARDS)
-        read_shard(s, &out->sh[out->n++]);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        ret = store_fail(st, rc);
-    sqlite3_reset(s);
+    ret = store_rows_select(st, &rows, sizeof(struct store_shard), STORE_MAX_SHARDS, read_shard, sql_shards, "I",
+                            block_id);
+    if (ret == STORE_OK) {
+        memcpy(out->sh, rows.v, rows.n * sizeof(struct store_shard));
+        out->n = (int)rows.n;
+    }
+    free(rows.v);
     return ret;
 }
 
@@ -125,19 +94,14 @@ enum store_status store_stripe_drop(struct store *st, int64_t block_id, int64_t 
     static const char sql_shards[] = "DELETE FROM shards WHERE block_id = ?1";
     static const char sql_stripe[] = "DELETE FROM stripes WHERE block_id = ?1";
     static const char sql_repairs[] = "DELETE FROM repairs WHERE block_id = ?1";
-    const char *const sqls[] = {sql_queue, sql_shards, sql_stripe, sql_repairs};
-    sqlite3_stmt *s = NULL;
-    enum store_status ret = STORE_OK;
+    enum store_status ret = store_exec(st, sql_queue, "II", block_id, now_ms + st->gc_grace_ms);
 
-    for (size_t i = 0; i < ARRAY_SIZE(sqls) && ret == STORE_OK; i++) {
-        ret = store_stmt(st, sqls[i], &s);
-        if (ret != STORE_OK)
-            break;
-        sqlite3_bind_int64(s, 1, block_id);
-        if (i == 0)
-            sqlite3_bind_int64(s, 2, now_ms + st->gc_grace_ms);
-        ret = store_exec_stmt(st, s);
-    }
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_shards, "I", block_id);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_stripe, "I", block_id);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_repairs, "I", block_id);
     return ret;
 }
 
@@ -146,26 +110,15 @@ enum store_status store_stripe_counts(struct store *st, struct store_stripe_coun
     static const char sql[] =
         "SELECT (SELECT count(*) FROM blocks b WHERE NOT EXISTS(SELECT 1 FROM stripes p WHERE p.block_id = b.id)"
         "        AND b.chat_id != 0),"
-        " sum(n = k + m), sum(n < k + m AND n >= k), sum(n < k)"
+        " ifnull(sum(n = k + m), 0), ifnull(sum(n < k + m AND n >= k), 0), ifnull(sum(n < k), 0)"
         " FROM (SELECT p.k AS k, p.m AS m, (SELECT count(*) FROM shards s WHERE s.block_id = p.block_id) AS n"
         "       FROM stripes p)";
-    sqlite3_stmt *s = NULL;
-    enum store_status ret;
-    int rc;
+    int64_t v[4] = {0, 0, 0, 0};
+    enum store_status ret = store_scalars(st, v, 4, sql, "");
 
-    memset(out, 0, sizeof(*out));
-    ret = store_stmt(st, sql, &s);
-    if (ret != STORE_OK)
-        return ret;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        out->unprotected = sqlite3_column_int64(s, 0);
-        out->healthy = sqlite3_column_int64(s, 1);
-        out->degraded = sqlite3_column_int64(s, 2);
-        out->lost = sqlite3_column_int64(s, 3);
-    } else {
-        ret = store_fail(st, rc);
-    }
-    sqlite3_reset(s);
+    out->unprotected = v[0];
+    out->healthy = v[1];
+    out->degraded = v[2];
+    out->lost = v[3];
     return ret;
 }

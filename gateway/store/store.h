@@ -132,7 +132,7 @@ enum store_status store_block_set_file(struct store *st, int64_t id, int64_t bot
  * bot has none recorded (or the block is missing). */
 enum store_status store_block_file_for(struct store *st, int64_t block_id, int64_t bot_id, char out[256])
     WARN_UNUSED;
-/* Number of blocks the index holds in chat_id (channel rollover), into *n. */
+/* Number of documents the index holds in chat_id (blocks as one document and shards; channel rollover), into *n. */
 enum store_status store_block_count_chat(struct store *st, int64_t chat_id, int64_t *n) WARN_UNUSED;
 
 /* ---- objects -------------------------------------------------------------- */

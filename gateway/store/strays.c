@@ -24,7 +24,9 @@ enum store_status store_strays_floor(struct store *st, int64_t chat_id, int64_t 
 {
     /* A block's created_ms is taken after its post was answered, so a block
      * created before a post started holds a smaller message id. */
-    static const char sql[] = "SELECT coalesce(max(message_id), 1) FROM blocks WHERE chat_id = ?1 AND created_ms < ?2";
+    static const char sql[] =
+        "SELECT coalesce(max(m), 1) FROM (SELECT max(message_id) AS m FROM blocks WHERE chat_id = ?1 AND created_ms < ?2"
+        " UNION ALL SELECT max(message_id) FROM shards WHERE chat_id = ?1 AND created_ms < ?2)";
 
     *floor = 1;
     return store_scalars(st, floor, 1, sql, "II", chat_id, before_ms);
@@ -44,6 +46,7 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
 {
     static const char sql[] =
         "SELECT message_id FROM blocks WHERE chat_id = ?1 AND message_id > ?2"
+        " UNION SELECT message_id FROM shards WHERE chat_id = ?1 AND message_id > ?2"
         " UNION SELECT message_id FROM gc_queue WHERE chat_id = ?1 AND message_id > ?2"
         " UNION SELECT message_id FROM unreclaimable WHERE chat_id = ?1 AND message_id > ?2"
         " UNION SELECT message_id FROM inflight WHERE chat_id = ?1 AND message_id > ?2"
@@ -120,7 +123,8 @@ enum store_status store_strays_unposted(struct store *st, size_t max, struct sto
 enum store_status store_stray_collect(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
                                       int64_t posted_ms, const unsigned char *uuid, int64_t now_ms)
 {
-    static const char sql_ref[] = "SELECT 1 FROM blocks WHERE chat_id = ?1 AND message_id = ?2";
+    static const char sql_ref[] = "SELECT 1 FROM blocks WHERE chat_id = ?1 AND message_id = ?2"
+                                  " UNION ALL SELECT 1 FROM shards WHERE chat_id = ?1 AND message_id = ?2";
     sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
