@@ -21,7 +21,7 @@
 #include "gateway/gw.h"
 
 #define MIN_GAP_MS 50  /* between two blocks of a background pass, at least */
-#define IDLE_MS 60000  /* after a pass, the next one starts this much later at the earliest */
+#define IDLE_MS 60000  /* the first block of a background pass is checked this long after start-up */
 
 struct doc_check {
     struct gw_scrub *s;
@@ -273,7 +273,7 @@ static void start_done(void *arg)
     else if (s->foreground)
         scrub_next(s);
     else
-        uv_timer_start(&s->timer, on_timer, MIN_GAP_MS, 0);
+        uv_timer_start(&s->timer, on_timer, IDLE_MS, 0); /* not in the rush of a start */
 }
 
 void gw_scrub_start(struct gw *gw, int foreground, void (*pass_done)(struct gw *gw))

@@ -39,6 +39,8 @@ int gw_cmd_scrub(int argc, char **argv)
         gw_config_release(&gw.cfg);
         return prc == 1 ? 0 : 2;
     }
+    if (gw_keys_load(&gw, 0) != 0) /* the shards' tags and the blocks' seals */
+        goto out_cfg;
     if (gw_tool_open(&gw, &loop, "scrub", 600000) != 0)
         goto out;
     pass_over = 0;
@@ -56,6 +58,8 @@ int gw_cmd_scrub(int argc, char **argv)
     rc = c.shards_bad + c.blocks_bad == 0 ? 0 : 1;
 out:
     gw_tool_close(&gw);
+out_cfg:
+    gw_keys_free(&gw);
     gw_config_release(&gw.cfg);
     fflush(stdout);
     return rc;

@@ -134,7 +134,7 @@ scrub() {
 }
 scrub >"$TEST_TMP/scrub1.out" 2>&1
 rc=$?
-check "tgs3 scrub finds both bad shards (exit 1)" bash -c "[ $rc = 1 ] && grep -q '2 bad shard(s) queued for repair' '$TEST_TMP/scrub1.out' || { cat '$TEST_TMP/scrub1.out'; false; }"
+check "tgs3 scrub finds both bad shards (exit 1)" bash -c "[ $rc = 1 ] && grep -q 'documents verified, 2 bad shard(s) queued for repair, 0 bad block' '$TEST_TMP/scrub1.out' || { tail -3 '$TEST_TMP/scrub1.out'; false; }"
 start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
 check "the object reads back identical" bash -c "aws s3 cp --only-show-errors s3://red/a/o08 '$TEST_TMP/o08.back' && cmp '$TEST_TMP/a/o08' '$TEST_TMP/o08.back'"
 drained() {
@@ -166,8 +166,16 @@ start_gateway --block-size 256K --no-packing --cache-size 0 --chat-id "${CHATS[1
 check "everything reads back identical from the other channel" bash -c "aws s3 cp --recursive --only-show-errors s3://two/a/ '$TEST_TMP/two.back' && diff -r '$TEST_TMP/a' '$TEST_TMP/two.back'"
 check "an upload still succeeds, stored degraded" aws s3 cp --only-show-errors "$TEST_TMP/a/o07" s3://two/late
 check "the late object reads back" bash -c "aws s3 cp --only-show-errors s3://two/late '$TEST_TMP/late.back' && cmp '$TEST_TMP/a/o07' '$TEST_TMP/late.back'"
-sleep 1
-check "/metrics: degraded stripes" test "$(metric 'tgs3_stripes{state="degraded"}')" -gt 0
+degraded() {
+    local i=0
+    while [ $i -lt 40 ]; do
+        [ "$(metric 'tgs3_stripes{state="degraded"}')" -gt 0 ] 2>/dev/null && return 0
+        sleep 0.5
+        i=$((i + 1))
+    done
+    return 1
+}
+check "/metrics: degraded stripes" degraded
 stop_gateway
 
 section "--redundancy is checked against the channels"
