@@ -421,8 +421,24 @@ void gw_add_header(struct gw_req *r, const char *name, const char *value, size_t
 void gw_respond_error(struct gw_req *r, enum s3_err e, const char *message);
 void gw_respond_xml(struct gw_req *r, int status, const char *body, size_t len);
 void gw_respond_empty(struct gw_req *r, int status);
-/* Maps store failures to S3 errors (the one place). */
+/* Maps store failures to S3 errors (the one place); _or answers not_found
+ * for STORE_NOT_FOUND (NoSuchBucket, NoSuchUpload…) and maps the rest alike. */
 enum s3_err gw_store_err(enum store_status s);
+enum s3_err gw_store_err_or(enum store_status s, enum s3_err not_found);
+
+/* A store job on behalf of a request: the one shape of "work on the store
+ * thread, then answer on the loop" (libuv's uv_queue_work with its after-work
+ * callback). gw_req_store_call holds r and queues run(st, r, op) on the
+ * store thread; run may read r's own copies (route, auth, bucket_id, id), never
+ * r->req nor the header views of r->s3, and returns how the request is to be
+ * answered: S3E_OK, or the S3 error. Back on the loop r is released; if the
+ * client is still there the error is answered (gw_respond_error, no message)
+ * or done(r, op) answers the success. op is the caller's state: r->op (freed
+ * with r, op_free NULL) or a job's own, which op_free (e.g. free) releases
+ * once the job is over, whether or not the client stayed. */
+typedef enum s3_err (*gw_req_run_fn)(struct store *st, struct gw_req *r, void *op); /* store thread */
+typedef void (*gw_req_done_fn)(struct gw_req *r, void *op);                        /* loop thread */
+void gw_req_store_call(struct gw_req *r, gw_req_run_fn run, gw_req_done_fn done, void *op, void (*op_free)(void *op));
 /* Owner of the request (authenticated access key). */
 const char *gw_req_user(struct gw_req *r);
 
