@@ -399,7 +399,7 @@ struct gw_req {
     void *op;        /* operation state, owned by the handler */
     void (*op_free)(struct gw_req *r); /* releases op when the context dies */
     struct gw_body *body; /* a streamed body (intake.c), else h2o's req->entity */
-    /* The bucket as the request found it at its start (access.c, gw_with_bucket):
+    /* The bucket as the request found it at its start (access.c's gw_with_bucket):
      * a commit into it must find the same bucket, not one created since under its name. */
     struct store_bucket_id bucket_id;
 };
@@ -738,6 +738,14 @@ void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
 int gw_access_needed(const struct gw_req *r);
 void gw_access_check(struct gw_req *r, void (*next)(struct gw_req *r));
 int gw_access_visible(const struct gw_req *r, const struct store_bucket *b);
+/* Reads r's bucket (r->route.bucket) on the store thread, where check judges
+ * the lookup (found: its status; b: the bucket when found is STORE_OK) and
+ * returns S3E_OK or the error to answer. Then, if the client is still there
+ * and check passed, r->bucket_id records the bucket (unless one is recorded
+ * already) and next(r) runs on the loop. access.c; gw_req_store_call's rules. */
+typedef enum s3_err (*gw_bucket_check_fn)(struct store *st, struct gw_req *r, enum store_status found,
+                                          const struct store_bucket *b);
+void gw_with_bucket(struct gw_req *r, gw_bucket_check_fn check, void (*next)(struct gw_req *r));
 
 /* Random hex id of 2*n chars into out (2n+1 bytes). */
 void gw_random_hex(char *out, size_t n);

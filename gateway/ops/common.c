@@ -2,7 +2,9 @@
  * object probes, conditional writes, header snapshots, small XML bodies, ACLs.
  *
  * Handlers (bucket.c, object.c, multipart.c, copy.c, tagging.c) call these
- * and never each other. Loop thread, except where a comment says store thread.
+ * and never each other; each talks to the store thread through
+ * gw_req_store_call (http/req.c). Loop thread, except where a comment says
+ * store thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +84,12 @@ void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *
     gw_respond_empty(r, 200);
 }
 
+void gw_answer_204(struct gw_req *r, void *op)
+{
+    (void)op;
+    gw_respond_empty(r, 204);
+}
+
 /* Small request bodies (XML) are checked on the loop: they are at most S3_MAX_XML_BODY. */
 enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len)
 {
@@ -111,106 +119,29 @@ enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len)
     return S3E_OK;
 }
 
-/* ---- bucket and object probes ------------------------------------------------------ */
+/* ---- bucket and object probes (store thread) ------------------------------------------ */
 
-struct bucket_check {
-    struct gw_req *r;
-    char bucket[STORE_MAX_BUCKET + 1];
+int gw_bucket_missing(struct store *st, const char *bucket)
+{
     struct store_bucket b;
-    enum store_status st;
-    void (*next)(struct gw_req *r);
-};
-
-static void bucket_check_run(struct store *st, void *arg)
-{
-    struct bucket_check *bc = arg;
-    bc->st = store_bucket_get(st, bc->bucket, &bc->b);
+    return store_bucket_get(st, bucket, &b) == STORE_NOT_FOUND;
 }
 
-static void bucket_check_done(void *arg)
+enum s3_err gw_no_such_object(struct store *st, const char *bucket)
 {
-    struct bucket_check *bc = arg;
-    struct gw_req *r = bc->r;
-    enum store_status st = bc->st;
-    void (*next)(struct gw_req *) = bc->next;
-    if (st == STORE_OK && r->bucket_id.owner[0] == '\0')
-        store_bucket_id_of(&bc->b, &r->bucket_id);
-    free(bc);
-    if (!gw_req_release(r))
-        return;
-    if (st == STORE_NOT_FOUND) {
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-        return;
-    }
-    if (st != STORE_OK) {
-        gw_respond_error(r, gw_store_err(st), NULL);
-        return;
-    }
-    next(r);
-}
-
-void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r))
-{
-    struct bucket_check *bc = xcalloc(1, sizeof(*bc));
-    bc->r = r;
-    snprintf(bc->bucket, sizeof(bc->bucket), "%s", r->route.bucket);
-    bc->next = next;
-    gw_req_hold(r);
-    gw_store_call(r->gw, bucket_check_run, bucket_check_done, bc);
-}
-
-/* Conditional PUT: checked once before the upload (no wasted blocks) and
- * again in the commit transaction (the one that counts). */
-
-struct obj_check {
-    struct gw_req *r;
-    enum store_status st;
-    int bucket_missing;
-    void (*next)(struct gw_req *r);
-};
-
-static void obj_check_run(struct store *st, void *arg)
-{
-    struct obj_check *oc = arg;
-    struct store_object *o = NULL;
-    oc->st = store_object_head(st, oc->r->route.bucket, oc->r->route.key, &o);
-    store_object_free(o);
-    if (oc->st == STORE_NOT_FOUND) {
-        struct store_bucket b;
-        oc->bucket_missing = store_bucket_get(st, oc->r->route.bucket, &b) == STORE_NOT_FOUND;
-    }
-}
-
-static void obj_check_done(void *arg)
-{
-    struct obj_check *oc = arg;
-    struct gw_req *r = oc->r;
-    enum store_status st = oc->st;
-    int missing = oc->bucket_missing;
-    void (*next)(struct gw_req *) = oc->next;
-    free(oc);
-    if (!gw_req_release(r))
-        return;
-    if (st == STORE_NOT_FOUND)
-        gw_respond_error(r, missing ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY, NULL);
-    else if (st != STORE_OK)
-        gw_respond_error(r, gw_store_err(st), NULL);
-    else
-        next(r);
-}
-
-void gw_with_object(struct gw_req *r, void (*next)(struct gw_req *r))
-{
-    struct obj_check *oc = xcalloc(1, sizeof(*oc));
-    oc->r = r;
-    oc->next = next;
-    gw_req_hold(r);
-    gw_store_call(r->gw, obj_check_run, obj_check_done, oc);
+    return gw_bucket_missing(st, bucket) ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY;
 }
 
 /* ---- conditional writes, header snapshots, tagging headers ---------------------------- */
 
-const char *const gw_write_cond_headers[2] = {"if-match", "if-none-match"};
+static const char *const write_cond_headers[2] = {"if-match", "if-none-match"};
+
+struct s3_request *gw_write_conditions_snapshot(struct gw_req *r)
+{
+    if (gw_req_header(r, "if-match", NULL) == NULL && gw_req_header(r, "if-none-match", NULL) == NULL)
+        return NULL;
+    return gw_req_snapshot(r, write_cond_headers, ARRAY_SIZE(write_cond_headers));
+}
 
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key)

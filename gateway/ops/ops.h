@@ -13,20 +13,24 @@ struct gw_put *gw_put_start_req(struct gw_req *r, const struct gw_body_check *ch
                                 enum s3_err *err);
 /* 200 with the ETag and verified checksum of a body just stored (PutObject, UploadPart). */
 void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *put);
-/* Runs next(r) on the loop once r's bucket (resp. object) is known to exist;
- * answers NoSuchBucket / NoSuchKey itself otherwise. */
-void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r));
-void gw_with_object(struct gw_req *r, void (*next)(struct gw_req *r));
+/* Store thread: is bucket missing from the index (a failed read is not
+ * "missing")? The answer for an object that is not there: NoSuchBucket when
+ * its bucket is missing too, else NoSuchKey. */
+int gw_bucket_missing(struct store *st, const char *bucket);
+enum s3_err gw_no_such_object(struct store *st, const char *bucket);
+/* A gw_req_store_call done that answers 204 No Content (the deletes). */
+void gw_answer_204(struct gw_req *r, void *op);
 /* Verifies a small (XML) body against x-amz-content-sha256 and Content-MD5 on the loop. */
 enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
 /* <AccessControlPolicy> granting the owner FULL_CONTROL; <Owner> alone. */
 void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner);
 void gw_owner_xml(struct s3_xml *x, const char *owner);
 
-/* Conditional writes (If-Match / If-None-Match of a gw_req_snapshot of
- * gw_write_cond_headers; cond NULL = none) against bucket/key's current
- * state. Store thread; call inside the transaction that writes. */
-extern const char *const gw_write_cond_headers[2];
+/* Conditional writes: the request's If-Match / If-None-Match, snapshotted on
+ * the loop (NULL when it has neither; free() it), checked against bucket/key's
+ * current state (cond NULL = no condition). The check runs on the store
+ * thread, inside the transaction that writes. */
+struct s3_request *gw_write_conditions_snapshot(struct gw_req *r);
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key);
 /* 400 InvalidTag when the request's x-amz-tagging header is malformed. */
