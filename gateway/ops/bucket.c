@@ -228,119 +228,101 @@ static void elem_enc(struct s3_xml *x, int url, const char *name, const char *v)
     dbuf_release(&enc);
 }
 
-/* ListObjectVersions of an unversioned store: every key has exactly one version, the
- * current one (VersionId "null", IsLatest true), so the listing is the key listing rendered
- * as <Version> entries; key-marker is its "after" key. */
-static void render_versions(struct gw_req *r, const struct list_op *op)
+/* What a listing says of where it starts and where the next page starts.
+ * ListObjectVersions of an unversioned store: every key has exactly one
+ * version, the current one (VersionId "null"), so its listing is the key
+ * listing with version markers; key-marker is its "after" key. V2 pages by a
+ * continuation token, the base64 of the last key or prefix returned. */
+static void list_markers(struct s3_xml *x, struct gw_req *r, const struct list_op *op)
 {
-    const char *vm = s3_route_param(&r->route, "version-id-marker");
-    const char *owner = gw_req_user(r);
-    struct dbuf out;
-    struct s3_xml x;
-    dbuf_init(&out, XML_MAX);
-    s3_xml_begin(&x, &out, "ListVersionsResult");
-    s3_xml_elem(&x, "Name", r->route.bucket);
-    elem_enc(&x, op->url, "Prefix", op->prefix);
-    elem_enc(&x, op->url, "KeyMarker", op->after);
-    s3_xml_elem(&x, "VersionIdMarker", vm ? vm : "");
-    if (op->res.truncated && op->res.next_marker) {
-        elem_enc(&x, op->url, "NextKeyMarker", op->res.next_marker);
-        s3_xml_elem(&x, "NextVersionIdMarker", "null");
+    int next = op->res.truncated && op->res.next_marker;
+    if (op->versions) {
+        const char *vm = s3_route_param(&r->route, "version-id-marker");
+        elem_enc(x, op->url, "KeyMarker", op->after);
+        s3_xml_elem(x, "VersionIdMarker", vm ? vm : "");
+        if (next) {
+            elem_enc(x, op->url, "NextKeyMarker", op->res.next_marker);
+            s3_xml_elem(x, "NextVersionIdMarker", "null");
+        }
+    } else if (op->v2) {
+        const char *sa = s3_route_param(&r->route, "start-after");
+        const char *ct = s3_route_param(&r->route, "continuation-token");
+        if (sa)
+            elem_enc(x, op->url, "StartAfter", sa);
+        if (ct)
+            s3_xml_elem(x, "ContinuationToken", ct);
+        s3_xml_elem_i64(x, "KeyCount", (int64_t)(op->res.n_entries + op->res.n_prefixes));
+    } else {
+        const char *m = s3_route_param(&r->route, "marker");
+        elem_enc(x, op->url, "Marker", m ? m : "");
     }
-    s3_xml_elem_i64(&x, "MaxKeys", (int64_t)op->max_keys);
-    if (op->delimiter[0])
-        elem_enc(&x, op->url, "Delimiter", op->delimiter);
-    if (op->url)
-        s3_xml_elem(&x, "EncodingType", "url");
-    s3_xml_elem(&x, "IsTruncated", op->res.truncated ? "true" : "false");
-    for (size_t i = 0; i < op->res.n_entries; i++) {
-        const struct store_list_entry *e = &op->res.entries[i];
-        char t[32], etag[96];
-        s3_time_iso(e->mtime_ms, t);
-        snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
-        s3_xml_open(&x, "Version");
-        elem_enc(&x, op->url, "Key", e->key);
-        s3_xml_elem(&x, "VersionId", "null");
-        s3_xml_elem(&x, "IsLatest", "true");
-        s3_xml_elem(&x, "LastModified", t);
-        s3_xml_elem(&x, "ETag", etag);
-        s3_xml_elem_i64(&x, "Size", e->size);
-        gw_owner_xml(&x, owner);
-        s3_xml_elem(&x, "StorageClass", "STANDARD");
-        s3_xml_close(&x, "Version");
-    }
-    for (size_t i = 0; i < op->res.n_prefixes; i++) {
-        s3_xml_open(&x, "CommonPrefixes");
-        elem_enc(&x, op->url, "Prefix", op->res.prefixes[i]);
-        s3_xml_close(&x, "CommonPrefixes");
-    }
-    respond_dbuf(r, &out, s3_xml_end(&x, "ListVersionsResult") != 0);
 }
 
+/* After IsTruncated: where V1 and V2 listings go on (versions said it before). */
+static void list_next(struct s3_xml *x, const struct list_op *op)
+{
+    if (op->versions || !op->res.truncated || !op->res.next_marker)
+        return;
+    if (!op->v2) {
+        elem_enc(x, op->url, "NextMarker", op->res.next_marker);
+        return;
+    }
+    size_t ml = strlen(op->res.next_marker);
+    char *tok = xmalloc(ml * 4 / 3 + 8);
+    size_t tl = s3_base64_encode((const unsigned char *)op->res.next_marker, ml, tok, ml * 4 / 3 + 8);
+    s3_xml_elemn(x, "NextContinuationToken", tok, tl);
+    free(tok);
+}
+
+/* One <Contents>, or one <Version> of a versions listing. */
+static void list_entry(struct s3_xml *x, struct gw_req *r, const struct list_op *op,
+                       const struct store_list_entry *e)
+{
+    const char *tag = op->versions ? "Version" : "Contents";
+    char t[32], etag[96];
+    s3_time_iso(e->mtime_ms, t);
+    snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
+    s3_xml_open(x, tag);
+    elem_enc(x, op->url, "Key", e->key);
+    if (op->versions) {
+        s3_xml_elem(x, "VersionId", "null");
+        s3_xml_elem(x, "IsLatest", "true");
+    }
+    s3_xml_elem(x, "LastModified", t);
+    s3_xml_elem(x, "ETag", etag);
+    s3_xml_elem_i64(x, "Size", e->size);
+    if (op->versions || !op->v2 || op->fetch_owner)
+        gw_owner_xml(x, gw_req_user(r));
+    s3_xml_elem(x, "StorageClass", "STANDARD");
+    s3_xml_close(x, tag);
+}
 
 static void list_done(struct gw_req *r, void *arg)
 {
     struct list_op *op = arg;
-    if (op->versions) {
-        render_versions(r, op);
-        return;
-    }
+    const char *root = op->versions ? "ListVersionsResult" : "ListBucketResult";
     struct dbuf out;
     struct s3_xml x;
     dbuf_init(&out, XML_MAX);
-    s3_xml_begin(&x, &out, "ListBucketResult");
+    s3_xml_begin(&x, &out, root);
     s3_xml_elem(&x, "Name", r->route.bucket);
     elem_enc(&x, op->url, "Prefix", op->prefix);
-    if (op->v2) {
-        const char *sa = s3_route_param(&r->route, "start-after");
-        const char *ct = s3_route_param(&r->route, "continuation-token");
-        if (sa)
-            elem_enc(&x, op->url, "StartAfter", sa);
-        if (ct)
-            s3_xml_elem(&x, "ContinuationToken", ct);
-        s3_xml_elem_i64(&x, "KeyCount", (int64_t)(op->res.n_entries + op->res.n_prefixes));
-    } else {
-        const char *m = s3_route_param(&r->route, "marker");
-        elem_enc(&x, op->url, "Marker", m ? m : "");
-    }
+    list_markers(&x, r, op);
     s3_xml_elem_i64(&x, "MaxKeys", (int64_t)op->max_keys);
     if (op->delimiter[0])
         elem_enc(&x, op->url, "Delimiter", op->delimiter);
     if (op->url)
         s3_xml_elem(&x, "EncodingType", "url");
     s3_xml_elem(&x, "IsTruncated", op->res.truncated ? "true" : "false");
-    if (op->res.truncated && op->res.next_marker) {
-        if (op->v2) {
-            size_t ml = strlen(op->res.next_marker);
-            char *tok = xmalloc(ml * 4 / 3 + 8);
-            size_t tl = s3_base64_encode((const unsigned char *)op->res.next_marker, ml, tok, ml * 4 / 3 + 8);
-            s3_xml_elemn(&x, "NextContinuationToken", tok, tl);
-            free(tok);
-        } else {
-            elem_enc(&x, op->url, "NextMarker", op->res.next_marker);
-        }
-    }
-    for (size_t i = 0; i < op->res.n_entries; i++) {
-        const struct store_list_entry *e = &op->res.entries[i];
-        char t[32], etag[96];
-        s3_time_iso(e->mtime_ms, t);
-        snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
-        s3_xml_open(&x, "Contents");
-        elem_enc(&x, op->url, "Key", e->key);
-        s3_xml_elem(&x, "LastModified", t);
-        s3_xml_elem(&x, "ETag", etag);
-        s3_xml_elem_i64(&x, "Size", e->size);
-        if (!op->v2 || op->fetch_owner)
-            gw_owner_xml(&x, gw_req_user(r));
-        s3_xml_elem(&x, "StorageClass", "STANDARD");
-        s3_xml_close(&x, "Contents");
-    }
+    list_next(&x, op);
+    for (size_t i = 0; i < op->res.n_entries; i++)
+        list_entry(&x, r, op, &op->res.entries[i]);
     for (size_t i = 0; i < op->res.n_prefixes; i++) {
         s3_xml_open(&x, "CommonPrefixes");
         elem_enc(&x, op->url, "Prefix", op->res.prefixes[i]);
         s3_xml_close(&x, "CommonPrefixes");
     }
-    respond_dbuf(r, &out, s3_xml_end(&x, "ListBucketResult") != 0);
+    respond_dbuf(r, &out, s3_xml_end(&x, root) != 0);
 }
 
 void gw_op_list_objects(struct gw_req *r)
