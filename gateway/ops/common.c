@@ -53,14 +53,53 @@ enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk)
     return S3E_OK;
 }
 
-struct gw_put *gw_put_start_req(struct gw_req *r, const struct gw_body_check *chk, gw_put_cb cb, void *ud,
-                                enum s3_err *err)
+/* The engine's callback for a request body: the request is released, and a
+ * client still there gets the failure or its handler's next step. */
+struct body_put {
+    struct gw_req *r;
+    void (*stored)(struct gw_req *r, struct gw_put *p);
+};
+
+static void on_body_put(struct gw_put *p, enum s3_err err, void *ud)
 {
+    struct body_put *bp = ud;
+    struct gw_req *r = bp->r;
+    void (*stored)(struct gw_req *, struct gw_put *) = bp->stored;
+    free(bp);
+    if (!gw_req_release(r))
+        return;
+    if (err != S3E_OK)
+        gw_respond_error(r, err, NULL);
+    else
+        stored(r, p);
+}
+
+struct gw_put *gw_put_body_start(struct gw_req *r, int may_pack, void (*stored)(struct gw_req *r, struct gw_put *p))
+{
+    struct gw_body_check chk;
+    enum s3_err e = gw_body_check_init(r, &chk);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return NULL;
+    }
+    chk.may_pack = may_pack;
+    struct body_put *bp = xmalloc(sizeof(*bp));
+    bp->r = r;
+    bp->stored = stored;
+    gw_req_hold(r);
     h2o_req_t *req = r->req;
+    struct gw_put *p;
     if (r->body != NULL)
-        return gw_put_start_body(r->gw, &r->auth, chk, r->body, gw_body_len(r->body), r->id, cb, ud, err);
-    return gw_put_start(r->gw, &r->auth, chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id, cb,
-                        ud);
+        p = gw_put_start_body(r->gw, &r->auth, &chk, r->body, gw_body_len(r->body), r->id, on_body_put, bp, &e);
+    else
+        p = gw_put_start(r->gw, &r->auth, &chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id,
+                         on_body_put, bp);
+    if (p == NULL) {
+        free(bp);
+        if (gw_req_release(r))
+            gw_respond_error(r, e, NULL);
+    }
+    return p;
 }
 
 void gw_add_etag(struct gw_req *r, const char *etag)

@@ -95,7 +95,6 @@ static enum s3_err upload_err(enum store_status s)
 /* ---- UploadPart ------------------------------------------------------------------ */
 
 struct part_op {
-    struct gw_req *r;
     int part_number;
     struct gw_put *put;
     char etag[40];
@@ -145,16 +144,10 @@ static void part_commit_done(struct gw_req *r, void *arg)
     gw_respond_stored(r, op->etag, op->put);
 }
 
-static void on_part_put(struct gw_put *p, enum s3_err err, void *ud)
+/* The body is stored as blocks: the part is committed. */
+static void part_stored(struct gw_req *r, struct gw_put *p)
 {
-    struct part_op *op = ud;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (err != S3E_OK) {
-        gw_respond_error(r, err, NULL);
-        return;
-    }
+    struct part_op *op = r->op;
     snprintf(op->etag, sizeof(op->etag), "%s", gw_put_md5_hex(p));
     op->size = (int64_t)gw_put_size(p);
     gw_req_store_call(r, part_commit_run, part_commit_done, op, NULL);
@@ -174,16 +167,7 @@ static enum s3_err upload_check_run(struct store *st, struct gw_req *r, void *op
 static void part_begin(struct gw_req *r, void *arg)
 {
     struct part_op *op = arg;
-    struct gw_body_check chk;
-    enum s3_err e = gw_body_check_init(r, &chk);
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
-        return;
-    }
-    gw_req_hold(r);
-    op->put = gw_put_start_req(r, &chk, on_part_put, op, &e);
-    if (op->put == NULL && gw_req_release(r))
-        gw_respond_error(r, e, NULL);
+    op->put = gw_put_body_start(r, 0, part_stored);
 }
 
 void gw_op_upload_part(struct gw_req *r)
@@ -196,7 +180,6 @@ void gw_op_upload_part(struct gw_req *r)
         return;
     }
     struct part_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     op->part_number = (int)n;
     r->op = op;
     r->op_free = part_free;

@@ -23,7 +23,6 @@
 /* ---- PutObject ---------------------------------------------------------------- */
 
 struct put_op {
-    struct gw_req *r;
     struct gw_put *put;
     struct store_object obj;
     enum store_status st;
@@ -84,16 +83,10 @@ static void put_commit_done(struct gw_req *r, void *arg)
         gw_respond_stored(r, op->obj.etag, op->put);
 }
 
-static void on_put_done(struct gw_put *p, enum s3_err err, void *ud)
+/* The body is stored as blocks: the object is committed. */
+static void put_stored(struct gw_req *r, struct gw_put *p)
 {
-    struct put_op *op = ud;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (err != S3E_OK) {
-        gw_respond_error(r, err, NULL);
-        return;
-    }
+    struct put_op *op = r->op;
     op->obj.size = (int64_t)gw_put_size(p);
     snprintf(op->obj.etag, sizeof(op->obj.etag), "%s", gw_put_md5_hex(p));
     op->obj.mtime_ms = now_ms();
@@ -110,18 +103,8 @@ static void on_put_done(struct gw_put *p, enum s3_err err, void *ud)
 static void put_begin(struct gw_req *r)
 {
     struct put_op *op = r->op;
-    struct gw_body_check chk;
     op->obj.bucket_id = r->bucket_id; /* the commit goes into this bucket or nowhere */
-    enum s3_err e = gw_body_check_init(r, &chk);
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
-        return;
-    }
-    chk.may_pack = 1;
-    gw_req_hold(r);
-    op->put = gw_put_start_req(r, &chk, on_put_done, op, &e);
-    if (op->put == NULL && gw_req_release(r))
-        gw_respond_error(r, e, NULL);
+    op->put = gw_put_body_start(r, 1, put_stored);
 }
 
 /* Conditional PUT: checked once before the upload (no wasted blocks) and
@@ -144,7 +127,6 @@ void gw_op_put_object(struct gw_req *r)
         return;
     }
     struct put_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     snprintf(op->obj.bucket, sizeof(op->obj.bucket), "%s", r->route.bucket);
     op->obj.key = xstrdup(r->route.key);
     op->obj.meta_json = gw_meta_from_request(r);

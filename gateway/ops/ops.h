@@ -7,10 +7,14 @@
 /* Payload checks for a body-carrying request (chunked, sha256, Content-MD5, size). */
 enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk);
 void gw_add_etag(struct gw_req *r, const char *etag);
-/* Starts the engine on the request's body, streamed (intake.c) or buffered
- * by h2o; NULL with *err when it cannot start. */
-struct gw_put *gw_put_start_req(struct gw_req *r, const struct gw_body_check *chk, gw_put_cb cb, void *ud,
-                                enum s3_err *err);
+/* PutObject and UploadPart: checks the request's payload headers and starts
+ * the engine on its body, streamed (intake.c) or buffered by h2o (may_pack:
+ * a small one may go into a pack), with r held. When the engine is done r is
+ * released and, if the client is still there, the failure is answered or
+ * stored(r, p) runs on the loop. Returns the put (the caller owns it:
+ * gw_put_free), or NULL when it could not start: the error is answered then
+ * (unless the client is gone). */
+struct gw_put *gw_put_body_start(struct gw_req *r, int may_pack, void (*stored)(struct gw_req *r, struct gw_put *p));
 /* 200 with the ETag and verified checksum of a body just stored (PutObject, UploadPart). */
 void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *put);
 /* Store thread: is bucket missing from the index (a failed read is not
