@@ -15,15 +15,6 @@
 
 #define XML_MAX (8u << 20) /* bytes: largest XML answer (1000 keys of 1 KiB, escaped) */
 
-static void respond_dbuf(struct gw_req *r, struct dbuf *out, int failed)
-{
-    if (failed)
-        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
-    else
-        gw_respond_xml(r, 200, out->ptr ? out->ptr : "", out->len);
-    dbuf_release(out);
-}
-
 /* ---- ListBuckets ---------------------------------------------------------------- */
 
 struct buckets_op {
@@ -66,7 +57,7 @@ static void list_buckets_done(struct gw_req *r, void *arg)
     }
     s3_xml_close(&x, "Buckets");
     int failed = s3_xml_end(&x, "ListAllMyBucketsResult") != 0;
-    respond_dbuf(r, &out, failed);
+    gw_respond_xml_buf(r, &out, failed);
 }
 
 void gw_op_list_buckets(struct gw_req *r)
@@ -149,15 +140,15 @@ static void bucket_get_done(struct gw_req *r, void *arg)
         s3_xml_begin(&x, &out, "LocationConstraint");
         if (strcmp(region, "us-east-1") != 0)
             s3_xml_escape(&out, region, strlen(region));
-        respond_dbuf(r, &out, s3_xml_end(&x, "LocationConstraint") != 0);
+        gw_respond_xml_buf(r, &out, s3_xml_end(&x, "LocationConstraint") != 0);
         return;
     case S3_OP_GET_BUCKET_VERSIONING:
         s3_xml_begin(&x, &out, "VersioningConfiguration");
-        respond_dbuf(r, &out, s3_xml_end(&x, "VersioningConfiguration") != 0);
+        gw_respond_xml_buf(r, &out, s3_xml_end(&x, "VersioningConfiguration") != 0);
         return;
     case S3_OP_GET_BUCKET_ACL:
         gw_acl_render(&x, &out, b->owner);
-        respond_dbuf(r, &out, x.failed);
+        gw_respond_xml_buf(r, &out, x.failed);
         return;
     default: /* GetBucketTagging: no tags are stored on buckets */
         dbuf_release(&out);
@@ -322,7 +313,7 @@ static void list_done(struct gw_req *r, void *arg)
         elem_enc(&x, op->url, "Prefix", op->res.prefixes[i]);
         s3_xml_close(&x, "CommonPrefixes");
     }
-    respond_dbuf(r, &out, s3_xml_end(&x, root) != 0);
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, root) != 0);
 }
 
 void gw_op_list_objects(struct gw_req *r)
@@ -432,7 +423,7 @@ static void mdel_done(struct gw_req *r, void *arg)
             s3_xml_close(&x, "Error");
         }
     }
-    respond_dbuf(r, &out, s3_xml_end(&x, "DeleteResult") != 0);
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "DeleteResult") != 0);
 }
 
 void gw_op_delete_objects(struct gw_req *r)

@@ -123,6 +123,15 @@ void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *
     gw_respond_empty(r, 200);
 }
 
+void gw_respond_xml_buf(struct gw_req *r, struct dbuf *out, int failed)
+{
+    if (failed)
+        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
+    else
+        gw_respond_xml(r, 200, out->ptr ? out->ptr : "", out->len);
+    dbuf_release(out);
+}
+
 void gw_answer_204(struct gw_req *r, void *op)
 {
     (void)op;
@@ -232,12 +241,15 @@ struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, s
     return req;
 }
 
-enum s3_err gw_tagging_header_check(struct gw_req *r)
+int gw_tagging_header_ok(struct gw_req *r)
 {
     size_t l, n;
     struct s3_tag tags[S3_MAX_TAGS];
     const char *tg = gw_req_header(r, "x-amz-tagging", &l);
-    return tg == NULL ? S3E_OK : s3_tagging_parse_query(tg, l, tags, S3_MAX_TAGS, &n);
+    enum s3_err e = tg == NULL ? S3E_OK : s3_tagging_parse_query(tg, l, tags, S3_MAX_TAGS, &n);
+    if (e != S3E_OK)
+        gw_respond_error(r, e, NULL);
+    return e == S3E_OK;
 }
 
 /* ---- ACLs: the owner holds FULL_CONTROL -------------------------------------------------- */

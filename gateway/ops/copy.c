@@ -202,11 +202,7 @@ static void copy_done(struct gw_req *r, void *arg)
     s3_xml_begin(&x, &out, root);
     s3_xml_elem(&x, "LastModified", t);
     s3_xml_elem(&x, "ETag", etag);
-    if (s3_xml_end(&x, root) != 0)
-        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
-    else
-        gw_respond_xml(r, 200, out.ptr, out.len);
-    dbuf_release(&out);
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, root) != 0);
 }
 
 /* COPY (default) → 0, REPLACE → 1, anything else → -1. */

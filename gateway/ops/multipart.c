@@ -16,13 +16,14 @@
 #define MIN_PART_SIZE (5 * 1024 * 1024) /* bytes: S3's minimum for all parts but the last */
 #define XML_MAX (8u << 20)
 
-static void render_respond(struct gw_req *r, struct dbuf *out, struct s3_xml *x, const char *root)
+/* <Initiator> and <Owner> of an upload: the caller, who owns the bucket. */
+static void initiator_and_owner(struct s3_xml *x, const char *owner)
 {
-    if (s3_xml_end(x, root) != 0)
-        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
-    else
-        gw_respond_xml(r, 200, out->ptr, out->len);
-    dbuf_release(out);
+    s3_xml_open(x, "Initiator");
+    s3_xml_elem(x, "ID", owner);
+    s3_xml_elem(x, "DisplayName", owner);
+    s3_xml_close(x, "Initiator");
+    gw_owner_xml(x, owner);
 }
 
 /* ---- CreateMultipartUpload ------------------------------------------------------ */
@@ -57,16 +58,13 @@ static void create_done(struct gw_req *r, void *arg)
     s3_xml_elem(&x, "Bucket", r->route.bucket);
     s3_xml_elem(&x, "Key", r->route.key);
     s3_xml_elem(&x, "UploadId", op->id);
-    render_respond(r, &out, &x, "InitiateMultipartUploadResult");
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "InitiateMultipartUploadResult") != 0);
 }
 
 void gw_op_create_multipart(struct gw_req *r)
 {
-    enum s3_err e = gw_tagging_header_check(r);
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
+    if (!gw_tagging_header_ok(r))
         return;
-    }
     struct create_op *op = xcalloc(1, sizeof(*op));
     gw_random_hex(op->id, 16);
     op->meta = gw_meta_from_request(r);
@@ -300,7 +298,7 @@ static void complete_done(struct gw_req *r, void *arg)
     s3_xml_elem(&x, "Bucket", r->route.bucket);
     s3_xml_elem(&x, "Key", r->route.key);
     s3_xml_elem(&x, "ETag", etag);
-    render_respond(r, &out, &x, "CompleteMultipartUploadResult");
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "CompleteMultipartUploadResult") != 0);
 }
 
 void gw_op_complete_multipart(struct gw_req *r)
@@ -381,14 +379,7 @@ static void lparts_done(struct gw_req *r, void *arg)
     s3_xml_elem(&x, "Bucket", r->route.bucket);
     s3_xml_elem(&x, "Key", r->route.key);
     s3_xml_elem(&x, "UploadId", s3_route_param(&r->route, "uploadId"));
-    s3_xml_open(&x, "Initiator");
-    s3_xml_elem(&x, "ID", owner);
-    s3_xml_elem(&x, "DisplayName", owner);
-    s3_xml_close(&x, "Initiator");
-    s3_xml_open(&x, "Owner");
-    s3_xml_elem(&x, "ID", owner);
-    s3_xml_elem(&x, "DisplayName", owner);
-    s3_xml_close(&x, "Owner");
+    initiator_and_owner(&x, owner);
     s3_xml_elem(&x, "StorageClass", "STANDARD");
     s3_xml_elem_i64(&x, "PartNumberMarker", op->marker);
     if (op->n > 0)
@@ -406,7 +397,7 @@ static void lparts_done(struct gw_req *r, void *arg)
         s3_xml_elem_i64(&x, "Size", op->parts[i].size);
         s3_xml_close(&x, "Part");
     }
-    render_respond(r, &out, &x, "ListPartsResult");
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "ListPartsResult") != 0);
 }
 
 static int int_param(struct gw_req *r, const char *name, int def, int min, int max, int *out)
@@ -492,19 +483,12 @@ static void lup_done(struct gw_req *r, void *arg)
         s3_xml_open(&x, "Upload");
         s3_xml_elem(&x, "Key", op->ups[i].key);
         s3_xml_elem(&x, "UploadId", op->ups[i].id);
-        s3_xml_open(&x, "Initiator");
-        s3_xml_elem(&x, "ID", owner);
-        s3_xml_elem(&x, "DisplayName", owner);
-        s3_xml_close(&x, "Initiator");
-        s3_xml_open(&x, "Owner");
-        s3_xml_elem(&x, "ID", owner);
-        s3_xml_elem(&x, "DisplayName", owner);
-        s3_xml_close(&x, "Owner");
+        initiator_and_owner(&x, owner);
         s3_xml_elem(&x, "StorageClass", "STANDARD");
         s3_xml_elem(&x, "Initiated", t);
         s3_xml_close(&x, "Upload");
     }
-    render_respond(r, &out, &x, "ListMultipartUploadsResult");
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "ListMultipartUploadsResult") != 0);
 }
 
 void gw_op_list_uploads(struct gw_req *r)

@@ -121,11 +121,8 @@ static enum s3_err put_precheck(struct store *st, struct gw_req *r, enum store_s
 
 void gw_op_put_object(struct gw_req *r)
 {
-    enum s3_err e = gw_tagging_header_check(r);
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
+    if (!gw_tagging_header_ok(r))
         return;
-    }
     struct put_op *op = xcalloc(1, sizeof(*op));
     snprintf(op->obj.bucket, sizeof(op->obj.bucket), "%s", r->route.bucket);
     op->obj.key = xstrdup(r->route.key);

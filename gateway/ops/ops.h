@@ -22,6 +22,9 @@ void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *
  * its bucket is missing too, else NoSuchKey. */
 int gw_bucket_missing(struct store *st, const char *bucket);
 enum s3_err gw_no_such_object(struct store *st, const char *bucket);
+/* Answers 200 with the XML document in out, or 500 InternalError "response
+ * too large" when failed (it did not fit); releases out. */
+void gw_respond_xml_buf(struct gw_req *r, struct dbuf *out, int failed);
 /* A gw_req_store_call done that answers 204 No Content (the deletes). */
 void gw_answer_204(struct gw_req *r, void *op);
 /* Verifies a small (XML) body against x-amz-content-sha256 and Content-MD5 on the loop. */
@@ -37,8 +40,9 @@ void gw_owner_xml(struct s3_xml *x, const char *owner);
 struct s3_request *gw_write_conditions_snapshot(struct gw_req *r);
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key);
-/* 400 InvalidTag when the request's x-amz-tagging header is malformed. */
-enum s3_err gw_tagging_header_check(struct gw_req *r);
+/* 1 when the request's x-amz-tagging header is absent or well formed; else
+ * answers its error (400 InvalidTag) and returns 0. */
+int gw_tagging_header_ok(struct gw_req *r);
 /* A malloc'd copy of the request's method and of the named headers (names
  * must be static strings, at most 16), for s3_ rules evaluated on the store
  * thread after h2o may have freed the request. free() it. */

@@ -82,11 +82,7 @@ static void tag_done(struct gw_req *r, void *arg)
         s3_xml_close(&x, "Tag");
     }
     s3_xml_close(&x, "TagSet");
-    if (s3_xml_end(&x, "Tagging") != 0)
-        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
-    else
-        gw_respond_xml(r, 200, out.ptr, out.len);
-    dbuf_release(&out);
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "Tagging") != 0);
 }
 
 static void tag_start(struct gw_req *r, int write)
