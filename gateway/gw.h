@@ -12,10 +12,12 @@
  *   setup.c      the one start-up: data-dir lock, index, store thread, bots, Bot API client
  *   storeq.c     the store thread: SQLite jobs off the loop, completions back on it
  *   http/        what a request is before an operation runs:
- *     req.c      the request context and its answers (headers, XML, errors)
+ *     req.c      the request context and its answers (headers, XML, errors), and
+ *                store jobs on a request's behalf (gw_req_store_call)
  *     intake.c   request heads checked before their bodies; large PUT bodies streamed
  *     auth.c     SigV4 against the configured users; request ids
- *     access.c   bucket ownership checks when several users are configured
+ *     access.c   bucket ownership checks when several users are configured; the
+ *                request's bucket read before a handler goes on (gw_with_bucket)
  *     meta.c     stored object headers and user metadata (meta_json)
  *   ops/         S3 operations, one file per family (ops.h: their shared helpers):
  *     bucket.c   bucket operations, listings (V1, V2, object versions), DeleteObjects
