@@ -12,10 +12,12 @@
  *   setup.c      the one start-up: data-dir lock, index, store thread, bots, Bot API client
  *   storeq.c     the store thread: SQLite jobs off the loop, completions back on it
  *   http/        what a request is before an operation runs:
- *     req.c      the request context and its answers (headers, XML, errors)
+ *     req.c      the request context and its answers (headers, XML, errors), and
+ *                store jobs on a request's behalf (gw_req_store_call)
  *     intake.c   request heads checked before their bodies; large PUT bodies streamed
  *     auth.c     SigV4 against the configured users; request ids
- *     access.c   bucket ownership checks when several users are configured
+ *     access.c   bucket ownership checks when several users are configured; the
+ *                request's bucket read before a handler goes on (gw_with_bucket)
  *     meta.c     stored object headers and user metadata (meta_json)
  *   ops/         S3 operations, one file per family (ops.h: their shared helpers):
  *     bucket.c   bucket operations, listings (V1, V2, object versions), DeleteObjects
@@ -417,7 +419,7 @@ struct gw_req {
     void *op;        /* operation state, owned by the handler */
     void (*op_free)(struct gw_req *r); /* releases op when the context dies */
     struct gw_body *body; /* a streamed body (intake.c), else h2o's req->entity */
-    /* The bucket as the request found it at its start (access.c, gw_with_bucket):
+    /* The bucket as the request found it at its start (access.c's gw_with_bucket):
      * a commit into it must find the same bucket, not one created since under its name. */
     struct store_bucket_id bucket_id;
 };
@@ -439,8 +441,24 @@ void gw_add_header(struct gw_req *r, const char *name, const char *value, size_t
 void gw_respond_error(struct gw_req *r, enum s3_err e, const char *message);
 void gw_respond_xml(struct gw_req *r, int status, const char *body, size_t len);
 void gw_respond_empty(struct gw_req *r, int status);
-/* Maps store failures to S3 errors (the one place). */
+/* Maps store failures to S3 errors (the one place); _or answers not_found
+ * for STORE_NOT_FOUND (NoSuchBucket, NoSuchUpload…) and maps the rest alike. */
 enum s3_err gw_store_err(enum store_status s);
+enum s3_err gw_store_err_or(enum store_status s, enum s3_err not_found);
+
+/* A store job on behalf of a request: the one shape of "work on the store
+ * thread, then answer on the loop" (libuv's uv_queue_work with its after-work
+ * callback). gw_req_store_call holds r and queues run(st, r, op) on the
+ * store thread; run may read r's own copies (route, auth, bucket_id, id), never
+ * r->req nor the header views of r->s3, and returns how the request is to be
+ * answered: S3E_OK, or the S3 error. Back on the loop r is released; if the
+ * client is still there the error is answered (gw_respond_error, no message)
+ * or done(r, op) answers the success. op is the caller's state: r->op (freed
+ * with r, op_free NULL) or a job's own, which op_free (e.g. free) releases
+ * once the job is over, whether or not the client stayed. */
+typedef enum s3_err (*gw_req_run_fn)(struct store *st, struct gw_req *r, void *op); /* store thread */
+typedef void (*gw_req_done_fn)(struct gw_req *r, void *op);                        /* loop thread */
+void gw_req_store_call(struct gw_req *r, gw_req_run_fn run, gw_req_done_fn done, void *op, void (*op_free)(void *op));
 /* Owner of the request (authenticated access key). */
 const char *gw_req_user(struct gw_req *r);
 
@@ -862,6 +880,14 @@ void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
 int gw_access_needed(const struct gw_req *r);
 void gw_access_check(struct gw_req *r, void (*next)(struct gw_req *r));
 int gw_access_visible(const struct gw_req *r, const struct store_bucket *b);
+/* Reads r's bucket (r->route.bucket) on the store thread, where check judges
+ * the lookup (found: its status; b: the bucket when found is STORE_OK) and
+ * returns S3E_OK or the error to answer. Then, if the client is still there
+ * and check passed, r->bucket_id records the bucket (unless one is recorded
+ * already) and next(r) runs on the loop. access.c; gw_req_store_call's rules. */
+typedef enum s3_err (*gw_bucket_check_fn)(struct store *st, struct gw_req *r, enum store_status found,
+                                          const struct store_bucket *b);
+void gw_with_bucket(struct gw_req *r, gw_bucket_check_fn check, void (*next)(struct gw_req *r));
 
 /* Random hex id of 2*n chars into out (2n+1 bytes). */
 void gw_random_hex(char *out, size_t n);

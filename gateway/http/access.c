@@ -1,4 +1,5 @@
-/* access.c — bucket ownership when several users are configured.
+/* access.c — bucket ownership when several users are configured, and the
+ * bucket lookup it shares with the handlers (gw_with_bucket).
  *
  * Each bucket belongs to the access key that created it (store buckets.owner).
  * With more than one --user, every request naming a bucket first reads that
@@ -13,35 +14,47 @@
 
 #include "gateway/gw.h"
 
-struct access_check {
-    struct gw_req *r;
-    char bucket[STORE_MAX_BUCKET + 1];
-    struct store_bucket b;
-    enum store_status st;
+/* ---- a request's bucket, read before it goes on ------------------------------------ */
+
+struct bucket_step {
+    gw_bucket_check_fn check;
     void (*next)(struct gw_req *r);
+    enum store_status found;
+    struct store_bucket b;
 };
 
-static void access_run(struct store *st, void *arg)
+static enum s3_err bucket_step_run(struct store *st, struct gw_req *r, void *arg)
 {
-    struct access_check *ac = arg;
-    ac->st = store_bucket_get(st, ac->bucket, &ac->b);
+    struct bucket_step *bs = arg;
+    bs->found = store_bucket_get(st, r->route.bucket, &bs->b);
+    return bs->check(st, r, bs->found, &bs->b);
 }
 
-static void access_done(void *arg)
+static void bucket_step_done(struct gw_req *r, void *arg)
 {
-    struct access_check *ac = arg;
-    struct gw_req *r = ac->r;
-    int denied = ac->st == STORE_OK && strcmp(ac->b.owner, gw_req_user(r)) != 0;
-    if (ac->st == STORE_OK)
-        store_bucket_id_of(&ac->b, &r->bucket_id);
-    void (*next)(struct gw_req *) = ac->next;
-    free(ac);
-    if (!gw_req_release(r))
-        return;
-    if (denied)
-        gw_respond_error(r, S3E_ACCESS_DENIED, NULL);
-    else
-        next(r);
+    struct bucket_step *bs = arg;
+    if (bs->found == STORE_OK && r->bucket_id.owner[0] == '\0')
+        store_bucket_id_of(&bs->b, &r->bucket_id);
+    bs->next(r);
+}
+
+void gw_with_bucket(struct gw_req *r, gw_bucket_check_fn check, void (*next)(struct gw_req *r))
+{
+    struct bucket_step *bs = xcalloc(1, sizeof(*bs));
+    bs->check = check;
+    bs->next = next;
+    gw_req_store_call(r, bucket_step_run, bucket_step_done, bs, free);
+}
+
+/* ---- ownership -------------------------------------------------------------------- */
+
+/* A bucket someone else owns is refused; a missing one (or one the index
+ * cannot read now) is left to the handler. */
+static enum s3_err owner_check(struct store *st, struct gw_req *r, enum store_status found,
+                               const struct store_bucket *b)
+{
+    (void)st;
+    return found == STORE_OK && strcmp(b->owner, gw_req_user(r)) != 0 ? S3E_ACCESS_DENIED : S3E_OK;
 }
 
 int gw_access_needed(const struct gw_req *r)
@@ -56,10 +69,5 @@ int gw_access_visible(const struct gw_req *r, const struct store_bucket *b)
 
 void gw_access_check(struct gw_req *r, void (*next)(struct gw_req *r))
 {
-    struct access_check *ac = xcalloc(1, sizeof(*ac));
-    ac->r = r;
-    memcpy(ac->bucket, r->route.bucket, sizeof(ac->bucket));
-    ac->next = next;
-    gw_req_hold(r);
-    gw_store_call(r->gw, access_run, access_done, ac);
+    gw_with_bucket(r, owner_check, next);
 }

@@ -3,7 +3,8 @@
  * Each request gets a malloc'd struct gw_req tied to h2o's pool by a shared
  * anchor whose dispose callback detaches it (req = NULL); the context is
  * freed once it is detached and no async work holds it (gw_req_hold and
- * gw_req_release around every asynchronous step). Loop thread only.
+ * gw_req_release around every asynchronous step; gw_req_store_call does both
+ * around a store job). Loop thread only.
  * Calls nothing above it: the access log and request counters (admin.c)
  * hook in through gw->request_done.
  */
@@ -184,6 +185,54 @@ enum s3_err gw_store_err(enum store_status s)
     case STORE_IO: return S3E_INTERNAL_ERROR;
     }
     return S3E_INTERNAL_ERROR;
+}
+
+enum s3_err gw_store_err_or(enum store_status s, enum s3_err not_found)
+{
+    return s == STORE_NOT_FOUND ? not_found : gw_store_err(s);
+}
+
+/* ---- store jobs on behalf of a request ------------------------------------------ */
+
+struct req_job {
+    struct gw_req *r;
+    gw_req_run_fn run;
+    gw_req_done_fn done;
+    void *op;
+    void (*op_free)(void *op);
+    enum s3_err err; /* run's verdict */
+};
+
+static void req_job_run(struct store *st, void *arg)
+{
+    struct req_job *j = arg;
+    j->err = j->run(st, j->r, j->op);
+}
+
+/* The request is released first: only a context still attached to h2o is
+ * answered, and a released context is never touched again (it may be freed,
+ * and r->op with it). The job's own op goes last, whatever happened. */
+static void req_job_done(void *arg)
+{
+    struct req_job *j = arg;
+    struct gw_req *r = j->r;
+    if (gw_req_release(r)) {
+        if (j->err != S3E_OK)
+            gw_respond_error(r, j->err, NULL);
+        else
+            j->done(r, j->op);
+    }
+    if (j->op_free != NULL)
+        j->op_free(j->op);
+    free(j);
+}
+
+void gw_req_store_call(struct gw_req *r, gw_req_run_fn run, gw_req_done_fn done, void *op, void (*op_free)(void *op))
+{
+    struct req_job *j = xmalloc(sizeof(*j));
+    *j = (struct req_job){.r = r, .run = run, .done = done, .op = op, .op_free = op_free, .err = S3E_OK};
+    gw_req_hold(r);
+    gw_store_call(r->gw, req_job_run, req_job_done, j);
 }
 
 struct gw_req *gw_req_new(struct gw *gw, h2o_req_t *req)

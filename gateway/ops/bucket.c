@@ -15,65 +15,30 @@
 
 #define XML_MAX (8u << 20) /* bytes: largest XML answer (1000 keys of 1 KiB, escaped) */
 
-static void respond_dbuf(struct gw_req *r, struct dbuf *out, int failed)
-{
-    if (failed)
-        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
-    else
-        gw_respond_xml(r, 200, out->ptr ? out->ptr : "", out->len);
-    dbuf_release(out);
-}
+/* ---- ListBuckets ---------------------------------------------------------------- */
 
-/* ---- generic bucket job ----------------------------------------------------------- */
-
-struct bop {
-    struct gw_req *r;
-    enum store_status st;
-    struct store_bucket b;
+struct buckets_op {
     struct store_bucket *list;
     size_t n;
-    char location[64];
 };
 
-static void bop_free(struct gw_req *r)
+static void buckets_free(void *arg)
 {
-    struct bop *op = r->op;
+    struct buckets_op *op = arg;
     free(op->list);
     free(op);
-    r->op = NULL;
 }
 
-static struct bop *bop_new(struct gw_req *r)
+static enum s3_err list_buckets_run(struct store *st, struct gw_req *r, void *arg)
 {
-    struct bop *op = xcalloc(1, sizeof(*op));
-    op->r = r;
-    r->op = op;
-    r->op_free = bop_free;
-    return op;
+    struct buckets_op *op = arg;
+    (void)r;
+    return gw_store_err(store_bucket_list(st, &op->list, &op->n));
 }
 
-static int bop_release(struct bop *op)
+static void list_buckets_done(struct gw_req *r, void *arg)
 {
-    return gw_req_release(op->r);
-}
-
-/* ListBuckets */
-static void list_buckets_run(struct store *st, void *arg)
-{
-    struct bop *op = arg;
-    op->st = store_bucket_list(st, &op->list, &op->n);
-}
-
-static void list_buckets_done(void *arg)
-{
-    struct bop *op = arg;
-    struct gw_req *r = op->r;
-    if (!bop_release(op))
-        return;
-    if (op->st != STORE_OK) {
-        gw_respond_error(r, gw_store_err(op->st), NULL);
-        return;
-    }
+    struct buckets_op *op = arg;
     struct dbuf out;
     struct s3_xml x;
     dbuf_init(&out, XML_MAX);
@@ -92,41 +57,33 @@ static void list_buckets_done(void *arg)
     }
     s3_xml_close(&x, "Buckets");
     int failed = s3_xml_end(&x, "ListAllMyBucketsResult") != 0;
-    respond_dbuf(r, &out, failed);
+    gw_respond_xml_buf(r, &out, failed);
 }
 
 void gw_op_list_buckets(struct gw_req *r)
 {
-    struct bop *op = bop_new(r);
-    gw_req_hold(r);
-    gw_store_call(r->gw, list_buckets_run, list_buckets_done, op);
+    gw_req_store_call(r, list_buckets_run, list_buckets_done, xcalloc(1, sizeof(struct buckets_op)),
+                      buckets_free);
 }
 
-/* CreateBucket */
-static void create_bucket_run(struct store *st, void *arg)
+/* ---- CreateBucket, DeleteBucket ------------------------------------------------------ */
+
+static enum s3_err create_bucket_run(struct store *st, struct gw_req *r, void *op)
 {
-    struct bop *op = arg;
-    op->st = store_bucket_create(st, op->r->route.bucket, gw_req_user(op->r), now_ms());
-    if (op->st == STORE_EXISTS && store_bucket_get(st, op->r->route.bucket, &op->b) != STORE_OK)
-        op->b.owner[0] = '\0';
+    (void)op;
+    enum store_status s = store_bucket_create(st, r->route.bucket, gw_req_user(r), now_ms());
+    if (s != STORE_EXISTS)
+        return gw_store_err(s);
+    struct store_bucket b;
+    if (store_bucket_get(st, r->route.bucket, &b) != STORE_OK)
+        b.owner[0] = '\0';
+    return strcmp(b.owner, gw_req_user(r)) == 0 ? S3E_BUCKET_ALREADY_OWNED_BY_YOU : S3E_BUCKET_ALREADY_EXISTS;
 }
 
-static void create_bucket_done(void *arg)
+static void create_bucket_done(struct gw_req *r, void *op)
 {
-    struct bop *op = arg;
-    struct gw_req *r = op->r;
-    if (!bop_release(op))
-        return;
-    if (op->st == STORE_EXISTS) {
-        int mine = !strcmp(op->b.owner, gw_req_user(r));
-        gw_respond_error(r, mine ? S3E_BUCKET_ALREADY_OWNED_BY_YOU : S3E_BUCKET_ALREADY_EXISTS, NULL);
-        return;
-    }
-    if (op->st != STORE_OK) {
-        gw_respond_error(r, gw_store_err(op->st), NULL);
-        return;
-    }
     char loc[80];
+    (void)op;
     int n = snprintf(loc, sizeof(loc), "/%s", r->route.bucket);
     gw_add_header(r, "location", loc, (size_t)n);
     gw_respond_empty(r, 200);
@@ -144,60 +101,31 @@ void gw_op_create_bucket(struct gw_req *r)
         gw_respond_error(r, e, NULL);
         return;
     }
-    struct bop *op = bop_new(r);
-    gw_req_hold(r);
-    gw_store_call(r->gw, create_bucket_run, create_bucket_done, op);
+    gw_req_store_call(r, create_bucket_run, create_bucket_done, NULL, NULL);
 }
 
-/* DeleteBucket */
-static void delete_bucket_run(struct store *st, void *arg)
+static enum s3_err delete_bucket_run(struct store *st, struct gw_req *r, void *op)
 {
-    struct bop *op = arg;
-    op->st = store_bucket_delete(st, op->r->route.bucket);
-}
-
-static void delete_bucket_done(void *arg)
-{
-    struct bop *op = arg;
-    struct gw_req *r = op->r;
-    if (!bop_release(op))
-        return;
-    if (op->st == STORE_NOT_FOUND)
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-    else if (op->st != STORE_OK)
-        gw_respond_error(r, gw_store_err(op->st), NULL);
-    else
-        gw_respond_empty(r, 204);
+    (void)op;
+    return gw_store_err_or(store_bucket_delete(st, r->route.bucket), S3E_NO_SUCH_BUCKET);
 }
 
 void gw_op_delete_bucket(struct gw_req *r)
 {
-    struct bop *op = bop_new(r);
-    gw_req_hold(r);
-    gw_store_call(r->gw, delete_bucket_run, delete_bucket_done, op);
+    gw_req_store_call(r, delete_bucket_run, gw_answer_204, NULL, NULL);
 }
 
-/* HeadBucket, GetBucketLocation and the bucket probes share one lookup. */
-static void bucket_get_run(struct store *st, void *arg)
+/* ---- HeadBucket, GetBucketLocation and the bucket stubs share one lookup -------------- */
+
+static enum s3_err bucket_get_run(struct store *st, struct gw_req *r, void *arg)
 {
-    struct bop *op = arg;
-    op->st = store_bucket_get(st, op->r->route.bucket, &op->b);
+    struct store_bucket *b = arg;
+    return gw_store_err_or(store_bucket_get(st, r->route.bucket, b), S3E_NO_SUCH_BUCKET);
 }
 
-static void bucket_get_done(void *arg)
+static void bucket_get_done(struct gw_req *r, void *arg)
 {
-    struct bop *op = arg;
-    struct gw_req *r = op->r;
-    if (!bop_release(op))
-        return;
-    if (op->st == STORE_NOT_FOUND) {
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-        return;
-    }
-    if (op->st != STORE_OK) {
-        gw_respond_error(r, gw_store_err(op->st), NULL);
-        return;
-    }
+    const struct store_bucket *b = arg;
     const char *region = r->gw->cfg.region;
     struct dbuf out;
     struct s3_xml x;
@@ -212,15 +140,15 @@ static void bucket_get_done(void *arg)
         s3_xml_begin(&x, &out, "LocationConstraint");
         if (strcmp(region, "us-east-1") != 0)
             s3_xml_escape(&out, region, strlen(region));
-        respond_dbuf(r, &out, s3_xml_end(&x, "LocationConstraint") != 0);
+        gw_respond_xml_buf(r, &out, s3_xml_end(&x, "LocationConstraint") != 0);
         return;
     case S3_OP_GET_BUCKET_VERSIONING:
         s3_xml_begin(&x, &out, "VersioningConfiguration");
-        respond_dbuf(r, &out, s3_xml_end(&x, "VersioningConfiguration") != 0);
+        gw_respond_xml_buf(r, &out, s3_xml_end(&x, "VersioningConfiguration") != 0);
         return;
     case S3_OP_GET_BUCKET_ACL:
-        gw_acl_render(&x, &out, op->b.owner);
-        respond_dbuf(r, &out, x.failed);
+        gw_acl_render(&x, &out, b->owner);
+        gw_respond_xml_buf(r, &out, x.failed);
         return;
     default: /* GetBucketTagging: no tags are stored on buckets */
         dbuf_release(&out);
@@ -231,9 +159,7 @@ static void bucket_get_done(void *arg)
 
 static void bucket_lookup(struct gw_req *r)
 {
-    struct bop *op = bop_new(r);
-    gw_req_hold(r);
-    gw_store_call(r->gw, bucket_get_run, bucket_get_done, op);
+    gw_req_store_call(r, bucket_get_run, bucket_get_done, xcalloc(1, sizeof(struct store_bucket)), free);
 }
 
 void gw_op_head_bucket(struct gw_req *r)
@@ -254,8 +180,6 @@ void gw_op_bucket_stub(struct gw_req *r)
 /* ---- ListObjects (V1), ListObjectsV2 and ListObjectVersions -------------------------------------------- */
 
 struct list_op {
-    struct gw_req *r;
-    enum store_status st;
     int v2, versions, url, fetch_owner;
     char *prefix, *delimiter, *after;
     size_t max_keys;
@@ -273,11 +197,12 @@ static void list_free(struct gw_req *r)
     r->op = NULL;
 }
 
-static void list_run(struct store *st, void *arg)
+static enum s3_err list_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct list_op *op = arg;
-    op->st = store_object_list(st, op->r->route.bucket, op->prefix, op->delimiter, op->after, op->max_keys,
-                               &op->res);
+    return gw_store_err_or(
+        store_object_list(st, r->route.bucket, op->prefix, op->delimiter, op->after, op->max_keys, &op->res),
+        S3E_NO_SUCH_BUCKET);
 }
 
 /* Element text, URL-encoded when the client asked for encoding-type=url. */
@@ -294,137 +219,106 @@ static void elem_enc(struct s3_xml *x, int url, const char *name, const char *v)
     dbuf_release(&enc);
 }
 
-/* ListObjectVersions of an unversioned store: every key has exactly one version, the
- * current one (VersionId "null", IsLatest true), so the listing is the key listing rendered
- * as <Version> entries; key-marker is its "after" key. */
-static void render_versions(struct list_op *op)
+/* What a listing says of where it starts and where the next page starts.
+ * ListObjectVersions of an unversioned store: every key has exactly one
+ * version, the current one (VersionId "null"), so its listing is the key
+ * listing with version markers; key-marker is its "after" key. V2 pages by a
+ * continuation token, the base64 of the last key or prefix returned. */
+static void list_markers(struct s3_xml *x, struct gw_req *r, const struct list_op *op)
 {
-    struct gw_req *r = op->r;
-    const char *vm = s3_route_param(&r->route, "version-id-marker");
-    const char *owner = gw_req_user(r);
-    struct dbuf out;
-    struct s3_xml x;
-    dbuf_init(&out, XML_MAX);
-    s3_xml_begin(&x, &out, "ListVersionsResult");
-    s3_xml_elem(&x, "Name", r->route.bucket);
-    elem_enc(&x, op->url, "Prefix", op->prefix);
-    elem_enc(&x, op->url, "KeyMarker", op->after);
-    s3_xml_elem(&x, "VersionIdMarker", vm ? vm : "");
-    if (op->res.truncated && op->res.next_marker) {
-        elem_enc(&x, op->url, "NextKeyMarker", op->res.next_marker);
-        s3_xml_elem(&x, "NextVersionIdMarker", "null");
-    }
-    s3_xml_elem_i64(&x, "MaxKeys", (int64_t)op->max_keys);
-    if (op->delimiter[0])
-        elem_enc(&x, op->url, "Delimiter", op->delimiter);
-    if (op->url)
-        s3_xml_elem(&x, "EncodingType", "url");
-    s3_xml_elem(&x, "IsTruncated", op->res.truncated ? "true" : "false");
-    for (size_t i = 0; i < op->res.n_entries; i++) {
-        const struct store_list_entry *e = &op->res.entries[i];
-        char t[32], etag[96];
-        s3_time_iso(e->mtime_ms, t);
-        snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
-        s3_xml_open(&x, "Version");
-        elem_enc(&x, op->url, "Key", e->key);
-        s3_xml_elem(&x, "VersionId", "null");
-        s3_xml_elem(&x, "IsLatest", "true");
-        s3_xml_elem(&x, "LastModified", t);
-        s3_xml_elem(&x, "ETag", etag);
-        s3_xml_elem_i64(&x, "Size", e->size);
-        gw_owner_xml(&x, owner);
-        s3_xml_elem(&x, "StorageClass", "STANDARD");
-        s3_xml_close(&x, "Version");
-    }
-    for (size_t i = 0; i < op->res.n_prefixes; i++) {
-        s3_xml_open(&x, "CommonPrefixes");
-        elem_enc(&x, op->url, "Prefix", op->res.prefixes[i]);
-        s3_xml_close(&x, "CommonPrefixes");
-    }
-    respond_dbuf(r, &out, s3_xml_end(&x, "ListVersionsResult") != 0);
-}
-
-
-static void list_done(void *arg)
-{
-    struct list_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->st == STORE_NOT_FOUND) {
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-        return;
-    }
-    if (op->st != STORE_OK) {
-        gw_respond_error(r, gw_store_err(op->st), NULL);
-        return;
-    }
+    int next = op->res.truncated && op->res.next_marker;
     if (op->versions) {
-        render_versions(op);
-        return;
-    }
-    struct dbuf out;
-    struct s3_xml x;
-    dbuf_init(&out, XML_MAX);
-    s3_xml_begin(&x, &out, "ListBucketResult");
-    s3_xml_elem(&x, "Name", r->route.bucket);
-    elem_enc(&x, op->url, "Prefix", op->prefix);
-    if (op->v2) {
+        const char *vm = s3_route_param(&r->route, "version-id-marker");
+        elem_enc(x, op->url, "KeyMarker", op->after);
+        s3_xml_elem(x, "VersionIdMarker", vm ? vm : "");
+        if (next) {
+            elem_enc(x, op->url, "NextKeyMarker", op->res.next_marker);
+            s3_xml_elem(x, "NextVersionIdMarker", "null");
+        }
+    } else if (op->v2) {
         const char *sa = s3_route_param(&r->route, "start-after");
         const char *ct = s3_route_param(&r->route, "continuation-token");
         if (sa)
-            elem_enc(&x, op->url, "StartAfter", sa);
+            elem_enc(x, op->url, "StartAfter", sa);
         if (ct)
-            s3_xml_elem(&x, "ContinuationToken", ct);
-        s3_xml_elem_i64(&x, "KeyCount", (int64_t)(op->res.n_entries + op->res.n_prefixes));
+            s3_xml_elem(x, "ContinuationToken", ct);
+        s3_xml_elem_i64(x, "KeyCount", (int64_t)(op->res.n_entries + op->res.n_prefixes));
     } else {
         const char *m = s3_route_param(&r->route, "marker");
-        elem_enc(&x, op->url, "Marker", m ? m : "");
+        elem_enc(x, op->url, "Marker", m ? m : "");
     }
+}
+
+/* After IsTruncated: where V1 and V2 listings go on (versions said it before). */
+static void list_next(struct s3_xml *x, const struct list_op *op)
+{
+    if (op->versions || !op->res.truncated || !op->res.next_marker)
+        return;
+    if (!op->v2) {
+        elem_enc(x, op->url, "NextMarker", op->res.next_marker);
+        return;
+    }
+    size_t ml = strlen(op->res.next_marker);
+    char *tok = xmalloc(ml * 4 / 3 + 8);
+    size_t tl = s3_base64_encode((const unsigned char *)op->res.next_marker, ml, tok, ml * 4 / 3 + 8);
+    s3_xml_elemn(x, "NextContinuationToken", tok, tl);
+    free(tok);
+}
+
+/* One <Contents>, or one <Version> of a versions listing. */
+static void list_entry(struct s3_xml *x, struct gw_req *r, const struct list_op *op,
+                       const struct store_list_entry *e)
+{
+    const char *tag = op->versions ? "Version" : "Contents";
+    char t[32], etag[96];
+    s3_time_iso(e->mtime_ms, t);
+    snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
+    s3_xml_open(x, tag);
+    elem_enc(x, op->url, "Key", e->key);
+    if (op->versions) {
+        s3_xml_elem(x, "VersionId", "null");
+        s3_xml_elem(x, "IsLatest", "true");
+    }
+    s3_xml_elem(x, "LastModified", t);
+    s3_xml_elem(x, "ETag", etag);
+    s3_xml_elem_i64(x, "Size", e->size);
+    if (op->versions || !op->v2 || op->fetch_owner)
+        gw_owner_xml(x, gw_req_user(r));
+    s3_xml_elem(x, "StorageClass", "STANDARD");
+    s3_xml_close(x, tag);
+}
+
+static void list_done(struct gw_req *r, void *arg)
+{
+    struct list_op *op = arg;
+    const char *root = op->versions ? "ListVersionsResult" : "ListBucketResult";
+    struct dbuf out;
+    struct s3_xml x;
+    dbuf_init(&out, XML_MAX);
+    s3_xml_begin(&x, &out, root);
+    s3_xml_elem(&x, "Name", r->route.bucket);
+    elem_enc(&x, op->url, "Prefix", op->prefix);
+    list_markers(&x, r, op);
     s3_xml_elem_i64(&x, "MaxKeys", (int64_t)op->max_keys);
     if (op->delimiter[0])
         elem_enc(&x, op->url, "Delimiter", op->delimiter);
     if (op->url)
         s3_xml_elem(&x, "EncodingType", "url");
     s3_xml_elem(&x, "IsTruncated", op->res.truncated ? "true" : "false");
-    if (op->res.truncated && op->res.next_marker) {
-        if (op->v2) {
-            size_t ml = strlen(op->res.next_marker);
-            char *tok = xmalloc(ml * 4 / 3 + 8);
-            size_t tl = s3_base64_encode((const unsigned char *)op->res.next_marker, ml, tok, ml * 4 / 3 + 8);
-            s3_xml_elemn(&x, "NextContinuationToken", tok, tl);
-            free(tok);
-        } else {
-            elem_enc(&x, op->url, "NextMarker", op->res.next_marker);
-        }
-    }
-    for (size_t i = 0; i < op->res.n_entries; i++) {
-        const struct store_list_entry *e = &op->res.entries[i];
-        char t[32], etag[96];
-        s3_time_iso(e->mtime_ms, t);
-        snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
-        s3_xml_open(&x, "Contents");
-        elem_enc(&x, op->url, "Key", e->key);
-        s3_xml_elem(&x, "LastModified", t);
-        s3_xml_elem(&x, "ETag", etag);
-        s3_xml_elem_i64(&x, "Size", e->size);
-        if (!op->v2 || op->fetch_owner)
-            gw_owner_xml(&x, gw_req_user(r));
-        s3_xml_elem(&x, "StorageClass", "STANDARD");
-        s3_xml_close(&x, "Contents");
-    }
+    list_next(&x, op);
+    for (size_t i = 0; i < op->res.n_entries; i++)
+        list_entry(&x, r, op, &op->res.entries[i]);
     for (size_t i = 0; i < op->res.n_prefixes; i++) {
         s3_xml_open(&x, "CommonPrefixes");
         elem_enc(&x, op->url, "Prefix", op->res.prefixes[i]);
         s3_xml_close(&x, "CommonPrefixes");
     }
-    respond_dbuf(r, &out, s3_xml_end(&x, "ListBucketResult") != 0);
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, root) != 0);
 }
 
 void gw_op_list_objects(struct gw_req *r)
 {
     struct list_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     r->op = op;
     r->op_free = list_free;
     op->v2 = r->route.op == S3_OP_LIST_OBJECTS_V2;
@@ -475,19 +369,16 @@ void gw_op_list_objects(struct gw_req *r)
         const char *m = s3_route_param(&r->route, "marker");
         op->after = xstrdup(m ? m : "");
     }
-    gw_req_hold(r);
-    gw_store_call(r->gw, list_run, list_done, op);
+    gw_req_store_call(r, list_run, list_done, op, NULL);
 }
 
 /* ---- DeleteObjects ------------------------------------------------------------------ */
 
 struct mdel_op {
-    struct gw_req *r;
     struct s3_delete_key *keys;
     size_t n;
     int quiet;
     enum store_status *st;
-    int bucket_missing;
 };
 
 static void mdel_free(struct gw_req *r)
@@ -499,28 +390,19 @@ static void mdel_free(struct gw_req *r)
     r->op = NULL;
 }
 
-static void mdel_run(struct store *st, void *arg)
+static enum s3_err mdel_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct mdel_op *op = arg;
-    struct store_bucket b;
-    if (store_bucket_get(st, op->r->route.bucket, &b) == STORE_NOT_FOUND) {
-        op->bucket_missing = 1;
-        return;
-    }
+    if (gw_bucket_missing(st, r->route.bucket))
+        return S3E_NO_SUCH_BUCKET;
     for (size_t i = 0; i < op->n; i++)
-        op->st[i] = store_object_delete(st, op->r->route.bucket, op->keys[i].key);
+        op->st[i] = store_object_delete(st, r->route.bucket, op->keys[i].key);
+    return S3E_OK;
 }
 
-static void mdel_done(void *arg)
+static void mdel_done(struct gw_req *r, void *arg)
 {
     struct mdel_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->bucket_missing) {
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-        return;
-    }
     struct dbuf out;
     struct s3_xml x;
     dbuf_init(&out, XML_MAX);
@@ -541,7 +423,7 @@ static void mdel_done(void *arg)
             s3_xml_close(&x, "Error");
         }
     }
-    respond_dbuf(r, &out, s3_xml_end(&x, "DeleteResult") != 0);
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "DeleteResult") != 0);
 }
 
 void gw_op_delete_objects(struct gw_req *r)
@@ -550,7 +432,6 @@ void gw_op_delete_objects(struct gw_req *r)
     size_t len;
     enum s3_err e = gw_small_body(r, &body, &len);
     struct mdel_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     r->op = op;
     r->op_free = mdel_free;
     if (e == S3E_OK)
@@ -566,6 +447,5 @@ void gw_op_delete_objects(struct gw_req *r)
         }
     }
     op->st = xcalloc(op->n ? op->n : 1, sizeof(*op->st));
-    gw_req_hold(r);
-    gw_store_call(r->gw, mdel_run, mdel_done, op);
+    gw_req_store_call(r, mdel_run, mdel_done, op, NULL);
 }

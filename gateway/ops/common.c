@@ -2,7 +2,9 @@
  * object probes, conditional writes, header snapshots, small XML bodies, ACLs.
  *
  * Handlers (bucket.c, object.c, multipart.c, copy.c, tagging.c) call these
- * and never each other. Loop thread, except where a comment says store thread.
+ * and never each other; each talks to the store thread through
+ * gw_req_store_call (http/req.c). Loop thread, except where a comment says
+ * store thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,14 +53,53 @@ enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk)
     return S3E_OK;
 }
 
-struct gw_put *gw_put_start_req(struct gw_req *r, const struct gw_body_check *chk, gw_put_cb cb, void *ud,
-                                enum s3_err *err)
+/* The engine's callback for a request body: the request is released, and a
+ * client still there gets the failure or its handler's next step. */
+struct body_put {
+    struct gw_req *r;
+    void (*stored)(struct gw_req *r, struct gw_put *p);
+};
+
+static void on_body_put(struct gw_put *p, enum s3_err err, void *ud)
 {
+    struct body_put *bp = ud;
+    struct gw_req *r = bp->r;
+    void (*stored)(struct gw_req *, struct gw_put *) = bp->stored;
+    free(bp);
+    if (!gw_req_release(r))
+        return;
+    if (err != S3E_OK)
+        gw_respond_error(r, err, NULL);
+    else
+        stored(r, p);
+}
+
+struct gw_put *gw_put_body_start(struct gw_req *r, int may_pack, void (*stored)(struct gw_req *r, struct gw_put *p))
+{
+    struct gw_body_check chk;
+    enum s3_err e = gw_body_check_init(r, &chk);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return NULL;
+    }
+    chk.may_pack = may_pack;
+    struct body_put *bp = xmalloc(sizeof(*bp));
+    bp->r = r;
+    bp->stored = stored;
+    gw_req_hold(r);
     h2o_req_t *req = r->req;
+    struct gw_put *p;
     if (r->body != NULL)
-        return gw_put_start_body(r->gw, &r->auth, chk, r->body, gw_body_len(r->body), r->id, cb, ud, err);
-    return gw_put_start(r->gw, &r->auth, chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id, cb,
-                        ud);
+        p = gw_put_start_body(r->gw, &r->auth, &chk, r->body, gw_body_len(r->body), r->id, on_body_put, bp, &e);
+    else
+        p = gw_put_start(r->gw, &r->auth, &chk, req->entity.base, req->entity.base ? req->entity.len : 0, r->id,
+                         on_body_put, bp);
+    if (p == NULL) {
+        free(bp);
+        if (gw_req_release(r))
+            gw_respond_error(r, e, NULL);
+    }
+    return p;
 }
 
 void gw_add_etag(struct gw_req *r, const char *etag)
@@ -80,6 +121,21 @@ void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *
         gw_add_header(r, name, ckv, strlen(ckv));
     }
     gw_respond_empty(r, 200);
+}
+
+void gw_respond_xml_buf(struct gw_req *r, struct dbuf *out, int failed)
+{
+    if (failed)
+        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
+    else
+        gw_respond_xml(r, 200, out->ptr ? out->ptr : "", out->len);
+    dbuf_release(out);
+}
+
+void gw_answer_204(struct gw_req *r, void *op)
+{
+    (void)op;
+    gw_respond_empty(r, 204);
 }
 
 /* Small request bodies (XML) are checked on the loop: they are at most S3_MAX_XML_BODY. */
@@ -111,106 +167,29 @@ enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len)
     return S3E_OK;
 }
 
-/* ---- bucket and object probes ------------------------------------------------------ */
+/* ---- bucket and object probes (store thread) ------------------------------------------ */
 
-struct bucket_check {
-    struct gw_req *r;
-    char bucket[STORE_MAX_BUCKET + 1];
+int gw_bucket_missing(struct store *st, const char *bucket)
+{
     struct store_bucket b;
-    enum store_status st;
-    void (*next)(struct gw_req *r);
-};
-
-static void bucket_check_run(struct store *st, void *arg)
-{
-    struct bucket_check *bc = arg;
-    bc->st = store_bucket_get(st, bc->bucket, &bc->b);
+    return store_bucket_get(st, bucket, &b) == STORE_NOT_FOUND;
 }
 
-static void bucket_check_done(void *arg)
+enum s3_err gw_no_such_object(struct store *st, const char *bucket)
 {
-    struct bucket_check *bc = arg;
-    struct gw_req *r = bc->r;
-    enum store_status st = bc->st;
-    void (*next)(struct gw_req *) = bc->next;
-    if (st == STORE_OK && r->bucket_id.owner[0] == '\0')
-        store_bucket_id_of(&bc->b, &r->bucket_id);
-    free(bc);
-    if (!gw_req_release(r))
-        return;
-    if (st == STORE_NOT_FOUND) {
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-        return;
-    }
-    if (st != STORE_OK) {
-        gw_respond_error(r, gw_store_err(st), NULL);
-        return;
-    }
-    next(r);
-}
-
-void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r))
-{
-    struct bucket_check *bc = xcalloc(1, sizeof(*bc));
-    bc->r = r;
-    snprintf(bc->bucket, sizeof(bc->bucket), "%s", r->route.bucket);
-    bc->next = next;
-    gw_req_hold(r);
-    gw_store_call(r->gw, bucket_check_run, bucket_check_done, bc);
-}
-
-/* Conditional PUT: checked once before the upload (no wasted blocks) and
- * again in the commit transaction (the one that counts). */
-
-struct obj_check {
-    struct gw_req *r;
-    enum store_status st;
-    int bucket_missing;
-    void (*next)(struct gw_req *r);
-};
-
-static void obj_check_run(struct store *st, void *arg)
-{
-    struct obj_check *oc = arg;
-    struct store_object *o = NULL;
-    oc->st = store_object_head(st, oc->r->route.bucket, oc->r->route.key, &o);
-    store_object_free(o);
-    if (oc->st == STORE_NOT_FOUND) {
-        struct store_bucket b;
-        oc->bucket_missing = store_bucket_get(st, oc->r->route.bucket, &b) == STORE_NOT_FOUND;
-    }
-}
-
-static void obj_check_done(void *arg)
-{
-    struct obj_check *oc = arg;
-    struct gw_req *r = oc->r;
-    enum store_status st = oc->st;
-    int missing = oc->bucket_missing;
-    void (*next)(struct gw_req *) = oc->next;
-    free(oc);
-    if (!gw_req_release(r))
-        return;
-    if (st == STORE_NOT_FOUND)
-        gw_respond_error(r, missing ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY, NULL);
-    else if (st != STORE_OK)
-        gw_respond_error(r, gw_store_err(st), NULL);
-    else
-        next(r);
-}
-
-void gw_with_object(struct gw_req *r, void (*next)(struct gw_req *r))
-{
-    struct obj_check *oc = xcalloc(1, sizeof(*oc));
-    oc->r = r;
-    oc->next = next;
-    gw_req_hold(r);
-    gw_store_call(r->gw, obj_check_run, obj_check_done, oc);
+    return gw_bucket_missing(st, bucket) ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY;
 }
 
 /* ---- conditional writes, header snapshots, tagging headers ---------------------------- */
 
-const char *const gw_write_cond_headers[2] = {"if-match", "if-none-match"};
+static const char *const write_cond_headers[2] = {"if-match", "if-none-match"};
+
+struct s3_request *gw_write_conditions_snapshot(struct gw_req *r)
+{
+    if (gw_req_header(r, "if-match", NULL) == NULL && gw_req_header(r, "if-none-match", NULL) == NULL)
+        return NULL;
+    return gw_req_snapshot(r, write_cond_headers, ARRAY_SIZE(write_cond_headers));
+}
 
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key)
@@ -262,12 +241,15 @@ struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, s
     return req;
 }
 
-enum s3_err gw_tagging_header_check(struct gw_req *r)
+int gw_tagging_header_ok(struct gw_req *r)
 {
     size_t l, n;
     struct s3_tag tags[S3_MAX_TAGS];
     const char *tg = gw_req_header(r, "x-amz-tagging", &l);
-    return tg == NULL ? S3E_OK : s3_tagging_parse_query(tg, l, tags, S3_MAX_TAGS, &n);
+    enum s3_err e = tg == NULL ? S3E_OK : s3_tagging_parse_query(tg, l, tags, S3_MAX_TAGS, &n);
+    if (e != S3E_OK)
+        gw_respond_error(r, e, NULL);
+    return e == S3E_OK;
 }
 
 /* ---- ACLs: the owner holds FULL_CONTROL -------------------------------------------------- */

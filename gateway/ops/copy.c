@@ -33,7 +33,6 @@
 /* ---- the copy job --------------------------------------------------------------- */
 
 struct copy_op {
-    struct gw_req *r;
     int part;          /* UploadPartCopy */
     int part_number;
     char src_bucket[S3_MAX_BUCKET_LEN + 1];
@@ -45,7 +44,6 @@ struct copy_op {
     int check_owner;   /* several users: both buckets must be the caller's */
     char user[129];
     /* results */
-    enum s3_err err;
     char etag[80];
     int64_t mtime_ms;
 };
@@ -65,10 +63,8 @@ static enum s3_err bucket_access(struct copy_op *op, struct store *st, const cha
 {
     struct store_bucket b;
     enum store_status s = store_bucket_get(st, name, &b);
-    if (s == STORE_NOT_FOUND)
-        return S3E_NO_SUCH_BUCKET;
     if (s != STORE_OK)
-        return gw_store_err(s);
+        return gw_store_err_or(s, S3E_NO_SUCH_BUCKET);
     if (op->check_owner && strcmp(b.owner, op->user) != 0)
         return S3E_ACCESS_DENIED;
     return S3E_OK;
@@ -107,16 +103,13 @@ static void part_etag(const char *src_etag, uint64_t first, uint64_t last, char 
     hex_encode(md, 16, out);
 }
 
-static enum s3_err copy_part(struct copy_op *op, struct store *st, const struct store_object *src)
+static enum s3_err copy_part(struct copy_op *op, struct store *st, struct gw_req *r, const struct store_object *src)
 {
-    struct gw_req *r = op->r;
     struct store_upload u;
     const char *id = s3_route_param(&r->route, "uploadId");
     enum store_status s = store_upload_get(st, id ? id : "", &u);
-    if (s == STORE_NOT_FOUND)
-        return S3E_NO_SUCH_UPLOAD;
     if (s != STORE_OK)
-        return gw_store_err(s);
+        return gw_store_err_or(s, S3E_NO_SUCH_UPLOAD);
     int same = !strcmp(u.bucket, r->route.bucket) && !strcmp(u.key, r->route.key);
     store_upload_release(&u);
     if (!same)
@@ -136,12 +129,11 @@ static enum s3_err copy_part(struct copy_op *op, struct store *st, const struct 
     op->mtime_ms = now_ms();
     s = store_part_put(st, id, op->part_number, op->etag, size, ext, n, op->mtime_ms);
     free(ext);
-    return s == STORE_OK ? S3E_OK : s == STORE_NOT_FOUND ? S3E_NO_SUCH_UPLOAD : gw_store_err(s);
+    return gw_store_err_or(s, S3E_NO_SUCH_UPLOAD);
 }
 
-static enum s3_err copy_object(struct copy_op *op, struct store *st, const struct store_object *src)
+static enum s3_err copy_object(struct copy_op *op, struct store *st, struct gw_req *r, const struct store_object *src)
 {
-    struct gw_req *r = op->r;
     int self = !strcmp(op->src_bucket, r->route.bucket) && !strcmp(op->src_key, r->route.key);
     if (self && !op->replace_meta && !op->replace_tags)
         return S3E_COPY_TO_ITSELF;
@@ -161,53 +153,45 @@ static enum s3_err copy_object(struct copy_op *op, struct store *st, const struc
         s = store_object_put(st, &obj);
     }
     free(meta);
-    return s == STORE_OK ? S3E_OK : s == STORE_NOT_FOUND ? S3E_NO_SUCH_BUCKET : gw_store_err(s);
+    return gw_store_err_or(s, S3E_NO_SUCH_BUCKET);
 }
 
-static void copy_run(struct store *st, void *arg)
+static enum s3_err copy_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct copy_op *op = arg;
     struct store_object *src = NULL;
     enum store_status s = store_tx_begin(st);
-    if (s != STORE_OK) {
-        op->err = gw_store_err(s);
-        return;
-    }
-    op->err = bucket_access(op, st, op->r->route.bucket);
-    if (op->err == S3E_OK)
-        op->err = bucket_access(op, st, op->src_bucket);
-    if (op->err != S3E_OK)
+    if (s != STORE_OK)
+        return gw_store_err(s);
+    enum s3_err err = bucket_access(op, st, r->route.bucket);
+    if (err == S3E_OK)
+        err = bucket_access(op, st, op->src_bucket);
+    if (err != S3E_OK)
         goto out;
     s = store_object_get(st, op->src_bucket, op->src_key, &src);
     if (s != STORE_OK) {
-        op->err = s == STORE_NOT_FOUND ? S3E_NO_SUCH_KEY : gw_store_err(s);
+        err = gw_store_err_or(s, S3E_NO_SUCH_KEY);
         goto out;
     }
-    op->err = s3_copy_conditions_check(op->cond, src->etag, src->mtime_ms);
-    if (op->err != S3E_OK)
+    err = s3_copy_conditions_check(op->cond, src->etag, src->mtime_ms);
+    if (err != S3E_OK)
         goto out;
-    op->err = op->part ? copy_part(op, st, src) : copy_object(op, st, src);
-    if (op->err != S3E_OK)
+    err = op->part ? copy_part(op, st, r, src) : copy_object(op, st, r, src);
+    if (err != S3E_OK)
         goto out;
     s = store_tx_commit(st);
     if (s != STORE_OK)
-        op->err = gw_store_err(s);
+        err = gw_store_err(s);
 out:
-    if (op->err != S3E_OK)
+    if (err != S3E_OK)
         store_tx_rollback(st);
     store_object_free(src);
+    return err;
 }
 
-static void copy_done(void *arg)
+static void copy_done(struct gw_req *r, void *arg)
 {
     struct copy_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->err != S3E_OK) {
-        gw_respond_error(r, op->err, NULL);
-        return;
-    }
     const char *root = op->part ? "CopyPartResult" : "CopyObjectResult";
     char t[32], etag[96];
     struct dbuf out;
@@ -218,11 +202,7 @@ static void copy_done(void *arg)
     s3_xml_begin(&x, &out, root);
     s3_xml_elem(&x, "LastModified", t);
     s3_xml_elem(&x, "ETag", etag);
-    if (s3_xml_end(&x, root) != 0)
-        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
-    else
-        gw_respond_xml(r, 200, out.ptr, out.len);
-    dbuf_release(&out);
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, root) != 0);
 }
 
 /* COPY (default) → 0, REPLACE → 1, anything else → -1. */
@@ -247,7 +227,6 @@ static const char *const cond_headers[] = {
 static void copy_start(struct gw_req *r, int part)
 {
     struct copy_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     op->part = part;
     r->op = op;
     r->op_free = copy_free;
@@ -292,8 +271,7 @@ static void copy_start(struct gw_req *r, int part)
     op->cond = gw_req_snapshot(r, cond_headers, ARRAY_SIZE(cond_headers));
     op->check_owner = r->gw->cfg.n_users > 1;
     snprintf(op->user, sizeof(op->user), "%s", gw_req_user(r));
-    gw_req_hold(r);
-    gw_store_call(r->gw, copy_run, copy_done, op);
+    gw_req_store_call(r, copy_run, copy_done, op, NULL);
 }
 
 void gw_op_copy_object(struct gw_req *r)

@@ -16,79 +16,59 @@
 #define MIN_PART_SIZE (5 * 1024 * 1024) /* bytes: S3's minimum for all parts but the last */
 #define XML_MAX (8u << 20)
 
-static void render_respond(struct gw_req *r, struct dbuf *out, struct s3_xml *x, const char *root)
+/* <Initiator> and <Owner> of an upload: the caller, who owns the bucket. */
+static void initiator_and_owner(struct s3_xml *x, const char *owner)
 {
-    if (s3_xml_end(x, root) != 0)
-        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
-    else
-        gw_respond_xml(r, 200, out->ptr, out->len);
-    dbuf_release(out);
+    s3_xml_open(x, "Initiator");
+    s3_xml_elem(x, "ID", owner);
+    s3_xml_elem(x, "DisplayName", owner);
+    s3_xml_close(x, "Initiator");
+    gw_owner_xml(x, owner);
 }
 
 /* ---- CreateMultipartUpload ------------------------------------------------------ */
 
 struct create_op {
-    struct gw_req *r;
     char id[33];
     char *meta;
-    enum store_status st;
-    int bucket_missing;
 };
 
-static void create_run(struct store *st, void *arg)
+static void create_free(void *arg)
 {
     struct create_op *op = arg;
-    struct store_bucket b;
-    if (store_bucket_get(st, op->r->route.bucket, &b) == STORE_NOT_FOUND) {
-        op->bucket_missing = 1;
-        return;
-    }
-    op->st = store_upload_create(st, op->id, op->r->route.bucket, op->r->route.key, op->meta, now_ms());
-}
-
-static void create_done(void *arg)
-{
-    struct create_op *op = arg;
-    struct gw_req *r = op->r;
-    char id[33];
-    memcpy(id, op->id, sizeof(id));
-    int missing = op->bucket_missing;
-    enum store_status st = op->st;
     free(op->meta);
     free(op);
-    if (!gw_req_release(r))
-        return;
-    if (missing) {
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-        return;
-    }
-    if (st != STORE_OK) {
-        gw_respond_error(r, gw_store_err(st), NULL);
-        return;
-    }
+}
+
+static enum s3_err create_run(struct store *st, struct gw_req *r, void *arg)
+{
+    struct create_op *op = arg;
+    if (gw_bucket_missing(st, r->route.bucket))
+        return S3E_NO_SUCH_BUCKET;
+    return gw_store_err(store_upload_create(st, op->id, r->route.bucket, r->route.key, op->meta, now_ms()));
+}
+
+static void create_done(struct gw_req *r, void *arg)
+{
+    struct create_op *op = arg;
     struct dbuf out;
     struct s3_xml x;
     dbuf_init(&out, 64 * 1024);
     s3_xml_begin(&x, &out, "InitiateMultipartUploadResult");
     s3_xml_elem(&x, "Bucket", r->route.bucket);
     s3_xml_elem(&x, "Key", r->route.key);
-    s3_xml_elem(&x, "UploadId", id);
-    render_respond(r, &out, &x, "InitiateMultipartUploadResult");
+    s3_xml_elem(&x, "UploadId", op->id);
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "InitiateMultipartUploadResult") != 0);
 }
 
 void gw_op_create_multipart(struct gw_req *r)
 {
-    enum s3_err e = gw_tagging_header_check(r);
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
+    if (!gw_tagging_header_ok(r))
         return;
-    }
     struct create_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     gw_random_hex(op->id, 16);
     op->meta = gw_meta_from_request(r);
-    gw_req_hold(r);
-    gw_store_call(r->gw, create_run, create_done, op);
+    gw_req_store_call(r, create_run, create_done, op, create_free);
 }
 
 /* Looks up uploadId and checks it belongs to this bucket/key (store thread). */
@@ -107,18 +87,16 @@ static enum store_status upload_of(struct store *st, struct gw_req *r, struct st
 
 static enum s3_err upload_err(enum store_status s)
 {
-    return s == STORE_NOT_FOUND ? S3E_NO_SUCH_UPLOAD : gw_store_err(s);
+    return gw_store_err_or(s, S3E_NO_SUCH_UPLOAD);
 }
 
 /* ---- UploadPart ------------------------------------------------------------------ */
 
 struct part_op {
-    struct gw_req *r;
     int part_number;
     struct gw_put *put;
     char etag[40];
     int64_t size;
-    enum store_status st;
 };
 
 static void part_free(struct gw_req *r)
@@ -129,100 +107,65 @@ static void part_free(struct gw_req *r)
     r->op = NULL;
 }
 
-static void part_commit_run(struct store *st, void *arg)
+static enum s3_err part_commit_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct part_op *op = arg;
     struct store_extent *ext = NULL;
     size_t n = 0;
     struct store_upload u;
-    op->st = store_tx_begin(st);
-    if (op->st != STORE_OK)
-        return;
-    op->st = upload_of(st, op->r, &u);
-    if (op->st == STORE_OK) {
+    enum store_status s = store_tx_begin(st);
+    if (s != STORE_OK)
+        return upload_err(s);
+    s = upload_of(st, r, &u);
+    if (s == STORE_OK) {
         store_upload_release(&u);
-        op->st = gw_put_commit_blocks(op->put, st, &ext, &n);
+        s = gw_put_commit_blocks(op->put, st, &ext, &n);
     }
-    if (op->st == STORE_OK)
-        op->st = store_part_put(st, s3_route_param(&op->r->route, "uploadId"), op->part_number, op->etag,
-                                op->size, ext, n, now_ms());
-    if (op->st == STORE_OK)
-        op->st = store_tx_commit(st);
-    if (op->st != STORE_OK) {
+    if (s == STORE_OK)
+        s = store_part_put(st, s3_route_param(&r->route, "uploadId"), op->part_number, op->etag, op->size, ext, n,
+                           now_ms());
+    if (s == STORE_OK)
+        s = store_tx_commit(st);
+    if (s != STORE_OK) {
         store_tx_rollback(st);
         gw_put_orphan_blocks(op->put, st);
     } else {
         gw_put_mark_committed(op->put);
     }
     free(ext);
+    return upload_err(s);
 }
 
-static void part_commit_done(void *arg)
+static void part_commit_done(struct gw_req *r, void *arg)
 {
     struct part_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->st != STORE_OK) {
-        gw_respond_error(r, upload_err(op->st), NULL);
-        return;
-    }
     gw_respond_stored(r, op->etag, op->put);
 }
 
-static void on_part_put(struct gw_put *p, enum s3_err err, void *ud)
+/* The body is stored as blocks: the part is committed. */
+static void part_stored(struct gw_req *r, struct gw_put *p)
 {
-    struct part_op *op = ud;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (err != S3E_OK) {
-        gw_respond_error(r, err, NULL);
-        return;
-    }
+    struct part_op *op = r->op;
     snprintf(op->etag, sizeof(op->etag), "%s", gw_put_md5_hex(p));
     op->size = (int64_t)gw_put_size(p);
-    gw_req_hold(r);
-    gw_store_call(r->gw, part_commit_run, part_commit_done, op);
+    gw_req_store_call(r, part_commit_run, part_commit_done, op, NULL);
 }
 
-struct part_check {
-    struct gw_req *r;
-    enum store_status st;
-};
-
-static void part_check_run(struct store *st, void *arg)
+/* The upload must exist (and be this key's) before the body costs blocks. */
+static enum s3_err upload_check_run(struct store *st, struct gw_req *r, void *op)
 {
-    struct part_check *pc = arg;
     struct store_upload u;
-    pc->st = upload_of(st, pc->r, &u);
-    if (pc->st == STORE_OK)
+    (void)op;
+    enum store_status s = upload_of(st, r, &u);
+    if (s == STORE_OK)
         store_upload_release(&u);
+    return upload_err(s);
 }
 
-static void part_check_done(void *arg)
+static void part_begin(struct gw_req *r, void *arg)
 {
-    struct part_check *pc = arg;
-    struct gw_req *r = pc->r;
-    enum store_status st = pc->st;
-    free(pc);
-    if (!gw_req_release(r))
-        return;
-    if (st != STORE_OK) {
-        gw_respond_error(r, upload_err(st), NULL);
-        return;
-    }
-    struct part_op *op = r->op;
-    struct gw_body_check chk;
-    enum s3_err e = gw_body_check_init(r, &chk);
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
-        return;
-    }
-    gw_req_hold(r);
-    op->put = gw_put_start_req(r, &chk, on_part_put, op, &e);
-    if (op->put == NULL && gw_req_release(r))
-        gw_respond_error(r, e, NULL);
+    struct part_op *op = arg;
+    op->put = gw_put_body_start(r, 0, part_stored);
 }
 
 void gw_op_upload_part(struct gw_req *r)
@@ -235,24 +178,17 @@ void gw_op_upload_part(struct gw_req *r)
         return;
     }
     struct part_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     op->part_number = (int)n;
     r->op = op;
     r->op_free = part_free;
-    struct part_check *pc = xcalloc(1, sizeof(*pc));
-    pc->r = r;
-    gw_req_hold(r);
-    gw_store_call(r->gw, part_check_run, part_check_done, pc);
+    gw_req_store_call(r, upload_check_run, part_begin, op, NULL);
 }
 
 /* ---- CompleteMultipartUpload --------------------------------------------------------- */
 
 struct complete_op {
-    struct gw_req *r;
     struct s3_complete_part *parts;
     size_t n;
-    enum store_status st;
-    enum s3_err err;
     char etag[80];
     struct s3_request *cond; /* If-Match / If-None-Match snapshot, or NULL */
 };
@@ -266,7 +202,7 @@ static void complete_free(struct gw_req *r)
     r->op = NULL;
 }
 
-static void complete_run(struct store *st, void *arg)
+static enum s3_err complete_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct complete_op *op = arg;
     struct store_upload u;
@@ -278,15 +214,13 @@ static void complete_run(struct store *st, void *arg)
     char(*md5s)[33] = NULL;
     struct store_object obj;
     memset(&obj, 0, sizeof(obj));
-    op->err = S3E_OK;
-    op->st = upload_of(st, op->r, &u);
-    if (op->st != STORE_OK) {
-        op->err = upload_err(op->st);
-        return;
-    }
-    op->st = store_part_list(st, u.id, 0, S3_MAX_PARTS, &stored, &ns, &truncated);
-    if (op->st != STORE_OK) {
-        op->err = gw_store_err(op->st);
+    enum s3_err err = S3E_OK;
+    enum store_status s = upload_of(st, r, &u);
+    if (s != STORE_OK)
+        return upload_err(s);
+    s = store_part_list(st, u.id, 0, S3_MAX_PARTS, &stored, &ns, &truncated);
+    if (s != STORE_OK) {
+        err = gw_store_err(s);
         goto out;
     }
     numbers = xcalloc(op->n, sizeof(*numbers));
@@ -297,7 +231,7 @@ static void complete_run(struct store *st, void *arg)
     /* Order first, as S3: a misordered list is InvalidPartOrder whatever its parts. */
     for (size_t i = 1; i < op->n; i++) {
         if (op->parts[i].part_number <= op->parts[i - 1].part_number) {
-            op->err = S3E_INVALID_PART_ORDER;
+            err = S3E_INVALID_PART_ORDER;
             goto out;
         }
     }
@@ -306,11 +240,11 @@ static void complete_run(struct store *st, void *arg)
             k++;
         if (k == ns || stored[k].part_number != op->parts[i].part_number ||
             strcmp(stored[k].etag, op->parts[i].etag) != 0) {
-            op->err = S3E_INVALID_PART;
+            err = S3E_INVALID_PART;
             goto out;
         }
         if (i + 1 < op->n && stored[k].size < MIN_PART_SIZE) {
-            op->err = S3E_ENTITY_TOO_SMALL;
+            err = S3E_ENTITY_TOO_SMALL;
             goto out;
         }
         numbers[i] = stored[k].part_number;
@@ -322,43 +256,37 @@ static void complete_run(struct store *st, void *arg)
     s3_etag_multipart((const char(*)[33])md5s, op->n, op->etag);
     snprintf(obj.bucket, sizeof(obj.bucket), "%s", u.bucket);
     obj.key = u.key;
-    obj.bucket_id = op->r->bucket_id;
+    obj.bucket_id = r->bucket_id;
     obj.size = total;
     snprintf(obj.etag, sizeof(obj.etag), "%s", op->etag);
     obj.mtime_ms = now_ms();
     obj.meta_json = gw_meta_set_parts(u.meta_json, sizes, op->n);
     /* A conditional write is decided in the transaction that completes the upload. */
-    op->st = store_tx_begin(st);
-    if (op->st == STORE_OK) {
-        op->err = gw_write_conditions(st, op->cond, obj.bucket, obj.key);
-        if (op->err == S3E_OK)
-            op->st = store_upload_complete(st, u.id, numbers, op->n, &obj);
-        if (op->err == S3E_OK && op->st == STORE_OK)
-            op->st = store_tx_commit(st);
+    s = store_tx_begin(st);
+    if (s == STORE_OK) {
+        err = gw_write_conditions(st, op->cond, obj.bucket, obj.key);
+        if (err == S3E_OK)
+            s = store_upload_complete(st, u.id, numbers, op->n, &obj);
+        if (err == S3E_OK && s == STORE_OK)
+            s = store_tx_commit(st);
         else
             store_tx_rollback(st);
     }
     free(obj.meta_json);
-    if (op->err == S3E_OK && op->st != STORE_OK)
-        op->err = op->st == STORE_CONFLICT ? S3E_INVALID_PART : upload_err(op->st);
+    if (err == S3E_OK && s != STORE_OK)
+        err = s == STORE_CONFLICT ? S3E_INVALID_PART : upload_err(s);
 out:
     free(numbers);
     free(sizes);
     free(md5s);
     store_parts_free(stored, ns);
     store_upload_release(&u);
+    return err;
 }
 
-static void complete_done(void *arg)
+static void complete_done(struct gw_req *r, void *arg)
 {
     struct complete_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->err != S3E_OK) {
-        gw_respond_error(r, op->err, NULL);
-        return;
-    }
     struct dbuf out;
     struct s3_xml x;
     char etag[96], loc[2048];
@@ -370,7 +298,7 @@ static void complete_done(void *arg)
     s3_xml_elem(&x, "Bucket", r->route.bucket);
     s3_xml_elem(&x, "Key", r->route.key);
     s3_xml_elem(&x, "ETag", etag);
-    render_respond(r, &out, &x, "CompleteMultipartUploadResult");
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "CompleteMultipartUploadResult") != 0);
 }
 
 void gw_op_complete_multipart(struct gw_req *r)
@@ -378,7 +306,6 @@ void gw_op_complete_multipart(struct gw_req *r)
     const char *body;
     size_t len;
     struct complete_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     r->op = op;
     r->op_free = complete_free;
     enum s3_err e = gw_small_body(r, &body, &len);
@@ -390,57 +317,32 @@ void gw_op_complete_multipart(struct gw_req *r)
         gw_respond_error(r, e, NULL);
         return;
     }
-    if (gw_req_header(r, "if-match", NULL) != NULL || gw_req_header(r, "if-none-match", NULL) != NULL)
-        op->cond = gw_req_snapshot(r, gw_write_cond_headers, 2);
-    gw_req_hold(r);
-    gw_store_call(r->gw, complete_run, complete_done, op);
+    op->cond = gw_write_conditions_snapshot(r);
+    gw_req_store_call(r, complete_run, complete_done, op, NULL);
 }
 
 /* ---- AbortMultipartUpload ---------------------------------------------------------- */
 
-struct abort_op {
-    struct gw_req *r;
-    enum store_status st;
-};
-
-static void abort_run(struct store *st, void *arg)
+static enum s3_err abort_run(struct store *st, struct gw_req *r, void *op)
 {
-    struct abort_op *op = arg;
     struct store_upload u;
-    op->st = upload_of(st, op->r, &u);
-    if (op->st == STORE_OK) {
-        op->st = store_upload_abort(st, u.id);
+    (void)op;
+    enum store_status s = upload_of(st, r, &u);
+    if (s == STORE_OK) {
+        s = store_upload_abort(st, u.id);
         store_upload_release(&u);
     }
-}
-
-static void abort_done(void *arg)
-{
-    struct abort_op *op = arg;
-    struct gw_req *r = op->r;
-    enum store_status st = op->st;
-    free(op);
-    if (!gw_req_release(r))
-        return;
-    if (st != STORE_OK)
-        gw_respond_error(r, upload_err(st), NULL);
-    else
-        gw_respond_empty(r, 204);
+    return upload_err(s);
 }
 
 void gw_op_abort_multipart(struct gw_req *r)
 {
-    struct abort_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
-    gw_req_hold(r);
-    gw_store_call(r->gw, abort_run, abort_done, op);
+    gw_req_store_call(r, abort_run, gw_answer_204, NULL, NULL);
 }
 
 /* ---- ListParts ----------------------------------------------------------------------- */
 
 struct lparts_op {
-    struct gw_req *r;
-    enum store_status st;
     int marker, max, truncated;
     struct store_part *parts;
     size_t n;
@@ -454,27 +356,21 @@ static void lparts_free(struct gw_req *r)
     r->op = NULL;
 }
 
-static void lparts_run(struct store *st, void *arg)
+static enum s3_err lparts_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct lparts_op *op = arg;
     struct store_upload u;
-    op->st = upload_of(st, op->r, &u);
-    if (op->st != STORE_OK)
-        return;
-    op->st = store_part_list(st, u.id, op->marker, (size_t)op->max, &op->parts, &op->n, &op->truncated);
-    store_upload_release(&u);
+    enum store_status s = upload_of(st, r, &u);
+    if (s == STORE_OK) {
+        s = store_part_list(st, u.id, op->marker, (size_t)op->max, &op->parts, &op->n, &op->truncated);
+        store_upload_release(&u);
+    }
+    return upload_err(s);
 }
 
-static void lparts_done(void *arg)
+static void lparts_done(struct gw_req *r, void *arg)
 {
     struct lparts_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->st != STORE_OK) {
-        gw_respond_error(r, upload_err(op->st), NULL);
-        return;
-    }
     struct dbuf out;
     struct s3_xml x;
     const char *owner = gw_req_user(r);
@@ -483,14 +379,7 @@ static void lparts_done(void *arg)
     s3_xml_elem(&x, "Bucket", r->route.bucket);
     s3_xml_elem(&x, "Key", r->route.key);
     s3_xml_elem(&x, "UploadId", s3_route_param(&r->route, "uploadId"));
-    s3_xml_open(&x, "Initiator");
-    s3_xml_elem(&x, "ID", owner);
-    s3_xml_elem(&x, "DisplayName", owner);
-    s3_xml_close(&x, "Initiator");
-    s3_xml_open(&x, "Owner");
-    s3_xml_elem(&x, "ID", owner);
-    s3_xml_elem(&x, "DisplayName", owner);
-    s3_xml_close(&x, "Owner");
+    initiator_and_owner(&x, owner);
     s3_xml_elem(&x, "StorageClass", "STANDARD");
     s3_xml_elem_i64(&x, "PartNumberMarker", op->marker);
     if (op->n > 0)
@@ -508,7 +397,7 @@ static void lparts_done(void *arg)
         s3_xml_elem_i64(&x, "Size", op->parts[i].size);
         s3_xml_close(&x, "Part");
     }
-    render_respond(r, &out, &x, "ListPartsResult");
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "ListPartsResult") != 0);
 }
 
 static int int_param(struct gw_req *r, const char *name, int def, int min, int max, int *out)
@@ -529,7 +418,6 @@ static int int_param(struct gw_req *r, const char *name, int def, int min, int m
 void gw_op_list_parts(struct gw_req *r)
 {
     struct lparts_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     r->op = op;
     r->op_free = lparts_free;
     if (int_param(r, "part-number-marker", 0, 0, S3_MAX_PARTS, &op->marker) != 0 ||
@@ -537,16 +425,13 @@ void gw_op_list_parts(struct gw_req *r)
         gw_respond_error(r, S3E_INVALID_ARGUMENT, NULL);
         return;
     }
-    gw_req_hold(r);
-    gw_store_call(r->gw, lparts_run, lparts_done, op);
+    gw_req_store_call(r, lparts_run, lparts_done, op, NULL);
 }
 
 /* ---- ListMultipartUploads -------------------------------------------------------------- */
 
 struct lup_op {
-    struct gw_req *r;
-    enum store_status st;
-    int bucket_missing, max, truncated;
+    int max, truncated;
     struct store_upload *ups;
     size_t n;
 };
@@ -561,35 +446,20 @@ static void lup_free(struct gw_req *r)
     r->op = NULL;
 }
 
-static void lup_run(struct store *st, void *arg)
+static enum s3_err lup_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct lup_op *op = arg;
-    struct gw_req *r = op->r;
-    struct store_bucket b;
-    if (store_bucket_get(st, r->route.bucket, &b) == STORE_NOT_FOUND) {
-        op->bucket_missing = 1;
-        return;
-    }
+    if (gw_bucket_missing(st, r->route.bucket))
+        return S3E_NO_SUCH_BUCKET;
     const char *p = s3_route_param(&r->route, "prefix"), *km = s3_route_param(&r->route, "key-marker"),
                *im = s3_route_param(&r->route, "upload-id-marker");
-    op->st = store_upload_list(st, r->route.bucket, p ? p : "", km ? km : "", im ? im : "", (size_t)op->max, &op->ups,
-                               &op->n, &op->truncated);
+    return gw_store_err(store_upload_list(st, r->route.bucket, p ? p : "", km ? km : "", im ? im : "",
+                                          (size_t)op->max, &op->ups, &op->n, &op->truncated));
 }
 
-static void lup_done(void *arg)
+static void lup_done(struct gw_req *r, void *arg)
 {
     struct lup_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->bucket_missing) {
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-        return;
-    }
-    if (op->st != STORE_OK) {
-        gw_respond_error(r, gw_store_err(op->st), NULL);
-        return;
-    }
     struct dbuf out;
     struct s3_xml x;
     const char *owner = gw_req_user(r);
@@ -613,31 +483,22 @@ static void lup_done(void *arg)
         s3_xml_open(&x, "Upload");
         s3_xml_elem(&x, "Key", op->ups[i].key);
         s3_xml_elem(&x, "UploadId", op->ups[i].id);
-        s3_xml_open(&x, "Initiator");
-        s3_xml_elem(&x, "ID", owner);
-        s3_xml_elem(&x, "DisplayName", owner);
-        s3_xml_close(&x, "Initiator");
-        s3_xml_open(&x, "Owner");
-        s3_xml_elem(&x, "ID", owner);
-        s3_xml_elem(&x, "DisplayName", owner);
-        s3_xml_close(&x, "Owner");
+        initiator_and_owner(&x, owner);
         s3_xml_elem(&x, "StorageClass", "STANDARD");
         s3_xml_elem(&x, "Initiated", t);
         s3_xml_close(&x, "Upload");
     }
-    render_respond(r, &out, &x, "ListMultipartUploadsResult");
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "ListMultipartUploadsResult") != 0);
 }
 
 void gw_op_list_uploads(struct gw_req *r)
 {
     struct lup_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     r->op = op;
     r->op_free = lup_free;
     if (int_param(r, "max-uploads", 1000, 0, 1000, &op->max) != 0) {
         gw_respond_error(r, S3E_INVALID_ARGUMENT, NULL);
         return;
     }
-    gw_req_hold(r);
-    gw_store_call(r->gw, lup_run, lup_done, op);
+    gw_req_store_call(r, lup_run, lup_done, op, NULL);
 }

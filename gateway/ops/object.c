@@ -23,7 +23,6 @@
 /* ---- PutObject ---------------------------------------------------------------- */
 
 struct put_op {
-    struct gw_req *r;
     struct gw_put *put;
     struct store_object obj;
     enum store_status st;
@@ -43,12 +42,15 @@ static void put_free(struct gw_req *r)
     r->op = NULL;
 }
 
-static void put_commit_run(struct store *st, void *arg)
+/* Every outcome is answered by put_commit_done: a failed commit's answer
+ * names the store status. */
+static enum s3_err put_commit_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct put_op *op = arg;
+    (void)r;
     op->st = store_tx_begin(st);
     if (op->st != STORE_OK)
-        return;
+        return S3E_OK;
     /* Conditions are decided inside the transaction that writes: race-free. */
     op->cond_err = gw_write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
     if (op->cond_err != S3E_OK)
@@ -65,39 +67,26 @@ static void put_commit_run(struct store *st, void *arg)
     } else {
         gw_put_mark_committed(op->put);
     }
+    return S3E_OK;
 }
 
-static void put_commit_done(void *arg)
+static void put_commit_done(struct gw_req *r, void *arg)
 {
     struct put_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->cond_err != S3E_OK) {
+    if (op->cond_err != S3E_OK)
         gw_respond_error(r, op->cond_err, NULL);
-        return;
-    }
-    if (op->st == STORE_NOT_FOUND) {
+    else if (op->st == STORE_NOT_FOUND)
         gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-        return;
-    }
-    if (op->st != STORE_OK) {
+    else if (op->st != STORE_OK)
         gw_respond_error(r, gw_store_err(op->st), store_status_name(op->st));
-        return;
-    }
-    gw_respond_stored(r, op->obj.etag, op->put);
+    else
+        gw_respond_stored(r, op->obj.etag, op->put);
 }
 
-static void on_put_done(struct gw_put *p, enum s3_err err, void *ud)
+/* The body is stored as blocks: the object is committed. */
+static void put_stored(struct gw_req *r, struct gw_put *p)
 {
-    struct put_op *op = ud;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (err != S3E_OK) {
-        gw_respond_error(r, err, NULL);
-        return;
-    }
+    struct put_op *op = r->op;
     op->obj.size = (int64_t)gw_put_size(p);
     snprintf(op->obj.etag, sizeof(op->obj.etag), "%s", gw_put_md5_hex(p));
     op->obj.mtime_ms = now_ms();
@@ -107,86 +96,41 @@ static void on_put_done(struct gw_put *p, enum s3_err err, void *ud)
         free(op->obj.meta_json);
         op->obj.meta_json = m;
     }
-    gw_req_hold(r);
-    gw_store_call(r->gw, put_commit_run, put_commit_done, op);
+    gw_req_store_call(r, put_commit_run, put_commit_done, op, NULL);
 }
 
 /* Starts the body pipeline once the bucket is known to exist. */
 static void put_begin(struct gw_req *r)
 {
     struct put_op *op = r->op;
-    struct gw_body_check chk;
     op->obj.bucket_id = r->bucket_id; /* the commit goes into this bucket or nowhere */
-    enum s3_err e = gw_body_check_init(r, &chk);
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
-        return;
-    }
-    chk.may_pack = 1;
-    gw_req_hold(r);
-    op->put = gw_put_start_req(r, &chk, on_put_done, op, &e);
-    if (op->put == NULL && gw_req_release(r))
-        gw_respond_error(r, e, NULL);
+    op->put = gw_put_body_start(r, 1, put_stored);
 }
 
-struct put_precheck {
-    struct gw_req *r;
-    enum s3_err err;
-};
-
-static void put_precheck_run(struct store *st, void *arg)
+/* Conditional PUT: checked once before the upload (no wasted blocks) and
+ * again in the commit transaction (the one that counts). */
+static enum s3_err put_precheck(struct store *st, struct gw_req *r, enum store_status found,
+                                const struct store_bucket *b)
 {
-    struct put_precheck *pc = arg;
-    struct put_op *op = pc->r->op;
-    struct store_bucket b;
-    enum store_status s = store_bucket_get(st, op->obj.bucket, &b);
-    if (s != STORE_OK) {
-        pc->err = s == STORE_NOT_FOUND ? S3E_NO_SUCH_BUCKET : gw_store_err(s);
-        return;
-    }
-    if (pc->r->bucket_id.owner[0] == '\0')
-        store_bucket_id_of(&b, &pc->r->bucket_id); /* read by put_begin once this job is back */
-    pc->err = gw_write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
-}
-
-static void put_precheck_done(void *arg)
-{
-    struct put_precheck *pc = arg;
-    struct gw_req *r = pc->r;
-    enum s3_err e = pc->err;
-    free(pc);
-    if (!gw_req_release(r))
-        return;
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
-        return;
-    }
-    put_begin(r);
+    struct put_op *op = r->op;
+    (void)b;
+    if (found != STORE_OK)
+        return gw_store_err_or(found, S3E_NO_SUCH_BUCKET);
+    return gw_write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
 }
 
 void gw_op_put_object(struct gw_req *r)
 {
-    enum s3_err e = gw_tagging_header_check(r);
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
+    if (!gw_tagging_header_ok(r))
         return;
-    }
     struct put_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     snprintf(op->obj.bucket, sizeof(op->obj.bucket), "%s", r->route.bucket);
     op->obj.key = xstrdup(r->route.key);
     op->obj.meta_json = gw_meta_from_request(r);
     r->op = op;
     r->op_free = put_free;
-    if (gw_req_header(r, "if-match", NULL) == NULL && gw_req_header(r, "if-none-match", NULL) == NULL) {
-        gw_with_bucket(r, put_begin);
-        return;
-    }
-    op->cond = gw_req_snapshot(r, gw_write_cond_headers, 2);
-    struct put_precheck *pc = xcalloc(1, sizeof(*pc));
-    pc->r = r;
-    gw_req_hold(r);
-    gw_store_call(r->gw, put_precheck_run, put_precheck_done, pc);
+    op->cond = gw_write_conditions_snapshot(r);
+    gw_with_bucket(r, put_precheck, put_begin);
 }
 
 /* ---- GetObject / HeadObject -------------------------------------------------- */
@@ -199,8 +143,6 @@ struct get_op {
     h2o_generator_t super;
     struct gw_req *r;
     struct store_object *obj;
-    enum store_status st;
-    int bucket_missing;
     uint64_t pos, end;   /* next byte to send, end (exclusive), object offsets */
     size_t ext;          /* extent holding pos */
     uint64_t ext_start;  /* object offset where that extent starts */
@@ -396,18 +338,15 @@ static void get_pump(struct get_op *op)
     h2o_send(r->req, &buf, 1, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 
-static void get_run(struct store *st, void *arg)
+static enum s3_err get_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct get_op *op = arg;
-    struct gw_req *r = op->r;
+    enum store_status s;
     if (r->route.op == S3_OP_HEAD_OBJECT)
-        op->st = store_object_head(st, r->route.bucket, r->route.key, &op->obj);
+        s = store_object_head(st, r->route.bucket, r->route.key, &op->obj);
     else
-        op->st = store_object_get(st, r->route.bucket, r->route.key, &op->obj);
-    if (op->st == STORE_NOT_FOUND) {
-        struct store_bucket b;
-        op->bucket_missing = store_bucket_get(st, r->route.bucket, &b) == STORE_NOT_FOUND;
-    }
+        s = store_object_get(st, r->route.bucket, r->route.key, &op->obj);
+    return s == STORE_NOT_FOUND ? gw_no_such_object(st, r->route.bucket) : gw_store_err(s);
 }
 
 /* partNumber=N of a multipart object → its byte range from the stored part sizes. */
@@ -484,19 +423,9 @@ static void response_overrides(struct gw_req *r)
     }
 }
 
-static void get_done(void *arg)
+static void get_done(struct gw_req *r, void *arg)
 {
     struct get_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->st != STORE_OK) {
-        if (op->st == STORE_NOT_FOUND)
-            gw_respond_error(r, op->bucket_missing ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY, NULL);
-        else
-            gw_respond_error(r, gw_store_err(op->st), NULL);
-        return;
-    }
     struct store_object *o = op->obj;
     enum s3_err e = s3_conditions_check(&r->s3, o->etag, o->mtime_ms);
     if (e == S3E_NOT_MODIFIED) {
@@ -592,62 +521,42 @@ void gw_op_get_object(struct gw_req *r)
     op->r = r;
     r->op = op;
     r->op_free = get_free;
-    gw_req_hold(r);
-    gw_store_call(r->gw, get_run, get_done, op);
+    gw_req_store_call(r, get_run, get_done, op, NULL);
 }
 
 /* ---- DeleteObject -------------------------------------------------------------- */
 
-struct del_op {
-    struct gw_req *r;
-    enum store_status st;
-    int bucket_missing;
-};
-
-static void del_run(struct store *st, void *arg)
+/* A key that is not there is deleted already; its bucket must exist. */
+static enum s3_err del_run(struct store *st, struct gw_req *r, void *op)
 {
-    struct del_op *op = arg;
-    struct gw_req *r = op->r;
-    struct store_bucket b;
-    enum store_status bs = store_bucket_get(st, r->route.bucket, &b);
-    if (bs == STORE_NOT_FOUND) {
-        op->bucket_missing = 1;
-        return;
-    }
-    op->st = store_object_delete(st, r->route.bucket, r->route.key);
-}
-
-static void del_done(void *arg)
-{
-    struct del_op *op = arg;
-    struct gw_req *r = op->r;
-    enum store_status st = op->st;
-    int missing = op->bucket_missing;
-    free(op);
-    if (!gw_req_release(r))
-        return;
-    if (missing)
-        gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
-    else if (st != STORE_OK && st != STORE_NOT_FOUND)
-        gw_respond_error(r, gw_store_err(st), NULL);
-    else
-        gw_respond_empty(r, 204);
+    (void)op;
+    if (gw_bucket_missing(st, r->route.bucket))
+        return S3E_NO_SUCH_BUCKET;
+    enum store_status s = store_object_delete(st, r->route.bucket, r->route.key);
+    return s == STORE_NOT_FOUND ? S3E_OK : gw_store_err(s);
 }
 
 void gw_op_delete_object(struct gw_req *r)
 {
-    struct del_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
-    gw_req_hold(r);
-    gw_store_call(r->gw, del_run, del_done, op);
+    gw_req_store_call(r, del_run, gw_answer_204, NULL, NULL);
 }
 
 /* ---- GetObjectAcl: the owner holds FULL_CONTROL ------------------------------------ */
 
-static void object_acl_next(struct gw_req *r)
+static enum s3_err object_exists_run(struct store *st, struct gw_req *r, void *op)
+{
+    struct store_object *o = NULL;
+    (void)op;
+    enum store_status s = store_object_head(st, r->route.bucket, r->route.key, &o);
+    store_object_free(o);
+    return s == STORE_NOT_FOUND ? gw_no_such_object(st, r->route.bucket) : gw_store_err(s);
+}
+
+static void object_acl_done(struct gw_req *r, void *op)
 {
     struct dbuf out;
     struct s3_xml x;
+    (void)op;
     dbuf_init(&out, 64 * 1024);
     gw_acl_render(&x, &out, gw_req_user(r));
     if (x.failed)
@@ -659,6 +568,5 @@ static void object_acl_next(struct gw_req *r)
 
 void gw_op_object_stub(struct gw_req *r)
 {
-    gw_with_object(r, object_acl_next);
+    gw_req_store_call(r, object_exists_run, object_acl_done, NULL, NULL);
 }
-

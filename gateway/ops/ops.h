@@ -7,30 +7,42 @@
 /* Payload checks for a body-carrying request (chunked, sha256, Content-MD5, size). */
 enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk);
 void gw_add_etag(struct gw_req *r, const char *etag);
-/* Starts the engine on the request's body, streamed (intake.c) or buffered
- * by h2o; NULL with *err when it cannot start. */
-struct gw_put *gw_put_start_req(struct gw_req *r, const struct gw_body_check *chk, gw_put_cb cb, void *ud,
-                                enum s3_err *err);
+/* PutObject and UploadPart: checks the request's payload headers and starts
+ * the engine on its body, streamed (intake.c) or buffered by h2o (may_pack:
+ * a small one may go into a pack), with r held. When the engine is done r is
+ * released and, if the client is still there, the failure is answered or
+ * stored(r, p) runs on the loop. Returns the put (the caller owns it:
+ * gw_put_free), or NULL when it could not start: the error is answered then
+ * (unless the client is gone). */
+struct gw_put *gw_put_body_start(struct gw_req *r, int may_pack, void (*stored)(struct gw_req *r, struct gw_put *p));
 /* 200 with the ETag and verified checksum of a body just stored (PutObject, UploadPart). */
 void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *put);
-/* Runs next(r) on the loop once r's bucket (resp. object) is known to exist;
- * answers NoSuchBucket / NoSuchKey itself otherwise. */
-void gw_with_bucket(struct gw_req *r, void (*next)(struct gw_req *r));
-void gw_with_object(struct gw_req *r, void (*next)(struct gw_req *r));
+/* Store thread: is bucket missing from the index (a failed read is not
+ * "missing")? The answer for an object that is not there: NoSuchBucket when
+ * its bucket is missing too, else NoSuchKey. */
+int gw_bucket_missing(struct store *st, const char *bucket);
+enum s3_err gw_no_such_object(struct store *st, const char *bucket);
+/* Answers 200 with the XML document in out, or 500 InternalError "response
+ * too large" when failed (it did not fit); releases out. */
+void gw_respond_xml_buf(struct gw_req *r, struct dbuf *out, int failed);
+/* A gw_req_store_call done that answers 204 No Content (the deletes). */
+void gw_answer_204(struct gw_req *r, void *op);
 /* Verifies a small (XML) body against x-amz-content-sha256 and Content-MD5 on the loop. */
 enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
 /* <AccessControlPolicy> granting the owner FULL_CONTROL; <Owner> alone. */
 void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner);
 void gw_owner_xml(struct s3_xml *x, const char *owner);
 
-/* Conditional writes (If-Match / If-None-Match of a gw_req_snapshot of
- * gw_write_cond_headers; cond NULL = none) against bucket/key's current
- * state. Store thread; call inside the transaction that writes. */
-extern const char *const gw_write_cond_headers[2];
+/* Conditional writes: the request's If-Match / If-None-Match, snapshotted on
+ * the loop (NULL when it has neither; free() it), checked against bucket/key's
+ * current state (cond NULL = no condition). The check runs on the store
+ * thread, inside the transaction that writes. */
+struct s3_request *gw_write_conditions_snapshot(struct gw_req *r);
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key);
-/* 400 InvalidTag when the request's x-amz-tagging header is malformed. */
-enum s3_err gw_tagging_header_check(struct gw_req *r);
+/* 1 when the request's x-amz-tagging header is absent or well formed; else
+ * answers its error (400 InvalidTag) and returns 0. */
+int gw_tagging_header_ok(struct gw_req *r);
 /* A malloc'd copy of the request's method and of the named headers (names
  * must be static strings, at most 16), for s3_ rules evaluated on the store
  * thread after h2o may have freed the request. free() it. */

@@ -14,11 +14,9 @@
 #include "gateway/ops/ops.h"
 
 struct tag_op {
-    struct gw_req *r;
     struct s3_tag tags[S3_MAX_TAGS];
     size_t n;
     int write;          /* Put or Delete */
-    enum s3_err err;
 };
 
 static void tag_free(struct gw_req *r)
@@ -27,28 +25,21 @@ static void tag_free(struct gw_req *r)
     r->op = NULL;
 }
 
-static void tag_run(struct store *st, void *arg)
+static enum s3_err tag_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct tag_op *op = arg;
-    struct gw_req *r = op->r;
     struct store_object *o = NULL;
     char *meta = NULL;
+    enum s3_err err = S3E_OK;
     enum store_status s = STORE_OK;
     if (op->write) {
         s = store_tx_begin(st);
-        if (s != STORE_OK) {
-            op->err = gw_store_err(s);
-            return;
-        }
+        if (s != STORE_OK)
+            return gw_store_err(s);
     }
     s = store_object_head(st, r->route.bucket, r->route.key, &o);
-    if (s == STORE_NOT_FOUND) {
-        struct store_bucket b;
-        op->err = store_bucket_get(st, r->route.bucket, &b) == STORE_NOT_FOUND ? S3E_NO_SUCH_BUCKET : S3E_NO_SUCH_KEY;
-        goto out;
-    }
     if (s != STORE_OK) {
-        op->err = gw_store_err(s);
+        err = s == STORE_NOT_FOUND ? gw_no_such_object(st, r->route.bucket) : gw_store_err(s);
         goto out;
     }
     if (!op->write) {
@@ -59,25 +50,18 @@ static void tag_run(struct store *st, void *arg)
     s = store_object_set_meta(st, r->route.bucket, r->route.key, meta, o->mtime_ms);
     if (s == STORE_OK)
         s = store_tx_commit(st);
-    if (s != STORE_OK)
-        op->err = s == STORE_NOT_FOUND ? S3E_NO_SUCH_KEY : gw_store_err(s);
+    err = gw_store_err(s);
 out:
-    if (op->write && op->err != S3E_OK)
+    if (op->write && err != S3E_OK)
         store_tx_rollback(st);
     free(meta);
     store_object_free(o);
+    return err;
 }
 
-static void tag_done(void *arg)
+static void tag_done(struct gw_req *r, void *arg)
 {
     struct tag_op *op = arg;
-    struct gw_req *r = op->r;
-    if (!gw_req_release(r))
-        return;
-    if (op->err != S3E_OK) {
-        gw_respond_error(r, op->err, NULL);
-        return;
-    }
     if (r->route.op == S3_OP_DELETE_OBJECT_TAGGING) {
         gw_respond_empty(r, 204);
         return;
@@ -98,17 +82,12 @@ static void tag_done(void *arg)
         s3_xml_close(&x, "Tag");
     }
     s3_xml_close(&x, "TagSet");
-    if (s3_xml_end(&x, "Tagging") != 0)
-        gw_respond_error(r, S3E_INTERNAL_ERROR, "response too large");
-    else
-        gw_respond_xml(r, 200, out.ptr, out.len);
-    dbuf_release(&out);
+    gw_respond_xml_buf(r, &out, s3_xml_end(&x, "Tagging") != 0);
 }
 
 static void tag_start(struct gw_req *r, int write)
 {
     struct tag_op *op = xcalloc(1, sizeof(*op));
-    op->r = r;
     op->write = write;
     r->op = op;
     r->op_free = tag_free;
@@ -123,8 +102,7 @@ static void tag_start(struct gw_req *r, int write)
             return;
         }
     }
-    gw_req_hold(r);
-    gw_store_call(r->gw, tag_run, tag_done, op);
+    gw_req_store_call(r, tag_run, tag_done, op, NULL);
 }
 
 void gw_op_get_object_tagging(struct gw_req *r)
