@@ -83,6 +83,11 @@ static void on_deleted(void *ud, const struct tg_result *res)
         log_warn("gc: %zu messages in chat %lld can no longer be deleted (past Telegram's 48 h window); "
                  "recorded as unreclaimable",
                  run->group, (long long)run->items[0].chat_id);
+    } else if (!run->ok && strstr(res->description, "chat not found") != NULL) {
+        /* The channel is gone (deleted or banned): so are its messages, and nothing can delete them. */
+        run->unreclaimable = 1;
+        log_warn("gc: %zu messages in chat %lld cannot be deleted: the chat is gone (%s); recorded as unreclaimable",
+                 run->group, (long long)run->items[0].chat_id, res->description);
     } else if (!run->ok) {
         log_warn("gc: deleteMessages in chat %lld failed: %s (%s); will retry", (long long)run->items[0].chat_id,
                  tg_status_name(res->status), res->description);
