@@ -96,141 +96,6 @@ static double ratio(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
-/* ---- ceilings ----------------------------------------------------------------- */
-
-static double digest_rate(const EVP_MD *md, const unsigned char *buf, size_t len)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char out[64];
-    unsigned int n;
-    double t0 = bench_now(), t;
-    uint64_t bytes = 0;
-    EVP_DigestInit_ex(ctx, md, NULL);
-    do {
-        EVP_DigestUpdate(ctx, buf, len);
-        bytes += len;
-        t = bench_now() - t0;
-    } while (t < 1.0);
-    EVP_DigestFinal_ex(ctx, out, &n);
-    EVP_MD_CTX_free(ctx);
-    return (double)bytes / MIB / t;
-}
-
-static double gcm_rate(const unsigned char *buf, size_t len)
-{
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    unsigned char key[32] = {1}, iv[12] = {2}, tag[16];
-    unsigned char *out = xmalloc(len + 16);
-    double t0 = bench_now(), t;
-    uint64_t bytes = 0;
-    int n;
-    do {
-        EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv);
-        EVP_EncryptUpdate(ctx, out, &n, buf, (int)len);
-        EVP_EncryptFinal_ex(ctx, out + n, &n);
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag);
-        bytes += len;
-        t = bench_now() - t0;
-    } while (t < 1.0);
-    EVP_CIPHER_CTX_free(ctx);
-    free(out);
-    return (double)bytes / MIB / t;
-}
-
-/* The disk under the run's directory, as the emulator's store uses it:
- * len bytes written with O_DIRECT in blocks of block_size, then read back the
- * same way by DISK_READERS threads side by side (a GET reads the block it
- * streams and up to four ahead), MiB/s each; 0 where O_DIRECT is refused.
- * The emulator keeps Telegram's copy of every document there, so a GET of
- * blocks in no cache cannot read faster. */
-#define DISK_READERS 5
-struct disk_reader {
-    pthread_t th;
-    int fd, err;
-    size_t first, len, bs;
-};
-
-static void *disk_read_main(void *arg)
-{
-    struct disk_reader *d = arg;
-    void *tmp = NULL;
-    if (posix_memalign(&tmp, 4096, d->bs) != 0) {
-        d->err = 1;
-        return NULL;
-    }
-    for (size_t off = d->first * d->bs; off < d->len; off += DISK_READERS * d->bs)
-        if (pread(d->fd, tmp, d->bs, (off_t)off) != (ssize_t)d->bs)
-            d->err = 1;
-    free(tmp);
-    return NULL;
-}
-
-static void disk_rates(const unsigned char *buf, size_t len, double *wr, double *rd)
-{
-    progress("ceilings: the disk, O_DIRECT, %zu MiB", len >> 20);
-    char path[4200];
-    size_t bs = (size_t)block_size;
-    void *tmp = NULL;
-    struct disk_reader rdr[DISK_READERS];
-    *wr = *rd = 0;
-    snprintf(path, sizeof(path), "%s/disk-ceiling", root);
-    if (posix_memalign(&tmp, 4096, bs) != 0)
-        return;
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
-    if (fd < 0)
-        goto out;
-    len = len / bs * bs;
-    double t0 = bench_now();
-    for (size_t off = 0; off < len; off += bs) {
-        memcpy(tmp, buf + off, bs);
-        if (pwrite(fd, tmp, bs, (off_t)off) != (ssize_t)bs)
-            goto out;
-    }
-    *wr = (double)len / MIB / (bench_now() - t0);
-    t0 = bench_now();
-    int err = 0;
-    size_t started = 0;
-    for (size_t i = 0; i < DISK_READERS; i++) {
-        rdr[i] = (struct disk_reader){.fd = fd, .first = i, .len = len, .bs = bs};
-        if (pthread_create(&rdr[i].th, NULL, disk_read_main, &rdr[i]) != 0)
-            break;
-        started++;
-    }
-    for (size_t i = 0; i < started; i++) {
-        pthread_join(rdr[i].th, NULL);
-        err |= rdr[i].err;
-    }
-    if (started == DISK_READERS && !err)
-        *rd = (double)len / MIB / (bench_now() - t0);
-out:
-    if (fd >= 0)
-        close(fd);
-    unlink(path);
-    free(tmp);
-}
-
-/* Random bytes (AES-128-CTR keystream): incompressible, no two blocks alike. */
-static unsigned char *random_data(size_t len)
-{
-    unsigned char *buf = xmalloc(len);
-    unsigned char key[16], iv[16];
-    for (size_t i = 0; i < 16; i++) {
-        key[i] = (unsigned char)(rand() & 0xff);
-        iv[i] = (unsigned char)(rand() & 0xff);
-    }
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, key, iv);
-    memset(buf, 0, len);
-    for (size_t off = 0; off < len;) {
-        size_t k = len - off > (1u << 30) ? (1u << 30) : len - off;
-        int n;
-        EVP_EncryptUpdate(ctx, buf + off, &n, buf + off, (int)k);
-        off += k;
-    }
-    EVP_CIPHER_CTX_free(ctx);
-    return buf;
-}
-
 /* ---- processes ------------------------------------------------------------------ */
 
 struct server {
@@ -845,18 +710,20 @@ int main(void)
     /* Bodies: large enough that no two large PUTs share a block. */
     bodies_len = (size_t)large + (size_t)(64 << 20);
     progress("generating %zu MiB of random bodies", bodies_len >> 20);
-    unsigned char *buf = random_data(bodies_len);
+    unsigned char *buf = bench_random_data(bodies_len);
     bodies = buf;
 
     progress("ceilings: MD5, SHA-256, AES-256-GCM on one core");
     size_t clen = 16u << 20;
-    double md5 = digest_rate(EVP_md5(), buf, clen);
-    double sha = digest_rate(EVP_sha256(), buf, clen);
-    double gcm = gcm_rate(buf, clen);
+    double md5 = bench_digest_rate(EVP_md5(), buf, clen);
+    double sha = bench_digest_rate(EVP_sha256(), buf, clen);
+    double gcm = bench_gcm_rate(buf, clen);
     double disk_wr = 0, disk_rd = 0;
     plan_ram();
-    if (!ram_dir[0])
-        disk_rates(buf, (size_t)large, &disk_wr, &disk_rd);
+    if (!ram_dir[0]) {
+        progress("ceilings: the disk, O_DIRECT, %zu MiB", (size_t)large >> 20);
+        bench_disk_rates(buf, (size_t)large, root, (size_t)block_size, &disk_wr, &disk_rd);
+    }
 
     struct server ngx, emu, gw;
     memset(&ngx, 0, sizeof(ngx));
@@ -907,7 +774,7 @@ int main(void)
     else
         row("emulator's store: the disk (no room in /dev/shm); O_DIRECT in %lld MiB blocks: write %.0f MiB/s, read "
             "%.0f MiB/s (%d blocks at a time)\n",
-            (long long)(block_size >> 20), disk_wr, disk_rd, DISK_READERS);
+            (long long)(block_size >> 20), disk_wr, disk_rd, BENCH_DISK_READERS);
     row("\nlarge objects (MiB/s)           tgs3  | baseline                    | ratio\n");
     row("  PUT 1 stream            %9.0f  | MD5 %6.0f  nginx PUT %6.0f | %.2fx MD5, %.2fx nginx\n", gL.put1, md5,
         nL.put1, ratio(gL.put1, md5), ratio(gL.put1, nL.put1));

@@ -71,4 +71,18 @@ void bench_rss_watch(pid_t pid);
 long bench_rss_peak_kb(void);
 void bench_rss_reset(void);
 
+/* ---- ceilings (ceilings.c) ------------------------------------------------ */
+
+#define BENCH_DISK_READERS 5 /* threads reading the disk back side by side (a GET reads a block and four ahead) */
+struct evp_md_st;
+/* MiB/s of md (EVP_md5(), EVP_sha256()) over buf[0..len) repeated for a second. */
+double bench_digest_rate(const struct evp_md_st *md, const unsigned char *buf, size_t len);
+/* MiB/s of AES-256-GCM sealing over buf[0..len), repeated for a second. */
+double bench_gcm_rate(const unsigned char *buf, size_t len);
+/* The disk under dir: len bytes written with O_DIRECT in blocks of bs, then read back by
+ * several threads side by side, MiB/s each into *wr, *rd; 0 where O_DIRECT is refused. */
+void bench_disk_rates(const unsigned char *buf, size_t len, const char *dir, size_t bs, double *wr, double *rd);
+/* len random bytes (AES-128-CTR keystream, rand() seeded key): incompressible. */
+unsigned char *bench_random_data(size_t len);
+
 #endif

@@ -9,6 +9,7 @@
 #ifndef TGS3_TEST_CHECK_H
 #define TGS3_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,16 @@ static inline int check_summary(void)
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
     return failed ? 1 : 0;
+}
+
+/* xorshift64: the tests' reproducible stream of pseudo-random numbers (state must not be 0). */
+static inline uint64_t check_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
 }
 
 #endif

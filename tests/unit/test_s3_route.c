@@ -275,10 +275,7 @@ static uint64_t rng = 0x853c49e6748fea9bull;
 
 static uint64_t next(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return check_rand(&rng);
 }
 
 /* Random paths and queries: either an error with op UNKNOWN, or a route whose

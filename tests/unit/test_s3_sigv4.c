@@ -638,10 +638,7 @@ static uint64_t rng = 0xda942042e4dd58b5ull;
 
 static uint64_t next(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return check_rand(&rng);
 }
 
 /* Mutated Authorization headers and presigned queries never verify unless the
