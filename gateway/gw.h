@@ -592,6 +592,10 @@ void gw_post_stop(struct gw *gw);
 void gw_post_document(struct gw *gw, size_t bot, size_t chat, const void *buf, size_t len, const char *fname,
                       const char *caption, tg_send_cb cb, void *ud);
 
+/* Records in the journal row uuid (store_inflight_posted) where its post landed. The store
+ * thread runs jobs in order, so this lands before any commit or clean-up that follows. */
+void gw_journal_posted(struct gw *gw, const unsigned char uuid[16], int64_t chat_id, int64_t bot_id,
+                       int64_t message_id);
 /* The same document sent from iov[0..n) (a shard's header, body and tag), in order. */
 void gw_post_document_iov(struct gw *gw, size_t bot, size_t chat, const struct tg_iov *iov, int n, const char *fname,
                           const char *caption, tg_send_cb cb, void *ud);
@@ -695,6 +699,8 @@ void gw_ec_free_all(struct gw *gw);
 struct gw_block_read;
 struct gw_block_read *gw_block_read_start(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
 void gw_block_read_cancel(struct gw_block_read *br);
+/* A shard as a document reader.c can fetch (through its uploader, else another bot). */
+void gw_shard_doc(const struct store_shard *sh, struct store_block *out);
 /* Bytes a block buffer needs for a sealed document of sealed_len bytes under the configured layout. */
 size_t gw_stripe_capacity(const struct gw *gw, size_t sealed_len);
 /* 1 when blocks are written as stripes (--redundancy other than none). */

@@ -519,3 +519,37 @@ void gw_post_document_iov(struct gw *gw, size_t bot, size_t chat, const struct t
     }
     send_job(j);
 }
+
+/* ---- the journal learns where a post landed ----------------------------------- */
+
+struct posted_job {
+    unsigned char uuid[16];
+    int64_t chat_id, bot_id, message_id;
+    enum store_status st;
+};
+
+static void posted_run(struct store *st, void *arg)
+{
+    struct posted_job *j = arg;
+    j->st = store_inflight_posted(st, j->uuid, j->chat_id, j->bot_id, j->message_id);
+}
+
+static void posted_done(void *arg)
+{
+    struct posted_job *j = arg;
+    if (j->st != STORE_OK)
+        log_error("journal: cannot record posted document %lld/%lld: %s", (long long)j->chat_id,
+                  (long long)j->message_id, store_status_name(j->st));
+    free(j);
+}
+
+void gw_journal_posted(struct gw *gw, const unsigned char uuid[16], int64_t chat_id, int64_t bot_id,
+                       int64_t message_id)
+{
+    struct posted_job *j = xcalloc(1, sizeof(*j));
+    memcpy(j->uuid, uuid, sizeof(j->uuid));
+    j->chat_id = chat_id;
+    j->bot_id = bot_id;
+    j->message_id = message_id;
+    gw_store_call(gw, posted_run, posted_done, j);
+}

@@ -142,27 +142,6 @@ static void put_fail(struct gw_put *p, enum s3_err err)
     }
 }
 
-struct posted_job {
-    unsigned char uuid[16];
-    int64_t chat_id, bot_id, message_id;
-    enum store_status st;
-};
-
-static void posted_run(struct store *st, void *arg)
-{
-    struct posted_job *j = arg;
-    j->st = store_inflight_posted(st, j->uuid, j->chat_id, j->bot_id, j->message_id);
-}
-
-static void posted_done(void *arg)
-{
-    struct posted_job *j = arg;
-    if (j->st != STORE_OK)
-        log_error("journal: cannot record posted block %lld/%lld: %s", (long long)j->chat_id,
-                  (long long)j->message_id, store_status_name(j->st));
-    free(j);
-}
-
 static void on_block_sent(void *ud, const struct tg_result *res, const struct tg_document *doc)
 {
     struct put_blk *c = ud;
@@ -184,12 +163,7 @@ static void on_block_sent(void *ud, const struct tg_result *res, const struct tg
         b->created_ms = now_ms();
         /* Journal the message id (the store thread runs jobs in order, so
          * this lands before any commit or clean-up of this put). */
-        struct posted_job *j = xcalloc(1, sizeof(*j));
-        memcpy(j->uuid, b->uuid, sizeof(j->uuid));
-        j->chat_id = b->chat_id;
-        j->bot_id = b->bot_id;
-        j->message_id = b->message_id;
-        gw_store_call(gw, posted_run, posted_done, j);
+        gw_journal_posted(gw, b->uuid, b->chat_id, b->bot_id, b->message_id);
         if (doc->message_id <= 0 || (size_t)doc->file_size != sent) {
             log_error("put %s: block %zu/%zu: Telegram recorded %lld bytes as message %lld/%lld, %zu were sent",
                       p->tag, c->i + 1, p->n_blocks, (long long)doc->file_size, (long long)doc->chat_id,

@@ -183,15 +183,8 @@ static void check_doc(struct gw_scrub *s, int pos)
     memset(d, 0, sizeof(*d));
     d->s = s;
     d->pos = pos;
-    if (pos >= 0) {
-        const struct store_shard *sh = &s->sp.sh[pos];
-        memset(&doc, 0, sizeof(doc)); /* id 0: file_ids of other bots are not recorded for shards */
-        doc.chat_id = sh->chat_id;
-        doc.message_id = sh->message_id;
-        doc.bot_id = sh->bot_id;
-        snprintf(doc.file_id, sizeof(doc.file_id), "%s", sh->file_id);
-        doc.stored_size = sh->size;
-    }
+    if (pos >= 0)
+        gw_shard_doc(&s->sp.sh[pos], &doc);
     s->running++;
     d->call = gw_read_start(s->gw, &doc, on_doc, d);
 }

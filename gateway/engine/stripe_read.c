@@ -206,17 +206,21 @@ static void on_shard(void *ud, const struct tg_result *res, unsigned char *data,
     }
 }
 
+void gw_shard_doc(const struct store_shard *sh, struct store_block *out)
+{
+    memset(out, 0, sizeof(*out)); /* id 0: file_ids of other bots are not recorded for shards */
+    out->chat_id = sh->chat_id;
+    out->message_id = sh->message_id;
+    out->bot_id = sh->bot_id;
+    snprintf(out->file_id, sizeof(out->file_id), "%s", sh->file_id);
+    out->stored_size = sh->size;
+}
+
 static void start_shard(struct gw_block_read *br, int pos)
 {
     struct shard_read *r = &br->rd[pos];
-    const struct store_shard *sh = &br->sp->sh[pos];
     struct store_block d;
-    memset(&d, 0, sizeof(d)); /* id 0: file_ids of other bots are not recorded for shards */
-    d.chat_id = sh->chat_id;
-    d.message_id = sh->message_id;
-    d.bot_id = sh->bot_id;
-    snprintf(d.file_id, sizeof(d.file_id), "%s", sh->file_id);
-    d.stored_size = sh->size;
+    gw_shard_doc(&br->sp->sh[pos], &d);
     r->br = br;
     r->pos = pos;
     r->state = SH_FETCHING;

@@ -145,39 +145,6 @@ static void shard_place(struct gw_stripe_shard *sh)
     gw_sched_enqueue(sh->ss->gw, &sh->post);
 }
 
-struct posted_job {
-    unsigned char key[16];
-    int64_t chat_id, bot_id, message_id;
-    enum store_status st;
-};
-
-static void posted_run(struct store *st, void *arg)
-{
-    struct posted_job *j = arg;
-    j->st = store_inflight_posted(st, j->key, j->chat_id, j->bot_id, j->message_id);
-}
-
-static void posted_done(void *arg)
-{
-    struct posted_job *j = arg;
-    if (j->st != STORE_OK)
-        log_error("journal: cannot record posted shard %lld/%lld: %s", (long long)j->chat_id,
-                  (long long)j->message_id, store_status_name(j->st));
-    free(j);
-}
-
-/* The shard's journal row learns its message (the store thread runs jobs in
- * order, so this lands before any commit or clean-up of the stripe). */
-static void journal_posted(struct gw_stripe_send *ss, const struct store_shard *sh)
-{
-    struct posted_job *j = xcalloc(1, sizeof(*j));
-    memcpy(j->key, ss->keys[sh->idx], sizeof(j->key));
-    j->chat_id = sh->chat_id;
-    j->bot_id = sh->bot_id;
-    j->message_id = sh->message_id;
-    gw_store_call(ss->gw, posted_run, posted_done, j);
-}
-
 static void on_shard_sent(void *ud, const struct tg_result *res, const struct tg_document *doc)
 {
     struct gw_stripe_shard *sh = ud;
@@ -203,7 +170,7 @@ static void on_shard_sent(void *ud, const struct tg_result *res, const struct tg
             ss->broken = 1;
         }
         ss->n_posted++;
-        journal_posted(ss, out);
+        gw_journal_posted(gw, ss->keys[i], out->chat_id, out->bot_id, out->message_id);
         shard_finish(ss);
         return;
     }

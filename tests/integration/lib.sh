@@ -144,6 +144,20 @@ wait_ready() {
     return 1
 }
 
+# wait_until SECS CMD... — runs CMD every half second until it succeeds (0) or SECS pass (1;
+# CMD's last output is printed then).
+wait_until() {
+    local secs=$1 i=0 out
+    shift
+    while [ $i -lt $((secs * 2)) ]; do
+        out=$("$@" 2>&1) && return 0
+        sleep 0.5
+        i=$((i + 1))
+    done
+    printf '%s\n' "$out"
+    return 1
+}
+
 # stop_pid PID NAME — SIGTERM, wait up to 10 s, then SIGKILL. A daemon that was already
 # gone, or that exits with anything but 0 (or the plain SIGTERM status), is a failed check.
 stop_pid() {

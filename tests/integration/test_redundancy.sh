@@ -100,16 +100,11 @@ check "an upload marks the banned channels" aws s3 cp --only-show-errors "$TEST_
 banned="${CHATS[2]}, ${CHATS[5]}"
 in_banned() { index "SELECT COUNT(*) FROM shards WHERE chat_id IN ($banned)"; }
 repaired() {
-    local i=0
-    while [ $i -lt 240 ]; do
-        [ "$(in_banned)" = 0 ] && [ "$(whole)" = 0 ] && return 0
-        sleep 0.5
-        i=$((i + 1))
-    done
+    [ "$(in_banned)" = 0 ] && [ "$(whole)" = 0 ] && return 0
     echo "still $(in_banned) shards in banned channels, $(whole) stripes not whole; repair backlog $(metric tgs3_repair_backlog)"
     return 1
 }
-check "repair moves every shard out of the banned channels, every stripe whole" repaired
+check "repair moves every shard out of the banned channels, every stripe whole" wait_until 120 repaired
 check "/metrics: the two channels lost, stripes all healthy" test "$(metric 'tgs3_chats{state="lost"}') $(metric 'tgs3_stripes{state="degraded"}')" = "2 0"
 check "/metrics counts the rebuilt shards" test "$(metric tgs3_repaired_shards_total)" -gt 0
 check "ban two more channels: ${CHATS[3]} ${CHATS[6]}" bash -c "emu_post 'ban?chat=${CHATS[3]}' && emu_post 'ban?chat=${CHATS[6]}'"
@@ -137,16 +132,8 @@ rc=$?
 check "tgs3 scrub finds both bad shards (exit 1)" bash -c "[ $rc = 1 ] && grep -q 'documents verified, 2 bad shard(s) queued for repair, 0 bad block' '$TEST_TMP/scrub1.out' || { tail -3 '$TEST_TMP/scrub1.out'; false; }"
 start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
 check "the object reads back identical" bash -c "aws s3 cp --only-show-errors s3://red/a/o08 '$TEST_TMP/o08.back' && cmp '$TEST_TMP/a/o08' '$TEST_TMP/o08.back'"
-drained() {
-    local i=0
-    while [ $i -lt 120 ]; do
-        [ "$(index 'SELECT COUNT(*) FROM repairs')" = 0 ] && return 0
-        sleep 0.5
-        i=$((i + 1))
-    done
-    return 1
-}
-check "the gateway rebuilds both shards" drained
+drained() { [ "$(index 'SELECT COUNT(*) FROM repairs')" = 0 ]; }
+check "the gateway rebuilds both shards" wait_until 60 drained
 stop_gateway
 check "tgs3 scrub: clean now" scrub
 
@@ -168,16 +155,8 @@ rand_file "$TEST_TMP/late" 1M # new bytes: not a dedup hit on blocks stored whol
 check "an upload still succeeds, stored degraded" aws s3 cp --only-show-errors "$TEST_TMP/late" s3://two/late
 check "the late object reads back" bash -c "aws s3 cp --only-show-errors s3://two/late '$TEST_TMP/late.back' && cmp '$TEST_TMP/late' '$TEST_TMP/late.back'"
 check "its stripes hold one shard each, none in the banned channel" test "$(index "SELECT COUNT(*) FROM shards s JOIN extents e ON e.block_id = s.block_id JOIN objects o ON o.id = e.object_id WHERE o.key = 'late' AND s.chat_id = ${CHATS[1]}") $(index "SELECT COUNT(*) FROM repairs")" = "0 4"
-degraded() {
-    local i=0
-    while [ $i -lt 40 ]; do
-        [ "$(metric 'tgs3_stripes{state="degraded"}')" -gt 0 ] 2>/dev/null && return 0
-        sleep 0.5
-        i=$((i + 1))
-    done
-    return 1
-}
-check "/metrics: degraded stripes" degraded
+degraded() { [ "$(metric 'tgs3_stripes{state="degraded"}')" -gt 0 ] 2>/dev/null; }
+check "/metrics: degraded stripes" wait_until 20 degraded
 stop_gateway
 
 section "--redundancy is checked against the channels"

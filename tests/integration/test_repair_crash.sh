@@ -67,28 +67,18 @@ done
 section "repair finishes"
 whole() { index "SELECT COUNT(*) FROM stripes p WHERE (SELECT COUNT(DISTINCT chat_id) FROM shards s WHERE s.block_id = p.block_id AND s.chat_id != $C3) != 3"; }
 repaired() {
-    local i=0
-    while [ $i -lt 240 ]; do
-        [ "$(whole)" = 0 ] && [ "$(index 'SELECT COUNT(*) FROM repairs')" = 0 ] && return 0
-        sleep 0.5
-        i=$((i + 1))
-    done
+    [ "$(whole)" = 0 ] && [ "$(index 'SELECT COUNT(*) FROM repairs')" = 0 ] && return 0
     echo "$(whole) stripes not whole; $(index 'SELECT COUNT(*) FROM repairs') repairs queued"
     return 1
 }
-check "every stripe whole in the 3 live channels" repaired
+check "every stripe whole in the 3 live channels" wait_until 120 repaired
 # Posts a kill left unanswered are in the journal until the stray probe finds their messages.
 probed() {
-    local i=0
-    while [ $i -lt 120 ]; do
-        [ "$(index 'SELECT COUNT(*) FROM inflight')" = 0 ] && return 0
-        sleep 0.5
-        i=$((i + 1))
-    done
+    [ "$(index 'SELECT COUNT(*) FROM inflight')" = 0 ] && return 0
     echo "$(index 'SELECT COUNT(*) FROM inflight') journal rows left"
     return 1
 }
-check "the stray probe settles every post a kill left unanswered" probed
+check "the stray probe settles every post a kill left unanswered" wait_until 60 probed
 check "no shard left in the banned channel" test "$(index "SELECT COUNT(*) FROM shards WHERE chat_id = $C3")" = 0
 check "every object reads back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://crash/ '$TEST_TMP/back' && diff -r '$TEST_TMP/set' '$TEST_TMP/back'"
 stop_gateway

@@ -12,43 +12,18 @@
 
 #include "gateway/store/store.h"
 #include "tests/unit/check.h"
-
-#define CHECK_ST(expr, want)                                                                           \
-    do {                                                                                               \
-        enum store_status got_ = (expr);                                                               \
-        if (got_ == (want)) {                                                                          \
-            passed++;                                                                                  \
-        } else {                                                                                       \
-            failed++;                                                                                  \
-            printf("FAIL %s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #expr, store_status_name(got_), \
-                   store_status_name(want));                                                           \
-        }                                                                                              \
-    } while (0)
+#include "tests/unit/check_store.h"
 
 static char db_path[64];
 
 static void remove_db(void)
 {
-    char p[80];
-
-    unlink(db_path);
-    snprintf(p, sizeof p, "%s-wal", db_path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", db_path);
-    unlink(p);
+    check_db_remove(db_path);
 }
 
 static struct store *fresh(void)
 {
-    struct store *st = NULL;
-
-    remove_db();
-    if (store_open(db_path, &st) != STORE_OK) {
-        printf("FAIL cannot open %s\n", db_path);
-        fflush(stdout);
-        exit(1);
-    }
-    return st;
+    return check_store_fresh(db_path);
 }
 
 /* Inserts a block for message msg and returns its id. */

@@ -13,29 +13,15 @@
 
 #include "gateway/store/store.h"
 #include "tests/unit/check.h"
-
-#define CHECK_ST(expr, want) CHECK((expr) == (want))
+#include "tests/unit/check_store.h"
 
 static char db_path[64];
 
-static void remove_db(const char *path)
-{
-    char p[100];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
+#define remove_db check_db_remove
 
 static struct store *fresh(void)
 {
-    struct store *st = NULL;
-    remove_db(db_path);
-    if (store_open(db_path, &st) != STORE_OK) {
-        printf("FAIL cannot open %s\n", db_path);
-        exit(1);
-    }
+    struct store *st = check_store_fresh(db_path);
     CHECK_ST(store_bucket_create(st, "bk", "ak", 1), STORE_OK);
     return st;
 }
@@ -95,21 +81,7 @@ static int64_t add_stripe(struct store *st, const char *key, int k, int m, int64
     CHECK_ST(store_tx_commit(st), STORE_OK);
     free(sp);
 
-    struct store_extent ext;
-    struct store_object o;
-    memset(&o, 0, sizeof o);
-    memset(&ext, 0, sizeof ext);
-    snprintf(o.bucket, sizeof o.bucket, "bk");
-    o.key = (char *)key;
-    o.size = 3948;
-    snprintf(o.etag, sizeof o.etag, "d41d8cd98f00b204e9800998ecf8427e");
-    o.mtime_ms = 1;
-    o.meta_json = (char *)"{}";
-    ext.block_id = b.id;
-    ext.length = 3948;
-    o.extents = &ext;
-    o.n_extents = 1;
-    CHECK_ST(store_object_put(st, &o), STORE_OK);
+    CHECK_ST(check_object_put(st, "bk", key, b.id, 3948), STORE_OK);
     return b.id;
 }
 

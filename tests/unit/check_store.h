@@ -1,0 +1,69 @@
+/* check_store.h — what the store's unit tests share: a status check that names both statuses,
+ * and a fresh index file. Include after gateway/store/store.h and tests/unit/check.h.
+ */
+#ifndef TGS3_TEST_CHECK_STORE_H
+#define TGS3_TEST_CHECK_STORE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHECK_ST(expr, want)                                                                           \
+    do {                                                                                               \
+        enum store_status got_ = (expr);                                                               \
+        if (got_ == (want)) {                                                                          \
+            passed++;                                                                                  \
+        } else {                                                                                       \
+            failed++;                                                                                  \
+            printf("FAIL %s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #expr, store_status_name(got_), \
+                   store_status_name(want));                                                           \
+        }                                                                                              \
+    } while (0)
+
+/* Removes the database file at path with its -wal and -shm companions. */
+static inline void check_db_remove(const char *path)
+{
+    char p[4200];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+/* An empty index at path (whatever was there removed first); exits when it cannot be opened. */
+static inline struct store *check_store_fresh(const char *path)
+{
+    struct store *st = NULL;
+    check_db_remove(path);
+    if (store_open(path, &st) != STORE_OK) {
+        printf("FAIL cannot open %s\n", path);
+        fflush(stdout);
+        exit(1);
+    }
+    return st;
+}
+
+/* Writes object bucket/key as length bytes at the start of block_id (one extent). */
+static inline enum store_status check_object_put(struct store *st, const char *bucket, const char *key,
+                                                 int64_t block_id, int64_t length)
+{
+    struct store_extent ext;
+    struct store_object o;
+    memset(&o, 0, sizeof o);
+    memset(&ext, 0, sizeof ext);
+    snprintf(o.bucket, sizeof o.bucket, "%s", bucket);
+    o.key = (char *)key;
+    o.size = length;
+    snprintf(o.etag, sizeof o.etag, "d41d8cd98f00b204e9800998ecf8427e");
+    o.mtime_ms = 1;
+    o.meta_json = (char *)"{}";
+    ext.block_id = block_id;
+    ext.length = length;
+    o.extents = &ext;
+    o.n_extents = 1;
+    return store_object_put(st, &o);
+}
+
+#endif
