@@ -106,3 +106,28 @@ void gw_tool_close(struct gw *gw)
     gw_ec_free_all(gw); /* Reed–Solomon tables of the stripes read */
     gw_keys_free(gw);
 }
+
+int gw_tool_args(struct gw *gw, int argc, char **argv, const char *usage, const char *const *own, int *own_set)
+{
+    char **args = xcalloc((size_t)argc + 1, sizeof(char *));
+    int n_args = 0;
+    for (int i = 0; i < argc; i++) {
+        int mine = 0;
+        for (size_t k = 0; own && own[k]; k++)
+            if (!strcmp(argv[i], own[k])) {
+                own_set[k] = 1;
+                mine = 1;
+            }
+        if (mine)
+            continue;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("%s\n", usage);
+            free(args);
+            return 1;
+        }
+        args[n_args++] = argv[i];
+    }
+    int prc = gw_config_parse(&gw->cfg, n_args, args);
+    free(args);
+    return prc == 0 ? 0 : prc == 1 ? 1 : -1;
+}

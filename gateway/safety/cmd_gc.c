@@ -24,25 +24,19 @@ int gw_cmd_gc(int argc, char **argv)
 
     memset(&gw, 0, sizeof(gw));
     gw_config_init(&gw.cfg);
-    /* --all is ours; every other argument is a serve option. */
-    char **args = xcalloc((size_t)argc + 1, sizeof(char *));
-    int n_args = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--all"))
-            gw.gc_horizon_ms = 100LL * 365 * 86400 * 1000;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            printf("usage: tgs3 gc [--all] [serve options: --data-dir, --botapi-url, --bot-token, --mode, "
-                   "--config …]\n\nDeletes every queued message that is due (with --all: every queued "
-                   "message, inside its grace period or not), then exits.\n\n");
-        else
-            args[n_args++] = argv[i];
-    }
-    int prc = gw_config_parse(&gw.cfg, n_args, args);
-    free(args);
+    static const char *const own[] = {"--all", NULL};
+    int all = 0;
+    int prc = gw_tool_args(&gw, argc, argv,
+                           "usage: tgs3 gc [--all] [serve options: --data-dir, --botapi-url, --bot-token, --mode, "
+                           "--config …]\n\nDeletes every queued message that is due (with --all: every queued "
+                           "message, inside its grace period or not), then exits.\n",
+                           own, &all);
     if (prc != 0) {
         gw_config_release(&gw.cfg);
         return prc == 1 ? 0 : 2;
     }
+    if (all)
+        gw.gc_horizon_ms = 100LL * 365 * 86400 * 1000;
     if (gw.cfg.n_bot_tokens == 0) {
         fprintf(stderr, "tgs3 gc: no bot: give --bot-token (every bot that posted blocks)\n");
         gw_config_release(&gw.cfg);

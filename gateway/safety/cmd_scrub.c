@@ -29,12 +29,11 @@ int gw_cmd_scrub(int argc, char **argv)
 
     memset(&gw, 0, sizeof(gw));
     gw_config_init(&gw.cfg);
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            printf("usage: tgs3 scrub [serve options: --data-dir, --botapi-url, --bot-token, --chat-id, --mode, "
-                   "--config …]\n\nReads every shard and block back through the Bot API and verifies it; bad "
-                   "shards are queued for repair.\n\n");
-    int prc = gw_config_parse(&gw.cfg, argc, argv);
+    int prc = gw_tool_args(&gw, argc, argv,
+                           "usage: tgs3 scrub [serve options: --data-dir, --botapi-url, --bot-token, --chat-id, "
+                           "--mode, --config …]\n\nReads every shard and block back through the Bot API and "
+                           "verifies it; bad shards are queued for repair. Exit 0 clean, 1 when something is bad.",
+                           NULL, NULL);
     if (prc != 0) {
         gw_config_release(&gw.cfg);
         return prc == 1 ? 0 : 2;

@@ -177,25 +177,13 @@ int gw_cmd_fsck(int argc, char **argv)
     memset(&gw, 0, sizeof(gw));
     memset(&f, 0, sizeof(f));
     gw_config_init(&gw.cfg);
-    char **args = xcalloc((size_t)argc + 1, sizeof(char *));
-    int n_args = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--repair")) {
-            repair = 1;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: tgs3 fsck [--repair] --data-dir DIR [--key-file FILE] [serve options: --botapi-url, "
-                   "--bot-token, --mode …]\n\nChecks the index against itself and every block against "
-                   "Telegram (present, recorded size, authentic). --repair fixes reference counts and queues "
-                   "unreferenced blocks for deletion. Exit 0 clean, 1 problems remain.\n");
-            free(args);
-            gw_config_release(&gw.cfg);
-            return 0;
-        } else {
-            args[n_args++] = argv[i];
-        }
-    }
-    int prc = gw_config_parse(&gw.cfg, n_args, args);
-    free(args);
+    static const char *const own[] = {"--repair", NULL};
+    int prc = gw_tool_args(&gw, argc, argv,
+                           "usage: tgs3 fsck [--repair] --data-dir DIR [--key-file FILE] [serve options: --botapi-url, "
+                           "--bot-token, --mode …]\n\nChecks the index against itself and every block against "
+                           "Telegram (present, recorded size, authentic). --repair fixes reference counts and queues "
+                           "unreferenced blocks for deletion. Exit 0 clean, 1 problems remain.",
+                           own, &repair);
     if (prc != 0) {
         gw_config_release(&gw.cfg);
         return prc == 1 ? 0 : 2;

@@ -292,34 +292,13 @@ void gw_snapshot_stop(struct gw *gw)
 
 /* ---- tgs3 snapshot ----------------------------------------------------------------- */
 
-/* Splits argv into the tool's own flags (names in own, each with a bool
- * out) and the serve options, then parses the latter. 0, 1 (printed help
- * or config: exit 0) or -1. */
+/* The tool's arguments (gw_tool_args), then the bots and chats it needs. 0, 1 (exit 0) or -1. */
 static int parse_tool_args(struct gw *gw, int argc, char **argv, const char *usage, const char *const *own,
                            int *own_set)
 {
-    char **args = xcalloc((size_t)argc + 1, sizeof(char *));
-    int n_args = 0;
-    for (int i = 0; i < argc; i++) {
-        int mine = 0;
-        for (size_t k = 0; own && own[k]; k++)
-            if (!strcmp(argv[i], own[k])) {
-                own_set[k] = 1;
-                mine = 1;
-            }
-        if (mine)
-            continue;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("%s\n", usage);
-            free(args);
-            return 1;
-        }
-        args[n_args++] = argv[i];
-    }
-    int prc = gw_config_parse(&gw->cfg, n_args, args);
-    free(args);
+    int prc = gw_tool_args(gw, argc, argv, usage, own, own_set);
     if (prc != 0)
-        return prc == 1 ? 1 : -1;
+        return prc;
     if (gw->cfg.n_bot_tokens == 0 || gw->cfg.n_chat_ids == 0) {
         fprintf(stderr, "tgs3: give --bot-token and --chat-id as for tgs3 serve\n");
         return -1;

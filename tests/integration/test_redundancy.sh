@@ -49,6 +49,18 @@ CONF
 whole() { index "SELECT COUNT(*) FROM stripes p WHERE (SELECT COUNT(DISTINCT chat_id) FROM shards s WHERE s.block_id = p.block_id) != p.k + p.m"; }
 unstriped() { index "SELECT COUNT(*) FROM blocks b WHERE chat_id != 0 AND NOT EXISTS(SELECT 1 FROM stripes p WHERE p.block_id = b.id)"; }
 
+# restart [ARGS] — the 8-channel gateway again (new arguments after the usual ones).
+restart() {
+    stop_gateway
+    start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}") "$@"
+}
+# reads_back PREFIX DIR — every object under s3://red/PREFIX/ read into a new directory, identical to DIR.
+reads_back() {
+    local to
+    to=$(mktemp -d "$TEST_TMP/back.XXXXXX")
+    aws s3 cp --recursive --only-show-errors "s3://red/$1/" "$to" && diff -r "$2" "$to"
+}
+
 section "8 channels x 3 bots, default redundancy"
 start_emulator --local $(emu_chats "${CHATS[@]:1}")
 start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
@@ -71,7 +83,7 @@ fsck() {
 }
 stop_gateway
 check "tgs3 fsck: every stripe reads and verifies" fsck
-start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
+restart
 
 section "two channels banned while an upload runs"
 rand_file "$TEST_TMP/big" 12M
@@ -86,15 +98,13 @@ check "an upload after the bans succeeds" aws s3 cp --only-show-errors "$TEST_TM
 check "its stripes avoid the banned channels" test "$(index "SELECT COUNT(*) FROM shards s JOIN extents e ON e.block_id = s.block_id JOIN objects o ON o.id = e.object_id WHERE o.key = 'after' AND s.chat_id IN (${CHATS[2]}, ${CHATS[5]})")" = 0
 check "and are whole in the 6 live channels" test "$(index "SELECT COUNT(*) FROM stripes p JOIN extents e ON e.block_id = p.block_id JOIN objects o ON o.id = e.object_id WHERE o.key = 'after' AND (SELECT COUNT(*) FROM shards s WHERE s.block_id = p.block_id) != 6")" = 0
 check "/metrics shows the two channels refusing" test "$(metric 'tgs3_chats{state="refusing"}')" = 2
-stop_gateway
-start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
-check "after a restart, aws reads every object back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://red/a/ '$TEST_TMP/a.back' && diff -r '$TEST_TMP/a' '$TEST_TMP/a.back'"
+restart
+check "after a restart, aws reads every object back identical" reads_back a "$TEST_TMP/a"
 check "rclone check --download: its set identical" rclone check --download --one-way "$TEST_TMP/r" tgs3:red/r
 check "the big object too" bash -c "aws s3 cp --only-show-errors s3://red/after '$TEST_TMP/after.back' && cmp '$TEST_TMP/big' '$TEST_TMP/after.back'"
 
 section "the banned channels are lost: repair makes every stripe whole in the live ones"
-stop_gateway
-start_gateway --block-size 256K --no-packing --cache-size 0 --chat-lost-after 2 --health-interval 1 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
+restart --chat-lost-after 2 --health-interval 1
 # A write finds the banned channels refusing; two seconds later they are lost and their shards queued.
 check "an upload marks the banned channels" aws s3 cp --only-show-errors "$TEST_TMP/a/o07" s3://red/mark
 banned="${CHATS[2]}, ${CHATS[5]}"
@@ -108,9 +118,8 @@ check "repair moves every shard out of the banned channels, every stripe whole" 
 check "/metrics: the two channels lost, stripes all healthy" test "$(metric 'tgs3_chats{state="lost"}') $(metric 'tgs3_stripes{state="degraded"}')" = "2 0"
 check "/metrics counts the rebuilt shards" test "$(metric tgs3_repaired_shards_total)" -gt 0
 check "ban two more channels: ${CHATS[3]} ${CHATS[6]}" bash -c "emu_post 'ban?chat=${CHATS[3]}' && emu_post 'ban?chat=${CHATS[6]}'"
-stop_gateway
-start_gateway --block-size 256K --no-packing --cache-size 0 $(gw_bots) $(gw_chats "${CHATS[@]:1}")
-check "still everything reads back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://red/a/ '$TEST_TMP/a.back2' && diff -r '$TEST_TMP/a' '$TEST_TMP/a.back2'"
+restart
+check "still everything reads back identical" reads_back a "$TEST_TMP/a"
 check "rclone too" rclone check --download --one-way "$TEST_TMP/r" tgs3:red/r
 check "emulator: unban the last two" bash -c "emu_post 'unban?chat=${CHATS[3]}' && emu_post 'unban?chat=${CHATS[6]}'"
 
