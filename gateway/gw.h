@@ -359,9 +359,10 @@ int gw_keys_load(struct gw *gw, int create);
 void gw_keys_free(struct gw *gw);
 /* ---- the one start-up (setup.c) -------------------------------------------- */
 
-/* A tool's command line: its own flags (names in own, NULL-terminated, each
- * setting own_set[k]), -h/--help (prints usage), and the serve options,
- * parsed into gw->cfg. 0, 1 (help or --print-config printed: exit 0) or -1. */
+/* A tool's command line into a zeroed gw: its own flags (names in own,
+ * NULL-terminated, each setting own_set[k]), -h/--help (prints usage), and
+ * the serve options, parsed into gw->cfg. -1: go on; else the exit status
+ * (0: help or --print-config printed, 2: bad usage), gw->cfg released. */
 int gw_tool_args(struct gw *gw, int argc, char **argv, const char *usage, const char *const *own, int *own_set);
 
 /* The index of DATA_DIR (migrated, with --gc-grace), or NULL (logged). */

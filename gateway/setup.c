@@ -109,6 +109,8 @@ void gw_tool_close(struct gw *gw)
 
 int gw_tool_args(struct gw *gw, int argc, char **argv, const char *usage, const char *const *own, int *own_set)
 {
+    memset(gw, 0, sizeof(*gw));
+    gw_config_init(&gw->cfg);
     char **args = xcalloc((size_t)argc + 1, sizeof(char *));
     int n_args = 0;
     for (int i = 0; i < argc; i++) {
@@ -123,11 +125,15 @@ int gw_tool_args(struct gw *gw, int argc, char **argv, const char *usage, const 
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("%s\n", usage);
             free(args);
-            return 1;
+            gw_config_release(&gw->cfg);
+            return 0;
         }
         args[n_args++] = argv[i];
     }
     int prc = gw_config_parse(&gw->cfg, n_args, args);
     free(args);
-    return prc == 0 ? 0 : prc == 1 ? 1 : -1;
+    if (prc == 0)
+        return -1;
+    gw_config_release(&gw->cfg);
+    return prc == 1 ? 0 : 2;
 }

@@ -21,9 +21,6 @@ int gw_cmd_gc(int argc, char **argv)
     struct gw gw;
     uv_loop_t loop;
     int rc = 1;
-
-    memset(&gw, 0, sizeof(gw));
-    gw_config_init(&gw.cfg);
     static const char *const own[] = {"--all", NULL};
     int all = 0;
     int prc = gw_tool_args(&gw, argc, argv,
@@ -31,10 +28,8 @@ int gw_cmd_gc(int argc, char **argv)
                            "--config …]\n\nDeletes every queued message that is due (with --all: every queued "
                            "message, inside its grace period or not), then exits.\n",
                            own, &all);
-    if (prc != 0) {
-        gw_config_release(&gw.cfg);
-        return prc == 1 ? 0 : 2;
-    }
+    if (prc >= 0)
+        return prc;
     if (all)
         gw.gc_horizon_ms = 100LL * 365 * 86400 * 1000;
     if (gw.cfg.n_bot_tokens == 0) {

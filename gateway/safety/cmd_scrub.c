@@ -26,18 +26,13 @@ int gw_cmd_scrub(int argc, char **argv)
     struct gw gw;
     uv_loop_t loop;
     int rc = 1;
-
-    memset(&gw, 0, sizeof(gw));
-    gw_config_init(&gw.cfg);
     int prc = gw_tool_args(&gw, argc, argv,
                            "usage: tgs3 scrub [serve options: --data-dir, --botapi-url, --bot-token, --chat-id, "
                            "--mode, --config …]\n\nReads every shard and block back through the Bot API and "
                            "verifies it; bad shards are queued for repair. Exit 0 clean, 1 when something is bad.",
                            NULL, NULL);
-    if (prc != 0) {
-        gw_config_release(&gw.cfg);
-        return prc == 1 ? 0 : 2;
-    }
+    if (prc >= 0)
+        return prc;
     if (gw_keys_load(&gw, 0) != 0) /* the shards' tags and the blocks' seals */
         goto out_cfg;
     if (gw_tool_open(&gw, &loop, "scrub", 600000) != 0)

@@ -174,9 +174,7 @@ int gw_cmd_fsck(int argc, char **argv)
     uv_loop_t loop;
     struct fsck f;
     int rc = 1, repair = 0;
-    memset(&gw, 0, sizeof(gw));
     memset(&f, 0, sizeof(f));
-    gw_config_init(&gw.cfg);
     static const char *const own[] = {"--repair", NULL};
     int prc = gw_tool_args(&gw, argc, argv,
                            "usage: tgs3 fsck [--repair] --data-dir DIR [--key-file FILE] [serve options: --botapi-url, "
@@ -184,10 +182,8 @@ int gw_cmd_fsck(int argc, char **argv)
                            "Telegram (present, recorded size, authentic). --repair fixes reference counts and queues "
                            "unreferenced blocks for deletion. Exit 0 clean, 1 problems remain.",
                            own, &repair);
-    if (prc != 0) {
-        gw_config_release(&gw.cfg);
-        return prc == 1 ? 0 : 2;
-    }
+    if (prc >= 0)
+        return prc;
     if (repair && gw_data_dir_lock(gw.cfg.data_dir, "fsck") != 0) {
         rc = 2;
         goto out;

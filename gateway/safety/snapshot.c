@@ -292,18 +292,19 @@ void gw_snapshot_stop(struct gw *gw)
 
 /* ---- tgs3 snapshot ----------------------------------------------------------------- */
 
-/* The tool's arguments (gw_tool_args), then the bots and chats it needs. 0, 1 (exit 0) or -1. */
+/* The tool's arguments (gw_tool_args), then the bots and chats it needs: -1 to go on, else the exit status. */
 static int parse_tool_args(struct gw *gw, int argc, char **argv, const char *usage, const char *const *own,
                            int *own_set)
 {
     int prc = gw_tool_args(gw, argc, argv, usage, own, own_set);
-    if (prc != 0)
+    if (prc >= 0)
         return prc;
     if (gw->cfg.n_bot_tokens == 0 || gw->cfg.n_chat_ids == 0) {
         fprintf(stderr, "tgs3: give --bot-token and --chat-id as for tgs3 serve\n");
-        return -1;
+        gw_config_release(&gw->cfg);
+        return 2;
     }
-    return 0;
+    return -1;
 }
 
 struct wait_snap {
@@ -325,18 +326,14 @@ int gw_cmd_snapshot(int argc, char **argv)
     struct gw gw;
     uv_loop_t loop;
     int rc = 1;
-    memset(&gw, 0, sizeof(gw));
-    gw_config_init(&gw.cfg);
     int prc = parse_tool_args(&gw, argc, argv,
                               "usage: tgs3 snapshot [serve options: --data-dir, --key-file, --botapi-url, "
                               "--bot-token, --chat-id, --mode, --config …]\n\n"
                               "Writes a consistent copy of the index, seals it with the snapshot key, posts it "
                               "to the first chat and pins it (tgs3 recover finds it there).",
                               NULL, NULL);
-    if (prc != 0) {
-        gw_config_release(&gw.cfg);
-        return prc == 1 ? 0 : 2;
-    }
+    if (prc >= 0)
+        return prc;
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s/tmp", gw.cfg.data_dir);
     mkdir(tmp, 0700);
@@ -454,18 +451,14 @@ int gw_cmd_recover(int argc, char **argv)
     struct recover r = {0};
     int rc = 1;
     char path[4096], tmp[4096] = "";
-    memset(&gw, 0, sizeof(gw));
-    gw_config_init(&gw.cfg);
     int prc = parse_tool_args(&gw, argc, argv,
                               "usage: tgs3 recover --data-dir DIR --key-file FILE [--force] [serve options: "
                               "--botapi-url, --bot-token, --chat-id, --mode …]\n\n"
                               "Rebuilds DIR/index.db from the snapshot pinned in the first chat (getChat). "
                               "Refuses to replace an existing index unless --force.",
                               own, own_set);
-    if (prc != 0) {
-        gw_config_release(&gw.cfg);
-        return prc == 1 ? 0 : 2;
-    }
+    if (prc >= 0)
+        return prc;
     snprintf(path, sizeof(path), "%s/index.db", gw.cfg.data_dir);
     struct stat sb;
     if (stat(path, &sb) == 0 && !own_set[0]) {
