@@ -257,10 +257,7 @@ struct tg_call *call_new(struct tg_client *c, enum call_kind kind, const char *t
     dbuf_release(&url);
     dbuf_init(&call->answer, TG_MAX_JSON_ANSWER);
     dbuf_init(&call->errbody, TG_MAX_JSON_ANSWER);
-    call->next = c->calls;
-    if (c->calls)
-        c->calls->prev = call;
-    c->calls = call;
+    DLIST_PUSH(c->calls, call, prev, next);
     c->inflight++;
     return call;
 }
@@ -279,13 +276,7 @@ void call_detach(struct tg_call *call)
     struct tg_client *c = call->c;
     if (c == NULL)
         return;
-    if (call->prev)
-        call->prev->next = call->next;
-    else
-        c->calls = call->next;
-    if (call->next)
-        call->next->prev = call->prev;
-    call->prev = call->next = NULL;
+    DLIST_REMOVE(c->calls, call, prev, next);
     c->inflight--;
     call->c = NULL;
 }

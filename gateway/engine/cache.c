@@ -130,26 +130,12 @@ static struct entry *find(struct gw_cache *c, const char *key)
 
 static void lru_unlink(struct gw_cache *c, struct entry *e)
 {
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        c->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        c->tail = e->prev;
-    e->prev = e->next = NULL;
+    DLIST_REMOVE_T(c->head, c->tail, e, prev, next);
 }
 
 static void lru_push(struct gw_cache *c, struct entry *e)
 {
-    e->prev = NULL;
-    e->next = c->head;
-    if (c->head)
-        c->head->prev = e;
-    c->head = e;
-    if (c->tail == NULL)
-        c->tail = e;
+    DLIST_PUSH_T(c->head, c->tail, e, prev, next);
 }
 
 static void rehash(struct gw_cache *c)

@@ -56,25 +56,12 @@ static int same_block(const struct gw_opened *o, const struct store_block *b)
 
 static void op_unlink(struct gw_opened_set *c, struct gw_opened *o)
 {
-    if (o->prev)
-        o->prev->next = o->next;
-    else
-        c->head = o->next;
-    if (o->next)
-        o->next->prev = o->prev;
-    else
-        c->tail = o->prev;
-    o->prev = o->next = NULL;
+    DLIST_REMOVE_T(c->head, c->tail, o, prev, next);
 }
 
 static void op_push(struct gw_opened_set *c, struct gw_opened *o)
 {
-    o->next = c->head;
-    if (c->head)
-        c->head->prev = o;
-    c->head = o;
-    if (c->tail == NULL)
-        c->tail = o;
+    DLIST_PUSH_T(c->head, c->tail, o, prev, next);
 }
 
 /* Uploads come first: while blocks upload, the verified blocks kept are at

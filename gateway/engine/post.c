@@ -165,22 +165,12 @@ static int caption_flying(const struct gw_hunts *h, const char *caption)
 
 static void flying_add(struct gw_hunts *h, struct post_job *j)
 {
-    j->fprev = NULL;
-    j->fnext = h->flying;
-    if (h->flying)
-        h->flying->fprev = j;
-    h->flying = j;
+    DLIST_PUSH(h->flying, j, fprev, fnext);
 }
 
 static void flying_remove(struct gw_hunts *h, struct post_job *j)
 {
-    if (j->fprev)
-        j->fprev->fnext = j->fnext;
-    else if (h->flying == j)
-        h->flying = j->fnext;
-    if (j->fnext)
-        j->fnext->fprev = j->fprev;
-    j->fprev = j->fnext = NULL;
+    DLIST_REMOVE(h->flying, j, fprev, fnext);
 }
 
 struct probe_gc {
@@ -209,12 +199,7 @@ static void hunt_next(struct hunt *hu);
 static void hunt_free(struct hunt *hu)
 {
     struct gw_hunts *h = hu->h;
-    if (hu->prev)
-        hu->prev->next = hu->next;
-    else
-        h->list = hu->next;
-    if (hu->next)
-        hu->next->prev = hu->prev;
+    DLIST_REMOVE(h->list, hu, prev, next);
     tg_call_cancel(hu->call);
     free(hu->caption);
     free(hu);
@@ -341,10 +326,7 @@ static void hunt_add(struct gw *gw, size_t bot, size_t chat, char *caption, int6
     hu->loss_seq = h->seq;
     hu->lo = lo;
     hu->since_ms = mono_ms();
-    hu->next = h->list;
-    if (h->list)
-        h->list->prev = hu;
-    h->list = hu;
+    DLIST_PUSH(h->list, hu, prev, next);
     if (hi > 0) {
         hunt_start(hu, hi);
     } else {

@@ -48,28 +48,14 @@ static void q_remove(struct gw *gw, struct gw_post_slot *s)
 {
     if (!s->queued)
         return;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        gw->post_head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    else
-        gw->post_tail = s->prev;
-    s->prev = s->next = NULL;
+    DLIST_REMOVE_T(gw->post_head, gw->post_tail, s, prev, next);
     s->queued = 0;
     gw->post_waiting--;
 }
 
 static void q_append(struct gw *gw, struct gw_post_slot *s)
 {
-    s->next = NULL;
-    s->prev = gw->post_tail;
-    if (gw->post_tail)
-        gw->post_tail->next = s;
-    else
-        gw->post_head = s;
-    gw->post_tail = s;
+    DLIST_APPEND_T(gw->post_head, gw->post_tail, s, prev, next);
     s->queued = 1;
     gw->post_waiting++;
 }
