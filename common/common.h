@@ -55,6 +55,31 @@
             (head) = (e);                                                                                              \
         (tail) = (e);                                                                                                  \
     } while (0)
+/* Singly-linked FIFOs (head, tail, a next pointer in the element): append,
+ * and remove from anywhere (a walk from the head; *found says whether e was there). */
+#define SQUEUE_APPEND(head, tail, e, next)                                                                             \
+    do {                                                                                                               \
+        (e)->next = NULL;                                                                                              \
+        if (tail)                                                                                                      \
+            (tail)->next = (e);                                                                                        \
+        else                                                                                                           \
+            (head) = (e);                                                                                              \
+        (tail) = (e);                                                                                                  \
+    } while (0)
+#define SQUEUE_REMOVE(type, head, tail, e, next)                                                                       \
+    do {                                                                                                               \
+        type **pp_ = &(head), *prev_ = NULL;                                                                           \
+        while (*pp_ && *pp_ != (e)) {                                                                                  \
+            prev_ = *pp_;                                                                                              \
+            pp_ = &(*pp_)->next;                                                                                       \
+        }                                                                                                              \
+        if (*pp_ == (e)) {                                                                                             \
+            *pp_ = (e)->next;                                                                                          \
+            if ((tail) == (e))                                                                                         \
+                (tail) = prev_;                                                                                        \
+        }                                                                                                              \
+        (e)->next = NULL;                                                                                              \
+    } while (0)
 #define DLIST_REMOVE_T(head, tail, e, prev, next)                                                                      \
     do {                                                                                                               \
         if ((e)->next == NULL && (tail) == (e))                                                                        \

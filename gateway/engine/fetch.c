@@ -321,11 +321,7 @@ static void fetch_dispatch(struct gw_fetch *f)
     } else {
         f->waiting = 1;
         gw->fetch_waiting++;
-        if (gw->fetch_wait_tail)
-            gw->fetch_wait_tail->wait_next = f;
-        else
-            gw->fetch_wait_head = f;
-        gw->fetch_wait_tail = f;
+        SQUEUE_APPEND(gw->fetch_wait_head, gw->fetch_wait_tail, f, wait_next);
     }
 }
 
@@ -352,16 +348,7 @@ void gw_fetch_free(struct gw_fetch *f)
     }
     unlead(f); /* the parked ones go on without it */
     if (f->waiting) {
-        struct gw_fetch **pp = &gw->fetch_wait_head, *prev = NULL;
-        while (*pp && *pp != f) {
-            prev = *pp;
-            pp = &(*pp)->wait_next;
-        }
-        if (*pp == f) {
-            *pp = f->wait_next;
-            if (gw->fetch_wait_tail == f)
-                gw->fetch_wait_tail = prev;
-        }
+        SQUEUE_REMOVE(struct gw_fetch, gw->fetch_wait_head, gw->fetch_wait_tail, f, wait_next);
         gw->fetch_waiting--;
     }
     if (f->call)

@@ -242,11 +242,7 @@ void gw_pack_append(struct gw *gw, const void *data, size_t len, gw_pack_cb cb, 
     a->len = len;
     a->cb = cb;
     a->ud = ud;
-    if (p->wait_tail)
-        p->wait_tail->next = a;
-    else
-        p->wait_head = a;
-    p->wait_tail = a;
+    SQUEUE_APPEND(p->wait_head, p->wait_tail, a, next);
     drain(p);
 }
 

@@ -75,29 +75,14 @@ static void wait_remove(struct gw *gw, struct gw_put *p)
 {
     if (!p->waiting)
         return;
-    struct gw_put **pp = &gw->up_wait_head, *prev = NULL;
-    while (*pp && *pp != p) {
-        prev = *pp;
-        pp = &(*pp)->wait_next;
-    }
-    if (*pp == p) {
-        *pp = p->wait_next;
-        if (gw->up_wait_tail == p)
-            gw->up_wait_tail = prev;
-    }
-    p->wait_next = NULL;
+    SQUEUE_REMOVE(struct gw_put, gw->up_wait_head, gw->up_wait_tail, p, wait_next);
     p->waiting = 0;
     gw->up_waiting--;
 }
 
 static void wait_append(struct gw *gw, struct gw_put *p)
 {
-    p->wait_next = NULL;
-    if (gw->up_wait_tail)
-        gw->up_wait_tail->wait_next = p;
-    else
-        gw->up_wait_head = p;
-    gw->up_wait_tail = p;
+    SQUEUE_APPEND(gw->up_wait_head, gw->up_wait_tail, p, wait_next);
     p->waiting = 1;
     gw->up_waiting++;
 }

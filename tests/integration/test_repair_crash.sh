@@ -66,11 +66,8 @@ done
 
 section "repair finishes"
 whole() { index "SELECT COUNT(*) FROM stripes p WHERE (SELECT COUNT(DISTINCT chat_id) FROM shards s WHERE s.block_id = p.block_id AND s.chat_id != $C3) != 3"; }
-repaired() {
-    [ "$(whole)" = 0 ] && [ "$(index 'SELECT COUNT(*) FROM repairs')" = 0 ] && return 0
-    echo "$(whole) stripes not whole; $(index 'SELECT COUNT(*) FROM repairs') repairs queued"
-    return 1
-}
+queued() { index 'SELECT COUNT(*) FROM repairs'; }
+repaired() { [ "$(whole) $(queued)" = "0 0" ] || { echo "$(whole) stripes not whole, $(queued) repairs queued"; false; }; }
 check "every stripe whole in the 3 live channels" wait_until 120 repaired
 # Posts a kill left unanswered are in the journal until the stray probe finds their messages.
 probed() {

@@ -16,15 +16,7 @@
 
 static char db_path[64];
 
-static void remove_db(void)
-{
-    check_db_remove(db_path);
-}
-
-static struct store *fresh(void)
-{
-    return check_store_fresh(db_path);
-}
+#define fresh() check_store_fresh(db_path)
 
 /* Inserts a block for message msg and returns its id. */
 static int64_t add_block(struct store *st, int64_t msg)
@@ -743,7 +735,7 @@ int main(void)
     test_multipart();
     test_gc();
     test_reopen_and_schema();
-    remove_db();
+    check_db_remove(db_path);
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
     return failed ? 1 : 0;
