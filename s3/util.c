@@ -47,17 +47,6 @@ static int lower(int c)
     return (c >= 'A' && c <= 'Z') ? c + 32 : c;
 }
 
-int s3_memieq(const char *a, size_t alen, const char *b)
-{
-    size_t blen = strlen(b);
-    if (alen != blen)
-        return 0;
-    for (size_t i = 0; i < alen; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-            return 0;
-    return 1;
-}
-
 static int name_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
     if (alen != blen)
@@ -66,6 +55,11 @@ static int name_eq(const char *a, size_t alen, const char *b, size_t blen)
         if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
             return 0;
     return 1;
+}
+
+int s3_memieq(const char *a, size_t alen, const char *b)
+{
+    return name_eq(a, alen, b, strlen(b));
 }
 
 const char *s3_header_get(const struct s3_request *req, const char *name, size_t *value_len)

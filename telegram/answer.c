@@ -61,8 +61,7 @@ const char *tg_status_name(enum tg_status s)
     return "unknown";
 }
 
-/* Copies s into out[outsz], cutting at a UTF-8 character boundary. */
-static void copy_utf8(char *out, size_t outsz, const char *s)
+void tg_copy_utf8(char *out, size_t outsz, const char *s)
 {
     size_t n = strlen(s);
     if (n >= outsz) {
@@ -77,7 +76,7 @@ static void copy_utf8(char *out, size_t outsz, const char *s)
 void result_set(struct tg_result *res, enum tg_status st, const char *desc)
 {
     res->status = st;
-    copy_utf8(res->description, sizeof(res->description), desc ? desc : "");
+    tg_copy_utf8(res->description, sizeof(res->description), desc ? desc : "");
 }
 
 static int contains_nocase(const char *hay, const char *needle)
@@ -207,13 +206,13 @@ int tg_parse_message(const void *message_json, struct tg_document *doc)
     doc->message_id = get_int(msg, "message_id");
     doc->date = get_int(msg, "date");
     doc->file_size = get_int(d, "file_size");
-    copy_utf8(doc->file_id, sizeof(doc->file_id), json_string_value(fid));
+    tg_copy_utf8(doc->file_id, sizeof(doc->file_id), json_string_value(fid));
     json_t *uid = json_object_get(d, "file_unique_id");
     if (json_is_string(uid))
-        copy_utf8(doc->file_unique_id, sizeof(doc->file_unique_id), json_string_value(uid));
+        tg_copy_utf8(doc->file_unique_id, sizeof(doc->file_unique_id), json_string_value(uid));
     json_t *cap = json_object_get(msg, "caption");
     if (json_is_string(cap))
-        copy_utf8(doc->caption, sizeof(doc->caption), json_string_value(cap));
+        tg_copy_utf8(doc->caption, sizeof(doc->caption), json_string_value(cap));
     /* Bot API 7.0+: forward_origin; the legacy field is still sent beside it. */
     json_t *origin = json_object_get(msg, "forward_origin");
     doc->forward_from_message_id =

@@ -14,15 +14,7 @@
 
 static void copy_str(char *out, size_t outsz, const json_t *v)
 {
-    const char *s = json_is_string(v) ? json_string_value(v) : "";
-    size_t n = strlen(s);
-    if (n >= outsz) {
-        n = outsz - 1;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(out, s, n);
-    out[n] = '\0';
+    tg_copy_utf8(out, outsz, json_is_string(v) ? json_string_value(v) : "");
 }
 
 void call_finish_error(struct tg_call *call, struct tg_result *res)

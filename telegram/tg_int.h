@@ -130,4 +130,7 @@ void fetch_on_file(struct tg_call *call, struct tg_result *res, json_t *file);
 void fetch_on_download(struct tg_call *call, struct tg_result *res);
 void fetch_release(struct tg_call *call);
 
+/* Copies s into out[outsz], cutting at a UTF-8 character boundary (answer.c). */
+void tg_copy_utf8(char *out, size_t outsz, const char *s);
+
 #endif
