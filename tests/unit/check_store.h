@@ -45,6 +45,29 @@ static inline struct store *check_store_fresh(const char *path)
     return st;
 }
 
+/* Inserts a posted block: message msg in chat -100 by bot 7 (file_id "file-MSG",
+ * file_unique_id "u-MSG"), 1000 bytes of plaintext in stored bytes, keyed hash
+ * starting hash0, key 1, nonce ending 0x42, identity starting msg. Its id. */
+static inline int64_t check_block_add(struct store *st, int64_t msg, unsigned char hash0, int64_t stored)
+{
+    struct store_block b;
+    memset(&b, 0, sizeof b);
+    b.chat_id = -100;
+    b.message_id = msg;
+    b.bot_id = 7;
+    snprintf(b.file_id, sizeof b.file_id, "file-%lld", (long long)msg);
+    snprintf(b.file_unique_id, sizeof b.file_unique_id, "u-%lld", (long long)msg);
+    b.plain_size = 1000;
+    b.stored_size = stored;
+    b.hash[0] = hash0;
+    b.key_id = 1;
+    b.nonce[11] = 0x42;
+    b.uuid[0] = (unsigned char)msg;
+    b.created_ms = 5;
+    CHECK_ST(store_block_insert(st, &b), STORE_OK);
+    return b.id;
+}
+
 /* Writes object bucket/key as length bytes at the start of block_id (one extent). */
 static inline enum store_status check_object_put(struct store *st, const char *bucket, const char *key,
                                                  int64_t block_id, int64_t length)

@@ -21,22 +21,7 @@ static char db_path[64];
 /* Inserts a block for message msg and returns its id. */
 static int64_t add_block(struct store *st, int64_t msg)
 {
-    struct store_block b;
-
-    memset(&b, 0, sizeof b);
-    b.chat_id = -100;
-    b.message_id = msg;
-    b.bot_id = 7;
-    snprintf(b.file_id, sizeof b.file_id, "file-%lld", (long long)msg);
-    snprintf(b.file_unique_id, sizeof b.file_unique_id, "u-%lld", (long long)msg);
-    b.plain_size = 1000;
-    b.stored_size = 1028;
-    b.hash[0] = 0xab;
-    b.key_id = 1;
-    b.nonce[11] = 0x42;
-    b.created_ms = 5;
-    CHECK_ST(store_block_insert(st, &b), STORE_OK);
-    return b.id;
+    return check_block_add(st, msg, 0xab, 1028);
 }
 
 static int64_t refcount(struct store *st, int64_t id)

@@ -27,20 +27,7 @@ static struct store *fresh(void)
 
 static int64_t add_block(struct store *st, int64_t msg, unsigned char hash0)
 {
-    struct store_block b;
-    memset(&b, 0, sizeof b);
-    b.chat_id = -100;
-    b.message_id = msg;
-    b.bot_id = 7;
-    snprintf(b.file_id, sizeof b.file_id, "file-%lld", (long long)msg);
-    b.plain_size = 1000;
-    b.stored_size = 1052;
-    b.hash[0] = hash0;
-    b.key_id = 1;
-    b.uuid[0] = (unsigned char)msg;
-    b.created_ms = 5;
-    CHECK_ST(store_block_insert(st, &b), STORE_OK);
-    return b.id;
+    return check_block_add(st, msg, hash0, 1052);
 }
 
 static enum store_status put(struct store *st, const char *key, int64_t block)
