@@ -20,52 +20,25 @@
  * element carries its own prev and next pointers (their names given), the
  * owner a head and, for the _T forms, a tail. The element's pointers are
  * NULL while it is on no list. */
-#define DLIST_PUSH(head, e, prev, next)                                                                                \
-    do {                                                                                                               \
-        (e)->prev = NULL;                                                                                              \
-        (e)->next = (head);                                                                                            \
-        if (head)                                                                                                      \
-            (head)->prev = (e);                                                                                        \
-        (head) = (e);                                                                                                  \
-    } while (0)
-#define DLIST_REMOVE(head, e, prev, next)                                                                              \
-    do {                                                                                                               \
-        if ((e)->prev)                                                                                                 \
-            (e)->prev->next = (e)->next;                                                                               \
-        else if ((head) == (e))                                                                                        \
-            (head) = (e)->next;                                                                                        \
-        if ((e)->next)                                                                                                 \
-            (e)->next->prev = (e)->prev;                                                                               \
-        (e)->prev = (e)->next = NULL;                                                                                  \
+#define DLIST_PUSH(head, e, prev, next) \
+    do { (e)->prev = NULL; (e)->next = (head); if (head) (head)->prev = (e); (head) = (e); } while (0)
+#define DLIST_REMOVE(head, e, prev, next)                                         \
+    do {                                                                          \
+        if ((e)->prev) (e)->prev->next = (e)->next; else if ((head) == (e)) (head) = (e)->next; \
+        if ((e)->next) (e)->next->prev = (e)->prev;                               \
+        (e)->prev = (e)->next = NULL;                                             \
     } while (0)
 /* With a tail: push at the front, append at the back. */
-#define DLIST_PUSH_T(head, tail, e, prev, next)                                                                        \
-    do {                                                                                                               \
-        DLIST_PUSH(head, e, prev, next);                                                                               \
-        if ((tail) == NULL)                                                                                            \
-            (tail) = (e);                                                                                              \
-    } while (0)
-#define DLIST_APPEND_T(head, tail, e, prev, next)                                                                      \
-    do {                                                                                                               \
-        (e)->next = NULL;                                                                                              \
-        (e)->prev = (tail);                                                                                            \
-        if (tail)                                                                                                      \
-            (tail)->next = (e);                                                                                        \
-        else                                                                                                           \
-            (head) = (e);                                                                                              \
-        (tail) = (e);                                                                                                  \
-    } while (0)
+#define DLIST_PUSH_T(head, tail, e, prev, next) \
+    do { DLIST_PUSH(head, e, prev, next); if ((tail) == NULL) (tail) = (e); } while (0)
+#define DLIST_APPEND_T(head, tail, e, prev, next) \
+    do { (e)->next = NULL; (e)->prev = (tail); if (tail) (tail)->next = (e); else (head) = (e); (tail) = (e); } while (0)
+#define DLIST_REMOVE_T(head, tail, e, prev, next) \
+    do { if ((e)->next == NULL && (tail) == (e)) (tail) = (e)->prev; DLIST_REMOVE(head, e, prev, next); } while (0)
 /* Singly-linked FIFOs (head, tail, a next pointer in the element): append,
- * and remove from anywhere (a walk from the head; *found says whether e was there). */
-#define SQUEUE_APPEND(head, tail, e, next)                                                                             \
-    do {                                                                                                               \
-        (e)->next = NULL;                                                                                              \
-        if (tail)                                                                                                      \
-            (tail)->next = (e);                                                                                        \
-        else                                                                                                           \
-            (head) = (e);                                                                                              \
-        (tail) = (e);                                                                                                  \
-    } while (0)
+ * and remove from anywhere (a walk from the head; nothing happens when e is not there). */
+#define SQUEUE_APPEND(head, tail, e, next) \
+    do { (e)->next = NULL; if (tail) (tail)->next = (e); else (head) = (e); (tail) = (e); } while (0)
 #define SQUEUE_REMOVE(type, head, tail, e, next)                                                                       \
     do {                                                                                                               \
         type **pp_ = &(head), *prev_ = NULL;                                                                           \
@@ -79,12 +52,6 @@
                 (tail) = prev_;                                                                                        \
         }                                                                                                              \
         (e)->next = NULL;                                                                                              \
-    } while (0)
-#define DLIST_REMOVE_T(head, tail, e, prev, next)                                                                      \
-    do {                                                                                                               \
-        if ((e)->next == NULL && (tail) == (e))                                                                        \
-            (tail) = (e)->prev;                                                                                        \
-        DLIST_REMOVE(head, e, prev, next);                                                                             \
     } while (0)
 #define WARN_UNUSED __attribute__((warn_unused_result))
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))

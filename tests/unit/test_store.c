@@ -362,6 +362,37 @@ static void check_list(struct store *st, const char *prefix, const char *delim, 
 #define LIST0(prefix, delim, after, max)                                                               \
     check_list(st, prefix, delim, after, max, NULL, 0, 0, NULL, __LINE__)
 
+/* Lists bucket bk page by page (max per page, delimiter delim) until the
+ * end: *total entries and prefixes, *pages pages. With strict, keys must
+ * ascend and every object be 10 bytes from mtime 10. 0 when that failed. */
+static int page_through(struct store *st, const char *delim, size_t max, int strict, size_t *total, size_t *pages)
+{
+    struct store_list l;
+    char *after = xstrdup("");
+    char prev[64] = "";
+    int ok = 1;
+    for (;;) {
+        if (store_object_list(st, "bk", "", delim, after, max, &l) != STORE_OK) {
+            ok = 0;
+            break;
+        }
+        for (size_t i = 0; strict && i < l.n_entries; i++) {
+            if (strcmp(prev, l.entries[i].key) >= 0 || l.entries[i].size != 10 || l.entries[i].mtime_ms != 10)
+                ok = 0;
+            snprintf(prev, sizeof prev, "%s", l.entries[i].key);
+        }
+        *total += l.n_entries + l.n_prefixes;
+        (*pages)++;
+        free(after);
+        after = l.truncated ? xstrdup(l.next_marker) : NULL;
+        store_list_release(&l);
+        if (after == NULL || *pages > 20)
+            break;
+    }
+    free(after);
+    return ok;
+}
+
 static void test_list(void)
 {
     static const char *const keys[] = {
@@ -425,51 +456,14 @@ static void test_list(void)
 
     /* Paging through everything without a delimiter: 51 keys in pages of 7. */
     {
-        struct store_list l;
-        char *after = xstrdup("");
         size_t total = 0, pages = 0;
-        int ok = 1;
-        char prev[64] = "";
-        for (;;) {
-            if (store_object_list(st, "bk", "", "", after, 7, &l) != STORE_OK) {
-                ok = 0;
-                break;
-            }
-            for (size_t i = 0; i < l.n_entries; i++) {
-                if (strcmp(prev, l.entries[i].key) >= 0)
-                    ok = 0;
-                snprintf(prev, sizeof prev, "%s", l.entries[i].key);
-                if (l.entries[i].size != 10 || l.entries[i].mtime_ms != 10)
-                    ok = 0;
-            }
-            total += l.n_entries;
-            pages++;
-            free(after);
-            after = l.truncated ? xstrdup(l.next_marker) : NULL;
-            store_list_release(&l);
-            if (after == NULL || pages > 20)
-                break;
-        }
-        free(after);
+        int ok = page_through(st, "", 7, 1, &total, &pages);
         CHECK(ok && total == ARRAY_SIZE(keys) + 30 && pages == 8);
     }
     /* Paging with "/" visits each top-level item exactly once. */
     {
-        struct store_list l;
-        char *after = NULL;
         size_t total = 0, pages = 0;
-        for (;;) {
-            if (store_object_list(st, "bk", "", "/", after, 2, &l) != STORE_OK)
-                break;
-            total += l.n_entries + l.n_prefixes;
-            pages++;
-            free(after);
-            after = l.truncated ? xstrdup(l.next_marker) : NULL;
-            store_list_release(&l);
-            if (after == NULL || pages > 20)
-                break;
-        }
-        free(after);
+        page_through(st, "/", 2, 0, &total, &pages);
         CHECK(total == 15 && pages == 8);
     }
     {
