@@ -40,6 +40,13 @@ enum store_status store_repair_add_chat(struct store *st, int64_t chat_id, const
     return store_op_end(st, ret);
 }
 
+/* Block id's row into blk and its stripe into sp; NOT_FOUND when either is missing. */
+static enum store_status block_and_stripe(struct store *st, int64_t id, struct store_block *blk, struct store_stripe *sp)
+{
+    enum store_status ret = store_block_get(st, id, blk);
+    return ret == STORE_OK ? store_stripe_get(st, id, sp) : ret;
+}
+
 static enum store_row read_idx(sqlite3_stmt *s, void *row, void *ud)
 {
     (void)ud;
@@ -89,9 +96,7 @@ enum store_status store_repair_next(struct store *st, int64_t now_ms, struct sto
             return ret;
         id = sqlite3_column_int64(s, 0);
         sqlite3_reset(s);
-        ret = store_block_get(st, id, blk);
-        if (ret == STORE_OK)
-            ret = store_stripe_get(st, id, sp);
+        ret = block_and_stripe(st, id, blk, sp);
         if (ret == STORE_OK)
             ret = wanted(st, id, sp, want, n_want);
         if (ret == STORE_OK && *n_want > 0)
@@ -188,12 +193,11 @@ enum store_status store_scrub_next(struct store *st, int64_t after, struct store
         return ret;
     id = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    ret = store_block_get(st, id, blk);
-    if (ret != STORE_OK)
-        return ret;
-    ret = store_stripe_get(st, id, sp);
+    ret = block_and_stripe(st, id, blk, sp);
     *is_stripe = ret == STORE_OK;
-    return ret == STORE_NOT_FOUND ? STORE_OK : ret;
+    if (ret == STORE_NOT_FOUND) /* a block as one document (the block row exists: the id came from it) */
+        ret = STORE_OK;
+    return ret;
 }
 
 enum store_status store_scrub_cursor_get(struct store *st, int64_t *cursor)
