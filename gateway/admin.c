@@ -294,20 +294,13 @@ static int render_index(const struct gw_admin *a, struct dbuf *b)
     int rc = 0;
     if (!a->have_stats)
         return 0;
-    rc |= metric(b, "tgs3_gc_backlog", "gauge", "messages on the delete queue");
-    rc |= dbuf_printf(b, "tgs3_gc_backlog %lld\n", (long long)a->index.gc_pending);
-    rc |= metric(b, "tgs3_index_buckets", "gauge", "buckets in the index");
-    rc |= dbuf_printf(b, "tgs3_index_buckets %lld\n", (long long)a->index.buckets);
-    rc |= metric(b, "tgs3_index_objects", "gauge", "objects in the index");
-    rc |= dbuf_printf(b, "tgs3_index_objects %lld\n", (long long)a->index.objects);
-    rc |= metric(b, "tgs3_index_bytes", "gauge", "bytes of all objects");
-    rc |= dbuf_printf(b, "tgs3_index_bytes %lld\n", (long long)a->index.bytes);
-    rc |= metric(b, "tgs3_index_blocks", "gauge", "blocks (Telegram documents) referenced");
-    rc |= dbuf_printf(b, "tgs3_index_blocks %lld\n", (long long)a->index.blocks);
-    rc |= metric(b, "tgs3_index_block_bytes", "gauge", "stored bytes of all blocks");
-    rc |= dbuf_printf(b, "tgs3_index_block_bytes %lld\n", (long long)a->index.block_bytes);
-    rc |= metric(b, "tgs3_index_uploads", "gauge", "unfinished multipart uploads");
-    rc |= dbuf_printf(b, "tgs3_index_uploads %lld\n", (long long)a->index.uploads);
+    rc |= metric_u64(b, "tgs3_gc_backlog", "gauge", "messages on the delete queue", (uint64_t)a->index.gc_pending);
+    rc |= metric_u64(b, "tgs3_index_buckets", "gauge", "buckets in the index", (uint64_t)a->index.buckets);
+    rc |= metric_u64(b, "tgs3_index_objects", "gauge", "objects in the index", (uint64_t)a->index.objects);
+    rc |= metric_u64(b, "tgs3_index_bytes", "gauge", "bytes of all objects", (uint64_t)a->index.bytes);
+    rc |= metric_u64(b, "tgs3_index_blocks", "gauge", "blocks (Telegram documents) referenced", (uint64_t)a->index.blocks);
+    rc |= metric_u64(b, "tgs3_index_block_bytes", "gauge", "stored bytes of all blocks", (uint64_t)a->index.block_bytes);
+    rc |= metric_u64(b, "tgs3_index_uploads", "gauge", "unfinished multipart uploads", (uint64_t)a->index.uploads);
     return rc;
 }
 
