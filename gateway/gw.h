@@ -36,12 +36,17 @@
  *     post.c     sending a block's document; finding posts whose answer was lost
  *     pack.c     small-object packing; compact.c moves live objects out of dead packs
  *     gc.c       the delete queue runner
+ *     stripe_send.c, stripe_read.c (stripe.h)  blocks as K + M shards in different
+ *                chats: posted to distinct chats, read back from any K good ones
+ *     chats.c    each storage chat's health: refusing, back, lost
+ *     repair.c   missing or damaged shards rebuilt into live chats (durable queue)
+ *     scrub.c    every shard read back and verified; bad ones queued for repair
  *   safety/      what keeps the index and Telegram in step:
  *     keys.c     the master key, the journal sweep, the tools' set-up
  *     strays.c   after a crash: finds the posts whose answers it swallowed, deletes them
  *     snapshot.c sealed index snapshots; tgs3 snapshot and recover
  *     fsck.c     tgs3 fsck [--repair]
- *     cmd_stats.c, cmd_gc.c  tgs3 stats, tgs3 gc
+ *     cmd_stats.c, cmd_gc.c, cmd_scrub.c  tgs3 stats, tgs3 gc, tgs3 scrub
  *   store/, blocks/  the SQLite index (store_*) and the block format (blk_*)
  *
  * Threads: the loop thread owns every h2o and curl object and every struct
@@ -57,7 +62,6 @@
 
 #include "common/common.h"
 #include "gateway/blocks/blk.h"
-#include "gateway/blocks/shard.h"
 #include "gateway/store/store.h"
 #include "s3/s3.h"
 #include "telegram/tg.h"
@@ -142,6 +146,7 @@ struct gw_bot {
     int64_t id;  /* digits before ':' */
 };
 
+struct blk_ec;
 struct gw_storeq;
 struct gw_req;
 struct gw_put;
@@ -650,80 +655,7 @@ void gw_scrub_start(struct gw *gw, int foreground, void (*pass_done)(struct gw *
 void gw_scrub_stop(struct gw *gw);
 void gw_scrub_counters(const struct gw *gw, struct gw_scrub_counters *out);
 
-/* ---- stripes: a block as K data + M parity shards in different chats (stripe_send.c, stripe_read.c) ---- */
-
-struct gw_stripe_send;
-struct gw_stripe_shard { /* one shard's way to a pair (private to stripe_send.c) */
-    struct gw_stripe_send *ss;
-    int idx;
-    size_t chat;     /* the chat of its last placement (index) */
-    int64_t bot_id;
-    struct gw_post_slot post;
-};
-/* Posting one stripe. The caller sets gw, k, m, ec, name, done and ud (and
- * skip, held_chats for a repair), encodes the sealed block into it
- * (gw_stripe_encode, on the pool), journals a row per shard under keys[i]
- * and starts it (loop). Each shard Telegram confirms is journaled
- * (store_inflight_posted) before anything else happens to it; done runs
- * once every shard has an answer: gw_stripe_stored then says whether at
- * least K shards landed. */
-struct gw_stripe_send {
-    struct gw *gw;
-    int k, m;
-    struct blk_ec *ec; /* gw_ec_for(k, m) */
-    char name[96];   /* "put=TAG blk=I/N": captions, file names and logs */
-    unsigned char skip[STORE_MAX_SHARDS]; /* 1: not posted (a repair posts only the missing shards) */
-    int64_t held_chats[STORE_MAX_SHARDS]; /* chats already holding a shard of the stripe */
-    int n_held;
-    void (*done)(struct gw_stripe_send *ss);
-    void *ud;
-    /* set by gw_stripe_encode */
-    unsigned char *bodies; /* the caller's buffer: K + M bodies of shard_len bytes */
-    size_t shard_len, sealed_len;
-    unsigned char hdr[STORE_MAX_SHARDS][BLK_SHARD_HEADER_LEN];
-    unsigned char tag[STORE_MAX_SHARDS][BLK_SHARD_TAG_LEN];
-    unsigned char keys[STORE_MAX_SHARDS][16]; /* each shard's journal identity, named in its caption */
-    /* results */
-    struct store_shard sh[STORE_MAX_SHARDS]; /* shards posted, in answer order */
-    int n_posted;
-    int broken;      /* Telegram recorded a shard with another size */
-    enum s3_err err; /* why a shard was not stored */
-    /* private */
-    struct gw_stripe_shard slots[STORE_MAX_SHARDS];
-    unsigned char *avoid; /* per chat: a shard of this stripe is there or on its way */
-    int outstanding, abandon;
-};
-/* The Reed–Solomon tables for k + m, made on first use and kept (at most 8
- * layouts; NULL beyond, or for an invalid one). Loop thread; the tables
- * themselves are immutable and used on the pool. */
-struct blk_ec *gw_ec_for(struct gw *gw, int k, int m);
-/* Frees every table gw_ec_for made (at shutdown). */
-void gw_ec_free_all(struct gw *gw);
-/* Reads blk's sealed document: one document through reader.c, or, for a
- * block stored as a stripe, any K good shards, rebuilt. cb as for
- * tg_fetch_file, exactly once unless cancelled. */
-struct gw_block_read;
-struct gw_block_read *gw_block_read_start(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
-void gw_block_read_cancel(struct gw_block_read *br);
-/* A shard as a document reader.c can fetch (through its uploader, else another bot). */
-void gw_shard_doc(const struct store_shard *sh, struct store_block *out);
-/* Bytes a block buffer needs for a sealed document of sealed_len bytes under the configured layout. */
-size_t gw_stripe_capacity(const struct gw *gw, size_t sealed_len);
-/* 1 when blocks are written as stripes (--redundancy other than none). */
-int gw_stripe_wanted(const struct gw *gw);
-/* Pool thread: pads, computes parity and seals every shard of the sealed
- * document buf[0..sealed_len) (buf holds gw_stripe_capacity bytes). */
-enum blk_status gw_stripe_encode(struct gw_stripe_send *ss, const struct blk_keyring *kr, const unsigned char *id,
-                                 unsigned char *buf, size_t sealed_len) WARN_UNUSED;
-void gw_stripe_send_start(struct gw_stripe_send *ss);
-/* The owner is failing: shards still waiting for a pair are not posted. */
-void gw_stripe_send_abandon(struct gw_stripe_send *ss);
-/* Frees what the stripe allocated (not the struct, not the bodies). */
-void gw_stripe_send_release(struct gw_stripe_send *ss);
-int gw_stripe_stored(const struct gw_stripe_send *ss);
-/* Fills blk's document fields from the stripe's lowest shard (its row in blocks) and
- * out with the stripe as the index records it (shards in idx order). */
-void gw_stripe_result(const struct gw_stripe_send *ss, struct store_block *blk, struct store_stripe *out);
+/* ---- stripes: gateway/engine/stripe.h (stripe_send.c, stripe_read.c) ---- */
 
 /* ---- reads through any bot (reader.c) ---------------------------------------- */
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 static void usage(FILE *fp)

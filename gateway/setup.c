@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 static void close_handle(uv_handle_t *h, void *arg)

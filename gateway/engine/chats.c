@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 struct chat_health {

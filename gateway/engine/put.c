@@ -46,6 +46,7 @@
 
 #include "gateway/blocks/blk.h"
 #include "gateway/engine/put_int.h"
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 /* ---- PUT -------------------------------------------------------------------- */

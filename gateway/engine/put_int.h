@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "gateway/blocks/blk.h"
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 /* What a check job of a buffered body verifies (CHECK_ALL: decode, then every check). */

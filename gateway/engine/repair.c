@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "gateway/blocks/shard.h"
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 #define TICK_MS 2000            /* the runner looks for due repairs this often */

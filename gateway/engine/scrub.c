@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "gateway/blocks/shard.h"
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 #define MIN_GAP_MS 50  /* between two blocks of a background pass, at least */

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "gateway/blocks/shard.h"
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 #define HEDGE_MS 2000 /* a stripe still short of K good shards after this starts one more */

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "gateway/blocks/shard.h"
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 #define SHARD_PLACEMENTS 8 /* chats one shard tries before it is given up */

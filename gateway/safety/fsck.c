@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "gateway/blocks/blk.h"
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 #define FSCK_PAGE 256
