@@ -39,7 +39,8 @@
  *     stripe_send.c, stripe_read.c (stripe.h)  blocks as K + M shards in different
  *                chats: posted to distinct chats, read back from any K good ones
  *     chats.c    each storage chat's health: refusing, back, lost
- *     repair.c   missing or damaged shards rebuilt into live chats (durable queue)
+ *     damage.c   bad shards and lost chats into the durable repair queue
+ *     repair.c   missing or damaged shards rebuilt into live chats
  *     scrub.c    every shard read back and verified; bad ones queued for repair
  *   safety/      what keeps the index and Telegram in step:
  *     keys.c     the master key, the journal sweep, the tools' set-up
@@ -179,6 +180,7 @@ struct gw {
     int red_k, red_m;       /* --redundancy: K data + M parity shards per block (1 + 0: one document) */
     struct gw_chats *chats; /* health of each storage chat (chats.c) */
     struct gw_repair *repair; /* the runner of the repair queue (repair.c) */
+    void (*repair_wake)(struct gw *gw); /* set while the runner runs: something was queued (damage.c) */
     struct gw_scrub *scrub;   /* the background scrub (scrub.c) */
     struct tg_pool *pool;   /* upload scheduler over bots × chats (sched.c) */
     int64_t *chat_blocks;   /* blocks per configured chat, for rollover */
@@ -629,13 +631,13 @@ void gw_chats_counters(const struct gw *gw, size_t *refusing, size_t *lost);
 enum blk_status gw_block_open(const struct blk_keyring *keys, const struct store_block *blk, unsigned char *data,
                               size_t len, size_t *off, size_t *plain_len) WARN_UNUSED;
 
-/* ---- repair: missing or damaged shards rebuilt into live chats (repair.c) ---- */
+/* ---- repair: bad shards recorded (damage.c), rebuilt into live chats (repair.c) ---- */
 
 struct gw_repair_counters {
     uint64_t shards_repaired, blocks_repaired, failed;
 };
 void gw_repair_start(struct gw *gw);
-/* Queues shard idx of block_id (a read or a scrub found it missing or corrupt). Loop thread. */
+/* Queues shard idx of block_id (a read or a scrub found it missing or corrupt; damage.c). Loop thread. */
 void gw_repair_shard(struct gw *gw, int64_t block_id, int idx, const char *reason);
 /* Queues every shard held in chat_id (the chat is lost). */
 void gw_repair_chat(struct gw *gw, int64_t chat_id, const char *reason);

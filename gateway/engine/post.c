@@ -19,6 +19,18 @@
 
 #include "gateway/gw.h"
 
+enum s3_err gw_tg_err(const struct tg_result *res)
+{
+    if (res->status == TG_OK)
+        return S3E_OK;
+    if (res->status == TG_ERR_RATE_LIMITED)
+        return S3E_SLOW_DOWN;
+    if (res->status == TG_ERR_TOO_BIG)
+        return S3E_ENTITY_TOO_LARGE;
+    /* Passing trouble of the Bot API server that outlasted the retries: 503, not ours. */
+    return tg_result_temporary(res) ? S3E_SERVICE_UNAVAILABLE : S3E_INTERNAL_ERROR;
+}
+
 /* ---- posting, from memory or from the staging directory --------------------- */
 
 struct post_job {

@@ -289,63 +289,10 @@ void gw_repair_start(struct gw *gw)
     struct gw_repair *r = xcalloc(1, sizeof(*r));
     r->gw = gw;
     gw->repair = r;
+    gw->repair_wake = gw_repair_kick; /* damage.c wakes the runner when it queues something */
     uv_timer_init(gw->loop, &r->timer);
     r->timer.data = r;
     uv_timer_start(&r->timer, on_tick, 0, TICK_MS);
-}
-
-struct queue_job {
-    struct gw *gw;
-    int64_t id; /* block id, or chat id */
-    int idx;    /* shard index; -1: every shard in chat id */
-    char reason[64];
-    int64_t added;
-    enum store_status st;
-};
-
-static void queue_run(struct store *st, void *arg)
-{
-    struct queue_job *q = arg;
-    q->added = 1;
-    if (q->idx >= 0)
-        q->st = store_repair_add(st, q->id, q->idx, q->reason, now_ms());
-    else
-        q->st = store_repair_add_chat(st, q->id, q->reason, now_ms(), &q->added);
-}
-
-static void queue_done(void *arg)
-{
-    struct queue_job *q = arg;
-    if (q->st != STORE_OK)
-        log_error("repair: cannot queue %s %lld: %s", q->idx >= 0 ? "a shard of block" : "the shards of chat",
-                  (long long)q->id, store_status_name(q->st));
-    else if (q->idx < 0)
-        log_warn("repair: %lld shard(s) of chat %lld queued for rebuilding (%s)", (long long)q->added,
-                 (long long)q->id, q->reason);
-    gw_repair_kick(q->gw);
-    free(q);
-}
-
-static void queue(struct gw *gw, int64_t id, int idx, const char *reason)
-{
-    if (gw->storeq == NULL)
-        return;
-    struct queue_job *q = xcalloc(1, sizeof(*q));
-    q->gw = gw;
-    q->id = id;
-    q->idx = idx;
-    snprintf(q->reason, sizeof(q->reason), "%s", reason);
-    gw_store_call(gw, queue_run, queue_done, q);
-}
-
-void gw_repair_shard(struct gw *gw, int64_t block_id, int idx, const char *reason)
-{
-    queue(gw, block_id, idx, reason);
-}
-
-void gw_repair_chat(struct gw *gw, int64_t chat_id, const char *reason)
-{
-    queue(gw, chat_id, -1, reason);
 }
 
 void gw_repair_kick(struct gw *gw)
@@ -369,6 +316,7 @@ void gw_repair_stop(struct gw *gw)
         return;
     r->stopping = 1;
     gw->repair = NULL;
+    gw->repair_wake = NULL;
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, on_closed);
     if (r->job != NULL && r->job->read != NULL) { /* its callback will not come */

@@ -125,6 +125,30 @@ static void on_plain(void *ud, const struct tg_result *res, unsigned char *data,
     deliver(br, res, data, len);
 }
 
+/* ---- Reed–Solomon tables, one per layout met --------------------------------------- */
+
+struct blk_ec *gw_ec_for(struct gw *gw, int k, int m)
+{
+    for (size_t i = 0; i < gw->n_ecs; i++)
+        if (gw->ecs[i].k == k && gw->ecs[i].m == m)
+            return gw->ecs[i].ec;
+    struct blk_ec *ec = NULL;
+    if (gw->n_ecs == ARRAY_SIZE(gw->ecs) || blk_ec_new(k, m, &ec) != BLK_OK)
+        return NULL;
+    gw->ecs[gw->n_ecs].k = k;
+    gw->ecs[gw->n_ecs].m = m;
+    gw->ecs[gw->n_ecs++].ec = ec;
+    return ec;
+}
+
+void gw_ec_free_all(struct gw *gw)
+{
+    for (size_t i = 0; i < gw->n_ecs; i++)
+        blk_ec_free(gw->ecs[i].ec);
+    gw->n_ecs = 0;
+    gw->ec = NULL;
+}
+
 /* ---- shards ------------------------------------------------------------------ */
 
 static void start_next(struct gw_block_read *br);

@@ -37,28 +37,6 @@ int gw_stripe_wanted(const struct gw *gw)
     return gw->red_k >= 1 && (gw->red_k > 1 || gw->red_m > 0);
 }
 
-struct blk_ec *gw_ec_for(struct gw *gw, int k, int m)
-{
-    for (size_t i = 0; i < gw->n_ecs; i++)
-        if (gw->ecs[i].k == k && gw->ecs[i].m == m)
-            return gw->ecs[i].ec;
-    struct blk_ec *ec = NULL;
-    if (gw->n_ecs == ARRAY_SIZE(gw->ecs) || blk_ec_new(k, m, &ec) != BLK_OK)
-        return NULL;
-    gw->ecs[gw->n_ecs].k = k;
-    gw->ecs[gw->n_ecs].m = m;
-    gw->ecs[gw->n_ecs++].ec = ec;
-    return ec;
-}
-
-void gw_ec_free_all(struct gw *gw)
-{
-    for (size_t i = 0; i < gw->n_ecs; i++)
-        blk_ec_free(gw->ecs[i].ec);
-    gw->n_ecs = 0;
-    gw->ec = NULL;
-}
-
 size_t gw_stripe_capacity(const struct gw *gw, size_t sealed_len)
 {
     if (!gw_stripe_wanted(gw))
