@@ -166,9 +166,10 @@ unset EMU_DIR GW_DIR
 # ---- 6. rollover ----------------------------------------------------------------------
 
 section "rollover: --chat-max-messages 3 over 2 chats"
+# One document per block (--redundancy none): a block is then one of the chat's messages.
 EMU_DIR=$TEST_TMP/botapi-roll GW_DIR=$TEST_TMP/gw-roll
 start_emulator --local --chat "$CHAT2"
-start_gateway $(admin) --block-size 64K --chat-id "$CHAT2" --chat-max-messages 3
+start_gateway $(admin) --block-size 64K --chat-id "$CHAT2" --chat-max-messages 3 --redundancy none
 mkb roll
 rand_file "$TEST_TMP/roll1" 192K
 rand_file "$TEST_TMP/roll2" 192K
@@ -177,7 +178,7 @@ check "6 blocks fit in 2 chats of 3" bash -c 'put "$TEST_TMP/roll1" roll/1 && pu
 check "each chat holds exactly 3" test "$(stat 'sorted(c["messages"] for c in d["chats"].values())')" = "[3, 3]"
 check "a 7th block is refused with 503" test "$(s3curl -X PUT -T "$TEST_TMP/roll3" "$S3_URL/roll/3" -o /dev/null -w '%{http_code}')" = 503
 stop_gateway
-start_gateway $(admin) --block-size 64K --chat-id "$CHAT2" --chat-max-messages 3
+start_gateway $(admin) --block-size 64K --chat-id "$CHAT2" --chat-max-messages 3 --redundancy none
 check "full chats still serve reads" bash -c 'get roll/1 "$TEST_TMP/roll1.back" && cmp "$TEST_TMP/roll1" "$TEST_TMP/roll1.back"'
 check "the index counts are where the rollover starts from" grep -q "already holds 3 blocks" "$LOG_DIR/gateway.log"
 stop_gateway
