@@ -6,7 +6,8 @@
  * into the pack at the append's offset) and acknowledged. A pack is closed
  * when the next append would not fit in --block-size or --pack-delay ms after
  * its first append; a closed pack is read back, sealed (pool) and posted
- * through the scheduler like any block, and its row gets where it lives.
+ * through the scheduler like any block (as a stripe, with redundancy), and
+ * its row gets where it lives.
  *
  * DESIGN
  *   The pack's block row exists from the moment the pack opens: chat_id 0
@@ -37,7 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/blocks/blk.h"
+#include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 
 #define UNLINK_DELAY_MS 60000
@@ -72,6 +73,7 @@ struct pack {
     size_t buf_len;
     uv_work_t work;
     struct gw_post_slot post;
+    struct gw_stripe_send *ss; /* with redundancy: its shards (stripe_send.c), else NULL */
     enum store_status st;
     uv_timer_t timer;       /* retry, then the spool file's removal */
     int timer_on;
@@ -108,10 +110,18 @@ static void on_timer_closed(uv_handle_t *h)
 }
 
 /* Frees a pack nothing else refers to (its timer first). */
-static void pack_discard(struct pack *pk)
+static void pack_release(struct pack *pk) /* what a pack owns besides its timer */
 {
     bigbuf_free(pk->buf);
     pk->buf = NULL;
+    gw_stripe_send_release(pk->ss);
+    free(pk->ss);
+    pk->ss = NULL;
+}
+
+static void pack_discard(struct pack *pk)
+{
+    pack_release(pk);
     pk->timer.data = pk;
     uv_close((uv_handle_t *)&pk->timer, on_timer_closed);
 }
@@ -326,7 +336,7 @@ static void seal_work(uv_work_t *w)
     size_t n = pk->len;
     /* Read where the plaintext of a sealed document sits, and sealed in place. */
     int seal = gw->keys != NULL && !gw->cfg.no_encryption;
-    unsigned char *buf = bigbuf_new(n + (seal ? BLK_OVERHEAD : 0));
+    unsigned char *buf = bigbuf_new(gw_stripe_capacity(gw, n + (seal ? BLK_OVERHEAD : 0)));
     unsigned char *plain = buf + (seal ? BLK_HEADER_LEN : 0);
     pk->read_err = 0;
     pk->seal_st = BLK_OK;
@@ -354,6 +364,8 @@ static void seal_work(uv_work_t *w)
     b->key_id = 0;
     if (pk->seal_st == BLK_OK && seal)
         pk->seal_st = blk_seal(gw->keys, BLK_KIND_DATA, b->uuid, plain, n, buf, &b->key_id, b->nonce);
+    if (pk->seal_st == BLK_OK && pk->ss != NULL) /* fresh shard identities at every attempt */
+        pk->seal_st = gw_stripe_encode(pk->ss, gw->keys, b->uuid, buf, pk->buf_len);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -394,6 +406,15 @@ static void pack_close(struct pack *pk)
     if (pk->sealing || pk->buf != NULL || pk->pk->stopping)
         return;
     pk->sealing = 1;
+    if (gw_stripe_wanted(pk->pk->gw) && pk->ss == NULL) {
+        struct gw *gw = pk->pk->gw;
+        pk->ss = xcalloc(1, sizeof(*pk->ss));
+        pk->ss->gw = gw;
+        pk->ss->k = gw->red_k;
+        pk->ss->m = gw->red_m;
+        pk->ss->ec = gw->ec;
+        snprintf(pk->ss->name, sizeof(pk->ss->name), "pack=%lld", (long long)pk->blk.id);
+    }
     pk->work.data = pk;
     if (uv_queue_work(pk->pk->gw->loop, &pk->work, seal_work, after_seal) != 0) {
         pk->sealing = 0;
@@ -552,10 +573,114 @@ static void on_expired(struct gw_post_slot *s)
     retry_later(pk);
 }
 
+/* ---- with redundancy: the pack as a stripe, journaled as a put's block is. With K shards
+ * landed the row learns its stripe in one transaction; with fewer, what landed is deleted
+ * and the pack posted again later, under new shard identities. ---------------------- */
+
+struct stripe_job {
+    struct pack *pk;
+    struct store_stripe sp;
+    enum store_status st;
+};
+
+static void stripe_journal_run(struct store *st, void *arg)
+{
+    struct stripe_job *j = arg;
+    struct gw_stripe_send *ss = j->pk->ss;
+    j->st = store_pack_posting(st, j->pk->blk.id);
+    for (int i = 0; j->st == STORE_OK && i < ss->k + ss->m; i++)
+        j->st = store_inflight_begin(st, ss->keys[i], ss->name, 0, 0, now_ms());
+}
+
+static void on_stripe_sent(struct gw_stripe_send *ss);
+
+static void stripe_journal_done(void *arg)
+{
+    struct stripe_job *j = arg;
+    struct pack *pk = j->pk;
+    enum store_status st = j->st;
+    free(j);
+    if (st != STORE_OK && !pk->pk->stopping) {
+        log_error("pack %lld: cannot journal its shards: %s", (long long)pk->blk.id, store_status_name(st));
+        retry_later(pk);
+    }
+    if (st != STORE_OK || pk->pk->stopping)
+        return; /* stopping: the start-up sweep ends the rows; the next start resumes it */
+    pk->marked = 1;
+    pk->ss->done = on_stripe_sent;
+    pk->ss->ud = pk;
+    gw_stripe_send_start(pk->ss);
+}
+
+/* Store thread: the stripe recorded (or, when fewer than K landed, what landed queued for deletion). */
+static void stripe_end_run(struct store *st, void *arg)
+{
+    struct stripe_job *j = arg;
+    struct pack *pk = j->pk;
+    struct gw_stripe_send *ss = pk->ss;
+    struct store_block *b = &pk->blk;
+    unsigned char have[STORE_MAX_SHARDS] = {0};
+    j->st = STORE_OK;
+    if (gw_stripe_stored(ss) && store_tx_begin(st) == STORE_OK) {
+        j->st = store_block_set_posted(st, b); /* and drops the pack's own hold */
+        if (j->st == STORE_OK)
+            j->st = store_stripe_insert(st, b->id, &j->sp);
+        for (int i = 0; i < j->sp.n; i++)
+            have[j->sp.sh[i].idx] = 1;
+        for (int i = 0; j->st == STORE_OK && i < ss->k + ss->m; i++) {
+            j->st = store_inflight_end(st, ss->keys[i], 1, now_ms());
+            if (j->st == STORE_OK && !have[i])
+                j->st = store_repair_add(st, b->id, i, "stored degraded", now_ms());
+        }
+        if (j->st == STORE_OK && (j->st = store_tx_commit(st)) == STORE_OK)
+            return;
+        store_tx_rollback(st);
+    }
+    /* Not stored (or gone meanwhile): every shard that landed is queued for deletion. */
+    for (int i = 0; i < ss->k + ss->m; i++)
+        if (store_inflight_end(st, ss->keys[i], 0, now_ms()) != STORE_OK)
+            log_error("pack %lld: cannot queue a shard for deletion (the start-up sweep retries)", (long long)b->id);
+    if (j->st == STORE_OK)
+        j->st = STORE_CONFLICT; /* fewer than K shards */
+}
+
+static void stripe_end_done(void *arg)
+{
+    struct stripe_job *j = arg;
+    struct pack *pk = j->pk;
+    enum store_status st = j->st;
+    free(j);
+    gw_stripe_send_release(pk->ss);
+    if (st != STORE_OK) {
+        log_warn("pack %lld: not stored (%d of %d shards, %s); retrying", (long long)pk->blk.id, pk->ss->n_posted,
+                 pk->ss->k + pk->ss->m, store_status_name(st));
+        retry_later(pk);
+        return;
+    }
+    struct posted_job *pj = xcalloc(1, sizeof(*pj)); /* recorded: on as after a single post */
+    pj->pk = pk;
+    posted_done(pj);
+}
+
+static void on_stripe_sent(struct gw_stripe_send *ss)
+{
+    struct stripe_job *j = xcalloc(1, sizeof(*j));
+    j->pk = ss->ud;
+    if (gw_stripe_stored(ss))
+        gw_stripe_result(ss, &j->pk->blk, &j->sp);
+    gw_store_call(j->pk->pk->gw, stripe_end_run, stripe_end_done, j);
+}
+
 static void post_pack(struct pack *pk)
 {
     if (pk->pk->stopping)
         return; /* a restart resumes it */
+    if (pk->ss != NULL) {
+        struct stripe_job *j = xcalloc(1, sizeof(*j));
+        j->pk = pk;
+        gw_store_call(pk->pk->gw, stripe_journal_run, stripe_journal_done, j);
+        return;
+    }
     memset(&pk->post, 0, sizeof(pk->post));
     pk->post.go = on_pair;
     pk->post.expired = on_expired;
@@ -764,7 +889,7 @@ void gw_pack_free(struct gw *gw)
     while (p->packs != NULL) {
         struct pack *pk = p->packs;
         p->packs = pk->next;
-        bigbuf_free(pk->buf);
+        pack_release(pk);
         free(pk);
     }
     free(p->dir);

@@ -168,6 +168,32 @@ degraded() { [ "$(metric 'tgs3_stripes{state="degraded"}')" -gt 0 ] 2>/dev/null;
 check "/metrics: degraded stripes" wait_until 20 degraded
 stop_gateway
 
+section "small objects in packs: striped too"
+stop_emulator
+EMU_DIR=$TEST_TMP/botapi3
+GW_DIR=$TEST_TMP/gateway3
+PACK_ARGS=(--block-size 256K --cache-size 0 --pack-delay 200 --chat-id "${CHATS[1]}" --chat-id "${CHATS[2]}" --chat-id "${CHATS[3]}")
+start_emulator --local --chat "${CHATS[1]}" --chat "${CHATS[2]}" --chat "${CHATS[3]}"
+start_gateway "${PACK_ARGS[@]}"
+"$PY" - "$TEST_TMP/small" <<'PY'
+import os, sys
+os.makedirs(sys.argv[1], exist_ok=True)
+for i in range(120):
+    with open(os.path.join(sys.argv[1], "s%03d" % i), "wb") as f:
+        f.write(os.urandom(1 + (i * 7919) % 20000))
+PY
+check "create the bucket" aws s3 mb s3://packs
+check "aws uploads 120 small objects" aws s3 cp --recursive --only-show-errors "$TEST_TMP/small" s3://packs/
+unposted() { [ "$(index 'SELECT COUNT(*) FROM blocks WHERE chat_id = 0')" = 0 ]; }
+check "every pack is posted" wait_until 30 unposted
+check "the objects went into packs" test "$(index 'SELECT COUNT(*) FROM blocks')" -lt 20
+check "every pack is a whole stripe of 2 + 1 in 3 channels" test "$(unstriped) $(whole) $(index 'SELECT COUNT(*) FROM stripes WHERE k != 2 OR m != 1')" = "0 0 0"
+check "ban channel ${CHATS[2]}" emu_post "ban?chat=${CHATS[2]}"
+stop_gateway
+start_gateway "${PACK_ARGS[@]}"
+check "every small object reads back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://packs/ '$TEST_TMP/small.back' && diff -r '$TEST_TMP/small' '$TEST_TMP/small.back'"
+stop_gateway
+
 section "--redundancy is checked against the channels"
 # refused LAYOUT CHATS... — tgs3 serve exits 2 naming --redundancy, before it listens.
 refused() {
