@@ -6,7 +6,8 @@
  *   /metrics  Prometheus text format (version 0.0.4)
  *   /healthz  200 while the loop runs
  *   /readyz   200 while the last periodic getMe to the Bot API server
- *             succeeded and the gateway is not stopping, else 503
+ *             succeeded, every stripe keeps at least K shards (the last
+ *             index read) and the gateway is not stopping, else 503
  * Every --health-interval a timer sends one getMe (bot 1) and, on the store
  * thread, reads the index totals (store_stats_get), so no SQLite runs on
  * the loop; /metrics shows the last figures read. At most one of each is
@@ -370,9 +371,15 @@ static void respond(h2o_req_t *req, int status, const char *reason, const char *
     h2o_send_inline(req, body, len);
 }
 
+/* Every stripe still has K shards (as of the last index read): every block can be read. */
+static int stripes_readable(const struct gw_admin *a)
+{
+    return !a->have_stats || a->stripes.lost == 0;
+}
+
 static int is_ready(const struct gw_admin *a)
 {
-    return a->ready && !a->gw->stopping;
+    return a->ready && !a->gw->stopping && stripes_readable(a);
 }
 
 static int on_admin_req(h2o_handler_t *self, h2o_req_t *req)
@@ -394,6 +401,9 @@ static int on_admin_req(h2o_handler_t *self, h2o_req_t *req)
             respond(req, 200, "OK", text, H2O_STRLIT("ready\n"));
         else if (a->gw->stopping)
             respond(req, 503, "Service Unavailable", text, H2O_STRLIT("stopping\n"));
+        else if (!stripes_readable(a))
+            respond(req, 503, "Service Unavailable", text,
+                    H2O_STRLIT("stripes with fewer than K shards: some blocks cannot be read (tgs3_stripes)\n"));
         else
             respond(req, 503, "Service Unavailable", text, H2O_STRLIT("Bot API server not answering getMe\n"));
     } else if (h2o_memis(p, plen, H2O_STRLIT("/metrics"))) {

@@ -47,7 +47,7 @@
  *     strays.c   after a crash: finds the posts whose answers it swallowed, deletes them
  *     snapshot.c sealed index snapshots; tgs3 snapshot and recover
  *     fsck.c     tgs3 fsck [--repair]
- *     cmd_stats.c, cmd_gc.c, cmd_scrub.c  tgs3 stats, tgs3 gc, tgs3 scrub
+ *     cmd_stats.c, cmd_gc.c, cmd_scrub.c, cmd_chat.c  tgs3 stats, gc, scrub, chat retire
  *   store/, blocks/  the SQLite index (store_*) and the block format (blk_*)
  *
  * Threads: the loop thread owns every h2o and curl object and every struct
@@ -615,16 +615,20 @@ void gw_post_document_iov(struct gw *gw, size_t bot, size_t chat, const struct t
 
 /* ---- the health of each storage chat (chats.c) ---- */
 
-enum gw_chat_state { GW_CHAT_OK, GW_CHAT_REFUSING, GW_CHAT_LOST };
+enum gw_chat_state { GW_CHAT_OK, GW_CHAT_REFUSING, GW_CHAT_LOST, GW_CHAT_RETIRED };
 /* 1 when res is a refusal because of the chat itself (deleted or banned, the bot kicked or without rights). */
 int gw_chat_refusal(const struct tg_result *res);
 /* Chat ci refused a document: no new document goes there until it answers getChat again. */
 void gw_chat_refused(struct gw *gw, size_t ci, const char *why);
 enum gw_chat_state gw_chat_state(const struct gw *gw, size_t ci);
+/* The operator retired chat ci (tgs3 chat retire): lost for good, never reopened, never posted to. */
+void gw_chat_retired(struct gw *gw, size_t ci);
 /* Health tick: asks every refusing chat whether it is back (reopens it), or lost. */
 void gw_chats_check(struct gw *gw);
 void gw_chats_free(struct gw *gw);
-void gw_chats_counters(const struct gw *gw, size_t *refusing, size_t *lost);
+void gw_chats_counters(const struct gw *gw, size_t *refusing, size_t *lost); /* lost counts retired ones */
+/* tgs3 chat retire ID: exit status. */
+int gw_cmd_chat(int argc, char **argv);
 
 /* Authenticates blk's fetched document data[0..len) (blk_open in place, or the keyed hash of an unsealed block);
  * on BLK_OK the plaintext is data[*off .. *off + *plain_len). Any thread. */

@@ -29,6 +29,7 @@ static void usage(FILE *fp)
                 "  gc        run the delete queue once, now\n"
                 "  fsck      check the index against itself and Telegram (--repair fixes what it can)\n"
                 "  scrub     read every shard back, verify it, queue the bad ones for repair\n"
+                "  chat      chat retire ID: no new shards go to chat ID, its shards are rebuilt elsewhere\n"
                 "  snapshot  seal a copy of the index, post it to the first chat and pin it\n"
                 "  recover   rebuild the data dir's index from the pinned snapshot\n"
                 "  version   print the version\n");
@@ -236,6 +237,25 @@ static int start_redundancy(struct gw *gw)
     return 0;
 }
 
+/* Chats the operator retired (tgs3 chat retire) take nothing new. */
+static int retire_chats(struct gw *gw, struct store *st)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    enum store_status s = store_chats_retired(st, &ids, &n);
+    if (s != STORE_OK) {
+        log_error("cannot read the retired chats: %s", store_status_name(s));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int ci = gw_chat_index(gw, ids[i]);
+        if (ci >= 0)
+            gw_chat_retired(gw, (size_t)ci);
+    }
+    free(ids);
+    return 0;
+}
+
 /* Blocks per storage chat from the index, for rollover; then the scheduler. */
 static int start_scheduler(struct gw *gw)
 {
@@ -255,6 +275,8 @@ static int start_scheduler(struct gw *gw)
     free(counts);
     if (rc == 0)
         rc = start_redundancy(gw);
+    if (rc == 0)
+        rc = retire_chats(gw, st);
     return rc;
 }
 
@@ -529,6 +551,8 @@ int main(int argc, char **argv)
         return gw_cmd_gc(argc - 2, argv + 2);
     if (!strcmp(argv[1], "scrub"))
         return gw_cmd_scrub(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "chat"))
+        return gw_cmd_chat(argc - 2, argv + 2);
     if (!strcmp(argv[1], "fsck"))
         return gw_cmd_fsck(argc - 2, argv + 2);
     if (!strcmp(argv[1], "snapshot"))

@@ -7,7 +7,9 @@
  * At every health tick each refusing chat is asked about (getChat through
  * the first bot); an answer reopens it (unless --chat-max-messages closed it
  * since), a refusal that lasts --chat-lost-after makes it lost, and every
- * shard it holds is queued for repair (repair.c). The state is
+ * shard it holds is queued for repair (damage.c). A chat the operator
+ * retired (tgs3 chat retire, recorded in the index) is closed from the
+ * start and never asked again. The state is
  * in memory: after a restart a chat is tried again and, if it still
  * refuses, marked again by its first refusal.
  *
@@ -73,6 +75,16 @@ void gw_chat_refused(struct gw *gw, size_t ci, const char *why)
               (long long)gw->cfg.chat_ids[ci], why);
 }
 
+void gw_chat_retired(struct gw *gw, size_t ci)
+{
+    struct chat_health *h = &chats_get(gw)->c[ci];
+    h->state = GW_CHAT_RETIRED;
+    if (gw->pool != NULL)
+        tg_pool_set_chat_open(gw->pool, ci, 0);
+    log_warn("chat %lld is retired (tgs3 chat retire): nothing new goes there; its shards are rebuilt elsewhere",
+             (long long)gw->cfg.chat_ids[ci]);
+}
+
 enum gw_chat_state gw_chat_state(const struct gw *gw, size_t ci)
 {
     return gw->chats != NULL ? gw->chats->c[ci].state : GW_CHAT_OK;
@@ -105,7 +117,7 @@ void gw_chats_check(struct gw *gw)
         return;
     for (size_t i = 0; i < gw->cfg.n_chat_ids; i++) {
         struct chat_health *h = &gw->chats->c[i];
-        if (h->state != GW_CHAT_OK && h->call == NULL)
+        if (h->state != GW_CHAT_OK && h->state != GW_CHAT_RETIRED && h->call == NULL)
             h->call = tg_get_chat(gw->tg, gw->bots[0].token, gw->cfg.chat_ids[i], on_chat, h);
     }
 }
@@ -128,6 +140,6 @@ void gw_chats_counters(const struct gw *gw, size_t *refusing, size_t *lost)
     *refusing = *lost = 0;
     for (size_t i = 0; gw->chats != NULL && i < gw->cfg.n_chat_ids; i++) {
         *refusing += gw->chats->c[i].state == GW_CHAT_REFUSING;
-        *lost += gw->chats->c[i].state == GW_CHAT_LOST;
+        *lost += gw->chats->c[i].state == GW_CHAT_LOST || gw->chats->c[i].state == GW_CHAT_RETIRED;
     }
 }

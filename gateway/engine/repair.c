@@ -254,9 +254,15 @@ static void next_done(void *arg)
         ss->skip[i] = 1;
     for (int i = 0; i < j->n_want; i++)
         ss->skip[j->want[i]] = 0;
-    for (int i = 0; i < j->sp.n; i++)
-        if (ss->skip[j->sp.sh[i].idx]) /* a good shard: its chat takes no other */
-            ss->held_chats[ss->n_held++] = j->sp.sh[i].chat_id;
+    /* A chat holding a good shard of the stripe takes no other; nor does the
+     * chat of a replaced shard unless it still answers (a deleted or damaged
+     * message in a healthy chat may be posted there again). */
+    for (int i = 0; i < j->sp.n; i++) {
+        const struct store_shard *sh = &j->sp.sh[i];
+        int ci = gw_chat_index(gw, sh->chat_id);
+        if (ss->skip[sh->idx] || ci < 0 || gw_chat_state(gw, (size_t)ci) != GW_CHAT_OK)
+            ss->held_chats[ss->n_held++] = sh->chat_id;
+    }
     if (ss->ec == NULL) {
         log_error("repair: block %lld: no Reed-Solomon tables for %d+%d", (long long)j->blk.id, ss->k, ss->m);
         job_end(j, 0);

@@ -2,8 +2,9 @@
  *
  * Opens <data-dir>/index.db read-only (WAL lets it read the last committed
  * state while `tgs3 serve` writes) and prints buckets, objects and bytes,
- * blocks and messages per storage chat, unfinished multipart uploads and
- * the delete-queue backlog, and what the block cache directory holds.
+ * blocks and messages per storage chat, unfinished multipart uploads,
+ * the delete-queue backlog, stripe health and the repair queue, and what
+ * the block cache directory holds.
  * --data-dir comes from the flag, TGS3_DATA_DIR, or the default ./data;
  * --cache-dir from the flag, TGS3_CACHE_DIR, or DATA_DIR/cache.
  */
@@ -131,6 +132,13 @@ int gw_cmd_stats(int argc, char **argv)
                "%lld not posted yet\n",
                (long long)x.shared_blocks, (long long)x.unposted);
     }
+    struct store_stripe_counts sc;
+    int64_t rep_shards = 0, rep_blocks = 0;
+    if (store_stripe_counts(st, &sc) == STORE_OK && store_repair_backlog(st, &rep_shards, &rep_blocks) == STORE_OK)
+        printf("stripes      %lld healthy, %lld degraded (readable, not whole), %lld lost (fewer than K shards); "
+               "%lld blocks unprotected (one document); repair queue %lld shards of %lld blocks\n",
+               (long long)sc.healthy, (long long)sc.degraded, (long long)sc.lost, (long long)sc.unprotected,
+               (long long)rep_shards, (long long)rep_blocks);
     if (cache_dir != NULL && *cache_dir != '\0')
         snprintf(cache_path, sizeof(cache_path), "%s", cache_dir);
     else

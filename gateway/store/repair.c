@@ -217,3 +217,40 @@ enum store_status store_scrub_cursor_set(struct store *st, int64_t cursor)
         ret = store_exec(st, sql, "I", cursor);
     return store_op_end(st, ret);
 }
+
+/* ---- retired chats: lost by the operator's word ---- */
+
+enum store_status store_chat_retire(struct store *st, int64_t chat_id, int64_t now_ms, int64_t *queued)
+{
+    static const char sql[] = "INSERT OR IGNORE INTO retired_chats(chat_id, retired_ms) VALUES (?1, ?2)";
+    enum store_status ret = store_tx_begin(st); /* store_repair_add_chat's own becomes a savepoint */
+
+    *queued = 0;
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_exec(st, sql, "II", chat_id, now_ms);
+    if (ret == STORE_OK)
+        ret = store_repair_add_chat(st, chat_id, "chat retired", now_ms, queued);
+    if (ret == STORE_OK)
+        return store_tx_commit(st);
+    store_tx_rollback(st);
+    return ret;
+}
+
+static enum store_row read_i64(sqlite3_stmt *s, void *row, void *ud)
+{
+    (void)ud;
+    *(int64_t *)row = sqlite3_column_int64(s, 0);
+    return STORE_ROW_NEXT;
+}
+
+enum store_status store_chats_retired(struct store *st, int64_t **out, size_t *n)
+{
+    static const char sql[] = "SELECT chat_id FROM retired_chats ORDER BY chat_id";
+    struct store_rows rows;
+    enum store_status ret = store_rows_select(st, &rows, sizeof(int64_t), 100000, read_i64, sql, "");
+
+    *out = rows.v;
+    *n = rows.n;
+    return ret;
+}

@@ -146,7 +146,10 @@ static const char *const migrations[] = {
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  added_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(block_id, idx)) WITHOUT ROWID;"
-    "CREATE INDEX repairs_due ON repairs(due_ms);",
+    "CREATE INDEX repairs_due ON repairs(due_ms);"
+    "CREATE TABLE retired_chats("
+    "  chat_id INTEGER PRIMARY KEY,"
+    "  retired_ms INTEGER NOT NULL);",
 };
 
 const char *store_status_name(enum store_status s)

@@ -342,6 +342,12 @@ enum store_status store_scrub_next(struct store *st, int64_t after, struct store
 enum store_status store_scrub_cursor_get(struct store *st, int64_t *cursor) WARN_UNUSED;
 enum store_status store_scrub_cursor_set(struct store *st, int64_t cursor) WARN_UNUSED;
 
+/* The operator retires chat_id (tgs3 chat retire): recorded, and every shard it holds
+ * queued for repair (*queued), in one transaction. Retiring twice changes nothing. */
+enum store_status store_chat_retire(struct store *st, int64_t chat_id, int64_t now_ms, int64_t *queued) WARN_UNUSED;
+/* The retired chats (*out malloc'd, NULL when *n is 0). */
+enum store_status store_chats_retired(struct store *st, int64_t **out, size_t *n) WARN_UNUSED;
+
 struct store_stripe_counts {
     int64_t unprotected; /* posted blocks stored as one document */
     int64_t healthy;     /* stripes holding all K + M shards */

@@ -194,6 +194,31 @@ start_gateway "${PACK_ARGS[@]}"
 check "every small object reads back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://packs/ '$TEST_TMP/small.back' && diff -r '$TEST_TMP/small' '$TEST_TMP/small.back'"
 stop_gateway
 
+section "tgs3 chat retire: a channel given up by the operator is emptied into the others"
+stop_emulator
+EMU_DIR=$TEST_TMP/botapi4
+GW_DIR=$TEST_TMP/gateway4
+RET_ARGS=(--block-size 256K --no-packing --cache-size 0 --chat-id "${CHATS[1]}" --chat-id "${CHATS[2]}" --chat-id "${CHATS[3]}")
+start_emulator --local --chat "${CHATS[1]}" --chat "${CHATS[2]}" --chat "${CHATS[3]}"
+start_gateway "${RET_ARGS[@]}"
+check "create the bucket" aws s3 mb s3://ret
+check "aws uploads its set" aws s3 cp --recursive --only-show-errors "$TEST_TMP/a" s3://ret/a/
+held() { index "SELECT COUNT(*) FROM shards WHERE chat_id = ${CHATS[2]}"; }
+check "the chat holds shards" test "$(held)" -gt 0
+out=$("$BUILD/tgs3" chat retire "${CHATS[2]}" --data-dir "$GW_DIR" 2>&1)
+check "tgs3 chat retire queues every shard it holds" grep -q "retired: $(held) shards queued for repair" <<<"$out"
+check "retiring it again changes nothing" bash -c "'$BUILD/tgs3' chat retire '${CHATS[2]}' --data-dir '$GW_DIR' | grep -q 'retired: 0 shards'"
+check "a bad chat id is refused (exit 2)" bash -c "'$BUILD/tgs3' chat retire nope --data-dir '$GW_DIR'; [ \$? = 2 ]"
+stop_gateway
+start_gateway "${RET_ARGS[@]}"
+emptied() { [ "$(held) $(whole)" = "0 0" ] || { echo "$(held) shards still in the retired chat, $(whole) stripes not whole"; false; }; }
+check "repair empties the retired chat; every stripe whole in the other three" wait_until 120 emptied
+check "/metrics counts it lost" test "$(metric 'tgs3_chats{state="lost"}')" = 1
+check "a new upload succeeds" aws s3 cp --only-show-errors "$TEST_TMP/late" s3://ret/new
+check "and avoids the retired chat" test "$(held)" = 0
+check "everything reads back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://ret/a/ '$TEST_TMP/ret.back' && diff -r '$TEST_TMP/a' '$TEST_TMP/ret.back'"
+stop_gateway
+
 section "--redundancy is checked against the channels"
 # refused LAYOUT CHATS... — tgs3 serve exits 2 naming --redundancy, before it listens.
 refused() {
