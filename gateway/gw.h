@@ -47,7 +47,8 @@
  *     strays.c   after a crash: finds the posts whose answers it swallowed, deletes them
  *     snapshot.c sealed index snapshots; tgs3 snapshot and recover
  *     fsck.c     tgs3 fsck [--repair]
- *     cmd_stats.c, cmd_gc.c, cmd_scrub.c, cmd_chat.c  tgs3 stats, gc, scrub, chat retire
+ *     cmd_stats.c, cmd_gc.c, cmd_scrub.c, cmd_chat.c, cmd_repair.c  tgs3 stats, gc, scrub,
+ *                chat retire, repair
  *   store/, blocks/  the SQLite index (store_*) and the block format (blk_*)
  *
  * Threads: the loop thread owns every h2o and curl object and every struct
@@ -629,6 +630,8 @@ void gw_chats_free(struct gw *gw);
 void gw_chats_counters(const struct gw *gw, size_t *refusing, size_t *lost); /* lost counts retired ones */
 /* tgs3 chat retire ID: exit status. */
 int gw_cmd_chat(int argc, char **argv);
+/* tgs3 repair: exit status. */
+int gw_cmd_repair(int argc, char **argv);
 
 /* Authenticates blk's fetched document data[0..len) (blk_open in place, or the keyed hash of an unsealed block);
  * on BLK_OK the plaintext is data[*off .. *off + *plain_len). Any thread. */

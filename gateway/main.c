@@ -30,6 +30,7 @@ static void usage(FILE *fp)
                 "  fsck      check the index against itself and Telegram (--repair fixes what it can)\n"
                 "  scrub     read every shard back, verify it, queue the bad ones for repair\n"
                 "  chat      chat retire ID: no new shards go to chat ID, its shards are rebuilt elsewhere\n"
+                "  repair    rebuild the queued shards now, in the foreground (the gateway stopped)\n"
                 "  snapshot  seal a copy of the index, post it to the first chat and pin it\n"
                 "  recover   rebuild the data dir's index from the pinned snapshot\n"
                 "  version   print the version\n");
@@ -553,6 +554,8 @@ int main(int argc, char **argv)
         return gw_cmd_scrub(argc - 2, argv + 2);
     if (!strcmp(argv[1], "chat"))
         return gw_cmd_chat(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "repair"))
+        return gw_cmd_repair(argc - 2, argv + 2);
     if (!strcmp(argv[1], "fsck"))
         return gw_cmd_fsck(argc - 2, argv + 2);
     if (!strcmp(argv[1], "snapshot"))

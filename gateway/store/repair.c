@@ -176,6 +176,14 @@ enum store_status store_repair_backlog(struct store *st, int64_t *shards, int64_
     return ret;
 }
 
+enum store_status store_repair_due(struct store *st, int64_t now_ms, int64_t *shards)
+{
+    static const char sql[] = "SELECT count(*) FROM repairs WHERE due_ms <= ?1";
+
+    *shards = 0;
+    return store_scalars(st, shards, 1, sql, "I", now_ms);
+}
+
 /* ---- scrub: the walk over every block, and its place in it ---- */
 
 enum store_status store_scrub_next(struct store *st, int64_t after, struct store_block *blk, struct store_stripe *sp,

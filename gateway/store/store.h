@@ -333,6 +333,8 @@ enum store_status store_repair_swap(struct store *st, int64_t block_id, const st
 /* Tries block_id again at due_ms (attempts + 1). */
 enum store_status store_repair_later(struct store *st, int64_t block_id, int64_t due_ms) WARN_UNUSED;
 enum store_status store_repair_backlog(struct store *st, int64_t *shards, int64_t *blocks) WARN_UNUSED;
+/* Queued shards due by now_ms (a block being repaired stays due until its shards are swapped in). */
+enum store_status store_repair_due(struct store *st, int64_t now_ms, int64_t *shards) WARN_UNUSED;
 
 /* Scrub: the first block after `after` (id order), its stripe if it has one
  * (*is_stripe), and the number of blocks. NOT_FOUND past the last block. */

@@ -167,6 +167,10 @@ check "its stripes hold one shard each, none in the banned channel" test "$(inde
 degraded() { [ "$(metric 'tgs3_stripes{state="degraded"}')" -gt 0 ] 2>/dev/null; }
 check "/metrics: degraded stripes" wait_until 20 degraded
 stop_gateway
+out=$("$BUILD/tgs3" repair --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" --chat-id "$CHAT_ID" \
+    --chat-id "${CHATS[1]}" --mode local --admin-listen off --rate-pair-per-min 60000 --rate-bot-per-sec 1000 2>&1)
+rc=$?
+check "tgs3 repair with no channel to spare: exit 1, asks for a channel" bash -c "[ $rc = 1 ] && grep -q 'add a channel' <<<'$out'"
 
 section "small objects in packs: striped too"
 stop_emulator
@@ -210,9 +214,15 @@ check "tgs3 chat retire queues every shard it holds" grep -q "retired: $(held) s
 check "retiring it again changes nothing" bash -c "'$BUILD/tgs3' chat retire '${CHATS[2]}' --data-dir '$GW_DIR' | grep -q 'retired: 0 shards'"
 check "a bad chat id is refused (exit 2)" bash -c "'$BUILD/tgs3' chat retire nope --data-dir '$GW_DIR'; [ \$? = 2 ]"
 stop_gateway
-start_gateway "${RET_ARGS[@]}"
+repair() {
+    "$BUILD/tgs3" repair --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" --chat-id "$CHAT_ID" \
+        --chat-id "${CHATS[1]}" --chat-id "${CHATS[2]}" --chat-id "${CHATS[3]}" --mode local --admin-listen off \
+        --rate-pair-per-min 60000 --rate-bot-per-sec 1000
+}
+check "tgs3 repair rebuilds the queue in the foreground (exit 0)" repair
 emptied() { [ "$(held) $(whole)" = "0 0" ] || { echo "$(held) shards still in the retired chat, $(whole) stripes not whole"; false; }; }
-check "repair empties the retired chat; every stripe whole in the other three" wait_until 120 emptied
+check "the retired chat is empty; every stripe whole in the other three" emptied
+start_gateway "${RET_ARGS[@]}"
 check "/metrics counts it lost" test "$(metric 'tgs3_chats{state="lost"}')" = 1
 check "a new upload succeeds" aws s3 cp --only-show-errors "$TEST_TMP/late" s3://ret/new
 check "and avoids the retired chat" test "$(held)" = 0

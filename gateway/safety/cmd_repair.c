@@ -1,0 +1,127 @@
+/* cmd_repair.c — `tgs3 repair`: run the repair queue now, in the foreground, with a progress line.
+ *
+ * Takes the options of `tgs3 serve` and the data dir's lock (the gateway
+ * must not run: both would post). The same runner as the gateway's
+ * (engine/repair.c) rebuilds every queued shard from K good ones into live
+ * chats, through the scheduler's rate budget; it ends when nothing is due
+ * any more. Shards that could not be rebuilt (no live chat without a shard
+ * of their stripe, or fewer than K readable shards) stay queued: exit 1,
+ * "add a channel". Exit 0 when the queue is empty, 2 on bad usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw.h"
+
+#define POLL_MS 500
+
+struct watch {
+    struct gw *gw;
+    uv_timer_t timer;
+    int busy, done;
+    int64_t due, queued, blocks;
+    enum store_status st;
+};
+
+static void count_run(struct store *st, void *arg)
+{
+    struct watch *w = arg;
+    w->st = store_repair_due(st, now_ms(), &w->due);
+    if (w->st == STORE_OK)
+        w->st = store_repair_backlog(st, &w->queued, &w->blocks);
+}
+
+static void count_done(void *arg)
+{
+    struct watch *w = arg;
+    struct gw_repair_counters c;
+    w->busy = 0;
+    gw_repair_counters(w->gw, &c);
+    fprintf(stderr, "\rrepair: %llu shards rebuilt, %lld queued (%lld due now)   ",
+            (unsigned long long)c.shards_repaired, (long long)w->queued, (long long)w->due);
+    if (w->st != STORE_OK || w->due == 0)
+        w->done = 1;
+}
+
+static void on_poll(uv_timer_t *t)
+{
+    struct watch *w = t->data;
+    if (w->busy || w->done)
+        return;
+    w->busy = 1;
+    gw_store_call(w->gw, count_run, count_done, w);
+}
+
+/* Blocks per chat (rollover), the scheduler, the chats retired by the operator. */
+static int start_posting(struct gw *gw)
+{
+    struct store *st = gw_storeq_store(gw->storeq);
+    int64_t *counts = xcalloc(gw->cfg.n_chat_ids, sizeof(*counts)), *retired = NULL;
+    size_t n_retired = 0;
+    int rc = 0;
+    for (size_t i = 0; i < gw->cfg.n_chat_ids && rc == 0; i++)
+        rc = store_block_count_chat(st, gw->cfg.chat_ids[i], &counts[i]) == STORE_OK ? 0 : -1;
+    if (rc == 0)
+        rc = gw_sched_start(gw, counts);
+    free(counts);
+    if (rc == 0 && store_chats_retired(st, &retired, &n_retired) != STORE_OK)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < n_retired; i++) {
+        int ci = gw_chat_index(gw, retired[i]);
+        if (ci >= 0)
+            gw_chat_retired(gw, (size_t)ci);
+    }
+    free(retired);
+    return rc;
+}
+
+int gw_cmd_repair(int argc, char **argv)
+{
+    struct gw gw;
+    uv_loop_t loop;
+    int rc = 1;
+    int prc = gw_tool_args(&gw, argc, argv,
+                           "usage: tgs3 repair [serve options: --data-dir, --key-file, --botapi-url, --bot-token, "
+                           "--chat-id, --mode, --config …]\n\nRebuilds every shard in the repair queue from K good "
+                           "ones into live chats, then exits: 0 when the queue is empty, 1 when shards are left "
+                           "(add a channel). The gateway must not run.",
+                           NULL, NULL);
+    if (prc >= 0)
+        return prc;
+    if (gw.cfg.n_bot_tokens == 0 || gw.cfg.n_chat_ids == 0) {
+        fprintf(stderr, "tgs3 repair: give --bot-token and --chat-id as for tgs3 serve\n");
+        gw_config_release(&gw.cfg);
+        return 2;
+    }
+    if (gw_data_dir_lock(gw.cfg.data_dir, "repair") != 0) {
+        gw_config_release(&gw.cfg);
+        return 2;
+    }
+    if (gw_keys_load(&gw, 0) != 0 || gw_tool_open(&gw, &loop, "repair", 600000) != 0 || start_posting(&gw) != 0)
+        goto out;
+    struct watch w = {.gw = &gw};
+    uv_timer_init(gw.loop, &w.timer);
+    w.timer.data = &w;
+    uv_timer_start(&w.timer, on_poll, POLL_MS, POLL_MS);
+    gw_repair_start(&gw);
+    while (!w.done)
+        uv_run(gw.loop, UV_RUN_ONCE);
+    uv_timer_stop(&w.timer);
+    uv_close((uv_handle_t *)&w.timer, NULL);
+    gw_repair_stop(&gw);
+    gw_sched_stop(&gw);
+    gw_chats_free(&gw);
+    struct gw_repair_counters c;
+    gw_repair_counters(&gw, &c);
+    fprintf(stderr, "\n");
+    printf("repair: %lld shards of %lld blocks left in the queue%s\n", (long long)w.queued, (long long)w.blocks,
+           w.queued > 0 ? " (no live chat without a shard of their stripe, or too few readable shards: add a channel)"
+                        : "; every stripe is whole");
+    rc = w.st == STORE_OK && w.queued == 0 ? 0 : 1;
+out:
+    gw_tool_close(&gw);
+    gw_config_release(&gw.cfg);
+    fflush(stdout);
+    return rc;
+}
