@@ -76,17 +76,16 @@ static int start_posting(struct gw *gw)
     return rc;
 }
 
+static const char usage[] =
+    "usage: tgs3 repair [serve options: --data-dir, --key-file, --botapi-url, --bot-token, --chat-id, --mode, "
+    "--config …]\n\nRebuilds every shard in the repair queue from K good ones into live chats, then exits: 0 when "
+    "the queue is empty, 1 when shards are left (add a channel). The gateway must not run.";
+
 int gw_cmd_repair(int argc, char **argv)
 {
     struct gw gw;
     uv_loop_t loop;
-    int rc = 1;
-    int prc = gw_tool_args(&gw, argc, argv,
-                           "usage: tgs3 repair [serve options: --data-dir, --key-file, --botapi-url, --bot-token, "
-                           "--chat-id, --mode, --config …]\n\nRebuilds every shard in the repair queue from K good "
-                           "ones into live chats, then exits: 0 when the queue is empty, 1 when shards are left "
-                           "(add a channel). The gateway must not run.",
-                           NULL, NULL);
+    int rc = 1, prc = gw_tool_args(&gw, argc, argv, usage, NULL, NULL);
     if (prc >= 0)
         return prc;
     if (gw.cfg.n_bot_tokens == 0 || gw.cfg.n_chat_ids == 0) {
