@@ -617,8 +617,6 @@ void gw_post_document_iov(struct gw *gw, size_t bot, size_t chat, const struct t
 /* ---- the health of each storage chat (chats.c) ---- */
 
 enum gw_chat_state { GW_CHAT_OK, GW_CHAT_REFUSING, GW_CHAT_LOST, GW_CHAT_RETIRED };
-/* 1 when res is a refusal because of the chat itself (deleted or banned, the bot kicked or without rights). */
-int gw_chat_refusal(const struct tg_result *res);
 /* Chat ci refused a document: no new document goes there until it answers getChat again. */
 void gw_chat_refused(struct gw *gw, size_t ci, const char *why);
 enum gw_chat_state gw_chat_state(const struct gw *gw, size_t ci);

@@ -132,7 +132,7 @@ static int tolerate(struct checks *c, size_t chat, const struct tg_result *res)
 {
     struct gw *gw = c->gw;
     int k = 1, m = 0;
-    if (!gw_chat_refusal(res) || blk_layout_parse(gw_config_redundancy(&gw->cfg), (int)gw->cfg.n_chat_ids, &k, &m) != 0)
+    if (!tg_result_chat_refused(res) || blk_layout_parse(gw_config_redundancy(&gw->cfg), (int)gw->cfg.n_chat_ids, &k, &m) != 0)
         return 0;
     if (gw_chat_state(gw, chat) != GW_CHAT_OK)
         return 1; /* counted already (another bot's answer) */

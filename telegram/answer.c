@@ -30,6 +30,18 @@ int tg_result_temporary(const struct tg_result *res)
     }
 }
 
+int tg_result_chat_refused(const struct tg_result *res)
+{
+    static const char *const texts[] = {"chat not found", "kicked", "not a member", "need administrator rights",
+                                        "have no write access", "CHAT_WRITE_FORBIDDEN"};
+    if (res->status == TG_OK || (res->http_status != 400 && res->http_status != 403))
+        return 0;
+    for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
+        if (strstr(res->description, texts[i]) != NULL)
+            return 1;
+    return 0;
+}
+
 const char *tg_status_name(enum tg_status s)
 {
     switch (s) {

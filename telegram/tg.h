@@ -66,6 +66,10 @@ const char *tg_status_name(enum tg_status s);
  * itself (bad token, missing chat or message, too big) and for success.
  * Callers decide what to do with it: retry, try another pair, answer 503. */
 int tg_result_temporary(const struct tg_result *res);
+/* 1 when res refuses the request because of the chat itself, for this bot:
+ * deleted or banned ("chat not found"), the bot kicked or not a member, or
+ * without the right to post. Not temporary, but another chat may do. */
+int tg_result_chat_refused(const struct tg_result *res);
 
 enum tg_mode { TG_MODE_LOCAL = 0, TG_MODE_CLOUD };
 

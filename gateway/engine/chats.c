@@ -50,18 +50,6 @@ static struct gw_chats *chats_get(struct gw *gw)
     return gw->chats;
 }
 
-int gw_chat_refusal(const struct tg_result *res)
-{
-    static const char *const texts[] = {"chat not found", "kicked", "not a member", "need administrator rights",
-                                        "have no write access", "CHAT_WRITE_FORBIDDEN"};
-    if (res->status == TG_OK || (res->http_status != 400 && res->http_status != 403))
-        return 0;
-    for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
-        if (strstr(res->description, texts[i]) != NULL)
-            return 1;
-    return 0;
-}
-
 void gw_chat_refused(struct gw *gw, size_t ci, const char *why)
 {
     struct chat_health *h = &chats_get(gw)->c[ci];

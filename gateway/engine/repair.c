@@ -102,7 +102,7 @@ static void swap_run(struct store *st, void *arg)
         if (store_inflight_end(st, j->ss.keys[sh->idx], 0, now) != STORE_OK || s != STORE_NOT_FOUND)
             w->st = s;
     }
-    for (int i = 0; i < j->n_want; i++) /* journal rows of shards that found no chat */
+    for (int i = 0; j->buf != NULL && i < j->n_want; i++) /* journal rows of shards that found no chat */
         if (!posted[j->want[i]] && store_inflight_end(st, j->ss.keys[j->want[i]], 0, now) != STORE_OK)
             w->st = STORE_IO;
     if (j->swapped < j->n_want && store_repair_later(st, j->blk.id, now + RETRY_MS) != STORE_OK)

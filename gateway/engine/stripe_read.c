@@ -62,7 +62,6 @@ struct gw_block_read {
     int on_pool;            /* pool jobs running for this read */
     int store_busy;
     int cancelled;
-    int delivered;
     struct tg_result last;  /* the last shard failure, for the caller when fewer than K arrive */
     unsigned char *out;     /* the rebuilt document (build_work) */
     int build_failed;
@@ -98,7 +97,6 @@ static void deliver(struct gw_block_read *br, const struct tg_result *res, unsig
 {
     tg_fetch_cb cb = br->cb;
     void *ud = br->ud;
-    br->delivered = 1;
     br->cancelled = 1; /* nothing more reaches the caller */
     for (int i = 0; br->sp != NULL && i < br->sp->n; i++)
         if (br->rd[i].call != NULL) {

@@ -153,7 +153,7 @@ static void on_shard_sent(void *ud, const struct tg_result *res, const struct tg
         shard_finish(ss);
         return;
     }
-    int gone = gw_chat_refusal(res);
+    int gone = tg_result_chat_refused(res);
     if (gone)
         gw_chat_refused(gw, sh->chat, res->description);
     if (!gone)

@@ -241,6 +241,32 @@ static void test_status_names(void)
     CHECK(strcmp(tg_status_name(TG_ERR_CANCELLED), "cancelled") == 0);
 }
 
+/* Refusals because of the chat itself: another chat may take the document; other refusals are not that. */
+static void test_chat_refused(void)
+{
+    static const struct {
+        int http;
+        const char *desc;
+        int want;
+    } cases[] = {
+        {400, "Bad Request: chat not found", 1},
+        {403, "Forbidden: bot was kicked from the channel chat", 1},
+        {403, "Forbidden: bot is not a member of the channel chat", 1},
+        {400, "Bad Request: need administrator rights in the channel chat", 1},
+        {400, "Bad Request: message to delete not found", 0},
+        {400, "Bad Request: wrong file_id or the file is temporarily unavailable", 0},
+        {500, "Internal Server Error: chat not found", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tg_result r;
+        memset(&r, 0, sizeof(r));
+        r.status = TG_ERR_API;
+        r.http_status = cases[i].http;
+        snprintf(r.description, sizeof(r.description), "%s", cases[i].desc);
+        CHECK(tg_result_chat_refused(&r) == cases[i].want);
+    }
+}
+
 /* The one rule for temporary failures: what callers retry, move to another pair, or answer 503 for. */
 static void test_temporary(void)
 {
@@ -279,6 +305,7 @@ static void test_temporary(void)
 int main(void)
 {
     test_ok();
+    test_chat_refused();
     test_errors();
     test_rate_limit();
     test_bare_and_garbage();
