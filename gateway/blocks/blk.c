@@ -249,7 +249,8 @@ static const unsigned char *subkey(const struct blk_keyring *kr, enum blk_kind k
     const struct blk_keys *k = &kr->keys[key_id - 1];
     switch (kind) {
     case BLK_KIND_DATA: return k->seal;
-    case BLK_KIND_SNAPSHOT: return k->snap;
+    case BLK_KIND_SNAPSHOT:
+    case BLK_KIND_JOURNAL: return k->snap;
     case BLK_KIND_SHARD: break;
     }
     return NULL;

@@ -49,9 +49,11 @@
 #define BLK_OVERHEAD (BLK_HEADER_LEN + BLK_TAG_LEN) /* bytes a sealed buffer adds to its plaintext */
 #define BLK_MAX_KEYS 255
 
-/* The kind byte of every document tgs3 posts. blk_seal and blk_open take DATA
- * and SNAPSHOT; a SHARD is one piece of a stripe (shard.h), never sealed whole. */
-enum blk_kind { BLK_KIND_DATA = 1, BLK_KIND_SNAPSHOT = 2, BLK_KIND_SHARD = 3 };
+/* The kind byte of every document tgs3 posts. blk_seal and blk_open take DATA,
+ * SNAPSHOT (a snapshot's blocks and its manifest) and JOURNAL (the index's journal
+ * documents, under the snapshot subkey too); a SHARD is one piece of a stripe
+ * (shard.h), never sealed whole. */
+enum blk_kind { BLK_KIND_DATA = 1, BLK_KIND_SNAPSHOT = 2, BLK_KIND_SHARD = 3, BLK_KIND_JOURNAL = 4 };
 
 enum blk_status {
     BLK_OK = 0,

@@ -60,6 +60,9 @@ void gw_ec_free_all(struct gw *gw);
  * tg_fetch_file, exactly once unless cancelled. */
 struct gw_block_read;
 struct gw_block_read *gw_block_read_start(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud);
+/* The same for a stripe the caller knows (not in the index: a chain document of safety/chain.h). */
+struct gw_block_read *gw_block_read_stripe(struct gw *gw, const struct store_block *blk, const struct store_stripe *sp,
+                                           tg_fetch_cb cb, void *ud);
 void gw_block_read_cancel(struct gw_block_read *br);
 /* A shard as a document reader.c can fetch (through its uploader, else another bot). */
 void gw_shard_doc(const struct store_shard *sh, struct store_block *out);

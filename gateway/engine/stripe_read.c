@@ -191,7 +191,8 @@ static void after_verify(uv_work_t *w, int status)
         log_error("block %lld: shard %d (message %lld/%lld) failed verification: %s; reading another shard",
                   (long long)br->blk.id, sh->idx, (long long)sh->chat_id, (long long)sh->message_id,
                   status != 0 ? "cancelled" : blk_status_name(r->st));
-        gw_repair_shard(br->gw, br->blk.id, sh->idx, "failed verification");
+        if (br->blk.id > 0) /* a chain document is not in the index: nothing to repair */
+            gw_repair_shard(br->gw, br->blk.id, sh->idx, "failed verification");
         memset(&br->last, 0, sizeof(br->last));
         br->last.status = TG_ERR_API;
         snprintf(br->last.description, sizeof(br->last.description), "a shard failed verification");
@@ -212,7 +213,7 @@ static void on_shard(void *ud, const struct tg_result *res, unsigned char *data,
         log_warn("block %lld: shard %d (message %lld/%lld) cannot be read: %s (%s); reading another shard",
                  (long long)br->blk.id, sh->idx, (long long)sh->chat_id, (long long)sh->message_id,
                  tg_status_name(res->status), res->description);
-        if (!tg_result_temporary(res))
+        if (!tg_result_temporary(res) && br->blk.id > 0)
             gw_repair_shard(br->gw, br->blk.id, sh->idx, "cannot be read");
         settle(br);
         return;
@@ -374,6 +375,8 @@ static void plan(struct gw_block_read *br)
 
 /* ---- the index says how the block is stored ------------------------------------ */
 
+static void read_stripe(struct gw_block_read *br);
+
 static void lookup_run(struct store *st, void *arg)
 {
     struct gw_block_read *br = arg;
@@ -396,20 +399,44 @@ static void lookup_done(void *arg)
         br->plain = gw_read_start(gw, &br->blk, on_plain, br);
         return;
     }
-    if (br->st == STORE_OK)
-        br->ec = gw_ec_for(gw, br->sp->k, br->sp->m);
-    if (br->st != STORE_OK || br->ec == NULL) {
-        log_error("block %lld: cannot look up its stripe: %s", (long long)br->blk.id,
-                  br->st != STORE_OK ? store_status_name(br->st) : "no Reed-Solomon tables for its layout");
+    if (br->st != STORE_OK) {
+        log_error("block %lld: cannot look up its stripe: %s", (long long)br->blk.id, store_status_name(br->st));
         fail_with(br, TG_ERR_IO, "the block's stripe cannot be looked up");
         return;
     }
+    read_stripe(br);
+}
+
+/* br->sp known: read its shards. */
+static void read_stripe(struct gw_block_read *br)
+{
+    br->ec = gw_ec_for(br->gw, br->sp->k, br->sp->m);
+    if (br->ec == NULL) {
+        log_error("block %lld: no Reed-Solomon tables for its layout %d+%d", (long long)br->blk.id, br->sp->k,
+                  br->sp->m);
+        fail_with(br, TG_ERR_IO, "the block's stripe has no usable layout");
+        return;
+    }
     plan(br);
-    uv_timer_init(gw->loop, &br->hedge);
+    uv_timer_init(br->gw->loop, &br->hedge);
     br->hedge.data = br;
     br->hedge_init = 1;
     uv_timer_start(&br->hedge, on_hedge, HEDGE_MS, HEDGE_MS);
     settle(br);
+}
+
+struct gw_block_read *gw_block_read_stripe(struct gw *gw, const struct store_block *blk, const struct store_stripe *sp,
+                                           tg_fetch_cb cb, void *ud)
+{
+    struct gw_block_read *br = xcalloc(1, sizeof(*br));
+    br->gw = gw;
+    br->blk = *blk;
+    br->cb = cb;
+    br->ud = ud;
+    br->sp = xmalloc(sizeof(*br->sp));
+    *br->sp = *sp;
+    read_stripe(br);
+    return br;
 }
 
 struct gw_block_read *gw_block_read_start(struct gw *gw, const struct store_block *blk, tg_fetch_cb cb, void *ud)
