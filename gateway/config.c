@@ -78,7 +78,8 @@ static const struct opt options[] = {
     {"shutdown-grace", OPT_SECONDS, "30", "seconds requests in flight may take to finish after SIGTERM"},
     {"key-file", OPT_STR, NULL, "master key file (default DATA_DIR/master.key, created on first start); LOSING IT LOSES THE DATA"},
     {"no-encryption", OPT_FLAG, NULL, "post blocks unsealed (plaintext readable by Telegram); keyed hashes still verify reads"},
-    {"snapshot-interval", OPT_SECONDS, "3600", "seconds between sealed index snapshots pinned in the first chat (0: off)"},
+    {"snapshot-interval", OPT_SECONDS, "86400", "seconds after which a new snapshot of the index begins a new chain at the latest (also when the journal passed a quarter of the index)"},
+    {"journal-interval", OPT_SECONDS, "5", "seconds between the index's journal documents in Telegram (at most; 0: no journal and no snapshots)"},
     {"cache-dir", OPT_STR, NULL, "block cache directory (default DATA_DIR/cache)"},
     {"cache-size", OPT_SIZE, "1G", "bytes of sealed blocks kept in the cache, least recently used out first (0: off)"},
     {"pack-threshold", OPT_SIZE, "1M", "PUT bodies smaller than this are packed together into one document"},
@@ -302,6 +303,8 @@ static int set_seconds(struct gw_config *cfg, const struct opt *o, const char *v
         cfg->shutdown_grace_ms = ms;
     else if (!strcmp(o->name, "snapshot-interval"))
         cfg->snapshot_interval_ms = ms;
+    else if (!strcmp(o->name, "journal-interval"))
+        cfg->journal_interval_ms = ms;
     else if (!strcmp(o->name, "scrub-interval"))
         cfg->scrub_interval_ms = ms;
     else if (!strcmp(o->name, "chat-lost-after"))

@@ -106,7 +106,8 @@ struct gw_config {
     char *log_file;
     char *key_file;               /* master keys (default DATA_DIR/master.key); secret, never logged */
     int no_encryption;            /* blocks posted unsealed (keyed hashes still verify them) */
-    int64_t snapshot_interval_ms; /* periodic sealed index snapshot pinned in the first chat; 0 = off */
+    int64_t snapshot_interval_ms; /* a new chain (snapshot) at the latest this long after the last; 0 = by size only */
+    int64_t journal_interval_ms;  /* index changes go to Telegram at most this often; 0 = no journal, no snapshots */
     double rate_pair_per_min;      /* posts per (bot, chat) per minute */
     double rate_bot_per_sec;       /* posts per bot per second */
     double rate_chat_per_min;      /* posts per chat per minute, all bots; 0 = no limit */
@@ -170,7 +171,7 @@ struct gw {
     struct gw_bot *bots;
     size_t n_bots;
     struct blk_keyring *keys; /* sealing, dedup and snapshot keys (gateway/blocks); NULL only in tests */
-    struct gw_snap *snap;     /* periodic index snapshots (snapshot.c) */
+    struct gw_journal *journal; /* the index's journal in Telegram (journal.c); NULL when off */
     size_t rr_next; /* round-robin cursor over bots for reads that need another bot */
     struct blk_ec *ec;      /* Reed–Solomon tables of the stripe layout (NULL: unprotected) */
     struct gw_ec_slot {     /* tables of every layout met so far (gw_ec_for) */
@@ -385,6 +386,11 @@ int gw_setup_client(struct gw *gw, const char *name, long timeout_ms, int max_co
  * timeout_ms) into gw; 0 or -1 (logged). gw_tool_close undoes whatever was done. */
 int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_ms);
 void gw_tool_close(struct gw *gw);
+/* For sub-commands that post (repair, snapshot): the layout of --redundancy, the
+ * chats' block counts, the scheduler, the retired chats; 0 or -1 (logged).
+ * gw_tool_posting_stop ends it (before gw_tool_close). */
+int gw_tool_posting(struct gw *gw);
+void gw_tool_posting_stop(struct gw *gw);
 /* Takes DATA_DIR/tgs3.lock (flock, exclusive, held until exit) for what must
  * have the data dir alone: serve, recover, fsck --repair. Another holder:
  * -1 with a message naming the dir (logged). */
@@ -407,13 +413,24 @@ void gw_strays_plan(struct gw *gw, struct store_inflight *rows, size_t n);
 void gw_strays_start(struct gw *gw); /* after --stray-probe-delay ms; no-op without a plan */
 void gw_strays_stop(struct gw *gw);  /* shutdown: what was not settled stays journaled */
 
-struct gw_snap;
-/* One snapshot: VACUUM INTO, sealed on the pool, posted to the first chat,
- * pinned; the previous one is queued for deletion. cb gets ok and the message id. */
-typedef void (*gw_snapshot_cb)(struct gw *gw, int ok, int64_t message_id, void *ud);
-int gw_snapshot_run(struct gw *gw, gw_snapshot_cb cb, void *ud); /* -1 if one is running */
-void gw_snapshot_start(struct gw *gw); /* periodic, every --snapshot-interval (0: off) */
-void gw_snapshot_stop(struct gw *gw);
+/* The index in Telegram (safety/journal.c, snapshot.c; chain.h): a chain of
+ * a snapshot and journal documents. prepare attaches the journal's session
+ * to the index right after it opens (before any write); start runs it on the
+ * loop; drained posts the last changes at shutdown (1 when done or given up). */
+struct gw_journal;
+struct gw_journal_counters {
+    int on;
+    int64_t seq;        /* the chain's last document */
+    size_t pending;     /* changesets not in Telegram yet */
+    int64_t lag_ms;     /* age of the oldest change not in Telegram */
+    uint64_t docs, bytes, snapshots, failures;
+};
+int gw_journal_prepare(struct gw *gw, struct store *st);
+void gw_journal_start(struct gw *gw);
+int gw_journal_drained(struct gw *gw);
+void gw_journal_stop(struct gw *gw);
+void gw_journal_free(struct gw *gw);
+void gw_journal_counters(const struct gw *gw, struct gw_journal_counters *out);
 int gw_cmd_snapshot(int argc, char **argv); /* tgs3 snapshot */
 int gw_cmd_recover(int argc, char **argv);  /* tgs3 recover */
 int gw_cmd_fsck(int argc, char **argv);     /* tgs3 fsck */

@@ -31,8 +31,8 @@ static void usage(FILE *fp)
                 "  scrub     read every shard back, verify it, queue the bad ones for repair\n"
                 "  chat      chat retire ID: no new shards go to chat ID, its shards are rebuilt elsewhere\n"
                 "  repair    rebuild the queued shards now, in the foreground (the gateway stopped)\n"
-                "  snapshot  seal a copy of the index, post it to the first chat and pin it\n"
-                "  recover   rebuild the data dir's index from the pinned snapshot\n"
+                "  snapshot  begin a new chain of the index in Telegram (a sealed copy, its manifest pinned)\n"
+                "  recover   rebuild the data dir's index from Telegram (the pinned chain: snapshot + journal)\n"
                 "  version   print the version\n");
 }
 
@@ -295,6 +295,8 @@ static void on_drain(uv_timer_t *t)
     int receiving = gw_server_receiving(gw);
     if ((gw->active > 0 || receiving > 0) && mono_ms() < drain_deadline)
         return;
+    if (gw->active == 0 && receiving == 0 && !gw_journal_drained(gw))
+        return; /* the index's last changes on their way to Telegram */
     if (gw->active > 0 || receiving > 0)
         log_warn("shutdown: %d requests still running, %d connections holding request bytes, after %lld s; "
                  "stopping anyway",
@@ -379,7 +381,7 @@ static int serve_prepare(struct gw *gw, int argc, char **argv, struct store **ou
         gw_config_release(&gw->cfg);
         return -1;
     }
-    if (gw_keys_load(gw, 1) != 0) {
+    if (gw_keys_load(gw, 1) != 0 || gw_journal_prepare(gw, st) != 0) {
         store_close(st);
         gw_config_release(&gw->cfg);
         return -1;
@@ -416,7 +418,7 @@ static int serve_start(struct gw *gw, struct store_inflight **unconfirmed, size_
         return -1;
     gw_gc_start(gw);
     gw_compact_start(gw);
-    gw_snapshot_start(gw);
+    gw_journal_start(gw);
     gw_strays_start(gw);
     gw_repair_start(gw);
     gw_scrub_start(gw, 0, NULL);
@@ -444,7 +446,7 @@ static void serve_stop(struct gw *gw)
     log_info("shutting down");
     gw_gc_stop(gw);
     gw_compact_stop(gw);
-    gw_snapshot_stop(gw);
+    gw_journal_stop(gw);
     gw_strays_stop(gw);
     gw_pack_stop(gw);
     uv_close((uv_handle_t *)&sig_term, NULL);
@@ -478,6 +480,7 @@ static void serve_teardown(struct gw *gw)
     gw_ec_free_all(gw);
     gw_opened_free(gw);
     gw_pack_free(gw);
+    gw_journal_free(gw);
     bigbuf_drain(); /* idle block buffers */
     uv_loop_close(gw->loop);
     free(gw->bots);

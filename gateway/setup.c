@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gateway/engine/stripe.h"
+#include "gateway/blocks/shard.h"
 #include "gateway/gw.h"
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -88,6 +89,36 @@ int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_
     gw->storeq = gw_storeq_new(gw, st);
     gw_setup_bots(gw);
     return gw_setup_client(gw, name, timeout_ms, 8, 0);
+}
+
+int gw_tool_posting(struct gw *gw)
+{
+    struct store *st = gw_storeq_store(gw->storeq);
+    int64_t *counts = xcalloc(gw->cfg.n_chat_ids, sizeof(*counts)), *retired = NULL;
+    size_t n_retired = 0;
+    int rc = blk_layout_parse(gw_config_redundancy(&gw->cfg), (int)gw->cfg.n_chat_ids, &gw->red_k, &gw->red_m);
+    for (size_t i = 0; i < gw->cfg.n_chat_ids && rc == 0; i++)
+        rc = store_block_count_chat(st, gw->cfg.chat_ids[i], &counts[i]) == STORE_OK ? 0 : -1;
+    if (rc == 0)
+        rc = gw_sched_start(gw, counts);
+    free(counts);
+    if (rc == 0 && store_chats_retired(st, &retired, &n_retired) != STORE_OK)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < n_retired; i++) {
+        int ci = gw_chat_index(gw, retired[i]);
+        if (ci >= 0)
+            gw_chat_retired(gw, (size_t)ci);
+    }
+    free(retired);
+    if (rc != 0)
+        log_error("tgs3: cannot set up posting (the layout, the index's chat counts or the scheduler)");
+    return rc;
+}
+
+void gw_tool_posting_stop(struct gw *gw)
+{
+    gw_sched_stop(gw);
+    gw_chats_free(gw);
 }
 
 void gw_tool_close(struct gw *gw)

@@ -36,7 +36,7 @@
 
 #define CHAIN_ID_LEN 16
 #define CHAIN_MAX_REFS 40          /* references in one journal document */
-#define CHAIN_MAX_BLOCKS 65536     /* blocks of one snapshot */
+#define CHAIN_MAX_BLOCKS 4096      /* blocks of one snapshot (64 GiB at 16 MiB blocks) */
 #define CHAIN_MAX_CHANGESET (64u << 20) /* bytes of one journal document's changes */
 
 /* Where one sealed document of a chain lives: a stripe of k + m shards. */
@@ -104,10 +104,21 @@ struct chain_post *chain_post_start(struct gw *gw, int kind, int64_t seq, const 
                                     void *ud);
 /* The journal identities of p's shards (k + m of them) for store_inflight_end. */
 const unsigned char (*chain_post_keys(const struct chain_post *p, int *n))[16];
-void chain_post_free(struct chain_post *p); /* after cb */
+void chain_post_free(struct chain_post *p); /* after cb, once the caller recorded it (or cb said not ok) */
+/* A post that landed but will not be recorded: its shards go to the delete queue, then it is freed. */
+void chain_post_discard(struct chain_post *p);
 /* Reads ref's document back (any k good shards), opens it: cb gets the plaintext (malloc'd, the callee's) or NULL. */
 typedef void (*chain_read_cb)(struct gw *gw, const struct chain_ref *ref, unsigned char *plain, size_t len,
                               const char *err, void *ud);
 void chain_read_start(struct gw *gw, const struct chain_ref *ref, chain_read_cb cb, void *ud);
+
+/* ---- snapshot.c: a new chain ---- */
+typedef void (*gw_chain_begun_cb)(struct gw *gw, int ok, const struct store_chain *ch, uint64_t epoch, void *ud);
+/* Copies the index, posts it and its manifest, records the new chain; -1 if one runs already. */
+int gw_snapshot_begin(struct gw *gw, uint64_t epoch, gw_chain_begun_cb cb, void *ud);
+
+/* ---- journal.c: what the snapshot's copy job hands over ---- */
+void gw_journal_cut(struct gw *gw, struct store *st, uint64_t epoch); /* store thread */
+void gw_journal_cut_done(struct gw *gw, int64_t index_size);          /* loop */
 
 #endif

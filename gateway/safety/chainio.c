@@ -37,6 +37,7 @@ struct chain_post {
     enum blk_status bst;
     enum store_status st;
     int pins_waiting, pinned;
+    int discarding; /* chain_post_discard: free once the rows are ended */
 };
 
 const unsigned char (*chain_post_keys(const struct chain_post *p, int *n))[16]
@@ -74,7 +75,18 @@ static void unjournal_done(void *arg)
     struct chain_post *p = arg;
     if (p->st != STORE_OK)
         log_error("%s: cannot queue its shards for deletion (the start-up sweep does)", p->ss.name);
-    finish(p, 0);
+    if (p->discarding)
+        chain_post_free(p);
+    else
+        finish(p, 0);
+}
+
+void chain_post_discard(struct chain_post *p)
+{
+    if (p == NULL)
+        return;
+    p->discarding = 1;
+    gw_store_call(p->gw, unjournal_run, unjournal_done, p);
 }
 
 static void fail(struct chain_post *p)
@@ -161,7 +173,7 @@ static void journal_run(struct store *st, void *arg)
 static void journal_done(void *arg)
 {
     struct chain_post *p = arg;
-    if (p->st != STORE_OK || p->gw->stopping) {
+    if (p->st != STORE_OK) {
         log_error("%s: cannot journal its shards: %s", p->ss.name, store_status_name(p->st));
         fail(p);
         return;

@@ -57,10 +57,6 @@
 #define PIN_MAX (1LL << 30)         /* bytes: a pinned document larger than this is not fetched */
 #define MAX_DOCS (1LL << 22)        /* documents of one chain (the table seq -> ref is dense) */
 
-/* Until store.h declares it (store/recovered.c). */
-enum store_status store_drop_unposted(struct store *st, int64_t now_ms, int64_t *objects, int64_t *parts,
-                                      int64_t *blocks) WARN_UNUSED;
-
 static const char USAGE[] =
     "usage: tgs3 recover --data-dir DIR --key-file FILE [--force] [serve options: --botapi-url, --bot-token "
     "(repeatable), --chat-id (repeatable), --mode …]\n\n"

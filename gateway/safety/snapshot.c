@@ -1,23 +1,20 @@
-/* snapshot.c — sealed index snapshots pinned in the storage chat; `tgs3 snapshot` and `tgs3 recover`.
+/* snapshot.c — a new chain of the index in Telegram: a consistent copy posted in blocks, and its manifest.
  *
- * DESIGN. A snapshot is a consistent copy of the index (VACUUM INTO on the
- * store thread, between jobs, so no transaction is half in it), sealed on
- * libuv's pool with the snapshot subkey (kind BLK_KIND_SNAPSHOT, a random
- * identity in its header), posted as a document to the first storage chat
- * by the first bot and pinned. Only after the pin succeeded is it recorded
- * as the newest snapshot, which queues the previous one for deletion after
- * the grace period; a snapshot that could not be pinned is queued itself.
- * `tgs3 recover` needs only the Bot API flags, the chat and the key file:
- * getChat → pinned_message → its document → open → DATA_DIR/index.db.
+ * DESIGN (formats: chain.h). On the store thread, in one job: the journal's
+ * changes so far are cut off (they close the old chain, journal.c) and the
+ * index is copied (VACUUM INTO, between jobs, so no transaction is half in
+ * it). The copy is read in --block-size pieces on libuv's pool, each sealed
+ * under a random identity (BLK_KIND_SNAPSHOT) and posted like any block, as
+ * a stripe of the configured layout (two at a time, through the scheduler).
+ * Then the manifest naming them is posted as a mirror with one copy in
+ * every live chat (k = 1), each copy pinned: any chat left holds it. Only
+ * then is the chain recorded (store_chain_add for every document,
+ * store_chain_begin), in one transaction that also queues every message of
+ * the old chain for deletion. Whatever fails, the old chain stays the
+ * newest in Telegram and what this one posted goes to the delete queue.
  *
- * Packs of small objects are flushed (posted, recorded) before the copy, so
- * objects acknowledged from the local spool are recoverable from it too;
- * `tgs3 snapshot` runs without the gateway and says how many packs only the
- * spool holds.
- *
- * What a recovered index cannot know: objects written after the snapshot
- * (their blocks are strays nobody references), and deletions after it (the
- * objects come back; if GC already deleted their blocks, fsck reports them).
+ * `tgs3 snapshot` runs the same without the gateway (no journal: the chain
+ * it begins is continued by the next serve).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,298 +24,314 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/blocks/blk.h"
-#include "gateway/gw.h"
+#include "gateway/safety/chain.h"
 
-#define SNAPSHOT_MAX (4LL << 30) /* bytes: larger indexes are refused rather than held in memory */
+#define SNAPSHOT_IN_FLIGHT 2 /* blocks of a snapshot being sealed or posted at once */
 
-struct gw_snap {
-    uv_timer_t timer;
-    int busy;
+struct snap_block {
+    struct snap_run *r;
+    int64_t i;
+    unsigned char *plain;
+    size_t len;
+    int err;
+    uv_work_t work;
 };
 
 struct snap_run {
     struct gw *gw;
-    gw_snapshot_cb cb;
+    uint64_t epoch;
+    gw_chain_begun_cb cb;
     void *ud;
     char path[4096];
     enum store_status st;
-    uv_work_t work;
-    unsigned char *sealed;
-    size_t sealed_len;
-    size_t plain_len;
-    unsigned char id[BLK_ID_LEN];
     char err[256];
-    int64_t chat_id, message_id, bot_id;
+    int64_t size;
+    struct store_chain ch;
+    int64_t n_blocks, next, in_flight, landed;
+    int failed;
+    struct chain_ref *refs;        /* per block, then the manifest at [n_blocks] */
+    struct chain_post **posts;     /* the same */
 };
 
 static int run_busy; /* one snapshot at a time (serve and the tool both run one loop) */
 
+static void snap_free(struct snap_run *r)
+{
+    for (int64_t i = 0; r->posts != NULL && i <= r->n_blocks; i++)
+        chain_post_discard(r->posts[i]); /* NULL after a record */
+    free(r->posts);
+    free(r->refs);
+    unlink(r->path);
+    free(r);
+    run_busy = 0;
+}
+
 static void snap_end(struct snap_run *r, int ok)
 {
     struct gw *gw = r->gw;
-    gw_snapshot_cb cb = r->cb;
+    gw_chain_begun_cb cb = r->cb;
     void *ud = r->ud;
-    int64_t msg = r->message_id;
-    free(r->sealed);
-    free(r);
-    run_busy = 0;
+    struct store_chain ch = r->ch;
+    uint64_t epoch = r->epoch;
+    snap_free(r);
     if (cb)
-        cb(gw, ok, msg, ud);
+        cb(gw, ok, &ch, epoch, ud);
+}
+
+/* ---- recording the chain (store thread) ---- */
+
+static enum store_status add_doc(struct store *st, struct snap_run *r, int64_t at)
+{
+    struct store_chain_msg msgs[STORE_MAX_SHARDS];
+    const struct chain_ref *ref = &r->refs[at];
+    size_t len;
+    int n_keys;
+    unsigned char *blob = chain_ref_encode(ref, &len);
+    for (int i = 0; i < ref->sp.n; i++) {
+        msgs[i].chat_id = ref->sp.sh[i].chat_id;
+        msgs[i].message_id = ref->sp.sh[i].message_id;
+        msgs[i].bot_id = ref->sp.sh[i].bot_id;
+    }
+    struct store_chain_doc d = {
+        .chain = r->ch.chain,
+        .seq = ref->seq,
+        .ref = blob,
+        .ref_len = len,
+        .msgs = msgs,
+        .n_msgs = ref->sp.n,
+        .keys = chain_post_keys(r->posts[at], &n_keys),
+    };
+    d.n_keys = n_keys;
+    enum store_status ret = store_chain_add(st, &d, now_ms());
+    free(blob);
+    return ret;
 }
 
 static void record_run(struct store *st, void *arg)
 {
     struct snap_run *r = arg;
-    r->st = store_snapshot_record(st, r->chat_id, r->message_id, r->bot_id, now_ms());
+    r->st = store_tx_begin(st);
+    for (int64_t i = 0; r->st == STORE_OK && i <= r->n_blocks; i++)
+        r->st = add_doc(st, r, i);
+    if (r->st == STORE_OK)
+        r->st = store_chain_begin(st, r->ch.chain, r->ch.chain_at, now_ms());
+    if (r->st == STORE_OK)
+        r->st = store_tx_commit(st);
+    else
+        store_tx_rollback(st);
 }
 
 static void record_done(void *arg)
 {
     struct snap_run *r = arg;
     if (r->st != STORE_OK) {
-        log_error("snapshot: pinned as message %lld/%lld but cannot record it: %s", (long long)r->chat_id,
-                  (long long)r->message_id, store_status_name(r->st));
+        log_error("snapshot: posted but cannot record the chain: %s", store_status_name(r->st));
         snap_end(r, 0);
         return;
     }
-    log_info("snapshot: index (%zu bytes) sealed, posted and pinned as message %lld/%lld", r->plain_len,
-             (long long)r->chat_id, (long long)r->message_id);
+    for (int64_t i = 0; i <= r->n_blocks; i++) { /* recorded: their journal rows are ended */
+        chain_post_free(r->posts[i]);
+        r->posts[i] = NULL;
+    }
+    r->ch.have = 1;
+    log_info("snapshot: the index (%lld bytes) posted in %lld block(s), its manifest pinned in %d chat(s); a new "
+             "chain begins",
+             (long long)r->size, (long long)r->n_blocks, r->refs[r->n_blocks].sp.n);
     snap_end(r, 1);
 }
 
-static void unpinned_run(struct store *st, void *arg)
-{
-    struct snap_run *r = arg;
-    r->st = store_gc_enqueue_posted(st, r->chat_id, r->message_id, r->bot_id, now_ms(), now_ms());
-}
+/* ---- the manifest ---- */
 
-static void unpinned_done(void *arg)
-{
-    snap_end(arg, 0);
-}
-
-static void on_pinned(void *ud, const struct tg_result *res)
+static void on_manifest(struct gw *gw, int ok, const struct chain_ref *ref, struct chain_post *p, void *ud)
 {
     struct snap_run *r = ud;
-    if (res->status != TG_OK) {
-        log_error("snapshot: posted as message %lld/%lld but cannot pin it: %s (%s); the bot needs the right to "
-                  "edit messages (pin) in the chat",
-                  (long long)r->chat_id, (long long)r->message_id, tg_status_name(res->status), res->description);
-        gw_store_call(r->gw, unpinned_run, unpinned_done, r);
-        return;
-    }
-    gw_store_call(r->gw, record_run, record_done, r);
-}
-
-static void on_sent(void *ud, const struct tg_result *res, const struct tg_document *doc)
-{
-    struct snap_run *r = ud;
-    free(r->sealed);
-    r->sealed = NULL;
-    if (res->status != TG_OK || doc == NULL) {
-        log_error("snapshot: cannot post it: %s (%s)", tg_status_name(res->status), res->description);
+    if (!ok) {
+        chain_post_free(p);
+        log_error("snapshot: the manifest could not be posted and pinned");
         snap_end(r, 0);
         return;
     }
-    r->chat_id = doc->chat_id;
-    r->message_id = doc->message_id;
-    tg_pin_message(r->gw->tg, r->gw->bots[0].token, r->chat_id, r->message_id, on_pinned, r);
+    r->posts[r->n_blocks] = p;
+    r->refs[r->n_blocks] = *ref;
+    gw_store_call(gw, record_run, record_done, r);
 }
 
-/* libuv pool: read the copy, seal it, remove the plaintext copy. */
-static void seal_work(uv_work_t *w)
+static void post_manifest(struct snap_run *r)
 {
-    struct snap_run *r = w->data;
-    unsigned char *plain = NULL;
-    struct stat sb;
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size <= 0 || sb.st_size > SNAPSHOT_MAX) {
-        snprintf(r->err, sizeof(r->err), "cannot read the index copy: %s", fd < 0 ? strerror(errno) : "bad size");
-        goto out;
+    struct gw *gw = r->gw;
+    struct chain_manifest mf;
+    memset(&mf, 0, sizeof(mf));
+    memcpy(mf.chain, r->ch.chain, CHAIN_ID_LEN);
+    mf.chain_at = r->ch.chain_at;
+    mf.created_ms = now_ms();
+    mf.index_size = (uint64_t)r->size;
+    mf.n_blocks = (uint32_t)r->n_blocks;
+    mf.blocks = r->refs;
+    size_t len;
+    unsigned char *plain = chain_manifest_encode(&mf, &len);
+    int live = 0;
+    for (size_t i = 0; i < gw->cfg.n_chat_ids; i++)
+        live += gw_chat_state(gw, i) == GW_CHAT_OK;
+    if (live < 1)
+        live = 1;
+    if (live > STORE_MAX_SHARDS)
+        live = STORE_MAX_SHARDS;
+    chain_post_start(gw, BLK_KIND_SNAPSHOT, 0, r->ch.chain, r->ch.chain_at, plain, len, 1, live - 1, 1, on_manifest,
+                     r);
+}
+
+/* ---- the blocks ---- */
+
+static void next_blocks(struct snap_run *r);
+
+static void on_block(struct gw *gw, int ok, const struct chain_ref *ref, struct chain_post *p, void *ud)
+{
+    struct snap_block *b = ud;
+    struct snap_run *r = b->r;
+    (void)gw;
+    r->in_flight--;
+    if (ok) {
+        r->posts[b->i] = p;
+        r->refs[b->i] = *ref;
+        r->landed++;
+    } else {
+        chain_post_free(p);
+        r->failed = 1;
     }
-    r->plain_len = (size_t)sb.st_size;
-    plain = xmalloc(r->plain_len);
-    for (size_t off = 0; off < r->plain_len;) {
-        ssize_t n = read(fd, plain + off, r->plain_len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            snprintf(r->err, sizeof(r->err), "cannot read the index copy");
-            goto out;
-        }
-        off += (size_t)n;
-    }
-    r->sealed_len = r->plain_len + BLK_OVERHEAD;
-    r->sealed = xmalloc(r->sealed_len);
-    int kid;
-    unsigned char nonce[BLK_NONCE_LEN];
-    enum blk_status s = blk_random(r->id, sizeof(r->id));
-    if (s == BLK_OK)
-        s = blk_seal(r->gw->keys, BLK_KIND_SNAPSHOT, r->id, plain, r->plain_len, r->sealed, &kid, nonce);
-    if (s != BLK_OK) {
-        snprintf(r->err, sizeof(r->err), "cannot seal it: %s", blk_status_name(s));
-        free(r->sealed);
-        r->sealed = NULL;
-    }
-out:
-    if (plain) {
-        secure_zero(plain, r->plain_len);
-        free(plain);
-    }
+    free(b);
+    next_blocks(r);
+}
+
+static void read_work(uv_work_t *w)
+{
+    struct snap_block *b = w->data;
+    int fd = open(b->r->path, O_RDONLY | O_CLOEXEC);
+    b->plain = xmalloc(b->len ? b->len : 1);
+    if (fd < 0 || pread_full(fd, b->plain, b->len, (off_t)(b->i * b->r->gw->cfg.block_size)) != (ssize_t)b->len)
+        b->err = errno ? errno : EIO;
     if (fd >= 0)
         close(fd);
-    unlink(r->path);
 }
 
-static void after_seal(uv_work_t *w, int status)
+static void after_read(uv_work_t *w, int status)
 {
-    struct snap_run *r = w->data;
+    struct snap_block *b = w->data;
+    struct snap_run *r = b->r;
     struct gw *gw = r->gw;
-    if (gw->tg == NULL) { /* shutting down: the client is gone */
-        snap_end(r, 0);
+    if (status != 0 || b->err != 0 || gw->tg == NULL) {
+        log_error("snapshot: cannot read block %lld of the copy: %s", (long long)b->i,
+                  status != 0 ? "cancelled" : strerror(b->err));
+        free(b->plain);
+        r->in_flight--;
+        r->failed = 1;
+        free(b);
+        next_blocks(r);
         return;
     }
-    if (status != 0 || r->sealed == NULL) {
-        log_error("snapshot: %s", status != 0 ? "cancelled" : r->err);
-        snap_end(r, 0);
-        return;
-    }
-    char fname[64], caption[256], id[33];
-    int64_t now = now_ms();
-    hex_encode(r->id, sizeof(r->id), id);
-    snprintf(fname, sizeof(fname), "tgs3-index-%lld.snap", (long long)now);
-    snprintf(caption, sizeof(caption), "tgs3 v1 snapshot id=%s at=%lld plain=%zu", id, (long long)now, r->plain_len);
-    r->bot_id = gw->bots[0].id;
-    tg_send_document(gw->tg, gw->bots[0].token, gw->cfg.chat_ids[0], r->sealed, r->sealed_len, fname, caption,
-                     on_sent, r);
+    chain_post_start(gw, BLK_KIND_SNAPSHOT, -1 - b->i, r->ch.chain, r->ch.chain_at, b->plain, b->len, gw->red_k,
+                     gw->red_m, 0, on_block, b);
 }
+
+static void next_blocks(struct snap_run *r)
+{
+    while (!r->failed && r->next < r->n_blocks && r->in_flight < SNAPSHOT_IN_FLIGHT) {
+        struct snap_block *b = xcalloc(1, sizeof(*b));
+        int64_t bs = r->gw->cfg.block_size;
+        b->r = r;
+        b->i = r->next++;
+        b->len = (size_t)(r->size - b->i * bs < bs ? r->size - b->i * bs : bs);
+        b->work.data = b;
+        r->in_flight++;
+        if (uv_queue_work(r->gw->loop, &b->work, read_work, after_read) != 0) {
+            r->in_flight--;
+            r->failed = 1;
+            free(b);
+        }
+    }
+    if (r->in_flight > 0)
+        return;
+    if (r->failed) {
+        log_error("snapshot: %lld of %lld block(s) posted; the chain stays as it was", (long long)r->landed,
+                  (long long)r->n_blocks);
+        snap_end(r, 0);
+        return;
+    }
+    if (r->landed == r->n_blocks)
+        post_manifest(r);
+}
+
+/* ---- the copy (store thread) ---- */
 
 static void copy_run(struct store *st, void *arg)
 {
     struct snap_run *r = arg;
+    struct stat sb;
+    gw_journal_cut(r->gw, st, r->epoch);
     unlink(r->path);
     r->st = store_snapshot_write(st, r->path);
     if (r->st != STORE_OK)
         snprintf(r->err, sizeof(r->err), "%s", store_errmsg(st));
+    else if (stat(r->path, &sb) != 0 || sb.st_size <= 0)
+        r->st = STORE_IO;
+    else
+        r->size = sb.st_size;
 }
 
 static void copy_done(void *arg)
 {
     struct snap_run *r = arg;
+    gw_journal_cut_done(r->gw, r->size);
     if (r->st != STORE_OK) {
         log_error("snapshot: cannot copy the index: %s (%s)", store_status_name(r->st), r->err);
-        unlink(r->path);
         snap_end(r, 0);
         return;
     }
-    r->work.data = r;
-    uv_queue_work(r->gw->loop, &r->work, seal_work, after_seal);
+    int64_t bs = r->gw->cfg.block_size;
+    r->n_blocks = (r->size + bs - 1) / bs;
+    if (r->n_blocks > CHAIN_MAX_BLOCKS) {
+        log_error("snapshot: the index (%lld bytes) needs more than %d blocks of --block-size", (long long)r->size,
+                  CHAIN_MAX_BLOCKS);
+        snap_end(r, 0);
+        return;
+    }
+    r->refs = xcalloc((size_t)r->n_blocks + 1, sizeof(*r->refs));
+    r->posts = xcalloc((size_t)r->n_blocks + 1, sizeof(*r->posts));
+    next_blocks(r);
 }
 
-/* Small objects acknowledged from the spool are in the snapshot only once
- * their pack is in Telegram: the packs are flushed first. */
-static void on_flushed(void *ud, size_t unposted)
-{
-    struct snap_run *r = ud;
-    if (unposted > 0)
-        log_warn("snapshot: %zu pack(s) of small objects could not be posted first; the objects in them cannot be "
-                 "recovered from this snapshot (they are on this disk, and posted later)",
-                 unposted);
-    gw_store_call(r->gw, copy_run, copy_done, r);
-}
-
-int gw_snapshot_run(struct gw *gw, gw_snapshot_cb cb, void *ud)
+int gw_snapshot_begin(struct gw *gw, uint64_t epoch, gw_chain_begun_cb cb, void *ud)
 {
     if (run_busy || gw->keys == NULL || gw->n_bots == 0 || gw->cfg.n_chat_ids == 0)
         return -1;
     run_busy = 1;
     struct snap_run *r = xcalloc(1, sizeof(*r));
     r->gw = gw;
+    r->epoch = epoch;
     r->cb = cb;
     r->ud = ud;
+    if (blk_random(r->ch.chain, sizeof(r->ch.chain)) != BLK_OK)
+        abort();
+    r->ch.chain_at = now_ms();
     snprintf(r->path, sizeof(r->path), "%s/tmp/snapshot-%d.db", gw->cfg.data_dir, (int)getpid());
-    gw_pack_flush(gw, gw->cfg.max_schedule_wait_ms + gw->cfg.pack_delay_ms, on_flushed, r);
+    gw_store_call(gw, copy_run, copy_done, r);
     return 0;
-}
-
-/* ---- periodic ------------------------------------------------------------------ */
-
-static void on_periodic_done(struct gw *gw, int ok, int64_t message_id, void *ud)
-{
-    (void)ok;
-    (void)message_id;
-    (void)ud;
-    if (gw->snap != NULL) /* NULL once stopped (the timer's memory is gone then) */
-        gw->snap->busy = 0;
-}
-
-static void on_tick(uv_timer_t *t)
-{
-    struct gw *gw = t->data;
-    struct gw_snap *s = gw->snap;
-    if (s->busy || gw->stopping)
-        return;
-    if (gw_snapshot_run(gw, on_periodic_done, s) == 0)
-        s->busy = 1;
-}
-
-void gw_snapshot_start(struct gw *gw)
-{
-    if (gw->cfg.snapshot_interval_ms <= 0 || gw->snap != NULL)
-        return;
-    gw->snap = xcalloc(1, sizeof(*gw->snap));
-    uv_timer_init(gw->loop, &gw->snap->timer);
-    gw->snap->timer.data = gw;
-    uint64_t every = (uint64_t)gw->cfg.snapshot_interval_ms;
-    uv_timer_start(&gw->snap->timer, on_tick, every, every);
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-void gw_snapshot_stop(struct gw *gw)
-{
-    if (gw->snap == NULL)
-        return;
-    /* A run in flight keeps going until the loop stops; its state is its own. */
-    uv_timer_stop(&gw->snap->timer);
-    gw->snap->timer.data = gw->snap;
-    uv_close((uv_handle_t *)&gw->snap->timer, on_timer_closed);
-    gw->snap = NULL;
 }
 
 /* ---- tgs3 snapshot ----------------------------------------------------------------- */
 
-/* The tool's arguments (gw_tool_args), then the bots and chats it needs: -1 to go on, else the exit status. */
-static int parse_tool_args(struct gw *gw, int argc, char **argv, const char *usage, const char *const *own,
-                           int *own_set)
-{
-    int prc = gw_tool_args(gw, argc, argv, usage, own, own_set);
-    if (prc >= 0)
-        return prc;
-    if (gw->cfg.n_bot_tokens == 0 || gw->cfg.n_chat_ids == 0) {
-        fprintf(stderr, "tgs3: give --bot-token and --chat-id as for tgs3 serve\n");
-        gw_config_release(&gw->cfg);
-        return 2;
-    }
-    return -1;
-}
-
 struct wait_snap {
     int done, ok;
-    int64_t message_id;
+    struct store_chain ch;
 };
 
-static void on_tool_snapshot(struct gw *gw, int ok, int64_t message_id, void *ud)
+static void on_tool_snapshot(struct gw *gw, int ok, const struct store_chain *ch, uint64_t epoch, void *ud)
 {
-    (void)gw;
     struct wait_snap *w = ud;
+    (void)gw;
+    (void)epoch;
     w->done = 1;
     w->ok = ok;
-    w->message_id = message_id;
+    w->ch = *ch;
 }
 
 int gw_cmd_snapshot(int argc, char **argv)
@@ -326,18 +339,23 @@ int gw_cmd_snapshot(int argc, char **argv)
     struct gw gw;
     uv_loop_t loop;
     int rc = 1;
-    int prc = parse_tool_args(&gw, argc, argv,
-                              "usage: tgs3 snapshot [serve options: --data-dir, --key-file, --botapi-url, "
-                              "--bot-token, --chat-id, --mode, --config …]\n\n"
-                              "Writes a consistent copy of the index, seals it with the snapshot key, posts it "
-                              "to the first chat and pins it (tgs3 recover finds it there).",
-                              NULL, NULL);
+    int prc = gw_tool_args(&gw, argc, argv,
+                           "usage: tgs3 snapshot [serve options: --data-dir, --key-file, --botapi-url, "
+                           "--bot-token, --chat-id, --mode, --redundancy, --block-size, --config …]\n\n"
+                           "Begins a new chain of the index in Telegram: a consistent copy posted in blocks, its "
+                           "manifest pinned in every chat (tgs3 recover finds it there).",
+                           NULL, NULL);
     if (prc >= 0)
         return prc;
+    if (gw.cfg.n_bot_tokens == 0 || gw.cfg.n_chat_ids == 0) {
+        fprintf(stderr, "tgs3: give --bot-token and --chat-id as for tgs3 serve\n");
+        gw_config_release(&gw.cfg);
+        return 2;
+    }
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s/tmp", gw.cfg.data_dir);
     mkdir(tmp, 0700);
-    if (gw_keys_load(&gw, 0) != 0 || gw_tool_open(&gw, &loop, "snapshot", 600000) != 0)
+    if (gw_keys_load(&gw, 0) != 0 || gw_tool_open(&gw, &loop, "snapshot", 600000) != 0 || gw_tool_posting(&gw) != 0)
         goto out;
     struct store_stats_extra stats;
     if (store_stats_extra(gw_storeq_store(gw.storeq), &stats) == STORE_OK && stats.unposted > 0)
@@ -346,197 +364,21 @@ int gw_cmd_snapshot(int argc, char **argv)
                 "when it runs); objects in them cannot be recovered from this snapshot\n",
                 (long long)stats.unposted);
     struct wait_snap w = {0};
-    if (gw_snapshot_run(&gw, on_tool_snapshot, &w) != 0)
+    if (gw_snapshot_begin(&gw, 0, on_tool_snapshot, &w) != 0)
         goto out;
     while (!w.done)
         uv_run(gw.loop, UV_RUN_ONCE);
     if (w.ok) {
-        printf("snapshot pinned as message %lld in chat %lld\n", (long long)w.message_id,
-               (long long)gw.cfg.chat_ids[0]);
+        char hex[2 * CHAIN_ID_LEN + 1];
+        hex_encode(w.ch.chain, CHAIN_ID_LEN, hex);
+        printf("snapshot posted: chain %s, its manifest pinned\n", hex);
         rc = 0;
     } else {
         fprintf(stderr, "tgs3 snapshot: failed (see the log above)\n");
     }
 out:
+    gw_tool_posting_stop(&gw);
     gw_tool_close(&gw);
-    gw_config_release(&gw.cfg);
-    fflush(stdout);
-    return rc;
-}
-
-/* ---- tgs3 recover ------------------------------------------------------------------ */
-
-struct recover {
-    struct gw *gw;
-    int done, ok;
-    struct tg_document doc;
-    unsigned char *data;
-    size_t len;
-};
-
-static void on_fetched(void *ud, const struct tg_result *res, unsigned char *data, size_t len)
-{
-    struct recover *rc = ud;
-    rc->done = 1;
-    if (res->status != TG_OK) {
-        fprintf(stderr, "tgs3 recover: cannot download the snapshot: %s (%s)\n", tg_status_name(res->status),
-                res->description);
-        bigbuf_free(data);
-        return;
-    }
-    rc->data = data;
-    rc->len = len;
-    rc->ok = 1;
-}
-
-static void on_chat(void *ud, const struct tg_result *res, const struct tg_chat_info *chat)
-{
-    struct recover *rc = ud;
-    if (res->status != TG_OK) {
-        fprintf(stderr, "tgs3 recover: getChat failed: %s (%s)\n", tg_status_name(res->status), res->description);
-        rc->done = 1;
-        return;
-    }
-    if (!chat->has_pinned || strncmp(chat->pinned.caption, "tgs3 v1 snapshot ", 17) != 0) {
-        fprintf(stderr, "tgs3 recover: chat %lld has no pinned tgs3 snapshot\n", (long long)chat->id);
-        rc->done = 1;
-        return;
-    }
-    rc->doc = chat->pinned;
-    printf("pinned snapshot: message %lld, %lld bytes, caption \"%s\"\n", (long long)rc->doc.message_id,
-           (long long)rc->doc.file_size, rc->doc.caption);
-    tg_fetch_file(rc->gw->tg, rc->gw->bots[0].token, rc->doc.file_id, rc->doc.file_size,
-                  (size_t)rc->doc.file_size, on_fetched, rc);
-}
-
-static int write_file(const char *path, const unsigned char *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
-
-static void remove_scratch(const char *dir)
-{
-    static const char *const names[] = {"index.db", "index.db-wal", "index.db-shm"};
-    char p[4200];
-    if (dir[0] == '\0')
-        return;
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
-
-int gw_cmd_recover(int argc, char **argv)
-{
-    static const char *const own[] = {"--force", NULL};
-    int own_set[1] = {0};
-    struct gw gw;
-    uv_loop_t loop;
-    struct recover r = {0};
-    int rc = 1;
-    char path[4096], tmp[4096] = "";
-    int prc = parse_tool_args(&gw, argc, argv,
-                              "usage: tgs3 recover --data-dir DIR --key-file FILE [--force] [serve options: "
-                              "--botapi-url, --bot-token, --chat-id, --mode …]\n\n"
-                              "Rebuilds DIR/index.db from the snapshot pinned in the first chat (getChat). "
-                              "Refuses to replace an existing index unless --force.",
-                              own, own_set);
-    if (prc >= 0)
-        return prc;
-    snprintf(path, sizeof(path), "%s/index.db", gw.cfg.data_dir);
-    struct stat sb;
-    if (stat(path, &sb) == 0 && !own_set[0]) {
-        fprintf(stderr, "tgs3 recover: %s exists; move it away or give --force\n", path);
-        gw_config_release(&gw.cfg);
-        return 2;
-    }
-    if (gw_keys_load(&gw, 0) != 0) {
-        fprintf(stderr, "tgs3 recover: the key file is needed (--key-file FILE)\n");
-        goto out;
-    }
-    mkdir(gw.cfg.data_dir, 0700);
-    if (gw_data_dir_lock(gw.cfg.data_dir, "recover") != 0)
-        goto out;
-    char scratch[4096];
-    snprintf(scratch, sizeof(scratch), "%s/tmp", gw.cfg.data_dir);
-    mkdir(scratch, 0700);
-    /* The tool opens a scratch index for its store thread; the real one is written at the end. */
-    snprintf(tmp, sizeof(tmp), "%s/tmp/recover-%d", gw.cfg.data_dir, (int)getpid());
-    mkdir(tmp, 0700);
-    char *real_dir = gw.cfg.data_dir;
-    gw.cfg.data_dir = tmp;
-    int opened = gw_tool_open(&gw, &loop, "recover", 600000);
-    gw.cfg.data_dir = real_dir;
-    if (opened != 0)
-        goto out;
-    r.gw = &gw;
-    tg_get_chat(gw.tg, gw.bots[0].token, gw.cfg.chat_ids[0], on_chat, &r);
-    while (!r.done)
-        uv_run(gw.loop, UV_RUN_ONCE);
-    if (!r.ok)
-        goto out;
-    int kind, kid;
-    unsigned char id[BLK_ID_LEN];
-    size_t plen = 0;
-    enum blk_status bs = blk_peek(r.data, r.len, &kind, &kid, id);
-    if (bs == BLK_OK)
-        bs = blk_open(gw.keys, BLK_KIND_SNAPSHOT, id, 0, SIZE_MAX, r.data, r.len, &plen);
-    if (bs != BLK_OK) {
-        fprintf(stderr, "tgs3 recover: the pinned snapshot does not open with this key file: %s\n",
-                blk_status_name(bs));
-        goto out;
-    }
-    char part[4200];
-    snprintf(part, sizeof(part), "%s.recover", path);
-    if (write_file(part, r.data + BLK_HEADER_LEN, plen) != 0) {
-        fprintf(stderr, "tgs3 recover: cannot write %s: %s\n", part, strerror(errno));
-        goto out;
-    }
-    char side[4200];
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
-    if (rename(part, path) != 0) {
-        fprintf(stderr, "tgs3 recover: cannot rename %s: %s\n", part, strerror(errno));
-        goto out;
-    }
-    struct store *st = NULL;
-    struct store_stats stats;
-    if (store_open(path, &st) != STORE_OK || store_stats_get(st, &stats) != STORE_OK) {
-        fprintf(stderr, "tgs3 recover: the recovered index does not open\n");
-        store_close(st);
-        goto out;
-    }
-    store_close(st);
-    printf("recovered %s: %lld buckets, %lld objects, %lld bytes in %lld blocks\n", path, (long long)stats.buckets,
-           (long long)stats.objects, (long long)stats.bytes, (long long)stats.blocks);
-    if (gw.cfg.key_file != NULL)
-        printf("start the gateway with --key-file %s\n", gw.cfg.key_file);
-    rc = 0;
-out:
-    if (r.data) {
-        secure_zero(r.data, r.len);
-        bigbuf_free(r.data);
-    }
-    gw_tool_close(&gw);
-    remove_scratch(tmp);
     gw_config_release(&gw.cfg);
     fflush(stdout);
     return rc;

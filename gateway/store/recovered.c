@@ -14,10 +14,6 @@
 
 #include "gateway/store/store_int.h"
 
-/* Until store.h declares it (beside store_stats_get). */
-enum store_status store_drop_unposted(struct store *st, int64_t now_ms, int64_t *objects, int64_t *parts,
-                                      int64_t *blocks) WARN_UNUSED;
-
 #define UNPOSTED "SELECT id FROM blocks WHERE chat_id = 0"
 #define DOOMED_OBJECTS "SELECT object_id FROM extents WHERE block_id IN (" UNPOSTED ")"
 #define DOOMED_PARTS "SELECT upload_id, part_number FROM part_extents WHERE block_id IN (" UNPOSTED ")"

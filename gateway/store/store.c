@@ -150,6 +150,21 @@ static const char *const migrations[] = {
     "CREATE TABLE retired_chats("
     "  chat_id INTEGER PRIMARY KEY,"
     "  retired_ms INTEGER NOT NULL);",
+    /* 4: the index in Telegram — the documents of its chain (chain.c), outside the journal. */
+    "CREATE TABLE chain_docs("
+    "  chain BLOB NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  ref BLOB NOT NULL,"
+    "  posted_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(chain, seq)) WITHOUT ROWID;"
+    "CREATE TABLE chain_msgs("
+    "  chat_id INTEGER NOT NULL,"
+    "  message_id INTEGER NOT NULL,"
+    "  bot_id INTEGER NOT NULL,"
+    "  chain BLOB NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  posted_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(chat_id, message_id)) WITHOUT ROWID;",
 };
 
 const char *store_status_name(enum store_status s)

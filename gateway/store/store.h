@@ -428,6 +428,58 @@ enum store_status store_stray_collect(struct store *st, int64_t chat_id, int64_t
 /* Ends unconfirmed journal rows uuids[0..n) (the probe gave up on them). */
 enum store_status store_inflight_forget(struct store *st, const unsigned char (*uuids)[16], size_t n) WARN_UNUSED;
 
+/* After a recovery: objects and multipart parts with an extent in a block never posted (chat_id 0) are
+ * deleted whole; their references on posted blocks are dropped (a block left with none goes to the
+ * delete queue); the unposted block rows and their block_files/stripes/shards/repairs rows go too.
+ * One transaction. Counts in *objects, *parts, *blocks. */
+enum store_status store_drop_unposted(struct store *st, int64_t now_ms, int64_t *objects, int64_t *parts,
+                                      int64_t *blocks) WARN_UNUSED;
+
+/* ---- the index's chain in Telegram (chain.c; safety/chain.h) ---- */
+#define STORE_CHAIN_ID_LEN 16
+struct store_chain {
+    int have;                 /* a chain was begun */
+    unsigned char chain[STORE_CHAIN_ID_LEN];
+    int64_t chain_at;         /* ms it began */
+    int64_t seq;              /* its last journal document (0: the manifest only) */
+    int64_t bytes;            /* journal bytes since its snapshot */
+    int clean;                /* the last run ended cleanly, every change posted */
+};
+enum store_status store_chain_get(struct store *st, struct store_chain *out) WARN_UNUSED;
+enum store_status store_chain_set_clean(struct store *st, int clean) WARN_UNUSED;
+/* One document of a chain: its encoded ref, the messages it occupies, the
+ * journal rows of its shards (ended as committed in the same transaction). */
+struct store_chain_msg {
+    int64_t chat_id, message_id, bot_id;
+};
+struct store_chain_doc {
+    const unsigned char *chain;
+    int64_t seq;              /* > 0 journal (moves chain_seq), 0 manifest, < 0 snapshot block */
+    const void *ref;
+    size_t ref_len;
+    size_t bytes;             /* journal bytes it carries (chain_bytes) */
+    const struct store_chain_msg *msgs;
+    int n_msgs;
+    const unsigned char (*keys)[16];
+    int n_keys;
+};
+enum store_status store_chain_add(struct store *st, const struct store_chain_doc *d, int64_t now_ms) WARN_UNUSED;
+/* chain becomes the index's chain (its documents added before, in the same
+ * transaction): every message of any other chain, and the single pinned
+ * snapshot of earlier versions, is queued for deletion; the unjournaled mark
+ * is cleared. */
+enum store_status store_chain_begin(struct store *st, const unsigned char *chain, int64_t chain_at, int64_t now_ms)
+    WARN_UNUSED;
+struct store_chain_ref {
+    int64_t seq;
+    unsigned char *ref;       /* malloc'd encoded ref */
+    size_t len;
+};
+/* The refs of chain's documents with lo <= seq <= hi, ascending, at most max. */
+enum store_status store_chain_refs(struct store *st, const unsigned char *chain, int64_t lo, int64_t hi, size_t max,
+                                   struct store_chain_ref **out, size_t *n) WARN_UNUSED;
+void store_chain_refs_free(struct store_chain_ref *v, size_t n);
+
 /* Queues a message for deletion recording when it was posted (see gc_queue). */
 enum store_status store_gc_enqueue_posted(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
                                           int64_t posted_ms, int64_t due_ms) WARN_UNUSED;

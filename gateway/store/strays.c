@@ -50,6 +50,7 @@ enum store_status store_strays_referenced(struct store *st, int64_t chat_id, int
         " UNION SELECT message_id FROM gc_queue WHERE chat_id = ?1 AND message_id > ?2"
         " UNION SELECT message_id FROM unreclaimable WHERE chat_id = ?1 AND message_id > ?2"
         " UNION SELECT message_id FROM inflight WHERE chat_id = ?1 AND message_id > ?2"
+        " UNION SELECT message_id FROM chain_msgs WHERE chat_id = ?1 AND message_id > ?2"
         " ORDER BY 1 LIMIT ?3";
     static const char sql_snap[] = "SELECT v FROM meta WHERE k = 'last_snapshot'";
     struct store_rows rows;
