@@ -72,7 +72,8 @@ struct chain_journal {
 /* Encoders return a malloc'd buffer (*len bytes). */
 unsigned char *chain_manifest_encode(const struct chain_manifest *mf, size_t *len);
 unsigned char *chain_journal_encode(const struct chain_journal *j, size_t *len);
-/* Decoders: 0, or -1 for anything malformed (truncated, out of bounds, bad magic). */
+/* Decoders: 0, or -1 for anything malformed (truncated, out of bounds, bad magic, a NUL inside a
+ * file_id, bytes left over). A value has one encoding: what decodes, encodes back to the same bytes. */
 int chain_manifest_decode(const unsigned char *buf, size_t len, struct chain_manifest *out); /* free with _release */
 void chain_manifest_release(struct chain_manifest *mf);
 int chain_journal_decode(const unsigned char *buf, size_t len, struct chain_journal *out); /* points into buf */

@@ -16,6 +16,8 @@
 
 static const char MAGIC_MANIFEST[8] = {'T', 'G', 'S', '3', 'M', 'A', 'N', '1'};
 static const char MAGIC_JOURNAL[8] = {'T', 'G', 'S', '3', 'J', 'R', 'N', '1'};
+/* bytes of the shortest ref: its fixed fields (44) and one shard with an empty file_id (35) */
+#define REF_MIN_LEN (44 + 35)
 
 /* ---- writing ---- */
 
@@ -162,7 +164,8 @@ static int get_ref(struct in *c, struct chain_ref *r)
         sh->size = (int64_t)get_u(c, 8);
         size_t fl = (size_t)get_u(c, 2);
         const unsigned char *f = fl < sizeof(sh->file_id) ? take(c, fl) : NULL;
-        if (f == NULL || sh->idx >= r->sp.k + r->sp.m)
+        /* A file_id is text: with a NUL inside, the ref would encode shorter than it was read. */
+        if (f == NULL || sh->idx >= r->sp.k + r->sp.m || memchr(f, '\0', fl) != NULL)
             return -1;
         memcpy(sh->file_id, f, fl);
         sh->file_id[fl] = '\0';
@@ -197,7 +200,9 @@ int chain_manifest_decode(const unsigned char *buf, size_t len, struct chain_man
     out->created_ms = (int64_t)get_u(&c, 8);
     out->index_size = get_u(&c, 8);
     uint32_t n = (uint32_t)get_u(&c, 4);
-    if (c.bad || n > CHAIN_MAX_BLOCKS)
+    /* A count the rest cannot hold is refused before the blocks are allocated: 65536 refs of
+     * about 12 KB each would be 776 MB for a 52-byte input. */
+    if (c.bad || n > CHAIN_MAX_BLOCKS || n > (len - c.off) / REF_MIN_LEN)
         return -1;
     out->blocks = xcalloc(n ? n : 1, sizeof(*out->blocks));
     for (out->n_blocks = 0; out->n_blocks < n; out->n_blocks++)
