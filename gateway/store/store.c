@@ -11,7 +11,8 @@
  * store_op_end. Outside an explicit transaction that is BEGIN IMMEDIATE ...
  * COMMIT (ROLLBACK on failure); inside one (store_tx_begin) it is a
  * savepoint, so a failed call still leaves nothing behind while the caller's
- * transaction goes on.
+ * transaction goes on. Every write transaction (migrations too) commits in
+ * commit_write, which sets the index journal's unjournaled mark (changes.c).
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -484,9 +485,23 @@ static enum store_status exec_sql(struct store *st, const char *sql)
     return store_exec(st, sql, "");
 }
 
+static enum store_status begin_write(struct store *st)
+{
+    st->tx_changes = (int64_t)sqlite3_total_changes64(st->db);
+    return exec_sql(st, "BEGIN IMMEDIATE");
+}
+
+/* The one place a write transaction commits: the unjournaled mark goes in with it. */
+static enum store_status commit_write(struct store *st)
+{
+    enum store_status ret = store_changes_note(st);
+
+    return ret == STORE_OK ? exec_sql(st, "COMMIT") : ret;
+}
+
 enum store_status store_op_begin(struct store *st)
 {
-    return exec_sql(st, st->explicit_tx ? "SAVEPOINT store_op" : "BEGIN IMMEDIATE");
+    return st->explicit_tx ? exec_sql(st, "SAVEPOINT store_op") : begin_write(st);
 }
 
 enum store_status store_op_end(struct store *st, enum store_status status)
@@ -494,7 +509,7 @@ enum store_status store_op_end(struct store *st, enum store_status status)
     enum store_status ret;
 
     if (status == STORE_OK) {
-        ret = exec_sql(st, st->explicit_tx ? "RELEASE store_op" : "COMMIT");
+        ret = st->explicit_tx ? exec_sql(st, "RELEASE store_op") : commit_write(st);
         if (ret == STORE_OK)
             return STORE_OK;
         status = ret;
@@ -523,7 +538,7 @@ enum store_status store_tx_begin(struct store *st)
     enum store_status ret;
 
     ASSERT(!st->explicit_tx);
-    ret = exec_sql(st, "BEGIN IMMEDIATE");
+    ret = begin_write(st);
     if (ret == STORE_OK)
         st->explicit_tx = 1;
     return ret;
@@ -534,7 +549,7 @@ enum store_status store_tx_commit(struct store *st)
     enum store_status ret;
 
     ASSERT(st->explicit_tx);
-    ret = exec_sql(st, "COMMIT");
+    ret = commit_write(st);
     if (ret != STORE_OK && !sqlite3_get_autocommit(st->db))
         (void)exec_sql(st, "ROLLBACK");
     st->explicit_tx = 0;
@@ -661,8 +676,8 @@ static enum store_status migrate(struct store *st)
         ret = STORE_SCHEMA;
         goto out;
     }
-    for (; version < newest; version++) {
-        ret = exec_script(st, "BEGIN IMMEDIATE");
+    for (; version < newest; version++) { /* a new schema: no journal chain spans it (the mark) */
+        ret = begin_write(st);
         if (ret != STORE_OK)
             goto out;
         ret = exec_script(st, migrations[version]);
@@ -672,7 +687,7 @@ static enum store_status migrate(struct store *st)
             ret = exec_script(st, sql);
         }
         if (ret == STORE_OK)
-            ret = exec_script(st, "COMMIT");
+            ret = commit_write(st);
         if (ret != STORE_OK) {
             (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             goto out;
@@ -723,6 +738,7 @@ void store_close(struct store *st)
         return;
     if (st->explicit_tx)
         store_tx_rollback(st);
+    store_changes_stop(st);
     for (size_t i = 0; i < STORE_STMT_SLOTS; i++)
         sqlite3_finalize(st->stmts[i].stmt);
     sqlite3_close(st->db);

@@ -570,4 +570,61 @@ struct store_pack_move {
 enum store_status store_pack_move(struct store *st, int64_t old_block, const struct store_pack_move *m, size_t n,
                                   int64_t now_ms, size_t *moved) WARN_UNUSED;
 
+/* ---- the index journal (changes.c) ---------------------------------------- */
+
+/* Every change to the index after a snapshot, as changesets of SQLite's
+ * session extension: logical row changes keyed by primary key (an insert
+ * with the new row, a delete with the old one, an update with the old and
+ * new values of the columns it changed), compact, independent of pages and
+ * checkpoints, so they apply onto a VACUUM INTO copy. The gateway starts
+ * recording and writes a snapshot with no write between (so the chain
+ * begins exactly at it), takes a changeset at its interval and posts it;
+ * recovery applies the chain in order onto the snapshot. Table meta (schema
+ * version, pinned snapshot, scrub cursor, the unjournaled mark) is never
+ * recorded.
+ *
+ * Memory: the session holds, until the next take, the key and first old
+ * values of every row changed since the last one (a row changed many times
+ * is held once). The caller must take at its interval; nothing else bounds
+ * it. */
+
+/* Starts recording the changes made through st to every table but meta.
+ * Idempotent (a running session is kept). Outside any transaction: inside
+ * one it is STORE_BUSY. */
+enum store_status store_changes_start(struct store *st) WARN_UNUSED;
+/* Stops recording; what was not taken is dropped. No-op when not recording;
+ * store_close does it. */
+void store_changes_stop(struct store *st);
+/* The changeset of every change since store_changes_start or the previous
+ * take, into *buf (free with store_changes_free) and *len; *buf NULL and
+ * *len 0 when nothing changed (a row changed back, writes rolled back).
+ * Recording starts afresh, so the next take holds only what follows. st
+ * must be recording. Outside any transaction: inside one (store_tx_begin,
+ * a call under way) it is STORE_BUSY and nothing is taken. On failure
+ * every change stays for the next take. */
+enum store_status store_changes_take(struct store *st, void **buf, size_t *len) WARN_UNUSED;
+void store_changes_free(void *buf); /* NULL ok */
+/* Applies a changeset from store_changes_take, whole or not at all, in one
+ * transaction (a savepoint inside store_tx_begin) onto st: a copy of the
+ * index as it stood when the chain began, with the chain's earlier
+ * changesets applied. Strict: STORE_CONFLICT, nothing changed, when any
+ * change does not fit (a row to update or delete is missing or holds other
+ * values than the changeset's old ones, a row to insert exists, a
+ * constraint fails), when it names a table st does not have with the same
+ * columns and primary key, or meta, or when the bytes are not a changeset;
+ * store_errmsg says which. STORE_IO or STORE_BUSY: st itself failed. len 0
+ * is STORE_OK. */
+enum store_status store_changes_apply(struct store *st, const void *buf, size_t len) WARN_UNUSED;
+
+/* The unjournaled mark. A write transaction that commits on a store that
+ * is not recording (the offline tools: tgs3 chat retire, gc, repair,
+ * fsck --repair, recover, the migrations of store_open) makes changes no
+ * journal carries, so it also sets meta 'journal_unjournaled' to now (ms)
+ * unless it is set, in the same transaction. Transactions that change no
+ * row leave it alone. *since_ms: when the first such write committed, 0
+ * when none did since the mark was cleared. */
+enum store_status store_changes_unjournaled(struct store *st, int64_t *since_ms) WARN_UNUSED;
+/* Clears the mark (the gateway starts a new chain from a fresh snapshot). */
+enum store_status store_changes_clear_unjournaled(struct store *st) WARN_UNUSED;
+
 #endif

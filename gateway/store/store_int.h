@@ -27,6 +27,8 @@ struct store {
     int explicit_tx;      /* store_tx_begin is open: calls use savepoints */
     int64_t gc_grace_ms;  /* ms between a block's last reference and its deletion */
     int64_t synced_changes; /* sqlite3_total_changes64 at the last store_sync */
+    int64_t tx_changes;   /* sqlite3_total_changes64 when the write transaction began */
+    struct sqlite3_session *session; /* records changes for the index journal (changes.c); NULL: none */
     char err[256];        /* last SQLite error text */
     struct store_stmt_slot stmts[STORE_STMT_SLOTS];
 };
@@ -120,6 +122,11 @@ enum store_status store_rows_select(struct store *st, struct store_rows *out, si
  * releases on STORE_OK and rolls back otherwise, returning the final status. */
 enum store_status store_op_begin(struct store *st) WARN_UNUSED;
 enum store_status store_op_end(struct store *st, enum store_status status) WARN_UNUSED;
+
+/* Called just before a write transaction commits (store.c has the one place):
+ * when no session records st's changes and rows changed since st->tx_changes,
+ * sets the unjournaled mark in meta unless it is set (changes.c). */
+enum store_status store_changes_note(struct store *st) WARN_UNUSED;
 
 /* Takes one reference on block_id; STORE_CONFLICT if the block is missing. */
 enum store_status store_block_ref(struct store *st, int64_t block_id) WARN_UNUSED;
