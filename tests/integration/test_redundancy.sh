@@ -77,6 +77,7 @@ check "every stripe is whole, its 6 shards in 6 different channels" test "$(whol
 check "each shard is one document in the emulator" test "$(stat 'sum(c["messages"] for c in d["chats"].values())')" = "$(index "SELECT COUNT(*) FROM shards")"
 shard_bots=$(index "SELECT COUNT(DISTINCT bot_id) FROM shards")
 check "all three bots posted shards" test "$shard_bots" = 3
+check "every shard was staged for the Bot API server (none sent as a request body)" bash -c "! grep -q 'cannot stage a block' '$LOG_DIR/gateway.log'"
 fsck() {
     "$BUILD/tgs3" fsck --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" $(gw_bots) \
         $(gw_chats "${CHATS[@]:1}") --mode local
