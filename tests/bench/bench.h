@@ -148,7 +148,7 @@ struct bench_gw_opts {
  * free port; 0 when it listens, else -1 (printed). Chats: BENCH_CHAT(0..). */
 int bench_start_emulator(const struct bench_env *env, struct bench_server *s, const char *name,
                          const struct bench_emu_opts *o);
-/* Stops it and gives its RAM store back (the places are tmpfs memory). */
+/* Stops it and removes its documents (RAM store and disk); its log stays. */
 void bench_stop_emulator(const struct bench_env *env, struct bench_server *s, const char *name);
 /* Starts tgs3 serve against emu with data in env->root/name (kept across a
  * stop and a start of the same name); 0 when it listens, else -1 (printed). */

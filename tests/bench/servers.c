@@ -3,8 +3,8 @@
  * Every run of the benchmark starts its emulators and gateways here, with
  * one set of fixed credentials, bot tokens and chat ids, under the run's
  * temporary directory; an emulator's documents go to the disk or to a RAM
- * store on tmpfs, which bench_stop_emulator gives back at once (tmpfs pages
- * stay taken until their files go). The emulator's /_emulator/stats and the
+ * store on tmpfs, and bench_stop_emulator removes them at once (tmpfs pages
+ * stay taken until their files go; the disk is not filled run after run). The emulator's /_emulator/stats and the
  * gateway's index (read-only) tell the Telegram-shaped rows what happened.
  */
 #include <stdio.h>
@@ -108,10 +108,15 @@ void bench_stop_emulator(const struct bench_env *env, struct bench_server *s, co
     char dir[4300];
     struct stat st;
     bench_stop(&s->proc);
-    if (!env->ram_dir[0])
-        return;
-    ram_path(env, name, dir, sizeof(dir));
-    if (stat(dir, &st) == 0 && bench_remove_tree(dir) != 0)
+    if (env->ram_dir[0])
+        ram_path(env, name, dir, sizeof(dir));
+    else
+        dir[0] = '\0';
+    if (dir[0] && stat(dir, &st) == 0 && bench_remove_tree(dir) != 0)
+        bench_progress("could not remove %s", dir);
+    /* The documents on the disk go too (its log stays): a run keeps at most one emulator's worth. */
+    snprintf(dir, sizeof(dir), "%s/docs", s->dir);
+    if (s->dir[0] && stat(dir, &st) == 0 && bench_remove_tree(dir) != 0)
         bench_progress("could not remove %s", dir);
 }
 
