@@ -386,9 +386,16 @@ int gw_setup_client(struct gw *gw, const char *name, long timeout_ms, int max_co
 int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_ms);
 void gw_tool_close(struct gw *gw);
 /* Takes DATA_DIR/tgs3.lock (flock, exclusive, held until exit) for what must
- * have the data dir alone: serve, recover, fsck --repair. Another holder:
+ * have the data dir alone: serve, recover, repair, fsck --repair. Another holder:
  * -1 with a message naming the dir (logged). */
 int gw_data_dir_lock(const char *dir, const char *name);
+/* The same, quietly: 0 taken, 1 another process holds it, -1 error (errno). */
+int gw_data_dir_try_lock(const char *dir);
+/* For what posts (serve, tgs3 repair, tgs3 scrub upgrading), once the index is
+ * open: the scheduler seeded with each chat's document count, the layout of
+ * new blocks (gw->red_k, red_m, ec; --redundancy) and the retired chats
+ * closed. 0, or -1 (logged). gw_sched_stop and gw_chats_free undo it. */
+int gw_setup_posting(struct gw *gw);
 /* Journal sweep at start-up (store thread not running yet): posted blocks of
  * unfinished puts are queued for deletion, dedup holds released; the posts
  * never answered stay journaled and are returned (*unconfirmed malloc'd, the
