@@ -41,6 +41,7 @@
  *     chats.c    each storage chat's health: refusing, back, lost
  *     damage.c   bad shards and lost chats into the durable repair queue
  *     repair.c   missing or damaged shards rebuilt into live chats
+ *     rebuild.c  a block's shards posted again from its document (repair)
  *     scrub.c    every shard read back and verified; bad ones queued for repair
  *   safety/      what keeps the index and Telegram in step:
  *     keys.c     the master key, the journal sweep, the tools' set-up
@@ -656,6 +657,7 @@ void gw_repair_chat(struct gw *gw, int64_t chat_id, const char *reason);
 /* Something was queued: look now rather than at the next tick. */
 void gw_repair_kick(struct gw *gw);
 void gw_repair_stop(struct gw *gw);
+int gw_repair_busy(const struct gw *gw); /* 1 while the runner repairs a block */
 void gw_repair_counters(const struct gw *gw, struct gw_repair_counters *out);
 
 /* ---- scrub: every shard read back and verified (scrub.c) ---- */

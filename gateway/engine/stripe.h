@@ -1,6 +1,7 @@
 /* stripe.h — a block as K data + M parity shards in different chats: posting a stripe
- * (stripe_send.c), reading a block from any K good shards (stripe_read.c), and the
- * Reed–Solomon tables of each layout. Part of the engine; gw.h is the rest of the gateway.
+ * (stripe_send.c), reading a block from any K good shards (stripe_read.c), the
+ * Reed–Solomon tables of each layout, posting shards again from a block's document
+ * (rebuild.c: repair.c's missing shards). Part of the engine; gw.h is the rest of the gateway.
  */
 #ifndef TGS3_GW_STRIPE_H
 #define TGS3_GW_STRIPE_H
@@ -80,5 +81,63 @@ int gw_stripe_stored(const struct gw_stripe_send *ss);
 /* Fills blk's document fields from the stripe's lowest shard (its row in blocks) and
  * out with the stripe as the index records it (shards in idx order). */
 void gw_stripe_result(const struct gw_stripe_send *ss, struct store_block *blk, struct store_stripe *out);
+
+/* ---- posting shards again from the block's sealed document (rebuild.c) ---- */
+
+/* How a rebuild ended. */
+enum gw_rebuild_end {
+    GW_REBUILD_SENT,    /* journaled and posted: ss says which shards landed; the caller swaps them in */
+    GW_REBUILD_UNREAD,  /* the block could not be read (why) */
+    GW_REBUILD_BAD,     /* the document read failed verification (why; only with verify) */
+    GW_REBUILD_FAILED,  /* it could not be encoded or journaled (why) */
+    GW_REBUILD_STOPPED, /* gw_rebuild_stop */
+};
+/* One block's shards posted again: its sealed document read (from any K
+ * good shards, or its one document: gw_block_read_start), with verify set
+ * authenticated whole as a read would (gw_block_open, on the pool), encoded
+ * into the stripe ss describes (gw_stripe_encode, fresh shard identities), a
+ * journal row written per wanted shard, and the wanted shards posted
+ * (gw_stripe_send_start). done runs once, on the loop; the caller then
+ * records what landed in one store job and ends the other journal rows
+ * (gw_rebuild_drop_rows), or leaves them to the start-up sweep. The caller
+ * sets blk, want, verify, journal, done, ud and, in ss, gw, k, m, ec, name
+ * and the chats already holding a shard (held_chats, n_held); the rest is
+ * rebuild.c's. Memory: the document, and with verify a copy of it, plus the
+ * stripe's bodies, until gw_rebuild_release. Loop thread. */
+struct gw_rebuild {
+    struct store_block blk;     /* its id, uuid and sealing; stored_size: bytes of the sealed document */
+    int want[STORE_MAX_SHARDS]; /* shard indexes to post, ascending */
+    int n_want;
+    int verify;
+    const char *journal;        /* the journal rows' tag ("repair", "upgrade") */
+    struct gw_stripe_send ss;
+    void (*done)(struct gw_rebuild *rb);
+    void *ud;
+    /* results */
+    enum gw_rebuild_end end;
+    char why[320];              /* a sentence for the log */
+    int journaled;              /* rows were written for want (gw_rebuild_drop_rows ends them) */
+    /* private */
+    struct gw_block_read *read;
+    unsigned char *doc, *buf;   /* bigbufs: the document read (verify), the stripe's bodies */
+    size_t sealed_len;
+    int bad, stopping;
+    enum blk_status st;
+    enum store_status sst;
+    uv_work_t work;
+};
+void gw_rebuild_start(struct gw_rebuild *rb);
+/* No further stage starts and shards still waiting for a pair are not
+ * posted; a read under way is cancelled and done runs now (STOPPED), else it
+ * runs when the stage under way ends (STOPPED). Journal rows written stay
+ * for the start-up sweep. */
+void gw_rebuild_stop(struct gw_rebuild *rb);
+/* Frees what the rebuild holds (not rb). */
+void gw_rebuild_release(struct gw_rebuild *rb);
+/* Store thread: ends the journal rows of the wanted shards not marked in
+ * kept (by shard index; NULL: none kept), their posted messages queued for
+ * deletion at now_ms. */
+enum store_status gw_rebuild_drop_rows(struct store *st, const struct gw_rebuild *rb, const unsigned char *kept,
+                                       int64_t now_ms) WARN_UNUSED;
 
 #endif
