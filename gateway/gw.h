@@ -41,8 +41,9 @@
  *     chats.c    each storage chat's health: refusing, back, lost
  *     damage.c   bad shards and lost chats into the durable repair queue
  *     repair.c   missing or damaged shards rebuilt into live chats
- *     rebuild.c  a block's shards posted again from its document (repair)
+ *     rebuild.c  a block's shards posted again from its document (repair, upgrade)
  *     scrub.c    every shard read back and verified; bad ones queued for repair
+ *     upgrade.c  a block stored as one document made a stripe (during the scrub)
  *   safety/      what keeps the index and Telegram in step:
  *     keys.c     the master key, the journal sweep, the tools' set-up
  *     strays.c   after a crash: finds the posts whose answers it swallowed, deletes them
@@ -664,6 +665,7 @@ void gw_repair_counters(const struct gw *gw, struct gw_repair_counters *out);
 
 struct gw_scrub_counters {
     uint64_t passes, blocks_checked, docs_ok, shards_bad, blocks_bad;
+    uint64_t blocks_upgraded, upgrades_later; /* blocks stored as one document made stripes, or left for the next pass */
 };
 /* Starts a pass (foreground: at once, pass_done called at its end; else
  * paced over --scrub-interval, passes one after another; 0 = off). */

@@ -1,7 +1,8 @@
 /* stripe.h — a block as K data + M parity shards in different chats: posting a stripe
  * (stripe_send.c), reading a block from any K good shards (stripe_read.c), the
  * Reed–Solomon tables of each layout, posting shards again from a block's document
- * (rebuild.c: repair.c's missing shards). Part of the engine; gw.h is the rest of the gateway.
+ * (rebuild.c: repair.c's missing shards, upgrade.c's whole stripe of a block stored as
+ * one document). Part of the engine; gw.h is the rest of the gateway.
  */
 #ifndef TGS3_GW_STRIPE_H
 #define TGS3_GW_STRIPE_H
@@ -139,5 +140,31 @@ void gw_rebuild_release(struct gw_rebuild *rb);
  * deletion at now_ms. */
 enum store_status gw_rebuild_drop_rows(struct store *st, const struct gw_rebuild *rb, const unsigned char *kept,
                                        int64_t now_ms) WARN_UNUSED;
+
+/* ---- a block stored as one document posted again as a stripe (upgrade.c) ---- */
+
+/* How an upgrade ended: the block is a whole stripe of the configured
+ * layout; or its document cannot be read or fails verification (left as
+ * it is); or it verified but stays one document this time (a shard found no
+ * chat, the index changed or failed): the next pass tries again. */
+enum gw_upgrade_end { GW_UPGRADE_DONE, GW_UPGRADE_BAD, GW_UPGRADE_LATER };
+typedef void (*gw_upgrade_cb)(void *ud, enum gw_upgrade_end end, const char *why);
+/* 1 when blocks stored as one document are to be upgraded: new blocks are
+ * stripes and this process posts (it runs the scheduler, so it holds the
+ * data dir: serve, or tgs3 scrub with the gateway stopped). */
+int gw_upgrade_wanted(const struct gw *gw);
+/* 1 when an upgrade may start now: it goes at the repair's priority, so
+ * only while no client document waits for a pair and no repair runs. */
+int gw_upgrade_may_start(const struct gw *gw);
+/* Upgrades blk (a row of a block stored as one document, posted): reads
+ * and verifies it, posts it as a stripe of gw->red_k + gw->red_m into
+ * distinct chats, swaps the index to the stripe in one transaction
+ * (store_stripe_upgrade) and queues the old message for deletion. cb runs
+ * once, on the loop, unless stopped. One at a time (gw_upgrade_may_start). */
+struct gw_upgrade;
+struct gw_upgrade *gw_upgrade_start(struct gw *gw, const struct store_block *blk, gw_upgrade_cb cb, void *ud);
+/* cb will not run; the upgrade frees itself once the stage under way ends
+ * (journaled posts are swept at the next start, the block stays one document). */
+void gw_upgrade_stop(struct gw_upgrade *up);
 
 #endif
