@@ -326,6 +326,11 @@ static int render_redundancy(const struct gw_admin *a, struct dbuf *b)
     rc |= metric_u64(b, "tgs3_repaired_shards_total", "counter", "shards rebuilt into live chats", rp.shards_repaired);
     rc |= metric_u64(b, "tgs3_repaired_blocks_total", "counter", "stripes made whole again", rp.blocks_repaired);
     rc |= metric_u64(b, "tgs3_repair_failures_total", "counter", "repairs put back for later", rp.failed);
+    struct gw_scrub_counters sc;
+    gw_scrub_counters(gw, &sc);
+    rc |= metric_u64(b, "tgs3_upgraded_blocks_total", "counter",
+                     "blocks stored as one document upgraded to stripes by the scrub, since start",
+                     sc.blocks_upgraded);
     if (!a->have_stats)
         return rc;
     rc |= metric_u64(b, "tgs3_repair_backlog", "gauge", "shards queued for rebuilding", (uint64_t)a->repair_shards);

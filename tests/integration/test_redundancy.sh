@@ -14,10 +14,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-section() { say "[${SECONDS}s] $*"; }
 stat() { emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-metric() { curl -sS --max-time 10 "$GW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-emu_post() { curl -fsS --max-time 10 -X POST "$EMU_URL/_emulator/$1"; }
 export -f emu_post
 
 TOKENS=(123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw 223456789:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw
