@@ -326,18 +326,11 @@ static int render_redundancy(const struct gw_admin *a, struct dbuf *b)
     rc |= metric_u64(b, "tgs3_repaired_shards_total", "counter", "shards rebuilt into live chats", rp.shards_repaired);
     rc |= metric_u64(b, "tgs3_repaired_blocks_total", "counter", "stripes made whole again", rp.blocks_repaired);
     rc |= metric_u64(b, "tgs3_repair_failures_total", "counter", "repairs put back for later", rp.failed);
-    struct gw_journal_counters jc;
-    gw_journal_counters(gw, &jc);
-    if (jc.on) {
-        rc |= metric(b, "tgs3_journal_lag_seconds", "gauge", "age of the oldest index change not yet in Telegram");
-        rc |= dbuf_printf(b, "tgs3_journal_lag_seconds %.3f\n", (double)jc.lag_ms / 1000.0);
-        rc |= metric_u64(b, "tgs3_journal_seq", "gauge", "the index chain's last journal document", (uint64_t)jc.seq);
-        rc |= metric_u64(b, "tgs3_journal_pending", "gauge", "changesets waiting for Telegram", jc.pending);
-        rc |= metric_u64(b, "tgs3_journal_documents_total", "counter", "journal documents posted", jc.docs);
-        rc |= metric_u64(b, "tgs3_journal_bytes_total", "counter", "changeset bytes posted", jc.bytes);
-        rc |= metric_u64(b, "tgs3_snapshots_total", "counter", "snapshots that began a new chain", jc.snapshots);
-        rc |= metric_u64(b, "tgs3_journal_failures_total", "counter", "journal or snapshot posts retried", jc.failures);
-    }
+    struct gw_scrub_counters sc;
+    gw_scrub_counters(gw, &sc);
+    rc |= metric_u64(b, "tgs3_upgraded_blocks_total", "counter",
+                     "blocks stored as one document upgraded to stripes by the scrub, since start",
+                     sc.blocks_upgraded);
     if (!a->have_stats)
         return rc;
     rc |= metric_u64(b, "tgs3_repair_backlog", "gauge", "shards queued for rebuilding", (uint64_t)a->repair_shards);
@@ -352,6 +345,26 @@ static int render_redundancy(const struct gw_admin *a, struct dbuf *b)
     return rc;
 }
 
+/* The index in Telegram: the journal's lag and the chain's progress (journal.c). */
+static int render_journal(const struct gw_admin *a, struct dbuf *b)
+{
+    const struct gw *gw = a->gw;
+    int rc = 0;
+    struct gw_journal_counters jc;
+    gw_journal_counters(gw, &jc);
+    if (jc.on) {
+        rc |= metric(b, "tgs3_journal_lag_seconds", "gauge", "age of the oldest index change not yet in Telegram");
+        rc |= dbuf_printf(b, "tgs3_journal_lag_seconds %.3f\n", (double)jc.lag_ms / 1000.0);
+        rc |= metric_u64(b, "tgs3_journal_seq", "gauge", "the index chain's last journal document", (uint64_t)jc.seq);
+        rc |= metric_u64(b, "tgs3_journal_pending", "gauge", "changesets waiting for Telegram", jc.pending);
+        rc |= metric_u64(b, "tgs3_journal_documents_total", "counter", "journal documents posted", jc.docs);
+        rc |= metric_u64(b, "tgs3_journal_bytes_total", "counter", "changeset bytes posted", jc.bytes);
+        rc |= metric_u64(b, "tgs3_snapshots_total", "counter", "snapshots that began a new chain", jc.snapshots);
+        rc |= metric_u64(b, "tgs3_journal_failures_total", "counter", "journal or snapshot posts retried", jc.failures);
+    }
+    return rc;
+}
+
 /* The whole /metrics answer into b: 0, or -1 when it outgrew b's limit. */
 static int render_metrics(struct gw_admin *a, struct dbuf *b)
 {
@@ -362,6 +375,7 @@ static int render_metrics(struct gw_admin *a, struct dbuf *b)
     rc |= render_engine(a->gw, b);
     rc |= render_index(a, b);
     rc |= render_redundancy(a, b);
+    rc |= render_journal(a, b);
     return rc == 0 ? 0 : -1;
 }
 

@@ -41,7 +41,9 @@
  *     chats.c    each storage chat's health: refusing, back, lost
  *     damage.c   bad shards and lost chats into the durable repair queue
  *     repair.c   missing or damaged shards rebuilt into live chats
+ *     rebuild.c  a block's shards posted again from its document (repair, upgrade)
  *     scrub.c    every shard read back and verified; bad ones queued for repair
+ *     upgrade.c  a block stored as one document made a stripe (during the scrub)
  *   safety/      what keeps the index and Telegram in step:
  *     keys.c     the master key, the journal sweep, the tools' set-up
  *     strays.c   after a crash: finds the posts whose answers it swallowed, deletes them
@@ -386,15 +388,17 @@ int gw_setup_client(struct gw *gw, const char *name, long timeout_ms, int max_co
  * timeout_ms) into gw; 0 or -1 (logged). gw_tool_close undoes whatever was done. */
 int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_ms);
 void gw_tool_close(struct gw *gw);
-/* For sub-commands that post (repair, snapshot): the layout of --redundancy, the
- * chats' block counts, the scheduler, the retired chats; 0 or -1 (logged).
- * gw_tool_posting_stop ends it (before gw_tool_close). */
-int gw_tool_posting(struct gw *gw);
-void gw_tool_posting_stop(struct gw *gw);
 /* Takes DATA_DIR/tgs3.lock (flock, exclusive, held until exit) for what must
- * have the data dir alone: serve, recover, fsck --repair. Another holder:
+ * have the data dir alone: serve, recover, repair, fsck --repair. Another holder:
  * -1 with a message naming the dir (logged). */
 int gw_data_dir_lock(const char *dir, const char *name);
+/* The same, quietly: 0 taken, 1 another process holds it, -1 error (errno). */
+int gw_data_dir_try_lock(const char *dir);
+/* For what posts (serve, tgs3 repair, tgs3 scrub upgrading), once the index is
+ * open: the scheduler seeded with each chat's document count, the layout of
+ * new blocks (gw->red_k, red_m, ec; --redundancy) and the retired chats
+ * closed. 0, or -1 (logged). gw_sched_stop and gw_chats_free undo it. */
+int gw_setup_posting(struct gw *gw);
 /* Journal sweep at start-up (store thread not running yet): posted blocks of
  * unfinished puts are queued for deletion, dedup holds released; the posts
  * never answered stay journaled and are returned (*unconfirmed malloc'd, the
@@ -666,12 +670,14 @@ void gw_repair_chat(struct gw *gw, int64_t chat_id, const char *reason);
 /* Something was queued: look now rather than at the next tick. */
 void gw_repair_kick(struct gw *gw);
 void gw_repair_stop(struct gw *gw);
+int gw_repair_busy(const struct gw *gw); /* 1 while the runner repairs a block */
 void gw_repair_counters(const struct gw *gw, struct gw_repair_counters *out);
 
 /* ---- scrub: every shard read back and verified (scrub.c) ---- */
 
 struct gw_scrub_counters {
     uint64_t passes, blocks_checked, docs_ok, shards_bad, blocks_bad;
+    uint64_t blocks_upgraded, upgrades_later; /* blocks stored as one document made stripes, or left for the next pass */
 };
 /* Starts a pass (foreground: at once, pass_done called at its end; else
  * paced over --scrub-interval, passes one after another; 0 = off). */

@@ -212,75 +212,6 @@ static int startup_checks(struct gw *gw)
     return c.failed ? -1 : 0;
 }
 
-/* The stripe layout of new blocks (--redundancy) and its Reed–Solomon tables. */
-static int start_redundancy(struct gw *gw)
-{
-    if (blk_layout_parse(gw_config_redundancy(&gw->cfg), (int)gw->cfg.n_chat_ids, &gw->red_k, &gw->red_m) != 0)
-        return -1; /* validated before */
-    if (gw->red_k == 1 && gw->red_m == 0) {
-        if (gw->cfg.n_chat_ids < 2)
-            log_warn("one storage chat: blocks are stored unprotected; if the channel is deleted or banned they are "
-                     "lost (add --chat-id channels for redundancy)");
-        else
-            log_warn("--redundancy none: blocks are stored unprotected in %zu chats", gw->cfg.n_chat_ids);
-        return 0;
-    }
-    for (size_t i = 0; i < gw->cfg.n_chat_ids; i++) /* chats that refused at start-up */
-        if (gw_chat_state(gw, i) != GW_CHAT_OK && gw->pool != NULL)
-            tg_pool_set_chat_open(gw->pool, i, 0);
-    gw->ec = gw_ec_for(gw, gw->red_k, gw->red_m);
-    if (gw->ec == NULL) {
-        log_error("cannot set up Reed-Solomon tables for %d+%d", gw->red_k, gw->red_m);
-        return -1;
-    }
-    log_info("redundancy: each block is %d data + %d parity shards in %d different chats of %zu (survives %d lost)",
-             gw->red_k, gw->red_m, gw->red_k + gw->red_m, gw->cfg.n_chat_ids, gw->red_m);
-    return 0;
-}
-
-/* Chats the operator retired (tgs3 chat retire) take nothing new. */
-static int retire_chats(struct gw *gw, struct store *st)
-{
-    int64_t *ids = NULL;
-    size_t n = 0;
-    enum store_status s = store_chats_retired(st, &ids, &n);
-    if (s != STORE_OK) {
-        log_error("cannot read the retired chats: %s", store_status_name(s));
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int ci = gw_chat_index(gw, ids[i]);
-        if (ci >= 0)
-            gw_chat_retired(gw, (size_t)ci);
-    }
-    free(ids);
-    return 0;
-}
-
-/* Blocks per storage chat from the index, for rollover; then the scheduler. */
-static int start_scheduler(struct gw *gw)
-{
-    struct store *st = gw_storeq_store(gw->storeq);
-    int64_t *counts = xcalloc(gw->cfg.n_chat_ids, sizeof(*counts));
-    int rc = 0;
-    for (size_t i = 0; i < gw->cfg.n_chat_ids && rc == 0; i++) {
-        enum store_status s = store_block_count_chat(st, gw->cfg.chat_ids[i], &counts[i]);
-        if (s != STORE_OK) {
-            log_error("cannot count the blocks of chat %lld: %s", (long long)gw->cfg.chat_ids[i],
-                      store_status_name(s));
-            rc = -1;
-        }
-    }
-    if (rc == 0)
-        rc = gw_sched_start(gw, counts);
-    free(counts);
-    if (rc == 0)
-        rc = start_redundancy(gw);
-    if (rc == 0)
-        rc = retire_chats(gw, st);
-    return rc;
-}
-
 /* ---- shutdown ---------------------------------------------------------------- */
 
 static uv_signal_t sig_term, sig_int, sig_hup;
@@ -405,7 +336,7 @@ static int serve_start(struct gw *gw, struct store_inflight **unconfirmed, size_
         log_error("start-up checks failed; not serving");
         return -1;
     }
-    if (start_scheduler(gw) != 0)
+    if (gw_setup_posting(gw) != 0)
         return -1;
     gw_strays_plan(gw, *unconfirmed, n_unconfirmed); /* before the packer resumes */
     *unconfirmed = NULL;

@@ -1,8 +1,10 @@
 /* setup.c — the one start-up of what every sub-command needs: the data-dir
- * lock, the index and its store thread, the bots, the Bot API client.
+ * lock, the index and its store thread, the bots, the Bot API client, and
+ * for what posts the scheduler, the layout of new blocks and the retired chats.
  *
- * `tgs3 serve` (main.c) and the tools (fsck, snapshot, recover, gc) build
- * their gateway from these pieces, so each is written once. Messages go to
+ * `tgs3 serve` (main.c) and the tools (fsck, snapshot, recover, gc, and
+ * repair and scrub, which post) build their gateway from these pieces, so
+ * each is written once. Messages go to
  * the log (stderr unless --log-file); nothing here logs a token.
  */
 #include <errno.h>
@@ -21,18 +23,98 @@ static void close_handle(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-int gw_data_dir_lock(const char *dir, const char *name)
+int gw_data_dir_try_lock(const char *dir)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/tgs3.lock", dir);
     if (lock_file(path) >= 0)
         return 0; /* its descriptor stays open: the lock goes with the process */
-    if (errno == EWOULDBLOCK)
-        log_error("tgs3 %s: the data dir %s is in use by another tgs3 (serve, recover or fsck --repair); stop it first",
+    return errno == EWOULDBLOCK ? 1 : -1;
+}
+
+int gw_data_dir_lock(const char *dir, const char *name)
+{
+    int rc = gw_data_dir_try_lock(dir);
+    if (rc == 0)
+        return 0;
+    if (rc == 1)
+        log_error("tgs3 %s: the data dir %s is in use by another tgs3 (serve, recover, repair, fsck --repair, or a "
+                  "scrub upgrading blocks); stop it first",
                   name, dir);
     else
-        log_error("tgs3 %s: cannot lock %s: %s", name, path, strerror(errno));
+        log_error("tgs3 %s: cannot lock %s/tgs3.lock: %s", name, dir, strerror(errno));
     return -1;
+}
+
+/* The stripe layout of new blocks (--redundancy) and its Reed–Solomon tables. */
+static int start_redundancy(struct gw *gw)
+{
+    if (blk_layout_parse(gw_config_redundancy(&gw->cfg), (int)gw->cfg.n_chat_ids, &gw->red_k, &gw->red_m) != 0) {
+        log_error("--redundancy %s does not fit %zu storage chats", gw_config_redundancy(&gw->cfg),
+                  gw->cfg.n_chat_ids); /* serve checked it with the options; the tools meet it here */
+        return -1;
+    }
+    if (gw->red_k == 1 && gw->red_m == 0) {
+        if (gw->cfg.n_chat_ids < 2)
+            log_warn("one storage chat: blocks are stored unprotected; if the channel is deleted or banned they are "
+                     "lost (add --chat-id channels for redundancy)");
+        else
+            log_warn("--redundancy none: blocks are stored unprotected in %zu chats", gw->cfg.n_chat_ids);
+        return 0;
+    }
+    for (size_t i = 0; i < gw->cfg.n_chat_ids; i++) /* chats that refused at start-up */
+        if (gw_chat_state(gw, i) != GW_CHAT_OK && gw->pool != NULL)
+            tg_pool_set_chat_open(gw->pool, i, 0);
+    gw->ec = gw_ec_for(gw, gw->red_k, gw->red_m);
+    if (gw->ec == NULL) {
+        log_error("cannot set up Reed-Solomon tables for %d+%d", gw->red_k, gw->red_m);
+        return -1;
+    }
+    log_info("redundancy: each block is %d data + %d parity shards in %d different chats of %zu (survives %d lost)",
+             gw->red_k, gw->red_m, gw->red_k + gw->red_m, gw->cfg.n_chat_ids, gw->red_m);
+    return 0;
+}
+
+/* Chats the operator retired (tgs3 chat retire) take nothing new. */
+static int retire_chats(struct gw *gw, struct store *st)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    enum store_status s = store_chats_retired(st, &ids, &n);
+    if (s != STORE_OK) {
+        log_error("cannot read the retired chats: %s", store_status_name(s));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int ci = gw_chat_index(gw, ids[i]);
+        if (ci >= 0)
+            gw_chat_retired(gw, (size_t)ci);
+    }
+    free(ids);
+    return 0;
+}
+
+int gw_setup_posting(struct gw *gw)
+{
+    struct store *st = gw_storeq_store(gw->storeq);
+    int64_t *counts = xcalloc(gw->cfg.n_chat_ids, sizeof(*counts));
+    int rc = 0;
+    for (size_t i = 0; i < gw->cfg.n_chat_ids && rc == 0; i++) {
+        enum store_status s = store_block_count_chat(st, gw->cfg.chat_ids[i], &counts[i]);
+        if (s != STORE_OK) {
+            log_error("cannot count the blocks of chat %lld: %s", (long long)gw->cfg.chat_ids[i],
+                      store_status_name(s));
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        rc = gw_sched_start(gw, counts);
+    free(counts);
+    if (rc == 0)
+        rc = start_redundancy(gw);
+    if (rc == 0)
+        rc = retire_chats(gw, st);
+    return rc;
 }
 
 struct store *gw_setup_index(const struct gw *gw, const char *name)
@@ -89,36 +171,6 @@ int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_
     gw->storeq = gw_storeq_new(gw, st);
     gw_setup_bots(gw);
     return gw_setup_client(gw, name, timeout_ms, 8, 0);
-}
-
-int gw_tool_posting(struct gw *gw)
-{
-    struct store *st = gw_storeq_store(gw->storeq);
-    int64_t *counts = xcalloc(gw->cfg.n_chat_ids, sizeof(*counts)), *retired = NULL;
-    size_t n_retired = 0;
-    int rc = blk_layout_parse(gw_config_redundancy(&gw->cfg), (int)gw->cfg.n_chat_ids, &gw->red_k, &gw->red_m);
-    for (size_t i = 0; i < gw->cfg.n_chat_ids && rc == 0; i++)
-        rc = store_block_count_chat(st, gw->cfg.chat_ids[i], &counts[i]) == STORE_OK ? 0 : -1;
-    if (rc == 0)
-        rc = gw_sched_start(gw, counts);
-    free(counts);
-    if (rc == 0 && store_chats_retired(st, &retired, &n_retired) != STORE_OK)
-        rc = -1;
-    for (size_t i = 0; rc == 0 && i < n_retired; i++) {
-        int ci = gw_chat_index(gw, retired[i]);
-        if (ci >= 0)
-            gw_chat_retired(gw, (size_t)ci);
-    }
-    free(retired);
-    if (rc != 0)
-        log_error("tgs3: cannot set up posting (the layout, the index's chat counts or the scheduler)");
-    return rc;
-}
-
-void gw_tool_posting_stop(struct gw *gw)
-{
-    gw_sched_stop(gw);
-    gw_chats_free(gw);
 }
 
 void gw_tool_close(struct gw *gw)

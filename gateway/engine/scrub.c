@@ -1,4 +1,5 @@
-/* scrub.c — reading every shard back through the Bot API, verifying it, and queueing the bad ones for repair.
+/* scrub.c — reading every shard back through the Bot API, verifying it, queueing the bad ones for repair, and
+ * upgrading blocks stored as one document to stripes.
  *
  * DESIGN
  * A pass walks the blocks in id order from a cursor kept in the index (so
@@ -7,9 +8,15 @@
  * authenticated on libuv's pool (blk_shard_open); a shard that is missing,
  * refused or fails verification is queued for repair (repair.c). A block
  * stored as one document is fetched and authenticated whole; a bad one can
- * only be reported. In the background (--scrub-interval; 0 = off) blocks
- * follow each other at the pace that spreads one pass over the interval;
- * `tgs3 scrub` runs one pass at once.
+ * only be reported. When new blocks are stripes and this process posts
+ * (gw_upgrade_wanted), such a block is upgraded instead (upgrade.c: read,
+ * verified, posted as a stripe, swapped in), at the repair's priority: while
+ * client uploads wait for a pair or a repair runs, the pass waits
+ * UPGRADE_WAIT_MS at a time. In the background (--scrub-interval; 0 = off)
+ * blocks follow each other at the pace that spreads one pass over the
+ * interval, the first one IDLE_MS after start-up (or one interval, when
+ * shorter), from the place the last run reached; `tgs3 scrub` runs one whole
+ * pass at once.
  *
  * Threads: the loop; verification on the pool.
  */
@@ -22,7 +29,8 @@
 #include "gateway/gw.h"
 
 #define MIN_GAP_MS 50  /* between two blocks of a background pass, at least */
-#define IDLE_MS 60000  /* the first block of a background pass is checked this long after start-up */
+#define IDLE_MS 60000  /* the first block of a background pass is checked this long after start-up, at most */
+#define UPGRADE_WAIT_MS 1000 /* an upgrade waiting for client uploads or a repair looks again this often */
 
 struct doc_check {
     struct gw_scrub *s;
@@ -46,7 +54,8 @@ struct gw_scrub {
     struct store_stripe sp;
     int is_stripe;
     struct doc_check docs[STORE_MAX_SHARDS];
-    int running;       /* documents being fetched or verified */
+    struct gw_upgrade *up; /* the block being upgraded */
+    int running;       /* documents being fetched or verified, or upgraded */
     enum store_status st;
     struct gw_scrub_counters c;
     void (*pass_done)(struct gw *gw);
@@ -102,9 +111,11 @@ static void block_checked(struct gw_scrub *s)
         s->docs[i].data = NULL;
     }
     if (s->foreground && s->c.blocks_checked % 16 == 0)
-        fprintf(stderr, "\rscrub: %llu of %lld blocks checked, %llu bad shard(s) queued for repair, %llu bad block(s)",
-                (unsigned long long)s->c.blocks_checked, (long long)s->total, (unsigned long long)s->c.shards_bad,
-                (unsigned long long)s->c.blocks_bad);
+        fprintf(stderr,
+                "\rscrub: %llu of %lld blocks checked, %llu upgraded, %llu bad shard(s) queued for repair, %llu bad "
+                "block(s)",
+                (unsigned long long)s->c.blocks_checked, (long long)s->total, (unsigned long long)s->c.blocks_upgraded,
+                (unsigned long long)s->c.shards_bad, (unsigned long long)s->c.blocks_bad);
     if (s->stopping) {
         free_if_done(s);
         return;
@@ -113,15 +124,16 @@ static void block_checked(struct gw_scrub *s)
     gw_store_call(s->gw, cursor_run, cursor_done, s); /* the place, then the next block */
 }
 
-static void doc_bad(struct gw_scrub *s, struct doc_check *d, const char *why, int repairable)
+/* The block's document (pos -1) or its shard at position pos in sp.sh is bad. */
+static void doc_bad(struct gw_scrub *s, int pos, const char *why, int repairable)
 {
-    if (d->pos < 0) {
+    if (pos < 0) {
         s->c.blocks_bad++;
         log_error("scrub: block %lld (message %lld/%lld): %s; it is stored as one document and cannot be rebuilt",
                   (long long)s->blk.id, (long long)s->blk.chat_id, (long long)s->blk.message_id, why);
         return;
     }
-    const struct store_shard *sh = &s->sp.sh[d->pos];
+    const struct store_shard *sh = &s->sp.sh[pos];
     s->c.shards_bad++;
     log_warn("scrub: block %lld: shard %d (message %lld/%lld): %s%s", (long long)s->blk.id, sh->idx,
              (long long)sh->chat_id, (long long)sh->message_id, why, repairable ? "; queued for repair" : "");
@@ -148,7 +160,7 @@ static void after_verify(uv_work_t *w, int status)
     struct doc_check *d = w->data;
     struct gw_scrub *s = d->s;
     if (status != 0 || d->st != BLK_OK)
-        doc_bad(s, d, status != 0 ? "verification cancelled" : blk_status_name(d->st), status == 0);
+        doc_bad(s, d->pos, status != 0 ? "verification cancelled" : blk_status_name(d->st), status == 0);
     else
         s->c.docs_ok++;
     secure_zero(d->data, d->len);
@@ -165,7 +177,7 @@ static void on_doc(void *ud, const struct tg_result *res, unsigned char *data, s
         bigbuf_free(data);
         char why[300];
         snprintf(why, sizeof(why), "cannot be read: %s", res->description);
-        doc_bad(s, d, why, !tg_result_temporary(res));
+        doc_bad(s, d->pos, why, !tg_result_temporary(res));
         if (--s->running == 0)
             block_checked(s);
         return;
@@ -188,6 +200,42 @@ static void check_doc(struct gw_scrub *s, int pos)
         gw_shard_doc(&s->sp.sh[pos], &doc);
     s->running++;
     d->call = gw_read_start(s->gw, &doc, on_doc, d);
+}
+
+/* ---- a block stored as one document, made a stripe ------------------------------------ */
+
+static void on_upgraded(void *ud, enum gw_upgrade_end end, const char *why)
+{
+    struct gw_scrub *s = ud;
+    s->up = NULL;
+    if (end == GW_UPGRADE_BAD) {
+        doc_bad(s, -1, why, 0);
+    } else {
+        s->c.docs_ok++;
+        if (end == GW_UPGRADE_DONE)
+            s->c.blocks_upgraded++;
+        else
+            s->c.upgrades_later++;
+    }
+    if (--s->running == 0)
+        block_checked(s);
+}
+
+static void upgrade_block(struct gw_scrub *s);
+
+static void on_upgrade_wait(uv_timer_t *t)
+{
+    upgrade_block(t->data);
+}
+
+static void upgrade_block(struct gw_scrub *s)
+{
+    if (!gw_upgrade_may_start(s->gw)) { /* client uploads and repairs first */
+        uv_timer_start(&s->timer, on_upgrade_wait, UPGRADE_WAIT_MS, 0);
+        return;
+    }
+    s->running++;
+    s->up = gw_upgrade_start(s->gw, &s->blk, on_upgraded, s);
 }
 
 /* ---- the walk ------------------------------------------------------------------------ */
@@ -231,7 +279,10 @@ static void next_done(void *arg)
         return;
     }
     if (!s->is_stripe) {
-        check_doc(s, -1);
+        if (gw_upgrade_wanted(s->gw))
+            upgrade_block(s);
+        else
+            check_doc(s, -1);
         return;
     }
     if (s->sp.n < s->sp.k + s->sp.m)
@@ -259,15 +310,16 @@ static void start_run(struct store *st, void *arg)
 static void start_done(void *arg)
 {
     struct gw_scrub *s = arg;
+    int64_t interval = s->gw->cfg.scrub_interval_ms;
     s->store_busy = 0;
-    if (s->st != STORE_OK)
-        s->cursor = 0;
+    if (s->st != STORE_OK || s->foreground)
+        s->cursor = 0; /* tgs3 scrub: a whole pass, whatever place the gateway's scrub recorded */
     if (s->stopping)
         free_if_done(s);
     else if (s->foreground)
         scrub_next(s);
-    else
-        uv_timer_start(&s->timer, on_timer, IDLE_MS, 0); /* not in the rush of a start */
+    else /* not in the rush of a start */
+        uv_timer_start(&s->timer, on_timer, (uint64_t)(interval < IDLE_MS ? interval : IDLE_MS), 0);
 }
 
 void gw_scrub_start(struct gw *gw, int foreground, void (*pass_done)(struct gw *gw))
@@ -305,6 +357,11 @@ void gw_scrub_stop(struct gw *gw)
             s->docs[i].call = NULL;
             s->running--;
         }
+    if (s->up != NULL) { /* its callback will not come */
+        gw_upgrade_stop(s->up);
+        s->up = NULL;
+        s->running--;
+    }
     /* A store job or a verification still running finishes the free. */
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, on_closed);

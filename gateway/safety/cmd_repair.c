@@ -53,29 +53,6 @@ static void on_poll(uv_timer_t *t)
     gw_store_call(w->gw, count_run, count_done, w);
 }
 
-/* Blocks per chat (rollover), the scheduler, the chats retired by the operator. */
-static int start_posting(struct gw *gw)
-{
-    struct store *st = gw_storeq_store(gw->storeq);
-    int64_t *counts = xcalloc(gw->cfg.n_chat_ids, sizeof(*counts)), *retired = NULL;
-    size_t n_retired = 0;
-    int rc = 0;
-    for (size_t i = 0; i < gw->cfg.n_chat_ids && rc == 0; i++)
-        rc = store_block_count_chat(st, gw->cfg.chat_ids[i], &counts[i]) == STORE_OK ? 0 : -1;
-    if (rc == 0)
-        rc = gw_sched_start(gw, counts);
-    free(counts);
-    if (rc == 0 && store_chats_retired(st, &retired, &n_retired) != STORE_OK)
-        rc = -1;
-    for (size_t i = 0; rc == 0 && i < n_retired; i++) {
-        int ci = gw_chat_index(gw, retired[i]);
-        if (ci >= 0)
-            gw_chat_retired(gw, (size_t)ci);
-    }
-    free(retired);
-    return rc;
-}
-
 static const char usage[] =
     "usage: tgs3 repair [serve options: --data-dir, --key-file, --botapi-url, --bot-token, --chat-id, --mode, "
     "--config …]\n\nRebuilds every shard in the repair queue from K good ones into live chats, then exits: 0 when "
@@ -97,7 +74,7 @@ int gw_cmd_repair(int argc, char **argv)
         gw_config_release(&gw.cfg);
         return 2;
     }
-    if (gw_keys_load(&gw, 0) != 0 || gw_tool_open(&gw, &loop, "repair", 600000) != 0 || start_posting(&gw) != 0)
+    if (gw_keys_load(&gw, 0) != 0 || gw_tool_open(&gw, &loop, "repair", 600000) != 0 || gw_setup_posting(&gw) != 0)
         goto out;
     struct watch w = {.gw = &gw};
     uv_timer_init(gw.loop, &w.timer);

@@ -355,7 +355,7 @@ int gw_cmd_snapshot(int argc, char **argv)
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s/tmp", gw.cfg.data_dir);
     mkdir(tmp, 0700);
-    if (gw_keys_load(&gw, 0) != 0 || gw_tool_open(&gw, &loop, "snapshot", 600000) != 0 || gw_tool_posting(&gw) != 0)
+    if (gw_keys_load(&gw, 0) != 0 || gw_tool_open(&gw, &loop, "snapshot", 600000) != 0 || gw_setup_posting(&gw) != 0)
         goto out;
     struct store_stats_extra stats;
     if (store_stats_extra(gw_storeq_store(gw.storeq), &stats) == STORE_OK && stats.unposted > 0)
@@ -377,7 +377,8 @@ int gw_cmd_snapshot(int argc, char **argv)
         fprintf(stderr, "tgs3 snapshot: failed (see the log above)\n");
     }
 out:
-    gw_tool_posting_stop(&gw);
+    gw_sched_stop(&gw);
+    gw_chats_free(&gw);
     gw_tool_close(&gw);
     gw_config_release(&gw.cfg);
     fflush(stdout);

@@ -6,8 +6,9 @@
  * blocks still hold) and adds one row in stripes (K, M, the sealed length
  * the shards rebuild) and one row per shard held in shards. A stripe with
  * fewer rows than K + M is degraded; one without a stripes row is a block
- * written as one document (unprotected). Rows go with their block: when its
- * last reference goes, every shard's message is queued for deletion.
+ * written as one document (unprotected), until the scrub upgrades it to a
+ * stripe (store_stripe_upgrade). Rows go with their block: when its last
+ * reference goes, every shard's message is queued for deletion.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,49 @@ enum store_status store_stripe_drop(struct store *st, int64_t block_id, int64_t 
         ret = store_exec(st, sql_stripe, "I", block_id);
     if (ret == STORE_OK)
         ret = store_exec(st, sql_repairs, "I", block_id);
+    return ret;
+}
+
+enum store_status store_stripe_upgrade(struct store *st, int64_t block_id, int64_t old_chat_id, int64_t old_message_id,
+                                       const struct store_stripe *sp, const unsigned char (*keys)[16], int64_t now_ms)
+{
+    static const char sql_old[] =
+        "SELECT bot_id, created_ms FROM blocks WHERE id = ?1 AND chat_id = ?2 AND message_id = ?3"
+        " AND NOT EXISTS(SELECT 1 FROM stripes WHERE block_id = ?1)";
+    static const char sql_block[] = "UPDATE blocks SET chat_id = ?2, message_id = ?3, bot_id = ?4, file_id = ?5,"
+                                    " file_unique_id = ?6, created_ms = ?7 WHERE id = ?1";
+    static const char sql_files[] = "DELETE FROM block_files WHERE block_id = ?1";
+    const struct store_shard *first = &sp->sh[0];
+    sqlite3_stmt *s = NULL;
+    int64_t old_bot, old_posted;
+    enum store_status ret;
+
+    if (sp->n < 1)
+        return STORE_CONFLICT;
+    /* One transaction around calls that open their own (store_stripe_insert, store_inflight_end): savepoints. */
+    ret = store_tx_begin(st);
+    if (ret != STORE_OK)
+        return ret;
+    ret = store_query(st, &s, sql_old, "III", block_id, old_chat_id, old_message_id);
+    if (ret == STORE_OK) {
+        old_bot = sqlite3_column_int64(s, 0);
+        old_posted = sqlite3_column_int64(s, 1);
+        sqlite3_reset(s);
+        ret = store_gc_add(st, old_chat_id, old_message_id, old_bot, old_posted, now_ms + st->gc_grace_ms);
+    }
+    /* The block row names its first shard, as for a block posted as a stripe (put.c). */
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_block, "IIIIttI", block_id, first->chat_id, first->message_id, first->bot_id,
+                         first->file_id, first->file_unique_id, first->created_ms);
+    if (ret == STORE_OK) /* other bots' file ids of the old document */
+        ret = store_exec(st, sql_files, "I", block_id);
+    if (ret == STORE_OK)
+        ret = store_stripe_insert(st, block_id, sp);
+    for (int i = 0; ret == STORE_OK && i < sp->n; i++)
+        ret = store_inflight_end(st, keys[sp->sh[i].idx], 1, now_ms);
+    if (ret == STORE_OK)
+        return store_tx_commit(st);
+    store_tx_rollback(st);
     return ret;
 }
 

@@ -308,6 +308,17 @@ enum store_status store_stripe_insert(struct store *st, int64_t block_id, const 
 enum store_status store_stripe_get(struct store *st, int64_t block_id, struct store_stripe *out) WARN_UNUSED;
 /* The block is gone: every shard's message is queued for deletion, the rows removed (store_block_unref). */
 enum store_status store_stripe_drop(struct store *st, int64_t block_id, int64_t now_ms) WARN_UNUSED;
+/* Block block_id, stored as the one document (old_chat_id, old_message_id),
+ * becomes the stripe sp (shards in idx order, each posted under journal
+ * identity keys[idx]): the old message is queued for deletion after the
+ * grace period, the block row names sp's first shard and forgets the other
+ * bots' file ids of the old document, the stripe and its shards are
+ * recorded and their journal rows end, all in one transaction. NOT_FOUND,
+ * nothing changed, when the block is gone, names another document or is a
+ * stripe already. */
+enum store_status store_stripe_upgrade(struct store *st, int64_t block_id, int64_t old_chat_id, int64_t old_message_id,
+                                       const struct store_stripe *sp, const unsigned char (*keys)[16], int64_t now_ms)
+    WARN_UNUSED;
 /* Adds one shard row (a rebuilt shard, inside store_repair_swap). */
 enum store_status store_stripe_add_shard(struct store *st, int64_t block_id, const struct store_shard *sh) WARN_UNUSED;
 

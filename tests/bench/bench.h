@@ -1,9 +1,11 @@
-/* bench.h — shared pieces of tgs3-bench: child processes, the HTTP load driver, timing.
+/* bench.h — shared pieces of tgs3-bench: child processes, servers, the HTTP load driver, the table.
  *
  * The benchmark is a program that prints numbers: nothing in it fails on a
  * time. It starts its own tgs3-botapi, tgs3 and nginx on free loopback ports
- * (proc.c), drives them with libcurl multi (http.c) and prints one table
- * (bench.c).
+ * (proc.c, servers.c), drives them with libcurl multi (http.c) and prints one
+ * table (report.c): the ceilings and tgs3 against nginx (bench.c), stripes
+ * against --redundancy none (redundancy.c) and the runs under Telegram's
+ * limits (telegram.c).
  */
 #ifndef TGS3_BENCH_H
 #define TGS3_BENCH_H
@@ -30,6 +32,12 @@ void bench_stop_all(void);             /* every process still running (exit path
 void bench_kill_all_now(void);         /* SIGKILL to every child (signal handlers) */
 long bench_rss_anon_kb(pid_t pid);     /* RssAnon from /proc/PID/status, or -1 */
 long bench_mem_available_kb(void);      /* MemAvailable from /proc/meminfo, or -1 */
+long bench_file_size(const char *path);  /* bytes, or -1 */
+/* Lines of a tgs3 log from byte from on that warn or tell of an error; the first
+ * of them into first (a line, cut to firstsz). -1 when the log cannot be read. */
+long bench_log_warnings(const char *log, long from, char *first, size_t firstsz);
+double bench_cpu_secs(pid_t pid);       /* user + system CPU seconds of a process so far (/proc/PID/stat), or -1 */
+int bench_remove_tree(const char *dir); /* rm -rf dir; 0 when it went. Async-signal-safe (fork, exec, waitpid). */
 
 /* ---- HTTP load (http.c) -------------------------------------------------- */
 
@@ -84,5 +92,94 @@ double bench_gcm_rate(const unsigned char *buf, size_t len);
 void bench_disk_rates(const unsigned char *buf, size_t len, const char *dir, size_t bs, double *wr, double *rd);
 /* len random bytes (AES-128-CTR keystream, rand() seeded key): incompressible. */
 unsigned char *bench_random_data(size_t len);
+
+/* ---- the table (report.c) ------------------------------------------------ */
+
+#define BENCH_MIB (1024.0 * 1024.0)
+
+/* A row of the table (also shown on stderr at once as progress). */
+void bench_row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A progress line on stderr ("# ..."), not in the table. */
+void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bench_table_print(void); /* the table on stdout */
+double bench_ratio(double a, double b); /* a / b, 0 when b is 0 */
+
+/* ---- servers (servers.c) ------------------------------------------------------ */
+
+#define BENCH_MAX_CHATS 8 /* channels a bench emulator and gateway use at most */
+#define BENCH_MAX_BOTS 4
+#define BENCH_RAM_DOC ((int64_t)(16 << 20) + (64 << 10)) /* the emulator's RAM place: a 16 MiB block and its header */
+
+/* What every part of the run shares; bench.c fills it once, in main. */
+struct bench_env {
+    const char *root;             /* the run's temporary directory */
+    const char *bindir;           /* tgs3 and tgs3-botapi live here */
+    const char *ram_dir;          /* a tmpfs directory for the emulators' RAM stores, or "" (none) */
+    const unsigned char *bodies;  /* random PUT bodies */
+    size_t bodies_len;
+    uint64_t large;               /* bytes of a large object */
+};
+
+struct bench_server {
+    struct bench_proc proc;
+    int port;
+    char host_port[32];
+    char dir[4200];
+    char log[4300];
+    struct bench_target t;
+};
+
+struct bench_emu_opts {
+    int nchats;          /* 1..BENCH_MAX_CHATS */
+    int limits;          /* Telegram's rate limits on (the emulator's defaults) */
+    int64_t ram_bytes;   /* documents in a RAM store of this many bytes under env->ram_dir (0: on the disk) */
+    int64_t ram_doc;     /* bytes of one RAM place (0: the emulator's default, 16 MiB + 64 KiB) */
+    int64_t bandwidth;   /* bytes per second per connection (0: no limit) */
+};
+
+struct bench_gw_opts {
+    int nbots;                 /* 1..BENCH_MAX_BOTS */
+    int nchats;                /* 1..BENCH_MAX_CHATS */
+    int64_t block_size;        /* bytes */
+    const char *const *extra;  /* NULL-terminated further flags, or NULL */
+};
+
+/* Starts tgs3-botapi in env->root/name (RAM store in env->ram_dir/name) on a
+ * free port; 0 when it listens, else -1 (printed). Chats: BENCH_CHAT(0..). */
+int bench_start_emulator(const struct bench_env *env, struct bench_server *s, const char *name,
+                         const struct bench_emu_opts *o);
+/* Stops it and removes its documents (RAM store and disk); its log stays. */
+void bench_stop_emulator(const struct bench_env *env, struct bench_server *s, const char *name);
+/* Starts tgs3 serve against emu with data in env->root/name (kept across a
+ * stop and a start of the same name); 0 when it listens, else -1 (printed). */
+int bench_start_gateway(const struct bench_env *env, struct bench_server *s, const char *name,
+                        const struct bench_server *emu, const struct bench_gw_opts *o);
+const char *bench_chat(int i); /* the id of the emulator's i-th chat */
+/* Whether RAM stores of need bytes fit: /dev/shm has 1.25 x need free and the machine 2 x need available. */
+int bench_ram_room(int64_t need);
+int bench_make_bucket(const struct bench_env *env, const struct bench_server *s); /* PUT /bench; 0 or -1 */
+
+/* n requests of size bytes to path on s at concurrency conc (bodies from
+ * env); failures are printed. The caller releases r. */
+void bench_request(const struct bench_env *env, struct bench_run *r, const struct bench_server *s,
+                   enum bench_method m, int conc, size_t n, const char *path, uint64_t size);
+double bench_mibs(const struct bench_run *r); /* body MiB/s */
+double bench_ops(const struct bench_run *r);  /* successful requests per second */
+
+struct json_t;
+struct json_t *bench_emu_stats(const struct bench_server *emu); /* /_emulator/stats, or NULL; json_decref it */
+long bench_emu_messages(const struct bench_server *emu, int chat); /* messages a chat holds, or -1 */
+/* Over the (bot, chat) pairs: how many posted, the most posts one saw in a 60 s window, 429s sent. */
+void bench_emu_pairs(const struct bench_server *emu, long *used, long *peak, long *too_many);
+long bench_unposted(const struct bench_server *gw); /* blocks of the index not yet in Telegram, or -1 */
+
+/* ---- the runs of other files ------------------------------------------------ */
+
+/* Stripes against --redundancy none (redundancy.c): a large PUT without
+ * Telegram's limits, an uncached read at a per-connection bandwidth. */
+void bench_redundancy_suite(const struct bench_env *env);
+/* Telegram's limits on (telegram.c): large uploads against the rate model,
+ * with and without stripes; n_small 4 KiB objects through one pair. */
+void bench_telegram_suite(const struct bench_env *env, size_t n_small);
 
 #endif

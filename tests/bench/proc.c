@@ -1,4 +1,4 @@
-/* proc.c — tgs3-bench's child processes: free ports, spawn, readiness, stop, RssAnon. */
+/* proc.c — tgs3-bench's child processes: free ports, spawn, readiness, stop, RssAnon, CPU time, rm -rf. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,7 +178,67 @@ long bench_rss_anon_kb(pid_t pid)
     return proc_kb(path, "RssAnon:");
 }
 
+double bench_cpu_secs(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return -1;
+    size_t n = fread(line, 1, sizeof(line) - 1, fp);
+    fclose(fp);
+    line[n] = '\0';
+    /* "PID (COMM) STATE ..." where COMM may hold spaces: fields count from the last ')'. */
+    char *p = strrchr(line, ')');
+    unsigned long long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+long bench_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+long bench_log_warnings(const char *log, long from, char *first, size_t firstsz)
+{
+    char line[512];
+    long n = 0;
+    if (firstsz > 0)
+        first[0] = '\0';
+    FILE *fp = fopen(log, "r");
+    if (fp == NULL)
+        return -1;
+    if (from > 0 && fseek(fp, from, SEEK_SET) != 0) {
+        fclose(fp);
+        return -1;
+    }
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        if (strstr(line, " warn ") == NULL && strstr(line, " error ") == NULL)
+            continue;
+        if (n++ == 0 && firstsz > 0) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(first, firstsz, "%s", line);
+        }
+    }
+    fclose(fp);
+    return n;
+}
+
 long bench_mem_available_kb(void)
 {
     return proc_kb("/proc/meminfo", "MemAvailable:");
+}
+
+int bench_remove_tree(const char *dir)
+{
+    int st = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }

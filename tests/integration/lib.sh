@@ -54,6 +54,8 @@ RSS_SAMPLER_PID=
 # ---- output ----
 
 say() { printf '# %s\n' "$*"; }
+# section TEXT — a heading with the seconds the test has run.
+section() { say "[${SECONDS}s] $*"; }
 
 # check NAME CMD... — runs CMD in this shell, prints "ok - NAME" or "not ok - NAME" with
 # the tail of its output, and counts the result.
@@ -300,6 +302,12 @@ export -f aws rclone s3cmd restic s3curl
 
 # emu_stats — the emulator's statistics as JSON.
 emu_stats() { curl -sS --max-time 10 "$EMU_URL/_emulator/stats"; }
+
+# emu_post KNOB — POSTs a fault knob to the emulator (ban?chat=ID, delete?chat=ID&message=MID…).
+emu_post() { curl -fsS --max-time 10 -X POST "$EMU_URL/_emulator/$1"; }
+
+# metric NAME — the value of one /metrics line of the gateway (NAME with its labels, as printed).
+metric() { curl -sS --max-time 10 "$GW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 # emu_docs [CHAT] — number of messages the chat holds according to the emulator.
 emu_docs() {

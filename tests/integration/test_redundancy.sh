@@ -14,10 +14,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-section() { say "[${SECONDS}s] $*"; }
 stat() { emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-metric() { curl -sS --max-time 10 "$GW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-emu_post() { curl -fsS --max-time 10 -X POST "$EMU_URL/_emulator/$1"; }
 export -f emu_post
 
 TOKENS=(123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw 223456789:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw
@@ -77,6 +74,7 @@ check "every stripe is whole, its 6 shards in 6 different channels" test "$(whol
 check "each shard is one document in the emulator" test "$(stat 'sum(c["messages"] for c in d["chats"].values())')" = "$(index "SELECT COUNT(*) FROM shards")"
 shard_bots=$(index "SELECT COUNT(DISTINCT bot_id) FROM shards")
 check "all three bots posted shards" test "$shard_bots" = 3
+check "every shard was staged for the Bot API server (none sent as a request body)" bash -c "! grep -q 'cannot stage a block' '$LOG_DIR/gateway.log'"
 fsck() {
     "$BUILD/tgs3" fsck --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" $(gw_bots) \
         $(gw_chats "${CHATS[@]:1}") --mode local

@@ -11,9 +11,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-section() { say "[${SECONDS}s] $*"; }
 stat() { emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-emu_post() { curl -fsS --max-time 10 -X POST "$EMU_URL/_emulator/$1"; }
 
 TOKEN2=223456789:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw
 C2=-1001000000002

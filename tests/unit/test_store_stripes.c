@@ -1,6 +1,7 @@
 /* test_store_stripes.c — unit tests of gateway/store/shards.c and repair.c: stripes recorded with their
  * block, every shard's message queued for deletion when the block goes, health counts, the repair
- * queue (what is due, what a stripe lacks), the swap of a rebuilt shard, and the scrub's walk.
+ * queue (what is due, what a stripe lacks), the swap of a rebuilt shard, a block stored as one
+ * document upgraded to a stripe, and the scrub's walk.
  *
  * Each test works on a fresh database file under /tmp. One line per failed check, then the
  * summary line `N passed, N failed`.
@@ -178,6 +179,56 @@ static void test_repair_queue(void)
     store_close(st);
 }
 
+/* A block stored as one document becomes a stripe: in one transaction, or not at all. */
+static void test_upgrade(void)
+{
+    struct store *st = fresh();
+    struct store_block b;
+    struct store_stripe *sp = calloc(1, sizeof(*sp));
+    unsigned char keys[STORE_MAX_SHARDS][16];
+    int64_t id = check_block_add(st, 50, 1, 4000), refs_before;
+    struct store_stripe_counts c;
+    CHECK_ST(check_object_put(st, "bk", "one", id, 1000), STORE_OK);
+    CHECK_ST(store_block_set_file(st, id, 8, "other-bot-file"), STORE_OK);
+    CHECK_ST(store_stripe_counts(st, &c), STORE_OK);
+    CHECK(c.unprotected == 1 && c.healthy == 0);
+    refs_before = count("SELECT refcount FROM blocks");
+    sp->k = 2;
+    sp->m = 1;
+    sp->sealed_size = 4000;
+    for (int i = 0; i < 3; i++) {
+        shard(&sp->sh[sp->n++], i, -201 - i, 700 + i);
+        memset(keys[i], 0, sizeof keys[i]);
+        keys[i][0] = (unsigned char)(60 + i);
+        CHECK_ST(store_inflight_begin(st, keys[i], "upgrade", 0, 0, 10), STORE_OK);
+        CHECK_ST(store_inflight_posted(st, keys[i], -201 - i, 7, 700 + i), STORE_OK);
+    }
+    /* Not the document the index names any more: nothing changes. */
+    CHECK_ST(store_stripe_upgrade(st, id, -100, 51, sp, (const unsigned char (*)[16])keys, 20), STORE_NOT_FOUND);
+    CHECK_ST(store_stripe_upgrade(st, id + 1, -100, 50, sp, (const unsigned char (*)[16])keys, 20), STORE_NOT_FOUND);
+    CHECK(count("SELECT COUNT(*) FROM inflight") == 3 && count("SELECT COUNT(*) FROM gc_queue") == 0);
+
+    CHECK_ST(store_stripe_upgrade(st, id, -100, 50, sp, (const unsigned char (*)[16])keys, 20), STORE_OK);
+    CHECK_ST(store_block_get(st, id, &b), STORE_OK);
+    CHECK(b.chat_id == -201 && b.message_id == 700 && b.created_ms == 9 && strcmp(b.file_id, sp->sh[0].file_id) == 0);
+    CHECK(b.uuid[0] == 50 && b.stored_size == 4000 && b.plain_size == 1000 && b.refcount == refs_before);
+    CHECK_ST(store_stripe_get(st, id, sp), STORE_OK);
+    CHECK(sp->k == 2 && sp->m == 1 && sp->n == 3 && sp->sh[2].message_id == 702);
+    CHECK(count("SELECT COUNT(*) FROM gc_queue WHERE chat_id = -100 AND message_id = 50") == 1);
+    CHECK(count("SELECT COUNT(*) FROM gc_queue") == 1);   /* the new shards are not queued */
+    CHECK(count("SELECT COUNT(*) FROM inflight") == 0);   /* their journal rows ended, committed */
+    CHECK(count("SELECT COUNT(*) FROM block_files") == 0); /* the old document's other file ids */
+    CHECK_ST(store_stripe_counts(st, &c), STORE_OK);
+    CHECK(c.unprotected == 0 && c.healthy == 1);
+    /* A stripe already: refused. */
+    CHECK_ST(store_stripe_upgrade(st, id, -201, 700, sp, (const unsigned char (*)[16])keys, 30), STORE_NOT_FOUND);
+    /* The last reference goes: every shard is queued, the old message stays queued once. */
+    CHECK_ST(store_object_delete(st, "bk", "one"), STORE_OK);
+    CHECK(count("SELECT COUNT(*) FROM gc_queue") == 4);
+    free(sp);
+    store_close(st);
+}
+
 static void test_scrub_walk(void)
 {
     struct store *st = fresh();
@@ -206,6 +257,7 @@ int main(void)
     snprintf(db_path, sizeof db_path, "/tmp/test_store_stripes_%ld.db", (long)getpid());
     test_stripe_roundtrip();
     test_repair_queue();
+    test_upgrade();
     test_scrub_walk();
     remove_db(db_path);
     printf("%d passed, %d failed\n", passed, failed);
