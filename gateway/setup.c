@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "gateway/engine/stripe.h"
-#include "gateway/blocks/shard.h"
 #include "gateway/gw.h"
 
 static void close_handle(uv_handle_t *h, void *arg)

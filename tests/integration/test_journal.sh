@@ -9,6 +9,9 @@
 #    to post) before the kill, byte-identical with its tags, and nothing deleted that long before;
 #    fsck is clean.
 # 2. A journal document corrupted in every copy: recover stops before it and says so.
+# 3. One bot, one channel, under Telegram's limits (RATE posts a minute): while a 1 GiB upload
+#    runs the journal takes at most a quarter of the pair's posts, and the upload takes the rate
+#    model's time for its blocks plus the journal's posts, within 10 %.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -84,5 +87,33 @@ rm -rf "$GW_DIR"
 tool recover >"$TEST_TMP/recover.out" 2>&1
 rc=$?
 check "recover stops before it, says so, and recovers what came before (exit $rc)" bash -c "[ $rc = 0 ] && grep -q 'recovered up to document $((target - 1))' '$TEST_TMP/recover.out' || { cat '$TEST_TMP/recover.out'; false; }"
+
+section "one bot, one channel, under Telegram's limits: what the journal costs a 1 GiB upload"
+stop_emulator
+EMU_DIR=$TEST_TMP/botapi-rate
+GW_DIR=$TEST_TMP/gateway-rate
+RATE=120
+BIG=$TEST_TMP/big.bin
+start_emulator --local --rate-chat "$RATE" --rate-bot 1000
+GW_RATE_PAIR_PER_MIN=$RATE start_gateway --block-size 8M --cache-size 0 --key-file "$KEY"
+check "create a bucket" aws s3 mb s3://rate
+check "the chain began" wait_until 60 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_snapshots_total\" {print \$2}')\" = 1 ]"
+sleep 61 # the start-up's posts leave the window
+head -c 1G /dev/urandom >"$BIG"
+posts() { emu_stats | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(sum(p["posts"] for p in d["pairs"]))'; }
+p0=$(posts)
+j0=$(metric tgs3_journal_documents_total)
+t0=$("$PY" -c 'import time; print(time.time())')
+check "1 GiB uploaded (one PUT stream)" aws s3 cp --only-show-errors "$BIG" s3://rate/big
+t1=$("$PY" -c 'import time; print(time.time())')
+p1=$(posts)
+j1=$(metric tgs3_journal_documents_total)
+data=$((1024 / 8))
+journal=$((j1 - j0))
+say "upload: $("$PY" -c "print(round($t1 - $t0, 1))") s; posts: $((p1 - p0)) ($data blocks, $journal journal documents)"
+check "the journal took at most a quarter of the pair's posts ($journal of $((p1 - p0)))" test $((journal * 4)) -le $((p1 - p0))
+check "the upload took the rate model's time for $data blocks + $journal journal posts, within 10 %" \
+    "$PY" -c "import sys; t=$t1-$t0; m=($data+$journal)*60.0/$RATE; print('measured %.1f s, model %.1f s' % (t, m)); sys.exit(0 if abs(t-m) <= 0.1*m else 1)"
+rm -f "$BIG"
 
 finish
