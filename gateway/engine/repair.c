@@ -45,6 +45,8 @@ struct rjob {
     struct gw_repair *r;
     struct gw_rebuild rb; /* the block and the shards it wants (store_repair_next), posted again */
     struct store_stripe sp;
+    int64_t *retired; /* the chats retired so far (tgs3 chat retire may run beside the gateway) */
+    size_t n_retired;
     enum store_status st;
     int swapped;          /* shards swapped into the index */
 };
@@ -142,7 +144,9 @@ static void on_rebuilt(struct gw_rebuild *rb)
 static void next_run(struct store *st, void *arg)
 {
     struct rjob *j = arg;
-    j->st = store_repair_next(st, now_ms(), &j->rb.blk, &j->sp, j->rb.want, &j->rb.n_want);
+    j->st = store_chats_retired(st, &j->retired, &j->n_retired);
+    if (j->st == STORE_OK)
+        j->st = store_repair_next(st, now_ms(), &j->rb.blk, &j->sp, j->rb.want, &j->rb.n_want);
 }
 
 static void next_done(void *arg)
@@ -151,6 +155,13 @@ static void next_done(void *arg)
     struct gw_repair *r = j->r;
     struct gw *gw = r->gw;
     struct gw_rebuild *rb = &j->rb;
+    for (size_t i = 0; i < j->n_retired; i++) { /* never rebuilt into a chat retired meanwhile */
+        int ci = gw_chat_index(gw, j->retired[i]);
+        if (ci >= 0 && gw_chat_state(gw, (size_t)ci) != GW_CHAT_RETIRED)
+            gw_chat_retired(gw, (size_t)ci);
+    }
+    free(j->retired);
+    j->retired = NULL;
     if (j->st != STORE_OK || r->stopping) {
         if (j->st != STORE_NOT_FOUND && !r->stopping)
             log_error("repair: cannot read the queue: %s", store_status_name(j->st));

@@ -2,9 +2,10 @@
  *
  * Writes the index (through SQLite's locking: safe beside a running
  * gateway): the chat is recorded as retired and every shard it holds is
- * queued for repair. The gateway reads the retired chats at start-up (a
- * running one takes the retirement at its next start, and rebuilds the
- * queued shards in the other chats, never back into a retired one). Keep
+ * queued for repair. The gateway reads the retired chats at start-up and
+ * before each repair (a running one takes the retirement at its next
+ * repair), and rebuilds the queued shards in the other chats, never back
+ * into a retired one. Keep
  * the chat configured while it still answers: its shards are read from it
  * until they are rebuilt. Exit status: 0 done, 1 index error, 2 bad usage.
  */

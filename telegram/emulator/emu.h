@@ -126,6 +126,8 @@ char *emu_url_decode(h2o_mem_pool_t *pool, const char *s, size_t len, size_t *ou
 struct emu_link { /* a getFile copy of a document for one token */
     char *token;
     char *path;
+    dev_t dev; /* the copy's identity: the client removes it after reading, and the name is reused */
+    ino_t ino;
     struct emu_link *next;
 };
 

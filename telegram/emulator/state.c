@@ -186,7 +186,8 @@ static void links_free(struct emu_doc *d, int remove_files)
     struct emu_link *l = d->links;
     while (l) {
         struct emu_link *next = l->next;
-        if (remove_files)
+        struct stat sb; /* only if the name is still this copy, not a later download's */
+        if (remove_files && stat(l->path, &sb) == 0 && sb.st_ino == l->ino && sb.st_dev == l->dev)
             unlink(l->path);
         free(l->token);
         free(l->path);
@@ -445,9 +446,14 @@ void state_unpin(struct emu_state *st, struct emu_chat *c, int64_t id)
 
 void state_doc_link_add(struct emu_doc *d, const char *token, const char *path)
 {
-    struct emu_link *l = xmalloc(sizeof(*l));
+    struct emu_link *l = xcalloc(1, sizeof(*l));
+    struct stat sb;
     l->token = xstrdup(token);
     l->path = xstrdup(path);
+    if (stat(path, &sb) == 0) {
+        l->dev = sb.st_dev;
+        l->ino = sb.st_ino;
+    }
     l->next = d->links;
     d->links = l;
 }

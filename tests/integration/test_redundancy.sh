@@ -207,8 +207,9 @@ check "create the bucket" aws s3 mb s3://ret
 check "aws uploads its set" aws s3 cp --recursive --only-show-errors "$TEST_TMP/a" s3://ret/a/
 held() { index "SELECT COUNT(*) FROM shards WHERE chat_id = ${CHATS[2]}"; }
 check "the chat holds shards" test "$(held)" -gt 0
+held_before=$(held) # the running gateway starts rebuilding them elsewhere at once
 retired=$("$BUILD/tgs3" chat retire "${CHATS[2]}" --data-dir "$GW_DIR" 2>&1)
-queued() { grep -q "retired: $(held) shards queued for repair" <<<"$retired" || { echo "$retired (the chat holds $(held))"; false; }; }
+queued() { grep -q "retired: $held_before shards queued for repair" <<<"$retired" || { echo "$retired (the chat held $held_before)"; false; }; }
 check "tgs3 chat retire queues every shard it holds" queued
 check "retiring it again changes nothing" bash -c "'$BUILD/tgs3' chat retire '${CHATS[2]}' --data-dir '$GW_DIR' 2>&1 | tee /dev/stderr | grep -q 'retired: 0 shards'"
 check "a bad chat id is refused (exit 2)" bash -c "'$BUILD/tgs3' chat retire nope --data-dir '$GW_DIR'; [ \$? = 2 ]"
