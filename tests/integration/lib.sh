@@ -213,7 +213,10 @@ start_emulator() {
 
 # start_gateway [extra args] — exports S3_URL GW_PID GW_DIR GW_PORT GW_ADMIN_URL and the
 # client settings. The emulator enforces no rate limits unless asked, so neither does the
-# gateway here (GW_RATE_PAIR_PER_MIN / GW_RATE_BOT_PER_SEC override).
+# gateway here (GW_RATE_PAIR_PER_MIN / GW_RATE_BOT_PER_SEC override). The index's journal
+# is off unless asked (--journal-interval N or GW_JOURNAL_INTERVAL): its documents and pins
+# would change the document counts most tests check; test_journal.sh and test_safety.sh's
+# recovery run with it.
 start_gateway() {
     local log mode=local
     [ "${EMU_LOCAL:-1}" = 1 ] || mode=cloud
@@ -229,7 +232,7 @@ start_gateway() {
         --access-key "$TGS3_AK" --secret-key "$TGS3_SK" --region us-east-1 \
         --admin-listen "127.0.0.1:$GW_ADMIN_PORT" \
         --rate-pair-per-min "${GW_RATE_PAIR_PER_MIN:-60000}" --rate-bot-per-sec "${GW_RATE_BOT_PER_SEC:-1000}" \
-        "$@" >>"$log" 2>&1 &
+        --journal-interval "${GW_JOURNAL_INTERVAL:-0}" "$@" >>"$log" 2>&1 &
     GW_PID=$!
     S3_URL=http://127.0.0.1:$GW_PORT
     GW_ADMIN_URL=http://127.0.0.1:$GW_ADMIN_PORT
