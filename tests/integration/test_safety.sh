@@ -384,14 +384,15 @@ check "fsck is clean again" tool fsck
 
 # ---- (e) the index in Telegram → data dir lost → recover ----------------------------------
 say "(e) index recovery"
-restart_gateway --journal-interval 1
+ADMIN_E=$(free_port) # GW_ARGS turns the admin listener off: this section reads the journal's metrics
+restart_gateway --journal-interval 1 --admin-listen "127.0.0.1:$ADMIN_E"
+GW_ADMIN_URL=http://127.0.0.1:$ADMIN_E
 aws s3 cp --only-show-errors "$BIG" "s3://$B/after/big.bin" && printf 'after/big.bin\t%s\n' "$BIG" >>"$ACK"
 # A small object acknowledged from the spool (its pack waits a minute): the journal may name it
 # before its pack is posted; recovery keeps it only if the pack reached Telegram.
 SMALLE=$TEST_TMP/small-e.bin
 rand_file "$SMALLE" 3000
 check "small object acknowledged (packed)" bash -c "[ \"\$(s3curl -o /dev/null -w '%{http_code}' -T '$SMALLE' '$S3_URL/$B/after/small.bin')\" = 200 ]"
-jmetric() { curl -sS --max-time 10 "$GW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 check "the journal has posted every change (lag 0, nothing pending)" wait_until 60 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_journal_pending\" {print \$2}')\" = 0 ] && [ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_journal_lag_seconds\" {print \$2}')\" = 0.000 ]"
 aws s3api list-objects-v2 --bucket "$B" --query 'Contents[].[Key,Size,ETag]' --output text | grep -v 'after/small.bin' | sort >"$TEST_TMP/before.txt"
 kill -9 "$GW_PID" # no shutdown work: what is recoverable is what Telegram holds
@@ -416,7 +417,7 @@ done <"$ACK"
 check "every object reads back byte-identical after recovery ($(wc -l <"$ACK"))" test "$bad" = 0
 check "the small object is back whole or not at all (its pack was in the spool)" bash -c "[ ! -e '$TEST_TMP/dl/after/small.bin' ] || cmp '$SMALLE' '$TEST_TMP/dl/after/small.bin'"
 stop_gateway
-snapshot_by_hand() { tool snapshot --key-file "$TEST_TMP/kept.key" | grep -q 'snapshot posted: chain'; }
+snapshot_by_hand() { tool snapshot --key-file "$TEST_TMP/kept.key" --gc-grace 2 | grep -q 'snapshot posted: chain'; }
 check "tgs3 snapshot begins a new chain by hand" snapshot_by_hand
 
 # ---- --no-encryption: plaintext posted, reads still verified ------------------------------
