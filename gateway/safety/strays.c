@@ -1,4 +1,4 @@
-/* strays.c — after a crash or a recovery, finds the posts Telegram kept but the index never learned of, and deletes them.
+/* strays.c — after a crash or a recovery, finds the posts Telegram kept that the index does not know, deletes them.
  *
  * kill -9 while a block is being posted can swallow the answer to a
  * sendDocument that Telegram carried out: the message exists, nothing in
