@@ -46,7 +46,9 @@
  *     upgrade.c  a block stored as one document made a stripe (during the scrub)
  *   safety/      what keeps the index and Telegram in step:
  *     keys.c     the master key, the journal sweep, the tools' set-up
- *     strays.c   after a crash: finds the posts whose answers it swallowed, deletes them
+ *     strays.c   after a crash: finds the posts whose answers it swallowed, deletes them;
+ *                after a recovery: deletes the posts in the sweep windows nothing references
+ *     sweep.c    tgs3 recover's sweep windows: where the lost run's unknown posts can be
  *     snapshot.c sealed index snapshots; tgs3 snapshot and recover
  *     fsck.c     tgs3 fsck [--repair]
  *     cmd_stats.c, cmd_gc.c, cmd_scrub.c, cmd_chat.c, cmd_repair.c  tgs3 stats, gc, scrub,
@@ -416,6 +418,13 @@ struct gw_strays;
 void gw_strays_plan(struct gw *gw, struct store_inflight *rows, size_t n);
 void gw_strays_start(struct gw *gw); /* after --stray-probe-delay ms; no-op without a plan */
 void gw_strays_stop(struct gw *gw);  /* shutdown: what was not settled stays journaled */
+
+/* tgs3 recover (sweep.c), on the recovered index st before store_drop_unposted:
+ * records each configured chat's sweep window (store_sweep_set) from the
+ * index's floor up to the chat's newest message id, learnt by posting a probe
+ * document and deleting it. Main thread; runs the loop until each call is
+ * answered. A chat left without a window is reported. Returns the windows recorded. */
+size_t gw_sweep_record(struct gw *gw, struct store *st);
 
 /* The index in Telegram (safety/journal.c, snapshot.c; chain.h): a chain of
  * a snapshot and journal documents. prepare attaches the journal's session

@@ -13,8 +13,11 @@
  *   5. Journal: documents 1, 2, … applied in order (store_changes_apply) up
  *      to the first one missing (no ref learnt), unreadable, or that does not
  *      apply; the rest is reported, not applied.
- *   6. Objects and parts whose bytes only the lost disk held (unposted packs)
- *      are dropped (store_drop_unposted); the chain's documents are recorded
+ *   6. Each chat's sweep window is recorded (sweep.c: the ids where the lost
+ *      run's posts that no applied document names can be; the gateway's
+ *      stray probe deletes them). Objects and parts whose bytes only the
+ *      lost disk held (unposted packs) are dropped (store_drop_unposted); the
+ *      chain's documents are recorded
  *      (store_chain_add: chain_docs, chain_msgs) so the gateway's next chain
  *      deletes them; the file becomes DATA_DIR/index.db. This tool's writes
  *      set the index's unjournaled mark, so the gateway started next begins
@@ -319,7 +322,9 @@ static int chain_recover(struct rc *rc, const char *part)
     }
     journal_apply(rc, st);
 
-    /* 6. what only the lost disk held; the chain's documents; the totals */
+    /* 6. where the lost run's posts can be (before its unposted packs go: they lower the floor); what only
+     * the lost disk held; the chain's documents; the totals */
+    gw_sweep_record(rc->gw, st);
     int64_t objects = 0, parts = 0, packs = 0;
     ss = store_drop_unposted(st, now_ms(), &objects, &parts, &packs);
     if (ss != STORE_OK) {

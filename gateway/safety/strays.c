@@ -1,4 +1,4 @@
-/* strays.c — after a crash, finds the posts Telegram kept but the index never learned of, and deletes them.
+/* strays.c — after a crash or a recovery, finds the posts Telegram kept that the index does not know, deletes them.
  *
  * kill -9 while a block is being posted can swallow the answer to a
  * sendDocument that Telegram carried out: the message exists, nothing in
@@ -36,9 +36,19 @@
  *   uploads go on meanwhile (their captions name fresh identities). The probe begins
  *   --stray-probe-delay ms after start-up, so that posts the crashed run
  *   handed to the Bot API server just before dying have landed.
+ *   After a recovery: `tgs3 recover` leaves per chat a sweep window of ids
+ *   (sweep.c, table sweeps) where the lost run's posts that no applied
+ *   journal document names can be. The probe also reads every id of each
+ *   window that the index does not reference (the same reads, the same
+ *   bounds, the window's top known, so no learning) and collects every
+ *   message there whose caption is a tgs3 one (a block, shard, pack, chain
+ *   document, sweep probe or an earlier probe's copy), re-checked in the
+ *   collecting transaction against every table that references messages
+ *   (store_sweep_collect). Each read copy moves the window's floor; a
+ *   window read to its top is dropped.
  *   Threads: loop thread; the store work goes through the store thread.
- *   A crash during the probe leaves the rows not yet settled for the next
- *   start.
+ *   A crash during the probe leaves the rows not yet settled, and the rest
+ *   of the windows, for the next start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +61,7 @@
 #define PROBE_CLOCK_SLACK_MS 10000 /* the floor's times come from the wall clock: allow for small steps */
 #define PROBE_MAX_REFS (1u << 22)  /* referenced ids loaded per chat (skipping them saves calls only) */
 #define PROBE_MAX_PACKS 100000     /* packs whose post was cut off looked for */
+#define PROBE_MAX_SWEEPS 4096      /* sweep windows read (one per chat) */
 
 struct want {
     unsigned char uuid[16];
@@ -64,6 +75,9 @@ struct gw_strays {
     struct want *want;
     size_t n_want;
     int64_t before_ms; /* posts looked for started at or after this */
+    struct store_sweep *sweeps; /* the windows a recovery left, by chat */
+    size_t n_sweeps;
+    struct store_sweep *sw; /* the chat's window, or NULL */
     size_t ci;         /* chat being probed */
     int64_t floor;     /* ids at or below it are not looked at */
     int64_t top;       /* the first copy's id: 0 until known */
@@ -74,7 +88,7 @@ struct gw_strays {
     int learning;      /* reading max_known to learn the top */
     int misses, attempts;
     int64_t forwards; /* calls made (bounded by --stray-probe-max) */
-    size_t collected, copies, candidates;
+    size_t collected, copies, candidates, swept;
     size_t bot;
     uv_timer_t timer;
     struct tg_call *call;
@@ -91,15 +105,19 @@ struct collect_job {
     int64_t ids[2], posted_ms[2];
     unsigned char uuid[2][16];
     int has_uuid[2];
-    enum store_status st[2];
+    int swept[2];      /* in a sweep window: anything referencing it keeps it */
+    int64_t through;   /* the chat's sweep window is read up to here (0: no window; INT64_MAX: done) */
+    enum store_status st[2], st_through;
 };
 
 static void collect_run(struct store *st, void *arg)
 {
     struct collect_job *j = arg;
     for (size_t i = 0; i < j->n; i++)
-        j->st[i] = store_stray_collect(st, j->chat, j->ids[i], j->bot, j->posted_ms[i],
-                                       j->has_uuid[i] ? j->uuid[i] : NULL, now_ms());
+        j->st[i] = j->swept[i] ? store_sweep_collect(st, j->chat, j->ids[i], j->bot, now_ms())
+                               : store_stray_collect(st, j->chat, j->ids[i], j->bot, j->posted_ms[i],
+                                                     j->has_uuid[i] ? j->uuid[i] : NULL, now_ms());
+    j->st_through = j->through != 0 ? store_sweep_advance(st, j->chat, j->through) : STORE_OK;
 }
 
 static void collect_done(void *arg)
@@ -107,13 +125,26 @@ static void collect_done(void *arg)
     struct collect_job *j = arg;
     for (size_t i = 0; i < j->n; i++) {
         if (j->st[i] == STORE_EXISTS)
-            log_error("strays: message %lld/%lld is referenced by a block; not deleted", (long long)j->chat,
-                      (long long)j->ids[i]);
+            log_error("strays: message %lld/%lld is referenced by %s; not deleted", (long long)j->chat,
+                      (long long)j->ids[i], j->swept[i] ? "the index" : "a block");
         else if (j->st[i] != STORE_OK)
             log_error("strays: cannot queue message %lld/%lld for deletion: %s", (long long)j->chat,
                       (long long)j->ids[i], store_status_name(j->st[i]));
     }
+    if (j->st_through != STORE_OK)
+        log_error("strays: chat %lld: cannot record how far its sweep window is read: %s (the next start reads "
+                  "it again)",
+                  (long long)j->chat, store_status_name(j->st_through));
     free(j);
+}
+
+/* Records that the chat's sweep window is read up to through (INT64_MAX: all of it). */
+static void sweep_advance(struct gw *gw, int64_t chat, int64_t through)
+{
+    struct collect_job *j = xcalloc(1, sizeof(*j));
+    j->chat = chat;
+    j->through = through;
+    gw_store_call(gw, collect_run, collect_done, j);
 }
 
 struct forget_job {
@@ -144,26 +175,36 @@ void gw_strays_plan(struct gw *gw, struct store_inflight *rows, size_t n)
 {
     struct store *st = gw_storeq_store(gw->storeq);
     struct store_stray_pack *packs = NULL;
-    size_t n_packs = 0;
+    struct store_sweep *sweeps = NULL;
+    size_t n_packs = 0, n_sweeps = 0;
     if (store_strays_unposted(st, PROBE_MAX_PACKS, &packs, &n_packs) != STORE_OK) {
         log_error("strays: cannot list the packs being posted: %s", store_errmsg(st));
         n_packs = 0;
     }
-    if (n + n_packs == 0) {
+    if (store_sweeps_list(st, PROBE_MAX_SWEEPS, &sweeps, &n_sweeps) != STORE_OK) {
+        log_error("strays: cannot list the sweep windows of a recovery: %s", store_errmsg(st));
+        n_sweeps = 0;
+    }
+    if (n + n_packs + n_sweeps == 0) {
         free(rows);
         free(packs);
+        free(sweeps);
         return;
     }
     if (gw->cfg.stray_probe_max == 0 || gw->cfg.n_chat_ids == 0) {
-        /* No search: the rows stay journaled for a start that searches. */
-        if (n > 0)
-            log_warn("strays: --stray-probe-max 0: %zu unconfirmed posts are not looked for", n);
+        /* No search: the rows and the windows stay for a start that searches. */
+        if (n > 0 || n_sweeps > 0)
+            log_warn("strays: --stray-probe-max 0: %zu unconfirmed posts and %zu sweep windows are not looked at",
+                     n, n_sweeps);
         free(rows);
         free(packs);
+        free(sweeps);
         return;
     }
     struct gw_strays *s = xcalloc(1, sizeof(*s));
     s->gw = gw;
+    s->sweeps = sweeps;
+    s->n_sweeps = n_sweeps;
     s->want = xcalloc(n + n_packs, sizeof(*s->want));
     s->before_ms = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
@@ -180,15 +221,16 @@ void gw_strays_plan(struct gw *gw, struct store_inflight *rows, size_t n)
     for (size_t i = 0; i < s->n_want; i++)
         if (s->want[i].started_ms < s->before_ms)
             s->before_ms = s->want[i].started_ms;
-    s->before_ms -= PROBE_CLOCK_SLACK_MS;
+    if (s->n_want > 0)
+        s->before_ms -= PROBE_CLOCK_SLACK_MS;
     free(rows);
     free(packs);
     uv_timer_init(gw->loop, &s->timer);
     s->timer.data = s;
     gw->strays = s;
-    log_info("strays: %zu unconfirmed posts and %zu packs being posted left by the last run; looking for them in "
-             "%zu chat(s) in %lld ms",
-             n, n_packs, gw->cfg.n_chat_ids, (long long)gw->cfg.stray_probe_delay_ms);
+    log_info("strays: %zu unconfirmed posts and %zu packs being posted left by the last run, %zu sweep windows of a "
+             "recovery; looking in %zu chat(s) in %lld ms",
+             n, n_packs, n_sweeps, gw->cfg.n_chat_ids, (long long)gw->cfg.stray_probe_delay_ms);
 }
 
 /* ---- the probe ------------------------------------------------------------------ */
@@ -198,6 +240,7 @@ static void probe_next(struct gw_strays *s);
 static void strays_free(struct gw_strays *s)
 {
     free(s->want);
+    free(s->sweeps);
     free(s->refs);
     free(s);
 }
@@ -233,8 +276,9 @@ static void probe_end(struct gw_strays *s, const char *why)
         free(j);
     }
     log_info("strays: %s; read %lld message ids (%zu candidates), %zu strays queued for deletion (%zu of the "
-             "%zu posts looked for, %zu copies of earlier probes); %zu never reached Telegram or were not found",
-             why, (long long)s->forwards, s->candidates, s->collected, found, s->n_want, s->copies, lost);
+             "%zu posts looked for, %zu copies of earlier probes, %zu unreferenced in sweep windows); %zu never "
+             "reached Telegram or were not found",
+             why, (long long)s->forwards, s->candidates, s->collected, found, s->n_want, s->copies, s->swept, lost);
     s->ended = 1;
     gw->strays = NULL;
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
@@ -244,6 +288,8 @@ static void probe_end(struct gw_strays *s, const char *why)
 struct plan_job {
     struct gw_strays *s; /* kept alive while the job runs (plan_pending) */
     int64_t chat, before_ms, floor;
+    int want;            /* posts are looked for (else only the sweep window) */
+    int64_t sweep_floor; /* the chat's sweep window begins above it (0: none) */
     int64_t *refs;
     size_t n_refs;
     enum store_status st;
@@ -252,7 +298,10 @@ struct plan_job {
 static void plan_run(struct store *st, void *arg)
 {
     struct plan_job *j = arg;
-    j->st = store_strays_floor(st, j->chat, j->before_ms, &j->floor);
+    j->floor = INT64_MAX;
+    j->st = j->want ? store_strays_floor(st, j->chat, j->before_ms, &j->floor) : STORE_OK;
+    if (j->st == STORE_OK && j->sweep_floor > 0 && j->sweep_floor < j->floor)
+        j->floor = j->sweep_floor;
     if (j->st == STORE_OK)
         j->st = store_strays_referenced(st, j->chat, j->floor, PROBE_MAX_REFS, &j->refs, &j->n_refs);
 }
@@ -276,8 +325,10 @@ static void chat_planned(struct gw_strays *s, struct plan_job *j)
     s->n_refs = j->n_refs;
     s->max_known = s->n_refs > 0 ? s->refs[s->n_refs - 1] : 0;
     s->cur = s->floor;
-    /* Learn the top first by reading the newest known message. */
-    s->learning = s->max_known > 1;
+    /* Learn the top first by reading the newest known message; a window alone knows its top. */
+    s->learning = s->n_want > 0 && s->max_known > 1;
+    if (s->n_want == 0)
+        s->top = s->sw->top;
     log_debug("strays: chat %lld: ids above %lld, %zu referenced, newest known %lld",
               (long long)gw->cfg.chat_ids[s->ci], (long long)s->floor, s->n_refs, (long long)s->max_known);
     probe_next(s);
@@ -299,11 +350,23 @@ static void on_planned(void *arg)
     free(j);
 }
 
+/* The sweep window of chat, or NULL. */
+static struct store_sweep *sweep_of(const struct gw_strays *s, int64_t chat)
+{
+    for (size_t i = 0; i < s->n_sweeps; i++)
+        if (s->sweeps[i].chat_id == chat)
+            return &s->sweeps[i];
+    return NULL;
+}
+
 static void probe_chat(struct gw_strays *s)
 {
     struct gw *gw = s->gw;
     if (gw->stopping)
         return;
+    /* Only the posts looked for are in every chat; a window, in its own. */
+    while (s->ci < gw->cfg.n_chat_ids && s->n_want == 0 && sweep_of(s, gw->cfg.chat_ids[s->ci]) == NULL)
+        s->ci++;
     if (s->ci >= gw->cfg.n_chat_ids) {
         probe_end(s, "done");
         return;
@@ -313,10 +376,13 @@ static void probe_chat(struct gw_strays *s)
     s->n_refs = s->ref_i = 0;
     s->top = s->max_known = 0;
     s->misses = s->attempts = 0;
+    s->sw = sweep_of(s, gw->cfg.chat_ids[s->ci]);
     struct plan_job *j = xcalloc(1, sizeof(*j));
     j->s = s;
     j->chat = gw->cfg.chat_ids[s->ci];
     j->before_ms = s->before_ms;
+    j->want = s->n_want > 0;
+    j->sweep_floor = s->sw != NULL ? (s->sw->floor > 0 ? s->sw->floor : 1) : 0;
     s->plan_pending = 1;
     gw_store_call(gw, plan_run, on_planned, j);
 }
@@ -328,7 +394,7 @@ static int64_t next_candidate(struct gw_strays *s)
         int64_t c = s->cur + 1;
         if (s->top != 0 && c >= s->top)
             return 0;
-        if (s->top == 0 && c > s->max_known && s->misses >= PROBE_MISS_RUN)
+        if (s->top == 0 && c > s->max_known && s->misses >= PROBE_MISS_RUN && (s->sw == NULL || c >= s->sw->top))
             return 0;
         s->cur = c;
         while (s->ref_i < s->n_refs && s->refs[s->ref_i] < c)
@@ -415,8 +481,15 @@ static void on_forwarded(void *ud, const struct tg_result *res, const struct tg_
             /* Our copy names its source's original: the candidate itself when it
              * was posted, an older message when it is itself a forwarded copy. */
             int is_copy = doc->forward_from_message_id != 0 && doc->forward_from_message_id != s->cur;
+            int ours = strncmp(doc->caption, "tgs3 v1 ", 8) == 0;
+            int in_window = s->sw != NULL && s->cur > s->sw->floor && s->cur < s->sw->top;
             struct want *w = match(s, doc->caption);
-            if (w != NULL || (is_copy && strncmp(doc->caption, "tgs3 v1 ", 8) == 0)) {
+            if (in_window)
+                j->through = s->cur;
+            if (w != NULL || (ours && (is_copy || in_window))) {
+                j->swept[j->n] = w == NULL && in_window;
+                if (j->swept[j->n])
+                    s->swept++;
                 j->ids[j->n] = s->cur;
                 j->posted_ms[j->n] = w != NULL ? w->started_ms : now_ms();
                 /* A copy of a stray names it too, but only the original ends its journal row. */
@@ -429,9 +502,10 @@ static void on_forwarded(void *ud, const struct tg_result *res, const struct tg_
                 s->collected++;
                 if (is_copy)
                     s->copies++;
-                log_info("strays: chat %lld: message %lld is a stray of the last run (caption '%s'); queued for "
+                log_info("strays: chat %lld: message %lld is a stray of the last run (caption '%s'%s); queued for "
                          "deletion",
-                         (long long)chat, (long long)s->cur, doc->caption);
+                         (long long)chat, (long long)s->cur, doc->caption,
+                         w == NULL && in_window ? ", in the sweep window of a recovery" : "");
             }
         }
         gw_store_call(gw, collect_run, collect_done, j);
@@ -475,6 +549,10 @@ static void probe_next(struct gw_strays *s)
         if (cand == 0) {
             log_debug("strays: chat %lld searched up to %lld", (long long)gw->cfg.chat_ids[s->ci],
                       (long long)(s->top ? s->top : s->cur));
+            if (s->sw != NULL) {
+                sweep_advance(gw, gw->cfg.chat_ids[s->ci], INT64_MAX);
+                s->sw->chat_id = 0; /* read: a chat configured twice is not read again */
+            }
             s->ci++;
             probe_chat(s);
             return;

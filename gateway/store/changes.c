@@ -23,11 +23,13 @@
 #include "gateway/store/store_int.h"
 
 /* meta holds the store's and the journal's own bookkeeping, chain_docs and chain_msgs where the
- * journal itself lives in Telegram (chain.c); sqlite_* are SQLite's. None is recorded nor applied. */
+ * journal itself lives in Telegram (chain.c), sweeps what a recovery left for the stray probe to
+ * read (sweep.c); sqlite_* are SQLite's. None is recorded nor applied. */
 static int journaled(const char *table)
 {
     return sqlite3_stricmp(table, "meta") != 0 && sqlite3_stricmp(table, "chain_docs") != 0 &&
-           sqlite3_stricmp(table, "chain_msgs") != 0 && sqlite3_strnicmp(table, "sqlite_", 7) != 0;
+           sqlite3_stricmp(table, "chain_msgs") != 0 && sqlite3_stricmp(table, "sweeps") != 0 &&
+           sqlite3_strnicmp(table, "sqlite_", 7) != 0;
 }
 
 static int on_session_table(void *ud, const char *table)

@@ -166,6 +166,12 @@ static const char *const migrations[] = {
     "  seq INTEGER NOT NULL,"
     "  posted_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(chat_id, message_id)) WITHOUT ROWID;",
+    /* 5: after a recovery, each chat's ids where posts the recovered index cannot know of may lie
+     * (sweep.c), until the gateway's stray probe has read them; outside the journal. */
+    "CREATE TABLE sweeps("
+    "  chat_id INTEGER PRIMARY KEY,"
+    "  floor INTEGER NOT NULL,"
+    "  top INTEGER NOT NULL);",
 };
 
 const char *store_status_name(enum store_status s)

@@ -439,6 +439,33 @@ enum store_status store_stray_collect(struct store *st, int64_t chat_id, int64_t
 /* Ends unconfirmed journal rows uuids[0..n) (the probe gave up on them). */
 enum store_status store_inflight_forget(struct store *st, const unsigned char (*uuids)[16], size_t n) WARN_UNUSED;
 
+/* ---- the sweep windows a recovery leaves (sweep.c) ---- */
+
+/* Where chat_id's window begins: the newest message id in the chat that a
+ * journaled table references (blocks, shards, delete queue, unreclaimable,
+ * journal; 1 when none), lowered, when a post started and was never answered
+ * (an unconfirmed journal row, a pack being posted), to the newest block
+ * created slack_ms before the earliest of them. For tgs3 recover, before
+ * store_drop_unposted. */
+enum store_status store_sweep_floor(struct store *st, int64_t chat_id, int64_t slack_ms, int64_t *floor) WARN_UNUSED;
+/* Records ids floor < id < top of chat_id for the stray probe; a window the
+ * chat has already is widened to hold both. */
+enum store_status store_sweep_set(struct store *st, int64_t chat_id, int64_t floor, int64_t top) WARN_UNUSED;
+struct store_sweep {
+    int64_t chat_id, floor, top; /* ids floor < id < top are to be read */
+};
+/* Every window, at most max, by chat; *out malloc'd, NULL when *n is 0. */
+enum store_status store_sweeps_list(struct store *st, size_t max, struct store_sweep **out, size_t *n) WARN_UNUSED;
+/* Queues message (chat_id, message_id) for deletion at now_ms unless anything
+ * references it (blocks, shards, delete queue, unreclaimable, journal, the
+ * chain's documents, the pinned snapshot: STORE_EXISTS, nothing changed). One
+ * transaction. */
+enum store_status store_sweep_collect(struct store *st, int64_t chat_id, int64_t message_id, int64_t bot_id,
+                                      int64_t now_ms) WARN_UNUSED;
+/* Every id of chat_id's window up to through is read: its floor moves there,
+ * and the window goes once nothing is left in it (INT64_MAX: done). */
+enum store_status store_sweep_advance(struct store *st, int64_t chat_id, int64_t through) WARN_UNUSED;
+
 /* After a recovery: objects and multipart parts with an extent in a block never posted (chat_id 0) are
  * deleted whole; their references on posted blocks are dropped (a block left with none goes to the
  * delete queue); the unposted block rows and their block_files/stripes/shards/repairs rows go too.
