@@ -143,6 +143,13 @@ int gw_recover_rebuild(struct gw *gw, const char *who, const unsigned char *chai
                        struct gw_recover_result *out);
 void gw_recover_result_release(struct gw_recover_result *r);
 
+/* ---- fsck_chain.c: the index against what its chain would rebuild ---- */
+/* tgs3 fsck's check of the chain (gw: arguments parsed, keys loaded, no tool open; left so). Prints
+ * what it finds; returns the problems (differences between the index and the rebuild, a chain that
+ * cannot be rebuilt), 0 when it matches, when it was skipped, or when the gateway did not stop
+ * cleanly (the differences are then warnings). */
+int64_t gw_fsck_chain(struct gw *gw);
+
 /* ---- journal.c: what the snapshot's copy job hands over ---- */
 void gw_journal_cut(struct gw *gw, struct store *st, uint64_t epoch); /* store thread */
 void gw_journal_cut_done(struct gw *gw, int64_t index_size);          /* loop */
