@@ -341,7 +341,6 @@ int gw_recover_rebuild(struct gw *gw, const char *who, const unsigned char *chai
     out->rc = rc;
     rc->gw = gw;
     rc->who = who;
-    rc->want = chain;
     rc->head = rc->cursor = -1;
     rc->jd = xmalloc(sizeof(*rc->jd));
     if (chain != NULL)

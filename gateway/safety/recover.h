@@ -46,7 +46,6 @@ struct pin {
 struct rc {
     struct gw *gw;
     const char *who;          /* the tool, naming its messages: "tgs3 recover", "tgs3 fsck" */
-    const unsigned char *want; /* only this chain's pins are tried; NULL: any */
     struct chain_journal *jd; /* decoding scratch (CHAIN_MAX_REFS refs: too large for the stack) */
     /* 1. pins */
     struct pin *pins;
