@@ -118,6 +118,38 @@ typedef void (*gw_chain_begun_cb)(struct gw *gw, int ok, const struct store_chai
 /* Copies the index, posts it and its manifest, records the new chain; -1 if one runs already. */
 int gw_snapshot_begin(struct gw *gw, uint64_t epoch, gw_chain_begun_cb cb, void *ud);
 
+/* ---- recover.c: the index rebuilt from its chain ---- */
+struct rc;
+/* What a rebuild got. */
+struct gw_recover_result {
+    unsigned char chain[CHAIN_ID_LEN];
+    char chain_hex[2 * CHAIN_ID_LEN + 1];
+    int64_t head;              /* the chain's head: the newest of its documents pinned */
+    int64_t applied;           /* journal documents 1..applied were applied onto the snapshot */
+    int64_t last_ms;           /* created_ms of the snapshot or of the last document applied */
+    int gap;                   /* stopped before the head: documents applied+1..head are missing or bad */
+    uint32_t n_blocks;         /* of the snapshot */
+    uint64_t index_size;       /* bytes of the snapshot */
+    struct rc *rc;             /* the run (pins, documents, manifest): recover records them in the index */
+};
+/* Rebuilds the index from Telegram into path (created or replaced; its -wal and -shm removed first),
+ * leaving it closed: every chat's pin (gw->cfg.chat_ids), the newest head that opens (of chain only,
+ * unless NULL), its documents, the snapshot, the journal applied up to the first document missing,
+ * unreadable or that does not apply. A chain that gives nothing makes way for an older pin of
+ * another. Main thread of a tool (gw_tool_open'd, keys loaded); runs gw->loop until done; messages
+ * on stdout and, after "who: ", stderr. 0 with *out filled, or -1 (reported; path removed). Either
+ * way gw_recover_result_release(out) frees what the run holds. */
+int gw_recover_rebuild(struct gw *gw, const char *who, const unsigned char *chain, const char *path,
+                       struct gw_recover_result *out);
+void gw_recover_result_release(struct gw_recover_result *r);
+
+/* ---- fsck_chain.c: the index against what its chain would rebuild ---- */
+/* tgs3 fsck's check of the chain (gw: arguments parsed, keys loaded, no tool open; left so). Prints
+ * what it finds; returns the problems (differences between the index and the rebuild, a chain that
+ * cannot be rebuilt), 0 when it matches, when it was skipped, or when the gateway did not stop
+ * cleanly (the differences are then warnings). */
+int64_t gw_fsck_chain(struct gw *gw);
+
 /* ---- journal.c: what the snapshot's copy job hands over ---- */
 void gw_journal_cut(struct gw *gw, struct store *st, uint64_t epoch); /* store thread */
 void gw_journal_cut_done(struct gw *gw, int64_t index_size);          /* loop */

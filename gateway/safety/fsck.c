@@ -8,6 +8,9 @@
  * each shard authenticated), its size compared with the index, and it is
  * authenticated with the key file
  * (blk_open, or the keyed hash for unsealed blocks), a few at a time.
+ * Against its chain (fsck_chain.c, first, while fsck has written nothing):
+ * with the journal on, the index is compared with what its snapshot and
+ * journal in Telegram would rebuild, table by table.
  * --repair sets reference counts to the truth and queues blocks nobody
  * references for deletion; missing or corrupt documents cannot be repaired
  * from here and are only reported. Exit status: 0 clean (or all repaired),
@@ -23,6 +26,7 @@
 #include "gateway/blocks/blk.h"
 #include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
+#include "gateway/safety/chain.h"
 
 #define FSCK_PAGE 256
 #define FSCK_PARALLEL 4
@@ -180,7 +184,9 @@ int gw_cmd_fsck(int argc, char **argv)
     int prc = gw_tool_args(&gw, argc, argv,
                            "usage: tgs3 fsck [--repair] --data-dir DIR [--key-file FILE] [serve options: --botapi-url, "
                            "--bot-token, --mode …]\n\nChecks the index against itself and every block against "
-                           "Telegram (present, recorded size, authentic). --repair fixes reference counts and queues "
+                           "Telegram (present, recorded size, authentic); with the journal on (--journal-interval > 0), "
+                           "compares the index with what its chain in Telegram would rebuild (run it with the gateway "
+                           "stopped cleanly: then they must be equal). --repair fixes reference counts and queues "
                            "unreferenced blocks for deletion. Exit 0 clean, 1 problems remain.",
                            own, &repair);
     if (prc >= 0)
@@ -191,6 +197,7 @@ int gw_cmd_fsck(int argc, char **argv)
     }
     if (gw_keys_load(&gw, 0) != 0)
         printf("note: no key file; documents are checked for presence and size only\n");
+    int64_t chain_problems = gw_fsck_chain(&gw);
     if (gw_tool_open(&gw, &loop, "fsck", 600000) != 0)
         goto out;
     f.gw = &gw;
@@ -208,10 +215,11 @@ int gw_cmd_fsck(int argc, char **argv)
     start_more(&f);
     while (f.running > 0)
         uv_run(gw.loop, UV_RUN_ONCE);
-    int64_t remaining = f.problems - f.repaired;
-    printf("fsck: %lld index problems (%lld repaired), %lld blocks checked in Telegram, %lld problems there; %s\n",
+    int64_t remaining = f.problems - f.repaired + chain_problems;
+    printf("fsck: %lld index problems (%lld repaired), %lld blocks checked in Telegram, %lld problems there, "
+           "%lld with the chain; %s\n",
            (long long)index_problems, (long long)f.repaired, (long long)f.checked,
-           (long long)(f.problems - index_problems), remaining == 0 ? "clean" : "NOT clean");
+           (long long)(f.problems - index_problems), (long long)chain_problems, remaining == 0 ? "clean" : "NOT clean");
     rc = remaining == 0 ? 0 : 1;
 out:
     free(f.page);

@@ -7,17 +7,20 @@
  *      that its journal documents carry, their plaintexts kept up to
  *      HOLD_MAX bytes in all.
  *   4. Snapshot: the manifest's blocks, BLOCK_READS at a time, each written
- *      on libuv's pool at its offset into DATA_DIR/index.db.recover, which
- *      must come out index_size bytes. A chain whose manifest or snapshot
+ *      on libuv's pool at its offset into the file being rebuilt (for the
+ *      command DATA_DIR/index.db.recover), which must come out index_size bytes. A chain whose manifest or snapshot
  *      cannot be read gives way to the newest candidate of another chain.
  *   5. Journal: documents 1, 2, … applied in order (store_changes_apply) up
  *      to the first one missing (no ref learnt), unreadable, or that does not
  *      apply; the rest is reported, not applied.
- *   6. Each chat's sweep window is recorded (sweep.c: the ids where the lost
- *      run's posts that no applied document names can be; the gateway's
- *      stray probe deletes them). Objects and parts whose bytes only the
- *      lost disk held (unposted packs) are dropped (store_drop_unposted); the
- *      chain's documents are recorded
+ *   Steps 1-5 are gw_recover_rebuild (chain.h), which tgs3 fsck also runs
+ *   into a temporary file to compare it with the index (fsck_chain.c).
+ *   6. The command then settles the rebuilt file: each chat's sweep window
+ *      is recorded (sweep.c: the ids where the lost run's posts that no
+ *      applied document names can be; the gateway's stray probe deletes
+ *      them); objects and parts whose bytes only the lost disk held
+ *      (unposted packs) are dropped (store_drop_unposted); the chain's
+ *      documents are recorded
  *      (store_chain_add: chain_docs, chain_msgs) so the gateway's next chain
  *      deletes them; the file becomes DATA_DIR/index.db. This tool's writes
  *      set the index's unjournaled mark, so the gateway started next begins
@@ -84,7 +87,7 @@ static void after_write(uv_work_t *w, int status)
     struct snap *sn = j->sn;
     sn->inflight--;
     if (status != 0 || j->err != 0) {
-        fprintf(stderr, "tgs3 recover: cannot write snapshot block %u: %s\n", j->i,
+        rc_warn(sn->rc, "cannot write snapshot block %u: %s\n", j->i,
                 status != 0 ? "cancelled" : strerror(j->err));
         sn->failed = 1;
     } else {
@@ -100,7 +103,7 @@ static void on_block(struct gw *gw, const struct chain_ref *ref, unsigned char *
     struct snap *sn = ud;
     uint32_t i = (uint32_t)(-1 - ref->seq);
     if (plain == NULL || len != (size_t)ref->plain_len) {
-        fprintf(stderr, "tgs3 recover: snapshot block %u of chain %s %s\n", i, sn->rc->chain_hex,
+        rc_warn(sn->rc, "snapshot block %u of chain %s %s\n", i, sn->rc->chain_hex,
                 plain == NULL ? (err != NULL ? err : "cannot be read") : "has another length than its manifest says");
         sn->inflight--;
         sn->failed = 1;
@@ -127,14 +130,14 @@ static int snapshot_write(struct rc *rc, const struct chain_manifest *mf, int fd
     int ret = -1;
 
     if (mf->n_blocks == 0 || mf->index_size == 0) {
-        fprintf(stderr, "tgs3 recover: the manifest of chain %s names an empty snapshot\n", rc->chain_hex);
+        rc_warn(rc, "the manifest of chain %s names an empty snapshot\n", rc->chain_hex);
         return -1;
     }
     sn.off = xcalloc(mf->n_blocks, sizeof(*sn.off));
     for (uint32_t i = 0; i < mf->n_blocks; i++) {
         const struct chain_ref *b = &mf->blocks[i];
         if (b->seq != -1 - (int64_t)i || (uint64_t)b->plain_len > mf->index_size - at) {
-            fprintf(stderr, "tgs3 recover: the manifest of chain %s: block %u does not fit its snapshot\n",
+            rc_warn(rc, "the manifest of chain %s: block %u does not fit its snapshot\n",
                     rc->chain_hex, i);
             goto out;
         }
@@ -142,7 +145,7 @@ static int snapshot_write(struct rc *rc, const struct chain_manifest *mf, int fd
         at += (uint64_t)b->plain_len;
     }
     if (at != mf->index_size) {
-        fprintf(stderr, "tgs3 recover: the manifest of chain %s: its blocks hold %" PRIu64 " bytes, not %" PRIu64 "\n",
+        rc_warn(rc, "the manifest of chain %s: its blocks hold %" PRIu64 " bytes, not %" PRIu64 "\n",
                 rc->chain_hex, at, mf->index_size);
         goto out;
     }
@@ -159,7 +162,7 @@ static int snapshot_write(struct rc *rc, const struct chain_manifest *mf, int fd
         goto out;
     struct stat sb;
     if (fsync(fd) != 0 || fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != mf->index_size) {
-        fprintf(stderr, "tgs3 recover: the snapshot file is not %" PRIu64 " bytes on disk: %s\n", mf->index_size,
+        rc_warn(rc, "the snapshot file is not %" PRIu64 " bytes on disk: %s\n", mf->index_size,
                 strerror(errno));
         goto out;
     }
@@ -207,8 +210,8 @@ static void journal_apply(struct rc *rc, struct store *st)
                     "tgs3 recover: journal document %lld of chain %s %s: recovered up to document %lld (time %s)\n",
                     (long long)s, rc->chain_hex, why, (long long)(s - 1), when);
             if (err[0] != '\0')
-                fprintf(stderr, "tgs3 recover:   (%s)\n", err);
-            fprintf(stderr, "tgs3 recover: documents %lld..%lld are not applied; if a chat was only unreachable, run "
+                rc_warn(rc, "  (%s)\n", err);
+            rc_warn(rc, "documents %lld..%lld are not applied; if a chat was only unreachable, run "
                             "recover again (--force) before starting the gateway: its next chain deletes them\n",
                     (long long)s, (long long)rc->head);
             return;
@@ -267,68 +270,167 @@ static void unlink_sidecars(const char *path)
     unlink(side);
 }
 
-/* The head is open: walk the chain, write its snapshot into part, apply its journal, settle the index.
- * 0 when part holds a recovered index; -1 (reported) when this chain gives nothing usable. */
-static int chain_recover(struct rc *rc, const char *part)
+/* The head is open: walk the chain, write its snapshot into part, apply its journal.
+ * 0 when part holds the rebuilt index (closed), rc->mf its manifest; -1 (reported) when this chain gives
+ * nothing usable. */
+static int chain_rebuild(struct rc *rc, const char *part)
 {
-    struct chain_manifest mf;
     struct store *st = NULL;
-    struct store_stats stats;
     char err[400], when[64];
     size_t len = 0;
-    int owned = 0, fd = -1, ret = -1, have_mf = 0;
+    int owned = 0, fd = -1, ret = -1;
     unsigned char *plain = NULL;
 
     rc_walk(rc);
     /* 4. the manifest and its snapshot */
     if (rc->docs[0].ref == NULL) {
-        fprintf(stderr, "tgs3 recover: no document read names the manifest of chain %s\n", rc->chain_hex);
+        rc_warn(rc, "no document read names the manifest of chain %s\n", rc->chain_hex);
         goto out;
     }
     plain = rc_doc_plain(rc, 0, &len, &owned, err, sizeof(err));
-    if (plain == NULL || rc_manifest_check(rc, plain, len, &mf, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tgs3 recover: the manifest of chain %s %s\n", rc->chain_hex, err);
+    if (plain == NULL || rc_manifest_check(rc, plain, len, &rc->mf, err, sizeof(err)) != 0) {
+        rc_warn(rc, "the manifest of chain %s %s\n", rc->chain_hex, err);
         goto out;
     }
-    have_mf = 1;
+    rc->have_mf = 1;
     if (owned)
         free(plain);
     plain = NULL;
     rc_doc_drop(rc, 0);
-    rc_ms_text(mf.created_ms, when, sizeof(when));
-    printf("chain %s: snapshot of %s, %" PRIu64 " bytes in %u blocks\n", rc->chain_hex, when, mf.index_size,
-           mf.n_blocks);
+    rc_ms_text(rc->mf.created_ms, when, sizeof(when));
+    printf("chain %s: snapshot of %s, %" PRIu64 " bytes in %u blocks\n", rc->chain_hex, when, rc->mf.index_size,
+           rc->mf.n_blocks);
     unlink(part);
     unlink_sidecars(part);
     fd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        fprintf(stderr, "tgs3 recover: cannot create %s: %s\n", part, strerror(errno));
+        rc_warn(rc, "cannot create %s: %s\n", part, strerror(errno));
         goto out;
     }
-    if (snapshot_write(rc, &mf, fd) != 0)
+    if (snapshot_write(rc, &rc->mf, fd) != 0)
         goto out;
     close(fd);
     fd = -1;
-    rc->last_ms = mf.created_ms;
-    rc->n_blocks = mf.n_blocks;
-    rc->index_size = mf.index_size;
+    rc->last_ms = rc->mf.created_ms;
+    rc->n_blocks = rc->mf.n_blocks;
+    rc->index_size = rc->mf.index_size;
 
     /* 5. the journal */
     enum store_status ss = store_open(part, &st);
     if (ss != STORE_OK) {
-        fprintf(stderr, "tgs3 recover: the snapshot of chain %s does not open as an index: %s\n", rc->chain_hex,
+        rc_warn(rc, "the snapshot of chain %s does not open as an index: %s\n", rc->chain_hex,
                 store_status_name(ss));
         goto out;
     }
     journal_apply(rc, st);
+    ret = 0;
+out:
+    if (owned)
+        free(plain);
+    if (fd >= 0)
+        close(fd);
+    store_close(st);
+    return ret;
+}
 
-    /* 6. where the lost run's posts can be (before its unposted packs go: they lower the floor); what only
-     * the lost disk held; the chain's documents; the totals */
-    gw_sweep_record(rc->gw, st);
+int gw_recover_rebuild(struct gw *gw, const char *who, const unsigned char *chain, const char *path,
+                       struct gw_recover_result *out)
+{
+    struct rc *rc = xcalloc(1, sizeof(*rc));
+    unsigned char (*failed)[CHAIN_ID_LEN] = NULL;
+    size_t n_failed = 0, tried = 0;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->rc = rc;
+    rc->gw = gw;
+    rc->who = who;
+    rc->head = rc->cursor = -1;
+    rc->jd = xmalloc(sizeof(*rc->jd));
+    if (chain != NULL)
+        hex_encode(chain, CHAIN_ID_LEN, rc->chain_hex);
+
+    /* 1. every chat's pin */
+    rc_ask_chats(rc);
+    if (rc->n_pins == 0) {
+        rc_warn(rc, "no chat holds a pinned chain document: nothing to recover from\n");
+        goto out;
+    }
+    failed = xcalloc(rc->n_pins, sizeof(*failed));
+    /* 2.-5. the newest head that opens, and its chain; a chain that gives nothing makes way for an older one */
+    for (size_t i = 0; i < rc->n_pins; i++) {
+        const struct pin *p = &rc->pins[i];
+        int skip = chain != NULL && memcmp(chain, p->chain, CHAIN_ID_LEN) != 0;
+        for (size_t f = 0; f < n_failed; f++)
+            skip |= memcmp(failed[f], p->chain, CHAIN_ID_LEN) == 0;
+        if (skip)
+            continue;
+        tried++;
+        if (rc_head_open(rc, p) != 0) {
+            rc_chain_reset(rc);
+            continue;
+        }
+        printf("head: document %lld of chain %s, pinned in chat %lld\n", (long long)rc->head, rc->chain_hex,
+               (long long)p->chat_id);
+        if (chain_rebuild(rc, path) == 0) {
+            ret = 0;
+            break;
+        }
+        memcpy(failed[n_failed++], p->chain, CHAIN_ID_LEN);
+        rc_chain_reset(rc);
+        unlink(path);
+        unlink_sidecars(path);
+        rc_warn(rc, "chain %s gives no usable index; trying an older pin\n", rc->chain_hex);
+    }
+    if (ret != 0) {
+        if (tried == 0 && chain != NULL)
+            rc_warn(rc, "no chat holds a pinned document of chain %s\n", rc->chain_hex);
+        goto out;
+    }
+    memcpy(out->chain, rc->chain, CHAIN_ID_LEN);
+    memcpy(out->chain_hex, rc->chain_hex, sizeof(out->chain_hex));
+    out->head = rc->head;
+    out->applied = rc->applied;
+    out->last_ms = rc->last_ms;
+    out->gap = rc->applied < rc->head;
+    out->n_blocks = rc->n_blocks;
+    out->index_size = rc->index_size;
+out:
+    free(failed);
+    return ret;
+}
+
+void gw_recover_result_release(struct gw_recover_result *r)
+{
+    if (r->rc == NULL)
+        return;
+    rc_chain_reset(r->rc);
+    free(r->rc->pins);
+    free(r->rc->jd);
+    free(r->rc);
+    r->rc = NULL;
+}
+
+/* 6. The rebuilt index at part, settled: the sweep windows, what only the lost disk held dropped, the chain's documents
+ * recorded, the totals printed. 0, or -1 (reported). */
+static int settle(struct rc *rc, const char *part)
+{
+    struct store *st = NULL;
+    struct store_stats stats;
+    char when[64];
+    int ret = -1;
     int64_t objects = 0, parts = 0, packs = 0;
+    enum store_status ss = store_open(part, &st);
+
+    if (ss != STORE_OK) {
+        rc_warn(rc, "the rebuilt index does not open: %s\n", store_status_name(ss));
+        goto out;
+    }
+    /* where the lost run's posts can be, before its unposted packs go (they lower the floor) */
+    gw_sweep_record(rc->gw, st);
     ss = store_drop_unposted(st, now_ms(), &objects, &parts, &packs);
     if (ss != STORE_OK) {
-        fprintf(stderr, "tgs3 recover: cannot drop the objects of unposted packs: %s (%s)\n", store_status_name(ss),
+        rc_warn(rc, "cannot drop the objects of unposted packs: %s (%s)\n", store_status_name(ss),
                 store_errmsg(st));
         goto out;
     }
@@ -336,15 +438,14 @@ static int chain_recover(struct rc *rc, const char *part)
         printf("dropped %lld objects and %lld multipart parts whose bytes never reached Telegram (%lld packs of "
                "small objects only the lost disk held)\n",
                (long long)objects, (long long)parts, (long long)packs);
-    ss = record_chain(rc, st, &mf);
+    ss = record_chain(rc, st, &rc->mf);
     if (ss != STORE_OK) {
-        fprintf(stderr, "tgs3 recover: cannot record the chain's documents: %s (%s)\n", store_status_name(ss),
-                store_errmsg(st));
+        rc_warn(rc, "cannot record the chain's documents: %s (%s)\n", store_status_name(ss), store_errmsg(st));
         goto out;
     }
     ss = store_stats_get(st, &stats);
     if (ss != STORE_OK) {
-        fprintf(stderr, "tgs3 recover: the recovered index cannot be read: %s\n", store_status_name(ss));
+        rc_warn(rc, "the recovered index cannot be read: %s\n", store_status_name(ss));
         goto out;
     }
     rc_ms_text(rc->last_ms, when, sizeof(when));
@@ -354,12 +455,6 @@ static int chain_recover(struct rc *rc, const char *part)
            (long long)stats.objects, (long long)stats.bytes, (long long)stats.blocks);
     ret = 0;
 out:
-    if (owned)
-        free(plain);
-    if (have_mf)
-        chain_manifest_release(&mf);
-    if (fd >= 0)
-        close(fd);
     store_close(st);
     return ret;
 }
@@ -405,14 +500,11 @@ int gw_cmd_recover(int argc, char **argv)
     int own_set[1] = {0};
     struct gw gw;
     uv_loop_t loop;
-    struct rc rc;
+    struct gw_recover_result res;
     int status = 1;
-    unsigned char (*failed)[CHAIN_ID_LEN] = NULL;
-    size_t n_failed = 0;
     char path[4096], part[4200] = "", tmp[4096] = "", scratch[4096];
 
-    memset(&rc, 0, sizeof(rc));
-    rc.head = rc.cursor = -1;
+    memset(&res, 0, sizeof(res));
     int prc = gw_tool_args(&gw, argc, argv, USAGE, own, own_set);
     if (prc >= 0)
         return prc;
@@ -447,41 +539,13 @@ int gw_cmd_recover(int argc, char **argv)
     gw.cfg.data_dir = real_dir;
     if (opened != 0 || gw.n_bots == 0)
         goto out;
-    rc.gw = &gw;
-    rc.jd = xmalloc(sizeof(*rc.jd));
 
-    /* 1. every chat's pin */
-    rc_ask_chats(&rc);
-    if (rc.n_pins == 0) {
-        fprintf(stderr, "tgs3 recover: no chat holds a pinned chain document: nothing to recover from\n");
-        goto out;
-    }
-    failed = xcalloc(rc.n_pins, sizeof(*failed));
-    /* 2.-6. the newest head that opens, and its chain; a chain that gives nothing makes way for an older one */
-    for (size_t i = 0; i < rc.n_pins && status != 0; i++) {
-        const struct pin *p = &rc.pins[i];
-        int skip = 0;
-        for (size_t f = 0; f < n_failed; f++)
-            skip |= memcmp(failed[f], p->chain, CHAIN_ID_LEN) == 0;
-        if (skip)
-            continue;
-        if (rc_head_open(&rc, p) != 0) {
-            rc_chain_reset(&rc);
-            continue;
-        }
-        printf("head: document %lld of chain %s, pinned in chat %lld\n", (long long)rc.head, rc.chain_hex,
-               (long long)p->chat_id);
-        if (chain_recover(&rc, part) == 0) {
-            status = install(part, path) == 0 ? 0 : 1;
-            break;
-        }
-        memcpy(failed[n_failed++], p->chain, CHAIN_ID_LEN);
-        rc_chain_reset(&rc);
+    /* 1.-5. the rebuild; 6. what it records; the file becomes the index */
+    if (gw_recover_rebuild(&gw, "tgs3 recover", NULL, part, &res) == 0 && settle(res.rc, part) == 0)
+        status = install(part, path) == 0 ? 0 : 1;
+    if (status != 0) {
         unlink(part);
         unlink_sidecars(part);
-        fprintf(stderr, "tgs3 recover: chain %s gives no usable index; trying an older pin\n", rc.chain_hex);
-    }
-    if (status != 0) {
         fprintf(stderr, "tgs3 recover: no index recovered\n");
         goto out;
     }
@@ -489,10 +553,7 @@ int gw_cmd_recover(int argc, char **argv)
     if (gw.cfg.key_file != NULL)
         printf("start the gateway with --key-file %s (it begins a new chain at once)\n", gw.cfg.key_file);
 out:
-    rc_chain_reset(&rc);
-    free(failed);
-    free(rc.pins);
-    free(rc.jd);
+    gw_recover_result_release(&res);
     gw_tool_close(&gw);
     remove_scratch(tmp);
     gw_config_release(&gw.cfg);

@@ -45,6 +45,7 @@ struct pin {
 /* One run of the tool: the chats' pins, the chain being tried, what came out of it. */
 struct rc {
     struct gw *gw;
+    const char *who;          /* the tool, naming its messages: "tgs3 recover", "tgs3 fsck" */
     struct chain_journal *jd; /* decoding scratch (CHAIN_MAX_REFS refs: too large for the stack) */
     /* 1. pins */
     struct pin *pins;
@@ -64,9 +65,14 @@ struct rc {
     int64_t last_ms;          /* created_ms of the snapshot or of that document */
     uint32_t n_blocks;
     uint64_t index_size;
+    struct chain_manifest mf; /* the chain's manifest, once read (have_mf) */
+    int have_mf;
 };
 
 /* ---- recover_walk.c: the pins, the head, the walk ---- */
+
+/* A message on stderr, after "WHO: ". */
+void rc_warn(const struct rc *rc, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
 /* ms (since the epoch) as UTC text into out (cap bytes), or "unknown" for none. */
 void rc_ms_text(int64_t ms, char *out, size_t cap);
@@ -96,8 +102,8 @@ unsigned char *rc_doc_plain(struct rc *rc, int64_t seq, size_t *len, int *owned,
 /* Frees document seq's held plaintext, if any; rc_doc_plain reads it again when asked. */
 void rc_doc_drop(struct rc *rc, int64_t seq);
 
-/* Frees the chain being tried (its documents' refs and plaintexts) and zeroes
- * the counters of the walk and of what came out; rc's pins and jd stay, and so
+/* Frees the chain being tried (its documents' refs and plaintexts, its
+ * manifest) and zeroes the counters of the walk and of what came out; rc's pins and jd stay, and so
  * do chain and chain_hex (for the messages that follow). Safe on a chain never
  * set up. */
 void rc_chain_reset(struct rc *rc);

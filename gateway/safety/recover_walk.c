@@ -22,6 +22,7 @@
  * getting each document's plaintext through rc_doc_plain. Everything here
  * runs on the main thread, running the loop until its reads are in.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,15 @@ void rc_ms_text(int64_t ms, char *out, size_t cap)
     struct tm tm;
     if (ms <= 0 || gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
         snprintf(out, cap, "unknown");
+}
+
+void rc_warn(const struct rc *rc, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", rc->who);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- 1. the pinned documents of every chat ------------------------------------------ */
@@ -57,14 +67,14 @@ static void on_chat(void *ud, const struct tg_result *res, const struct tg_chat_
 
     if (res->status != TG_OK) {
         if (++a->tries < gw->n_bots) {
-            fprintf(stderr, "tgs3 recover: chat %lld: getChat by bot %lld failed: %s (%s); asking bot %lld\n",
+            rc_warn(rc, "chat %lld: getChat by bot %lld failed: %s (%s); asking bot %lld\n",
                     (long long)chat_id, (long long)gw->bots[a->bot].id, tg_status_name(res->status),
                     res->description, (long long)gw->bots[(a->bot + 1) % gw->n_bots].id);
             a->bot = (a->bot + 1) % gw->n_bots;
             tg_get_chat(gw->tg, gw->bots[a->bot].token, chat_id, on_chat, a);
             return;
         }
-        fprintf(stderr, "tgs3 recover: chat %lld: getChat failed: %s (%s); skipped\n", (long long)chat_id,
+        rc_warn(rc, "chat %lld: getChat failed: %s (%s); skipped\n", (long long)chat_id,
                 tg_status_name(res->status), res->description);
         rc->asking--;
         return;
@@ -208,7 +218,7 @@ static void learn(struct rc *rc, const struct chain_journal *j)
             continue;
         chain_uuid(rc->chain, r->seq, uuid);
         if (memcmp(uuid, r->uuid, sizeof(uuid)) != 0 || r->kind != (r->seq ? BLK_KIND_JOURNAL : BLK_KIND_SNAPSHOT)) {
-            fprintf(stderr, "tgs3 recover: document %lld names document %lld with another identity; ignored\n",
+            rc_warn(rc, "document %lld names document %lld with another identity; ignored\n",
                     (long long)j->seq, (long long)r->seq);
             continue;
         }
@@ -255,13 +265,13 @@ int rc_head_open(struct rc *rc, const struct pin *p)
     size_t len = 0;
 
     if (p->seq >= MAX_DOCS) {
-        fprintf(stderr, "tgs3 recover: chat %lld: the pinned document %lld is further along its chain than this "
+        rc_warn(rc, "chat %lld: the pinned document %lld is further along its chain than this "
                         "tool follows (%lld documents); skipped\n",
                 (long long)p->chat_id, (long long)p->seq, (long long)MAX_DOCS);
         return -1;
     }
     if (p->file_size > PIN_MAX) {
-        fprintf(stderr, "tgs3 recover: chat %lld: the pinned document is %lld bytes, more than a chain document "
+        rc_warn(rc, "chat %lld: the pinned document is %lld bytes, more than a chain document "
                         "can be; skipped\n", (long long)p->chat_id, (long long)p->file_size);
         return -1;
     }
@@ -270,7 +280,7 @@ int rc_head_open(struct rc *rc, const struct pin *p)
     while (!f.done)
         uv_run(gw->loop, UV_RUN_ONCE);
     if (f.data == NULL) {
-        fprintf(stderr, "tgs3 recover: chat %lld: cannot download the pinned document: %s\n", (long long)p->chat_id,
+        rc_warn(rc, "chat %lld: cannot download the pinned document: %s\n", (long long)p->chat_id,
                 f.err);
         return -1;
     }
@@ -278,12 +288,12 @@ int rc_head_open(struct rc *rc, const struct pin *p)
     bigbuf_free(f.data);
     chain_uuid(p->chain, p->seq, uuid);
     if (bs != BLK_OK || sealed < BLK_OVERHEAD || sealed > (uint64_t)PIN_MAX * STORE_MAX_SHARDS) {
-        fprintf(stderr, "tgs3 recover: chat %lld: the pinned document is no shard of a chain document\n",
+        rc_warn(rc, "chat %lld: the pinned document is no shard of a chain document\n",
                 (long long)p->chat_id);
         return -1;
     }
     if (memcmp(id, uuid, sizeof(uuid)) != 0) {
-        fprintf(stderr, "tgs3 recover: chat %lld: the pinned document is not document %lld of the chain its caption "
+        rc_warn(rc, "chat %lld: the pinned document is not document %lld of the chain its caption "
                         "names\n", (long long)p->chat_id, (long long)p->seq);
         return -1;
     }
@@ -305,7 +315,7 @@ int rc_head_open(struct rc *rc, const struct pin *p)
 
     unsigned char *plain = read_one(gw, &ref, &len, err, sizeof(err));
     if (plain == NULL) {
-        fprintf(stderr, "tgs3 recover: chat %lld: the pinned document %s\n", (long long)p->chat_id, err);
+        rc_warn(rc, "chat %lld: the pinned document %s\n", (long long)p->chat_id, err);
         return -1;
     }
     memcpy(rc->chain, p->chain, CHAIN_ID_LEN);
@@ -322,7 +332,7 @@ int rc_head_open(struct rc *rc, const struct pin *p)
         bad = rc_journal_check(rc, p->seq, plain, len, err, sizeof(err));
     }
     if (bad) {
-        fprintf(stderr, "tgs3 recover: chat %lld: the pinned document %s\n", (long long)p->chat_id, err);
+        rc_warn(rc, "chat %lld: the pinned document %s\n", (long long)p->chat_id, err);
         free(plain);
         return -1;
     }
@@ -356,10 +366,10 @@ static void on_doc(struct gw *gw, const struct chain_ref *ref, unsigned char *pl
         d->state = D_BAD;
         rc->n_bad++;
         if (seq > 0)
-            fprintf(stderr, "tgs3 recover: journal document %lld of chain %s %s\n", (long long)seq, rc->chain_hex,
+            rc_warn(rc, "journal document %lld of chain %s %s\n", (long long)seq, rc->chain_hex,
                     err != NULL ? err : "cannot be read");
         else
-            fprintf(stderr, "tgs3 recover: the manifest of chain %s %s\n", rc->chain_hex,
+            rc_warn(rc, "the manifest of chain %s %s\n", rc->chain_hex,
                     err != NULL ? err : "cannot be read");
         return;
     }
@@ -367,7 +377,7 @@ static void on_doc(struct gw *gw, const struct chain_ref *ref, unsigned char *pl
         if (rc_journal_check(rc, seq, plain, len, why, sizeof(why)) != 0) {
             d->state = D_BAD;
             rc->n_bad++;
-            fprintf(stderr, "tgs3 recover: journal document %lld of chain %s %s\n", (long long)seq,
+            rc_warn(rc, "journal document %lld of chain %s %s\n", (long long)seq,
                     rc->chain_hex, why);
             return;
         }
@@ -460,4 +470,9 @@ void rc_chain_reset(struct rc *rc)
     rc->reading = 0;
     rc->n_read = rc->n_bad = 0;
     rc->applied = rc->last_ms = 0;
+    if (rc->have_mf)
+        chain_manifest_release(&rc->mf);
+    rc->have_mf = 0;
+    rc->n_blocks = 0;
+    rc->index_size = 0;
 }

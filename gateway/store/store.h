@@ -583,6 +583,25 @@ struct store_stats_extra {
 };
 enum store_status store_stats_extra(struct store *st, struct store_stats_extra *out) WARN_UNUSED;
 
+/* ---- two index files compared (compare.c) --------------------------------- */
+
+enum store_compare_side {
+    STORE_CMP_ONLY_A,  /* the row (or, with no key, the table) is in a only */
+    STORE_CMP_ONLY_B,  /* in b only */
+    STORE_CMP_DIFFERS, /* the key is on both sides, the values differ */
+    STORE_CMP_SCHEMA,  /* the table's columns differ (no key): its rows were not compared */
+};
+const char *store_compare_side_name(enum store_compare_side side);
+/* One difference: table, the row's key as text ("col=value, …", values as SQL literals; NULL for a
+ * whole table), which side. The strings live until the callback returns. */
+typedef void (*store_compare_cb)(void *ud, const char *table, const char *key, enum store_compare_side side);
+/* Compares the index files a and b (both opened read-only, neither changed; any thread) table by
+ * table, every table of either but sqlite_* and the names in skip (NULL-terminated; NULL for none),
+ * rows matched by primary key, in table then key order. cb (may be NULL) gets the first max
+ * differences; *n_diff counts them all. On failure *n_diff is 0 and err (errcap bytes) says why. */
+enum store_status store_compare(const char *a, const char *b, const char *const *skip, size_t max,
+                                store_compare_cb cb, void *ud, int64_t *n_diff, char *err, size_t errcap) WARN_UNUSED;
+
 /* ---- pack compaction (compact.c) ------------------------------------------ */
 
 struct store_pack_live { /* an object's one extent inside a pack */

@@ -13,6 +13,10 @@
 # 3. One bot, one channel, under Telegram's limits (RATE posts a minute): while a 1 GiB upload
 #    runs the journal takes at most a quarter of the pair's posts, and the upload takes the rate
 #    model's time for its blocks plus the journal's posts, within 10 %.
+# 4. tgs3 fsck compares the index with what its chain would rebuild: after uploads, a delete and
+#    tags and a clean stop they match (exit 0); a row changed behind the journal's back is named
+#    and fails fsck; in an index a crash left (chain_clean 0) they are warnings; --journal-interval 0
+#    skips the check.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -148,5 +152,47 @@ check "the journal took at most a quarter of the pair's posts ($journal of $((p1
 check "the upload took the rate model's time for $data blocks + $journal journal posts, within 10 %" \
     "$PY" -c "import sys; t=$t1-$t0; m=($data+$journal)*60.0/$RATE; print('measured %.1f s, model %.1f s' % (t, m)); sys.exit(0 if abs(t-m) <= 0.1*m else 1)"
 rm -f "$BIG"
+
+section "tgs3 fsck: the index against what its chain in Telegram would rebuild"
+stop_gateway
+stop_emulator
+EMU_DIR=$TEST_TMP/botapi-fsck
+GW_DIR=$TEST_TMP/gateway-fsck
+start_emulator --local --chat "${CHATS[0]}" --chat "${CHATS[1]}"
+start_gateway "${JARGS[@]}"
+check "fsck: the chain began" wait_until 30 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_snapshots_total\" {print \$2}')\" = 1 ]"
+head -c 700K /dev/urandom >"$TEST_TMP/fsck-big"
+echo small >"$TEST_TMP/fsck-small"
+fsck_load() {
+    aws s3 mb s3://fsck &&
+        aws s3 cp --only-show-errors "$TEST_TMP/fsck-big" s3://fsck/big &&
+        aws s3 cp --only-show-errors "$TEST_TMP/fsck-small" s3://fsck/small &&
+        aws s3 cp --only-show-errors "$TEST_TMP/fsck-small" s3://fsck/gone &&
+        aws s3api put-object-tagging --bucket fsck --key big --tagging 'TagSet=[{Key=k,Value=v}]' &&
+        aws s3 rm --only-show-errors s3://fsck/gone
+}
+check "fsck: uploads, a delete and tags" fsck_load
+# Everything posted before the stop, so the stop's last take finds nothing and the chain ends clean.
+check "fsck: the journal posted every change (nothing pending)" wait_until 30 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_journal_pending\" {print \$2}')\" = 0 ] && [ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_journal_lag_seconds\" {print \$2}')\" = 0.000 ]"
+stop_gateway
+clean=$(index "SELECT v FROM meta WHERE k = 'chain_clean'")
+check "fsck: the gateway stopped with its chain clean ($clean)" test "$clean" = 1
+tool fsck >"$TEST_TMP/fsck1.out" 2>&1
+rc=$?
+check "fsck after a clean stop: exit 0, the index matches its chain (exit $rc)" bash -c "[ $rc = 0 ] && grep -q 'the index matches what Telegram holds (chain [0-9A-Fa-f]*, [0-9]* documents)' '$TEST_TMP/fsck1.out' || { cat '$TEST_TMP/fsck1.out'; false; }"
+check "fsck left no temporary file" bash -c "! ls '$GW_DIR/tmp' 2>/dev/null | grep -q fsck"
+tool fsck --journal-interval 0 >"$TEST_TMP/fsck0.out" 2>&1
+check "fsck --journal-interval 0 says the chain is not checked" grep -q 'not checked: the journal is off' "$TEST_TMP/fsck0.out"
+id=$(index "SELECT id FROM objects WHERE bucket = 'fsck' AND key = 'big'")
+"$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE objects SET etag = ? WHERE id = ?", ("x", int(sys.argv[2]))); c.commit()' "$GW_DIR/index.db" "$id"
+"$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("INSERT INTO buckets(name, owner, created_ms) VALUES (?, ?, 1)", ("extra", "x")); c.commit()' "$GW_DIR/index.db"
+tool fsck >"$TEST_TMP/fsck2.out" 2>&1
+rc=$?
+check "fsck after the index changed behind the journal: exit 1, names both rows (exit $rc)" bash -c "[ $rc = 1 ] && grep -q 'chain: objects id=$id: differs' '$TEST_TMP/fsck2.out' && grep -q \"chain: buckets name='extra': only in the index\" '$TEST_TMP/fsck2.out' && grep -q '^chain: 2 difference(s) between the index and what Telegram would rebuild' '$TEST_TMP/fsck2.out' || { cat '$TEST_TMP/fsck2.out'; false; }"
+check "fsck left no temporary file" bash -c "! ls '$GW_DIR/tmp' 2>/dev/null | grep -q fsck"
+"$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE meta SET v = 0 WHERE k = ?", ("chain_clean",)); c.commit()' "$GW_DIR/index.db"
+tool fsck >"$TEST_TMP/fsck3.out" 2>&1
+rc=$?
+check "fsck after an unclean stop: the differences are warnings (exit $rc)" bash -c "[ $rc = 0 ] && grep -q 'did not stop cleanly' '$TEST_TMP/fsck3.out' && grep -q '^chain: warning: 2 difference(s)' '$TEST_TMP/fsck3.out' || { cat '$TEST_TMP/fsck3.out'; false; }"
 
 finish
