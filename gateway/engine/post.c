@@ -45,6 +45,7 @@ struct post_job {
     uint64_t seq;  /* this send's place among all sends started */
     int64_t lo;    /* highest message id known in the chat when the send started */
     struct post_job *fprev, *fnext; /* sends in flight (gw_hunts) */
+    struct tg_call *call;           /* the send, while in flight */
     tg_send_cb cb;
     void *ud;
     uv_work_t work;
@@ -370,6 +371,15 @@ void gw_post_stop(struct gw *gw)
         return;
     while (h->list != NULL)
         hunt_free(h->list);
+    /* Sends still in flight (a repair's or a pack's at shutdown): cancelled,
+     * their callbacks will not come, as the client's teardown would do
+     * anyway; only their jobs would be left behind. */
+    while (h->flying != NULL) {
+        struct post_job *j = h->flying;
+        flying_remove(h, j);
+        tg_call_cancel(j->call);
+        job_free(j);
+    }
     free(h->known);
     gw->hunts = NULL;
     if (h->timer_init) {
@@ -428,9 +438,9 @@ static void send_job(struct post_job *j)
     const char *token = gw->bots[j->bot].token;
     int64_t chat = gw->cfg.chat_ids[j->chat];
     if (j->path)
-        tg_send_document_path(gw->tg, token, chat, j->path, j->caption, on_posted, j);
+        j->call = tg_send_document_path(gw->tg, token, chat, j->path, j->caption, on_posted, j);
     else
-        tg_send_document_iov(gw->tg, token, chat, j->iov, j->n_iov, j->fname, j->caption, on_posted, j);
+        j->call = tg_send_document_iov(gw->tg, token, chat, j->iov, j->n_iov, j->fname, j->caption, on_posted, j);
 }
 
 /* libuv pool thread: writes the block to its staging file. Touches only j. */
