@@ -10,6 +10,7 @@
  *
  * Threads: everything runs on the loop thread except the staging writes.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -512,14 +513,22 @@ void gw_post_document_iov(struct gw *gw, size_t bot, size_t chat, const struct t
     j->ud = ud;
     if (gw->cfg.staging_dir != NULL && gw->cfg.mode == TG_MODE_LOCAL && len > 0) {
         char path[4096];
-        snprintf(path, sizeof(path), "%s/%d-%llu-%s", gw->cfg.staging_dir, (int)getpid(),
-                 (unsigned long long)++seq, fname);
-        j->path = xstrdup(path);
-        j->work.data = j;
-        if (uv_queue_work(gw->loop, &j->work, stage_work, after_stage) == 0)
-            return;
-        free(j->path);
-        j->path = NULL;
+        int pre = snprintf(path, sizeof(path), "%s/%d-%llu-", gw->cfg.staging_dir, (int)getpid(),
+                           (unsigned long long)++seq);
+        if (pre > 0 && (size_t)pre < sizeof(path)) {
+            snprintf(path + pre, sizeof(path) - (size_t)pre, "%s", fname);
+            /* The name is one path component, taken as it is in a file:// URI: a
+             * shard's name ("put=… blk=1/64") would otherwise name a directory. */
+            for (char *q = path + pre; *q != '\0'; q++)
+                if (!isalnum((unsigned char)*q) && strchr("._-=", *q) == NULL)
+                    *q = '_';
+            j->path = xstrdup(path);
+            j->work.data = j;
+            if (uv_queue_work(gw->loop, &j->work, stage_work, after_stage) == 0)
+                return;
+            free(j->path);
+            j->path = NULL;
+        }
     }
     send_job(j);
 }
