@@ -607,7 +607,8 @@ void gw_sched_cancel(struct gw *gw, struct gw_post_slot *s);
  * pair (a 429, a 5xx or a lost connection, at most a few times, unless
  * give_up): the caller then waits for go again. */
 int gw_sched_done(struct gw *gw, struct gw_post_slot *s, const struct tg_result *res, int give_up);
-/* Ends the searches for orphans of lost answers (post.c); at shutdown. */
+/* Ends the searches for orphans of lost answers (post.c) and cancels the
+ * sends still in flight, whose callbacks then never come; at shutdown. */
 void gw_post_stop(struct gw *gw);
 /* Posts buf as a document by (bot, chat): from memory, or in local mode
  * with --staging-dir by file:// (written there on the pool, removed after
