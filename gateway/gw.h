@@ -165,6 +165,7 @@ struct gw_packer;
 struct gw {
     struct gw_config cfg;
     uv_loop_t *loop;
+    uv_timer_t wake;          /* while a tool or the start-up waits on the loop (gw_wake_start) */
     h2o_globalconf_t h2o_config;
     h2o_context_t h2o_ctx;
     h2o_accept_ctx_t accept_ctx;
@@ -390,6 +391,13 @@ int gw_setup_client(struct gw *gw, const char *name, long timeout_ms, int max_co
  * timeout_ms) into gw; 0 or -1 (logged). gw_tool_close undoes whatever was done. */
 int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_ms);
 void gw_tool_close(struct gw *gw);
+/* A loop driven by `while (!done) uv_run(loop, UV_RUN_ONCE)` can block for good
+ * when the callback that sets done runs before that turn's poll (libuv runs due
+ * timers first, and the store thread's async handle keeps the loop alive): a
+ * repeating wake-up timer bounds every turn. Tools have it from gw_tool_open;
+ * serve around its start-up checks. Stop leaves the handle for the loop's close. */
+void gw_wake_start(struct gw *gw);
+void gw_wake_stop(struct gw *gw);
 /* Takes DATA_DIR/tgs3.lock (flock, exclusive, held until exit) for what must
  * have the data dir alone: serve, recover, repair, fsck --repair. Another holder:
  * -1 with a message naming the dir (logged). */
@@ -628,7 +636,8 @@ void gw_sched_cancel(struct gw *gw, struct gw_post_slot *s);
  * pair (a 429, a 5xx or a lost connection, at most a few times, unless
  * give_up): the caller then waits for go again. */
 int gw_sched_done(struct gw *gw, struct gw_post_slot *s, const struct tg_result *res, int give_up);
-/* Ends the searches for orphans of lost answers (post.c); at shutdown. */
+/* Ends the searches for orphans of lost answers (post.c) and cancels the
+ * sends still in flight, whose callbacks then never come; at shutdown. */
 void gw_post_stop(struct gw *gw);
 /* Posts buf as a document by (bot, chat): from memory, or in local mode
  * with --staging-dir by file:// (written there on the pool, removed after

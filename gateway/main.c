@@ -207,8 +207,10 @@ static int startup_checks(struct gw *gw)
         tg_get_me(gw->tg, gw->bots[i].token, on_me, check_new(&c, i, 0));
     for (size_t i = 0; i < gw->cfg.n_chat_ids; i++)
         tg_get_chat(gw->tg, gw->bots[0].token, gw->cfg.chat_ids[i], on_chat, check_new(&c, 0, i));
+    gw_wake_start(gw);
     while (c.pending > 0)
         uv_run(gw->loop, UV_RUN_ONCE);
+    gw_wake_stop(gw);
     return c.failed ? -1 : 0;
 }
 

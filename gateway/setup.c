@@ -160,6 +160,24 @@ int gw_setup_client(struct gw *gw, const char *name, long timeout_ms, int max_co
     return 0;
 }
 
+#define WAKE_MS 50
+
+static void on_wake(uv_timer_t *t)
+{
+    (void)t; /* the turn of the loop ends: its caller looks at its condition again */
+}
+
+void gw_wake_start(struct gw *gw)
+{
+    uv_timer_init(gw->loop, &gw->wake);
+    uv_timer_start(&gw->wake, on_wake, WAKE_MS, WAKE_MS);
+}
+
+void gw_wake_stop(struct gw *gw)
+{
+    uv_timer_stop(&gw->wake);
+}
+
 int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_ms)
 {
     struct store *st = gw_setup_index(gw, name);
@@ -167,6 +185,7 @@ int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_
         return -1;
     uv_loop_init(loop);
     gw->loop = loop;
+    gw_wake_start(gw);
     gw->storeq = gw_storeq_new(gw, st);
     gw_setup_bots(gw);
     return gw_setup_client(gw, name, timeout_ms, 8, 0);

@@ -8,6 +8,11 @@
  * delete them (tdlib/telegram-bot-api#303). The server has no /file/
  * endpoint in either mode. Cloud mode downloads /file/bot<token>/<path>.
  *
+ * Two reads of one document at once (a GET beside a repair or a scrub of
+ * the same stripe) get the same file_path, and the first to finish unlinks
+ * it: a copy gone when we open it is asked for again with getFile (the
+ * server makes a new one), within the stage's max_attempts.
+ *
  * While that job runs the call cannot be freed (the job's state lives in
  * it); a cancel marks it and the job's completion frees it.
  */
@@ -127,9 +132,11 @@ static void local_work(uv_work_t *w)
     struct stat stbuf;
     int fd = -1, dfd = -1, err = 0;
     const char *what = "open";
+    f->vanished = 0;
     fd = open(f->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         err = errno;
+        f->vanished = err == ENOENT;
         goto out;
     }
     what = "fstat";
@@ -195,6 +202,12 @@ static void after_local(uv_work_t *w, int status)
     if (call->cancelled) {
         fetch_release(call);
         free(call);
+        return;
+    }
+    if (status == 0 && f->vanished && call->stage_attempts < call->c->cfg.max_attempts) {
+        free(f->path); /* another reader removed the copy: getFile again (fetch_on_file) */
+        f->path = NULL;
+        call_start(call);
         return;
     }
     struct tg_result res = f->res;

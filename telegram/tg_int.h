@@ -35,6 +35,7 @@ struct fetch_state {
     size_t size;           /* bytes: the file's size from fstat */
     size_t got;            /* bytes read so far */
     struct tg_result res;  /* outcome of the local read, delivered after close/unlink */
+    int vanished;          /* the local read found no file at path (another reader removed it) */
 };
 
 struct tg_client {

@@ -10,6 +10,7 @@
  *
  * Threads: everything runs on the loop thread except the staging writes.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ struct post_job {
     uint64_t seq;  /* this send's place among all sends started */
     int64_t lo;    /* highest message id known in the chat when the send started */
     struct post_job *fprev, *fnext; /* sends in flight (gw_hunts) */
+    struct tg_call *call;           /* the send, while in flight */
     tg_send_cb cb;
     void *ud;
     uv_work_t work;
@@ -370,6 +372,15 @@ void gw_post_stop(struct gw *gw)
         return;
     while (h->list != NULL)
         hunt_free(h->list);
+    /* Sends still in flight (a repair's or a pack's at shutdown): cancelled,
+     * their callbacks will not come, as the client's teardown would do
+     * anyway; only their jobs would be left behind. */
+    while (h->flying != NULL) {
+        struct post_job *j = h->flying;
+        flying_remove(h, j);
+        tg_call_cancel(j->call);
+        job_free(j);
+    }
     free(h->known);
     gw->hunts = NULL;
     if (h->timer_init) {
@@ -428,9 +439,9 @@ static void send_job(struct post_job *j)
     const char *token = gw->bots[j->bot].token;
     int64_t chat = gw->cfg.chat_ids[j->chat];
     if (j->path)
-        tg_send_document_path(gw->tg, token, chat, j->path, j->caption, on_posted, j);
+        j->call = tg_send_document_path(gw->tg, token, chat, j->path, j->caption, on_posted, j);
     else
-        tg_send_document_iov(gw->tg, token, chat, j->iov, j->n_iov, j->fname, j->caption, on_posted, j);
+        j->call = tg_send_document_iov(gw->tg, token, chat, j->iov, j->n_iov, j->fname, j->caption, on_posted, j);
 }
 
 /* libuv pool thread: writes the block to its staging file. Touches only j. */
@@ -502,14 +513,22 @@ void gw_post_document_iov(struct gw *gw, size_t bot, size_t chat, const struct t
     j->ud = ud;
     if (gw->cfg.staging_dir != NULL && gw->cfg.mode == TG_MODE_LOCAL && len > 0) {
         char path[4096];
-        snprintf(path, sizeof(path), "%s/%d-%llu-%s", gw->cfg.staging_dir, (int)getpid(),
-                 (unsigned long long)++seq, fname);
-        j->path = xstrdup(path);
-        j->work.data = j;
-        if (uv_queue_work(gw->loop, &j->work, stage_work, after_stage) == 0)
-            return;
-        free(j->path);
-        j->path = NULL;
+        int pre = snprintf(path, sizeof(path), "%s/%d-%llu-", gw->cfg.staging_dir, (int)getpid(),
+                           (unsigned long long)++seq);
+        if (pre > 0 && (size_t)pre < sizeof(path)) {
+            snprintf(path + pre, sizeof(path) - (size_t)pre, "%s", fname);
+            /* The name is one path component, taken as it is in a file:// URI: a
+             * shard's name ("put=… blk=1/64") would otherwise name a directory. */
+            for (char *q = path + pre; *q != '\0'; q++)
+                if (!isalnum((unsigned char)*q) && strchr("._-=", *q) == NULL)
+                    *q = '_';
+            j->path = xstrdup(path);
+            j->work.data = j;
+            if (uv_queue_work(gw->loop, &j->work, stage_work, after_stage) == 0)
+                return;
+            free(j->path);
+            j->path = NULL;
+        }
     }
     send_job(j);
 }

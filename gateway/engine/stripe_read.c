@@ -67,29 +67,40 @@ struct gw_block_read {
     int build_failed;
     uv_work_t build;
     uv_timer_t hedge;
-    int hedge_init;
+    int hedge_init;         /* the timer is open, or closing */
+    int hedge_closing;
 };
+
+static void br_free(struct gw_block_read *br);
 
 static void on_hedge_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct gw_block_read *br = h->data;
+    br->hedge_init = 0;
+    br_free(br);
 }
 
-/* Frees br once nothing runs for it any more (store job, pool jobs). */
+/* Frees br once nothing runs for it any more (store job, pool jobs, the
+ * timer's close). The timer is closed at once, not after the pool jobs:
+ * at shutdown the loop's handles are closed while pool jobs still run, and
+ * a handle must not be closed twice. One closed by someone else (the
+ * shutdown's walk, no callback) leaves br to the process's end. */
 static void br_free(struct gw_block_read *br)
 {
-    if (br->store_busy || br->on_pool > 0)
+    if (br->hedge_init && !br->hedge_closing) {
+        br->hedge_closing = 1;
+        if (!uv_is_closing((uv_handle_t *)&br->hedge)) {
+            uv_timer_stop(&br->hedge);
+            br->hedge.data = br;
+            uv_close((uv_handle_t *)&br->hedge, on_hedge_closed);
+        }
+    }
+    if (br->store_busy || br->on_pool > 0 || br->hedge_init)
         return;
     for (int i = 0; i < STORE_MAX_SHARDS; i++)
         bigbuf_free(br->rd[i].data);
     bigbuf_free(br->out);
     free(br->sp);
-    if (br->hedge_init) {
-        uv_timer_stop(&br->hedge);
-        br->hedge.data = br;
-        uv_close((uv_handle_t *)&br->hedge, on_hedge_closed);
-        return;
-    }
     free(br);
 }
 

@@ -96,10 +96,6 @@ static void on_shard_pair(struct gw_post_slot *s, size_t bot, size_t chat)
     sh->bot_id = gw->bots[bot].id;
     hex_encode(ss->keys[i], sizeof(ss->keys[i]), key_hex);
     snprintf(fname, sizeof(fname), "tgs3-%s-%d.bin", ss->name, i);
-    for (char *c = fname; *c; c++) /* a file name (the staging path is built from it): no '/', no spaces */
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-              *c == '-'))
-            *c = '-';
     snprintf(caption, sizeof(caption), "tgs3 v1 %s shard=%d/%d+%d len=%zu id=%s", ss->name, i, ss->k, ss->m,
              s_len, key_hex);
     struct tg_iov iov[3] = {

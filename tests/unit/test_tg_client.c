@@ -615,13 +615,30 @@ static void test_fetch_local(struct tg_client *c)
     unlink(path);
     free(path);
 
-    /* missing file → IO */
+    /* the copy gone when it is opened (another reader of the document removed
+     * it): getFile again, and the new copy is read */
     memset(&cap, 0, sizeof(cap));
+    path = write_temp(data, 100);
     script_reset();
     script_add(file_answer("/nonexistent/tgs3/file_0", 100));
+    script_add(file_answer(path, 100));
+    tg_fetch_file(c, TOKEN, "BQACfid", 100, 1000, on_fetch, &cap);
+    wait_for(&cap);
+    CHECK(cap.res.status == TG_OK);
+    CHECK(cap.res.attempts == 2 && srv.nreq == 2);
+    CHECK(cap.len == 100 && cap.data && memcmp(cap.data, data, 100) == 0);
+    bigbuf_free(cap.data);
+    free(path);
+
+    /* missing every time → IO once the stage's attempts are used up */
+    memset(&cap, 0, sizeof(cap));
+    script_reset();
+    for (int i = 0; i < 5; i++)
+        script_add(file_answer("/nonexistent/tgs3/file_0", 100));
     tg_fetch_file(c, TOKEN, "BQACfid", -1, 1000, on_fetch, &cap);
     wait_for(&cap);
     CHECK(cap.res.status == TG_ERR_IO);
+    CHECK(cap.res.attempts == 5 && srv.nreq == 5);
 
     /* over max_size → TOO_BIG before reading */
     memset(&cap, 0, sizeof(cap));
