@@ -89,4 +89,14 @@ static inline enum store_status check_object_put(struct store *st, const char *b
     return store_object_put(st, &o);
 }
 
+/* Messages on the delete queue (any due time), at most 64; 9999 when it cannot be read. */
+static inline size_t check_gc_count(struct store *st)
+{
+    struct store_gc_item items[64];
+    size_t n = 0;
+    if (store_gc_due(st, INT64_MAX / 2, 64, items, &n) != STORE_OK)
+        return 9999;
+    return n;
+}
+
 #endif

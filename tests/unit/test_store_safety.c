@@ -43,15 +43,6 @@ static int64_t refcount(struct store *st, int64_t id)
     return b.refcount;
 }
 
-static size_t gc_count(struct store *st)
-{
-    struct store_gc_item items[64];
-    size_t n = 0;
-    if (store_gc_due(st, INT64_MAX / 2, 64, items, &n) != STORE_OK)
-        return 9999;
-    return n;
-}
-
 static void test_dedup_hold(void)
 {
     struct store *st = fresh();
@@ -71,7 +62,7 @@ static void test_dedup_hold(void)
     CHECK(refcount(st, id) == 2);
     CHECK_ST(store_object_delete(st, "bk", "a"), STORE_OK);
     CHECK(refcount(st, id) == 1);
-    CHECK(gc_count(st) == 0);
+    CHECK(check_gc_count(st) == 0);
     /* The put commits its object, then the hold is released. */
     CHECK_ST(put(st, "b", id), STORE_OK);
     CHECK_ST(store_inflight_end(st, u1, 1, 200), STORE_OK);
@@ -82,7 +73,7 @@ static void test_dedup_hold(void)
     CHECK(refcount(st, id) == 1);
     CHECK_ST(store_inflight_end(st, u2, 0, 300), STORE_OK);
     CHECK(refcount(st, id) == -1);
-    CHECK(gc_count(st) == 1);
+    CHECK(check_gc_count(st) == 1);
     CHECK_ST(store_inflight_end(st, u2, 0, 300), STORE_OK); /* ending twice is harmless */
     store_close(st);
 }
@@ -200,15 +191,15 @@ static void test_strays(void)
     CHECK(end == 0);
 
     /* collecting: a referenced message is refused and nothing changes */
-    size_t before = gc_count(st);
+    size_t before = check_gc_count(st);
     CHECK_ST(store_inflight_begin(st, u1, "p", 0, 0, 50), STORE_OK);
     CHECK_ST(store_inflight_begin(st, u2, "p", 0, 0, 50), STORE_OK);
     CHECK_ST(store_stray_collect(st, -100, 20, 7, 50, u1, 900), STORE_EXISTS);
-    CHECK(gc_count(st) == before);
+    CHECK(check_gc_count(st) == before);
     CHECK_ST(store_stray_collect(st, -100, 21, 7, 50, u1, 900), STORE_OK);
-    CHECK(gc_count(st) == before + 1);
+    CHECK(check_gc_count(st) == before + 1);
     CHECK_ST(store_stray_collect(st, -100, 22, 7, 900, NULL, 900), STORE_OK); /* a probe's copy */
-    CHECK(gc_count(st) == before + 2);
+    CHECK(check_gc_count(st) == before + 2);
     struct store_inflight *unknown = NULL;
     size_t swept = 0;
     CHECK_ST(store_inflight_sweep(st, 1000, &unknown, &n, &swept), STORE_OK);
@@ -237,7 +228,7 @@ static void test_unreclaimable(void)
     int64_t count = 0;
     CHECK_ST(store_unreclaimable_count(st, &count), STORE_OK);
     CHECK(count == 1);
-    CHECK(gc_count(st) == 0);
+    CHECK(check_gc_count(st) == 0);
     /* Unref of a block carries its posting time into the queue. */
     int64_t id = add_block(st, 9, 1);
     CHECK_ST(put(st, "x", id), STORE_OK);
@@ -277,7 +268,7 @@ static void test_fsck(void)
     CHECK_ST(store_fsck_index(st, 1, 1, NULL, NULL, &problems, &repaired), STORE_OK);
     CHECK(repaired == 2);
     CHECK(refcount(st, a) == 1 && refcount(st, b) == 1 && refcount(st, orphan) == -1);
-    CHECK(gc_count(st) == 1); /* the orphan's message is queued */
+    CHECK(check_gc_count(st) == 1); /* the orphan's message is queued */
     CHECK_ST(store_fsck_index(st, 1, 1, NULL, NULL, &problems, &repaired), STORE_OK);
     CHECK(problems == 1 && repaired == 0); /* the size mismatch is reported, not repairable */
     struct store_block *page = NULL;
@@ -299,7 +290,7 @@ static void test_snapshot(void)
     CHECK_ST(store_snapshot_write(st, snap_path), STORE_OK);
     CHECK(store_snapshot_write(st, snap_path) != STORE_OK); /* VACUUM INTO refuses an existing file */
     CHECK_ST(store_snapshot_record(st, -100, 40, 7, 1000), STORE_OK);
-    CHECK(gc_count(st) == 0);
+    CHECK(check_gc_count(st) == 0);
     CHECK_ST(store_snapshot_record(st, -100, 41, 7, 2000), STORE_OK);
     struct store_gc_item items[4];
     size_t n = 0;

@@ -37,15 +37,6 @@ static int64_t block_at(struct store *st, int64_t msg, int64_t created_ms)
     return b.id;
 }
 
-static size_t gc_count(struct store *st)
-{
-    struct store_gc_item items[64];
-    size_t n = 0;
-    if (store_gc_due(st, INT64_MAX / 2, 64, items, &n) != STORE_OK)
-        return 9999;
-    return n;
-}
-
 static void test_floor(void)
 {
     struct store *st = check_store_fresh(db_path);
@@ -137,13 +128,13 @@ static void test_collect(void)
     CHECK_ST(store_snapshot_record(st, -100, 15, 7, 600), STORE_OK);
 
     /* whatever references a message keeps it: block, queue, unreclaimable, journal, chain, snapshot */
-    size_t before = gc_count(st);
+    size_t before = check_gc_count(st);
     for (int64_t id = 10; id <= 15; id++)
         CHECK_ST(store_sweep_collect(st, -100, id, 7, 900), STORE_EXISTS);
-    CHECK(gc_count(st) == before);
+    CHECK(check_gc_count(st) == before);
     CHECK_ST(store_sweep_collect(st, -200, 10, 7, 900), STORE_OK); /* another chat's message 10 */
     CHECK_ST(store_sweep_collect(st, -100, 16, 7, 900), STORE_OK);
-    CHECK(gc_count(st) == before + 2);
+    CHECK(check_gc_count(st) == before + 2);
     CHECK_ST(store_sweep_collect(st, -100, 16, 7, 900), STORE_EXISTS); /* queued once */
     store_close(st);
 }
