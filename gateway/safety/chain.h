@@ -115,8 +115,16 @@ void chain_read_start(struct gw *gw, const struct chain_ref *ref, chain_read_cb 
 
 /* ---- snapshot.c: a new chain ---- */
 typedef void (*gw_chain_begun_cb)(struct gw *gw, int ok, const struct store_chain *ch, uint64_t epoch, void *ud);
+/* What the snapshot's copy job does beside the copy, for the journal (journal.c): cut
+ * runs on the store thread right before VACUUM INTO (the changes so far close the old
+ * chain), cut_done on the loop once the copy is made (with its size). NULL: nothing. */
+struct gw_snapshot_hooks {
+    void (*cut)(struct gw *gw, struct store *st, uint64_t epoch);
+    void (*cut_done)(struct gw *gw, int64_t index_size);
+};
 /* Copies the index, posts it and its manifest, records the new chain; -1 if one runs already. */
-int gw_snapshot_begin(struct gw *gw, uint64_t epoch, gw_chain_begun_cb cb, void *ud);
+int gw_snapshot_begin(struct gw *gw, uint64_t epoch, const struct gw_snapshot_hooks *hooks, gw_chain_begun_cb cb,
+                      void *ud);
 
 /* ---- recover.c: the index rebuilt from its chain ---- */
 struct rc;
@@ -149,9 +157,5 @@ void gw_recover_result_release(struct gw_recover_result *r);
  * cannot be rebuilt), 0 when it matches, when it was skipped, or when the gateway did not stop
  * cleanly (the differences are then warnings). */
 int64_t gw_fsck_chain(struct gw *gw);
-
-/* ---- journal.c: what the snapshot's copy job hands over ---- */
-void gw_journal_cut(struct gw *gw, struct store *st, uint64_t epoch); /* store thread */
-void gw_journal_cut_done(struct gw *gw, int64_t index_size);          /* loop */
 
 #endif

@@ -134,6 +134,9 @@ static void drop_before(struct gw_journal *j, uint64_t e)
 }
 
 static void step(struct gw *gw);
+static void journal_cut(struct gw *gw, struct store *st, uint64_t epoch);
+static void journal_cut_done(struct gw *gw, int64_t index_size);
+static const struct gw_snapshot_hooks snapshot_hooks = {journal_cut, journal_cut_done};
 
 /* ---- taking the changes (store thread) ---- */
 
@@ -354,7 +357,7 @@ static void step(struct gw *gw)
         j->running = 1;
         j->snapshotting = 1;
         j->epoch++;
-        if (gw_snapshot_begin(gw, j->epoch, on_chain_begun, NULL) != 0) {
+        if (gw_snapshot_begin(gw, j->epoch, &snapshot_hooks, on_chain_begun, NULL) != 0) {
             j->running = 0;
             j->snapshotting = 0;
             j->epoch--;
@@ -375,7 +378,7 @@ static void step(struct gw *gw)
 }
 
 /* Store thread, inside a snapshot's copy job: the changes so far close the old chain. */
-void gw_journal_cut(struct gw *gw, struct store *st, uint64_t epoch)
+static void journal_cut(struct gw *gw, struct store *st, uint64_t epoch)
 {
     struct gw_journal *j = gw->journal;
     void *buf = NULL;
@@ -388,8 +391,8 @@ void gw_journal_cut(struct gw *gw, struct store *st, uint64_t epoch)
     j->taken->epoch = epoch - 1;
 }
 
-/* Loop thread, when the copy job is done: files what gw_journal_cut took. */
-void gw_journal_cut_done(struct gw *gw, int64_t index_size)
+/* Loop thread, when the copy job is done: files what journal_cut took. */
+static void journal_cut_done(struct gw *gw, int64_t index_size)
 {
     struct gw_journal *j = gw->journal;
     if (j == NULL)

@@ -41,6 +41,7 @@ struct snap_run {
     struct gw *gw;
     uint64_t epoch;
     gw_chain_begun_cb cb;
+    struct gw_snapshot_hooks hooks;
     void *ud;
     char path[4096];
     enum store_status st;
@@ -266,7 +267,8 @@ static void copy_run(struct store *st, void *arg)
 {
     struct snap_run *r = arg;
     struct stat sb;
-    gw_journal_cut(r->gw, st, r->epoch);
+    if (r->hooks.cut != NULL)
+        r->hooks.cut(r->gw, st, r->epoch);
     unlink(r->path);
     r->st = store_snapshot_write(st, r->path);
     if (r->st != STORE_OK)
@@ -280,7 +282,8 @@ static void copy_run(struct store *st, void *arg)
 static void copy_done(void *arg)
 {
     struct snap_run *r = arg;
-    gw_journal_cut_done(r->gw, r->size);
+    if (r->hooks.cut_done != NULL)
+        r->hooks.cut_done(r->gw, r->size);
     if (r->st != STORE_OK) {
         log_error("snapshot: cannot copy the index: %s (%s)", store_status_name(r->st), r->err);
         snap_end(r, 0);
@@ -299,7 +302,8 @@ static void copy_done(void *arg)
     next_blocks(r);
 }
 
-int gw_snapshot_begin(struct gw *gw, uint64_t epoch, gw_chain_begun_cb cb, void *ud)
+int gw_snapshot_begin(struct gw *gw, uint64_t epoch, const struct gw_snapshot_hooks *hooks, gw_chain_begun_cb cb,
+                      void *ud)
 {
     if (run_busy || gw->keys == NULL || gw->n_bots == 0 || gw->cfg.n_chat_ids == 0)
         return -1;
@@ -307,6 +311,8 @@ int gw_snapshot_begin(struct gw *gw, uint64_t epoch, gw_chain_begun_cb cb, void 
     struct snap_run *r = xcalloc(1, sizeof(*r));
     r->gw = gw;
     r->epoch = epoch;
+    if (hooks != NULL)
+        r->hooks = *hooks;
     r->cb = cb;
     r->ud = ud;
     if (blk_random(r->ch.chain, sizeof(r->ch.chain)) != BLK_OK)
@@ -364,7 +370,7 @@ int gw_cmd_snapshot(int argc, char **argv)
                 "when it runs); objects in them cannot be recovered from this snapshot\n",
                 (long long)stats.unposted);
     struct wait_snap w = {0};
-    if (gw_snapshot_begin(&gw, 0, on_tool_snapshot, &w) != 0)
+    if (gw_snapshot_begin(&gw, 0, NULL, on_tool_snapshot, &w) != 0)
         goto out;
     while (!w.done)
         uv_run(gw.loop, UV_RUN_ONCE);
