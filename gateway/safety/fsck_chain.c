@@ -4,7 +4,7 @@
  * A dry run of tgs3 recover: the chain the index names (meta chain_id) is rebuilt from the chats'
  * pins into DATA_DIR/tmp/fsck-chain-PID.db (gw_recover_rebuild; nothing is dropped or recorded,
  * nothing installed), then compared with the index table by table, row by row (store_compare),
- * and the file removed. Left out: meta, chain_docs and chain_msgs (the journal's own bookkeeping,
+ * and the file removed. Left out: meta, chain_docs, chain_msgs and sweeps (the journal's own bookkeeping,
  * never in it), inflight (the rows of the chain's last documents' shards end after those documents
  * were taken, so no document carries their end) and SQLite's tables.
  *
@@ -29,7 +29,7 @@
 
 #define SHOW_MAX 20 /* differences printed one by one */
 
-static const char *const SKIP[] = {"meta", "chain_docs", "chain_msgs", "inflight", NULL};
+static const char *const SKIP[] = {"meta", "chain_docs", "chain_msgs", "sweeps", "inflight", NULL};
 
 /* What the index says of its chain. */
 struct local {

@@ -453,30 +453,42 @@ void gw_journal_start(struct gw *gw)
     j->timer_on = 1;
 }
 
-static void clean_run(struct store *st, void *arg)
+/* Shutdown, nothing pending: one more take; empty, the chain is marked clean in the same job. */
+static void final_run(struct store *st, void *arg)
 {
     struct gw *gw = arg;
     struct gw_journal *j = gw->journal;
     void *buf = NULL;
     size_t len = 0;
     j->st = store_changes_take(st, &buf, &len);
-    if (j->st == STORE_OK && len == 0)
+    if (j->st == STORE_OK && len > 0) {
+        j->taken = xcalloc(1, sizeof(*j->taken));
+        j->taken->changes = buf;
+        j->taken->len = len;
+    } else if (j->st == STORE_OK) {
         j->st = store_chain_set_clean(st, 1);
-    else if (j->st == STORE_OK)
-        j->st = STORE_CONFLICT; /* changes came after the last document */
-    store_changes_free(buf);
+        j->clean_set = j->st == STORE_OK;
+    }
 }
 
-static void clean_done(void *arg)
+static void final_done(void *arg)
 {
     struct gw *gw = arg;
     struct gw_journal *j = gw->journal;
     j->running = 0;
+    if (j->taken != NULL) { /* written meanwhile: posted, then looked at again */
+        j->taken->since_ms = j->last_empty_ms;
+        j->taken->epoch = j->epoch;
+        push(j, j->taken);
+        j->taken = NULL;
+        return;
+    }
     j->drained = 1;
-    if (j->st == STORE_OK)
+    if (j->clean_set)
         log_info("journal: every change is in Telegram (document %lld)", (long long)j->ch.seq);
     else
-        log_warn("journal: shutting down with changes not in Telegram; the next start begins a new chain");
+        log_warn("journal: cannot mark the chain clean (%s); the next start begins a new chain",
+                 store_status_name(j->st));
 }
 
 int gw_journal_drained(struct gw *gw)
@@ -489,27 +501,20 @@ int gw_journal_drained(struct gw *gw)
         j->drain_deadline = mono_ms() + JOURNAL_DRAIN_MS;
         j->next_ms = 0;
     }
-    if (j->snapshotting || mono_ms() > j->drain_deadline)
-        return 1; /* the chain stays unclean: the next start begins a new one */
+    if (j->snapshotting || mono_ms() > j->drain_deadline || !j->ch.have || j->fresh) {
+        if (j->head != NULL || !j->ch.have || j->fresh)
+            log_warn("journal: shutting down with changes not in Telegram; the next start begins a new chain");
+        return 1; /* the chain stays unclean */
+    }
     if (j->running)
         return 0;
-    if (j->head != NULL && j->ch.have && !j->fresh && mono_ms() < j->drain_deadline) {
+    if (j->head != NULL) { /* what is pending goes first */
         step(gw);
         return 0;
     }
-    if (j->head == NULL && !j->clean_set && j->ch.have && !j->fresh && mono_ms() < j->drain_deadline) {
-        /* a last take: whatever it finds is posted, then the chain is marked clean */
-        j->clean_set = 1;
-        j->running = 1;
-        gw_store_call(gw, take_run, take_done, gw);
-        return 0;
-    }
-    if (j->head == NULL && j->clean_set && j->ch.have && !j->fresh) {
-        j->running = 1;
-        gw_store_call(gw, clean_run, clean_done, gw);
-        return 0;
-    }
-    return 1;
+    j->running = 1;
+    gw_store_call(gw, final_run, final_done, gw);
+    return 0;
 }
 
 void gw_journal_stop(struct gw *gw)
