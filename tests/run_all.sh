@@ -72,7 +72,7 @@ done
 # Up to JOBS scripts run at once (each starts its own daemons on free ports and waits on
 # them and on client start-up much of the time), the longest first so the tail stays short.
 JOBS=${JOBS:-3}
-ORDER="test_big test_faults test_safety test_compat_rclone test_compat_aws test_aws test_ops test_telegram
+ORDER="test_big_redundancy test_redundancy_scale test_big test_faults test_safety test_compat_rclone test_compat_aws test_aws test_ops test_telegram
 test_compat_keys test_perf_features test_restic test_compat_s3fs test_compat_s3cmd test_compat_boto3"
 
 # run_one NAME — runs tests/integration/NAME.sh; writes "rc secs extra" to $LOGS/NAME.result

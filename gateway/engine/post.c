@@ -476,6 +476,10 @@ static void stage_work(uv_work_t *w)
 static void after_stage(uv_work_t *w, int status)
 {
     struct post_job *j = w->data;
+    if (j->gw->tg == NULL) { /* staged while the server shut down: no send starts, no callback comes */
+        job_free(j);
+        return;
+    }
     if (status != 0 || j->err != 0) {
         log_warn("cannot stage a block in %s (%s); posting it in the request body instead", j->gw->cfg.staging_dir,
                  strerror(status != 0 ? ECANCELED : j->err));
