@@ -9,7 +9,8 @@
 #    channels. A data shard of one object deleted and one corrupted: the object still reads
 #    back identical (the bad shard is named in the log, never served).
 # 2. 2 channels (auto: mirrored, 1 + 1): one banned, nothing lost; a later upload is stored
-#    degraded (one shard) and said so in /metrics.
+#    degraded (one shard) and said so in /metrics; tgs3 repair asks for a channel; a third channel
+#    added by configuration and a restart: repair makes every stripe whole again.
 # 3. --redundancy rs:K+M is validated against the channels configured.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -169,6 +170,20 @@ out=$("$BUILD/tgs3" repair --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-to
     --chat-id "${CHATS[1]}" --mode local --admin-listen off --rate-pair-per-min 60000 --rate-bot-per-sec 1000 2>&1)
 rc=$?
 check "tgs3 repair with no channel to spare: exit 1, asks for a channel" bash -c "[ $rc = 1 ] && grep -q 'add a channel' <<<'$out'"
+# A third channel, added by configuration and a restart: repair completes into it.
+stop_emulator
+start_emulator --local --chat "${CHATS[1]}" --chat "${CHATS[2]}"
+start_gateway --block-size 256K --no-packing --cache-size 0 --chat-id "${CHATS[1]}" --chat-id "${CHATS[2]}" \
+    --chat-lost-after 2 --health-interval 1
+in_banned2() { index "SELECT COUNT(*) FROM shards WHERE chat_id = ${CHATS[1]}"; }
+whole_again() {
+    [ "$(index 'SELECT COUNT(*) FROM repairs')" = 0 ] && [ "$(in_banned2)" = 0 ] && [ "$(whole)" = 0 ] && return 0
+    echo "repairs $(index 'SELECT COUNT(*) FROM repairs'), $(in_banned2) shards in the banned channel, $(whole) stripes not whole"
+    false
+}
+check "a third channel added and a restart: repair makes every stripe whole again" wait_until 120 whole_again
+check "and everything reads back identical" bash -c "aws s3 cp --recursive --only-show-errors s3://two/ '$TEST_TMP/two.back2' && diff -r '$TEST_TMP/a' '$TEST_TMP/two.back2/a' && cmp '$TEST_TMP/late' '$TEST_TMP/two.back2/late'"
+stop_gateway
 
 section "small objects in packs: striped too"
 stop_emulator
