@@ -149,7 +149,8 @@ j1=$(metric tgs3_journal_documents_total)
 journal=$((j1 - j0))
 data=$((p1 - p0 - journal)) # aws sends 1 GiB in 5 MiB parts here: a block each
 say "upload: $("$PY" -c "print(round($t1 - $t0, 1))") s; posts: $((p1 - p0)) ($data blocks, $journal journal documents)"
-check "the blocks are the object's: 1 GiB in 5 MiB parts" test "$data" = 205
+# 205 parts; a journal document posted between the two readings can move one post across
+check "the blocks are the object's: 1 GiB in 5 MiB parts ($data)" test "$data" -ge 204 -a "$data" -le 206
 check "the journal took at most a quarter of the pair's posts ($journal of $((p1 - p0)))" test $((journal * 4)) -le $((p1 - p0))
 check "the upload took the rate model's time for $data blocks + $journal journal posts, within 10 %" \
     "$PY" -c "import sys; t=$t1-$t0; m=($data+$journal)*60.0/$RATE; print('measured %.1f s, model %.1f s' % (t, m)); sys.exit(0 if abs(t-m) <= 0.1*m else 1)"
