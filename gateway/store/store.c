@@ -172,6 +172,17 @@ static const char *const migrations[] = {
     "  chat_id INTEGER PRIMARY KEY,"
     "  floor INTEGER NOT NULL,"
     "  top INTEGER NOT NULL);",
+    /* 6: pack compaction's copies waiting for their new pack to be posted (compact.c); each row
+     * holds one reference on new_block until the object is repointed or the copy dropped. */
+    "CREATE TABLE pack_moves("
+    "  object_id INTEGER NOT NULL,"
+    "  old_block INTEGER NOT NULL,"
+    "  old_offset INTEGER NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  new_block INTEGER NOT NULL,"
+    "  new_offset INTEGER NOT NULL,"
+    "  PRIMARY KEY(new_block, new_offset)) WITHOUT ROWID;"
+    "CREATE INDEX pack_moves_old ON pack_moves(old_block);",
 };
 
 const char *store_status_name(enum store_status s)

@@ -343,6 +343,8 @@ enum store_status store_repair_swap(struct store *st, int64_t block_id, const st
                                     const unsigned char key[16], int64_t now_ms) WARN_UNUSED;
 /* Tries block_id again at due_ms (attempts + 1). */
 enum store_status store_repair_later(struct store *st, int64_t block_id, int64_t due_ms) WARN_UNUSED;
+/* Every queued shard due now, whenever it was to be tried again (tgs3 repair: the operator asks now). */
+enum store_status store_repair_all_due(struct store *st, int64_t now_ms) WARN_UNUSED;
 enum store_status store_repair_backlog(struct store *st, int64_t *shards, int64_t *blocks) WARN_UNUSED;
 /* Queued shards due by now_ms (a block being repaired stays due until its shards are swapped in). */
 enum store_status store_repair_due(struct store *st, int64_t now_ms, int64_t *shards) WARN_UNUSED;
@@ -620,12 +622,19 @@ struct store_pack_move {
     int64_t old_offset, length;
     int64_t new_block, new_offset;
 };
-/* In one transaction, points each object still at (old_block, old_offset)
- * at its copy in new_block, moving one reference from the old block to the
- * new one per object moved (the old one is queued for deletion when its last
- * goes). *moved counts them. */
-enum store_status store_pack_move(struct store *st, int64_t old_block, const struct store_pack_move *m, size_t n,
-                                  int64_t now_ms, size_t *moved) WARN_UNUSED;
+/* Compaction's copies are recorded before they are used: in one transaction
+ * each move becomes a pack_moves row holding one reference on its new block
+ * (an unposted pack). An object is repointed only once that pack is posted
+ * (store_pack_moves_apply): an index taken in between (the journal's) still
+ * names the old pack, which Telegram holds. */
+enum store_status store_pack_move_hold(struct store *st, int64_t old_block, const struct store_pack_move *m, size_t n)
+    WARN_UNUSED;
+/* In one transaction, for every recorded move whose new block is posted:
+ * an object still at (old_block, old_offset) points at its copy (the row's
+ * reference becomes the extent's; the old block loses one and is queued for
+ * deletion when its last goes); otherwise the copy is dead and the row's
+ * reference goes. *moved and *stale count each. */
+enum store_status store_pack_moves_apply(struct store *st, int64_t now_ms, size_t *moved, size_t *stale) WARN_UNUSED;
 
 /* ---- the index journal (changes.c) ---------------------------------------- */
 
