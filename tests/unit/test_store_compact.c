@@ -18,27 +18,6 @@
 
 static char db_path[64];
 
-/* bucket "bkt" key holds length bytes at offset of block_id. */
-static enum store_status put_at(struct store *st, const char *key, int64_t block_id, int64_t offset, int64_t length)
-{
-    struct store_extent ext;
-    struct store_object o;
-    memset(&o, 0, sizeof o);
-    memset(&ext, 0, sizeof ext);
-    snprintf(o.bucket, sizeof o.bucket, "bkt");
-    o.key = (char *)key;
-    o.size = length;
-    snprintf(o.etag, sizeof o.etag, "d41d8cd98f00b204e9800998ecf8427e");
-    o.mtime_ms = 1;
-    o.meta_json = (char *)"{}";
-    ext.block_id = block_id;
-    ext.offset = offset;
-    ext.length = length;
-    o.extents = &ext;
-    o.n_extents = 1;
-    return store_object_put(st, &o);
-}
-
 /* An open pack: an unposted block row holding itself (engine/pack.c). */
 static int64_t open_pack(struct store *st, int64_t n)
 {
@@ -95,9 +74,9 @@ static void test_moved_once_posted(void)
     struct store *st = check_store_fresh(db_path);
     CHECK_ST(store_bucket_create(st, "bkt", "ak", 1), STORE_OK);
     int64_t old = check_block_add(st, 1, 1, 1052), off = 0;
-    CHECK_ST(put_at(st, "a", old, 0, 100), STORE_OK);
-    CHECK_ST(put_at(st, "b", old, 100, 100), STORE_OK);
-    CHECK_ST(put_at(st, "c", old, 200, 100), STORE_OK);
+    CHECK_ST(check_object_put_at(st, "bkt", "a", old, 0, 100), STORE_OK);
+    CHECK_ST(check_object_put_at(st, "bkt", "b", old, 100, 100), STORE_OK);
+    CHECK_ST(check_object_put_at(st, "bkt", "c", old, 200, 100), STORE_OK);
     int64_t pack = open_pack(st, 1);
     struct store_pack_move m[3];
     for (int i = 0; i < 3; i++) /* a, b, c are objects 1, 2, 3 of a fresh index; copied in reverse order */
@@ -148,7 +127,7 @@ static void test_recovered_drops_copies(void)
     struct store *st = check_store_fresh(db_path);
     CHECK_ST(store_bucket_create(st, "bkt", "ak", 1), STORE_OK);
     int64_t old = check_block_add(st, 1, 1, 1052), off = 0;
-    CHECK_ST(put_at(st, "a", old, 0, 100), STORE_OK);
+    CHECK_ST(check_object_put_at(st, "bkt", "a", old, 0, 100), STORE_OK);
     int64_t pack = open_pack(st, 1);
     struct store_pack_move m = {.object_id = 1, .old_offset = 0, .length = 100, .new_block = pack, .new_offset = 0};
     CHECK_ST(store_pack_move_hold(st, old, &m, 1), STORE_OK);
