@@ -88,7 +88,10 @@ enum store_status store_bucket_create(struct store *st, const char *name, const 
     WARN_UNUSED; /* STORE_EXISTS (store_bucket_get tells whose) */
 /* out may be NULL to test existence only. */
 enum store_status store_bucket_get(struct store *st, const char *name, struct store_bucket *out) WARN_UNUSED;
-enum store_status store_bucket_delete(struct store *st, const char *name) WARN_UNUSED; /* NOT_FOUND/NOT_EMPTY */
+/* Deletes an empty bucket, aborting its unfinished multipart uploads (their
+ * blocks' references dropped now). STORE_NOT_FOUND, or STORE_NOT_EMPTY while
+ * it holds an object. */
+enum store_status store_bucket_delete(struct store *st, const char *name) WARN_UNUSED;
 /* All buckets in name order; *out malloc'd (NULL when *n is 0). */
 enum store_status store_bucket_list(struct store *st, struct store_bucket **out, size_t *n) WARN_UNUSED;
 
