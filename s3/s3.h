@@ -76,6 +76,7 @@ enum s3_err {
     S3E_AUTH_QUERY_WRONG_SERVICE,  /* AuthorizationQueryParametersError 400: the same, presigned */
     S3E_MALFORMED_TRAILER,      /* MalformedTrailerError 400: declared trailer missing or another sent */
     S3E_INVALID_URI,            /* InvalidURI 400: a key or query value that is not UTF-8 */
+    S3E_INVALID_PART_NUMBER,    /* InvalidPartNumber 416: GET/HEAD partNumber beyond the object's parts */
     S3E__COUNT
 };
 

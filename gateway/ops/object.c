@@ -376,7 +376,7 @@ static enum s3_err part_range(struct gw_req *r, const struct store_object *o, co
     *nparts = (int)count;
     if ((size_t)n > count) {
         free(parsed);
-        return S3E_INVALID_RANGE;
+        return S3E_INVALID_PART_NUMBER;
     }
     uint64_t off = 0;
     for (long i = 0; i < n - 1; i++)
