@@ -283,6 +283,9 @@ enum store_status store_upload_complete(struct store *st, const char *upload_id,
     ret = store_object_write(st, obj, all, n_all);
     if (ret != STORE_OK)
         goto out;
+    ret = store_completed_record(st, upload_id, obj);
+    if (ret != STORE_OK)
+        goto out;
     ret = upload_remove(st, upload_id, obj->mtime_ms);
 out:
     free(ext);

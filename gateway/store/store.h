@@ -244,6 +244,13 @@ void store_parts_free(struct store_part *p, size_t n);
 enum store_status store_upload_complete(struct store *st, const char *upload_id, const int *part_numbers,
                                         size_t n, const struct store_object *obj) WARN_UNUSED;
 enum store_status store_upload_abort(struct store *st, const char *upload_id) WARN_UNUSED;
+/* A completed upload is remembered for STORE_COMPLETED_KEEP_MS (completed.c):
+ * STORE_OK with its ETag in etag when upload_id completed into bucket/key
+ * and the object there is still the one it produced (same row, same ETag),
+ * else STORE_NOT_FOUND. */
+#define STORE_COMPLETED_KEEP_MS (24 * 3600 * 1000LL)
+enum store_status store_upload_completed(struct store *st, const char *upload_id, const char *bucket,
+                                         const char *key, int64_t now_ms, char etag[80]) WARN_UNUSED;
 /* Uploads of bucket whose key starts with prefix, ordered by key then id,
  * after the (key, id) markers (S3: a key marker alone skips that key's
  * uploads; "" or NULL = no marker). *out malloc'd (NULL when *n is 0), each

@@ -113,10 +113,95 @@ static void test_delete_bucket_with_uploads(void)
     store_close(st);
 }
 
+static void complete(struct store *st, const char *id, const char *key, const char *etag, int64_t ms, int64_t blk,
+                     enum store_status want)
+{
+    struct store_extent ext;
+    struct store_object obj;
+    int one = 1;
+
+    memset(&ext, 0, sizeof ext);
+    ext.block_id = blk;
+    ext.length = 5;
+    CHECK_ST(store_upload_create(st, id, "bk", key, "{}", ms - 2), STORE_OK);
+    CHECK_ST(store_part_put(st, id, 1, "p", 5, &ext, 1, ms - 1), STORE_OK);
+    memset(&obj, 0, sizeof obj);
+    snprintf(obj.bucket, sizeof obj.bucket, "bk");
+    obj.key = (char *)key;
+    obj.size = 5;
+    snprintf(obj.etag, sizeof obj.etag, "%s", etag);
+    obj.mtime_ms = ms;
+    obj.meta_json = (char *)"{}";
+    CHECK_ST(store_upload_complete(st, id, &one, 1, &obj), want);
+}
+
+/* A completed upload is answered again while its object is the one it made. */
+static void test_completed_record(void)
+{
+    struct store *st = check_store_fresh(db_path);
+    char etag[80];
+    int64_t b = 0, t = 1000000;
+
+    store_set_gc_grace(st, 0);
+    CHECK_ST(store_bucket_create(st, "bk", "AK", 1), STORE_OK);
+    b = check_block_add(st, 300, 0x30, 1028);
+
+    CHECK_ST(store_upload_completed(st, "never", "bk", "k", t, etag), STORE_NOT_FOUND);
+    complete(st, "c1", "k", "aaaa-1", t, b, STORE_OK);
+    CHECK_ST(store_upload_completed(st, "c1", "bk", "k", t + 5, etag), STORE_OK);
+    CHECK(strcmp(etag, "aaaa-1") == 0);
+    /* Only for its own bucket and key. */
+    CHECK_ST(store_upload_completed(st, "c1", "bk", "other", t + 5, etag), STORE_NOT_FOUND);
+    CHECK_ST(store_upload_completed(st, "c1", "bx", "k", t + 5, etag), STORE_NOT_FOUND);
+    /* Kept one day, not longer. */
+    CHECK_ST(store_upload_completed(st, "c1", "bk", "k", t + STORE_COMPLETED_KEEP_MS, etag), STORE_OK);
+    CHECK_ST(store_upload_completed(st, "c1", "bk", "k", t + STORE_COMPLETED_KEEP_MS + 1, etag), STORE_NOT_FOUND);
+
+    /* Overwritten by a PutObject: the object is no longer the upload's. */
+    CHECK_ST(check_object_put(st, "bk", "k", b, 5), STORE_OK);
+    CHECK_ST(store_upload_completed(st, "c1", "bk", "k", t + 5, etag), STORE_NOT_FOUND);
+
+    /* Overwritten by another upload: the first one's record no longer answers, the new one's does. */
+    complete(st, "c2", "k2", "bbbb-1", t + 10, b, STORE_OK);
+    complete(st, "c3", "k2", "cccc-1", t + 20, b, STORE_OK);
+    CHECK_ST(store_upload_completed(st, "c2", "bk", "k2", t + 30, etag), STORE_NOT_FOUND);
+    CHECK_ST(store_upload_completed(st, "c3", "bk", "k2", t + 30, etag), STORE_OK);
+    /* Deleted: gone, and so is the answer, even once re-created with the same ETag. */
+    CHECK_ST(store_object_delete(st, "bk", "k2"), STORE_OK);
+    CHECK_ST(store_upload_completed(st, "c3", "bk", "k2", t + 30, etag), STORE_NOT_FOUND);
+
+    /* A completion a day later prunes the records past their time. */
+    complete(st, "c4", "k4", "dddd-1", t + STORE_COMPLETED_KEEP_MS + 100, b, STORE_OK);
+    int64_t n = -1;
+    {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, "SELECT count(*) FROM completed_uploads", -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
+    CHECK(n == 1);
+    /* Completing an upload that is gone is still NOT_FOUND for the store. */
+    {
+        struct store_object obj;
+        int one = 1;
+        memset(&obj, 0, sizeof obj);
+        snprintf(obj.bucket, sizeof obj.bucket, "bk");
+        obj.key = (char *)"k4";
+        obj.meta_json = (char *)"{}";
+        CHECK_ST(store_upload_complete(st, "c4", &one, 1, &obj), STORE_NOT_FOUND);
+    }
+    store_close(st);
+}
+
 int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/test_store_edges_%ld.db", (long)getpid());
     test_delete_bucket_with_uploads();
+    test_completed_record();
     check_db_remove(db_path);
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
