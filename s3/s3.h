@@ -324,9 +324,10 @@ enum s3_err s3_xml_parse_complete(const char *body, size_t len, struct s3_comple
     WARN_UNUSED;
 
 struct s3_delete_key {
-    char *key; /* malloc'd */
+    char *key;  /* malloc'd */
+    char *etag; /* <ETag> (a conditional delete), malloc'd; NULL when absent */
 };
-/* Parses <Delete><Quiet/><Object><Key/>…; keys malloc'd; s3_delete_keys_free frees them. */
+/* Parses <Delete><Quiet/><Object><Key/><ETag/>…; keys malloc'd; s3_delete_keys_free frees them. */
 enum s3_err s3_xml_parse_delete(const char *body, size_t len, struct s3_delete_key **keys, size_t *n,
                                 int *quiet) WARN_UNUSED;
 void s3_delete_keys_free(struct s3_delete_key *keys, size_t n);

@@ -436,14 +436,14 @@ struct mdel_op {
     struct s3_delete_key *keys;
     size_t n;
     int quiet;
-    enum store_status *st;
+    enum s3_err *err; /* per key */
 };
 
 static void mdel_free(struct gw_req *r)
 {
     struct mdel_op *op = r->op;
     s3_delete_keys_free(op->keys, op->n);
-    free(op->st);
+    free(op->err);
     free(op);
     r->op = NULL;
 }
@@ -454,7 +454,7 @@ static enum s3_err mdel_run(struct store *st, struct gw_req *r, void *arg)
     if (gw_bucket_missing(st, r->route.bucket))
         return S3E_NO_SUCH_BUCKET;
     for (size_t i = 0; i < op->n; i++)
-        op->st[i] = store_object_delete(st, r->route.bucket, op->keys[i].key);
+        op->err[i] = gw_delete_if_match(st, r->route.bucket, op->keys[i].key, op->keys[i].etag);
     return S3E_OK;
 }
 
@@ -466,14 +466,14 @@ static void mdel_done(struct gw_req *r, void *arg)
     dbuf_init(&out, XML_MAX);
     s3_xml_begin(&x, &out, "DeleteResult");
     for (size_t i = 0; i < op->n; i++) {
-        if (op->st[i] == STORE_OK || op->st[i] == STORE_NOT_FOUND) {
+        if (op->err[i] == S3E_OK) {
             if (op->quiet)
                 continue;
             s3_xml_open(&x, "Deleted");
             s3_xml_elem(&x, "Key", op->keys[i].key);
             s3_xml_close(&x, "Deleted");
         } else {
-            enum s3_err e = gw_store_err(op->st[i]);
+            enum s3_err e = op->err[i];
             s3_xml_open(&x, "Error");
             s3_xml_elem(&x, "Key", op->keys[i].key);
             s3_xml_elem(&x, "Code", s3_err_code(e));
@@ -504,6 +504,6 @@ void gw_op_delete_objects(struct gw_req *r)
             return;
         }
     }
-    op->st = xcalloc(op->n ? op->n : 1, sizeof(*op->st));
+    op->err = xcalloc(op->n ? op->n : 1, sizeof(*op->err));
     gw_req_store_call(r, mdel_run, mdel_done, op, NULL);
 }

@@ -229,6 +229,38 @@ enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond,
     return e;
 }
 
+enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char *key, const char *if_match)
+{
+    if (if_match == NULL) {
+        enum store_status s = store_object_delete(st, bucket, key);
+        return s == STORE_NOT_FOUND ? S3E_OK : gw_store_err(s);
+    }
+    /* The condition as the one header s3_write_conditions_check reads. */
+    struct s3_header h = {"if-match", 8, if_match, strlen(if_match)};
+    struct s3_request cond = {"DELETE", 6, NULL, 0, NULL, 0, &h, 1};
+    struct store_object *cur = NULL;
+    enum store_status s = store_tx_begin(st);
+    if (s != STORE_OK)
+        return gw_store_err(s);
+    enum s3_err e = S3E_OK;
+    s = store_object_head(st, bucket, key, &cur);
+    if (s == STORE_OK || s == STORE_NOT_FOUND)
+        e = s3_write_conditions_check(&cond, s == STORE_OK, cur ? cur->etag : NULL);
+    else
+        e = gw_store_err(s);
+    store_object_free(cur);
+    if (e == S3E_OK) {
+        s = store_object_delete(st, bucket, key);
+        if (s == STORE_OK)
+            s = store_tx_commit(st);
+        if (s != STORE_OK)
+            e = gw_store_err(s);
+    }
+    if (e != S3E_OK)
+        store_tx_rollback(st);
+    return e;
+}
+
 struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, size_t n)
 {
     size_t total = sizeof(struct s3_request) + n * sizeof(struct s3_header) + r->s3.method_len + 1;
