@@ -46,6 +46,7 @@ enum store_status store_bucket_delete(struct store *st, const char *name)
 {
     static const char sql_used[] = "SELECT EXISTS(SELECT 1 FROM objects WHERE bucket = ?1)";
     static const char sql_del[] = "DELETE FROM buckets WHERE name = ?1";
+    static const char sql_completed[] = "DELETE FROM completed_uploads WHERE bucket = ?1";
     int64_t used = 0;
     enum store_status ret = store_op_begin(st);
 
@@ -58,6 +59,9 @@ enum store_status store_bucket_delete(struct store *st, const char *name)
      * aborting them: their parts' blocks go to the delete queue. */
     if (ret == STORE_OK)
         ret = store_bucket_uploads_remove(st, name, now_ms());
+    /* Its completed uploads can no longer be retried (completed.c). */
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_completed, "t", name);
     if (ret == STORE_OK)
         ret = store_exec_found(st, sql_del, "t", name);
     return store_op_end(st, ret);

@@ -135,6 +135,21 @@ static void complete(struct store *st, const char *id, const char *key, const ch
     CHECK_ST(store_upload_complete(st, id, &one, 1, &obj), want);
 }
 
+/* Rows of completed_uploads, read through a connection of its own. */
+static int64_t count_completed(void)
+{
+    int64_t n = -1;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM completed_uploads", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
 /* A completed upload is answered again while its object is the one it made. */
 static void test_completed_record(void)
 {
@@ -172,18 +187,12 @@ static void test_completed_record(void)
 
     /* A completion a day later prunes the records past their time. */
     complete(st, "c4", "k4", "dddd-1", t + STORE_COMPLETED_KEEP_MS + 100, b, STORE_OK);
-    int64_t n = -1;
-    {
-        sqlite3 *db = NULL;
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-            sqlite3_prepare_v2(db, "SELECT count(*) FROM completed_uploads", -1, &q, NULL) == SQLITE_OK &&
-            sqlite3_step(q) == SQLITE_ROW)
-            n = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
-        sqlite3_close(db);
-    }
-    CHECK(n == 1);
+    CHECK(count_completed() == 1);
+    /* A deleted bucket takes its records along. */
+    CHECK_ST(store_object_delete(st, "bk", "k4"), STORE_OK);
+    CHECK_ST(store_object_delete(st, "bk", "k"), STORE_OK);
+    CHECK_ST(store_bucket_delete(st, "bk"), STORE_OK);
+    CHECK(count_completed() == 0);
     /* Completing an upload that is gone is still NOT_FOUND for the store. */
     {
         struct store_object obj;
