@@ -183,6 +183,16 @@ static const char *const migrations[] = {
     "  new_offset INTEGER NOT NULL,"
     "  PRIMARY KEY(new_block, new_offset)) WITHOUT ROWID;"
     "CREATE INDEX pack_moves_old ON pack_moves(old_block);",
+    /* 7: completed uploads — what a retried CompleteMultipartUpload answers while the object the
+     * upload produced is still there (completed.c); kept one day. */
+    "CREATE TABLE completed_uploads("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  bucket TEXT NOT NULL,"
+    "  key TEXT NOT NULL COLLATE BINARY,"
+    "  object_id INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL,"
+    "  completed_ms INTEGER NOT NULL);"
+    "CREATE INDEX completed_uploads_ms ON completed_uploads(completed_ms);",
 };
 
 const char *store_status_name(enum store_status s)

@@ -88,7 +88,10 @@ enum store_status store_bucket_create(struct store *st, const char *name, const 
     WARN_UNUSED; /* STORE_EXISTS (store_bucket_get tells whose) */
 /* out may be NULL to test existence only. */
 enum store_status store_bucket_get(struct store *st, const char *name, struct store_bucket *out) WARN_UNUSED;
-enum store_status store_bucket_delete(struct store *st, const char *name) WARN_UNUSED; /* NOT_FOUND/NOT_EMPTY */
+/* Deletes an empty bucket, aborting its unfinished multipart uploads (their
+ * blocks' references dropped now). STORE_NOT_FOUND, or STORE_NOT_EMPTY while
+ * it holds an object. */
+enum store_status store_bucket_delete(struct store *st, const char *name) WARN_UNUSED;
 /* All buckets in name order; *out malloc'd (NULL when *n is 0). */
 enum store_status store_bucket_list(struct store *st, struct store_bucket **out, size_t *n) WARN_UNUSED;
 
@@ -241,6 +244,13 @@ void store_parts_free(struct store_part *p, size_t n);
 enum store_status store_upload_complete(struct store *st, const char *upload_id, const int *part_numbers,
                                         size_t n, const struct store_object *obj) WARN_UNUSED;
 enum store_status store_upload_abort(struct store *st, const char *upload_id) WARN_UNUSED;
+/* A completed upload is remembered for STORE_COMPLETED_KEEP_MS (completed.c):
+ * STORE_OK with its ETag in etag when upload_id completed into bucket/key
+ * and the object there is still the one it produced (same row, same ETag),
+ * else STORE_NOT_FOUND. */
+#define STORE_COMPLETED_KEEP_MS (24 * 3600 * 1000LL)
+enum store_status store_upload_completed(struct store *st, const char *upload_id, const char *bucket,
+                                         const char *key, int64_t now_ms, char etag[80]) WARN_UNUSED;
 /* Uploads of bucket whose key starts with prefix, ordered by key then id,
  * after the (key, id) markers (S3: a key marker alone skips that key's
  * uploads; "" or NULL = no marker). *out malloc'd (NULL when *n is 0), each
