@@ -560,6 +560,21 @@ struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const str
 struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
                                  struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
                                  enum s3_err *err);
+/* A data source for gw_put_start_source: read fills dst with up to n bytes
+ * and calls cb later on the loop (never from inside read) with the bytes
+ * got (n unless end) and end (no byte follows; got > 0 unless nothing at
+ * all was read before). One read at a time; cancel drops the outstanding
+ * read (its cb will not run). */
+typedef void (*gw_put_source_cb)(void *ud, enum s3_err err, size_t got, int end);
+struct gw_put_source {
+    void (*read)(void *src, unsigned char *dst, size_t n, gw_put_source_cb cb, void *ud);
+    void (*cancel)(void *src);
+};
+/* Streams a source of at most max_len bytes (its true length is known at its
+ * end) like gw_put_start_body; chk may ask for Content-MD5 only. */
+struct gw_put *gw_put_start_source(struct gw *gw, const struct gw_body_check *chk, const struct gw_put_source *ops,
+                                   void *src, uint64_t max_len, const char *tag, gw_put_cb cb, void *ud,
+                                   enum s3_err *err);
 const char *gw_put_md5_hex(const struct gw_put *p);
 /* The verified x-amz-checksum (header or trailer): its algorithm, or NULL
  * when the request carried none; *b64 receives its value. */

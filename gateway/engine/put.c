@@ -371,6 +371,29 @@ static void on_block_read(struct gw_body *body, enum s3_err err, void *ud)
     finish(p);
 }
 
+/* A source's read is over: got bytes of the n asked for, and whether the
+ * data ends there. At its end the put's length and block count become exact
+ * (the source guarantees got > 0 there, except for an empty first block). */
+static void on_source_read(void *ud, enum s3_err err, size_t got, int end)
+{
+    struct put_blk *c = ud;
+    struct gw_put *p = c->p;
+    size_t bs = (size_t)p->gw->cfg.block_size;
+    if (err == S3E_OK && got < c->plain_len && !end)
+        err = S3E_INTERNAL_ERROR; /* a short read must be the end */
+    if (err == S3E_OK && got == 0)
+        err = S3E_INTERNAL_ERROR;
+    if (err == S3E_OK) {
+        c->buf_len -= c->plain_len - got;
+        c->plain_len = got;
+        if (end) {
+            p->len = c->i * bs + got;
+            p->n_blocks = c->i + 1;
+        }
+    }
+    on_block_read(NULL, err, c);
+}
+
 /* Takes block c's buffer and reads its bytes of the body into it: at
  * BLK_HEADER_LEN when it will be sealed (in place), else at 0. */
 static void read_block(struct gw_put *p, struct put_blk *c)
@@ -384,6 +407,10 @@ static void read_block(struct gw_put *p, struct put_blk *c)
     c->plain = c->buf + (seal ? BLK_HEADER_LEN : 0);
     c->plain_len = n;
     p->reading = c;
+    if (p->src_ops != NULL) {
+        p->src_ops->read(p->src, c->plain, n, on_source_read, c);
+        return;
+    }
     gw_body_read(p->body, c->plain, n, on_block_read, c);
 }
 
@@ -425,6 +452,7 @@ static void lane_kick(struct gw_put *p)
     if (p->lane_next >= p->next || &p->bl[p->lane_next] == p->reading)
         return;
     p->verifying++;
+    p->lane_last = p->lane_next + 1 >= p->n_blocks;
     p->lane_work.data = p;
     uv_queue_work(p->gw->loop, &p->lane_work, put_lane_work, lane_done);
 }
@@ -611,9 +639,9 @@ struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const str
     return p;
 }
 
-struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
-                                 struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
-                                 enum s3_err *err)
+static struct gw_put *start_streamed(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                                     struct gw_body *body, const struct gw_put_source *ops, void *src, uint64_t len,
+                                     const char *tag, gw_put_cb cb, void *ud, enum s3_err *err)
 {
     if (chk->chunked || chk->ck_alg[0] != '\0') {
         *err = S3E_NOT_IMPLEMENTED; /* the intake never streams those */
@@ -622,6 +650,8 @@ struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, cons
     struct gw_put *p = put_new(gw, auth, chk, (size_t)len, tag, cb, ud);
     p->streamed = 1;
     p->body = body;
+    p->src_ops = ops;
+    p->src = src;
     p->md5_ctx = EVP_MD_CTX_new();
     if (p->chk.verify_sha256)
         p->sha_ctx = EVP_MD_CTX_new();
@@ -636,6 +666,24 @@ struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, cons
         return NULL;
     }
     return p;
+}
+
+struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                                 struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
+                                 enum s3_err *err)
+{
+    return start_streamed(gw, auth, chk, body, NULL, NULL, len, tag, cb, ud, err);
+}
+
+struct gw_put *gw_put_start_source(struct gw *gw, const struct gw_body_check *chk, const struct gw_put_source *ops,
+                                   void *src, uint64_t max_len, const char *tag, gw_put_cb cb, void *ud,
+                                   enum s3_err *err)
+{
+    struct s3_auth none;
+    memset(&none, 0, sizeof(none));
+    struct gw_body_check plain = *chk;
+    plain.verify_sha256 = 0; /* a source's bytes are signed by nothing the engine checks */
+    return start_streamed(gw, &none, &plain, NULL, ops, src, max_len, tag, cb, ud, err);
 }
 
 const char *gw_put_md5_hex(const struct gw_put *p)
@@ -805,7 +853,10 @@ void gw_put_free(struct gw_put *p)
     wait_remove(gw, p);
     p->freeing = 1;
     if (p->reading != NULL) { /* its callback will not come: the body goes with the request */
-        gw_body_cancel(p->body);
+        if (p->src_ops != NULL)
+            p->src_ops->cancel(p->src);
+        else
+            gw_body_cancel(p->body);
         p->jobs--;
         slot_release(p->reading);
         p->reading = NULL;

@@ -122,6 +122,8 @@ void put_seal_work(uv_work_t *w)
     struct store_block *b = &p->blocks[c->i];
     size_t bs = (size_t)gw->cfg.block_size;
     size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
+    if (p->streamed)
+        n = c->plain_len; /* what was read (p->len may still be an upper bound being settled on the loop) */
     const unsigned char *plain = p->streamed ? c->plain : (const unsigned char *)p->data + off;
     b->plain_size = (int64_t)n;
     c->seal_st = blk_random(b->uuid, sizeof(b->uuid));
@@ -162,7 +164,7 @@ void put_lane_work(uv_work_t *w)
         p->lane_err = S3E_INTERNAL_ERROR;
         return;
     }
-    if (p->lane_next + 1 < p->n_blocks)
+    if (!p->lane_last)
         return;
     unsigned char md5[16], sha[32];
     unsigned int n = 0;
