@@ -153,6 +153,7 @@ enum s3_op {
     S3_OP_COMPLETE_MULTIPART_UPLOAD,
     S3_OP_ABORT_MULTIPART_UPLOAD,
     S3_OP_LIST_PARTS,
+    S3_OP_POST_OBJECT, /* POST /bucket with an HTML form (multipart/form-data) */
     S3_OP_NOT_IMPLEMENTED, /* a known sub-resource we do not serve: 501 */
     S3_OP__COUNT
 };
