@@ -34,6 +34,7 @@
 #define HEAD_CAP (S3_FORM_MAX_PRE + 256) /* the head, then the read-ahead after each block */
 #define FIRST_READ (8u << 10)           /* most forms' fields fit in this */
 #define DRAIN_MAX (64u << 10)
+#define DRAIN_CHUNK (16u << 10)
 
 struct gw_form {
     struct gw_body *body; /* streamed, or NULL: the whole body is in entity */
@@ -44,6 +45,7 @@ struct gw_form {
     char boundary[S3_FORM_MAX_BOUNDARY + 1];
     size_t blen;
     char *buf;           /* HEAD_CAP bytes: the head, then the carry */
+    char *scratch;       /* DRAIN_CHUNK bytes for what follows the file, allocated when needed */
     size_t have;         /* bytes in buf */
     uint64_t remaining;  /* body bytes not read yet */
     struct s3_form_head head;
@@ -91,6 +93,7 @@ void gw_form_free(struct gw_form *f)
     if (f->body != NULL)
         gw_body_cancel(f->body);
     free(f->buf);
+    free(f->scratch);
     free(f);
 }
 
@@ -229,10 +232,11 @@ static void on_drain_read(struct gw_body *b, enum s3_err err, void *ud);
 static void drain_step(struct gw_form *f)
 {
     if (f->body != NULL && f->remaining > 0 && f->remaining <= DRAIN_MAX) {
-        size_t n = f->remaining < HEAD_CAP ? (size_t)f->remaining : HEAD_CAP;
+        size_t n = f->remaining < DRAIN_CHUNK ? (size_t)f->remaining : DRAIN_CHUNK;
         f->remaining -= n;
-        f->carry_len = 0;
-        gw_body_read(f->body, (unsigned char *)f->buf, n, on_drain_read, f);
+        if (f->scratch == NULL)
+            f->scratch = xmalloc(DRAIN_CHUNK);
+        gw_body_read(f->body, (unsigned char *)f->scratch, n, on_drain_read, f); /* the carry may hold the file */
         return;
     }
     void (*cb)(void *) = f->drained;
@@ -257,7 +261,7 @@ void gw_form_drain(struct gw_form *f, void (*drained)(void *ud), void *ud)
     if (f->body == NULL || f->remaining == 0 || f->remaining > DRAIN_MAX) {
         /* nothing to read (the callback still comes later, never from inside) */
         if (f->body != NULL) {
-            gw_body_read(f->body, (unsigned char *)f->buf, 0, on_drain_read, f);
+            gw_body_read(f->body, (unsigned char *)f->buf, 0, on_drain_read, f); /* writes nothing */
             return;
         }
         f->drained = NULL;

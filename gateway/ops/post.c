@@ -54,6 +54,8 @@ struct post_op {
     int success_status;  /* 200, 201 or 204 */
     char *redirect;      /* success_action_redirect (or redirect), or NULL */
     int64_t min_len, max_len; /* content-length-range */
+    const char *whole;        /* a file held whole in memory (the form's buffer or h2o's), or NULL */
+    size_t whole_len;
 };
 
 static void post_free(struct gw_req *r)
@@ -198,13 +200,9 @@ static void on_whole_drained(void *ud)
     struct post_op *op = r->op;
     if (!gw_req_release(r))
         return;
-    const char *data;
-    size_t len;
-    enum s3_err e;
-    gw_form_file_whole(op->form, &data, &len, &e);
     op->chk.may_pack = 1;
     gw_req_hold(r);
-    op->put = gw_put_start(r->gw, &r->auth, &op->chk, (char *)(uintptr_t)data, len, r->id, on_stored, r);
+    op->put = gw_put_start(r->gw, &r->auth, &op->chk, (char *)(uintptr_t)op->whole, op->whole_len, r->id, on_stored, r);
 }
 
 static void post_store(struct gw_req *r)
@@ -219,6 +217,8 @@ static void post_store(struct gw_req *r)
             gw_respond_error(r, e, NULL);
             return;
         }
+        op->whole = data;
+        op->whole_len = len;
         gw_req_hold(r);
         gw_form_drain(op->form, on_whole_drained, r);
         return;
@@ -237,8 +237,8 @@ static void post_store(struct gw_req *r)
         gw_respond_error(r, (uint64_t)op->min_len > 0 ? S3E_ENTITY_TOO_SMALL : S3E_MALFORMED_POST_REQUEST, NULL);
         return;
     }
-    if (bound > (uint64_t)r->gw->cfg.max_body && gw_form_file_bound(op->form) > (uint64_t)r->gw->cfg.max_body) {
-        /* The body may hold more than the largest object: refused only once the file proves it. */
+    if (bound > (uint64_t)r->gw->cfg.max_body) {
+        /* The body may hold more than the largest object: refused once the file proves it is. */
         gw_form_set_range(op->form, (uint64_t)op->min_len,
                           (uint64_t)op->max_len < (uint64_t)r->gw->cfg.max_body ? (uint64_t)op->max_len
                                                                                  : (uint64_t)r->gw->cfg.max_body);

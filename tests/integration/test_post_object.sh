@@ -43,6 +43,11 @@ check "one-block file reads back byte for byte" \
 : >"$TEST_TMP/empty"
 check "an empty file: stored" P --key empty --file "$TEST_TMP/empty" --etag-of "$TEST_TMP/empty"
 check "fields after the file are ignored" P --key after.txt --data abc --after x-amz-meta-late=1 --after junk=2
+check "a small file followed by 66 KB of ignored fields (streamed body, file whole in the head)" \
+    P --key tail.txt --file "$TEST_TMP/small.txt" --after "x-ignore-pad=$(head -c 66000 /dev/zero | tr '\0' b)" \
+    --etag-of "$TEST_TMP/small.txt"
+check "... reads back byte for byte" \
+    bash -c "aws s3 cp s3://$B/tail.txt '$TEST_TMP/tail.back' && cmp '$TEST_TMP/small.txt' '$TEST_TMP/tail.back'"
 check "... and the object has none of them" \
     bash -c "! aws s3api head-object --bucket $B --key after.txt | grep -q late"
 
