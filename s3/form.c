@@ -42,7 +42,7 @@ static const char *find(const char *buf, size_t len, const char *needle, size_t 
 /* RFC 2046 bchars: digits, letters and '()+_,-./:=? (and space, not last). */
 static int bchar(unsigned char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || strchr("'()+_,-./:=? ", c);
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c != 0 && strchr("'()+_,-./:=? ", c));
 }
 
 int s3_form_boundary(const char *ct, size_t len, char out[S3_FORM_MAX_BOUNDARY + 1], size_t *out_len)

@@ -27,6 +27,8 @@ static void test_boundary(void)
     CHECK(s3_form_boundary(ct, strlen(ct), b, &n) == -1);
     ct = "multipart/form-data; boundary=a\x01z";
     CHECK(s3_form_boundary(ct, strlen(ct), b, &n) == -1);
+    static const char nul[] = "multipart/form-data; boundary=a\0z";
+    CHECK(s3_form_boundary(nul, sizeof(nul) - 1, b, &n) == -1); /* found by fuzz_form */
     char longb[128] = "multipart/form-data; boundary=";
     memset(longb + strlen(longb), 'x', 71);
     CHECK(s3_form_boundary(longb, strlen(longb), b, &n) == -1);
