@@ -6,9 +6,14 @@
  * anything; a Content-Type value that is a comma list must match item by
  * item) or ["content-length-range", min, max]. Every form field but policy,
  * file, x-amz-signature, signature, AWSAccessKeyId and x-ignore-* must be
- * named by a condition. Sources: AWS "Creating a POST policy" (SigV4) and
- * "HTML forms (AWS signature version 2)"; the answers are the ones S3 gives
- * (seen in public reports of S3 responses): a policy that cannot be read is
+ * named by a condition. Sources: AWS "Creating a POST policy"
+ * (docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html),
+ * "HTML forms (AWS signature version 2)" (userguide/HTTPPOSTForms.html) and
+ * PostObject (API/RESTObjectPOST.html). The answers are the ones S3 gives, as
+ * S3's own error documents quoted in client projects' issues show (e.g.
+ * aws-doc-sdk-examples#5490: 403 AccessDenied "Invalid according to Policy:
+ * Policy Condition failed: [...]"; aws-sdk-php#3292 and cloudreve#959: 403
+ * AccessDenied "... Extra input fields: bucket"): a policy that cannot be read is
  * 400 InvalidPolicyDocument "Invalid Policy: …", an expired one 403
  * AccessDenied "Invalid according to Policy: Policy expired.", a failed
  * condition 403 AccessDenied "Invalid according to Policy: Policy Condition

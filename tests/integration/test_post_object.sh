@@ -12,7 +12,9 @@ P() { "$PY" "$TGS3_ROOT/tests/integration/postform.py" --bucket pform "$@"; }
 B=pform
 
 check "emulator starts" start_emulator --local || finish
-check "gateway starts" start_gateway --block-size 8M || finish
+USER_B_AK=TGS3TESTACCESSKEYB02
+USER_B_SK=tgs3SecondUserSecret0123456789abcdefghij
+check "gateway starts (two users)" start_gateway --block-size 8M --user "$USER_B_AK:$USER_B_SK" || finish
 check "bucket" aws s3api create-bucket --bucket $B || finish
 
 section "round trips"
@@ -145,6 +147,12 @@ check "no key field: 400 InvalidArgument" P --data 1 --expect 400:InvalidArgumen
     --expect-msg "Bucket POST must contain a field named 'key'."
 check "no file part: 400 InvalidArgument" P --key nofile --no-file --expect 400:InvalidArgument \
     --expect-msg 'POST requires exactly one file upload per request.'
+check "another user's form into this bucket: 403 AccessDenied, nothing stored" \
+    env AWS_ACCESS_KEY_ID=$USER_B_AK AWS_SECRET_ACCESS_KEY=$USER_B_SK "$PY" "$TGS3_ROOT/tests/integration/postform.py" \
+    --bucket $B --key intruder --data 1 --expect 403:AccessDenied
+check "... no object intruder" bash -c "! aws s3api head-object --bucket $B --key intruder >/dev/null 2>&1"
+check "an unknown access key: 403 InvalidAccessKeyId" env AWS_ACCESS_KEY_ID=NOSUCHKEY0000000000 \
+    "$PY" "$TGS3_ROOT/tests/integration/postform.py" --bucket $B --key k --data 1 --expect 403:InvalidAccessKeyId
 check "a missing bucket: 404 NoSuchBucket" "$PY" "$TGS3_ROOT/tests/integration/postform.py" --bucket nobucket \
     --key k --data 1 --expect 404:NoSuchBucket
 check "not multipart/form-data: 412 PreconditionFailed" bash -c "curl -sS -X POST -H 'Content-Type: text/plain' \
