@@ -383,6 +383,24 @@ void s3_etag_multipart(const char (*part_md5_hex)[33], size_t n, char out[48]);
  * and mtime (unix ms). Returns S3E_OK, S3E_NOT_MODIFIED or S3E_PRECONDITION_FAILED. */
 enum s3_err s3_conditions_check(const struct s3_request *req, const char *etag, int64_t mtime_ms) WARN_UNUSED;
 
+/* ---- x-amz-checksum a piece at a time (checksum.c) --------------------------- */
+
+struct evp_md_ctx_st;
+struct s3_checksum_ctx {
+    int kind;
+    uint64_t crc;
+    struct evp_md_ctx_st *md; /* SHA-1, SHA-256 */
+    uint32_t t32[256];
+    uint64_t t64[256];
+};
+/* alg: "crc32", "crc32c", "crc64nvme", "sha1" or "sha256"; -1 for another.
+ * final writes the big-endian digest (the bytes x-amz-checksum-* base64s)
+ * and returns its length (0 on failure). Always release. */
+int s3_checksum_init(struct s3_checksum_ctx *c, const char *alg) WARN_UNUSED;
+int s3_checksum_update(struct s3_checksum_ctx *c, const void *data, size_t n) WARN_UNUSED;
+size_t s3_checksum_final(struct s3_checksum_ctx *c, unsigned char out[32]);
+void s3_checksum_release(struct s3_checksum_ctx *c);
+
 /* ---- POST Object: HTML form uploads (form.c, policy.c) ------------------------ */
 
 #define S3_FORM_MAX_PRE (20u << 10) /* bytes of a form before its file's first byte (AWS: 20 KB) */

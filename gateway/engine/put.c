@@ -4,7 +4,8 @@
  * PUT/UploadPart, streamed (a body over 4 MiB read by intake.c): each block
  * gets its budget slot before its bytes are read, straight into the buffer
  * it will be posted from; the lane hashes blocks in body order (MD5,
- * SHA-256 for a signed payload) on the pool, then the block is sealed in
+ * SHA-256 for a signed payload, an x-amz-checksum when one is to be
+ * verified) on the pool, then the block is sealed in
  * place, journaled and posted as below. Nothing is gated: the request's
  * signature was checked on its head, and a digest that fails at the end
  * fails the put like any other failure (posted blocks are queued for
@@ -505,6 +506,8 @@ static void free_now(struct gw_put *p)
     secure_zero(&p->auth, sizeof(p->auth));
     EVP_MD_CTX_free(p->md5_ctx);
     EVP_MD_CTX_free(p->sha_ctx);
+    s3_checksum_release(p->ck_ctx);
+    free(p->ck_ctx);
     for (size_t i = 0; p->bl && i < p->n_blocks; i++) {
         bigbuf_free(p->bl[i].buf);
         gw_stripe_send_release(p->bl[i].ss);
@@ -643,7 +646,7 @@ static struct gw_put *start_streamed(struct gw *gw, const struct s3_auth *auth, 
                                      struct gw_body *body, const struct gw_put_source *ops, void *src, uint64_t len,
                                      const char *tag, gw_put_cb cb, void *ud, enum s3_err *err)
 {
-    if (chk->chunked || chk->ck_alg[0] != '\0') {
+    if (chk->chunked) {
         *err = S3E_NOT_IMPLEMENTED; /* the intake never streams those */
         return NULL;
     }
@@ -655,10 +658,19 @@ static struct gw_put *start_streamed(struct gw *gw, const struct s3_auth *auth, 
     p->md5_ctx = EVP_MD_CTX_new();
     if (p->chk.verify_sha256)
         p->sha_ctx = EVP_MD_CTX_new();
-    if (p->md5_ctx == NULL || !EVP_DigestInit_ex(p->md5_ctx, EVP_md5(), NULL) ||
-        (p->chk.verify_sha256 && (p->sha_ctx == NULL || !EVP_DigestInit_ex(p->sha_ctx, EVP_sha256(), NULL))))
+    if (p->chk.ck_alg[0] != '\0') {
+        p->ck_ctx = xmalloc(sizeof(*p->ck_ctx));
+        if (s3_checksum_init(p->ck_ctx, p->chk.ck_alg) != 0) {
+            free(p->ck_ctx);
+            p->ck_ctx = NULL;
+            put_fail(p, S3E_INVALID_REQUEST);
+        }
+    }
+    if (!p->failed && (p->md5_ctx == NULL || !EVP_DigestInit_ex(p->md5_ctx, EVP_md5(), NULL) ||
+                       (p->chk.verify_sha256 &&
+                        (p->sha_ctx == NULL || !EVP_DigestInit_ex(p->sha_ctx, EVP_sha256(), NULL)))))
         put_fail(p, S3E_INTERNAL_ERROR);
-    else
+    if (!p->failed)
         start_blocks(p);
     if (p->failed) { /* nothing started */
         *err = p->err;

@@ -30,9 +30,8 @@
  * The acl field is checked against the canned ACLs (400 InvalidArgument
  * otherwise) and kept in post_op.canned_acl for ACL enforcement to apply; it
  * changes nothing stored yet.
- * x-amz-checksum-* fields are verified for a file that fits the form's head
- * buffer (it is verified whole); for a larger file they answer 501
- * NotImplemented, since the streamed path hashes MD5 only.
+ * x-amz-checksum-* and Content-MD5 fields are verified like PutObject's
+ * headers: on the whole file in memory, or block by block as it streams.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,11 +224,6 @@ static void post_store(struct gw_req *r)
     }
     if (e != S3E_OK) {
         gw_respond_error(r, e, NULL);
-        return;
-    }
-    if (op->chk.ck_alg[0] != '\0') {
-        gw_respond_error(r, S3E_NOT_IMPLEMENTED,
-                         "x-amz-checksum form fields are verified for files of up to 20 KB only");
         return;
     }
     uint64_t bound = gw_form_file_bound_set(op->form);

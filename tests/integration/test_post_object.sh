@@ -90,6 +90,16 @@ check "acl=everyone (not a canned ACL): 400 InvalidArgument" P --key acl2 --data
 check "x-amz-checksum-crc32 right: stored" P --key ck1 --data abc --field x-amz-checksum-crc32=NSRBwg==
 check "x-amz-checksum-crc32 wrong: 400 BadDigest" P --key ck2 --data abc --field x-amz-checksum-crc32=AAAAAA== \
     --expect 400:BadDigest
+ck_sha=$(openssl dgst -sha256 -binary "$TEST_TMP/mid.bin" | base64)
+ck_crc=$("$PY" -c 'import zlib,sys,base64; print(base64.b64encode(zlib.crc32(open(sys.argv[1],"rb").read()).to_bytes(4,"big")).decode())' "$TEST_TMP/mid.bin")
+check "x-amz-checksum-sha256 of a streamed 300 KB file: verified block by block, stored" P --key ck3 \
+    --file "$TEST_TMP/mid.bin" --field "x-amz-checksum-sha256=$ck_sha" --etag-of "$TEST_TMP/mid.bin"
+check "... and returned with x-amz-checksum-mode" bash -c "aws s3api head-object --bucket $B --key ck3 --checksum-mode ENABLED | grep -q '$ck_sha'"
+check "x-amz-checksum-crc32 of a streamed file: stored" P --key ck4 --file "$TEST_TMP/mid.bin" \
+    --field "x-amz-checksum-crc32=$ck_crc"
+check "a wrong x-amz-checksum-crc32 on a streamed file: 400 BadDigest, nothing stored" P --key ck5 \
+    --file "$TEST_TMP/mid.bin" --field x-amz-checksum-crc32=AAAAAA== --expect 400:BadDigest
+check "... no object ck5" bash -c "! aws s3api head-object --bucket $B --key ck5 >/dev/null 2>&1"
 check "Content-MD5 wrong: 400 BadDigest" P --key md5 --data abc --field Content-MD5=AAAAAAAAAAAAAAAAAAAAAA== \
     --expect 400:BadDigest
 
