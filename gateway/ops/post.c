@@ -289,7 +289,7 @@ static const char *lookup_secret(struct gw *gw, const char *ak, size_t len)
 /* The form's signature over its policy; on success r is authenticated as its access key. */
 static int authenticate(struct gw_req *r, const struct s3_form_head *h, const char *policy, size_t plen)
 {
-    size_t cl, sl, al, dl;
+    size_t cl = 0, sl = 0, al = 0, dl = 0;
     const char *cred = field(h, "x-amz-credential", &cl), *sig = field(h, "x-amz-signature", &sl);
     if (field(h, "x-amz-security-token", &al) != NULL) {
         gw_respond_error(r, S3E_ACCESS_DENIED, "Temporary credentials (x-amz-security-token) are not supported.");
@@ -428,7 +428,7 @@ static int build_meta(struct gw_req *r, struct post_op *op, const struct s3_form
     op->obj.meta_json = gw_meta_from_request(r);
     r->s3.headers = saved;
     r->s3.n_headers = saved_n;
-    size_t tl;
+    size_t tl = 0;
     const char *tagging = field(h, "tagging", &tl);
     if (tagging != NULL) {
         struct s3_tag tags[S3_MAX_TAGS];
@@ -448,7 +448,7 @@ static int build_meta(struct gw_req *r, struct post_op *op, const struct s3_form
 /* The options of the answer and of the body's checks. */
 static int read_options(struct gw_req *r, struct post_op *op, const struct s3_form_head *h)
 {
-    size_t len;
+    size_t len = 0;
     const char *v = field(h, "acl", &len);
     if (v != NULL) {
         if (!canned_acl_ok(v, len) || len >= sizeof(op->canned_acl)) {
@@ -507,7 +507,7 @@ static void on_head(struct gw_form *f, enum s3_err err, const char *message, voi
         return;
     }
     const struct s3_form_head *h = gw_form_head(f);
-    size_t kl, pl;
+    size_t kl = 0, pl = 0;
     const char *key = field(h, "key", &kl), *policy = field(h, "policy", &pl);
     if (key == NULL) {
         missing(r, "key");
