@@ -298,6 +298,34 @@ void gw_body_cancel(struct gw_body *b);       /* the outstanding read's cb will 
 void gw_body_request_gone(struct gw_body *b); /* h2o disposed the request */
 void gw_body_free(struct gw_body *b);
 
+/* ---- POST Object forms (form.c): fields first, then the file streamed --------- */
+
+struct gw_form;
+/* A form read from a streamed body (body, owned by the caller and outliving
+ * the form) or from h2o's buffer (entity, the whole body). */
+struct gw_form *gw_form_new(struct gw_body *body, const char *entity, size_t entity_len, const char *boundary,
+                            size_t blen);
+void gw_form_free(struct gw_form *f); /* cancels a read in progress; NULL ok */
+/* Reads the form up to its file's first byte (at most S3_FORM_MAX_PRE
+ * bytes); cb gets S3E_OK with gw_form_head, or the S3 error and a message
+ * for it (or NULL). cb may run from inside this call. */
+typedef void (*gw_form_cb)(struct gw_form *f, enum s3_err err, const char *message, void *ud);
+void gw_form_read_head(struct gw_form *f, gw_form_cb cb, void *ud);
+const struct s3_form_head *gw_form_head(const struct gw_form *f);
+/* The policy's content-length-range for the file. */
+void gw_form_set_range(struct gw_form *f, uint64_t min_len, uint64_t max_len);
+/* 1 when the whole file is in memory already (*data, *len: valid while f
+ * is); *err EntityTooLarge/EntityTooSmall against the range, or
+ * MalformedPOSTRequest when the body ends inside the file (then 0). */
+int gw_form_file_whole(struct gw_form *f, const char **data, size_t *len, enum s3_err *err);
+/* Else the file is read as gw_form_source (src = f), whose length is at
+ * most gw_form_file_bound_set(f) (pass it to gw_put_start_source). */
+uint64_t gw_form_file_bound(const struct gw_form *f);
+uint64_t gw_form_file_bound_set(struct gw_form *f);
+extern const struct gw_put_source gw_form_source;
+/* Reads and drops what follows the file (when short), then drained(ud), later on the loop. */
+void gw_form_drain(struct gw_form *f, void (*drained)(void *ud), void *ud);
+
 /* ---- authentication (auth.c) ---------------------------------------------- */
 
 /* Verifies s3's SigV4 signature (header or presigned) against the configured
@@ -562,6 +590,21 @@ struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const str
 struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
                                  struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
                                  enum s3_err *err);
+/* A data source for gw_put_start_source: read fills dst with up to n bytes
+ * and calls cb later on the loop (never from inside read) with the bytes
+ * got (n unless end) and end (no byte follows; got > 0 unless nothing at
+ * all was read before). One read at a time; cancel drops the outstanding
+ * read (its cb will not run). */
+typedef void (*gw_put_source_cb)(void *ud, enum s3_err err, size_t got, int end);
+struct gw_put_source {
+    void (*read)(void *src, unsigned char *dst, size_t n, gw_put_source_cb cb, void *ud);
+    void (*cancel)(void *src);
+};
+/* Streams a source of at most max_len bytes (its true length is known at its
+ * end) like gw_put_start_body; chk may ask for Content-MD5 only. */
+struct gw_put *gw_put_start_source(struct gw *gw, const struct gw_body_check *chk, const struct gw_put_source *ops,
+                                   void *src, uint64_t max_len, const char *tag, gw_put_cb cb, void *ud,
+                                   enum s3_err *err);
 const char *gw_put_md5_hex(const struct gw_put *p);
 /* The verified x-amz-checksum (header or trailer): its algorithm, or NULL
  * when the request carried none; *b64 receives its value. */
@@ -851,6 +894,7 @@ void gw_op_get_bucket_location(struct gw_req *r);
 void gw_op_bucket_stub(struct gw_req *r); /* versioning, acl, tagging */
 void gw_op_list_objects(struct gw_req *r);
 void gw_op_put_object(struct gw_req *r);
+void gw_op_post_object(struct gw_req *r); /* ops/post.c: HTML form upload, authenticated by its form */
 void gw_op_get_object(struct gw_req *r); /* GET and HEAD */
 void gw_op_delete_object(struct gw_req *r);
 void gw_op_delete_objects(struct gw_req *r);

@@ -102,6 +102,13 @@ static const struct err_row errors[S3E__COUNT] = {
     [S3E_MALFORMED_TRAILER] = {"MalformedTrailerError", 400,
                                "The request contained trailing data that was not well-formed or did not conform "
                                "to our published schema."},
+    [S3E_MALFORMED_POST_REQUEST] = {"MalformedPOSTRequest", 400,
+                                    "The body of your POST request is not well-formed multipart/form-data."},
+    [S3E_MAX_POST_PRE_DATA] = {"MaxPostPreDataLengthExceededError", 400,
+                               "Your POST request fields preceding the upload file were too large."},
+    [S3E_INVALID_POLICY_DOCUMENT] = {"InvalidPolicyDocument", 400,
+                                     "The content of the form does not meet the conditions specified in the policy "
+                                     "document."},
 };
 
 static const struct err_row *row(enum s3_err e)

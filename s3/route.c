@@ -128,6 +128,7 @@ static const struct rule rules[] = {
     {M_GET, T_BUCKET, 0, 1, H_NONE, X_LIST_TYPE_2, S3_OP_LIST_OBJECTS_V2},
     {M_GET, T_BUCKET, 0, 1, H_NONE, X_NONE, S3_OP_LIST_OBJECTS},
     {M_POST, T_BUCKET, BIT(KW_DELETE), 1, H_NONE, X_NONE, S3_OP_DELETE_OBJECTS},
+    {M_POST, T_BUCKET, 0, 1, H_NONE, X_NONE, S3_OP_POST_OBJECT}, /* a browser form upload (PostObject) */
 
     {M_PUT, T_OBJECT, BIT(KW_PART_NUMBER) | BIT(KW_UPLOAD_ID), 1, H_COPY_SOURCE, X_NONE, S3_OP_UPLOAD_PART_COPY},
     {M_PUT, T_OBJECT, BIT(KW_PART_NUMBER) | BIT(KW_UPLOAD_ID), 1, H_NONE, X_NONE, S3_OP_UPLOAD_PART},
@@ -180,6 +181,7 @@ static const char *const op_names[S3_OP__COUNT] = {
     [S3_OP_COMPLETE_MULTIPART_UPLOAD] = "CompleteMultipartUpload",
     [S3_OP_ABORT_MULTIPART_UPLOAD] = "AbortMultipartUpload",
     [S3_OP_LIST_PARTS] = "ListParts",
+    [S3_OP_POST_OBJECT] = "PostObject",
     [S3_OP_NOT_IMPLEMENTED] = "NotImplemented",
 };
 

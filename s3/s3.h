@@ -77,6 +77,9 @@ enum s3_err {
     S3E_MALFORMED_TRAILER,      /* MalformedTrailerError 400: declared trailer missing or another sent */
     S3E_INVALID_URI,            /* InvalidURI 400: a key or query value that is not UTF-8 */
     S3E_INVALID_PART_NUMBER,    /* InvalidPartNumber 416: GET/HEAD partNumber beyond the object's parts */
+    S3E_MALFORMED_POST_REQUEST, /* MalformedPOSTRequest 400: a POST form that is not multipart/form-data */
+    S3E_MAX_POST_PRE_DATA,      /* MaxPostPreDataLengthExceededError 400: fields before the file past 20 KB */
+    S3E_INVALID_POLICY_DOCUMENT, /* InvalidPolicyDocument 400: a POST policy that cannot be read */
     S3E__COUNT
 };
 
@@ -151,6 +154,7 @@ enum s3_op {
     S3_OP_COMPLETE_MULTIPART_UPLOAD,
     S3_OP_ABORT_MULTIPART_UPLOAD,
     S3_OP_LIST_PARTS,
+    S3_OP_POST_OBJECT, /* POST /bucket with an HTML form (multipart/form-data) */
     S3_OP_NOT_IMPLEMENTED, /* a known sub-resource we do not serve: 501 */
     S3_OP__COUNT
 };
@@ -380,5 +384,90 @@ void s3_etag_multipart(const char (*part_md5_hex)[33], size_t n, char out[48]);
  * If-Unmodified-Since) for GET/HEAD against the object's etag (unquoted hex)
  * and mtime (unix ms). Returns S3E_OK, S3E_NOT_MODIFIED or S3E_PRECONDITION_FAILED. */
 enum s3_err s3_conditions_check(const struct s3_request *req, const char *etag, int64_t mtime_ms) WARN_UNUSED;
+
+/* ---- x-amz-checksum a piece at a time (checksum.c) --------------------------- */
+
+struct evp_md_ctx_st;
+struct s3_checksum_ctx {
+    int kind;
+    uint64_t crc;
+    struct evp_md_ctx_st *md; /* SHA-1, SHA-256 */
+    uint32_t t32[256];
+    uint64_t t64[256];
+};
+/* alg: "crc32", "crc32c", "crc64nvme", "sha1" or "sha256"; -1 for another.
+ * final writes the big-endian digest (the bytes x-amz-checksum-* base64s)
+ * and returns its length (0 on failure). Always release. */
+int s3_checksum_init(struct s3_checksum_ctx *c, const char *alg) WARN_UNUSED;
+int s3_checksum_update(struct s3_checksum_ctx *c, const void *data, size_t n) WARN_UNUSED;
+size_t s3_checksum_final(struct s3_checksum_ctx *c, unsigned char out[32]);
+void s3_checksum_release(struct s3_checksum_ctx *c);
+
+/* ---- POST Object: HTML form uploads (form.c, policy.c) ------------------------ */
+
+#define S3_FORM_MAX_PRE (20u << 10) /* bytes of a form before its file's first byte (AWS: 20 KB) */
+#define S3_FORM_MAX_FIELDS 64       /* form fields before the file */
+#define S3_FORM_MAX_BOUNDARY 70     /* RFC 2046 §5.1.1 */
+
+struct s3_form_field {
+    const char *name; /* views into the caller's buffer; names compare case-insensitively */
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+/* What comes before a form's file: its fields, and the file part's own
+ * headers. Views into the buffer parsed. */
+struct s3_form_head {
+    struct s3_form_field fields[S3_FORM_MAX_FIELDS];
+    size_t n_fields;
+    const char *filename; /* the file part's filename parameter ("" when absent) */
+    size_t filename_len;
+    const char *file_type; /* the file part's Content-Type header, NULL when absent */
+    size_t file_type_len;
+    size_t file_start; /* offset of the file's first byte */
+};
+
+enum s3_form_status {
+    S3_FORM_OK = 0,    /* the file part begins at out->file_start */
+    S3_FORM_MORE,      /* the bytes end before the file part's headers do */
+    S3_FORM_MALFORMED, /* not multipart/form-data as RFC 7578 writes it */
+    S3_FORM_TOO_MANY,  /* more than S3_FORM_MAX_FIELDS fields */
+    S3_FORM_DUPLICATE, /* a field given twice */
+    S3_FORM_NO_FILE,   /* the form ended without a part named "file" */
+};
+
+/* The boundary parameter of a "multipart/form-data; boundary=…" Content-Type
+ * (quoted or not, 1..70 bytes) into out (NUL-terminated). 0, or -1 when the
+ * type is another one or the boundary is missing or malformed. */
+int s3_form_boundary(const char *ct, size_t len, char out[S3_FORM_MAX_BOUNDARY + 1], size_t *out_len) WARN_UNUSED;
+/* Parses buf[0..len), the start of a form body with the given boundary, up
+ * to the first byte of its part named "file" (a preamble before the first
+ * boundary is skipped). at_end: len is the whole body. Never reads past len. */
+enum s3_form_status s3_form_parse_head(const char *buf, size_t len, int at_end, const char *boundary, size_t blen,
+                                       struct s3_form_head *out) WARN_UNUSED;
+/* The value of field name (case-insensitive), or NULL. */
+const struct s3_form_field *s3_form_get(const struct s3_form_head *h, const char *name);
+
+/* A POST policy (the base64-decoded JSON of the "policy" field) checked
+ * against the form as AWS does (PostObject, "Creating a POST policy"):
+ * expiration (ISO 8601) not past now (unix seconds), every condition
+ * ({"f": "v"}, ["eq", "$f", "v"], ["starts-with", "$f", "p"],
+ * ["content-length-range", min, max]) met by the form's fields (bucket: the
+ * request's bucket; key: after ${filename}), and every field other than the
+ * exempt ones (policy, file, x-amz-signature, signature, AWSAccessKeyId,
+ * x-ignore- prefixed) named by a condition. On success *min_len and *max_len hold the
+ * content-length-range (0 and INT64_MAX without one). Errors:
+ * S3E_INVALID_POLICY_DOCUMENT (unreadable policy), S3E_ACCESS_DENIED
+ * (expired, a condition failed, extra fields), with AWS's message in msg. */
+enum s3_err s3_post_policy_check(const char *json, size_t len, const struct s3_form_head *form, const char *bucket,
+                                 const char *key, int64_t now, int64_t *min_len, int64_t *max_len, char *msg,
+                                 size_t msgsz) WARN_UNUSED;
+/* Form signatures over the base64 policy text: SigV4 (hex HMAC-SHA256 under
+ * the signing key of date8/region/s3) and SigV2 (base64 HMAC-SHA1 under the
+ * secret). Each returns 1 when sig matches, in constant time. */
+int s3_post_sig_v4_ok(const char *secret, const char *date8, const char *region, const char *policy, size_t plen,
+                      const char *sig, size_t sig_len);
+int s3_post_sig_v2_ok(const char *secret, const char *policy, size_t plen, const char *sig, size_t sig_len);
 
 #endif

@@ -4,7 +4,8 @@
  * PUT/UploadPart, streamed (a body over 4 MiB read by intake.c): each block
  * gets its budget slot before its bytes are read, straight into the buffer
  * it will be posted from; the lane hashes blocks in body order (MD5,
- * SHA-256 for a signed payload) on the pool, then the block is sealed in
+ * SHA-256 for a signed payload, an x-amz-checksum when one is to be
+ * verified) on the pool, then the block is sealed in
  * place, journaled and posted as below. Nothing is gated: the request's
  * signature was checked on its head, and a digest that fails at the end
  * fails the put like any other failure (posted blocks are queued for
@@ -371,6 +372,29 @@ static void on_block_read(struct gw_body *body, enum s3_err err, void *ud)
     finish(p);
 }
 
+/* A source's read is over: got bytes of the n asked for, and whether the
+ * data ends there. At its end the put's length and block count become exact
+ * (the source guarantees got > 0 there, except for an empty first block). */
+static void on_source_read(void *ud, enum s3_err err, size_t got, int end)
+{
+    struct put_blk *c = ud;
+    struct gw_put *p = c->p;
+    size_t bs = (size_t)p->gw->cfg.block_size;
+    if (err == S3E_OK && got < c->plain_len && !end)
+        err = S3E_INTERNAL_ERROR; /* a short read must be the end */
+    if (err == S3E_OK && got == 0)
+        err = S3E_INTERNAL_ERROR;
+    if (err == S3E_OK) {
+        c->buf_len -= c->plain_len - got;
+        c->plain_len = got;
+        if (end) {
+            p->len = c->i * bs + got;
+            p->n_blocks = c->i + 1;
+        }
+    }
+    on_block_read(NULL, err, c);
+}
+
 /* Takes block c's buffer and reads its bytes of the body into it: at
  * BLK_HEADER_LEN when it will be sealed (in place), else at 0. */
 static void read_block(struct gw_put *p, struct put_blk *c)
@@ -384,6 +408,10 @@ static void read_block(struct gw_put *p, struct put_blk *c)
     c->plain = c->buf + (seal ? BLK_HEADER_LEN : 0);
     c->plain_len = n;
     p->reading = c;
+    if (p->src_ops != NULL) {
+        p->src_ops->read(p->src, c->plain, n, on_source_read, c);
+        return;
+    }
     gw_body_read(p->body, c->plain, n, on_block_read, c);
 }
 
@@ -425,6 +453,7 @@ static void lane_kick(struct gw_put *p)
     if (p->lane_next >= p->next || &p->bl[p->lane_next] == p->reading)
         return;
     p->verifying++;
+    p->lane_last = p->lane_next + 1 >= p->n_blocks;
     p->lane_work.data = p;
     uv_queue_work(p->gw->loop, &p->lane_work, put_lane_work, lane_done);
 }
@@ -477,6 +506,8 @@ static void free_now(struct gw_put *p)
     secure_zero(&p->auth, sizeof(p->auth));
     EVP_MD_CTX_free(p->md5_ctx);
     EVP_MD_CTX_free(p->sha_ctx);
+    s3_checksum_release(p->ck_ctx);
+    free(p->ck_ctx);
     for (size_t i = 0; p->bl && i < p->n_blocks; i++) {
         bigbuf_free(p->bl[i].buf);
         gw_stripe_send_release(p->bl[i].ss);
@@ -611,24 +642,35 @@ struct gw_put *gw_put_start(struct gw *gw, const struct s3_auth *auth, const str
     return p;
 }
 
-struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
-                                 struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
-                                 enum s3_err *err)
+static struct gw_put *start_streamed(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                                     struct gw_body *body, const struct gw_put_source *ops, void *src, uint64_t len,
+                                     const char *tag, gw_put_cb cb, void *ud, enum s3_err *err)
 {
-    if (chk->chunked || chk->ck_alg[0] != '\0') {
+    if (chk->chunked) {
         *err = S3E_NOT_IMPLEMENTED; /* the intake never streams those */
         return NULL;
     }
     struct gw_put *p = put_new(gw, auth, chk, (size_t)len, tag, cb, ud);
     p->streamed = 1;
     p->body = body;
+    p->src_ops = ops;
+    p->src = src;
     p->md5_ctx = EVP_MD_CTX_new();
     if (p->chk.verify_sha256)
         p->sha_ctx = EVP_MD_CTX_new();
-    if (p->md5_ctx == NULL || !EVP_DigestInit_ex(p->md5_ctx, EVP_md5(), NULL) ||
-        (p->chk.verify_sha256 && (p->sha_ctx == NULL || !EVP_DigestInit_ex(p->sha_ctx, EVP_sha256(), NULL))))
+    if (p->chk.ck_alg[0] != '\0') {
+        p->ck_ctx = xmalloc(sizeof(*p->ck_ctx));
+        if (s3_checksum_init(p->ck_ctx, p->chk.ck_alg) != 0) {
+            free(p->ck_ctx);
+            p->ck_ctx = NULL;
+            put_fail(p, S3E_INVALID_REQUEST);
+        }
+    }
+    if (!p->failed && (p->md5_ctx == NULL || !EVP_DigestInit_ex(p->md5_ctx, EVP_md5(), NULL) ||
+                       (p->chk.verify_sha256 &&
+                        (p->sha_ctx == NULL || !EVP_DigestInit_ex(p->sha_ctx, EVP_sha256(), NULL)))))
         put_fail(p, S3E_INTERNAL_ERROR);
-    else
+    if (!p->failed)
         start_blocks(p);
     if (p->failed) { /* nothing started */
         *err = p->err;
@@ -636,6 +678,24 @@ struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, cons
         return NULL;
     }
     return p;
+}
+
+struct gw_put *gw_put_start_body(struct gw *gw, const struct s3_auth *auth, const struct gw_body_check *chk,
+                                 struct gw_body *body, uint64_t len, const char *tag, gw_put_cb cb, void *ud,
+                                 enum s3_err *err)
+{
+    return start_streamed(gw, auth, chk, body, NULL, NULL, len, tag, cb, ud, err);
+}
+
+struct gw_put *gw_put_start_source(struct gw *gw, const struct gw_body_check *chk, const struct gw_put_source *ops,
+                                   void *src, uint64_t max_len, const char *tag, gw_put_cb cb, void *ud,
+                                   enum s3_err *err)
+{
+    struct s3_auth none;
+    memset(&none, 0, sizeof(none));
+    struct gw_body_check plain = *chk;
+    plain.verify_sha256 = 0; /* a source's bytes are signed by nothing the engine checks */
+    return start_streamed(gw, &none, &plain, NULL, ops, src, max_len, tag, cb, ud, err);
 }
 
 const char *gw_put_md5_hex(const struct gw_put *p)
@@ -805,7 +865,10 @@ void gw_put_free(struct gw_put *p)
     wait_remove(gw, p);
     p->freeing = 1;
     if (p->reading != NULL) { /* its callback will not come: the body goes with the request */
-        gw_body_cancel(p->body);
+        if (p->src_ops != NULL)
+            p->src_ops->cancel(p->src);
+        else
+            gw_body_cancel(p->body);
         p->jobs--;
         slot_release(p->reading);
         p->reading = NULL;

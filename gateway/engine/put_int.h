@@ -79,7 +79,13 @@ struct gw_put {
     EVP_MD_CTX *md5_ctx, *sha_ctx;
     size_t lane_next;        /* next block the lane hashes (running while verifying > 0) */
     uv_work_t lane_work;
+    int lane_last;           /* the lane's block is the body's last (set on the loop before it runs) */
     enum s3_err lane_err;
+    /* A source other than a request body (gw_put_start_source): its length is
+     * known once it reports its end; len and n_blocks are upper bounds until then. */
+    struct s3_checksum_ctx *ck_ctx; /* streamed with an x-amz-checksum to verify, else NULL */
+    const struct gw_put_source *src_ops;
+    void *src;
     int64_t pack_block, pack_off;
 };
 

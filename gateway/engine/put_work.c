@@ -122,6 +122,8 @@ void put_seal_work(uv_work_t *w)
     struct store_block *b = &p->blocks[c->i];
     size_t bs = (size_t)gw->cfg.block_size;
     size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
+    if (p->streamed)
+        n = c->plain_len; /* what was read (p->len may still be an upper bound being settled on the loop) */
     const unsigned char *plain = p->streamed ? c->plain : (const unsigned char *)p->data + off;
     b->plain_size = (int64_t)n;
     c->seal_st = blk_random(b->uuid, sizeof(b->uuid));
@@ -157,12 +159,13 @@ void put_lane_work(uv_work_t *w)
     struct gw_put *p = w->data;
     struct put_blk *c = &p->bl[p->lane_next];
     int ok = EVP_DigestUpdate(p->md5_ctx, c->plain, c->plain_len) &&
-             (p->sha_ctx == NULL || EVP_DigestUpdate(p->sha_ctx, c->plain, c->plain_len));
+             (p->sha_ctx == NULL || EVP_DigestUpdate(p->sha_ctx, c->plain, c->plain_len)) &&
+             (p->ck_ctx == NULL || s3_checksum_update(p->ck_ctx, c->plain, c->plain_len) == 0);
     if (!ok) {
         p->lane_err = S3E_INTERNAL_ERROR;
         return;
     }
-    if (p->lane_next + 1 < p->n_blocks)
+    if (!p->lane_last)
         return;
     unsigned char md5[16], sha[32];
     unsigned int n = 0;
@@ -176,4 +179,15 @@ void put_lane_work(uv_work_t *w)
         p->lane_err = S3E_BAD_DIGEST;
     else if (p->sha_ctx != NULL && memcmp(sha, p->auth.payload_sha256, 32) != 0)
         p->lane_err = S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
+    if (p->lane_err == S3E_OK && p->ck_ctx != NULL) {
+        /* the x-amz-checksum asked for, as s3_checksum_check judges a whole body */
+        unsigned char got[32], want[32];
+        size_t gl = s3_checksum_final(p->ck_ctx, got), wl = 0;
+        if (gl == 0)
+            p->lane_err = S3E_INTERNAL_ERROR;
+        else if (s3_base64_decode(p->chk.ck_value, strlen(p->chk.ck_value), want, sizeof(want), &wl) != 0 || wl != gl)
+            p->lane_err = S3E_INVALID_DIGEST;
+        else if (CRYPTO_memcmp(want, got, gl) != 0)
+            p->lane_err = S3E_BAD_DIGEST;
+    }
 }

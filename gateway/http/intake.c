@@ -319,7 +319,7 @@ static void inspect(struct gw_conn *c)
     c->verdict = S3E_OK;
 
     const struct phr_header *cl = NULL;
-    int n_cl = 0, n_te = 0, chunked = 0, expect = 0, stream_ok = 1;
+    int n_cl = 0, n_te = 0, chunked = 0, expect = 0, stream_ok = 1, form = 0;
     int64_t n = 0;
     for (size_t i = 0; i < num; i++) {
         if (name_is(&h[i], "content-length")) {
@@ -340,6 +340,8 @@ static void inspect(struct gw_conn *c)
         } else if (name_is(&h[i], "x-amz-content-sha256")) {
             if (h[i].value_len >= 10 && memcmp(h[i].value, "STREAMING-", 10) == 0)
                 stream_ok = 0;
+        } else if (name_is(&h[i], "content-type")) { /* a POST form authenticates in its body (ops/post.c) */
+            form = h[i].value_len >= 19 && strncasecmp(h[i].value, "multipart/form-data", 19) == 0;
         } else if (name_is(&h[i], "expect")) {
             if (!value_is(&h[i], "100-continue"))
                 stream_ok = 0; /* h2o answers 417 */
@@ -355,9 +357,9 @@ static void inspect(struct gw_conn *c)
     if (n_te == 0 && (uint64_t)n <= INTAKE_FREE)
         return; /* no body, or a small one: buffered in memory, authenticated by the handler */
 
-    /* A large PUT body streamed into block buffers: the handler authenticates it before reading. */
-    if (stream_ok && n_te == 0 && minor == 1 && (uint64_t)n > INTAKE_MIN && method_len == 3 &&
-        memcmp(method, "PUT", 3) == 0) {
+    /* A large PUT body (or any POST form) streamed: the handler authenticates it before reading. */
+    if (stream_ok && n_te == 0 && minor == 1 && (((uint64_t)n > INTAKE_MIN && method_len == 3 &&
+        memcmp(method, "PUT", 3) == 0) || (form && method_len == 4 && memcmp(method, "POST", 4) == 0))) {
         memcpy((char *)cl->name, INTAKE_HEADER, 14);
         c->head_len = (size_t)head;
         c->body_len = (uint64_t)n;

@@ -66,7 +66,7 @@ static void test_table(void)
     OK("GET", "/bucket", "list-type=1", S3_OP_LIST_OBJECTS, "bucket", NULL);
     OK("POST", "/bucket", "delete", S3_OP_DELETE_OBJECTS, "bucket", NULL);
     OK("POST", "/bucket", "delete=", S3_OP_DELETE_OBJECTS, "bucket", NULL);
-    OK("POST", "/bucket", NULL, S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
+    OK("POST", "/bucket", NULL, S3_OP_POST_OBJECT, "bucket", NULL); /* a browser form upload */
     /* s3cmd info probes: never a listing. */
     OK("GET", "/bucket/", "requestPayment", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
     OK("GET", "/bucket/", "lifecycle", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
@@ -280,6 +280,14 @@ static void test_vhost(void)
     CHECK(s3_route_parse(&r, "s3.example.com", &rt_) == S3E_OK);
     CHECK(strcmp(rt_.bucket, "mybucket") == 0 && rt_.key == NULL && rt_.op == S3_OP_LIST_OBJECTS);
     s3_route_release(&rt_);
+    /* A browser form posted to the bucket's own host (PostObject). */
+    r.method = "POST";
+    r.method_len = 4;
+    CHECK(s3_route_parse(&r, "s3.example.com", &rt_) == S3E_OK);
+    CHECK(strcmp(rt_.bucket, "mybucket") == 0 && rt_.key == NULL && rt_.op == S3_OP_POST_OBJECT);
+    s3_route_release(&rt_);
+    r.method = "GET";
+    r.method_len = 3;
     /* The bare domain is path-style. */
     struct s3_header h2 = {"host", 4, "s3.example.com", 14};
     r.headers = &h2;
