@@ -131,6 +131,7 @@ struct gw_config {
     int no_packing;
     int64_t stray_probe_max;      /* message ids the start-up stray probe may read (forwards); 0 = no probe */
     int64_t stray_probe_delay_ms; /* the probe starts this long after start-up (late posts of the crashed run land) */
+    int sigv2;                    /* accept SigV2 (--sigv2 on, the default); off: InvalidRequest 400 */
 };
 
 void gw_config_init(struct gw_config *cfg);
@@ -298,7 +299,8 @@ void gw_body_free(struct gw_body *b);
 
 /* ---- authentication (auth.c) ---------------------------------------------- */
 
-/* Verifies s3's SigV4 signature (header or presigned) against the configured
+/* Verifies s3's SigV4 signature (header or presigned), or its SigV2 one
+ * (header or query; S3E_SIGV2_DISABLED with --sigv2 off), against the configured
  * users at the current time: S3E_OK, or the S3 error. out (may be NULL) gets
  * the verified credentials; it holds a signing key: the caller cleanses it. */
 enum s3_err gw_auth_verify(struct gw *gw, const struct s3_request *s3, struct s3_auth *out);

@@ -51,4 +51,9 @@ size_t s3_checksum_compute(const char *alg, size_t alg_len, const void *data, si
  * W/ tolerated, '*' for any) contain etag (unquoted)? */
 int s3_etag_list_matches(const char *v, size_t len, const char *etag);
 
+/* The bucket of a virtual-hosted request: Host is "<bucket>.<domain>[:port]"
+ * (route.c). 1 with *b, *blen pointing into the Host value; 0 when domain is
+ * NULL or the host is not under it. */
+int s3_vhost_bucket(const struct s3_request *req, const char *domain, const char **b, size_t *blen);
+
 #endif
