@@ -283,6 +283,8 @@ int gw_body_is_header(const char *name, size_t len);
 /* In the handler, first: the answer the intake gave req's head before its
  * body was read (S3E_OK: none; else answer it, the connection then closes). */
 enum s3_err gw_intake_verdict(h2o_req_t *req);
+/* Did req arrive with "Transfer-Encoding: chunked"? h2o drops the header; SigV4 may sign it. */
+int gw_intake_chunked(h2o_req_t *req);
 /* At the connection cap: closes the connection idle longest (no request on
  * it, no byte of one), else the oldest incomplete head. 1 if one was closed. */
 int gw_intake_make_room(struct gw *gw);

@@ -341,19 +341,22 @@ static void inspect(struct gw_conn *c)
             if (h[i].value_len >= 10 && memcmp(h[i].value, "STREAMING-", 10) == 0)
                 stream_ok = 0;
         } else if (name_is(&h[i], "expect")) {
-            if (!value_is(&h[i], "100-continue"))
-                stream_ok = 0; /* h2o answers 417 */
-            expect = 1;
+            expect = value_is(&h[i], "100-continue") ? 1 : -1;
         }
     }
     if ((n_te > 0 && n_cl > 0) || n_te > 1) {
         refuse(c, h, num, S3E_BAD_REQUEST); /* RFC 9112 §6.1: a smuggling vector behind a proxy */
         return;
     }
+    if (expect < 0) {
+        refuse(c, h, num, S3E_EXPECTATION_FAILED); /* RFC 9110 §10.1.1: 100-continue is the one expectation */
+        return;
+    }
     if (n_te == 1 && !chunked)
         return; /* h2o answers 400 "unknown transfer-encoding" and closes */
-    if (n_te == 0 && (uint64_t)n <= INTAKE_FREE)
+    if (n_te == 0 && (uint64_t)n <= INTAKE_FREE && !(expect && n > 0))
         return; /* no body, or a small one: buffered in memory, authenticated by the handler */
+    /* (A small body behind "Expect: 100-continue" is authenticated here, before h2o says 100.) */
 
     /* A large PUT body streamed into block buffers: the handler authenticates it before reading. */
     if (stream_ok && n_te == 0 && minor == 1 && (uint64_t)n > INTAKE_MIN && method_len == 3 &&
@@ -451,6 +454,12 @@ static struct gw_conn *conn_of(h2o_req_t *req)
     } *hc = (struct http1_conn_head *)(void *)req->conn;
     struct gw_conn *c = find(hc->sock);
     return c != NULL && c->sock != NULL && c->sock->data == (void *)req->conn ? c : NULL;
+}
+
+int gw_intake_chunked(h2o_req_t *req)
+{
+    struct gw_conn *c = conn_of(req);
+    return c != NULL && c->chunked;
 }
 
 enum s3_err gw_intake_verdict(h2o_req_t *req)
