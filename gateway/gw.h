@@ -255,6 +255,7 @@ struct gw_conn {
     int checked;                    /* the head at the front of the input was checked (its request is on) */
     int handled;                    /* ... and reached the handler: the next head starts a new request */
     int chunked;                    /* ... and h2o buffers its chunked body: its spill grows as it arrives */
+    char te_value[8], expect_value[13]; /* the head's Transfer-Encoding / Expect as sent, which h2o drops; "" */
     int closing;                    /* closed by the gateway (header timeout, room for another) */
     enum s3_err verdict;            /* the checked head is answered with this, unread (S3E_OK: it is not) */
     int64_t head_since_ms;          /* an incomplete head's first byte (a new connection: its accept); 0: none */
@@ -283,8 +284,9 @@ int gw_body_is_header(const char *name, size_t len);
 /* In the handler, first: the answer the intake gave req's head before its
  * body was read (S3E_OK: none; else answer it, the connection then closes). */
 enum s3_err gw_intake_verdict(h2o_req_t *req);
-/* Did req arrive with "Transfer-Encoding: chunked"? h2o drops the header; SigV4 may sign it. */
-int gw_intake_chunked(h2o_req_t *req);
+/* The Transfer-Encoding ("chunked") and Expect ("100-continue") values req's
+ * head carried as sent, or NULL: h2o drops both headers, and SigV4 may sign them. */
+void gw_intake_dropped(h2o_req_t *req, const char **te, const char **expect);
 /* At the connection cap: closes the connection idle longest (no request on
  * it, no byte of one), else the oldest incomplete head. 1 if one was closed. */
 int gw_intake_make_room(struct gw *gw);

@@ -241,16 +241,25 @@ out:
     return rc;
 }
 
-/* CanonicalizedResource. */
-static int resource(const struct s3_request *req, const char *domain, const struct kv *q, int nq, struct dbuf *out)
+/* Is the path "/bucket", a path-style request for a bucket without the slash? */
+static int bare_bucket(const struct s3_request *req)
+{
+    return req->path_len > 1 && req->path[0] == '/' && memchr(req->path + 1, '/', req->path_len - 1) == NULL;
+}
+
+/* CanonicalizedResource. A bare path-style bucket is signed as "/bucket/"
+ * (botocore's HmacV1Auth does that, and S3 takes it) unless literal. */
+static int resource(const struct s3_request *req, const char *domain, const struct kv *q, int nq, int literal,
+                    struct dbuf *out)
 {
     const char *bucket;
     size_t bl;
-    if (s3_vhost_bucket(req, domain, &bucket, &bl)) {
-        if (dbuf_add(out, "/", 1) != 0 || dbuf_add(out, bucket, bl) != 0)
-            return -1;
-    }
+    int vhost = s3_vhost_bucket(req, domain, &bucket, &bl);
+    if (vhost && (dbuf_add(out, "/", 1) != 0 || dbuf_add(out, bucket, bl) != 0))
+        return -1;
     if (req->path_len ? dbuf_add(out, req->path, req->path_len) != 0 : dbuf_add(out, "/", 1) != 0)
+        return -1;
+    if (!vhost && !literal && bare_bucket(req) && dbuf_add(out, "/", 1) != 0)
         return -1;
     struct kv *sub = xcalloc((size_t)nq + 1, sizeof(*sub));
     size_t ns = 0;
@@ -271,7 +280,7 @@ static int resource(const struct s3_request *req, const char *domain, const stru
 }
 
 static int string_to_sign(const struct s3_request *req, const char *domain, enum s3_sigv2_form form,
-                          const struct kv *q, int nq, struct dbuf *out)
+                          const struct kv *q, int nq, int literal, struct dbuf *out)
 {
     size_t ml, tl, dl;
     const struct kv *qf = form == S3_SIGV2_QUERY ? q : NULL;
@@ -296,7 +305,7 @@ static int string_to_sign(const struct s3_request *req, const char *domain, enum
         dbuf_add(out, md5, ml) != 0 || dbuf_add(out, "\n", 1) != 0 || dbuf_add(out, type, tl) != 0 ||
         dbuf_add(out, "\n", 1) != 0 || dbuf_add(out, date, dl) != 0 || dbuf_add(out, "\n", 1) != 0)
         return -1;
-    if (amz_headers(req, qf, nq, out) != 0 || resource(req, domain, q, nq, out) != 0)
+    if (amz_headers(req, qf, nq, out) != 0 || resource(req, domain, q, nq, literal, out) != 0)
         return -1;
     return dbuf_add(out, "", 0);
 }
@@ -307,7 +316,7 @@ int s3_sigv2_string_to_sign(const struct s3_request *req, const char *vhost_doma
     int nq = split_query(req, &q);
     if (nq < 0)
         return -1;
-    int rc = string_to_sign(req, vhost_domain, s3_sigv2_form(req), q, nq, out);
+    int rc = string_to_sign(req, vhost_domain, s3_sigv2_form(req), q, nq, 0, out);
     kv_free(q, (size_t)nq);
     return rc;
 }
@@ -459,12 +468,18 @@ enum s3_err s3_sigv2_verify(const struct s3_request *req, const char *vhost_doma
             goto out;
         }
     }
-    if (string_to_sign(req, vhost_domain, form, q, nq, &sts) != 0) {
-        err = S3E_SIGNATURE_DOES_NOT_MATCH;
-        goto out;
+    /* A bare bucket's resource is tried as "/bucket/", then as sent. */
+    int match = 0;
+    for (int literal = 0; literal <= 1 && !match; literal++) {
+        if (literal && !bare_bucket(req))
+            break;
+        dbuf_reset(&sts);
+        if (string_to_sign(req, vhost_domain, form, q, nq, literal, &sts) != 0)
+            break;
+        s3_sigv2_signature(secret, sts.ptr, sts.len, sig);
+        match = strlen(given) == SIG_B64_LEN && CRYPTO_memcmp(given, sig, SIG_B64_LEN) == 0;
     }
-    s3_sigv2_signature(secret, sts.ptr, sts.len, sig);
-    if (strlen(given) != SIG_B64_LEN || CRYPTO_memcmp(given, sig, SIG_B64_LEN) != 0) {
+    if (!match) {
         err = S3E_SIGNATURE_DOES_NOT_MATCH;
         goto out;
     }

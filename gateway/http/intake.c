@@ -317,6 +317,7 @@ static void inspect(struct gw_conn *c)
     c->handled = 0;
     c->chunked = 0;
     c->verdict = S3E_OK;
+    c->te_value[0] = c->expect_value[0] = '\0';
 
     const struct phr_header *cl = NULL;
     int n_cl = 0, n_te = 0, chunked = 0, expect = 0, stream_ok = 1;
@@ -334,6 +335,8 @@ static void inspect(struct gw_conn *c)
         } else if (name_is(&h[i], "transfer-encoding")) {
             n_te++;
             chunked = value_is(&h[i], "chunked");
+            if (chunked)
+                snprintf(c->te_value, sizeof(c->te_value), "%.*s", (int)h[i].value_len, h[i].value);
         } else if (name_is(&h[i], INTAKE_HEADER) || name_starts(&h[i], "x-amz-checksum-") ||
                    name_is(&h[i], "x-amz-trailer")) {
             stream_ok = 0;
@@ -342,6 +345,8 @@ static void inspect(struct gw_conn *c)
                 stream_ok = 0;
         } else if (name_is(&h[i], "expect")) {
             expect = value_is(&h[i], "100-continue") ? 1 : -1;
+            if (expect > 0)
+                snprintf(c->expect_value, sizeof(c->expect_value), "%.*s", (int)h[i].value_len, h[i].value);
         }
     }
     if ((n_te > 0 && n_cl > 0) || n_te > 1) {
@@ -456,10 +461,11 @@ static struct gw_conn *conn_of(h2o_req_t *req)
     return c != NULL && c->sock != NULL && c->sock->data == (void *)req->conn ? c : NULL;
 }
 
-int gw_intake_chunked(h2o_req_t *req)
+void gw_intake_dropped(h2o_req_t *req, const char **te, const char **expect)
 {
     struct gw_conn *c = conn_of(req);
-    return c != NULL && c->chunked;
+    *te = c != NULL && c->te_value[0] ? c->te_value : NULL;
+    *expect = c != NULL && c->expect_value[0] ? c->expect_value : NULL;
 }
 
 enum s3_err gw_intake_verdict(h2o_req_t *req)

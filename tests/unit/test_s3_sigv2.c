@@ -269,6 +269,28 @@ static void test_canonicalization(void)
     CHECK_STR(sts_of(&r2, NULL), "PUT\n\n\nTue, 24 Nov 2026 21:59:32 GMT\n/");
     r2.n_headers++;
 
+    /* A bare path-style bucket is signed as "/b/" (botocore), or as sent. */
+    r2.path = "/b";
+    r2.path_len = 2;
+    r2.n_headers--;
+    CHECK_STR(sts_of(&r2, NULL), "PUT\n\n\nTue, 24 Nov 2026 21:59:32 GMT\n/b/");
+    r2.n_headers++;
+    CHECK_ERR(sign_verify(&r2, &h2[2], NULL, t, &a), S3E_OK);
+    {
+        const char *sts = "PUT\n\n\nTue, 24 Nov 2026 21:59:32 GMT\n/b";
+        char sig[29], auth[80];
+        s3_sigv2_signature(SECRET, sts, strlen(sts), sig);
+        snprintf(auth, sizeof(auth), "AWS AKIAIOSFODNN7EXAMPLE:%s", sig);
+        h2[2].value = auth;
+        h2[2].value_len = strlen(auth);
+        CHECK_ERR(s3_sigv2_verify(&r2, NULL, lookup, NULL, t, &a), S3E_OK);
+        const char *sts2 = "PUT\n\n\nTue, 24 Nov 2026 21:59:32 GMT\n/c/";
+        s3_sigv2_signature(SECRET, sts2, strlen(sts2), sig);
+        snprintf(auth, sizeof(auth), "AWS AKIAIOSFODNN7EXAMPLE:%s", sig);
+        h2[2].value_len = strlen(auth);
+        CHECK_ERR(s3_sigv2_verify(&r2, NULL, lookup, NULL, t, &a), S3E_SIGNATURE_DOES_NOT_MATCH);
+    }
+
     /* Virtual-hosted with a port; the bucket's root. */
     struct s3_header h3[] = {H("Host", "bkt.s3.example.test:9000"), H("x-amz-date", "Tue, 24 Nov 2026 21:59:32 GMT"),
                              {0}};
