@@ -20,7 +20,8 @@
 
 enum opt_kind {
     OPT_STR, OPT_SIZE, OPT_INT, OPT_SECONDS, OPT_MODE, OPT_TOKENS, OPT_CHATS, OPT_USER, OPT_AK, OPT_SK, OPT_CONFIG,
-    OPT_FLAG /* boolean: bare --flag means true */
+    OPT_FLAG, /* boolean: bare --flag means true */
+    OPT_ONOFF /* boolean that takes its value: --name on|off */
 };
 
 struct opt {
@@ -88,6 +89,7 @@ static const struct opt options[] = {
     {"stray-probe-max", OPT_INT, "1000", "message ids the start-up search for strays of a crash may read (0: no search)"},
     {"stray-probe-delay", OPT_INT, "5000", "ms after start-up the search for strays of a crash begins"},
     {"no-packing", OPT_FLAG, NULL, "store every object in documents of its own (small objects are acknowledged only once in Telegram)"},
+    {"sigv2", OPT_ONOFF, "on", "accept AWS Signature Version 2 (header and query forms) as well as SigV4 (on|off)"},
     {"config", OPT_CONFIG, NULL, "read 'name = value' lines from FILE (flags > TGS3_* > file > defaults)"},
 };
 
@@ -319,7 +321,9 @@ static int set_seconds(struct gw_config *cfg, const struct opt *o, const char *v
 /* A boolean: 1/true/yes/on or 0/false/no/off. 0, or -1: a bad value. */
 static int set_flag(struct gw_config *cfg, const struct opt *o, const char *v)
 {
-    int *flag = !strcmp(o->name, "no-packing") ? &cfg->no_packing : &cfg->no_encryption;
+    int *flag = !strcmp(o->name, "no-packing") ? &cfg->no_packing
+                : !strcmp(o->name, "sigv2")    ? &cfg->sigv2
+                                               : &cfg->no_encryption;
     if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
         *flag = 1;
     else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
@@ -411,6 +415,7 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *v, co
         rc = set_seconds(cfg, o, v);
         break;
     case OPT_FLAG:
+    case OPT_ONOFF:
         rc = set_flag(cfg, o, v);
         break;
     case OPT_MODE:

@@ -133,6 +133,7 @@ struct gw_config {
     int no_packing;
     int64_t stray_probe_max;      /* message ids the start-up stray probe may read (forwards); 0 = no probe */
     int64_t stray_probe_delay_ms; /* the probe starts this long after start-up (late posts of the crashed run land) */
+    int sigv2;                    /* accept SigV2 (--sigv2 on, the default); off: InvalidRequest 400 */
 };
 
 void gw_config_init(struct gw_config *cfg);
@@ -256,6 +257,7 @@ struct gw_conn {
     int checked;                    /* the head at the front of the input was checked (its request is on) */
     int handled;                    /* ... and reached the handler: the next head starts a new request */
     int chunked;                    /* ... and h2o buffers its chunked body: its spill grows as it arrives */
+    char te_value[8], expect_value[13]; /* the head's Transfer-Encoding / Expect as sent, which h2o drops; "" */
     int closing;                    /* closed by the gateway (header timeout, room for another) */
     enum s3_err verdict;            /* the checked head is answered with this, unread (S3E_OK: it is not) */
     int64_t head_since_ms;          /* an incomplete head's first byte (a new connection: its accept); 0: none */
@@ -284,6 +286,9 @@ int gw_body_is_header(const char *name, size_t len);
 /* In the handler, first: the answer the intake gave req's head before its
  * body was read (S3E_OK: none; else answer it, the connection then closes). */
 enum s3_err gw_intake_verdict(h2o_req_t *req);
+/* The Transfer-Encoding ("chunked") and Expect ("100-continue") values req's
+ * head carried as sent, or NULL: h2o drops both headers, and SigV4 may sign them. */
+void gw_intake_dropped(h2o_req_t *req, const char **te, const char **expect);
 /* At the connection cap: closes the connection idle longest (no request on
  * it, no byte of one), else the oldest incomplete head. 1 if one was closed. */
 int gw_intake_make_room(struct gw *gw);
@@ -328,7 +333,8 @@ void gw_form_drain(struct gw_form *f, void (*drained)(void *ud), void *ud);
 
 /* ---- authentication (auth.c) ---------------------------------------------- */
 
-/* Verifies s3's SigV4 signature (header or presigned) against the configured
+/* Verifies s3's SigV4 signature (header or presigned), or its SigV2 one
+ * (header or query; S3E_SIGV2_DISABLED with --sigv2 off), against the configured
  * users at the current time: S3E_OK, or the S3 error. out (may be NULL) gets
  * the verified credentials; it holds a signing key: the caller cleanses it. */
 enum s3_err gw_auth_verify(struct gw *gw, const struct s3_request *s3, struct s3_auth *out);

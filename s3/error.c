@@ -109,6 +109,24 @@ static const struct err_row errors[S3E__COUNT] = {
     [S3E_INVALID_POLICY_DOCUMENT] = {"InvalidPolicyDocument", 400,
                                      "The content of the form does not meet the conditions specified in the policy "
                                      "document."},
+    /* SigV2 and the presigned-URL expiry, in AWS's words. */
+    [S3E_SIGV2_DISABLED] = {"InvalidRequest", 400,
+                            "The authorization mechanism you have provided is not supported. Please use "
+                            "AWS4-HMAC-SHA256."},
+    [S3E_SIGV2_HEADER_MALFORMED] = {"InvalidArgument", 400,
+                                    "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature"},
+    [S3E_SIGV2_QUERY_INCOMPLETE] = {"AccessDenied", 403,
+                                    "Query-string authentication requires the Signature, Expires and "
+                                    "AWSAccessKeyId parameters"},
+    [S3E_MISSING_DATE] = {"AccessDenied", 403, "AWS authorization requires a valid Date or x-amz-date header"},
+    [S3E_EXPIRES_NOT_NUMBER] = {"AuthorizationQueryParametersError", 400, "X-Amz-Expires should be a number"},
+    [S3E_EXPIRES_NEGATIVE] = {"AuthorizationQueryParametersError", 400, "X-Amz-Expires must be non-negative"},
+    [S3E_EXPIRES_TOO_LARGE] = {"AuthorizationQueryParametersError", 400,
+                               "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+                               "X-Amz-Expires must be less than 604800 seconds"},
+    [S3E_EXPECTATION_FAILED] = {"ExpectationFailed", 417,
+                                "The server cannot meet the expectation the Expect header states; only "
+                                "100-continue is supported."},
 };
 
 static const struct err_row *row(enum s3_err e)

@@ -493,3 +493,8 @@ out:
         out->op = S3_OP_UNKNOWN;
     return err;
 }
+
+int s3_vhost_bucket(const struct s3_request *req, const char *domain, const char **b, size_t *blen)
+{
+    return domain != NULL && vhost_bucket(req, domain, b, blen);
+}

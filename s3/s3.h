@@ -80,6 +80,14 @@ enum s3_err {
     S3E_MALFORMED_POST_REQUEST, /* MalformedPOSTRequest 400: a POST form that is not multipart/form-data */
     S3E_MAX_POST_PRE_DATA,      /* MaxPostPreDataLengthExceededError 400: fields before the file past 20 KB */
     S3E_INVALID_POLICY_DOCUMENT, /* InvalidPolicyDocument 400: a POST policy that cannot be read */
+    S3E_SIGV2_DISABLED,         /* InvalidRequest 400: SigV2 with --sigv2 off ("Please use AWS4-HMAC-SHA256.") */
+    S3E_SIGV2_HEADER_MALFORMED, /* InvalidArgument 400: "AWS" Authorization not "AWS AccessKeyId:Signature" */
+    S3E_SIGV2_QUERY_INCOMPLETE, /* AccessDenied 403: SigV2 query without Signature, Expires and AWSAccessKeyId */
+    S3E_MISSING_DATE,           /* AccessDenied 403: no valid Date or x-amz-date header */
+    S3E_EXPIRES_NOT_NUMBER,     /* AuthorizationQueryParametersError 400: X-Amz-Expires not a number */
+    S3E_EXPIRES_NEGATIVE,       /* AuthorizationQueryParametersError 400: X-Amz-Expires below 0 */
+    S3E_EXPIRES_TOO_LARGE,      /* AuthorizationQueryParametersError 400: X-Amz-Expires above 604800 */
+    S3E_EXPECTATION_FAILED,     /* 417: an Expect other than 100-continue */
     S3E__COUNT
 };
 
@@ -223,7 +231,10 @@ struct s3_auth {
  * parameters are covered by the query signature), x-amz-content-sha256 and
  * x-amz-date included. Requests with neither form → S3E_ACCESS_DENIED.
  * Other errors: S3E_AUTH_HEADER_MALFORMED (unparsable Authorization/
- * credential/query, host not signed, X-Amz-Expires outside 1..604800),
+ * credential/query, host not signed), S3E_EXPIRES_NOT_NUMBER /
+ * S3E_EXPIRES_NEGATIVE / S3E_EXPIRES_TOO_LARGE (X-Amz-Expires not a number,
+ * below 0, above 604800), S3E_MISSING_DATE (header form: neither x-amz-date
+ * nor a Date that parses),
  * S3E_AUTH_HEADER_WRONG_SERVICE / S3E_AUTH_QUERY_WRONG_SERVICE (scope
  * service not "s3", header / presigned form), S3E_HEADERS_NOT_SIGNED (an
  * x-amz-* header not signed), S3E_INVALID_ACCESS_KEY_ID,
@@ -248,6 +259,41 @@ void s3_sigv4_signing_key(const char *secret, const char *date8, const char *reg
 int s3_sigv4_sign(const struct s3_request *req, const char *access_key, const char *secret,
                   const char *region, const char *amz_date, const char *payload_hash,
                   const char *signed_headers, struct dbuf *authorization_out) WARN_UNUSED;
+
+/* ---- SigV2 (sigv2.c) ------------------------------------------------------ */
+
+enum s3_sigv2_form {
+    S3_SIGV2_NONE = 0, /* not SigV2: SigV4 or anonymous */
+    S3_SIGV2_HEADER,   /* Authorization: AWS AccessKeyId:Signature */
+    S3_SIGV2_QUERY,    /* ?AWSAccessKeyId=…&Expires=…&Signature=… */
+};
+
+/* Which SigV2 form the request carries, if any. An Authorization header
+ * decides alone (SigV2 when it starts "AWS "); without one, AWSAccessKeyId
+ * or Signature in the query, and no X-Amz-Algorithm, mean the query form. */
+enum s3_sigv2_form s3_sigv2_form(const struct s3_request *req);
+
+/* Verifies the request's SigV2 signature (either form) as AWS's
+ * RESTAuthentication page defines it. vhost_domain: as for s3_route_parse; a
+ * virtual-hosted bucket goes into the signed resource. now: unix seconds.
+ * Errors: S3E_SIGV2_HEADER_MALFORMED, S3E_SIGV2_QUERY_INCOMPLETE,
+ * S3E_ACCESS_DENIED (no SigV2 form, or an Expires that is not a number),
+ * S3E_INVALID_ACCESS_KEY_ID, S3E_MISSING_DATE (header form: neither
+ * x-amz-date nor Date parses), S3E_REQUEST_TIME_TOO_SKEWED (more than
+ * S3_MAX_CLOCK_SKEW away), S3E_REQUEST_EXPIRED (query form: Expires in the
+ * past), S3E_SIGNATURE_DOES_NOT_MATCH, and after a match S3E_INVALID_ARGUMENT
+ * (x-amz-content-sha256 neither 64 hex digits nor UNSIGNED-PAYLOAD). On
+ * success out->access_key, out->presigned (query form) and out->payload
+ * (S3_PAYLOAD_UNSIGNED, or S3_PAYLOAD_HEX_SHA256 from a signed
+ * x-amz-content-sha256) are set, the rest zero; zeroed on failure. */
+enum s3_err s3_sigv2_verify(const struct s3_request *req, const char *vhost_domain, s3_secret_lookup_fn lookup,
+                            void *ud, int64_t now, struct s3_auth *out) WARN_UNUSED;
+/* The StringToSign of the request's form into out (NUL-terminated; out->len
+ * leaves the NUL out), and its signature: base64 of HMAC-SHA1, 28 characters
+ * and a NUL. For tests and clients. Returns 0, -1 if out is full or the query
+ * is malformed. */
+int s3_sigv2_string_to_sign(const struct s3_request *req, const char *vhost_domain, struct dbuf *out) WARN_UNUSED;
+void s3_sigv2_signature(const char *secret, const char *sts, size_t len, char out[29]);
 
 /* ---- aws-chunked ---------------------------------------------------------- */
 

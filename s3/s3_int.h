@@ -55,5 +55,9 @@ int s3_etag_list_matches(const char *v, size_t len, const char *etag);
  * meaning (x-id, presigned X-Amz-*)? 0 for anything else: an unknown
  * sub-resource (params.c). */
 int s3_query_param_known(const char *name);
+/* The bucket of a virtual-hosted request: Host is "<bucket>.<domain>[:port]"
+ * (route.c). 1 with *b, *blen pointing into the Host value; 0 when domain is
+ * NULL or the host is not under it. */
+int s3_vhost_bucket(const struct s3_request *req, const char *domain, const char **b, size_t *blen);
 
 #endif

@@ -335,16 +335,22 @@ static enum s3_err parse_presigned(const struct s3_request *req, struct sigparts
         query_get(req, "X-Amz-SignedHeaders", sp->signed_headers, sizeof(sp->signed_headers)) != 1 ||
         query_get(req, "X-Amz-Signature", sp->signature, sizeof(sp->signature)) != 1)
         return S3E_AUTH_HEADER_MALFORMED;
+    /* AWS: a number (AuthorizationQueryParametersError otherwise), not
+     * negative, at most a week; 0 is a URL that has already expired. */
     int64_t e = 0;
-    if (exp[0] == '\0')
-        return S3E_AUTH_HEADER_MALFORMED;
-    for (const char *p = exp; *p; p++) {
-        if (*p < '0' || *p > '9' || e > S3_MAX_PRESIGN_EXPIRES)
-            return S3E_AUTH_HEADER_MALFORMED;
-        e = e * 10 + (*p - '0');
+    const char *p = exp[0] == '-' ? exp + 1 : exp;
+    if (*p == '\0')
+        return S3E_EXPIRES_NOT_NUMBER;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return S3E_EXPIRES_NOT_NUMBER;
+        if (e <= S3_MAX_PRESIGN_EXPIRES)
+            e = e * 10 + (*p - '0');
     }
-    if (e < 1 || e > S3_MAX_PRESIGN_EXPIRES)
-        return S3E_AUTH_HEADER_MALFORMED;
+    if (exp[0] == '-' && e > 0)
+        return S3E_EXPIRES_NEGATIVE;
+    if (e > S3_MAX_PRESIGN_EXPIRES)
+        return S3E_EXPIRES_TOO_LARGE;
     sp->expires = e;
     return S3E_OK;
 }
@@ -548,7 +554,7 @@ static enum s3_err read_sigparts(const struct s3_request *req, struct sigparts *
     v = s3_header_get(req, "date", &l);
     int64_t t = v ? s3_time_parse_http(v, l) : -1;
     if (t < 0)
-        return S3E_ACCESS_DENIED;
+        return S3E_MISSING_DATE;
     s3_time_amz(t, sp->date);
     return S3E_OK;
 }
@@ -586,7 +592,7 @@ static enum s3_err check_time(int presigned, int64_t t, int64_t expires, int64_t
     if (presigned) {
         if (t > now + S3_MAX_CLOCK_SKEW)
             return S3E_REQUEST_TIME_TOO_SKEWED;
-        if (t + expires < now)
+        if (expires == 0 || t + expires < now)
             return S3E_REQUEST_EXPIRED;
         return S3E_OK;
     }

@@ -365,6 +365,13 @@ static int parse_hms(const char *s, size_t n, unsigned *h, unsigned *mi, unsigne
     return 0;
 }
 
+/* The zone after the time: RFC 9110 writes GMT; clients signing SigV2 write
+ * "+0000" (s3cmd, RFC 5322's numeric form), and "-0000" and UTC mean the same. */
+static int zone_ok(const char *z)
+{
+    return !strcmp(z, " GMT") || !strcmp(z, " UTC") || !strcmp(z, " +0000") || !strcmp(z, " -0000");
+}
+
 int64_t s3_time_parse_http(const char *s, size_t len)
 {
     char buf[64];
@@ -388,7 +395,7 @@ int64_t s3_time_parse_http(const char *s, size_t len)
             mo = month_of(p + 3);
             if (digits(p, 2, &d) || !mo || digits(p + 7, 4, &y) || parse_hms(p + 12, n - 12, &h, &mi, &se))
                 return -1;
-            if (strcmp(p + 20, " GMT") != 0 && strcmp(p + 20, " UTC") != 0 && strcmp(p + 20, " +0000") != 0)
+            if (!zone_ok(p + 20))
                 return -1;
             return make_time(y, (unsigned)mo, d, h, mi, se);
         }
@@ -397,7 +404,7 @@ int64_t s3_time_parse_http(const char *s, size_t len)
             mo = month_of(p + 3);
             if (digits(p, 2, &d) || !mo || digits(p + 7, 2, &y) || parse_hms(p + 10, n - 10, &h, &mi, &se))
                 return -1;
-            if (strcmp(p + 18, " GMT") != 0)
+            if (!zone_ok(p + 18))
                 return -1;
             y += y < 70 ? 2000 : 1900;
             return make_time(y, (unsigned)mo, d, h, mi, se);

@@ -1,4 +1,4 @@
-/* auth.c — who sent a request: SigV4 against the configured users, and request ids.
+/* auth.c — who sent a request: SigV4 or SigV2 against the configured users, and request ids.
  *
  * One check for every place that authenticates: the handler (server.c) on
  * each request, and the intake (intake.c) on a head whose body h2o would
@@ -23,7 +23,14 @@ enum s3_err gw_auth_verify(struct gw *gw, const struct s3_request *s3, struct s3
 {
     struct s3_auth scratch;
     struct s3_auth *a = out != NULL ? out : &scratch;
-    enum s3_err e = s3_sigv4_verify(s3, lookup_secret, gw, now_ms() / 1000, a);
+    enum s3_err e;
+    /* SigV2 where the request is signed that way (its Authorization header
+     * or its query says so), unless --sigv2 off; SigV4 otherwise. */
+    if (s3_sigv2_form(s3) != S3_SIGV2_NONE)
+        e = gw->cfg.sigv2 ? s3_sigv2_verify(s3, gw->cfg.domain, lookup_secret, gw, now_ms() / 1000, a)
+                          : S3E_SIGV2_DISABLED;
+    else
+        e = s3_sigv4_verify(s3, lookup_secret, gw, now_ms() / 1000, a);
     if (out == NULL)
         secure_zero(&scratch, sizeof(scratch)); /* it holds the signing key */
     return e;

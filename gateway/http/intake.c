@@ -317,6 +317,7 @@ static void inspect(struct gw_conn *c)
     c->handled = 0;
     c->chunked = 0;
     c->verdict = S3E_OK;
+    c->te_value[0] = c->expect_value[0] = '\0';
 
     const struct phr_header *cl = NULL;
     int n_cl = 0, n_te = 0, chunked = 0, expect = 0, stream_ok = 1, form = 0;
@@ -334,6 +335,8 @@ static void inspect(struct gw_conn *c)
         } else if (name_is(&h[i], "transfer-encoding")) {
             n_te++;
             chunked = value_is(&h[i], "chunked");
+            if (chunked)
+                snprintf(c->te_value, sizeof(c->te_value), "%.*s", (int)h[i].value_len, h[i].value);
         } else if (name_is(&h[i], INTAKE_HEADER) || name_starts(&h[i], "x-amz-checksum-") ||
                    name_is(&h[i], "x-amz-trailer")) {
             stream_ok = 0;
@@ -343,19 +346,24 @@ static void inspect(struct gw_conn *c)
         } else if (name_is(&h[i], "content-type")) { /* a POST form authenticates in its body (ops/post.c) */
             form = h[i].value_len >= 19 && strncasecmp(h[i].value, "multipart/form-data", 19) == 0;
         } else if (name_is(&h[i], "expect")) {
-            if (!value_is(&h[i], "100-continue"))
-                stream_ok = 0; /* h2o answers 417 */
-            expect = 1;
+            expect = value_is(&h[i], "100-continue") ? 1 : -1;
+            if (expect > 0)
+                snprintf(c->expect_value, sizeof(c->expect_value), "%.*s", (int)h[i].value_len, h[i].value);
         }
     }
     if ((n_te > 0 && n_cl > 0) || n_te > 1) {
         refuse(c, h, num, S3E_BAD_REQUEST); /* RFC 9112 §6.1: a smuggling vector behind a proxy */
         return;
     }
+    if (expect < 0) {
+        refuse(c, h, num, S3E_EXPECTATION_FAILED); /* RFC 9110 §10.1.1: 100-continue is the one expectation */
+        return;
+    }
     if (n_te == 1 && !chunked)
         return; /* h2o answers 400 "unknown transfer-encoding" and closes */
-    if (n_te == 0 && (uint64_t)n <= INTAKE_FREE)
+    if (n_te == 0 && (uint64_t)n <= INTAKE_FREE && !(expect && n > 0))
         return; /* no body, or a small one: buffered in memory, authenticated by the handler */
+    /* (A small body behind "Expect: 100-continue" is authenticated here, before h2o says 100.) */
 
     /* A large PUT body (or any POST form) streamed: the handler authenticates it before reading. */
     if (stream_ok && n_te == 0 && minor == 1 && (((uint64_t)n > INTAKE_MIN && method_len == 3 &&
@@ -453,6 +461,13 @@ static struct gw_conn *conn_of(h2o_req_t *req)
     } *hc = (struct http1_conn_head *)(void *)req->conn;
     struct gw_conn *c = find(hc->sock);
     return c != NULL && c->sock != NULL && c->sock->data == (void *)req->conn ? c : NULL;
+}
+
+void gw_intake_dropped(h2o_req_t *req, const char **te, const char **expect)
+{
+    struct gw_conn *c = conn_of(req);
+    *te = c != NULL && c->te_value[0] ? c->te_value : NULL;
+    *expect = c != NULL && c->expect_value[0] ? c->expect_value : NULL;
 }
 
 enum s3_err gw_intake_verdict(h2o_req_t *req)

@@ -255,7 +255,7 @@ struct gw_req *gw_req_new(struct gw *gw, h2o_req_t *req)
         r->s3.query = req->path.base + req->query_at + 1;
         r->s3.query_len = req->path.len - req->query_at - 1;
     }
-    r->hdrs = xcalloc(req->headers.size + 2, sizeof(*r->hdrs));
+    r->hdrs = xcalloc(req->headers.size + 4, sizeof(*r->hdrs));
     for (size_t i = 0; i < req->headers.size; i++) {
         r->hdrs[i].name = req->headers.entries[i].name->base;
         r->hdrs[i].name_len = req->headers.entries[i].name->len;
@@ -283,6 +283,21 @@ struct gw_req *gw_req_new(struct gw *gw, h2o_req_t *req)
         r->hdrs[r->s3.n_headers].name_len = 14;
         r->hdrs[r->s3.n_headers].value = cl;
         r->hdrs[r->s3.n_headers].value_len = (size_t)n;
+        r->s3.n_headers++;
+    }
+    /* h2o also consumes Transfer-Encoding and Expect, which a client may sign: as the head had them. */
+    const char *dropped[2];
+    gw_intake_dropped(req, &dropped[0], &dropped[1]);
+    for (int i = 0; i < 2; i++) {
+        if (dropped[i] == NULL)
+            continue;
+        r->hdrs[r->s3.n_headers].name = i == 0 ? "transfer-encoding" : "expect";
+        r->hdrs[r->s3.n_headers].name_len = i == 0 ? 17 : 6;
+        size_t n = strlen(dropped[i]);
+        char *v = h2o_mem_alloc_pool(&req->pool, n + 1); /* the connection's copy changes with its next head */
+        memcpy(v, dropped[i], n + 1);
+        r->hdrs[r->s3.n_headers].value = v;
+        r->hdrs[r->s3.n_headers].value_len = n;
         r->s3.n_headers++;
     }
 

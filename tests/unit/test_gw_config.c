@@ -199,6 +199,35 @@ static void test_print(void)
     gw_config_release(&cfg);
 }
 
+/* --sigv2 on|off: on by default, off from a flag, the environment or a file; nothing else. */
+static void test_sigv2(void)
+{
+    struct gw_config cfg;
+    CHECK(parse(&cfg, (const char *[]){NULL}) == 0);
+    CHECK(cfg.sigv2 == 1);
+    gw_config_release(&cfg);
+    CHECK(parse(&cfg, (const char *[]){"--sigv2", "off", NULL}) == 0);
+    CHECK(cfg.sigv2 == 0);
+    gw_config_release(&cfg);
+    CHECK(parse(&cfg, (const char *[]){"--sigv2=off", "--sigv2", "on", NULL}) == 0);
+    CHECK(cfg.sigv2 == 1);
+    gw_config_release(&cfg);
+    setenv("TGS3_SIGV2", "off", 1);
+    CHECK(parse(&cfg, (const char *[]){NULL}) == 0);
+    CHECK(cfg.sigv2 == 0);
+    gw_config_release(&cfg);
+    unsetenv("TGS3_SIGV2");
+    char path[512];
+    snprintf(path, sizeof(path), "%s", write_file("s.conf", "sigv2 = off\n"));
+    CHECK(parse(&cfg, (const char *[]){"--config", path, NULL}) == 0);
+    CHECK(cfg.sigv2 == 0);
+    gw_config_release(&cfg);
+    CHECK(parse(&cfg, (const char *[]){"--sigv2", "maybe", NULL}) != 0);
+    gw_config_release(&cfg);
+    CHECK(parse(&cfg, (const char *[]){"--sigv2", NULL}) != 0); /* takes a value */
+    gw_config_release(&cfg);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -210,6 +239,7 @@ int main(void)
     test_errors();
     test_check();
     test_print();
+    test_sigv2();
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)

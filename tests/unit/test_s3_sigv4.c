@@ -320,7 +320,27 @@ static void test_s3_presigned(void)
                      "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
     r.query = q3;
     r.query_len = strlen(q3);
-    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T_2013, &a), S3E_AUTH_HEADER_MALFORMED);
+    CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T_2013, &a), S3E_EXPIRES_TOO_LARGE);
+    CHECK_STR(s3_err_code(S3E_EXPIRES_TOO_LARGE), "AuthorizationQueryParametersError");
+    CHECK(s3_err_status(S3E_EXPIRES_TOO_LARGE) == 400);
+    /* X-Amz-Expires 0, negative, not a number: AWS's answers. */
+    static const struct {
+        const char *exp;
+        enum s3_err want;
+    } ex[] = {{"0", S3E_REQUEST_EXPIRED},       {"-1", S3E_EXPIRES_NEGATIVE},   {"-604801", S3E_EXPIRES_NEGATIVE},
+              {"abc", S3E_EXPIRES_NOT_NUMBER},   {"", S3E_EXPIRES_NOT_NUMBER},  {"1e3", S3E_EXPIRES_NOT_NUMBER},
+              {"99999999999999999999", S3E_EXPIRES_TOO_LARGE}, {"604800", S3E_SIGNATURE_DOES_NOT_MATCH}};
+    for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+        char qx[1024];
+        snprintf(qx, sizeof(qx),
+                 "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%%2F20130524%%2Fus-east-1%%2Fs3%%2F"
+                 "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=%s&X-Amz-SignedHeaders=host&"
+                 "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+                 ex[i].exp);
+        r.query = qx;
+        r.query_len = strlen(qx);
+        CHECK_ERR(s3_sigv4_verify(&r, lookup, NULL, T_2013, &a), ex[i].want);
+    }
     /* Missing signature. */
     const char *q4 = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2F"
                      "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host";

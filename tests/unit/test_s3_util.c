@@ -77,6 +77,14 @@ static void test_time(void)
     CHECK(s3_time_parse_http(d3, strlen(d3)) == 784111777);
     const char *d4 = "Tue, 24 Nov 2026 21:59:32 GMT";
     CHECK(s3_time_parse_http(d4, strlen(d4)) == 1795557572);
+    /* The numeric zones clients write (RFC 5322's +0000; -0000 means the same), in both comma forms. */
+    static const char *const zones[] = {"Sun, 06 Nov 1994 08:49:37 +0000", "Sun, 06 Nov 1994 08:49:37 -0000",
+                                        "Sun, 06 Nov 1994 08:49:37 UTC", "Sunday, 06-Nov-94 08:49:37 +0000",
+                                        "Sunday, 06-Nov-94 08:49:37 -0000"};
+    for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
+        CHECK(s3_time_parse_http(zones[i], strlen(zones[i])) == 784111777);
+    CHECK(s3_time_parse_http("Sun, 06 Nov 1994 08:49:37 +0100", 31) == -1);
+    CHECK(s3_time_parse_http("Sun, 06 Nov 1994 08:49:37 EST", 29) == -1);
     CHECK(s3_time_parse_http("garbage", 7) == -1);
     CHECK(s3_time_parse_http("", 0) == -1);
     const char *d5 = "Sun, 06 Foo 1994 08:49:37 GMT";
