@@ -906,6 +906,9 @@ char *gw_acl_object_text(const struct s3_acl *acl, const char *bucket_owner);
 /* Buckets granting WRITE to anyone: read again from the index (after a change; at start-up), and
  * asked by the intake. Loop thread. */
 void gw_acl_public_refresh(struct gw *gw);
+/* The same for a request that changed an ACL: then(r) answers it once the new list is in place
+ * (not called when the client left). */
+void gw_acl_public_refresh_then(struct gw_req *r, void (*then)(struct gw_req *r));
 int gw_acl_public_write(const struct gw *gw, const char *bucket);
 /* An unsigned request head (intake.c): does it name a bucket in that list? */
 int gw_acl_anonymous_write(struct gw *gw, const struct s3_request *s3);

@@ -240,6 +240,7 @@ struct refresh_job {
     struct gw *gw;
     char **names;
     size_t n;
+    void (*then)(struct gw_req *r); /* gw_acl_public_refresh_then */
 };
 
 static int cmp_name(const void *a, const void *b)
@@ -272,27 +273,70 @@ static void names_free(char **names, size_t n)
     free(names);
 }
 
-static void refresh_done(void *arg)
+/* Puts the list read by j in place (once; a failed read keeps the list as it was). */
+static void refresh_install(struct refresh_job *j)
 {
-    struct refresh_job *j = arg;
     struct gw_acl_public *p = j->gw->acl_public;
     if (p != NULL && j->names != NULL) {
         names_free(p->names, p->n);
         p->names = j->names;
         p->n = j->n;
-        j->names = NULL; /* a failed read keeps the list as it was */
+        j->names = NULL;
+        j->n = 0;
     }
+}
+
+static void refresh_done(void *arg)
+{
+    struct refresh_job *j = arg;
+    refresh_install(j);
     names_free(j->names, j->n);
     free(j);
 }
 
-void gw_acl_public_refresh(struct gw *gw)
+static void list_new(struct gw *gw)
 {
     if (gw->acl_public == NULL)
         gw->acl_public = xcalloc(1, sizeof(*gw->acl_public));
+}
+
+void gw_acl_public_refresh(struct gw *gw)
+{
+    list_new(gw);
     struct refresh_job *j = xcalloc(1, sizeof(*j));
     j->gw = gw;
     gw_store_call(gw, refresh_run, refresh_done, j);
+}
+
+/* The same on a request's behalf: it is answered once the list is in place,
+ * so the client's next request already meets it. */
+static enum s3_err refresh_req_run(struct store *st, struct gw_req *r, void *arg)
+{
+    struct refresh_job *j = arg;
+    (void)r;
+    refresh_run(st, j);
+    return S3E_OK;
+}
+
+static void refresh_req_done(struct gw_req *r, void *arg)
+{
+    struct refresh_job *j = arg;
+    refresh_install(j);
+    j->then(r);
+}
+
+static void refresh_req_free(void *arg)
+{
+    refresh_done(arg); /* installs the list when the client left before */
+}
+
+void gw_acl_public_refresh_then(struct gw_req *r, void (*then)(struct gw_req *r))
+{
+    list_new(r->gw);
+    struct refresh_job *j = xcalloc(1, sizeof(*j));
+    j->gw = r->gw;
+    j->then = then;
+    gw_req_store_call(r, refresh_req_run, refresh_req_done, j, refresh_req_free);
 }
 
 int gw_acl_public_write(const struct gw *gw, const char *bucket)

@@ -36,6 +36,8 @@ enum s3_err gw_auth_identify(struct gw *gw, const struct s3_request *s3, struct 
     *user = 0;
     if (s3_request_anonymous(s3)) {
         memset(out, 0, sizeof(*out));
+        out->payload = S3_PAYLOAD_UNSIGNED; /* no signature covers its body */
+        out->decoded_content_length = -1;
         return S3E_OK;
     }
     enum s3_err e = gw_auth_verify(gw, s3, out);

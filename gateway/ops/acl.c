@@ -187,12 +187,23 @@ out:
     return err;
 }
 
+static void answer_200(struct gw_req *r)
+{
+    gw_respond_empty(r, 200);
+}
+
+static void answer_204(struct gw_req *r)
+{
+    gw_respond_empty(r, 204);
+}
+
 static void put_acl_done(struct gw_req *r, void *arg)
 {
     struct acl_op *op = arg;
     if (op->refresh)
-        gw_acl_public_refresh(r->gw);
-    gw_respond_empty(r, 200);
+        gw_acl_public_refresh_then(r, answer_200);
+    else
+        answer_200(r);
 }
 
 void gw_op_put_acl(struct gw_req *r)
@@ -265,8 +276,7 @@ static void pab_done(struct gw_req *r, void *arg)
                                     S3_PAB_RESTRICT_PUBLIC_BUCKETS};
     struct pab_op *op = arg;
     if (r->route.op != S3_OP_GET_PUBLIC_ACCESS_BLOCK) {
-        gw_acl_public_refresh(r->gw);
-        gw_respond_empty(r, r->route.op == S3_OP_PUT_PUBLIC_ACCESS_BLOCK ? 200 : 204);
+        gw_acl_public_refresh_then(r, r->route.op == S3_OP_PUT_PUBLIC_ACCESS_BLOCK ? answer_200 : answer_204);
         return;
     }
     struct dbuf out;

@@ -80,14 +80,20 @@ static enum s3_err create_bucket_run(struct store *st, struct gw_req *r, void *o
     return strcmp(b.owner, gw_req_user(r)) == 0 ? S3E_BUCKET_ALREADY_OWNED_BY_YOU : S3E_BUCKET_ALREADY_EXISTS;
 }
 
-static void create_bucket_done(struct gw_req *r, void *op)
+static void create_bucket_answer(struct gw_req *r)
 {
     char loc[80];
-    if (op != NULL)
-        gw_acl_public_refresh(r->gw);
     int n = snprintf(loc, sizeof(loc), "/%s", r->route.bucket);
     gw_add_header(r, "location", loc, (size_t)n);
     gw_respond_empty(r, 200);
+}
+
+static void create_bucket_done(struct gw_req *r, void *op)
+{
+    if (op != NULL)
+        gw_acl_public_refresh_then(r, create_bucket_answer); /* it has an ACL */
+    else
+        create_bucket_answer(r);
 }
 
 void gw_op_create_bucket(struct gw_req *r)
