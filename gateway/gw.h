@@ -16,8 +16,10 @@
  *                store jobs on a request's behalf (gw_req_store_call)
  *     intake.c   request heads checked before their bodies; large PUT bodies streamed
  *     auth.c     SigV4 against the configured users; request ids
- *     access.c   bucket ownership checks when several users are configured; the
+ *     access.c   the access check before each operation (by the ACLs); the
  *                request's bucket read before a handler goes on (gw_with_bucket)
+ *     acl.c      who may do what: permissions of operations, the ACL decision,
+ *                the request's own ACL, buckets open to anonymous writes
  *     meta.c     stored object headers and user metadata (meta_json)
  *   ops/         S3 operations, one file per family (ops.h: their shared helpers):
  *     bucket.c   bucket operations, listings (V1, V2, object versions), DeleteObjects
@@ -25,6 +27,7 @@
  *     multipart.c multipart uploads
  *     copy.c     CopyObject and UploadPartCopy (extents shared, nothing uploaded)
  *     tagging.c  object tags (Put/Get/DeleteObjectTagging)
+ *     acl.c      Get/Put Bucket/Object ACLs, PublicAccessBlock, the ACL an object write stores
  *   engine/      the block pipeline:
  *     put.c      verify and split bodies, upload blocks under a global budget
  *                (put_work.c: its jobs on libuv's pool; put_int.h: their shared state)

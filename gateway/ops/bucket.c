@@ -300,7 +300,7 @@ static void list_entry(struct s3_xml *x, struct gw_req *r, const struct list_op 
     s3_xml_elem(x, "ETag", etag);
     s3_xml_elem_i64(x, "Size", e->size);
     if (op->versions || !op->v2 || op->fetch_owner)
-        gw_owner_xml(x, gw_req_user(r));
+        gw_owner_xml(x, r->bucket_id.owner[0] != '\0' ? r->bucket_id.owner : gw_req_user(r));
     s3_xml_elem(x, "StorageClass", "STANDARD");
     s3_xml_close(x, tag);
 }
