@@ -503,6 +503,29 @@ def case_deleted_bucket():
                "re-created bucket has no block")
 
 
+def case_single_user():
+    """After a restart with user A alone: ACLs kept, share links and anonymous writes as before,
+    A (the one user) may do anything, as before ACLs existed."""
+    expect_anon("GET", "/%s/share/photo.bin" % BKT, 200, None, "share link after the restart")
+    expect_anon("GET", "/%s/private.txt" % BKT, 403, "AccessDenied", "private after the restart")
+    # The intake's list of buckets open to anonymous writes is read at start-up.
+    expect_anon("PUT", "/acl-pab2/after.bin", 200, None, "anonymous buffered put after the restart",
+                body=b"r" * (200 << 10))
+    expect_anon("GET", "/acl-prw?list-type=2", 403, "AccessDenied", "a bucket made private stays private")
+    # The one user reads even B's objects and bucket (every bucket is its own, as before ACLs).
+    if A.get_object(Bucket=BKT, Key="by-b-private.txt")["Body"].read() != b"b1":
+        bad("the one user reads B's object")
+    expect_ok(lambda: A.list_objects_v2(Bucket="acl-b"), "the one user lists B's bucket")
+    A.put_object(Bucket=BKT, Key="single-pub.txt", Body=b"single", ACL="public-read")
+    if expect_anon("GET", "/%s/single-pub.txt" % BKT, 200, None, "public-read with one user") != b"single":
+        bad("single-user share link bytes")
+    A.put_public_access_block(Bucket=BKT, PublicAccessBlockConfiguration={"BlockPublicAcls": True,
+                                                                         "IgnorePublicAcls": True})
+    expect_err(lambda: A.put_object(Bucket=BKT, Key="single-pub2.txt", Body=b"x", ACL="public-read"), 403,
+               "AccessDenied", "BlockPublicAcls with one user")
+    expect_anon("GET", "/%s/single-pub.txt" % BKT, 403, "AccessDenied", "IgnorePublicAcls with one user")
+
+
 def main():
     fn = globals().get("case_" + sys.argv[1])
     if fn is None:

@@ -45,4 +45,9 @@ section "PublicAccessBlock"
 check "Put/Get/DeletePublicAccessBlock; BlockPublicAcls refuses public ACLs, IgnorePublicAcls ignores them" C pab
 check "a deleted bucket's ACL and block do not come back with its name" C deleted_bucket
 
+section "one user"
+stop_gateway
+check "gateway restarts with user A alone" start_gateway || finish
+check "ACLs kept; share links, anonymous writes and the public access block as before; A may do anything" C single_user
+
 finish
