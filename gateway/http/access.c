@@ -100,13 +100,13 @@ int gw_access_visible(const struct gw_req *r, const struct store_bucket *b)
 
 void gw_access_check(struct gw_req *r, void (*next)(struct gw_req *r))
 {
-    if (takes_acl(r->route.op) && !request_acl_ok(r))
-        return;
     /* Anonymous may list no buckets and create none. */
     if (!r->has_auth && (r->route.bucket[0] == '\0' || r->route.op == S3_OP_CREATE_BUCKET)) {
         gw_respond_error(r, S3E_ACCESS_DENIED, NULL);
         return;
     }
+    if (takes_acl(r->route.op) && !request_acl_ok(r))
+        return;
     /* The one user of a single-user gateway owns every bucket: only a public
      * ACL (against a public access block) needs a look at the index. */
     int needed = r->route.bucket[0] != '\0' && r->route.op != S3_OP_CREATE_BUCKET &&
