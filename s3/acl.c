@@ -95,6 +95,9 @@ static enum s3_err add(struct s3_acl *acl, enum s3_grantee type, enum s3_perm pe
         return S3E_MALFORMED_ACL;
     if (id_len >= sizeof(acl->g[0].id))
         return S3E_INVALID_ARGUMENT;
+    for (size_t i = 0; i < id_len; i++)
+        if ((unsigned char)id[i] <= ' ')
+            return S3E_INVALID_ARGUMENT; /* no id (an access key) holds spaces or control bytes */
     struct s3_grant *g = &acl->g[acl->n++];
     memset(g, 0, sizeof(*g));
     g->type = type;
@@ -263,6 +266,9 @@ int s3_acl_decode(const char *s, size_t len, struct s3_acl *out)
     size_t i = 0;
     int first = 1;
     memset(out, 0, sizeof(*out));
+    for (size_t k = 0; k < len; k++)
+        if ((unsigned char)s[k] < 0x20 && s[k] != '\n')
+            goto bad; /* control bytes (NUL first) are never written */
     while (i < len) {
         size_t end = i;
         while (end < len && s[end] != '\n')

@@ -620,6 +620,12 @@ static void acl_end(struct pctx *c, const char *name)
             fail(c, st->kind != 0 ? S3E_MALFORMED_ACL : S3E_INVALID_ARGUMENT);
             return;
         }
+        for (const char *p = st->id; *p != '\0'; p++) {
+            if ((unsigned char)*p <= ' ') {
+                fail(c, S3E_INVALID_ARGUMENT); /* no id (an access key) holds spaces or control bytes */
+                return;
+            }
+        }
         st->kind = 1;
         st->type = S3_GRANTEE_USER;
     } else if (at(c, 5, "Grantee", "URI")) {

@@ -81,6 +81,9 @@ static void test_grant_headers(void)
     CHECK(grant(S3_PERM_READ, "uri=\"http://acs.amazonaws.com/groups/s3/LogDelivery\"") == S3E_INVALID_ARGUMENT);
     CHECK(grant(S3_PERM_READ, "emailAddress=\"a@b.c\"") == S3E_NOT_IMPLEMENTED);
     CHECK(grant(S3_PERM_READ, "foo=\"x\"") == S3E_INVALID_ARGUMENT);
+    CHECK(grant(S3_PERM_READ, "id=\"a b\"") == S3E_INVALID_ARGUMENT);
+    CHECK(grant(S3_PERM_READ, "id=\"a\x01\"") == S3E_INVALID_ARGUMENT);
+    CHECK(s3_acl_grant_header(S3_PERM_READ, "id=\"a\0\"", 6, &acl) == S3E_INVALID_ARGUMENT);
     memset(&acl, 0, sizeof(acl));
     for (int i = 0; i < S3_MAX_GRANTS; i++)
         CHECK(grant(S3_PERM_READ, "id=\"X\"") == S3E_OK);
@@ -123,7 +126,7 @@ static void test_stored_form(void)
     CHECK(s3_acl_decode(d.ptr, d.len, &back) == 0 && memcmp(&acl, &back, sizeof(acl)) == 0);
     static const char *const bad[] = {"", "owner A", "owner A\nREAD id\n", "owner A\nREAD id B C\n",
                                       "owner A\nTAKE id B\n", "owner A\nREAD AllUsers x\n", "READ id B\n",
-                                      "owner A B\n", "owner A\nREAD Everyone\n"};
+                                      "owner A B\n", "owner A\nREAD Everyone\n", "owner A\tB\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK(s3_acl_decode(bad[i], strlen(bad[i]), &back) == -1 && back.n == 0);
     CHECK(s3_acl_decode("owner \n", 7, &back) == 0 && back.owner[0] == '\0' && back.n == 0);
@@ -164,6 +167,9 @@ static void test_xml(void)
           S3E_NOT_IMPLEMENTED);
     CHECK(xml("<AccessControlPolicy><Oops") == S3E_MALFORMED_ACL && acl.n == 0);
     CHECK(xml("<Tagging/>") == S3E_MALFORMED_ACL);
+    CHECK(xml("<AccessControlPolicy><AccessControlList><Grant><Grantee><ID>a b</ID></Grantee>"
+              "<Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>") ==
+          S3E_INVALID_ARGUMENT);
     CHECK(xml("") == S3E_MALFORMED_ACL);
     CHECK(xml("<!DOCTYPE x [<!ENTITY a \"b\">]><AccessControlPolicy/>") == S3E_MALFORMED_ACL);
 }
