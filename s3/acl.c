@@ -278,7 +278,7 @@ int s3_acl_decode(const char *s, size_t len, struct s3_acl *out)
         const char *a, *b, *c;
         size_t al = word(s, end, &i, &a);
         if (first) {
-            if (al != 5 || memcmp(a, "owner", 5) != 0 || end - i >= sizeof(out->owner))
+            if (al != 5 || memcmp(a, "owner", 5) != 0 || a[5] != ' ' || end - i >= sizeof(out->owner))
                 goto bad;
             memcpy(out->owner, s + i, end - i);
             out->owner[end - i] = '\0';
@@ -295,9 +295,9 @@ int s3_acl_decode(const char *s, size_t len, struct s3_acl *out)
                 goto bad;
             if (bl == 2 && memcmp(b, "id", 2) == 0 && cl > 0 && memchr(c, ' ', cl) == NULL)
                 e = add(out, S3_GRANTEE_USER, p, c, cl);
-            else if (bl == 8 && memcmp(b, "AllUsers", 8) == 0 && cl == 0)
+            else if (bl == 8 && memcmp(b, "AllUsers", 8) == 0 && cl == 0 && s[end - 1] != ' ')
                 e = add(out, S3_GRANTEE_ALL_USERS, p, NULL, 0);
-            else if (bl == 18 && memcmp(b, "AuthenticatedUsers", 18) == 0 && cl == 0)
+            else if (bl == 18 && memcmp(b, "AuthenticatedUsers", 18) == 0 && cl == 0 && s[end - 1] != ' ')
                 e = add(out, S3_GRANTEE_AUTH_USERS, p, NULL, 0);
             else
                 goto bad;

@@ -126,7 +126,7 @@ static void test_stored_form(void)
     CHECK(s3_acl_decode(d.ptr, d.len, &back) == 0 && memcmp(&acl, &back, sizeof(acl)) == 0);
     static const char *const bad[] = {"", "owner A", "owner A\nREAD id\n", "owner A\nREAD id B C\n",
                                       "owner A\nTAKE id B\n", "owner A\nREAD AllUsers x\n", "READ id B\n",
-                                      "owner A B\n", "owner A\nREAD Everyone\n", "owner A\tB\n"};
+                                      "owner A B\n", "owner A\nREAD Everyone\n", "owner A\tB\n", "owner\n", "owner A\nREAD AllUsers \n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK(s3_acl_decode(bad[i], strlen(bad[i]), &back) == -1 && back.n == 0);
     CHECK(s3_acl_decode("owner \n", 7, &back) == 0 && back.owner[0] == '\0' && back.n == 0);
