@@ -16,8 +16,10 @@
  *                store jobs on a request's behalf (gw_req_store_call)
  *     intake.c   request heads checked before their bodies; large PUT bodies streamed
  *     auth.c     SigV4 against the configured users; request ids
- *     access.c   bucket ownership checks when several users are configured; the
+ *     access.c   the access check before each operation (by the ACLs); the
  *                request's bucket read before a handler goes on (gw_with_bucket)
+ *     acl.c      who may do what: permissions of operations, the ACL decision,
+ *                the request's own ACL, buckets open to anonymous writes
  *     meta.c     stored object headers and user metadata (meta_json)
  *   ops/         S3 operations, one file per family (ops.h: their shared helpers):
  *     bucket.c   bucket operations, listings (V1, V2, object versions), DeleteObjects
@@ -27,6 +29,7 @@
  *     tagging.c  object tags (Put/Get/DeleteObjectTagging)
  *     cors.c     bucket CORS rules (Put/Get/DeleteBucketCors), preflights (OPTIONS, no
  *                credentials) and the CORS headers of requests carrying Origin
+ *     acl.c      Get/Put Bucket/Object ACLs, PublicAccessBlock, the ACL an object write stores
  *   engine/      the block pipeline:
  *     put.c      verify and split bodies, upload blocks under a global budget
  *                (put_work.c: its jobs on libuv's pool; put_int.h: their shared state)
@@ -235,6 +238,7 @@ struct gw {
     struct gw_strays *strays; /* the start-up search for strays of a crash, NULL when none (strays.c) */
     struct gw_conn *conns;  /* accepted S3 connections (server.c) */
     void (*request_done)(struct gw_req *r); /* each request as h2o disposes it (admin.c's access log), or NULL */
+    struct gw_acl_public *acl_public; /* buckets granting WRITE to anonymous, for the intake (http/acl.c) */
 };
 
 /* An accepted S3 connection (server.c); h2o owns handle->data, so the
@@ -510,6 +514,7 @@ struct gw_req {
     /* The bucket as the request found it at its start (access.c's gw_with_bucket):
      * a commit into it must find the same bucket, not one created since under its name. */
     struct store_bucket_id bucket_id;
+    int sets_public_acl; /* its x-amz-acl / x-amz-grant-* grant to AllUsers or AuthenticatedUsers (access.c) */
 };
 
 /* The context of a new request (http/req.c): its id, its streamed body if
@@ -897,14 +902,13 @@ void gw_op_create_bucket(struct gw_req *r);
 void gw_op_delete_bucket(struct gw_req *r);
 void gw_op_head_bucket(struct gw_req *r);
 void gw_op_get_bucket_location(struct gw_req *r);
-void gw_op_bucket_stub(struct gw_req *r); /* versioning, acl, tagging */
+void gw_op_bucket_stub(struct gw_req *r); /* versioning, tagging */
 void gw_op_list_objects(struct gw_req *r);
 void gw_op_put_object(struct gw_req *r);
 void gw_op_post_object(struct gw_req *r); /* ops/post.c: HTML form upload, authenticated by its form */
 void gw_op_get_object(struct gw_req *r); /* GET and HEAD */
 void gw_op_delete_object(struct gw_req *r);
 void gw_op_delete_objects(struct gw_req *r);
-void gw_op_object_stub(struct gw_req *r); /* GetObjectAcl */
 void gw_op_create_multipart(struct gw_req *r);
 void gw_op_upload_part(struct gw_req *r);
 void gw_op_complete_multipart(struct gw_req *r);
@@ -917,11 +921,9 @@ void gw_op_get_object_tagging(struct gw_req *r);    /* ops/tagging.c */
 void gw_op_put_object_tagging(struct gw_req *r);    /* ops/tagging.c */
 void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
 
-/* Bucket ownership with several users (access.c). gw_access_needed: does
- * this request need the check; gw_access_check runs next(r) unless the
- * bucket belongs to another user (then 403 AccessDenied); gw_access_visible:
+/* The access check (access.c): runs next(r) when the request's ACL headers are valid and the
+ * ACLs allow it (http/acl.c), else answers the error (403 AccessDenied…); gw_access_visible:
  * may the caller see bucket b in ListBuckets. */
-int gw_access_needed(const struct gw_req *r);
 void gw_access_check(struct gw_req *r, void (*next)(struct gw_req *r));
 int gw_access_visible(const struct gw_req *r, const struct store_bucket *b);
 /* Reads r's bucket (r->route.bucket) on the store thread, where check judges
@@ -932,6 +934,46 @@ int gw_access_visible(const struct gw_req *r, const struct store_bucket *b);
 typedef enum s3_err (*gw_bucket_check_fn)(struct store *st, struct gw_req *r, enum store_status found,
                                           const struct store_bucket *b);
 void gw_with_bucket(struct gw_req *r, gw_bucket_check_fn check, void (*next)(struct gw_req *r));
+
+/* ---- ACLs (http/acl.c; handlers in ops/acl.c) ---------------------------------------------- */
+
+#define GW_NEED_OWNER 0x100u /* a permission no grant gives: the owner's alone */
+/* What op needs: S3_PERM_* bits or GW_NEED_OWNER, on its bucket (*object 0) or its object. */
+void gw_acl_need(enum s3_op op, int *object, unsigned *need);
+/* Store thread: may who ("" = anonymous) do what needs on bucket b (object 0) or on its object key
+ * (object 1)? S3E_OK, S3E_ACCESS_DENIED, or the store's failure. A missing object needs bucket READ
+ * (its handler then answers NoSuchKey). */
+enum s3_err gw_acl_allows(struct store *st, const char *who, const struct store_bucket *b, const char *key,
+                          int object, unsigned need);
+/* Store thread: S3E_ACCESS_DENIED when bucket's public access block has BlockPublicAcls. */
+enum s3_err gw_acl_blocked(struct store *st, const char *bucket);
+/* The ACL the request's x-amz-acl or x-amz-grant-* headers give a new resource owned by owner (in a
+ * bucket of bucket_owner), private when it has neither (*given 0). Errors as AWS (*msg: the message
+ * or NULL): both kinds → InvalidRequest, an unknown canned ACL or grantee → InvalidArgument. */
+enum s3_err gw_acl_from_request(struct gw_req *r, int for_object, const char *owner, const char *bucket_owner,
+                                struct s3_acl *out, int *given, const char **msg);
+/* Is every user grantee of acl a configured user? */
+int gw_acl_ids_known(const struct gw *gw, const struct s3_acl *acl);
+/* acl in its stored form, malloc'd (NULL only if it cannot be encoded). */
+char *gw_acl_text(const struct s3_acl *acl);
+/* An object's ACL to store: NULL when it is what no ACL means (private, owned by bucket_owner). */
+char *gw_acl_object_text(const struct s3_acl *acl, const char *bucket_owner);
+/* Buckets granting WRITE to anyone: read again from the index (after a change; at start-up), and
+ * asked by the intake. Loop thread. */
+void gw_acl_public_refresh(struct gw *gw);
+/* The same for a request that changed an ACL: then(r) answers it once the new list is in place
+ * (not called when the client left). */
+void gw_acl_public_refresh_then(struct gw_req *r, void (*then)(struct gw_req *r));
+int gw_acl_public_write(const struct gw *gw, const char *bucket);
+/* An unsigned request head (intake.c): does it name a bucket in that list? */
+int gw_acl_anonymous_write(struct gw *gw, const struct s3_request *s3);
+void gw_acl_public_free(struct gw *gw);
+/* Who is asking (auth.c): anonymous (no signature at all: *user 0) or a user whose signature
+ * verifies (*user 1, out filled); anything else is the signature's error. */
+enum s3_err gw_auth_identify(struct gw *gw, const struct s3_request *s3, struct s3_auth *out, int *user);
+void gw_op_get_acl(struct gw_req *r);  /* GetBucketAcl, GetObjectAcl (ops/acl.c) */
+void gw_op_put_acl(struct gw_req *r);  /* PutBucketAcl, PutObjectAcl */
+void gw_op_public_access_block(struct gw_req *r); /* Get/Put/DeletePublicAccessBlock */
 
 /* Random hex id of 2*n chars into out (2n+1 bytes). */
 void gw_random_hex(char *out, size_t n);

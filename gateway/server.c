@@ -10,8 +10,8 @@
  * ones beyond are closed at once).
  *
  * Each request: its context (http/req.c), the intake's verdict on its head,
- * routing, authentication (http/auth.c), ownership (http/access.c), then
- * the operation (ops/).
+ * routing, who is asking (http/auth.c: a user or anonymous), what they may
+ * do (http/access.c, by the ACLs), then the operation (ops/).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +30,14 @@ static void dispatch(struct gw_req *r)
     case S3_OP_HEAD_BUCKET: gw_op_head_bucket(r); return;
     case S3_OP_GET_BUCKET_LOCATION: gw_op_get_bucket_location(r); return;
     case S3_OP_GET_BUCKET_VERSIONING:
-    case S3_OP_GET_BUCKET_ACL:
     case S3_OP_GET_BUCKET_TAGGING: gw_op_bucket_stub(r); return;
+    case S3_OP_GET_BUCKET_ACL:
+    case S3_OP_GET_OBJECT_ACL: gw_op_get_acl(r); return;
+    case S3_OP_PUT_BUCKET_ACL:
+    case S3_OP_PUT_OBJECT_ACL: gw_op_put_acl(r); return;
+    case S3_OP_GET_PUBLIC_ACCESS_BLOCK:
+    case S3_OP_PUT_PUBLIC_ACCESS_BLOCK:
+    case S3_OP_DELETE_PUBLIC_ACCESS_BLOCK: gw_op_public_access_block(r); return;
     case S3_OP_LIST_OBJECTS:
     case S3_OP_LIST_OBJECTS_V2: gw_op_list_objects(r); return;
     case S3_OP_DELETE_OBJECTS: gw_op_delete_objects(r); return;
@@ -39,7 +45,6 @@ static void dispatch(struct gw_req *r)
     case S3_OP_GET_OBJECT:
     case S3_OP_HEAD_OBJECT: gw_op_get_object(r); return;
     case S3_OP_DELETE_OBJECT: gw_op_delete_object(r); return;
-    case S3_OP_GET_OBJECT_ACL: gw_op_object_stub(r); return;
     case S3_OP_GET_OBJECT_TAGGING: gw_op_get_object_tagging(r); return;
     case S3_OP_PUT_OBJECT_TAGGING: gw_op_put_object_tagging(r); return;
     case S3_OP_DELETE_OBJECT_TAGGING: gw_op_delete_object_tagging(r); return;
@@ -80,21 +85,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         gw_op_post_object(r); /* its credentials are fields of its form (ops/post.c) */
         return 0;
     }
-    e = gw_auth_verify(gw, &r->s3, &r->auth);
+    /* Who is asking: a user (a valid signature) or anonymous (none at all); a bad signature is refused. */
+    e = gw_auth_identify(gw, &r->s3, &r->auth, &r->has_auth);
     if (e != S3E_OK) {
         gw_respond_error(r, e, NULL);
         return 0;
     }
-    r->has_auth = 1;
     log_debug("req %s: %s %.*s", r->id, s3_op_name(r->route.op), (int)r->s3.path_len, r->s3.path);
     if (r->body != NULL && r->route.op != S3_OP_PUT_OBJECT && r->route.op != S3_OP_UPLOAD_PART) {
         gw_respond_error(r, S3E_ENTITY_TOO_LARGE, "only object and part bodies may be this large");
         return 0;
     }
-    if (gw_access_needed(r))
-        gw_access_check(r, dispatch);
-    else
-        dispatch(r);
+    /* What they may do: the ACLs (http/access.c), then the operation. */
+    gw_access_check(r, dispatch);
     return 0;
 }
 
@@ -180,6 +183,7 @@ int gw_server_start(struct gw *gw)
 
     h2o_context_init(&gw->h2o_ctx, gw->loop, &gw->h2o_config);
     gw_intake_start(gw);
+    gw_acl_public_refresh(gw);
     gw->accept_ctx.ctx = &gw->h2o_ctx;
     gw->accept_ctx.hosts = gw->h2o_config.hosts;
 
@@ -253,5 +257,6 @@ void gw_server_dispose(struct gw *gw)
         h2o_timeout_unlink(&gw->h2o_ctx.http2._graceful_shutdown_timeout);
     h2o_context_dispose(&gw->h2o_ctx);
     gw_intake_stop(gw);
+    gw_acl_public_free(gw);
     h2o_config_dispose(&gw->h2o_config);
 }

@@ -48,6 +48,11 @@ static const struct err_row errors[S3E__COUNT] = {
     [S3E_INVALID_REQUEST] = {"InvalidRequest", 400, "Invalid Request"},
     [S3E_INVALID_URI] = {"InvalidURI", 400, "Couldn't parse the specified URI."},
     [S3E_INVALID_PART_NUMBER] = {"InvalidPartNumber", 416, "The requested partnumber is not satisfiable"},
+    [S3E_MALFORMED_ACL] = {"MalformedACLError", 400,
+                           "The XML you provided was not well-formed or did not validate against our published "
+                           "schema"},
+    [S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK] = {"NoSuchPublicAccessBlockConfiguration", 404,
+                                         "The public access block configuration was not found"},
     [S3E_KEY_TOO_LONG] = {"KeyTooLongError", 400, "Your key is too long"},
     [S3E_MALFORMED_XML] = {"MalformedXML", 400,
                            "The XML you provided was not well-formed or did not validate against our published "

@@ -88,6 +88,8 @@ enum s3_err {
     S3E_EXPIRES_NEGATIVE,       /* AuthorizationQueryParametersError 400: X-Amz-Expires below 0 */
     S3E_EXPIRES_TOO_LARGE,      /* AuthorizationQueryParametersError 400: X-Amz-Expires above 604800 */
     S3E_EXPECTATION_FAILED,     /* 417: an Expect other than 100-continue */
+    S3E_MALFORMED_ACL,          /* MalformedACLError 400: an <AccessControlPolicy> body that does not parse */
+    S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK, /* NoSuchPublicAccessBlockConfiguration 404 */
     S3E__COUNT
 };
 
@@ -163,6 +165,10 @@ enum s3_op {
     S3_OP_ABORT_MULTIPART_UPLOAD,
     S3_OP_LIST_PARTS,
     S3_OP_POST_OBJECT, /* POST /bucket with an HTML form (multipart/form-data) */
+    S3_OP_PUT_BUCKET_ACL,
+    S3_OP_GET_PUBLIC_ACCESS_BLOCK,
+    S3_OP_PUT_PUBLIC_ACCESS_BLOCK,
+    S3_OP_DELETE_PUBLIC_ACCESS_BLOCK,
     S3_OP_NOT_IMPLEMENTED, /* a known sub-resource we do not serve: 501 */
     S3_OP__COUNT
 };
@@ -515,5 +521,87 @@ enum s3_err s3_post_policy_check(const char *json, size_t len, const struct s3_f
 int s3_post_sig_v4_ok(const char *secret, const char *date8, const char *region, const char *policy, size_t plen,
                       const char *sig, size_t sig_len);
 int s3_post_sig_v2_ok(const char *secret, const char *policy, size_t plen, const char *sig, size_t sig_len);
+/* ---- ACLs (acl.c; the XML body in xml.c) ------------------------------------ */
+
+/* One grant's permission, as the XML and the x-amz-grant-* headers name it. */
+enum s3_perm {
+    S3_PERM_READ = 1,
+    S3_PERM_WRITE = 2,
+    S3_PERM_READ_ACP = 4,
+    S3_PERM_WRITE_ACP = 8,
+    S3_PERM_FULL_CONTROL = 15, /* all four */
+};
+enum s3_grantee {
+    S3_GRANTEE_USER,       /* a canonical user id: here a configured user's access key */
+    S3_GRANTEE_ALL_USERS,  /* http://acs.amazonaws.com/groups/global/AllUsers: anyone, signed or not */
+    S3_GRANTEE_AUTH_USERS, /* http://acs.amazonaws.com/groups/global/AuthenticatedUsers: any signed request */
+};
+struct s3_grant {
+    enum s3_grantee type;
+    enum s3_perm perm;
+    char id[129]; /* S3_GRANTEE_USER: the access key; else "" */
+};
+#define S3_MAX_GRANTS 100 /* AWS: an ACL holds at most 100 grants */
+#define S3_ACL_URI_ALL_USERS "http://acs.amazonaws.com/groups/global/AllUsers"
+#define S3_ACL_URI_AUTH_USERS "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+/* An access control list: its owner ("" = the bucket's owner, for objects)
+ * and its grants in order. The owner always has every permission, whatever
+ * the grants say. */
+struct s3_acl {
+    char owner[129];
+    size_t n;
+    struct s3_grant g[S3_MAX_GRANTS];
+};
+
+/* Is there no signature at all (no Authorization header, no presigned or
+ * SigV2 query parameters)? Such a request is anonymous; one with a bad
+ * signature is not. */
+int s3_request_anonymous(const struct s3_request *req);
+/* Expands canned ACL name (x-amz-acl) for a resource owned by owner in a
+ * bucket owned by bucket_owner into out (owner set, FULL_CONTROL first).
+ * for_object 0: bucket-owner-read and -full-control are as private (AWS
+ * ignores them on buckets). Unknown names → S3E_INVALID_ARGUMENT;
+ * aws-exec-read and log-delivery-write → S3E_NOT_IMPLEMENTED. */
+enum s3_err s3_acl_canned(const char *name, size_t len, const char *owner, const char *bucket_owner,
+                          int for_object, struct s3_acl *out) WARN_UNUSED;
+/* Appends the grants of one x-amz-grant-<perm> header value
+ * ('id="…", uri="…"', comma separated) to out. Malformed → S3E_INVALID_ARGUMENT;
+ * an unknown group URI → S3E_INVALID_ARGUMENT; emailAddress → S3E_NOT_IMPLEMENTED;
+ * more than S3_MAX_GRANTS grants → S3E_MALFORMED_ACL. Ids are not checked
+ * against the users here (the caller knows them). */
+enum s3_err s3_acl_grant_header(enum s3_perm perm, const char *v, size_t len, struct s3_acl *out) WARN_UNUSED;
+/* The header name of a permission: "x-amz-grant-read" … "x-amz-grant-full-control". */
+const char *s3_acl_grant_header_name(enum s3_perm perm);
+/* The XML name of a permission: "READ" … "FULL_CONTROL". */
+const char *s3_perm_name(enum s3_perm perm);
+/* Permissions (S3_PERM_* bits) acl gives who ("" = anonymous); the owner has
+ * them all. ignore_public: grants to AllUsers and AuthenticatedUsers count
+ * for nothing (PublicAccessBlock IgnorePublicAcls). */
+unsigned s3_acl_perms(const struct s3_acl *acl, const char *who, int ignore_public);
+/* Does acl grant anything to AllUsers or AuthenticatedUsers? (AWS's "public") */
+int s3_acl_is_public(const struct s3_acl *acl);
+/* The stored form: "owner ID\n" then one "PERM TYPE [ID]\n" line per grant.
+ * encode returns -1 if out is full; decode returns -1 on anything else than
+ * what encode writes (out then holds no grant). */
+int s3_acl_encode(const struct s3_acl *acl, struct dbuf *out) WARN_UNUSED;
+int s3_acl_decode(const char *s, size_t len, struct s3_acl *out) WARN_UNUSED;
+/* Parses an <AccessControlPolicy> body (PutBucketAcl / PutObjectAcl): its
+ * <Owner><ID> into out->owner ("" when absent) and every <Grant> (grantee by
+ * <ID>, <URI> or, refused, <EmailAddress>; <Permission>). Not well formed, a
+ * wrong root, a grant without grantee or permission, an unknown permission →
+ * S3E_MALFORMED_ACL; an unknown group URI → S3E_INVALID_ARGUMENT; an email
+ * grantee → S3E_NOT_IMPLEMENTED; more than S3_MAX_GRANTS → S3E_MALFORMED_ACL. */
+enum s3_err s3_xml_parse_acl(const char *body, size_t len, struct s3_acl *out) WARN_UNUSED;
+
+/* PublicAccessBlock flags (bits) and its XML body. */
+enum s3_pab {
+    S3_PAB_BLOCK_PUBLIC_ACLS = 1,
+    S3_PAB_IGNORE_PUBLIC_ACLS = 2,
+    S3_PAB_BLOCK_PUBLIC_POLICY = 4,
+    S3_PAB_RESTRICT_PUBLIC_BUCKETS = 8,
+};
+/* Parses <PublicAccessBlockConfiguration> (each flag "true"/"false",
+ * absent = false) into *flags; S3E_MALFORMED_XML otherwise. */
+enum s3_err s3_xml_parse_pab(const char *body, size_t len, unsigned *flags) WARN_UNUSED;
 
 #endif

@@ -600,3 +600,141 @@ enum s3_err s3_xml_parse_tagging(const char *body, size_t len, struct s3_tag *ta
     *n = err == S3E_OK ? st.n : 0;
     return err;
 }
+
+/* AccessControlPolicy (PutBucketAcl, PutObjectAcl). The grantee's kind comes
+ * from the element it names (ID, URI, EmailAddress), which xsi:type only repeats. */
+
+struct acl_st {
+    struct s3_acl *acl;
+    int kind; /* of the current grant's grantee: 0 none, 1 user, 2 group */
+    enum s3_grantee type;
+    char id[129];
+    enum s3_perm perm;
+};
+
+static void acl_start(struct pctx *c, const char *name)
+{
+    struct acl_st *st = c->ud;
+    if (c->depth == 3 && strcmp(name, "Grant") == 0) {
+        st->kind = 0;
+        st->perm = (enum s3_perm)0;
+        st->id[0] = '\0';
+    }
+}
+
+static void acl_end(struct pctx *c, const char *name)
+{
+    struct acl_st *st = c->ud;
+    char tmp[160];
+    (void)name;
+    if (at(c, 3, "Owner", "ID")) {
+        if (ctext_trim(c, st->acl->owner, sizeof(st->acl->owner)) != 0)
+            fail(c, S3E_INVALID_ARGUMENT);
+    } else if (at(c, 5, "Grantee", "ID")) {
+        if (st->kind != 0 || ctext_trim(c, st->id, sizeof(st->id)) != 0 || st->id[0] == '\0') {
+            fail(c, st->kind != 0 ? S3E_MALFORMED_ACL : S3E_INVALID_ARGUMENT);
+            return;
+        }
+        for (const char *p = st->id; *p != '\0'; p++) {
+            if ((unsigned char)*p <= ' ') {
+                fail(c, S3E_INVALID_ARGUMENT); /* no id (an access key) holds spaces or control bytes */
+                return;
+            }
+        }
+        st->kind = 1;
+        st->type = S3_GRANTEE_USER;
+    } else if (at(c, 5, "Grantee", "URI")) {
+        if (st->kind != 0) {
+            fail(c, S3E_MALFORMED_ACL);
+            return;
+        }
+        if (ctext_trim(c, tmp, sizeof(tmp)) != 0) {
+            fail(c, S3E_INVALID_ARGUMENT);
+            return;
+        }
+        if (strcmp(tmp, S3_ACL_URI_ALL_USERS) == 0)
+            st->type = S3_GRANTEE_ALL_USERS;
+        else if (strcmp(tmp, S3_ACL_URI_AUTH_USERS) == 0)
+            st->type = S3_GRANTEE_AUTH_USERS;
+        else {
+            fail(c, S3E_INVALID_ARGUMENT);
+            return;
+        }
+        st->kind = 2;
+    } else if (at(c, 5, "Grantee", "EmailAddress")) {
+        fail(c, S3E_NOT_IMPLEMENTED);
+    } else if (at(c, 4, "Grant", "Permission")) {
+        if (ctext_trim(c, tmp, sizeof(tmp)) != 0) {
+            fail(c, S3E_MALFORMED_ACL);
+            return;
+        }
+        static const char *const names[] = {"READ", "WRITE", "READ_ACP", "WRITE_ACP", "FULL_CONTROL"};
+        static const enum s3_perm vals[] = {S3_PERM_READ, S3_PERM_WRITE, S3_PERM_READ_ACP, S3_PERM_WRITE_ACP,
+                                            S3_PERM_FULL_CONTROL};
+        st->perm = (enum s3_perm)0;
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+            if (strcmp(tmp, names[i]) == 0)
+                st->perm = vals[i];
+        if (st->perm == 0)
+            fail(c, S3E_MALFORMED_ACL);
+    } else if (at(c, 3, "AccessControlList", "Grant")) {
+        struct s3_acl *acl = st->acl;
+        if (st->kind == 0 || st->perm == 0 || acl->n >= S3_MAX_GRANTS) {
+            fail(c, S3E_MALFORMED_ACL);
+            return;
+        }
+        struct s3_grant *g = &acl->g[acl->n++];
+        memset(g, 0, sizeof(*g));
+        g->type = st->type;
+        g->perm = st->perm;
+        if (st->kind == 1)
+            memcpy(g->id, st->id, sizeof(g->id));
+    }
+}
+
+enum s3_err s3_xml_parse_acl(const char *body, size_t len, struct s3_acl *out)
+{
+    struct acl_st st = {.acl = out};
+    struct pctx c = {.root = "AccessControlPolicy", .on_end = acl_end, .on_start = acl_start, .ud = &st};
+    memset(out, 0, sizeof(*out));
+    enum s3_err err = run(&c, body, len, 0);
+    if (err == S3E_MALFORMED_XML)
+        err = S3E_MALFORMED_ACL;
+    if (err != S3E_OK)
+        memset(out, 0, sizeof(*out));
+    return err;
+}
+
+/* PublicAccessBlockConfiguration */
+
+static void pab_end(struct pctx *c, const char *name)
+{
+    static const char *const names[] = {"BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+                                        "RestrictPublicBuckets"};
+    static const unsigned bits[] = {S3_PAB_BLOCK_PUBLIC_ACLS, S3_PAB_IGNORE_PUBLIC_ACLS, S3_PAB_BLOCK_PUBLIC_POLICY,
+                                    S3_PAB_RESTRICT_PUBLIC_BUCKETS};
+    unsigned *flags = c->ud;
+    char tmp[16];
+    if (c->depth != 2)
+        return;
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        if (strcmp(name, names[i]) != 0)
+            continue;
+        if (ctext_trim(c, tmp, sizeof(tmp)) != 0 || (strcmp(tmp, "true") != 0 && strcmp(tmp, "false") != 0)) {
+            fail(c, S3E_MALFORMED_XML);
+            return;
+        }
+        if (strcmp(tmp, "true") == 0)
+            *flags |= bits[i];
+    }
+}
+
+enum s3_err s3_xml_parse_pab(const char *body, size_t len, unsigned *flags)
+{
+    *flags = 0;
+    struct pctx c = {.root = "PublicAccessBlockConfiguration", .on_end = pab_end, .ud = flags};
+    enum s3_err err = run(&c, body, len, 0);
+    if (err != S3E_OK)
+        *flags = 0;
+    return err;
+}

@@ -3,7 +3,9 @@
  * One check for every place that authenticates: the handler (server.c) on
  * each request, and the intake (intake.c) on a head whose body h2o would
  * otherwise buffer before the handler runs. Both must agree, so both call
- * this. Runs on the loop thread; touches only the configuration.
+ * this. A request with no signature at all is anonymous (gw_auth_identify):
+ * what it may do is for the ACLs to say (acl.c). Runs on the loop thread;
+ * touches only the configuration.
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +35,20 @@ enum s3_err gw_auth_verify(struct gw *gw, const struct s3_request *s3, struct s3
         e = s3_sigv4_verify(s3, lookup_secret, gw, now_ms() / 1000, a);
     if (out == NULL)
         secure_zero(&scratch, sizeof(scratch)); /* it holds the signing key */
+    return e;
+}
+
+enum s3_err gw_auth_identify(struct gw *gw, const struct s3_request *s3, struct s3_auth *out, int *user)
+{
+    *user = 0;
+    if (s3_request_anonymous(s3)) {
+        memset(out, 0, sizeof(*out));
+        out->payload = S3_PAYLOAD_UNSIGNED; /* no signature covers its body */
+        out->decoded_content_length = -1;
+        return S3E_OK;
+    }
+    enum s3_err e = gw_auth_verify(gw, s3, out);
+    *user = e == S3E_OK;
     return e;
 }
 

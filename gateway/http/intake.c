@@ -261,7 +261,8 @@ static void refuse(struct gw_conn *c, struct phr_header *h, size_t num, enum s3_
     c->gw->heads_refused++;
 }
 
-/* The head's own authentication, as the handler will run it. */
+/* The head's own authentication, as the handler will run it; an anonymous
+ * head passes only into a bucket open to anonymous writes. */
 static enum s3_err authenticate(struct gw *gw, const char *method, size_t method_len, const char *path,
                                 size_t path_len, const struct phr_header *h, size_t num)
 {
@@ -280,6 +281,8 @@ static enum s3_err authenticate(struct gw *gw, const char *method, size_t method
         s3.query = q + 1;
         s3.query_len = path_len - s3.path_len - 1;
     }
+    if (s3_request_anonymous(&s3))
+        return gw_acl_anonymous_write(gw, &s3) ? S3E_OK : S3E_ACCESS_DENIED;
     return gw_auth_verify(gw, &s3, NULL);
 }
 

@@ -128,8 +128,8 @@ void gw_op_list_buckets(struct gw_req *r)
 
 static enum s3_err create_bucket_run(struct store *st, struct gw_req *r, void *op)
 {
-    (void)op;
-    enum store_status s = store_bucket_create(st, r->route.bucket, gw_req_user(r), now_ms());
+    const char *acl = op; /* x-amz-acl / x-amz-grant-*, or NULL: private */
+    enum store_status s = store_bucket_create_acl(st, r->route.bucket, gw_req_user(r), now_ms(), acl);
     if (s != STORE_EXISTS)
         return gw_store_err(s);
     struct store_bucket b;
@@ -138,13 +138,20 @@ static enum s3_err create_bucket_run(struct store *st, struct gw_req *r, void *o
     return strcmp(b.owner, gw_req_user(r)) == 0 ? S3E_BUCKET_ALREADY_OWNED_BY_YOU : S3E_BUCKET_ALREADY_EXISTS;
 }
 
-static void create_bucket_done(struct gw_req *r, void *op)
+static void create_bucket_answer(struct gw_req *r)
 {
     char loc[80];
-    (void)op;
     int n = snprintf(loc, sizeof(loc), "/%s", r->route.bucket);
     gw_add_header(r, "location", loc, (size_t)n);
     gw_respond_empty(r, 200);
+}
+
+static void create_bucket_done(struct gw_req *r, void *op)
+{
+    if (op != NULL)
+        gw_acl_public_refresh_then(r, create_bucket_answer); /* it has an ACL */
+    else
+        create_bucket_answer(r);
 }
 
 void gw_op_create_bucket(struct gw_req *r)
@@ -159,7 +166,15 @@ void gw_op_create_bucket(struct gw_req *r)
         gw_respond_error(r, e, NULL);
         return;
     }
-    gw_req_store_call(r, create_bucket_run, create_bucket_done, NULL, NULL);
+    /* Its ACL (checked by access.c): stored only when the request gives one. */
+    struct s3_acl *acl = xmalloc(sizeof(*acl));
+    const char *msg;
+    int given = 0;
+    char *text = NULL;
+    if (gw_acl_from_request(r, 0, gw_req_user(r), gw_req_user(r), acl, &given, &msg) == S3E_OK && given)
+        text = gw_acl_text(acl);
+    free(acl);
+    gw_req_store_call(r, create_bucket_run, create_bucket_done, text, free);
 }
 
 static enum s3_err delete_bucket_run(struct store *st, struct gw_req *r, void *op)
@@ -168,9 +183,15 @@ static enum s3_err delete_bucket_run(struct store *st, struct gw_req *r, void *o
     return gw_store_err_or(store_bucket_delete(st, r->route.bucket), S3E_NO_SUCH_BUCKET);
 }
 
+static void delete_bucket_done(struct gw_req *r, void *op)
+{
+    gw_acl_public_refresh(r->gw); /* its ACL went with it */
+    gw_answer_204(r, op);
+}
+
 void gw_op_delete_bucket(struct gw_req *r)
 {
-    gw_req_store_call(r, delete_bucket_run, gw_answer_204, NULL, NULL);
+    gw_req_store_call(r, delete_bucket_run, delete_bucket_done, NULL, NULL);
 }
 
 /* ---- HeadBucket, GetBucketLocation and the bucket stubs share one lookup -------------- */
@@ -183,7 +204,7 @@ static enum s3_err bucket_get_run(struct store *st, struct gw_req *r, void *arg)
 
 static void bucket_get_done(struct gw_req *r, void *arg)
 {
-    const struct store_bucket *b = arg;
+    (void)arg;
     const char *region = r->gw->cfg.region;
     struct dbuf out;
     struct s3_xml x;
@@ -203,10 +224,6 @@ static void bucket_get_done(struct gw_req *r, void *arg)
     case S3_OP_GET_BUCKET_VERSIONING:
         s3_xml_begin(&x, &out, "VersioningConfiguration");
         gw_respond_xml_buf(r, &out, s3_xml_end(&x, "VersioningConfiguration") != 0);
-        return;
-    case S3_OP_GET_BUCKET_ACL:
-        gw_acl_render(&x, &out, b->owner);
-        gw_respond_xml_buf(r, &out, x.failed);
         return;
     default: /* GetBucketTagging: no tags are stored on buckets */
         dbuf_release(&out);
@@ -341,7 +358,7 @@ static void list_entry(struct s3_xml *x, struct gw_req *r, const struct list_op 
     s3_xml_elem(x, "ETag", etag);
     s3_xml_elem_i64(x, "Size", e->size);
     if (op->versions || !op->v2 || op->fetch_owner)
-        gw_owner_xml(x, gw_req_user(r));
+        gw_owner_xml(x, r->bucket_id.owner[0] != '\0' ? r->bucket_id.owner : gw_req_user(r));
     s3_xml_elem(x, "StorageClass", "STANDARD");
     s3_xml_close(x, tag);
 }

@@ -308,7 +308,7 @@ int gw_tagging_header_ok(struct gw_req *r)
     return e == S3E_OK;
 }
 
-/* ---- ACLs: the owner holds FULL_CONTROL -------------------------------------------------- */
+/* ---- ACLs and owners in XML -------------------------------------------------- */
 
 void gw_owner_xml(struct s3_xml *x, const char *owner)
 {
@@ -318,19 +318,30 @@ void gw_owner_xml(struct s3_xml *x, const char *owner)
     s3_xml_close(x, "Owner");
 }
 
-void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner)
+void gw_acl_render(struct s3_xml *x, struct dbuf *out, const struct s3_acl *acl)
 {
     s3_xml_begin(x, out, "AccessControlPolicy");
-    gw_owner_xml(x, owner);
+    gw_owner_xml(x, acl->owner);
     s3_xml_open(x, "AccessControlList");
-    if (dbuf_adds(out, "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-                       "xsi:type=\"CanonicalUser\">") != 0)
-        x->failed = 1;
-    s3_xml_elem(x, "ID", owner);
-    s3_xml_elem(x, "DisplayName", owner);
-    s3_xml_close(x, "Grantee");
-    s3_xml_elem(x, "Permission", "FULL_CONTROL");
-    s3_xml_close(x, "Grant");
+    for (size_t i = 0; i < acl->n; i++) {
+        const struct s3_grant *g = &acl->g[i];
+        int user = g->type == S3_GRANTEE_USER;
+        /* The writer has no attributes: the grantee's xsi:type goes in as fixed text. */
+        if (dbuf_adds(out, user ? "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                                  "xsi:type=\"CanonicalUser\">"
+                                : "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                                  "xsi:type=\"Group\">") != 0)
+            x->failed = 1;
+        if (user) {
+            s3_xml_elem(x, "ID", g->id);
+            s3_xml_elem(x, "DisplayName", g->id);
+        } else {
+            s3_xml_elem(x, "URI", g->type == S3_GRANTEE_ALL_USERS ? S3_ACL_URI_ALL_USERS : S3_ACL_URI_AUTH_USERS);
+        }
+        s3_xml_close(x, "Grantee");
+        s3_xml_elem(x, "Permission", s3_perm_name(g->perm));
+        s3_xml_close(x, "Grant");
+    }
     s3_xml_close(x, "AccessControlList");
     if (s3_xml_end(x, "AccessControlPolicy") != 0)
         x->failed = 1;

@@ -41,8 +41,9 @@ struct copy_op {
     struct s3_request *cond; /* snapshot of the condition headers (read on the store thread) */
     char *req_meta;    /* metadata from this request's headers */
     int replace_meta, replace_tags;
-    int check_owner;   /* several users: both buckets must be the caller's */
-    char user[129];
+    int check_access;  /* several users, or anonymous: the caller's rights are checked (http/acl.c) */
+    char user[129];    /* "" = anonymous */
+    char *acl;         /* the new object's ACL (NULL: private to the bucket's owner) */
     /* results */
     char etag[80];
     int64_t mtime_ms;
@@ -56,19 +57,21 @@ static void copy_free(struct gw_req *r)
     free(op->range);
     free(op->cond);
     free(op->req_meta);
+    free(op->acl);
     free(op);
     r->op = NULL;
 }
 
-static enum s3_err bucket_access(struct copy_op *op, struct store *st, const char *name)
+/* The caller may write into bucket name (key NULL) or read its object key (ACLs: http/acl.c). */
+static enum s3_err bucket_access(struct copy_op *op, struct store *st, const char *name, const char *key)
 {
     struct store_bucket b;
     enum store_status s = store_bucket_get(st, name, &b);
     if (s != STORE_OK)
         return gw_store_err_or(s, S3E_NO_SUCH_BUCKET);
-    if (op->check_owner && strcmp(b.owner, op->user) != 0)
-        return S3E_ACCESS_DENIED;
-    return S3E_OK;
+    if (!op->check_access)
+        return S3E_OK;
+    return gw_acl_allows(st, op->user, &b, key, key != NULL, key != NULL ? S3_PERM_READ : S3_PERM_WRITE);
 }
 
 /* The extents of src covering [first, last]: slices of the same blocks. */
@@ -146,6 +149,8 @@ static enum s3_err copy_object(struct copy_op *op, struct store *st, struct gw_r
     snprintf(op->etag, sizeof(op->etag), "%s", src->etag);
     if (self) {
         s = store_object_set_meta(st, r->route.bucket, r->route.key, meta, op->mtime_ms);
+        if (s == STORE_OK)
+            s = store_object_acl_set(st, r->route.bucket, r->route.key, op->acl); /* a copy resets it, as AWS */
     } else {
         struct store_object obj = *src;
         snprintf(obj.bucket, sizeof(obj.bucket), "%s", r->route.bucket);
@@ -153,6 +158,7 @@ static enum s3_err copy_object(struct copy_op *op, struct store *st, struct gw_r
         obj.mtime_ms = op->mtime_ms;
         obj.meta_json = meta;
         obj.bucket_id = r->bucket_id;
+        obj.acl = op->acl;
         s = store_object_put(st, &obj);
     }
     free(meta);
@@ -166,9 +172,9 @@ static enum s3_err copy_run(struct store *st, struct gw_req *r, void *arg)
     enum store_status s = store_tx_begin(st);
     if (s != STORE_OK)
         return gw_store_err(s);
-    enum s3_err err = bucket_access(op, st, r->route.bucket);
+    enum s3_err err = bucket_access(op, st, r->route.bucket, NULL);
     if (err == S3E_OK)
-        err = bucket_access(op, st, op->src_bucket);
+        err = bucket_access(op, st, op->src_bucket, op->src_key);
     if (err != S3E_OK)
         goto out;
     s = store_object_get(st, op->src_bucket, op->src_key, &src);
@@ -289,8 +295,10 @@ static void copy_start(struct gw_req *r, int part)
         op->req_meta = gw_meta_from_request(r);
     }
     op->cond = gw_req_snapshot(r, cond_headers, ARRAY_SIZE(cond_headers));
-    op->check_owner = r->gw->cfg.n_users > 1;
+    op->check_access = r->gw->cfg.n_users > 1 || !r->has_auth;
     snprintf(op->user, sizeof(op->user), "%s", gw_req_user(r));
+    if (!part)
+        op->acl = gw_acl_object_for_write(r);
     gw_req_store_call(r, copy_run, copy_done, op, NULL);
 }
 

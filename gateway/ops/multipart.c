@@ -67,7 +67,10 @@ void gw_op_create_multipart(struct gw_req *r)
         return;
     struct create_op *op = xcalloc(1, sizeof(*op));
     gw_random_hex(op->id, 16);
-    op->meta = gw_meta_from_request(r);
+    char *meta = gw_meta_from_request(r), *acl = gw_acl_object_for_write(r);
+    op->meta = gw_meta_with_acl(meta, acl); /* the object gets it at CompleteMultipartUpload */
+    free(meta);
+    free(acl);
     gw_req_store_call(r, create_run, create_done, op, create_free);
 }
 
@@ -267,7 +270,10 @@ static enum s3_err complete_run(struct store *st, struct gw_req *r, void *arg)
     obj.size = total;
     snprintf(obj.etag, sizeof(obj.etag), "%s", op->etag);
     obj.mtime_ms = now_ms();
-    obj.meta_json = gw_meta_set_parts(u.meta_json, sizes, op->n);
+    char *acl = NULL, *meta = gw_meta_take_acl(u.meta_json, &acl);
+    obj.meta_json = gw_meta_set_parts(meta, sizes, op->n);
+    obj.acl = acl;
+    free(meta);
     /* A conditional write is decided in the transaction that completes the upload. */
     s = store_tx_begin(st);
     if (s == STORE_OK) {
@@ -280,6 +286,7 @@ static enum s3_err complete_run(struct store *st, struct gw_req *r, void *arg)
             store_tx_rollback(st);
     }
     free(obj.meta_json);
+    free(acl);
     if (err == S3E_OK && s != STORE_OK)
         err = s == STORE_CONFLICT ? S3E_INVALID_PART : upload_err(s);
 out:

@@ -1,4 +1,4 @@
-/* object.c — PutObject, GetObject, HeadObject, DeleteObject and the object stubs.
+/* object.c — PutObject, GetObject, HeadObject, DeleteObject.
  *
  * PUT: bucket checked first (so a missing bucket stores nothing), then the
  * body goes through the engine (verify, then blocks), then one store
@@ -37,6 +37,7 @@ static void put_free(struct gw_req *r)
     free(op->obj.key);
     free(op->obj.meta_json);
     free(op->obj.extents);
+    free((char *)op->obj.acl);
     free(op->cond);
     free(op);
     r->op = NULL;
@@ -104,6 +105,7 @@ static void put_begin(struct gw_req *r)
 {
     struct put_op *op = r->op;
     op->obj.bucket_id = r->bucket_id; /* the commit goes into this bucket or nowhere */
+    op->obj.acl = gw_acl_object_for_write(r); /* the bucket's owner is known now */
     op->put = gw_put_body_start(r, 1, put_stored);
 }
 
@@ -551,34 +553,4 @@ void gw_op_delete_object(struct gw_req *r)
     }
     const char *im = gw_req_header(r, "if-match", &l);
     gw_req_store_call(r, del_run, gw_answer_204, im ? xstrndup(im, l) : NULL, free);
-}
-
-/* ---- GetObjectAcl: the owner holds FULL_CONTROL ------------------------------------ */
-
-static enum s3_err object_exists_run(struct store *st, struct gw_req *r, void *op)
-{
-    struct store_object *o = NULL;
-    (void)op;
-    enum store_status s = store_object_head(st, r->route.bucket, r->route.key, &o);
-    store_object_free(o);
-    return s == STORE_NOT_FOUND ? gw_no_such_object(st, r->route.bucket) : gw_store_err(s);
-}
-
-static void object_acl_done(struct gw_req *r, void *op)
-{
-    struct dbuf out;
-    struct s3_xml x;
-    (void)op;
-    dbuf_init(&out, 64 * 1024);
-    gw_acl_render(&x, &out, gw_req_user(r));
-    if (x.failed)
-        gw_respond_error(r, S3E_INTERNAL_ERROR, NULL);
-    else
-        gw_respond_xml(r, 200, out.ptr, out.len);
-    dbuf_release(&out);
-}
-
-void gw_op_object_stub(struct gw_req *r)
-{
-    gw_req_store_call(r, object_exists_run, object_acl_done, NULL, NULL);
 }

@@ -29,8 +29,8 @@ void gw_respond_xml_buf(struct gw_req *r, struct dbuf *out, int failed);
 void gw_answer_204(struct gw_req *r, void *op);
 /* Verifies a small (XML) body against x-amz-content-sha256 and Content-MD5 on the loop. */
 enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
-/* <AccessControlPolicy> granting the owner FULL_CONTROL; <Owner> alone. */
-void gw_acl_render(struct s3_xml *x, struct dbuf *out, const char *owner);
+/* <AccessControlPolicy> of acl (owner and grants, in order); <Owner> alone. */
+void gw_acl_render(struct s3_xml *x, struct dbuf *out, const struct s3_acl *acl);
 void gw_owner_xml(struct s3_xml *x, const char *owner);
 
 /* Conditional writes: the request's If-Match / If-None-Match, snapshotted on
@@ -52,5 +52,16 @@ int gw_tagging_header_ok(struct gw_req *r);
  * must be static strings, at most 16), for s3_ rules evaluated on the store
  * thread after h2o may have freed the request. free() it. */
 struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, size_t n);
+
+/* ACLs of object writes (ops/acl.c). The stored ACL of the object the request writes (PutObject,
+ * CopyObject, CreateMultipartUpload) from its x-amz-acl / x-amz-grant-* headers (checked by
+ * access.c), owned by its writer (anonymous: the bucket's owner); NULL: private to the bucket's
+ * owner. malloc'd. Loop thread. */
+char *gw_acl_object_for_write(struct gw_req *r);
+/* An upload's meta_json carries the ACL its object gets at CompleteMultipartUpload: _with_acl
+ * adds it (acl NULL: none); _take_acl returns the meta_json without it and the ACL in *acl (or
+ * NULL). Both malloc'd. */
+char *gw_meta_with_acl(const char *meta_json, const char *acl);
+char *gw_meta_take_acl(const char *meta_json, char **acl);
 
 #endif

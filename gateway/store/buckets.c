@@ -64,6 +64,8 @@ enum store_status store_bucket_delete(struct store *st, const char *name)
         ret = store_exec(st, sql_completed, "t", name);
     if (ret == STORE_OK)
         ret = store_exec_found(st, sql_del, "t", name);
+    if (ret == STORE_OK)
+        ret = store_bucket_acls_drop(st, name);
     return store_op_end(st, ret);
 }
 

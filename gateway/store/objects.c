@@ -99,6 +99,8 @@ enum store_status store_object_write(struct store *st, const struct store_object
     for (size_t i = 0; i < n && ret == STORE_OK; i++)
         ret = store_exec(st, sql_extent, "IIIII", id, (int64_t)i, ext[i].block_id, ext[i].offset, ext[i].length);
     if (ret == STORE_OK)
+        ret = store_object_acl_write(st, id, obj->acl);
+    if (ret == STORE_OK)
         ret = store_refs_drop(st, &old, obj->mtime_ms);
 out:
     store_refs_release(&old);
@@ -211,6 +213,8 @@ enum store_status store_object_delete(struct store *st, const char *bucket, cons
         ret = extents_remove(st, id, &old);
     if (ret == STORE_OK)
         ret = store_exec(st, sql, "I", id);
+    if (ret == STORE_OK)
+        ret = store_object_acl_write(st, id, NULL);
     if (ret == STORE_OK)
         ret = store_refs_drop(st, &old, now_ms());
     store_refs_release(&old);

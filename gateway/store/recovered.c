@@ -36,6 +36,7 @@ enum store_status store_drop_unposted(struct store *st, int64_t now_ms, int64_t 
     static const char sql_obj_refs[] = "SELECT block_id, count(*) FROM extents WHERE object_id IN (" DOOMED_OBJECTS
                                        ") AND block_id NOT IN (" UNPOSTED ") GROUP BY block_id";
     static const char sql_obj_del[] = "DELETE FROM objects WHERE id IN (" DOOMED_OBJECTS ")";
+    static const char sql_acl_del[] = "DELETE FROM object_acls WHERE object_id IN (" DOOMED_OBJECTS ")";
     static const char sql_ext_del[] = "DELETE FROM extents WHERE object_id IN (" DOOMED_OBJECTS ")";
     static const char sql_part_refs[] = "SELECT block_id, count(*) FROM part_extents"
                                         " WHERE (upload_id, part_number) IN (" DOOMED_PARTS ")"
@@ -58,6 +59,8 @@ enum store_status store_drop_unposted(struct store *st, int64_t now_ms, int64_t 
     ret = refs_of(st, sql_obj_refs, &orefs);
     if (ret == STORE_OK)
         ret = refs_of(st, sql_part_refs, &prefs);
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_acl_del, "");
     if (ret == STORE_OK)
         ret = store_exec(st, sql_obj_del, "");
     if (ret == STORE_OK) {

@@ -193,6 +193,18 @@ static const char *const migrations[] = {
     "  etag TEXT NOT NULL,"
     "  completed_ms INTEGER NOT NULL);"
     "CREATE INDEX completed_uploads_ms ON completed_uploads(completed_ms);",
+    /* 8: ACLs and public access blocks (acl.c) — a bucket's ACL and its PublicAccessBlock flags,
+     * an object's owner and ACL keyed by its row id (deleted with the object; no row: private,
+     * owned by the bucket's owner). */
+    "CREATE TABLE bucket_acls("
+    "  bucket TEXT PRIMARY KEY NOT NULL,"
+    "  acl TEXT NOT NULL);"
+    "CREATE TABLE public_access_blocks("
+    "  bucket TEXT PRIMARY KEY NOT NULL,"
+    "  flags INTEGER NOT NULL);"
+    "CREATE TABLE object_acls("
+    "  object_id INTEGER PRIMARY KEY,"
+    "  acl TEXT NOT NULL);",
 };
 
 const char *store_status_name(enum store_status s)

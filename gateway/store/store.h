@@ -157,6 +157,8 @@ struct store_object {
     struct store_extent *extents; /* malloc'd, in object order */
     size_t n_extents;
     struct store_bucket_id bucket_id; /* writes: the bucket must still be this one (else NOT_FOUND) */
+    const char *acl;    /* writes: the object's owner and ACL (acl.c), NULL: private to the bucket's owner;
+                         * an overwrite replaces the old one. Reads leave it NULL. Not owned. */
 };
 void store_object_free(struct store_object *o); /* frees the members and o itself; NULL ok */
 
@@ -702,5 +704,37 @@ enum store_status store_changes_apply(struct store *st, const void *buf, size_t 
 enum store_status store_changes_unjournaled(struct store *st, int64_t *since_ms) WARN_UNUSED;
 /* Clears the mark (the gateway starts a new chain from a fresh snapshot). */
 enum store_status store_changes_clear_unjournaled(struct store *st) WARN_UNUSED;
+
+/* ---- ACLs and public access blocks (acl.c) ---------------------------------- */
+
+/* ACL texts are the gateway's (s3_acl_encode); NULL = private (no row). */
+/* store_bucket_create with the bucket's ACL in the same transaction. */
+enum store_status store_bucket_create_acl(struct store *st, const char *name, const char *owner, int64_t now_ms,
+                                          const char *acl) WARN_UNUSED; /* STORE_EXISTS */
+/* *acl malloc'd, or NULL when the bucket has none (private); STORE_OK either way. */
+enum store_status store_bucket_acl_get(struct store *st, const char *bucket, char **acl) WARN_UNUSED;
+enum store_status store_bucket_acl_set(struct store *st, const char *bucket, const char *acl)
+    WARN_UNUSED; /* NOT_FOUND: no bucket */
+/* PublicAccessBlock flags (S3_PAB_* bits); NOT_FOUND (*flags -1) when the bucket has none. */
+enum store_status store_pab_get(struct store *st, const char *bucket, int64_t *flags) WARN_UNUSED;
+/* flags < 0 removes them. NOT_FOUND: no bucket. */
+enum store_status store_pab_set(struct store *st, const char *bucket, int64_t flags) WARN_UNUSED;
+/* Inside a write: removes bucket's ACL and flags (the bucket is being deleted). */
+enum store_status store_bucket_acls_drop(struct store *st, const char *bucket) WARN_UNUSED;
+/* The object's ACL text, NULL when it has none (private, owned by the bucket's owner); NOT_FOUND: no object. */
+enum store_status store_object_acl_get(struct store *st, const char *bucket, const char *key, char **acl)
+    WARN_UNUSED;
+enum store_status store_object_acl_set(struct store *st, const char *bucket, const char *key, const char *acl)
+    WARN_UNUSED; /* NOT_FOUND: no object */
+/* Inside a write: sets (acl NULL: removes) the ACL of object row object_id. */
+enum store_status store_object_acl_write(struct store *st, int64_t object_id, const char *acl) WARN_UNUSED;
+/* Buckets having an ACL whose public access block has none of skip_flags, in name order, at most max
+ * (then more may exist); *out malloc'd (free with store_bucket_acls_free). */
+struct store_bucket_acl {
+    char *bucket, *acl;
+};
+enum store_status store_bucket_acls_list(struct store *st, int64_t skip_flags, size_t max,
+                                         struct store_bucket_acl **out, size_t *n) WARN_UNUSED;
+void store_bucket_acls_free(struct store_bucket_acl *v, size_t n);
 
 #endif

@@ -176,7 +176,7 @@ def t_unknown_subresources_not_implemented():
     err("NotImplemented", 501, s3.get_bucket_policy, Bucket=B)
     err("NotImplemented", 501, s3.get_bucket_cors, Bucket=B)
     err("NotImplemented", 501, s3.get_bucket_website, Bucket=B)
-    err("NotImplemented", 501, s3.put_object_acl, Bucket=B, Key="k", ACL="public-read")
+    err("NotImplemented", 501, s3.get_bucket_logging, Bucket=B)
 
 
 @test
