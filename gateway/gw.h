@@ -161,6 +161,7 @@ struct gw_fetch;
 struct gw_cache;
 struct gw_opened_set;
 struct gw_packer;
+struct gw_cors_cache;
 
 struct gw {
     struct gw_config cfg;
@@ -231,6 +232,7 @@ struct gw {
     struct gw_compact *compact; /* pack compaction (compact.c) */
     struct gw_strays *strays; /* the start-up search for strays of a crash, NULL when none (strays.c) */
     struct gw_conn *conns;  /* accepted S3 connections (server.c) */
+    struct gw_cors_cache *cors; /* buckets' CORS rules last read (ops/cors.c) */
     void (*request_done)(struct gw_req *r); /* each request as h2o disposes it (admin.c's access log), or NULL */
 };
 
@@ -474,6 +476,7 @@ struct gw_req {
     /* The bucket as the request found it at its start (access.c's gw_with_bucket):
      * a commit into it must find the same bucket, not one created since under its name. */
     struct store_bucket_id bucket_id;
+    void (*cors_next)(struct gw_req *r); /* ops/cors.c: where the request goes once its CORS headers are added */
 };
 
 /* The context of a new request (http/req.c): its id, its streamed body if
@@ -864,6 +867,18 @@ void gw_op_upload_part_copy(struct gw_req *r); /* ops/copy.c */
 void gw_op_get_object_tagging(struct gw_req *r);    /* ops/tagging.c */
 void gw_op_put_object_tagging(struct gw_req *r);    /* ops/tagging.c */
 void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
+void gw_op_get_bucket_cors(struct gw_req *r);       /* ops/cors.c */
+void gw_op_put_bucket_cors(struct gw_req *r);       /* ops/cors.c */
+void gw_op_delete_bucket_cors(struct gw_req *r);    /* ops/cors.c */
+/* OPTIONS: a browser's preflight, answered from the bucket's CORS rules without authentication. */
+void gw_op_cors_preflight(struct gw_req *r);        /* ops/cors.c */
+/* A request carrying Origin gets the matching CORS rule's headers on its
+ * answer (whatever it is) before next(r) runs; at once when it names no
+ * bucket or no Origin, or the bucket's rules are cached. ops/cors.c. */
+void gw_cors_then(struct gw_req *r, void (*next)(struct gw_req *r));
+/* A bucket's CORS rules changed or it was deleted: the cached rules go. */
+void gw_cors_forget(struct gw *gw, const char *bucket);
+void gw_cors_cache_free(struct gw *gw); /* at shutdown */
 
 /* Bucket ownership with several users (access.c). gw_access_needed: does
  * this request need the check; gw_access_check runs next(r) unless the

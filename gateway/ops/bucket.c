@@ -101,6 +101,7 @@ void gw_op_create_bucket(struct gw_req *r)
         gw_respond_error(r, e, NULL);
         return;
     }
+    gw_cors_forget(r->gw, r->route.bucket); /* "no such bucket" no longer holds */
     gw_req_store_call(r, create_bucket_run, create_bucket_done, NULL, NULL);
 }
 
@@ -112,6 +113,7 @@ static enum s3_err delete_bucket_run(struct store *st, struct gw_req *r, void *o
 
 void gw_op_delete_bucket(struct gw_req *r)
 {
+    gw_cors_forget(r->gw, r->route.bucket); /* its CORS rules go with it */
     gw_req_store_call(r, delete_bucket_run, gw_answer_204, NULL, NULL);
 }
 

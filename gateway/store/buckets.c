@@ -57,6 +57,8 @@ enum store_status store_bucket_delete(struct store *st, const char *name)
         ret = STORE_NOT_EMPTY;
     if (ret == STORE_OK)
         ret = store_exec_found(st, sql_del, "t", name);
+    if (ret == STORE_OK)
+        ret = store_exec(st, "DELETE FROM bucket_cors WHERE bucket = ?1", "t", name); /* its CORS rules (cors.c) */
     return store_op_end(st, ret);
 }
 

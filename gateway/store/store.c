@@ -172,6 +172,10 @@ static const char *const migrations[] = {
     "  chat_id INTEGER PRIMARY KEY,"
     "  floor INTEGER NOT NULL,"
     "  top INTEGER NOT NULL);",
+    /* CORS rules — each bucket's CORS configuration (PutBucketCors), as GetBucketCors renders it (cors.c). */
+    "CREATE TABLE bucket_cors("
+    "  bucket TEXT PRIMARY KEY NOT NULL,"
+    "  config TEXT NOT NULL);",
 };
 
 const char *store_status_name(enum store_status s)

@@ -684,4 +684,14 @@ enum store_status store_changes_unjournaled(struct store *st, int64_t *since_ms)
 /* Clears the mark (the gateway starts a new chain from a fresh snapshot). */
 enum store_status store_changes_clear_unjournaled(struct store *st) WARN_UNUSED;
 
+/* ---- CORS configurations (cors.c) ------------------------------------------------ */
+
+/* The CORS configuration of bucket (the XML s3_cors_render wrote) into *xml,
+ * malloc'd (free()); STORE_NOT_FOUND when it has none. */
+enum store_status store_cors_get(struct store *st, const char *bucket, char **xml) WARN_UNUSED;
+/* Sets bucket's configuration, replacing any; STORE_NOT_FOUND when there is no such bucket. */
+enum store_status store_cors_put(struct store *st, const char *bucket, const char *xml) WARN_UNUSED;
+/* Removes bucket's configuration; STORE_OK when it had none. */
+enum store_status store_cors_delete(struct store *st, const char *bucket) WARN_UNUSED;
+
 #endif
