@@ -491,7 +491,8 @@ static void answer(const struct s3_cors_rule *r, const char *origin, size_t olen
         add_end(&b);
     }
     add_begin(&b, "Vary");
-    add_text(&b, "Origin, Access-Control-Request-Headers, Access-Control-Request-Method", 70);
+    static const char vary[] = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
+    add_text(&b, vary, sizeof(vary) - 1);
     add_end(&b);
     if (b.failed) { /* cannot happen within the body bound; answer nothing rather than a part */
         a->n = 0;

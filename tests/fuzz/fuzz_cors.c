@@ -16,6 +16,8 @@ static void check_answer(const struct s3_cors_answer *a)
     for (size_t i = 0; i < a->n; i++) {
         FUZZ_CHECK(a->names[i] != NULL);
         FUZZ_CHECK(a->off[i] + a->len[i] <= a->buf.len);
+        if (strcmp(a->names[i], "Vary") == 0 || strcmp(a->names[i], "Access-Control-Allow-Methods") == 0)
+            FUZZ_CHECK(s3_header_value_ok(a->buf.ptr + a->off[i], a->len[i])); /* values of ours */
     }
     if (a->n > 0) {
         FUZZ_CHECK(strcmp(a->names[0], "Access-Control-Allow-Origin") == 0);

@@ -183,7 +183,10 @@ static const char *hv(const struct s3_cors_answer *a, const char *name)
     static char v[4096];
     for (size_t i = 0; i < a->n; i++)
         if (strcmp(a->names[i], name) == 0) {
-            snprintf(v, sizeof(v), "%.*s", (int)a->len[i], a->buf.ptr + a->off[i]);
+            if (a->len[i] >= sizeof(v) || memchr(a->buf.ptr + a->off[i], '\0', a->len[i]) != NULL)
+                return "(value with a NUL or too long)";
+            memcpy(v, a->buf.ptr + a->off[i], a->len[i]);
+            v[a->len[i]] = '\0';
             return v;
         }
     return NULL;
