@@ -68,16 +68,17 @@ static struct cors_slot *cache_find(struct gw_cors_cache *c, const char *bucket)
 /* Takes cfg (heap, or NULL). */
 static struct cors_slot *cache_put(struct gw_cors_cache *c, const char *bucket, int exists, struct s3_cors *cfg)
 {
-    struct cors_slot *victim = &c->slots[0];
-    for (size_t i = 0; i < CORS_CACHE_SLOTS; i++) {
+    /* The bucket's own slot (two reads of it may finish one after the other), else a free one, else the LRU. */
+    struct cors_slot *victim = NULL, *spare = &c->slots[0];
+    for (size_t i = 0; i < CORS_CACHE_SLOTS && victim == NULL; i++) {
         struct cors_slot *s = &c->slots[i];
-        if (s->bucket[0] == '\0' || strcmp(s->bucket, bucket) == 0) {
+        if (strcmp(s->bucket, bucket) == 0)
             victim = s;
-            break;
-        }
-        if (s->used < victim->used)
-            victim = s;
+        else if (spare->bucket[0] != '\0' && (s->bucket[0] == '\0' || s->used < spare->used))
+            spare = s;
     }
+    if (victim == NULL)
+        victim = spare;
     slot_clear(victim);
     memcpy(victim->bucket, bucket, strlen(bucket) + 1);
     victim->exists = exists;

@@ -244,6 +244,29 @@ def case_recreate(b, other):
            "created again: CORS is not enabled")
 
 
+def case_many(b, other):
+    """More buckets than the gateway keeps rules for (64): each still answers with its own."""
+    names = [f"cors-many-{i:02d}" for i in range(70)]
+    for i, n in enumerate(names):
+        s3.create_bucket(Bucket=n)
+        if i % 7 != 0:
+            s3.put_bucket_cors(Bucket=n, CORSConfiguration={"CORSRules": [
+                {"AllowedOrigins": [f"http://b{i}.example"], "AllowedMethods": ["GET"]}]})
+    for rnd in range(2):
+        for i, n in enumerate(names):
+            r = preflight(f"/{n}/k", f"http://b{i}.example", "GET")
+            if i % 7 == 0:
+                expect(r.status == 403 and r.error()[1] == "CORSResponse: CORS is not enabled for this bucket.",
+                       f"round {rnd}: {n} without rules -> 403")
+            else:
+                expect(r.status == 200 and r.h("access-control-allow-origin") == f"http://b{i}.example",
+                       f"round {rnd}: {n} answers its own origin")
+            r = preflight(f"/{n}/k", f"http://b{(i + 1) % 70}.example", "GET")
+            expect(r.status == 403, f"round {rnd}: {n} refuses its neighbour's origin")
+    for n in names:
+        s3.delete_bucket(Bucket=n)
+
+
 if __name__ == "__main__":
     globals()["case_" + sys.argv[1]](sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     if failures:

@@ -41,6 +41,7 @@ check "curl: a preflight with no credentials at all" bash -c '
 section "actual requests"
 check "presigned PUT/GET with Origin, errors with Origin, changes applied at once" C actual "$B" "$B2"
 check "a bucket deleted and created again has no rules" C recreate "$B" "$B2"
+check "70 buckets (more than the 64 whose rules are kept in memory): each answers with its own" C many "$B" "$B2"
 check "no rules left behind in the index" test "$(index "SELECT count(*) FROM bucket_cors WHERE bucket = '$B2'")" = 0
 
 finish
