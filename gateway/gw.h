@@ -25,6 +25,8 @@
  *     multipart.c multipart uploads
  *     copy.c     CopyObject and UploadPartCopy (extents shared, nothing uploaded)
  *     tagging.c  object tags (Put/Get/DeleteObjectTagging)
+ *     cors.c     bucket CORS rules (Put/Get/DeleteBucketCors), preflights (OPTIONS, no
+ *                credentials) and the CORS headers of requests carrying Origin
  *   engine/      the block pipeline:
  *     put.c      verify and split bodies, upload blocks under a global budget
  *                (put_work.c: its jobs on libuv's pool; put_int.h: their shared state)
