@@ -47,6 +47,7 @@ static const struct err_row errors[S3E__COUNT] = {
     [S3E_INVALID_RANGE] = {"InvalidRange", 416, "The requested range is not satisfiable"},
     [S3E_INVALID_REQUEST] = {"InvalidRequest", 400, "Invalid Request"},
     [S3E_INVALID_URI] = {"InvalidURI", 400, "Couldn't parse the specified URI."},
+    [S3E_INVALID_PART_NUMBER] = {"InvalidPartNumber", 416, "The requested partnumber is not satisfiable"},
     [S3E_NO_SUCH_CORS_CONFIGURATION] = {"NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
     [S3E_CORS_FORBIDDEN] = {"AccessForbidden", 403, "CORSResponse: This CORS request is not allowed."},
     [S3E_KEY_TOO_LONG] = {"KeyTooLongError", 400, "Your key is too long"},

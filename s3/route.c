@@ -6,7 +6,7 @@
  * set; the operation is then the first row of the table whose method,
  * key-presence, keyword and header conditions all hold. Keywords we know but
  * do not serve route to S3_OP_NOT_IMPLEMENTED so they never fall through to
- * a listing. Keys and query values must be UTF-8 (InvalidURI otherwise); a
+ * a listing, and so does any parameter no operation reads (params.c). Keys and query values must be UTF-8 (InvalidURI otherwise); a
  * request that creates an object must name a key XML can carry and send
  * metadata that can be returned as headers (InvalidArgument otherwise).
  *
@@ -266,7 +266,7 @@ static char *decode_dup(const char *s, size_t len)
     return out;
 }
 
-static enum s3_err parse_query(const struct s3_request *req, struct s3_route *out, uint64_t *kw)
+static enum s3_err parse_query(const struct s3_request *req, struct s3_route *out, uint64_t *kw, int *unknown)
 {
     const char *q = req->query;
     size_t len = req->query ? req->query_len : 0;
@@ -293,9 +293,14 @@ static enum s3_err parse_query(const struct s3_request *req, struct s3_route *ou
             /* prefix, marker, delimiter… are echoed in listings, which are UTF-8. */
             if (!s3_utf8_valid(name, strlen(name)) || !s3_utf8_valid(value, strlen(value)))
                 return S3E_INVALID_URI;
+            int is_kw = 0;
             for (size_t k = 0; k < KW__COUNT; k++)
-                if (strcmp(name, kw_names[k]) == 0)
+                if (strcmp(name, kw_names[k]) == 0) {
                     *kw |= BIT(k);
+                    is_kw = 1;
+                }
+            if (!is_kw && !s3_query_param_known(name))
+                *unknown = 1;
         }
         i = j + 1;
     }
@@ -378,6 +383,7 @@ enum s3_err s3_route_parse(const struct s3_request *req, const char *vhost_domai
 {
     enum s3_err err = S3E_OK;
     uint64_t kw = 0;
+    int unknown = 0; /* a parameter that is neither a keyword nor one operations read (params.c) */
     const char *path = req->path ? req->path : "";
     size_t plen = req->path ? req->path_len : 0;
     const char *bucket = NULL, *rest = NULL;
@@ -434,7 +440,7 @@ enum s3_err s3_route_parse(const struct s3_request *req, const char *vhost_domai
             goto out;
         }
     }
-    err = parse_query(req, out, &kw);
+    err = parse_query(req, out, &kw, &unknown);
     if (err != S3E_OK)
         goto out;
 
@@ -456,6 +462,8 @@ enum s3_err s3_route_parse(const struct s3_request *req, const char *vhost_domai
         out->op = r->op;
         break;
     }
+    if (unknown && out->op != S3_OP_UNKNOWN)
+        out->op = S3_OP_NOT_IMPLEMENTED; /* a sub-resource we do not know: never the object or a listing */
     if (out->op == S3_OP_UNKNOWN) {
         if (target == T_SERVICE && meth != M_GET) {
             err = S3E_METHOD_NOT_ALLOWED;

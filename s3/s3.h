@@ -76,6 +76,7 @@ enum s3_err {
     S3E_AUTH_QUERY_WRONG_SERVICE,  /* AuthorizationQueryParametersError 400: the same, presigned */
     S3E_MALFORMED_TRAILER,      /* MalformedTrailerError 400: declared trailer missing or another sent */
     S3E_INVALID_URI,            /* InvalidURI 400: a key or query value that is not UTF-8 */
+    S3E_INVALID_PART_NUMBER,    /* InvalidPartNumber 416: GET/HEAD partNumber beyond the object's parts */
     S3E_NO_SUCH_CORS_CONFIGURATION, /* NoSuchCORSConfiguration 404 */
     S3E_CORS_FORBIDDEN,         /* AccessForbidden 403: a CORS preflight refused (message: why) */
     S3E__COUNT
@@ -329,9 +330,10 @@ enum s3_err s3_xml_parse_complete(const char *body, size_t len, struct s3_comple
     WARN_UNUSED;
 
 struct s3_delete_key {
-    char *key; /* malloc'd */
+    char *key;  /* malloc'd */
+    char *etag; /* <ETag> (a conditional delete), malloc'd; NULL when absent */
 };
-/* Parses <Delete><Quiet/><Object><Key/>…; keys malloc'd; s3_delete_keys_free frees them. */
+/* Parses <Delete><Quiet/><Object><Key/><ETag/>…; keys malloc'd; s3_delete_keys_free frees them. */
 enum s3_err s3_xml_parse_delete(const char *body, size_t len, struct s3_delete_key **keys, size_t *n,
                                 int *quiet) WARN_UNUSED;
 void s3_delete_keys_free(struct s3_delete_key *keys, size_t n);

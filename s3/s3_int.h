@@ -51,4 +51,9 @@ size_t s3_checksum_compute(const char *alg, size_t alg_len, const void *data, si
  * W/ tolerated, '*' for any) contain etag (unquoted)? */
 int s3_etag_list_matches(const char *v, size_t len, const char *etag);
 
+/* Is name a query parameter some operation reads, or one clients add without
+ * meaning (x-id, presigned X-Amz-*)? 0 for anything else: an unknown
+ * sub-resource (params.c). */
+int s3_query_param_known(const char *name);
+
 #endif

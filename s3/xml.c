@@ -425,7 +425,7 @@ struct delete_st {
     struct s3_delete_key *keys;
     size_t n, cap;
     int quiet;
-    char *cur;
+    char *cur, *cur_etag;
 };
 
 static void delete_start(struct pctx *c, const char *name)
@@ -433,7 +433,9 @@ static void delete_start(struct pctx *c, const char *name)
     struct delete_st *st = c->ud;
     if (c->depth == 2 && strcmp(name, "Object") == 0) {
         free(st->cur);
+        free(st->cur_etag);
         st->cur = NULL;
+        st->cur_etag = NULL;
     }
 }
 
@@ -444,6 +446,14 @@ static void delete_end(struct pctx *c, const char *name)
     if (at(c, 3, "Object", "Key")) {
         free(st->cur);
         st->cur = xstrndup(ctext(c), c->text.len); /* keys are verbatim: no trimming */
+    } else if (at(c, 3, "Object", "ETag")) {
+        char tmp[128];
+        if (ctext_trim(c, tmp, sizeof(tmp)) != 0) {
+            fail(c, S3E_MALFORMED_XML);
+            return;
+        }
+        free(st->cur_etag);
+        st->cur_etag = xstrdup(tmp);
     } else if (at(c, 2, NULL, "Quiet")) {
         char tmp[16];
         if (ctext_trim(c, tmp, sizeof(tmp)) != 0) {
@@ -460,8 +470,10 @@ static void delete_end(struct pctx *c, const char *name)
             st->cap = st->cap ? st->cap * 2 : 16;
             st->keys = xrealloc(st->keys, st->cap * sizeof(*st->keys));
         }
-        st->keys[st->n++].key = st->cur;
+        st->keys[st->n].key = st->cur;
+        st->keys[st->n++].etag = st->cur_etag;
         st->cur = NULL;
+        st->cur_etag = NULL;
     }
 }
 
@@ -469,8 +481,10 @@ void s3_delete_keys_free(struct s3_delete_key *keys, size_t n)
 {
     if (keys == NULL)
         return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(keys[i].key);
+        free(keys[i].etag);
+    }
     free(keys);
 }
 
@@ -480,6 +494,7 @@ enum s3_err s3_xml_parse_delete(const char *body, size_t len, struct s3_delete_k
     struct pctx c = {.root = "Delete", .on_end = delete_end, .on_start = delete_start, .ud = &st};
     enum s3_err err = run(&c, body, len, 0);
     free(st.cur);
+    free(st.cur_etag);
     *keys = NULL;
     *n = 0;
     *quiet = 0;

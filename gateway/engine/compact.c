@@ -9,13 +9,19 @@
  *      when a read slot is free (never at a reader's expense);
  *   3. each live object's bytes are appended to the open pack (pack.c:
  *      written and fsync'd in the spool before the callback);
- *   4. store thread, one transaction: every object that still points where
- *      it was copied from is repointed at its copy; the old pack loses those
- *      references and, at zero, is queued for deletion like any block.
- * An object deleted or overwritten meanwhile is left alone (its copy is dead
- * bytes in the new pack). A crash before step 4 leaves the old pack in use
- * and the copies dead; after it, the new pack is in the spool and is posted
- * by the resume of pack.c. One run at a time; at most COMPACT_MAX_OBJECTS
+ *   4. store thread, one transaction: each copy is recorded (a pack_moves
+ *      row holding a reference on the new pack);
+ *   5. once the new pack is posted, the next run first repoints, in one
+ *      transaction, every object that still is where it was copied from;
+ *      the old pack loses those references and, at zero, is queued for
+ *      deletion like any block.
+ * Until step 5 the index names only the old pack, which Telegram holds: a
+ * journal document taken meanwhile (safety/journal.c) never points an old
+ * object at a pack that may not reach Telegram. An object deleted or
+ * overwritten meanwhile is left alone (its copy is dead bytes in the new
+ * pack). A crash before step 4 leaves the copies dead; after it, the new
+ * pack is in the spool, posted by the resume of pack.c, and step 5 follows.
+ * One run at a time; at most COMPACT_MAX_OBJECTS
  * objects per run (the rest go in a later run).
  */
 #include <stdio.h>
@@ -54,8 +60,8 @@ struct compact_run {
     struct gw_fetch *fetch;
     int fetched; /* the block is here (or failed): no fetch callback pending */
     enum store_status st;
-    size_t moved;
     int64_t moved_bytes;
+    size_t applied, stale; /* step 5 of earlier runs, done by this one */
 };
 
 static void run_end(struct compact_run *run)
@@ -72,24 +78,23 @@ static void run_end(struct compact_run *run)
         free(c);
 }
 
-static void move_run(struct store *st, void *arg)
+static void hold_run(struct store *st, void *arg)
 {
     struct compact_run *run = arg;
-    run->st = store_pack_move(st, run->blk.id, run->moves, run->n_moves, now_ms(), &run->moved);
+    run->st = store_pack_move_hold(st, run->blk.id, run->moves, run->n_moves);
 }
 
-static void move_done(void *arg)
+static void hold_done(void *arg)
 {
     struct compact_run *run = arg;
-    if (run->st != STORE_OK) {
-        log_error("compact: cannot repoint the objects of pack %lld/%lld: %s (the copies stay dead)",
+    if (run->st != STORE_OK)
+        log_error("compact: cannot record the copies of pack %lld/%lld: %s (they stay dead)",
                   (long long)run->blk.chat_id, (long long)run->blk.message_id, store_status_name(run->st));
-    } else {
-        run->c->moved += run->moved;
-        log_info("compact: pack %lld/%lld (%lld bytes): %zu of %zu live objects (%lld bytes) moved to a new pack",
+    else
+        log_info("compact: pack %lld/%lld (%lld bytes): %zu of %zu live objects (%lld bytes) copied to a new pack,"
+                 " repointed once it is posted",
                  (long long)run->blk.chat_id, (long long)run->blk.message_id, (long long)run->blk.plain_size,
-                 run->moved, run->n, (long long)run->moved_bytes);
-    }
+                 run->n_moves, run->n, (long long)run->moved_bytes);
     run_end(run);
 }
 
@@ -114,7 +119,7 @@ static void appended_all(struct compact_run *run)
         run_end(run);
         return;
     }
-    gw_store_call(run->c->gw, move_run, move_done, run);
+    gw_store_call(run->c->gw, hold_run, hold_done, run);
 }
 
 static void on_appended(void *ud, int ok, int64_t block_id, int64_t offset)
@@ -177,7 +182,9 @@ static void find_run(struct store *st, void *arg)
 {
     struct compact_run *run = arg;
     struct gw *gw = run->c->gw;
-    run->st = store_pack_candidate(st, gw->cfg.pack_compact_pct, gw->cfg.pack_threshold, COMPACT_MAX_OBJECTS,
+    run->st = store_pack_moves_apply(st, now_ms(), &run->applied, &run->stale);
+    if (run->st == STORE_OK)
+        run->st = store_pack_candidate(st, gw->cfg.pack_compact_pct, gw->cfg.pack_threshold, COMPACT_MAX_OBJECTS,
                                    &run->blk, &run->live, &run->n);
 }
 
@@ -185,6 +192,10 @@ static void find_done(void *arg)
 {
     struct compact_run *run = arg;
     struct gw_compact *c = run->c;
+    c->moved += run->applied;
+    if (run->applied + run->stale > 0)
+        log_info("compact: %zu objects repointed to their copies in posted packs (%zu changed meanwhile)",
+                 run->applied, run->stale);
     if (run->st != STORE_OK || run->n == 0 || c->stopped) {
         if (run->st != STORE_OK && run->st != STORE_NOT_FOUND)
             log_error("compact: cannot look for packs to compact: %s", store_status_name(run->st));

@@ -73,6 +73,43 @@ static void add_user_meta(json_t *m, const char *hname, size_t hlen, const char 
     free(name);
 }
 
+/* A Content-Encoding list without its aws-chunked members, the others
+ * ", "-joined (the value as sent when it has none); malloc'd, "" when
+ * nothing remains. */
+static char *encoding_without_aws_chunked(const char *v, size_t len)
+{
+    char *out = xmalloc(2 * len + 1); /* each ',' may become ", " */
+    size_t o = 0, i = 0;
+    int removed = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && v[j] != ',')
+            j++;
+        size_t a = i, b = j;
+        while (a < b && (v[a] == ' ' || v[a] == '\t'))
+            a++;
+        while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+            b--;
+        if (b - a == 11 && !strncasecmp(v + a, "aws-chunked", 11)) {
+            removed = 1;
+        } else if (b > a) {
+            if (o > 0) {
+                out[o++] = ',';
+                out[o++] = ' ';
+            }
+            memcpy(out + o, v + a, b - a);
+            o += b - a;
+        }
+        i = j + 1;
+    }
+    if (!removed) {
+        memcpy(out, v, len);
+        o = len;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 char *gw_meta_from_request(struct gw_req *r)
 {
     json_t *root = json_object(), *h = json_object(), *m = json_object();
@@ -85,15 +122,14 @@ char *gw_meta_from_request(struct gw_req *r)
         if (v == NULL)
             continue;
         if (i == 0) {
-            /* aws-chunked is transfer framing, not the object's encoding. */
-            if (len == 11 && !strncasecmp(v, "aws-chunked", 11))
-                continue;
-            if (len > 12 && !strncasecmp(v, "aws-chunked,", 12)) {
-                v += 12;
-                len -= 12;
-                while (len && *v == ' ')
-                    v++, len--;
-            }
+            /* aws-chunked is transfer framing, not the object's encoding:
+             * "gzip, aws-chunked" is stored as "gzip", "aws-chunked" alone
+             * as no Content-Encoding at all (S3 does the same). */
+            char *enc = encoding_without_aws_chunked(v, len);
+            if (enc[0] != '\0')
+                json_object_set_new(h, stored_headers[i], value_json(enc, strlen(enc)));
+            free(enc);
+            continue;
         }
         json_object_set_new(h, stored_headers[i], value_json(v, len));
     }

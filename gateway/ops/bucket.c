@@ -17,15 +17,25 @@
 
 /* ---- ListBuckets ---------------------------------------------------------------- */
 
+#define MAX_BUCKETS 10000 /* ListBuckets max-buckets: S3 accepts 1..10000 */
+
+/* ListBuckets pages by name: max-buckets, continuation-token (the base64 of
+ * the last name returned), prefix and bucket-region filter the one sorted
+ * list the store returns. */
 struct buckets_op {
     struct store_bucket *list;
     size_t n;
+    size_t max;         /* max-buckets, or SIZE_MAX when not asked */
+    char *after;        /* names after this one (the decoded token), "" for all */
+    const char *prefix; /* the route's, or "" */
+    int other_region;   /* bucket-region names another region: nothing is there */
 };
 
 static void buckets_free(void *arg)
 {
     struct buckets_op *op = arg;
     free(op->list);
+    free(op->after);
     free(op);
 }
 
@@ -42,28 +52,76 @@ static void list_buckets_done(struct gw_req *r, void *arg)
     struct dbuf out;
     struct s3_xml x;
     dbuf_init(&out, XML_MAX);
+    const char *last = NULL;
+    size_t shown = 0, plen = strlen(op->prefix);
+    int more = 0;
     s3_xml_begin(&x, &out, "ListAllMyBucketsResult");
     gw_owner_xml(&x, gw_req_user(r));
     s3_xml_open(&x, "Buckets");
-    for (size_t i = 0; i < op->n; i++) {
+    for (size_t i = 0; i < op->n && !op->other_region; i++) {
         char t[32];
-        if (!gw_access_visible(r, &op->list[i]))
+        const struct store_bucket *b = &op->list[i];
+        if (!gw_access_visible(r, b) || strncmp(b->name, op->prefix, plen) != 0 || strcmp(b->name, op->after) <= 0)
             continue;
-        s3_time_iso(op->list[i].created_ms, t);
+        if (shown == op->max) {
+            more = 1;
+            break;
+        }
+        s3_time_iso(b->created_ms, t);
         s3_xml_open(&x, "Bucket");
-        s3_xml_elem(&x, "Name", op->list[i].name);
+        s3_xml_elem(&x, "Name", b->name);
         s3_xml_elem(&x, "CreationDate", t);
+        s3_xml_elem(&x, "BucketRegion", r->gw->cfg.region);
         s3_xml_close(&x, "Bucket");
+        last = b->name;
+        shown++;
     }
     s3_xml_close(&x, "Buckets");
+    if (more && last != NULL) {
+        size_t ml = strlen(last);
+        char tok[4 * S3_MAX_BUCKET_LEN / 3 + 8];
+        size_t tl = s3_base64_encode((const unsigned char *)last, ml, tok, sizeof(tok));
+        s3_xml_elemn(&x, "ContinuationToken", tok, tl);
+    }
+    if (s3_route_param(&r->route, "prefix") != NULL)
+        s3_xml_elem(&x, "Prefix", op->prefix);
     int failed = s3_xml_end(&x, "ListAllMyBucketsResult") != 0;
     gw_respond_xml_buf(r, &out, failed);
 }
 
 void gw_op_list_buckets(struct gw_req *r)
 {
-    gw_req_store_call(r, list_buckets_run, list_buckets_done, xcalloc(1, sizeof(struct buckets_op)),
-                      buckets_free);
+    const char *mb = s3_route_param(&r->route, "max-buckets");
+    const char *ct = s3_route_param(&r->route, "continuation-token");
+    const char *p = s3_route_param(&r->route, "prefix");
+    const char *br = s3_route_param(&r->route, "bucket-region");
+    size_t max = SIZE_MAX;
+    if (mb != NULL) {
+        char *end;
+        long v = strtol(mb, &end, 10);
+        if (*mb == '\0' || *end != '\0' || v < 1 || v > MAX_BUCKETS) {
+            gw_respond_error(r, S3E_INVALID_ARGUMENT, "Argument max-buckets must be an integer between 1 and 10000");
+            return;
+        }
+        max = (size_t)v;
+    }
+    char after[S3_MAX_BUCKET_LEN + 1] = "";
+    if (ct != NULL) {
+        size_t cl = strlen(ct), n = 0;
+        if (cl == 0 || cl > 4 * S3_MAX_BUCKET_LEN / 3 + 4 ||
+            s3_base64_decode(ct, cl, (unsigned char *)after, sizeof(after) - 1, &n) != 0 ||
+            memchr(after, '\0', n) != NULL) {
+            gw_respond_error(r, S3E_INVALID_ARGUMENT, "The continuation token provided is incorrect");
+            return;
+        }
+        after[n] = '\0';
+    }
+    struct buckets_op *op = xcalloc(1, sizeof(*op));
+    op->max = max;
+    op->after = xstrdup(after);
+    op->prefix = p ? p : "";
+    op->other_region = br != NULL && strcmp(br, r->gw->cfg.region) != 0;
+    gw_req_store_call(r, list_buckets_run, list_buckets_done, op, buckets_free);
 }
 
 /* ---- CreateBucket, DeleteBucket ------------------------------------------------------ */
@@ -380,14 +438,14 @@ struct mdel_op {
     struct s3_delete_key *keys;
     size_t n;
     int quiet;
-    enum store_status *st;
+    enum s3_err *err; /* per key */
 };
 
 static void mdel_free(struct gw_req *r)
 {
     struct mdel_op *op = r->op;
     s3_delete_keys_free(op->keys, op->n);
-    free(op->st);
+    free(op->err);
     free(op);
     r->op = NULL;
 }
@@ -398,7 +456,7 @@ static enum s3_err mdel_run(struct store *st, struct gw_req *r, void *arg)
     if (gw_bucket_missing(st, r->route.bucket))
         return S3E_NO_SUCH_BUCKET;
     for (size_t i = 0; i < op->n; i++)
-        op->st[i] = store_object_delete(st, r->route.bucket, op->keys[i].key);
+        op->err[i] = gw_delete_if_match(st, r->route.bucket, op->keys[i].key, op->keys[i].etag);
     return S3E_OK;
 }
 
@@ -410,14 +468,14 @@ static void mdel_done(struct gw_req *r, void *arg)
     dbuf_init(&out, XML_MAX);
     s3_xml_begin(&x, &out, "DeleteResult");
     for (size_t i = 0; i < op->n; i++) {
-        if (op->st[i] == STORE_OK || op->st[i] == STORE_NOT_FOUND) {
+        if (op->err[i] == S3E_OK) {
             if (op->quiet)
                 continue;
             s3_xml_open(&x, "Deleted");
             s3_xml_elem(&x, "Key", op->keys[i].key);
             s3_xml_close(&x, "Deleted");
         } else {
-            enum s3_err e = gw_store_err(op->st[i]);
+            enum s3_err e = op->err[i];
             s3_xml_open(&x, "Error");
             s3_xml_elem(&x, "Key", op->keys[i].key);
             s3_xml_elem(&x, "Code", s3_err_code(e));
@@ -448,6 +506,6 @@ void gw_op_delete_objects(struct gw_req *r)
             return;
         }
     }
-    op->st = xcalloc(op->n ? op->n : 1, sizeof(*op->st));
+    op->err = xcalloc(op->n ? op->n : 1, sizeof(*op->err));
     gw_req_store_call(r, mdel_run, mdel_done, op, NULL);
 }

@@ -74,9 +74,33 @@ static void on_body_put(struct gw_put *p, enum s3_err err, void *ud)
         stored(r, p);
 }
 
+/* An x-amz-checksum-<alg> header must be the base64 of a digest of that
+ * algorithm's length; S3 answers anything else before reading the body:
+ * 400 InvalidRequest "Value for x-amz-checksum-crc32 header is invalid."
+ * Returns 0 after answering that, 1 when every such header is well formed. */
+static int checksum_headers_ok(struct gw_req *r)
+{
+    static const char *const algs[] = {"crc32", "crc32c", "crc64nvme", "sha1", "sha256"};
+    for (size_t i = 0; i < ARRAY_SIZE(algs); i++) {
+        char name[32], msg[96];
+        size_t len;
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", algs[i]);
+        const char *v = gw_req_header(r, name, &len);
+        /* Checked against an empty body, only the value's form matters. */
+        if (v == NULL || s3_checksum_check(algs[i], strlen(algs[i]), v, len, "", 0) != S3E_INVALID_DIGEST)
+            continue;
+        snprintf(msg, sizeof(msg), "Value for %s header is invalid.", name);
+        gw_respond_error(r, S3E_INVALID_REQUEST, msg);
+        return 0;
+    }
+    return 1;
+}
+
 struct gw_put *gw_put_body_start(struct gw_req *r, int may_pack, void (*stored)(struct gw_req *r, struct gw_put *p))
 {
     struct gw_body_check chk;
+    if (!checksum_headers_ok(r))
+        return NULL;
     enum s3_err e = gw_body_check_init(r, &chk);
     if (e != S3E_OK) {
         gw_respond_error(r, e, NULL);
@@ -202,6 +226,38 @@ enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond,
         return gw_store_err(s);
     enum s3_err e = s3_write_conditions_check(cond, s == STORE_OK, cur ? cur->etag : NULL);
     store_object_free(cur);
+    return e;
+}
+
+enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char *key, const char *if_match)
+{
+    if (if_match == NULL) {
+        enum store_status s = store_object_delete(st, bucket, key);
+        return s == STORE_NOT_FOUND ? S3E_OK : gw_store_err(s);
+    }
+    /* The condition as the one header s3_write_conditions_check reads. */
+    struct s3_header h = {"if-match", 8, if_match, strlen(if_match)};
+    struct s3_request cond = {"DELETE", 6, NULL, 0, NULL, 0, &h, 1};
+    struct store_object *cur = NULL;
+    enum store_status s = store_tx_begin(st);
+    if (s != STORE_OK)
+        return gw_store_err(s);
+    enum s3_err e = S3E_OK;
+    s = store_object_head(st, bucket, key, &cur);
+    if (s == STORE_OK || s == STORE_NOT_FOUND)
+        e = s3_write_conditions_check(&cond, s == STORE_OK, cur ? cur->etag : NULL);
+    else
+        e = gw_store_err(s);
+    store_object_free(cur);
+    if (e == S3E_OK) {
+        s = store_object_delete(st, bucket, key);
+        if (s == STORE_OK)
+            s = store_tx_commit(st);
+        if (s != STORE_OK)
+            e = gw_store_err(s);
+    }
+    if (e != S3E_OK)
+        store_tx_rollback(st);
     return e;
 }
 

@@ -46,6 +46,7 @@ struct copy_op {
     /* results */
     char etag[80];
     int64_t mtime_ms;
+    int64_t range_beyond; /* the source's size when the range reached past it, else -1 */
 };
 
 static void copy_free(struct gw_req *r)
@@ -116,9 +117,11 @@ static enum s3_err copy_part(struct copy_op *op, struct store *st, struct gw_req
         return S3E_NO_SUCH_UPLOAD;
     uint64_t first = 0, last = 0;
     if (op->range != NULL) {
-        enum s3_err e = s3_copy_range_parse(op->range, strlen(op->range), (uint64_t)src->size, &first, &last);
-        if (e != S3E_OK)
-            return e;
+        /* Well formed (checked on the loop) but past the source's end. */
+        if (s3_copy_range_parse(op->range, strlen(op->range), (uint64_t)src->size, &first, &last) != S3E_OK) {
+            op->range_beyond = src->size;
+            return S3E_INVALID_ARGUMENT;
+        }
     } else if (src->size > 0) {
         last = (uint64_t)src->size - 1;
     }
@@ -186,7 +189,8 @@ out:
     if (err != S3E_OK)
         store_tx_rollback(st);
     store_object_free(src);
-    return err;
+    /* copy_done answers that one, with the source's size in the message. */
+    return op->range_beyond >= 0 ? S3E_OK : err;
 }
 
 static void copy_done(struct gw_req *r, void *arg)
@@ -196,6 +200,14 @@ static void copy_done(struct gw_req *r, void *arg)
     char t[32], etag[96];
     struct dbuf out;
     struct s3_xml x;
+    if (op->range_beyond >= 0) {
+        /* What S3 answers (observed): 400 InvalidArgument naming the size. */
+        char msg[96];
+        snprintf(msg, sizeof(msg), "Range specified is not valid for source object of size: %lld",
+                 (long long)op->range_beyond);
+        gw_respond_error(r, S3E_INVALID_ARGUMENT, msg);
+        return;
+    }
     s3_time_iso(op->mtime_ms, t);
     snprintf(etag, sizeof(etag), "\"%s\"", op->etag);
     dbuf_init(&out, 64 * 1024);
@@ -228,6 +240,7 @@ static void copy_start(struct gw_req *r, int part)
 {
     struct copy_op *op = xcalloc(1, sizeof(*op));
     op->part = part;
+    op->range_beyond = -1;
     r->op = op;
     r->op_free = copy_free;
     size_t l;
@@ -250,6 +263,13 @@ static void copy_start(struct gw_req *r, int part)
         }
         op->part_number = (int)n;
         const char *rg = gw_req_header(r, "x-amz-copy-source-range", &l);
+        uint64_t first, last;
+        if (rg != NULL && s3_copy_range_parse(rg, l, UINT64_MAX, &first, &last) != S3E_OK) {
+            gw_respond_error(r, S3E_INVALID_ARGUMENT,
+                             "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
+                             "and last are the zero-based offsets of the first and last bytes to copy");
+            return;
+        }
         if (rg != NULL)
             op->range = xstrndup(rg, l);
     } else {

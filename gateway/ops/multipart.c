@@ -216,6 +216,13 @@ static enum s3_err complete_run(struct store *st, struct gw_req *r, void *arg)
     memset(&obj, 0, sizeof(obj));
     enum s3_err err = S3E_OK;
     enum store_status s = upload_of(st, r, &u);
+    if (s == STORE_NOT_FOUND) {
+        /* A retry of a completion whose answer was lost: S3 answers it as
+         * the first while the object the upload produced is still there. */
+        const char *id = s3_route_param(&r->route, "uploadId");
+        s = store_upload_completed(st, id ? id : "", r->route.bucket, r->route.key, now_ms(), op->etag);
+        return s == STORE_OK ? S3E_OK : upload_err(s);
+    }
     if (s != STORE_OK)
         return upload_err(s);
     s = store_part_list(st, u.id, 0, S3_MAX_PARTS, &stored, &ns, &truncated);

@@ -376,7 +376,7 @@ static enum s3_err part_range(struct gw_req *r, const struct store_object *o, co
     *nparts = (int)count;
     if ((size_t)n > count) {
         free(parsed);
-        return S3E_INVALID_RANGE;
+        return S3E_INVALID_PART_NUMBER;
     }
     uint64_t off = 0;
     for (long i = 0; i < n - 1; i++)
@@ -526,19 +526,31 @@ void gw_op_get_object(struct gw_req *r)
 
 /* ---- DeleteObject -------------------------------------------------------------- */
 
-/* A key that is not there is deleted already; its bucket must exist. */
+/* A key that is not there is deleted already; its bucket must exist. With
+ * If-Match (an ETag or "*", general purpose buckets: S3's conditional
+ * deletes) the object must be there with that ETag: 404 NoSuchKey, 412
+ * PreconditionFailed. */
 static enum s3_err del_run(struct store *st, struct gw_req *r, void *op)
 {
-    (void)op;
+    const char *if_match = op;
     if (gw_bucket_missing(st, r->route.bucket))
         return S3E_NO_SUCH_BUCKET;
-    enum store_status s = store_object_delete(st, r->route.bucket, r->route.key);
-    return s == STORE_NOT_FOUND ? S3E_OK : gw_store_err(s);
+    return gw_delete_if_match(st, r->route.bucket, r->route.key, if_match);
 }
 
 void gw_op_delete_object(struct gw_req *r)
 {
-    gw_req_store_call(r, del_run, gw_answer_204, NULL, NULL);
+    size_t l;
+    /* S3 supports these two only for directory buckets; a general purpose
+     * bucket does not evaluate them, and ignoring a condition would delete
+     * what the client meant to keep. */
+    if (gw_req_header(r, "x-amz-if-match-last-modified-time", NULL) != NULL ||
+        gw_req_header(r, "x-amz-if-match-size", NULL) != NULL) {
+        gw_respond_error(r, S3E_NOT_IMPLEMENTED, NULL);
+        return;
+    }
+    const char *im = gw_req_header(r, "if-match", &l);
+    gw_req_store_call(r, del_run, gw_answer_204, im ? xstrndup(im, l) : NULL, free);
 }
 
 /* ---- GetObjectAcl: the owner holds FULL_CONTROL ------------------------------------ */

@@ -40,6 +40,11 @@ void gw_owner_xml(struct s3_xml *x, const char *owner);
 struct s3_request *gw_write_conditions_snapshot(struct gw_req *r);
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key);
+/* Store thread: deletes bucket/key (absent is deleted already: S3E_OK).
+ * With if_match (an ETag list or "*", If-Match of DeleteObject or <ETag> of
+ * DeleteObjects) the object must be there (S3E_NO_SUCH_KEY) with a listed
+ * ETag (S3E_PRECONDITION_FAILED), checked in the transaction that deletes. */
+enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char *key, const char *if_match);
 /* 1 when the request's x-amz-tagging header is absent or well formed; else
  * answers its error (400 InvalidTag) and returns 0. */
 int gw_tagging_header_ok(struct gw_req *r);

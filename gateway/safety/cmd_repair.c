@@ -7,6 +7,8 @@
  * any more. Shards that could not be rebuilt (no live chat without a shard
  * of their stripe, or fewer than K readable shards) stay queued: exit 1,
  * "add a channel". Exit 0 when the queue is empty, 2 on bad usage.
+ * Shards the gateway had put off (a failed attempt waits a minute) are
+ * tried at once: the first poll makes every queued shard due now.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 struct watch {
     struct gw *gw;
     uv_timer_t timer;
-    int busy, done;
+    int busy, done, primed;
     int64_t due, queued, blocks;
     enum store_status st;
 };
@@ -27,7 +29,9 @@ struct watch {
 static void count_run(struct store *st, void *arg)
 {
     struct watch *w = arg;
-    w->st = store_repair_due(st, now_ms(), &w->due);
+    w->st = w->primed ? STORE_OK : store_repair_all_due(st, now_ms());
+    if (w->st == STORE_OK)
+        w->st = store_repair_due(st, now_ms(), &w->due);
     if (w->st == STORE_OK)
         w->st = store_repair_backlog(st, &w->queued, &w->blocks);
 }
@@ -37,6 +41,10 @@ static void count_done(void *arg)
     struct watch *w = arg;
     struct gw_repair_counters c;
     w->busy = 0;
+    if (!w->primed) {
+        w->primed = 1;
+        gw_repair_kick(w->gw); /* what was put off is due now */
+    }
     gw_repair_counters(w->gw, &c);
     fprintf(stderr, "\rrepair: %llu shards rebuilt, %lld queued (%lld due now)   ",
             (unsigned long long)c.shards_repaired, (long long)w->queued, (long long)w->due);
@@ -79,7 +87,7 @@ int gw_cmd_repair(int argc, char **argv)
     struct watch w = {.gw = &gw};
     uv_timer_init(gw.loop, &w.timer);
     w.timer.data = &w;
-    uv_timer_start(&w.timer, on_poll, POLL_MS, POLL_MS);
+    uv_timer_start(&w.timer, on_poll, 0, POLL_MS);
     gw_repair_start(&gw);
     while (!w.done)
         uv_run(gw.loop, UV_RUN_ONCE);

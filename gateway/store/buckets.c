@@ -44,9 +44,9 @@ enum store_status store_bucket_get(struct store *st, const char *name, struct st
 
 enum store_status store_bucket_delete(struct store *st, const char *name)
 {
-    static const char sql_used[] =
-        "SELECT EXISTS(SELECT 1 FROM objects WHERE bucket = ?1) OR EXISTS(SELECT 1 FROM uploads WHERE bucket = ?1)";
+    static const char sql_used[] = "SELECT EXISTS(SELECT 1 FROM objects WHERE bucket = ?1)";
     static const char sql_del[] = "DELETE FROM buckets WHERE name = ?1";
+    static const char sql_completed[] = "DELETE FROM completed_uploads WHERE bucket = ?1";
     int64_t used = 0;
     enum store_status ret = store_op_begin(st);
 
@@ -55,6 +55,13 @@ enum store_status store_bucket_delete(struct store *st, const char *name)
     ret = store_scalars(st, &used, 1, sql_used, "t", name);
     if (ret == STORE_OK && used)
         ret = STORE_NOT_EMPTY;
+    /* S3 deletes a bucket that holds only unfinished multipart uploads,
+     * aborting them: their parts' blocks go to the delete queue. */
+    if (ret == STORE_OK)
+        ret = store_bucket_uploads_remove(st, name, now_ms());
+    /* Its completed uploads can no longer be retried (completed.c). */
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql_completed, "t", name);
     if (ret == STORE_OK)
         ret = store_exec_found(st, sql_del, "t", name);
     if (ret == STORE_OK)

@@ -225,6 +225,29 @@ static enum store_status upload_remove(struct store *st, const char *upload_id, 
     return ret;
 }
 
+enum store_status store_bucket_uploads_remove(struct store *st, const char *bucket, int64_t now_ms)
+{
+    static const char sql[] = "SELECT id FROM uploads WHERE bucket = ?1 ORDER BY id LIMIT 1";
+    char id[64];
+    sqlite3_stmt *s = NULL;
+    enum store_status ret;
+
+    /* One at a time: each removal changes what the next query sees, and no
+     * list of ids has to be held (a bucket may have many uploads). */
+    for (;;) {
+        ret = store_query(st, &s, sql, "t", bucket);
+        if (ret == STORE_OK)
+            store_col_text(s, 0, id, sizeof id);
+        sqlite3_reset(s);
+        if (ret != STORE_OK)
+            break;
+        ret = upload_remove(st, id, now_ms);
+        if (ret != STORE_OK)
+            return ret;
+    }
+    return ret == STORE_NOT_FOUND ? STORE_OK : ret;
+}
+
 enum store_status store_upload_complete(struct store *st, const char *upload_id, const int *part_numbers,
                                         size_t n, const struct store_object *obj)
 {
@@ -258,6 +281,9 @@ enum store_status store_upload_complete(struct store *st, const char *upload_id,
         ext = NULL;
     }
     ret = store_object_write(st, obj, all, n_all);
+    if (ret != STORE_OK)
+        goto out;
+    ret = store_completed_record(st, upload_id, obj);
     if (ret != STORE_OK)
         goto out;
     ret = upload_remove(st, upload_id, obj->mtime_ms);

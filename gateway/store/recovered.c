@@ -6,7 +6,8 @@
  * parts with an extent in one cannot be read, so they go, whole: every
  * extent, the references they held on posted blocks (a block left with none
  * goes to the delete queue as usual), and the unposted block rows with what
- * hangs off them. One transaction.
+ * hangs off them (compaction's copies into them too: their objects were
+ * never repointed and stay in the posted pack). One transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ enum store_status store_drop_unposted(struct store *st, int64_t now_ms, int64_t 
     static const char sql_shards_del[] = "DELETE FROM shards WHERE block_id IN (" UNPOSTED ")";
     static const char sql_stripes_del[] = "DELETE FROM stripes WHERE block_id IN (" UNPOSTED ")";
     static const char sql_repairs_del[] = "DELETE FROM repairs WHERE block_id IN (" UNPOSTED ")";
+    static const char sql_moves_del[] = "DELETE FROM pack_moves WHERE new_block IN (" UNPOSTED ")";
     static const char sql_blocks_del[] = "DELETE FROM blocks WHERE chat_id = 0";
     struct store_refs orefs = {0}, prefs = {0};
     int64_t n_obj = 0, n_part = 0, n_blk = 0;
@@ -80,6 +82,8 @@ enum store_status store_drop_unposted(struct store *st, int64_t now_ms, int64_t 
         ret = store_exec(st, sql_stripes_del, "");
     if (ret == STORE_OK)
         ret = store_exec(st, sql_repairs_del, "");
+    if (ret == STORE_OK) /* compaction's copies into a lost pack: the objects stay where they were */
+        ret = store_exec(st, sql_moves_del, "");
     if (ret == STORE_OK) {
         ret = store_exec(st, sql_blocks_del, "");
         n_blk = (int64_t)sqlite3_changes64(st->db);

@@ -165,6 +165,16 @@ enum store_status store_repair_later(struct store *st, int64_t block_id, int64_t
     return store_op_end(st, ret);
 }
 
+enum store_status store_repair_all_due(struct store *st, int64_t now_ms)
+{
+    static const char sql[] = "UPDATE repairs SET due_ms = ?1 WHERE due_ms > ?1";
+    enum store_status ret = store_op_begin(st);
+
+    if (ret == STORE_OK)
+        ret = store_exec(st, sql, "I", now_ms);
+    return store_op_end(st, ret);
+}
+
 enum store_status store_repair_backlog(struct store *st, int64_t *shards, int64_t *blocks)
 {
     static const char sql[] = "SELECT count(*), count(DISTINCT block_id) FROM repairs";

@@ -252,7 +252,8 @@ static enum store_row read_bad_refcount(sqlite3_stmt *s, void *row, void *ud)
     return STORE_ROW_NEXT;
 }
 
-/* Reference counts against the extents of objects and of parts plus journal holds; with repair, set right. */
+/* Reference counts against the extents of objects and of parts, journal holds and compaction's
+ * recorded copies; with repair, set right. */
 static enum store_status fsck_refcounts(struct store *st, struct fsck *f, int repair, int64_t now_ms,
                                         int64_t *repaired)
 {
@@ -261,6 +262,7 @@ static enum store_status fsck_refcounts(struct store *st, struct fsck *f, int re
         " (SELECT count(*) FROM extents e WHERE e.block_id = b.id)"
         " + (SELECT count(*) FROM part_extents p WHERE p.block_id = b.id)"
         " + (SELECT count(*) FROM inflight i WHERE i.hold_block_id = b.id)"
+        " + (SELECT count(*) FROM pack_moves m WHERE m.new_block = b.id)"
         " + (CASE WHEN b.chat_id = 0 THEN 1 ELSE 0 END) AS want" /* an unposted pack holds itself */
         " FROM blocks b WHERE b.refcount != want";
     static const char sql_set[] = "UPDATE blocks SET refcount = ?2 WHERE id = ?1";

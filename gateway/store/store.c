@@ -172,7 +172,28 @@ static const char *const migrations[] = {
     "  chat_id INTEGER PRIMARY KEY,"
     "  floor INTEGER NOT NULL,"
     "  top INTEGER NOT NULL);",
-    /* CORS rules — each bucket's CORS configuration (PutBucketCors), as GetBucketCors renders it (cors.c). */
+    /* 6: pack compaction's copies waiting for their new pack to be posted (compact.c); each row
+     * holds one reference on new_block until the object is repointed or the copy dropped. */
+    "CREATE TABLE pack_moves("
+    "  object_id INTEGER NOT NULL,"
+    "  old_block INTEGER NOT NULL,"
+    "  old_offset INTEGER NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  new_block INTEGER NOT NULL,"
+    "  new_offset INTEGER NOT NULL,"
+    "  PRIMARY KEY(new_block, new_offset)) WITHOUT ROWID;"
+    "CREATE INDEX pack_moves_old ON pack_moves(old_block);",
+    /* 7: completed uploads — what a retried CompleteMultipartUpload answers while the object the
+     * upload produced is still there (completed.c); kept one day. */
+    "CREATE TABLE completed_uploads("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  bucket TEXT NOT NULL,"
+    "  key TEXT NOT NULL COLLATE BINARY,"
+    "  object_id INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL,"
+    "  completed_ms INTEGER NOT NULL);"
+    "CREATE INDEX completed_uploads_ms ON completed_uploads(completed_ms);",
+    /* 8: CORS rules — each bucket's CORS configuration (PutBucketCors), as GetBucketCors renders it (cors.c). */
     "CREATE TABLE bucket_cors("
     "  bucket TEXT PRIMARY KEY NOT NULL,"
     "  config TEXT NOT NULL);",

@@ -88,7 +88,10 @@ enum store_status store_bucket_create(struct store *st, const char *name, const 
     WARN_UNUSED; /* STORE_EXISTS (store_bucket_get tells whose) */
 /* out may be NULL to test existence only. */
 enum store_status store_bucket_get(struct store *st, const char *name, struct store_bucket *out) WARN_UNUSED;
-enum store_status store_bucket_delete(struct store *st, const char *name) WARN_UNUSED; /* NOT_FOUND/NOT_EMPTY */
+/* Deletes an empty bucket, aborting its unfinished multipart uploads (their
+ * blocks' references dropped now). STORE_NOT_FOUND, or STORE_NOT_EMPTY while
+ * it holds an object. */
+enum store_status store_bucket_delete(struct store *st, const char *name) WARN_UNUSED;
 /* All buckets in name order; *out malloc'd (NULL when *n is 0). */
 enum store_status store_bucket_list(struct store *st, struct store_bucket **out, size_t *n) WARN_UNUSED;
 
@@ -241,6 +244,13 @@ void store_parts_free(struct store_part *p, size_t n);
 enum store_status store_upload_complete(struct store *st, const char *upload_id, const int *part_numbers,
                                         size_t n, const struct store_object *obj) WARN_UNUSED;
 enum store_status store_upload_abort(struct store *st, const char *upload_id) WARN_UNUSED;
+/* A completed upload is remembered for STORE_COMPLETED_KEEP_MS (completed.c):
+ * STORE_OK with its ETag in etag when upload_id completed into bucket/key
+ * and the object there is still the one it produced (same row, same ETag),
+ * else STORE_NOT_FOUND. */
+#define STORE_COMPLETED_KEEP_MS (24 * 3600 * 1000LL)
+enum store_status store_upload_completed(struct store *st, const char *upload_id, const char *bucket,
+                                         const char *key, int64_t now_ms, char etag[80]) WARN_UNUSED;
 /* Uploads of bucket whose key starts with prefix, ordered by key then id,
  * after the (key, id) markers (S3: a key marker alone skips that key's
  * uploads; "" or NULL = no marker). *out malloc'd (NULL when *n is 0), each
@@ -343,6 +353,8 @@ enum store_status store_repair_swap(struct store *st, int64_t block_id, const st
                                     const unsigned char key[16], int64_t now_ms) WARN_UNUSED;
 /* Tries block_id again at due_ms (attempts + 1). */
 enum store_status store_repair_later(struct store *st, int64_t block_id, int64_t due_ms) WARN_UNUSED;
+/* Every queued shard due now, whenever it was to be tried again (tgs3 repair: the operator asks now). */
+enum store_status store_repair_all_due(struct store *st, int64_t now_ms) WARN_UNUSED;
 enum store_status store_repair_backlog(struct store *st, int64_t *shards, int64_t *blocks) WARN_UNUSED;
 /* Queued shards due by now_ms (a block being repaired stays due until its shards are swapped in). */
 enum store_status store_repair_due(struct store *st, int64_t now_ms, int64_t *shards) WARN_UNUSED;
@@ -620,12 +632,19 @@ struct store_pack_move {
     int64_t old_offset, length;
     int64_t new_block, new_offset;
 };
-/* In one transaction, points each object still at (old_block, old_offset)
- * at its copy in new_block, moving one reference from the old block to the
- * new one per object moved (the old one is queued for deletion when its last
- * goes). *moved counts them. */
-enum store_status store_pack_move(struct store *st, int64_t old_block, const struct store_pack_move *m, size_t n,
-                                  int64_t now_ms, size_t *moved) WARN_UNUSED;
+/* Compaction's copies are recorded before they are used: in one transaction
+ * each move becomes a pack_moves row holding one reference on its new block
+ * (an unposted pack). An object is repointed only once that pack is posted
+ * (store_pack_moves_apply): an index taken in between (the journal's) still
+ * names the old pack, which Telegram holds. */
+enum store_status store_pack_move_hold(struct store *st, int64_t old_block, const struct store_pack_move *m, size_t n)
+    WARN_UNUSED;
+/* In one transaction, for every recorded move whose new block is posted:
+ * an object still at (old_block, old_offset) points at its copy (the row's
+ * reference becomes the extent's; the old block loses one and is queued for
+ * deletion when its last goes); otherwise the copy is dead and the row's
+ * reference goes. *moved and *stale count each. */
+enum store_status store_pack_moves_apply(struct store *st, int64_t now_ms, size_t *moved, size_t *stale) WARN_UNUSED;
 
 /* ---- the index journal (changes.c) ---------------------------------------- */
 

@@ -184,6 +184,15 @@ enum store_status store_extents_read(struct store *st, sqlite3_stmt *s, struct s
  * store_op_begin and store_op_end. */
 enum store_status store_object_write(struct store *st, const struct store_object *obj,
                                      const struct store_extent *ext, size_t n) WARN_UNUSED;
+/* Removes every multipart upload of bucket with its parts, dropping their
+ * references at now_ms as AbortMultipartUpload does (multipart.c). Call
+ * between store_op_begin and store_op_end. */
+enum store_status store_bucket_uploads_remove(struct store *st, const char *bucket, int64_t now_ms) WARN_UNUSED;
+/* Records that upload_id completed into obj (its bucket/key row, written
+ * already, and etag at obj->mtime_ms), removing records past their keep
+ * time (completed.c). Call between store_op_begin and store_op_end. */
+enum store_status store_completed_record(struct store *st, const char *upload_id, const struct store_object *obj)
+    WARN_UNUSED;
 /* The snapshot pinned in meta (k = 'last_snapshot', "chat:message:bot:ms"):
  * the message holding its document, never collected while pinned. */
 struct store_pin {

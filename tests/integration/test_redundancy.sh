@@ -229,10 +229,11 @@ check "tgs3 chat retire queues every shard it holds" queued
 check "retiring it again changes nothing" bash -c "'$BUILD/tgs3' chat retire '${CHATS[2]}' --data-dir '$GW_DIR' 2>&1 | tee /dev/stderr | grep -q 'retired: 0 shards'"
 check "a bad chat id is refused (exit 2)" bash -c "'$BUILD/tgs3' chat retire nope --data-dir '$GW_DIR'; [ \$? = 2 ]"
 stop_gateway
-repair() {
-    "$BUILD/tgs3" repair --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" --chat-id "$CHAT_ID" \
+repair() { # its output's end when it fails: what was left and why
+    local out
+    out=$("$BUILD/tgs3" repair --data-dir "$GW_DIR" --botapi-url "$EMU_URL" --bot-token "$BOT_TOKEN" --chat-id "$CHAT_ID" \
         --chat-id "${CHATS[1]}" --chat-id "${CHATS[2]}" --chat-id "${CHATS[3]}" --mode local --admin-listen off \
-        --rate-pair-per-min 60000 --rate-bot-per-sec 1000
+        --rate-pair-per-min 60000 --rate-bot-per-sec 1000 2>&1) || { tr '\r' '\n' <<<"$out" | grep -v ' info ' | tail -n 15; false; }
 }
 check "tgs3 repair rebuilds the queue in the foreground (exit 0)" repair
 emptied() { [ "$(held) $(whole)" = "0 0" ] || { echo "$(held) shards still in the retired chat, $(whole) stripes not whole"; false; }; }

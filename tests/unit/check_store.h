@@ -47,8 +47,10 @@ static inline struct store *check_store_fresh(const char *path)
 
 /* Inserts a posted block: message msg in chat -100 by bot 7 (file_id "file-MSG",
  * file_unique_id "u-MSG"), 1000 bytes of plaintext in stored bytes, keyed hash
- * starting hash0, key 1, nonce ending 0x42, identity starting msg. Its id. */
-static inline int64_t check_block_add(struct store *st, int64_t msg, unsigned char hash0, int64_t stored)
+ * starting hash0, key 1, nonce ending 0x42, identity starting msg, posted at
+ * created_ms. Its id. */
+static inline int64_t check_block_add_at(struct store *st, int64_t msg, unsigned char hash0, int64_t stored,
+                                         int64_t created_ms)
 {
     struct store_block b;
     memset(&b, 0, sizeof b);
@@ -63,14 +65,20 @@ static inline int64_t check_block_add(struct store *st, int64_t msg, unsigned ch
     b.key_id = 1;
     b.nonce[11] = 0x42;
     b.uuid[0] = (unsigned char)msg;
-    b.created_ms = 5;
+    b.created_ms = created_ms;
     CHECK_ST(store_block_insert(st, &b), STORE_OK);
     return b.id;
 }
 
-/* Writes object bucket/key as length bytes at the start of block_id (one extent). */
-static inline enum store_status check_object_put(struct store *st, const char *bucket, const char *key,
-                                                 int64_t block_id, int64_t length)
+/* The same, posted at 5 ms. */
+static inline int64_t check_block_add(struct store *st, int64_t msg, unsigned char hash0, int64_t stored)
+{
+    return check_block_add_at(st, msg, hash0, stored, 5);
+}
+
+/* Writes object bucket/key as length bytes at offset of block_id (one extent). */
+static inline enum store_status check_object_put_at(struct store *st, const char *bucket, const char *key,
+                                                    int64_t block_id, int64_t offset, int64_t length)
 {
     struct store_extent ext;
     struct store_object o;
@@ -83,10 +91,18 @@ static inline enum store_status check_object_put(struct store *st, const char *b
     o.mtime_ms = 1;
     o.meta_json = (char *)"{}";
     ext.block_id = block_id;
+    ext.offset = offset;
     ext.length = length;
     o.extents = &ext;
     o.n_extents = 1;
     return store_object_put(st, &o);
+}
+
+/* Writes object bucket/key as length bytes at the start of block_id (one extent). */
+static inline enum store_status check_object_put(struct store *st, const char *bucket, const char *key,
+                                                 int64_t block_id, int64_t length)
+{
+    return check_object_put_at(st, bucket, key, block_id, 0, length);
 }
 
 /* Messages on the delete queue (any due time), at most 64; 9999 when it cannot be read. */

@@ -102,6 +102,43 @@ static void test_request_round_trip(void)
     h2o_mem_clear_pool(&req.pool);
 }
 
+/* aws-chunked is framing, never the stored Content-Encoding. */
+static int stored_encoding_is(const char *sent, const char *want)
+{
+    struct s3_header h = {"Content-Encoding", 16, sent, strlen(sent)};
+    struct gw_req r;
+    memset(&r, 0, sizeof(r));
+    r.s3.headers = &h;
+    r.s3.n_headers = 1;
+    char *m = gw_meta_from_request(&r);
+    char exp[128];
+    int ok;
+    if (want == NULL) {
+        ok = !has(m, "content-encoding");
+    } else {
+        snprintf(exp, sizeof(exp), "\"content-encoding\":\"%s\"", want);
+        ok = has(m, exp);
+    }
+    if (!ok)
+        printf("stored %s for Content-Encoding \"%s\"\n", m, sent);
+    free(m);
+    return ok;
+}
+
+static void test_aws_chunked_encoding(void)
+{
+    CHECK(stored_encoding_is("aws-chunked", NULL));
+    CHECK(stored_encoding_is("AWS-Chunked", NULL));
+    CHECK(stored_encoding_is(" aws-chunked ,", NULL));
+    CHECK(stored_encoding_is("gzip, aws-chunked", "gzip"));
+    CHECK(stored_encoding_is("gzip,aws-chunked", "gzip"));
+    CHECK(stored_encoding_is("aws-chunked,gzip", "gzip"));
+    CHECK(stored_encoding_is("aws-chunked, gzip, br", "gzip, br"));
+    CHECK(stored_encoding_is("gzip,br", "gzip,br"));
+    CHECK(stored_encoding_is("gzip", "gzip"));
+    CHECK(stored_encoding_is("x-aws-chunked", "x-aws-chunked"));
+}
+
 static void test_copy(void)
 {
     const char *src = "{\"ct\":\"text/plain\",\"h\":{\"cache-control\":\"no-cache\"},\"m\":{\"a\":\"1\"},"
@@ -160,6 +197,7 @@ static void test_checksum(void)
 int main(void)
 {
     test_request_round_trip();
+    test_aws_chunked_encoding();
     test_copy();
     test_tags();
     test_checksum();

@@ -104,6 +104,41 @@ static void test_table(void)
     OK("POST", "/b/k", "uploadId=abc", S3_OP_COMPLETE_MULTIPART_UPLOAD, "b", "k");
     OK("POST", "/b/k", "restore", S3_OP_NOT_IMPLEMENTED, "b", "k");
     OK("POST", "/b/k", "select&select-type=2", S3_OP_NOT_IMPLEMENTED, "b", "k");
+
+    /* A sub-resource the router does not know is 501, never the object or a listing. */
+    OK("GET", "/b/k", "attributes", S3_OP_NOT_IMPLEMENTED, "b", "k");
+    OK("GET", "/b/k", "no-such-thing", S3_OP_NOT_IMPLEMENTED, "b", "k");
+    OK("HEAD", "/b/k", "frobnicate=1", S3_OP_NOT_IMPLEMENTED, "b", "k");
+    OK("GET", "/b", "renameObject", S3_OP_NOT_IMPLEMENTED, "b", NULL);
+    OK("GET", "/b", "prefix=a&metadataTable", S3_OP_NOT_IMPLEMENTED, "b", NULL);
+    OK("PUT", "/b/k", "unknownThing", S3_OP_NOT_IMPLEMENTED, "b", "k");
+    OK("DELETE", "/b/k", "session", S3_OP_NOT_IMPLEMENTED, "b", "k");
+    OK("GET", "/", "policyStatus", S3_OP_NOT_IMPLEMENTED, "", NULL);
+    /* What operations read, and what clients add, still route as before. */
+    OK("GET", "/b/k", "x-id=GetObject&response-content-disposition=a&versionId=null&partNumber=1",
+       S3_OP_GET_OBJECT, "b", "k");
+    OK("HEAD", "/b/k", "partNumber=2&versionId=null", S3_OP_HEAD_OBJECT, "b", "k");
+    OK("GET", "/b/k",
+       "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a&X-Amz-Date=b&X-Amz-Expires=60&"
+       "X-Amz-SignedHeaders=host&X-Amz-Signature=c&x-amz-security-token=t",
+       S3_OP_GET_OBJECT, "b", "k");
+    OK("GET", "/b/k", "AWSAccessKeyId=a&Expires=1&Signature=s", S3_OP_GET_OBJECT, "b", "k");
+    OK("GET", "/b",
+       "prefix=a&delimiter=%2F&marker=m&max-keys=5&encoding-type=url", S3_OP_LIST_OBJECTS, "b", NULL);
+    OK("GET", "/b",
+       "list-type=2&continuation-token=x&start-after=a&fetch-owner=true&x-id=ListObjectsV2",
+       S3_OP_LIST_OBJECTS_V2, "b", NULL);
+    OK("GET", "/b", "uploads&key-marker=a&upload-id-marker=b&max-uploads=3&prefix=p&delimiter=%2F",
+       S3_OP_LIST_MULTIPART_UPLOADS, "b", NULL);
+    OK("GET", "/b", "versions&key-marker=a&version-id-marker=b&max-keys=3", S3_OP_LIST_OBJECT_VERSIONS, "b",
+       NULL);
+    OK("GET", "/b/k", "uploadId=u&part-number-marker=2&max-parts=3", S3_OP_LIST_PARTS, "b", "k");
+    OK("GET", "/", "max-buckets=5&continuation-token=t&prefix=p&bucket-region=us-east-1&x-id=ListBuckets",
+       S3_OP_LIST_BUCKETS, "", NULL);
+    OK("DELETE", "/b/k", "x-id=DeleteObject&versionId=null", S3_OP_DELETE_OBJECT, "b", "k");
+    OK("POST", "/b", "delete&x-id=DeleteObjects", S3_OP_DELETE_OBJECTS, "b", NULL);
+    OK("PUT", "/b/k", "partNumber=1&uploadId=abc&x-id=UploadPart", S3_OP_UPLOAD_PART, "b", "k");
+    OK("POST", "/b/k", "uploads&x-id=CreateMultipartUpload", S3_OP_CREATE_MULTIPART_UPLOAD, "b", "k");
 }
 
 static void test_keys(void)

@@ -309,6 +309,18 @@ static void test_delete(void)
     CHECK_ERR(s3_xml_parse_delete(b2, strlen(b2), &k, &n, &quiet), S3E_OK);
     CHECK(n == 1 && quiet == 0);
     s3_delete_keys_free(k, n);
+    /* <ETag>: a conditional delete of that key only. */
+    const char *be = "<Delete><Object><Key>a</Key><ETag> \"0123\" </ETag></Object><Object><Key>b</Key></Object>"
+                     "<Object><ETag>*</ETag><Key>c</Key></Object></Delete>";
+    CHECK_ERR(s3_xml_parse_delete(be, strlen(be), &k, &n, &quiet), S3E_OK);
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK_STR(k[0].etag, "\"0123\"");
+        CHECK(k[1].etag == NULL);
+        CHECK_STR(k[2].etag, "*");
+        CHECK_STR(k[2].key, "c");
+    }
+    s3_delete_keys_free(k, n);
     const char *b3 = "<Delete><Object><VersionId>x</VersionId></Object></Delete>";
     CHECK_ERR(s3_xml_parse_delete(b3, strlen(b3), &k, &n, &quiet), S3E_MALFORMED_XML);
     const char *b4 = "<Delete></Delete>";

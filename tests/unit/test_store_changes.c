@@ -412,7 +412,7 @@ static enum store_status op_pack_move(struct sim *s)
     struct store_block old, dst;
     struct store_pack_live *live = NULL;
     struct store_pack_move moves[16];
-    size_t n = 0, moved = 0;
+    size_t n = 0, moved = 0, stale = 0;
     int64_t at = 0;
     enum store_status ret = store_pack_candidate(s->st, 50, 1000, 16, &old, &live, &n);
 
@@ -427,7 +427,9 @@ static enum store_status op_pack_move(struct sim *s)
         at += live[i].length;
     }
     if (ret == STORE_OK)
-        ret = store_pack_move(s->st, old.id, moves, n, s->now, &moved);
+        ret = store_pack_move_hold(s->st, old.id, moves, n);
+    if (ret == STORE_OK) /* dst is posted: the copies are used at once */
+        ret = store_pack_moves_apply(s->st, s->now, &moved, &stale);
     if (ret == STORE_OK)
         remember(s->blocks, &s->n_blocks, dst.id);
     free(live);

@@ -20,21 +20,7 @@ static char db_path[64];
 /* A posted block: message msg in chat -100, created at created_ms. */
 static int64_t block_at(struct store *st, int64_t msg, int64_t created_ms)
 {
-    struct store_block b;
-    memset(&b, 0, sizeof b);
-    b.chat_id = -100;
-    b.message_id = msg;
-    b.bot_id = 7;
-    snprintf(b.file_id, sizeof b.file_id, "file-%lld", (long long)msg);
-    snprintf(b.file_unique_id, sizeof b.file_unique_id, "u-%lld", (long long)msg);
-    b.plain_size = 1000;
-    b.stored_size = 1052;
-    b.key_id = 1;
-    b.uuid[0] = (unsigned char)msg;
-    b.created_ms = created_ms;
-    if (store_block_insert(st, &b) != STORE_OK)
-        return -1;
-    return b.id;
+    return check_block_add_at(st, msg, 0, 1052, created_ms);
 }
 
 static void test_floor(void)
