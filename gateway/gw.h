@@ -167,6 +167,7 @@ struct gw_fetch;
 struct gw_cache;
 struct gw_opened_set;
 struct gw_packer;
+struct gw_cors_cache;
 
 struct gw {
     struct gw_config cfg;
@@ -237,6 +238,7 @@ struct gw {
     struct gw_compact *compact; /* pack compaction (compact.c) */
     struct gw_strays *strays; /* the start-up search for strays of a crash, NULL when none (strays.c) */
     struct gw_conn *conns;  /* accepted S3 connections (server.c) */
+    struct gw_cors_cache *cors; /* buckets' CORS rules last read (ops/cors.c) */
     void (*request_done)(struct gw_req *r); /* each request as h2o disposes it (admin.c's access log), or NULL */
     struct gw_acl_public *acl_public; /* buckets granting WRITE to anonymous, for the intake (http/acl.c) */
 };
@@ -515,6 +517,7 @@ struct gw_req {
      * a commit into it must find the same bucket, not one created since under its name. */
     struct store_bucket_id bucket_id;
     int sets_public_acl; /* its x-amz-acl / x-amz-grant-* grant to AllUsers or AuthenticatedUsers (access.c) */
+    void (*cors_next)(struct gw_req *r); /* ops/cors.c: where the request goes once its CORS headers are added */
 };
 
 /* The context of a new request (http/req.c): its id, its streamed body if
@@ -920,6 +923,18 @@ void gw_op_upload_part_copy(struct gw_req *r); /* ops/copy.c */
 void gw_op_get_object_tagging(struct gw_req *r);    /* ops/tagging.c */
 void gw_op_put_object_tagging(struct gw_req *r);    /* ops/tagging.c */
 void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
+void gw_op_get_bucket_cors(struct gw_req *r);       /* ops/cors.c */
+void gw_op_put_bucket_cors(struct gw_req *r);       /* ops/cors.c */
+void gw_op_delete_bucket_cors(struct gw_req *r);    /* ops/cors.c */
+/* OPTIONS: a browser's preflight, answered from the bucket's CORS rules without authentication. */
+void gw_op_cors_preflight(struct gw_req *r);        /* ops/cors.c */
+/* A request carrying Origin gets the matching CORS rule's headers on its
+ * answer (whatever it is) before next(r) runs; at once when it names no
+ * bucket or no Origin, or the bucket's rules are cached. ops/cors.c. */
+void gw_cors_then(struct gw_req *r, void (*next)(struct gw_req *r));
+/* A bucket's CORS rules changed or it was deleted: the cached rules go. */
+void gw_cors_forget(struct gw *gw, const char *bucket);
+void gw_cors_cache_free(struct gw *gw); /* at shutdown */
 
 /* The access check (access.c): runs next(r) when the request's ACL headers are valid and the
  * ACLs allow it (http/acl.c), else answers the error (403 AccessDenied…); gw_access_visible:

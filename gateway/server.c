@@ -10,8 +10,10 @@
  * ones beyond are closed at once).
  *
  * Each request: its context (http/req.c), the intake's verdict on its head,
- * routing, who is asking (http/auth.c: a user or anonymous), what they may
- * do (http/access.c, by the ACLs), then the operation (ops/).
+ * routing, CORS (ops/cors.c: preflights answered, headers for an Origin),
+ * who is asking (http/auth.c: a user or anonymous; a POST form carries its
+ * own credentials, ops/post.c), what they may do (http/access.c, by the
+ * ACLs), then the operation (ops/).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +59,36 @@ static void dispatch(struct gw_req *r)
     case S3_OP_LIST_MULTIPART_UPLOADS: gw_op_list_uploads(r); return;
     case S3_OP_COPY_OBJECT: gw_op_copy_object(r); return;
     case S3_OP_UPLOAD_PART_COPY: gw_op_upload_part_copy(r); return;
+    case S3_OP_GET_BUCKET_CORS: gw_op_get_bucket_cors(r); return;
+    case S3_OP_PUT_BUCKET_CORS: gw_op_put_bucket_cors(r); return;
+    case S3_OP_DELETE_BUCKET_CORS: gw_op_delete_bucket_cors(r); return;
     default:
         gw_respond_error(r, S3E_NOT_IMPLEMENTED, NULL);
         return;
     }
+}
+
+/* A routed request: who is asking, what they may do, then the operation. */
+static void on_routed(struct gw_req *r)
+{
+    struct gw *gw = r->gw;
+    if (r->route.op == S3_OP_POST_OBJECT) {
+        gw_op_post_object(r); /* its credentials are fields of its form (ops/post.c) */
+        return;
+    }
+    /* Who is asking: a user (a valid signature) or anonymous (none at all); a bad signature is refused. */
+    enum s3_err e = gw_auth_identify(gw, &r->s3, &r->auth, &r->has_auth);
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, NULL);
+        return;
+    }
+    log_debug("req %s: %s %.*s", r->id, s3_op_name(r->route.op), (int)r->s3.path_len, r->s3.path);
+    if (r->body != NULL && r->route.op != S3_OP_PUT_OBJECT && r->route.op != S3_OP_UPLOAD_PART) {
+        gw_respond_error(r, S3E_ENTITY_TOO_LARGE, "only object and part bodies may be this large");
+        return;
+    }
+    /* What they may do: the ACLs (http/access.c), then the operation. */
+    gw_access_check(r, dispatch);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -81,23 +109,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         gw_respond_error(r, e, NULL);
         return 0;
     }
-    if (r->route.op == S3_OP_POST_OBJECT) {
-        gw_op_post_object(r); /* its credentials are fields of its form (ops/post.c) */
-        return 0;
-    }
-    /* Who is asking: a user (a valid signature) or anonymous (none at all); a bad signature is refused. */
-    e = gw_auth_identify(gw, &r->s3, &r->auth, &r->has_auth);
-    if (e != S3E_OK) {
-        gw_respond_error(r, e, NULL);
-        return 0;
-    }
-    log_debug("req %s: %s %.*s", r->id, s3_op_name(r->route.op), (int)r->s3.path_len, r->s3.path);
-    if (r->body != NULL && r->route.op != S3_OP_PUT_OBJECT && r->route.op != S3_OP_UPLOAD_PART) {
-        gw_respond_error(r, S3E_ENTITY_TOO_LARGE, "only object and part bodies may be this large");
-        return 0;
-    }
-    /* What they may do: the ACLs (http/access.c), then the operation. */
-    gw_access_check(r, dispatch);
+    /* CORS (ops/cors.c): a browser's preflight carries no credentials and is
+     * answered from the bucket's rules; any other request with an Origin gets
+     * its rule's headers on whatever answer it gets, errors included. */
+    if (r->route.op == S3_OP_CORS_PREFLIGHT)
+        gw_op_cors_preflight(r);
+    else
+        gw_cors_then(r, on_routed);
     return 0;
 }
 
@@ -259,4 +277,5 @@ void gw_server_dispose(struct gw *gw)
     gw_intake_stop(gw);
     gw_acl_public_free(gw);
     h2o_config_dispose(&gw->h2o_config);
+    gw_cors_cache_free(gw);
 }

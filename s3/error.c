@@ -53,6 +53,8 @@ static const struct err_row errors[S3E__COUNT] = {
                            "schema"},
     [S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK] = {"NoSuchPublicAccessBlockConfiguration", 404,
                                          "The public access block configuration was not found"},
+    [S3E_NO_SUCH_CORS_CONFIGURATION] = {"NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
+    [S3E_CORS_FORBIDDEN] = {"AccessForbidden", 403, "CORSResponse: This CORS request is not allowed."},
     [S3E_KEY_TOO_LONG] = {"KeyTooLongError", 400, "Your key is too long"},
     [S3E_MALFORMED_XML] = {"MalformedXML", 400,
                            "The XML you provided was not well-formed or did not validate against our published "

@@ -96,7 +96,7 @@ static const char *const kw_names[KW__COUNT] = {
 
 #define BIT(k) (1ull << (k))
 
-enum meth { M_GET = 1, M_HEAD = 2, M_PUT = 4, M_POST = 8, M_DELETE = 16 };
+enum meth { M_GET = 1, M_HEAD = 2, M_PUT = 4, M_POST = 8, M_DELETE = 16, M_OPTIONS = 32 };
 enum target { T_SERVICE = 1, T_BUCKET = 2, T_OBJECT = 4 };
 enum hdr { H_NONE = 0, H_COPY_SOURCE = 1, H_NO_COPY_SOURCE = 2 };
 enum extra { X_NONE = 0, X_LIST_TYPE_2 = 1 };
@@ -133,6 +133,11 @@ static const struct rule rules[] = {
     {M_GET, T_BUCKET, 0, 1, H_NONE, X_NONE, S3_OP_LIST_OBJECTS},
     {M_POST, T_BUCKET, BIT(KW_DELETE), 1, H_NONE, X_NONE, S3_OP_DELETE_OBJECTS},
     {M_POST, T_BUCKET, 0, 1, H_NONE, X_NONE, S3_OP_POST_OBJECT}, /* a browser form upload (PostObject) */
+    {M_GET, T_BUCKET, BIT(KW_CORS), 1, H_NONE, X_NONE, S3_OP_GET_BUCKET_CORS},
+    {M_PUT, T_BUCKET, BIT(KW_CORS), 1, H_NONE, X_NONE, S3_OP_PUT_BUCKET_CORS},
+    {M_DELETE, T_BUCKET, BIT(KW_CORS), 1, H_NONE, X_NONE, S3_OP_DELETE_BUCKET_CORS},
+    /* A browser's preflight, whatever the query: the URL it is about to send to. */
+    {M_OPTIONS, T_BUCKET | T_OBJECT, 0, 0, H_NONE, X_NONE, S3_OP_CORS_PREFLIGHT},
 
     {M_PUT, T_OBJECT, BIT(KW_PART_NUMBER) | BIT(KW_UPLOAD_ID), 1, H_COPY_SOURCE, X_NONE, S3_OP_UPLOAD_PART_COPY},
     {M_PUT, T_OBJECT, BIT(KW_PART_NUMBER) | BIT(KW_UPLOAD_ID), 1, H_NONE, X_NONE, S3_OP_UPLOAD_PART},
@@ -191,6 +196,10 @@ static const char *const op_names[S3_OP__COUNT] = {
     [S3_OP_PUT_PUBLIC_ACCESS_BLOCK] = "PutPublicAccessBlock",
     [S3_OP_DELETE_PUBLIC_ACCESS_BLOCK] = "DeletePublicAccessBlock",
     [S3_OP_NOT_IMPLEMENTED] = "NotImplemented",
+    [S3_OP_GET_BUCKET_CORS] = "GetBucketCors",
+    [S3_OP_PUT_BUCKET_CORS] = "PutBucketCors",
+    [S3_OP_DELETE_BUCKET_CORS] = "DeleteBucketCors",
+    [S3_OP_CORS_PREFLIGHT] = "CorsPreflight",
 };
 
 const char *s3_op_name(enum s3_op op)
@@ -246,7 +255,8 @@ static unsigned method_bit(const struct s3_request *req)
     static const struct {
         const char *name;
         unsigned bit;
-    } m[] = {{"GET", M_GET}, {"HEAD", M_HEAD}, {"PUT", M_PUT}, {"POST", M_POST}, {"DELETE", M_DELETE}};
+    } m[] = {{"GET", M_GET},       {"HEAD", M_HEAD},     {"PUT", M_PUT},
+             {"POST", M_POST},     {"DELETE", M_DELETE}, {"OPTIONS", M_OPTIONS}};
     for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
         size_t l = strlen(m[i].name);
         if (req->method_len == l && memcmp(req->method, m[i].name, l) == 0)

@@ -90,6 +90,8 @@ enum s3_err {
     S3E_EXPECTATION_FAILED,     /* 417: an Expect other than 100-continue */
     S3E_MALFORMED_ACL,          /* MalformedACLError 400: an <AccessControlPolicy> body that does not parse */
     S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK, /* NoSuchPublicAccessBlockConfiguration 404 */
+    S3E_NO_SUCH_CORS_CONFIGURATION, /* NoSuchCORSConfiguration 404 */
+    S3E_CORS_FORBIDDEN,         /* AccessForbidden 403: a CORS preflight refused (message: why) */
     S3E__COUNT
 };
 
@@ -170,6 +172,10 @@ enum s3_op {
     S3_OP_PUT_PUBLIC_ACCESS_BLOCK,
     S3_OP_DELETE_PUBLIC_ACCESS_BLOCK,
     S3_OP_NOT_IMPLEMENTED, /* a known sub-resource we do not serve: 501 */
+    S3_OP_GET_BUCKET_CORS,
+    S3_OP_PUT_BUCKET_CORS,
+    S3_OP_DELETE_BUCKET_CORS,
+    S3_OP_CORS_PREFLIGHT, /* OPTIONS on a bucket or an object: answered without authentication */
     S3_OP__COUNT
 };
 
@@ -603,5 +609,72 @@ enum s3_pab {
 /* Parses <PublicAccessBlockConfiguration> (each flag "true"/"false",
  * absent = false) into *flags; S3E_MALFORMED_XML otherwise. */
 enum s3_err s3_xml_parse_pab(const char *body, size_t len, unsigned *flags) WARN_UNUSED;
+/* ---- CORS (cors.c) ------------------------------------------------------- */
+
+#define S3_CORS_MAX_BODY (64u << 10) /* bytes of a PutBucketCors document */
+#define S3_CORS_MAX_RULES 100
+#define S3_CORS_MAX_ID 255
+
+struct s3_cors_rule {
+    char *id;                   /* NULL when absent */
+    char **origins;             /* AllowedOrigin, each with at most one '*' */
+    size_t n_origins;
+    char **methods;             /* AllowedMethod: GET PUT POST DELETE HEAD */
+    size_t n_methods;
+    char **headers;             /* AllowedHeader, each with at most one '*' */
+    size_t n_headers;
+    char **expose;              /* ExposeHeader, no '*' */
+    size_t n_expose;
+    int64_t max_age;            /* MaxAgeSeconds, -1 when absent */
+};
+
+struct s3_cors {
+    struct s3_cors_rule *rules; /* in the document's order: the first that matches wins */
+    size_t n;
+};
+
+/* Parses a <CORSConfiguration> (PutBucketCors; also the stored form) into
+ * out, malloc'd (s3_cors_release). Namespace-agnostic; values are kept as
+ * sent. Errors, as S3 answers them: S3E_MALFORMED_XML (not XML, a DOCTYPE,
+ * another root, an unknown element, no rule or more than
+ * S3_CORS_MAX_RULES, a rule without AllowedOrigin or AllowedMethod, ID over
+ * S3_CORS_MAX_ID bytes or repeated, MaxAgeSeconds not a 32-bit count or
+ * repeated, a body over S3_CORS_MAX_BODY); then, rule by rule,
+ * S3E_INVALID_REQUEST with msg set: a method outside the five, an
+ * AllowedOrigin or AllowedHeader with two wildcards, an ExposeHeader with
+ * one. msg (msgsz ≥ 1) is "" unless set. out is empty on failure. */
+enum s3_err s3_cors_parse(const char *body, size_t len, struct s3_cors *out, char *msg, size_t msgsz) WARN_UNUSED;
+void s3_cors_release(struct s3_cors *c); /* frees what s3_cors_parse allocated; c is left empty */
+/* Writes c as GetBucketCors answers it (ID, AllowedMethod, AllowedOrigin,
+ * AllowedHeader, MaxAgeSeconds, ExposeHeader per rule); 0, or -1 when out is full. */
+int s3_cors_render(const struct s3_cors *c, struct dbuf *out) WARN_UNUSED;
+
+/* The CORS headers of an answer: names static, values in buf (offsets). */
+#define S3_CORS_MAX_HEADERS 7
+struct s3_cors_answer {
+    size_t n;
+    const char *names[S3_CORS_MAX_HEADERS];
+    size_t off[S3_CORS_MAX_HEADERS], len[S3_CORS_MAX_HEADERS];
+    struct dbuf buf; /* s3_cors_answer_release */
+};
+void s3_cors_answer_release(struct s3_cors_answer *a);
+
+/* Answers a preflight (OPTIONS) from the request's Origin,
+ * Access-Control-Request-Method and Access-Control-Request-Headers against
+ * c (NULL: the bucket has no configuration; bucket_exists 0: there is no
+ * such bucket). S3E_OK: out holds Access-Control-Allow-Origin (the origin,
+ * or "*" when the rule allows the literal "*"), -Allow-Methods (the rule's),
+ * -Allow-Headers (the requested ones, lower case), -Expose-Headers,
+ * -Max-Age, -Allow-Credentials (unless "*") and Vary, as S3 sends them. Else
+ * S3E_BAD_REQUEST (no Origin, a method that is not one of the five) or
+ * S3E_CORS_FORBIDDEN (no bucket, no configuration, no rule matches), with
+ * AWS's message in msg. out is initialised either way: release it. */
+enum s3_err s3_cors_preflight(const struct s3_cors *c, int bucket_exists, const struct s3_request *req,
+                              struct s3_cors_answer *out, char *msg, size_t msgsz) WARN_UNUSED;
+/* An actual request carrying Origin: the first rule matching its origin
+ * and method (request headers are not checked) gives the same headers,
+ * without -Allow-Headers. Returns out->n (0: none, no Origin or no rule).
+ * out is initialised either way: release it. */
+size_t s3_cors_actual(const struct s3_cors *c, const struct s3_request *req, struct s3_cors_answer *out);
 
 #endif

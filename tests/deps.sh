@@ -3,7 +3,8 @@
 # `deps.sh fuzz` installs what make fuzz needs instead: clang and its libFuzzer runtime.
 set -e
 PKGS="gcc make pkg-config libh2o-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev libjansson-dev
-libssl-dev libexpat1-dev libisal-dev awscli restic rclone s3cmd python3-boto3 s3fs curl sqlite3 nginx-light docker-compose"
+libssl-dev libexpat1-dev libisal-dev awscli restic rclone s3cmd python3-boto3 s3fs curl sqlite3 nginx-light docker-compose
+chromium"
 FUZZ_PKGS="clang libclang-rt-14-dev"
 [ "${1:-}" = fuzz ] && PKGS=$FUZZ_PKGS
 missing=""

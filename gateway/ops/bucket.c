@@ -166,6 +166,7 @@ void gw_op_create_bucket(struct gw_req *r)
         gw_respond_error(r, e, NULL);
         return;
     }
+    gw_cors_forget(r->gw, r->route.bucket); /* "no such bucket" no longer holds */
     /* Its ACL (checked by access.c): stored only when the request gives one. */
     struct s3_acl *acl = xmalloc(sizeof(*acl));
     const char *msg;
@@ -191,6 +192,7 @@ static void delete_bucket_done(struct gw_req *r, void *op)
 
 void gw_op_delete_bucket(struct gw_req *r)
 {
+    gw_cors_forget(r->gw, r->route.bucket); /* its CORS rules go with it */
     gw_req_store_call(r, delete_bucket_run, delete_bucket_done, NULL, NULL);
 }
 

@@ -66,6 +66,8 @@ enum store_status store_bucket_delete(struct store *st, const char *name)
         ret = store_exec_found(st, sql_del, "t", name);
     if (ret == STORE_OK)
         ret = store_bucket_acls_drop(st, name);
+    if (ret == STORE_OK) /* its CORS rules (cors.c) */
+        ret = store_exec(st, "DELETE FROM bucket_cors WHERE bucket = ?1", "t", name);
     return store_op_end(st, ret);
 }
 

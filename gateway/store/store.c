@@ -205,6 +205,10 @@ static const char *const migrations[] = {
     "CREATE TABLE object_acls("
     "  object_id INTEGER PRIMARY KEY,"
     "  acl TEXT NOT NULL);",
+    /* 9: CORS rules — each bucket's CORS configuration (PutBucketCors), as GetBucketCors renders it (cors.c). */
+    "CREATE TABLE bucket_cors("
+    "  bucket TEXT PRIMARY KEY NOT NULL,"
+    "  config TEXT NOT NULL);",
 };
 
 const char *store_status_name(enum store_status s)

@@ -736,5 +736,14 @@ struct store_bucket_acl {
 enum store_status store_bucket_acls_list(struct store *st, int64_t skip_flags, size_t max,
                                          struct store_bucket_acl **out, size_t *n) WARN_UNUSED;
 void store_bucket_acls_free(struct store_bucket_acl *v, size_t n);
+/* ---- CORS configurations (cors.c) ------------------------------------------------ */
+
+/* The CORS configuration of bucket (the XML s3_cors_render wrote) into *xml,
+ * malloc'd (free()); STORE_NOT_FOUND when it has none. */
+enum store_status store_cors_get(struct store *st, const char *bucket, char **xml) WARN_UNUSED;
+/* Sets bucket's configuration, replacing any; STORE_NOT_FOUND when there is no such bucket. */
+enum store_status store_cors_put(struct store *st, const char *bucket, const char *xml) WARN_UNUSED;
+/* Removes bucket's configuration; STORE_OK when it had none. */
+enum store_status store_cors_delete(struct store *st, const char *bucket) WARN_UNUSED;
 
 #endif

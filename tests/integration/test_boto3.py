@@ -174,7 +174,7 @@ def t_get_bucket_tagging():
 def t_unknown_subresources_not_implemented():
     err("NotImplemented", 501, s3.get_bucket_lifecycle_configuration, Bucket=B)
     err("NotImplemented", 501, s3.get_bucket_policy, Bucket=B)
-    err("NotImplemented", 501, s3.get_bucket_cors, Bucket=B)
+    err("NoSuchCORSConfiguration", 404, s3.get_bucket_cors, Bucket=B)  # served: test_cors.sh
     err("NotImplemented", 501, s3.get_bucket_website, Bucket=B)
     err("NotImplemented", 501, s3.get_bucket_logging, Bucket=B)
 

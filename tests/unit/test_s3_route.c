@@ -42,7 +42,10 @@ static void test_table(void)
     OK("GET", "", NULL, S3_OP_LIST_BUCKETS, "", NULL);
     ERR("PUT", "/", NULL, S3E_METHOD_NOT_ALLOWED);
     ERR("PATCH", "/b/k", NULL, S3E_METHOD_NOT_ALLOWED);
-    ERR("OPTIONS", "/b", NULL, S3E_METHOD_NOT_ALLOWED);
+    ERR("OPTIONS", "/", NULL, S3E_METHOD_NOT_ALLOWED);
+    OK("OPTIONS", "/b", NULL, S3_OP_CORS_PREFLIGHT, "b", NULL);
+    OK("OPTIONS", "/b/k/x", "uploads", S3_OP_CORS_PREFLIGHT, "b", "k/x");
+    ERR("TRACE", "/b", NULL, S3E_METHOD_NOT_ALLOWED);
 
     OK("PUT", "/bucket", NULL, S3_OP_CREATE_BUCKET, "bucket", NULL);
     OK("PUT", "/bucket/", NULL, S3_OP_CREATE_BUCKET, "bucket", NULL);
@@ -71,9 +74,11 @@ static void test_table(void)
     OK("GET", "/bucket/", "requestPayment", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
     OK("GET", "/bucket/", "lifecycle", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
     OK("GET", "/bucket/", "policy", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
-    OK("GET", "/bucket/", "cors", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
+    OK("GET", "/bucket/", "cors", S3_OP_GET_BUCKET_CORS, "bucket", NULL);
+    OK("PUT", "/bucket", "cors", S3_OP_PUT_BUCKET_CORS, "bucket", NULL);
+    OK("GET", "/bucket/key", "cors", S3_OP_NOT_IMPLEMENTED, "bucket", "key");
     OK("PUT", "/bucket", "versioning", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
-    OK("DELETE", "/bucket", "cors", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
+    OK("DELETE", "/bucket", "cors", S3_OP_DELETE_BUCKET_CORS, "bucket", NULL);
     OK("GET", "/bucket", "object-lock", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
 
     OK("PUT", "/b/k", NULL, S3_OP_PUT_OBJECT, "b", "k");
