@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "gateway/gw.h"
+#include "gateway/http/acl.h"
+#include "gateway/ops/handlers.h"
 
 static void dispatch(struct gw_req *r)
 {
