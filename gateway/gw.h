@@ -897,6 +897,25 @@ char *gw_meta_set_checksum(const char *meta_json, const char *alg, const char *b
 /* GET/HEAD: x-amz-tagging-count, and the stored checksum when the request
  * has x-amz-checksum-mode: ENABLED and full_object (no range/part). */
 void gw_meta_extra_to_response(struct gw_req *r, const char *meta_json, int full_object);
+/* Multipart objects (Complete, GetObjectAttributes): 1 when numbers are 1…n;
+ * meta_json with the part numbers (when not 1…n), and with alg the object's
+ * checksum (type "COMPOSITE"/"FULL_OBJECT", value) and its parts' values
+ * (values may be NULL); malloc'd text. */
+int gw_parts_contiguous(const int *numbers, size_t n);
+char *gw_meta_set_part_checksums(const char *meta_json, const int *numbers, const char *const *values, size_t n,
+                                 const char *alg, const char *type, const char *value);
+/* The object's recorded checksum: 1 with alg (canonical), value and type set, else 0. */
+int gw_meta_get_checksum(const char *meta_json, char alg[16], char value[S3_CHECKSUM_MAX], char type[16]);
+struct gw_meta_part {
+    int number;
+    int64_t size; /* bytes */
+    char ck[64];  /* base64 checksum, "" = none */
+};
+/* The parts of a multipart object numbered above marker, at most max, into
+ * *out (malloc'd, NULL when none); *total = all its parts (0: not multipart),
+ * *truncated when more follow. Returns how many are in *out. */
+size_t gw_meta_get_parts(const char *meta_json, int marker, size_t max, struct gw_meta_part **out, size_t *total,
+                         int *truncated);
 
 /* ---- handlers ------------------------------------------------------------- */
 
@@ -921,6 +940,7 @@ void gw_op_list_uploads(struct gw_req *r);
 void gw_op_copy_object(struct gw_req *r);      /* ops/copy.c */
 void gw_op_upload_part_copy(struct gw_req *r); /* ops/copy.c */
 void gw_op_get_object_tagging(struct gw_req *r);    /* ops/tagging.c */
+void gw_op_get_object_attributes(struct gw_req *r); /* ops/attributes.c */
 void gw_op_put_object_tagging(struct gw_req *r);    /* ops/tagging.c */
 void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
 void gw_op_get_bucket_cors(struct gw_req *r);       /* ops/cors.c */

@@ -176,6 +176,7 @@ enum s3_op {
     S3_OP_PUT_BUCKET_CORS,
     S3_OP_DELETE_BUCKET_CORS,
     S3_OP_CORS_PREFLIGHT, /* OPTIONS on a bucket or an object: answered without authentication */
+    S3_OP_GET_OBJECT_ATTRIBUTES,
     S3_OP__COUNT
 };
 
@@ -403,6 +404,8 @@ int s3_xml_text_ok(const char *s, size_t len);
 struct s3_complete_part {
     int part_number;
     char etag[80]; /* without quotes */
+    char ck_alg[12];   /* the part's <ChecksumCRC32>…: canonical algorithm ("" = none) */
+    char ck_value[64]; /* and its base64 value */
 };
 /* Parses <CompleteMultipartUpload>; *parts is malloc'd (free()). Namespace-agnostic. */
 enum s3_err s3_xml_parse_complete(const char *body, size_t len, struct s3_complete_part **parts, size_t *n)
