@@ -355,6 +355,19 @@ int s3_crc_combine(const char *alg, uint64_t crc1, uint64_t crc2, uint64_t len2,
 enum s3_err s3_checksum_multipart(const char *alg, int full_object, const char *const *part_b64,
                                   const int64_t *sizes, size_t n, char *out, size_t out_len) WARN_UNUSED;
 
+/* ---- GetObjectAttributes (attributes.c) ------------------------------------ */
+
+enum {
+    S3_ATTR_ETAG = 1,
+    S3_ATTR_CHECKSUM = 2,
+    S3_ATTR_OBJECT_PARTS = 4,
+    S3_ATTR_STORAGE_CLASS = 8,
+    S3_ATTR_OBJECT_SIZE = 16,
+};
+/* Parses x-amz-object-attributes ("ETag, ObjectSize"…) into *want (S3_ATTR_*
+ * bits; 0 for an empty list). Returns -1 (and *want 0) on an unknown name. */
+int s3_object_attributes_parse(const char *v, size_t len, unsigned *want) WARN_UNUSED;
+
 /* ---- copies, conditional writes, tags (copy.c) -------------------------- */
 
 /* Parses x-amz-copy-source ("[/]bucket/key[?versionId=…]", percent-encoded;

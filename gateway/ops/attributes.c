@@ -19,10 +19,8 @@
 
 #define MAX_PARTS_PAGE 1000 /* AWS's default and maximum x-amz-max-parts */
 
-enum attr { A_ETAG = 1, A_CHECKSUM = 2, A_PARTS = 4, A_CLASS = 8, A_SIZE = 16 };
-
 struct attr_op {
-    unsigned want;  /* enum attr bits */
+    unsigned want;  /* S3_ATTR_* bits */
     int marker, max;
     struct store_object *obj;
 };
@@ -89,9 +87,9 @@ static void attr_done(struct gw_req *r, void *arg)
     gw_add_header(r, "last-modified", lm, strlen(lm));
     dbuf_init(&out, 1u << 20);
     s3_xml_begin(&x, &out, "GetObjectAttributesResponse");
-    if (op->want & A_ETAG)
+    if (op->want & S3_ATTR_ETAG)
         s3_xml_elem(&x, "ETag", o->etag);
-    if ((op->want & A_CHECKSUM) && has_ck) {
+    if ((op->want & S3_ATTR_CHECKSUM) && has_ck) {
         char *dash = strchr(value, '-');
         if (dash != NULL)
             *dash = '\0';
@@ -100,49 +98,13 @@ static void attr_done(struct gw_req *r, void *arg)
         s3_xml_elem(&x, "ChecksumType", type);
         s3_xml_close(&x, "Checksum");
     }
-    if (op->want & A_PARTS)
+    if (op->want & S3_ATTR_OBJECT_PARTS)
         parts_xml(&x, op, has_ck ? alg : NULL);
-    if (op->want & A_CLASS)
+    if (op->want & S3_ATTR_STORAGE_CLASS)
         s3_xml_elem(&x, "StorageClass", "STANDARD");
-    if (op->want & A_SIZE)
+    if (op->want & S3_ATTR_OBJECT_SIZE)
         s3_xml_elem_i64(&x, "ObjectSize", o->size);
     gw_respond_xml_buf(r, &out, s3_xml_end(&x, "GetObjectAttributesResponse") != 0);
-}
-
-/* x-amz-object-attributes: a comma-separated list of the five names. */
-static int parse_attributes(const char *v, size_t len, unsigned *want)
-{
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"ETag", A_ETAG},
-                 {"Checksum", A_CHECKSUM},
-                 {"ObjectParts", A_PARTS},
-                 {"StorageClass", A_CLASS},
-                 {"ObjectSize", A_SIZE}};
-    *want = 0;
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && (v[i] == ' ' || v[i] == '\t'))
-            i++;
-        size_t s = i;
-        while (i < len && v[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-            e--;
-        i++; /* the comma */
-        if (e == s)
-            continue;
-        unsigned bit = 0;
-        for (size_t k = 0; k < ARRAY_SIZE(names); k++)
-            if (strlen(names[k].name) == e - s && memcmp(names[k].name, v + s, e - s) == 0)
-                bit = names[k].bit;
-        if (bit == 0)
-            return -1;
-        *want |= bit;
-    }
-    return 0;
 }
 
 /* A non-negative integer header (absent: def); values above max are max. */
@@ -170,7 +132,7 @@ void gw_op_get_object_attributes(struct gw_req *r)
     size_t len;
     const char *v = gw_req_header(r, "x-amz-object-attributes", &len);
     unsigned want = 0;
-    int bad = v != NULL && parse_attributes(v, len, &want) != 0;
+    int bad = v != NULL && s3_object_attributes_parse(v, len, &want) != 0;
     if (bad || want == 0) {
         gw_respond_error(r, S3E_INVALID_ARGUMENT,
                          bad ? "Invalid attribute name specified."

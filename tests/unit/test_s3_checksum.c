@@ -142,8 +142,24 @@ static void test_names(void)
     CHECK(!s3_checksum_type_ok("md5", 0));
 }
 
+static void test_attributes_header(void)
+{
+    unsigned w = 99;
+    CHECK(s3_object_attributes_parse("ETag", 4, &w) == 0 && w == S3_ATTR_ETAG);
+    const char *all = "ETag, Checksum,ObjectParts ,\tStorageClass,ObjectSize";
+    CHECK(s3_object_attributes_parse(all, strlen(all), &w) == 0 &&
+          w == (S3_ATTR_ETAG | S3_ATTR_CHECKSUM | S3_ATTR_OBJECT_PARTS | S3_ATTR_STORAGE_CLASS | S3_ATTR_OBJECT_SIZE));
+    CHECK(s3_object_attributes_parse("", 0, &w) == 0 && w == 0);
+    CHECK(s3_object_attributes_parse(" , ,", 4, &w) == 0 && w == 0);
+    CHECK(s3_object_attributes_parse("ETag,etag", 9, &w) == -1 && w == 0);
+    CHECK(s3_object_attributes_parse("ETa", 3, &w) == -1);
+    CHECK(s3_object_attributes_parse("ETagX", 5, &w) == -1);
+    CHECK(s3_object_attributes_parse("ETag", 3, &w) == -1); /* the length is respected */
+}
+
 int main(void)
 {
+    test_attributes_header();
     test_vectors();
     test_combine();
     test_multipart();
