@@ -5,6 +5,16 @@
  * validates the client's list against the stored parts (order, ETags, 5 MiB
  * minimum except the last) and stitches the parts' extents into the object
  * in one transaction: nothing is uploaded again.
+ *
+ * Checksums (AWS "Checking object integrity"): CreateMultipartUpload may name
+ * an algorithm and a type (COMPOSITE, FULL_OBJECT), kept with the upload;
+ * every part then must carry that checksum (header or aws-chunked trailer,
+ * verified over its bytes by the engine) and it is kept with the part.
+ * Complete compares the client's per-part checksums with the kept ones and
+ * records the object's: COMPOSITE = H(raw part checksums) "-N", FULL_OBJECT =
+ * the CRC of the whole object combined from the parts' CRCs and sizes
+ * (s3/checksum.c); a checksum header on Complete must match it. A part copy
+ * has no checksum (no bytes pass through), so it cannot complete such an upload.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,7 +359,9 @@ static enum s3_err complete_checksums(struct complete_op *op, const struct store
     for (size_t i = 0; i < op->n; i++) {
         const struct s3_complete_part *c = &op->parts[i];
         const struct store_part *p = &stored[idx[i]];
-        if (c->ck_alg[0] == '\0' || (u->ck_alg[0] == '\0' && strcmp(c->ck_alg, p->ck_alg) != 0))
+        /* A part kept without a checksum is the second loop's (or, with no algorithm, nobody's) concern. */
+        if (c->ck_alg[0] == '\0' || p->ck_alg[0] == '\0' ||
+            (u->ck_alg[0] == '\0' && strcmp(c->ck_alg, p->ck_alg) != 0))
             continue;
         if (strcmp(c->ck_alg, p->ck_alg) != 0 || strcmp(c->ck_value, p->ck_value) != 0)
             return S3E_INVALID_PART;
@@ -375,7 +387,12 @@ static enum s3_err complete_checksums(struct complete_op *op, const struct store
                      u->ck_alg, op->parts[i].part_number);
             err = S3E_INVALID_REQUEST;
         } else if (strcmp(p->ck_alg, u->ck_alg) != 0) {
-            err = S3E_INVALID_PART; /* a part stored without the upload's checksum (a part copy) */
+            /* Only a part copy is stored without the upload's checksum: no bytes passed here to sum. */
+            snprintf(op->msg, sizeof(op->msg),
+                     "Part %d has no %s checksum: a part copied with UploadPartCopy has none in this store; "
+                     "upload it with UploadPart instead.",
+                     op->parts[i].part_number, u->ck_alg);
+            err = S3E_INVALID_PART;
         }
         vals[i] = p->ck_value;
     }

@@ -291,6 +291,19 @@ def complete_mismatches():
 
 
 @test
+def part_copy_into_a_checksum_upload():
+    """A copied part has no checksum here (no bytes pass through): Complete says so, with InvalidPart."""
+    s3.put_object(Bucket=B, Key="src", Body=P2)
+    uid = s3.create_multipart_upload(Bucket=B, Key="cp", ChecksumAlgorithm="CRC32")["UploadId"]
+    r = s3.upload_part_copy(Bucket=B, Key="cp", UploadId=uid, PartNumber=1, CopySource={"Bucket": B, "Key": "src"})
+    parts = [{"PartNumber": 1, "ETag": r["CopyPartResult"]["ETag"], "ChecksumCRC32": Crc("crc32").update(P2).b64()}]
+    e = err("InvalidPart", 400, s3.complete_multipart_upload, Bucket=B, Key="cp", UploadId=uid,
+            MultipartUpload={"Parts": parts})
+    assert "UploadPartCopy" in e.response["Error"]["Message"], e.response["Error"]
+    s3.abort_multipart_upload(Bucket=B, Key="cp", UploadId=uid)
+
+
+@test
 def put_object_checksum_mode():
     r = s3.put_object(Bucket=B, Key="single", Body=b"hello world", **part_kw("crc32c", b"hello world"))
     want = Crc("crc32c").update(b"hello world").b64()
