@@ -906,6 +906,25 @@ char *gw_meta_set_checksum(const char *meta_json, const char *alg, const char *b
 /* GET/HEAD: x-amz-tagging-count, and the stored checksum when the request
  * has x-amz-checksum-mode: ENABLED and full_object (no range/part). */
 void gw_meta_extra_to_response(struct gw_req *r, const char *meta_json, int full_object);
+/* Multipart objects (Complete, GetObjectAttributes): 1 when numbers are 1…n;
+ * meta_json with the part numbers (when not 1…n), and with alg the object's
+ * checksum (type "COMPOSITE"/"FULL_OBJECT", value) and its parts' values
+ * (values may be NULL); malloc'd text. */
+int gw_parts_contiguous(const int *numbers, size_t n);
+char *gw_meta_set_part_checksums(const char *meta_json, const int *numbers, const char *const *values, size_t n,
+                                 const char *alg, const char *type, const char *value);
+/* The object's recorded checksum: 1 with alg (canonical), value and type set, else 0. */
+int gw_meta_get_checksum(const char *meta_json, char alg[16], char value[S3_CHECKSUM_MAX], char type[16]);
+struct gw_meta_part {
+    int number;
+    int64_t size; /* bytes */
+    char ck[64];  /* base64 checksum, "" = none */
+};
+/* The parts of a multipart object numbered above marker, at most max, into
+ * *out (malloc'd, NULL when none); *total = all its parts (0: not multipart),
+ * *truncated when more follow. Returns how many are in *out. */
+size_t gw_meta_get_parts(const char *meta_json, int marker, size_t max, struct gw_meta_part **out, size_t *total,
+                         int *truncated);
 
 /* Random hex id of 2*n chars into out (2n+1 bytes). */
 void gw_random_hex(char *out, size_t n);

@@ -26,6 +26,7 @@ void gw_op_list_uploads(struct gw_req *r);
 void gw_op_copy_object(struct gw_req *r);      /* ops/copy.c */
 void gw_op_upload_part_copy(struct gw_req *r); /* ops/copy.c */
 void gw_op_get_object_tagging(struct gw_req *r);    /* ops/tagging.c */
+void gw_op_get_object_attributes(struct gw_req *r); /* ops/attributes.c */
 void gw_op_put_object_tagging(struct gw_req *r);    /* ops/tagging.c */
 void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
 void gw_op_get_bucket_cors(struct gw_req *r);       /* ops/cors.c */
