@@ -283,40 +283,32 @@ static char *decode_dup(const char *s, size_t len)
 static enum s3_err parse_query(const struct s3_request *req, struct s3_route *out, uint64_t *kw, int *unknown)
 {
     const char *q = req->query;
-    size_t len = req->query ? req->query_len : 0;
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && q[j] != '&')
-            j++;
-        if (j > i) {
-            const char *eq = memchr(q + i, '=', j - i);
-            size_t nlen = eq ? (size_t)(eq - (q + i)) : j - i;
-            if (out->n_params >= S3_MAX_QUERY_PARAMS)
-                return S3E_INVALID_ARGUMENT;
-            char *name = decode_dup(q + i, nlen);
-            char *value = eq ? decode_dup(eq + 1, (size_t)(q + j - eq - 1)) : xstrdup("");
-            if (name == NULL || value == NULL) {
-                free(name);
-                free(value);
-                return S3E_INVALID_ARGUMENT;
-            }
-            out->params[out->n_params].name = name;
-            out->params[out->n_params].value = value;
-            out->n_params++;
-            /* prefix, marker, delimiter… are echoed in listings, which are UTF-8. */
-            if (!s3_utf8_valid(name, strlen(name)) || !s3_utf8_valid(value, strlen(value)))
-                return S3E_INVALID_URI;
-            int is_kw = 0;
-            for (size_t k = 0; k < KW__COUNT; k++)
-                if (strcmp(name, kw_names[k]) == 0) {
-                    *kw |= BIT(k);
-                    is_kw = 1;
-                }
-            if (!is_kw && !s3_query_param_known(name))
-                *unknown = 1;
+    size_t len = req->query ? req->query_len : 0, pos = 0;
+    struct s3_query_pair qp;
+    while (s3_query_next(q, len, &pos, &qp)) {
+        if (out->n_params >= S3_MAX_QUERY_PARAMS)
+            return S3E_INVALID_ARGUMENT;
+        char *name = decode_dup(qp.k, qp.kl);
+        char *value = qp.v ? decode_dup(qp.v, qp.vl) : xstrdup("");
+        if (name == NULL || value == NULL) {
+            free(name);
+            free(value);
+            return S3E_INVALID_ARGUMENT;
         }
-        i = j + 1;
+        out->params[out->n_params].name = name;
+        out->params[out->n_params].value = value;
+        out->n_params++;
+        /* prefix, marker, delimiter… are echoed in listings, which are UTF-8. */
+        if (!s3_utf8_valid(name, strlen(name)) || !s3_utf8_valid(value, strlen(value)))
+            return S3E_INVALID_URI;
+        int is_kw = 0;
+        for (size_t k = 0; k < KW__COUNT; k++)
+            if (strcmp(name, kw_names[k]) == 0) {
+                *kw |= BIT(k);
+                is_kw = 1;
+            }
+        if (!is_kw && !s3_query_param_known(name))
+            *unknown = 1;
     }
     return S3E_OK;
 }

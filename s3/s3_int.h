@@ -55,6 +55,18 @@ int s3_etag_list_matches(const char *v, size_t len, const char *etag);
  * meaning (x-id, presigned X-Amz-*)? 0 for anything else: an unknown
  * sub-resource (params.c). */
 int s3_query_param_known(const char *name);
+
+/* One key[=value] pair of a raw query string, as views into it (v NULL when
+ * there is no '='; nothing is decoded). */
+struct s3_query_pair {
+    const char *k, *v;
+    size_t kl, vl;
+};
+/* The next non-empty pair of q (len bytes) from *pos on (start at 0):
+ * 1 with *p filled and *pos past it, 0 at the end (util.c). */
+int s3_query_next(const char *q, size_t len, size_t *pos, struct s3_query_pair *p);
+/* Pairs q can hold at most: 1 + the number of '&' (a bound to allocate by). */
+size_t s3_query_cap(const char *q, size_t len);
 /* The bucket of a virtual-hosted request: Host is "<bucket>.<domain>[:port]"
  * (route.c). 1 with *b, *blen pointing into the Host value; 0 when domain is
  * NULL or the host is not under it. */

@@ -90,32 +90,21 @@ static char *decode(const char *s, size_t n)
 static int split_query(const struct s3_request *req, struct kv **out)
 {
     const char *q = req->query;
-    size_t len = q ? req->query_len : 0, n = 0, cap = 1;
+    size_t len = q ? req->query_len : 0, n = 0, cap = s3_query_cap(q, len), pos = 0;
+    struct s3_query_pair qp;
     *out = NULL;
-    for (size_t i = 0; i < len; i++)
-        if (q[i] == '&')
-            cap++;
     if (cap > MAX_PARAMS)
         return -1;
     struct kv *p = xcalloc(cap, sizeof(*p));
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && q[j] != '&')
-            j++;
-        if (j > i) {
-            const char *eq = memchr(q + i, '=', j - i);
-            size_t kl = eq ? (size_t)(eq - (q + i)) : j - i;
-            p[n].k = decode(q + i, kl);
-            p[n].v = eq ? decode(eq + 1, (size_t)(q + j - eq - 1)) : NULL;
-            p[n].at = n;
-            n++;
-            if (p[n - 1].k == NULL || (eq && p[n - 1].v == NULL)) {
-                kv_free(p, n);
-                return -1;
-            }
+    while (s3_query_next(q, len, &pos, &qp)) {
+        p[n].k = decode(qp.k, qp.kl);
+        p[n].v = qp.v ? decode(qp.v, qp.vl) : NULL;
+        p[n].at = n;
+        n++;
+        if (p[n - 1].k == NULL || (qp.v && p[n - 1].v == NULL)) {
+            kv_free(p, n);
+            return -1;
         }
-        i = j + 1;
     }
     *out = p;
     return (int)n;

@@ -63,38 +63,28 @@ out:
 int s3_sigv4_canonical_query_ex(const char *query, size_t len, int drop_signature, struct dbuf *out)
 {
     struct qpair *pairs = NULL;
-    size_t n = 0, cap = 1;
+    struct s3_query_pair qp;
+    size_t n = 0, cap, pos = 0;
     int bad = 0, rc = -1;
 
     if (query == NULL)
         len = 0;
-    for (size_t i = 0; i < len; i++)
-        if (query[i] == '&')
-            cap++;
+    cap = s3_query_cap(query, len);
     if (cap > MAX_QUERY_PAIRS)
         return -1;
     pairs = xcalloc(cap, sizeof(*pairs));
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && query[j] != '&')
-            j++;
-        if (j > i) {
-            const char *eq = memchr(query + i, '=', j - i);
-            size_t kl = eq ? (size_t)(eq - (query + i)) : j - i;
-            struct qpair *p = &pairs[n];
-            p->k = encode_part(query + i, kl, &bad);
-            p->v = eq ? encode_part(eq + 1, (size_t)(query + j - eq - 1), &bad) : xstrdup("");
-            n++;
-            if (bad)
-                goto out;
-            if (drop_signature && strcmp(p->k, "X-Amz-Signature") == 0) {
-                free(p->k);
-                free(p->v);
-                n--;
-            }
+    while (s3_query_next(query, len, &pos, &qp)) {
+        struct qpair *p = &pairs[n];
+        p->k = encode_part(qp.k, qp.kl, &bad);
+        p->v = qp.v ? encode_part(qp.v, qp.vl, &bad) : xstrdup("");
+        n++;
+        if (bad)
+            goto out;
+        if (drop_signature && strcmp(p->k, "X-Amz-Signature") == 0) {
+            free(p->k);
+            free(p->v);
+            n--;
         }
-        i = j + 1;
     }
     qsort(pairs, n, sizeof(*pairs), qpair_cmp);
     for (size_t k = 0; k < n; k++) {

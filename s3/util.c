@@ -648,3 +648,34 @@ enum s3_err s3_conditions_check(const struct s3_request *req, const char *etag, 
     }
     return S3E_OK;
 }
+
+int s3_query_next(const char *q, size_t len, size_t *pos, struct s3_query_pair *p)
+{
+    size_t i = *pos;
+    while (q != NULL && i < len) {
+        size_t j = i;
+        while (j < len && q[j] != '&')
+            j++;
+        if (j > i) {
+            const char *eq = memchr(q + i, '=', j - i);
+            p->k = q + i;
+            p->kl = eq ? (size_t)(eq - (q + i)) : j - i;
+            p->v = eq ? eq + 1 : NULL;
+            p->vl = eq ? (size_t)(q + j - eq - 1) : 0;
+            *pos = j + 1;
+            return 1;
+        }
+        i = j + 1;
+    }
+    *pos = len;
+    return 0;
+}
+
+size_t s3_query_cap(const char *q, size_t len)
+{
+    size_t cap = 1;
+    for (size_t i = 0; q != NULL && i < len; i++)
+        if (q[i] == '&')
+            cap++;
+    return cap;
+}

@@ -346,3 +346,22 @@ void gw_acl_render(struct s3_xml *x, struct dbuf *out, const struct s3_acl *acl)
     if (s3_xml_end(x, "AccessControlPolicy") != 0)
         x->failed = 1;
 }
+
+enum store_status gw_put_commit_object(struct gw_put *put, struct store *st, struct store_object *obj,
+                                       enum store_status st_so_far)
+{
+    enum store_status ret = st_so_far;
+    if (ret == STORE_OK)
+        ret = gw_put_commit_blocks(put, st, &obj->extents, &obj->n_extents);
+    if (ret == STORE_OK)
+        ret = store_object_put(st, obj);
+    if (ret == STORE_OK)
+        ret = store_tx_commit(st);
+    if (ret != STORE_OK) {
+        store_tx_rollback(st);
+        gw_put_orphan_blocks(put, st);
+    } else {
+        gw_put_mark_committed(put);
+    }
+    return ret;
+}

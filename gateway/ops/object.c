@@ -56,18 +56,7 @@ static enum s3_err put_commit_run(struct store *st, struct gw_req *r, void *arg)
     op->cond_err = gw_write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
     if (op->cond_err != S3E_OK)
         op->st = STORE_CONFLICT;
-    if (op->st == STORE_OK)
-        op->st = gw_put_commit_blocks(op->put, st, &op->obj.extents, &op->obj.n_extents);
-    if (op->st == STORE_OK)
-        op->st = store_object_put(st, &op->obj);
-    if (op->st == STORE_OK)
-        op->st = store_tx_commit(st);
-    if (op->st != STORE_OK) {
-        store_tx_rollback(st);
-        gw_put_orphan_blocks(op->put, st);
-    } else {
-        gw_put_mark_committed(op->put);
-    }
+    op->st = gw_put_commit_object(op->put, st, &op->obj, op->st);
     return S3E_OK;
 }
 

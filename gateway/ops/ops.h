@@ -17,6 +17,11 @@ void gw_add_etag(struct gw_req *r, const char *etag);
  * gw_put_free), or NULL when it could not start: the error is answered then
  * (unless the client is gone). */
 struct gw_put *gw_put_body_start(struct gw_req *r, int may_pack, void (*stored)(struct gw_req *r, struct gw_put *p));
+/* Store thread, inside a transaction the caller began (st_so_far: how it went so far): the put's
+ * blocks and obj are written and the transaction committed; on any failure it is rolled back and
+ * the put's blocks are orphaned (PutObject, POST forms). Returns the outcome. */
+enum store_status gw_put_commit_object(struct gw_put *put, struct store *st, struct store_object *obj,
+                                       enum store_status st_so_far);
 /* 200 with the ETag and verified checksum of a body just stored (PutObject, UploadPart). */
 void gw_respond_stored(struct gw_req *r, const char *etag, const struct gw_put *put);
 /* Store thread: is bucket missing from the index (a failed read is not
