@@ -346,6 +346,15 @@ void gw_form_drain(struct gw_form *f, void (*drained)(void *ud), void *ud);
 enum s3_err gw_auth_verify(struct gw *gw, const struct s3_request *s3, struct s3_auth *out);
 void gw_request_id_new(struct gw *gw, char out[17]); /* a new request id (16 hex digits) */
 
+/* The intake's check of a request head (method, target with its query, headers) before its
+ * body is read: the handler's own verification, or, for a head with no signature at all, is its
+ * bucket open to anonymous writes (http/acl.c)? auth.c. */
+enum s3_err gw_auth_head(struct gw *gw, const char *method, size_t method_len, const char *target,
+                         size_t target_len, const struct s3_header *hs, size_t n);
+/* Who is asking (auth.c): anonymous (no signature at all: *user 0) or a user whose signature
+ * verifies (*user 1, out filled); anything else is the signature's error. */
+enum s3_err gw_auth_identify(struct gw *gw, const struct s3_request *s3, struct s3_auth *out, int *user);
+
 /* ---- server (server.c) ------------------------------------------------------ */
 
 int gw_server_start(struct gw *gw);           /* binds --listen; 0 or -1 (logged) */
@@ -897,105 +906,25 @@ char *gw_meta_set_checksum(const char *meta_json, const char *alg, const char *b
 /* GET/HEAD: x-amz-tagging-count, and the stored checksum when the request
  * has x-amz-checksum-mode: ENABLED and full_object (no range/part). */
 void gw_meta_extra_to_response(struct gw_req *r, const char *meta_json, int full_object);
-
-/* ---- handlers ------------------------------------------------------------- */
-
-void gw_op_list_buckets(struct gw_req *r);
-void gw_op_create_bucket(struct gw_req *r);
-void gw_op_delete_bucket(struct gw_req *r);
-void gw_op_head_bucket(struct gw_req *r);
-void gw_op_get_bucket_location(struct gw_req *r);
-void gw_op_bucket_stub(struct gw_req *r); /* versioning, tagging */
-void gw_op_list_objects(struct gw_req *r);
-void gw_op_put_object(struct gw_req *r);
-void gw_op_post_object(struct gw_req *r); /* ops/post.c: HTML form upload, authenticated by its form */
-void gw_op_get_object(struct gw_req *r); /* GET and HEAD */
-void gw_op_delete_object(struct gw_req *r);
-void gw_op_delete_objects(struct gw_req *r);
-void gw_op_create_multipart(struct gw_req *r);
-void gw_op_upload_part(struct gw_req *r);
-void gw_op_complete_multipart(struct gw_req *r);
-void gw_op_abort_multipart(struct gw_req *r);
-void gw_op_list_parts(struct gw_req *r);
-void gw_op_list_uploads(struct gw_req *r);
-void gw_op_copy_object(struct gw_req *r);      /* ops/copy.c */
-void gw_op_upload_part_copy(struct gw_req *r); /* ops/copy.c */
-void gw_op_get_object_tagging(struct gw_req *r);    /* ops/tagging.c */
-void gw_op_put_object_tagging(struct gw_req *r);    /* ops/tagging.c */
-void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
-void gw_op_get_bucket_cors(struct gw_req *r);       /* ops/cors.c */
-void gw_op_put_bucket_cors(struct gw_req *r);       /* ops/cors.c */
-void gw_op_delete_bucket_cors(struct gw_req *r);    /* ops/cors.c */
-/* OPTIONS: a browser's preflight, answered from the bucket's CORS rules without authentication. */
-void gw_op_cors_preflight(struct gw_req *r);        /* ops/cors.c */
-/* A request carrying Origin gets the matching CORS rule's headers on its
- * answer (whatever it is) before next(r) runs; at once when it names no
- * bucket or no Origin, or the bucket's rules are cached. ops/cors.c. */
-void gw_cors_then(struct gw_req *r, void (*next)(struct gw_req *r));
-/* A bucket's CORS rules changed or it was deleted: the cached rules go. */
-void gw_cors_forget(struct gw *gw, const char *bucket);
-void gw_cors_cache_free(struct gw *gw); /* at shutdown */
-
-/* The access check (access.c): runs next(r) when the request's ACL headers are valid and the
- * ACLs allow it (http/acl.c), else answers the error (403 AccessDenied…); gw_access_visible:
- * may the caller see bucket b in ListBuckets. */
-void gw_access_check(struct gw_req *r, void (*next)(struct gw_req *r));
-int gw_access_visible(const struct gw_req *r, const struct store_bucket *b);
-/* Reads r's bucket (r->route.bucket) on the store thread, where check judges
- * the lookup (found: its status; b: the bucket when found is STORE_OK) and
- * returns S3E_OK or the error to answer. Then, if the client is still there
- * and check passed, r->bucket_id records the bucket (unless one is recorded
- * already) and next(r) runs on the loop. access.c; gw_req_store_call's rules. */
-typedef enum s3_err (*gw_bucket_check_fn)(struct store *st, struct gw_req *r, enum store_status found,
-                                          const struct store_bucket *b);
-void gw_with_bucket(struct gw_req *r, gw_bucket_check_fn check, void (*next)(struct gw_req *r));
-/* The two halves of gw_access_check, for PostObject (ops/post.c), which identifies its caller
- * itself: the request's x-amz-acl / x-amz-grant-* headers checked (answers the error and
- * returns 0 when invalid; sets r->sets_public_acl), and the gw_bucket_check_fn judging a
- * found bucket by its ACLs for r->route.op and by its public access block. */
-int gw_access_request_acl_ok(struct gw_req *r);
-enum s3_err gw_access_acl_check(struct store *st, struct gw_req *r, enum store_status found,
-                                const struct store_bucket *b);
-
-/* ---- ACLs (http/acl.c; handlers in ops/acl.c) ---------------------------------------------- */
-
-#define GW_NEED_OWNER 0x100u /* a permission no grant gives: the owner's alone */
-/* What op needs: S3_PERM_* bits or GW_NEED_OWNER, on its bucket (*object 0) or its object. */
-void gw_acl_need(enum s3_op op, int *object, unsigned *need);
-/* Store thread: may who ("" = anonymous) do what needs on bucket b (object 0) or on its object key
- * (object 1)? S3E_OK, S3E_ACCESS_DENIED, or the store's failure. A missing object needs bucket READ
- * (its handler then answers NoSuchKey). */
-enum s3_err gw_acl_allows(struct store *st, const char *who, const struct store_bucket *b, const char *key,
-                          int object, unsigned need);
-/* Store thread: S3E_ACCESS_DENIED when bucket's public access block has BlockPublicAcls. */
-enum s3_err gw_acl_blocked(struct store *st, const char *bucket);
-/* The ACL the request's x-amz-acl or x-amz-grant-* headers give a new resource owned by owner (in a
- * bucket of bucket_owner), private when it has neither (*given 0). Errors as AWS (*msg: the message
- * or NULL): both kinds → InvalidRequest, an unknown canned ACL or grantee → InvalidArgument. */
-enum s3_err gw_acl_from_request(struct gw_req *r, int for_object, const char *owner, const char *bucket_owner,
-                                struct s3_acl *out, int *given, const char **msg);
-/* Is every user grantee of acl a configured user? */
-int gw_acl_ids_known(const struct gw *gw, const struct s3_acl *acl);
-/* acl in its stored form, malloc'd (NULL only if it cannot be encoded). */
-char *gw_acl_text(const struct s3_acl *acl);
-/* An object's ACL to store: NULL when it is what no ACL means (private, owned by bucket_owner). */
-char *gw_acl_object_text(const struct s3_acl *acl, const char *bucket_owner);
-/* Buckets granting WRITE to anyone: read again from the index (after a change; at start-up), and
- * asked by the intake. Loop thread. */
-void gw_acl_public_refresh(struct gw *gw);
-/* The same for a request that changed an ACL: then(r) answers it once the new list is in place
- * (not called when the client left). */
-void gw_acl_public_refresh_then(struct gw_req *r, void (*then)(struct gw_req *r));
-int gw_acl_public_write(const struct gw *gw, const char *bucket);
-/* An unsigned request head (intake.c): does it name a bucket in that list? */
-int gw_acl_anonymous_write(struct gw *gw, const struct s3_request *s3);
-void gw_acl_public_free(struct gw *gw);
-/* Who is asking (auth.c): anonymous (no signature at all: *user 0) or a user whose signature
- * verifies (*user 1, out filled); anything else is the signature's error. */
-enum s3_err gw_auth_identify(struct gw *gw, const struct s3_request *s3, struct s3_auth *out, int *user);
-void gw_op_get_acl(struct gw_req *r);  /* GetBucketAcl, GetObjectAcl (ops/acl.c) */
-void gw_op_put_acl(struct gw_req *r);  /* PutBucketAcl, PutObjectAcl */
-void gw_op_public_access_block(struct gw_req *r); /* Get/Put/DeletePublicAccessBlock */
+/* Multipart objects (Complete, GetObjectAttributes): 1 when numbers are 1…n;
+ * meta_json with the part numbers (when not 1…n), and with alg the object's
+ * checksum (type "COMPOSITE"/"FULL_OBJECT", value) and its parts' values
+ * (values may be NULL); malloc'd text. */
+int gw_parts_contiguous(const int *numbers, size_t n);
+char *gw_meta_set_part_checksums(const char *meta_json, const int *numbers, const char *const *values, size_t n,
+                                 const char *alg, const char *type, const char *value);
+/* The object's recorded checksum: 1 with alg (canonical), value and type set, else 0. */
+int gw_meta_get_checksum(const char *meta_json, char alg[16], char value[S3_CHECKSUM_MAX], char type[16]);
+struct gw_meta_part {
+    int number;
+    int64_t size; /* bytes */
+    char ck[64];  /* base64 checksum, "" = none */
+};
+/* The parts of a multipart object numbered above marker, at most max, into
+ * *out (malloc'd, NULL when none); *total = all its parts (0: not multipart),
+ * *truncated when more follow. Returns how many are in *out. */
+size_t gw_meta_get_parts(const char *meta_json, int marker, size_t max, struct gw_meta_part **out, size_t *total,
+                         int *truncated);
 
 /* Random hex id of 2*n chars into out (2n+1 bytes). */
 void gw_random_hex(char *out, size_t n);

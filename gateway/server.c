@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "gateway/gw.h"
+#include "gateway/http/acl.h"
+#include "gateway/ops/handlers.h"
 
 static void dispatch(struct gw_req *r)
 {
@@ -62,6 +64,7 @@ static void dispatch(struct gw_req *r)
     case S3_OP_GET_BUCKET_CORS: gw_op_get_bucket_cors(r); return;
     case S3_OP_PUT_BUCKET_CORS: gw_op_put_bucket_cors(r); return;
     case S3_OP_DELETE_BUCKET_CORS: gw_op_delete_bucket_cors(r); return;
+    case S3_OP_GET_OBJECT_ATTRIBUTES: gw_op_get_object_attributes(r); return;
     default:
         gw_respond_error(r, S3E_NOT_IMPLEMENTED, NULL);
         return;

@@ -57,6 +57,7 @@ enum kw {
     KW_SELECT,
     KW_TORRENT,
     KW_INTELLIGENT_TIERING,
+    KW_ATTRIBUTES,
     KW__COUNT
 };
 
@@ -92,6 +93,7 @@ static const char *const kw_names[KW__COUNT] = {
     [KW_SELECT] = "select",
     [KW_TORRENT] = "torrent",
     [KW_INTELLIGENT_TIERING] = "intelligent-tiering",
+    [KW_ATTRIBUTES] = "attributes",
 };
 
 #define BIT(k) (1ull << (k))
@@ -148,6 +150,7 @@ static const struct rule rules[] = {
     {M_GET, T_OBJECT, BIT(KW_TAGGING), 1, H_NONE, X_NONE, S3_OP_GET_OBJECT_TAGGING},
     {M_GET, T_OBJECT, BIT(KW_ACL), 1, H_NONE, X_NONE, S3_OP_GET_OBJECT_ACL},
     {M_GET, T_OBJECT, BIT(KW_UPLOAD_ID), 1, H_NONE, X_NONE, S3_OP_LIST_PARTS},
+    {M_GET, T_OBJECT, BIT(KW_ATTRIBUTES), 1, H_NONE, X_NONE, S3_OP_GET_OBJECT_ATTRIBUTES},
     {M_GET, T_OBJECT, 0, 1, H_NONE, X_NONE, S3_OP_GET_OBJECT},
     {M_GET, T_OBJECT, BIT(KW_PART_NUMBER), 1, H_NONE, X_NONE, S3_OP_GET_OBJECT},
     {M_HEAD, T_OBJECT, 0, 1, H_NONE, X_NONE, S3_OP_HEAD_OBJECT},
@@ -200,6 +203,7 @@ static const char *const op_names[S3_OP__COUNT] = {
     [S3_OP_PUT_BUCKET_CORS] = "PutBucketCors",
     [S3_OP_DELETE_BUCKET_CORS] = "DeleteBucketCors",
     [S3_OP_CORS_PREFLIGHT] = "CorsPreflight",
+    [S3_OP_GET_OBJECT_ATTRIBUTES] = "GetObjectAttributes",
 };
 
 const char *s3_op_name(enum s3_op op)

@@ -176,6 +176,7 @@ enum s3_op {
     S3_OP_PUT_BUCKET_CORS,
     S3_OP_DELETE_BUCKET_CORS,
     S3_OP_CORS_PREFLIGHT, /* OPTIONS on a bucket or an object: answered without authentication */
+    S3_OP_GET_OBJECT_ATTRIBUTES,
     S3_OP__COUNT
 };
 
@@ -331,6 +332,42 @@ enum s3_err s3_chunked_decode(const struct s3_auth *auth, char *buf, size_t len,
 enum s3_err s3_checksum_check(const char *alg, size_t alg_len, const char *b64, size_t b64_len, const void *data,
                               size_t len) WARN_UNUSED;
 
+/* ---- multipart checksums (mpchecksum.c) ---------------------------------- */
+
+#define S3_CHECKSUM_MAX 64 /* bytes: a base64 value with "-N" and its NUL */
+/* The canonical (lower-case) name of an algorithm given in any case ("CRC32"
+ * → "crc32"), or NULL when it is none of crc32, crc32c, crc64nvme, sha1, sha256. */
+const char *s3_checksum_alg(const char *v, size_t len);
+/* "CRC32"… for a canonical name; "ChecksumCRC32"… its XML element; the
+ * canonical name of such an element. NULL when unknown. */
+const char *s3_checksum_alg_upper(const char *alg);
+const char *s3_checksum_xml_name(const char *alg);
+const char *s3_checksum_alg_of_xml(const char *elem);
+/* AWS's combinations: FULL_OBJECT only for the CRCs, COMPOSITE for all but crc64nvme. */
+int s3_checksum_type_ok(const char *alg, int full_object);
+/* The CRC (crc32, crc32c, crc64nvme) of A || B from crc1 = crc(A), crc2 =
+ * crc(B) and len2 = |B| in bytes. Returns -1 for another alg. */
+int s3_crc_combine(const char *alg, uint64_t crc1, uint64_t crc2, uint64_t len2, uint64_t *out);
+/* The checksum of a multipart object from its n parts' base64 checksums
+ * (and their sizes in bytes, used by FULL_OBJECT): COMPOSITE "b64-N" or the
+ * FULL_OBJECT CRC, into out (out_len ≥ S3_CHECKSUM_MAX). S3E_INVALID_ARGUMENT
+ * for a combination AWS does not allow, S3E_INVALID_DIGEST for a malformed part value. */
+enum s3_err s3_checksum_multipart(const char *alg, int full_object, const char *const *part_b64,
+                                  const int64_t *sizes, size_t n, char *out, size_t out_len) WARN_UNUSED;
+
+/* ---- GetObjectAttributes (attributes.c) ------------------------------------ */
+
+enum {
+    S3_ATTR_ETAG = 1,
+    S3_ATTR_CHECKSUM = 2,
+    S3_ATTR_OBJECT_PARTS = 4,
+    S3_ATTR_STORAGE_CLASS = 8,
+    S3_ATTR_OBJECT_SIZE = 16,
+};
+/* Parses x-amz-object-attributes ("ETag, ObjectSize"…) into *want (S3_ATTR_*
+ * bits; 0 for an empty list). Returns -1 (and *want 0) on an unknown name. */
+int s3_object_attributes_parse(const char *v, size_t len, unsigned *want) WARN_UNUSED;
+
 /* ---- copies, conditional writes, tags (copy.c) -------------------------- */
 
 /* Parses x-amz-copy-source ("[/]bucket/key[?versionId=…]", percent-encoded;
@@ -380,6 +417,8 @@ int s3_xml_text_ok(const char *s, size_t len);
 struct s3_complete_part {
     int part_number;
     char etag[80]; /* without quotes */
+    char ck_alg[12];   /* the part's <ChecksumCRC32>…: canonical algorithm ("" = none) */
+    char ck_value[64]; /* and its base64 value */
 };
 /* Parses <CompleteMultipartUpload>; *parts is malloc'd (free()). Namespace-agnostic. */
 enum s3_err s3_xml_parse_complete(const char *body, size_t len, struct s3_complete_part **parts, size_t *n)

@@ -392,6 +392,16 @@ static void complete_end(struct pctx *c, const char *name)
             return;
         }
         st->have_etag = 1;
+    } else if (c->depth == 3 && strcmp(c->stack[1], "Part") == 0 && s3_checksum_alg_of_xml(c->stack[2]) != NULL) {
+        /* <ChecksumCRC32>… of a part: one algorithm per part, a base64 value. */
+        struct s3_complete_part *p = &st->parts[st->n];
+        const char *alg = s3_checksum_alg_of_xml(c->stack[2]);
+        if ((p->ck_alg[0] != '\0' && strcmp(p->ck_alg, alg) != 0) ||
+            ctext_trim(c, p->ck_value, sizeof(p->ck_value)) != 0 || p->ck_value[0] == '\0') {
+            fail(c, S3E_INVALID_PART);
+            return;
+        }
+        snprintf(p->ck_alg, sizeof(p->ck_alg), "%s", alg);
     } else if (at(c, 2, NULL, "Part")) {
         if (!st->have_num || !st->have_etag) {
             fail(c, S3E_MALFORMED_XML);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
+#include "gateway/http/acl.h"
 
 /* ---- a request's bucket, read before it goes on ------------------------------------ */
 

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
+#include "gateway/http/acl.h"
 
 #define GW_PUBLIC_WRITE_MAX 4096 /* bucket ACLs read into the public-write list */
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
+#include "gateway/http/acl.h"
 
 static const char *lookup_secret(void *ud, const char *access_key)
 {
@@ -50,6 +51,22 @@ enum s3_err gw_auth_identify(struct gw *gw, const struct s3_request *s3, struct 
     enum s3_err e = gw_auth_verify(gw, s3, out);
     *user = e == S3E_OK;
     return e;
+}
+
+enum s3_err gw_auth_head(struct gw *gw, const char *method, size_t method_len, const char *target,
+                         size_t target_len, const struct s3_header *hs, size_t n)
+{
+    struct s3_request s3 = {.method = method, .method_len = method_len, .path = target, .path_len = target_len,
+                            .headers = hs, .n_headers = n};
+    const char *q = memchr(target, '?', target_len);
+    if (q != NULL) {
+        s3.path_len = (size_t)(q - target);
+        s3.query = q + 1;
+        s3.query_len = target_len - s3.path_len - 1;
+    }
+    if (s3_request_anonymous(&s3)) /* an anonymous body only into a bucket open to anonymous writes */
+        return gw_acl_anonymous_write(gw, &s3) ? S3E_OK : S3E_ACCESS_DENIED;
+    return gw_auth_verify(gw, &s3, NULL);
 }
 
 void gw_request_id_new(struct gw *gw, char out[17])

@@ -261,29 +261,15 @@ static void refuse(struct gw_conn *c, struct phr_header *h, size_t num, enum s3_
     c->gw->heads_refused++;
 }
 
-/* The head's own authentication, as the handler will run it; an anonymous
- * head passes only into a bucket open to anonymous writes. */
+/* The head's own authentication, as the handler will run it (auth.c). */
 static enum s3_err authenticate(struct gw *gw, const char *method, size_t method_len, const char *path,
                                 size_t path_len, const struct phr_header *h, size_t num)
 {
     struct s3_header hs[INTAKE_MAX_HEADERS];
-    for (size_t i = 0; i < num; i++) {
-        hs[i].name = h[i].name;
-        hs[i].name_len = h[i].name_len;
-        hs[i].value = h[i].value;
-        hs[i].value_len = h[i].value_len;
-    }
-    struct s3_request s3 = {.method = method, .method_len = method_len, .path = path, .path_len = path_len,
-                            .headers = hs, .n_headers = num};
-    const char *q = memchr(path, '?', path_len);
-    if (q != NULL) {
-        s3.path_len = (size_t)(q - path);
-        s3.query = q + 1;
-        s3.query_len = path_len - s3.path_len - 1;
-    }
-    if (s3_request_anonymous(&s3))
-        return gw_acl_anonymous_write(gw, &s3) ? S3E_OK : S3E_ACCESS_DENIED;
-    return gw_auth_verify(gw, &s3, NULL);
+    for (size_t i = 0; i < num; i++)
+        hs[i] = (struct s3_header){.name = h[i].name, .name_len = h[i].name_len, .value = h[i].value,
+                                   .value_len = h[i].value_len};
+    return gw_auth_head(gw, method, method_len, path, path_len, hs, num);
 }
 
 /* A complete head at the start of sock->input is checked once (the file's

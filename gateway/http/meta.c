@@ -3,8 +3,10 @@
  * meta_json is an object: {"ct": content type, "h": {stored standard
  * headers, lower-case names}, "m": {user metadata without the x-amz-meta-
  * prefix, lower-case names}, "parts": [part sizes of a multipart object],
- * "tags": [[key, value]…] (object tags), "ck": {"alg": "crc32"…, "v": base64}
- * (the verified x-amz-checksum of the whole object)}.
+ * "tags": [[key, value]…] (object tags), "ck": {"alg": "crc32"…, "v": base64,
+ * "type": "COMPOSITE" | "FULL_OBJECT" (absent: FULL_OBJECT)} (the verified
+ * x-amz-checksum of the whole object), and for a multipart object "pck":
+ * [base64 checksum of each part] and "pn": [part numbers] when they are not 1…N}.
  * Bounded: user metadata is capped at S3's 2 KiB by the handler before it
  * gets here; header values are copied as sent. JSON holds UTF-8 only, so a
  * value that is not UTF-8 is read as ISO-8859-1 (what HTTP/1.1 header bytes
@@ -317,8 +319,91 @@ void gw_meta_extra_to_response(struct gw_req *r, const char *meta_json, int full
     const char *v = json_string_value(json_object_get(ck, "v"));
     if (full_object && mode != NULL && ml == 7 && !strncasecmp(mode, "ENABLED", 7) && alg && v) {
         char name[48];
+        const char *type = json_string_value(json_object_get(ck, "type"));
         snprintf(name, sizeof(name), "x-amz-checksum-%s", alg);
         gw_add_header(r, name, v, strlen(v));
+        type = type ? type : "FULL_OBJECT";
+        gw_add_header(r, "x-amz-checksum-type", type, strlen(type));
     }
     json_decref(root);
+}
+
+/* ---- multipart objects: part numbers and checksums --------------------------- */
+
+int gw_parts_contiguous(const int *numbers, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (numbers[i] != (int)i + 1)
+            return 0;
+    return 1;
+}
+
+char *gw_meta_set_part_checksums(const char *meta_json, const int *numbers, const char *const *values, size_t n,
+                                 const char *alg, const char *type, const char *value)
+{
+    json_t *root = load_or_empty(meta_json);
+    if (!gw_parts_contiguous(numbers, n)) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_integer(numbers[i]));
+        json_object_set_new(root, "pn", arr);
+    }
+    if (alg != NULL) {
+        json_object_set_new(root, "ck", json_pack("{ssssss}", "alg", alg, "v", value, "type", type));
+        if (values != NULL) {
+            json_t *arr = json_array();
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(arr, json_string(values[i] ? values[i] : ""));
+            json_object_set_new(root, "pck", arr);
+        }
+    }
+    return dump_free(root);
+}
+
+int gw_meta_get_checksum(const char *meta_json, char alg[16], char value[S3_CHECKSUM_MAX], char type[16])
+{
+    json_t *root = load_or_empty(meta_json);
+    json_t *ck = json_object_get(root, "ck");
+    const char *a = json_string_value(json_object_get(ck, "alg"));
+    const char *v = json_string_value(json_object_get(ck, "v"));
+    const char *t = json_string_value(json_object_get(ck, "type"));
+    int ok = a != NULL && v != NULL && s3_checksum_alg(a, strlen(a)) != NULL;
+    if (ok) {
+        snprintf(alg, 16, "%s", s3_checksum_alg(a, strlen(a)));
+        snprintf(value, S3_CHECKSUM_MAX, "%s", v);
+        snprintf(type, 16, "%s", t ? t : "FULL_OBJECT");
+    }
+    json_decref(root);
+    return ok;
+}
+
+size_t gw_meta_get_parts(const char *meta_json, int marker, size_t max, struct gw_meta_part **out, size_t *total,
+                         int *truncated)
+{
+    json_t *root = load_or_empty(meta_json);
+    json_t *sizes = json_object_get(root, "parts"), *pn = json_object_get(root, "pn");
+    json_t *pck = json_object_get(root, "pck");
+    size_t n = json_array_size(sizes), k = 0;
+    *out = NULL;
+    *total = n;
+    *truncated = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *num = json_array_get(pn, i);
+        int number = json_is_integer(num) ? (int)json_integer_value(num) : (int)i + 1;
+        if (number <= marker)
+            continue;
+        if (k == max) {
+            *truncated = 1;
+            break;
+        }
+        if (*out == NULL)
+            *out = xcalloc(max < n ? max : n, sizeof(**out));
+        struct gw_meta_part *p = &(*out)[k++];
+        p->number = number;
+        p->size = json_integer_value(json_array_get(sizes, i));
+        const char *ck = json_string_value(json_array_get(pck, i));
+        snprintf(p->ck, sizeof(p->ck), "%s", ck ? ck : "");
+    }
+    json_decref(root);
+    return k;
 }

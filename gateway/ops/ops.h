@@ -3,6 +3,8 @@
 #define TGS3_GW_OPS_H
 
 #include "gateway/gw.h"
+#include "gateway/http/acl.h"
+#include "gateway/ops/handlers.h"
 
 /* Payload checks for a body-carrying request (chunked, sha256, Content-MD5, size). */
 enum s3_err gw_body_check_init(struct gw_req *r, struct gw_body_check *chk);

@@ -42,6 +42,7 @@
 #include <strings.h>
 
 #include "gateway/gw.h"
+#include "gateway/http/acl.h"
 #include "gateway/ops/ops.h"
 
 #define MAX_POLICY S3_FORM_MAX_PRE

@@ -39,6 +39,8 @@ static void read_upload(sqlite3_stmt *s, struct store_upload *u)
     u->key = store_col_strdup(s, 2);
     u->meta_json = store_col_strdup(s, 3);
     u->created_ms = sqlite3_column_int64(s, 4);
+    store_col_text(s, 5, u->ck_alg, sizeof u->ck_alg);
+    store_col_text(s, 6, u->ck_type, sizeof u->ck_type);
 }
 
 enum store_status store_upload_create(struct store *st, const char *id, const char *bucket, const char *key,
@@ -58,7 +60,8 @@ enum store_status store_upload_create(struct store *st, const char *id, const ch
 
 enum store_status store_upload_get(struct store *st, const char *id, struct store_upload *out)
 {
-    static const char sql[] = "SELECT id, bucket, key, meta_json, created_ms FROM uploads WHERE id = ?1";
+    static const char sql[] =
+        "SELECT id, bucket, key, meta_json, created_ms, ck_alg, ck_type FROM uploads WHERE id = ?1";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
 
@@ -145,6 +148,8 @@ static void read_part(sqlite3_stmt *s, struct store_part *p)
     store_col_text(s, 1, p->etag, sizeof p->etag);
     p->size = sqlite3_column_int64(s, 2);
     p->mtime_ms = sqlite3_column_int64(s, 3);
+    store_col_text(s, 4, p->ck_alg, sizeof p->ck_alg);
+    store_col_text(s, 5, p->ck_value, sizeof p->ck_value);
 }
 
 /* Reads the extents of one part, with their blocks. */
@@ -163,8 +168,8 @@ static enum store_status part_extents_read(struct store *st, const char *upload_
 
 enum store_status store_part_get(struct store *st, const char *upload_id, int part_number, struct store_part *out)
 {
-    static const char sql[] =
-        "SELECT part_number, etag, size, mtime_ms FROM parts WHERE upload_id = ?1 AND part_number = ?2";
+    static const char sql[] = "SELECT part_number, etag, size, mtime_ms, ck_alg, ck_value FROM parts"
+                              " WHERE upload_id = ?1 AND part_number = ?2";
     sqlite3_stmt *s = NULL;
     enum store_status ret;
 
@@ -192,7 +197,7 @@ static enum store_row read_part_row(sqlite3_stmt *s, void *row, void *ud)
 enum store_status store_part_list(struct store *st, const char *upload_id, int after, size_t max,
                                   struct store_part **out, size_t *n, int *truncated)
 {
-    static const char sql[] = "SELECT part_number, etag, size, mtime_ms FROM parts"
+    static const char sql[] = "SELECT part_number, etag, size, mtime_ms, ck_alg, ck_value FROM parts"
                               " WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3";
     struct store_rows rows;
     enum store_status ret;
@@ -331,7 +336,7 @@ enum store_status store_upload_list(struct store *st, const char *bucket, const 
 {
     /* S3: with a key marker alone, uploads of that key are skipped; with an id
      * marker too, those of that key with a greater id are included. */
-    static const char sql[] = "SELECT id, bucket, key, meta_json, created_ms FROM uploads"
+    static const char sql[] = "SELECT id, bucket, key, meta_json, created_ms, ck_alg, ck_type FROM uploads"
                               " WHERE bucket = ?1 AND key >= ?5 AND (key > ?2 OR (key = ?2 AND id > ?3))"
                               " ORDER BY key, id LIMIT ?4";
     struct store_upload *v;

@@ -209,6 +209,13 @@ static const char *const migrations[] = {
     "CREATE TABLE bucket_cors("
     "  bucket TEXT PRIMARY KEY NOT NULL,"
     "  config TEXT NOT NULL);",
+    /* 10: checksums of parts and objects — an upload's x-amz-checksum-algorithm and -type, each
+     * part's verified checksum (checksums.c); a completed object keeps its own and its parts' in
+     * meta_json. */
+    "ALTER TABLE uploads ADD COLUMN ck_alg TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE uploads ADD COLUMN ck_type TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE parts ADD COLUMN ck_alg TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE parts ADD COLUMN ck_value TEXT NOT NULL DEFAULT '';",
 };
 
 const char *store_status_name(enum store_status s)

@@ -208,6 +208,8 @@ struct store_upload {
     char *key;        /* malloc'd */
     char *meta_json;  /* malloc'd */
     int64_t created_ms;
+    char ck_alg[16];  /* x-amz-checksum-algorithm, lower case ("crc32"…), "" = none */
+    char ck_type[16]; /* "COMPOSITE" or "FULL_OBJECT" ("" = none) */
 };
 void store_upload_release(struct store_upload *u);
 enum store_status store_upload_create(struct store *st, const char *id, const char *bucket, const char *key,
@@ -219,6 +221,8 @@ struct store_part {
     char etag[40];  /* unquoted hex md5 */
     int64_t size;
     int64_t mtime_ms;
+    char ck_alg[16];   /* the part's verified checksum: algorithm ("" = none) */
+    char ck_value[64]; /* and base64 value */
     struct store_extent *extents; /* malloc'd; only from store_part_get */
     size_t n_extents;
 };
@@ -253,6 +257,13 @@ enum store_status store_upload_abort(struct store *st, const char *upload_id) WA
 #define STORE_COMPLETED_KEEP_MS (24 * 3600 * 1000LL)
 enum store_status store_upload_completed(struct store *st, const char *upload_id, const char *bucket,
                                          const char *key, int64_t now_ms, char etag[80]) WARN_UNUSED;
+/* checksums.c: records upload id's checksum algorithm and type, or part
+ * part_number's verified checksum (after store_part_put, which clears it).
+ * NOT_FOUND when there is no such upload or part. */
+enum store_status store_upload_checksum_set(struct store *st, const char *id, const char *alg, const char *type)
+    WARN_UNUSED;
+enum store_status store_part_checksum_set(struct store *st, const char *upload_id, int part_number,
+                                          const char *alg, const char *value) WARN_UNUSED;
 /* Uploads of bucket whose key starts with prefix, ordered by key then id,
  * after the (key, id) markers (S3: a key marker alone skips that key's
  * uploads; "" or NULL = no marker). *out malloc'd (NULL when *n is 0), each

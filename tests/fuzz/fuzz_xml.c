@@ -57,6 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; i < n; i++) {
                 FUZZ_CHECK(parts[i].part_number >= 1 && parts[i].part_number <= S3_MAX_PARTS);
                 FUZZ_CHECK(memchr(parts[i].etag, '\0', sizeof(parts[i].etag)) != NULL);
+                FUZZ_CHECK(memchr(parts[i].ck_value, '\0', sizeof(parts[i].ck_value)) != NULL);
+                FUZZ_CHECK(parts[i].ck_alg[0] == '\0' || s3_checksum_xml_name(parts[i].ck_alg) != NULL);
                 echo("ETag", parts[i].etag);
             }
         }

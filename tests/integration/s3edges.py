@@ -177,7 +177,7 @@ def case_subresource():
     c = s3()
     c.create_bucket(Bucket="edges-sr")
     c.put_object(Bucket="edges-sr", Key="k", Body=b"hello")
-    for method, path, q in [("GET", "/edges-sr/k", "attributes"), ("GET", "/edges-sr/k", "frobnicate"),
+    for method, path, q in [("GET", "/edges-sr/k", "lineage"), ("GET", "/edges-sr/k", "frobnicate"),
                             ("GET", "/edges-sr/k", "renameObject"), ("PUT", "/edges-sr/k", "unknownThing"),
                             ("DELETE", "/edges-sr/k", "session"), ("GET", "/edges-sr", "metadataTable"),
                             ("GET", "/edges-sr", "foo=bar&prefix=k"), ("POST", "/edges-sr/k", "whatever")]:

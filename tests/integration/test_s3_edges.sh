@@ -15,7 +15,7 @@ export GW_DIR
 
 check "DeleteBucket: 409 BucketNotEmpty with an object; 204 with only unfinished uploads, which are aborted (parts, extents, blocks gone, messages on the delete queue)" E delete_bucket
 check "CompleteMultipartUpload retried: 200 with the same Location/Bucket/Key/ETag; 404 NoSuchUpload for an id never seen, another key, or once the object was overwritten or deleted" E complete_retry
-check "unknown sub-resources (?attributes, ?frobnicate…) -> 501 NotImplemented; x-id, response-*, versionId, listing and paging parameters, presigned URLs still work" E subresource
+check "unknown sub-resources (?lineage, ?frobnicate…) -> 501 NotImplemented; x-id, response-*, versionId, listing and paging parameters, presigned URLs still work" E subresource
 check "ListObjects V1/V2: Prefix, Marker, Delimiter, NextMarker, StartAfter, Key URL-encoded only with encoding-type=url" E listing_encoding
 check "Content-Encoding: aws-chunked is never stored ('gzip, aws-chunked' -> gzip, alone -> none), also for a real aws-chunked upload" E content_encoding
 check "GET/HEAD partNumber past the parts -> 416 InvalidPartNumber; 0 or 10001 -> 400 InvalidArgument" E part_number

@@ -90,7 +90,7 @@ check "tampered Expires -> 403 SignatureDoesNotMatch" \
     R url "$(sed -E 's/Expires=([0-9]+)/Expires=\11/' <<<"$URL")" 403 SignatureDoesNotMatch
 check "tampered key -> 403 SignatureDoesNotMatch" R url "${URL/dir\/small/dir\/smalL}" 403 SignatureDoesNotMatch
 check "tampered signature -> 403 SignatureDoesNotMatch" \
-    R url "$(sed -E 's/Signature=[A-Za-z0-9]/Signature=A0/' <<<"$URL")" 403 SignatureDoesNotMatch
+    R url "$(sed -E 's/Signature=[^&]*/Signature=AAAAAAAAAAAAAAAAAAAAAAAAAAA%3D/' <<<"$URL")" 403 SignatureDoesNotMatch
 check "added sub-resource -> 403 SignatureDoesNotMatch" R url "$URL&acl" 403 SignatureDoesNotMatch
 check "missing Signature -> 403 AccessDenied" R url "$(sed -E 's/[&?]Signature=[^&]*//' <<<"$URL")" 403 AccessDenied \
     "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"

@@ -95,6 +95,8 @@ static void test_table(void)
     OK("GET", "/b/k", "acl", S3_OP_GET_OBJECT_ACL, "b", "k");
     OK("GET", "/b/k", "uploadId=abc", S3_OP_LIST_PARTS, "b", "k");
     OK("GET", "/b/k", "torrent", S3_OP_NOT_IMPLEMENTED, "b", "k");
+    OK("GET", "/b/k", "attributes", S3_OP_GET_OBJECT_ATTRIBUTES, "b", "k");
+    OK("GET", "/b/k", "attributes=", S3_OP_GET_OBJECT_ATTRIBUTES, "b", "k");
     OK("HEAD", "/b/k", NULL, S3_OP_HEAD_OBJECT, "b", "k");
     OK("DELETE", "/b/k", NULL, S3_OP_DELETE_OBJECT, "b", "k");
     OK("DELETE", "/b/k", "uploadId=abc", S3_OP_ABORT_MULTIPART_UPLOAD, "b", "k");
@@ -106,7 +108,7 @@ static void test_table(void)
     OK("POST", "/b/k", "select&select-type=2", S3_OP_NOT_IMPLEMENTED, "b", "k");
 
     /* A sub-resource the router does not know is 501, never the object or a listing. */
-    OK("GET", "/b/k", "attributes", S3_OP_NOT_IMPLEMENTED, "b", "k");
+    OK("GET", "/b/k", "renameObject", S3_OP_NOT_IMPLEMENTED, "b", "k");
     OK("GET", "/b/k", "no-such-thing", S3_OP_NOT_IMPLEMENTED, "b", "k");
     OK("HEAD", "/b/k", "frobnicate=1", S3_OP_NOT_IMPLEMENTED, "b", "k");
     OK("GET", "/b", "renameObject", S3_OP_NOT_IMPLEMENTED, "b", NULL);

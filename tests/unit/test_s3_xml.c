@@ -233,6 +233,8 @@ static void test_complete(void)
     if (n == 3) {
         CHECK(p[0].part_number == 1 && strcmp(p[0].etag, "a54357aff0632cce46d942af68356b38") == 0);
         CHECK(p[1].part_number == 2 && strcmp(p[1].etag, "0c78aef83f66abc1fa1e8477f296d394") == 0);
+        CHECK(strcmp(p[1].ck_alg, "crc32") == 0 && strcmp(p[1].ck_value, "xx") == 0);
+        CHECK(p[0].ck_alg[0] == '\0' && p[2].ck_alg[0] == '\0');
         CHECK(p[2].part_number == 3 && strcmp(p[2].etag, "acbd18db4cc2f85cedef654fccc4a4d8") == 0);
     }
     free(p);
@@ -259,6 +261,17 @@ static void test_complete(void)
          "</CompleteMultipartUpload>",
          S3E_INVALID_PART},
         {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag></Part>", S3E_MALFORMED_XML},
+        /* A part's checksum: one algorithm, a value that fits. */
+        {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag><ChecksumCRC32>a</ChecksumCRC32>"
+         "<ChecksumSHA1>b</ChecksumSHA1></Part></CompleteMultipartUpload>",
+         S3E_INVALID_PART},
+        {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag><ChecksumCRC32> </ChecksumCRC32>"
+         "</Part></CompleteMultipartUpload>",
+         S3E_INVALID_PART},
+        {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag><ChecksumSHA256>"
+         "0123456789012345678901234567890123456789012345678901234567890123456789</ChecksumSHA256>"
+         "</Part></CompleteMultipartUpload>",
+         S3E_INVALID_PART},
         {"<Delete><Object><Key>k</Key></Object></Delete>", S3E_MALFORMED_XML},
         {"<!DOCTYPE x [<!ENTITY a \"b\">]><CompleteMultipartUpload/>", S3E_MALFORMED_XML},
         {"not xml", S3E_MALFORMED_XML},

@@ -701,6 +701,51 @@ static void test_reopen_and_schema(void)
     CHECK(st == NULL);
 }
 
+/* An upload's checksum algorithm and type, and each part's checksum: kept, listed, cleared
+ * when the part is replaced, refused for an upload or part that is not there. */
+static void test_multipart_checksums(void)
+{
+    struct store *st = fresh();
+    struct store_extent ext;
+    struct store_upload u;
+    struct store_part *parts = NULL, one;
+    size_t n = 0;
+    int trunc = 0;
+
+    CHECK_ST(store_bucket_create(st, "bk", "AK", 1), STORE_OK);
+    memset(&ext, 0, sizeof ext);
+    ext.block_id = add_block(st, 300);
+    ext.length = 5;
+    CHECK_ST(store_upload_create(st, "uc", "bk", "k", "{}", 10), STORE_OK);
+    CHECK_ST(store_upload_get(st, "uc", &u), STORE_OK);
+    CHECK(u.ck_alg[0] == '\0' && u.ck_type[0] == '\0');
+    store_upload_release(&u);
+    CHECK_ST(store_upload_checksum_set(st, "uc", "crc32c", "FULL_OBJECT"), STORE_OK);
+    CHECK_ST(store_upload_checksum_set(st, "nope", "crc32c", "FULL_OBJECT"), STORE_NOT_FOUND);
+    CHECK_ST(store_upload_get(st, "uc", &u), STORE_OK);
+    CHECK(strcmp(u.ck_alg, "crc32c") == 0 && strcmp(u.ck_type, "FULL_OBJECT") == 0);
+    store_upload_release(&u);
+
+    CHECK_ST(store_part_put(st, "uc", 1, "e1", 5, &ext, 1, 20), STORE_OK);
+    CHECK_ST(store_part_put(st, "uc", 2, "e2", 5, &ext, 1, 20), STORE_OK);
+    CHECK_ST(store_part_checksum_set(st, "uc", 1, "crc32c", "yZRlqg=="), STORE_OK);
+    CHECK_ST(store_part_checksum_set(st, "uc", 9, "crc32c", "yZRlqg=="), STORE_NOT_FOUND);
+    CHECK_ST(store_part_list(st, "uc", 0, 10, &parts, &n, &trunc), STORE_OK);
+    CHECK(n == 2 && strcmp(parts[0].ck_alg, "crc32c") == 0 && strcmp(parts[0].ck_value, "yZRlqg==") == 0);
+    CHECK(n == 2 && parts[1].ck_alg[0] == '\0' && parts[1].ck_value[0] == '\0');
+    store_parts_free(parts, n);
+    CHECK_ST(store_part_get(st, "uc", 1, &one), STORE_OK);
+    CHECK(strcmp(one.ck_value, "yZRlqg==") == 0);
+    free(one.extents);
+    /* A part uploaded again starts without a checksum until its own is recorded. */
+    CHECK_ST(store_part_put(st, "uc", 1, "e1b", 5, &ext, 1, 21), STORE_OK);
+    CHECK_ST(store_part_get(st, "uc", 1, &one), STORE_OK);
+    CHECK(one.ck_alg[0] == '\0' && strcmp(one.etag, "e1b") == 0);
+    free(one.extents);
+    CHECK_ST(store_upload_abort(st, "uc"), STORE_OK);
+    store_close(st);
+}
+
 int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/test_store_%ld.db", (long)getpid());
@@ -711,6 +756,7 @@ int main(void)
     test_transactions();
     test_list();
     test_multipart();
+    test_multipart_checksums();
     test_gc();
     test_reopen_and_schema();
     check_db_remove(db_path);
