@@ -10,6 +10,8 @@
  * request nothing is read: every bucket is that user's. A request setting a
  * public ACL is also checked against the bucket's public access block.
  * CopyObject and UploadPartCopy check their source themselves (ops/copy.c).
+ * PostObject (ops/post.c) identifies its signer from its form, then calls the
+ * same two checks itself with its form's acl field as the request's x-amz-acl.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +56,8 @@ void gw_with_bucket(struct gw_req *r, gw_bucket_check_fn check, void (*next)(str
 /* A missing bucket (or one the index cannot read now) is left to the
  * handler; an existing one is judged by its ACLs, and a request setting a
  * public ACL by the bucket's public access block. */
-static enum s3_err acl_check(struct store *st, struct gw_req *r, enum store_status found,
-                             const struct store_bucket *b)
+enum s3_err gw_access_acl_check(struct store *st, struct gw_req *r, enum store_status found,
+                                const struct store_bucket *b)
 {
     int object;
     unsigned need;
@@ -74,7 +76,7 @@ static enum s3_err acl_check(struct store *st, struct gw_req *r, enum store_stat
 /* Does the request carry an ACL, and is it public? Its errors are answered
  * here, before anything is read (the handlers build the ACL they store again,
  * with the owners they then know). */
-static int request_acl_ok(struct gw_req *r)
+int gw_access_request_acl_ok(struct gw_req *r)
 {
     struct s3_acl *acl = xmalloc(sizeof(*acl));
     const char *msg;
@@ -106,14 +108,14 @@ void gw_access_check(struct gw_req *r, void (*next)(struct gw_req *r))
         gw_respond_error(r, S3E_ACCESS_DENIED, NULL);
         return;
     }
-    if (takes_acl(r->route.op) && !request_acl_ok(r))
+    if (takes_acl(r->route.op) && !gw_access_request_acl_ok(r))
         return;
     /* The one user of a single-user gateway owns every bucket: only a public
      * ACL (against a public access block) needs a look at the index. */
     int needed = r->route.bucket[0] != '\0' && r->route.op != S3_OP_CREATE_BUCKET &&
                  (r->gw->cfg.n_users > 1 || !r->has_auth || r->sets_public_acl);
     if (needed)
-        gw_with_bucket(r, acl_check, next);
+        gw_with_bucket(r, gw_access_acl_check, next);
     else
         next(r);
 }

@@ -8,7 +8,7 @@
  * to AuthenticatedUsers (any user) or to AllUsers (anyone) allows, as AWS
  * maps ACL permissions to operations:
  *   bucket READ       ListObjects(V2), ListObjectVersions, ListMultipartUploads, HeadBucket
- *   bucket WRITE      PutObject, CopyObject (into it), the multipart operations, DeleteObject(s)
+ *   bucket WRITE      PutObject, PostObject, CopyObject (into it), the multipart operations, DeleteObject(s)
  *   bucket READ_ACP   GetBucketAcl;  WRITE_ACP  PutBucketAcl
  *   object READ       GetObject, HeadObject (and CopyObject from it, checked in ops/copy.c)
  *   object READ_ACP   GetObjectAcl;  WRITE_ACP  PutObjectAcl
@@ -53,6 +53,7 @@ void gw_acl_need(enum s3_op op, int *object, unsigned *need)
     case S3_OP_LIST_MULTIPART_UPLOADS:
     case S3_OP_HEAD_BUCKET: *need = S3_PERM_READ; return;
     case S3_OP_PUT_OBJECT:
+    case S3_OP_POST_OBJECT:
     case S3_OP_COPY_OBJECT:
     case S3_OP_CREATE_MULTIPART_UPLOAD:
     case S3_OP_UPLOAD_PART:

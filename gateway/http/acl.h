@@ -18,6 +18,13 @@ int gw_access_visible(const struct gw_req *r, const struct store_bucket *b);
 typedef enum s3_err (*gw_bucket_check_fn)(struct store *st, struct gw_req *r, enum store_status found,
                                           const struct store_bucket *b);
 void gw_with_bucket(struct gw_req *r, gw_bucket_check_fn check, void (*next)(struct gw_req *r));
+/* The two halves of gw_access_check, for PostObject (ops/post.c), which identifies its caller
+ * itself: the request's x-amz-acl / x-amz-grant-* headers checked (answers the error and
+ * returns 0 when invalid; sets r->sets_public_acl), and the gw_bucket_check_fn judging a
+ * found bucket by its ACLs for r->route.op and by its public access block. */
+int gw_access_request_acl_ok(struct gw_req *r);
+enum s3_err gw_access_acl_check(struct store *st, struct gw_req *r, enum store_status found,
+                                const struct store_bucket *b);
 
 /* ---- ACLs (http/acl.c; handlers in ops/acl.c) ---------------------------------------------- */
 

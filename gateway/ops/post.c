@@ -12,12 +12,14 @@
  *      base64 policy under the credential's signing key) or SigV2
  *      (AWSAccessKeyId, signature = base64 HMAC-SHA1 of it under the secret):
  *      403 InvalidAccessKeyId / SignatureDoesNotMatch; a form with neither is
- *      anonymous, and nothing here grants anonymous writes: 403 AccessDenied;
+ *      anonymous (no policy either: AWS's upload to a publicly writable bucket);
  *      x-amz-security-token (temporary credentials) is refused: there is no STS;
  *   4. the policy (s3/policy.c): expiry and every condition, with ${filename}
  *      substituted in the key first (403 AccessDenied "Invalid according to
  *      Policy: …");
- *   5. the bucket (exists; owned by the signer when several users are set);
+ *   5. the bucket (exists) and its ACL, exactly as for PutObject (http/access.c):
+ *      WRITE on it for the signer (owner, or a grant to them, AuthenticatedUsers
+ *      or AllUsers), for anonymous a grant to AllUsers; 403 AccessDenied;
  *   6. the file: stored like a PutObject body (the engine, http/form.c's
  *      source for a large one), content-length-range applied as it arrives
  *      (400 EntityTooLarge / EntityTooSmall), then committed in one
@@ -27,9 +29,10 @@
  *   7. the answer: success_action_redirect (or redirect) → 303 to it with
  *      bucket, key and etag; else success_action_status 200, 201 (a
  *      <PostResponse>) or 204 (the default, and for any other value).
- * The acl field is checked against the canned ACLs (400 InvalidArgument
- * otherwise) and kept in post_op.canned_acl for ACL enforcement to apply; it
- * changes nothing stored yet.
+ * The acl field is PutObject's x-amz-acl: checked as it is (400 InvalidArgument
+ * "Invalid canned ACL"), refused when public and the bucket's public access
+ * block has BlockPublicAcls (403 AccessDenied), stored as the new object's ACL
+ * (ops/acl.c gw_acl_object_for_write).
  * x-amz-checksum-* and Content-MD5 fields are verified like PutObject's
  * headers: on the whole file in memory, or block by block as it streams.
  */
@@ -39,6 +42,7 @@
 #include <strings.h>
 
 #include "gateway/gw.h"
+#include "gateway/http/acl.h"
 #include "gateway/ops/ops.h"
 
 #define MAX_POLICY S3_FORM_MAX_PRE
@@ -49,7 +53,8 @@ struct post_op {
     struct store_object obj;
     enum store_status st;
     struct gw_body_check chk;
-    char canned_acl[32]; /* the form's acl field (validated), for ACL enforcement to apply; "" when absent */
+    char canned_acl[32]; /* the form's acl field; "" when absent */
+    struct s3_header acl_hdr; /* it, as the x-amz-acl header the ACL code reads */
     int success_status;  /* 200, 201 or 204 */
     char *redirect;      /* success_action_redirect (or redirect), or NULL */
     int64_t min_len, max_len; /* content-length-range */
@@ -65,6 +70,7 @@ static void post_free(struct gw_req *r)
     free(op->obj.key);
     free(op->obj.meta_json);
     free(op->obj.extents);
+    free((char *)(uintptr_t)op->obj.acl);
     free(op->redirect);
     free(op);
     r->op = NULL;
@@ -180,6 +186,29 @@ static void on_stored(struct gw_put *p, enum s3_err err, void *ud)
     gw_req_store_call(r, commit_run, commit_done, op, NULL);
 }
 
+/* ---- the object's ACL (as PutObject's) ------------------------------------------------ */
+
+/* The form's acl field stands for the request's headers while the ACL code
+ * PutObject uses reads them (http/acl.c, ops/acl.c): AWS reads no header of a
+ * form upload, and the form has no x-amz-grant-* fields. */
+static void acl_headers_on(struct gw_req *r, struct post_op *op, const struct s3_header **saved, size_t *saved_n)
+{
+    *saved = r->s3.headers;
+    *saved_n = r->s3.n_headers;
+    op->acl_hdr.name = "x-amz-acl";
+    op->acl_hdr.name_len = 9;
+    op->acl_hdr.value = op->canned_acl;
+    op->acl_hdr.value_len = strlen(op->canned_acl);
+    r->s3.headers = &op->acl_hdr;
+    r->s3.n_headers = op->canned_acl[0] != '\0' ? 1 : 0;
+}
+
+static void acl_headers_off(struct gw_req *r, const struct s3_header *saved, size_t saved_n)
+{
+    r->s3.headers = saved;
+    r->s3.n_headers = saved_n;
+}
+
 /* ---- the file ------------------------------------------------------------------------ */
 
 /* A file held whole in memory: the rest of the body is read first, then it is stored. */
@@ -198,6 +227,12 @@ static void post_store(struct gw_req *r)
 {
     struct post_op *op = r->op;
     op->obj.bucket_id = r->bucket_id;
+    /* The object's owner and ACL, as PutObject's x-amz-acl sets them (the bucket's owner is known now). */
+    const struct s3_header *saved;
+    size_t saved_n;
+    acl_headers_on(r, op, &saved, &saved_n);
+    op->obj.acl = gw_acl_object_for_write(r);
+    acl_headers_off(r, saved, saved_n);
     const char *data;
     size_t len;
     enum s3_err e;
@@ -238,12 +273,10 @@ static void post_store(struct gw_req *r)
 static enum s3_err bucket_check(struct store *st, struct gw_req *r, enum store_status found,
                                 const struct store_bucket *b)
 {
-    (void)st;
     if (found != STORE_OK)
         return gw_store_err_or(found, S3E_NO_SUCH_BUCKET);
-    if (r->gw->cfg.n_users > 1 && strcmp(b->owner, gw_req_user(r)) != 0)
-        return S3E_ACCESS_DENIED;
-    return S3E_OK;
+    /* As PutObject: WRITE on the bucket by its ACL, and a public acl field against its public access block. */
+    return gw_access_acl_check(st, r, found, b);
 }
 
 /* ---- the fields ------------------------------------------------------------------------- */
@@ -326,7 +359,8 @@ static int authenticate(struct gw_req *r, const struct s3_form_head *h, const ch
     } else {
         const char *ak = field(h, "awsaccesskeyid", &al), *sig2 = field(h, "signature", &sl);
         if (ak == NULL && sig2 == NULL) {
-            gw_respond_error(r, S3E_ACCESS_DENIED, "Anonymous POST uploads are not allowed.");
+            /* A policy needs its signature: only a form with neither is anonymous. */
+            gw_respond_error(r, S3E_ACCESS_DENIED, "A POST form with a policy must be signed.");
             return 0;
         }
         if (ak == NULL || sig2 == NULL) {
@@ -373,17 +407,6 @@ static char *expand_key(const char *k, size_t kl, const char *fname, size_t fl)
 fail:
     dbuf_release(&out);
     return NULL;
-}
-
-static int canned_acl_ok(const char *v, size_t len)
-{
-    static const char *const acls[] = {"private",          "public-read",        "public-read-write",
-                                       "aws-exec-read",    "authenticated-read", "bucket-owner-read",
-                                       "bucket-owner-full-control", "log-delivery-write"};
-    for (size_t i = 0; i < ARRAY_SIZE(acls); i++)
-        if (strlen(acls[i]) == len && memcmp(acls[i], v, len) == 0)
-            return 1;
-    return 0;
 }
 
 /* The object's stored headers and metadata, from the form's fields, exactly
@@ -441,11 +464,19 @@ static int read_options(struct gw_req *r, struct post_op *op, const struct s3_fo
     size_t len = 0;
     const char *v = field(h, "acl", &len);
     if (v != NULL) {
-        if (!canned_acl_ok(v, len) || len >= sizeof(op->canned_acl)) {
-            gw_respond_error(r, S3E_INVALID_ARGUMENT, NULL);
+        if (len >= sizeof(op->canned_acl) || memchr(v, '\0', len) != NULL) {
+            gw_respond_error(r, S3E_INVALID_ARGUMENT, "Invalid canned ACL");
             return 0;
         }
         memcpy(op->canned_acl, v, len);
+        /* Checked as PutObject's x-amz-acl (400 InvalidArgument, 501 NotImplemented); public or not. */
+        const struct s3_header *saved;
+        size_t saved_n;
+        acl_headers_on(r, op, &saved, &saved_n);
+        int ok = gw_access_request_acl_ok(r);
+        acl_headers_off(r, saved, saved_n);
+        if (!ok)
+            return 0;
     }
     /* AWS: 200 and 201 as asked; any other value, or none, is 204. */
     op->success_status = 204;
@@ -507,11 +538,15 @@ static void on_head(struct gw_form *f, enum s3_err err, const char *message, voi
         missing(r, "policy");
         return;
     }
-    if (policy == NULL) {
-        gw_respond_error(r, S3E_ACCESS_DENIED, "Anonymous POST uploads are not allowed.");
+    /* No policy and no signature field at all: anonymous, which only a bucket
+     * granting WRITE to AllUsers lets in (bucket_check), with no conditions. */
+    int anonymous = policy == NULL && !s3_form_get(h, "x-amz-credential") && !s3_form_get(h, "x-amz-algorithm") &&
+                    !s3_form_get(h, "awsaccesskeyid") && !s3_form_get(h, "x-amz-security-token");
+    if (policy == NULL && !anonymous) {
+        missing(r, "policy");
         return;
     }
-    if (!authenticate(r, h, policy, pl))
+    if (!anonymous && !authenticate(r, h, policy, pl))
         return;
     op->obj.key = expand_key(key, kl, h->filename, h->filename_len);
     if (op->obj.key == NULL || strlen(op->obj.key) > S3_MAX_KEY_LEN || op->obj.key[0] == '\0') {
@@ -522,6 +557,15 @@ static void on_head(struct gw_form *f, enum s3_err err, const char *message, voi
     }
     if (!s3_utf8_valid(op->obj.key, strlen(op->obj.key))) {
         gw_respond_error(r, S3E_INVALID_URI, NULL);
+        return;
+    }
+    if (anonymous) {
+        op->min_len = 0;
+        op->max_len = (int64_t)r->gw->cfg.max_body;
+        gw_form_set_range(f, 0, (uint64_t)op->max_len);
+        if (!read_options(r, op, h) || !build_meta(r, op, h))
+            return;
+        gw_with_bucket(r, bucket_check, post_store);
         return;
     }
     unsigned char *json = xmalloc(pl);

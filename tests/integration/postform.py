@@ -12,7 +12,8 @@ signed with SigV4 (default) or SigV2, or comes from boto3's generate_presigned_p
     --cond JSON             one more policy condition (repeatable)
     --no-key-cond           no condition for the key
     --expires SECONDS       policy expiration from now (negative: expired)
-    --sig v4|v2|bad|none    the signature (bad: a wrong one; none: no signature fields)
+    --sig v4|v2|bad|none|nosig  the signature (bad: a wrong one; none: no signature fields and no
+                            policy (anonymous); nosig: a policy without a signature)
     --filename NAME         the file part's filename
     --no-file               no file part
     --expect STATUS[:CODE]  the answer expected (status, and S3 error code for an error)
@@ -120,6 +121,8 @@ def main():
                 sig = sign_v4(sk + "x", date8, "us-east-1", policy)
             fields += [("x-amz-algorithm", "AWS4-HMAC-SHA256"), ("x-amz-credential", cred), ("x-amz-date", amzdate),
                        ("policy", policy), ("x-amz-signature", sig)]
+        elif a.sig == "nosig":  # a policy, and no signature fields
+            fields.append(("policy", base64.b64encode(json.dumps({"expiration": exp, "conditions": conds}).encode()).decode()))
         elif a.sig == "v2":
             policy = base64.b64encode(json.dumps({"expiration": exp, "conditions": conds}).encode()).decode()
             sig = base64.b64encode(hmac.new(sk.encode(), policy.encode(), hashlib.sha1).digest()).decode()

@@ -4,7 +4,9 @@
 # Round trips byte for byte (small, and 64 MiB with the gateway's memory checked), every
 # policy condition kind passing and failing with AWS's status and code, expiry, signatures
 # (SigV4, SigV2, wrong, absent), missing fields, ${filename}, the answers (204, 200, 201 XML,
-# 303 redirect) and the metadata the form gives the object.
+# 303 redirect), the metadata the form gives the object, and ACLs: the acl field as
+# PutObject's x-amz-acl (share links, BlockPublicAcls), WRITE grants to another user, to
+# AuthenticatedUsers and to AllUsers (an anonymous form).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -169,5 +171,61 @@ check "not multipart/form-data: 412 PreconditionFailed" bash -c "curl -sS -X POS
     --data-binary abc '$S3_URL/$B' | grep -q PreconditionFailed"
 check "fields before the file past 20 KB: 400 MaxPostPreDataLengthExceededError" P --key big-fields --data 1 \
     --uncovered "x-ignore-pad=$(head -c 30000 /dev/zero | tr '\0' a)" --expect 400:MaxPostPreDataLengthExceededError
+
+section "ACLs: the acl field is PutObject's x-amz-acl; WRITE on the bucket as PutObject"
+# anon URL → the HTTP status of an unsigned GET (a share link), the body into $TEST_TMP/anon.out
+anon() { curl -s -o "$TEST_TMP/anon.out" -w '%{http_code}' "$S3_URL/$1"; }
+PB() { env AWS_ACCESS_KEY_ID=$USER_B_AK AWS_SECRET_ACCESS_KEY=$USER_B_SK "$PY" "$TGS3_ROOT/tests/integration/postform.py" "$@"; }
+export TGS3_ROOT USER_B_AK USER_B_SK
+export -f P PB
+check "acl=public-read form: 204" P --key shared.txt --file "$TEST_TMP/small.txt" --field acl=public-read
+check "... its share link (plain URL, anonymous curl): 200, the same bytes" \
+    bash -c "[ \"\$(curl -s -o '$TEST_TMP/sh.out' -w '%{http_code}' '$S3_URL/$B/shared.txt')\" = 200 ] && cmp '$TEST_TMP/sh.out' '$TEST_TMP/small.txt'"
+check "... GetObjectAcl: owner FULL_CONTROL and AllUsers READ" bash -c "aws s3api get-object-acl --bucket $B --key shared.txt |
+    tr -d ' \n' | grep -q '\"URI\":\"http://acs.amazonaws.com/groups/global/AllUsers\"},\"Permission\":\"READ\"'"
+check "acl=private form: 204" P --key private.txt --data p --field acl=private
+check "... anonymous GET: 403" test "$(anon $B/private.txt)" = 403
+check "no acl field: 204, private (anonymous GET 403)" bash -c "P --key noacl.txt --data n &&
+    [ \"\$(curl -s -o /dev/null -w '%{http_code}' '$S3_URL/$B/noacl.txt')\" = 403 ]"
+check "acl=public-read over an existing private object: anonymous GET now 200" bash -c "
+    P --key private.txt --data p2 --field acl=public-read &&
+    [ \"\$(curl -s -w '%{http_code}' '$S3_URL/$B/private.txt')\" = p2200 ]"
+check "acl=aws-exec-read: 501 NotImplemented, as PutObject's x-amz-acl" P --key exec --data e \
+    --field acl=aws-exec-read --expect 501:NotImplemented
+check "bucket with BlockPublicAcls" bash -c "aws s3api create-bucket --bucket pform-pab &&
+    aws s3api put-public-access-block --bucket pform-pab --public-access-block-configuration BlockPublicAcls=true"
+check "... PutObject x-amz-acl public-read there: 403 AccessDenied" bash -c "! aws s3api put-object --bucket pform-pab \
+    --key put.txt --acl public-read --body '$TEST_TMP/small.txt' 2>'$TEST_TMP/pab.err'; cat '$TEST_TMP/pab.err';
+    grep -q 'AccessDenied' '$TEST_TMP/pab.err'"
+check "... a form with acl=public-read: the same 403 AccessDenied" P --bucket pform-pab --key pub.txt --data x \
+    --field acl=public-read --expect 403:AccessDenied
+check "... nothing stored" bash -c "! aws s3api head-object --bucket pform-pab --key pub.txt >/dev/null 2>&1"
+check "... acl=private there: 204" P --bucket pform-pab --key priv.txt --data x --field acl=private
+check "bucket granting WRITE to user B (PutBucketAcl)" aws s3api put-bucket-acl --bucket $B \
+    --grant-write "id=\"$USER_B_AK\"" --grant-full-control "id=\"$AWS_ACCESS_KEY_ID\""
+check "... B's form into it: 204" PB --bucket $B --key from-b.txt --data fromb --field acl=public-read
+check "... B's object, public-read: anonymous GET 200 with its bytes" \
+    bash -c "[ \"\$(curl -s -w '%{http_code}' '$S3_URL/$B/from-b.txt')\" = fromb200 ]"
+check "... B's object's owner is B (GetObjectAcl as B)" bash -c "AWS_ACCESS_KEY_ID=$USER_B_AK AWS_SECRET_ACCESS_KEY=$USER_B_SK \
+    aws s3api get-object-acl --bucket $B --key from-b.txt | grep -q '\"ID\": \"$USER_B_AK\"'"
+check "a bucket of A's without grants: B's form 403 AccessDenied" bash -c "aws s3api create-bucket --bucket pform-closed &&
+    PB --bucket pform-closed --key b.txt --data b --expect 403:AccessDenied"
+check "... a grant of WRITE to AuthenticatedUsers: B's form 204" bash -c "aws s3api put-bucket-acl --bucket pform-closed \
+    --grant-write 'uri=\"http://acs.amazonaws.com/groups/global/AuthenticatedUsers\"' &&
+    PB --bucket pform-closed --key b.txt --data b"
+check "... an anonymous form (no policy, no signature) there: 403 AccessDenied" P --bucket pform-closed --sig none \
+    --key anon.txt --data a --expect 403:AccessDenied
+check "bucket granting WRITE to AllUsers (public-read-write)" bash -c "aws s3api create-bucket --bucket pform-open &&
+    aws s3api put-bucket-acl --bucket pform-open --acl public-read-write"
+check "... an anonymous form (no policy, no signature): 204" P --bucket pform-open --sig none --key anon.txt \
+    --file "$TEST_TMP/small.txt" --field acl=public-read --etag-of "$TEST_TMP/small.txt"
+check "... its bytes, and its share link works" bash -c "aws s3 cp s3://pform-open/anon.txt '$TEST_TMP/anon.back' &&
+    cmp '$TEST_TMP/anon.back' '$TEST_TMP/small.txt' &&
+    [ \"\$(curl -s -o /dev/null -w '%{http_code}' '$S3_URL/pform-open/anon.txt')\" = 200 ]"
+check "... an anonymous 300 KB form (streamed): 204, byte for byte" bash -c "
+    P --bucket pform-open --sig none --key anon-mid.bin --file '$TEST_TMP/mid.bin' &&
+    aws s3 cp s3://pform-open/anon-mid.bin '$TEST_TMP/anon-mid.back' && cmp '$TEST_TMP/anon-mid.back' '$TEST_TMP/mid.bin'"
+check "... a policy without a signature: 403 AccessDenied" P --bucket pform-open --sig nosig --key ns.txt --data a \
+    --expect 403:AccessDenied
 check "the gateway still answers" aws s3api head-bucket --bucket $B
 finish
