@@ -1,5 +1,4 @@
-/* acl.c — who may do what: an operation's permission, the ACL decision, the request's own ACL, and the
- * buckets open to anonymous writes.
+/* acl.c — who may do what: an operation's permission, the ACL decision, the request's own ACL.
  *
  * Each bucket and object has an owner and an ACL (store acl.c; none: private
  * to the bucket's owner). A request is made by a configured user (a valid
@@ -22,15 +21,7 @@
  * grants (access.c, ops/acl.c). No bucket policies exist, so
  * BlockPublicPolicy and RestrictPublicBuckets change nothing here.
  *
- * The buckets open to anonymous writes: the intake (intake.c) must decide on a
- * request head, synchronously, whether a body of an unsigned request may be
- * buffered, which only a bucket granting WRITE to AllUsers allows. It asks
- * gw_acl_public_write, an in-memory sorted list of those buckets, read from
- * the index at start-up and again after every change of a bucket's ACL or
- * public access block (gw_acl_public_refresh). At most GW_PUBLIC_WRITE_MAX
- * bucket ACLs are looked at: past that a bucket missing from the list only
- * loses anonymous bodies the intake buffers (64 KiB .. 4 MiB, or chunked),
- * which are then refused as before: the list can only err on the closed side.
+ * The buckets open to anonymous writes are kept by public.c.
  * Loop thread, except gw_acl_allows (store thread).
  */
 #include <stdlib.h>
@@ -38,8 +29,6 @@
 
 #include "gateway/gw.h"
 #include "gateway/http/acl.h"
-
-#define GW_PUBLIC_WRITE_MAX 4096 /* bucket ACLs read into the public-write list */
 
 /* ---- what an operation needs -------------------------------------------------------------- */
 
@@ -78,17 +67,6 @@ void gw_acl_need(enum s3_op op, int *object, unsigned *need)
 
 /* ---- the decision (store thread) ------------------------------------------------------------ */
 
-/* The ACL in text (NULL: private) of a resource whose owner defaults to owner. */
-static void acl_load(const char *text, const char *owner, struct s3_acl *acl)
-{
-    if (text == NULL || s3_acl_decode(text, strlen(text), acl) != 0) {
-        /* No row is private; a row that does not decode grants nothing either. */
-        memset(acl, 0, sizeof(*acl));
-    }
-    if (acl->owner[0] == '\0')
-        snprintf(acl->owner, sizeof(acl->owner), "%s", owner);
-}
-
 enum s3_err gw_acl_allows(struct store *st, const char *who, const struct store_bucket *b, const char *key,
                           int object, unsigned need)
 {
@@ -126,7 +104,7 @@ enum s3_err gw_acl_allows(struct store *st, const char *who, const struct store_
             goto out;
         }
     }
-    acl_load(text, b->owner, acl);
+    gw_acl_load(text, b->owner, acl);
     if (need & GW_NEED_OWNER)
         err = who[0] != '\0' && strcmp(acl->owner, who) == 0 ? S3E_OK : S3E_ACCESS_DENIED;
     else
@@ -231,138 +209,40 @@ char *gw_acl_object_text(const struct s3_acl *acl, const char *bucket_owner)
     return gw_acl_text(acl);
 }
 
-/* ---- buckets open to anonymous writes ---------------------------------------------------------- */
+/* ---- the list of buckets open to anonymous writes, on a request's behalf ------------------------ */
 
-struct gw_acl_public {
-    char **names; /* sorted */
-    size_t n;
+struct refresh_req {
+    struct gw_acl_public_job *job;
+    void (*then)(struct gw_req *r);
 };
 
-struct refresh_job {
-    struct gw *gw;
-    char **names;
-    size_t n;
-    void (*then)(struct gw_req *r); /* gw_acl_public_refresh_then */
-};
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void refresh_run(struct store *st, void *arg)
-{
-    struct refresh_job *j = arg;
-    struct store_bucket_acl *v = NULL;
-    size_t n = 0;
-    struct s3_acl *acl = xmalloc(sizeof(*acl));
-    if (store_bucket_acls_list(st, S3_PAB_IGNORE_PUBLIC_ACLS, GW_PUBLIC_WRITE_MAX, &v, &n) == STORE_OK) {
-        j->names = xcalloc(n ? n : 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++) {
-            acl_load(v[i].acl, "", acl);
-            if (s3_acl_perms(acl, "", 0) & S3_PERM_WRITE)
-                j->names[j->n++] = xstrdup(v[i].bucket);
-        }
-    }
-    store_bucket_acls_free(v, n);
-    free(acl);
-}
-
-static void names_free(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-/* Puts the list read by j in place (once; a failed read keeps the list as it was). */
-static void refresh_install(struct refresh_job *j)
-{
-    struct gw_acl_public *p = j->gw->acl_public;
-    if (p != NULL && j->names != NULL) {
-        names_free(p->names, p->n);
-        p->names = j->names;
-        p->n = j->n;
-        j->names = NULL;
-        j->n = 0;
-    }
-}
-
-static void refresh_done(void *arg)
-{
-    struct refresh_job *j = arg;
-    refresh_install(j);
-    names_free(j->names, j->n);
-    free(j);
-}
-
-static void list_new(struct gw *gw)
-{
-    if (gw->acl_public == NULL)
-        gw->acl_public = xcalloc(1, sizeof(*gw->acl_public));
-}
-
-void gw_acl_public_refresh(struct gw *gw)
-{
-    list_new(gw);
-    struct refresh_job *j = xcalloc(1, sizeof(*j));
-    j->gw = gw;
-    gw_store_call(gw, refresh_run, refresh_done, j);
-}
-
-/* The same on a request's behalf: it is answered once the list is in place,
- * so the client's next request already meets it. */
 static enum s3_err refresh_req_run(struct store *st, struct gw_req *r, void *arg)
 {
-    struct refresh_job *j = arg;
+    struct refresh_req *q = arg;
     (void)r;
-    refresh_run(st, j);
+    gw_acl_public_job_read(st, q->job);
     return S3E_OK;
 }
 
+/* It is answered once the list is in place, so the client's next request already meets it. */
 static void refresh_req_done(struct gw_req *r, void *arg)
 {
-    struct refresh_job *j = arg;
-    refresh_install(j);
-    j->then(r);
+    struct refresh_req *q = arg;
+    gw_acl_public_job_install(q->job);
+    q->then(r);
 }
 
 static void refresh_req_free(void *arg)
 {
-    refresh_done(arg); /* installs the list when the client left before */
+    struct refresh_req *q = arg;
+    gw_acl_public_job_end(q->job); /* installs the list when the client left before */
+    free(q);
 }
 
 void gw_acl_public_refresh_then(struct gw_req *r, void (*then)(struct gw_req *r))
 {
-    list_new(r->gw);
-    struct refresh_job *j = xcalloc(1, sizeof(*j));
-    j->gw = r->gw;
-    j->then = then;
-    gw_req_store_call(r, refresh_req_run, refresh_req_done, j, refresh_req_free);
-}
-
-int gw_acl_public_write(const struct gw *gw, const char *bucket)
-{
-    const struct gw_acl_public *p = gw->acl_public;
-    if (p == NULL || p->n == 0)
-        return 0;
-    return bsearch(&bucket, p->names, p->n, sizeof(char *), cmp_name) != NULL;
-}
-
-int gw_acl_anonymous_write(struct gw *gw, const struct s3_request *s3)
-{
-    struct s3_route route;
-    int ok = s3_route_parse(s3, gw->cfg.domain, &route) == S3E_OK && route.bucket[0] != '\0' &&
-             gw_acl_public_write(gw, route.bucket);
-    s3_route_release(&route);
-    return ok;
-}
-
-void gw_acl_public_free(struct gw *gw)
-{
-    if (gw->acl_public == NULL)
-        return;
-    names_free(gw->acl_public->names, gw->acl_public->n);
-    free(gw->acl_public);
-    gw->acl_public = NULL;
+    struct refresh_req *q = xcalloc(1, sizeof(*q));
+    q->job = gw_acl_public_job_new(r->gw);
+    q->then = then;
+    gw_req_store_call(r, refresh_req_run, refresh_req_done, q, refresh_req_free);
 }

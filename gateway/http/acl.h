@@ -49,6 +49,17 @@ int gw_acl_ids_known(const struct gw *gw, const struct s3_acl *acl);
 char *gw_acl_text(const struct s3_acl *acl);
 /* An object's ACL to store: NULL when it is what no ACL means (private, owned by bucket_owner). */
 char *gw_acl_object_text(const struct s3_acl *acl, const char *bucket_owner);
+/* ---- buckets open to anonymous writes, and a stored ACL read back (public.c) ---- */
+
+/* The ACL in its stored form (NULL: none, private) of a resource whose owner defaults to owner;
+ * text that does not decode grants nothing. */
+void gw_acl_load(const char *text, const char *owner, struct s3_acl *acl);
+/* A read of the list: new (loop), read (store thread), install (loop), end (installs if not yet; frees). */
+struct gw_acl_public_job;
+struct gw_acl_public_job *gw_acl_public_job_new(struct gw *gw);
+void gw_acl_public_job_read(struct store *st, struct gw_acl_public_job *j);
+void gw_acl_public_job_install(struct gw_acl_public_job *j);
+void gw_acl_public_job_end(struct gw_acl_public_job *j);
 /* Buckets granting WRITE to anyone: read again from the index (after a change; at start-up), and
  * asked by the intake. Loop thread. */
 void gw_acl_public_refresh(struct gw *gw);

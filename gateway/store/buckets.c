@@ -1,4 +1,4 @@
-/* buckets.c — creating, reading, listing and deleting buckets. */
+/* buckets.c — creating, reading and listing buckets (deleting one, with what hangs off it: bucket_delete.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,35 +40,6 @@ enum store_status store_bucket_get(struct store *st, const char *name, struct st
         read_bucket(s, out);
     sqlite3_reset(s);
     return ret;
-}
-
-enum store_status store_bucket_delete(struct store *st, const char *name)
-{
-    static const char sql_used[] = "SELECT EXISTS(SELECT 1 FROM objects WHERE bucket = ?1)";
-    static const char sql_del[] = "DELETE FROM buckets WHERE name = ?1";
-    static const char sql_completed[] = "DELETE FROM completed_uploads WHERE bucket = ?1";
-    int64_t used = 0;
-    enum store_status ret = store_op_begin(st);
-
-    if (ret != STORE_OK)
-        return ret;
-    ret = store_scalars(st, &used, 1, sql_used, "t", name);
-    if (ret == STORE_OK && used)
-        ret = STORE_NOT_EMPTY;
-    /* S3 deletes a bucket that holds only unfinished multipart uploads,
-     * aborting them: their parts' blocks go to the delete queue. */
-    if (ret == STORE_OK)
-        ret = store_bucket_uploads_remove(st, name, now_ms());
-    /* Its completed uploads can no longer be retried (completed.c). */
-    if (ret == STORE_OK)
-        ret = store_exec(st, sql_completed, "t", name);
-    if (ret == STORE_OK)
-        ret = store_exec_found(st, sql_del, "t", name);
-    if (ret == STORE_OK)
-        ret = store_bucket_acls_drop(st, name);
-    if (ret == STORE_OK) /* its CORS rules (cors.c) */
-        ret = store_exec(st, "DELETE FROM bucket_cors WHERE bucket = ?1", "t", name);
-    return store_op_end(st, ret);
 }
 
 static enum store_row read_bucket_row(sqlite3_stmt *s, void *row, void *ud)
