@@ -76,6 +76,7 @@
 #define TICK_MS 250
 #define RATE_WINDOW_MS 5000    /* --body-min-rate is measured over this */
 #define RATE_WINDOW_BUSY_MS 500 /* ... or, while uploads wait for a slot, over at least this */
+#define RATE_FIRST_BUSY_MS 3000 /* ... but this before its first byte (a client answering "100 Continue") */
 
 /* picohttpparser, which libh2o carries and exports but does not install a
  * header for: the parser h2o reads heads with, so the intake and h2o agree
@@ -796,7 +797,8 @@ static void police_bodies(struct gw *gw, int64_t now)
             continue;
         int64_t span = now - b->rate_since_ms;
         int full = span >= RATE_WINDOW_MS, slow = 0;
-        if (full || (wanted > 0 && span >= RATE_WINDOW_BUSY_MS))
+        int64_t busy = b->rate_bytes > 0 || b->got > 0 ? RATE_WINDOW_BUSY_MS : RATE_FIRST_BUSY_MS;
+        if (full || (wanted > 0 && span >= busy))
             slow = gw->cfg.body_min_rate > 0 && b->rate_bytes * 1000 < (uint64_t)gw->cfg.body_min_rate * (uint64_t)span;
         if (slow && !full)
             wanted--;
