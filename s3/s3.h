@@ -500,7 +500,7 @@ int s3_checksum_update(struct s3_checksum_ctx *c, const void *data, size_t n) WA
 size_t s3_checksum_final(struct s3_checksum_ctx *c, unsigned char out[32]);
 void s3_checksum_release(struct s3_checksum_ctx *c);
 
-/* ---- POST Object: HTML form uploads (form.c, policy.c) ------------------------ */
+/* ---- POST Object: HTML form uploads (form.c; signatures: policy.c) ------------------------ */
 
 #define S3_FORM_MAX_PRE (20u << 10) /* bytes of a form before its file's first byte (AWS: 20 KB) */
 #define S3_FORM_MAX_FIELDS 64       /* form fields before the file */
@@ -546,20 +546,6 @@ enum s3_form_status s3_form_parse_head(const char *buf, size_t len, int at_end, 
 /* The value of field name (case-insensitive), or NULL. */
 const struct s3_form_field *s3_form_get(const struct s3_form_head *h, const char *name);
 
-/* A POST policy (the base64-decoded JSON of the "policy" field) checked
- * against the form as AWS does (PostObject, "Creating a POST policy"):
- * expiration (ISO 8601) not past now (unix seconds), every condition
- * ({"f": "v"}, ["eq", "$f", "v"], ["starts-with", "$f", "p"],
- * ["content-length-range", min, max]) met by the form's fields (bucket: the
- * request's bucket; key: after ${filename}), and every field other than the
- * exempt ones (policy, file, x-amz-signature, signature, AWSAccessKeyId,
- * x-ignore- prefixed) named by a condition. On success *min_len and *max_len hold the
- * content-length-range (0 and INT64_MAX without one). Errors:
- * S3E_INVALID_POLICY_DOCUMENT (unreadable policy), S3E_ACCESS_DENIED
- * (expired, a condition failed, extra fields), with AWS's message in msg. */
-enum s3_err s3_post_policy_check(const char *json, size_t len, const struct s3_form_head *form, const char *bucket,
-                                 const char *key, int64_t now, int64_t *min_len, int64_t *max_len, char *msg,
-                                 size_t msgsz) WARN_UNUSED;
 /* Form signatures over the base64 policy text: SigV4 (hex HMAC-SHA256 under
  * the signing key of date8/region/s3) and SigV2 (base64 HMAC-SHA1 under the
  * secret). Each returns 1 when sig matches, in constant time. */

@@ -365,3 +365,16 @@ enum store_status gw_put_commit_object(struct gw_put *put, struct store *st, str
     }
     return ret;
 }
+
+void gw_put_fill_object(struct gw_put *p, struct store_object *obj)
+{
+    obj->size = (int64_t)gw_put_size(p);
+    snprintf(obj->etag, sizeof(obj->etag), "%s", gw_put_md5_hex(p));
+    obj->mtime_ms = now_ms();
+    const char *ckv, *ck = gw_put_checksum(p, &ckv);
+    if (ck != NULL) {
+        char *m = gw_meta_set_checksum(obj->meta_json, ck, ckv);
+        free(obj->meta_json);
+        obj->meta_json = m;
+    }
+}

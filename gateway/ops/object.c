@@ -77,15 +77,7 @@ static void put_commit_done(struct gw_req *r, void *arg)
 static void put_stored(struct gw_req *r, struct gw_put *p)
 {
     struct put_op *op = r->op;
-    op->obj.size = (int64_t)gw_put_size(p);
-    snprintf(op->obj.etag, sizeof(op->obj.etag), "%s", gw_put_md5_hex(p));
-    op->obj.mtime_ms = now_ms();
-    const char *ckv, *ck = gw_put_checksum(p, &ckv);
-    if (ck != NULL) {
-        char *m = gw_meta_set_checksum(op->obj.meta_json, ck, ckv);
-        free(op->obj.meta_json);
-        op->obj.meta_json = m;
-    }
+    gw_put_fill_object(p, &op->obj);
     gw_req_store_call(r, put_commit_run, put_commit_done, op, NULL);
 }
 

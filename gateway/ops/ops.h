@@ -17,6 +17,8 @@ void gw_add_etag(struct gw_req *r, const char *etag);
  * gw_put_free), or NULL when it could not start: the error is answered then
  * (unless the client is gone). */
 struct gw_put *gw_put_body_start(struct gw_req *r, int may_pack, void (*stored)(struct gw_req *r, struct gw_put *p));
+/* A stored body's size, ETag (MD5), time and verified checksum (into meta_json) on obj. */
+void gw_put_fill_object(struct gw_put *p, struct store_object *obj);
 /* Store thread, inside a transaction the caller began (st_so_far: how it went so far): the put's
  * blocks and obj are written and the transaction committed; on any failure it is rolled back and
  * the put's blocks are orphaned (PutObject, POST forms). Returns the outcome. */
@@ -70,5 +72,20 @@ char *gw_acl_object_for_write(struct gw_req *r);
  * NULL). Both malloc'd. */
 char *gw_meta_with_acl(const char *meta_json, const char *acl);
 char *gw_meta_take_acl(const char *meta_json, char **acl);
+
+/* policy.c: a POST policy (the base64-decoded JSON of the "policy" field) checked
+ * against the form as AWS does (PostObject, "Creating a POST policy"):
+ * expiration (ISO 8601) not past now (unix seconds), every condition
+ * ({"f": "v"}, ["eq", "$f", "v"], ["starts-with", "$f", "p"],
+ * ["content-length-range", min, max]) met by the form's fields (bucket: the
+ * request's bucket; key: after ${filename}), and every field other than the
+ * exempt ones (policy, file, x-amz-signature, signature, AWSAccessKeyId,
+ * x-ignore- prefixed) named by a condition. On success *min_len and *max_len hold the
+ * content-length-range (0 and INT64_MAX without one). Errors:
+ * S3E_INVALID_POLICY_DOCUMENT (unreadable policy), S3E_ACCESS_DENIED
+ * (expired, a condition failed, extra fields), with AWS's message in msg. */
+enum s3_err gw_post_policy_check(const char *json, size_t len, const struct s3_form_head *form, const char *bucket,
+                                 const char *key, int64_t now, int64_t *min_len, int64_t *max_len, char *msg,
+                                 size_t msgsz) WARN_UNUSED;
 
 #endif

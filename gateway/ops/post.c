@@ -174,15 +174,7 @@ static void on_stored(struct gw_put *p, enum s3_err err, void *ud)
         gw_respond_error(r, err, NULL);
         return;
     }
-    op->obj.size = (int64_t)gw_put_size(p);
-    snprintf(op->obj.etag, sizeof(op->obj.etag), "%s", gw_put_md5_hex(p));
-    op->obj.mtime_ms = now_ms();
-    const char *ckv, *ck = gw_put_checksum(p, &ckv);
-    if (ck != NULL) {
-        char *m = gw_meta_set_checksum(op->obj.meta_json, ck, ckv);
-        free(op->obj.meta_json);
-        op->obj.meta_json = m;
-    }
+    gw_put_fill_object(p, &op->obj);
     gw_req_store_call(r, commit_run, commit_done, op, NULL);
 }
 
@@ -577,7 +569,7 @@ static void on_head(struct gw_form *f, enum s3_err err, const char *message, voi
     }
     char msg[512];
     int64_t lo, hi;
-    err = s3_post_policy_check((const char *)json, jl, h, r->route.bucket, op->obj.key, now_ms() / 1000, &lo, &hi,
+    err = gw_post_policy_check((const char *)json, jl, h, r->route.bucket, op->obj.key, now_ms() / 1000, &lo, &hi,
                                msg, sizeof(msg));
     free(json);
     if (err != S3E_OK) {

@@ -1,9 +1,10 @@
 /* test_s3_form.c — POST Object forms: the boundary, the head parser, the
- * policy conditions and the form signatures (s3/form.c, s3/policy.c). */
+ * policy conditions and the form signatures (s3/form.c, gateway/ops/policy.c, s3/policy.c). */
 #include <stdlib.h>
 
 #include "s3/s3.h"
 #include "s3/s3_int.h"
+#include "gateway/ops/ops.h"
 #include "tests/unit/check.h"
 
 #define PART(name, value) "--B\r\nContent-Disposition: form-data; name=\"" name "\"\r\n\r\n" value "\r\n"
@@ -92,7 +93,7 @@ static enum s3_err policy(const char *json, const char *form_fields, const char 
     struct s3_form_head h;
     if (s3_form_parse_head(buf, strlen(buf), 1, "B", 1, &h) != S3_FORM_OK)
         return S3E_INTERNAL_ERROR;
-    return s3_post_policy_check(json, strlen(json), &h, "bkt", key, 1800000000, lo, hi, msg, 512);
+    return gw_post_policy_check(json, strlen(json), &h, "bkt", key, 1800000000, lo, hi, msg, 512);
 }
 
 #define EXP "\"expiration\": \"2030-01-01T00:00:00.000Z\""
