@@ -92,6 +92,13 @@ enum s3_err {
     S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK, /* NoSuchPublicAccessBlockConfiguration 404 */
     S3E_NO_SUCH_CORS_CONFIGURATION, /* NoSuchCORSConfiguration 404 */
     S3E_CORS_FORBIDDEN,         /* AccessForbidden 403: a CORS preflight refused (message: why) */
+    S3E_NO_SUCH_VERSION,        /* NoSuchVersion 404: a versionId the key does not have */
+    S3E_INVALID_BUCKET_STATE,   /* InvalidBucketState 409 (versioning vs Object Lock) */
+    S3E_NO_SUCH_OBJECT_LOCK_CONFIGURATION, /* ObjectLockConfigurationNotFoundError 404 */
+    S3E_NO_SUCH_OBJECT_LOCK,    /* NoSuchObjectLockConfiguration 404: a version without retention/legal hold */
+    S3E_NO_SUCH_LIFECYCLE_CONFIGURATION, /* NoSuchLifecycleConfiguration 404 */
+    S3E_MISSING_CONTENT_MD5,    /* InvalidRequest 400: Content-MD5 or a checksum required (Object Lock, lifecycle) */
+    S3E_MISSING_LOCK_CONFIG,    /* InvalidRequest 400: "Bucket is missing Object Lock Configuration" */
     S3E__COUNT
 };
 
@@ -177,6 +184,16 @@ enum s3_op {
     S3_OP_DELETE_BUCKET_CORS,
     S3_OP_CORS_PREFLIGHT, /* OPTIONS on a bucket or an object: answered without authentication */
     S3_OP_GET_OBJECT_ATTRIBUTES,
+    S3_OP_PUT_BUCKET_VERSIONING,
+    S3_OP_GET_OBJECT_LOCK_CONFIGURATION,
+    S3_OP_PUT_OBJECT_LOCK_CONFIGURATION,
+    S3_OP_GET_OBJECT_RETENTION,
+    S3_OP_PUT_OBJECT_RETENTION,
+    S3_OP_GET_OBJECT_LEGAL_HOLD,
+    S3_OP_PUT_OBJECT_LEGAL_HOLD,
+    S3_OP_GET_BUCKET_LIFECYCLE,
+    S3_OP_PUT_BUCKET_LIFECYCLE,
+    S3_OP_DELETE_BUCKET_LIFECYCLE,
     S3_OP__COUNT
 };
 

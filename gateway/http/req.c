@@ -181,6 +181,7 @@ enum s3_err gw_store_err(enum store_status s)
     case STORE_NOT_EMPTY: return S3E_BUCKET_NOT_EMPTY;
     case STORE_CONFLICT: return S3E_INVALID_PART;
     case STORE_BUSY: return S3E_SLOW_DOWN;
+    case STORE_LOCKED: return S3E_ACCESS_DENIED; /* AWS: a locked version is AccessDenied */
     case STORE_SCHEMA:
     case STORE_IO: return S3E_INTERNAL_ERROR;
     }

@@ -107,7 +107,7 @@ out:
     return ret;
 }
 
-enum store_status store_object_put(struct store *st, const struct store_object *obj)
+enum store_status store_object_put(struct store *st, struct store_object *obj)
 {
     enum store_status ret = store_op_begin(st);
 

@@ -216,6 +216,39 @@ static const char *const migrations[] = {
     "ALTER TABLE uploads ADD COLUMN ck_type TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE parts ADD COLUMN ck_alg TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE parts ADD COLUMN ck_value TEXT NOT NULL DEFAULT '';",
+    /* 11: versions (versions.c) — a key holds a stack of versions, newest = highest id, exactly one
+     * of them latest; a delete marker is a version without data; each version's Object Lock
+     * retention and legal hold. A bucket's versioning state (0 never enabled, 1 Enabled,
+     * 2 Suspended), its Object Lock and default retention; its lifecycle rules (lifecycle.c). */
+    "CREATE TABLE objects_v("
+    "  id INTEGER PRIMARY KEY,"
+    "  bucket TEXT NOT NULL,"
+    "  key TEXT NOT NULL COLLATE BINARY,"
+    "  size INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL,"
+    "  mtime_ms INTEGER NOT NULL,"
+    "  meta_json TEXT NOT NULL,"
+    "  version TEXT NOT NULL DEFAULT 'null',"
+    "  latest INTEGER NOT NULL DEFAULT 1,"
+    "  marker INTEGER NOT NULL DEFAULT 0,"
+    "  noncurrent_ms INTEGER NOT NULL DEFAULT 0,"
+    "  lock_mode TEXT NOT NULL DEFAULT '',"
+    "  lock_until_ms INTEGER NOT NULL DEFAULT 0,"
+    "  legal_hold INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE(bucket, key, version));"
+    "INSERT INTO objects_v(id, bucket, key, size, etag, mtime_ms, meta_json)"
+    "  SELECT id, bucket, key, size, etag, mtime_ms, meta_json FROM objects;"
+    "DROP TABLE objects;"
+    "ALTER TABLE objects_v RENAME TO objects;"
+    "CREATE UNIQUE INDEX objects_latest ON objects(bucket, key) WHERE latest = 1;"
+    "ALTER TABLE buckets ADD COLUMN versioning INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE buckets ADD COLUMN lock_enabled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE buckets ADD COLUMN lock_mode TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE buckets ADD COLUMN lock_days INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE buckets ADD COLUMN lock_years INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE bucket_lifecycle("
+    "  bucket TEXT PRIMARY KEY NOT NULL,"
+    "  config TEXT NOT NULL);",
 };
 
 const char *store_status_name(enum store_status s)
@@ -229,6 +262,7 @@ const char *store_status_name(enum store_status s)
     case STORE_BUSY: return "busy";
     case STORE_SCHEMA: return "unknown schema";
     case STORE_IO: return "i/o error";
+    case STORE_LOCKED: return "locked";
     }
     return "unknown status";
 }

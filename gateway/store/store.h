@@ -30,6 +30,7 @@
 #define STORE_MAX_KEY 1024
 #define STORE_MAX_BUCKET 63
 #define STORE_MAX_LIST 1000
+#define STORE_VERSION_LEN 33 /* a version id: "null" or 32 characters, and its NUL */
 
 enum store_status {
     STORE_OK = 0,
@@ -40,6 +41,7 @@ enum store_status {
     STORE_BUSY,       /* SQLITE_BUSY after retries */
     STORE_SCHEMA,     /* unknown (newer) schema */
     STORE_IO,         /* any other SQLite/disk error */
+    STORE_LOCKED,     /* the version is under Object Lock retention or a legal hold */
 };
 const char *store_status_name(enum store_status s);
 
@@ -72,10 +74,15 @@ void store_tx_rollback(struct store *st);
 
 /* ---- buckets ---------------------------------------------------------------- */
 
+enum store_versioning { STORE_VERSIONING_OFF = 0, STORE_VERSIONING_ENABLED = 1, STORE_VERSIONING_SUSPENDED = 2 };
 struct store_bucket {
     char name[STORE_MAX_BUCKET + 1];
     char owner[129];    /* access key of the creator */
     int64_t created_ms;
+    int versioning;     /* enum store_versioning */
+    int lock_enabled;   /* Object Lock (only with versioning Enabled) */
+    char lock_mode[12]; /* default retention: "" none, "GOVERNANCE", "COMPLIANCE" */
+    int lock_days, lock_years; /* of the default retention (one of them is set) */
 };
 /* Which bucket of a name: a bucket deleted and created again (by another
  * user, say) has another owner or creation time. owner[0] == 0: any. */
@@ -159,14 +166,28 @@ struct store_object {
     struct store_bucket_id bucket_id; /* writes: the bucket must still be this one (else NOT_FOUND) */
     const char *acl;    /* writes: the object's owner and ACL (acl.c), NULL: private to the bucket's owner;
                          * an overwrite replaces the old one. Reads leave it NULL. Not owned. */
+    /* versions.c */
+    char version_id[STORE_VERSION_LEN]; /* "null" or an id; writes: set by the store */
+    int delete_marker;  /* reads: the row is a delete marker (size 0, no extents) */
+    int is_latest;      /* reads: the key's current version */
+    int64_t noncurrent_ms; /* reads: when it stopped being current (0 while it is) */
+    char lock_mode[12]; /* Object Lock retention: "", "GOVERNANCE", "COMPLIANCE" (writes: set by the caller) */
+    int64_t lock_until_ms;
+    int legal_hold;
 };
 void store_object_free(struct store_object *o); /* frees the members and o itself; NULL ok */
 
 /* Creates or replaces bucket/key with obj (size, etag, mtime, meta_json and
  * extents whose block_id are set). References are taken on every extent's
  * block; a replaced object's references are dropped. NOT_FOUND if the bucket
- * is missing; STORE_CONFLICT if an extent names a missing block. */
-enum store_status store_object_put(struct store *st, const struct store_object *obj) WARN_UNUSED;
+ * is missing; STORE_CONFLICT if an extent names a missing block.
+ * Versions (versions.c): in a bucket with versioning Enabled the object is a
+ * new version with a new id, the one before stays as a noncurrent version;
+ * Suspended: it is the "null" version, replacing the key's null version
+ * wherever it is in the stack; never enabled: it replaces the key's one row.
+ * A replaced version under retention or legal hold at obj->mtime_ms: STORE_LOCKED.
+ * obj->version_id is set to the new version's id. */
+enum store_status store_object_put(struct store *st, struct store_object *obj) WARN_UNUSED;
 /* Reads an object with its extents (each with its block). *out malloc'd. */
 enum store_status store_object_get(struct store *st, const char *bucket, const char *key,
                                    struct store_object **out) WARN_UNUSED;
@@ -178,6 +199,74 @@ enum store_status store_object_set_meta(struct store *st, const char *bucket, co
                                         const char *meta_json, int64_t mtime_ms) WARN_UNUSED;
 /* Removes bucket/key; NOT_FOUND if absent (S3 still answers 204). */
 enum store_status store_object_delete(struct store *st, const char *bucket, const char *key) WARN_UNUSED;
+
+/* ---- versions (versions.c) ------------------------------------------------------
+ * A key's versions are rows of objects ordered by id (newest highest), exactly
+ * one of them the latest. A version argument NULL means the latest; "null" the
+ * null version. The functions above (without _v) see the current object only:
+ * NOT_FOUND when the latest version is a delete marker. */
+enum store_status store_object_get_v(struct store *st, const char *bucket, const char *key, const char *version,
+                                     struct store_object **out) WARN_UNUSED;
+/* Without extents. A delete marker is returned as one (out->delete_marker). */
+enum store_status store_object_head_v(struct store *st, const char *bucket, const char *key, const char *version,
+                                      struct store_object **out) WARN_UNUSED;
+enum store_status store_object_set_meta_v(struct store *st, const char *bucket, const char *key, const char *version,
+                                          const char *meta_json, int64_t mtime_ms) WARN_UNUSED;
+struct store_deleted {
+    char version_id[STORE_VERSION_LEN]; /* the version removed or the delete marker added ("" none) */
+    int delete_marker;                  /* it is a delete marker */
+};
+/* DeleteObject. version NULL: never-versioned bucket: the row goes
+ * (NOT_FOUND if none); Enabled: a delete marker is added as the latest;
+ * Suspended: a "null" delete marker replaces the null version. version
+ * given: that version goes (NOT_FOUND if the key has none such) and the
+ * next newest becomes the latest. A version under a legal hold, COMPLIANCE
+ * retention, or GOVERNANCE retention without bypass_governance, until
+ * now_ms: STORE_LOCKED, nothing changed. */
+enum store_status store_object_delete_v(struct store *st, const char *bucket, const char *key, const char *version,
+                                        int bypass_governance, int64_t now_ms, struct store_deleted *res) WARN_UNUSED;
+/* PutObjectRetention on a version (NULL: latest): mode "" removes. A
+ * COMPLIANCE retention only lengthens and stays COMPLIANCE; a GOVERNANCE one
+ * in force is shortened, weakened or removed only with bypass_governance;
+ * else STORE_LOCKED. NOT_FOUND: no such version, or a delete marker.
+ * version_out (may be NULL): the version's id. */
+enum store_status store_object_retention_set(struct store *st, const char *bucket, const char *key,
+                                             const char *version, const char *mode, int64_t until_ms,
+                                             int bypass_governance, int64_t now_ms,
+                                             char version_out[STORE_VERSION_LEN]) WARN_UNUSED;
+enum store_status store_object_legal_hold_set(struct store *st, const char *bucket, const char *key,
+                                              const char *version, int on, char version_out[STORE_VERSION_LEN])
+    WARN_UNUSED;
+/* PutBucketVersioning: STORE_CONFLICT when Object Lock is on and state is not Enabled. */
+enum store_status store_bucket_versioning_set(struct store *st, const char *bucket, int state) WARN_UNUSED;
+/* PutObjectLockConfiguration / CreateBucket with Object Lock: enabled, and the
+ * default retention (mode "" none). STORE_CONFLICT when versioning is not Enabled. */
+enum store_status store_bucket_lock_set(struct store *st, const char *bucket, const char *mode, int days, int years)
+    WARN_UNUSED;
+
+struct store_version_entry {
+    char *key; /* malloc'd */
+    char version_id[STORE_VERSION_LEN];
+    int is_latest, delete_marker;
+    int64_t size;
+    char etag[80];
+    int64_t mtime_ms;
+};
+struct store_version_list {
+    struct store_version_entry *entries; size_t n_entries;
+    char **prefixes; size_t n_prefixes;
+    int truncated;
+    char *next_key;                         /* when truncated; malloc'd */
+    char next_version[STORE_VERSION_LEN];   /* "" when the listing goes on at a common prefix */
+};
+/* ListObjectVersions: versions of keys starting with prefix, by key then
+ * newest first, after (key_marker, version_marker) — a key marker alone
+ * skips every version of that key — rolling keys with delimiter into
+ * common prefixes; at most max_keys entries + prefixes. */
+enum store_status store_object_versions(struct store *st, const char *bucket, const char *prefix,
+                                        const char *delimiter, const char *key_marker, const char *version_marker,
+                                        size_t max_keys, struct store_version_list *out) WARN_UNUSED;
+void store_version_list_release(struct store_version_list *l);
 
 struct store_list_entry {
     char *key; /* malloc'd */
