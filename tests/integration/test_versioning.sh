@@ -39,16 +39,16 @@ tool() {
 
 # settled — waits until the emulator's message count stays the same for 2 s (packs posted, GC done).
 settled() {
-    local a b i=0
+    local a b same=0 i=0
     b=$(emu_docs)
-    while [ $i -lt 30 ]; do
-        sleep 2
+    while [ $i -lt 60 ] && [ $same -lt 2 ]; do
+        sleep 1
         a=$(emu_docs)
-        [ "$a" = "$b" ] && return 0
+        if [ "$a" = "$b" ]; then same=$((same + 1)); else same=0; fi
         b=$a
         i=$((i + 1))
     done
-    return 1
+    [ $same -ge 2 ]
 }
 
 # wait_docs N SECONDS — waits until the emulator holds N messages.

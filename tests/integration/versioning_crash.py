@@ -17,7 +17,8 @@ import traceback
 
 from botocore.exceptions import ClientError
 
-from versioning import FAILED, TMP, keep, list_all, ok, raw, rnd, s3
+sys.dont_write_bytecode = True  # no __pycache__ left in the tree by the import below
+from versioning import FAILED, TMP, keep, list_all, ok, raw, rnd, s3  # noqa: E402
 
 
 def crash_writer(bucket, log, seed, nthreads):
