@@ -633,6 +633,19 @@ def ph_markers(bucket):
     st, hd, data = raw("GET", "/%s/%s" % (bucket, k), [("versionId", v1["VersionId"])])
     ok(st == 200 and data == d1 and hd.get("x-amz-version-id") == v1["VersionId"],
        "GET ?versionId of an older version under a marker: its bytes", (st, hd))
+    st, hd, data = raw("PUT", "/%s/markers/copy" % bucket,
+                       headers={"x-amz-copy-source": "/%s/%s?versionId=%s" % (bucket, k, mid)})
+    ok(st == 400 and err_code(data) == "InvalidRequest",
+       "CopyObject whose source names a delete marker by versionId: 400 InvalidRequest", (st, data[:300]))
+    st, hd, data = raw("PUT", "/%s/markers/copy" % bucket, headers={"x-amz-copy-source": "/%s/%s" % (bucket, k)})
+    ok(st == 404 and err_code(data) == "NoSuchKey",
+       "CopyObject from a key whose latest is a delete marker: 404 NoSuchKey", (st, data[:300]))
+    st, hd, data = raw("HEAD", "/%s/%s" % (bucket, k), [("versionId", "null")])
+    ok(st == 404, "HEAD ?versionId=null of a key without a null version: 404", (st, hd))
+    st, hd, data = raw("PUT", "/%s/%s" % (bucket, k), [("tagging", ""), ("versionId", bogus)],
+                       body=b'<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>')
+    ok(st == 404 and err_code(data) == "NoSuchVersion", "PutObjectTagging ?versionId=<nobody's>: 404 NoSuchVersion",
+       (st, data[:300]))
     st, hd, data = raw("DELETE", "/%s/%s" % (bucket, k), [("versionId", mid)])
     ok(st == 204 and hd.get("x-amz-delete-marker") == "true" and hd.get("x-amz-version-id") == mid,
        "DELETE ?versionId=<marker>: 204, x-amz-delete-marker: true, x-amz-version-id the marker's", (st, hd))
@@ -700,6 +713,16 @@ def ph_suspended(bucket):
     es = [e for e in list_raw(bucket, prefix=k)[0] if e["k"] == k]
     ok([(e["v"], e["m"]) for e in es] == [(v["v"], v["m"]) for v in m[k]] and [e["v"] for e in es][1:] == before,
        "the null marker replaced the null version; the enabled-era versions stay", es)
+    st, hd, data = raw("GET", "/%s/%s" % (bucket, k), [("versionId", "null")])
+    ok(st == 405 and hd.get("x-amz-delete-marker") == "true", "GET ?versionId=null of the null marker: 405", (st, hd))
+    d4 = rnd(321)
+    st, hd, _ = raw("PUT", "/%s/%s" % (bucket, k), body=d4)
+    push(m, k, {"v": "null", "m": 0, "h": keep(d4), "n": len(d4), "e": hd.get("etag")}, suspended=True)
+    save(m)
+    es = [e for e in list_raw(bucket, prefix=k)[0] if e["k"] == k]
+    ok(st == 200 and [(e["v"], e["m"]) for e in es] == [(v["v"], v["m"]) for v in m[k]] and
+       (es[0]["v"], es[0]["m"]) == ("null", 0) and [e["v"] for e in es][1:] == before,
+       "a PUT over the null marker replaces it with a null version", es)
     # a key written before versioning was ever enabled: its version is "null"
     es = [e for e in list_raw(bucket, prefix="pre/never-versioned")[0]]
     ok(len(es) >= 1 and es[-1]["v"] == "null", "an object written before versioning was enabled lists as VersionId null", es)

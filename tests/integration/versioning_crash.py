@@ -134,6 +134,10 @@ def crash_check(bucket, log, rnd_no):
     for kv in gone:
         if kv in listed_ids:
             bad.append("version %s %s, deleted (acknowledged), is still listed" % kv)
+        elif kv[1]:
+            st = raw("HEAD", "/%s/%s" % (bucket, kv[0]), [("versionId", kv[1])])[0]
+            if st != 404:
+                bad.append("version %s %s, deleted (acknowledged) and not listed, answers HEAD %d" % (kv[0], kv[1], st))
     # every listed version reads (or is a marker: 405), with bytes some write of this key sent
     shas = {}
     for x in recs:
