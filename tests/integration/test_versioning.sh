@@ -83,6 +83,7 @@ check "put-bucket-versioning Enabled" aws s3api put-bucket-versioning --bucket "
 check "get-bucket-versioning: Enabled" bash -c \
     "[ \"\$(aws s3api get-bucket-versioning --bucket $B --query Status --output text)\" = Enabled ]"
 phase "100 keys: histories of PUT, CopyObject, DELETE, DELETE ?versionId" workload "$B" "$SEED"
+phase "8 clients at once on one key" race "$B"
 rand_file "$TEST_TMP/big20.bin" 20M
 phase "aws s3 cp of 20 MiB (multipart) makes a version" multipart "$B" "$TEST_TMP/big20.bin" big/mp.bin
 docs=$(emu_docs)
