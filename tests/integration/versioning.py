@@ -611,7 +611,7 @@ def ph_restore(bucket, seed):
         try:
             if k in cli:
                 res = aws("s3api", "copy-object", "--bucket", bucket, "--key", k, "--copy-source",
-                          "%s/%s?versionId=%s" % (bucket, urllib.parse.quote(k), src["v"]))
+                          "%s/%s?versionId=%s" % (bucket, k, src["v"]))  # botocore percent-encodes it
                 vid, csv, etag = res.get("VersionId"), res.get("CopySourceVersionId"), res["CopyObjectResult"]["ETag"]
             else:
                 res = s3.copy_object(Bucket=bucket, Key=k, CopySource={"Bucket": bucket, "Key": k, "VersionId": src["v"]})
