@@ -604,7 +604,8 @@ def ph_restore(bucket, seed):
     m = load()
     r = random.Random(int(seed))
     keys = [k for k in sorted(m) if not k.startswith("pre/") and [v for v in m[k][1:] if not v["m"]]]
-    cli = set(r.sample(keys, min(8, len(keys))))
+    cli = set(r.sample(keys, min(8, len(keys)))) | ({"u/é-1"} & set(keys))  # a key to percent-encode, too
+    ok(len(keys) >= 50, "at least 50 keys have an earlier version to restore (%d)" % len(keys))
     bad = []
     for k in keys:
         src = r.choice([v for v in m[k][1:] if not v["m"]])
