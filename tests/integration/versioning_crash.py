@@ -58,14 +58,16 @@ def crash_writer(bucket, log, seed, nthreads):
                     h = keep(d)
                     rec(t="intent", op="put", k=k, id=opid, h=h, n=len(d))
                     res = s3.put_object(Bucket=bucket, Key=k, Body=d)
-                    rec(t="ack", op="put", k=k, id=opid, v=res["VersionId"], h=h, n=len(d))
-                    mine[k].append({"v": res["VersionId"], "h": h, "m": 0})
+                    rec(t="ack", op="put", k=k, id=opid, v=res.get("VersionId"), h=h, n=len(d))
+                    if res.get("VersionId"):
+                        mine[k].append({"v": res["VersionId"], "h": h, "m": 0})
                 elif op == "copy":
                     src = r.choice([x for x in mine[k] if not x["m"]])
                     rec(t="intent", op="copy", k=k, id=opid, src=src["v"], h=src["h"])
                     res = s3.copy_object(Bucket=bucket, Key=k, CopySource={"Bucket": bucket, "Key": k, "VersionId": src["v"]})
-                    rec(t="ack", op="copy", k=k, id=opid, v=res["VersionId"], h=src["h"])
-                    mine[k].append({"v": res["VersionId"], "h": src["h"], "m": 0})
+                    rec(t="ack", op="copy", k=k, id=opid, v=res.get("VersionId"), h=src["h"])
+                    if res.get("VersionId"):
+                        mine[k].append({"v": res["VersionId"], "h": src["h"], "m": 0})
                 elif op == "del":
                     rec(t="intent", op="del", k=k, id=opid)
                     res = s3.delete_object(Bucket=bucket, Key=k)
@@ -191,6 +193,10 @@ def crash_check(bucket, log, rnd_no):
             if bykey[k][0]["v"] != x["v"]:
                 bad.append("%s: the latest is %s, the last acknowledged write made %s" % (k, bykey[k][0]["v"], x["v"]))
     acks = sum(1 for x in recs if x["t"] == "ack")
+    if acks < 3:
+        bad.append("only %d ops acknowledged before the kill (a writer that cannot write tests nothing)" % acks)
+    if any(x["t"] == "ack" and x["op"] in ("put", "copy", "del") and not x.get("v") for x in recs):
+        bad.append("a versioned write was answered without x-amz-version-id")
     print("# round %s: %d ops acknowledged, %d in flight at the kill, %d versions listed"
           % (rnd_no, acks, len(inflight), len(listed)))
     ok(not bad, "round %s: every acknowledged version listed and byte-identical, nothing half-visible, one "
