@@ -56,15 +56,6 @@ def ok(cond, name, detail=""):
     return cond
 
 
-def case(fn):
-    """Runs one check function; an exception is a failed check with its traceback."""
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 — every failure is reported and the phase goes on
-        ok(False, fn.__name__, traceback.format_exc()[-2500:])
-    return fn
-
-
 # ---- the model ---------------------------------------------------------------------------
 
 def load():
