@@ -78,8 +78,11 @@ enum s3_err gw_lock_for_put_msg(struct gw_req *r, const struct store_bucket *b, 
     if (s3_lock_headers_given(&h)) {
         if (!b->lock_enabled)
             return S3E_MISSING_LOCK_CONFIG;
-        if (!gw_lock_integrity_given(r))
+        if (!gw_lock_integrity_given(r)) {
+            snprintf(msg, msgsz, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
+                                 "with Object Lock parameters");
             return S3E_MISSING_CONTENT_MD5;
+        }
     }
     if (h.retention) {
         snprintf(obj->lock_mode, sizeof(obj->lock_mode), "%s", s3_lock_mode_name(h.mode));
@@ -95,7 +98,7 @@ enum s3_err gw_lock_for_put_msg(struct gw_req *r, const struct store_bucket *b, 
 
 enum s3_err gw_lock_for_put(struct gw_req *r, const struct store_bucket *b, int64_t now, struct store_object *obj)
 {
-    char msg[8];
+    char msg[160];
     return gw_lock_for_put_msg(r, b, now, obj, msg, sizeof(msg));
 }
 

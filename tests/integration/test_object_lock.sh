@@ -225,16 +225,16 @@ check "put-bucket-versioning Suspended, then Enabled on the plain bucket" bash -
 check "MfaDelete Enabled -> refused" fails_with AccessDenied aws s3api put-bucket-versioning --bucket $P \
     --versioning-configuration MFADelete=Enabled,Status=Enabled
 check "a versioning body that is not XML -> MalformedXML (400)" bash -c "
-    [ \"\$(raw_put '$P?versioning' 'nonsense')\" = 400 ] && grep -q MalformedXML '$TEST_TMP/raw.out'"
+    [ \"\$(raw_put '$P?versioning=' 'nonsense')\" = 400 ] && grep -q MalformedXML '$TEST_TMP/raw.out'"
 export -f raw_put
 check "PutObjectRetention without Content-MD5 or a checksum -> 400 InvalidRequest" bash -c "
-    [ \"\$(raw_put '$L/comp.bin?retention' '<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>$DAY2</RetainUntilDate></Retention>')\" = 400 ] &&
+    [ \"\$(raw_put '$L/comp.bin?retention=' '<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>$DAY2</RetainUntilDate></Retention>')\" = 400 ] &&
     grep -q 'Content-MD5 OR x-amz-checksum' '$TEST_TMP/raw.out'"
 check "PutObjectLegalHold without Content-MD5 -> 400 InvalidRequest" bash -c "
-    [ \"\$(raw_put '$L/comp.bin?legal-hold' '<LegalHold><Status>ON</Status></LegalHold>')\" = 400 ] &&
+    [ \"\$(raw_put '$L/comp.bin?legal-hold=' '<LegalHold><Status>ON</Status></LegalHold>')\" = 400 ] &&
     grep -q 'Content-MD5 OR x-amz-checksum' '$TEST_TMP/raw.out'"
 check "PutObjectLockConfiguration without Content-MD5 -> 400 InvalidRequest" bash -c "
-    [ \"\$(raw_put '$L?object-lock' '<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>')\" = 400 ] &&
+    [ \"\$(raw_put '$L?object-lock=' '<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>')\" = 400 ] &&
     grep -q 'Content-MD5 OR x-amz-checksum' '$TEST_TMP/raw.out'"
 
 section "restic on a bucket with a default retention"
