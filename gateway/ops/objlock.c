@@ -25,6 +25,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "gateway/gw.h"
 #include "gateway/ops/ops.h"
 
@@ -112,6 +114,91 @@ void gw_lock_headers(struct gw_req *r, const struct store_object *obj)
     }
     if (obj->legal_hold)
         gw_add_header(r, "x-amz-object-lock-legal-hold", "ON", 2);
+}
+
+/* ---- multipart uploads: the lock asked at CreateMultipartUpload, applied at Complete ------------ */
+
+/* The upload's meta_json carries {"lock": [mode, until_ms, legal_hold]} from its x-amz-object-lock-* headers. */
+#define LOCK_KEY "lock"
+
+enum s3_err gw_lock_upload_headers(struct gw_req *r, int64_t now, char **meta_json, char *msg, size_t msgsz)
+{
+    struct s3_lock_headers h;
+    enum s3_err e = s3_lock_headers_parse(&r->s3, now, &h, msg, msgsz);
+    if (e != S3E_OK || !s3_lock_headers_given(&h))
+        return e;
+    json_t *root = *meta_json ? json_loads(*meta_json, 0, NULL) : NULL;
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        root = json_object();
+    }
+    json_object_set_new(root, LOCK_KEY,
+                        json_pack("[sIb]", s3_lock_mode_name(h.retention ? h.mode : S3_LOCK_NONE),
+                                  (json_int_t)(h.retention ? h.until_ms : 0), h.legal_hold == 1));
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    free(*meta_json);
+    *meta_json = out ? out : xstrdup("{}");
+    return S3E_OK;
+}
+
+/* Reads and removes the "lock" of meta_json (malloc'd, replaced); 1 when there was one. */
+static int take_lock(char **meta_json, struct store_object *obj)
+{
+    json_t *root = *meta_json ? json_loads(*meta_json, 0, NULL) : NULL;
+    json_t *l = root ? json_object_get(root, LOCK_KEY) : NULL;
+    const char *mode = NULL;
+    json_int_t until = 0;
+    int hold = 0;
+    if (l == NULL || json_unpack(l, "[sIb]", &mode, &until, &hold) != 0) {
+        json_decref(root);
+        return 0;
+    }
+    snprintf(obj->lock_mode, sizeof(obj->lock_mode), "%s", mode);
+    obj->lock_until_ms = until;
+    obj->legal_hold = hold;
+    json_object_del(root, LOCK_KEY);
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    free(*meta_json);
+    *meta_json = out ? out : xstrdup("{}");
+    return 1;
+}
+
+enum s3_err gw_lock_upload_check(struct store *st, const char *bucket, const char *meta_json)
+{
+    struct store_object o;
+    char *copy = xstrdup(meta_json ? meta_json : "{}");
+    int asked = take_lock(&copy, &o);
+    free(copy);
+    if (!asked)
+        return S3E_OK;
+    struct store_bucket b;
+    enum store_status s = store_bucket_get(st, bucket, &b);
+    if (s != STORE_OK)
+        return gw_store_err_or(s, S3E_NO_SUCH_BUCKET);
+    return b.lock_enabled ? S3E_OK : S3E_MISSING_LOCK_CONFIG;
+}
+
+enum s3_err gw_lock_for_complete(struct store *st, const char *bucket, int64_t now, char **meta_json,
+                                 struct store_object *obj)
+{
+    struct store_bucket b;
+    obj->lock_mode[0] = '\0';
+    obj->lock_until_ms = 0;
+    obj->legal_hold = 0;
+    int asked = take_lock(meta_json, obj);
+    enum store_status s = store_bucket_get(st, bucket, &b);
+    if (s != STORE_OK)
+        return gw_store_err_or(s, S3E_NO_SUCH_BUCKET);
+    if (asked && !b.lock_enabled)
+        return S3E_MISSING_LOCK_CONFIG;
+    if (obj->lock_mode[0] == '\0' && b.lock_enabled && b.lock_mode[0] != '\0') {
+        int64_t days = b.lock_years > 0 ? (int64_t)b.lock_years * 365 : b.lock_days;
+        snprintf(obj->lock_mode, sizeof(obj->lock_mode), "%s", b.lock_mode);
+        obj->lock_until_ms = now + days * DAY_MS;
+    }
+    return S3E_OK;
 }
 
 int gw_lock_create_asked(struct gw_req *r)

@@ -121,6 +121,16 @@ int gw_lock_integrity_given(struct gw_req *r);
  * for the bucket's owner: GOVERNANCE retention may then be shortened, removed or deleted through. */
 int gw_lock_bypass_asked(struct gw_req *r);
 int gw_lock_bypass(struct gw_req *r, const struct store_bucket *b, int asked);
+/* Multipart uploads. CreateMultipartUpload (loop): the request's x-amz-object-lock-* headers, read
+ * against now, go into the upload's *meta_json (replaced); errors as gw_lock_for_put's header errors.
+ * gw_lock_upload_check (store thread, create): S3E_MISSING_LOCK_CONFIG when the upload asks for a
+ * lock and bucket has no Object Lock. gw_lock_for_complete (store thread, CompleteMultipartUpload):
+ * takes the lock out of *meta_json (replaced) into obj, else the bucket's default retention from now;
+ * S3E_MISSING_LOCK_CONFIG when the upload asked for a lock and the bucket has no Object Lock. */
+enum s3_err gw_lock_upload_headers(struct gw_req *r, int64_t now_ms, char **meta_json, char *msg, size_t msgsz);
+enum s3_err gw_lock_upload_check(struct store *st, const char *bucket, const char *meta_json);
+enum s3_err gw_lock_for_complete(struct store *st, const char *bucket, int64_t now_ms, char **meta_json,
+                                 struct store_object *obj);
 /* CreateBucket: x-amz-bucket-object-lock-enabled: true (loop thread); then, on the store thread
  * right after the bucket is created, versioning Enabled and Object Lock on (no default retention). */
 int gw_lock_create_asked(struct gw_req *r);

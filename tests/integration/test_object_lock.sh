@@ -84,6 +84,16 @@ dflt() {
         json_is "$out" 'd["ObjectLockRetainUntilDate"][:10]' "$(date -u -d '+5 days' +%Y-%m-%d)"
 }
 check "a put without lock headers gets the default retention (GOVERNANCE, now + 5 days)" dflt
+dflt_mp() {
+    local out
+    rand_file "$TEST_TMP/big" 9M
+    aws s3 cp "$TEST_TMP/big" s3://$L/big.bin >/dev/null || return 1
+    out=$(aws s3api head-object --bucket $L --key big.bin) || return 1
+    echo "$out"
+    json_is "$out" 'd["ObjectLockMode"]' GOVERNANCE && json_is "$out" '"-" in d["ETag"]' True &&
+        json_is "$out" 'd["ObjectLockRetainUntilDate"][:10]' "$(date -u -d '+5 days' +%Y-%m-%d)"
+}
+check "a multipart upload (aws s3 cp, 9 MiB) gets the default retention too" dflt_mp
 check "the rule removed again (ObjectLockEnabled alone)" aws s3api put-object-lock-configuration --bucket $L \
     --object-lock-configuration '{"ObjectLockEnabled":"Enabled"}'
 check "get-object-lock-configuration: no rule any more" json_is "$(aws s3api get-object-lock-configuration --bucket $L)" \
@@ -149,6 +159,20 @@ check "get-object-retention of a version without one -> NoSuchObjectLockConfigur
     NoSuchObjectLockConfiguration aws s3api get-object-retention --bucket $L --key comp.bin --version-id "$VC2"
 check "a retain-until date in the past -> InvalidArgument" fails_with InvalidArgument aws s3api put-object --bucket $L \
     --key past.bin --body "$TEST_TMP/v2" --object-lock-mode COMPLIANCE --object-lock-retain-until-date 2020-01-01T00:00:00Z
+mp_lock() {
+    local up etag out
+    up=$(aws s3api create-multipart-upload --bucket $L --key mp.bin --object-lock-mode COMPLIANCE \
+        --object-lock-retain-until-date "$DAY1" --object-lock-legal-hold-status ON --query UploadId --output text) || return 1
+    etag=$(aws s3api upload-part --bucket $L --key mp.bin --upload-id "$up" --part-number 1 --body "$F" \
+        --query ETag --output text) || return 1
+    aws s3api complete-multipart-upload --bucket $L --key mp.bin --upload-id "$up" \
+        --multipart-upload "{\"Parts\":[{\"PartNumber\":1,\"ETag\":$etag}]}" >/dev/null || return 1
+    out=$(aws s3api head-object --bucket $L --key mp.bin) || return 1
+    echo "$out"
+    json_is "$out" '(d["ObjectLockMode"], d["ObjectLockRetainUntilDate"][:19], d["ObjectLockLegalHoldStatus"])' \
+        "('COMPLIANCE', '${DAY1%Z}', 'ON')"
+}
+check "create-multipart-upload with COMPLIANCE and a legal hold: the completed object has them" mp_lock
 check "a mode without a date -> InvalidArgument" fails_with InvalidArgument aws s3api put-object --bucket $L \
     --key past.bin --body "$TEST_TMP/v2" --object-lock-mode COMPLIANCE
 
@@ -214,6 +238,8 @@ check "put-object-lock-configuration on a bucket without versioning -> InvalidBu
     aws s3api put-object-lock-configuration --bucket $P --object-lock-configuration '{"ObjectLockEnabled":"Enabled"}'
 check "put-object with lock headers in a plain bucket -> InvalidRequest" fails_with InvalidRequest aws s3api put-object \
     --bucket $P --key x --body "$TEST_TMP/v2" --object-lock-mode GOVERNANCE --object-lock-retain-until-date "$DAY1"
+check "create-multipart-upload with lock headers in a plain bucket -> InvalidRequest" fails_with InvalidRequest \
+    aws s3api create-multipart-upload --bucket $P --key x --object-lock-mode GOVERNANCE --object-lock-retain-until-date "$DAY1"
 check "put-object in the plain bucket" aws s3api put-object --bucket $P --key x --body "$TEST_TMP/v2"
 check "put-object-retention in a plain bucket -> InvalidRequest" fails_with InvalidRequest aws s3api put-object-retention \
     --bucket $P --key x --retention "{\"Mode\":\"GOVERNANCE\",\"RetainUntilDate\":\"$DAY1\"}"
