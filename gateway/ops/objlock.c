@@ -67,6 +67,26 @@ int gw_lock_bypass(struct gw_req *r, const struct store_bucket *b, int asked)
     return asked && who[0] != '\0' && strcmp(who, b->owner) == 0;
 }
 
+enum s3_err gw_lock_apply(const struct s3_lock_headers *h, const struct store_bucket *b, int64_t now,
+                          struct store_object *obj)
+{
+    obj->lock_mode[0] = '\0';
+    obj->lock_until_ms = 0;
+    obj->legal_hold = 0;
+    if (s3_lock_headers_given(h) && !b->lock_enabled)
+        return S3E_MISSING_LOCK_CONFIG;
+    if (h->retention) {
+        snprintf(obj->lock_mode, sizeof(obj->lock_mode), "%s", s3_lock_mode_name(h->mode));
+        obj->lock_until_ms = h->until_ms;
+    } else if (b->lock_enabled && b->lock_mode[0] != '\0') {
+        int64_t days = b->lock_years > 0 ? (int64_t)b->lock_years * 365 : b->lock_days;
+        snprintf(obj->lock_mode, sizeof(obj->lock_mode), "%s", b->lock_mode);
+        obj->lock_until_ms = now + days * DAY_MS;
+    }
+    obj->legal_hold = h->legal_hold == 1;
+    return S3E_OK;
+}
+
 enum s3_err gw_lock_for_put_msg(struct gw_req *r, const struct store_bucket *b, int64_t now, struct store_object *obj,
                                 char *msg, size_t msgsz)
 {
@@ -74,28 +94,12 @@ enum s3_err gw_lock_for_put_msg(struct gw_req *r, const struct store_bucket *b, 
     enum s3_err e = s3_lock_headers_parse(&r->s3, now, &h, msg, msgsz);
     if (e != S3E_OK)
         return e;
-    obj->lock_mode[0] = '\0';
-    obj->lock_until_ms = 0;
-    obj->legal_hold = 0;
-    if (s3_lock_headers_given(&h)) {
-        if (!b->lock_enabled)
-            return S3E_MISSING_LOCK_CONFIG;
-        if (!gw_lock_integrity_given(r)) {
-            snprintf(msg, msgsz, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
-                                 "with Object Lock parameters");
-            return S3E_MISSING_CONTENT_MD5;
-        }
+    if (s3_lock_headers_given(&h) && b->lock_enabled && !gw_lock_integrity_given(r)) {
+        snprintf(msg, msgsz, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
+                             "with Object Lock parameters");
+        return S3E_MISSING_CONTENT_MD5;
     }
-    if (h.retention) {
-        snprintf(obj->lock_mode, sizeof(obj->lock_mode), "%s", s3_lock_mode_name(h.mode));
-        obj->lock_until_ms = h.until_ms;
-    } else if (b->lock_enabled && b->lock_mode[0] != '\0') {
-        int64_t days = b->lock_years > 0 ? (int64_t)b->lock_years * 365 : b->lock_days;
-        snprintf(obj->lock_mode, sizeof(obj->lock_mode), "%s", b->lock_mode);
-        obj->lock_until_ms = now + days * DAY_MS;
-    }
-    obj->legal_hold = h.legal_hold == 1;
-    return S3E_OK;
+    return gw_lock_apply(&h, b, now, obj);
 }
 
 enum s3_err gw_lock_for_put(struct gw_req *r, const struct store_bucket *b, int64_t now, struct store_object *obj)
@@ -184,21 +188,18 @@ enum s3_err gw_lock_for_complete(struct store *st, const char *bucket, int64_t n
                                  struct store_object *obj)
 {
     struct store_bucket b;
-    obj->lock_mode[0] = '\0';
-    obj->lock_until_ms = 0;
-    obj->legal_hold = 0;
-    int asked = take_lock(meta_json, obj);
+    struct s3_lock_headers h = {.legal_hold = -1};
+    if (take_lock(meta_json, obj)) { /* as the headers of the upload's creation were */
+        int m = s3_lock_mode_parse(obj->lock_mode, strlen(obj->lock_mode));
+        h.retention = m > 0;
+        h.mode = m > 0 ? (enum s3_lock_mode)m : S3_LOCK_NONE;
+        h.until_ms = obj->lock_until_ms;
+        h.legal_hold = obj->legal_hold ? 1 : 0;
+    }
     enum store_status s = store_bucket_get(st, bucket, &b);
     if (s != STORE_OK)
         return gw_store_err_or(s, S3E_NO_SUCH_BUCKET);
-    if (asked && !b.lock_enabled)
-        return S3E_MISSING_LOCK_CONFIG;
-    if (obj->lock_mode[0] == '\0' && b.lock_enabled && b.lock_mode[0] != '\0') {
-        int64_t days = b.lock_years > 0 ? (int64_t)b.lock_years * 365 : b.lock_days;
-        snprintf(obj->lock_mode, sizeof(obj->lock_mode), "%s", b.lock_mode);
-        obj->lock_until_ms = now + days * DAY_MS;
-    }
-    return S3E_OK;
+    return gw_lock_apply(&h, &b, now, obj);
 }
 
 int gw_lock_create_asked(struct gw_req *r)

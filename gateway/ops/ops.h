@@ -113,6 +113,10 @@ enum s3_err gw_post_policy_check(const char *json, size_t len, const struct s3_f
 enum s3_err gw_lock_for_put(struct gw_req *r, const struct store_bucket *b, int64_t now_ms, struct store_object *obj);
 enum s3_err gw_lock_for_put_msg(struct gw_req *r, const struct store_bucket *b, int64_t now_ms,
                                 struct store_object *obj, char *msg, size_t msgsz);
+/* Any thread: obj's lock from headers h already read (s3_lock_headers_parse) or b's default retention,
+ * as gw_lock_for_put (CopyObject reads the headers on the loop and the bucket in its store job). */
+enum s3_err gw_lock_apply(const struct s3_lock_headers *h, const struct store_bucket *b, int64_t now_ms,
+                          struct store_object *obj);
 /* x-amz-object-lock-mode, -retain-until-date (ISO 8601, Z) and -legal-hold (ON) of a GET/HEAD answer, when set. */
 void gw_lock_headers(struct gw_req *r, const struct store_object *obj);
 /* Does the request carry Content-MD5, an x-amz-checksum-*, x-amz-sdk-checksum-algorithm or a checksum trailer? */

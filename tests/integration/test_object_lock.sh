@@ -144,6 +144,14 @@ overwrite() {
     [ "$VC2" != "$VC" ] && same_bytes comp.bin "$VC2" "$TEST_TMP/v2" && same_bytes comp.bin "$VC" "$F"
 }
 check "an overwrite is a new version; the locked one is intact" overwrite
+copy_lock() {
+    aws s3api copy-object --bucket $L --key copy.bin --copy-source "$L/comp.bin?versionId=$VC" \
+        --object-lock-mode GOVERNANCE --object-lock-retain-until-date "$DAY1" >/dev/null || return 1
+    json_is "$(aws s3api get-object-retention --bucket $L --key copy.bin)" \
+        '(d["Retention"]["Mode"], d["Retention"]["RetainUntilDate"][:19])' "('GOVERNANCE', '${DAY1%Z}')" &&
+        json_is "$(aws s3api head-object --bucket $L --key copy.bin)" 'd["ContentLength"]' "$(stat -c %s "$F")"
+}
+check "copy-object of the locked version with GOVERNANCE headers: the copy has its own retention" copy_lock
 check "shortening COMPLIANCE -> AccessDenied" fails_with AccessDenied aws s3api put-object-retention --bucket $L \
     --key comp.bin --version-id "$VC" --retention "{\"Mode\":\"COMPLIANCE\",\"RetainUntilDate\":\"$HOUR\"}"
 check "shortening COMPLIANCE with bypass -> AccessDenied" fails_with AccessDenied aws s3api put-object-retention \
@@ -240,6 +248,9 @@ check "put-object with lock headers in a plain bucket -> InvalidRequest" fails_w
     --bucket $P --key x --body "$TEST_TMP/v2" --object-lock-mode GOVERNANCE --object-lock-retain-until-date "$DAY1"
 check "create-multipart-upload with lock headers in a plain bucket -> InvalidRequest" fails_with InvalidRequest \
     aws s3api create-multipart-upload --bucket $P --key x --object-lock-mode GOVERNANCE --object-lock-retain-until-date "$DAY1"
+check "copy-object with lock headers into a plain bucket -> InvalidRequest" fails_with InvalidRequest \
+    aws s3api copy-object --bucket $P --key c --copy-source "$L/copy.bin" --object-lock-mode GOVERNANCE \
+    --object-lock-retain-until-date "$DAY1"
 check "put-object in the plain bucket" aws s3api put-object --bucket $P --key x --body "$TEST_TMP/v2"
 check "put-object-retention in a plain bucket -> InvalidRequest" fails_with InvalidRequest aws s3api put-object-retention \
     --bucket $P --key x --retention "{\"Mode\":\"GOVERNANCE\",\"RetainUntilDate\":\"$DAY1\"}"
