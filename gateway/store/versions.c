@@ -118,13 +118,21 @@ enum store_status store_versions_relatest(struct store *st, const char *bucket, 
     return bucket ? store_exec(st, sql_one, "tt", bucket, key) : store_exec(st, sql_all, "");
 }
 
-/* The key's latest row stops being latest (it becomes noncurrent at now_ms). */
-static enum store_status latest_retire(struct store *st, const char *bucket, const char *key, int64_t now_ms)
+/* The key's latest row stops being latest (it becomes noncurrent at *now_ms). A new version is
+ * never older than the one it follows: writes timed on the loop commit here in their own order,
+ * and Last-Modified must not disagree with the order of the versions (rclone --s3-version-at). */
+static enum store_status latest_retire(struct store *st, const char *bucket, const char *key, int64_t *now_ms)
 {
+    static const char sql_time[] =
+        "SELECT coalesce((SELECT mtime_ms FROM objects WHERE bucket = ?1 AND key = ?2 AND latest = 1), 0)";
     static const char sql[] =
         "UPDATE objects SET latest = 0, noncurrent_ms = ?3 WHERE bucket = ?1 AND key = ?2 AND latest = 1";
+    int64_t newest = 0;
+    enum store_status ret = store_scalars(st, &newest, 1, sql_time, "tt", bucket, key);
 
-    return store_exec(st, sql, "ttI", bucket, key, now_ms);
+    if (ret == STORE_OK && newest > *now_ms)
+        *now_ms = newest;
+    return ret == STORE_OK ? store_exec(st, sql, "ttI", bucket, key, *now_ms) : ret;
 }
 
 /* Removes the key's null version, if it has one that is not locked. */
@@ -166,15 +174,15 @@ enum store_status store_version_place(struct store *st, const struct store_bucke
     enum store_status ret;
 
     if (b->versioning == STORE_VERSIONING_ENABLED) {
+        ret = latest_retire(st, obj->bucket, obj->key, &obj->mtime_ms);
         version_new(obj->mtime_ms, obj->version_id);
-        ret = latest_retire(st, obj->bucket, obj->key, obj->mtime_ms);
         return ret == STORE_OK ? insert_row(st, obj, marker, id) : ret;
     }
     snprintf(obj->version_id, sizeof obj->version_id, "null");
     if (b->versioning == STORE_VERSIONING_SUSPENDED) {
         ret = null_remove(st, obj->bucket, obj->key, obj->mtime_ms);
         if (ret == STORE_OK)
-            ret = latest_retire(st, obj->bucket, obj->key, obj->mtime_ms);
+            ret = latest_retire(st, obj->bucket, obj->key, &obj->mtime_ms);
         return ret == STORE_OK ? insert_row(st, obj, marker, id) : ret;
     }
     /* Never versioned: the one row is rewritten in place (it keeps its id); S3 names no version. */
