@@ -319,12 +319,13 @@ static void value_end(struct parse *ps, int e)
         else if (!(len == 8 && memcmp(s, "Disabled", 8) == 0))
             fail(ps);
         break;
-    case E_PREFIX:
-        r->legacy_prefix = 1;
+    case E_PREFIX: /* with a filter's prefix too: refused after the parse (structure_ok) */
+    case E_F_PREFIX:
+    case E_A_PREFIX:
+        r->legacy_prefix |= e == E_PREFIX;
+        free(r->prefix);
         r->prefix = text_dup(ps);
         break;
-    case E_F_PREFIX:
-    case E_A_PREFIX: r->prefix = text_dup(ps); break;
     case E_F_TAG_KEY:
     case E_A_TAG_KEY:
     case E_F_TAG_VALUE:
