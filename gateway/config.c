@@ -90,6 +90,7 @@ static const struct opt options[] = {
     {"stray-probe-delay", OPT_INT, "5000", "ms after start-up the search for strays of a crash begins"},
     {"no-packing", OPT_FLAG, NULL, "store every object in documents of its own (small objects are acknowledged only once in Telegram)"},
     {"sigv2", OPT_ONOFF, "on", "accept AWS Signature Version 2 (header and query forms) as well as SigV4 (on|off)"},
+    {"lifecycle-interval", OPT_SECONDS, "3600", "seconds between runs of the buckets' lifecycle rules (expiry, aborts)"},
     {"config", OPT_CONFIG, NULL, "read 'name = value' lines from FILE (flags > TGS3_* > file > defaults)"},
 };
 
@@ -309,6 +310,8 @@ static int set_seconds(struct gw_config *cfg, const struct opt *o, const char *v
         cfg->journal_interval_ms = ms;
     else if (!strcmp(o->name, "scrub-interval"))
         cfg->scrub_interval_ms = ms;
+    else if (!strcmp(o->name, "lifecycle-interval"))
+        cfg->lifecycle_interval_ms = ms > 0 ? ms : 1000;
     else if (!strcmp(o->name, "chat-lost-after"))
         cfg->chat_lost_after_ms = ms;
     else if (!strcmp(o->name, "header-timeout"))
