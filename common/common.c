@@ -448,11 +448,23 @@ void redact_tokens(const char *s, char *out, size_t outsz)
     out[o] = '\0';
 }
 
-int64_t now_ms(void)
+static int64_t clock_offset_ms; /* set once at start, before any thread */
+
+void clock_set_offset_ms(int64_t ms)
+{
+    clock_offset_ms = ms;
+}
+
+int64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t now_ms(void)
+{
+    return wall_ms() + clock_offset_ms;
 }
 
 int64_t mono_ms(void)

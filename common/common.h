@@ -137,7 +137,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void redact_tokens(const char *s, char *out, size_t outsz);
 
 /* Wall clock in milliseconds since the epoch; monotonic milliseconds. */
-int64_t now_ms(void);
+int64_t now_ms(void);  /* the wall clock plus the offset of clock_set_offset_ms */
+int64_t wall_ms(void); /* the wall clock itself (signatures, dates clients compare with theirs) */
+/* Shifts now_ms() by ms (tgs3 --clock-offset: time travel for retention and lifecycle tests). */
+void clock_set_offset_ms(int64_t ms);
 int64_t mono_ms(void);
 
 /* Parses a TCP port "1".."65535"; -1 on anything else. */

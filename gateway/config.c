@@ -89,6 +89,9 @@ static const struct opt options[] = {
     {"stray-probe-max", OPT_INT, "1000", "message ids the start-up search for strays of a crash may read (0: no search)"},
     {"stray-probe-delay", OPT_INT, "5000", "ms after start-up the search for strays of a crash begins"},
     {"no-packing", OPT_FLAG, NULL, "store every object in documents of its own (small objects are acknowledged only once in Telegram)"},
+    {"clock-offset", OPT_SECONDS, "0",
+     "seconds added to the clock that Object Lock retention, lifecycle and Telegram's 48-hour rule read (time travel "
+     "for tests, with tgs3-botapi --clock-offset; signatures keep the real clock)"},
     {"sigv2", OPT_ONOFF, "on", "accept AWS Signature Version 2 (header and query forms) as well as SigV4 (on|off)"},
     {"lifecycle-interval", OPT_SECONDS, "3600", "seconds between runs of the buckets' lifecycle rules (expiry, aborts)"},
     {"config", OPT_CONFIG, NULL, "read 'name = value' lines from FILE (flags > TGS3_* > file > defaults)"},
@@ -314,6 +317,8 @@ static int set_seconds(struct gw_config *cfg, const struct opt *o, const char *v
         cfg->lifecycle_interval_ms = ms > 0 ? ms : 1000;
     else if (!strcmp(o->name, "chat-lost-after"))
         cfg->chat_lost_after_ms = ms;
+    else if (!strcmp(o->name, "clock-offset"))
+        cfg->clock_offset_ms = ms;
     else if (!strcmp(o->name, "header-timeout"))
         cfg->header_timeout_ms = ms > 0 ? ms : 1000;
     else
@@ -692,6 +697,7 @@ int gw_config_parse(struct gw_config *cfg, int argc, char **argv)
         seen[o - options] = 1;
     }
     rc = 0;
+    clock_set_offset_ms(cfg->clock_offset_ms); /* every command reads one clock */
     if (print) {
         print_config(sh);
         rc = 1;

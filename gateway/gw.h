@@ -116,6 +116,7 @@ struct gw_config {
     char *key_file;               /* master keys (default DATA_DIR/master.key); secret, never logged */
     int no_encryption;            /* blocks posted unsealed (keyed hashes still verify them) */
     int64_t snapshot_interval_ms; /* a new chain (snapshot) at the latest this long after the last; 0 = by size only */
+    int64_t clock_offset_ms;      /* --clock-offset: added to now_ms() (retention, lifecycle, the 48-hour rule) */
     int64_t journal_interval_ms;  /* index changes go to Telegram at most this often; 0 = no journal, no snapshots */
     double rate_pair_per_min;      /* posts per (bot, chat) per minute */
     double rate_bot_per_sec;       /* posts per bot per second */

@@ -52,7 +52,7 @@ static void dispatch(struct gw_req *r)
     case S3_OP_GET_OBJECT_TAGGING: gw_op_get_object_tagging(r); return;
     case S3_OP_PUT_OBJECT_TAGGING: gw_op_put_object_tagging(r); return;
     case S3_OP_DELETE_OBJECT_TAGGING: gw_op_delete_object_tagging(r); return;
-    case S3_OP_LIST_OBJECT_VERSIONS: gw_op_list_objects(r); return;
+    case S3_OP_LIST_OBJECT_VERSIONS: gw_op_list_versions(r); return;
     case S3_OP_CREATE_MULTIPART_UPLOAD: gw_op_create_multipart(r); return;
     case S3_OP_UPLOAD_PART: gw_op_upload_part(r); return;
     case S3_OP_COMPLETE_MULTIPART_UPLOAD: gw_op_complete_multipart(r); return;

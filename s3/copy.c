@@ -13,6 +13,26 @@
 
 #include "s3/s3_int.h"
 
+int s3_copy_source_version(const char *v, size_t len, char *out, size_t outsz)
+{
+    const char *q = memchr(v, '?', len);
+    size_t dl = 0;
+
+    out[0] = '\0';
+    if (q == NULL)
+        return 0;
+    q++;
+    len -= (size_t)(q - v);
+    if (len < 10 || memcmp(q, "versionId=", 10) != 0 || memchr(q, '&', len) != NULL)
+        return -1;
+    if (len - 10 >= outsz || s3_uri_decode(q + 10, len - 10, out, outsz, &dl) != 0) {
+        out[0] = '\0';
+        return -1;
+    }
+    out[dl] = '\0';
+    return 1;
+}
+
 enum s3_err s3_copy_source_parse(const char *v, size_t len, char bucket[S3_MAX_BUCKET_LEN + 1], char **key)
 {
     *key = NULL;

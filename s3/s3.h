@@ -392,6 +392,9 @@ int s3_object_attributes_parse(const char *v, size_t len, unsigned *want) WARN_U
  * the decoded name, *key a malloc'd decoded key (NULL on failure). Errors:
  * S3E_INVALID_ARGUMENT (no bucket or key, bad escape, key not UTF-8),
  * S3E_KEY_TOO_LONG. */
+/* The versionId of an x-amz-copy-source ("…?versionId=v", percent-decoded) into out: 1 when
+ * there is one, 0 when none, -1 when the query is something else or too long for out. */
+int s3_copy_source_version(const char *v, size_t len, char *out, size_t outsz);
 enum s3_err s3_copy_source_parse(const char *v, size_t len, char bucket[S3_MAX_BUCKET_LEN + 1], char **key)
     WARN_UNUSED;
 /* x-amz-copy-source-range "bytes=first-last" within a source of size bytes;
@@ -444,8 +447,9 @@ enum s3_err s3_xml_parse_complete(const char *body, size_t len, struct s3_comple
 struct s3_delete_key {
     char *key;  /* malloc'd */
     char *etag; /* <ETag> (a conditional delete), malloc'd; NULL when absent */
+    char *version; /* <VersionId>, malloc'd; NULL when absent */
 };
-/* Parses <Delete><Quiet/><Object><Key/><ETag/>…; keys malloc'd; s3_delete_keys_free frees them. */
+/* Parses <Delete><Quiet/><Object><Key/><ETag/><VersionId/>…; keys malloc'd; s3_delete_keys_free frees them. */
 enum s3_err s3_xml_parse_delete(const char *body, size_t len, struct s3_delete_key **keys, size_t *n,
                                 int *quiet) WARN_UNUSED;
 void s3_delete_keys_free(struct s3_delete_key *keys, size_t n);

@@ -435,7 +435,7 @@ struct delete_st {
     struct s3_delete_key *keys;
     size_t n, cap;
     int quiet;
-    char *cur, *cur_etag;
+    char *cur, *cur_etag, *cur_version;
 };
 
 static void delete_start(struct pctx *c, const char *name)
@@ -444,8 +444,10 @@ static void delete_start(struct pctx *c, const char *name)
     if (c->depth == 2 && strcmp(name, "Object") == 0) {
         free(st->cur);
         free(st->cur_etag);
+        free(st->cur_version);
         st->cur = NULL;
         st->cur_etag = NULL;
+        st->cur_version = NULL;
     }
 }
 
@@ -464,6 +466,14 @@ static void delete_end(struct pctx *c, const char *name)
         }
         free(st->cur_etag);
         st->cur_etag = xstrdup(tmp);
+    } else if (at(c, 3, "Object", "VersionId")) {
+        char tmp[128];
+        if (ctext_trim(c, tmp, sizeof(tmp)) != 0) {
+            fail(c, S3E_MALFORMED_XML);
+            return;
+        }
+        free(st->cur_version);
+        st->cur_version = xstrdup(tmp);
     } else if (at(c, 2, NULL, "Quiet")) {
         char tmp[16];
         if (ctext_trim(c, tmp, sizeof(tmp)) != 0) {
@@ -481,9 +491,11 @@ static void delete_end(struct pctx *c, const char *name)
             st->keys = xrealloc(st->keys, st->cap * sizeof(*st->keys));
         }
         st->keys[st->n].key = st->cur;
+        st->keys[st->n].version = st->cur_version;
         st->keys[st->n++].etag = st->cur_etag;
         st->cur = NULL;
         st->cur_etag = NULL;
+        st->cur_version = NULL;
     }
 }
 
@@ -494,6 +506,7 @@ void s3_delete_keys_free(struct s3_delete_key *keys, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(keys[i].key);
         free(keys[i].etag);
+        free(keys[i].version);
     }
     free(keys);
 }
@@ -505,6 +518,7 @@ enum s3_err s3_xml_parse_delete(const char *body, size_t len, struct s3_delete_k
     enum s3_err err = run(&c, body, len, 0);
     free(st.cur);
     free(st.cur_etag);
+    free(st.cur_version);
     *keys = NULL;
     *n = 0;
     *quiet = 0;

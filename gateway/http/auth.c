@@ -30,10 +30,10 @@ enum s3_err gw_auth_verify(struct gw *gw, const struct s3_request *s3, struct s3
     /* SigV2 where the request is signed that way (its Authorization header
      * or its query says so), unless --sigv2 off; SigV4 otherwise. */
     if (s3_sigv2_form(s3) != S3_SIGV2_NONE)
-        e = gw->cfg.sigv2 ? s3_sigv2_verify(s3, gw->cfg.domain, lookup_secret, gw, now_ms() / 1000, a)
+        e = gw->cfg.sigv2 ? s3_sigv2_verify(s3, gw->cfg.domain, lookup_secret, gw, wall_ms() / 1000, a)
                           : S3E_SIGV2_DISABLED;
     else
-        e = s3_sigv4_verify(s3, lookup_secret, gw, now_ms() / 1000, a);
+        e = s3_sigv4_verify(s3, lookup_secret, gw, wall_ms() / 1000, a);
     if (out == NULL)
         secure_zero(&scratch, sizeof(scratch)); /* it holds the signing key */
     return e;

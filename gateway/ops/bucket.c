@@ -254,10 +254,10 @@ void gw_op_bucket_stub(struct gw_req *r)
     bucket_lookup(r);
 }
 
-/* ---- ListObjects (V1), ListObjectsV2 and ListObjectVersions -------------------------------------------- */
+/* ---- ListObjects (V1) and ListObjectsV2 (ListObjectVersions: ops/versions.c) ------------------------ */
 
 struct list_op {
-    int v2, versions, url, fetch_owner;
+    int v2, url, fetch_owner;
     char *prefix, *delimiter, *after;
     size_t max_keys;
     struct store_list res;
@@ -296,23 +296,11 @@ static void elem_enc(struct s3_xml *x, int url, const char *name, const char *v)
     dbuf_release(&enc);
 }
 
-/* What a listing says of where it starts and where the next page starts.
- * ListObjectVersions of an unversioned store: every key has exactly one
- * version, the current one (VersionId "null"), so its listing is the key
- * listing with version markers; key-marker is its "after" key. V2 pages by a
- * continuation token, the base64 of the last key or prefix returned. */
+/* What a listing says of where it starts. V2 pages by a continuation token,
+ * the base64 of the last key or prefix returned. */
 static void list_markers(struct s3_xml *x, struct gw_req *r, const struct list_op *op)
 {
-    int next = op->res.truncated && op->res.next_marker;
-    if (op->versions) {
-        const char *vm = s3_route_param(&r->route, "version-id-marker");
-        elem_enc(x, op->url, "KeyMarker", op->after);
-        s3_xml_elem(x, "VersionIdMarker", vm ? vm : "");
-        if (next) {
-            elem_enc(x, op->url, "NextKeyMarker", op->res.next_marker);
-            s3_xml_elem(x, "NextVersionIdMarker", "null");
-        }
-    } else if (op->v2) {
+    if (op->v2) {
         const char *sa = s3_route_param(&r->route, "start-after");
         const char *ct = s3_route_param(&r->route, "continuation-token");
         if (sa)
@@ -326,10 +314,10 @@ static void list_markers(struct s3_xml *x, struct gw_req *r, const struct list_o
     }
 }
 
-/* After IsTruncated: where V1 and V2 listings go on (versions said it before). */
+/* After IsTruncated: where the listing goes on. */
 static void list_next(struct s3_xml *x, const struct list_op *op)
 {
-    if (op->versions || !op->res.truncated || !op->res.next_marker)
+    if (!op->res.truncated || !op->res.next_marker)
         return;
     if (!op->v2) {
         elem_enc(x, op->url, "NextMarker", op->res.next_marker);
@@ -342,24 +330,20 @@ static void list_next(struct s3_xml *x, const struct list_op *op)
     free(tok);
 }
 
-/* One <Contents>, or one <Version> of a versions listing. */
+/* One <Contents>. */
 static void list_entry(struct s3_xml *x, struct gw_req *r, const struct list_op *op,
                        const struct store_list_entry *e)
 {
-    const char *tag = op->versions ? "Version" : "Contents";
+    const char *tag = "Contents";
     char t[32], etag[96];
     s3_time_iso(e->mtime_ms, t);
     snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
     s3_xml_open(x, tag);
     elem_enc(x, op->url, "Key", e->key);
-    if (op->versions) {
-        s3_xml_elem(x, "VersionId", "null");
-        s3_xml_elem(x, "IsLatest", "true");
-    }
     s3_xml_elem(x, "LastModified", t);
     s3_xml_elem(x, "ETag", etag);
     s3_xml_elem_i64(x, "Size", e->size);
-    if (op->versions || !op->v2 || op->fetch_owner)
+    if (!op->v2 || op->fetch_owner)
         gw_owner_xml(x, r->bucket_id.owner[0] != '\0' ? r->bucket_id.owner : gw_req_user(r));
     s3_xml_elem(x, "StorageClass", "STANDARD");
     s3_xml_close(x, tag);
@@ -368,7 +352,7 @@ static void list_entry(struct s3_xml *x, struct gw_req *r, const struct list_op 
 static void list_done(struct gw_req *r, void *arg)
 {
     struct list_op *op = arg;
-    const char *root = op->versions ? "ListVersionsResult" : "ListBucketResult";
+    const char *root = "ListBucketResult";
     struct dbuf out;
     struct s3_xml x;
     dbuf_init(&out, XML_MAX);
@@ -422,11 +406,7 @@ void gw_op_list_objects(struct gw_req *r)
         }
         op->max_keys = v > STORE_MAX_LIST ? STORE_MAX_LIST : (size_t)v;
     }
-    op->versions = r->route.op == S3_OP_LIST_OBJECT_VERSIONS;
-    if (op->versions) {
-        const char *km = s3_route_param(&r->route, "key-marker");
-        op->after = xstrdup(km ? km : "");
-    } else if (op->v2) {
+    if (op->v2) {
         const char *ct = s3_route_param(&r->route, "continuation-token");
         const char *sa = s3_route_param(&r->route, "start-after");
         if (ct != NULL) {
@@ -454,8 +434,9 @@ void gw_op_list_objects(struct gw_req *r)
 struct mdel_op {
     struct s3_delete_key *keys;
     size_t n;
-    int quiet;
+    int quiet, bypass;
     enum s3_err *err; /* per key */
+    struct store_deleted *res; /* per key */
 };
 
 static void mdel_free(struct gw_req *r)
@@ -463,6 +444,7 @@ static void mdel_free(struct gw_req *r)
     struct mdel_op *op = r->op;
     s3_delete_keys_free(op->keys, op->n);
     free(op->err);
+    free(op->res);
     free(op);
     r->op = NULL;
 }
@@ -473,7 +455,8 @@ static enum s3_err mdel_run(struct store *st, struct gw_req *r, void *arg)
     if (gw_bucket_missing(st, r->route.bucket))
         return S3E_NO_SUCH_BUCKET;
     for (size_t i = 0; i < op->n; i++)
-        op->err[i] = gw_delete_if_match(st, r->route.bucket, op->keys[i].key, op->keys[i].etag);
+        op->err[i] = gw_delete_if_match(st, r->route.bucket, op->keys[i].key, op->keys[i].etag, op->keys[i].version,
+                                        op->bypass, &op->res[i]);
     return S3E_OK;
 }
 
@@ -488,13 +471,22 @@ static void mdel_done(struct gw_req *r, void *arg)
         if (op->err[i] == S3E_OK) {
             if (op->quiet)
                 continue;
+            const struct store_deleted *d = &op->res[i];
             s3_xml_open(&x, "Deleted");
             s3_xml_elem(&x, "Key", op->keys[i].key);
+            if (op->keys[i].version != NULL)
+                s3_xml_elem(&x, "VersionId", op->keys[i].version);
+            if (d->delete_marker) {
+                s3_xml_elem(&x, "DeleteMarker", "true");
+                s3_xml_elem(&x, "DeleteMarkerVersionId", d->version_id);
+            }
             s3_xml_close(&x, "Deleted");
         } else {
             enum s3_err e = op->err[i];
             s3_xml_open(&x, "Error");
             s3_xml_elem(&x, "Key", op->keys[i].key);
+            if (op->keys[i].version != NULL)
+                s3_xml_elem(&x, "VersionId", op->keys[i].version);
             s3_xml_elem(&x, "Code", s3_err_code(e));
             s3_xml_elem(&x, "Message", s3_err_message(e));
             s3_xml_close(&x, "Error");
@@ -523,6 +515,15 @@ void gw_op_delete_objects(struct gw_req *r)
             return;
         }
     }
+    for (size_t i = 0; i < op->n; i++) {
+        const char *msg = NULL;
+        if (gw_version_check(op->keys[i].version, &msg) != S3E_OK) {
+            gw_respond_error(r, S3E_INVALID_ARGUMENT, msg);
+            return;
+        }
+    }
     op->err = xcalloc(op->n ? op->n : 1, sizeof(*op->err));
+    op->res = xcalloc(op->n ? op->n : 1, sizeof(*op->res));
+    op->bypass = gw_bypass_governance(r);
     gw_req_store_call(r, mdel_run, mdel_done, op, NULL);
 }

@@ -229,10 +229,16 @@ enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond,
     return e;
 }
 
-enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char *key, const char *if_match)
+enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char *key, const char *if_match,
+                               const char *version, int bypass, struct store_deleted *res)
 {
+    memset(res, 0, sizeof *res);
     if (if_match == NULL) {
-        enum store_status s = store_object_delete(st, bucket, key);
+        enum store_status s = store_object_delete_v(st, bucket, key, version, bypass, now_ms(), res);
+        if (s == STORE_OK)
+            gw_version_visible(st, bucket, res->version_id);
+        else if (s == STORE_NOT_FOUND && version != NULL)
+            snprintf(res->version_id, sizeof res->version_id, "%s", version);
         return s == STORE_NOT_FOUND ? S3E_OK : gw_store_err(s);
     }
     /* The condition as the one header s3_write_conditions_check reads. */
@@ -243,16 +249,20 @@ enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char 
     if (s != STORE_OK)
         return gw_store_err(s);
     enum s3_err e = S3E_OK;
-    s = store_object_head(st, bucket, key, &cur);
+    s = store_object_head_v(st, bucket, key, version, &cur);
+    if (s == STORE_OK && cur->delete_marker)
+        s = STORE_NOT_FOUND;
     if (s == STORE_OK || s == STORE_NOT_FOUND)
-        e = s3_write_conditions_check(&cond, s == STORE_OK, cur ? cur->etag : NULL);
+        e = s3_write_conditions_check(&cond, s == STORE_OK, s == STORE_OK ? cur->etag : NULL);
     else
         e = gw_store_err(s);
     store_object_free(cur);
     if (e == S3E_OK) {
-        s = store_object_delete(st, bucket, key);
+        s = store_object_delete_v(st, bucket, key, version, bypass, now_ms(), res);
         if (s == STORE_OK)
             s = store_tx_commit(st);
+        if (s == STORE_OK)
+            gw_version_visible(st, bucket, res->version_id);
         if (s != STORE_OK)
             e = gw_store_err(s);
     }

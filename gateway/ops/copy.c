@@ -37,6 +37,7 @@ struct copy_op {
     int part_number;
     char src_bucket[S3_MAX_BUCKET_LEN + 1];
     char *src_key;
+    char src_version[STORE_VERSION_LEN + 8]; /* the source's versionId ("" = the current object) */
     char *range;       /* x-amz-copy-source-range, or NULL */
     struct s3_request *cond; /* snapshot of the condition headers (read on the store thread) */
     char *req_meta;    /* metadata from this request's headers */
@@ -45,6 +46,8 @@ struct copy_op {
     char user[129];    /* "" = anonymous */
     char *acl;         /* the new object's ACL (NULL: private to the bucket's owner) */
     /* results */
+    char version_id[STORE_VERSION_LEN];     /* of the copy ("" = none named) */
+    char src_version_id[STORE_VERSION_LEN]; /* of the source read ("" = none named) */
     char etag[80];
     int64_t mtime_ms;
     int64_t range_beyond; /* the source's size when the range reached past it, else -1 */
@@ -140,9 +143,14 @@ static enum s3_err copy_part(struct copy_op *op, struct store *st, struct gw_req
 
 static enum s3_err copy_object(struct copy_op *op, struct store *st, struct gw_req *r, const struct store_object *src)
 {
-    int self = !strcmp(op->src_bucket, r->route.bucket) && !strcmp(op->src_key, r->route.key);
+    /* A copy of an older version onto its own key restores it: not a copy to itself. */
+    int self = !strcmp(op->src_bucket, r->route.bucket) && !strcmp(op->src_key, r->route.key) &&
+               (op->src_version[0] == '\0' || src->is_latest);
     if (self && !op->replace_meta && !op->replace_tags)
         return S3E_COPY_TO_ITSELF;
+    struct store_bucket dst;
+    if (store_bucket_get(st, r->route.bucket, &dst) == STORE_OK && dst.versioning != STORE_VERSIONING_OFF)
+        self = 0; /* a versioned bucket keeps the old version: the copy is a new one */
     char *meta = gw_meta_copy(src->meta_json, op->req_meta, op->replace_meta, op->replace_tags);
     enum store_status s;
     op->mtime_ms = now_ms();
@@ -159,7 +167,11 @@ static enum s3_err copy_object(struct copy_op *op, struct store *st, struct gw_r
         obj.meta_json = meta;
         obj.bucket_id = r->bucket_id;
         obj.acl = op->acl;
+        obj.lock_mode[0] = '\0'; /* a copy is not locked by its source's lock */
+        obj.lock_until_ms = 0;
+        obj.legal_hold = 0;
         s = store_object_put(st, &obj);
+        snprintf(op->version_id, sizeof op->version_id, "%s", obj.version_id);
     }
     free(meta);
     return gw_store_err_or(s, S3E_NO_SUCH_BUCKET);
@@ -177,11 +189,19 @@ static enum s3_err copy_run(struct store *st, struct gw_req *r, void *arg)
         err = bucket_access(op, st, op->src_bucket, op->src_key);
     if (err != S3E_OK)
         goto out;
-    s = store_object_get(st, op->src_bucket, op->src_key, &src);
+    s = store_object_get_v(st, op->src_bucket, op->src_key, op->src_version[0] ? op->src_version : NULL, &src);
+    if (s == STORE_OK && src->delete_marker) {
+        s = STORE_NOT_FOUND;
+        if (op->src_version[0])
+            err = S3E_INVALID_REQUEST; /* "The source of a copy request may not specifically refer to a delete marker" */
+    }
     if (s != STORE_OK) {
-        err = gw_store_err_or(s, S3E_NO_SUCH_KEY);
+        if (err == S3E_OK)
+            err = gw_store_err_or(s, op->src_version[0] ? S3E_NO_SUCH_VERSION : S3E_NO_SUCH_KEY);
         goto out;
     }
+    snprintf(op->src_version_id, sizeof op->src_version_id, "%s", src->version_id);
+    gw_version_visible(st, op->src_bucket, op->src_version_id);
     err = s3_copy_conditions_check(op->cond, src->etag, src->mtime_ms);
     if (err != S3E_OK)
         goto out;
@@ -216,6 +236,9 @@ static void copy_done(struct gw_req *r, void *arg)
     }
     s3_time_iso(op->mtime_ms, t);
     snprintf(etag, sizeof(etag), "\"%s\"", op->etag);
+    if (op->src_version_id[0])
+        gw_add_header(r, "x-amz-copy-source-version-id", op->src_version_id, strlen(op->src_version_id));
+    gw_version_headers(r, op->version_id, 0);
     dbuf_init(&out, 64 * 1024);
     s3_xml_begin(&x, &out, root);
     s3_xml_elem(&x, "LastModified", t);
@@ -256,6 +279,12 @@ static void copy_start(struct gw_req *r, int part)
         gw_respond_error(r, e, e == S3E_INVALID_ARGUMENT ? "Copy Source must mention the source bucket and key: "
                                                            "sourcebucket/sourcekey"
                                                          : NULL);
+        return;
+    }
+    const char *vmsg = NULL;
+    if (s3_copy_source_version(src, l, op->src_version, sizeof op->src_version) < 0 ||
+        gw_version_check(op->src_version[0] ? op->src_version : NULL, &vmsg) != S3E_OK) {
+        gw_respond_error(r, S3E_INVALID_ARGUMENT, vmsg ? vmsg : "Invalid version id specified");
         return;
     }
     if (part) {

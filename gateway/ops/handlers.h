@@ -12,6 +12,7 @@ void gw_op_head_bucket(struct gw_req *r);
 void gw_op_get_bucket_location(struct gw_req *r);
 void gw_op_bucket_stub(struct gw_req *r); /* versioning, tagging */
 void gw_op_list_objects(struct gw_req *r);
+void gw_op_list_versions(struct gw_req *r); /* ops/versions.c */
 void gw_op_put_object(struct gw_req *r);
 void gw_op_post_object(struct gw_req *r); /* ops/post.c: HTML form upload, authenticated by its form */
 void gw_op_get_object(struct gw_req *r); /* GET and HEAD */

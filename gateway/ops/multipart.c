@@ -341,6 +341,7 @@ struct complete_op {
     char ck_value[S3_CHECKSUM_MAX];
     enum s3_err err;         /* a refusal with msg, decided on the store thread */
     char msg[200];
+    char version_id[STORE_VERSION_LEN]; /* of the object written ("" none) */
 };
 
 /* The value without a composite "-N" suffix. */
@@ -525,6 +526,8 @@ static enum s3_err complete_run(struct store *st, struct gw_req *r, void *arg)
         else
             store_tx_rollback(st);
     }
+    if (err == S3E_OK && s == STORE_OK)
+        snprintf(op->version_id, sizeof op->version_id, "%s", obj.version_id);
     free(obj.meta_json);
     free(acl);
     if (err == S3E_OK && s != STORE_OK)
@@ -552,6 +555,7 @@ static void complete_done(struct gw_req *r, void *arg)
     }
     snprintf(etag, sizeof(etag), "\"%s\"", op->etag);
     snprintf(loc, sizeof(loc), "/%s/%s", r->route.bucket, r->route.key);
+    gw_version_headers(r, op->version_id, 0);
     dbuf_init(&out, 64 * 1024);
     s3_xml_begin(&x, &out, "CompleteMultipartUploadResult");
     s3_xml_elem(&x, "Location", loc);

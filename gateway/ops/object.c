@@ -69,8 +69,10 @@ static void put_commit_done(struct gw_req *r, void *arg)
         gw_respond_error(r, S3E_NO_SUCH_BUCKET, NULL);
     else if (op->st != STORE_OK)
         gw_respond_error(r, gw_store_err(op->st), store_status_name(op->st));
-    else
+    else {
+        gw_version_headers(r, op->obj.version_id, 0);
         gw_respond_stored(r, op->obj.etag, op->put);
+    }
 }
 
 /* The body is stored as blocks: the object is committed. */
@@ -136,6 +138,7 @@ struct get_op {
     size_t sent_len;     /* bytes of the outstanding h2o_send */
     unsigned fetch_flags; /* GW_FETCH_NO_CACHE for a read too long for the block cache */
     int started, sending, stopped;
+    const char *version;  /* the route's versionId, NULL: the latest */
 };
 
 static void get_free(struct gw_req *r)
@@ -326,9 +329,13 @@ static enum s3_err get_run(struct store *st, struct gw_req *r, void *arg)
     struct get_op *op = arg;
     enum store_status s;
     if (r->route.op == S3_OP_HEAD_OBJECT)
-        s = store_object_head(st, r->route.bucket, r->route.key, &op->obj);
+        s = store_object_head_v(st, r->route.bucket, r->route.key, op->version, &op->obj);
     else
-        s = store_object_get(st, r->route.bucket, r->route.key, &op->obj);
+        s = store_object_get_v(st, r->route.bucket, r->route.key, op->version, &op->obj);
+    if (s == STORE_NOT_FOUND && op->version != NULL && !gw_bucket_missing(st, r->route.bucket))
+        return S3E_NO_SUCH_VERSION;
+    if (s == STORE_OK)
+        gw_version_visible(st, r->route.bucket, op->obj->version_id);
     return s == STORE_NOT_FOUND ? gw_no_such_object(st, r->route.bucket) : gw_store_err(s);
 }
 
@@ -410,6 +417,20 @@ static void get_done(struct gw_req *r, void *arg)
 {
     struct get_op *op = arg;
     struct store_object *o = op->obj;
+    if (o->delete_marker) {
+        /* The key's latest version is a delete marker: no such key; the marker itself
+         * (addressed by its version) is no object to read. */
+        gw_version_headers(r, o->version_id, 1);
+        if (op->version == NULL) {
+            gw_respond_error(r, S3E_NO_SUCH_KEY, NULL);
+            return;
+        }
+        char lm[32];
+        s3_time_http(o->mtime_ms, lm);
+        gw_add_header(r, "last-modified", lm, strlen(lm));
+        gw_respond_error(r, S3E_METHOD_NOT_ALLOWED, NULL);
+        return;
+    }
     enum s3_err e = s3_conditions_check(&r->s3, o->etag, o->mtime_ms);
     if (e == S3E_NOT_MODIFIED) {
         gw_add_etag(r, o->etag);
@@ -465,6 +486,7 @@ static void get_done(struct gw_req *r, void *arg)
     s3_time_http(o->mtime_ms, lm);
     gw_add_header(r, "last-modified", lm, strlen(lm));
     gw_add_header(r, "accept-ranges", "bytes", 5);
+    gw_version_headers(r, o->version_id, 0);
     gw_meta_to_response(r, o->meta_json);
     gw_meta_extra_to_response(r, o->meta_json, !has_range && pn == NULL);
     response_overrides(r);
@@ -504,6 +526,8 @@ void gw_op_get_object(struct gw_req *r)
     op->r = r;
     r->op = op;
     r->op_free = get_free;
+    if (!gw_version_param(r, &op->version))
+        return;
     gw_req_store_call(r, get_run, get_done, op, NULL);
 }
 
@@ -513,12 +537,34 @@ void gw_op_get_object(struct gw_req *r)
  * If-Match (an ETag or "*", general purpose buckets: S3's conditional
  * deletes) the object must be there with that ETag: 404 NoSuchKey, 412
  * PreconditionFailed. */
-static enum s3_err del_run(struct store *st, struct gw_req *r, void *op)
+struct del_op {
+    char *if_match;      /* NULL: none */
+    const char *version; /* the route's versionId, NULL: none */
+    int bypass;
+    struct store_deleted res;
+};
+
+static void del_free(struct gw_req *r)
 {
-    const char *if_match = op;
+    struct del_op *op = r->op;
+    free(op->if_match);
+    free(op);
+    r->op = NULL;
+}
+
+static enum s3_err del_run(struct store *st, struct gw_req *r, void *arg)
+{
+    struct del_op *op = arg;
     if (gw_bucket_missing(st, r->route.bucket))
         return S3E_NO_SUCH_BUCKET;
-    return gw_delete_if_match(st, r->route.bucket, r->route.key, if_match);
+    return gw_delete_if_match(st, r->route.bucket, r->route.key, op->if_match, op->version, op->bypass, &op->res);
+}
+
+static void del_done(struct gw_req *r, void *arg)
+{
+    struct del_op *op = arg;
+    gw_version_headers(r, op->res.version_id, op->res.delete_marker);
+    gw_respond_empty(r, 204);
 }
 
 void gw_op_delete_object(struct gw_req *r)
@@ -532,6 +578,13 @@ void gw_op_delete_object(struct gw_req *r)
         gw_respond_error(r, S3E_NOT_IMPLEMENTED, NULL);
         return;
     }
+    struct del_op *op = xcalloc(1, sizeof(*op));
+    r->op = op;
+    r->op_free = del_free;
+    if (!gw_version_param(r, &op->version))
+        return;
     const char *im = gw_req_header(r, "if-match", &l);
-    gw_req_store_call(r, del_run, gw_answer_204, im ? xstrndup(im, l) : NULL, free);
+    op->if_match = im ? xstrndup(im, l) : NULL;
+    op->bypass = gw_bypass_governance(r);
+    gw_req_store_call(r, del_run, del_done, op, NULL);
 }

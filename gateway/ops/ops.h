@@ -49,11 +49,26 @@ void gw_owner_xml(struct s3_xml *x, const char *owner);
 struct s3_request *gw_write_conditions_snapshot(struct gw_req *r);
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key);
-/* Store thread: deletes bucket/key (absent is deleted already: S3E_OK).
+/* Store thread: deletes bucket/key, or its version (store_object_delete_v; absent is deleted
+ * already: S3E_OK; a locked version: AccessDenied), what it did into res.
  * With if_match (an ETag list or "*", If-Match of DeleteObject or <ETag> of
  * DeleteObjects) the object must be there (S3E_NO_SUCH_KEY) with a listed
  * ETag (S3E_PRECONDITION_FAILED), checked in the transaction that deletes. */
-enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char *key, const char *if_match);
+enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char *key, const char *if_match,
+                               const char *version, int bypass, struct store_deleted *res);
+/* ---- versions (ops/versions.c) ---- */
+/* A versionId (query parameter, copy source, DeleteObjects entry) that cannot be one of ours:
+ * S3E_INVALID_ARGUMENT with AWS's message; NULL is none and fine. */
+enum s3_err gw_version_check(const char *v, const char **message);
+/* The request's versionId into *version (NULL: none); 0 when it is malformed (answered). */
+int gw_version_param(struct gw_req *r, const char **version);
+/* Store thread: clears version_id when bucket was never versioned (S3 names no version there). */
+void gw_version_visible(struct store *st, const char *bucket, char version_id[STORE_VERSION_LEN]);
+/* x-amz-version-id (when version_id is not empty) and x-amz-delete-marker: true. */
+void gw_version_headers(struct gw_req *r, const char *version_id, int delete_marker);
+/* x-amz-bypass-governance-retention: true from the bucket's owner (loop thread). */
+int gw_bypass_governance(struct gw_req *r);
+
 /* 1 when the request's x-amz-tagging header is absent or well formed; else
  * answers its error (400 InvalidTag) and returns 0. */
 int gw_tagging_header_ok(struct gw_req *r);

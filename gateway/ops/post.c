@@ -569,7 +569,7 @@ static void on_head(struct gw_form *f, enum s3_err err, const char *message, voi
     }
     char msg[512];
     int64_t lo, hi;
-    err = gw_post_policy_check((const char *)json, jl, h, r->route.bucket, op->obj.key, now_ms() / 1000, &lo, &hi,
+    err = gw_post_policy_check((const char *)json, jl, h, r->route.bucket, op->obj.key, wall_ms() / 1000, &lo, &hi,
                                msg, sizeof(msg));
     free(json);
     if (err != S3E_OK) {

@@ -17,6 +17,8 @@ struct tag_op {
     struct s3_tag tags[S3_MAX_TAGS];
     size_t n;
     int write;          /* Put or Delete */
+    const char *version; /* the route's versionId, NULL: the current object */
+    char version_id[STORE_VERSION_LEN]; /* answered in x-amz-version-id ("" none) */
 };
 
 static void tag_free(struct gw_req *r)
@@ -37,17 +39,26 @@ static enum s3_err tag_run(struct store *st, struct gw_req *r, void *arg)
         if (s != STORE_OK)
             return gw_store_err(s);
     }
-    s = store_object_head(st, r->route.bucket, r->route.key, &o);
-    if (s != STORE_OK) {
-        err = s == STORE_NOT_FOUND ? gw_no_such_object(st, r->route.bucket) : gw_store_err(s);
+    s = store_object_head_v(st, r->route.bucket, r->route.key, op->version, &o);
+    if (s == STORE_OK && o->delete_marker) {
+        err = op->version ? S3E_METHOD_NOT_ALLOWED : S3E_NO_SUCH_KEY;
         goto out;
     }
+    if (s != STORE_OK) {
+        err = s != STORE_NOT_FOUND                ? gw_store_err(s)
+              : gw_bucket_missing(st, r->route.bucket) ? S3E_NO_SUCH_BUCKET
+              : op->version                         ? S3E_NO_SUCH_VERSION
+                                                    : S3E_NO_SUCH_KEY;
+        goto out;
+    }
+    snprintf(op->version_id, sizeof op->version_id, "%s", o->version_id);
+    gw_version_visible(st, r->route.bucket, op->version_id);
     if (!op->write) {
         op->n = gw_meta_get_tags(o->meta_json, op->tags, S3_MAX_TAGS);
         goto out;
     }
     meta = gw_meta_set_tags(o->meta_json, op->tags, op->n);
-    s = store_object_set_meta(st, r->route.bucket, r->route.key, meta, o->mtime_ms);
+    s = store_object_set_meta_v(st, r->route.bucket, r->route.key, o->version_id, meta, o->mtime_ms);
     if (s == STORE_OK)
         s = store_tx_commit(st);
     err = gw_store_err(s);
@@ -62,6 +73,7 @@ out:
 static void tag_done(struct gw_req *r, void *arg)
 {
     struct tag_op *op = arg;
+    gw_version_headers(r, op->version_id, 0);
     if (r->route.op == S3_OP_DELETE_OBJECT_TAGGING) {
         gw_respond_empty(r, 204);
         return;
@@ -91,6 +103,8 @@ static void tag_start(struct gw_req *r, int write)
     op->write = write;
     r->op = op;
     r->op_free = tag_free;
+    if (!gw_version_param(r, &op->version))
+        return;
     if (r->route.op == S3_OP_PUT_OBJECT_TAGGING) {
         const char *body;
         size_t len;

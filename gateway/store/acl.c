@@ -100,7 +100,7 @@ enum store_status store_bucket_acls_drop(struct store *st, const char *bucket)
 enum store_status store_object_acl_get(struct store *st, const char *bucket, const char *key, char **acl)
 {
     static const char sql[] = "SELECT a.acl FROM objects o LEFT JOIN object_acls a ON a.object_id = o.id"
-                              " WHERE o.bucket = ?1 AND o.key = ?2";
+                              " WHERE o.bucket = ?1 AND o.key = ?2 AND o.latest = 1 AND o.marker = 0";
     sqlite3_stmt *s = NULL;
     enum store_status ret = store_query(st, &s, sql, "tt", bucket, key);
 
@@ -123,7 +123,7 @@ enum store_status store_object_acl_write(struct store *st, int64_t object_id, co
 
 enum store_status store_object_acl_set(struct store *st, const char *bucket, const char *key, const char *acl)
 {
-    static const char sql[] = "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2";
+    static const char sql[] = "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2 AND latest = 1 AND marker = 0";
     int64_t id = 0;
     sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);

@@ -18,7 +18,7 @@
 
 enum store_status store_completed_record(struct store *st, const char *upload_id, const struct store_object *obj)
 {
-    static const char sql_id[] = "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2";
+    static const char sql_id[] = "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2 AND latest = 1";
     static const char sql_prune[] = "DELETE FROM completed_uploads WHERE completed_ms < ?1";
     static const char sql_put[] = "INSERT OR REPLACE INTO completed_uploads(id, bucket, key, object_id, etag,"
                                   " completed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -43,7 +43,7 @@ enum store_status store_upload_completed(struct store *st, const char *upload_id
 {
     static const char sql[] = "SELECT c.etag FROM completed_uploads c JOIN objects o ON o.id = c.object_id"
                               " WHERE c.id = ?1 AND c.bucket = ?2 AND c.key = ?3 AND c.completed_ms >= ?4"
-                              " AND o.bucket = c.bucket AND o.key = c.key AND o.etag = c.etag";
+                              " AND o.bucket = c.bucket AND o.key = c.key AND o.etag = c.etag AND o.latest = 1";
     sqlite3_stmt *s = NULL;
     enum store_status ret = store_query(st, &s, sql, "tttI", upload_id, bucket, key, now_ms - STORE_COMPLETED_KEEP_MS);
 

@@ -27,14 +27,14 @@ void store_list_release(struct store_list *l)
     memset(l, 0, sizeof *l);
 }
 
-static int starts_with(const char *s, size_t slen, const char *p, size_t plen)
+int store_key_starts_with(const char *s, size_t slen, const char *p, size_t plen)
 {
     return slen >= plen && memcmp(s, p, plen) == 0;
 }
 
 /* Replaces s (len bytes, in a buffer of len + 1) by the smallest string greater
  * than every string that starts with s. Returns 0 if there is none. */
-static int successor(char *s, size_t *len)
+int store_key_successor(char *s, size_t *len)
 {
     while (*len > 0 && (unsigned char)s[*len - 1] == 0xFF)
         (*len)--;
@@ -48,7 +48,7 @@ static int successor(char *s, size_t *len)
 /* Where the keys rolled into the common prefix that key (klen bytes, which
  * starts with the prefix of plen bytes) belongs to end: the length of that
  * common prefix, or 0 if key rolls into none. */
-static size_t rolled_len(const char *key, size_t klen, size_t plen, const char *delim, size_t dlen)
+size_t store_key_rolled_len(const char *key, size_t klen, size_t plen, const char *delim, size_t dlen)
 {
     if (dlen == 0 || klen < plen + dlen)
         return 0;
@@ -87,18 +87,18 @@ static int list_start(struct list_walk *w, const char *after)
     }
     alen = strlen(after);
     /* Greater than the prefix without starting with it: past every key that does. */
-    if (!starts_with(after, alen, w->prefix, w->plen))
+    if (!store_key_starts_with(after, alen, w->prefix, w->plen))
         return 0;
     w->lo = xstrdup(after);
     w->lo_len = alen;
     w->lo_incl = 0;
     /* A marker that is itself a common prefix (NextMarker of a previous
      * page): that prefix has been returned, so resume past all its keys. */
-    r = rolled_len(after, alen, w->plen, w->delimiter, w->dlen);
+    r = store_key_rolled_len(after, alen, w->plen, w->delimiter, w->dlen);
     if (r == alen) {
         w->lo_len = r;
         w->lo[r] = '\0';
-        if (!successor(w->lo, &w->lo_len))
+        if (!store_key_successor(w->lo, &w->lo_len))
             return 0;
         w->lo_incl = 1;
     }
@@ -120,7 +120,7 @@ static void add_prefix(struct list_walk *w, const char *key, size_t r)
     w->lo = xstrndup(key, r);
     w->lo_len = r;
     w->lo_incl = 1;
-    if (!successor(w->lo, &w->lo_len))
+    if (!store_key_successor(w->lo, &w->lo_len))
         w->done = 1;
 }
 
@@ -149,13 +149,13 @@ static enum store_row on_list_row(sqlite3_stmt *s, void *ud)
     const char *key = (const char *)sqlite3_column_text(s, 0);
     size_t klen = (size_t)sqlite3_column_bytes(s, 0), r;
 
-    if (key == NULL || !starts_with(key, klen, w->prefix, w->plen))
+    if (key == NULL || !store_key_starts_with(key, klen, w->prefix, w->plen))
         return STORE_ROW_STOP;
     if (w->count == w->max_keys) {
         w->out->truncated = w->max_keys > 0;
         return STORE_ROW_STOP;
     }
-    r = rolled_len(key, klen, w->plen, w->delimiter, w->dlen);
+    r = store_key_rolled_len(key, klen, w->plen, w->delimiter, w->dlen);
     if (r) {
         add_prefix(w, key, r);
         w->restarted = 1;
@@ -170,9 +170,9 @@ static enum store_row on_list_row(sqlite3_stmt *s, void *ud)
 static enum store_status list_batch(struct store *st, const char *bucket, struct list_walk *w)
 {
     static const char sql_ge[] = "SELECT key, size, etag, mtime_ms FROM objects"
-                                 " WHERE bucket = ?1 AND key >= ?2 ORDER BY key LIMIT ?3";
+                                 " WHERE bucket = ?1 AND latest = 1 AND marker = 0 AND key >= ?2 ORDER BY key LIMIT ?3";
     static const char sql_gt[] = "SELECT key, size, etag, mtime_ms FROM objects"
-                                 " WHERE bucket = ?1 AND key > ?2 ORDER BY key LIMIT ?3";
+                                 " WHERE bucket = ?1 AND latest = 1 AND marker = 0 AND key > ?2 ORDER BY key LIMIT ?3";
     sqlite3_stmt *s = NULL;
     /* The bound is copied: a common prefix met during the walk replaces it. */
     enum store_status ret = store_prep(st, &s, w->lo_incl ? sql_ge : sql_gt, "tTI", bucket, w->lo, (int)w->lo_len,

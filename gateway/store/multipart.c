@@ -254,7 +254,7 @@ enum store_status store_bucket_uploads_remove(struct store *st, const char *buck
 }
 
 enum store_status store_upload_complete(struct store *st, const char *upload_id, const int *part_numbers,
-                                        size_t n, const struct store_object *obj)
+                                        size_t n, struct store_object *obj)
 {
     static const char sql_part[] = "SELECT 1 FROM parts WHERE upload_id = ?1 AND part_number = ?2";
     struct store_extent *all = NULL, *ext = NULL;

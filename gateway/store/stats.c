@@ -81,7 +81,7 @@ static enum store_row read_bucket_stats(sqlite3_stmt *s, void *row, void *ud)
 enum store_status store_stats_buckets(struct store *st, struct store_bucket_stats **out, size_t *n)
 {
     static const char sql[] = "SELECT b.name, count(o.id), coalesce(sum(o.size), 0) FROM buckets b"
-                              " LEFT JOIN objects o ON o.bucket = b.name GROUP BY b.name ORDER BY b.name";
+                              " LEFT JOIN objects o ON o.bucket = b.name AND o.marker = 0 GROUP BY b.name ORDER BY b.name";
     struct store_rows rows;
     enum store_status ret = store_rows_select(st, &rows, sizeof **out, SIZE_MAX, read_bucket_stats, sql, "");
 

@@ -241,6 +241,7 @@ static const char *const migrations[] = {
     "DROP TABLE objects;"
     "ALTER TABLE objects_v RENAME TO objects;"
     "CREATE UNIQUE INDEX objects_latest ON objects(bucket, key) WHERE latest = 1;"
+    "CREATE INDEX objects_versions ON objects(bucket, key, id DESC);"
     "ALTER TABLE buckets ADD COLUMN versioning INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE buckets ADD COLUMN lock_enabled INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE buckets ADD COLUMN lock_mode TEXT NOT NULL DEFAULT '';"

@@ -186,7 +186,7 @@ void store_object_free(struct store_object *o); /* frees the members and o itsel
  * Suspended: it is the "null" version, replacing the key's null version
  * wherever it is in the stack; never enabled: it replaces the key's one row.
  * A replaced version under retention or legal hold at obj->mtime_ms: STORE_LOCKED.
- * obj->version_id is set to the new version's id. */
+ * obj->version_id is set to the new version's id ("" in a bucket never versioned). */
 enum store_status store_object_put(struct store *st, struct store_object *obj) WARN_UNUSED;
 /* Reads an object with its extents (each with its block). *out malloc'd. */
 enum store_status store_object_get(struct store *st, const char *bucket, const char *key,
@@ -337,7 +337,7 @@ void store_parts_free(struct store_part *p, size_t n);
  * (listed or not) are removed; references move accordingly. NOT_FOUND if the
  * upload is gone; STORE_CONFLICT if a listed part does not exist. */
 enum store_status store_upload_complete(struct store *st, const char *upload_id, const int *part_numbers,
-                                        size_t n, const struct store_object *obj) WARN_UNUSED;
+                                        size_t n, struct store_object *obj) WARN_UNUSED;
 enum store_status store_upload_abort(struct store *st, const char *upload_id) WARN_UNUSED;
 /* A completed upload is remembered for STORE_COMPLETED_KEEP_MS (completed.c):
  * STORE_OK with its ETag in etag when upload_id completed into bucket/key

@@ -182,8 +182,21 @@ enum store_status store_extents_read(struct store *st, sqlite3_stmt *s, struct s
 /* Creates or replaces obj's bucket/key with extents ext (references taken
  * before the replaced object's are dropped at obj->mtime_ms). Call between
  * store_op_begin and store_op_end. */
-enum store_status store_object_write(struct store *st, const struct store_object *obj,
+enum store_status store_object_write(struct store *st, struct store_object *obj,
                                      const struct store_extent *ext, size_t n) WARN_UNUSED;
+/* list.c, for the listings: s (slen bytes) starts with p; s (len bytes in a buffer of len + 1)
+ * replaced by the smallest string greater than every string starting with s (0: none); the
+ * length of the common prefix key rolls into after plen bytes of prefix at delim (0: none). */
+int store_key_starts_with(const char *s, size_t slen, const char *p, size_t plen);
+int store_key_successor(char *s, size_t *len);
+size_t store_key_rolled_len(const char *key, size_t klen, size_t plen, const char *delim, size_t dlen);
+/* versions.c: puts obj's row (a delete marker when marker) into its key's stack as b's
+ * versioning state says, setting obj->version_id and *id (the row, without extents yet);
+ * STORE_LOCKED when it would replace a locked version. */
+enum store_status store_version_place(struct store *st, const struct store_bucket *b, struct store_object *obj,
+                                      int marker, int64_t *id) WARN_UNUSED;
+/* Makes the newest version of bucket/key the latest when none is (bucket NULL: of every key). */
+enum store_status store_versions_relatest(struct store *st, const char *bucket, const char *key) WARN_UNUSED;
 /* Removes every multipart upload of bucket with its parts, dropping their
  * references at now_ms as AbortMultipartUpload does (multipart.c). Call
  * between store_op_begin and store_op_end. */

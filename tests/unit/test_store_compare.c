@@ -80,7 +80,7 @@ static int64_t compare(const char *const *skip, size_t max, struct seen *s)
 }
 
 static const char BASE[] =
-    "INSERT INTO buckets VALUES ('b1', 'o', 1), ('b2', 'o', 2);"
+    "INSERT INTO buckets(name, owner, created_ms) VALUES ('b1', 'o', 1), ('b2', 'o', 2);"
     "INSERT INTO objects(id, bucket, key, size, etag, mtime_ms, meta_json) VALUES"
     " (1, 'b1', 'k1', 3, 'e1', 10, '{}'), (2, 'b1', 'k2', 4, 'e2', 11, '{}'), (3, 'b2', 'k''q', 0, 'e3', 12, '{}');"
     "INSERT INTO extents VALUES (1, 0, 7, 0, 3), (2, 0, 7, 3, 2), (2, 1, 8, 0, 2);";
@@ -103,8 +103,8 @@ static void test_rows(void)
     fresh_pair(BASE);
     sql_on(path_a, "UPDATE objects SET etag = 'x' WHERE id = 2;"
                    "DELETE FROM extents WHERE object_id = 2 AND seq = 1;"
-                   "INSERT INTO buckets VALUES ('a0', 'o', 3);");
-    sql_on(path_b, "DELETE FROM objects WHERE id = 3; INSERT INTO buckets VALUES ('b3', 'o', 4);"
+                   "INSERT INTO buckets(name, owner, created_ms) VALUES ('a0', 'o', 3);");
+    sql_on(path_b, "DELETE FROM objects WHERE id = 3; INSERT INTO buckets(name, owner, created_ms) VALUES ('b3', 'o', 4);"
                    "UPDATE extents SET length = 9 WHERE object_id = 1 AND seq = 0;");
     CHECK(compare(SKIP, 10, &s) == 6);
     CHECK_STR(s.text, "buckets|name='a0'|only in the first\n"
