@@ -4,8 +4,9 @@
  * GetBucketLifecycleConfiguration answers; the runner (engine/lifecycle.c)
  * reads them there at each run, so a change needs no cache to drop. Put
  * needs Content-MD5 or an x-amz-checksum-* header over its body, as S3 does;
- * whichever is given must match. Only the bucket's owner may call these (the
- * default of http/acl.c). Loop thread, except the *_run store jobs.
+ * whichever is given must match. A rule without an ID gets one, as S3 gives
+ * (48 characters of base64 over random bytes). Only the bucket's owner may
+ * call these (the default of http/acl.c). Loop thread, except the *_run store jobs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,22 @@ static enum s3_err integrity_check(struct gw_req *r, const char *body, size_t le
     return declared ? S3E_OK : S3E_MISSING_CONTENT_MD5;
 }
 
+/* S3 names the rules that came without an ID. */
+static int ids_fill(struct s3_lifecycle *cfg)
+{
+    for (size_t i = 0; i < cfg->n; i++) {
+        unsigned char raw[36];
+        char id[64];
+        if (cfg->rules[i].id != NULL)
+            continue;
+        if (blk_random(raw, sizeof(raw)) != BLK_OK)
+            return -1;
+        s3_base64_encode(raw, sizeof(raw), id, sizeof(id));
+        cfg->rules[i].id = xstrdup(id);
+    }
+    return 0;
+}
+
 static enum s3_err put_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct lc_op *op = arg;
@@ -85,11 +102,11 @@ void gw_op_put_bucket_lifecycle(struct gw_req *r)
     }
     /* Rendered, it never outgrows the document it came from by much. */
     dbuf_init(&out, 4 * S3_MAX_XML_BODY);
-    int failed = s3_lifecycle_render(&cfg, &out) != 0;
+    e = ids_fill(&cfg) != 0 ? S3E_INTERNAL_ERROR : s3_lifecycle_render(&cfg, &out) != 0 ? S3E_MALFORMED_XML : S3E_OK;
     s3_lifecycle_release(&cfg);
-    if (failed) {
+    if (e != S3E_OK) {
         dbuf_release(&out);
-        gw_respond_error(r, S3E_MALFORMED_XML, NULL);
+        gw_respond_error(r, e, NULL);
         return;
     }
     op->xml = dbuf_take(&out, NULL);

@@ -126,6 +126,13 @@ def case_errors(bucket):
     if got[0] != 200:
         print("FAIL: a right checksum was refused")
         ok = False
+    got = put(bucket, conf(EN + EXP + "<Filter/>"))
+    status, code, msg, data = send("GET", "/" + bucket, "lifecycle", b"", {})
+    ids = [e.text for e in ET.fromstring(data).iter("{http://s3.amazonaws.com/doc/2006-03-01/}ID")] if data else []
+    print("a rule without an ID ->", got[:3], "then", status, ids)
+    if got[0] != 200 or status != 200 or len(ids) != 1 or len(ids[0] or "") != 48:
+        print("FAIL: S3 gives a rule without an ID one")
+        ok = False
     got = put(bucket + "-none", good)
     print("no such bucket ->", got[:3])
     if got[0] != 404 or got[1] != "NoSuchBucket":
