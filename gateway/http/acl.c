@@ -81,7 +81,7 @@ enum s3_err gw_acl_allows(struct store *st, const char *who, const struct store_
     }
     int ignore = s == STORE_OK && (flags & S3_PAB_IGNORE_PUBLIC_ACLS) != 0;
     if (object && key != NULL) {
-        s = store_object_acl_get(st, b->name, key, &text);
+        s = store_object_acl_get(st, b->name, key, NULL, &text);
         if (s == STORE_NOT_FOUND) {
             /* No such object: NoSuchKey (from the handler) for whoever may list the bucket. */
             free(text);

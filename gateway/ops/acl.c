@@ -84,6 +84,7 @@ struct acl_op {
     struct s3_acl acl;
     char *canned;     /* Put*Acl by x-amz-acl: the name, expanded once the owners are known */
     int refresh;      /* a bucket's ACL changed: refresh the public-write list */
+    const char *version; /* an object's versionId (the route's), NULL: the current object */
 };
 
 static void acl_op_free(void *p)
@@ -102,9 +103,9 @@ static enum s3_err get_acl_run(struct store *st, struct gw_req *r, void *arg)
     if (s != STORE_OK)
         return gw_store_err_or(s, S3E_NO_SUCH_BUCKET);
     if (r->route.key != NULL) {
-        s = store_object_acl_get(st, r->route.bucket, r->route.key, &text);
+        s = store_object_acl_get(st, r->route.bucket, r->route.key, op->version, &text);
         if (s == STORE_NOT_FOUND)
-            return S3E_NO_SUCH_KEY;
+            return op->version ? S3E_NO_SUCH_VERSION : S3E_NO_SUCH_KEY;
     } else {
         s = store_bucket_acl_get(st, r->route.bucket, &text);
     }
@@ -127,7 +128,12 @@ static void get_acl_done(struct gw_req *r, void *arg)
 
 void gw_op_get_acl(struct gw_req *r)
 {
-    gw_req_store_call(r, get_acl_run, get_acl_done, xcalloc(1, sizeof(struct acl_op)), acl_op_free);
+    struct acl_op *op = xcalloc(1, sizeof(*op));
+    if (r->route.key != NULL && !gw_version_param(r, &op->version)) {
+        acl_op_free(op);
+        return;
+    }
+    gw_req_store_call(r, get_acl_run, get_acl_done, op, acl_op_free);
 }
 
 /* ---- Put*Acl ------------------------------------------------------------------------------ */
@@ -150,10 +156,10 @@ static enum s3_err put_acl_run(struct store *st, struct gw_req *r, void *arg)
     const char *owner = b.owner;
     struct s3_acl *cur = xmalloc(sizeof(*cur));
     if (r->route.key != NULL) {
-        s = store_object_acl_get(st, r->route.bucket, r->route.key, &old);
+        s = store_object_acl_get(st, r->route.bucket, r->route.key, op->version, &old);
         if (s != STORE_OK) {
             free(cur);
-            err = s == STORE_NOT_FOUND ? S3E_NO_SUCH_KEY : gw_store_err(s);
+            err = s != STORE_NOT_FOUND ? gw_store_err(s) : op->version ? S3E_NO_SUCH_VERSION : S3E_NO_SUCH_KEY;
             goto out;
         }
     }
@@ -169,7 +175,7 @@ static enum s3_err put_acl_run(struct store *st, struct gw_req *r, void *arg)
         goto out;
     if (r->route.key != NULL) {
         text = gw_acl_object_text(&op->acl, b.owner);
-        s = store_object_acl_set(st, r->route.bucket, r->route.key, text);
+        s = store_object_acl_set(st, r->route.bucket, r->route.key, op->version, text);
     } else {
         text = gw_acl_text(&op->acl);
         s = text != NULL ? store_bucket_acl_set(st, r->route.bucket, text) : STORE_IO;
@@ -212,6 +218,10 @@ void gw_op_put_acl(struct gw_req *r)
     const char *body, *msg = NULL;
     size_t len = 0, cl;
     int given = 0;
+    if (r->route.key != NULL && !gw_version_param(r, &op->version)) {
+        acl_op_free(op);
+        return;
+    }
     enum s3_err e = gw_small_body(r, &body, &len);
     if (e != S3E_OK)
         goto fail;

@@ -6,8 +6,9 @@
  * without its "-N"); ObjectParts of a multipart object with PartsCount, and
  * its parts (number, size, checksum), paged by x-amz-max-parts and
  * x-amz-part-number-marker, when it has part checksums (AWS lists parts only
- * then). Last-Modified goes in a header; there are no versions, so no
- * x-amz-version-id. Loop thread, the read on the store thread.
+ * then). Last-Modified and x-amz-version-id go in headers; versionId names a
+ * version (a delete marker: 404 NoSuchKey, 405 by its id, with
+ * x-amz-delete-marker). Loop thread, the read on the store thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 struct attr_op {
     unsigned want;  /* S3_ATTR_* bits */
     int marker, max;
+    const char *version; /* the route's versionId, NULL: the current object */
     struct store_object *obj;
 };
 
@@ -36,9 +38,13 @@ static void attr_free(struct gw_req *r)
 static enum s3_err attr_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct attr_op *op = arg;
-    enum store_status s = store_object_head(st, r->route.bucket, r->route.key, &op->obj);
+    enum store_status s = store_object_head_v(st, r->route.bucket, r->route.key, op->version, &op->obj);
+    if (s == STORE_NOT_FOUND && op->version != NULL && !gw_bucket_missing(st, r->route.bucket))
+        return S3E_NO_SUCH_VERSION;
     if (s == STORE_NOT_FOUND)
         return gw_no_such_object(st, r->route.bucket);
+    if (s == STORE_OK)
+        gw_version_visible(st, r->route.bucket, op->obj->version_id);
     return gw_store_err(s);
 }
 
@@ -82,9 +88,15 @@ static void attr_done(struct gw_req *r, void *arg)
     struct dbuf out;
     struct s3_xml x;
     char lm[32], alg[16], value[S3_CHECKSUM_MAX], type[16];
-    int has_ck = gw_meta_get_checksum(o->meta_json, alg, value, type);
     s3_time_http(o->mtime_ms, lm);
     gw_add_header(r, "last-modified", lm, strlen(lm));
+    if (o->delete_marker) {
+        gw_version_headers(r, o->version_id, 1);
+        gw_respond_error(r, op->version ? S3E_METHOD_NOT_ALLOWED : S3E_NO_SUCH_KEY, NULL);
+        return;
+    }
+    gw_version_headers(r, o->version_id, 0);
+    int has_ck = gw_meta_get_checksum(o->meta_json, alg, value, type);
     dbuf_init(&out, 1u << 20);
     s3_xml_begin(&x, &out, "GetObjectAttributesResponse");
     if (op->want & S3_ATTR_ETAG)
@@ -144,6 +156,8 @@ void gw_op_get_object_attributes(struct gw_req *r)
     r->op = op;
     r->op_free = attr_free;
     op->want = want;
+    if (!gw_version_param(r, &op->version))
+        return;
     if (int_header(r, "x-amz-max-parts", MAX_PARTS_PAGE, MAX_PARTS_PAGE, &op->max) != 0 ||
         int_header(r, "x-amz-part-number-marker", 0, S3_MAX_PARTS, &op->marker) != 0) {
         gw_respond_error(r, S3E_INVALID_ARGUMENT, NULL);

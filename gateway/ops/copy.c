@@ -158,7 +158,7 @@ static enum s3_err copy_object(struct copy_op *op, struct store *st, struct gw_r
     if (self) {
         s = store_object_set_meta(st, r->route.bucket, r->route.key, meta, op->mtime_ms);
         if (s == STORE_OK)
-            s = store_object_acl_set(st, r->route.bucket, r->route.key, op->acl); /* a copy resets it, as AWS */
+            s = store_object_acl_set(st, r->route.bucket, r->route.key, NULL, op->acl); /* a copy resets it, as AWS */
     } else {
         struct store_object obj = *src;
         snprintf(obj.bucket, sizeof(obj.bucket), "%s", r->route.bucket);

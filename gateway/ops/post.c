@@ -91,6 +91,7 @@ static void post_answer(struct gw_req *r)
     char etag[96];
     snprintf(etag, sizeof(etag), "\"%s\"", op->obj.etag);
     gw_add_etag(r, op->obj.etag);
+    gw_version_headers(r, op->obj.version_id, 0);
     /* Location: the object's URL as the client addressed the bucket. */
     size_t hl = 0;
     const char *host = gw_req_header(r, "host", &hl);

@@ -97,12 +97,16 @@ enum store_status store_bucket_acls_drop(struct store *st, const char *bucket)
     return ret;
 }
 
-enum store_status store_object_acl_get(struct store *st, const char *bucket, const char *key, char **acl)
+enum store_status store_object_acl_get(struct store *st, const char *bucket, const char *key, const char *version,
+                                       char **acl)
 {
     static const char sql[] = "SELECT a.acl FROM objects o LEFT JOIN object_acls a ON a.object_id = o.id"
                               " WHERE o.bucket = ?1 AND o.key = ?2 AND o.latest = 1 AND o.marker = 0";
+    static const char sql_v[] = "SELECT a.acl FROM objects o LEFT JOIN object_acls a ON a.object_id = o.id"
+                                " WHERE o.bucket = ?1 AND o.key = ?2 AND o.version = ?3 AND o.marker = 0";
     sqlite3_stmt *s = NULL;
-    enum store_status ret = store_query(st, &s, sql, "tt", bucket, key);
+    enum store_status ret = version ? store_query(st, &s, sql_v, "ttt", bucket, key, version)
+                                    : store_query(st, &s, sql, "tt", bucket, key);
 
     *acl = NULL;
     if (ret == STORE_OK) {
@@ -121,16 +125,18 @@ enum store_status store_object_acl_write(struct store *st, int64_t object_id, co
     return acl != NULL ? store_exec(st, sql_set, "It", object_id, acl) : store_exec(st, sql_drop, "I", object_id);
 }
 
-enum store_status store_object_acl_set(struct store *st, const char *bucket, const char *key, const char *acl)
+enum store_status store_object_acl_set(struct store *st, const char *bucket, const char *key, const char *version,
+                                       const char *acl)
 {
     static const char sql[] = "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2 AND latest = 1 AND marker = 0";
+    static const char sql_v[] = "SELECT id FROM objects WHERE bucket = ?1 AND key = ?2 AND version = ?3 AND marker = 0";
     int64_t id = 0;
     sqlite3_stmt *s = NULL;
     enum store_status ret = store_op_begin(st);
 
     if (ret != STORE_OK)
         return ret;
-    ret = store_query(st, &s, sql, "tt", bucket, key);
+    ret = version ? store_query(st, &s, sql_v, "ttt", bucket, key, version) : store_query(st, &s, sql, "tt", bucket, key);
     if (ret == STORE_OK) {
         id = sqlite3_column_int64(s, 0);
         sqlite3_reset(s);

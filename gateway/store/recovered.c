@@ -67,6 +67,8 @@ enum store_status store_drop_unposted(struct store *st, int64_t now_ms, int64_t 
         n_obj = (int64_t)sqlite3_changes64(st->db);
         ret = store_exec(st, sql_ext_del, "");
     }
+    if (ret == STORE_OK && n_obj > 0) /* a key whose latest version went: the next newest is */
+        ret = store_versions_relatest(st, NULL, NULL);
     if (ret == STORE_OK)
         ret = store_exec(st, sql_part_del, "");
     if (ret == STORE_OK) {

@@ -324,6 +324,13 @@ static enum store_status fsck_query(struct store *st, struct fsck *f, const char
     return store_rows_each(st, s, fn, f);
 }
 
+static enum store_row on_latest_count(sqlite3_stmt *s, void *ud)
+{
+    report(ud, "object %s has %lld latest versions, not 1", (const char *)sqlite3_column_text(s, 0),
+           (long long)sqlite3_column_int64(s, 1));
+    return STORE_ROW_NEXT;
+}
+
 enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms, store_fsck_cb cb, void *ud,
                                    int64_t *problems, int64_t *repaired)
 {
@@ -341,6 +348,8 @@ enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms,
     static const char sql_sizes[] =
         "SELECT o.bucket || '/' || o.key, o.size, coalesce((SELECT sum(e.length) FROM extents e"
         " WHERE e.object_id = o.id), 0) AS total FROM objects o WHERE o.size != total";
+    static const char sql_latest[] =
+        "SELECT bucket || '/' || key, sum(latest) AS n FROM objects GROUP BY bucket, key HAVING n != 1";
     static const char sql_inflight[] = "SELECT count(*) FROM inflight";
     struct fsck f = {.cb = cb, .ud = ud, .problems = problems};
     enum store_status ret;
@@ -362,7 +371,11 @@ enum store_status store_fsck_index(struct store *st, int repair, int64_t now_ms,
     if (ret == STORE_OK)
         ret = fsck_query(st, &f, sql_sizes, on_size_mismatch);
 
-    /* 5. the journal is empty when no gateway runs (a running one sweeps it at start) */
+    /* 5. every key has exactly one latest version */
+    if (ret == STORE_OK)
+        ret = fsck_query(st, &f, sql_latest, on_latest_count);
+
+    /* 6. the journal is empty when no gateway runs (a running one sweeps it at start) */
     int64_t inflight = 0;
     if (ret == STORE_OK)
         ret = store_scalars(st, &inflight, 1, sql_inflight, "");

@@ -821,11 +821,12 @@ enum store_status store_pab_get(struct store *st, const char *bucket, int64_t *f
 enum store_status store_pab_set(struct store *st, const char *bucket, int64_t flags) WARN_UNUSED;
 /* Inside a write: removes bucket's ACL and flags (the bucket is being deleted). */
 enum store_status store_bucket_acls_drop(struct store *st, const char *bucket) WARN_UNUSED;
-/* The object's ACL text, NULL when it has none (private, owned by the bucket's owner); NOT_FOUND: no object. */
-enum store_status store_object_acl_get(struct store *st, const char *bucket, const char *key, char **acl)
-    WARN_UNUSED;
-enum store_status store_object_acl_set(struct store *st, const char *bucket, const char *key, const char *acl)
-    WARN_UNUSED; /* NOT_FOUND: no object */
+/* The ACL text of the object's version (NULL: the current object), NULL when it has none (private,
+ * owned by the bucket's owner); NOT_FOUND: no such object or version (a delete marker has none). */
+enum store_status store_object_acl_get(struct store *st, const char *bucket, const char *key, const char *version,
+                                       char **acl) WARN_UNUSED;
+enum store_status store_object_acl_set(struct store *st, const char *bucket, const char *key, const char *version,
+                                       const char *acl) WARN_UNUSED; /* NOT_FOUND: no object */
 /* Inside a write: sets (acl NULL: removes) the ACL of object row object_id. */
 enum store_status store_object_acl_write(struct store *st, int64_t object_id, const char *acl) WARN_UNUSED;
 /* Buckets having an ACL whose public access block has none of skip_flags, in name order, at most max

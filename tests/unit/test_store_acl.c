@@ -18,7 +18,7 @@ static const char *object_acl(struct store *st, const char *bucket, const char *
 {
     static char out[256];
     char *acl = NULL;
-    enum store_status s = store_object_acl_get(st, bucket, key, &acl);
+    enum store_status s = store_object_acl_get(st, bucket, key, NULL, &acl);
     snprintf(out, sizeof out, "%s", s == STORE_NOT_FOUND ? "?" : acl ? acl : "-");
     free(acl);
     return out;
@@ -54,9 +54,9 @@ static void test_objects(void)
     CHECK_STR(object_acl(st, "b", "k"), "owner AKA\nREAD AllUsers\n");
     CHECK_ST(put_with_acl(st, "b", "k", blk, NULL), STORE_OK); /* overwrite: the request's ACL, none */
     CHECK_STR(object_acl(st, "b", "k"), "-");
-    CHECK_ST(store_object_acl_set(st, "b", "k", "owner AKB\n"), STORE_OK);
+    CHECK_ST(store_object_acl_set(st, "b", "k", NULL, "owner AKB\n"), STORE_OK);
     CHECK_STR(object_acl(st, "b", "k"), "owner AKB\n");
-    CHECK_ST(store_object_acl_set(st, "b", "nope", "owner AKB\n"), STORE_NOT_FOUND);
+    CHECK_ST(store_object_acl_set(st, "b", "nope", NULL, "owner AKB\n"), STORE_NOT_FOUND);
     CHECK_STR(object_acl(st, "b", "nope"), "?");
     CHECK_ST(store_object_delete(st, "b", "k"), STORE_OK);
     CHECK_STR(object_acl(st, "b", "k"), "?");
