@@ -7,7 +7,9 @@
  * their expiry (store_object_delete_v without a version: removed, or hidden
  * under a delete marker by the bucket's versioning state), noncurrent
  * versions past theirs beyond the NewerNoncurrentVersions newest (removed by
- * id), lone delete markers (removed by id), and multipart uploads begun too
+ * id), lone delete markers (removed by id: at once with
+ * ExpiredObjectDeleteMarker, once as old as the Days of an Expiration
+ * otherwise, as S3 does), and multipart uploads begun too
  * long ago (aborted). Expiry is S3's: the creation time (or the time a
  * version became noncurrent) plus the days, rounded up to the next midnight
  * UTC, on the gateway's clock (now_ms, which --clock-offset moves). A
@@ -247,10 +249,17 @@ static enum store_status phase_run(struct store *st, struct gw_lifecycle *lc, in
                                 lc->cursor_id, LC_BATCH, &rows, &n);
         break;
     case PH_MARKERS:
-        if (r->exp_marker != 1 || lc->versioning == STORE_VERSIONING_OFF)
+        /* ExpiredObjectDeleteMarker at once; with Days, S3 also removes the lone markers that old. */
+        if (lc->versioning == STORE_VERSIONING_OFF)
+            break;
+        if (r->exp_marker == 1)
+            cutoff = INT64_MAX / 2;
+        else if (r->exp_days > 0)
+            cutoff = s3_lc_cutoff_ms(lc->run_now, r->exp_days);
+        else
             break;
         *worked = 1;
-        s = store_lc_lone_markers(st, lc->bucket, prefix, after, LC_BATCH, &rows, &n);
+        s = store_lc_lone_markers(st, lc->bucket, prefix, cutoff, after, LC_BATCH, &rows, &n);
         break;
     case PH_UPLOADS:
         if (r->abort_days <= 0)

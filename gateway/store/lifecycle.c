@@ -167,16 +167,18 @@ enum store_status store_lc_noncurrent(struct store *st, const char *bucket, cons
     return rows_of(st, s, ret, max, out, n);
 }
 
-enum store_status store_lc_lone_markers(struct store *st, const char *bucket, const char *prefix,
+enum store_status store_lc_lone_markers(struct store *st, const char *bucket, const char *prefix, int64_t cutoff_ms,
                                         const char *after_key, size_t max, struct store_lc_row **out, size_t *n)
 {
     static const char sql[] = "SELECT id, key, version, size, marker, meta_json FROM objects o"
                               " WHERE bucket = ?1 AND " UNDER_PREFIX " AND latest = 1 AND marker = 1 AND key > ?3"
+                              " AND mtime_ms <= ?5"
                               " AND NOT EXISTS(SELECT 1 FROM objects p WHERE p.bucket = o.bucket AND p.key = o.key"
                               "   AND p.id <> o.id)"
                               " ORDER BY key LIMIT ?4";
     sqlite3_stmt *s = NULL;
-    enum store_status ret = store_prep(st, &s, sql, "tttI", bucket, prefix, after_key, store_limit(max));
+    enum store_status ret =
+        store_prep(st, &s, sql, "tttII", bucket, prefix, after_key, store_limit(max), cutoff_ms);
     return rows_of(st, s, ret, max, out, n);
 }
 

@@ -890,8 +890,8 @@ enum store_status store_lc_current(struct store *st, const char *bucket, const c
 enum store_status store_lc_noncurrent(struct store *st, const char *bucket, const char *prefix, int64_t cutoff_ms,
                                       int newer, const char *after_key, int64_t after_id, size_t max,
                                       struct store_lc_row **out, size_t *n) WARN_UNUSED;
-/* Delete markers that are their key's latest and only version. */
-enum store_status store_lc_lone_markers(struct store *st, const char *bucket, const char *prefix,
+/* Delete markers that are their key's latest and only version, made at or before cutoff_ms. */
+enum store_status store_lc_lone_markers(struct store *st, const char *bucket, const char *prefix, int64_t cutoff_ms,
                                         const char *after_key, size_t max, struct store_lc_row **out, size_t *n)
     WARN_UNUSED;
 /* Ids of multipart uploads of bucket under prefix begun at or before

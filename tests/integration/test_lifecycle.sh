@@ -42,7 +42,8 @@ cat >"$TEST_TMP/ver.json" <<'JSON'
   {"ID": "keep-one", "Filter": {"Prefix": "k/"}, "Status": "Enabled",
    "NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 1}},
   {"ID": "markers", "Filter": {"Prefix": "m/"}, "Status": "Enabled",
-   "NoncurrentVersionExpiration": {"NoncurrentDays": 1}, "Expiration": {"ExpiredObjectDeleteMarker": true}}
+   "NoncurrentVersionExpiration": {"NoncurrentDays": 1}, "Expiration": {"ExpiredObjectDeleteMarker": true}},
+  {"ID": "days", "Filter": {"Prefix": "d/"}, "Status": "Enabled", "Expiration": {"Days": 1}}
 ]}
 JSON
 check "put-bucket-lifecycle-configuration, then get answers the same rules" bash -c '
@@ -96,7 +97,9 @@ upload_one_part() {
 }
 objects_versioned() {
     put $V k/x 1000 && put $V k/x 1001 && put $V k/x 1002 && put $V k/x 1003 &&
-        put $V m/x 1000 && A s3api delete-object --bucket $V --key m/x >/dev/null
+        put $V m/x 1000 && A s3api delete-object --bucket $V --key m/x >/dev/null &&
+        put $V d/x 1000 && put $V d/y 1000 && A s3api delete-object --bucket $V --key d/y >/dev/null &&
+        A s3api delete-object --bucket $V --key d/y --version-id "$(versions $V d/y | tr ' ' '\n' | grep ^v: | cut -c3-)" >/dev/null
 }
 ran_once() { test "$(metric tgs3_lifecycle_runs_total)" -ge 1; }
 nothing_yet() {
@@ -106,7 +109,7 @@ nothing_yet() {
 }
 check "unversioned: old/, new/, tagged, sized objects" objects_plain
 check "an unfinished multipart upload with one part" upload_one_part
-check "versioned: four versions of k/x; m/x put then deleted (a delete marker over it)" objects_versioned
+check "versioned: four versions of k/x; m/x under a delete marker; d/x; d/y only a delete marker" objects_versioned
 check "the runner ran and removed nothing yet" nothing_yet
 K_VERSIONS=$(versions "$V" k/x)
 say "k/x: $K_VERSIONS"
@@ -153,9 +156,9 @@ m_gone() {
 }
 counted() {
     curl -sS "$GW_ADMIN_URL/metrics" | grep ^tgs3_lifecycle
-    test "$(metric 'tgs3_lifecycle_expired_total{kind="current"}')" = 4 &&
+    test "$(metric 'tgs3_lifecycle_expired_total{kind="current"}')" = 5 &&
         test "$(metric 'tgs3_lifecycle_expired_total{kind="noncurrent"}')" = 3 &&
-        test "$(metric 'tgs3_lifecycle_expired_total{kind="delete_marker"}')" = 1 &&
+        test "$(metric 'tgs3_lifecycle_expired_total{kind="delete_marker"}')" = 2 &&
         test "$(metric 'tgs3_lifecycle_expired_total{kind="upload"}')" = 1 &&
         test "$(metric tgs3_lifecycle_locked_skipped_total)" = 0
 }
@@ -176,7 +179,15 @@ check "unversioned: old/*, the tagged exp=yes and the big size/ object are gone;
 check "the multipart upload was aborted" uploads_none
 check "k/x keeps its current version and the newest noncurrent one" k_kept
 check "m/x: its noncurrent version and then its lone delete marker are gone" m_gone
-check "metrics: 4 current, 3 noncurrent, 1 delete marker, 1 upload, nothing locked" counted
+d_done() {
+    local x y
+    x=$(versions $V d/x)
+    y=$(versions $V d/y)
+    echo "d/x: $x; d/y: '$y'"
+    [[ $x == v:*" m:"* ]] && [ "$(echo "$x" | wc -w)" = 2 ] && [ -z "$y" ]
+}
+check "Days in a versioned bucket: d/x hidden under a delete marker, d/y's old lone marker removed" d_done
+check "metrics: 5 current, 3 noncurrent, 2 delete markers, 1 upload, nothing locked" counted
 # Freed: old/a, old/b, tag/yes, size/big, the upload's part, k/x's two oldest, m/x's version.
 if [ "$LATE" = 0 ]; then
     check "the 8 freed blocks' messages are deleted in Telegram" wait_until 30 docs_left $((DOCS0 - 8))

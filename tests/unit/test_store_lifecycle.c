@@ -155,10 +155,13 @@ static void test_batches(void)
     store_lc_rows_free(v, n);
 
     /* Lone delete markers. */
-    CHECK_ST(store_lc_lone_markers(st, "b", "", "", 10, &v, &n), STORE_OK);
+    CHECK_ST(store_lc_lone_markers(st, "b", "", 1000, "", 10, &v, &n), STORE_OK);
     CHECK_STR(names(v, n, 1), "m@mm");
     store_lc_rows_free(v, n);
-    CHECK_ST(store_lc_lone_markers(st, "b", "", "m", 10, &v, &n), STORE_OK);
+    CHECK_ST(store_lc_lone_markers(st, "b", "", 1000, "m", 10, &v, &n), STORE_OK);
+    CHECK(n == 0);
+    store_lc_rows_free(v, n);
+    CHECK_ST(store_lc_lone_markers(st, "b", "", 49, "", 10, &v, &n), STORE_OK); /* made at 50: too young */
     CHECK(n == 0);
     store_lc_rows_free(v, n);
 
