@@ -33,7 +33,6 @@ static void dispatch(struct gw_req *r)
     case S3_OP_DELETE_BUCKET: gw_op_delete_bucket(r); return;
     case S3_OP_HEAD_BUCKET: gw_op_head_bucket(r); return;
     case S3_OP_GET_BUCKET_LOCATION: gw_op_get_bucket_location(r); return;
-    case S3_OP_GET_BUCKET_VERSIONING:
     case S3_OP_GET_BUCKET_TAGGING: gw_op_bucket_stub(r); return;
     case S3_OP_GET_BUCKET_ACL:
     case S3_OP_GET_OBJECT_ACL: gw_op_get_acl(r); return;
@@ -65,6 +64,14 @@ static void dispatch(struct gw_req *r)
     case S3_OP_PUT_BUCKET_CORS: gw_op_put_bucket_cors(r); return;
     case S3_OP_DELETE_BUCKET_CORS: gw_op_delete_bucket_cors(r); return;
     case S3_OP_GET_OBJECT_ATTRIBUTES: gw_op_get_object_attributes(r); return;
+    case S3_OP_GET_BUCKET_VERSIONING: gw_op_get_bucket_versioning(r); return;
+    case S3_OP_PUT_BUCKET_VERSIONING: gw_op_put_bucket_versioning(r); return;
+    case S3_OP_GET_OBJECT_LOCK_CONFIGURATION: gw_op_get_object_lock_configuration(r); return;
+    case S3_OP_PUT_OBJECT_LOCK_CONFIGURATION: gw_op_put_object_lock_configuration(r); return;
+    case S3_OP_GET_OBJECT_RETENTION: gw_op_get_object_retention(r); return;
+    case S3_OP_PUT_OBJECT_RETENTION: gw_op_put_object_retention(r); return;
+    case S3_OP_GET_OBJECT_LEGAL_HOLD: gw_op_get_object_legal_hold(r); return;
+    case S3_OP_PUT_OBJECT_LEGAL_HOLD: gw_op_put_object_legal_hold(r); return;
     case S3_OP_GET_BUCKET_LIFECYCLE: gw_op_get_bucket_lifecycle(r); return;
     case S3_OP_PUT_BUCKET_LIFECYCLE: gw_op_put_bucket_lifecycle(r); return;
     case S3_OP_DELETE_BUCKET_LIFECYCLE: gw_op_delete_bucket_lifecycle(r); return;

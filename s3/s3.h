@@ -723,6 +723,69 @@ enum s3_err s3_cors_preflight(const struct s3_cors *c, int bucket_exists, const 
  * out is initialised either way: release it. */
 size_t s3_cors_actual(const struct s3_cors *c, const struct s3_request *req, struct s3_cors_answer *out);
 
+/* ---- versioning and Object Lock documents and headers (objlock.c) ---------------------- */
+
+enum s3_lock_mode { S3_LOCK_NONE = 0, S3_LOCK_GOVERNANCE, S3_LOCK_COMPLIANCE };
+#define S3_LOCK_MAX_DAYS 36500 /* a default retention of at most 100 years */
+#define S3_LOCK_MAX_YEARS 100
+
+/* "" / "GOVERNANCE" / "COMPLIANCE" */
+const char *s3_lock_mode_name(enum s3_lock_mode m);
+/* A mode's name (exact case) or -1. */
+int s3_lock_mode_parse(const char *s, size_t len);
+/* ISO 8601 "yyyy-mm-ddThh:mm:ss[.fff…](Z|±hh:mm)": unix ms, or INT64_MIN when not that form. */
+int64_t s3_time_parse_iso(const char *s, size_t len);
+
+/* <VersioningConfiguration>: *status 1 Enabled, 2 Suspended (Status is
+ * required); *mfa_delete 1 when <MfaDelete>Enabled</MfaDelete> (the caller
+ * refuses it), 0 absent or Disabled. Anything else: S3E_MALFORMED_XML. */
+enum s3_err s3_versioning_parse(const char *body, size_t len, int *status, int *mfa_delete) WARN_UNUSED;
+/* GetBucketVersioning: status 0 (never set) renders no <Status>. -1 when out is full. */
+int s3_versioning_render(int status, struct dbuf *out) WARN_UNUSED;
+
+struct s3_lock_config {
+    enum s3_lock_mode mode; /* default retention: S3_LOCK_NONE when there is no <Rule> */
+    int days, years;        /* exactly one is > 0 when mode is set */
+};
+/* <ObjectLockConfiguration>: ObjectLockEnabled "Enabled" required; an
+ * optional Rule/DefaultRetention with Mode and exactly one of Days and Years.
+ * Structure, unknown names or values, both or neither of Days and Years:
+ * S3E_MALFORMED_XML; a period not a positive number, or over 100 years:
+ * S3E_INVALID_ARGUMENT with AWS's message in msg. */
+enum s3_err s3_lock_config_parse(const char *body, size_t len, struct s3_lock_config *out, char *msg,
+                                 size_t msgsz) WARN_UNUSED;
+int s3_lock_config_render(const struct s3_lock_config *c, struct dbuf *out) WARN_UNUSED;
+
+struct s3_retention {
+    enum s3_lock_mode mode; /* S3_LOCK_NONE: <Retention/> without both, which removes one */
+    int64_t until_ms;
+};
+/* <Retention>: Mode and RetainUntilDate together (or neither); a date in
+ * the past of now_ms: S3E_INVALID_ARGUMENT "The retain until date must be in
+ * the future!" (msg); the rest S3E_MALFORMED_XML. */
+enum s3_err s3_retention_parse(const char *body, size_t len, int64_t now_ms, struct s3_retention *out, char *msg,
+                               size_t msgsz) WARN_UNUSED;
+int s3_retention_render(const struct s3_retention *r, struct dbuf *out) WARN_UNUSED;
+/* <LegalHold><Status>ON|OFF</Status></LegalHold>; else S3E_MALFORMED_XML. */
+enum s3_err s3_legal_hold_parse(const char *body, size_t len, int *on) WARN_UNUSED;
+int s3_legal_hold_render(int on, struct dbuf *out) WARN_UNUSED;
+
+/* The x-amz-object-lock-* headers of a write (PutObject, CopyObject,
+ * CreateMultipartUpload, POST forms). */
+struct s3_lock_headers {
+    int retention;          /* mode and date were given */
+    enum s3_lock_mode mode;
+    int64_t until_ms;
+    int legal_hold;         /* -1 absent, 0 OFF, 1 ON */
+};
+/* Reads them against now_ms. Errors (S3E_INVALID_ARGUMENT, AWS's message in
+ * msg): only one of mode and date, an unknown mode, a date not ISO 8601 or
+ * not in the future, a legal hold other than ON/OFF. */
+enum s3_err s3_lock_headers_parse(const struct s3_request *req, int64_t now_ms, struct s3_lock_headers *out,
+                                  char *msg, size_t msgsz) WARN_UNUSED;
+/* Any x-amz-object-lock-* header present? */
+int s3_lock_headers_given(const struct s3_lock_headers *h);
+
 /* ---- bucket lifecycle (lifecycle.c) ---------------------------------------- */
 
 #define S3_LC_MAX_RULES 1000

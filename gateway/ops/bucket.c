@@ -126,10 +126,24 @@ void gw_op_list_buckets(struct gw_req *r)
 
 /* ---- CreateBucket, DeleteBucket ------------------------------------------------------ */
 
-static enum s3_err create_bucket_run(struct store *st, struct gw_req *r, void *op)
+struct create_op {
+    char *acl; /* x-amz-acl / x-amz-grant-*, or NULL: private */
+    int lock;  /* x-amz-bucket-object-lock-enabled: true (ops/objlock.c) */
+};
+
+static void create_op_free(void *arg)
 {
-    const char *acl = op; /* x-amz-acl / x-amz-grant-*, or NULL: private */
-    enum store_status s = store_bucket_create_acl(st, r->route.bucket, gw_req_user(r), now_ms(), acl);
+    struct create_op *op = arg;
+    free(op->acl);
+    free(op);
+}
+
+static enum s3_err create_bucket_run(struct store *st, struct gw_req *r, void *arg)
+{
+    struct create_op *op = arg;
+    enum store_status s = store_bucket_create_acl(st, r->route.bucket, gw_req_user(r), now_ms(), op->acl);
+    if (s == STORE_OK && op->lock)
+        return gw_lock_bucket_create(st, r->route.bucket);
     if (s != STORE_EXISTS)
         return gw_store_err(s);
     struct store_bucket b;
@@ -146,9 +160,10 @@ static void create_bucket_answer(struct gw_req *r)
     gw_respond_empty(r, 200);
 }
 
-static void create_bucket_done(struct gw_req *r, void *op)
+static void create_bucket_done(struct gw_req *r, void *arg)
 {
-    if (op != NULL)
+    struct create_op *op = arg;
+    if (op->acl != NULL)
         gw_acl_public_refresh_then(r, create_bucket_answer); /* it has an ACL */
     else
         create_bucket_answer(r);
@@ -175,7 +190,10 @@ void gw_op_create_bucket(struct gw_req *r)
     if (gw_acl_from_request(r, 0, gw_req_user(r), gw_req_user(r), acl, &given, &msg) == S3E_OK && given)
         text = gw_acl_text(acl);
     free(acl);
-    gw_req_store_call(r, create_bucket_run, create_bucket_done, text, free);
+    struct create_op *op = xcalloc(1, sizeof(*op));
+    op->acl = text;
+    op->lock = gw_lock_create_asked(r);
+    gw_req_store_call(r, create_bucket_run, create_bucket_done, op, create_op_free);
 }
 
 static enum s3_err delete_bucket_run(struct store *st, struct gw_req *r, void *op)
@@ -222,10 +240,6 @@ static void bucket_get_done(struct gw_req *r, void *arg)
         if (strcmp(region, "us-east-1") != 0)
             s3_xml_escape(&out, region, strlen(region));
         gw_respond_xml_buf(r, &out, s3_xml_end(&x, "LocationConstraint") != 0);
-        return;
-    case S3_OP_GET_BUCKET_VERSIONING:
-        s3_xml_begin(&x, &out, "VersioningConfiguration");
-        gw_respond_xml_buf(r, &out, s3_xml_end(&x, "VersioningConfiguration") != 0);
         return;
     default: /* GetBucketTagging: no tags are stored on buckets */
         dbuf_release(&out);

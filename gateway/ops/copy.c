@@ -45,6 +45,7 @@ struct copy_op {
     int check_access;  /* several users, or anonymous: the caller's rights are checked (http/acl.c) */
     char user[129];    /* "" = anonymous */
     char *acl;         /* the new object's ACL (NULL: private to the bucket's owner) */
+    struct s3_lock_headers lock; /* CopyObject's x-amz-object-lock-* (ops/objlock.c) */
     /* results */
     char version_id[STORE_VERSION_LEN];     /* of the copy ("" = none named) */
     char src_version_id[STORE_VERSION_LEN]; /* of the source read ("" = none named) */
@@ -148,7 +149,7 @@ static enum s3_err copy_object(struct copy_op *op, struct store *st, struct gw_r
                (op->src_version[0] == '\0' || src->is_latest);
     if (self && !op->replace_meta && !op->replace_tags)
         return S3E_COPY_TO_ITSELF;
-    struct store_bucket dst;
+    struct store_bucket dst = {0};
     if (store_bucket_get(st, r->route.bucket, &dst) == STORE_OK && dst.versioning != STORE_VERSIONING_OFF)
         self = 0; /* a versioned bucket keeps the old version: the copy is a new one */
     char *meta = gw_meta_copy(src->meta_json, op->req_meta, op->replace_meta, op->replace_tags);
@@ -167,9 +168,12 @@ static enum s3_err copy_object(struct copy_op *op, struct store *st, struct gw_r
         obj.meta_json = meta;
         obj.bucket_id = r->bucket_id;
         obj.acl = op->acl;
-        obj.lock_mode[0] = '\0'; /* a copy is not locked by its source's lock */
-        obj.lock_until_ms = 0;
-        obj.legal_hold = 0;
+        /* A copy is not locked by its source's lock: by its request's, or its bucket's default. */
+        enum s3_err e = gw_lock_apply(&op->lock, &dst, op->mtime_ms, &obj);
+        if (e != S3E_OK) {
+            free(meta);
+            return e;
+        }
         s = store_object_put(st, &obj);
         snprintf(op->version_id, sizeof op->version_id, "%s", obj.version_id);
     }
@@ -308,6 +312,12 @@ static void copy_start(struct gw_req *r, int part)
         if (rg != NULL)
             op->range = xstrndup(rg, l);
     } else {
+        char msg[160];
+        e = s3_lock_headers_parse(&r->s3, now_ms(), &op->lock, msg, sizeof(msg));
+        if (e != S3E_OK) {
+            gw_respond_error(r, e, msg);
+            return;
+        }
         op->replace_meta = directive(r, "x-amz-metadata-directive");
         op->replace_tags = directive(r, "x-amz-tagging-directive");
         if (op->replace_meta < 0 || op->replace_tags < 0) {

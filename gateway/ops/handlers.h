@@ -10,7 +10,7 @@ void gw_op_create_bucket(struct gw_req *r);
 void gw_op_delete_bucket(struct gw_req *r);
 void gw_op_head_bucket(struct gw_req *r);
 void gw_op_get_bucket_location(struct gw_req *r);
-void gw_op_bucket_stub(struct gw_req *r); /* versioning, tagging */
+void gw_op_bucket_stub(struct gw_req *r); /* GetBucketTagging */
 void gw_op_list_objects(struct gw_req *r);
 void gw_op_list_versions(struct gw_req *r); /* ops/versions.c */
 void gw_op_put_object(struct gw_req *r);
@@ -49,5 +49,14 @@ void gw_cors_cache_free(struct gw *gw); /* at shutdown */
 void gw_op_get_acl(struct gw_req *r);  /* GetBucketAcl, GetObjectAcl (ops/acl.c) */
 void gw_op_put_acl(struct gw_req *r);  /* PutBucketAcl, PutObjectAcl */
 void gw_op_public_access_block(struct gw_req *r); /* Get/Put/DeletePublicAccessBlock */
+
+void gw_op_get_bucket_versioning(struct gw_req *r);         /* ops/objlock.c */
+void gw_op_put_bucket_versioning(struct gw_req *r);         /* ops/objlock.c */
+void gw_op_get_object_lock_configuration(struct gw_req *r); /* ops/objlock.c */
+void gw_op_put_object_lock_configuration(struct gw_req *r); /* ops/objlock.c */
+void gw_op_get_object_retention(struct gw_req *r);          /* ops/objlock.c */
+void gw_op_put_object_retention(struct gw_req *r);          /* ops/objlock.c */
+void gw_op_get_object_legal_hold(struct gw_req *r);         /* ops/objlock.c */
+void gw_op_put_object_legal_hold(struct gw_req *r);         /* ops/objlock.c */
 
 #endif

@@ -58,6 +58,9 @@ static enum s3_err create_run(struct store *st, struct gw_req *r, void *arg)
     struct create_op *op = arg;
     if (gw_bucket_missing(st, r->route.bucket))
         return S3E_NO_SUCH_BUCKET;
+    enum s3_err e = gw_lock_upload_check(st, r->route.bucket, op->meta);
+    if (e != S3E_OK)
+        return e;
     if (op->ck_alg == NULL)
         return gw_store_err(store_upload_create(st, op->id, r->route.bucket, r->route.key, op->meta, now_ms()));
     enum store_status s = store_tx_begin(st);
@@ -145,6 +148,13 @@ void gw_op_create_multipart(struct gw_req *r)
     op->meta = gw_meta_with_acl(meta, acl); /* the object gets it at CompleteMultipartUpload */
     free(meta);
     free(acl);
+    char msg[160];
+    enum s3_err e = gw_lock_upload_headers(r, now_ms(), &op->meta, msg, sizeof(msg)); /* and its Object Lock */
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, msg[0] ? msg : NULL);
+        create_free(op);
+        return;
+    }
     gw_req_store_call(r, create_run, create_done, op, create_free);
 }
 
@@ -506,6 +516,7 @@ static enum s3_err complete_run(struct store *st, struct gw_req *r, void *arg)
     snprintf(obj.etag, sizeof(obj.etag), "%s", op->etag);
     obj.mtime_ms = now_ms();
     char *acl = NULL, *meta = gw_meta_take_acl(u.meta_json, &acl);
+    err = gw_lock_for_complete(st, u.bucket, obj.mtime_ms, &meta, &obj); /* asked at create, or the default */
     obj.meta_json = gw_meta_set_parts(meta, sizes, op->n);
     obj.acl = acl;
     free(meta);
@@ -516,8 +527,8 @@ static enum s3_err complete_run(struct store *st, struct gw_req *r, void *arg)
         obj.meta_json = m;
     }
     /* A conditional write is decided in the transaction that completes the upload. */
-    s = store_tx_begin(st);
-    if (s == STORE_OK) {
+    s = err == S3E_OK ? store_tx_begin(st) : STORE_OK;
+    if (s == STORE_OK && err == S3E_OK) {
         err = gw_write_conditions(st, op->cond, obj.bucket, obj.key);
         if (err == S3E_OK)
             s = store_upload_complete(st, u.id, numbers, op->n, &obj);

@@ -28,6 +28,7 @@ struct put_op {
     enum store_status st;
     struct s3_request *cond; /* If-Match / If-None-Match snapshot, or NULL */
     enum s3_err cond_err;    /* conditional write failed at commit */
+    struct store_bucket bucket;
 };
 
 static void put_free(struct gw_req *r)
@@ -89,6 +90,12 @@ static void put_begin(struct gw_req *r)
     struct put_op *op = r->op;
     op->obj.bucket_id = r->bucket_id; /* the commit goes into this bucket or nowhere */
     op->obj.acl = gw_acl_object_for_write(r); /* the bucket's owner is known now */
+    char msg[160];
+    enum s3_err e = gw_lock_for_put_msg(r, &op->bucket, now_ms(), &op->obj, msg, sizeof(msg));
+    if (e != S3E_OK) {
+        gw_respond_error(r, e, msg[0] ? msg : NULL);
+        return;
+    }
     op->put = gw_put_body_start(r, 1, put_stored);
 }
 
@@ -98,9 +105,9 @@ static enum s3_err put_precheck(struct store *st, struct gw_req *r, enum store_s
                                 const struct store_bucket *b)
 {
     struct put_op *op = r->op;
-    (void)b;
     if (found != STORE_OK)
         return gw_store_err_or(found, S3E_NO_SUCH_BUCKET);
+    op->bucket = *b;
     return gw_write_conditions(st, op->cond, op->obj.bucket, op->obj.key);
 }
 
@@ -487,6 +494,7 @@ static void get_done(struct gw_req *r, void *arg)
     gw_add_header(r, "last-modified", lm, strlen(lm));
     gw_add_header(r, "accept-ranges", "bytes", 5);
     gw_version_headers(r, o->version_id, 0);
+    gw_lock_headers(r, o);
     gw_meta_to_response(r, o->meta_json);
     gw_meta_extra_to_response(r, o->meta_json, !has_range && pn == NULL);
     response_overrides(r);

@@ -103,4 +103,41 @@ enum s3_err gw_post_policy_check(const char *json, size_t len, const struct s3_f
                                  const char *key, int64_t now, int64_t *min_len, int64_t *max_len, char *msg,
                                  size_t msgsz) WARN_UNUSED;
 
+/* Object Lock of writes and reads (ops/objlock.c). Loop thread (they read the request's headers).
+ * gw_lock_for_put: obj's lock_mode, lock_until_ms and legal_hold from the request's
+ * x-amz-object-lock-mode / -retain-until-date / -legal-hold headers, else the bucket's default
+ * retention from now (ms: the gateway's clock; Days, or Years of 365 days); none without either.
+ * Errors: the headers' own (S3E_INVALID_ARGUMENT, AWS's message in msg with _msg), lock headers on a
+ * bucket without Object Lock (S3E_MISSING_LOCK_CONFIG) or without Content-MD5 / a checksum
+ * (S3E_MISSING_CONTENT_MD5). */
+enum s3_err gw_lock_for_put(struct gw_req *r, const struct store_bucket *b, int64_t now_ms, struct store_object *obj);
+enum s3_err gw_lock_for_put_msg(struct gw_req *r, const struct store_bucket *b, int64_t now_ms,
+                                struct store_object *obj, char *msg, size_t msgsz);
+/* Any thread: obj's lock from headers h already read (s3_lock_headers_parse) or b's default retention,
+ * as gw_lock_for_put (CopyObject reads the headers on the loop and the bucket in its store job). */
+enum s3_err gw_lock_apply(const struct s3_lock_headers *h, const struct store_bucket *b, int64_t now_ms,
+                          struct store_object *obj);
+/* x-amz-object-lock-mode, -retain-until-date (ISO 8601, Z) and -legal-hold (ON) of a GET/HEAD answer, when set. */
+void gw_lock_headers(struct gw_req *r, const struct store_object *obj);
+/* Does the request carry Content-MD5, an x-amz-checksum-*, x-amz-sdk-checksum-algorithm or a checksum trailer? */
+int gw_lock_integrity_given(struct gw_req *r);
+/* x-amz-bypass-governance-retention: true (loop thread); it counts (gw_lock_bypass, any thread) only
+ * for the bucket's owner: GOVERNANCE retention may then be shortened, removed or deleted through. */
+int gw_lock_bypass_asked(struct gw_req *r);
+int gw_lock_bypass(struct gw_req *r, const struct store_bucket *b, int asked);
+/* Multipart uploads. CreateMultipartUpload (loop): the request's x-amz-object-lock-* headers, read
+ * against now, go into the upload's *meta_json (replaced); errors as gw_lock_for_put's header errors.
+ * gw_lock_upload_check (store thread, create): S3E_MISSING_LOCK_CONFIG when the upload asks for a
+ * lock and bucket has no Object Lock. gw_lock_for_complete (store thread, CompleteMultipartUpload):
+ * takes the lock out of *meta_json (replaced) into obj, else the bucket's default retention from now;
+ * S3E_MISSING_LOCK_CONFIG when the upload asked for a lock and the bucket has no Object Lock. */
+enum s3_err gw_lock_upload_headers(struct gw_req *r, int64_t now_ms, char **meta_json, char *msg, size_t msgsz);
+enum s3_err gw_lock_upload_check(struct store *st, const char *bucket, const char *meta_json);
+enum s3_err gw_lock_for_complete(struct store *st, const char *bucket, int64_t now_ms, char **meta_json,
+                                 struct store_object *obj);
+/* CreateBucket: x-amz-bucket-object-lock-enabled: true (loop thread); then, on the store thread
+ * right after the bucket is created, versioning Enabled and Object Lock on (no default retention). */
+int gw_lock_create_asked(struct gw_req *r);
+enum s3_err gw_lock_bucket_create(struct store *st, const char *bucket);
+
 #endif

@@ -212,7 +212,10 @@ int gw_cmd_fsck(int argc, char **argv)
         goto out;
     }
     int64_t index_problems = f.problems;
-    start_more(&f);
+    if (gw.n_bots == 0)
+        printf("note: no --bot-token: blocks are not checked in Telegram\n");
+    else
+        start_more(&f);
     while (f.running > 0)
         uv_run(gw.loop, UV_RUN_ONCE);
     int64_t remaining = f.problems - f.repaired + chain_problems;

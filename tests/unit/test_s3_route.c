@@ -77,9 +77,9 @@ static void test_table(void)
     OK("GET", "/bucket/", "cors", S3_OP_GET_BUCKET_CORS, "bucket", NULL);
     OK("PUT", "/bucket", "cors", S3_OP_PUT_BUCKET_CORS, "bucket", NULL);
     OK("GET", "/bucket/key", "cors", S3_OP_NOT_IMPLEMENTED, "bucket", "key");
-    OK("PUT", "/bucket", "versioning", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
+    OK("PUT", "/bucket", "versioning", S3_OP_PUT_BUCKET_VERSIONING, "bucket", NULL);
     OK("DELETE", "/bucket", "cors", S3_OP_DELETE_BUCKET_CORS, "bucket", NULL);
-    OK("GET", "/bucket", "object-lock", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
+    OK("GET", "/bucket", "object-lock", S3_OP_GET_OBJECT_LOCK_CONFIGURATION, "bucket", NULL);
 
     OK("PUT", "/b/k", NULL, S3_OP_PUT_OBJECT, "b", "k");
     OK("PUT", "/b/k", "x-id=PutObject", S3_OP_PUT_OBJECT, "b", "k");
@@ -88,7 +88,7 @@ static void test_table(void)
     OKC("PUT", "/b/k", "partNumber=1&uploadId=abc", S3_OP_UPLOAD_PART_COPY, "b", "k");
     OK("PUT", "/b/k", "tagging", S3_OP_PUT_OBJECT_TAGGING, "b", "k");
     OK("PUT", "/b/k", "acl", S3_OP_PUT_OBJECT_ACL, "b", "k");
-    OK("PUT", "/b/k", "retention", S3_OP_NOT_IMPLEMENTED, "b", "k");
+    OK("PUT", "/b/k", "retention", S3_OP_PUT_OBJECT_RETENTION, "b", "k");
     OK("GET", "/b/k", NULL, S3_OP_GET_OBJECT, "b", "k");
     OK("GET", "/b/k", "response-content-type=text%2Fplain", S3_OP_GET_OBJECT, "b", "k");
     OK("GET", "/b/k", "tagging", S3_OP_GET_OBJECT_TAGGING, "b", "k");
