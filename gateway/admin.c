@@ -291,7 +291,7 @@ static int render_engine(const struct gw *gw, struct dbuf *b)
     rc |= dbuf_printf(b, "tgs3_lifecycle_expired_total{kind=\"noncurrent\"} %llu\n", (unsigned long long)lc.expired_noncurrent);
     rc |= dbuf_printf(b, "tgs3_lifecycle_expired_total{kind=\"delete_marker\"} %llu\n", (unsigned long long)lc.expired_markers);
     rc |= dbuf_printf(b, "tgs3_lifecycle_expired_total{kind=\"upload\"} %llu\n", (unsigned long long)lc.aborted_uploads);
-    rc |= metric_u64(b, "tgs3_lifecycle_locked_skipped_total", "counter", "versions lifecycle rules left in place: under retention or a legal hold", lc.locked_skipped);
+    rc |= metric_u64(b, "tgs3_lifecycle_locked_skipped_total", "counter", "versions lifecycle runs left in place, under retention or a legal hold (again at each run)", lc.locked_skipped);
     rc |= metric_u64(b, "tgs3_lifecycle_runs_total", "counter", "lifecycle runs finished", lc.runs);
     rc |= metric_u64(b, "tgs3_lifecycle_last_run_seconds", "gauge", "when the last lifecycle run finished (unix seconds on the gateway's clock; 0: never)", (uint64_t)(lc.last_run_ms / 1000));
     rc |= metric(b, "tgs3_verified_block_bytes", "gauge", "plaintext of verified blocks kept in memory for re-reading");

@@ -939,7 +939,7 @@ struct gw_lifecycle_counters {
     uint64_t expired_noncurrent; /* noncurrent versions deleted (NoncurrentVersionExpiration) */
     uint64_t expired_markers;    /* lone delete markers removed (ExpiredObjectDeleteMarker) */
     uint64_t aborted_uploads;    /* multipart uploads aborted (AbortIncompleteMultipartUpload) */
-    uint64_t locked_skipped;     /* versions left in place: under retention or a legal hold */
+    uint64_t locked_skipped;     /* versions left in place: under retention or a legal hold (each run that meets one) */
     uint64_t runs;               /* finished runs since start */
     int64_t last_run_ms;         /* when the last run finished (now_ms clock; 0: never, as far as the index knows) */
 };
