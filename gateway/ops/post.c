@@ -146,11 +146,17 @@ static void post_answer(struct gw_req *r)
 static enum s3_err commit_run(struct store *st, struct gw_req *r, void *arg)
 {
     struct post_op *op = arg;
+    struct store_bucket b;
     (void)r;
     op->st = store_tx_begin(st);
     if (op->st != STORE_OK)
         return S3E_OK;
-    op->st = gw_put_commit_object(op->put, st, &op->obj, STORE_OK);
+    /* A form takes the bucket's default retention (Object Lock fields are not POST fields). */
+    const struct s3_lock_headers none = {0};
+    enum store_status found = store_bucket_get(st, op->obj.bucket, &b);
+    if (found == STORE_OK && gw_lock_apply(&none, &b, op->obj.mtime_ms, &op->obj) != S3E_OK)
+        found = STORE_IO;
+    op->st = gw_put_commit_object(op->put, st, &op->obj, found);
     return S3E_OK;
 }
 
