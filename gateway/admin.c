@@ -284,6 +284,16 @@ static int render_engine(const struct gw *gw, struct dbuf *b)
     rc |= metric_u64(b, "tgs3_cache_hits_total", "counter", "block reads served from the disk cache", hits);
     rc |= metric_u64(b, "tgs3_cache_misses_total", "counter", "block reads that went to Telegram", misses);
     rc |= metric_u64(b, "tgs3_cache_joined_total", "counter", "block reads that joined a fetch already running", joined);
+    struct gw_lifecycle_counters lc;
+    gw_lifecycle_counters(gw, &lc);
+    rc |= metric(b, "tgs3_lifecycle_expired_total", "counter", "versions, delete markers and uploads removed by lifecycle rules");
+    rc |= dbuf_printf(b, "tgs3_lifecycle_expired_total{kind=\"current\"} %llu\n", (unsigned long long)lc.expired_current);
+    rc |= dbuf_printf(b, "tgs3_lifecycle_expired_total{kind=\"noncurrent\"} %llu\n", (unsigned long long)lc.expired_noncurrent);
+    rc |= dbuf_printf(b, "tgs3_lifecycle_expired_total{kind=\"delete_marker\"} %llu\n", (unsigned long long)lc.expired_markers);
+    rc |= dbuf_printf(b, "tgs3_lifecycle_expired_total{kind=\"upload\"} %llu\n", (unsigned long long)lc.aborted_uploads);
+    rc |= metric_u64(b, "tgs3_lifecycle_locked_skipped_total", "counter", "versions lifecycle runs left in place, under retention or a legal hold (again at each run)", lc.locked_skipped);
+    rc |= metric_u64(b, "tgs3_lifecycle_runs_total", "counter", "lifecycle runs finished", lc.runs);
+    rc |= metric_u64(b, "tgs3_lifecycle_last_run_seconds", "gauge", "when the last lifecycle run finished (unix seconds on the gateway's clock; 0: never)", (uint64_t)(lc.last_run_ms / 1000));
     rc |= metric(b, "tgs3_verified_block_bytes", "gauge", "plaintext of verified blocks kept in memory for re-reading");
     rc |= dbuf_printf(b, "tgs3_verified_block_bytes %zu\n", gw_opened_bytes(gw));
     return rc;

@@ -93,6 +93,7 @@ static const struct opt options[] = {
      "seconds added to the clock that Object Lock retention, lifecycle and Telegram's 48-hour rule read (time travel "
      "for tests, with tgs3-botapi --clock-offset; signatures keep the real clock)"},
     {"sigv2", OPT_ONOFF, "on", "accept AWS Signature Version 2 (header and query forms) as well as SigV4 (on|off)"},
+    {"lifecycle-interval", OPT_SECONDS, "3600", "seconds between runs of the buckets' lifecycle rules (expiry, aborts)"},
     {"config", OPT_CONFIG, NULL, "read 'name = value' lines from FILE (flags > TGS3_* > file > defaults)"},
 };
 
@@ -312,6 +313,8 @@ static int set_seconds(struct gw_config *cfg, const struct opt *o, const char *v
         cfg->journal_interval_ms = ms;
     else if (!strcmp(o->name, "scrub-interval"))
         cfg->scrub_interval_ms = ms;
+    else if (!strcmp(o->name, "lifecycle-interval"))
+        cfg->lifecycle_interval_ms = ms > 0 ? ms : 1000;
     else if (!strcmp(o->name, "chat-lost-after"))
         cfg->chat_lost_after_ms = ms;
     else if (!strcmp(o->name, "clock-offset"))

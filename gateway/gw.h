@@ -138,6 +138,7 @@ struct gw_config {
     int64_t stray_probe_max;      /* message ids the start-up stray probe may read (forwards); 0 = no probe */
     int64_t stray_probe_delay_ms; /* the probe starts this long after start-up (late posts of the crashed run land) */
     int sigv2;                    /* accept SigV2 (--sigv2 on, the default); off: InvalidRequest 400 */
+    int64_t lifecycle_interval_ms; /* between runs of the buckets' lifecycle rules (engine/lifecycle.c) */
 };
 
 void gw_config_init(struct gw_config *cfg);
@@ -169,6 +170,7 @@ struct gw_cache;
 struct gw_opened_set;
 struct gw_packer;
 struct gw_cors_cache;
+struct gw_lifecycle;
 
 struct gw {
     struct gw_config cfg;
@@ -242,6 +244,7 @@ struct gw {
     struct gw_cors_cache *cors; /* buckets' CORS rules last read (ops/cors.c) */
     void (*request_done)(struct gw_req *r); /* each request as h2o disposes it (admin.c's access log), or NULL */
     struct gw_acl_public *acl_public; /* buckets granting WRITE to anonymous, for the intake (http/acl.c) */
+    struct gw_lifecycle *lifecycle; /* the lifecycle runner (engine/lifecycle.c) */
 };
 
 /* An accepted S3 connection (server.c); h2o owns handle->data, so the
@@ -929,5 +932,23 @@ size_t gw_meta_get_parts(const char *meta_json, int marker, size_t max, struct g
 
 /* Random hex id of 2*n chars into out (2n+1 bytes). */
 void gw_random_hex(char *out, size_t n);
+
+/* ---- lifecycle: buckets' expiry and abort rules run (engine/lifecycle.c) ---- */
+struct gw_lifecycle_counters {
+    uint64_t expired_current;    /* current objects deleted or hidden under a delete marker (Expiration) */
+    uint64_t expired_noncurrent; /* noncurrent versions deleted (NoncurrentVersionExpiration) */
+    uint64_t expired_markers;    /* lone delete markers removed (ExpiredObjectDeleteMarker) */
+    uint64_t aborted_uploads;    /* multipart uploads aborted (AbortIncompleteMultipartUpload) */
+    uint64_t locked_skipped;     /* versions left in place: under retention or a legal hold (each run that meets one) */
+    uint64_t runs;               /* finished runs since start */
+    int64_t last_run_ms;         /* when the last run finished (now_ms clock; 0: never, as far as the index knows) */
+};
+/* Every --lifecycle-interval (the last run's time kept in the index, so a
+ * restart keeps the schedule and a run due during downtime happens soon
+ * after start) the buckets' rules are applied on the store thread in
+ * bounded batches. Loop thread. */
+void gw_lifecycle_start(struct gw *gw);
+void gw_lifecycle_stop(struct gw *gw);
+void gw_lifecycle_counters(const struct gw *gw, struct gw_lifecycle_counters *out);
 
 #endif

@@ -355,6 +355,7 @@ static int serve_start(struct gw *gw, struct store_inflight **unconfirmed, size_
     gw_strays_start(gw);
     gw_repair_start(gw);
     gw_scrub_start(gw, 0, NULL);
+    gw_lifecycle_start(gw);
     return 0;
 }
 
@@ -393,6 +394,7 @@ static void serve_stop(struct gw *gw)
  * index, the loop drains and closes, and the configuration is released. */
 static void serve_teardown(struct gw *gw)
 {
+    gw_lifecycle_stop(gw);
     gw_scrub_stop(gw);
     gw_repair_stop(gw);
     gw_strays_stop(gw); /* no-op unless start-up failed after the plan */

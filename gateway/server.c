@@ -72,6 +72,9 @@ static void dispatch(struct gw_req *r)
     case S3_OP_PUT_OBJECT_RETENTION: gw_op_put_object_retention(r); return;
     case S3_OP_GET_OBJECT_LEGAL_HOLD: gw_op_get_object_legal_hold(r); return;
     case S3_OP_PUT_OBJECT_LEGAL_HOLD: gw_op_put_object_legal_hold(r); return;
+    case S3_OP_GET_BUCKET_LIFECYCLE: gw_op_get_bucket_lifecycle(r); return;
+    case S3_OP_PUT_BUCKET_LIFECYCLE: gw_op_put_bucket_lifecycle(r); return;
+    case S3_OP_DELETE_BUCKET_LIFECYCLE: gw_op_delete_bucket_lifecycle(r); return;
     default:
         gw_respond_error(r, S3E_NOT_IMPLEMENTED, NULL);
         return;

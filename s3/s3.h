@@ -786,4 +786,56 @@ enum s3_err s3_lock_headers_parse(const struct s3_request *req, int64_t now_ms, 
 /* Any x-amz-object-lock-* header present? */
 int s3_lock_headers_given(const struct s3_lock_headers *h);
 
+/* ---- bucket lifecycle (lifecycle.c) ---------------------------------------- */
+
+#define S3_LC_MAX_RULES 1000
+#define S3_LC_MAX_ID 255
+#define S3_LC_MAX_TAGS 50      /* tags of one rule's filter */
+#define S3_LC_MAX_NEWER 100    /* NewerNoncurrentVersions */
+#define S3_LC_DAY_MS 86400000LL
+
+struct s3_lc_rule {
+    char *id;              /* NULL: none given */
+    int enabled;           /* Status Enabled (else Disabled) */
+    int legacy_prefix;     /* a top-level <Prefix> instead of <Filter> */
+    int filter_and;        /* the filter was an <And> */
+    char *prefix;          /* NULL: none (every key) */
+    struct s3_tag *tags;   /* all must be on the object */
+    size_t n_tags;
+    int64_t size_gt, size_lt; /* bytes; -1: none */
+    int64_t exp_days;      /* Expiration Days; 0: none */
+    int64_t exp_date_ms;   /* Expiration Date (midnight UTC); -1: none */
+    int exp_marker;        /* ExpiredObjectDeleteMarker: -1 absent, 0 false, 1 true */
+    int64_t nc_days;       /* NoncurrentVersionExpiration NoncurrentDays; 0: none */
+    int nc_newer;          /* NewerNoncurrentVersions; 0: none */
+    int64_t abort_days;    /* AbortIncompleteMultipartUpload DaysAfterInitiation; 0: none */
+};
+struct s3_lifecycle {
+    struct s3_lc_rule *rules; /* in the document's order */
+    size_t n;
+};
+/* Parses a <LifecycleConfiguration> (PutBucketLifecycleConfiguration; also
+ * the stored form) into out, malloc'd (s3_lifecycle_release). Namespace-
+ * agnostic. S3E_MALFORMED_XML for a document S3's schema refuses (unknown or
+ * repeated elements, a rule without Status or without Filter/Prefix or with
+ * both, Status other than Enabled/Disabled, a number that is not one, more
+ * than S3_LC_MAX_RULES rules, a body over S3_MAX_XML_BODY);
+ * S3E_NOT_IMPLEMENTED for Transition and NoncurrentVersionTransition (one
+ * storage class); then S3E_INVALID_ARGUMENT / S3E_INVALID_REQUEST with AWS's
+ * message in msg for values S3 refuses. out is empty on failure. */
+enum s3_err s3_lifecycle_parse(const char *body, size_t len, struct s3_lifecycle *out, char *msg, size_t msgsz)
+    WARN_UNUSED;
+void s3_lifecycle_release(struct s3_lifecycle *lc); /* lc is left empty */
+/* GetBucketLifecycleConfiguration's answer. 0, or -1 when out overflowed. */
+int s3_lifecycle_render(const struct s3_lifecycle *lc, struct dbuf *out) WARN_UNUSED;
+/* Does rule r's filter take an object of this key, tags and size (bytes)?
+ * Status is not looked at. */
+int s3_lc_rule_matches(const struct s3_lc_rule *r, const char *key, size_t key_len, const struct s3_tag *tags,
+                       size_t n_tags, int64_t size);
+/* When something created (or made noncurrent) at base_ms expires after days:
+ * base + days, rounded up to the next midnight UTC (S3's rule). */
+int64_t s3_lc_due_ms(int64_t base_ms, int64_t days);
+/* The latest base time that is due at now_ms after days: base <= this. */
+int64_t s3_lc_cutoff_ms(int64_t now_ms, int64_t days);
+
 #endif

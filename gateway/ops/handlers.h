@@ -33,6 +33,9 @@ void gw_op_delete_object_tagging(struct gw_req *r); /* ops/tagging.c */
 void gw_op_get_bucket_cors(struct gw_req *r);       /* ops/cors.c */
 void gw_op_put_bucket_cors(struct gw_req *r);       /* ops/cors.c */
 void gw_op_delete_bucket_cors(struct gw_req *r);    /* ops/cors.c */
+void gw_op_get_bucket_lifecycle(struct gw_req *r);    /* ops/lifecycle.c */
+void gw_op_put_bucket_lifecycle(struct gw_req *r);    /* ops/lifecycle.c */
+void gw_op_delete_bucket_lifecycle(struct gw_req *r); /* ops/lifecycle.c */
 /* OPTIONS: a browser's preflight, answered from the bucket's CORS rules without authentication. */
 void gw_op_cors_preflight(struct gw_req *r);        /* ops/cors.c */
 /* A request carrying Origin gets the matching CORS rule's headers on its

@@ -34,5 +34,7 @@ enum store_status store_bucket_delete(struct store *st, const char *name)
         ret = store_bucket_acls_drop(st, name);
     if (ret == STORE_OK) /* its CORS rules (cors.c) */
         ret = store_exec(st, "DELETE FROM bucket_cors WHERE bucket = ?1", "t", name);
+    if (ret == STORE_OK) /* its lifecycle rules (lifecycle.c) */
+        ret = store_exec(st, "DELETE FROM bucket_lifecycle WHERE bucket = ?1", "t", name);
     return store_op_end(st, ret);
 }

@@ -847,4 +847,59 @@ enum store_status store_cors_put(struct store *st, const char *bucket, const cha
 /* Removes bucket's configuration; STORE_OK when it had none. */
 enum store_status store_cors_delete(struct store *st, const char *bucket) WARN_UNUSED;
 
+/* ---- lifecycle (lifecycle.c) ------------------------------------------------------ */
+
+/* A bucket's lifecycle configuration (the XML s3_lifecycle_render wrote) into
+ * *xml, malloc'd; STORE_NOT_FOUND when it has none. */
+enum store_status store_lifecycle_get(struct store *st, const char *bucket, char **xml) WARN_UNUSED;
+/* Sets bucket's configuration, replacing any; STORE_NOT_FOUND: no such bucket. */
+enum store_status store_lifecycle_put(struct store *st, const char *bucket, const char *xml) WARN_UNUSED;
+/* Removes bucket's configuration; STORE_OK when it had none. */
+enum store_status store_lifecycle_delete(struct store *st, const char *bucket) WARN_UNUSED;
+struct store_lc_bucket {
+    char name[STORE_MAX_BUCKET + 1];
+    char *config;   /* malloc'd XML */
+    int versioning; /* enum store_versioning */
+};
+/* Buckets with a configuration, by name, after `after` ("" from the start),
+ * at most max; *out malloc'd (store_lc_buckets_free). */
+enum store_status store_lc_buckets(struct store *st, const char *after, size_t max, struct store_lc_bucket **out,
+                                   size_t *n) WARN_UNUSED;
+void store_lc_buckets_free(struct store_lc_bucket *v, size_t n);
+/* A version a lifecycle rule may act on. */
+struct store_lc_row {
+    int64_t id;                         /* the objects row: the order within a key */
+    char *key;                          /* malloc'd */
+    char version[STORE_VERSION_LEN];
+    int64_t size;
+    int marker;                         /* a delete marker */
+    char *meta_json;                    /* malloc'd (tags, meta.c) */
+};
+void store_lc_rows_free(struct store_lc_row *v, size_t n);
+/* The batches of the lifecycle runner. Each reads at most max rows of bucket
+ * whose key starts with prefix, in (key, id) order after the cursor, into
+ * *out, malloc'd (NULL when *n is 0).
+ * store_lc_current: current objects (latest, not a marker) created at or
+ * before cutoff_ms; the cursor is after_key. */
+enum store_status store_lc_current(struct store *st, const char *bucket, const char *prefix, int64_t cutoff_ms,
+                                   const char *after_key, size_t max, struct store_lc_row **out, size_t *n)
+    WARN_UNUSED;
+/* Noncurrent versions (delete markers included) that stopped being current
+ * at or before cutoff_ms and have at least `newer` noncurrent versions of
+ * their key newer than themselves (NewerNoncurrentVersions; 0: any). */
+enum store_status store_lc_noncurrent(struct store *st, const char *bucket, const char *prefix, int64_t cutoff_ms,
+                                      int newer, const char *after_key, int64_t after_id, size_t max,
+                                      struct store_lc_row **out, size_t *n) WARN_UNUSED;
+/* Delete markers that are their key's latest and only version, made at or before cutoff_ms. */
+enum store_status store_lc_lone_markers(struct store *st, const char *bucket, const char *prefix, int64_t cutoff_ms,
+                                        const char *after_key, size_t max, struct store_lc_row **out, size_t *n)
+    WARN_UNUSED;
+/* Ids of multipart uploads of bucket under prefix begun at or before
+ * cutoff_ms, after after_id ("" from the start), by id; *out malloc'd. */
+enum store_status store_lc_uploads(struct store *st, const char *bucket, const char *prefix, int64_t cutoff_ms,
+                                   const char *after_id, size_t max, char (**out)[64], size_t *n) WARN_UNUSED;
+/* When the runner last finished a run (meta 'lifecycle_last_run'; 0: never). */
+enum store_status store_lc_last_run(struct store *st, int64_t *ms) WARN_UNUSED;
+enum store_status store_lc_last_run_set(struct store *st, int64_t ms) WARN_UNUSED;
+
 #endif

@@ -177,10 +177,10 @@ def case_bucket_not_empty(b):
 
 
 def case_not_implemented(b):
-    r = send("GET", "/" + b, "lifecycle=")
+    r = send("GET", "/" + b, "policy=")
     ok = expect(r, 501, "NotImplemented")
     if b"ListBucketResult" in r.body:
-        print("FAIL: ?lifecycle fell through to a listing")
+        print("FAIL: ?policy fell through to a listing")
         ok = False
     return ok
 

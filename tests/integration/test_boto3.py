@@ -172,7 +172,7 @@ def t_get_bucket_tagging():
 
 @test
 def t_unknown_subresources_not_implemented():
-    err("NotImplemented", 501, s3.get_bucket_lifecycle_configuration, Bucket=B)
+    err("NoSuchLifecycleConfiguration", 404, s3.get_bucket_lifecycle_configuration, Bucket=B)  # served: test_lifecycle.sh
     err("NotImplemented", 501, s3.get_bucket_policy, Bucket=B)
     err("NoSuchCORSConfiguration", 404, s3.get_bucket_cors, Bucket=B)  # served: test_cors.sh
     err("NotImplemented", 501, s3.get_bucket_website, Bucket=B)

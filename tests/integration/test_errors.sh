@@ -26,7 +26,7 @@ check "missing key -> 404 NoSuchKey (GET, HEAD)" E missing_key
 check "GetBucketLocation of a missing bucket -> 404 NoSuchBucket" E location_missing
 check "GetBucketLocation of an existing bucket" E location
 check "DeleteBucket of a non-empty bucket -> 409 BucketNotEmpty" E bucket_not_empty
-check "?lifecycle -> 501 NotImplemented, not a listing" E not_implemented
+check "?policy -> 501 NotImplemented, not a listing" E not_implemented
 
 # The same kinds of requests through curl's own SigV4 signer.
 curl_code() { # WANT_STATUS WANT_CODE CURL-ARGS...

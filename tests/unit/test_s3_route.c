@@ -72,7 +72,7 @@ static void test_table(void)
     OK("POST", "/bucket", NULL, S3_OP_POST_OBJECT, "bucket", NULL); /* a browser form upload */
     /* s3cmd info probes: never a listing. */
     OK("GET", "/bucket/", "requestPayment", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
-    OK("GET", "/bucket/", "lifecycle", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
+    OK("GET", "/bucket/", "lifecycle", S3_OP_GET_BUCKET_LIFECYCLE, "bucket", NULL);
     OK("GET", "/bucket/", "policy", S3_OP_NOT_IMPLEMENTED, "bucket", NULL);
     OK("GET", "/bucket/", "cors", S3_OP_GET_BUCKET_CORS, "bucket", NULL);
     OK("PUT", "/bucket", "cors", S3_OP_PUT_BUCKET_CORS, "bucket", NULL);
