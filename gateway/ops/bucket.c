@@ -296,19 +296,6 @@ static enum s3_err list_run(struct store *st, struct gw_req *r, void *arg)
         S3E_NO_SUCH_BUCKET);
 }
 
-/* Element text, URL-encoded when the client asked for encoding-type=url. */
-static void elem_enc(struct s3_xml *x, int url, const char *name, const char *v)
-{
-    if (!url) {
-        s3_xml_elem(x, name, v);
-        return;
-    }
-    struct dbuf enc;
-    dbuf_init(&enc, 4 * S3_MAX_KEY_LEN + 16);
-    s3_uri_encode(&enc, v, strlen(v), 0);
-    s3_xml_elemn(x, name, enc.ptr ? enc.ptr : "", enc.len);
-    dbuf_release(&enc);
-}
 
 /* What a listing says of where it starts. V2 pages by a continuation token,
  * the base64 of the last key or prefix returned. */
@@ -318,13 +305,13 @@ static void list_markers(struct s3_xml *x, struct gw_req *r, const struct list_o
         const char *sa = s3_route_param(&r->route, "start-after");
         const char *ct = s3_route_param(&r->route, "continuation-token");
         if (sa)
-            elem_enc(x, op->url, "StartAfter", sa);
+            gw_xml_elem_enc(x, op->url, "StartAfter", sa);
         if (ct)
             s3_xml_elem(x, "ContinuationToken", ct);
         s3_xml_elem_i64(x, "KeyCount", (int64_t)(op->res.n_entries + op->res.n_prefixes));
     } else {
         const char *m = s3_route_param(&r->route, "marker");
-        elem_enc(x, op->url, "Marker", m ? m : "");
+        gw_xml_elem_enc(x, op->url, "Marker", m ? m : "");
     }
 }
 
@@ -334,7 +321,7 @@ static void list_next(struct s3_xml *x, const struct list_op *op)
     if (!op->res.truncated || !op->res.next_marker)
         return;
     if (!op->v2) {
-        elem_enc(x, op->url, "NextMarker", op->res.next_marker);
+        gw_xml_elem_enc(x, op->url, "NextMarker", op->res.next_marker);
         return;
     }
     size_t ml = strlen(op->res.next_marker);
@@ -353,7 +340,7 @@ static void list_entry(struct s3_xml *x, struct gw_req *r, const struct list_op 
     s3_time_iso(e->mtime_ms, t);
     snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
     s3_xml_open(x, tag);
-    elem_enc(x, op->url, "Key", e->key);
+    gw_xml_elem_enc(x, op->url, "Key", e->key);
     s3_xml_elem(x, "LastModified", t);
     s3_xml_elem(x, "ETag", etag);
     s3_xml_elem_i64(x, "Size", e->size);
@@ -372,11 +359,11 @@ static void list_done(struct gw_req *r, void *arg)
     dbuf_init(&out, XML_MAX);
     s3_xml_begin(&x, &out, root);
     s3_xml_elem(&x, "Name", r->route.bucket);
-    elem_enc(&x, op->url, "Prefix", op->prefix);
+    gw_xml_elem_enc(&x, op->url, "Prefix", op->prefix);
     list_markers(&x, r, op);
     s3_xml_elem_i64(&x, "MaxKeys", (int64_t)op->max_keys);
     if (op->delimiter[0])
-        elem_enc(&x, op->url, "Delimiter", op->delimiter);
+        gw_xml_elem_enc(&x, op->url, "Delimiter", op->delimiter);
     if (op->url)
         s3_xml_elem(&x, "EncodingType", "url");
     s3_xml_elem(&x, "IsTruncated", op->res.truncated ? "true" : "false");
@@ -385,7 +372,7 @@ static void list_done(struct gw_req *r, void *arg)
         list_entry(&x, r, op, &op->res.entries[i]);
     for (size_t i = 0; i < op->res.n_prefixes; i++) {
         s3_xml_open(&x, "CommonPrefixes");
-        elem_enc(&x, op->url, "Prefix", op->res.prefixes[i]);
+        gw_xml_elem_enc(&x, op->url, "Prefix", op->res.prefixes[i]);
         s3_xml_close(&x, "CommonPrefixes");
     }
     gw_respond_xml_buf(r, &out, s3_xml_end(&x, root) != 0);

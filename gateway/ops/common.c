@@ -229,47 +229,6 @@ enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond,
     return e;
 }
 
-enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char *key, const char *if_match,
-                               const char *version, int bypass, struct store_deleted *res)
-{
-    memset(res, 0, sizeof *res);
-    if (if_match == NULL) {
-        enum store_status s = store_object_delete_v(st, bucket, key, version, bypass, now_ms(), res);
-        if (s == STORE_OK)
-            gw_version_visible(st, bucket, res->version_id);
-        else if (s == STORE_NOT_FOUND && version != NULL)
-            snprintf(res->version_id, sizeof res->version_id, "%s", version);
-        return s == STORE_NOT_FOUND ? S3E_OK : gw_store_err(s);
-    }
-    /* The condition as the one header s3_write_conditions_check reads. */
-    struct s3_header h = {"if-match", 8, if_match, strlen(if_match)};
-    struct s3_request cond = {"DELETE", 6, NULL, 0, NULL, 0, &h, 1};
-    struct store_object *cur = NULL;
-    enum store_status s = store_tx_begin(st);
-    if (s != STORE_OK)
-        return gw_store_err(s);
-    enum s3_err e = S3E_OK;
-    s = store_object_head_v(st, bucket, key, version, &cur);
-    if (s == STORE_OK && cur->delete_marker)
-        s = STORE_NOT_FOUND;
-    if (s == STORE_OK || s == STORE_NOT_FOUND)
-        e = s3_write_conditions_check(&cond, s == STORE_OK, s == STORE_OK ? cur->etag : NULL);
-    else
-        e = gw_store_err(s);
-    store_object_free(cur);
-    if (e == S3E_OK) {
-        s = store_object_delete_v(st, bucket, key, version, bypass, now_ms(), res);
-        if (s == STORE_OK)
-            s = store_tx_commit(st);
-        if (s == STORE_OK)
-            gw_version_visible(st, bucket, res->version_id);
-        if (s != STORE_OK)
-            e = gw_store_err(s);
-    }
-    if (e != S3E_OK)
-        store_tx_rollback(st);
-    return e;
-}
 
 struct s3_request *gw_req_snapshot(struct gw_req *r, const char *const *names, size_t n)
 {
@@ -319,6 +278,19 @@ int gw_tagging_header_ok(struct gw_req *r)
 }
 
 /* ---- ACLs and owners in XML -------------------------------------------------- */
+
+void gw_xml_elem_enc(struct s3_xml *x, int url, const char *name, const char *v)
+{
+    if (!url) {
+        s3_xml_elem(x, name, v);
+        return;
+    }
+    struct dbuf enc;
+    dbuf_init(&enc, 4 * S3_MAX_KEY_LEN + 16);
+    s3_uri_encode(&enc, v, strlen(v), 0);
+    s3_xml_elemn(x, name, enc.ptr ? enc.ptr : "", enc.len);
+    dbuf_release(&enc);
+}
 
 void gw_owner_xml(struct s3_xml *x, const char *owner)
 {

@@ -1,4 +1,4 @@
-/* ops.h — helpers shared by the operation handlers of ops/, defined in ops/common.c. */
+/* ops.h — helpers shared by the handlers of ops/: in ops/common.c, or in versions.c / objlock.c where said. */
 #ifndef TGS3_GW_OPS_H
 #define TGS3_GW_OPS_H
 
@@ -41,6 +41,8 @@ enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
 /* <AccessControlPolicy> of acl (owner and grants, in order); <Owner> alone. */
 void gw_acl_render(struct s3_xml *x, struct dbuf *out, const struct s3_acl *acl);
 void gw_owner_xml(struct s3_xml *x, const char *owner);
+/* Element text, URL-encoded when the client asked for encoding-type=url (the listings). */
+void gw_xml_elem_enc(struct s3_xml *x, int url, const char *name, const char *v);
 
 /* Conditional writes: the request's If-Match / If-None-Match, snapshotted on
  * the loop (NULL when it has neither; free() it), checked against bucket/key's
@@ -49,7 +51,7 @@ void gw_owner_xml(struct s3_xml *x, const char *owner);
 struct s3_request *gw_write_conditions_snapshot(struct gw_req *r);
 enum s3_err gw_write_conditions(struct store *st, const struct s3_request *cond, const char *bucket,
                                 const char *key);
-/* Store thread: deletes bucket/key, or its version (store_object_delete_v; absent is deleted
+/* ops/versions.c, store thread: deletes bucket/key, or its version (store_object_delete_v; absent is deleted
  * already: S3E_OK; a locked version: AccessDenied), what it did into res.
  * With if_match (an ETag list or "*", If-Match of DeleteObject or <ETag> of
  * DeleteObjects) the object must be there (S3E_NO_SUCH_KEY) with a listed

@@ -77,6 +77,50 @@ int gw_bypass_governance(struct gw_req *r)
            (r->bucket_id.owner[0] != '\0' && strcmp(r->bucket_id.owner, gw_req_user(r)) == 0);
 }
 
+/* ---- deletes ------------------------------------------------------------------------------ */
+
+enum s3_err gw_delete_if_match(struct store *st, const char *bucket, const char *key, const char *if_match,
+                               const char *version, int bypass, struct store_deleted *res)
+{
+    memset(res, 0, sizeof *res);
+    if (if_match == NULL) {
+        enum store_status s = store_object_delete_v(st, bucket, key, version, bypass, now_ms(), res);
+        if (s == STORE_OK)
+            gw_version_visible(st, bucket, res->version_id);
+        else if (s == STORE_NOT_FOUND && version != NULL)
+            snprintf(res->version_id, sizeof res->version_id, "%s", version);
+        return s == STORE_NOT_FOUND ? S3E_OK : gw_store_err(s);
+    }
+    /* The condition as the one header s3_write_conditions_check reads. */
+    struct s3_header h = {"if-match", 8, if_match, strlen(if_match)};
+    struct s3_request cond = {"DELETE", 6, NULL, 0, NULL, 0, &h, 1};
+    struct store_object *cur = NULL;
+    enum store_status s = store_tx_begin(st);
+    if (s != STORE_OK)
+        return gw_store_err(s);
+    enum s3_err e = S3E_OK;
+    s = store_object_head_v(st, bucket, key, version, &cur);
+    if (s == STORE_OK && cur->delete_marker)
+        s = STORE_NOT_FOUND;
+    if (s == STORE_OK || s == STORE_NOT_FOUND)
+        e = s3_write_conditions_check(&cond, s == STORE_OK, s == STORE_OK ? cur->etag : NULL);
+    else
+        e = gw_store_err(s);
+    store_object_free(cur);
+    if (e == S3E_OK) {
+        s = store_object_delete_v(st, bucket, key, version, bypass, now_ms(), res);
+        if (s == STORE_OK)
+            s = store_tx_commit(st);
+        if (s == STORE_OK)
+            gw_version_visible(st, bucket, res->version_id);
+        if (s != STORE_OK)
+            e = gw_store_err(s);
+    }
+    if (e != S3E_OK)
+        store_tx_rollback(st);
+    return e;
+}
+
 /* ---- ListObjectVersions -------------------------------------------------------------------- */
 
 struct lv_op {
@@ -106,18 +150,6 @@ static enum s3_err lv_run(struct store *st, struct gw_req *r, void *arg)
                            S3E_NO_SUCH_BUCKET);
 }
 
-static void elem_enc(struct s3_xml *x, int url, const char *name, const char *v)
-{
-    if (!url) {
-        s3_xml_elem(x, name, v);
-        return;
-    }
-    struct dbuf enc;
-    dbuf_init(&enc, 4 * S3_MAX_KEY_LEN + 16);
-    s3_uri_encode(&enc, v, strlen(v), 0);
-    s3_xml_elemn(x, name, enc.ptr ? enc.ptr : "", enc.len);
-    dbuf_release(&enc);
-}
 
 static void lv_entry(struct s3_xml *x, struct gw_req *r, const struct lv_op *op, const struct store_version_entry *e)
 {
@@ -125,7 +157,7 @@ static void lv_entry(struct s3_xml *x, struct gw_req *r, const struct lv_op *op,
     char t[32], etag[96];
     s3_time_iso(e->mtime_ms, t);
     s3_xml_open(x, tag);
-    elem_enc(x, op->url, "Key", e->key);
+    gw_xml_elem_enc(x, op->url, "Key", e->key);
     s3_xml_elem(x, "VersionId", e->version_id);
     s3_xml_elem(x, "IsLatest", e->is_latest ? "true" : "false");
     s3_xml_elem(x, "LastModified", t);
@@ -149,17 +181,17 @@ static void lv_done(struct gw_req *r, void *arg)
     dbuf_init(&out, 16u << 20);
     s3_xml_begin(&x, &out, "ListVersionsResult");
     s3_xml_elem(&x, "Name", r->route.bucket);
-    elem_enc(&x, op->url, "Prefix", op->prefix);
-    elem_enc(&x, op->url, "KeyMarker", op->key_marker);
+    gw_xml_elem_enc(&x, op->url, "Prefix", op->prefix);
+    gw_xml_elem_enc(&x, op->url, "KeyMarker", op->key_marker);
     s3_xml_elem(&x, "VersionIdMarker", op->version_marker);
     if (res->truncated && res->next_key) {
-        elem_enc(&x, op->url, "NextKeyMarker", res->next_key);
+        gw_xml_elem_enc(&x, op->url, "NextKeyMarker", res->next_key);
         if (res->next_version[0])
             s3_xml_elem(&x, "NextVersionIdMarker", res->next_version);
     }
     s3_xml_elem_i64(&x, "MaxKeys", (int64_t)op->max_keys);
     if (op->delimiter[0])
-        elem_enc(&x, op->url, "Delimiter", op->delimiter);
+        gw_xml_elem_enc(&x, op->url, "Delimiter", op->delimiter);
     if (op->url)
         s3_xml_elem(&x, "EncodingType", "url");
     s3_xml_elem(&x, "IsTruncated", res->truncated ? "true" : "false");
@@ -167,7 +199,7 @@ static void lv_done(struct gw_req *r, void *arg)
         lv_entry(&x, r, op, &res->entries[i]);
     for (size_t i = 0; i < res->n_prefixes; i++) {
         s3_xml_open(&x, "CommonPrefixes");
-        elem_enc(&x, op->url, "Prefix", res->prefixes[i]);
+        gw_xml_elem_enc(&x, op->url, "Prefix", res->prefixes[i]);
         s3_xml_close(&x, "CommonPrefixes");
     }
     gw_respond_xml_buf(r, &out, s3_xml_end(&x, "ListVersionsResult") != 0);

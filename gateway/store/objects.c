@@ -10,15 +10,6 @@
 
 #include "gateway/store/store_int.h"
 
-void store_object_free(struct store_object *o)
-{
-    if (o == NULL)
-        return;
-    free(o->key);
-    free(o->meta_json);
-    free(o->extents);
-    free(o);
-}
 
 /* The object's bucket exists and, when obj names one, is still that one:
  * a writer that found the bucket at its start never commits into another

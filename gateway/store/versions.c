@@ -21,6 +21,16 @@
 #define COLS "id, size, etag, mtime_ms, meta_json, version, latest, marker, noncurrent_ms, " \
              "lock_mode, lock_until_ms, legal_hold"
 
+void store_object_free(struct store_object *o)
+{
+    if (o == NULL)
+        return;
+    free(o->key);
+    free(o->meta_json);
+    free(o->extents);
+    free(o);
+}
+
 /* A new version id: 12 hex digits of the time, then 20 random ones (unique within a key). */
 static void version_new(int64_t now, char out[STORE_VERSION_LEN])
 {
