@@ -152,7 +152,7 @@ static enum s3_err commit_run(struct store *st, struct gw_req *r, void *arg)
     if (op->st != STORE_OK)
         return S3E_OK;
     /* A form takes the bucket's default retention (Object Lock fields are not POST fields). */
-    const struct s3_lock_headers none = {0};
+    const struct s3_lock_headers none = {.retention = 0, .legal_hold = -1}; /* none given */
     enum store_status found = store_bucket_get(st, op->obj.bucket, &b);
     if (found == STORE_OK && gw_lock_apply(&none, &b, op->obj.mtime_ms, &op->obj) != S3E_OK)
         found = STORE_IO;
