@@ -114,6 +114,11 @@ static uint64_t crc64_slice8(uint64_t c, const unsigned char *p, size_t len)
 
 #define CLMUL_TARGET __attribute__((target("pclmul,sse4.1")))
 
+CLMUL_TARGET static inline __m128i load16(const unsigned char *p)
+{
+    return _mm_loadu_si128((const void *)p); /* unaligned */
+}
+
 /* x moved on by the distance whose constants k holds (low: H's, high: L's). */
 CLMUL_TARGET static inline __m128i fold(__m128i x, __m128i k)
 {
@@ -125,26 +130,26 @@ CLMUL_TARGET static uint64_t crc64_clmul(uint64_t c, const unsigned char *p, siz
 {
     const __m128i k512 = _mm_set_epi64x((long long)k511, (long long)k575);
     const __m128i k128 = _mm_set_epi64x((long long)k127, (long long)k191);
-    __m128i x0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_cvtsi64_si128((long long)c));
-    __m128i x1 = _mm_loadu_si128((const __m128i *)(p + 16));
-    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32));
-    __m128i x3 = _mm_loadu_si128((const __m128i *)(p + 48));
+    __m128i x0 = _mm_xor_si128(load16(p), _mm_cvtsi64_si128((long long)c));
+    __m128i x1 = load16(p + 16);
+    __m128i x2 = load16(p + 32);
+    __m128i x3 = load16(p + 48);
     p += 64;
     len -= 64;
     for (; len >= 64; len -= 64, p += 64) {
-        x0 = _mm_xor_si128(fold(x0, k512), _mm_loadu_si128((const __m128i *)p));
-        x1 = _mm_xor_si128(fold(x1, k512), _mm_loadu_si128((const __m128i *)(p + 16)));
-        x2 = _mm_xor_si128(fold(x2, k512), _mm_loadu_si128((const __m128i *)(p + 32)));
-        x3 = _mm_xor_si128(fold(x3, k512), _mm_loadu_si128((const __m128i *)(p + 48)));
+        x0 = _mm_xor_si128(fold(x0, k512), load16(p));
+        x1 = _mm_xor_si128(fold(x1, k512), load16(p + 16));
+        x2 = _mm_xor_si128(fold(x2, k512), load16(p + 32));
+        x3 = _mm_xor_si128(fold(x3, k512), load16(p + 48));
     }
     x1 = _mm_xor_si128(fold(x0, k128), x1);
     x2 = _mm_xor_si128(fold(x1, k128), x2);
     x3 = _mm_xor_si128(fold(x2, k128), x3);
     for (; len >= 16; len -= 16, p += 16)
-        x3 = _mm_xor_si128(fold(x3, k128), _mm_loadu_si128((const __m128i *)p));
+        x3 = _mm_xor_si128(fold(x3, k128), load16(p));
     /* The register is x3's 16 bytes as a message (from a zero register), then the tail. */
     unsigned char last[16];
-    _mm_storeu_si128((__m128i *)last, x3);
+    _mm_storeu_si128((void *)last, x3);
     return crc64_slice8(crc64_slice8(0, last, 16), p, len);
 }
 #endif
