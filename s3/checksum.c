@@ -1,7 +1,7 @@
 /* checksum.c — the x-amz-checksum algorithms computed a piece at a time.
  *
  * chunked.c computes a checksum over a buffer held whole; a body streamed in
- * blocks (engine/put.c's lane, e.g. a POST form's large file) feeds this one
+ * blocks (engine/put.c's lane: a PUT or part over 4 MiB, a POST form's file) feeds this one
  * block after another instead. Same algorithms, same digests: CRC32 and
  * CRC32C (reflected, big-endian out), CRC64NVME (all three from crc.c),
  * SHA-1, SHA-256.
