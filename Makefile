@@ -40,7 +40,8 @@ endif
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(SANFLAGS) $(WARN) \
            -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
-# Programs that link the blocks objects also need ISA-L's erasure code (gateway/blocks/shard.c).
+# Programs that link the blocks objects also need ISA-L's erasure code (gateway/blocks/shard.c),
+# and those that link s3/ its CRCs (s3/crc.c).
 BLK_LDLIBS := -lisal $(LDLIBS)
 LDFLAGS := $(SANFLAGS)
 

@@ -23,49 +23,18 @@
 
 /* ---- checksums ------------------------------------------------------------- */
 
-static uint32_t crc32_reflected(uint32_t poly, const unsigned char *p, size_t n)
-{
-    uint32_t table[256];
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? (c >> 1) ^ poly : c >> 1;
-        table[i] = c;
-    }
-    uint32_t crc = 0xffffffffu;
-    for (size_t i = 0; i < n; i++)
-        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return crc ^ 0xffffffffu;
-}
-
-static uint64_t crc64_nvme(const unsigned char *p, size_t n)
-{
-    const uint64_t poly = 0x9a6c9329ac4bc9b5ull; /* reflected 0xad93d23594c93659 */
-    uint64_t table[256];
-    for (uint64_t i = 0; i < 256; i++) {
-        uint64_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? (c >> 1) ^ poly : c >> 1;
-        table[i] = c;
-    }
-    uint64_t crc = ~0ull;
-    for (size_t i = 0; i < n; i++)
-        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
 size_t s3_checksum_compute(const char *alg, size_t alg_len, const void *data, size_t len, unsigned char out[32])
 {
     const unsigned char *p = data;
     unsigned int dl = 0;
     if (s3_memieq(alg, alg_len, "crc32") || s3_memieq(alg, alg_len, "crc32c")) {
-        uint32_t c = crc32_reflected(alg_len == 5 ? 0xedb88320u : 0x82f63b78u, p, len);
+        uint32_t c = alg_len == 5 ? s3_crc32(0, p, len) : s3_crc32c(0, p, len);
         for (int i = 0; i < 4; i++)
             out[i] = (unsigned char)(c >> (24 - 8 * i));
         return 4;
     }
     if (s3_memieq(alg, alg_len, "crc64nvme")) {
-        uint64_t c = crc64_nvme(p, len);
+        uint64_t c = s3_crc64nvme(0, p, len);
         for (int i = 0; i < 8; i++)
             out[i] = (unsigned char)(c >> (56 - 8 * i));
         return 8;

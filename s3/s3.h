@@ -508,10 +508,8 @@ enum s3_err s3_conditions_check(const struct s3_request *req, const char *etag, 
 struct evp_md_ctx_st;
 struct s3_checksum_ctx {
     int kind;
-    uint64_t crc;
+    uint64_t crc;             /* the CRCs: finished value so far */
     struct evp_md_ctx_st *md; /* SHA-1, SHA-256 */
-    uint32_t t32[256];
-    uint64_t t64[256];
 };
 /* alg: "crc32", "crc32c", "crc64nvme", "sha1" or "sha256"; -1 for another.
  * final writes the big-endian digest (the bytes x-amz-checksum-* base64s)

@@ -47,6 +47,13 @@ int s3_sigv4_sign_ex(const struct s3_request *req, const char *access_key, const
  * returns the digest length, or 0 for an unknown name. */
 size_t s3_checksum_compute(const char *alg, size_t alg_len, const void *data, size_t len, unsigned char out[32]);
 
+/* The finished CRC of the bytes before (0 for none) with buf[0..len) appended,
+ * as zlib's crc32() (crc.c: ISA-L for CRC32 and CRC32C, slice-by-8 for
+ * CRC64NVME). Any thread. */
+uint32_t s3_crc32(uint32_t crc, const void *buf, size_t len);
+uint32_t s3_crc32c(uint32_t crc, const void *buf, size_t len);
+uint64_t s3_crc64nvme(uint64_t crc, const void *buf, size_t len);
+
 /* Does an If-Match / If-None-Match list (comma separated, quotes optional,
  * W/ tolerated, '*' for any) contain etag (unquoted)? */
 int s3_etag_list_matches(const char *v, size_t len, const char *etag);

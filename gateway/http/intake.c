@@ -20,8 +20,9 @@
  *   - framing: more than one Content-Length that disagree, Content-Length
  *     with Transfer-Encoding, or more than one Transfer-Encoding is refused
  *     (behind a proxy, each is request smuggling);
- *   - a PUT with one Content-Length above INTAKE_MIN, no Transfer-Encoding,
- *     no aws-chunked payload and no x-amz-checksum is streamed (below);
+ *   - a PUT with one Content-Length above INTAKE_MIN, no Transfer-Encoding
+ *     and no aws-chunked payload or trailer is streamed (below; an
+ *     x-amz-checksum-* header is computed on the engine's hash lane);
  *   - any other body above INTAKE_FREE (or chunked) is authenticated from
  *     the head (gw_auth_verify: the handler's own check) and must fit in
  *     --max-spill with the bodies already buffered; chunked bodies grow
@@ -222,12 +223,6 @@ static int name_is(const struct phr_header *h, const char *name)
     return h->name_len == n && strncasecmp(h->name, name, n) == 0;
 }
 
-static int name_starts(const struct phr_header *h, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return h->name_len >= n && strncasecmp(h->name, prefix, n) == 0;
-}
-
 static int value_is(const struct phr_header *h, const char *v)
 {
     size_t n = strlen(v);
@@ -327,8 +322,7 @@ static void inspect(struct gw_conn *c)
             chunked = value_is(&h[i], "chunked");
             if (chunked)
                 snprintf(c->te_value, sizeof(c->te_value), "%.*s", (int)h[i].value_len, h[i].value);
-        } else if (name_is(&h[i], INTAKE_HEADER) || name_starts(&h[i], "x-amz-checksum-") ||
-                   name_is(&h[i], "x-amz-trailer")) {
+        } else if (name_is(&h[i], INTAKE_HEADER) || name_is(&h[i], "x-amz-trailer")) {
             stream_ok = 0;
         } else if (name_is(&h[i], "x-amz-content-sha256")) {
             if (h[i].value_len >= 10 && memcmp(h[i].value, "STREAMING-", 10) == 0)

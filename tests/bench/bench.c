@@ -19,6 +19,8 @@
  *   Telegram-shaped (telegram.c): the emulator's limits on, large uploads
  *     against the rate model (4 bots x 2 chats; 4 bots x 6 chats with none
  *     and with rs:4+2), 1 bot x 1 chat for 10,000 4 KiB objects;
+ *   x-amz-checksum (checksums.c): each CRC's rate in process, and a large
+ *     PUT with a CRC64NVME and with a CRC32C checksum against one without;
  *   the gateway's peak RssAnon (/proc/PID/status, sampled every 100 ms).
  * It never fails on a time: it prints numbers. Exit status 1 only when
  * something could not be started at all.
@@ -26,7 +28,8 @@
  * Environment: TGS3_BENCH_LARGE (size, default 1G), TGS3_BENCH_SMALL (4 KiB
  * requests per measurement, default 4000), TGS3_BENCH_TG_SMALL (objects of
  * the 1 bot x 1 chat run, default 10000), TGS3_BENCH_TELEGRAM=0 skips the
- * Telegram-shaped runs, TGS3_BENCH_KEEP=1 keeps the
+ * Telegram-shaped runs, TGS3_BENCH_ONLY=checksums runs only the checksum
+ * rows (after the ceilings), TGS3_BENCH_KEEP=1 keeps the
  * temporary directory, BUILD (binaries, default build).
  */
 #include <signal.h>
@@ -419,9 +422,13 @@ int main(void)
         bench_progress("ceilings: the disk, O_DIRECT, %zu MiB", (size_t)large >> 20);
         bench_disk_rates(buf, (size_t)large, root, (size_t)block_size, &f.disk_wr, &f.disk_rd);
     }
-    int rc = measure(&f) == 0 ? 0 : 1;
-    if (rc == 0) {
+    int only_checksums = env_is("TGS3_BENCH_ONLY", "checksums");
+    int rc = only_checksums ? 0 : measure(&f) == 0 ? 0 : 1;
+    if (only_checksums) {
+        bench_checksum_suite(&env);
+    } else if (rc == 0) {
         main_rows(&f);
+        bench_checksum_suite(&env);
         bench_redundancy_suite(&env);
         bench_row("\nTelegram-shaped (emulator defaults: 20 posts/min per bot and chat, 30/s per bot)\n");
         if (!env_is("TGS3_BENCH_TELEGRAM", "0"))

@@ -62,6 +62,7 @@ struct bench_run {
     size_t data_len;
     size_t shift;                /* body i starts at data[(shift + i * 4099) % data_len] */
     double deadline_s;           /* stop starting requests after this many seconds (0: none) */
+    const char *header;          /* a further "name: value" line (name lower-case, signed), or NULL */
     /* out */
     double secs;                 /* wall time of the whole run */
     size_t done, errors;         /* requests finished, of which failed */
@@ -181,5 +182,8 @@ void bench_redundancy_suite(const struct bench_env *env);
 /* Telegram's limits on (telegram.c): large uploads against the rate model,
  * with and without stripes; n_small 4 KiB objects through one pair. */
 void bench_telegram_suite(const struct bench_env *env, size_t n_small);
+/* x-amz-checksum (checksums.c): each CRC's MiB/s in process, and a large PUT
+ * with x-amz-checksum-crc64nvme and with -crc32c against the same PUT without. */
+void bench_checksum_suite(const struct bench_env *env);
 
 #endif

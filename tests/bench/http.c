@@ -93,17 +93,30 @@ static int sign(struct bench_run *r, const char *method, const char *path, struc
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm);
-    struct s3_header h[3] = {
+    struct s3_header h[4] = {
         {"host", 4, r->t->host_port, strlen(r->t->host_port)},
         {"x-amz-content-sha256", 20, "UNSIGNED-PAYLOAD", 16},
         {"x-amz-date", 10, date, 16},
     };
-    struct s3_request req = {method, strlen(method), path, strlen(path), NULL, 0, h, 3};
+    size_t nh = 3;
+    char signed_headers[160] = "host;x-amz-content-sha256;x-amz-date";
+    const char *colon = r->header != NULL ? strchr(r->header, ':') : NULL;
+    if (colon != NULL) { /* sorts between host and x-amz-content-sha256 for the x-amz-checksum-* names */
+        const char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        h[nh++] = (struct s3_header){r->header, (size_t)(colon - r->header), v, strlen(v)};
+        snprintf(signed_headers, sizeof(signed_headers), "host;%.*s;x-amz-content-sha256;x-amz-date",
+                 (int)(colon - r->header), r->header);
+    }
+    struct s3_request req = {method, strlen(method), path, strlen(path), NULL, 0, h, nh};
     struct dbuf auth;
     dbuf_init(&auth, 1024);
     int rc = s3_sigv4_sign(&req, r->t->access_key, r->t->secret_key, "us-east-1", date, "UNSIGNED-PAYLOAD",
-                           "host;x-amz-content-sha256;x-amz-date", &auth);
+                           signed_headers, &auth);
     if (rc == 0) {
+        if (colon != NULL)
+            *hdrs = curl_slist_append(*hdrs, r->header);
         *hdrs = curl_slist_append(*hdrs, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
         snprintf(line, sizeof(line), "x-amz-date: %s", date);
         *hdrs = curl_slist_append(*hdrs, line);

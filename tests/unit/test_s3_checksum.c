@@ -1,10 +1,13 @@
-/* test_s3_checksum.c — multipart checksums: CRC combination against direct
- * computation over the joined bytes, COMPOSITE and FULL_OBJECT values,
- * algorithm names and AWS's allowed combinations. */
+/* test_s3_checksum.c — the CRCs (s3/crc.c) against a byte-at-a-time table
+ * reference on many lengths, alignments and streamed pieces; multipart
+ * checksums: CRC combination against direct computation over the joined
+ * bytes, COMPOSITE and FULL_OBJECT values, algorithm names and AWS's allowed
+ * combinations. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "s3/s3.h"
 #include "s3/s3_int.h"
 #include "tests/unit/check.h"
 
@@ -37,6 +40,52 @@ static void b64_of(const char *alg, const unsigned char *p, size_t n, char out[6
     out[s3_base64_encode(d, l, out, 64)] = '\0';
 }
 
+/* The reference: one table step per byte, the table built from the reflected
+ * polynomial (what s3/ computed before crc.c). */
+static uint64_t crc_ref(const char *alg, const unsigned char *p, size_t n)
+{
+    uint64_t poly = strcmp(alg, "crc32") == 0    ? 0xedb88320u
+                    : strcmp(alg, "crc32c") == 0 ? 0x82f63b78u
+                                                 : 0x9a6c9329ac4bc9b5ull;
+    uint64_t mask = strcmp(alg, "crc64nvme") == 0 ? ~0ull : 0xffffffffull;
+    uint64_t table[256];
+    for (uint64_t i = 0; i < 256; i++) {
+        uint64_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ poly : c >> 1;
+        table[i] = c;
+    }
+    uint64_t crc = mask;
+    for (size_t i = 0; i < n; i++)
+        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    return crc ^ mask;
+}
+
+/* The CRC of p[0..n) through the streaming context, fed in random pieces
+ * (empty ones too) of at most cap bytes. */
+static uint64_t crc_streamed(const char *alg, const unsigned char *p, size_t n, size_t cap)
+{
+    struct s3_checksum_ctx c;
+    unsigned char d[32];
+    if (s3_checksum_init(&c, alg) != 0)
+        return 0;
+    size_t at = 0;
+    while (at < n) {
+        size_t k = (size_t)(rnd() % (cap + 1));
+        if (k > n - at)
+            k = n - at;
+        if (s3_checksum_update(&c, p + at, k) != 0)
+            break;
+        at += k;
+    }
+    size_t l = s3_checksum_final(&c, d);
+    s3_checksum_release(&c);
+    uint64_t v = 0;
+    for (size_t i = 0; i < l; i++)
+        v = v << 8 | d[i];
+    return v;
+}
+
 /* Published check values ("123456789"). */
 static void test_vectors(void)
 {
@@ -44,6 +93,50 @@ static void test_vectors(void)
     CHECK(crc_of("crc32", s, 9) == 0xcbf43926u);
     CHECK(crc_of("crc32c", s, 9) == 0xe3069283u);
     CHECK(crc_of("crc64nvme", s, 9) == 0xae8b14860a799888ull);
+    for (size_t a = 0; a < 3; a++) /* the streaming context, a byte at a time */
+        CHECK(crc_streamed(crc_algs[a], s, 9, 1) == crc_of(crc_algs[a], s, 9));
+    CHECK(s3_crc32(0, s, 9) == 0xcbf43926u && s3_crc32c(0, s, 9) == 0xe3069283u);
+    CHECK(s3_crc64nvme(0, s, 9) == 0xae8b14860a799888ull);
+    CHECK(s3_crc32(0, s, 0) == 0 && s3_crc32c(0, s, 0) == 0 && s3_crc64nvme(0, s, 0) == 0);
+}
+
+/* Whole buffers, streamed pieces and the s3_crc* calls themselves against the
+ * reference, on every length to 300 bytes and around the folding sizes, at
+ * every alignment mod 16. */
+static void test_against_reference(void)
+{
+    enum { MAXLEN = 300000 };
+    static const size_t big[] = {511, 512, 513, 1023, 4095, 4096, 4097, 65535, 65536 + 7, 262144 + 13, MAXLEN - 16};
+    static const size_t caps[] = {1, 7, 63, 64, 65, 200, 5000, 100000};
+    unsigned char *buf = malloc(MAXLEN);
+    for (size_t i = 0; i < MAXLEN; i++)
+        buf[i] = (unsigned char)rnd();
+    for (size_t a = 0; a < 3; a++) {
+        const char *alg = crc_algs[a];
+        int bad = 0;
+        for (size_t li = 0; li < 301 + sizeof(big) / sizeof(big[0]); li++) {
+            size_t n = li < 301 ? li : big[li - 301];
+            for (size_t off = 0; off < 16; off++) {
+                const unsigned char *p = buf + off;
+                uint64_t want = crc_ref(alg, p, n);
+                size_t cut = n ? (size_t)(rnd() % n) : 0;
+                uint64_t direct = a == 0   ? s3_crc32(s3_crc32(0, p, cut), p + cut, n - cut)
+                                  : a == 1 ? s3_crc32c(s3_crc32c(0, p, cut), p + cut, n - cut)
+                                           : s3_crc64nvme(s3_crc64nvme(0, p, cut), p + cut, n - cut);
+                uint64_t whole = crc_of(alg, p, n);
+                uint64_t streamed = crc_streamed(alg, p, n, caps[rnd() % (sizeof(caps) / sizeof(caps[0]))]);
+                if (whole != want || streamed != want || direct != want) {
+                    if (bad++ == 0)
+                        printf("%s: length %zu at +%zu: want %016llx, whole %016llx, streamed %016llx, split at %zu "
+                               "%016llx\n",
+                               alg, n, off, (unsigned long long)want, (unsigned long long)whole,
+                               (unsigned long long)streamed, cut, (unsigned long long)direct);
+                }
+            }
+        }
+        CHECK(bad == 0);
+    }
+    free(buf);
 }
 
 /* combine(crc(A), crc(B), |B|) == crc(A || B) for random splits, including empty sides. */
@@ -161,6 +254,7 @@ int main(void)
 {
     test_attributes_header();
     test_vectors();
+    test_against_reference();
     test_combine();
     test_multipart();
     test_names();
