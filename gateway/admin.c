@@ -250,6 +250,22 @@ static int render_budgets(const struct gw *gw, struct dbuf *b)
                               tg_pool_chat_is_open(gw->pool, k));
         rc |= metric(b, "tgs3_upload_posts_per_minute", "gauge", "posts per minute the open pairs sustain");
         rc |= dbuf_printf(b, "tgs3_upload_posts_per_minute %.1f\n", tg_pool_rate_per_min(gw->pool));
+        int64_t now = mono_ms();
+        long sum = 0;
+        rc |= metric(b, "tgs3_pair_allowance", "gauge",
+                     "posts a (bot, chat) pair may make in any 60 s: --rate-pair-per-min, halved by 429s, "
+                     "one back per window without");
+        for (size_t i = 0; i < gw->n_bots; i++)
+            for (size_t k = 0; k < gw->cfg.n_chat_ids; k++) {
+                int a = tg_pool_pair_allowance(gw->pool, i, k, now);
+                sum += a;
+                rc |= dbuf_printf(b, "tgs3_pair_allowance{bot=\"%lld\",chat=\"%lld\"} %d\n",
+                                  (long long)gw->bots[i].id, (long long)gw->cfg.chat_ids[k], a);
+            }
+        rc |= metric(b, "tgs3_pair_allowance_sum", "gauge", "tgs3_pair_allowance over all pairs");
+        rc |= dbuf_printf(b, "tgs3_pair_allowance_sum %ld\n", sum);
+        rc |= metric_u64(b, "tgs3_rate_limited_total", "counter", "429s answered to posts the scheduler placed",
+                         tg_pool_rate_limited(gw->pool));
     }
     if (gw->chat_blocks != NULL) {
         rc |= metric(b, "tgs3_chat_blocks", "gauge", "blocks held per chat (for rollover)");

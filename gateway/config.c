@@ -67,7 +67,7 @@ static const struct opt options[] = {
     {"req-timeout", OPT_SECONDS, "600",
      "seconds a request's headers and buffered body may take to arrive; a streamed body (PUT or part over 4 MiB) may "
      "pause this long"},
-    {"rate-pair-per-min", OPT_INT, "20", "posts per minute one bot makes into one chat"},
+    {"rate-pair-per-min", OPT_INT, "20", "posts one bot makes into one chat in any 60 s (a burst, then as the window frees)"},
     {"rate-bot-per-sec", OPT_INT, "30", "posts per second one bot makes over all chats"},
     {"rate-chat-per-min", OPT_INT, "0", "posts per minute into one chat over all bots (0: no limit)"},
     {"max-schedule-wait", OPT_SECONDS, "120", "seconds an upload may wait to post a block before 503 SlowDown"},

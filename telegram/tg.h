@@ -217,8 +217,10 @@ struct tg_call *tg_get_chat_member(struct tg_client *c, const char *token, int64
  * Pure bookkeeping, no I/O and no clock of its own: every call takes the
  * caller's monotonic time in ms, so it is tested without a network. Token
  * buckets per (bot, chat) pair (posts per minute), per bot (posts per second)
- * and per chat (posts per minute, all bots together); a 429 pauses the pair it
- * came from, and the whole bot when its retry_after is short (the per-second
+ * and per chat (posts per minute, all bots together), or with cfg.window a
+ * sliding window per pair (Telegram's rule: pair_per_min posts in any 60 s,
+ * so a burst, then as the window frees) whose allowance adapts to the 429s
+ * seen; a 429 pauses the pair it came from, and the whole bot when its retry_after is short (the per-second
  * limit). The caller asks tg_pool_pick for the pair that can post soonest,
  * posts there after tg_pool_take, and reports 429s with tg_pool_pause. Chats
  * can be closed for new posts (rollover). One thread (the loop's) owns a pool.
@@ -226,7 +228,9 @@ struct tg_call *tg_get_chat_member(struct tg_client *c, const char *token, int64
 struct tg_pool_config {
     size_t n_bots, n_chats;
     double pair_per_min; /* posts per (bot, chat) per minute; default 20 */
-    double pair_burst;   /* posts a pair may save up; default 1 (steady pacing) */
+    double pair_burst;   /* posts a pair may save up; default 1 (steady pacing); unused with window */
+    int window;          /* 1: a pair may make pair_per_min posts in any 60 s (a burst, then as the window
+                            frees), an allowance that a 429 halves and each quiet window grows by one */
     double bot_per_sec;  /* posts per bot per second; default 30 (burst: one second's worth) */
     double chat_per_min; /* posts per chat per minute over all bots; 0 = no limit */
 };
@@ -248,7 +252,9 @@ int64_t tg_pool_pick_avoid(struct tg_pool *p, int64_t now_ms, const unsigned cha
 int64_t tg_pool_wait(struct tg_pool *p, size_t bot, size_t chat, int64_t now_ms);
 /* Spends one post of the pair, its bot and its chat (may go into debt). */
 void tg_pool_take(struct tg_pool *p, size_t bot, size_t chat, int64_t now_ms);
-/* A 429 with retry_after seconds (≥ 1 used when 0) from a post by bot into chat. */
+/* A 429 with retry_after seconds (≥ 1 used when 0) from a post by bot into chat.
+ * With cfg.window it also halves the pair's allowance (floor 1, at most once a
+ * window); each window after without a 429 gives one post back. */
 void tg_pool_pause(struct tg_pool *p, size_t bot, size_t chat, int retry_after, int64_t now_ms);
 /* Rollover: a closed chat is never picked again (until reopened). */
 void tg_pool_set_chat_open(struct tg_pool *p, size_t chat, int open);
@@ -257,6 +263,10 @@ size_t tg_pool_open_chats(const struct tg_pool *p);
 /* Posts per minute the open pairs sustain together (the rate model). */
 double tg_pool_rate_per_min(const struct tg_pool *p);
 struct tg_pool_stats tg_pool_pair_stats(const struct tg_pool *p, size_t bot, size_t chat);
+/* Posts the pair may make in one window at now_ms (cfg.window; without it the pair's burst). */
+int tg_pool_pair_allowance(const struct tg_pool *p, size_t bot, size_t chat, int64_t now_ms);
+/* 429s reported over all pairs. */
+uint64_t tg_pool_rate_limited(const struct tg_pool *p);
 
 /* ---- pure helpers (tested without a network) ------------------------------ */
 

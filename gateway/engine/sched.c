@@ -3,14 +3,19 @@
  * DESIGN
  * Telegram, not HTTP, bounds tgs3: about 20 posts a minute per bot in one
  * chat and about 30 a second per bot. Blocks ready to be posted wait here in
- * one FIFO; the pool (telegram/pool.c) has token buckets per pair, per bot and
- * per chat, and the head of the FIFO goes to the pair that can post soonest,
- * so throughput approaches pairs × rate × block size. When every pair's
- * buckets are empty a timer wakes the scheduler at the next refill (at least
- * every SCHED_TICK_MS, to expire waiters).
+ * one FIFO; the pool (telegram/pool.c) keeps each pair's sliding window (as
+ * Telegram counts: --rate-pair-per-min posts in any 60 s, so a pair's whole
+ * allowance goes at once as a burst, then a post each time a slot frees) and
+ * token buckets per bot and per chat, and the head of the FIFO goes to the
+ * pair that can post soonest, so throughput approaches pairs × rate × block
+ * size after the first bursts. When no pair has room a timer wakes the
+ * scheduler when the first does (at least every SCHED_TICK_MS, to expire
+ * waiters).
  *
  * A 429 pauses the pair it came from for retry_after (and the whole bot for
- * short waits: its per-second limit) and the block goes back to the FIFO for
+ * short waits: its per-second limit) and halves the pair's allowance (a
+ * Telegram stricter than documented is learned; one post comes back per
+ * window without a 429), and the block goes back to the FIFO for
  * the next free pair; so do 5xx answers and lost connections that survived
  * the client's own retries, at most MAX_FAILURES times. A block that waits
  * longer than --max-schedule-wait for a pair is handed back (expired): its
@@ -207,6 +212,7 @@ int gw_sched_start(struct gw *gw, const int64_t *counts)
         .n_chats = gw->cfg.n_chat_ids,
         .pair_per_min = gw->cfg.rate_pair_per_min,
         .pair_burst = 1,
+        .window = 1,
         .bot_per_sec = gw->cfg.rate_bot_per_sec,
         .chat_per_min = gw->cfg.rate_chat_per_min,
     };

@@ -4,8 +4,11 @@
  * (bot, chat) pair. The model is the README's steady throughput: the
  * documents of the object over pairs × 20 per minute, so pairs × 20/min ×
  * document size, × K/(K+M) with stripes (a block of K documents' worth of
- * data is K + M posts). Telegram's sliding window would also allow a first
- * burst of 20 posts per pair, which the gateway's pacing does not spend.
+ * data is K + M posts): the long run. Telegram's sliding window also allows a
+ * first burst of 20 posts per pair, which the gateway spends: the windowed
+ * model is each pair's share of the posts, its first 20 at once and 20 more
+ * each 60 s, so ceil((share - 20) / 20) × 60 s plus the upload time (0 s
+ * when the share fits one window: then the upload alone bounds the time).
  *
  * Large uploads, in 4 MiB documents so the rate bounds the time:
  *   4 bots x 2 chats, --redundancy none (the long-standing row);
@@ -31,6 +34,7 @@ struct tg_upload {
     int k, m;               /* its geometry: 1+0 for none */
     /* out */
     double secs, model_secs, mibs;
+    double window_secs; /* the windowed model (first bursts counted) */
     int failed;
 };
 
@@ -67,6 +71,8 @@ static void tg_upload(const struct bench_env *env, struct tg_upload *o)
     o->secs = r.secs;
     o->mibs = bench_mibs(&r);
     o->model_secs = posts / ((double)pairs * TG_PAIR_PER_MIN / 60.0);
+    double share = ceil(posts / (double)pairs);
+    o->window_secs = share > TG_PAIR_PER_MIN ? ceil((share - TG_PAIR_PER_MIN) / TG_PAIR_PER_MIN) * 60.0 : 0;
     o->failed = r.errors > 0;
     char shape[64];
     if (o->k + o->m > 1)
@@ -77,12 +83,16 @@ static void tg_upload(const struct bench_env *env, struct tg_upload *o)
               (unsigned long long)(env->large >> 20), o->nbots, o->nchats, o->redundancy, shape, r.secs, o->mibs);
     if (o->k + o->m > 1)
         bench_row("%.0f blocks x %d = ", blocks, o->k + o->m);
-    /* Each pair's first post goes at once, then one every 3 s: what a short run can reach. */
-    double rounds = ceil(posts / (double)pairs);
-    bench_row("%.0f posts / (%d pairs x 20/min) = %.1f s (%.1f MiB/s; %.0f s counting each pair's immediate first "
-              "post) | %5.2fx of model time%s\n",
+    /* Each pair's first window goes at once, then 20 more each 60 s: what a short run can reach. */
+    bench_row("%.0f posts / (%d pairs x 20/min) = %.1f s in the long run (%.1f MiB/s) | %5.2fx of it; windowed "
+              "model %.0f s + upload",
               posts, pairs, o->model_secs, (double)env->large / BENCH_MIB / o->model_secs,
-              (rounds - 1) * 60.0 / TG_PAIR_PER_MIN, bench_ratio(r.secs, o->model_secs), r.errors ? "  (errors)" : "");
+              bench_ratio(r.secs, o->model_secs), o->window_secs);
+    if (o->window_secs > 0)
+        bench_row(" | %5.2fx of the windowed model", bench_ratio(r.secs, o->window_secs));
+    else
+        bench_row(" (one burst per pair: the upload alone)");
+    bench_row("%s\n", r.errors ? "  (errors)" : "");
     long used, peak, too_many;
     bench_emu_pairs(&emu, &used, &peak, &too_many);
     bench_row("    emulator: %ld of %d pairs posted, busiest 60 s window of a pair %ld posts (limit 20), %ld answers "
