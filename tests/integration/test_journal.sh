@@ -11,8 +11,8 @@
 #    the chats is known to the index; fsck is clean.
 # 2. A journal document corrupted in every copy: recover stops before it and says so.
 # 3. One bot, one channel, under Telegram's limits (RATE posts a minute): while a 1 GiB upload
-#    runs the journal takes at most a quarter of the pair's posts, and the upload takes the rate
-#    model's time for its blocks plus the journal's posts, within 10 %.
+#    runs the journal takes at most a quarter of the pair's posts, and the upload is never faster
+#    than Telegram's window allows for its blocks plus the journal's posts.
 # 4. tgs3 fsck compares the index with what its chain would rebuild: after uploads, a delete and
 #    tags and a clean stop they match (exit 0); a row changed behind the journal's back is named
 #    and fails fsck; in an index a crash left (chain_clean 0) they are warnings; --journal-interval 0
@@ -183,10 +183,11 @@ say "upload: $("$PY" -c "print(round($t1 - $t0, 1))") s; posts: $((p1 - p0)) ($d
 # 205 parts; a journal document posted between the two readings can move one post across
 check "the blocks are the object's: 1 GiB in 5 MiB parts ($data)" test "$data" -ge 204 -a "$data" -le 206
 check "the journal took at most a quarter of the pair's posts ($journal of $((p1 - p0)))" test $((journal * 4)) -le $((p1 - p0))
-# The pair's limit holds with the journal's posts counted (never faster than the rate model);
-# how close to the model it gets is a time, measured by make bench, not asserted here.
-check "the upload kept to the pair's limit for $data blocks + $journal journal posts" \
-    "$PY" -c "import sys; t=$t1-$t0; m=($data+$journal)*60.0/$RATE; print('measured %.1f s, model %.1f s' % (t, m)); sys.exit(0 if t >= 0.9*m else 1)"
+# The pair's limit holds with the journal's posts counted: never faster than Telegram's window
+# allows (RATE posts in any 60 s: post k + RATE comes 60 s after post k at the earliest); how close
+# to the model it gets is a time, measured by make bench, not asserted here.
+check "the upload kept to the pair's window for $data blocks + $journal journal posts" \
+    "$PY" -c "import sys; n=$data+$journal; t=$t1-$t0; m=((n-1)//$RATE)*60.0; print('measured %.1f s, windowed model at least %.1f s (evenly paced: %.1f s)' % (t, m, n*60.0/$RATE)); sys.exit(0 if t >= 0.9*m else 1)"
 rm -f "$BIG"
 
 section "tgs3 fsck: the index against what its chain in Telegram would rebuild"
