@@ -76,7 +76,8 @@ check "5xx were injected" test "$(stat 'd["faults"]["5xx"]')" -gt 0
 check "connections were dropped" test "$(stat 'd["faults"]["dropped"]')" -gt 0
 check "answers were lost" test "$(stat 'd["faults"]["lost"]')" -gt 0
 check "getFile failed for a while" test "$(stat 'd["faults"]["getfile"]')" -gt 0
-check "each 429 is counted per (bot, chat)" test "$(stat 'sum(p["injected_429"] for p in d["pairs"])')" = "$(stat 'd["faults"]["429"]')"
+# one reading of the emulator's statistics: posts still going on (journal, GC) may add a 429 between two
+check "each 429 is counted per (bot, chat)" test "$(stat 'sum(p["injected_429"] for p in d["pairs"]) == d["faults"]["429"]')" = True
 
 lost=$(stat 'd["faults"]["lost"]')
 found=$(grep -oE "chat -?[0-9]+: message [0-9]+ is an orphan of a lost answer" "$LOG_DIR/gateway.log" | sort -u | wc -l)
