@@ -193,6 +193,7 @@ int gw_tool_open(struct gw *gw, uv_loop_t *loop, const char *name, long timeout_
 
 void gw_tool_close(struct gw *gw)
 {
+    gw_chats_free(gw); /* its calls cancelled while the client is there */
     tg_client_free(gw->tg);
     gw->tg = NULL;
     if (gw->storeq)
@@ -203,6 +204,7 @@ void gw_tool_close(struct gw *gw)
         uv_run(gw->loop, UV_RUN_DEFAULT);
         uv_loop_close(gw->loop);
     }
+    gw_chats_free(gw); /* again: a store job gw_storeq_free finished may have looked at a chat (no calls) */
     free(gw->bots);
     gw->bots = NULL;
     gw_ec_free_all(gw); /* Reed–Solomon tables of the stripes read */
