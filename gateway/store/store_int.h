@@ -190,6 +190,14 @@ enum store_status store_object_write(struct store *st, struct store_object *obj,
 int store_key_starts_with(const char *s, size_t slen, const char *p, size_t plen);
 int store_key_successor(char *s, size_t *len);
 size_t store_key_rolled_len(const char *key, size_t klen, size_t plen, const char *delim, size_t dlen);
+/* bucket_docs.c: a bucket's configuration document (CORS rules, lifecycle rules) as stored text:
+ * read (NOT_FOUND: none), written (NOT_FOUND: no such bucket), removed. */
+enum store_bucket_doc { STORE_DOC_CORS, STORE_DOC_LIFECYCLE };
+enum store_status store_bucket_doc_get(struct store *st, enum store_bucket_doc d, const char *bucket, char **text)
+    WARN_UNUSED;
+enum store_status store_bucket_doc_put(struct store *st, enum store_bucket_doc d, const char *bucket,
+                                       const char *text) WARN_UNUSED;
+enum store_status store_bucket_doc_delete(struct store *st, enum store_bucket_doc d, const char *bucket) WARN_UNUSED;
 /* versions.c: puts obj's row (a delete marker when marker) into its key's stack as b's
  * versioning state says, setting obj->version_id and *id (the row, without extents yet);
  * STORE_LOCKED when it would replace a locked version. */
