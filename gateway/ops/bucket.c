@@ -384,29 +384,14 @@ void gw_op_list_objects(struct gw_req *r)
     r->op = op;
     r->op_free = list_free;
     op->v2 = r->route.op == S3_OP_LIST_OBJECTS_V2;
-    const char *enc = s3_route_param(&r->route, "encoding-type");
-    if (enc && *enc && strcmp(enc, "url") != 0) {
-        gw_respond_error(r, S3E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+    if (!gw_list_params(r, &op->url, &op->max_keys))
         return;
-    }
-    op->url = enc != NULL && !strcmp(enc, "url");
     const char *fo = s3_route_param(&r->route, "fetch-owner");
     op->fetch_owner = fo != NULL && !strcmp(fo, "true");
     const char *p = s3_route_param(&r->route, "prefix");
     const char *d = s3_route_param(&r->route, "delimiter");
     op->prefix = xstrdup(p ? p : "");
     op->delimiter = xstrdup(d ? d : "");
-    const char *mk = s3_route_param(&r->route, "max-keys");
-    op->max_keys = STORE_MAX_LIST;
-    if (mk != NULL) {
-        char *end;
-        long v = strtol(mk, &end, 10);
-        if (*mk == '\0' || *end != '\0' || v < 0) {
-            gw_respond_error(r, S3E_INVALID_ARGUMENT, "max-keys must be a non-negative integer");
-            return;
-        }
-        op->max_keys = v > STORE_MAX_LIST ? STORE_MAX_LIST : (size_t)v;
-    }
     if (op->v2) {
         const char *ct = s3_route_param(&r->route, "continuation-token");
         const char *sa = s3_route_param(&r->route, "start-after");

@@ -279,6 +279,28 @@ int gw_tagging_header_ok(struct gw_req *r)
 
 /* ---- ACLs and owners in XML -------------------------------------------------- */
 
+int gw_list_params(struct gw_req *r, int *url, size_t *max_keys)
+{
+    const char *enc = s3_route_param(&r->route, "encoding-type");
+    const char *mk = s3_route_param(&r->route, "max-keys");
+    if (enc && *enc && strcmp(enc, "url") != 0) {
+        gw_respond_error(r, S3E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+        return 0;
+    }
+    *url = enc != NULL && !strcmp(enc, "url");
+    *max_keys = STORE_MAX_LIST;
+    if (mk != NULL) {
+        char *end;
+        long v = strtol(mk, &end, 10);
+        if (*mk == '\0' || *end != '\0' || v < 0) {
+            gw_respond_error(r, S3E_INVALID_ARGUMENT, "max-keys must be a non-negative integer");
+            return 0;
+        }
+        *max_keys = v > STORE_MAX_LIST ? STORE_MAX_LIST : (size_t)v;
+    }
+    return 1;
+}
+
 void gw_xml_elem_enc(struct s3_xml *x, int url, const char *name, const char *v)
 {
     if (!url) {

@@ -41,6 +41,9 @@ enum s3_err gw_small_body(struct gw_req *r, const char **body, size_t *len);
 /* <AccessControlPolicy> of acl (owner and grants, in order); <Owner> alone. */
 void gw_acl_render(struct s3_xml *x, struct dbuf *out, const struct s3_acl *acl);
 void gw_owner_xml(struct s3_xml *x, const char *owner);
+/* A listing's encoding-type (url or none) and max-keys (≤ STORE_MAX_LIST; default that); 0 when
+ * either is malformed (answered: 400 InvalidArgument). */
+int gw_list_params(struct gw_req *r, int *url, size_t *max_keys);
 /* Element text, URL-encoded when the client asked for encoding-type=url (the listings). */
 void gw_xml_elem_enc(struct s3_xml *x, int url, const char *name, const char *v);
 

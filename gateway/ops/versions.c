@@ -210,12 +210,8 @@ void gw_op_list_versions(struct gw_req *r)
     struct lv_op *op = xcalloc(1, sizeof(*op));
     r->op = op;
     r->op_free = lv_free;
-    const char *enc = s3_route_param(&r->route, "encoding-type");
-    if (enc && *enc && strcmp(enc, "url") != 0) {
-        gw_respond_error(r, S3E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+    if (!gw_list_params(r, &op->url, &op->max_keys))
         return;
-    }
-    op->url = enc != NULL && !strcmp(enc, "url");
     const char *p = s3_route_param(&r->route, "prefix");
     const char *d = s3_route_param(&r->route, "delimiter");
     const char *km = s3_route_param(&r->route, "key-marker");
@@ -232,17 +228,6 @@ void gw_op_list_versions(struct gw_req *r)
     if (vm != NULL && *vm != '\0' && gw_version_check(vm, &msg) != S3E_OK) {
         gw_respond_error(r, S3E_INVALID_ARGUMENT, msg);
         return;
-    }
-    const char *mk = s3_route_param(&r->route, "max-keys");
-    op->max_keys = STORE_MAX_LIST;
-    if (mk != NULL) {
-        char *end;
-        long v = strtol(mk, &end, 10);
-        if (*mk == '\0' || *end != '\0' || v < 0) {
-            gw_respond_error(r, S3E_INVALID_ARGUMENT, "max-keys must be a non-negative integer");
-            return;
-        }
-        op->max_keys = v > STORE_MAX_LIST ? STORE_MAX_LIST : (size_t)v;
     }
     gw_req_store_call(r, lv_run, lv_done, op, NULL);
 }
