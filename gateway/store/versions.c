@@ -342,6 +342,19 @@ out:
 
 /* ---- Object Lock ---------------------------------------------------------------- */
 
+/* The version a lock call is about (not a delete marker: NOT_FOUND), its id named in version_out. */
+static enum store_status lock_target(struct store *st, const char *bucket, const char *key, const char *version,
+                                     int64_t *id, struct store_object *o, char version_out[STORE_VERSION_LEN])
+{
+    enum store_status ret = version_row(st, bucket, key, version, id, o);
+
+    if (ret == STORE_OK && o->delete_marker)
+        ret = STORE_NOT_FOUND;
+    if (ret == STORE_OK && version_out)
+        snprintf(version_out, STORE_VERSION_LEN, "%s", o->version_id);
+    return ret;
+}
+
 enum store_status store_object_retention_set(struct store *st, const char *bucket, const char *key,
                                              const char *version, const char *mode, int64_t until_ms,
                                              int bypass_governance, int64_t now_ms,
@@ -354,13 +367,9 @@ enum store_status store_object_retention_set(struct store *st, const char *bucke
 
     if (ret != STORE_OK)
         return ret;
-    ret = version_row(st, bucket, key, version, &id, &o);
-    if (ret == STORE_OK && o.delete_marker)
-        ret = STORE_NOT_FOUND;
+    ret = lock_target(st, bucket, key, version, &id, &o, version_out);
     if (ret != STORE_OK)
         goto out;
-    if (version_out)
-        snprintf(version_out, STORE_VERSION_LEN, "%s", o.version_id);
     if (o.lock_mode[0] != '\0' && o.lock_until_ms > now_ms) {
         /* In force: it may only grow stronger, unless GOVERNANCE is bypassed. */
         int keeps = mode[0] != '\0' && until_ms >= o.lock_until_ms &&
@@ -387,14 +396,9 @@ enum store_status store_object_legal_hold_set(struct store *st, const char *buck
 
     if (ret != STORE_OK)
         return ret;
-    ret = version_row(st, bucket, key, version, &id, &o);
-    if (ret == STORE_OK && o.delete_marker)
-        ret = STORE_NOT_FOUND;
-    if (ret == STORE_OK) {
-        if (version_out)
-            snprintf(version_out, STORE_VERSION_LEN, "%s", o.version_id);
+    ret = lock_target(st, bucket, key, version, &id, &o, version_out);
+    if (ret == STORE_OK)
         ret = store_exec(st, sql, "II", id, (int64_t)(on != 0));
-    }
     free(o.meta_json);
     return store_op_end(st, ret);
 }
