@@ -75,6 +75,8 @@ struct gw_journal {
     int draining, drained, clean_set;
     int64_t drain_deadline;
     struct gw_journal_counters c;
+    struct store *store;    /* read only for store_changes_waiting, from the loop */
+    int64_t taking_ms;      /* a take (or a snapshot's cut) is under way: its changes are this old at most; 0 none */
     /* the step in progress */
     struct jdoc *taken;
     enum store_status st;
@@ -161,17 +163,18 @@ static void take_done(void *arg)
 {
     struct gw *gw = arg;
     struct gw_journal *j = gw->journal;
-    int64_t now = mono_ms();
+    int64_t since = j->taking_ms > j->last_empty_ms ? j->taking_ms : j->last_empty_ms;
     j->running = 0;
+    j->taking_ms = 0;
     if (j->st != STORE_OK)
         log_error("journal: cannot take the index's changes: %s", store_status_name(j->st));
-    if (j->taken != NULL) {
-        j->taken->since_ms = j->last_empty_ms;
-        j->taken->epoch = j->epoch;
-        push(j, j->taken);
-        j->taken = NULL;
-    }
-    j->last_empty_ms = now;
+    j->last_empty_ms = mono_ms();
+    if (j->taken == NULL)
+        return; /* nothing changed: the next tick looks again (stepping now would take again at once) */
+    j->taken->since_ms = since;
+    j->taken->epoch = j->epoch;
+    push(j, j->taken);
+    j->taken = NULL;
     step(gw);
 }
 
@@ -345,6 +348,13 @@ static int snapshot_due(const struct gw *gw, const struct gw_journal *j)
 }
 
 /* The next thing to do, if nothing runs: a snapshot, the head document, or a take. */
+/* A take is queued on the store thread: until it is filed, the changes it takes are counted as its. */
+static void begin_taking(struct gw_journal *j, int64_t now)
+{
+    int64_t w = store_changes_waiting(j->store);
+    j->taking_ms = w > 0 ? w : now;
+}
+
 static void step(struct gw *gw)
 {
     struct gw_journal *j = gw->journal;
@@ -357,7 +367,9 @@ static void step(struct gw *gw)
         j->running = 1;
         j->snapshotting = 1;
         j->epoch++;
+        begin_taking(j, now);
         if (gw_snapshot_begin(gw, j->epoch, &snapshot_hooks, on_chain_begun, NULL) != 0) {
+            j->taking_ms = 0;
             j->running = 0;
             j->snapshotting = 0;
             j->epoch--;
@@ -373,6 +385,7 @@ static void step(struct gw *gw)
     }
     if (j->head == NULL && now >= j->next_ms) {
         j->running = 1;
+        begin_taking(j, now);
         gw_store_call(gw, take_run, take_done, gw);
     }
 }
@@ -398,6 +411,7 @@ static void journal_cut_done(struct gw *gw, int64_t index_size)
     if (j == NULL)
         return;
     j->index_size = index_size;
+    j->taking_ms = 0;
     if (j->taken != NULL) {
         j->taken->since_ms = j->last_empty_ms;
         push(j, j->taken);
@@ -437,6 +451,7 @@ int gw_journal_prepare(struct gw *gw, struct store *st)
         log_info("journal: continuing the chain at document %lld", (long long)j->ch.seq);
     else
         log_info("journal: a new chain begins (%s)", !j->ch.have ? "none yet" : !j->ch.clean ? "the last run did not end cleanly" : "the index was changed by a tool");
+    j->store = st;
     gw->journal = j;
     return 0;
 }
@@ -476,6 +491,7 @@ static void final_done(void *arg)
     struct gw *gw = arg;
     struct gw_journal *j = gw->journal;
     j->running = 0;
+    j->taking_ms = 0;
     if (j->taken != NULL) { /* written meanwhile: posted, then looked at again */
         j->taken->since_ms = j->last_empty_ms;
         j->taken->epoch = j->epoch;
@@ -513,6 +529,7 @@ int gw_journal_drained(struct gw *gw)
         return 0;
     }
     j->running = 1;
+    begin_taking(j, mono_ms());
     gw_store_call(gw, final_run, final_done, gw);
     return 0;
 }
@@ -550,8 +567,17 @@ void gw_journal_counters(const struct gw *gw, struct gw_journal_counters *out)
     *out = j->c;
     out->on = 1;
     out->seq = j->ch.seq;
+    /* Three places hold changes not in Telegram yet: the documents waiting in order, a take under
+     * way, and the session (what the next take will find). */
+    int64_t oldest = j->head ? j->head->since_ms : 0, waiting = store_changes_waiting(j->store);
     out->pending = j->n_pending;
-    out->lag_ms = j->head ? mono_ms() - j->head->since_ms : 0;
-    if (j->running && j->head == NULL && j->taken == NULL)
-        out->lag_ms = 0;
+    if (j->taking_ms > 0) {
+        out->pending++;
+        oldest = oldest > 0 && oldest < j->taking_ms ? oldest : j->taking_ms;
+    }
+    if (waiting > 0) {
+        out->pending++;
+        oldest = oldest > 0 && oldest < waiting ? oldest : waiting;
+    }
+    out->lag_ms = oldest > 0 ? mono_ms() - oldest : 0;
 }

@@ -10,7 +10,9 @@
  * Writes made through a connection that has no session are invisible to the journal. commit_write
  * (store.c), the one place a write transaction commits, calls store_changes_note, which then records in
  * meta ('journal_unjournaled', ms) when the first of them committed, in the same transaction, so the
- * gateway knows a chain that spans them would not rebuild the index.
+ * gateway knows a chain that spans them would not rebuild the index. With a session it notes instead
+ * when the first change since the last take committed (an atomic, so the loop can tell how old the
+ * oldest change not yet in Telegram is without a store job).
  */
 #define SQLITE_ENABLE_SESSION
 #define SQLITE_ENABLE_PREUPDATE_HOOK
@@ -111,6 +113,7 @@ enum store_status store_changes_take(struct store *st, void **buf, size_t *len)
     }
     sqlite3session_delete(st->session);
     st->session = fresh;
+    atomic_store(&st->waiting_ms, 0);
     if (n > 0) {
         *buf = p;
         *len = (size_t)n;
@@ -376,9 +379,19 @@ enum store_status store_changes_note(struct store *st)
 {
     static const char sql[] = "INSERT OR IGNORE INTO meta(k, v) VALUES ('journal_unjournaled', ?1)";
 
-    if (st->session != NULL || (int64_t)sqlite3_total_changes64(st->db) == st->tx_changes)
+    if (st->session != NULL) {
+        if (atomic_load(&st->waiting_ms) == 0 && !sqlite3session_isempty(st->session))
+            atomic_store(&st->waiting_ms, mono_ms());
+        return STORE_OK;
+    }
+    if ((int64_t)sqlite3_total_changes64(st->db) == st->tx_changes)
         return STORE_OK;
     return store_exec(st, sql, "I", now_ms());
+}
+
+int64_t store_changes_waiting(struct store *st)
+{
+    return atomic_load(&st->waiting_ms);
 }
 
 enum store_status store_changes_unjournaled(struct store *st, int64_t *since_ms)

@@ -782,6 +782,10 @@ void store_changes_stop(struct store *st);
  * every change stays for the next take. */
 enum store_status store_changes_take(struct store *st, void **buf, size_t *len) WARN_UNUSED;
 void store_changes_free(void *buf); /* NULL ok */
+/* When (mono_ms) the first commit the recording holds was made, 0 when it
+ * holds none: the age of the index's oldest change not yet taken. The one
+ * store call any thread may make, while st is open. */
+int64_t store_changes_waiting(struct store *st);
 /* Applies a changeset from store_changes_take, whole or not at all, in one
  * transaction (a savepoint inside store_tx_begin) onto st: a copy of the
  * index as it stood when the chain began, with the chain's earlier

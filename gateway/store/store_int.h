@@ -10,6 +10,8 @@
 #ifndef TGS3_STORE_INT_H
 #define TGS3_STORE_INT_H
 
+#include <stdatomic.h>
+
 #include <sqlite3.h>
 
 #include "gateway/store/store.h"
@@ -29,6 +31,7 @@ struct store {
     int64_t synced_changes; /* sqlite3_total_changes64 at the last store_sync */
     int64_t tx_changes;   /* sqlite3_total_changes64 when the write transaction began */
     struct sqlite3_session *session; /* records changes for the index journal (changes.c); NULL: none */
+    _Atomic int64_t waiting_ms; /* mono ms of the first commit the session recorded since the last take; 0: none (any thread reads it) */
     char err[256];        /* last SQLite error text */
     struct store_stmt_slot stmts[STORE_STMT_SLOTS];
 };
@@ -125,7 +128,9 @@ enum store_status store_op_end(struct store *st, enum store_status status) WARN_
 
 /* Called just before a write transaction commits (store.c has the one place):
  * when no session records st's changes and rows changed since st->tx_changes,
- * sets the unjournaled mark in meta unless it is set (changes.c). */
+ * sets the unjournaled mark in meta unless it is set; when one does and it
+ * holds changes, notes when the first of them since the last take committed
+ * (store_changes_waiting) (changes.c). */
 enum store_status store_changes_note(struct store *st) WARN_UNUSED;
 
 /* Takes one reference on block_id; STORE_CONFLICT if the block is missing. */

@@ -767,13 +767,21 @@ static void test_take_rules(void)
     CHECK_ST(store_bucket_create(st, "kept", "ak", 1), STORE_OK);
     CHECK_ST(store_changes_take(st, &buf, &len), STORE_BUSY);
     CHECK(buf == NULL && len == 0);
+    CHECK(store_changes_waiting(st) == 0); /* not committed yet */
+    int64_t before = mono_ms();
     CHECK_ST(store_tx_commit(st), STORE_OK);
+    int64_t w = store_changes_waiting(st);
+    CHECK(w >= before && w <= mono_ms()); /* the commit is the oldest change waiting */
+    CHECK_ST(store_bucket_create(st, "later", "ak", 1), STORE_OK);
+    CHECK(store_changes_waiting(st) == w); /* a later one does not make it younger */
     CHECK_ST(store_changes_take(st, &buf, &len), STORE_OK);
     CHECK(buf != NULL && len > 0);
+    CHECK(store_changes_waiting(st) == 0);
     store_changes_free(buf);
     /* Taken: the next take starts empty. */
     CHECK_ST(store_changes_take(st, &buf, &len), STORE_OK);
     CHECK(buf == NULL && len == 0);
+    CHECK(store_changes_waiting(st) == 0);
     store_changes_free(NULL);
 
     /* Stopped, then closed while recording (store_close frees the session: the leak checker says so). */
