@@ -3,9 +3,10 @@
  * DESIGN
  * PUT/UploadPart, streamed (a body over 4 MiB read by intake.c): each block
  * gets its budget slot before its bytes are read, straight into the buffer
- * it will be posted from; the lane hashes blocks in body order (MD5,
- * SHA-256 for a signed payload, an x-amz-checksum when one is to be
- * verified) on the pool, then the block is sealed in
+ * it will be posted from; two lanes hash blocks in body order side by side
+ * on the pool (MD5 in one; SHA-256 for a signed payload and an
+ * x-amz-checksum when one is to be verified in the other: one stream uses
+ * two cores), then the block is sealed in
  * place, journaled and posted as below. Nothing is gated: the request's
  * signature was checked on its head, and a digest that fails at the end
  * fails the put like any other failure (posted blocks are queued for
@@ -415,47 +416,94 @@ static void read_block(struct gw_put *p, struct put_blk *c)
     gw_body_read(p->body, c->plain, n, on_block_read, c);
 }
 
+/* Whether lane L runs for p: MD5 always, the second lane for SHA-256 or a checksum. */
+static int lane_on(const struct gw_put *p, int L)
+{
+    return L == LANE_MD5 || p->sha_ctx != NULL || p->ck_ctx != NULL;
+}
+
+/* The first block some running lane has not hashed yet (blocks below it are
+ * sealed, or given back by a failed put). */
+static size_t lanes_low(const struct gw_put *p)
+{
+    size_t lo = p->lanes[LANE_MD5].next;
+    if (lane_on(p, LANE_SHA) && p->lanes[LANE_SHA].next < lo)
+        lo = p->lanes[LANE_SHA].next;
+    return lo;
+}
+
+/* What the lanes found: an internal failure at once; a digest that does not
+ * match once every running lane is through the body, Content-MD5's first (as
+ * one lane judged them before). */
+static enum s3_err lanes_verdict(const struct gw_put *p)
+{
+    for (int L = 0; L < PUT_LANES; L++)
+        if (lane_on(p, L) && p->lanes[L].err == S3E_INTERNAL_ERROR)
+            return S3E_INTERNAL_ERROR;
+    for (int L = 0; L < PUT_LANES; L++)
+        if (lane_on(p, L) && (p->lanes[L].busy || p->lanes[L].next < p->n_blocks))
+            return S3E_OK;
+    for (int L = 0; L < PUT_LANES; L++)
+        if (lane_on(p, L) && p->lanes[L].err != S3E_OK)
+            return p->lanes[L].err;
+    return S3E_OK;
+}
+
 static void lane_done(uv_work_t *w, int status)
 {
-    struct gw_put *p = w->data;
+    struct put_lane *l = w->data;
+    struct gw_put *p = l->p;
     struct gw *gw = p->gw;
-    struct put_blk *c = &p->bl[p->lane_next++];
+    size_t i = l->next++;
+    l->busy = 0;
     p->verifying--;
-    if (status != 0 && p->lane_err == S3E_OK)
-        p->lane_err = S3E_INTERNAL_ERROR;
-    if (p->lane_err != S3E_OK)
-        put_fail(p, p->lane_err);
-    if (p->failed || p->freeing) {
-        p->jobs--;
-        slot_release(c);
-    } else {
-        /* Hashed: now the keyed hash, identity and seal (in place) on the pool. */
-        uv_queue_work(gw->loop, &c->work, put_seal_work, after_seal);
+    if (status != 0 && l->err == S3E_OK)
+        l->err = S3E_INTERNAL_ERROR;
+    enum s3_err e = lanes_verdict(p);
+    if (e != S3E_OK)
+        put_fail(p, e);
+    /* Hashed by every running lane: now the keyed hash, identity and seal (in place) on the pool. A
+     * failed put's blocks give their slots back in lane_kick. */
+    if (!p->failed && !p->freeing && lanes_low(p) > i) {
+        p->sealing = i + 1;
+        uv_queue_work(gw->loop, &p->bl[i].work, put_seal_work, after_seal);
     }
     lane_kick(p);
     up_pump(gw);
     finish(p);
 }
 
-/* Starts the lane on the next block if it is read and the lane is free; a
- * failed put gives the slots of read blocks back instead. */
+/* Starts each idle lane on its next block if that is read; a failed put,
+ * once no lane runs, gives the slots of the blocks read but not sealed back
+ * instead. */
 static void lane_kick(struct gw_put *p)
 {
-    if (p->verifying > 0)
-        return; /* the lane is hashing a block */
+    if (!p->streamed)
+        return;
     if (p->failed || p->freeing) {
-        while (p->lane_next < p->next && p->bl[p->lane_next].buf != NULL && &p->bl[p->lane_next] != p->reading) {
+        if (p->verifying > 0)
+            return; /* a lane is hashing a block */
+        size_t i = p->sealing;
+        while (i < p->next && p->bl[i].buf != NULL && &p->bl[i] != p->reading) {
             p->jobs--;
-            slot_release(&p->bl[p->lane_next++]);
+            slot_release(&p->bl[i++]);
         }
+        p->sealing = i;
+        for (int L = 0; L < PUT_LANES; L++)
+            if (p->lanes[L].next < i)
+                p->lanes[L].next = i;
         return;
     }
-    if (p->lane_next >= p->next || &p->bl[p->lane_next] == p->reading)
-        return;
-    p->verifying++;
-    p->lane_last = p->lane_next + 1 >= p->n_blocks;
-    p->lane_work.data = p;
-    uv_queue_work(p->gw->loop, &p->lane_work, put_lane_work, lane_done);
+    for (int L = 0; L < PUT_LANES; L++) {
+        struct put_lane *l = &p->lanes[L];
+        if (!lane_on(p, L) || l->busy || l->next >= p->next || &p->bl[l->next] == p->reading)
+            continue;
+        l->busy = 1;
+        p->verifying++;
+        l->last = l->next + 1 >= p->n_blocks;
+        l->work.data = l;
+        uv_queue_work(p->gw->loop, &l->work, put_lane_work, lane_done);
+    }
 }
 
 /* Takes a budget slot (the caller checked one is free) and seals the next block. */
@@ -655,6 +703,10 @@ static struct gw_put *start_streamed(struct gw *gw, const struct s3_auth *auth, 
     p->body = body;
     p->src_ops = ops;
     p->src = src;
+    for (int L = 0; L < PUT_LANES; L++) {
+        p->lanes[L].p = p;
+        p->lanes[L].which = L;
+    }
     p->md5_ctx = EVP_MD_CTX_new();
     if (p->chk.verify_sha256)
         p->sha_ctx = EVP_MD_CTX_new();

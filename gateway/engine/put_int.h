@@ -77,10 +77,20 @@ struct gw_put {
     struct gw_body *body;    /* NULL once gw_put_free let go of it */
     struct put_blk *reading; /* the block being read, or NULL */
     EVP_MD_CTX *md5_ctx, *sha_ctx;
-    size_t lane_next;        /* next block the lane hashes (running while verifying > 0) */
-    uv_work_t lane_work;
-    int lane_last;           /* the lane's block is the body's last (set on the loop before it runs) */
-    enum s3_err lane_err;
+    /* Two lanes hash the blocks in body order side by side, each on its own
+     * pool thread: MD5 (the ETag), and SHA-256 with the x-amz-checksum (the
+     * second runs only when one of them is asked for). A block is sealed once
+     * every running lane is past it. */
+    struct put_lane {
+        struct gw_put *p;
+        uv_work_t work;
+        int which;        /* LANE_MD5, LANE_SHA */
+        size_t next;      /* next block it hashes */
+        int busy;         /* its job is on the pool (counted in verifying) */
+        int last;         /* its block is the body's last (set on the loop before it runs) */
+        enum s3_err err;  /* written by its job only */
+    } lanes[2];
+    size_t sealing;          /* blocks handed on to be sealed (every running lane through them) */
     /* A source other than a request body (gw_put_start_source): its length is
      * known once it reports its end; len and n_blocks are upper bounds until then. */
     struct s3_checksum_ctx *ck_ctx; /* streamed with an x-amz-checksum to verify, else NULL */
@@ -92,6 +102,7 @@ struct gw_put {
 /* libuv pool jobs (put_work.c), over job-owned state: */
 void put_verify_work(uv_work_t *w); /* a buffered body: aws-chunked decode, Content-MD5, checksum, SHA-256 */
 void put_seal_work(uv_work_t *w);   /* one block: keyed hash, identity, AES-256-GCM (or a plain copy) */
-void put_lane_work(uv_work_t *w);   /* a streamed body: the running MD5/SHA-256 over its next block */
+enum { LANE_MD5, LANE_SHA, PUT_LANES };
+void put_lane_work(uv_work_t *w);   /* a streamed body: one lane's running hashes over its next block */
 
 #endif

@@ -152,42 +152,51 @@ void put_seal_work(uv_work_t *w)
         c->seal_st = gw_stripe_encode(c->ss, gw->keys, b->uuid, c->buf, c->buf_len);
 }
 
-/* libuv pool: the running hashes over the next block in body order; the last
- * block finishes them and compares Content-MD5 and the signed payload hash. */
+/* libuv pool: one lane's running hashes over its next block in body order;
+ * the last block finishes them and compares what the lane checks: Content-MD5
+ * (LANE_MD5), the signed payload hash and the x-amz-checksum (LANE_SHA). */
 void put_lane_work(uv_work_t *w)
 {
-    struct gw_put *p = w->data;
-    struct put_blk *c = &p->bl[p->lane_next];
-    int ok = EVP_DigestUpdate(p->md5_ctx, c->plain, c->plain_len) &&
-             (p->sha_ctx == NULL || EVP_DigestUpdate(p->sha_ctx, c->plain, c->plain_len)) &&
-             (p->ck_ctx == NULL || s3_checksum_update(p->ck_ctx, c->plain, c->plain_len) == 0);
+    struct put_lane *l = w->data;
+    struct gw_put *p = l->p;
+    const struct put_blk *c = &p->bl[l->next];
+    int ok = l->which == LANE_MD5
+                 ? EVP_DigestUpdate(p->md5_ctx, c->plain, c->plain_len)
+                 : (p->sha_ctx == NULL || EVP_DigestUpdate(p->sha_ctx, c->plain, c->plain_len)) &&
+                       (p->ck_ctx == NULL || s3_checksum_update(p->ck_ctx, c->plain, c->plain_len) == 0);
     if (!ok) {
-        p->lane_err = S3E_INTERNAL_ERROR;
+        l->err = S3E_INTERNAL_ERROR;
         return;
     }
-    if (!p->lane_last)
+    if (!l->last)
         return;
     unsigned char md5[16], sha[32];
     unsigned int n = 0;
-    if (!EVP_DigestFinal_ex(p->md5_ctx, md5, &n) ||
-        (p->sha_ctx != NULL && !EVP_DigestFinal_ex(p->sha_ctx, sha, &n))) {
-        p->lane_err = S3E_INTERNAL_ERROR;
+    if (l->which == LANE_MD5) {
+        if (!EVP_DigestFinal_ex(p->md5_ctx, md5, &n)) {
+            l->err = S3E_INTERNAL_ERROR;
+            return;
+        }
+        hex_encode(md5, 16, p->md5_hex);
+        if (p->chk.has_md5 && memcmp(md5, p->chk.md5, 16) != 0)
+            l->err = S3E_BAD_DIGEST;
         return;
     }
-    hex_encode(md5, 16, p->md5_hex);
-    if (p->chk.has_md5 && memcmp(md5, p->chk.md5, 16) != 0)
-        p->lane_err = S3E_BAD_DIGEST;
-    else if (p->sha_ctx != NULL && memcmp(sha, p->auth.payload_sha256, 32) != 0)
-        p->lane_err = S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
-    if (p->lane_err == S3E_OK && p->ck_ctx != NULL) {
+    if (p->sha_ctx != NULL) {
+        if (!EVP_DigestFinal_ex(p->sha_ctx, sha, &n))
+            l->err = S3E_INTERNAL_ERROR;
+        else if (memcmp(sha, p->auth.payload_sha256, 32) != 0)
+            l->err = S3E_X_AMZ_CONTENT_SHA256_MISMATCH;
+    }
+    if (l->err == S3E_OK && p->ck_ctx != NULL) {
         /* the x-amz-checksum asked for, as s3_checksum_check judges a whole body */
         unsigned char got[32], want[32];
         size_t gl = s3_checksum_final(p->ck_ctx, got), wl = 0;
         if (gl == 0)
-            p->lane_err = S3E_INTERNAL_ERROR;
+            l->err = S3E_INTERNAL_ERROR;
         else if (s3_base64_decode(p->chk.ck_value, strlen(p->chk.ck_value), want, sizeof(want), &wl) != 0 || wl != gl)
-            p->lane_err = S3E_INVALID_DIGEST;
+            l->err = S3E_INVALID_DIGEST;
         else if (CRYPTO_memcmp(want, got, gl) != 0)
-            p->lane_err = S3E_BAD_DIGEST;
+            l->err = S3E_BAD_DIGEST;
     }
 }

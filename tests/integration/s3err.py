@@ -299,6 +299,21 @@ def case_stream_bad_md5(b):
     return expect(send("HEAD", "/%s/sbadmd5" % b), 404) and ok
 
 
+def case_stream_both_bad(b):
+    """Both digests wrong: the two hashing lanes finish in either order; Content-MD5's error is the one
+    answered, as AWS does. Then a signed checksum that is wrong: its own error."""
+    body = os.urandom(BIG)
+    bad = bytearray(body)
+    bad[7] ^= 0xFF
+    md5 = base64.b64encode(hashlib.md5(body + b"x").digest()).decode()
+    ok = expect(send("PUT", "/%s/sboth" % b, body=body, sent_body=bytes(bad), headers={"Content-MD5": md5}), 400,
+                "BadDigest")
+    crc = base64.b64encode(hashlib.sha256(b"not the body").digest()).decode()
+    ok = expect(send("PUT", "/%s/sbadsha" % b, body=body, headers={"x-amz-checksum-sha256": crc}), 400,
+                "BadDigest") and ok
+    return expect(send("HEAD", "/%s/sboth" % b), 404) and expect(send("HEAD", "/%s/sbadsha" % b), 404) and ok
+
+
 def start_partial_put(path):
     """Sends the head of an 8 MiB PUT and its first MiB; returns the socket."""
     body = os.urandom(8 << 20)

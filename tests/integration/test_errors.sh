@@ -56,12 +56,14 @@ check "streamed PUT: 100 Continue first, Content-MD5 checked, bytes round-trip" 
 check "streamed PUTs and a GET share one keep-alive connection" E stream_keepalive
 check "streamed tampered body -> 400 XAmzContentSHA256Mismatch, nothing stored" E stream_tampered
 check "streamed wrong Content-MD5 -> 400 BadDigest, nothing stored" E stream_bad_md5
+check "streamed body with both digests wrong -> 400 BadDigest; a wrong x-amz-checksum -> 400 BadDigest" E stream_both_bad
 check "streamed body cut by the client: nothing stored" E stream_cut
 check "streamed body that stops arriving -> 400 RequestTimeout, connection closed" E stream_stall
 check "large body on PutObjectTagging -> 400 EntityTooLarge, connection closed" E stream_wrong_op
 n=$(streamed)
 say "bodies streamed: $n"
-check "those bodies took the streamed path (8 claimed)" test "$n" = 8
+check "those bodies took the streamed path (10 claimed)" test "$n" = 10
+check "every upload slot the failed bodies held is given back" wait_until 20 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_inflight_upload_blocks\" {print \$2}')\" = 0 ]"
 check "aws cp of 20 MiB (multipart parts and a single PUT) round-trips" bash -c "
     head -c 20971520 /dev/urandom >'$TEST_TMP/a20' &&
     aws s3 cp --only-show-errors '$TEST_TMP/a20' s3://$B/a20 &&
