@@ -193,8 +193,15 @@ double bench_ops(const struct bench_run *r);  /* successful requests per second 
 struct json_t;
 struct json_t *bench_emu_stats(const struct bench_server *emu); /* /_emulator/stats, or NULL; json_decref it */
 long bench_emu_messages(const struct bench_server *emu, int chat); /* messages a chat holds, or -1 */
-/* Over the (bot, chat) pairs: how many posted, the most posts one saw in a 60 s window, 429s sent. */
-void bench_emu_pairs(const struct bench_server *emu, long *used, long *peak, long *too_many);
+/* Over the (bot, chat) pairs of an emulator, so far. */
+struct bench_pairs {
+    long used;     /* pairs that posted */
+    long peak;     /* the most posts one pair made in a 60 s window */
+    long too_many; /* 429 answers */
+    long posts;    /* documents posted, all pairs */
+    long most;     /* documents the busiest pair posted */
+};
+void bench_emu_pairs(const struct bench_server *emu, struct bench_pairs *p);
 long bench_unposted(const struct bench_server *gw); /* blocks of the index not yet in Telegram, or -1 */
 
 /* ---- the runs of other files ------------------------------------------------ */

@@ -338,9 +338,9 @@ long bench_emu_messages(const struct bench_server *emu, int chat)
     return n;
 }
 
-void bench_emu_pairs(const struct bench_server *emu, long *used, long *peak, long *too_many)
+void bench_emu_pairs(const struct bench_server *emu, struct bench_pairs *out)
 {
-    *used = *peak = *too_many = 0;
+    memset(out, 0, sizeof(*out));
     json_t *j = bench_emu_stats(emu);
     json_t *pairs = json_object_get(j, "pairs");
     size_t i;
@@ -349,9 +349,11 @@ void bench_emu_pairs(const struct bench_server *emu, long *used, long *peak, lon
     {
         long posts = (long)json_integer_value(json_object_get(p, "posts"));
         long pk = (long)json_integer_value(json_object_get(p, "peak_60s"));
-        *used += posts > 0;
-        *peak = pk > *peak ? pk : *peak;
-        *too_many += (long)json_integer_value(json_object_get(p, "too_many"));
+        out->used += posts > 0;
+        out->posts += posts;
+        out->most = posts > out->most ? posts : out->most;
+        out->peak = pk > out->peak ? pk : out->peak;
+        out->too_many += (long)json_integer_value(json_object_get(p, "too_many"));
     }
     json_decref(j);
 }

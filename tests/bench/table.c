@@ -61,7 +61,7 @@ static void cold_rows(const struct side_figs *gw)
 static void put_row(const char *what, const struct bench_stat *g, const struct bench_stat *n, double md5)
 {
     char a[48], b[48];
-    bench_row("  %-22s %s | MD5 %6.0f  nginx PUT %s | %.2fx MD5, %.2fx nginx\n", what,
+    bench_row("  %-30s %s | MD5 %6.0f  nginx PUT %s | %.2fx MD5, %.2fx nginx\n", what,
               bench_stat_str(g, 7, 0, "", a, sizeof(a)), md5, bench_stat_str(n, 6, 0, "", b, sizeof(b)),
               bench_ratio(bench_median(g), md5), bench_ratio(bench_median(g), bench_median(n)));
 }
@@ -71,7 +71,7 @@ static void get_row(const char *what, const struct bench_stat *g, const struct b
 {
     char a[48], b[48];
     double v = bench_median(g);
-    bench_row("  %-22s %s | nginx GET %s            | %.2fx nginx", what, bench_stat_str(g, 7, 0, "", a, sizeof(a)),
+    bench_row("  %-30s %s | nginx GET %s            | %.2fx nginx", what, bench_stat_str(g, 7, 0, "", a, sizeof(a)),
               bench_stat_str(n, 6, 0, "", b, sizeof(b)), bench_ratio(v, bench_median(n)));
     if (disk > 0)
         bench_row(", %.2fx the disk's %.0f", bench_ratio(v, disk), disk);
@@ -86,7 +86,7 @@ static void size_rows(const struct bench_env *env, int si, const struct bench_ce
     double disk = c->ram_bytes > 0 ? 0 : c->disk_rd;
     char title[64];
     snprintf(title, sizeof(title), "large objects of %llu MiB (MiB/s)", (unsigned long long)(size >> 20));
-    bench_row("\n%-28stgs3       | baseline                            | ratio\n", title);
+    bench_row("\n%-36stgs3       | baseline                            | ratio\n", title);
     put_row("PUT 1 stream", &g->put1, &n->put1, c->md5);
     put_row("PUT 4 streams", &g->put4, &n->put4, c->md5);
     get_row("GET 1 stream (first)", &g->get1, &n->get1, disk);
