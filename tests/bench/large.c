@@ -28,7 +28,7 @@
 
 static const char *const unlimited[] = {"--rate-pair-per-min", "1000000", "--rate-bot-per-sec", "1000000", NULL};
 
-/* One measurement: its figure, MiB/s (large) or its run kept in r (small); failures counted into F. */
+/* One large measurement (conc requests side by side): MiB/s; failures counted into F. */
 static double large_one(const struct bench_env *env, const struct bench_server *s, enum bench_method m, int conc,
                         const char *path, uint64_t size, struct side_figs *F)
 {
