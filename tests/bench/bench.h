@@ -3,7 +3,8 @@
  * The benchmark is a program that prints numbers: nothing in it fails on a
  * time. It starts its own tgs3-botapi, tgs3 and nginx on free loopback ports
  * (proc.c, servers.c), drives them with libcurl multi (http.c) and prints one
- * table (report.c): the ceilings and tgs3 against nginx (bench.c), stripes
+ * table (report.c): the ceilings (bench.c), tgs3 against nginx in rounds whose
+ * medians make the rows (large.c, its rows printed by table.c), stripes
  * against --redundancy none (redundancy.c) and the runs under Telegram's
  * limits (telegram.c).
  */
@@ -105,11 +106,25 @@ void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bench_table_print(void); /* the table on stdout */
 double bench_ratio(double a, double b); /* a / b, 0 when b is 0 */
 
+/* A figure measured once per round: the rows show its median and spread. */
+#define BENCH_MAX_ROUNDS 5
+struct bench_stat {
+    double v[BENCH_MAX_ROUNDS];
+    int n;
+};
+void bench_stat_add(struct bench_stat *s, double v); /* beyond BENCH_MAX_ROUNDS values: ignored */
+double bench_median(const struct bench_stat *s);     /* 0 when empty; the mean of the middle two for even n */
+double bench_spread(const struct bench_stat *s);     /* (max - min) / median, 0 when empty or the median is 0 */
+/* The median in width.prec, unit, and its spread: "  471 ±5%  ", " 4126/s ±12% ", into buf; buf returned. */
+const char *bench_stat_str(const struct bench_stat *s, int width, int prec, const char *unit, char *buf, size_t cap);
+
 /* ---- servers (servers.c) ------------------------------------------------------ */
 
 #define BENCH_MAX_CHATS 8 /* channels a bench emulator and gateway use at most */
 #define BENCH_MAX_BOTS 4
 #define BENCH_RAM_DOC ((int64_t)(16 << 20) + (64 << 10)) /* the emulator's RAM place: a 16 MiB block and its header */
+#define BENCH_MAX_SIZES 4 /* sizes of large objects in the main table */
+#define BENCH_COLD ((uint64_t)256 << 20) /* bytes of the cold and warm PUTs (and of every warm-up PUT) */
 
 /* What every part of the run shares; bench.c fills it once, in main. */
 struct bench_env {
@@ -118,7 +133,11 @@ struct bench_env {
     const char *ram_dir;          /* a tmpfs directory for the emulators' RAM stores, or "" (none) */
     const unsigned char *bodies;  /* random PUT bodies */
     size_t bodies_len;
-    uint64_t large;               /* bytes of a large object */
+    uint64_t large;               /* bytes of a large object outside the main table: the largest of sizes */
+    uint64_t sizes[BENCH_MAX_SIZES]; /* the main table's large objects, one section each, in this order */
+    int nsizes;
+    int rounds;                   /* runs of the main table's rows, 1..BENCH_MAX_ROUNDS (the median shown) */
+    size_t n_small;               /* 4 KiB requests per small-object measurement */
 };
 
 struct bench_server {
@@ -141,7 +160,7 @@ struct bench_emu_opts {
 struct bench_gw_opts {
     int nbots;                 /* 1..BENCH_MAX_BOTS */
     int nchats;                /* 1..BENCH_MAX_CHATS */
-    int64_t block_size;        /* bytes */
+    int64_t block_size;        /* bytes; 0: no --block-size (the gateway's default) */
     const char *const *extra;  /* NULL-terminated further flags, or NULL */
 };
 
@@ -156,6 +175,10 @@ void bench_stop_emulator(const struct bench_env *env, struct bench_server *s, co
 int bench_start_gateway(const struct bench_env *env, struct bench_server *s, const char *name,
                         const struct bench_server *emu, const struct bench_gw_opts *o);
 const char *bench_chat(int i); /* the id of the emulator's i-th chat */
+/* The gateway's default --block-size, as `tgs3 serve --help` prints it; bytes, or -1. */
+int64_t bench_gw_default_block(const struct bench_env *env);
+/* nginx (one worker, static GET, WebDAV PUT) in env->root/name; 0 when it listens, else -1. */
+int bench_start_nginx(const struct bench_env *env, struct bench_server *s, const char *name);
 /* Whether RAM stores of need bytes fit: /dev/shm has 1.25 x need free and the machine 2 x need available. */
 int bench_ram_room(int64_t need);
 int bench_make_bucket(const struct bench_env *env, const struct bench_server *s); /* PUT /bench; 0 or -1 */
@@ -170,11 +193,31 @@ double bench_ops(const struct bench_run *r);  /* successful requests per second 
 struct json_t;
 struct json_t *bench_emu_stats(const struct bench_server *emu); /* /_emulator/stats, or NULL; json_decref it */
 long bench_emu_messages(const struct bench_server *emu, int chat); /* messages a chat holds, or -1 */
-/* Over the (bot, chat) pairs: how many posted, the most posts one saw in a 60 s window, 429s sent. */
-void bench_emu_pairs(const struct bench_server *emu, long *used, long *peak, long *too_many);
+/* Over the (bot, chat) pairs of an emulator, so far. */
+struct bench_pairs {
+    long used;     /* pairs that posted */
+    long peak;     /* the most posts one pair made in a 60 s window */
+    long too_many; /* 429 answers */
+    long posts;    /* documents posted, all pairs */
+    long most;     /* documents the busiest pair posted */
+};
+void bench_emu_pairs(const struct bench_server *emu, struct bench_pairs *p);
 long bench_unposted(const struct bench_server *gw); /* blocks of the index not yet in Telegram, or -1 */
 
 /* ---- the runs of other files ------------------------------------------------ */
+
+/* What bench.c measured in process before the servers start. */
+struct bench_ceil {
+    double md5, sha, gcm;   /* MiB/s, one core */
+    double disk_wr, disk_rd; /* O_DIRECT MiB/s, 0 when not measured */
+    int64_t ram_bytes;      /* the main table's emulators keep documents in RAM stores of this size (0: on the disk) */
+};
+/* The main table (large.c, table.c): env->rounds rounds, each nginx then tgs3
+ * freshly started: the cold and warm PUTs, a section per size, the small
+ * objects; the rows are the medians. 0, or -1 when a server did not start. */
+int bench_main_suite(const struct bench_env *env, const struct bench_ceil *c);
+/* Bytes of the RAM store a tgs3 round of the main table fills (every block it stores). */
+int64_t bench_main_ram_need(const struct bench_env *env);
 
 /* Stripes against --redundancy none (redundancy.c): a large PUT without
  * Telegram's limits, an uncached read at a per-connection bandwidth. */

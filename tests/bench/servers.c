@@ -1,6 +1,6 @@
 /* servers.c — tgs3-bench's servers: tgs3-botapi and tgs3 on free loopback ports, and what they say about themselves.
  *
- * Every run of the benchmark starts its emulators and gateways here, with
+ * Every run of the benchmark starts its emulators, gateways and nginx here, with
  * one set of fixed credentials, bot tokens and chat ids, under the run's
  * temporary directory; an emulator's documents go to the disk or to a RAM
  * store on tmpfs, and bench_stop_emulator removes them at once (tmpfs pages
@@ -139,12 +139,16 @@ int bench_start_gateway(const struct bench_env *env, struct bench_server *s, con
     char *argv[96];
     int a = 0;
     const char *const fixed[] = {"serve", "--listen", listen, "--data-dir", data, "--botapi-url", url,
-                                 "--mode", "local", "--staging-dir", staging, "--block-size", bs,
+                                 "--mode", "local", "--staging-dir", staging,
                                  "--access-key", AK, "--secret-key", SK, "--admin-listen", "off",
                                  "--log-level", "warn", "--snapshot-interval", "0", "--shutdown-grace", "5"};
     argv[a++] = exe;
     for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
         argv[a++] = (char *)fixed[i];
+    if (o->block_size > 0) {
+        argv[a++] = (char *)"--block-size";
+        argv[a++] = bs;
+    }
     for (int i = 0; i < o->nbots && i < BENCH_MAX_BOTS; i++) {
         snprintf(tokens[i], sizeof(tokens[i]), "%d:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", 123456780 + i);
         argv[a++] = (char *)"--bot-token";
@@ -164,6 +168,68 @@ int bench_start_gateway(const struct bench_env *env, struct bench_server *s, con
     s->t.access_key = AK;
     s->t.secret_key = SK;
     return bench_wait_port(&s->proc, s->port, 60, s->log);
+}
+
+int64_t bench_gw_default_block(const struct bench_env *env)
+{
+    char cmd[4300], line[512];
+    int64_t v = -1;
+    snprintf(cmd, sizeof(cmd), "'%s/tgs3' serve --help 2>&1", env->bindir);
+    FILE *fp = popen(cmd, "r");
+    if (fp == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        char *d = strstr(line, "(default ");
+        if (strstr(line, "--block-size ") == NULL || d == NULL)
+            continue;
+        d += strlen("(default ");
+        d[strcspn(d, ")")] = '\0';
+        v = parse_size(d);
+    }
+    pclose(fp);
+    return v > 0 ? v : -1;
+}
+
+int bench_start_nginx(const struct bench_env *env, struct bench_server *s, const char *name)
+{
+    char conf[4400], docroot[4300], cmd[9000];
+    snprintf(s->dir, sizeof(s->dir), "%s/%s", env->root, name);
+    snprintf(docroot, sizeof(docroot), "%s/www", s->dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/tmp' '%s/www/bench'", s->dir, s->dir);
+    if (system(cmd) != 0)
+        return -1;
+    s->port = bench_free_port();
+    snprintf(conf, sizeof(conf), "%s/nginx.conf", s->dir);
+    snprintf(s->log, sizeof(s->log), "%s/nginx.log", s->dir);
+    FILE *fp = fopen(conf, "w");
+    if (fp == NULL)
+        return -1;
+    fprintf(fp,
+            "worker_processes 1;\n"
+            "daemon off;\nmaster_process off;\n"
+            "pid %s/nginx.pid;\nerror_log %s warn;\n"
+            "events { worker_connections 1024; }\n"
+            "http {\n"
+            "  access_log off;\n"
+            "  sendfile on; tcp_nopush on; tcp_nodelay on;\n"
+            "  keepalive_requests 1000000; keepalive_timeout 300s;\n"
+            "  client_body_temp_path %s/tmp/body; proxy_temp_path %s/tmp/proxy;\n"
+            "  fastcgi_temp_path %s/tmp/fcgi; uwsgi_temp_path %s/tmp/uwsgi; scgi_temp_path %s/tmp/scgi;\n"
+            "  client_max_body_size 0; client_body_buffer_size 64k;\n"
+            "  server {\n"
+            "    listen 127.0.0.1:%d;\n"
+            "    root %s;\n"
+            "    location / { dav_methods PUT; create_full_put_path on; dav_access user:rw; }\n"
+            "  }\n"
+            "}\n",
+            s->dir, s->log, s->dir, s->dir, s->dir, s->dir, s->dir, s->port, docroot);
+    fclose(fp);
+    char *argv[] = {(char *)"/usr/sbin/nginx", (char *)"-p", s->dir, (char *)"-c", conf, (char *)"-e", s->log, NULL};
+    if (bench_spawn(&s->proc, "nginx", argv, s->log) != 0)
+        return -1;
+    snprintf(s->host_port, sizeof(s->host_port), "127.0.0.1:%d", s->port);
+    s->t.host_port = s->host_port;
+    return bench_wait_port(&s->proc, s->port, 20, s->log);
 }
 
 /* ---- requests ------------------------------------------------------------------ */
@@ -272,9 +338,9 @@ long bench_emu_messages(const struct bench_server *emu, int chat)
     return n;
 }
 
-void bench_emu_pairs(const struct bench_server *emu, long *used, long *peak, long *too_many)
+void bench_emu_pairs(const struct bench_server *emu, struct bench_pairs *out)
 {
-    *used = *peak = *too_many = 0;
+    memset(out, 0, sizeof(*out));
     json_t *j = bench_emu_stats(emu);
     json_t *pairs = json_object_get(j, "pairs");
     size_t i;
@@ -283,9 +349,11 @@ void bench_emu_pairs(const struct bench_server *emu, long *used, long *peak, lon
     {
         long posts = (long)json_integer_value(json_object_get(p, "posts"));
         long pk = (long)json_integer_value(json_object_get(p, "peak_60s"));
-        *used += posts > 0;
-        *peak = pk > *peak ? pk : *peak;
-        *too_many += (long)json_integer_value(json_object_get(p, "too_many"));
+        out->used += posts > 0;
+        out->posts += posts;
+        out->most = posts > out->most ? posts : out->most;
+        out->peak = pk > out->peak ? pk : out->peak;
+        out->too_many += (long)json_integer_value(json_object_get(p, "too_many"));
     }
     json_decref(j);
 }

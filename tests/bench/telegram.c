@@ -1,21 +1,27 @@
 /* telegram.c — tgs3-bench's Telegram-shaped runs: the emulator's rate limits on, uploads against the rate model.
  *
  * Telegram, not this machine, bounds an upload: about 20 posts a minute per
- * (bot, chat) pair. The model is the README's steady throughput: the
- * documents of the object over pairs × 20 per minute, so pairs × 20/min ×
- * document size, × K/(K+M) with stripes (a block of K documents' worth of
- * data is K + M posts): the long run. Telegram's sliding window also allows a
- * first burst of 20 posts per pair, which the gateway spends: the windowed
- * model is each pair's share of the posts, its first 20 at once and 20 more
- * each 60 s, so ceil((share - 20) / 20) × 60 s plus the upload time (0 s
- * when the share fits one window: then the upload alone bounds the time).
- *
- * Large uploads, in 4 MiB documents so the rate bounds the time:
- *   4 bots x 2 chats, --redundancy none (the long-standing row);
- *   4 bots x 6 chats, --redundancy none, then rs:4+2 in 16 MiB blocks (so
- *     each shard is again a 4 MiB document): the stripes against the
- *     redundancy-adjusted model and against none with the same pairs.
- * Small objects: 1 bot x 1 chat, 4 KiB objects packed.
+ * (bot, chat) pair, and its sliding window lets each pair post its first 20
+ * at once. The windowed model of an upload is each pair's share of the
+ * posts, its first 20 at once and 20 more each 60 s, so
+ * ceil((share - 20) / 20) x 60 s (0 s when the share fits one window), plus
+ * the upload time: the same PUT through the same pairs in the same blocks
+ * with the limits off (emulator and gateway), measured just before. Rows:
+ *   windowed: 200 MiB in 1 MiB blocks and 1 GiB in 4 MiB blocks through
+ *     4 bots x 2 chats, 320 MiB through 1 bot x 1 chat at the gateway's
+ *     default block size (no --block-size; `tgs3 serve --help` tells it),
+ *     each against the windowed model (target: within 10 %), with the
+ *     emulator's busiest 60 s window of a pair and its 429 answers; when a
+ *     pair posted more than its share of the object (the gateway's own
+ *     documents, the index's snapshot at its start and its journal, take
+ *     places in the same windows), the model counting them beside;
+ *   stripes: 4 bots x 6 chats, --redundancy none, then rs:4+2 in 16 MiB
+ *     blocks (so each shard is again a 4 MiB document), a large object
+ *     (the largest size of the run): the stripes against the
+ *     redundancy-adjusted long-run model (the documents over pairs x 20 per
+ *     minute) and against none with the same pairs;
+ *   small objects: 1 bot x 1 chat, 4 KiB objects packed.
+ * The windowed rows are single runs of fixed sizes (they take minutes).
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,22 +30,30 @@
 
 #include "tests/bench/bench.h"
 
-#define TG_DOC (4 << 20) /* bytes of a posted document in the large uploads */
+#define TG_DOC (4 << 20) /* bytes of a posted document in the stripes uploads */
 #define TG_PAIR_PER_MIN 20.0
+#define TG_MODEL_TOLERANCE 0.10 /* the windowed rows' target: time within 10 % of the model */
 
 struct tg_upload {
     const char *name; /* the run's directories: NAME-emu, NAME-gw */
     int nbots, nchats;
     const char *redundancy; /* --redundancy */
     int k, m;               /* its geometry: 1+0 for none */
+    uint64_t size;          /* bytes of the object */
+    int64_t block;          /* --block-size; 0: none passed (the gateway's default) */
+    int limits;             /* Telegram's limits on (the emulator's and the gateway's rate model) */
     /* out */
-    double secs, model_secs, mibs;
-    double window_secs; /* the windowed model (first bursts counted) */
+    double secs, mibs;
+    double posts;       /* documents the object became */
+    double model_secs;  /* the long-run model */
+    double window_secs; /* the windowed model's waits (first bursts counted), without the upload time */
+    struct bench_pairs pairs; /* the emulator's, at the PUT's end */
     int failed;
 };
 
-/* One large PUT through o->nbots x o->nchats pairs in blocks of k documents of TG_DOC bytes. */
-static void tg_upload(const struct bench_env *env, struct tg_upload *o)
+/* One PUT of o->size bytes through o->nbots x o->nchats pairs in blocks of
+ * o->block bytes (block_bytes: what they are when o->block is 0). */
+static void tg_upload(const struct bench_env *env, struct tg_upload *o, int64_t block_bytes)
 {
     struct bench_server emu, gw;
     char en[64], gn[64], path[64];
@@ -47,10 +61,12 @@ static void tg_upload(const struct bench_env *env, struct tg_upload *o)
     memset(&gw, 0, sizeof(gw));
     snprintf(en, sizeof(en), "%s-emu", o->name);
     snprintf(gn, sizeof(gn), "%s-gw", o->name);
-    const char *const extra[] = {"--redundancy", o->redundancy, NULL};
-    struct bench_emu_opts eo = {.nchats = o->nchats, .limits = 1};
+    const char *const limited[] = {"--redundancy", o->redundancy, NULL};
+    const char *const unlimited[] = {"--redundancy", o->redundancy, "--rate-pair-per-min", "1000000",
+                                     "--rate-bot-per-sec", "1000000", NULL};
+    struct bench_emu_opts eo = {.nchats = o->nchats, .limits = o->limits};
     struct bench_gw_opts go = {
-        .nbots = o->nbots, .nchats = o->nchats, .block_size = (int64_t)o->k * TG_DOC, .extra = extra};
+        .nbots = o->nbots, .nchats = o->nchats, .block_size = o->block, .extra = o->limits ? limited : unlimited};
     int pairs = o->nbots * o->nchats;
     o->failed = 1;
     if (bench_start_emulator(env, &emu, en, &eo) != 0 || bench_start_gateway(env, &gw, gn, &emu, &go) != 0 ||
@@ -58,59 +74,75 @@ static void tg_upload(const struct bench_env *env, struct tg_upload *o)
         bench_row("  telegram %d bots x %d chats, %s: could not start\n", o->nbots, o->nchats, o->redundancy);
         goto out;
     }
-    bench_progress("telegram-shaped: PUT %llu MiB through %d bots x %d chats, --redundancy %s, %lld MiB blocks, "
-                   "emulator limits on",
-                   (unsigned long long)(env->large >> 20), o->nbots, o->nchats, o->redundancy,
-                   (long long)(go.block_size >> 20));
+    bench_progress("telegram-shaped: PUT %llu MiB through %d bots x %d chats, --redundancy %s, %lld MiB blocks%s, "
+                   "emulator limits %s",
+                   (unsigned long long)(o->size >> 20), o->nbots, o->nchats, o->redundancy,
+                   (long long)(block_bytes >> 20), o->block ? "" : " (the default)", o->limits ? "on" : "off");
     struct bench_run r;
     snprintf(path, sizeof(path), "/bench/%s", o->name);
-    bench_request(env, &r, &gw, BENCH_PUT, 1, 1, path, env->large);
-    uint64_t bs = (uint64_t)go.block_size;
-    double blocks = (double)((env->large + bs - 1) / bs);
-    double posts = blocks * (o->k + o->m);
+    bench_request(env, &r, &gw, BENCH_PUT, 1, 1, path, o->size);
+    uint64_t bs = (uint64_t)block_bytes;
+    double blocks = (double)((o->size + bs - 1) / bs);
+    o->posts = blocks * (o->k + o->m);
     o->secs = r.secs;
     o->mibs = bench_mibs(&r);
-    o->model_secs = posts / ((double)pairs * TG_PAIR_PER_MIN / 60.0);
-    double share = ceil(posts / (double)pairs);
+    o->model_secs = o->posts / ((double)pairs * TG_PAIR_PER_MIN / 60.0);
+    double share = ceil(o->posts / (double)pairs);
     o->window_secs = share > TG_PAIR_PER_MIN ? ceil((share - TG_PAIR_PER_MIN) / TG_PAIR_PER_MIN) * 60.0 : 0;
     o->failed = r.errors > 0;
-    char shape[64];
-    if (o->k + o->m > 1)
-        snprintf(shape, sizeof(shape), "%lld MiB blocks = %d MiB shards", (long long)(bs >> 20), TG_DOC >> 20);
-    else
-        snprintf(shape, sizeof(shape), "%d MiB blocks", TG_DOC >> 20);
-    bench_row("  upload %4llu MiB, %d bots x %d chats, %-6s %-28s %7.1f s (%6.1f MiB/s) | model: ",
-              (unsigned long long)(env->large >> 20), o->nbots, o->nchats, o->redundancy, shape, r.secs, o->mibs);
-    if (o->k + o->m > 1)
-        bench_row("%.0f blocks x %d = ", blocks, o->k + o->m);
-    /* Each pair's first window goes at once, then 20 more each 60 s: what a short run can reach. */
-    bench_row("%.0f posts / (%d pairs x 20/min) = %.1f s in the long run (%.1f MiB/s) | %5.2fx of it; windowed "
-              "model %.0f s + upload",
-              posts, pairs, o->model_secs, (double)env->large / BENCH_MIB / o->model_secs,
-              bench_ratio(r.secs, o->model_secs), o->window_secs);
-    if (o->window_secs > 0)
-        bench_row(" | %5.2fx of the windowed model", bench_ratio(r.secs, o->window_secs));
-    else
-        bench_row(" (one burst per pair: the upload alone)");
-    bench_row("%s\n", r.errors ? "  (errors)" : "");
-    long used, peak, too_many;
-    bench_emu_pairs(&emu, &used, &peak, &too_many);
-    bench_row("    emulator: %ld of %d pairs posted, busiest 60 s window of a pair %ld posts (limit 20), %ld answers "
-              "429\n",
-              used, pairs, peak, too_many);
+    bench_emu_pairs(&emu, &o->pairs);
     bench_run_release(&r);
 out:
     bench_stop(&gw.proc);
     bench_stop_emulator(env, &emu, en);
 }
 
+static void emu_row(const struct tg_upload *o)
+{
+    bench_row("    emulator: %ld of %d pairs posted, busiest 60 s window of a pair %ld posts (limit 20), %ld answers "
+              "429\n",
+              o->pairs.used, o->nbots * o->nchats, o->pairs.peak, o->pairs.too_many);
+}
+
+/* A stripes row: the upload against the long-run model and the windowed one. */
+static void long_row(const struct tg_upload *o)
+{
+    int pairs = o->nbots * o->nchats;
+    char shape[64];
+    if (o->failed && o->secs <= 0)
+        return;
+    if (o->k + o->m > 1)
+        snprintf(shape, sizeof(shape), "%lld MiB blocks = %d MiB shards", (long long)(o->block >> 20), TG_DOC >> 20);
+    else
+        snprintf(shape, sizeof(shape), "%lld MiB blocks", (long long)(o->block >> 20));
+    bench_row("  upload %4llu MiB, %d bots x %d chats, %-6s %-28s %7.1f s (%6.1f MiB/s) | model: ",
+              (unsigned long long)(o->size >> 20), o->nbots, o->nchats, o->redundancy, shape, o->secs, o->mibs);
+    if (o->k + o->m > 1)
+        bench_row("%.0f blocks x %d = ", o->posts / (o->k + o->m), o->k + o->m);
+    /* Each pair's first window goes at once, then 20 more each 60 s: what a short run can reach. */
+    bench_row("%.0f posts / (%d pairs x 20/min) = %.1f s in the long run (%.1f MiB/s) | %5.2fx of it; windowed "
+              "model %.0f s + upload",
+              o->posts, pairs, o->model_secs, (double)o->size / BENCH_MIB / o->model_secs,
+              bench_ratio(o->secs, o->model_secs), o->window_secs);
+    if (o->window_secs > 0)
+        bench_row(" | %5.2fx of the windowed model", bench_ratio(o->secs, o->window_secs));
+    else
+        bench_row(" (one burst per pair: the upload alone)");
+    bench_row("%s\n", o->failed ? "  (errors)" : "");
+    emu_row(o);
+}
+
 /* Stripes under Telegram's limits: rs:4+2 against none through the same 4 x 6 pairs in documents of the same size. */
 static void tg_stripes(const struct bench_env *env)
 {
-    struct tg_upload none = {.name = "tg-6-none", .nbots = 4, .nchats = 6, .redundancy = "none", .k = 1, .m = 0};
-    struct tg_upload rs = {.name = "tg-6-rs", .nbots = 4, .nchats = 6, .redundancy = "rs:4+2", .k = 4, .m = 2};
-    tg_upload(env, &none);
-    tg_upload(env, &rs);
+    struct tg_upload none = {.name = "tg-6-none", .nbots = 4, .nchats = 6, .redundancy = "none", .k = 1, .m = 0,
+                             .size = env->large, .block = TG_DOC, .limits = 1};
+    struct tg_upload rs = {.name = "tg-6-rs", .nbots = 4, .nchats = 6, .redundancy = "rs:4+2", .k = 4, .m = 2,
+                           .size = env->large, .block = 4 * TG_DOC, .limits = 1};
+    tg_upload(env, &none, none.block);
+    long_row(&none);
+    tg_upload(env, &rs, rs.block);
+    long_row(&rs);
     if (none.failed || rs.failed || rs.secs <= 0)
         return;
     double red = (double)rs.k / (double)(rs.k + rs.m);
@@ -118,6 +150,48 @@ static void tg_stripes(const struct bench_env *env)
               "MiB/s; target within 10%%); %.2fx none's speed through the same pairs (model %.2f)\n",
               rs.model_secs / rs.secs, TG_DOC >> 20, (double)env->large / BENCH_MIB / rs.model_secs,
               bench_ratio(rs.mibs, none.mibs), red);
+}
+
+/* A windowed row: the upload without limits (its time is the model's upload time), then with them. */
+static void tg_windowed(const struct bench_env *env, const char *name, uint64_t size, int64_t block, int nbots,
+                        int nchats)
+{
+    int64_t bytes = block > 0 ? block : bench_gw_default_block(env);
+    int pairs = nbots * nchats;
+    if (bytes <= 0) {
+        bench_row("  %llu MiB, %d bots x %d chats: the gateway's default block size is unknown (tgs3 serve --help)\n",
+                  (unsigned long long)(size >> 20), nbots, nchats);
+        return;
+    }
+    char fast_name[64];
+    snprintf(fast_name, sizeof(fast_name), "%s-nolimits", name);
+    struct tg_upload fast = {.name = fast_name, .nbots = nbots, .nchats = nchats, .redundancy = "none", .k = 1,
+                             .size = size, .block = block, .limits = 0};
+    struct tg_upload o = fast;
+    o.name = name;
+    o.limits = 1;
+    tg_upload(env, &fast, bytes);
+    tg_upload(env, &o, bytes);
+    double model = o.window_secs + fast.secs;
+    double ratio = bench_ratio(o.secs, model);
+    int ok = !o.failed && !fast.failed && fabs(ratio - 1.0) <= TG_MODEL_TOLERANCE;
+    bench_row("  %4llu MiB in %2lld MiB blocks%-12s %d bots x %d chats: %4.0f posts, %3.0f per pair %7.1f s (%5.1f "
+              "MiB/s) | model %3.0f s + upload %5.1f s = %6.1f s | %.2fx (target %.1f to %.1f: %s)%s\n",
+              (unsigned long long)(size >> 20), (long long)(bytes >> 20), block > 0 ? "," : " (default),", nbots,
+              nchats, o.posts, ceil(o.posts / pairs), o.secs, o.mibs, o.window_secs, fast.secs, model, ratio,
+              1.0 - TG_MODEL_TOLERANCE, 1.0 + TG_MODEL_TOLERANCE, ok ? "met" : "missed",
+              o.failed || fast.failed ? "  (errors)" : "");
+    emu_row(&o);
+    /* The gateway's own documents (the index's snapshot at its start, its journal) go through the same pairs
+     * and take places in their windows: the model counting every document the busiest pair posted. */
+    double share = ceil(o.posts / pairs);
+    if (!o.failed && (double)o.pairs.most > share) {
+        double most = (double)o.pairs.most;
+        double all = (most > TG_PAIR_PER_MIN ? ceil((most - TG_PAIR_PER_MIN) / TG_PAIR_PER_MIN) * 60.0 : 0) + fast.secs;
+        bench_row("    the busiest pair posted %ld documents by the PUT's end (%ld in all, %.0f of them the object's): "
+                  "counting them the model is %.1f s, %.2fx\n",
+                  o.pairs.most, o.pairs.posts, o.posts, all, bench_ratio(o.secs, all));
+    }
 }
 
 static void tg_small(const struct bench_env *env, size_t n_small)
@@ -175,9 +249,14 @@ out:
 
 void bench_telegram_suite(const struct bench_env *env, size_t n_small)
 {
-    /* Pinned to none: with two chats the gateway's default (auto) would mirror every block. */
-    struct tg_upload two = {.name = "tg-large", .nbots = 4, .nchats = 2, .redundancy = "none", .k = 1, .m = 0};
-    tg_upload(env, &two);
+    /* Pinned to --redundancy none: with two chats the gateway's default (auto) would mirror every block. */
+    bench_row("  windowed model: each pair's first 20 posts at once, 20 more each 60 s, plus the upload time (the same "
+              "PUT with the limits off, just before)\n");
+    tg_windowed(env, "tg-w200", (uint64_t)200 << 20, (int64_t)1 << 20, 4, 2);
+    tg_windowed(env, "tg-w1g", (uint64_t)1 << 30, (int64_t)4 << 20, 4, 2);
+    tg_windowed(env, "tg-w320", (uint64_t)320 << 20, 0, 1, 1);
+    bench_row("  stripes, %llu MiB (long-run model: the documents over pairs x 20 per minute)\n",
+              (unsigned long long)(env->large >> 20));
     tg_stripes(env);
     tg_small(env, n_small);
 }
