@@ -64,6 +64,7 @@ struct bench_run {
     size_t shift;                /* body i starts at data[(shift + i * 4099) % data_len] */
     double deadline_s;           /* stop starting requests after this many seconds (0: none) */
     const char *header;          /* a further "name: value" line (name lower-case, signed), or NULL */
+    const char *payload_sha256;  /* one request: the body's hex SHA-256 to sign (else UNSIGNED-PAYLOAD) */
     /* out */
     double secs;                 /* wall time of the whole run */
     size_t done, errors;         /* requests finished, of which failed */
@@ -187,6 +188,11 @@ int bench_make_bucket(const struct bench_env *env, const struct bench_server *s)
  * env); failures are printed. The caller releases r. */
 void bench_request(const struct bench_env *env, struct bench_run *r, const struct bench_server *s,
                    enum bench_method m, int conc, size_t n, const char *path, uint64_t size);
+/* One PUT of size bytes to path on s with a signed payload: the body's SHA-256,
+ * computed before the clock starts, in x-amz-content-sha256 (as aws and the
+ * SDKs send over plain HTTP), so the gateway verifies it. */
+void bench_put_signed(const struct bench_env *env, struct bench_run *r, const struct bench_server *s,
+                      const char *path, uint64_t size);
 double bench_mibs(const struct bench_run *r); /* body MiB/s */
 double bench_ops(const struct bench_run *r);  /* successful requests per second */
 

@@ -11,7 +11,7 @@
  *     server's first large write, which pays for memory touched for the
  *     first time, is behind it before the sections;
  *   a section per size of env->sizes, after sync(): PUT one object in one
- *     stream, four in four streams (the gateway's peak RssAnon meanwhile),
+ *     stream (tgs3: then one more with its payload hash signed), four in four streams (the gateway's peak RssAnon meanwhile),
  *     GET the first object (the first read of it), GET it again, GET the
  *     four in four streams (first reads too);
  *   the small objects: env->n_small 4 KiB PUTs at concurrency 16 and 64, then
@@ -53,6 +53,16 @@ static void large_section(const struct bench_env *env, const struct bench_server
     sync();
     bench_progress("%s: PUT %llu MiB, one stream", who, mib);
     bench_stat_add(&L->put1, large_one(env, s, BENCH_PUT, 1, p1, size, F));
+    if (s->t.access_key != NULL) { /* tgs3: the same with the payload's SHA-256 signed, which it verifies */
+        struct bench_run r;
+        char ps[64];
+        snprintf(ps, sizeof(ps), "/bench/large%llu-signed", (unsigned long long)(size >> 20));
+        bench_progress("%s: PUT %llu MiB, one stream, signed payload", who, mib);
+        bench_put_signed(env, &r, s, ps, size);
+        bench_stat_add(&L->put1s, bench_mibs(&r));
+        F->errors += (int)r.errors;
+        bench_run_release(&r);
+    }
     bench_progress("%s: PUT 4 x %llu MiB, four streams", who, mib);
     if (watch_rss && bench_rss_peak_kb() > F->rss_all) /* the peak so far, before the reset */
         F->rss_all = bench_rss_peak_kb();

@@ -10,7 +10,7 @@ enum { SM_PUT, SM_GET, SM_AGAIN, SM_HEAD, SM_KINDS }; /* the small-object rows *
 static const int bench_conc[2] = {16, 64};            /* their concurrencies */
 
 struct large_fig { /* one size's section, MiB/s per round */
-    struct bench_stat put1, put4, get1, again, get4;
+    struct bench_stat put1, put1s, put4, get1, again, get4; /* put1s: tgs3, the payload signed */
     long rss_put4; /* KiB: the gateway's peak RssAnon during the four-stream PUTs, the highest of the rounds */
 };
 

@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "common/common.h"
@@ -252,6 +253,41 @@ void bench_request(const struct bench_env *env, struct bench_run *r, const struc
         bench_progress("%s %s%s on %s: %zu of %zu failed (first: %ld)",
                        m == BENCH_PUT ? "PUT" : m == BENCH_GET ? "GET" : "HEAD", path, r->single ? "" : "N",
                        s->host_port, r->errors, r->done, r->first_error);
+}
+
+void bench_put_signed(const struct bench_env *env, struct bench_run *r, const struct bench_server *s,
+                      const char *path, uint64_t size)
+{
+    static char hex[65];
+    unsigned char md[32];
+    unsigned int n = 0;
+    memset(r, 0, sizeof(*r));
+    r->t = &s->t;
+    r->method = BENCH_PUT;
+    r->concurrency = 1;
+    r->n = 1;
+    r->path = path;
+    r->size = size;
+    r->data = env->bodies;
+    r->data_len = env->bodies_len;
+    r->shift = (size_t)rand() % env->bodies_len; /* request 0's body starts here (http.c), circularly */
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (uint64_t done = 0; ok && done < size;) {
+        size_t at = (size_t)((r->shift + done) % r->data_len), k = r->data_len - at;
+        if (k > size - done)
+            k = (size_t)(size - done);
+        ok = EVP_DigestUpdate(ctx, r->data + at, k);
+        done += k;
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    r->payload_sha256 = ok ? hex : NULL;
+    bench_http_run(r);
+    if (r->errors > 0)
+        bench_progress("PUT %s (signed payload) on %s: failed (first: %ld)", path, s->host_port, r->first_error);
 }
 
 double bench_mibs(const struct bench_run *r)
