@@ -153,6 +153,7 @@ _Static_assert(sizeof(struct bigbuf_hdr) == 64, "bigbuf header is 64 bytes");
 static pthread_mutex_t bigbuf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bigbuf_hdr *bigbuf_head; /* idle buffers */
 static size_t bigbuf_n, bigbuf_bytes;
+static size_t bigbuf_keep = BIGBUF_KEEP; /* idle buffers kept at most (bigbuf_prepare raises it) */
 
 unsigned char *bigbuf_new(size_t n)
 {
@@ -217,7 +218,7 @@ void bigbuf_free(void *p)
     bigbuf_head = h;
     bigbuf_n++;
     bigbuf_bytes += h->cap;
-    if (bigbuf_n > BIGBUF_KEEP) { /* the oldest goes */
+    if (bigbuf_n > bigbuf_keep) { /* the oldest goes */
         struct bigbuf_hdr **pp = &bigbuf_head;
         while ((*pp)->next != NULL)
             pp = &(*pp)->next;
@@ -231,6 +232,23 @@ void bigbuf_free(void *p)
         drop->magic = 0;
         free(drop->raw);
     }
+}
+
+void bigbuf_prepare(size_t count, size_t n)
+{
+    unsigned char **b = xcalloc(count ? count : 1, sizeof(*b));
+    pthread_mutex_lock(&bigbuf_lock);
+    if (count > bigbuf_keep)
+        bigbuf_keep = count;
+    pthread_mutex_unlock(&bigbuf_lock);
+    for (size_t i = 0; i < count; i++) {
+        b[i] = bigbuf_new(n);
+        for (size_t at = 0; at < n; at += 4096) /* every page faulted in now, not in the first request */
+            b[i][at] = 0;
+    }
+    for (size_t i = 0; i < count; i++)
+        bigbuf_free(b[i]);
+    free(b);
 }
 
 void bigbuf_drain(void)

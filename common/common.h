@@ -74,6 +74,18 @@ void secure_zero(void *p, size_t n);
  * read, or -1 with errno. */
 int pwrite_all(int fd, const void *buf, size_t n, off_t off) WARN_UNUSED;
 ssize_t pread_full(int fd, void *buf, size_t n, off_t off) WARN_UNUSED;
+/* The same from offset 0, past the page cache where the file system allows
+ * (direct.c): pwrite_all_direct writes buf's whole pages with O_DIRECT and
+ * the last partial page through the cache; pread_full_direct reads a file
+ * that is not all in the page cache with O_DIRECT, buf having room for the
+ * last whole page (bigbuf_new of n rounded up to BIGBUF_ALIGN). Smaller
+ * than BIGBUF_MIN, unaligned, or refused: through the page cache. fd must
+ * not be shared with another thread meanwhile (O_DIRECT is toggled on it). */
+int pwrite_all_direct(int fd, const unsigned char *buf, size_t n) WARN_UNUSED;
+ssize_t pread_full_direct(int fd, unsigned char *buf, size_t n) WARN_UNUSED;
+/* Whether every page of fd's [0, size) is in the page cache (mincore over a
+ * mapping never touched); 0 when unknown. */
+int fd_all_cached(int fd, size_t size);
 /* Opens path (created 0600 if missing) and takes an exclusive flock on it
  * without waiting: the descriptor, to keep open as long as the lock should
  * last (it goes with the process), or -1 with errno (EWOULDBLOCK: another
@@ -91,7 +103,11 @@ int lock_file(const char *path) WARN_UNUSED;
  * of BIGBUF_STEP; at most BIGBUF_KEEP idle ones are kept (the oldest is freed
  * when one more comes back), so idle memory stays below BIGBUF_KEEP times the
  * largest buffer in use. A request reuses an idle buffer at most 1/8 larger
- * than it. Any thread. bigbuf_drain frees every idle buffer (at exit).
+ * than it. Any thread. bigbuf_prepare(count, n) keeps up to count idle
+ * buffers from then on and puts count buffers of n bytes there, every page
+ * already faulted in (a server's first requests would pay for that memory
+ * otherwise: on the VM measured, fresh memory costs as much as the rest of a
+ * large PUT). bigbuf_drain frees every idle buffer (at exit).
  * A buffer of at least BIGBUF_MIN bytes starts on a BIGBUF_ALIGN boundary
  * (a page: O_DIRECT reads and writes may use it as it is). */
 #define BIGBUF_MIN ((size_t)1 << 20)   /* bytes */
@@ -100,6 +116,7 @@ int lock_file(const char *path) WARN_UNUSED;
 #define BIGBUF_ALIGN ((size_t)4096) /* bytes */
 unsigned char *bigbuf_new(size_t n);
 void bigbuf_free(void *p);
+void bigbuf_prepare(size_t count, size_t n);
 void bigbuf_drain(void);
 /* Buffers now idle in the recycler, and their bytes (for tests). */
 size_t bigbuf_idle(size_t *bytes);

@@ -343,6 +343,9 @@ static int serve_start(struct gw *gw, struct store_inflight **unconfirmed, size_
     gw_strays_plan(gw, *unconfirmed, n_unconfirmed); /* before the packer resumes */
     *unconfirmed = NULL;
     gw_opened_init(gw);
+    /* The upload budget's block buffers, faulted in before the first request (the cold first PUT). */
+    bigbuf_prepare((size_t)gw->cfg.max_upload_blocks,
+                   gw_stripe_capacity(gw, (size_t)gw->cfg.block_size + BLK_OVERHEAD));
     if (gw_cache_start(gw) != 0 || gw_pack_start(gw) != 0)
         return -1;
     if (gw_server_start(gw) != 0)

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,26 +67,6 @@ static void deliver(struct tg_call *call, struct tg_result *res, unsigned char *
 }
 
 /* ---- local mode ------------------------------------------------------------- */
-
-/* Pages of the file [0, size) all in the page cache? (mincore over a mapping
- * that is never touched, so nothing is read or faulted.) 0 when unknown. */
-static int all_cached(int fd, size_t size)
-{
-    long pg = sysconf(_SC_PAGESIZE);
-    if (size == 0 || pg <= 0)
-        return 0;
-    size_t pages = (size + (size_t)pg - 1) / (size_t)pg;
-    void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED)
-        return 0;
-    unsigned char *vec = xmalloc(pages);
-    int all = mincore(m, size, vec) == 0;
-    for (size_t i = 0; all && i < pages; i++)
-        all = vec[i] & 1;
-    free(vec);
-    munmap(m, size);
-    return all;
-}
 
 /* Reads [from, f->size) of fd into f->buf in READ_CHUNK pieces; direct: fd
  * is O_DIRECT, so every read is whole pages (the buffer has room past the
@@ -159,7 +138,7 @@ static void local_work(uv_work_t *w)
     /* Room for O_DIRECT's whole last page; recycled: warm memory, no fresh faults per block. */
     f->buf = bigbuf_new((f->size + BIGBUF_ALIGN - 1) / BIGBUF_ALIGN * BIGBUF_ALIGN);
     what = "read";
-    if (f->size >= BIGBUF_MIN && !all_cached(fd, f->size)) {
+    if (f->size >= BIGBUF_MIN && !fd_all_cached(fd, f->size)) {
         dfd = open(f->path, O_RDONLY | O_CLOEXEC | O_DIRECT);
         if (dfd >= 0) {
             err = read_range(f, dfd, 1);

@@ -87,7 +87,7 @@ struct gw_cache_read {
     struct flight *flight;        /* waiting on this flight */
     struct gw_cache_read *wnext;
     uv_work_t work;
-    int on_pool;                  /* a hit read is running, or waiting for a write's buffer (handoff) */
+    int on_pool;                  /* a hit read (or a copy from a write) is running */
     int cancelled;
     int admit;                    /* a fetched document may be written to the cache */
     unsigned char *data;          /* pool result */
@@ -363,7 +363,6 @@ struct write_job {
     size_t len;
     int err;
     int refs;               /* the write, and readers copying data on the pool */
-    struct gw_cache_read *handoff; /* the fetch's last waiter: gets the buffer itself once written */
     struct write_job *next; /* c->writing */
 };
 
@@ -387,7 +386,7 @@ static void write_work(uv_work_t *w)
         j->err = errno;
         return;
     }
-    if (pwrite_all(fd, j->data, j->len, 0) != 0)
+    if (pwrite_all_direct(fd, j->data, j->len) != 0) /* past the page cache: see common/direct.c */
         j->err = errno;
     if (close(fd) != 0 && j->err == 0)
         j->err = errno;
@@ -430,30 +429,6 @@ static int copy_from_write(struct gw_cache_read *r, struct write_job *j)
     return -1;
 }
 
-/* The write is over: its buffer goes to the waiter it was promised to, with
- * no copy, unless hits still copy from it (then the waiter copies too). */
-static void handoff(struct write_job *j)
-{
-    struct gw_cache_read *r = j->handoff;
-    j->handoff = NULL;
-    r->on_pool = 0;
-    if (r->cancelled) {
-        free(r);
-        return;
-    }
-    if (j->refs > 1) {
-        if (copy_from_write(r, j) == 0)
-            return;
-        r->data = bigbuf_new(j->len); /* cannot queue: copy here, once */
-        memcpy(r->data, j->data, j->len);
-    } else {
-        r->data = j->data;
-        j->data = NULL;
-    }
-    r->len = j->len;
-    deliver(r);
-}
-
 static void after_write(uv_work_t *w, int status)
 {
     struct write_job *j = w->data;
@@ -470,8 +445,6 @@ static void after_write(uv_work_t *w, int status)
     } else if (status == 0) {
         log_warn("block cache: cannot write %s/%s: %s", c->dir, j->key, strerror(j->err));
     }
-    if (j->handoff != NULL)
-        handoff(j);
     write_unref(j);
 }
 
@@ -538,8 +511,10 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
     f->call = NULL;
     flight_unlink(c, f); /* readers arriving from now on start a new flight or hit the cache */
     int ok = res->status == TG_OK && data != NULL && (int64_t)len == f->blk.stored_size;
-    /* The cache write keeps the original; waiters get copies. Without a
-     * write the last waiter takes the original. */
+    /* The cache write keeps the original; waiters get copies, made on the
+     * pool while the write goes on (it goes to the disk past the page cache:
+     * a reader that waited for it would wait for the disk). Without a write
+     * the last waiter takes the original. */
     int keep = ok && f->admit && cache_write(c, f->key, data, len);
     /* Callbacks may cancel other waiters of f (a failed response frees its
      * request): cancel unlinks them from f->waiters, so pop one at a time. */
@@ -547,12 +522,6 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
         struct gw_cache_read *r = f->waiters;
         f->waiters = r->wnext;
         r->flight = NULL;
-        if (keep && f->waiters == NULL && c->writing->handoff == NULL) {
-            /* The last waiter takes the buffer itself once the write is done. */
-            c->writing->handoff = r; /* cache_write put it first */
-            r->on_pool = 1;          /* a cancel only marks it */
-            continue;
-        }
         /* The write owns the document: copy it on the pool as a hit on a
          * block being written does, never a block-sized memcpy on the loop. */
         if (keep && copy_from_write(r, c->writing) == 0) /* cache_write put it first */
@@ -635,8 +604,9 @@ static void hit_work(uv_work_t *w)
     /* A range of a spool file (a small object in an unposted pack), or all of the file. */
     uint64_t from = r->spool_len > 0 ? r->spool_off : 0;
     r->len = r->spool_len > 0 ? (size_t)r->spool_len : (size_t)sb.st_size;
-    r->data = bigbuf_new(r->len);
-    ssize_t got = pread_full(fd, r->data, r->len, (off_t)from);
+    /* A cached document: past the page cache unless it is there (common/direct.c), so room for the last page. */
+    r->data = bigbuf_new(r->spool != NULL ? r->len : (r->len + BIGBUF_ALIGN - 1) / BIGBUF_ALIGN * BIGBUF_ALIGN);
+    ssize_t got = r->spool != NULL ? pread_full(fd, r->data, r->len, (off_t)from) : pread_full_direct(fd, r->data, r->len);
     if (got < 0 || (size_t)got < r->len)
         r->err = got < 0 ? errno : EIO;
     if (r->spool == NULL)
