@@ -1,7 +1,8 @@
 /* put.c — the upload half of the block pipeline: request bodies into Telegram documents.
  *
  * DESIGN
- * PUT/UploadPart, streamed (a body over 4 MiB read by intake.c): each block
+ * PUT/UploadPart, streamed (a body over 4 MiB read by intake.c; the reading
+ * and hashing are put_stream.c's): each block
  * gets its budget slot before its bytes are read, straight into the buffer
  * it will be posted from; two lanes hash blocks in body order side by side
  * on the pool (MD5 in one; SHA-256 for a signed payload and an
@@ -53,13 +54,11 @@
 
 /* ---- PUT -------------------------------------------------------------------- */
 
-static void up_pump(struct gw *gw);
-
 static void put_cleanup(struct gw_put *p);
 
 /* Delivers the callback once nothing is outstanding; may free p (the
  * callback can end the request), so callers touch nothing after it. */
-static void finish(struct gw_put *p)
+void put_finish(struct gw_put *p)
 {
     if (p->freeing) {
         if (p->jobs == 0 && p->verifying == 0)
@@ -83,7 +82,7 @@ static void wait_remove(struct gw *gw, struct gw_put *p)
     gw->up_waiting--;
 }
 
-static void wait_append(struct gw *gw, struct gw_put *p)
+void put_wait_append(struct gw *gw, struct gw_put *p)
 {
     SQUEUE_APPEND(gw->up_wait_head, gw->up_wait_tail, p, wait_next);
     p->waiting = 1;
@@ -91,7 +90,7 @@ static void wait_append(struct gw *gw, struct gw_put *p)
 }
 
 
-static void slot_release(struct put_blk *b)
+void put_slot_release(struct put_blk *b)
 {
     if (b->slot) {
         b->slot = 0;
@@ -109,7 +108,7 @@ static void abandon_stripes(struct gw_put *p)
             gw_stripe_send_abandon(p->bl[i].ss);
 }
 
-static void put_fail(struct gw_put *p, enum s3_err err)
+void put_fail(struct gw_put *p, enum s3_err err)
 {
     if (!p->failed) {
         p->failed = 1;
@@ -129,7 +128,7 @@ static void on_block_sent(void *ud, const struct tg_result *res, const struct tg
     if (gw_sched_done(gw, &c->post, res, p->failed || p->freeing))
         return; /* placed again on the next free pair; the slot and the buffer stay */
     p->jobs--;
-    slot_release(c);
+    put_slot_release(c);
     if (res->status == TG_OK && doc != NULL) {
         struct store_block *b = &p->blocks[c->i];
         b->chat_id = doc->chat_id;
@@ -155,8 +154,8 @@ static void on_block_sent(void *ud, const struct tg_result *res, const struct tg
                  res->maybe_posted ? "; a message may exist that cannot be found" : "");
         put_fail(p, res->status == TG_OK ? S3E_INTERNAL_ERROR : gw_tg_err(res));
     }
-    up_pump(gw);
-    finish(p);
+    put_up_pump(gw);
+    put_finish(p);
 }
 
 /* Every shard of block c has its answer. */
@@ -166,7 +165,7 @@ static void on_stripe_done(struct gw_stripe_send *ss)
     struct gw_put *p = c->p;
     struct gw *gw = p->gw;
     p->jobs--;
-    slot_release(c);
+    put_slot_release(c);
     if (gw_stripe_stored(ss)) {
         struct store_stripe tmp;
         gw_stripe_result(ss, &p->blocks[c->i], &tmp);
@@ -179,8 +178,8 @@ static void on_stripe_done(struct gw_stripe_send *ss)
                  p->n_blocks, ss->n_posted, ss->k + ss->m, ss->k);
         put_fail(p, ss->broken || ss->err == S3E_OK ? S3E_INTERNAL_ERROR : ss->err);
     }
-    up_pump(gw);
-    finish(p);
+    put_up_pump(gw);
+    put_finish(p);
 }
 
 /* The scheduler found a free pair for block c (sched.c). */
@@ -196,9 +195,9 @@ static void on_pair(struct gw_post_slot *s, size_t bot_i, size_t chat_i)
     if (p->failed || p->freeing) {
         /* Not posted at all: the clean-up removes its journal row. */
         p->jobs--;
-        slot_release(c);
-        up_pump(gw);
-        finish(p);
+        put_slot_release(c);
+        put_up_pump(gw);
+        put_finish(p);
         return;
     }
     b->bot_id = gw->bots[bot_i].id;
@@ -219,10 +218,10 @@ static void on_post_expired(struct gw_post_slot *s)
     struct gw_put *p = c->p;
     struct gw *gw = p->gw;
     p->jobs--;
-    slot_release(c);
+    put_slot_release(c);
     put_fail(p, gw->pool != NULL && tg_pool_open_chats(gw->pool) == 0 ? S3E_SERVICE_UNAVAILABLE : S3E_SLOW_DOWN);
-    up_pump(gw);
-    finish(p);
+    put_up_pump(gw);
+    put_finish(p);
 }
 
 /* Journaled: the block waits for the (bot, chat) pair that can post soonest. */
@@ -278,7 +277,7 @@ static void journal_done(void *arg)
     if (c->st != STORE_OK) {
         log_error("put %s: block %zu/%zu: cannot journal it: %s", p->tag, c->i + 1, p->n_blocks,
                   store_status_name(c->st));
-        slot_release(c);
+        put_slot_release(c);
         put_fail(p, gw_store_err(c->st));
     } else if (c->dedup) {
         struct store_block *b = &p->blocks[c->i];
@@ -286,21 +285,21 @@ static void journal_done(void *arg)
         memcpy(uuid, b->uuid, sizeof(uuid)); /* the journal row is keyed by this put's identity */
         *b = c->found;
         memcpy(b->uuid, uuid, sizeof(uuid));
-        slot_release(c);
+        put_slot_release(c);
         p->done++;
         p->reused++;
         log_debug("put %s: block %zu/%zu is already stored as %lld/%lld; reused", p->tag, c->i + 1, p->n_blocks,
                   (long long)c->found.chat_id, (long long)c->found.message_id);
     } else if (p->failed || p->freeing) {
-        slot_release(c); /* journaled but never posted: the clean-up removes the row */
+        put_slot_release(c); /* journaled but never posted: the clean-up removes the row */
     } else {
         start_block(p, c->i);
     }
-    up_pump(gw);
-    finish(p);
+    put_up_pump(gw);
+    put_finish(p);
 }
 
-static void after_seal(uv_work_t *w, int status)
+void put_after_seal(uv_work_t *w, int status)
 {
     struct put_blk *c = w->data;
     struct gw_put *p = c->p;
@@ -309,10 +308,10 @@ static void after_seal(uv_work_t *w, int status)
     if (status != 0 || c->seal_st != BLK_OK) {
         log_error("put %s: block %zu/%zu: cannot seal it: %s", p->tag, c->i + 1, p->n_blocks,
                   status != 0 ? "cancelled" : blk_status_name(c->seal_st));
-        slot_release(c);
+        put_slot_release(c);
         put_fail(p, S3E_INTERNAL_ERROR);
     } else if (p->failed || p->freeing) {
-        slot_release(c);
+        put_slot_release(c);
     } else if (p->gated && !p->verified) {
         /* Nothing is posted before the body has proved itself. */
         p->jobs++;
@@ -324,8 +323,8 @@ static void after_seal(uv_work_t *w, int status)
         gw_store_call(gw, journal_run, journal_done, c);
         return;
     }
-    up_pump(gw);
-    finish(p);
+    put_up_pump(gw);
+    put_finish(p);
 }
 
 /* The checks are over: parked blocks go on to be journaled and posted (go),
@@ -342,167 +341,8 @@ static void unpark(struct gw_put *p, int go)
             gw_store_call(p->gw, journal_run, journal_done, c);
         } else {
             p->jobs--;
-            slot_release(c);
+            put_slot_release(c);
         }
-    }
-}
-
-/* ---- streamed bodies ----------------------------------------------------------- */
-
-static void lane_kick(struct gw_put *p);
-
-static void on_block_read(struct gw_body *body, enum s3_err err, void *ud)
-{
-    struct put_blk *c = ud;
-    struct gw_put *p = c->p;
-    struct gw *gw = p->gw;
-    (void)body;
-    p->reading = NULL;
-    if (err != S3E_OK || p->failed || p->freeing) {
-        p->jobs--;
-        slot_release(c);
-        if (err != S3E_OK)
-            put_fail(p, err);
-    } else {
-        /* The read's job goes on as the lane's, then the seal's. */
-        lane_kick(p);
-        if (p->next < p->n_blocks && !p->waiting)
-            wait_append(gw, p);
-    }
-    up_pump(gw);
-    finish(p);
-}
-
-/* A source's read is over: got bytes of the n asked for, and whether the
- * data ends there. At its end the put's length and block count become exact
- * (the source guarantees got > 0 there, except for an empty first block). */
-static void on_source_read(void *ud, enum s3_err err, size_t got, int end)
-{
-    struct put_blk *c = ud;
-    struct gw_put *p = c->p;
-    size_t bs = (size_t)p->gw->cfg.block_size;
-    if (err == S3E_OK && got < c->plain_len && !end)
-        err = S3E_INTERNAL_ERROR; /* a short read must be the end */
-    if (err == S3E_OK && got == 0)
-        err = S3E_INTERNAL_ERROR;
-    if (err == S3E_OK) {
-        c->buf_len -= c->plain_len - got;
-        c->plain_len = got;
-        if (end) {
-            p->len = c->i * bs + got;
-            p->n_blocks = c->i + 1;
-        }
-    }
-    on_block_read(NULL, err, c);
-}
-
-/* Takes block c's buffer and reads its bytes of the body into it: at
- * BLK_HEADER_LEN when it will be sealed (in place), else at 0. */
-static void read_block(struct gw_put *p, struct put_blk *c)
-{
-    struct gw *gw = p->gw;
-    size_t bs = (size_t)gw->cfg.block_size;
-    size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
-    int seal = gw->keys != NULL && !gw->cfg.no_encryption;
-    c->buf_len = n + (seal ? BLK_OVERHEAD : 0);
-    c->buf = bigbuf_new(gw_stripe_capacity(gw, c->buf_len));
-    c->plain = c->buf + (seal ? BLK_HEADER_LEN : 0);
-    c->plain_len = n;
-    p->reading = c;
-    if (p->src_ops != NULL) {
-        p->src_ops->read(p->src, c->plain, n, on_source_read, c);
-        return;
-    }
-    gw_body_read(p->body, c->plain, n, on_block_read, c);
-}
-
-/* Whether lane L runs for p: MD5 always, the second lane for SHA-256 or a checksum. */
-static int lane_on(const struct gw_put *p, int L)
-{
-    return L == LANE_MD5 || p->sha_ctx != NULL || p->ck_ctx != NULL;
-}
-
-/* The first block some running lane has not hashed yet (blocks below it are
- * sealed, or given back by a failed put). */
-static size_t lanes_low(const struct gw_put *p)
-{
-    size_t lo = p->lanes[LANE_MD5].next;
-    if (lane_on(p, LANE_SHA) && p->lanes[LANE_SHA].next < lo)
-        lo = p->lanes[LANE_SHA].next;
-    return lo;
-}
-
-/* What the lanes found: an internal failure at once; a digest that does not
- * match once every running lane is through the body, Content-MD5's first (as
- * one lane judged them before). */
-static enum s3_err lanes_verdict(const struct gw_put *p)
-{
-    for (int L = 0; L < PUT_LANES; L++)
-        if (lane_on(p, L) && p->lanes[L].err == S3E_INTERNAL_ERROR)
-            return S3E_INTERNAL_ERROR;
-    for (int L = 0; L < PUT_LANES; L++)
-        if (lane_on(p, L) && (p->lanes[L].busy || p->lanes[L].next < p->n_blocks))
-            return S3E_OK;
-    for (int L = 0; L < PUT_LANES; L++)
-        if (lane_on(p, L) && p->lanes[L].err != S3E_OK)
-            return p->lanes[L].err;
-    return S3E_OK;
-}
-
-static void lane_done(uv_work_t *w, int status)
-{
-    struct put_lane *l = w->data;
-    struct gw_put *p = l->p;
-    struct gw *gw = p->gw;
-    size_t i = l->next++;
-    l->busy = 0;
-    p->verifying--;
-    if (status != 0 && l->err == S3E_OK)
-        l->err = S3E_INTERNAL_ERROR;
-    enum s3_err e = lanes_verdict(p);
-    if (e != S3E_OK)
-        put_fail(p, e);
-    /* Hashed by every running lane: now the keyed hash, identity and seal (in place) on the pool. A
-     * failed put's blocks give their slots back in lane_kick. */
-    if (!p->failed && !p->freeing && lanes_low(p) > i) {
-        p->sealing = i + 1;
-        uv_queue_work(gw->loop, &p->bl[i].work, put_seal_work, after_seal);
-    }
-    lane_kick(p);
-    up_pump(gw);
-    finish(p);
-}
-
-/* Starts each idle lane on its next block if that is read; a failed put,
- * once no lane runs, gives the slots of the blocks read but not sealed back
- * instead. */
-static void lane_kick(struct gw_put *p)
-{
-    if (!p->streamed)
-        return;
-    if (p->failed || p->freeing) {
-        if (p->verifying > 0)
-            return; /* a lane is hashing a block */
-        size_t i = p->sealing;
-        while (i < p->next && p->bl[i].buf != NULL && &p->bl[i] != p->reading) {
-            p->jobs--;
-            slot_release(&p->bl[i++]);
-        }
-        p->sealing = i;
-        for (int L = 0; L < PUT_LANES; L++)
-            if (p->lanes[L].next < i)
-                p->lanes[L].next = i;
-        return;
-    }
-    for (int L = 0; L < PUT_LANES; L++) {
-        struct put_lane *l = &p->lanes[L];
-        if (!lane_on(p, L) || l->busy || l->next >= p->next || &p->bl[l->next] == p->reading)
-            continue;
-        l->busy = 1;
-        p->verifying++;
-        l->last = l->next + 1 >= p->n_blocks;
-        l->work.data = l;
-        uv_queue_work(p->gw->loop, &l->work, put_lane_work, lane_done);
     }
 }
 
@@ -528,13 +368,13 @@ static void prepare_block(struct gw_put *p)
     c->work.data = c;
     p->jobs++;
     if (p->streamed) {
-        read_block(p, c);
+        put_read_block(p, c);
         return;
     }
-    uv_queue_work(gw->loop, &c->work, put_seal_work, after_seal);
+    uv_queue_work(gw->loop, &c->work, put_seal_work, put_after_seal);
 }
 
-static void up_pump(struct gw *gw)
+void put_up_pump(struct gw *gw)
 {
     while (gw->up_inflight < gw->cfg.max_upload_blocks && gw->up_wait_head != NULL) {
         struct gw_put *p = gw->up_wait_head;
@@ -543,7 +383,7 @@ static void up_pump(struct gw *gw)
             prepare_block(p);
         /* round-robin: one block per turn; a streamed put comes back once its read is done */
         if (!p->streamed && p->next < p->n_blocks && !p->failed)
-            wait_append(gw, p);
+            put_wait_append(gw, p);
     }
     if (gw->up_wait_head != NULL)
         gw_intake_reclaim(gw); /* stalled bodies holding slots give way */
@@ -576,7 +416,7 @@ static void on_packed(void *ud, int ok, int64_t block_id, int64_t offset)
         p->failed = 1;
         p->err = S3E_INTERNAL_ERROR;
     }
-    finish(p);
+    put_finish(p);
 }
 
 /* Splits the body into blocks and queues them for sealing; too many puts
@@ -594,8 +434,8 @@ static void start_blocks(struct gw_put *p)
         put_fail(p, S3E_SLOW_DOWN);
         return;
     }
-    wait_append(gw, p);
-    up_pump(gw);
+    put_wait_append(gw, p);
+    put_up_pump(gw);
 }
 
 static void after_verify(uv_work_t *w, int status)
@@ -611,20 +451,20 @@ static void after_verify(uv_work_t *w, int status)
         return;
     secure_zero(p->auth.signing_key, sizeof(p->auth.signing_key));
     if (p->freeing) {
-        finish(p);
+        put_finish(p);
         return;
     }
     if (p->verify_err != S3E_OK) {
         put_fail(p, p->verify_err);
         unpark(p, 0);
-        up_pump(gw);
-        finish(p);
+        put_up_pump(gw);
+        put_finish(p);
         return;
     }
     p->verified = 1;
     if (p->early) {
         unpark(p, 1);
-        finish(p); /* all blocks may be done already */
+        put_finish(p); /* all blocks may be done already */
         return;
     }
     if (p->chk.may_pack && gw_pack_wants(gw, p->len)) {
@@ -636,7 +476,7 @@ static void after_verify(uv_work_t *w, int status)
         return;
     }
     start_blocks(p);
-    finish(p);
+    put_finish(p);
 }
 
 static void queue_check(struct gw_put *p, int kind)
@@ -922,14 +762,14 @@ void gw_put_free(struct gw_put *p)
         else
             gw_body_cancel(p->body);
         p->jobs--;
-        slot_release(p->reading);
+        put_slot_release(p->reading);
         p->reading = NULL;
     }
     p->body = NULL;
-    lane_kick(p);
+    put_lane_kick(p);
     unpark(p, 0);
-    up_pump(gw);
-    /* Checks and posts in flight are let finish (their buffers are the put's
+    put_up_pump(gw);
+    /* Checks and posts in flight are let put_finish (their buffers are the put's
      * own), so whatever they created is known and queued for deletion. */
     if (p->jobs == 0 && p->verifying == 0)
         put_cleanup(p);
