@@ -387,6 +387,8 @@ static int render_journal(const struct gw_admin *a, struct dbuf *b)
         rc |= metric_u64(b, "tgs3_journal_bytes_total", "counter", "changeset bytes posted", jc.bytes);
         rc |= metric_u64(b, "tgs3_snapshots_total", "counter", "snapshots that began a new chain", jc.snapshots);
         rc |= metric_u64(b, "tgs3_journal_failures_total", "counter", "journal or snapshot posts retried", jc.failures);
+        rc |= metric_u64(b, "tgs3_journal_takes_total", "counter", "looks at the index's changes (empty ones too)",
+                         jc.takes);
     }
     return rc;
 }

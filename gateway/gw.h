@@ -500,6 +500,7 @@ struct gw_journal_counters {
     size_t pending;     /* changesets not in Telegram yet */
     int64_t lag_ms;     /* age of the oldest change not in Telegram */
     uint64_t docs, bytes, snapshots, failures;
+    uint64_t takes;     /* looks at the index's changes, empty ones too (about one a tick when idle) */
 };
 int gw_journal_prepare(struct gw *gw, struct store *st);
 void gw_journal_start(struct gw *gw);

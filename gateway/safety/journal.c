@@ -385,6 +385,7 @@ static void step(struct gw *gw)
     }
     if (j->head == NULL && now >= j->next_ms) {
         j->running = 1;
+        j->c.takes++;
         begin_taking(j, now);
         gw_store_call(gw, take_run, take_done, gw);
     }

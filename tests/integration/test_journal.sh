@@ -111,6 +111,12 @@ start_gateway "${JARGS[@]}"
 rand_file "$TEST_TMP/c.bin" 5000
 for i in 1 2 3; do aws s3 cp --only-show-errors "$TEST_TMP/c.bin" "s3://jrnl/c$i" || true; sleep 2; done
 check "every change is in Telegram (lag 0, nothing pending)" wait_until 30 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_journal_pending\" {print \$2}')\" = 0 ] && [ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_journal_lag_seconds\" {print \$2}')\" = 0.000 ]"
+# Idle, the journal looks at the index once a tick (1 s), not in a loop (an empty take used to
+# start the next at once: a core spent on nothing).
+t0=$(metric tgs3_journal_takes_total)
+sleep 3
+t1=$(metric tgs3_journal_takes_total)
+check "idle, the journal takes about once a second (${t0:-?} -> ${t1:-?} in 3 s)" bash -c "[ -n '$t0' ] && [ -n '$t1' ] && [ \$(( $t1 - $t0 )) -ge 1 ] && [ \$(( $t1 - $t0 )) -le 10 ]"
 stop_gateway
 chain=$(index "SELECT hex(v) FROM meta WHERE k = 'chain_id'")
 target=$(index "SELECT max(seq) FROM chain_docs WHERE hex(chain) = '$chain' AND seq > 0")
