@@ -1,8 +1,7 @@
 /* put.c — the upload half of the block pipeline: request bodies into Telegram documents.
  *
  * DESIGN
- * PUT/UploadPart, streamed (a body over 4 MiB read by intake.c; the reading
- * and hashing are put_stream.c's): each block
+ * PUT/UploadPart, streamed (a body over 4 MiB read by intake.c): each block
  * gets its budget slot before its bytes are read, straight into the buffer
  * it will be posted from; two lanes hash blocks in body order side by side
  * on the pool (MD5 in one; SHA-256 for a signed payload and an
@@ -30,7 +29,7 @@
  * sealed buffers exist); requests wanting slots wait in a FIFO, served
  * round-robin one block at a time, and at most --max-waiting requests wait
  * (beyond: 503 SlowDown). A put that succeeds inserts its blocks and clears
- * its journal rows in the caller's store transaction (dedup holds are
+ * its journal rows in the caller's store transaction (put_commit.c) (dedup holds are
  * released right after the commit); one that fails or is abandoned waits for
  * its posts to be answered, then queues what it posted for deletion and
  * releases its holds. After a crash the start-up sweep does the same for
@@ -54,11 +53,13 @@
 
 /* ---- PUT -------------------------------------------------------------------- */
 
+static void up_pump(struct gw *gw);
+
 static void put_cleanup(struct gw_put *p);
 
 /* Delivers the callback once nothing is outstanding; may free p (the
  * callback can end the request), so callers touch nothing after it. */
-void put_finish(struct gw_put *p)
+static void finish(struct gw_put *p)
 {
     if (p->freeing) {
         if (p->jobs == 0 && p->verifying == 0)
@@ -82,7 +83,7 @@ static void wait_remove(struct gw *gw, struct gw_put *p)
     gw->up_waiting--;
 }
 
-void put_wait_append(struct gw *gw, struct gw_put *p)
+static void wait_append(struct gw *gw, struct gw_put *p)
 {
     SQUEUE_APPEND(gw->up_wait_head, gw->up_wait_tail, p, wait_next);
     p->waiting = 1;
@@ -90,7 +91,7 @@ void put_wait_append(struct gw *gw, struct gw_put *p)
 }
 
 
-void put_slot_release(struct put_blk *b)
+static void slot_release(struct put_blk *b)
 {
     if (b->slot) {
         b->slot = 0;
@@ -108,7 +109,7 @@ static void abandon_stripes(struct gw_put *p)
             gw_stripe_send_abandon(p->bl[i].ss);
 }
 
-void put_fail(struct gw_put *p, enum s3_err err)
+static void put_fail(struct gw_put *p, enum s3_err err)
 {
     if (!p->failed) {
         p->failed = 1;
@@ -128,7 +129,7 @@ static void on_block_sent(void *ud, const struct tg_result *res, const struct tg
     if (gw_sched_done(gw, &c->post, res, p->failed || p->freeing))
         return; /* placed again on the next free pair; the slot and the buffer stay */
     p->jobs--;
-    put_slot_release(c);
+    slot_release(c);
     if (res->status == TG_OK && doc != NULL) {
         struct store_block *b = &p->blocks[c->i];
         b->chat_id = doc->chat_id;
@@ -154,8 +155,8 @@ static void on_block_sent(void *ud, const struct tg_result *res, const struct tg
                  res->maybe_posted ? "; a message may exist that cannot be found" : "");
         put_fail(p, res->status == TG_OK ? S3E_INTERNAL_ERROR : gw_tg_err(res));
     }
-    put_up_pump(gw);
-    put_finish(p);
+    up_pump(gw);
+    finish(p);
 }
 
 /* Every shard of block c has its answer. */
@@ -165,7 +166,7 @@ static void on_stripe_done(struct gw_stripe_send *ss)
     struct gw_put *p = c->p;
     struct gw *gw = p->gw;
     p->jobs--;
-    put_slot_release(c);
+    slot_release(c);
     if (gw_stripe_stored(ss)) {
         struct store_stripe tmp;
         gw_stripe_result(ss, &p->blocks[c->i], &tmp);
@@ -178,8 +179,8 @@ static void on_stripe_done(struct gw_stripe_send *ss)
                  p->n_blocks, ss->n_posted, ss->k + ss->m, ss->k);
         put_fail(p, ss->broken || ss->err == S3E_OK ? S3E_INTERNAL_ERROR : ss->err);
     }
-    put_up_pump(gw);
-    put_finish(p);
+    up_pump(gw);
+    finish(p);
 }
 
 /* The scheduler found a free pair for block c (sched.c). */
@@ -195,9 +196,9 @@ static void on_pair(struct gw_post_slot *s, size_t bot_i, size_t chat_i)
     if (p->failed || p->freeing) {
         /* Not posted at all: the clean-up removes its journal row. */
         p->jobs--;
-        put_slot_release(c);
-        put_up_pump(gw);
-        put_finish(p);
+        slot_release(c);
+        up_pump(gw);
+        finish(p);
         return;
     }
     b->bot_id = gw->bots[bot_i].id;
@@ -218,10 +219,10 @@ static void on_post_expired(struct gw_post_slot *s)
     struct gw_put *p = c->p;
     struct gw *gw = p->gw;
     p->jobs--;
-    put_slot_release(c);
+    slot_release(c);
     put_fail(p, gw->pool != NULL && tg_pool_open_chats(gw->pool) == 0 ? S3E_SERVICE_UNAVAILABLE : S3E_SLOW_DOWN);
-    put_up_pump(gw);
-    put_finish(p);
+    up_pump(gw);
+    finish(p);
 }
 
 /* Journaled: the block waits for the (bot, chat) pair that can post soonest. */
@@ -277,7 +278,7 @@ static void journal_done(void *arg)
     if (c->st != STORE_OK) {
         log_error("put %s: block %zu/%zu: cannot journal it: %s", p->tag, c->i + 1, p->n_blocks,
                   store_status_name(c->st));
-        put_slot_release(c);
+        slot_release(c);
         put_fail(p, gw_store_err(c->st));
     } else if (c->dedup) {
         struct store_block *b = &p->blocks[c->i];
@@ -285,21 +286,21 @@ static void journal_done(void *arg)
         memcpy(uuid, b->uuid, sizeof(uuid)); /* the journal row is keyed by this put's identity */
         *b = c->found;
         memcpy(b->uuid, uuid, sizeof(uuid));
-        put_slot_release(c);
+        slot_release(c);
         p->done++;
         p->reused++;
         log_debug("put %s: block %zu/%zu is already stored as %lld/%lld; reused", p->tag, c->i + 1, p->n_blocks,
                   (long long)c->found.chat_id, (long long)c->found.message_id);
     } else if (p->failed || p->freeing) {
-        put_slot_release(c); /* journaled but never posted: the clean-up removes the row */
+        slot_release(c); /* journaled but never posted: the clean-up removes the row */
     } else {
         start_block(p, c->i);
     }
-    put_up_pump(gw);
-    put_finish(p);
+    up_pump(gw);
+    finish(p);
 }
 
-void put_after_seal(uv_work_t *w, int status)
+static void after_seal(uv_work_t *w, int status)
 {
     struct put_blk *c = w->data;
     struct gw_put *p = c->p;
@@ -308,10 +309,10 @@ void put_after_seal(uv_work_t *w, int status)
     if (status != 0 || c->seal_st != BLK_OK) {
         log_error("put %s: block %zu/%zu: cannot seal it: %s", p->tag, c->i + 1, p->n_blocks,
                   status != 0 ? "cancelled" : blk_status_name(c->seal_st));
-        put_slot_release(c);
+        slot_release(c);
         put_fail(p, S3E_INTERNAL_ERROR);
     } else if (p->failed || p->freeing) {
-        put_slot_release(c);
+        slot_release(c);
     } else if (p->gated && !p->verified) {
         /* Nothing is posted before the body has proved itself. */
         p->jobs++;
@@ -323,8 +324,8 @@ void put_after_seal(uv_work_t *w, int status)
         gw_store_call(gw, journal_run, journal_done, c);
         return;
     }
-    put_up_pump(gw);
-    put_finish(p);
+    up_pump(gw);
+    finish(p);
 }
 
 /* The checks are over: parked blocks go on to be journaled and posted (go),
@@ -341,8 +342,167 @@ static void unpark(struct gw_put *p, int go)
             gw_store_call(p->gw, journal_run, journal_done, c);
         } else {
             p->jobs--;
-            put_slot_release(c);
+            slot_release(c);
         }
+    }
+}
+
+/* ---- streamed bodies ----------------------------------------------------------- */
+
+static void lane_kick(struct gw_put *p);
+
+static void on_block_read(struct gw_body *body, enum s3_err err, void *ud)
+{
+    struct put_blk *c = ud;
+    struct gw_put *p = c->p;
+    struct gw *gw = p->gw;
+    (void)body;
+    p->reading = NULL;
+    if (err != S3E_OK || p->failed || p->freeing) {
+        p->jobs--;
+        slot_release(c);
+        if (err != S3E_OK)
+            put_fail(p, err);
+    } else {
+        /* The read's job goes on as the lane's, then the seal's. */
+        lane_kick(p);
+        if (p->next < p->n_blocks && !p->waiting)
+            wait_append(gw, p);
+    }
+    up_pump(gw);
+    finish(p);
+}
+
+/* A source's read is over: got bytes of the n asked for, and whether the
+ * data ends there. At its end the put's length and block count become exact
+ * (the source guarantees got > 0 there, except for an empty first block). */
+static void on_source_read(void *ud, enum s3_err err, size_t got, int end)
+{
+    struct put_blk *c = ud;
+    struct gw_put *p = c->p;
+    size_t bs = (size_t)p->gw->cfg.block_size;
+    if (err == S3E_OK && got < c->plain_len && !end)
+        err = S3E_INTERNAL_ERROR; /* a short read must be the end */
+    if (err == S3E_OK && got == 0)
+        err = S3E_INTERNAL_ERROR;
+    if (err == S3E_OK) {
+        c->buf_len -= c->plain_len - got;
+        c->plain_len = got;
+        if (end) {
+            p->len = c->i * bs + got;
+            p->n_blocks = c->i + 1;
+        }
+    }
+    on_block_read(NULL, err, c);
+}
+
+/* Takes block c's buffer and reads its bytes of the body into it: at
+ * BLK_HEADER_LEN when it will be sealed (in place), else at 0. */
+static void read_block(struct gw_put *p, struct put_blk *c)
+{
+    struct gw *gw = p->gw;
+    size_t bs = (size_t)gw->cfg.block_size;
+    size_t off = c->i * bs, n = p->len - off < bs ? p->len - off : bs;
+    int seal = gw->keys != NULL && !gw->cfg.no_encryption;
+    c->buf_len = n + (seal ? BLK_OVERHEAD : 0);
+    c->buf = bigbuf_new(gw_stripe_capacity(gw, c->buf_len));
+    c->plain = c->buf + (seal ? BLK_HEADER_LEN : 0);
+    c->plain_len = n;
+    p->reading = c;
+    if (p->src_ops != NULL) {
+        p->src_ops->read(p->src, c->plain, n, on_source_read, c);
+        return;
+    }
+    gw_body_read(p->body, c->plain, n, on_block_read, c);
+}
+
+/* Whether lane L runs for p: MD5 always, the second lane for SHA-256 or a checksum. */
+static int lane_on(const struct gw_put *p, int L)
+{
+    return L == LANE_MD5 || p->sha_ctx != NULL || p->ck_ctx != NULL;
+}
+
+/* The first block some running lane has not hashed yet (blocks below it are
+ * sealed, or given back by a failed put). */
+static size_t lanes_low(const struct gw_put *p)
+{
+    size_t lo = p->lanes[LANE_MD5].next;
+    if (lane_on(p, LANE_SHA) && p->lanes[LANE_SHA].next < lo)
+        lo = p->lanes[LANE_SHA].next;
+    return lo;
+}
+
+/* What the lanes found: an internal failure at once; a digest that does not
+ * match once every running lane is through the body, Content-MD5's first (as
+ * one lane judged them before). */
+static enum s3_err lanes_verdict(const struct gw_put *p)
+{
+    for (int L = 0; L < PUT_LANES; L++)
+        if (lane_on(p, L) && p->lanes[L].err == S3E_INTERNAL_ERROR)
+            return S3E_INTERNAL_ERROR;
+    for (int L = 0; L < PUT_LANES; L++)
+        if (lane_on(p, L) && (p->lanes[L].busy || p->lanes[L].next < p->n_blocks))
+            return S3E_OK;
+    for (int L = 0; L < PUT_LANES; L++)
+        if (lane_on(p, L) && p->lanes[L].err != S3E_OK)
+            return p->lanes[L].err;
+    return S3E_OK;
+}
+
+static void lane_done(uv_work_t *w, int status)
+{
+    struct put_lane *l = w->data;
+    struct gw_put *p = l->p;
+    struct gw *gw = p->gw;
+    size_t i = l->next++;
+    l->busy = 0;
+    p->verifying--;
+    if (status != 0 && l->err == S3E_OK)
+        l->err = S3E_INTERNAL_ERROR;
+    enum s3_err e = lanes_verdict(p);
+    if (e != S3E_OK)
+        put_fail(p, e);
+    /* Hashed by every running lane: now the keyed hash, identity and seal (in place) on the pool. A
+     * failed put's blocks give their slots back in lane_kick. */
+    if (!p->failed && !p->freeing && lanes_low(p) > i) {
+        p->sealing = i + 1;
+        uv_queue_work(gw->loop, &p->bl[i].work, put_seal_work, after_seal);
+    }
+    lane_kick(p);
+    up_pump(gw);
+    finish(p);
+}
+
+/* Starts each idle lane on its next block if that is read; a failed put,
+ * once no lane runs, gives the slots of the blocks read but not sealed back
+ * instead. */
+static void lane_kick(struct gw_put *p)
+{
+    if (!p->streamed)
+        return;
+    if (p->failed || p->freeing) {
+        if (p->verifying > 0)
+            return; /* a lane is hashing a block */
+        size_t i = p->sealing;
+        while (i < p->next && p->bl[i].buf != NULL && &p->bl[i] != p->reading) {
+            p->jobs--;
+            slot_release(&p->bl[i++]);
+        }
+        p->sealing = i;
+        for (int L = 0; L < PUT_LANES; L++)
+            if (p->lanes[L].next < i)
+                p->lanes[L].next = i;
+        return;
+    }
+    for (int L = 0; L < PUT_LANES; L++) {
+        struct put_lane *l = &p->lanes[L];
+        if (!lane_on(p, L) || l->busy || l->next >= p->next || &p->bl[l->next] == p->reading)
+            continue;
+        l->busy = 1;
+        p->verifying++;
+        l->last = l->next + 1 >= p->n_blocks;
+        l->work.data = l;
+        uv_queue_work(p->gw->loop, &l->work, put_lane_work, lane_done);
     }
 }
 
@@ -368,13 +528,13 @@ static void prepare_block(struct gw_put *p)
     c->work.data = c;
     p->jobs++;
     if (p->streamed) {
-        put_read_block(p, c);
+        read_block(p, c);
         return;
     }
-    uv_queue_work(gw->loop, &c->work, put_seal_work, put_after_seal);
+    uv_queue_work(gw->loop, &c->work, put_seal_work, after_seal);
 }
 
-void put_up_pump(struct gw *gw)
+static void up_pump(struct gw *gw)
 {
     while (gw->up_inflight < gw->cfg.max_upload_blocks && gw->up_wait_head != NULL) {
         struct gw_put *p = gw->up_wait_head;
@@ -383,7 +543,7 @@ void put_up_pump(struct gw *gw)
             prepare_block(p);
         /* round-robin: one block per turn; a streamed put comes back once its read is done */
         if (!p->streamed && p->next < p->n_blocks && !p->failed)
-            put_wait_append(gw, p);
+            wait_append(gw, p);
     }
     if (gw->up_wait_head != NULL)
         gw_intake_reclaim(gw); /* stalled bodies holding slots give way */
@@ -416,7 +576,7 @@ static void on_packed(void *ud, int ok, int64_t block_id, int64_t offset)
         p->failed = 1;
         p->err = S3E_INTERNAL_ERROR;
     }
-    put_finish(p);
+    finish(p);
 }
 
 /* Splits the body into blocks and queues them for sealing; too many puts
@@ -434,8 +594,8 @@ static void start_blocks(struct gw_put *p)
         put_fail(p, S3E_SLOW_DOWN);
         return;
     }
-    put_wait_append(gw, p);
-    put_up_pump(gw);
+    wait_append(gw, p);
+    up_pump(gw);
 }
 
 static void after_verify(uv_work_t *w, int status)
@@ -451,20 +611,20 @@ static void after_verify(uv_work_t *w, int status)
         return;
     secure_zero(p->auth.signing_key, sizeof(p->auth.signing_key));
     if (p->freeing) {
-        put_finish(p);
+        finish(p);
         return;
     }
     if (p->verify_err != S3E_OK) {
         put_fail(p, p->verify_err);
         unpark(p, 0);
-        put_up_pump(gw);
-        put_finish(p);
+        up_pump(gw);
+        finish(p);
         return;
     }
     p->verified = 1;
     if (p->early) {
         unpark(p, 1);
-        put_finish(p); /* all blocks may be done already */
+        finish(p); /* all blocks may be done already */
         return;
     }
     if (p->chk.may_pack && gw_pack_wants(gw, p->len)) {
@@ -476,7 +636,7 @@ static void after_verify(uv_work_t *w, int status)
         return;
     }
     start_blocks(p);
-    put_finish(p);
+    finish(p);
 }
 
 static void queue_check(struct gw_put *p, int kind)
@@ -606,130 +766,6 @@ size_t gw_put_size(const struct gw_put *p)
     return p->len;
 }
 
-/* Store thread: block_id's stripe into the index, its shards' journal rows ended. */
-static enum store_status commit_stripe(struct store *st, const struct put_blk *c, int64_t block_id)
-{
-    struct store_stripe *sp = xmalloc(sizeof(*sp));
-    struct store_block unused;
-    enum store_status s;
-    unsigned char have[STORE_MAX_SHARDS] = {0};
-    gw_stripe_result(c->ss, &unused, sp);
-    s = store_stripe_insert(st, block_id, sp);
-    /* Stored degraded: the shards that found no chat are rebuilt by repair. */
-    for (int k = 0; k < sp->n; k++)
-        have[sp->sh[k].idx] = 1;
-    for (int k = 0; s == STORE_OK && k < sp->k + sp->m; k++)
-        if (!have[k])
-            s = store_repair_add(st, block_id, k, "stored degraded", now_ms());
-    for (int k = 0; s == STORE_OK && k < c->ss->k + c->ss->m; k++)
-        s = store_inflight_end(st, c->ss->keys[k], 1, now_ms());
-    free(sp);
-    return s;
-}
-
-enum store_status gw_put_commit_blocks(struct gw_put *p, struct store *st, struct store_extent **ext, size_t *n)
-{
-    *ext = NULL;
-    *n = 0;
-    if (p->packed) {
-        struct store_extent *e = xcalloc(1, sizeof(*e));
-        e->block_id = p->pack_block;
-        e->offset = p->pack_off;
-        e->length = (int64_t)p->len;
-        *ext = e;
-        *n = 1;
-        return STORE_OK;
-    }
-    if (p->n_blocks == 0)
-        return STORE_OK;
-    struct store_extent *e = xcalloc(p->n_blocks, sizeof(*e));
-    for (size_t i = 0; i < p->n_blocks; i++) {
-        enum store_status s = STORE_OK;
-        if (!p->bl[i].dedup) {
-            s = store_block_insert(st, &p->blocks[i]);
-            /* The block belongs to the index now: its journal rows go in the same transaction. */
-            if (s == STORE_OK && p->bl[i].ss != NULL)
-                s = commit_stripe(st, &p->bl[i], p->blocks[i].id);
-            else if (s == STORE_OK)
-                s = store_inflight_end(st, p->blocks[i].uuid, 1, now_ms());
-        }
-        if (s != STORE_OK) {
-            free(e);
-            return s;
-        }
-        e[i].block_id = p->blocks[i].id;
-        e[i].offset = 0;
-        e[i].length = p->blocks[i].plain_size;
-    }
-    *ext = e;
-    *n = p->n_blocks;
-    return STORE_OK;
-}
-
-void gw_put_orphan_blocks(struct gw_put *p, struct store *st)
-{
-    int64_t now = now_ms();
-    for (size_t i = 0; p->bl && i < p->n_blocks && i < p->next; i++) {
-        struct store_block *b = &p->blocks[i];
-        enum store_status s = STORE_OK;
-        if (!p->bl[i].dedup && b->message_id != 0)
-            s = store_gc_enqueue_posted(st, b->chat_id, b->message_id, b->bot_id, b->created_ms, now);
-        if (s == STORE_OK)
-            s = store_inflight_end(st, b->uuid, 0, now); /* releases a dedup hold */
-        /* A stripe's shards: each journal row queues its posted message, if any. */
-        for (int k = 0; s == STORE_OK && p->bl[i].ss != NULL && !p->bl[i].dedup && k < p->bl[i].ss->k + p->bl[i].ss->m;
-             k++)
-            s = store_inflight_end(st, p->bl[i].ss->keys[k], 0, now);
-        if (s != STORE_OK)
-            log_error("put %s: cannot queue stray block %lld/%lld for deletion: %s (the start-up sweep retries)",
-                      p->tag, (long long)b->chat_id, (long long)b->message_id, store_status_name(s));
-        b->message_id = 0;
-        p->bl[i].dedup = 0;
-    }
-}
-
-struct release_job {
-    size_t n;
-    unsigned char (*uuids)[16];
-};
-
-static void release_run(struct store *st, void *arg)
-{
-    struct release_job *j = arg;
-    for (size_t i = 0; i < j->n; i++) {
-        enum store_status s = store_inflight_end(st, j->uuids[i], 1, now_ms());
-        if (s != STORE_OK)
-            log_error("journal: cannot release a dedup hold: %s (the start-up sweep retries)",
-                      store_status_name(s));
-    }
-}
-
-static void release_done(void *arg)
-{
-    struct release_job *j = arg;
-    free(j->uuids);
-    free(j);
-}
-
-/* Marks the put's blocks as owned by the index (the caller's transaction
- * committed) and releases the dedup holds: the object's extents hold those
- * blocks now. Until the release runs the counts are one too high, never too
- * low; a crash in between is settled by the start-up sweep. */
-void gw_put_mark_committed(struct gw_put *p)
-{
-    p->committed = 1;
-    if (p->reused == 0)
-        return;
-    struct release_job *j = xcalloc(1, sizeof(*j));
-    j->uuids = xcalloc(p->reused, sizeof(*j->uuids));
-    for (size_t i = 0; i < p->n_blocks && j->n < p->reused; i++)
-        if (p->bl[i].dedup) {
-            memcpy(j->uuids[j->n++], p->blocks[i].uuid, 16);
-            p->bl[i].dedup = 0;
-        }
-    gw_store_call(p->gw, release_run, release_done, j);
-}
-
 static void orphan_run(struct store *st, void *arg)
 {
     gw_put_orphan_blocks(arg, st);
@@ -762,14 +798,14 @@ void gw_put_free(struct gw_put *p)
         else
             gw_body_cancel(p->body);
         p->jobs--;
-        put_slot_release(p->reading);
+        slot_release(p->reading);
         p->reading = NULL;
     }
     p->body = NULL;
-    put_lane_kick(p);
+    lane_kick(p);
     unpark(p, 0);
-    put_up_pump(gw);
-    /* Checks and posts in flight are let put_finish (their buffers are the put's
+    up_pump(gw);
+    /* Checks and posts in flight are let finish (their buffers are the put's
      * own), so whatever they created is known and queued for deletion. */
     if (p->jobs == 0 && p->verifying == 0)
         put_cleanup(p);

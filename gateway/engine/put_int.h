@@ -103,17 +103,6 @@ struct gw_put {
 void put_verify_work(uv_work_t *w); /* a buffered body: aws-chunked decode, Content-MD5, checksum, SHA-256 */
 void put_seal_work(uv_work_t *w);   /* one block: keyed hash, identity, AES-256-GCM (or a plain copy) */
 enum { LANE_MD5, LANE_SHA, PUT_LANES };
-
-/* put.c, for put_stream.c: */
-void put_fail(struct gw_put *p, enum s3_err err);
-void put_finish(struct gw_put *p);          /* delivers the callback once nothing is outstanding; may free p */
-void put_up_pump(struct gw *gw);            /* hands free upload slots to waiting puts */
-void put_wait_append(struct gw *gw, struct gw_put *p);
-void put_slot_release(struct put_blk *b);   /* gives back b's budget slot and buffer */
-void put_after_seal(uv_work_t *w, int status);
-/* put_stream.c, for put.c: */
-void put_read_block(struct gw_put *p, struct put_blk *c); /* reads block c's bytes of the body into its new buffer */
-void put_lane_kick(struct gw_put *p); /* starts idle lanes on read blocks; a failed put gives read blocks back */
 void put_lane_work(uv_work_t *w);   /* a streamed body: one lane's running hashes over its next block */
 
 #endif
