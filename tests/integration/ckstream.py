@@ -1,52 +1,24 @@
 """ckstream.py — x-amz-checksum-* headers on bodies over 4 MiB, which the gateway streams.
 
 Usage: ckstream.py CASE BUCKET. Requests are built and signed as in s3err.py (its helpers);
-the checksums are computed here independently (zlib, hashlib, CRC tables). Each case prints
+the checksums are computed independently of the gateway (crcref.py). Each case prints
 what it saw and exits 1 on any mismatch.
 """
 import base64
-import hashlib
 import os
 import socket
-import struct
 import sys
 import xml.etree.ElementTree as ET
-import zlib
 
+from crcref import Crc
 from s3err import ADDR, expect, raw_head, raw_reply, send, signed_headers
 
 BIG = (4 << 20) + 4097  # over the intake's 4 MiB: streamed
 ALGS = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"]
 
 
-def table(poly):
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        t.append(c)
-    return t
-
-
-T32C, T64 = table(0x82F63B78), table(0x9A6C9329AC4BC9B5)
-
-
-def reflected(t, mask, data):
-    c = mask
-    for b in data:
-        c = t[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ mask
-
-
 def digest(alg, data):
-    if alg == "crc32":
-        return struct.pack(">I", zlib.crc32(data))
-    if alg == "crc32c":
-        return struct.pack(">I", reflected(T32C, 0xFFFFFFFF, data))
-    if alg == "crc64nvme":
-        return struct.pack(">Q", reflected(T64, 0xFFFFFFFFFFFFFFFF, data))
-    return hashlib.new(alg, data).digest()
+    return Crc(alg).update(data).digest()
 
 
 def b64(raw):
