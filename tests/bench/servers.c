@@ -235,8 +235,9 @@ int bench_start_nginx(const struct bench_env *env, struct bench_server *s, const
 
 /* ---- requests ------------------------------------------------------------------ */
 
-void bench_request(const struct bench_env *env, struct bench_run *r, const struct bench_server *s,
-                   enum bench_method m, int conc, size_t n, const char *path, uint64_t size)
+/* r set for n requests of size bytes to path on s at concurrency conc, bodies from env. */
+static void run_init(const struct bench_env *env, struct bench_run *r, const struct bench_server *s,
+                     enum bench_method m, int conc, size_t n, const char *path, uint64_t size)
 {
     memset(r, 0, sizeof(*r));
     r->t = &s->t;
@@ -247,7 +248,13 @@ void bench_request(const struct bench_env *env, struct bench_run *r, const struc
     r->size = size;
     r->data = env->bodies;
     r->data_len = env->bodies_len;
-    r->shift = (size_t)rand();
+    r->shift = (size_t)rand() % env->bodies_len; /* request i's body starts at shift + i * 4099, circularly */
+}
+
+void bench_request(const struct bench_env *env, struct bench_run *r, const struct bench_server *s,
+                   enum bench_method m, int conc, size_t n, const char *path, uint64_t size)
+{
+    run_init(env, r, s, m, conc, n, path, size);
     bench_http_run(r);
     if (r->errors > 0)
         bench_progress("%s %s%s on %s: %zu of %zu failed (first: %ld)",
@@ -261,16 +268,7 @@ void bench_put_signed(const struct bench_env *env, struct bench_run *r, const st
     static char hex[65];
     unsigned char md[32];
     unsigned int n = 0;
-    memset(r, 0, sizeof(*r));
-    r->t = &s->t;
-    r->method = BENCH_PUT;
-    r->concurrency = 1;
-    r->n = 1;
-    r->path = path;
-    r->size = size;
-    r->data = env->bodies;
-    r->data_len = env->bodies_len;
-    r->shift = (size_t)rand() % env->bodies_len; /* request 0's body starts here (http.c), circularly */
+    run_init(env, r, s, BENCH_PUT, 1, 1, path, size); /* request 0's body starts at r->shift */
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     for (uint64_t done = 0; ok && done < size;) {
