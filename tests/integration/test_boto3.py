@@ -15,7 +15,6 @@ import time
 import traceback
 import urllib.error
 import urllib.request
-import zlib
 
 import boto3
 import botocore
@@ -24,6 +23,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from crcref import Crc
 
 URL = os.environ["S3_URL"]
 AK, SK = os.environ["TGS3_AK"], os.environ["TGS3_SK"]
@@ -100,20 +100,11 @@ def http(method, url, data=None, headers=None):
 
 
 def crc64nvme(data):
-    poly, crc = 0x9A6C9329AC4BC9B5, 0xFFFFFFFFFFFFFFFF
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table.append(c)
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return base64.b64encode((crc ^ 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")).decode()
+    return Crc("crc64nvme").update(data).b64()
 
 
 def b64crc32(data):
-    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    return Crc("crc32").update(data).b64()
 
 
 # ---- buckets ----------------------------------------------------------------------------
