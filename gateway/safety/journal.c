@@ -24,11 +24,21 @@
  * deleted inside Telegram's 48-hour window). The changes taken with the copy
  * belong to the old chain: if the new one fails they are posted there.
  *
+ * Data first: the index's documents take places in the same (bot, chat)
+ * windows as the objects' blocks. Changes are taken once the oldest is
+ * JOURNAL_SETTLE_MS old (a burst of requests becomes one document, and the
+ * upload that follows a CreateBucket is under way by then); while blocks are
+ * uploading or waiting for a pair, documents and snapshots wait, until the
+ * oldest change they would carry is JOURNAL_YIELD_MS old. So an upload that
+ * fits a pair's window goes as one burst and the index follows it. A new
+ * install posts no snapshot before its index holds anything.
+ *
  * Packs: an object acknowledged from the spool can be named by a journal
  * document before its pack is posted; its extents then point at an unposted
  * pack row (chat 0), and recover drops such objects (their bytes never
  * reached Telegram). So an acknowledged object is recoverable
- * --pack-delay (+ the scheduler's wait) + the journal's cadence after it.
+ * --pack-delay (+ the scheduler's wait) + the journal's cadence after it
+ * (+ JOURNAL_YIELD_MS while uploads keep the pairs busy).
  *
  * Shutdown: when the requests are done the last changes are posted
  * (gw_journal_drained, bounded by JOURNAL_DRAIN_MS) and chain_clean is set,
@@ -46,6 +56,8 @@
 #define JOURNAL_RETRY_MS 5000
 #define JOURNAL_DRAIN_MS 5000 /* at shutdown, the last changes may take this long to post */
 #define JOURNAL_BUDGET_SHARE 4       /* the journal takes at most 1/4 of the post budget */
+#define JOURNAL_SETTLE_MS 1000     /* changes are taken once the oldest is this old */
+#define JOURNAL_YIELD_MS 30000     /* documents wait for data uploads this long at most (their oldest change's age) */
 #define SNAPSHOT_JOURNAL_PERCENT 25  /* journal bytes, as a share of the index, that call for a new snapshot */
 #define SNAPSHOT_MIN_JOURNAL (1 << 20)
 #define CHAIN_MAX_DOCS 20000         /* documents a recovery walks at most */
@@ -72,6 +84,8 @@ struct gw_journal {
     int64_t next_ms;        /* mono: the next document may go then */
     int64_t index_size;
     int unjournaled;
+    int empty;              /* a new install: no chain, no bucket, no block, no change yet; nothing to snapshot */
+    int64_t started_ms;     /* mono: the journal's start (what a snapshot due at start waits since) */
     int draining, drained, clean_set;
     int64_t drain_deadline;
     struct gw_journal_counters c;
@@ -335,8 +349,11 @@ static void on_chain_begun(struct gw *gw, int ok, const struct store_chain *ch, 
     step(gw);
 }
 
-static int snapshot_due(const struct gw *gw, const struct gw_journal *j)
+static int snapshot_due(struct gw *gw, struct gw_journal *j)
 {
+    if (j->empty && store_changes_waiting(j->store) == 0 && j->head == NULL)
+        return 0; /* nothing to snapshot until the index holds something */
+    j->empty = 0;
     if (j->fresh || j->unjournaled || !j->ch.have)
         return 1;
     int64_t grow = j->index_size * SNAPSHOT_JOURNAL_PERCENT / 100;
@@ -345,6 +362,23 @@ static int snapshot_due(const struct gw *gw, const struct gw_journal *j)
     if (j->ch.seq >= CHAIN_MAX_DOCS)
         return 1;
     return gw->cfg.snapshot_interval_ms > 0 && now_ms() - j->ch.chain_at > gw->cfg.snapshot_interval_ms;
+}
+
+/* Data first (see the top): 1 when the next document or snapshot should wait. A snapshot
+ * carries the whole index: its changes count as old as the journal's start. */
+static int data_first(const struct gw *gw, const struct gw_journal *j, int snapshot, int64_t now)
+{
+    if (j->draining)
+        return 0;
+    int64_t waiting = store_changes_waiting(j->store), oldest = j->head ? j->head->since_ms : 0;
+    if (waiting > 0 && (oldest == 0 || waiting < oldest))
+        oldest = waiting;
+    if (snapshot && (j->fresh || j->unjournaled || !j->ch.have) && (oldest == 0 || j->started_ms < oldest))
+        oldest = j->started_ms;
+    if (j->head == NULL && waiting > 0 && now - waiting < JOURNAL_SETTLE_MS)
+        return 1;
+    int busy = gw->up_inflight > 0 || gw->up_waiting > 0 || gw->post_waiting > 0;
+    return busy && (oldest == 0 || now - oldest < JOURNAL_YIELD_MS);
 }
 
 /* The next thing to do, if nothing runs: a snapshot, the head document, or a take. */
@@ -364,6 +398,8 @@ static void step(struct gw *gw)
     if (now < j->next_ms && !(j->draining && j->head != NULL))
         return;
     if (!j->draining && snapshot_due(gw, j)) {
+        if (data_first(gw, j, 1, now))
+            return;
         j->running = 1;
         j->snapshotting = 1;
         j->epoch++;
@@ -377,6 +413,8 @@ static void step(struct gw *gw)
         }
         return;
     }
+    if (data_first(gw, j, 0, now))
+        return;
     if (j->head != NULL && j->ch.have) {
         j->running = 1;
         j->posting_seq = j->ch.seq + 1;
@@ -448,10 +486,15 @@ int gw_journal_prepare(struct gw *gw, struct store *st)
     }
     j->unjournaled = since > 0;
     j->fresh = !j->ch.have || !j->ch.clean;
+    if (!j->ch.have) { /* a new install's index (marked unjournaled when it was made) */
+        struct store_stats stats;
+        j->empty = store_stats_get(st, &stats) == STORE_OK && stats.buckets == 0 && stats.blocks == 0 &&
+                   stats.uploads == 0 && stats.gc_pending == 0;
+    }
     if (j->ch.have && !j->fresh && !j->unjournaled)
         log_info("journal: continuing the chain at document %lld", (long long)j->ch.seq);
     else
-        log_info("journal: a new chain begins (%s)", !j->ch.have ? "none yet" : !j->ch.clean ? "the last run did not end cleanly" : "the index was changed by a tool");
+        log_info("journal: a new chain begins (%s)", j->empty ? "at the index's first change" : !j->ch.have ? "none yet" : !j->ch.clean ? "the last run did not end cleanly" : "the index was changed by a tool");
     j->store = st;
     gw->journal = j;
     return 0;
@@ -463,6 +506,7 @@ void gw_journal_start(struct gw *gw)
     if (j == NULL)
         return;
     j->last_empty_ms = mono_ms();
+    j->started_ms = j->last_empty_ms;
     uv_timer_init(gw->loop, &j->timer);
     j->timer.data = gw;
     uv_timer_start(&j->timer, on_tick, 0, JOURNAL_TICK_MS);
@@ -511,8 +555,8 @@ static void final_done(void *arg)
 int gw_journal_drained(struct gw *gw)
 {
     struct gw_journal *j = gw->journal;
-    if (j == NULL || j->drained)
-        return 1;
+    if (j == NULL || j->drained || (j->empty && store_changes_waiting(j->store) == 0))
+        return 1; /* a new install that held nothing: no chain to continue */
     if (!j->draining) {
         j->draining = 1;
         j->drain_deadline = mono_ms() + JOURNAL_DRAIN_MS;

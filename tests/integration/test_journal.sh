@@ -205,7 +205,11 @@ EMU_DIR=$TEST_TMP/botapi-fsck
 GW_DIR=$TEST_TMP/gateway-fsck
 start_emulator --local --chat "${CHATS[0]}" --chat "${CHATS[1]}"
 start_gateway "${JARGS[@]}"
-check "fsck: the chain began" wait_until 30 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_snapshots_total\" {print \$2}')\" = 1 ]"
+sleep 3
+snaps=$(metric tgs3_snapshots_total)
+docs=$(emu_stats | "$PY" -c 'import json,sys; print(sum(p["posts"] for p in json.load(sys.stdin)["pairs"]))')
+check "a new install posts no snapshot before its index holds anything (snapshots $snaps, documents $docs)" \
+    test "$snaps" = 0 -a "$docs" = 0
 head -c 700K /dev/urandom >"$TEST_TMP/fsck-big"
 echo small >"$TEST_TMP/fsck-small"
 fsck_load() {
@@ -217,6 +221,7 @@ fsck_load() {
         aws s3 rm --only-show-errors s3://fsck/gone
 }
 check "fsck: uploads, a delete and tags" fsck_load
+check "fsck: the chain began at the first change" wait_until 30 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_snapshots_total\" {print \$2}')\" = 1 ]"
 # Everything posted before the stop, so the stop's last take finds nothing and the chain ends clean.
 check "fsck: the journal posted every change (nothing pending)" wait_until 30 bash -c "[ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_journal_pending\" {print \$2}')\" = 0 ] && [ \"\$(curl -sS '$GW_ADMIN_URL/metrics' | awk '\$1 == \"tgs3_journal_lag_seconds\" {print \$2}')\" = 0.000 ]"
 stop_gateway
