@@ -38,7 +38,8 @@ static const struct opt options[] = {
     {"bot-token", OPT_TOKENS, NULL, "bot token (repeatable)"},
     {"chat-id", OPT_CHATS, NULL, "storage channel id (repeatable)"},
     {"mode", OPT_MODE, "local", "local (self-hosted --local server) or cloud"},
-    {"block-size", OPT_SIZE, "16M", "plaintext bytes per Telegram document (K/M/G)"},
+    {"block-size", OPT_SIZE, "auto",
+     "plaintext bytes per Telegram document (K/M/G; auto: 32M in local mode, 16M in cloud mode)"},
     {"access-key", OPT_AK, NULL, "S3 access key of the first user"},
     {"secret-key", OPT_SK, NULL, "S3 secret key of the first user"},
     {"user", OPT_USER, NULL, "another user ACCESS_KEY:SECRET_KEY (repeatable)"},
@@ -52,8 +53,8 @@ static const struct opt options[] = {
      "none, mirror, rs:K+M, or auto: survive 1 lost channel with 2-5 channels, 2 with 6 or more"},
     {"domain", OPT_STR, NULL, "base domain for virtual-hosted-style requests"},
     {"max-body", OPT_SIZE, "5G", "largest single PUT or part body"},
-    {"max-upload-blocks", OPT_INT, "8", "blocks uploading to Telegram at once"},
-    {"max-fetch-blocks", OPT_INT, "8", "fetched blocks held in memory at once"},
+    {"max-upload-blocks", OPT_INT, "auto", "blocks uploading to Telegram at once (auto: 128 MiB of blocks, 2 to 8)"},
+    {"max-fetch-blocks", OPT_INT, "auto", "fetched blocks held in memory at once (auto: 128 MiB of blocks, 2 to 8)"},
     {"max-waiting", OPT_INT, "256", "requests queued for a budget before 503 SlowDown"},
     {"max-connections", OPT_INT, "1024", "concurrent client connections (at the cap, idle ones are closed first)"},
     {"header-timeout", OPT_SECONDS, "10", "seconds a connection may take to send a complete request head"},
@@ -229,6 +230,10 @@ static void set_string(struct gw_config *cfg, const struct opt *o, const char *v
 /* A byte count (K/M/G); only --cache-size and --body-min-rate may be 0. 0, or -1: a bad value. */
 static int set_size(struct gw_config *cfg, const struct opt *o, const char *v)
 {
+    if (!strcmp(o->name, "block-size") && !strcmp(v, "auto")) {
+        cfg->block_size = 0; /* gw_config_parse settles it by the mode */
+        return 0;
+    }
     int64_t n = parse_size(v);
     if (n < 0 || (n == 0 && strcmp(o->name, "cache-size") != 0 && strcmp(o->name, "body-min-rate") != 0))
         return -1;
@@ -251,6 +256,13 @@ static int set_size(struct gw_config *cfg, const struct opt *o, const char *v)
 static int set_int(struct gw_config *cfg, const struct opt *o, const char *v)
 {
     int64_t n;
+    if (!strcmp(v, "auto") && (!strcmp(o->name, "max-upload-blocks") || !strcmp(o->name, "max-fetch-blocks"))) {
+        if (!strcmp(o->name, "max-upload-blocks"))
+            cfg->max_upload_blocks = 0; /* gw_config_parse settles it by the block size */
+        else
+            cfg->max_fetch_blocks = 0;
+        return 0;
+    }
     if (parse_int(v,
                   !strcmp(o->name, "rate-chat-per-min") || !strcmp(o->name, "pack-compact") ||
                           !strcmp(o->name, "stray-probe-max") || !strcmp(o->name, "stray-probe-delay")
@@ -590,6 +602,38 @@ static int read_file(struct gw_config *cfg, struct shown *sh, const char *path)
     return rc;
 }
 
+/* The block size and the budgets left at auto. The block size: 32 MiB through a local server (a
+ * pair's 20 posts a minute carry twice what 16 MiB blocks do), 16 MiB in cloud mode (its downloads
+ * stop at 20 MB). Each budget: AUTO_BUDGET bytes of blocks, so the block buffers stay within 256 MiB
+ * whatever the block size; at least 2 (one block uploads while the next fills), at most 8. */
+#define AUTO_BLOCK_LOCAL (32LL << 20)
+#define AUTO_BLOCK_CLOUD (16LL << 20)
+#define AUTO_BUDGET (128LL << 20)
+
+static void settle_auto(struct gw_config *cfg, struct shown *sh)
+{
+    char v[64];
+    if (cfg->block_size == 0)
+        cfg->block_size = cfg->mode == TG_MODE_CLOUD ? AUTO_BLOCK_CLOUD : AUTO_BLOCK_LOCAL;
+    int64_t slots = AUTO_BUDGET / cfg->block_size;
+    slots = slots < 2 ? 2 : slots > 8 ? 8 : slots;
+    if (cfg->max_upload_blocks == 0)
+        cfg->max_upload_blocks = (int)slots;
+    if (cfg->max_fetch_blocks == 0)
+        cfg->max_fetch_blocks = (int)slots;
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        if (sh[i].val == NULL || strcmp(sh[i].val, "auto") != 0)
+            continue;
+        if (!strcmp(options[i].name, "block-size"))
+            snprintf(v, sizeof(v), "%lldM", (long long)(cfg->block_size >> 20));
+        else
+            snprintf(v, sizeof(v), "%d", !strcmp(options[i].name, "max-upload-blocks") ? cfg->max_upload_blocks
+                                                                                       : cfg->max_fetch_blocks);
+        free(sh[i].val);
+        sh[i].val = xstrdup(v);
+    }
+}
+
 static void print_config(const struct shown *sh)
 {
     for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
@@ -697,6 +741,7 @@ int gw_config_parse(struct gw_config *cfg, int argc, char **argv)
         seen[o - options] = 1;
     }
     rc = 0;
+    settle_auto(cfg, sh);
     clock_set_offset_ms(cfg->clock_offset_ms); /* every command reads one clock */
     if (print) {
         print_config(sh);

@@ -184,7 +184,9 @@ int64_t bench_gw_default_block(const struct bench_env *env)
         if (strstr(line, "--block-size ") == NULL || d == NULL)
             continue;
         d += strlen("(default ");
-        d[strcspn(d, ")")] = '\0';
+        if (strncmp(d, "auto)", 5) == 0 && (d = strstr(line, "auto: ")) != NULL) /* the local mode's */
+            d += strlen("auto: ");
+        d[strcspn(d, " ;,)")] = '\0';
         v = parse_size(d);
     }
     pclose(fp);

@@ -50,8 +50,32 @@ static void test_defaults(void)
     CHECK_STR(cfg.admin_listen, "127.0.0.1:9001");
     CHECK(cfg.shutdown_grace_ms == 30000);
     CHECK(cfg.health_interval_ms == 5000);
-    CHECK(cfg.block_size == 16 << 20);
+    CHECK(cfg.block_size == 32 << 20); /* local mode */
+    CHECK(cfg.max_upload_blocks == 4 && cfg.max_fetch_blocks == 4);
     CHECK(cfg.n_chat_ids == 0);
+    gw_config_release(&cfg);
+}
+
+/* auto: the block size by the mode, the budgets 128 MiB of blocks (2 to 8); given ones stay. */
+static void test_auto(void)
+{
+    struct gw_config cfg;
+    CHECK(parse(&cfg, (const char *[]){"--mode", "cloud", NULL}) == 0);
+    CHECK(cfg.block_size == 16 << 20 && cfg.max_upload_blocks == 8 && cfg.max_fetch_blocks == 8);
+    gw_config_release(&cfg);
+    CHECK(parse(&cfg, (const char *[]){"--block-size", "64M", NULL}) == 0);
+    CHECK(cfg.max_upload_blocks == 2 && cfg.max_fetch_blocks == 2);
+    gw_config_release(&cfg);
+    CHECK(parse(&cfg, (const char *[]){"--block-size", "256M", "--max-fetch-blocks", "3", NULL}) == 0);
+    CHECK(cfg.max_upload_blocks == 2 && cfg.max_fetch_blocks == 3);
+    gw_config_release(&cfg);
+    CHECK(parse(&cfg, (const char *[]){"--block-size", "256K", "--max-upload-blocks", "auto", NULL}) == 0);
+    CHECK(cfg.max_upload_blocks == 8 && cfg.max_fetch_blocks == 8);
+    gw_config_release(&cfg);
+    CHECK(parse(&cfg, (const char *[]){"--block-size", "16M", "--mode", "local", NULL}) == 0);
+    CHECK(cfg.block_size == 16 << 20 && cfg.max_upload_blocks == 8);
+    gw_config_release(&cfg);
+    CHECK(parse(&cfg, (const char *[]){"--max-upload-blocks", "autox", NULL}) != 0);
     gw_config_release(&cfg);
 }
 
@@ -234,6 +258,7 @@ int main(void)
         return 1;
     clear_env();
     test_defaults();
+    test_auto();
     test_file();
     test_precedence();
     test_errors();
