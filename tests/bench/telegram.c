@@ -10,6 +10,7 @@
  *   windowed: 200 MiB in 1 MiB blocks and 1 GiB in 4 MiB blocks through
  *     4 bots x 2 chats, 320 MiB through 1 bot x 1 chat at the gateway's
  *     default block size (no --block-size; `tgs3 serve --help` tells it),
+ *     and 20 blocks of that size through that one pair (a whole window),
  *     each against the windowed model (target: within 10 %), with the
  *     emulator's busiest 60 s window of a pair and its 429 answers; when a
  *     pair posted more than its share of the object (the gateway's own
@@ -255,6 +256,10 @@ void bench_telegram_suite(const struct bench_env *env, size_t n_small)
     tg_windowed(env, "tg-w200", (uint64_t)200 << 20, (int64_t)1 << 20, 4, 2);
     tg_windowed(env, "tg-w1g", (uint64_t)1 << 30, (int64_t)4 << 20, 4, 2);
     tg_windowed(env, "tg-w320", (uint64_t)320 << 20, 0, 1, 1);
+    /* A whole window of the default block size through one pair: the burst with no post to spare. */
+    int64_t def = bench_gw_default_block(env);
+    if (def > 0 && (def * 20) >> 20 != 320)
+        tg_windowed(env, "tg-wfull", (uint64_t)def * 20, 0, 1, 1);
     bench_row("  stripes, %llu MiB (long-run model: the documents over pairs x 20 per minute)\n",
               (unsigned long long)(env->large >> 20));
     tg_stripes(env);
