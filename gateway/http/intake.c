@@ -78,6 +78,7 @@
 #define RATE_WINDOW_MS 5000    /* --body-min-rate is measured over this */
 #define RATE_WINDOW_BUSY_MS 500 /* ... or, while uploads wait for a slot, over at least this */
 #define RATE_FIRST_BUSY_MS 3000 /* ... but this before its first byte (a client answering "100 Continue") */
+#define PAUSE_GRACE_MAX_MS 120000 /* TCP's longest retransmission backoff (TCP_RTO_MAX) */
 
 /* picohttpparser, which libh2o carries and exports but does not install a
  * header for: the parser h2o reads heads with, so the intake and h2o agree
@@ -126,6 +127,7 @@ struct gw_body {
     int64_t last_ms;
     int64_t rate_since_ms; /* the rate window's start */
     uint64_t rate_bytes;   /* bytes since then */
+    int64_t grace_until;   /* no rate floor before then: the client's TCP recovers from our pause */
     struct gw_body *next; /* on bodies (reading) or deferred (done, callback due) */
     int listed, deferred;
     int complete; /* the last byte was read */
@@ -731,8 +733,16 @@ void gw_body_read(struct gw_body *b, unsigned char *dst, size_t n, gw_body_cb cb
             return;
         }
     }
-    b->last_ms = mono_ms();
-    b->rate_since_ms = b->last_ms; /* the slot was just taken: the window starts with the read */
+    /* After a pause of ours (an upload waiting for a slot), the client's TCP may have backed
+     * off: the full receive queue dropped its segments and each retry doubled its timer. Its
+     * next segment may come as late as the pause was long; the rate floor waits that long. */
+    int64_t now = mono_ms();
+    if (b->got > 0 && b->last_ms > 0 && now - b->last_ms > RATE_WINDOW_BUSY_MS) {
+        int64_t pause = now - b->last_ms;
+        b->grace_until = now + (pause < PAUSE_GRACE_MAX_MS ? pause : PAUSE_GRACE_MAX_MS);
+    }
+    b->last_ms = now;
+    b->rate_since_ms = now; /* the slot was just taken: the window starts with the read */
     b->rate_bytes = 0;
     if (!b->listed) {
         b->listed = 1;
@@ -780,8 +790,9 @@ void gw_body_free(struct gw_body *b)
 }
 
 /* Streamed body reads hold an upload slot: one that saw no byte for
- * --req-timeout, or that ran below --body-min-rate over its window, ends
- * with RequestTimeout and gives the slot back. */
+ * --req-timeout, or that ran below --body-min-rate over its window (after
+ * the grace of a pause the gateway made, gw_body_read), ends with
+ * RequestTimeout and gives the slot back. */
 static void police_bodies(struct gw *gw, int64_t now)
 {
     int wanted = gw->up_waiting; /* slots uploads wait for: as many slow bodies give theirs up now */
@@ -792,7 +803,7 @@ static void police_bodies(struct gw *gw, int64_t now)
         int64_t span = now - b->rate_since_ms;
         int full = span >= RATE_WINDOW_MS, slow = 0;
         int64_t busy = b->rate_bytes > 0 || b->got > 0 ? RATE_WINDOW_BUSY_MS : RATE_FIRST_BUSY_MS;
-        if (full || (wanted > 0 && span >= busy))
+        if ((full || (wanted > 0 && span >= busy)) && now >= b->grace_until)
             slow = gw->cfg.body_min_rate > 0 && b->rate_bytes * 1000 < (uint64_t)gw->cfg.body_min_rate * (uint64_t)span;
         if (slow && !full)
             wanted--;
