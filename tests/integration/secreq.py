@@ -714,6 +714,40 @@ def case_half_head(limit):
         bad("a connection with half a request head is not closed within %s s" % limit)
 
 
+def case_paused(emu_pid, block):
+    """A body the gateway left unread is not cut off while its client recovers: the Bot API
+    server stops (SIGSTOP) before the first block's post, so that post holds the only upload
+    slot for 10 s and the body's next read waits; the client, silent like a sender whose TCP
+    backed off meanwhile, sends the rest 7 s after the read resumed (beyond the rate floor's
+    5 s window, within the pause). The PUT must succeed and read back whole."""
+    import signal
+    emu_pid, block = int(emu_pid), int(block)
+    body = os.urandom(3 * block)
+    path = "/%s/paused" % BKT
+    cq, h = sign("PUT", path, (), {}, "UNSIGNED-PAYLOAD", A)
+    h["content-length"] = str(len(body))
+    os.kill(emu_pid, signal.SIGSTOP)
+    try:
+        t = time.time()
+        c = Conn(timeout=120)
+        c.send(head_bytes("PUT", path, cq, h) + body[:block])
+        time.sleep(max(0, 10 - (time.time() - t)))
+    finally:
+        os.kill(emu_pid, signal.SIGCONT)
+    time.sleep(max(0, 17 - (time.time() - t)))
+    try:
+        c.send(body[block:])
+    except OSError as e:
+        print("sending the rest: %s" % e)
+    r = c.reply(120)
+    print("answered %.1f s after the first byte" % (time.time() - t))
+    expect(r, 200, None, "the paused body")
+    c.close()
+    got = request("GET", path)
+    if got is None or got.status != 200 or got.body != body:
+        bad("the paused body does not read back whole")
+
+
 def case_idle(n):
     socks = [socket.create_connection(ADDR) for _ in range(int(n))]
     time.sleep(0.3)

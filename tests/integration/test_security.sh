@@ -85,4 +85,15 @@ else
 fi
 check "64 idle sockets at --max-connections 64: a GET still succeeds" S idle 64
 
+# 12: a body the gateway paused (its upload waited for a slot) gets as long as the pause before
+# the rate floor applies: the client's TCP may have backed off meanwhile
+stop_gateway
+GW_BLOCK_SIZE=4M
+if check "gateway starts with 4 MiB blocks and one upload slot" gw_up --max-upload-blocks 1; then
+    gw_env
+    check "a body paused 10 s by a stopped Bot API server, its client silent 7 s after the read resumed: 200, whole" \
+        S paused "$EMU_PID" $((4 << 20))
+fi
+unset GW_BLOCK_SIZE
+
 finish
