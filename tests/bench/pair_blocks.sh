@@ -4,8 +4,8 @@
 #
 # For each BLOCK:UPLOADS:FETCHES of CONFIGS (--block-size, --max-upload-blocks, --max-fetch-blocks)
 # starts a fresh tgs3-botapi (--local, Telegram's 20 posts/min per pair and 30/s per bot, --bandwidth
-# BW: the emulator answers each getFile after the document's size / BW, a stand-in for the server
-# downloading it from Telegram; uploads are not slowed; BW=0: no delay) and a fresh tgs3 with 1 bot, 1 chat, --redundancy none, the journal on
+# BW bytes per connection per second: a stand-in for the server's own upload to and download from
+# Telegram; BW=0: no cap) and a fresh tgs3 with 1 bot, 1 chat, --redundancy none, the journal on
 # (5 s) and no block cache, then:
 #   - times ONE single-stream PUT of SIZE MiB (curl -T) and samples the gateway's peak RssAnon;
 #   - times 4 concurrent GETs of it (all from the emulator: no cache), checks each got SIZE bytes
@@ -14,7 +14,7 @@
 # The model: N = ceil(SIZE / BLOCK) posts; Telegram's sliding window lets the pair post 20 at once,
 # then 20 more each 60 s, so the PUT needs ceil((N - 20) / 20) x 60 s when N > 20 (0 otherwise;
 # modelP counts the pair's posts instead of N: the journal's and snapshot's documents share it);
-# at BW a server would need ceil(N / UPLOADS) x BLOCK / BW to upload the PUT (not emulated), ceil(F / FETCHES) x
+# the bandwidth alone needs ceil(N / UPLOADS) x BLOCK / BW for the PUT, ceil(F / FETCHES) x
 # BLOCK / BW for the 4 GETs (F: the getFile calls they made; readers of one block share it when it
 # is kept in memory, blocks up to 32 MiB) and BLOCK / BW per getFile of the ranged GET. A PUT that
 # fails skips its config's GETs ("-" in the table). Prints numbers; never fails on a time (a wrong
