@@ -736,11 +736,9 @@ void gw_body_read(struct gw_body *b, unsigned char *dst, size_t n, gw_body_cb cb
     /* After a pause of ours (an upload waiting for a slot), the client's TCP may have backed
      * off: the full receive queue dropped its segments and each retry doubled its timer. Its
      * next segment may come as late as the pause was long; the rate floor waits that long. */
-    int64_t now = mono_ms();
-    if (b->got > 0 && b->last_ms > 0 && now - b->last_ms > RATE_WINDOW_BUSY_MS) {
-        int64_t pause = now - b->last_ms;
+    int64_t now = mono_ms(), pause = b->last_ms > 0 ? now - b->last_ms : 0; /* last_ms: its last byte */
+    if (pause > RATE_WINDOW_BUSY_MS)
         b->grace_until = now + (pause < PAUSE_GRACE_MAX_MS ? pause : PAUSE_GRACE_MAX_MS);
-    }
     b->last_ms = now;
     b->rate_since_ms = now; /* the slot was just taken: the window starts with the read */
     b->rate_bytes = 0;

@@ -349,9 +349,26 @@ static void on_chain_begun(struct gw *gw, int ok, const struct store_chain *ch, 
     step(gw);
 }
 
+/* A new install that has held nothing yet: no snapshot, no chain to continue. */
+static int holds_nothing(const struct gw_journal *j)
+{
+    return j->empty && j->head == NULL && store_changes_waiting(j->store) == 0;
+}
+
+/* The age mark (mono ms) of the oldest change not in Telegram: the documents waiting in order,
+ * a take under way, and the session (what the next take will find); 0: none. */
+static int64_t oldest_change(const struct gw_journal *j)
+{
+    int64_t oldest = j->head ? j->head->since_ms : 0, marks[2] = {j->taking_ms, store_changes_waiting(j->store)};
+    for (int i = 0; i < 2; i++)
+        if (marks[i] > 0 && (oldest == 0 || marks[i] < oldest))
+            oldest = marks[i];
+    return oldest;
+}
+
 static int snapshot_due(struct gw *gw, struct gw_journal *j)
 {
-    if (j->empty && store_changes_waiting(j->store) == 0 && j->head == NULL)
+    if (holds_nothing(j))
         return 0; /* nothing to snapshot until the index holds something */
     j->empty = 0;
     if (j->fresh || j->unjournaled || !j->ch.have)
@@ -370,14 +387,16 @@ static int data_first(const struct gw *gw, const struct gw_journal *j, int snaps
 {
     if (j->draining)
         return 0;
-    int64_t waiting = store_changes_waiting(j->store), oldest = j->head ? j->head->since_ms : 0;
-    if (waiting > 0 && (oldest == 0 || waiting < oldest))
-        oldest = waiting;
+    int64_t waiting = store_changes_waiting(j->store), oldest = oldest_change(j);
     if (snapshot && (j->fresh || j->unjournaled || !j->ch.have) && (oldest == 0 || j->started_ms < oldest))
         oldest = j->started_ms;
     if (j->head == NULL && waiting > 0 && now - waiting < JOURNAL_SETTLE_MS)
         return 1;
-    int busy = gw->up_inflight > 0 || gw->up_waiting > 0 || gw->post_waiting > 0;
+    struct gw_budget_counters up;
+    struct gw_sched_counters sc;
+    gw_put_counters(gw, &up);
+    gw_sched_counters(gw, &sc);
+    int busy = up.held > 0 || up.waiting > 0 || sc.post_waiting > 0;
     return busy && (oldest == 0 || now - oldest < JOURNAL_YIELD_MS);
 }
 
@@ -555,8 +574,8 @@ static void final_done(void *arg)
 int gw_journal_drained(struct gw *gw)
 {
     struct gw_journal *j = gw->journal;
-    if (j == NULL || j->drained || (j->empty && store_changes_waiting(j->store) == 0))
-        return 1; /* a new install that held nothing: no chain to continue */
+    if (j == NULL || j->drained || holds_nothing(j))
+        return 1;
     if (!j->draining) {
         j->draining = 1;
         j->drain_deadline = mono_ms() + JOURNAL_DRAIN_MS;
@@ -612,17 +631,9 @@ void gw_journal_counters(const struct gw *gw, struct gw_journal_counters *out)
     *out = j->c;
     out->on = 1;
     out->seq = j->ch.seq;
-    /* Three places hold changes not in Telegram yet: the documents waiting in order, a take under
-     * way, and the session (what the next take will find). */
-    int64_t oldest = j->head ? j->head->since_ms : 0, waiting = store_changes_waiting(j->store);
-    out->pending = j->n_pending;
-    if (j->taking_ms > 0) {
-        out->pending++;
-        oldest = oldest > 0 && oldest < j->taking_ms ? oldest : j->taking_ms;
-    }
-    if (waiting > 0) {
-        out->pending++;
-        oldest = oldest > 0 && oldest < waiting ? oldest : waiting;
-    }
+    /* Three places hold changes not in Telegram yet (oldest_change): the documents waiting in
+     * order, a take under way, and the session. */
+    int64_t oldest = oldest_change(j);
+    out->pending = j->n_pending + (j->taking_ms > 0) + (store_changes_waiting(j->store) > 0);
     out->lag_ms = oldest > 0 ? mono_ms() - oldest : 0;
 }
