@@ -251,6 +251,31 @@ void bigbuf_prepare(size_t count, size_t n)
     free(b);
 }
 
+void bigbuf_trim(size_t n)
+{
+    struct bigbuf_hdr *drop = NULL;
+    pthread_mutex_lock(&bigbuf_lock);
+    for (struct bigbuf_hdr **pp = &bigbuf_head; *pp;) {
+        struct bigbuf_hdr *h = *pp;
+        if (h->cap >= n && h->cap - n <= n / 8) { /* bigbuf_new(n) would take it */
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        bigbuf_n--;
+        bigbuf_bytes -= h->cap;
+        h->next = drop;
+        drop = h;
+    }
+    pthread_mutex_unlock(&bigbuf_lock);
+    while (drop != NULL) {
+        struct bigbuf_hdr *nx = drop->next;
+        drop->magic = 0;
+        free(drop->raw);
+        drop = nx;
+    }
+}
+
 void bigbuf_drain(void)
 {
     pthread_mutex_lock(&bigbuf_lock);

@@ -107,7 +107,9 @@ int lock_file(const char *path) WARN_UNUSED;
  * buffers from then on and puts count buffers of n bytes there, every page
  * already faulted in (a server's first requests would pay for that memory
  * otherwise: on the VM measured, fresh memory costs as much as the rest of a
- * large PUT). bigbuf_drain frees every idle buffer (at exit).
+ * large PUT). bigbuf_trim(n) frees every idle buffer that bigbuf_new(n)
+ * would not take (a server keeps its prepared ones, and drops what other
+ * sizes left); bigbuf_drain frees every idle buffer (at exit).
  * A buffer of at least BIGBUF_MIN bytes starts on a BIGBUF_ALIGN boundary
  * (a page: O_DIRECT reads and writes may use it as it is). */
 #define BIGBUF_MIN ((size_t)1 << 20)   /* bytes */
@@ -117,6 +119,7 @@ int lock_file(const char *path) WARN_UNUSED;
 unsigned char *bigbuf_new(size_t n);
 void bigbuf_free(void *p);
 void bigbuf_prepare(size_t count, size_t n);
+void bigbuf_trim(size_t n);
 void bigbuf_drain(void);
 /* Buffers now idle in the recycler, and their bytes (for tests). */
 size_t bigbuf_idle(size_t *bytes);

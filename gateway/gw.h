@@ -411,6 +411,9 @@ struct gw_budget_counters {
     int waiting;
 };
 void gw_put_counters(const struct gw *gw, struct gw_budget_counters *out);
+/* The bytes of one upload slot's buffer (a sealed block, room for its stripe):
+ * what the server prepares --max-upload-blocks of at start and keeps. */
+size_t gw_put_buffer_size(const struct gw *gw);
 void gw_fetch_counters(const struct gw *gw, struct gw_budget_counters *out);
 
 /* ---- admin sub-commands (cmd_stats.c, cmd_gc.c) ---------------------------- */
@@ -806,8 +809,15 @@ void gw_cache_free(struct gw *gw); /* after the loop has drained */
  * only bytes [spool_off, spool_off + spool_len) when spool_len > 0: cb then
  * gets just those. Loop thread. */
 struct gw_cache_read;
+/* A fetched document the cache writes to disk is lent, not copied, to a
+ * reader that passes lend (may be NULL): lend gets it read-only instead of
+ * cb, and gives it back with gw_cache_return (loop thread) once done. */
+struct gw_cache_loan;
+typedef void (*gw_cache_lend_cb)(void *ud, const unsigned char *data, size_t len, struct gw_cache_loan *loan);
 struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, const char *spool,
-                                     uint64_t spool_off, uint64_t spool_len, tg_fetch_cb cb, void *ud);
+                                     uint64_t spool_off, uint64_t spool_len, tg_fetch_cb cb, gw_cache_lend_cb lend,
+                                     void *ud);
+void gw_cache_return(struct gw_cache_loan *loan);
 /* Admission: 1 when a read of an object of len bytes may write the blocks it
  * fetches to the cache, 0 when the object is larger than a quarter of
  * --cache-size (reading it, whole or in ranges, would evict everything else

@@ -344,8 +344,7 @@ static int serve_start(struct gw *gw, struct store_inflight **unconfirmed, size_
     *unconfirmed = NULL;
     gw_opened_init(gw);
     /* The upload budget's block buffers, faulted in before the first request (the cold first PUT). */
-    bigbuf_prepare((size_t)gw->cfg.max_upload_blocks,
-                   gw_stripe_capacity(gw, (size_t)gw->cfg.block_size + BLK_OVERHEAD));
+    bigbuf_prepare((size_t)gw->cfg.max_upload_blocks, gw_put_buffer_size(gw));
     if (gw_cache_start(gw) != 0 || gw_pack_start(gw) != 0)
         return -1;
     if (gw_server_start(gw) != 0)

@@ -329,8 +329,10 @@ enum blk_status blk_peek(const unsigned char *buf, size_t len, int *kind, int *k
     return BLK_OK;
 }
 
-enum blk_status blk_open(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
-                         size_t plain_len, unsigned char *buf, size_t sealed_len, size_t *plain_len_out)
+/* blk_open and blk_open_copy: the plaintext of sealed buf into out (len bytes; out may be buf + BLK_HEADER_LEN). */
+static enum blk_status open_into(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
+                                 size_t plain_len, const unsigned char *buf, size_t sealed_len, unsigned char *out,
+                                 size_t *plain_len_out)
 {
     int k, kid;
     unsigned char hid[BLK_ID_LEN];
@@ -350,12 +352,25 @@ enum blk_status blk_open(const struct blk_keyring *kr, enum blk_kind kind, const
         return BLK_ERR_AUTH;
     unsigned char tag[BLK_TAG_LEN];
     memcpy(tag, buf + BLK_HEADER_LEN + len, BLK_TAG_LEN);
-    if (gcm(0, key, buf, len, buf + BLK_HEADER_LEN, len, buf + BLK_HEADER_LEN, tag) != 0) {
-        OPENSSL_cleanse(buf + BLK_HEADER_LEN, len); /* unauthenticated plaintext never survives */
+    if (gcm(0, key, buf, len, buf + BLK_HEADER_LEN, len, out, tag) != 0) {
+        OPENSSL_cleanse(out, len); /* unauthenticated plaintext never survives */
         return BLK_ERR_AUTH;
     }
     *plain_len_out = len;
     return BLK_OK;
+}
+
+enum blk_status blk_open(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
+                         size_t plain_len, unsigned char *buf, size_t sealed_len, size_t *plain_len_out)
+{
+    return open_into(kr, kind, id, key_id, plain_len, buf, sealed_len, buf + BLK_HEADER_LEN, plain_len_out);
+}
+
+enum blk_status blk_open_copy(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
+                              size_t plain_len, const unsigned char *buf, size_t sealed_len, unsigned char *out,
+                              size_t *plain_len_out)
+{
+    return open_into(kr, kind, id, key_id, plain_len, buf, sealed_len, out, plain_len_out);
 }
 
 enum blk_status blk_hash(const struct blk_keyring *kr, const void *data, size_t len, unsigned char *out)

@@ -105,6 +105,12 @@ enum blk_status blk_seal(const struct blk_keyring *kr, enum blk_kind kind, const
 enum blk_status blk_open(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
                          size_t plain_len, unsigned char *buf, size_t sealed_len, size_t *plain_len_out)
     WARN_UNUSED;
+/* blk_open from a buffer it leaves as it is (a document others read too):
+ * the plaintext into out (room for sealed_len - BLK_OVERHEAD bytes) at
+ * out[0 .. *plain_len_out); on failure out holds no plaintext. */
+enum blk_status blk_open_copy(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
+                              size_t plain_len, const unsigned char *buf, size_t sealed_len, unsigned char *out,
+                              size_t *plain_len_out) WARN_UNUSED;
 /* Reads the identity fields of a sealed header without authenticating them
  * (for recovery tools): kind, key id, block id (BLK_ID_LEN bytes). */
 enum blk_status blk_peek(const unsigned char *buf, size_t len, int *kind, int *key_id, unsigned char *id)

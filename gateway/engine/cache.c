@@ -83,6 +83,7 @@ struct gw_cache_read {
     char key[KEY_LEN];
     struct store_block blk;
     tg_fetch_cb cb;
+    gw_cache_lend_cb lend;        /* or NULL: a document being written is copied for it */
     void *ud;
     struct flight *flight;        /* waiting on this flight */
     struct gw_cache_read *wnext;
@@ -362,8 +363,12 @@ struct write_job {
     unsigned char *data;    /* a bigbuf */
     size_t len;
     int err;
-    int refs;               /* the write, and readers copying data on the pool */
+    int refs;               /* the write, readers copying data on the pool, loans */
     struct write_job *next; /* c->writing */
+};
+
+struct gw_cache_loan {
+    struct write_job *j;
 };
 
 static void write_unref(struct write_job *j)
@@ -411,6 +416,27 @@ static void deliver(struct gw_cache_read *r)
     size_t len = r->len;
     free(r);
     cb(ud, &ok, data, len);
+}
+
+/* Lends r's reader the document of write j, read-only (j lives until the
+ * loan comes back), and frees r. */
+static void lend_write(struct gw_cache_read *r, struct write_job *j)
+{
+    struct gw_cache_loan *loan = xmalloc(sizeof(*loan));
+    loan->j = j;
+    j->refs++;
+    gw_cache_lend_cb cb = r->lend;
+    void *ud = r->ud;
+    free(r);
+    cb(ud, j->data, j->len, loan);
+}
+
+void gw_cache_return(struct gw_cache_loan *loan)
+{
+    if (loan == NULL)
+        return;
+    write_unref(loan->j);
+    free(loan);
 }
 
 /* Queues r to copy the document of write j on the pool (j stays alive for
@@ -516,15 +542,22 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
      * a reader that waited for it would wait for the disk). Without a write
      * the last waiter takes the original. */
     int keep = ok && f->admit && cache_write(c, f->key, data, len);
+    struct write_job *wj = keep ? c->writing : NULL; /* cache_write put it first */
     /* Callbacks may cancel other waiters of f (a failed response frees its
      * request): cancel unlinks them from f->waiters, so pop one at a time. */
     while (f->waiters != NULL) {
         struct gw_cache_read *r = f->waiters;
         f->waiters = r->wnext;
         r->flight = NULL;
-        /* The write owns the document: copy it on the pool as a hit on a
-         * block being written does, never a block-sized memcpy on the loop. */
-        if (keep && copy_from_write(r, c->writing) == 0) /* cache_write put it first */
+        /* The write owns the document: lent to a reader that takes loans
+         * (it decrypts from it into a buffer of its own: no copy), else
+         * copied on the pool as a hit on a block being written is, never a
+         * block-sized memcpy on the loop. */
+        if (wj != NULL && r->lend != NULL) {
+            lend_write(r, wj);
+            continue;
+        }
+        if (wj != NULL && copy_from_write(r, wj) == 0)
             continue;
         tg_fetch_cb cb = r->cb;
         void *rud = r->ud;
@@ -666,7 +699,8 @@ int gw_cache_admits(const struct gw *gw, uint64_t len)
 }
 
 struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, const char *spool,
-                                     uint64_t spool_off, uint64_t spool_len, tg_fetch_cb cb, void *ud)
+                                     uint64_t spool_off, uint64_t spool_len, tg_fetch_cb cb, gw_cache_lend_cb lend,
+                                     void *ud)
 {
     struct gw_cache *c = gw->cache;
     ASSERT(c != NULL);
@@ -675,6 +709,7 @@ struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *bl
     r->blk = *blk;
     r->admit = admit;
     r->cb = cb;
+    r->lend = lend;
     r->ud = ud;
     block_key(blk, r->key);
     if (spool != NULL) {

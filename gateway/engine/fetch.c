@@ -10,8 +10,10 @@
  * never waits, so it cannot starve a request's first block.
  *
  * Memory: at most max_fetch_blocks × block_size of fetched blocks, in
- * bigbufs (common.h): recycled while reads go on, at most BIGBUF_KEEP of
- * them idle, and all idle ones freed whenever no read slot is held.
+ * bigbufs (common.h), recycled: at most --max-upload-blocks of them idle
+ * (the upload slots' buffers, prepared at start); whenever no read slot is
+ * held, idle ones of other sizes (shards, short blocks) are freed, and the
+ * upload slots' stay faulted in for the next request.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +36,8 @@ struct gw_fetch {
     int parked;                 /* waits for a leader's block (gw->fetch_parked) */
     struct gw_fetch *lnext;     /* in one of those two lists */
     unsigned char *data; /* bigbuf: the document as fetched; plaintext at data + off once verified */
+    const unsigned char *lent;  /* or the document lent by the cache while it writes it (read-only) */
+    struct gw_cache_loan *loan; /* ... given back once opened into data */
     size_t len;          /* bytes of plaintext once verified */
     size_t off;
     int verified;
@@ -60,6 +64,7 @@ static int spool_range(const struct gw_fetch *f)
     return f->blk.chat_id == 0 && f->range_len > 0;
 }
 static void on_fetched(void *ud, const struct tg_result *res, unsigned char *data, size_t len);
+static void on_lent(void *ud, const unsigned char *data, size_t len, struct gw_cache_loan *loan);
 
 /* The block's document through the cache; a block still in the spool (an
  * unposted pack) is read from its file there, bytes [off, off + len) of it. */
@@ -68,7 +73,7 @@ static struct gw_cache_read *cache_fetch(struct gw_fetch *f, uint64_t off, uint6
     char spool[4096];
     int in_spool = f->blk.chat_id == 0 && gw_pack_path(f->gw, f->blk.id, spool, sizeof(spool)) == 0;
     return gw_cache_fetch(f->gw, &f->blk, !(f->flags & GW_FETCH_NO_CACHE), in_spool ? spool : NULL, off, len,
-                          on_fetched, f);
+                          on_fetched, on_lent, f);
 }
 
 /* ---- one fetch per block: concurrent readers park behind the first ---------- */
@@ -121,12 +126,32 @@ static void unlead(struct gw_fetch *f)
 }
 
 /* libuv pool: authenticate the block (and decrypt it in place) before any byte is served. */
+/* gw_block_open of a document read-only: the plaintext into out (room for
+ * len bytes) at out[0 .. *plain_len). */
+static enum blk_status block_open_copy(const struct blk_keyring *keys, const struct store_block *b,
+                                       const unsigned char *doc, size_t len, unsigned char *out, size_t *plain_len)
+{
+    size_t off = 0;
+    if (b->key_id == 0) { /* unsealed: its bytes, checked against its keyed hash */
+        memcpy(out, doc, len);
+        return gw_block_open(keys, b, out, len, &off, plain_len);
+    }
+    if (keys == NULL)
+        return BLK_ERR_KEY;
+    return blk_open_copy(keys, BLK_KIND_DATA, b->uuid, b->key_id, (size_t)b->plain_size, doc, len, out, plain_len);
+}
+
 static void open_work(uv_work_t *w)
 {
     struct gw_fetch *f = w->data;
     const struct blk_keyring *keys = f->gw->keys;
     f->open_st = BLK_OK;
     f->off = 0;
+    if (f->lent != NULL) { /* opened into a buffer of our own; the document stays as it is */
+        f->data = bigbuf_new(f->len);
+        f->open_st = block_open_copy(keys, &f->blk, f->lent, f->len, f->data, &f->len);
+        return;
+    }
     if (spool_range(f))
         return; /* nothing to authenticate */
     f->open_st = gw_block_open(keys, &f->blk, f->data, f->len, &f->off, &f->len);
@@ -159,6 +184,11 @@ static void after_open(uv_work_t *w, int status)
 {
     struct gw_fetch *f = w->data;
     f->opening = 0;
+    if (f->loan != NULL) {
+        gw_cache_return(f->loan);
+        f->loan = NULL;
+        f->lent = NULL;
+    }
     if (f->freeing) {
         fetch_release(f);
         return;
@@ -230,6 +260,19 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
     }
     unlead(f);
     f->cb(f, e, f->ud);
+}
+
+/* A fetched document the cache is writing, lent to us read-only. */
+static void on_lent(void *ud, const unsigned char *data, size_t len, struct gw_cache_loan *loan)
+{
+    struct gw_fetch *f = ud;
+    f->call = NULL;
+    f->lent = data;
+    f->loan = loan;
+    f->len = len;
+    f->opening = 1;
+    f->work.data = f;
+    uv_queue_work(f->gw->loop, &f->work, open_work, after_open);
 }
 
 static void fetch_begin(struct gw_fetch *f)
@@ -372,7 +415,7 @@ static void fetch_release(struct gw_fetch *f)
         gw->fetch_held--;
         fetch_pump(gw);
         if (gw->fetch_held == 0)
-            bigbuf_drain(); /* no read under way: idle block buffers go back to the system */
+            bigbuf_trim(gw_put_buffer_size(gw)); /* no read under way: what only reads use goes back to the system */
     }
     free(f);
 }

@@ -811,6 +811,11 @@ void gw_put_free(struct gw_put *p)
         put_cleanup(p);
 }
 
+size_t gw_put_buffer_size(const struct gw *gw)
+{
+    return gw_stripe_capacity(gw, (size_t)gw->cfg.block_size + BLK_OVERHEAD);
+}
+
 void gw_put_counters(const struct gw *gw, struct gw_budget_counters *out)
 {
     out->held = gw->up_inflight;

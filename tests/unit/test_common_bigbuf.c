@@ -116,6 +116,34 @@ static void test_prepare(void)
     bigbuf_drain();
 }
 
+/* bigbuf_trim(n) keeps the idle buffers a request of n bytes would take and frees the others. */
+static void test_trim(void)
+{
+    bigbuf_drain();
+    bigbuf_prepare(5, (size_t)3 << 20); /* 5 idle at most, as test_prepare left it */
+    unsigned char *c = bigbuf_new((size_t)3 << 20); /* a prepared one */
+    unsigned char *small = bigbuf_new((size_t)1 << 20), *big = bigbuf_new((size_t)5 << 20);
+    bigbuf_free(small);
+    bigbuf_free(big); /* 6 idle: the oldest prepared one goes */
+    bigbuf_free(c);   /* and another */
+    CHECK(bigbuf_idle(NULL) == 5);
+    bigbuf_trim((size_t)3 << 20);
+    size_t bytes = 0;
+    CHECK(bigbuf_idle(&bytes) == 3); /* the 1 and 5 MiB ones are gone, the three of 3 MiB stay */
+    CHECK(bytes >= (size_t)9 << 20 && bytes < (size_t)10 << 20);
+    unsigned char *v[3];
+    for (size_t i = 0; i < 3; i++)
+        v[i] = bigbuf_new((size_t)3 << 20);
+    CHECK(bigbuf_idle(NULL) == 0);
+    for (size_t i = 0; i < 3; i++)
+        bigbuf_free(v[i]);
+    bigbuf_trim((size_t)3 << 20);
+    CHECK(bigbuf_idle(NULL) == 3); /* nothing to drop */
+    bigbuf_trim((size_t)8 << 20);
+    CHECK(bigbuf_idle(NULL) == 0); /* none would serve 8 MiB */
+    bigbuf_drain();
+}
+
 /* Whole files past the page cache (or through it where O_DIRECT is refused, e.g. on tmpfs): every
  * size round-trips, the last partial page too. */
 static void test_direct_in(const char *dir)
@@ -157,6 +185,7 @@ int main(void)
     test_bounds();
     test_threads();
     test_prepare();
+    test_trim();
     test_direct();
     return check_summary();
 }
