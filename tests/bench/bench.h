@@ -38,6 +38,7 @@ long bench_file_size(const char *path);  /* bytes, or -1 */
  * of them into first (a line, cut to firstsz). -1 when the log cannot be read. */
 long bench_log_warnings(const char *log, long from, char *first, size_t firstsz);
 double bench_cpu_secs(pid_t pid);       /* user + system CPU seconds of a process so far (/proc/PID/stat), or -1 */
+double bench_busy_secs(void);           /* CPU seconds the whole machine has spent busy so far (/proc/stat), or -1 */
 int bench_remove_tree(const char *dir); /* rm -rf dir; 0 when it went. Async-signal-safe (fork, exec, waitpid). */
 
 /* ---- HTTP load (http.c) -------------------------------------------------- */

@@ -40,8 +40,9 @@ static double large_one(const struct bench_env *env, const struct bench_server *
     return v;
 }
 
-static void large_section(const struct bench_env *env, const struct bench_server *s, int si, struct side_figs *F,
-                          const char *who, int watch_rss)
+/* emu: tgs3's emulator (its CPU is counted during the signed PUT), NULL for nginx. */
+static void large_section(const struct bench_env *env, const struct bench_server *s, const struct bench_server *emu,
+                          int si, struct side_figs *F, const char *who, int watch_rss)
 {
     uint64_t size = env->sizes[si];
     struct large_fig *L = &F->L[si];
@@ -58,7 +59,14 @@ static void large_section(const struct bench_env *env, const struct bench_server
         char ps[64];
         snprintf(ps, sizeof(ps), "/bench/large%llu-signed", (unsigned long long)(size >> 20));
         bench_progress("%s: PUT %llu MiB, one stream, signed payload", who, mib);
+        double g0 = bench_cpu_secs(s->proc.pid), e0 = emu ? bench_cpu_secs(emu->proc.pid) : 0, a0 = bench_busy_secs();
         bench_put_signed(env, &r, s, ps, size);
+        double gib = (double)size / (double)((uint64_t)1 << 30);
+        if (r.errors == 0 && emu != NULL && g0 >= 0 && e0 >= 0 && a0 >= 0) {
+            bench_stat_add(&L->cpu_gw, (bench_cpu_secs(s->proc.pid) - g0) / gib);
+            bench_stat_add(&L->cpu_emu, (bench_cpu_secs(emu->proc.pid) - e0) / gib);
+            bench_stat_add(&L->cpu_all, (bench_busy_secs() - a0) / gib);
+        }
         bench_stat_add(&L->put1s, bench_mibs(&r));
         F->errors += (int)r.errors;
         bench_run_release(&r);
@@ -137,7 +145,7 @@ static int nginx_round(const struct bench_env *env, struct side_figs *F, int rou
                    env->rounds);
     large_one(env, &ngx, BENCH_PUT, 1, "/bench/warmup-", BENCH_COLD, F);
     for (int si = 0; si < env->nsizes; si++)
-        large_section(env, &ngx, si, F, "nginx", 0);
+        large_section(env, &ngx, NULL, si, F, "nginx", 0);
     small_section(env, &ngx, F, "nginx", 0);
     bench_stop(&ngx.proc);
     remove_sub(&ngx, "www");
@@ -169,7 +177,7 @@ static int tgs3_round(const struct bench_env *env, const struct bench_ceil *c, s
     bench_stat_add(&F->warm, warm);
     bench_stat_add(&F->cold_ratio, bench_ratio(cold, warm));
     for (int si = 0; si < env->nsizes; si++)
-        large_section(env, &gw, si, F, "tgs3", 1);
+        large_section(env, &gw, &emu, si, F, "tgs3", 1);
     small_section(env, &gw, F, "tgs3", 1);
     rc = 0;
 out:

@@ -11,6 +11,8 @@ static const int bench_conc[2] = {16, 64};            /* their concurrencies */
 
 struct large_fig { /* one size's section, MiB/s per round */
     struct bench_stat put1, put1s, put4, get1, again, get4; /* put1s: tgs3, the payload signed */
+    /* tgs3's signed PUT: CPU seconds per GiB of the gateway, the emulator and the whole machine (the client too) */
+    struct bench_stat cpu_gw, cpu_emu, cpu_all;
     long rss_put4; /* KiB: the gateway's peak RssAnon during the four-stream PUTs, the highest of the rounds */
 };
 

@@ -196,6 +196,21 @@ double bench_cpu_secs(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+double bench_busy_secs(void)
+{
+    FILE *fp = fopen("/proc/stat", "r");
+    if (fp == NULL)
+        return -1;
+    /* "cpu user nice system idle iowait irq softirq steal ...": busy is all but idle, iowait and steal. */
+    unsigned long long v[8] = {0};
+    int n = fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                   &v[7]);
+    fclose(fp);
+    if (n < 7)
+        return -1;
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)sysconf(_SC_CLK_TCK);
+}
+
 long bench_file_size(const char *path)
 {
     struct stat st;
