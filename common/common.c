@@ -251,6 +251,17 @@ void bigbuf_prepare(size_t count, size_t n)
     free(b);
 }
 
+/* Frees a list of buffers taken off the idle list (next-linked). */
+static void free_idle(struct bigbuf_hdr *h)
+{
+    while (h != NULL) {
+        struct bigbuf_hdr *nx = h->next;
+        h->magic = 0;
+        free(h->raw);
+        h = nx;
+    }
+}
+
 void bigbuf_trim(size_t n)
 {
     struct bigbuf_hdr *drop = NULL;
@@ -268,12 +279,7 @@ void bigbuf_trim(size_t n)
         drop = h;
     }
     pthread_mutex_unlock(&bigbuf_lock);
-    while (drop != NULL) {
-        struct bigbuf_hdr *nx = drop->next;
-        drop->magic = 0;
-        free(drop->raw);
-        drop = nx;
-    }
+    free_idle(drop);
 }
 
 void bigbuf_drain(void)
@@ -283,12 +289,7 @@ void bigbuf_drain(void)
     bigbuf_head = NULL;
     bigbuf_n = bigbuf_bytes = 0;
     pthread_mutex_unlock(&bigbuf_lock);
-    while (h != NULL) {
-        struct bigbuf_hdr *nx = h->next;
-        h->magic = 0;
-        free(h->raw);
-        h = nx;
-    }
+    free_idle(h);
 }
 
 size_t bigbuf_idle(size_t *bytes)
