@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "gateway/engine/cache.h"
 #include "gateway/gw.h"
 
 #define ADMIN_MAX_CONNECTIONS 64

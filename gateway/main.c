@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gateway/engine/cache.h"
 #include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 

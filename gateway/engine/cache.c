@@ -49,6 +49,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gateway/engine/cache.h"
 #include "gateway/engine/stripe.h"
 #include "gateway/gw.h"
 

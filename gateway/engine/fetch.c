@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "gateway/blocks/blk.h"
+#include "gateway/engine/cache.h"
 #include "gateway/gw.h"
 
 /* ---- GET -------------------------------------------------------------------- */

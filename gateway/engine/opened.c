@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/engine/cache.h"
 #include "gateway/gw.h"
 
 struct gw_opened {

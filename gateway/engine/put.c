@@ -47,6 +47,7 @@
 #include <openssl/evp.h>
 
 #include "gateway/blocks/blk.h"
+#include "gateway/engine/cache.h"
 #include "gateway/engine/put_int.h"
 #include "gateway/engine/stripe.h"
 #include "gateway/gw.h"

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/engine/cache.h"
 #include "gateway/gw.h"
 #include "gateway/ops/ops.h"
 
