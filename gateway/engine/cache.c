@@ -36,9 +36,10 @@
  *   miss. Leftover temporary files are removed by the scan.
  *   Limits: --cache-size bytes of files (0 turns the disk part off; flights
  *   still coalesce); reads longer than --cache-size / 4 are not admitted; at
- *   most MAX_WRITES documents being written at once (a
- *   fetched block beyond that is served but not cached), each an extra copy
- *   of one block held until its write ends.
+ *   most MAX_WRITES documents, and MAX_WRITE_BYTES of them (64 MiB: two
+ *   blocks of 32 MiB), being written at once (a fetched block beyond that is
+ *   served but not cached), each a block held until its write ends and its
+ *   readers have decrypted it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -54,6 +55,7 @@
 #include "gateway/gw.h"
 
 #define MAX_WRITES 4
+#define MAX_WRITE_BYTES ((size_t)64 << 20) /* of documents being written at once (one at least) */
 #define KEY_LEN 48
 
 struct entry {
@@ -107,6 +109,7 @@ struct gw_cache {
     struct flight *flights;
     struct write_job *writing;    /* documents being written (readers copy from them) */
     int writes;                   /* cache writes running */
+    size_t write_bytes;           /* their documents' bytes */
     int scanning;
     uint64_t hits, misses, joined;
 };
@@ -461,6 +464,7 @@ static void after_write(uv_work_t *w, int status)
     struct write_job *j = w->data;
     struct gw_cache *c = j->c;
     c->writes--;
+    c->write_bytes -= j->len;
     struct write_job **pp = &c->writing;
     while (*pp && *pp != j)
         pp = &(*pp)->next;
@@ -478,7 +482,8 @@ static void after_write(uv_work_t *w, int status)
 /* Takes ownership of data (a bigbuf) when it returns 1. */
 static int cache_write(struct gw_cache *c, const char *key, unsigned char *data, size_t len)
 {
-    if (c->dir == NULL || c->writes >= MAX_WRITES || (int64_t)len > c->max || find(c, key) != NULL)
+    if (c->dir == NULL || c->writes >= MAX_WRITES || (c->writes > 0 && c->write_bytes + len > MAX_WRITE_BYTES) ||
+        (int64_t)len > c->max || find(c, key) != NULL)
         return 0;
     struct write_job *j = xcalloc(1, sizeof(*j));
     j->c = c;
@@ -494,6 +499,7 @@ static int cache_write(struct gw_cache *c, const char *key, unsigned char *data,
     j->next = c->writing;
     c->writing = j;
     c->writes++;
+    c->write_bytes += len;
     return 1;
 }
 
