@@ -329,10 +329,10 @@ enum blk_status blk_peek(const unsigned char *buf, size_t len, int *kind, int *k
     return BLK_OK;
 }
 
-/* blk_open and blk_open_copy: the plaintext of sealed buf into out (len bytes; out may be buf + BLK_HEADER_LEN). */
-static enum blk_status open_into(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
-                                 size_t plain_len, const unsigned char *buf, size_t sealed_len, unsigned char *out,
-                                 size_t *plain_len_out)
+/* The plaintext goes to out, which blk_open points at buf + BLK_HEADER_LEN (in place). */
+enum blk_status blk_open_copy(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
+                              size_t plain_len, const unsigned char *buf, size_t sealed_len, unsigned char *out,
+                              size_t *plain_len_out)
 {
     int k, kid;
     unsigned char hid[BLK_ID_LEN];
@@ -363,14 +363,7 @@ static enum blk_status open_into(const struct blk_keyring *kr, enum blk_kind kin
 enum blk_status blk_open(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
                          size_t plain_len, unsigned char *buf, size_t sealed_len, size_t *plain_len_out)
 {
-    return open_into(kr, kind, id, key_id, plain_len, buf, sealed_len, buf + BLK_HEADER_LEN, plain_len_out);
-}
-
-enum blk_status blk_open_copy(const struct blk_keyring *kr, enum blk_kind kind, const unsigned char *id, int key_id,
-                              size_t plain_len, const unsigned char *buf, size_t sealed_len, unsigned char *out,
-                              size_t *plain_len_out)
-{
-    return open_into(kr, kind, id, key_id, plain_len, buf, sealed_len, out, plain_len_out);
+    return blk_open_copy(kr, kind, id, key_id, plain_len, buf, sealed_len, buf + BLK_HEADER_LEN, plain_len_out);
 }
 
 enum blk_status blk_hash(const struct blk_keyring *kr, const void *data, size_t len, unsigned char *out)

@@ -86,7 +86,7 @@ struct gw_cache_read {
     char key[KEY_LEN];
     struct store_block blk;
     tg_fetch_cb cb;
-    gw_cache_lend_cb lend;        /* or NULL: a document being written is copied for it */
+    gw_cache_lend_cb lend;        /* gets a fetched document the cache is writing */
     void *ud;
     struct flight *flight;        /* waiting on this flight */
     struct gw_cache_read *wnext;
@@ -556,16 +556,12 @@ static void on_flight_fetched(void *ud, const struct tg_result *res, unsigned ch
         struct gw_cache_read *r = f->waiters;
         f->waiters = r->wnext;
         r->flight = NULL;
-        /* The write owns the document: lent to a reader that takes loans
-         * (it decrypts from it into a buffer of its own: no copy), else
-         * copied on the pool as a hit on a block being written is, never a
-         * block-sized memcpy on the loop. */
-        if (wj != NULL && r->lend != NULL) {
+        /* The write owns the document: lent to the reader, which decrypts
+         * from it into a buffer of its own (no copy). */
+        if (wj != NULL) {
             lend_write(r, wj);
             continue;
         }
-        if (wj != NULL && copy_from_write(r, wj) == 0)
-            continue;
         tg_fetch_cb cb = r->cb;
         void *rud = r->ud;
         unsigned char *mine = NULL;

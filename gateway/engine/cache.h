@@ -22,9 +22,11 @@ void gw_cache_free(struct gw *gw); /* after the loop has drained */
  * only bytes [spool_off, spool_off + spool_len) when spool_len > 0: cb then
  * gets just those. Loop thread. */
 struct gw_cache_read;
-/* A fetched document the cache writes to disk is lent, not copied, to a
- * reader that passes lend (may be NULL): lend gets it read-only instead of
- * cb, and gives it back with gw_cache_return (loop thread) once done. */
+/* A fetched document the cache writes to disk is lent, not copied, to its
+ * readers: lend gets it read-only instead of cb, and the reader gives it
+ * back with gw_cache_return (loop thread) once done. (A reader arriving
+ * after the fetch, while the write goes on, gets a copy made on the pool
+ * through cb.) */
 struct gw_cache_loan;
 typedef void (*gw_cache_lend_cb)(void *ud, const unsigned char *data, size_t len, struct gw_cache_loan *loan);
 struct gw_cache_read *gw_cache_fetch(struct gw *gw, const struct store_block *blk, int admit, const char *spool,

@@ -126,7 +126,6 @@ static void unlead(struct gw_fetch *f)
     }
 }
 
-/* libuv pool: authenticate the block (and decrypt it in place) before any byte is served. */
 /* gw_block_open of a document read-only: the plaintext into out (room for
  * len bytes) at out[0 .. *plain_len). */
 static enum blk_status block_open_copy(const struct blk_keyring *keys, const struct store_block *b,
@@ -142,6 +141,8 @@ static enum blk_status block_open_copy(const struct blk_keyring *keys, const str
     return blk_open_copy(keys, BLK_KIND_DATA, b->uuid, b->key_id, (size_t)b->plain_size, doc, len, out, plain_len);
 }
 
+/* libuv pool: authenticate the block (and decrypt it, in place or from a lent
+ * document) before any byte is served. */
 static void open_work(uv_work_t *w)
 {
     struct gw_fetch *f = w->data;
@@ -232,6 +233,13 @@ static void after_open(uv_work_t *w, int status)
     f->cb(f, S3E_OK, f->ud);
 }
 
+static void start_open(struct gw_fetch *f)
+{
+    f->opening = 1;
+    f->work.data = f;
+    uv_queue_work(f->gw->loop, &f->work, open_work, after_open);
+}
+
 static void on_fetched(void *ud, const struct tg_result *res, unsigned char *data, size_t len)
 {
     struct gw_fetch *f = ud;
@@ -254,9 +262,7 @@ static void on_fetched(void *ud, const struct tg_result *res, unsigned char *dat
         f->len = len;
         if (spool_range(f))
             f->base = f->range_off;
-        f->opening = 1;
-        f->work.data = f;
-        uv_queue_work(f->gw->loop, &f->work, open_work, after_open);
+        start_open(f);
         return;
     }
     unlead(f);
@@ -271,9 +277,7 @@ static void on_lent(void *ud, const unsigned char *data, size_t len, struct gw_c
     f->lent = data;
     f->loan = loan;
     f->len = len;
-    f->opening = 1;
-    f->work.data = f;
-    uv_queue_work(f->gw->loop, &f->work, open_work, after_open);
+    start_open(f);
 }
 
 static void fetch_begin(struct gw_fetch *f)

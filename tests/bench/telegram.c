@@ -198,13 +198,9 @@ static void tg_windowed(const struct bench_env *env, const char *name, uint64_t 
         snprintf(lim_name, sizeof(lim_name), "%s-%d", name, i + 1);
         fast.name = fast_name;
         o.name = lim_name;
-        if (i % 2 == 0) { /* which side goes first alternates: neither gains from what the other left */
-            tg_upload(env, &fast, bytes);
-            tg_upload(env, &o, bytes);
-        } else {
-            tg_upload(env, &o, bytes);
-            tg_upload(env, &fast, bytes);
-        }
+        /* which side goes first alternates: neither gains from what the other left */
+        tg_upload(env, i % 2 ? &o : &fast, bytes);
+        tg_upload(env, i % 2 ? &fast : &o, bytes);
         failed |= fast.failed || o.failed;
         bench_stat_add(&fast_s, fast.secs);
         bench_stat_add(&lim_s, o.secs);
